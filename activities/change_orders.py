@@ -1,0 +1,154 @@
+"""Activities of the change-order processes: thin wrappers that run one store write as
+one idempotent step. Business refusals become non-retryable errors a person can read;
+anything else (the database is down) is retried by Temporal with backoff."""
+
+from collections.abc import Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from domain.account import rejection_reason
+from domain.change_order import (
+    AppliedOrder,
+    CompletionOutcome,
+    NewOrder,
+    OrderApplication,
+    OrderClosure,
+    PartnerReminder,
+    PbxLookup,
+    PbxSnapshot,
+    QuoteChange,
+    QuoteCompletion,
+    QuoteDraft,
+    StepKey,
+)
+from domain.errors import Refused
+from store import change_orders as orders
+from store.steps import once
+
+REFUSED = "Refused"
+
+
+@asynccontextmanager
+async def refusals_are_final():
+    try:
+        yield
+    except Refused as refusal:
+        raise ApplicationError(str(refusal), type=REFUSED, non_retryable=True) from None
+
+
+class ChangeOrderActivities:
+    def __init__(self, pool: Any) -> None:
+        self.pool = pool
+
+    async def _once(self, key: StepKey, action: str, write: Callable[[Any], Awaitable[dict]]):
+        async with refusals_are_final():
+            return await once(
+                self.pool,
+                process_id=key.process_id,
+                step=key.step,
+                actor=key.actor,
+                action=action,
+                write=write,
+            )
+
+    @activity.defn
+    async def load_pbx(self, lookup: PbxLookup) -> PbxSnapshot:
+        async with refusals_are_final(), self.pool.acquire() as conn:
+            return await orders.pbx_snapshot(conn, lookup.account_id, lookup.pbx_id, lookup.skus)
+
+    @activity.defn
+    async def save_quote(self, quote: QuoteDraft) -> None:
+        await self._once(quote.key, "quote saved", lambda c: orders.save_quote(c, quote))
+
+    @activity.defn
+    async def mark_quote_primary(self, change: QuoteChange) -> None:
+        await self._once(
+            change.key,
+            "quote marked primary",
+            lambda c: orders.mark_primary(c, change.quote_id, change.pbx_id),
+        )
+
+    @activity.defn
+    async def publish_quote(self, change: QuoteChange) -> None:
+        await self._once(
+            change.key, "quote published", lambda c: orders.publish(c, change.quote_id)
+        )
+
+    @activity.defn
+    async def complete_quote(self, completion: QuoteCompletion) -> CompletionOutcome:
+        """"Mark status as complete": accepted into an order, or rejected with its reason."""
+        order = completion.order
+
+        async def write(conn) -> dict:
+            reason = rejection_reason(await orders.mandatory_fields(conn, order.account_id))
+            if reason:
+                await orders.reject_quote(conn, completion.quote_id, reason)
+                return {"accepted": False, "reason": reason}
+            await orders.accept_quote(conn, completion.quote_id)
+            await orders.create_order(conn, completion.key.process_id, completion.key.step, order)
+            return {"accepted": True, "order": order.order_id}
+
+        result = await self._once(completion.key, "quote completed", write)
+        return CompletionOutcome(accepted=result["accepted"], reason=result.get("reason"))
+
+    @activity.defn
+    async def create_order(self, new: NewOrder) -> None:
+        await self._once(
+            new.key,
+            "order created",
+            lambda c: orders.create_order(c, new.key.process_id, new.key.step, new.order),
+        )
+
+    @activity.defn
+    async def remind_partner(self, r: PartnerReminder) -> None:
+        await self._once(
+            r.key,
+            "partner reminded",
+            lambda c: orders.remind_partner(
+                c, r.key.process_id, r.key.step, r.order_id, r.partner_id, r.reminder_no
+            ),
+        )
+
+    @activity.defn
+    async def apply_order(self, a: OrderApplication) -> AppliedOrder:
+        result = await self._once(
+            a.key,
+            "order applied",
+            lambda c: orders.apply_order(
+                c, a.key.process_id, a.key.step, a.key.actor, a.order, a.today
+            ),
+        )
+        return AppliedOrder(**result)
+
+    @activity.defn
+    async def close_order(self, c: OrderClosure) -> None:
+        await self._once(
+            c.key,
+            f"process {c.status}",
+            lambda conn: orders.close(
+                conn,
+                c.key.process_id,
+                c.key.step,
+                c.status,
+                c.reason,
+                c.order_id,
+                c.partner_id,
+                c.quote_ids,
+            ),
+        )
+
+    def all(self) -> list:
+        return [
+            self.load_pbx,
+            self.save_quote,
+            self.mark_quote_primary,
+            self.publish_quote,
+            self.complete_quote,
+            self.create_order,
+            self.remind_partner,
+            self.apply_order,
+            self.close_order,
+        ]

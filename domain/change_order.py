@@ -1,0 +1,232 @@
+"""Inputs, outputs and states of the two change-order processes (SPEC §1). Everything that
+crosses into Temporal history is one of these models; none carries personal data."""
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from domain.account import MandatoryFields
+from domain.catalogue import LicenceType
+from domain.errors import Refused
+from domain.order_lines import CatalogueItem, FastChangeLine, OrderLine, QuoteLine
+
+Actor = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._@-]+$")
+
+
+class ProcessKind(StrEnum):
+    FAST_CHANGE = "fast-change-order"
+    CHANGE_ORDER = "change-order"
+
+
+class Stage(StrEnum):
+    VALIDATING = "validating"
+    REFUSED = "refused"
+    QUOTE_DRAFT = "quote-draft"
+    QUOTE_PRIMARY = "quote-primary"
+    QUOTE_PUBLISHED = "quote-published"
+    QUOTE_REJECTED = "quote-rejected"
+    AWAITING_PARTNER = "awaiting-partner-confirmation"
+    APPLYING = "applying"
+    APPLIED = "applied"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+
+
+FINAL_STAGES = {Stage.REFUSED, Stage.APPLIED, Stage.EXPIRED, Stage.CANCELLED}
+
+
+# --- process inputs ----------------------------------------------------------------------
+
+class FastChangeRequest(BaseModel):
+    account_id: str = Field(min_length=1, max_length=64)
+    pbx_id: str = Field(min_length=1, max_length=64)
+    lines: list[FastChangeLine] = Field(min_length=1, max_length=50)
+    requested_by: str = Actor
+
+
+class ChangeOrderRequest(BaseModel):
+    account_id: str = Field(min_length=1, max_length=64)
+    pbx_id: str = Field(min_length=1, max_length=64)
+    lines: list[QuoteLine] = Field(min_length=1, max_length=200)
+    requested_by: str = Actor
+
+
+# --- human steps ---------------------------------------------------------------------------
+
+class StaffStep(BaseModel):
+    actor: str = Actor
+
+
+class QuoteStep(BaseModel):
+    actor: str = Actor
+    quote_id: str = Field(min_length=1, max_length=80)
+
+
+class Revision(BaseModel):
+    actor: str = Actor
+    lines: list[QuoteLine] = Field(min_length=1, max_length=200)
+
+
+class Cancellation(BaseModel):
+    actor: str = Actor
+    reason: str = Field(min_length=3, max_length=500)
+
+
+class StepAnswer(BaseModel):
+    """What the sender of a step is told."""
+
+    message: str
+    stage: Stage
+    rejected: bool = False  # the step ran, and its outcome is a rejection (e.g. a quote)
+    notes: list[str] = []
+
+
+# --- what the processes report -------------------------------------------------------------
+
+class QuoteView(BaseModel):
+    quote_id: str
+    version: int
+    primary: bool = False
+    published: bool = False
+    status: Literal["draft", "published", "accepted", "rejected", "superseded", "cancelled"]
+    rejection_reason: str | None = None
+
+
+class ProcessStatus(BaseModel):
+    process_id: str
+    kind: ProcessKind
+    stage: Stage
+    waiting_for: str
+    since: datetime
+    account_id: str
+    pbx_id: str
+    partner_id: str | None = None
+    order_id: str | None = None
+    quotes: list[QuoteView] = []
+    lines: list[OrderLine] = []
+    notes: list[str] = []
+    records: list[str] = []
+    reminders_sent: int = 0
+    revision: int = 0
+
+    @property
+    def finished(self) -> bool:
+        return self.stage in FINAL_STAGES
+
+    def quote(self, quote_id: str) -> QuoteView | None:
+        return next((q for q in self.quotes if q.quote_id == quote_id), None)
+
+    @property
+    def current_quote(self) -> QuoteView | None:
+        return self.quotes[-1] if self.quotes else None
+
+
+# --- activity inputs and outputs -----------------------------------------------------------
+
+class StepKey(BaseModel):
+    """Names one write of one process: the idempotency key and the audit row."""
+
+    process_id: str
+    step: str
+    actor: str
+
+
+class PbxLookup(BaseModel):
+    account_id: str
+    pbx_id: str
+    skus: list[str]
+
+
+class PbxSnapshot(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    account_id: str
+    pbx_id: str
+    partner_id: str
+    active: bool
+    licences: dict[LicenceType, int]
+    catalogue: dict[str, CatalogueItem]
+    mandatory: MandatoryFields
+
+
+def check_pbx_active(pbx: PbxSnapshot) -> None:
+    if not pbx.active:
+        raise Refused(
+            f"PBX {pbx.pbx_id} is not active: change orders are only possible on an active "
+            "PBX; book a new project instead"
+        )
+
+
+class QuoteDraft(BaseModel):
+    key: StepKey
+    quote_id: str
+    account_id: str
+    pbx_id: str
+    version: int
+    revises: str | None = None
+    primary: bool = False
+    lines: list[QuoteLine]
+    notes: list[str] = []
+
+
+class QuoteChange(BaseModel):
+    key: StepKey
+    quote_id: str
+    pbx_id: str
+
+
+class OrderDraft(BaseModel):
+    order_id: str
+    kind: ProcessKind
+    account_id: str
+    pbx_id: str
+    partner_id: str
+    quote_id: str | None = None
+    lines: list[OrderLine]
+
+
+class QuoteCompletion(BaseModel):
+    key: StepKey
+    quote_id: str
+    order: OrderDraft
+
+
+class CompletionOutcome(BaseModel):
+    accepted: bool
+    reason: str | None = None
+
+
+class NewOrder(BaseModel):
+    key: StepKey
+    order: OrderDraft
+
+
+class PartnerReminder(BaseModel):
+    key: StepKey
+    order_id: str
+    partner_id: str
+    reminder_no: int
+
+
+class OrderApplication(BaseModel):
+    key: StepKey
+    order: OrderDraft
+    today: date
+
+
+class AppliedOrder(BaseModel):
+    records: list[str]
+    cancelled_flats: int = 0
+    dids_to_cancel: int = 0
+    ticket_id: int | None = None
+
+
+class OrderClosure(BaseModel):
+    key: StepKey
+    status: Literal["cancelled", "expired"]
+    reason: str
+    order_id: str | None = None
+    partner_id: str | None = None
+    quote_ids: list[str] = []

@@ -1,0 +1,366 @@
+"""Reads and writes for change orders. Each write function runs inside `steps.once`."""
+
+from datetime import date
+from typing import Any
+
+from domain.account import MandatoryFields
+from domain.catalogue import LicenceType, ProductKind
+from domain.change_order import OrderDraft, PbxSnapshot, QuoteDraft
+from domain.errors import Refused
+from domain.licence import FlatSeat, reduction_cascade
+from domain.order_lines import CatalogueItem, OrderLine
+from store.steps import notify, open_ticket
+
+Conn = Any  # an asyncpg connection; not imported so that this module stays I/O-library free
+
+
+async def pbx_snapshot(conn: Conn, account_id: str, pbx_id: str, skus: list[str]) -> PbxSnapshot:
+    row = await conn.fetchrow(
+        "SELECT a.partner_id, p.active, a.phone <> '' AS has_phone, a.email <> '' AS has_email,"
+        " a.invoice_email <> '' AS has_invoice_email"
+        " FROM pbxs p JOIN accounts a ON a.id = p.account_id"
+        " WHERE p.id = $1 AND a.id = $2",
+        pbx_id,
+        account_id,
+    )
+    if row is None:
+        if await conn.fetchval("SELECT 1 FROM accounts WHERE id = $1", account_id) is None:
+            raise Refused(f"unknown account {account_id!r}")
+        raise Refused(f"account {account_id} has no PBX {pbx_id!r}")
+    licences = {
+        LicenceType(r["licence_type"]): r["quantity"]
+        for r in await conn.fetch(
+            "SELECT licence_type, sum(quantity)::int AS quantity FROM licences"
+            " WHERE pbx_id = $1 GROUP BY licence_type HAVING sum(quantity) > 0",
+            pbx_id,
+        )
+    }
+    catalogue = {
+        r["sku"]: CatalogueItem(**dict(r))
+        for r in await conn.fetch(
+            "SELECT sku, name, kind, licence_type FROM catalogue WHERE sku = ANY($1::text[])",
+            skus,
+        )
+    }
+    return PbxSnapshot(
+        account_id=account_id,
+        pbx_id=pbx_id,
+        partner_id=row["partner_id"],
+        active=row["active"],
+        licences=licences,
+        catalogue=catalogue,
+        mandatory=MandatoryFields(
+            phone=row["has_phone"], email=row["has_email"], invoice_email=row["has_invoice_email"]
+        ),
+    )
+
+
+async def mandatory_fields(conn: Conn, account_id: str) -> MandatoryFields:
+    row = await conn.fetchrow(
+        "SELECT phone <> '' AS phone, email <> '' AS email, invoice_email <> '' AS invoice_email"
+        " FROM accounts WHERE id = $1",
+        account_id,
+    )
+    return MandatoryFields(**dict(row))
+
+
+async def save_quote(conn: Conn, q: QuoteDraft) -> dict:
+    if q.primary:
+        await _clear_primary(conn, q.pbx_id)
+    if q.revises:
+        await conn.execute(
+            "UPDATE quotes SET status = 'superseded' WHERE id = $1 AND status <> 'rejected'",
+            q.revises,
+        )
+    await conn.execute(
+        "INSERT INTO quotes (id, process_id, account_id, pbx_id, version, revises, is_primary,"
+        " notes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        q.quote_id,
+        q.key.process_id,
+        q.account_id,
+        q.pbx_id,
+        q.version,
+        q.revises,
+        q.primary,
+        q.notes,
+    )
+    await conn.executemany(
+        "INSERT INTO quote_lines (quote_id, line_no, sku, quantity, licence_type, start_date)"
+        " VALUES ($1, $2, $3, $4, $5, $6)",
+        [
+            (q.quote_id, n, ln.sku, ln.quantity, ln.licence, ln.start_date)
+            for n, ln in enumerate(q.lines, 1)
+        ],
+    )
+    return {"quote": q.quote_id, "version": q.version, "primary": q.primary, "lines": len(q.lines)}
+
+
+async def _clear_primary(conn: Conn, pbx_id: str) -> None:
+    await conn.execute(
+        "UPDATE quotes SET is_primary = false WHERE pbx_id = $1 AND is_primary", pbx_id
+    )
+
+
+async def mark_primary(conn: Conn, quote_id: str, pbx_id: str) -> dict:
+    previous = await conn.fetchval(
+        "SELECT id FROM quotes WHERE pbx_id = $1 AND is_primary AND id <> $2", pbx_id, quote_id
+    )
+    await _clear_primary(conn, pbx_id)
+    await conn.execute("UPDATE quotes SET is_primary = true WHERE id = $1", quote_id)
+    return {"quote": quote_id, "primary": True, "no_longer_primary": previous}
+
+
+async def publish(conn: Conn, quote_id: str) -> dict:
+    primary = await conn.fetchrow(
+        "SELECT q.id FROM quotes q JOIN quotes mine ON mine.pbx_id = q.pbx_id"
+        " WHERE mine.id = $1 AND q.is_primary",
+        quote_id,
+    )
+    if primary is None or primary["id"] != quote_id:
+        other = f" ({primary['id']} is)" if primary else ""
+        raise Refused(
+            f"quote {quote_id} is no longer the primary quote of its project{other}; "
+            "mark it primary again before publishing"
+        )
+    await conn.execute(
+        "UPDATE quotes SET published_at = now(), status = 'published' WHERE id = $1", quote_id
+    )
+    return {"quote": quote_id, "published": True}
+
+
+async def reject_quote(conn: Conn, quote_id: str, reason: str) -> dict:
+    await conn.execute(
+        "UPDATE quotes SET status = 'rejected', rejection_reason = $2 WHERE id = $1",
+        quote_id,
+        reason,
+    )
+    return {"quote": quote_id, "status": "rejected", "reason": reason}
+
+
+async def accept_quote(conn: Conn, quote_id: str) -> None:
+    await conn.execute(
+        "UPDATE quotes SET status = 'accepted', rejection_reason = NULL WHERE id = $1", quote_id
+    )
+
+
+async def create_order(conn: Conn, process_id: str, step: str, o: OrderDraft) -> dict:
+    await conn.execute(
+        "INSERT INTO orders (id, process_id, kind, account_id, pbx_id, partner_id, quote_id,"
+        " status) VALUES ($1, $2, $3, $4, $5, $6, $7, 'awaiting_partner_confirmation')",
+        o.order_id,
+        process_id,
+        "fast_change" if o.kind == "fast-change-order" else "change_order",
+        o.account_id,
+        o.pbx_id,
+        o.partner_id,
+        o.quote_id,
+    )
+    await conn.executemany(
+        "INSERT INTO order_lines (order_id, line_no, sku, kind, quantity, licence_type,"
+        " start_date) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        [
+            (o.order_id, n, ln.sku, ln.kind.value, ln.quantity, ln.licence_type, ln.start_date)
+            for n, ln in enumerate(o.lines, 1)
+        ],
+    )
+    # The partner learns of the order in the same transaction that creates it.
+    await notify(
+        conn,
+        process_id=process_id,
+        step=step,
+        recipient_kind="partner",
+        recipient_id=o.partner_id,
+        template="order_awaiting_confirmation",
+        payload={"order_id": o.order_id, "account_id": o.account_id, "pbx_id": o.pbx_id},
+    )
+    return {"order": o.order_id, "status": "awaiting_partner_confirmation", "lines": len(o.lines)}
+
+
+async def remind_partner(
+    conn: Conn, process_id: str, step: str, order_id: str, partner_id: str, n: int
+) -> dict:
+    await notify(
+        conn,
+        process_id=process_id,
+        step=step,
+        recipient_kind="partner",
+        recipient_id=partner_id,
+        template="order_confirmation_reminder",
+        payload={"order_id": order_id, "reminder": n},
+    )
+    return {"order": order_id, "reminder": n}
+
+
+async def _reduce_licences(conn: Conn, pbx_id: str, licence_type: str, seats: int) -> int:
+    """Takes seats from the newest blocks first; returns the seats left of that type."""
+    blocks = await conn.fetch(
+        "SELECT id, quantity FROM licences WHERE pbx_id = $1 AND licence_type = $2"
+        " AND quantity > 0 ORDER BY start_date DESC, id DESC FOR UPDATE",
+        pbx_id,
+        licence_type,
+    )
+    have = sum(b["quantity"] for b in blocks)
+    if seats > have:
+        raise Refused(f"cannot remove {seats} {licence_type} licences: the PBX has only {have}")
+    left_to_take = seats
+    for b in blocks:
+        take = min(left_to_take, b["quantity"])
+        if take:
+            await conn.execute(
+                "UPDATE licences SET quantity = quantity - $2 WHERE id = $1", b["id"], take
+            )
+            left_to_take -= take
+    return have - seats
+
+
+async def _cascade(
+    conn: Conn, pbx_id: str, licence_type: str, licences_left: int, today: date
+) -> tuple[int, list[str]]:
+    rows = await conn.fetch(
+        "SELECT f.id, f.start_date, coalesce(array_agg(d.number) FILTER (WHERE d.number IS NOT"
+        " NULL AND d.status <> 'cancelled'), '{}') AS dids"
+        " FROM pbx_products f JOIN catalogue c ON c.sku = f.sku AND c.kind = 'classound_flat'"
+        " LEFT JOIN dids d ON d.flat_id = f.id"
+        " WHERE f.pbx_id = $1 AND f.licence_type = $2 AND f.status = 'active'"
+        " GROUP BY f.id, f.start_date",
+        pbx_id,
+        licence_type,
+    )
+    seats = [FlatSeat(id=r["id"], start_date=r["start_date"], dids=r["dids"]) for r in rows]
+    cascade = reduction_cascade(seats, licences_left)
+    if cascade.cancelled_flats:
+        await conn.execute(
+            "UPDATE pbx_products SET status = 'cancelled', cancelled_on = $2"
+            " WHERE id = ANY($1::bigint[])",
+            cascade.cancelled_flats,
+            today,
+        )
+    return len(cascade.cancelled_flats), cascade.dids_to_cancel
+
+
+async def apply_order(
+    conn: Conn, process_id: str, step: str, actor: str, o: OrderDraft, today: date
+) -> dict:
+    status = await conn.fetchval("SELECT status FROM orders WHERE id = $1 FOR UPDATE", o.order_id)
+    if status != "awaiting_partner_confirmation":
+        raise Refused(f"order {o.order_id} is {status}, it cannot be applied")
+    licence_starts: dict[str, date] = {}
+    cancelled_flats = 0
+    dids: list[str] = []
+    records: list[str] = []
+    # Licences first, so that flats can start with the licence they are linked to.
+    ordered = sorted(enumerate(o.lines, 1), key=lambda e: e[1].kind != ProductKind.LICENCE)
+    for line_no, ln in ordered:
+        start = _start_of(ln, today, licence_starts)
+        if ln.kind == ProductKind.LICENCE:
+            assert ln.licence_type is not None
+            if ln.quantity > 0:
+                await conn.execute(
+                    "INSERT INTO licences (pbx_id, licence_type, quantity, start_date, order_id)"
+                    " VALUES ($1, $2, $3, $4, $5)",
+                    o.pbx_id, ln.licence_type, ln.quantity, start, o.order_id,
+                )
+                licence_starts[ln.licence_type] = start
+                records.append(f"licence {ln.licence_type} +{ln.quantity} from {start}")
+            else:
+                left = await _reduce_licences(conn, o.pbx_id, ln.licence_type, -ln.quantity)
+                records.append(f"licence {ln.licence_type} {ln.quantity} (now {left})")
+                n, numbers = await _cascade(conn, o.pbx_id, ln.licence_type, left, today)
+                cancelled_flats += n
+                dids += numbers
+        elif ln.kind == ProductKind.CLASSOUND_FLAT:
+            await conn.executemany(
+                "INSERT INTO pbx_products (pbx_id, sku, quantity, licence_type, start_date,"
+                " order_id) VALUES ($1, $2, 1, $3, $4, $5)",
+                [(o.pbx_id, ln.sku, ln.licence_type, start, o.order_id)] * ln.quantity,
+            )
+            records.append(f"{ln.sku} x{ln.quantity} ({ln.licence_type}) from {start}")
+        else:
+            await conn.execute(
+                "INSERT INTO pbx_products (pbx_id, sku, quantity, start_date, order_id)"
+                " VALUES ($1, $2, $3, $4, $5)",
+                o.pbx_id, ln.sku, ln.quantity, start, o.order_id,
+            )
+            records.append(f"{ln.sku} x{ln.quantity} from {start}")
+        await conn.execute(
+            "UPDATE order_lines SET applied_start = $3 WHERE order_id = $1 AND line_no = $2",
+            o.order_id, line_no, start,
+        )
+    await conn.execute(
+        "UPDATE orders SET status = 'applied', confirmed_by = $2, confirmed_at = now()"
+        " WHERE id = $1",
+        o.order_id, actor,
+    )
+    ticket_id = None
+    if dids:
+        # DIDs are never cancelled with their flat: customer care does it (seed 000 §5).
+        ticket_id = await open_ticket(
+            conn,
+            process_id=process_id,
+            step=step,
+            queue="customer_care",
+            account_id=o.account_id,
+            subject=f"Cancel DIDs after licence reduction on {o.pbx_id}",
+            body="Order {} reduced licences; cancel these DIDs:\n{}".format(
+                o.order_id, "\n".join(dids)
+            ),
+        )
+        records.append(f"ticket {ticket_id}")
+    await notify(
+        conn,
+        process_id=process_id,
+        step=step,
+        recipient_kind="partner",
+        recipient_id=o.partner_id,
+        template="order_applied",
+        payload={"order_id": o.order_id},
+    )
+    return {
+        "records": records,
+        "cancelled_flats": cancelled_flats,
+        "dids_to_cancel": len(dids),
+        "ticket_id": ticket_id,
+    }
+
+
+def _start_of(ln: OrderLine, today: date, licence_starts: dict[str, date]) -> date:
+    if ln.kind == ProductKind.CAPEX:
+        return today
+    if ln.kind == ProductKind.CLASSOUND_FLAT:
+        return max(licence_starts.get(ln.licence_type or "", today), today)
+    return ln.start_date or today
+
+
+async def close(
+    conn: Conn,
+    process_id: str,
+    step: str,
+    status: str,
+    reason: str,
+    order_id: str | None,
+    partner_id: str | None,
+    quote_ids: list[str],
+) -> dict:
+    if order_id:
+        await conn.execute(
+            "UPDATE orders SET status = $2, closed_reason = $3 WHERE id = $1"
+            " AND status = 'awaiting_partner_confirmation'",
+            order_id, status, reason,
+        )
+    if quote_ids:
+        await conn.execute(
+            "UPDATE quotes SET status = 'cancelled', is_primary = false"
+            " WHERE id = ANY($1::text[]) AND status <> 'accepted'",
+            quote_ids,
+        )
+    if order_id and partner_id:
+        await notify(
+            conn,
+            process_id=process_id,
+            step=step,
+            recipient_kind="partner",
+            recipient_id=partner_id,
+            template=f"order_{status}",
+            payload={"order_id": order_id, "reason": reason},
+        )
+    return {"status": status, "order": order_id, "reason": reason}

@@ -1,0 +1,88 @@
+"""Exactly-once business writes. Every write an activity makes is one *step* of one
+process: its audit row, keyed by (process_id, step), is claimed in the same transaction
+as the write. A retried or repeated step finds the row and returns the result it stored
+the first time, writing nothing."""
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+Write = Callable[[Any], Awaitable[dict]]
+
+
+async def once(
+    pool: Any,
+    *,
+    process_id: str,
+    step: str,
+    actor: str,
+    action: str,
+    write: Write,
+) -> dict:
+    async with pool.acquire() as conn, conn.transaction():
+        claimed = await conn.fetchval(
+            "INSERT INTO audit_log (process_id, step, actor, action) VALUES ($1, $2, $3, $4)"
+            " ON CONFLICT (process_id, step) DO NOTHING RETURNING id",
+            process_id,
+            step,
+            actor,
+            action,
+        )
+        if claimed is None:
+            stored = await conn.fetchval(
+                "SELECT result FROM audit_log WHERE process_id = $1 AND step = $2",
+                process_id,
+                step,
+            )
+            return stored or {}
+        result = await write(conn)
+        await conn.execute(
+            "UPDATE audit_log SET detail = $2, result = $2 WHERE id = $1", claimed, result
+        )
+        return result
+
+
+async def notify(
+    conn: Any,
+    *,
+    process_id: str,
+    step: str,
+    recipient_kind: str,
+    recipient_id: str,
+    template: str,
+    payload: dict,
+) -> None:
+    """An outbox row, written inside the step's transaction."""
+    await conn.execute(
+        "INSERT INTO notifications (process_id, step, recipient_kind, recipient_id, template,"
+        " payload) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (process_id, step) DO NOTHING",
+        process_id,
+        step,
+        recipient_kind,
+        recipient_id,
+        template,
+        payload,
+    )
+
+
+async def open_ticket(
+    conn: Any,
+    *,
+    process_id: str,
+    step: str,
+    queue: str,
+    account_id: str | None,
+    subject: str,
+    body: str,
+) -> int:
+    return await conn.fetchval(
+        "INSERT INTO tickets (process_id, step, queue, account_id, subject, body)"
+        " VALUES ($1, $2, $3, $4, $5, $6)"
+        " ON CONFLICT (process_id, step) DO UPDATE SET subject = EXCLUDED.subject"
+        " RETURNING id",
+        process_id,
+        step,
+        queue,
+        account_id,
+        subject,
+        body,
+    )

@@ -1,0 +1,57 @@
+"""Fast change order (seed 000 §1): licence counts on an active PBX, no quote.
+Validate -> order awaiting partner confirmation -> partner notified -> partner confirms
+-> licences applied."""
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.change_orders import ChangeOrderActivities
+    from domain.change_order import (
+        FastChangeRequest,
+        NewOrder,
+        ProcessKind,
+        ProcessStatus,
+        check_pbx_active,
+    )
+    from domain.errors import Refused
+    from domain.order_lines import plan_fast_change
+    from workflows.order_process import OrderProcess, refused_reason
+
+
+@workflow.defn(name="FastChangeOrder")
+class FastChangeOrder(OrderProcess):
+    kind = ProcessKind.FAST_CHANGE
+
+    @workflow.init
+    def __init__(self, request: FastChangeRequest) -> None:
+        self._begin(request.account_id, request.pbx_id)
+
+    @workflow.run
+    async def run(self, request: FastChangeRequest) -> ProcessStatus:
+        self._publish_ids()
+        try:
+            pbx = await self._load_pbx([line.sku for line in request.lines])
+            self._publish_ids()
+            check_pbx_active(pbx)
+            plan = plan_fast_change(
+                request.lines, pbx.licences, pbx.catalogue, workflow.now().date()
+            )
+        except (Refused, ActivityError) as err:
+            reason = refused_reason(err)
+            if reason is None:
+                raise
+            return await self._refuse(reason)
+
+        self.state.lines = plan.lines
+        self.state.order_id = self._order_draft().order_id
+        await self._act(
+            ChangeOrderActivities.create_order,
+            NewOrder(
+                key=self._key("create-order", request.requested_by), order=self._order_draft()
+            ),
+            f"create order {self.state.order_id}, notify partner",
+        )
+        self.validated = True
+        await self._await_partner_then_apply()
+        return await self._end()

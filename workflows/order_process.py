@@ -1,0 +1,305 @@
+"""What both change-order processes share: their status, the wait for the partner's
+"Bestellung bestätigen" with reminders and expiry, applying the order, and cancelling."""
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.change_orders import REFUSED, ChangeOrderActivities
+    from domain.change_order import (
+        FINAL_STAGES,
+        Cancellation,
+        OrderApplication,
+        OrderClosure,
+        OrderDraft,
+        PartnerReminder,
+        PbxLookup,
+        PbxSnapshot,
+        ProcessKind,
+        ProcessStatus,
+        StaffStep,
+        Stage,
+        StepAnswer,
+        StepKey,
+    )
+    from domain.confirmation import EXPIRES_AFTER, next_confirmation_event
+    from domain.errors import Refused
+    from workflows.visibility import ACCOUNT_ID, PARTNER_ID, PROCESS_KIND, STAGE
+
+ACTIVITY_TIMEOUT = timedelta(seconds=30)
+SYSTEM = "partnerflow"
+
+
+def refusal(message: str) -> ApplicationError:
+    """A step refused for a business reason: the sender is told why, nothing is retried."""
+    return ApplicationError(message, type=REFUSED, non_retryable=True)
+
+
+def business_refusal(err: ActivityError) -> str | None:
+    cause = err.cause
+    if isinstance(cause, ApplicationError) and cause.type == REFUSED:
+        return cause.message
+    return None
+
+
+class OrderProcess:
+    kind: ProcessKind
+
+    def _begin(self, account_id: str, pbx_id: str) -> None:
+        info = workflow.info()
+        self.ref = info.workflow_id.removeprefix(f"{self.kind.value}-")
+        self.state = ProcessStatus(
+            process_id=info.workflow_id,
+            kind=self.kind,
+            stage=Stage.VALIDATING,
+            waiting_for="checking the PBX and the requested lines",
+            since=workflow.now(),
+            account_id=account_id,
+            pbx_id=pbx_id,
+        )
+        self.pbx: PbxSnapshot | None = None
+        self.confirmed_by: str | None = None
+        self.validated = False
+        self.refusal: str | None = None
+        self._lock = asyncio.Lock()
+
+    # --- ops visibility ---------------------------------------------------------------------
+
+    @property
+    def finished(self) -> bool:
+        return self.state.stage in FINAL_STAGES
+
+    def _set_stage(self, stage: Stage, waiting_for: str) -> None:
+        self.state.stage = stage
+        self.state.waiting_for = waiting_for
+        self.state.since = workflow.now()
+        self.state.revision += 1
+        workflow.upsert_search_attributes([STAGE.value_set(stage.value)])
+        workflow.set_current_details(
+            f"{stage.value}: {waiting_for} (since {self.state.since:%Y-%m-%d %H:%M} UTC)"
+        )
+
+    def _publish_ids(self) -> None:
+        updates = [
+            PROCESS_KIND.value_set(self.kind.value),
+            ACCOUNT_ID.value_set(self.state.account_id),
+        ]
+        if self.state.partner_id:
+            updates.append(PARTNER_ID.value_set(self.state.partner_id))
+        workflow.upsert_search_attributes(updates)
+
+    def _key(self, step: str, actor: str = SYSTEM) -> StepKey:
+        return StepKey(process_id=self.state.process_id, step=step, actor=actor)
+
+    async def _act(self, activity: Any, arg: Any, summary: str) -> Any:
+        return await workflow.execute_activity_method(
+            activity, arg, start_to_close_timeout=ACTIVITY_TIMEOUT, summary=summary
+        )
+
+    # --- start ------------------------------------------------------------------------------
+
+    async def _load_pbx(self, skus: list[str]) -> PbxSnapshot:
+        pbx = await self._act(
+            ChangeOrderActivities.load_pbx,
+            PbxLookup(account_id=self.state.account_id, pbx_id=self.state.pbx_id, skus=skus),
+            f"load PBX {self.state.pbx_id}",
+        )
+        self.pbx = pbx
+        self.state.partner_id = pbx.partner_id
+        return pbx
+
+    async def _refuse(self, reason: str) -> ProcessStatus:
+        self.refusal = reason
+        self.validated = True
+        self._set_stage(Stage.REFUSED, f"nothing: refused, {reason}")
+        return await self._end()
+
+    async def _end(self) -> ProcessStatus:
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self.state
+
+    @workflow.update
+    async def started(self) -> StepAnswer:
+        """Answers the starter once the request has been checked: accepted, or why not."""
+        await workflow.wait_condition(lambda: self.validated)
+        if self.refusal:
+            raise refusal(self.refusal)
+        return StepAnswer(
+            message=f"{self.state.process_id} started: {self.state.waiting_for}",
+            stage=self.state.stage,
+            notes=self.state.notes,
+        )
+
+    # --- the partner's confirmation ---------------------------------------------------------
+
+    def _order_draft(self, quote_id: str | None = None) -> OrderDraft:
+        assert self.pbx is not None
+        return OrderDraft(
+            order_id=self.state.order_id or f"order-{self.ref}",
+            kind=self.kind,
+            account_id=self.state.account_id,
+            pbx_id=self.state.pbx_id,
+            partner_id=self.pbx.partner_id,
+            quote_id=quote_id,
+            lines=self.state.lines,
+        )
+
+    async def _await_partner_then_apply(self) -> None:
+        order_id = self.state.order_id
+        self._set_stage(
+            Stage.AWAITING_PARTNER,
+            f"waiting for partner {self.state.partner_id} to confirm order {order_id}",
+        )
+        waiting_since = workflow.now()
+        while True:
+            event, at = next_confirmation_event(waiting_since, self.state.reminders_sent)
+            try:
+                await workflow.wait_condition(
+                    lambda: self.confirmed_by is not None or self.finished,
+                    timeout=max(at - workflow.now(), timedelta(seconds=1)),
+                )
+                break
+            except TimeoutError:
+                if event == "expiry":
+                    async with self._lock:
+                        if self.confirmed_by is None and not self.finished:
+                            await self._close(
+                                Stage.EXPIRED,
+                                f"not confirmed by the partner within {EXPIRES_AFTER.days} days",
+                                SYSTEM,
+                            )
+                            return
+                    continue
+                n = self.state.reminders_sent + 1
+                await self._act(
+                    ChangeOrderActivities.remind_partner,
+                    PartnerReminder(
+                        key=self._key(f"partner-reminder-{n}"),
+                        order_id=order_id or "",
+                        partner_id=self.state.partner_id or "",
+                        reminder_no=n,
+                    ),
+                    f"remind partner, reminder {n}",
+                )
+                self.state.reminders_sent = n
+                self.state.revision += 1
+        if self.finished:
+            return
+        async with self._lock:
+            await self._apply()
+
+    async def _apply(self) -> None:
+        actor = self.confirmed_by or SYSTEM
+        self._set_stage(Stage.APPLYING, f"applying order {self.state.order_id}")
+        try:
+            applied = await self._act(
+                ChangeOrderActivities.apply_order,
+                OrderApplication(
+                    key=self._key("apply-order", actor),
+                    order=self._order_draft(),
+                    today=workflow.now().date(),
+                ),
+                f"apply order {self.state.order_id}",
+            )
+        except ActivityError as err:
+            reason = business_refusal(err)
+            if reason is None:
+                raise
+            await self._close(Stage.REFUSED, f"the order could not be applied: {reason}", actor)
+            return
+        self.state.records += applied.records
+        if applied.ticket_id:
+            self.state.notes.append(
+                f"customer-care ticket {applied.ticket_id} opened to cancel "
+                f"{applied.dids_to_cancel} DID(s); {applied.cancelled_flats} CLASSOUND-FLAT(s) "
+                "cancelled with the licences"
+            )
+        elif applied.cancelled_flats:
+            self.state.notes.append(
+                f"{applied.cancelled_flats} CLASSOUND-FLAT(s) cancelled with the licences"
+            )
+        self._set_stage(Stage.APPLIED, f"nothing: order {self.state.order_id} applied by {actor}")
+
+    def _check_confirm(self) -> None:
+        if self.state.stage == Stage.APPLIED or self.confirmed_by is not None:
+            return  # a repeat: answered with the outcome, applied once
+        if self.state.stage != Stage.AWAITING_PARTNER:
+            raise refusal(f"there is no order to confirm: {self.state.stage.value}, "
+                          f"{self.state.waiting_for}")
+
+    @workflow.update
+    async def confirm(self, step: StaffStep) -> StepAnswer:
+        """The partner's "Bestellung bestätigen"."""
+        self._check_confirm()
+        if self.confirmed_by is None:
+            self.confirmed_by = step.actor
+        await workflow.wait_condition(lambda: self.finished)
+        if self.state.stage != Stage.APPLIED:
+            raise refusal(f"order {self.state.order_id} was not applied: {self.state.waiting_for}")
+        return StepAnswer(
+            message=f"order {self.state.order_id} confirmed by {self.confirmed_by} and applied",
+            stage=self.state.stage,
+            notes=self.state.notes,
+        )
+
+    @confirm.validator
+    def _validate_confirm(self, step: StaffStep) -> None:
+        self._check_confirm()
+
+    # --- cancelling -------------------------------------------------------------------------
+
+    def _check_cancel(self) -> None:
+        if self.state.stage == Stage.CANCELLED:
+            return
+        if self.confirmed_by is not None or self.state.stage in (Stage.APPLYING, Stage.APPLIED):
+            raise refusal(f"order {self.state.order_id} is confirmed; it can no longer be "
+                          "cancelled, start a new change order to undo it")
+        if self.finished:
+            raise refusal(f"the process has ended ({self.state.stage.value}); nothing to cancel")
+
+    @workflow.update
+    async def cancel(self, c: Cancellation) -> StepAnswer:
+        async with self._lock:
+            self._check_cancel()
+            if self.state.stage != Stage.CANCELLED:
+                await self._close(Stage.CANCELLED, f"cancelled by {c.actor}: {c.reason}", c.actor)
+        return StepAnswer(message=f"{self.state.process_id} cancelled", stage=self.state.stage)
+
+    @cancel.validator
+    def _validate_cancel(self, c: Cancellation) -> None:
+        self._check_cancel()
+
+    async def _close(self, stage: Stage, reason: str, actor: str) -> None:
+        await self._act(
+            ChangeOrderActivities.close_order,
+            OrderClosure(
+                key=self._key(f"close-{stage.value}", actor),
+                status="expired" if stage == Stage.EXPIRED else "cancelled",
+                reason=reason,
+                order_id=self.state.order_id,
+                partner_id=self.state.partner_id,
+                quote_ids=[q.quote_id for q in self.state.quotes],
+            ),
+            f"{stage.value}: {reason}"[:200],
+        )
+        for q in self.state.quotes:
+            if q.status != "accepted":
+                q.status, q.primary = "cancelled", False
+        self._set_stage(stage, f"nothing: {reason}")
+
+    @workflow.query
+    def status(self) -> ProcessStatus:
+        return self.state
+
+
+def refused_reason(err: BaseException) -> str | None:
+    """The reason of a refusal raised by a domain rule or an activity, else None."""
+    if isinstance(err, Refused):
+        return str(err)
+    if isinstance(err, ActivityError):
+        return business_refusal(err)
+    return None
