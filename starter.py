@@ -22,7 +22,11 @@ from temporalio.client import (
     WithStartWorkflowOperation,
     WorkflowUpdateFailedError,
 )
-from temporalio.common import TypedSearchAttributes, WorkflowIDConflictPolicy
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+)
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -165,7 +169,8 @@ async def start(args, workflow: Any, request: BaseModel, kind: ProcessKind,
         id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
         static_summary=summary,
         search_attributes=TypedSearchAttributes(
-            [PROCESS_KIND.value_set(kind.value), ACCOUNT_ID.value_set(request.account_id)]
+            [SearchAttributePair(PROCESS_KIND, kind.value),
+             SearchAttributePair(ACCOUNT_ID, request.account_id)]
         ),
     )
     try:
@@ -173,8 +178,13 @@ async def start(args, workflow: Any, request: BaseModel, kind: ProcessKind,
             workflow.started, start_workflow_operation=start_op, id=f"started-{process_id}"
         )
     except WorkflowAlreadyStartedError:
-        raise Failure(REFUSED, f"{process_id} already exists; see `starter.py status "
-                      f"{process_id}` (pass --ref to start a separate one)") from None
+        desc = await client.get_workflow_handle(process_id).describe()
+        stage = desc.typed_search_attributes.get(STAGE) or "starting"
+        raise Failure(REFUSED, f"{process_id} already exists (stage {stage}): the same request "
+                      f"is not started twice; see `starter.py status {process_id}`, or pass "
+                      "--ref to start a separate one") from None
+    except WorkflowUpdateFailedError as e:
+        raise Failure(REFUSED, failure_message(e)) from None
     emit(args, True, answer.message + f"\nprocess id: {process_id}",
          {"process_id": process_id, **answer.model_dump(mode="json")})
     return OK
@@ -195,6 +205,11 @@ async def cmd_change_order(args) -> int:
                         lines=lines, requested_by=args.actor)
     summary = f"Change order on PBX {args.pbx} of account {args.account}: {len(lines)} line(s)"
     return await start(args, ChangeOrder, request, ProcessKind.CHANGE_ORDER, summary)
+
+
+def failure_message(e: WorkflowUpdateFailedError) -> str:
+    cause = e.cause
+    return cause.message if isinstance(cause, ApplicationError) else str(cause or e)
 
 
 async def running_handle(process_id: str):
@@ -221,9 +236,7 @@ async def send(args, update: Any, step: BaseModel) -> int:
     try:
         answer: StepAnswer = await handle.execute_update(update, step, id=update_id)
     except WorkflowUpdateFailedError as e:
-        cause = e.cause
-        message = cause.message if isinstance(cause, ApplicationError) else str(cause or e)
-        raise Failure(REFUSED, message) from None
+        raise Failure(REFUSED, failure_message(e)) from None
     except RPCError as e:
         if e.status == RPCStatusCode.NOT_FOUND:
             raise Failure(NO_PROCESS, f"process {args.process_id} has ended") from None
@@ -384,6 +397,8 @@ async def run(argv: list[str]) -> int:
         return await args.fn(args)
     except LineSyntaxError as e:
         raise Failure(BAD_INPUT, str(e)) from None
+    except RPCError as e:
+        raise Failure(UNREACHABLE, f"Temporal answered with an error: {e.message}") from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -398,4 +413,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # The SDK's runtime can abort at interpreter exit (sdk-python #300, DESIGN.md).
+    os._exit(code)

@@ -1,0 +1,98 @@
+"""A little demo data for the run command. Loading it twice changes nothing."""
+
+from typing import Any
+
+CATALOGUE = [
+    ("Basic", "Basic licence", "licence", "Basic"),
+    ("Essential", "Essential licence", "licence", "Essential"),
+    ("Premium", "Premium licence", "licence", "Premium"),
+    ("Business", "Business licence", "licence", "Business"),
+    ("WP480G", "WP480G desk phone", "capex", None),
+    ("W-AIR-SYNC-PLUS", "W-AIR Sync Plus DECT base", "capex", None),
+    ("SVC-INSTALL", "On-site installation", "service", None),
+    ("SVC-TRAINING", "Admin training", "service", None),
+    ("CLASSOUND-FLAT", "CLASSOUND flat (per licence)", "classound_flat", None),
+]
+
+PARTNERS = [
+    ("P-NORDTEL", "Nordtel Partner GmbH", "orders@nordtel.example"),
+    ("P-ALPCOM", "Alpcom Solutions AG", "sales@alpcom.example"),
+]
+
+# id, name, partner, phone, email, invoice e-mail
+ACCOUNTS = [
+    ("ACME", "Acme Logistik GmbH", "P-NORDTEL", "+49 30 5550100", "it@acme.example",
+     "invoices@acme.example"),
+    ("DELTA", "Delta Praxis AG", "P-ALPCOM", "+41 44 5550200", "office@delta.example",
+     "billing@delta.example"),
+    # the three mandatory fields not all filled: its quotes are rejected until they are
+    ("BERGMANN", "Bergmann & Söhne KG", "P-NORDTEL", "", "info@bergmann.example", ""),
+    # its PBX is not active: change orders are refused
+    ("CORVUS", "Corvus Media GmbH", "P-ALPCOM", "+49 89 5550300", "hello@corvus.example",
+     "ap@corvus.example"),
+]
+
+CONTACTS = [
+    ("C-ACME-1", "ACME", "Jana Weber", "jana.weber@acme.example", "+49 30 5550111"),
+    ("C-DELTA-1", "DELTA", "Luca Meier", "luca.meier@delta.example", "+41 44 5550211"),
+    ("C-BERG-1", "BERGMANN", "Otto Bergmann", "otto@bergmann.example", ""),
+    ("C-CORVUS-1", "CORVUS", "Mira Hahn", "mira.hahn@corvus.example", "+49 89 5550311"),
+]
+
+PBXS = [
+    ("PBX-ACME", "ACME", "Acme HQ Berlin", True),
+    ("PBX-DELTA", "DELTA", "Delta Zürich", True),
+    ("PBX-BERGMANN", "BERGMANN", "Bergmann Werk", True),
+    ("PBX-CORVUS", "CORVUS", "Corvus Studio", False),
+]
+
+LICENCES = [
+    ("PBX-ACME", "Basic", 5), ("PBX-ACME", "Essential", 10), ("PBX-ACME", "Premium", 8),
+    ("PBX-ACME", "Business", 2),
+    ("PBX-DELTA", "Business", 20), ("PBX-DELTA", "Essential", 5),
+    ("PBX-BERGMANN", "Premium", 4),
+    ("PBX-CORVUS", "Basic", 3),
+]
+
+HARDWARE = [("PBX-ACME", "WP480G", 3), ("PBX-DELTA", "W-AIR-SYNC-PLUS", 1)]
+
+# CLASSOUND-FLATs on ACME's Premium licences, each with its DIDs
+FLATS = [("PBX-ACME", "Premium", ["+49 30 5550121", "+49 30 5550122"]),
+         ("PBX-ACME", "Premium", ["+49 30 5550123"])]
+
+START = "2025-01-01"
+
+
+async def load(conn: Any) -> bool:
+    """Returns False when the demo data was already there."""
+    async with conn.transaction():
+        if await conn.fetchval("SELECT 1 FROM accounts WHERE id = 'ACME'"):
+            return False
+        await conn.executemany(
+            "INSERT INTO catalogue (sku, name, kind, licence_type) VALUES ($1, $2, $3, $4)"
+            " ON CONFLICT DO NOTHING", CATALOGUE)
+        await conn.executemany(
+            "INSERT INTO partners (id, name, email) VALUES ($1, $2, $3)", PARTNERS)
+        await conn.executemany(
+            "INSERT INTO accounts (id, name, partner_id, phone, email, invoice_email)"
+            " VALUES ($1, $2, $3, $4, $5, $6)", ACCOUNTS)
+        await conn.executemany(
+            "INSERT INTO contacts (id, account_id, name, email, phone)"
+            " VALUES ($1, $2, $3, $4, $5)", CONTACTS)
+        await conn.executemany(
+            "INSERT INTO pbxs (id, account_id, name, active) VALUES ($1, $2, $3, $4)", PBXS)
+        await conn.executemany(
+            "INSERT INTO licences (pbx_id, licence_type, quantity, start_date)"
+            " VALUES ($1, $2, $3, $4::text::date)", [(*row, START) for row in LICENCES])
+        await conn.executemany(
+            "INSERT INTO pbx_products (pbx_id, sku, quantity, start_date)"
+            " VALUES ($1, $2, $3, $4::text::date)", [(*row, START) for row in HARDWARE])
+        for pbx, licence, numbers in FLATS:
+            flat_id = await conn.fetchval(
+                "INSERT INTO pbx_products (pbx_id, sku, quantity, licence_type, start_date)"
+                " VALUES ($1, 'CLASSOUND-FLAT', 1, $2, $3::text::date) RETURNING id",
+                pbx, licence, START)
+            await conn.executemany(
+                "INSERT INTO dids (number, pbx_id, flat_id) VALUES ($1, $2, $3)",
+                [(n, pbx, flat_id) for n in numbers])
+        return True
