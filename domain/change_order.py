@@ -147,6 +147,7 @@ class PbxSnapshot(BaseModel):
     partner_id: str
     active: bool
     licences: dict[LicenceType, int]
+    flats: dict[LicenceType, int] = {}  # active CLASSOUND-FLATs per linked licence type
     catalogue: dict[str, CatalogueItem]
     mandatory: MandatoryFields
 

@@ -135,8 +135,11 @@ def plan_quote(
     current: dict[LicenceType, int],
     catalogue: dict[str, CatalogueItem],
     today: date,
+    flats: dict[LicenceType, int] | None = None,
 ) -> Plan:
-    """Licences, hardware, services and CLASSOUND-FLATs; start dates as seed 000 §2 says."""
+    """Licences, hardware, services and CLASSOUND-FLATs; start dates as seed 000 §2 says.
+    `flats` counts the active CLASSOUND-FLATs per licence type: one flat per licence seat."""
+    flats_after = dict(flats or {})
     if not lines:
         raise Refused("a quote needs at least one line, e.g. Premium=+3")
     totals = dict(current)
@@ -182,6 +185,7 @@ def plan_quote(
                     f"e.g. {line.sku}:Premium={line.quantity}"
                 )
             licence_type = line.licence
+            flats_after[licence_type] = flats_after.get(licence_type, 0) + line.quantity
             if line.start_date is not None:
                 notes.append(
                     f"{line.sku}: requested start {line.start_date} ignored; a CLASSOUND-FLAT "
@@ -209,6 +213,13 @@ def plan_quote(
                 raise Refused(
                     f"{pl.sku}: the PBX has no {pl.licence_type} licence to link it to; "
                     f"add {pl.licence_type} licences on the same quote"
+                )
+            seats = totals.get(pl.licence_type, 0)
+            if flats_after[pl.licence_type] > seats:
+                raise Refused(
+                    f"{pl.sku}:{pl.licence_type}: each licence carries at most one flat, and "
+                    f"{flats_after[pl.licence_type]} flats would sit on {seats} "
+                    f"{pl.licence_type} licence(s)"
                 )
             pl = pl.model_copy(update={"start_date": licence_starts.get(pl.licence_type)})
         resolved.append(pl)

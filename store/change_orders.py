@@ -35,6 +35,15 @@ async def pbx_snapshot(conn: Conn, account_id: str, pbx_id: str, skus: list[str]
             pbx_id,
         )
     }
+    flats = {
+        LicenceType(r["licence_type"]): r["n"]
+        for r in await conn.fetch(
+            "SELECT f.licence_type, count(*)::int AS n FROM pbx_products f"
+            " JOIN catalogue c ON c.sku = f.sku AND c.kind = 'classound_flat'"
+            " WHERE f.pbx_id = $1 AND f.status = 'active' GROUP BY f.licence_type",
+            pbx_id,
+        )
+    }
     catalogue = {
         r["sku"]: CatalogueItem(**dict(r))
         for r in await conn.fetch(
@@ -48,6 +57,7 @@ async def pbx_snapshot(conn: Conn, account_id: str, pbx_id: str, skus: list[str]
         partner_id=row["partner_id"],
         active=row["active"],
         licences=licences,
+        flats=flats,
         catalogue=catalogue,
         mandatory=MandatoryFields(
             phone=row["has_phone"], email=row["has_email"], invoice_email=row["has_invoice_email"]

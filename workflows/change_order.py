@@ -63,7 +63,7 @@ class ChangeOrder(OrderProcess):
     async def _plan(self, lines: list[QuoteLine]) -> Plan:
         pbx = await self._load_pbx(sorted({line.sku for line in lines}))
         check_pbx_active(pbx)
-        return plan_quote(lines, pbx.licences, pbx.catalogue, workflow.now().date())
+        return plan_quote(lines, pbx.licences, pbx.catalogue, workflow.now().date(), pbx.flats)
 
     async def _save_quote(
         self, lines: list[QuoteLine], plan: Plan, actor: str, *, primary: bool
@@ -225,8 +225,7 @@ class ChangeOrder(OrderProcess):
                 return self._answer(f"quote {q.quote_id} rejected: {outcome.reason}",
                                     rejected=True)
             q.status, q.rejection_reason = "accepted", None
-            self.state.order_id = self._order_draft().order_id
-            self.state.revision += 1
+            self._order_created(self._order_draft().order_id)
             return self._answer(f"quote {q.quote_id} accepted; order {self.state.order_id} "
                                 "created and sent to the partner to confirm")
 

@@ -52,6 +52,7 @@ class FastChangeOrder(OrderProcess):
             ),
             f"create order {self.state.order_id}, notify partner",
         )
+        self._order_created(self.state.order_id)
         self.validated = True
         await self._await_partner_then_apply()
         return await self._end()

@@ -148,13 +148,16 @@ class OrderProcess:
             lines=self.state.lines,
         )
 
-    async def _await_partner_then_apply(self) -> None:
-        order_id = self.state.order_id
+    def _order_created(self, order_id: str) -> None:
+        self.state.order_id = order_id
         self._set_stage(
             Stage.AWAITING_PARTNER,
             f"waiting for partner {self.state.partner_id} to confirm order {order_id}",
         )
-        waiting_since = workflow.now()
+
+    async def _await_partner_then_apply(self) -> None:
+        order_id = self.state.order_id
+        waiting_since = self.state.since
         while True:
             event, at = next_confirmation_event(waiting_since, self.state.reminders_sent)
             try:

@@ -389,14 +389,17 @@ def test_quote_flat_on_a_licence_removed_by_the_same_quote_is_refused():
               QuoteLine(sku="Basic", quantity=-2))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="suspected bug: plan_quote does not check a flat's quantity against the seats of "
-           "its licence type (one flat per licence seat), so 5 flats on 2 Basic licences pass",
-)
 def test_quote_more_flats_than_licence_seats_is_refused():
-    with pytest.raises(Refused):
+    with pytest.raises(Refused, match="at most one flat"):
         quote(QuoteLine(sku="CLASSOUND-FLAT", quantity=5, licence=BASIC))
+
+
+def test_quote_flats_already_on_the_pbx_count_against_the_seats():
+    seats = CURRENT[BASIC]
+    line = QuoteLine(sku="CLASSOUND-FLAT", quantity=1, licence=BASIC)
+    plan_quote([line], CURRENT, CATALOGUE, TODAY, flats={BASIC: seats - 1})
+    with pytest.raises(Refused, match="at most one flat"):
+        plan_quote([line], CURRENT, CATALOGUE, TODAY, flats={BASIC: seats})
 
 
 # --- plan_quote: a mixed quote ----------------------------------------------------------------

@@ -9,14 +9,13 @@ from temporalio import activity
 from temporalio.client import WorkflowUpdateFailedError
 
 from activities.change_orders import ChangeOrderActivities
-
 from domain.change_order import (
     AppliedOrder,
     Cancellation,
     FastChangeRequest,
     OrderApplication,
-    Stage,
     StaffStep,
+    Stage,
 )
 from domain.confirmation import EXPIRES_AFTER, REMINDER_EVERY
 from domain.order_lines import FastChangeLine
