@@ -1,14 +1,9 @@
-"""Activities of the change-order processes: thin wrappers that run one store write as
-one idempotent step. Business refusals become non-retryable errors a person can read;
-anything else (the database is down) is retried by Temporal with backoff."""
-
-from collections.abc import Awaitable, Callable
-from contextlib import asynccontextmanager
-from typing import Any
+"""Activities of the change-order processes: each runs one store write as one idempotent
+step (see activities/common.py)."""
 
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
+from activities.common import StepActivities, refusals_are_final
 from domain.account import rejection_reason
 from domain.change_order import (
     AppliedOrder,
@@ -22,38 +17,11 @@ from domain.change_order import (
     QuoteChange,
     QuoteCompletion,
     QuoteDraft,
-    StepKey,
 )
-from domain.errors import Refused
 from store import change_orders as orders
-from store.steps import once
-
-REFUSED = "Refused"
 
 
-@asynccontextmanager
-async def refusals_are_final():
-    try:
-        yield
-    except Refused as refusal:
-        raise ApplicationError(str(refusal), type=REFUSED, non_retryable=True) from None
-
-
-class ChangeOrderActivities:
-    def __init__(self, pool: Any) -> None:
-        self.pool = pool
-
-    async def _once(self, key: StepKey, action: str, write: Callable[[Any], Awaitable[dict]]):
-        async with refusals_are_final():
-            return await once(
-                self.pool,
-                process_id=key.process_id,
-                step=key.step,
-                actor=key.actor,
-                action=action,
-                write=write,
-            )
-
+class ChangeOrderActivities(StepActivities):
     @activity.defn
     async def load_pbx(self, lookup: PbxLookup) -> PbxSnapshot:
         async with refusals_are_final(), self.pool.acquire() as conn:
@@ -139,16 +107,3 @@ class ChangeOrderActivities:
                 c.quote_ids,
             ),
         )
-
-    def all(self) -> list:
-        return [
-            self.load_pbx,
-            self.save_quote,
-            self.mark_quote_primary,
-            self.publish_quote,
-            self.complete_quote,
-            self.create_order,
-            self.remind_partner,
-            self.apply_order,
-            self.close_order,
-        ]

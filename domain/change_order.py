@@ -11,8 +11,9 @@ from domain.account import MandatoryFields
 from domain.catalogue import LicenceType
 from domain.errors import Refused
 from domain.order_lines import CatalogueItem, FastChangeLine, OrderLine, QuoteLine
+from domain.steps import Actor, Cancellation, StaffStep, StepAnswer, StepKey
 
-Actor = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._@-]+$")
+__all__ = ["Cancellation", "StaffStep", "StepAnswer", "StepKey"]  # re-exported for callers
 
 
 class ProcessKind(StrEnum):
@@ -55,10 +56,6 @@ class ChangeOrderRequest(BaseModel):
 
 # --- human steps ---------------------------------------------------------------------------
 
-class StaffStep(BaseModel):
-    actor: str = Actor
-
-
 class QuoteStep(BaseModel):
     actor: str = Actor
     quote_id: str = Field(min_length=1, max_length=80)
@@ -67,20 +64,6 @@ class QuoteStep(BaseModel):
 class Revision(BaseModel):
     actor: str = Actor
     lines: list[QuoteLine] = Field(min_length=1, max_length=200)
-
-
-class Cancellation(BaseModel):
-    actor: str = Actor
-    reason: str = Field(min_length=3, max_length=500)
-
-
-class StepAnswer(BaseModel):
-    """What the sender of a step is told."""
-
-    message: str
-    stage: Stage
-    rejected: bool = False  # the step ran, and its outcome is a rejection (e.g. a quote)
-    notes: list[str] = []
 
 
 # --- what the processes report -------------------------------------------------------------
@@ -124,14 +107,6 @@ class ProcessStatus(BaseModel):
 
 
 # --- activity inputs and outputs -----------------------------------------------------------
-
-class StepKey(BaseModel):
-    """Names one write of one process: the idempotency key and the audit row."""
-
-    process_id: str
-    step: str
-    actor: str
-
 
 class PbxLookup(BaseModel):
     account_id: str

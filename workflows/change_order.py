@@ -26,7 +26,8 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.errors import Refused
     from domain.order_lines import Plan, QuoteLine, plan_quote
-    from workflows.order_process import OrderProcess, refusal, refused_reason
+    from workflows.order_process import OrderProcess
+    from workflows.process import refusal, refused_reason
 
 
 @workflow.defn(name="ChangeOrder")

@@ -16,7 +16,8 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.errors import Refused
     from domain.order_lines import plan_fast_change
-    from workflows.order_process import OrderProcess, refused_reason
+    from workflows.order_process import OrderProcess
+    from workflows.process import refused_reason
 
 
 @workflow.defn(name="FastChangeOrder")

@@ -1,15 +1,13 @@
 """What both change-order processes share: their status, the wait for the partner's
 "Bestellung bestätigen" with reminders and expiry, applying the order, and cancelling."""
 
-import asyncio
 from datetime import timedelta
-from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.change_orders import REFUSED, ChangeOrderActivities
+    from activities.change_orders import ChangeOrderActivities
     from domain.change_order import (
         FINAL_STAGES,
         Cancellation,
@@ -24,36 +22,19 @@ with workflow.unsafe.imports_passed_through():
         StaffStep,
         Stage,
         StepAnswer,
-        StepKey,
     )
     from domain.confirmation import EXPIRES_AFTER, next_confirmation_event
-    from domain.errors import Refused
-    from workflows.visibility import ACCOUNT_ID, PARTNER_ID, PROCESS_KIND, STAGE
-
-ACTIVITY_TIMEOUT = timedelta(seconds=30)
-SYSTEM = "partnerflow"
+    from workflows.process import SYSTEM, Process, business_refusal, refusal
 
 
-def refusal(message: str) -> ApplicationError:
-    """A step refused for a business reason: the sender is told why, nothing is retried."""
-    return ApplicationError(message, type=REFUSED, non_retryable=True)
-
-
-def business_refusal(err: ActivityError) -> str | None:
-    cause = err.cause
-    if isinstance(cause, ApplicationError) and cause.type == REFUSED:
-        return cause.message
-    return None
-
-
-class OrderProcess:
+class OrderProcess(Process):
     kind: ProcessKind
+    final_stages = frozenset(FINAL_STAGES)
 
     def _begin(self, account_id: str, pbx_id: str) -> None:
-        info = workflow.info()
-        self.ref = info.workflow_id.removeprefix(f"{self.kind.value}-")
+        self._init_process()
         self.state = ProcessStatus(
-            process_id=info.workflow_id,
+            process_id=workflow.info().workflow_id,
             kind=self.kind,
             stage=Stage.VALIDATING,
             waiting_for="checking the PBX and the requested lines",
@@ -63,42 +44,10 @@ class OrderProcess:
         )
         self.pbx: PbxSnapshot | None = None
         self.confirmed_by: str | None = None
-        self.validated = False
-        self.refusal: str | None = None
-        self._lock = asyncio.Lock()
 
-    # --- ops visibility ---------------------------------------------------------------------
-
-    @property
-    def finished(self) -> bool:
-        return self.state.stage in FINAL_STAGES
-
-    def _set_stage(self, stage: Stage, waiting_for: str) -> None:
-        self.state.stage = stage
-        self.state.waiting_for = waiting_for
-        self.state.since = workflow.now()
-        self.state.revision += 1
-        workflow.upsert_search_attributes([STAGE.value_set(stage.value)])
-        workflow.set_current_details(
-            f"{stage.value}: {waiting_for} (since {self.state.since:%Y-%m-%d %H:%M} UTC)"
-        )
-
-    def _publish_ids(self) -> None:
-        updates = [
-            PROCESS_KIND.value_set(self.kind.value),
-            ACCOUNT_ID.value_set(self.state.account_id),
-        ]
-        if self.state.partner_id:
-            updates.append(PARTNER_ID.value_set(self.state.partner_id))
-        workflow.upsert_search_attributes(updates)
-
-    def _key(self, step: str, actor: str = SYSTEM) -> StepKey:
-        return StepKey(process_id=self.state.process_id, step=step, actor=actor)
-
-    async def _act(self, activity: Any, arg: Any, summary: str) -> Any:
-        return await workflow.execute_activity_method(
-            activity, arg, start_to_close_timeout=ACTIVITY_TIMEOUT, summary=summary
-        )
+    @workflow.query
+    def status(self) -> ProcessStatus:
+        return self.state
 
     # --- start ------------------------------------------------------------------------------
 
@@ -113,26 +62,8 @@ class OrderProcess:
         return pbx
 
     async def _refuse(self, reason: str) -> ProcessStatus:
-        self.refusal = reason
-        self.validated = True
-        self._set_stage(Stage.REFUSED, f"nothing: refused, {reason}")
+        self._refused_at_start(Stage.REFUSED, reason)
         return await self._end()
-
-    async def _end(self) -> ProcessStatus:
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        return self.state
-
-    @workflow.update
-    async def started(self) -> StepAnswer:
-        """Answers the starter once the request has been checked: accepted, or why not."""
-        await workflow.wait_condition(lambda: self.validated)
-        if self.refusal:
-            raise refusal(self.refusal)
-        return StepAnswer(
-            message=f"{self.state.process_id} started: {self.state.waiting_for}",
-            stage=self.state.stage,
-            notes=self.state.notes,
-        )
 
     # --- the partner's confirmation ---------------------------------------------------------
 
@@ -293,16 +224,3 @@ class OrderProcess:
             if q.status != "accepted":
                 q.status, q.primary = "cancelled", False
         self._set_stage(stage, f"nothing: {reason}")
-
-    @workflow.query
-    def status(self) -> ProcessStatus:
-        return self.state
-
-
-def refused_reason(err: BaseException) -> str | None:
-    """The reason of a refusal raised by a domain rule or an activity, else None."""
-    if isinstance(err, Refused):
-        return str(err)
-    if isinstance(err, ActivityError):
-        return business_refusal(err)
-    return None
