@@ -1,0 +1,1 @@
+"""The staff command line, one module per process; starter.py puts them together."""

@@ -1,0 +1,243 @@
+"""What every starter command shares: exit codes, output (text or --json), the Temporal
+connection (made only after the input was checked), starting a process and sending a step."""
+
+import argparse
+import hashlib
+import json
+import os
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from temporalio.api.enums.v1 import WorkflowExecutionStatus
+from temporalio.client import Client, WithStartWorkflowOperation, WorkflowUpdateFailedError
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+)
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+import config
+from domain.steps import StepAnswer
+from workflows.visibility import ACCOUNT_ID, PARTNER_ID, PROCESS_KIND, STAGE
+
+OK, REFUSED, BAD_INPUT, NO_PROCESS, UNREACHABLE = 0, 1, 2, 3, 4
+
+
+class Failure(Exception):
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class BadInput(ValueError):
+    """Input that cannot be sent: exit 2, nothing reaches Temporal."""
+
+
+# --- output ---------------------------------------------------------------------------------
+
+def emit(args: argparse.Namespace, ok: bool, message: str, data: Any = None) -> None:
+    if args.json:
+        payload: dict[str, Any] = {"ok": ok, "message": message}
+        if isinstance(data, BaseModel):
+            payload["data"] = data.model_dump(mode="json")
+        elif data is not None:
+            payload["data"] = data
+        print(json.dumps(payload, indent=2, default=str))
+    else:
+        print(message if ok else f"refused: {message}")
+        if isinstance(data, StepAnswer):
+            for note in data.notes:
+                print(f"  note: {note}")
+
+
+# --- input ----------------------------------------------------------------------------------
+
+def validated(model: type[BaseModel], **fields: Any) -> Any:
+    try:
+        return model(**fields)
+    except ValidationError as e:
+        problems = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}"
+                             for err in e.errors())
+        raise Failure(BAD_INPUT, problems) from None
+
+
+def same_day_ref(*parts: Any) -> str:
+    """Same request, same day -> same process id: a retried start is not doubled."""
+    body = json.dumps([*parts, datetime.now(UTC).date().isoformat()], sort_keys=True,
+                      default=str)
+    return hashlib.sha256(body.encode()).hexdigest()[:8]
+
+
+# --- Temporal -------------------------------------------------------------------------------
+
+async def temporal() -> Client:
+    """Connect only once the input has been checked: bad input never reaches Temporal."""
+    try:
+        return await config.connect_temporal()
+    except Exception as e:  # noqa: BLE001 - any connection failure reads the same to staff
+        raise Failure(UNREACHABLE, f"cannot reach Temporal: {e}") from None
+
+
+def failure_message(e: WorkflowUpdateFailedError) -> str:
+    cause = e.cause
+    return cause.message if isinstance(cause, ApplicationError) else str(cause or e)
+
+
+async def start(args, workflow: Any, request: Any, *, process_id: str, kind: str,
+                account_id: str | None, summary: str) -> int:
+    """Starts a process and waits for its `started` answer: accepted, or refused and why."""
+    client = await temporal()
+    attributes = [SearchAttributePair(PROCESS_KIND, kind)]
+    if account_id:
+        attributes.append(SearchAttributePair(ACCOUNT_ID, account_id))
+    start_op = WithStartWorkflowOperation(
+        workflow.run,
+        request,
+        id=process_id,
+        task_queue=config.TASK_QUEUE,
+        id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+        static_summary=summary,
+        search_attributes=TypedSearchAttributes(attributes),
+    )
+    try:
+        # A retried start with the same id joins the same update and gets the same answer.
+        answer = await client.execute_update_with_start_workflow(
+            workflow.started, start_workflow_operation=start_op, id=f"started-{process_id}"
+        )
+    except WorkflowAlreadyStartedError:
+        desc = await client.get_workflow_handle(process_id).describe()
+        stage = desc.typed_search_attributes.get(STAGE) or "starting"
+        raise Failure(REFUSED, f"{process_id} already exists (stage {stage}): the same request "
+                      f"is not started twice; see `starter.py status {process_id}`, or pass "
+                      "--ref to start a separate one") from None
+    except WorkflowUpdateFailedError as e:
+        raise Failure(REFUSED, failure_message(e)) from None
+    emit(args, True, answer.message + f"\nprocess id: {process_id}",
+         {"process_id": process_id, **answer.model_dump(mode="json")})
+    return OK
+
+
+async def running_handle(process_id: str):
+    handle = (await temporal()).get_workflow_handle(process_id)
+    try:
+        desc = await handle.describe()
+    except RPCError as e:
+        if e.status == RPCStatusCode.NOT_FOUND:
+            raise Failure(NO_PROCESS, f"no process {process_id}; `starter.py list` shows "
+                          "the processes") from None
+        raise
+    if desc.status != WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING:
+        stage = desc.typed_search_attributes.get(STAGE) or desc.status.name.lower()
+        raise Failure(NO_PROCESS, f"process {process_id} has ended ({stage}); "
+                      "nothing can be sent to it")
+    return handle
+
+
+async def send(args, update: Any, step: BaseModel) -> int:
+    """Sends a human step as an update: the validator's refusal comes back at once."""
+    handle = await running_handle(args.process_id)
+    # The SDK retries the call with this id, so a dropped connection never applies it twice;
+    # --request-id makes a repeated command the same request too. Repeats of a step that
+    # already happened are answered by the workflow without doing it again.
+    update_id = args.request_id or f"{update.__name__}-{uuid.uuid4().hex[:12]}"
+    try:
+        answer: StepAnswer = await handle.execute_update(update, step, id=update_id)
+    except WorkflowUpdateFailedError as e:
+        raise Failure(REFUSED, failure_message(e)) from None
+    except RPCError as e:
+        if e.status == RPCStatusCode.NOT_FOUND:
+            raise Failure(NO_PROCESS, f"process {args.process_id} has ended") from None
+        raise
+    emit(args, not answer.rejected, answer.message, answer)
+    return REFUSED if answer.rejected else OK
+
+
+# --- status and list, for every process -----------------------------------------------------
+
+StatusFormatter = Callable[[dict], str]
+FORMATTERS: dict[str, StatusFormatter] = {}
+
+
+def generic_status(s: dict) -> str:
+    lines = [s.get("process_id", "?")]
+    for key, value in s.items():
+        if key in ("process_id", "revision") or value in (None, [], {}):
+            continue
+        if isinstance(value, list):
+            for item in value:
+                lines.append(f"  {key + ':':<13}{item}")
+        else:
+            lines.append(f"  {key + ':':<13}{value}")
+    return "\n".join(lines)
+
+
+async def cmd_status(args) -> int:
+    handle = (await temporal()).get_workflow_handle(args.process_id)
+    try:
+        status: dict = await handle.query("status")
+    except RPCError as e:
+        if e.status == RPCStatusCode.NOT_FOUND:
+            raise Failure(NO_PROCESS, f"no process {args.process_id}") from None
+        raise
+    formatter = FORMATTERS.get(status.get("kind", ""), generic_status)
+    emit(args, True, formatter(status), status)
+    return OK
+
+
+async def cmd_list(args) -> int:
+    clauses = ["ProcessKind IS NOT NULL"]
+    for key, value in ((PROCESS_KIND, args.kind), (STAGE, args.stage),
+                       (ACCOUNT_ID, args.account), (PARTNER_ID, args.partner)):
+        if value:
+            clauses.append(f"{key.name} = {json.dumps(value)}")
+    if args.open:
+        clauses.append("ExecutionStatus = 'Running'")
+    rows = []
+    async for wf in (await temporal()).list_workflows(" AND ".join(clauses), limit=args.limit):
+        sa = wf.typed_search_attributes
+        rows.append({
+            "process_id": wf.id,
+            "kind": sa.get(PROCESS_KIND),
+            "stage": sa.get(STAGE),
+            "account_id": sa.get(ACCOUNT_ID),
+            "partner_id": sa.get(PARTNER_ID),
+            "started": wf.start_time.isoformat(timespec="seconds"),
+        })
+    text = "\n".join(
+        f"{r['process_id']:<50} {r['stage'] or '-':<30} account {r['account_id'] or '-'}"
+        for r in rows
+    ) or "no processes match"
+    emit(args, True, text, rows)
+    return OK
+
+
+# --- building commands ----------------------------------------------------------------------
+
+class Commands:
+    """Adds subcommands that share --json/--as, and optionally a process id and --request-id."""
+
+    def __init__(self, sub, common: argparse.ArgumentParser) -> None:
+        self.sub, self.common = sub, common
+
+    def add(self, name: str, help_: str, fn, *, process: bool = False, step: bool = False):
+        c = self.sub.add_parser(name, help=help_, description=help_, parents=[self.common])
+        c.set_defaults(fn=fn)
+        if process:
+            c.add_argument("process_id", help="the process id, as `list` shows it")
+        if step:
+            c.add_argument("--request-id",
+                           help="make a repeated command the same request (applied once)")
+        return c
+
+
+def common_options() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", help="print JSON for scripts")
+    common.add_argument("--as", dest="actor", default=os.environ.get("USER") or "staff",
+                        help="who does this step (staff or partner user id; default $USER)")
+    return common
