@@ -21,14 +21,16 @@ from store.db import create_pool, migrate
 from workflows.change_order import ChangeOrder
 from workflows.fast_change_order import FastChangeOrder
 
+# Every process: its workflows, and the activity classes that share the worker's pool.
 WORKFLOWS = [FastChangeOrder, ChangeOrder]
+ACTIVITY_CLASSES = [ChangeOrderActivities]
 GRACEFUL_SHUTDOWN = timedelta(seconds=30)
 
 log = structlog.get_logger("partnerflow.worker")
 
 
 def activities_for(pool) -> list:
-    return ChangeOrderActivities(pool).all()
+    return [fn for cls in ACTIVITY_CLASSES for fn in cls(pool).all()]
 
 
 def build_worker(client, pool, task_queue: str = config.TASK_QUEUE) -> Worker:

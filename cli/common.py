@@ -40,7 +40,8 @@ class BadInput(ValueError):
 
 # --- output ---------------------------------------------------------------------------------
 
-def emit(args: argparse.Namespace, ok: bool, message: str, data: Any = None) -> None:
+def emit(args: argparse.Namespace, ok: bool, message: str, data: Any = None,
+         label: str = "refused: ") -> None:
     if args.json:
         payload: dict[str, Any] = {"ok": ok, "message": message}
         if isinstance(data, BaseModel):
@@ -49,7 +50,7 @@ def emit(args: argparse.Namespace, ok: bool, message: str, data: Any = None) -> 
             payload["data"] = data
         print(json.dumps(payload, indent=2, default=str))
     else:
-        print(message if ok else f"refused: {message}")
+        print(message if ok else f"{label}{message}")
         if isinstance(data, StepAnswer):
             for note in data.notes:
                 print(f"  note: {note}")
@@ -153,7 +154,7 @@ async def send(args, update: Any, step: BaseModel) -> int:
         if e.status == RPCStatusCode.NOT_FOUND:
             raise Failure(NO_PROCESS, f"process {args.process_id} has ended") from None
         raise
-    emit(args, not answer.rejected, answer.message, answer)
+    emit(args, not answer.rejected, answer.message, answer, label="")
     return REFUSED if answer.rejected else OK
 
 

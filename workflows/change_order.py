@@ -247,12 +247,14 @@ class ChangeOrder(OrderProcess):
                     raise
                 raise refusal(reason) from None
             q = await self._save_quote(revision.lines, plan, revision.actor, primary=True)
-            return self._answer(f"quote {q.quote_id} created as primary; publish it next")
+            return self._answer(f"quote {q.quote_id} created as primary; publish it next",
+                                notes=plan.notes)
 
     @revise.validator
     def _validate_revise(self, revision: Revision) -> None:
         self._open_quote()
 
-    def _answer(self, message: str, rejected: bool = False) -> StepAnswer:
+    def _answer(self, message: str, rejected: bool = False,
+                notes: list[str] | None = None) -> StepAnswer:
         return StepAnswer(message=message, stage=self.state.stage, rejected=rejected,
-                          notes=self.state.notes)
+                          notes=notes or [])

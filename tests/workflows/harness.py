@@ -40,12 +40,17 @@ def quote_lines(*specs: tuple) -> list[QuoteLine]:
     return out
 
 
-async def start_process(client: Client, queue: str, workflow, request) -> tuple[
+async def start_process(client: Client, queue: str, workflow, request,
+                        process_id: str | None = None) -> tuple[
         WorkflowHandle, StepAnswer | Exception]:
-    """Starts as the starter does; returns the handle and the `started` answer or refusal."""
-    kind = "fast-change-order" if isinstance(request, FastChangeRequest) else "change-order"
-    assert isinstance(request, FastChangeRequest | ChangeOrderRequest)
-    process_id = f"{kind}-{request.account_id}-{uuid.uuid4().hex[:8]}"
+    """Starts as the starter does (update-with-start of `started`); returns the handle and
+    the `started` answer, or the exception that refused it."""
+    if process_id is None:
+        kind = "fast-change-order" if isinstance(request, FastChangeRequest) else (
+            "change-order" if isinstance(request, ChangeOrderRequest)
+            else workflow.__temporal_workflow_definition.name)
+        account = getattr(request, "account_id", "x")
+        process_id = f"{kind}-{account}-{uuid.uuid4().hex[:8]}"
     op = WithStartWorkflowOperation(
         workflow.run, request, id=process_id, task_queue=queue,
         id_conflict_policy=WorkflowIDConflictPolicy.FAIL,

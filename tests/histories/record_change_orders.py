@@ -1,22 +1,14 @@
-"""Records the histories that tests/test_replay.py replays. Run it when a workflow changes
-on purpose (and keep old histories that running processes may still have):
+"""Records the change-order histories that tests/test_replay.py replays. Run it when a
+workflow changes on purpose (and keep old histories that running processes may still have):
 
-    .venv/bin/python -m tests.histories.record
+    .venv/bin/python -m tests.histories.record_change_orders
 
 Each history is a real run on the time-skipping server with the real activities."""
 
 import asyncio
-import json
 import os
 import sys
-import tempfile
 from datetime import timedelta
-from pathlib import Path
-
-import asyncpg
-import pgserver
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 
 from domain.change_order import (
     Cancellation,
@@ -26,8 +18,8 @@ from domain.change_order import (
     Revision,
     StaffStep,
 )
-from store.db import create_pool, migrate
-from tests.records import load_catalogue, new_account, set_account_field
+from tests.histories.recording import recording, save
+from tests.records import new_account, set_account_field
 from tests.workflows.harness import (
     fast_lines,
     outcome,
@@ -37,19 +29,8 @@ from tests.workflows.harness import (
 )
 from workflows.change_order import ChangeOrder
 from workflows.fast_change_order import FastChangeOrder
-from workflows.visibility import ALL as SEARCH_ATTRIBUTES
 
-HERE = Path(__file__).parent
-BIN = Path(sys.executable).parent
 STAFF, PARTNER = StaffStep(actor="staff"), StaffStep(actor="partner-user")
-
-
-async def save(handle, name: str) -> None:
-    history = await handle.fetch_history()
-    # The workflow id is part of what replays: ids of quotes and orders derive from it.
-    saved = {"workflow_id": handle.id, "history": json.loads(history.to_json())}
-    (HERE / f"{name}.json").write_text(json.dumps(saved, indent=1))
-    print(f"saved {name}.json ({len(history.events)} events)")
 
 
 async def fast_change_applied_after_reminder(env, pool, q) -> None:
@@ -112,35 +93,14 @@ async def change_order_cancelled(env, pool, q) -> None:
 
 
 async def main() -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        server = pgserver.get_server(tmp, cleanup_mode="stop")
-        dsn = server.get_uri()
-        await migrate(dsn)
-        pool = await create_pool(dsn)
-        conn = await asyncpg.connect(dsn)
-        await load_catalogue(conn)
-        await conn.close()
-        env = await WorkflowEnvironment.start_time_skipping(
-            test_server_existing_path=str(BIN / "temporal-test-server"),
-            data_converter=pydantic_data_converter)
-        from tests.conftest import register_search_attributes
-        await register_search_attributes(env.client, SEARCH_ATTRIBUTES)
-        # Durable timers need the time-skipping server; updates that run activities in their
-        # handler are recorded on the dev server, whose histories are what production writes.
-        dev = await WorkflowEnvironment.start_local(
-            dev_server_existing_path=str(BIN / "temporal"),
-            data_converter=pydantic_data_converter, search_attributes=SEARCH_ATTRIBUTES)
-        async with running_worker(env.client, pool) as q:
+    async with recording() as r:
+        async with running_worker(r.time_env.client, r.pool) as q:
             for record in (fast_change_applied_after_reminder, fast_change_expired,
                            fast_change_refused):
-                await record(env, pool, q)
-        async with running_worker(dev.client, pool) as q:
+                await record(r.time_env, r.pool, q)
+        async with running_worker(r.dev_env.client, r.pool) as q:
             for record in (change_order_rejected_revised_applied, change_order_cancelled):
-                await record(dev, pool, q)
-        await dev.shutdown()
-        await env.shutdown()
-        await pool.close()
-        server.cleanup()
+                await record(r.dev_env, r.pool, q)
 
 
 if __name__ == "__main__":
