@@ -5,11 +5,28 @@ import logging
 import sys
 
 import structlog
+from temporalio import activity, workflow
+
+
+def _temporal_context(_, __, event: dict) -> dict:
+    """workflow.logger and activity.logger put their context in an `extra` dict: lift the
+    ids ops search by to the top of the line."""
+    for key in ("temporal_workflow", "temporal_activity"):
+        ctx = event.pop(key, None)
+        if isinstance(ctx, dict):
+            event.setdefault("process_id", ctx.get("workflow_id"))
+            event.setdefault("run_id", ctx.get("run_id") or ctx.get("workflow_run_id"))
+            event.setdefault("process_type", ctx.get("workflow_type"))
+            if "activity_type" in ctx:
+                event.setdefault("activity", ctx.get("activity_type"))
+    return event
 
 
 def configure(level: str = "INFO") -> None:
     shared = [
         structlog.contextvars.merge_contextvars,
+        structlog.stdlib.ExtraAdder(),
+        _temporal_context,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
@@ -33,6 +50,11 @@ def configure(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # Probes hit the health endpoints every few seconds: their access lines are noise.
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # The SDK's loggers pass their context as `extra` (lifted above), not in the message.
+    workflow.logger.workflow_info_on_message = False
+    activity.logger.activity_info_on_message = False
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),

@@ -12,11 +12,19 @@ import sys
 from datetime import timedelta
 
 import structlog
+from aiohttp import web
 from temporalio.worker import Worker
 
 import config
 import logs
 from activities.change_orders import ChangeOrderActivities
+from observability import (
+    HEALTH_PORT,
+    METRICS_ADDRESS,
+    Observability,
+    health_app,
+    runtime_with_metrics,
+)
 from store.db import create_pool, migrate
 from workflows.change_order import ChangeOrder
 from workflows.fast_change_order import FastChangeOrder
@@ -39,8 +47,30 @@ def build_worker(client, pool, task_queue: str = config.TASK_QUEUE) -> Worker:
         task_queue=task_queue,
         workflows=WORKFLOWS,
         activities=activities_for(pool),
+        interceptors=[Observability()],
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
     )
+
+
+async def serve_health(client, pool, worker: Worker) -> web.AppRunner:
+    async def problems() -> list[str]:
+        found = []
+        if not worker.is_running:
+            found.append("worker not polling")
+        try:
+            await pool.fetchval("SELECT 1")
+        except Exception as e:  # noqa: BLE001 - reported, not raised
+            found.append(f"database: {e}")
+        try:
+            await client.service_client.check_health()
+        except Exception as e:  # noqa: BLE001
+            found.append(f"temporal: {e}")
+        return found
+
+    runner = web.AppRunner(health_app(problems))
+    await runner.setup()
+    await web.TCPSite(runner, "0.0.0.0", HEALTH_PORT).start()
+    return runner
 
 
 async def main() -> int:
@@ -49,19 +79,24 @@ async def main() -> int:
     applied = await migrate(dsn)
     if applied:
         log.info("migrations applied", migrations=applied)
-    client = await config.connect_temporal()
+    client = await config.connect_temporal(runtime_with_metrics())
     pool = await create_pool(dsn)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    health = None
     try:
-        async with build_worker(client, pool):
+        async with build_worker(client, pool) as worker:
+            health = await serve_health(client, pool, worker)
             log.info("worker started", task_queue=config.TASK_QUEUE,
-                     namespace=client.namespace, pid=os.getpid())
+                     namespace=client.namespace, pid=os.getpid(),
+                     metrics=METRICS_ADDRESS, health_port=HEALTH_PORT)
             await stop.wait()
             log.info("worker stopping: no new tasks, letting running activities finish")
     finally:
+        if health is not None:
+            await health.cleanup()
         await pool.close()
     log.info("worker stopped")
     return 0

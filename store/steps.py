@@ -6,6 +6,10 @@ the first time, writing nothing."""
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import structlog
+
+log = structlog.get_logger("partnerflow.store")
+
 Write = Callable[[Any], Awaitable[dict]]
 
 
@@ -28,6 +32,8 @@ async def once(
             action,
         )
         if claimed is None:
+            log.info("step already done, nothing written", action=action, step=step,
+                     actor=actor, process_id=process_id)
             stored = await conn.fetchval(
                 "SELECT result FROM audit_log WHERE process_id = $1 AND step = $2",
                 process_id,
@@ -38,6 +44,7 @@ async def once(
         await conn.execute(
             "UPDATE audit_log SET detail = $2, result = $2 WHERE id = $1", claimed, result
         )
+        log.info("step written", action=action, step=step, actor=actor, process_id=process_id)
         return result
 
 

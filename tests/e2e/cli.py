@@ -15,7 +15,9 @@ ROOT = Path(__file__).resolve().parents[2]
 def environment(temporal_address: str, database_url: str, task_queue: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(TEMPORAL_ADDRESS=temporal_address, TEMPORAL_NAMESPACE="default",
-               DATABASE_URL=database_url, PARTNERFLOW_TASK_QUEUE=task_queue, USER="staff-e2e")
+               DATABASE_URL=database_url, PARTNERFLOW_TASK_QUEUE=task_queue, USER="staff-e2e",
+               # any free port: several workers may run at once
+               PARTNERFLOW_METRICS_ADDRESS="127.0.0.1:0", PARTNERFLOW_HEALTH_PORT="0")
     return env
 
 
