@@ -7,7 +7,7 @@ from temporalio.client import Client
 from temporalio.envconfig import ClientConfig
 from temporalio.runtime import Runtime
 
-from codec import codec_from_environment, data_converter
+from codec import EncryptionCodec, codec_from_environment, data_converter, parse_key_ring
 
 TASK_QUEUE = os.environ.get("PARTNERFLOW_TASK_QUEUE", "partnerflow")
 DATA_DIR = Path(os.environ.get("PARTNERFLOW_DATA_DIR", Path(__file__).parent / ".data"))
@@ -23,6 +23,15 @@ def database_url() -> str:
     return url
 
 
+def encryption_codec() -> EncryptionCodec | None:
+    """PARTNERFLOW_ENCRYPTION_KEYS, else the key ring `./run` keeps in the data folder, so
+    the starter in another terminal reads what the local worker wrote."""
+    codec = codec_from_environment()
+    if codec is None and (DATA_DIR / "encryption-keys").exists():
+        codec = EncryptionCodec(parse_key_ring((DATA_DIR / "encryption-keys").read_text()))
+    return codec
+
+
 async def connect_temporal(runtime: Runtime | None = None) -> Client:
     """Address, namespace, TLS and API key from TEMPORAL_* variables or a config profile
     (temporalio.envconfig), so the same code reaches the dev server or Temporal Cloud.
@@ -30,5 +39,5 @@ async def connect_temporal(runtime: Runtime | None = None) -> Client:
     settings = dict(ClientConfig.load_client_connect_config())
     settings.setdefault("target_host", DEFAULT_TEMPORAL_ADDRESS)
     return await Client.connect(
-        **settings, data_converter=data_converter(codec_from_environment()), runtime=runtime
+        **settings, data_converter=data_converter(encryption_codec()), runtime=runtime
     )

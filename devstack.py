@@ -5,6 +5,7 @@ worker. Ctrl-C stops all of it."""
 
 import asyncio
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -14,6 +15,7 @@ from pathlib import Path
 import asyncpg
 
 import config
+from codec import new_key_entry
 from store import demo
 from store.db import migrate
 from workflows.visibility import ALL as SEARCH_ATTRIBUTES
@@ -21,6 +23,7 @@ from workflows.visibility import ALL as SEARCH_ATTRIBUTES
 HERE = Path(__file__).resolve().parent
 TEMPORAL_PORT = int(os.environ.get("PARTNERFLOW_TEMPORAL_PORT", "7233"))
 UI_PORT = int(os.environ.get("PARTNERFLOW_UI_PORT", "8233"))
+CODEC_PORT = int(os.environ.get("PARTNERFLOW_CODEC_PORT", "8234"))
 
 
 def temporal_cli() -> str:
@@ -50,11 +53,36 @@ async def ensure_database(admin_dsn: str, name: str) -> str:
     return base.rsplit("/", 1)[0] + f"/{name}" + (f"?{query}" if query else "")
 
 
-def start_temporal(data_dir: Path) -> subprocess.Popen:
+def local_secrets(data_dir: Path) -> str:
+    """A key ring and a codec token made once per data folder, unless the environment has a
+    key ring: payloads are encrypted here as in production. Returns the codec token."""
+    keys, token = data_dir / "encryption-keys", data_dir / "codec-token"
+    if not keys.exists() and not os.environ.get("PARTNERFLOW_ENCRYPTION_KEYS"):
+        keys.write_text(new_key_entry("local1"))
+        keys.chmod(0o600)
+    if not token.exists():
+        token.write_text(secrets.token_hex(24))
+        token.chmod(0o600)
+    return token.read_text().strip()
+
+
+def start_codec_server(data_dir: Path, token: str) -> subprocess.Popen:
+    env = dict(os.environ,
+               PARTNERFLOW_ENCRYPTION_KEYS=os.environ.get("PARTNERFLOW_ENCRYPTION_KEYS")
+               or (data_dir / "encryption-keys").read_text().strip(),
+               PARTNERFLOW_CODEC_TOKEN=token,
+               PARTNERFLOW_CODEC_CORS_ORIGIN=f"http://localhost:{UI_PORT}",
+               PARTNERFLOW_CODEC_PORT=str(CODEC_PORT))
+    return subprocess.Popen([sys.executable, str(HERE / "codec_server.py")], env=env,
+                            start_new_session=True)
+
+
+def start_temporal(data_dir: Path, codec_token: str) -> subprocess.Popen:
     args = [
         temporal_cli(), "server", "start-dev",
         "--db-filename", str(data_dir / "temporal.db"),
         "--ip", "127.0.0.1", "--port", str(TEMPORAL_PORT), "--ui-port", str(UI_PORT),
+        "--ui-codec-endpoint", f"http://localhost:{CODEC_PORT}/{codec_token}",
         "--log-level", "warn",
     ]
     for key in SEARCH_ATTRIBUTES:
@@ -92,6 +120,9 @@ partnerflow is running.
   Temporal UI   http://localhost:{ui}
   Temporal      localhost:{port}   (task queue {queue})
   PostgreSQL    {dsn}
+  Payloads are encrypted (key ring in .data/encryption-keys); the UI decodes them through
+  the codec server on http://localhost:{codec}.
+  Worker metrics http://localhost:9464/metrics, readiness http://localhost:8081/readyz
 
 Try, in another terminal:
   .venv/bin/python starter.py fast-change --account ACME --pbx PBX-ACME --set Premium=10
@@ -105,7 +136,7 @@ async def main() -> int:
     data_dir = config.DATA_DIR
     data_dir.mkdir(parents=True, exist_ok=True)
     pg_server = None
-    temporal = worker = None
+    temporal = worker = codec_server = None
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -117,7 +148,9 @@ async def main() -> int:
             dsn = await ensure_database(admin, "partnerflow")
         os.environ["DATABASE_URL"] = dsn
         os.environ.setdefault("TEMPORAL_ADDRESS", f"localhost:{TEMPORAL_PORT}")
-        temporal = start_temporal(data_dir)
+        token = local_secrets(data_dir)
+        codec_server = start_codec_server(data_dir, token)
+        temporal = start_temporal(data_dir, token)
         await wait_for_temporal(temporal)
         applied = await migrate(dsn)
         conn = await asyncpg.connect(dsn)
@@ -129,7 +162,8 @@ async def main() -> int:
               f"demo data {'loaded' if loaded else 'already there'}")
         worker = subprocess.Popen([sys.executable, str(HERE / "worker.py")],
                                   start_new_session=True)
-        print(BANNER.format(ui=UI_PORT, port=TEMPORAL_PORT, queue=config.TASK_QUEUE, dsn=dsn))
+        print(BANNER.format(ui=UI_PORT, port=TEMPORAL_PORT, queue=config.TASK_QUEUE, dsn=dsn,
+                            codec=CODEC_PORT))
         waiter = asyncio.create_task(stopping.wait())
         died = asyncio.create_task(asyncio.to_thread(worker.wait))
         done, _ = await asyncio.wait({waiter, died}, return_when=asyncio.FIRST_COMPLETED)
@@ -141,6 +175,7 @@ async def main() -> int:
     finally:
         stop(worker, "the worker")
         stop(temporal, "the Temporal dev server")
+        stop(codec_server, "the codec server")
         if pg_server is not None:
             pg_server.cleanup()
 

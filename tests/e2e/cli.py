@@ -5,6 +5,7 @@ import json
 import os
 import signal
 import sys
+import tempfile
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,10 @@ def environment(temporal_address: str, database_url: str, task_queue: str) -> di
     env.update(TEMPORAL_ADDRESS=temporal_address, TEMPORAL_NAMESPACE="default",
                DATABASE_URL=database_url, PARTNERFLOW_TASK_QUEUE=task_queue, USER="staff-e2e",
                # any free port: several workers may run at once
-               PARTNERFLOW_METRICS_ADDRESS="127.0.0.1:0", PARTNERFLOW_HEALTH_PORT="0")
+               PARTNERFLOW_METRICS_ADDRESS="127.0.0.1:0", PARTNERFLOW_HEALTH_PORT="0",
+               # not the developer's .data (its key ring, its documents)
+               PARTNERFLOW_DATA_DIR=tempfile.mkdtemp(prefix="partnerflow-e2e-"))
+    env.pop("PARTNERFLOW_ENCRYPTION_KEYS", None)
     return env
 
 

@@ -1,0 +1,16 @@
+# The partnerflow image: worker (default), migrations and the codec server.
+FROM python:3.11-slim
+WORKDIR /app
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+COPY pyproject.toml README.md ./
+COPY domain domain
+COPY store store
+COPY activities activities
+COPY workflows workflows
+COPY cli cli
+COPY *.py ./
+# Only the runtime dependencies: no embedded Temporal or PostgreSQL in the image.
+RUN pip install --no-cache-dir . && useradd --uid 10001 --no-create-home partnerflow
+USER partnerflow
+EXPOSE 9464 8081
+CMD ["python", "worker.py"]

@@ -1,0 +1,89 @@
+"""No Docker engine runs here, so CI checks docker-compose.yml's structure against what the
+README promises: the services, their images, start order, health checks and settings."""
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from workflows.visibility import ALL as SEARCH_ATTRIBUTES
+
+ROOT = Path(__file__).resolve().parents[1]
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+SERVICES = COMPOSE["services"]
+
+
+def depends(service: str) -> dict[str, str]:
+    return {name: spec["condition"] for name, spec in SERVICES[service]["depends_on"].items()}
+
+
+def test_the_services_of_a_production_setup():
+    assert set(SERVICES) == {
+        "postgresql", "temporal-schema", "temporal", "temporal-search-attributes",
+        "temporal-ui", "migrate", "worker", "codec-server",
+    }
+
+
+def test_temporal_images_are_current_not_the_deprecated_auto_setup():
+    images = {name: s.get("image", "") for name, s in SERVICES.items()}
+    assert not any("auto-setup" in image for image in images.values())
+    assert images["temporal"].startswith("temporalio/server:")
+    assert images["temporal-ui"].startswith("temporalio/ui:")
+    assert images["temporal-schema"].startswith("temporalio/admin-tools:")
+    assert images["temporal-search-attributes"].startswith("temporalio/admin-tools:")
+    assert images["postgresql"].startswith("postgres:")
+
+
+def test_start_order_waits_for_health_and_one_shot_jobs():
+    assert depends("temporal-schema") == {"postgresql": "service_healthy"}
+    assert depends("temporal") == {"temporal-schema": "service_completed_successfully"}
+    assert depends("temporal-search-attributes") == {"temporal": "service_healthy"}
+    assert depends("temporal-ui") == {"temporal": "service_healthy"}
+    assert depends("migrate") == {"postgresql": "service_healthy"}
+    assert depends("worker") == {
+        "migrate": "service_completed_successfully",
+        "temporal-search-attributes": "service_completed_successfully",
+        "temporal": "service_healthy",
+    }
+
+
+@pytest.mark.parametrize("service", ["postgresql", "temporal", "worker"])
+def test_long_running_services_have_health_checks(service):
+    assert SERVICES[service]["healthcheck"]["test"]
+
+
+def test_worker_scales_with_docker_compose_scale():
+    worker = SERVICES["worker"]
+    assert "container_name" not in worker and "ports" not in worker
+    assert "/readyz" in " ".join(worker["healthcheck"]["test"])
+
+
+def test_app_services_share_the_settings_the_readme_documents():
+    for name in ("migrate", "worker", "codec-server"):
+        env = SERVICES[name]["environment"]
+        for key in ("DATABASE_URL", "TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE",
+                    "PARTNERFLOW_ENCRYPTION_KEYS"):
+            assert key in env, (name, key)
+    readme = (ROOT / "README.md").read_text()
+    for key in ("PARTNERFLOW_ENCRYPTION_KEYS", "PARTNERFLOW_CODEC_TOKEN", "docker compose up",
+                "--scale worker="):
+        assert key in readme
+    assert SERVICES["migrate"]["command"] == ["python", "-m", "store", "migrate"]
+    assert SERVICES["worker"]["command"] == ["python", "worker.py"]
+
+
+def test_the_search_attribute_job_registers_ours():
+    script = (ROOT / "deploy" / "search-attributes.sh").read_text()
+    names = set(re.search(r"for name in ([A-Za-z ]+); do", script)[1].split())
+    assert names == {key.name for key in SEARCH_ATTRIBUTES}
+
+
+def test_mounted_scripts_exist_and_the_image_holds_every_package():
+    for name in ("temporal-schema", "temporal-search-attributes"):
+        script = SERVICES[name]["entrypoint"][-1].removeprefix("/deploy/")
+        assert (ROOT / "deploy" / script).exists()
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    packages = {p.parent.name for p in ROOT.glob("*/__init__.py")} - {"tests", "bench"}
+    copied = set(re.findall(r"^COPY (\w+) \1$", dockerfile, re.M))
+    assert packages <= copied, packages - copied
