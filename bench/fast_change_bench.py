@@ -39,6 +39,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter  # noqa: E402
 from temporalio.plugin import SimplePlugin  # noqa: E402
 from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
+import logs  # noqa: E402
 import worker  # noqa: E402
 from bench.noop_twin import ACTIVITIES as TWIN_ACTIVITIES  # noqa: E402
 from bench.noop_twin import NoopTwin  # noqa: E402
@@ -378,6 +379,7 @@ def main() -> int:
     args = parser.parse_args()
     # pgserver's platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI): harmless.
     warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+    logs.configure("WARNING")  # stdout holds only the figures
     if args.n < 1 or args.concurrency < 1 or args.warmup < 0:
         parser.error("--n and --concurrency must be >= 1, --warmup >= 0")
     try:
