@@ -7,7 +7,7 @@ import json
 import os
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -180,10 +180,25 @@ def generic_status(s: dict) -> str:
 async def cmd_status(args) -> int:
     handle = (await temporal()).get_workflow_handle(args.process_id)
     try:
-        status: dict = await handle.query("status")
+        desc = await handle.describe()
     except RPCError as e:
         if e.status == RPCStatusCode.NOT_FOUND:
-            raise Failure(NO_PROCESS, f"no process {args.process_id}") from None
+            raise Failure(NO_PROCESS, f"no process {args.process_id}; `starter.py list` "
+                          "shows the processes") from None
+        raise
+    closed = desc.status != WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING
+    try:
+        if desc.status == WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_COMPLETED:
+            # A finished process's result is its final status: no worker needed to read it.
+            status: dict = await handle.result()
+        else:
+            status = await handle.query("status", rpc_timeout=timedelta(seconds=15))
+    except RPCError as e:
+        if closed:
+            raise Failure(NO_PROCESS, f"process {args.process_id} ended "
+                          f"{desc.status.name.lower()}: see it in the Temporal UI") from None
+        if e.status == RPCStatusCode.DEADLINE_EXCEEDED:
+            raise Failure(UNREACHABLE, "no worker answered; is worker.py running?") from None
         raise
     formatter = FORMATTERS.get(status.get("kind", ""), generic_status)
     emit(args, True, formatter(status), status)

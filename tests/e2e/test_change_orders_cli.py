@@ -125,6 +125,8 @@ async def test_worker_killed_mid_process_then_restarted_completes_once(cli_env, 
     async with worker(cli_env):
         confirmed = await confirming
     assert confirmed.code == 0, confirmed.text
+    # a finished process's status is read without any worker running
+    assert (await starter(cli_env, "status", pid)).body["data"]["stage"] == "applied"
     assert await licence_totals(pool, acc.pbx_id) == {"Business": 1}
     assert await pool.fetchval("SELECT count(*) FROM orders WHERE account_id = $1", acc.id) == 1
     assert await pool.fetchval("SELECT count(*) FROM tickets WHERE process_id = $1", pid) == 1
