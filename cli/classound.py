@@ -32,7 +32,7 @@ from domain.classound import (
     Extension,
     ProcessKind,
     check_no_phone_number,
-    parse_flat,
+    parse_flats,
 )
 from domain.documents import SNIFF_BYTES, DocumentKind, clean_file_name, sniff_content_type
 from domain.errors import Refused
@@ -59,26 +59,33 @@ async def sent_or_discarded(stored: StoredFile, sending) -> int:
 # --- starting -------------------------------------------------------------------------------
 
 def numbers_from(args) -> list[str]:
-    text = "\n".join(args.number or [])
+    numbers: list[str] = []
     if args.numbers:
         try:
-            text += "\n" + Path(args.numbers).read_text(encoding="utf-8")
+            text = Path(args.numbers).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as e:
             raise BadInput(f"cannot read {args.numbers}: {getattr(e, 'strerror', None) or e}") \
                 from None
-    if not text.strip():
+        try:
+            numbers += parse_number_list(text)
+        except NumberListError as e:
+            raise BadInput(f"{args.numbers}: {e}") from None
+    if args.number:
+        try:
+            numbers += parse_number_list("\n".join(args.number), entry="--number")
+        except NumberListError as e:
+            raise BadInput(str(e)) from None
+    if not numbers:
         raise BadInput("give the numbers to port: --number +49... (repeatable) or --numbers FILE "
                        "(one number per line)")
-    try:
-        return parse_number_list(text)
-    except NumberListError as e:
-        where = f"{args.numbers}: " if args.numbers and not args.number else ""
-        raise BadInput(f"{where}{e}") from None
+    if len(set(numbers)) < len(numbers):
+        raise BadInput(f"a number given with --number is also in {args.numbers}")
+    return numbers
 
 
 async def cmd_classound_order(args) -> int:
     try:
-        flats = dict(parse_flat(text) for text in args.flat or [])
+        flats = parse_flats(args.flat or [])
     except ValueError as e:
         raise BadInput(str(e)) from None
     numbers = numbers_from(args)
