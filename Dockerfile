@@ -10,7 +10,8 @@ COPY workflows workflows
 COPY cli cli
 COPY *.py ./
 # Only the runtime dependencies: no embedded Temporal or PostgreSQL in the image.
-RUN pip install --no-cache-dir . && useradd --uid 10001 --no-create-home partnerflow
+RUN pip install --no-cache-dir . && useradd --uid 10001 --no-create-home partnerflow \
+    && mkdir -p /var/lib/partnerflow/documents && chown -R partnerflow /var/lib/partnerflow
 USER partnerflow
 EXPOSE 9464 8081
 CMD ["python", "worker.py"]

@@ -69,6 +69,7 @@ def test_app_services_share_the_settings_the_readme_documents():
     for key in ("PARTNERFLOW_ENCRYPTION_KEYS", "PARTNERFLOW_CODEC_TOKEN", "docker compose up",
                 "--scale worker="):
         assert key in readme
+    assert "documents:/var/lib/partnerflow/documents" in SERVICES["worker"]["volumes"]
     assert SERVICES["migrate"]["command"] == ["python", "-m", "store", "migrate"]
     assert SERVICES["worker"]["command"] == ["python", "worker.py"]
 
