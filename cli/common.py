@@ -17,6 +17,7 @@ from temporalio.common import (
     SearchAttributePair,
     TypedSearchAttributes,
     WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
 )
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -102,6 +103,8 @@ async def start(args, workflow: Any, request: Any, *, process_id: str, kind: str
         id=process_id,
         task_queue=config.TASK_QUEUE,
         id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+        # An ended process is never run again under its id: its step keys are its own.
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         static_summary=summary,
         search_attributes=TypedSearchAttributes(attributes),
     )
