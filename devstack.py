@@ -17,7 +17,7 @@ import asyncpg
 import config
 from codec import new_key_entry
 from store import demo
-from store.db import migrate
+from store.db import connect, migrate
 from workflows.visibility import ALL as SEARCH_ATTRIBUTES
 
 HERE = Path(__file__).resolve().parent
@@ -153,7 +153,7 @@ async def main() -> int:
         temporal = start_temporal(data_dir, token)
         await wait_for_temporal(temporal)
         applied = await migrate(dsn)
-        conn = await asyncpg.connect(dsn)
+        conn = await connect(dsn)
         try:
             loaded = await demo.load(conn)
         finally:

@@ -4,11 +4,9 @@
 import asyncio
 import sys
 
-import asyncpg
-
 import config
 from store import demo
-from store.db import migrate
+from store.db import connect, migrate
 
 
 async def main(command: str) -> str:
@@ -16,7 +14,7 @@ async def main(command: str) -> str:
     if command == "migrate":
         applied = await migrate(dsn)
         return f"migrations applied: {', '.join(applied) or 'none new'}"
-    conn = await asyncpg.connect(dsn)
+    conn = await connect(dsn)
     try:
         return "demo data loaded" if await demo.load(conn) else "demo data already there"
     finally:

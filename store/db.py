@@ -16,6 +16,13 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         )
 
 
+async def connect(dsn: str) -> asyncpg.Connection:
+    """One connection with the same JSON codecs as the pool (scripts, demo data)."""
+    conn = await asyncpg.connect(dsn)
+    await _init_connection(conn)
+    return conn
+
+
 async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
     return await asyncpg.create_pool(
         dsn, min_size=min_size, max_size=max_size, init=_init_connection

@@ -64,35 +64,74 @@ START = "2025-01-01"
 
 
 async def load(conn: Any) -> bool:
-    """Returns False when the demo data was already there."""
-    async with conn.transaction():
-        if await conn.fetchval("SELECT 1 FROM accounts WHERE id = 'ACME'"):
-            return False
+    """Each section loads once; returns False when all of it was already there."""
+    loaded = False
+    for marker, section in (("ACME", _change_orders), ("FJORDBYGG", _renegotiation)):
+        async with conn.transaction():
+            if not await conn.fetchval("SELECT 1 FROM accounts WHERE id = $1", marker):
+                await section(conn)
+                loaded = True
+    return loaded
+
+
+async def _change_orders(conn: Any) -> None:
+    await conn.executemany(
+        "INSERT INTO catalogue (sku, name, kind, licence_type) VALUES ($1, $2, $3, $4)"
+        " ON CONFLICT DO NOTHING", CATALOGUE)
+    await conn.executemany(
+        "INSERT INTO partners (id, name, email) VALUES ($1, $2, $3)", PARTNERS)
+    await conn.executemany(
+        "INSERT INTO accounts (id, name, partner_id, phone, email, invoice_email)"
+        " VALUES ($1, $2, $3, $4, $5, $6)", ACCOUNTS)
+    await conn.executemany(
+        "INSERT INTO contacts (id, account_id, name, email, phone)"
+        " VALUES ($1, $2, $3, $4, $5)", CONTACTS)
+    await conn.executemany(
+        "INSERT INTO pbxs (id, account_id, name, active) VALUES ($1, $2, $3, $4)", PBXS)
+    await conn.executemany(
+        "INSERT INTO licences (pbx_id, licence_type, quantity, start_date)"
+        " VALUES ($1, $2, $3, $4::text::date)", [(*row, START) for row in LICENCES])
+    await conn.executemany(
+        "INSERT INTO pbx_products (pbx_id, sku, quantity, start_date)"
+        " VALUES ($1, $2, $3, $4::text::date)", [(*row, START) for row in HARDWARE])
+    for pbx, licence, numbers in FLATS:
+        flat_id = await conn.fetchval(
+            "INSERT INTO pbx_products (pbx_id, sku, quantity, licence_type, start_date)"
+            " VALUES ($1, 'CLASSOUND-FLAT', 1, $2, $3::text::date) RETURNING id",
+            pbx, licence, START)
         await conn.executemany(
-            "INSERT INTO catalogue (sku, name, kind, licence_type) VALUES ($1, $2, $3, $4)"
-            " ON CONFLICT DO NOTHING", CATALOGUE)
-        await conn.executemany(
-            "INSERT INTO partners (id, name, email) VALUES ($1, $2, $3)", PARTNERS)
-        await conn.executemany(
-            "INSERT INTO accounts (id, name, partner_id, phone, email, invoice_email)"
-            " VALUES ($1, $2, $3, $4, $5, $6)", ACCOUNTS)
-        await conn.executemany(
-            "INSERT INTO contacts (id, account_id, name, email, phone)"
-            " VALUES ($1, $2, $3, $4, $5)", CONTACTS)
-        await conn.executemany(
-            "INSERT INTO pbxs (id, account_id, name, active) VALUES ($1, $2, $3, $4)", PBXS)
-        await conn.executemany(
-            "INSERT INTO licences (pbx_id, licence_type, quantity, start_date)"
-            " VALUES ($1, $2, $3, $4::text::date)", [(*row, START) for row in LICENCES])
-        await conn.executemany(
-            "INSERT INTO pbx_products (pbx_id, sku, quantity, start_date)"
-            " VALUES ($1, $2, $3, $4::text::date)", [(*row, START) for row in HARDWARE])
-        for pbx, licence, numbers in FLATS:
-            flat_id = await conn.fetchval(
-                "INSERT INTO pbx_products (pbx_id, sku, quantity, licence_type, start_date)"
-                " VALUES ($1, 'CLASSOUND-FLAT', 1, $2, $3::text::date) RETURNING id",
-                pbx, licence, START)
-            await conn.executemany(
-                "INSERT INTO dids (number, pbx_id, flat_id) VALUES ($1, $2, $3)",
-                [(n, pbx, flat_id) for n in numbers])
-        return True
+            "INSERT INTO dids (number, pbx_id, flat_id) VALUES ($1, $2, $3)",
+            [(n, pbx, flat_id) for n in numbers])
+
+
+async def _renegotiation(conn: Any) -> None:
+    """Dealbuilder (seed 001): a Norwegian customer with a signed Avonova Assist contract
+    (25 licences), a contact who can sign, and the ticket the customer wrote."""
+    await conn.execute("INSERT INTO partners (id, name, email) VALUES"
+                       " ('P-AVONOVA', 'Avonova Norge AS', 'kundesenter@avonova.example')"
+                       " ON CONFLICT DO NOTHING")
+    await conn.execute(
+        "INSERT INTO accounts (id, name, partner_id, phone, email, invoice_email) VALUES"
+        " ('FJORDBYGG', 'Fjordbygg AS', 'P-AVONOVA', '+47 22 55 50 100',"
+        " 'post@fjordbygg.example', 'faktura@fjordbygg.example')")
+    await conn.execute(
+        "INSERT INTO contacts (id, account_id, name, email, phone, signing_authority) VALUES"
+        " ('C-FJORD-1', 'FJORDBYGG', 'Ingrid Berg', 'ingrid.berg@fjordbygg.example',"
+        " '+47 900 55 501', true)")
+    await conn.execute(
+        "INSERT INTO tickets (id, queue, subject, body) VALUES (1001, 'customer_care',"
+        " 'Endring av avtale', 'Fjordbygg ønsker å endre antall lisenser og pris.')")
+    await conn.execute("SELECT setval(pg_get_serial_sequence('tickets', 'id'),"
+                       " greatest((SELECT max(id) FROM tickets), 1001))")
+    await conn.execute(
+        "INSERT INTO contracts (id, account_id, template, licences, price, terms, status,"
+        " signed_on, signatory_contact_id) VALUES ('K-FJORD-2024', 'FJORDBYGG',"
+        " 'Avtale om Avonova Assist', 25, 390.00, $1, 'signed', '2024-03-01', 'C-FJORD-1')",
+        {"binding_months": 12, "invoicing": "kvartalsvis"})
+    await conn.executemany(
+        "INSERT INTO contract_lines (contract_id, line_no, kind, product, quantity, unit_price,"
+        " discount_percent) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        [("K-FJORD-2024", 1, "licence", "Avonova Assist", 25, 390, 0),
+         ("K-FJORD-2024", 2, "onboarding", "Digital oppstart", 1, 4900, 0)])
+    await conn.execute("INSERT INTO product_access (account_id, product, access_count)"
+                       " VALUES ('FJORDBYGG', 'Avonova digital', 25)")
