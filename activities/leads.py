@@ -1,0 +1,96 @@
+"""Activities of the lead queues: each runs one store write as one idempotent step (see
+activities/common.py). Lead data is read from its file and written to PostgreSQL here; what
+goes back to the workflow is ids, dedupe keys and routing fields."""
+
+from temporalio import activity
+
+import config
+from activities.common import StepActivities
+from domain.leads import (
+    ClaimWrite,
+    ConversionWrite,
+    ImportedLeads,
+    LeadImport,
+    OpportunityWrite,
+    OwnerChange,
+    OwnersChanged,
+    QueueMembers,
+    QueueOpening,
+    Rosters,
+    RoutingDone,
+    RoutingWrite,
+    RuleWrite,
+)
+from store import leads
+
+
+class LeadActivities(StepActivities):
+    @activity.defn
+    async def open_lead_queue(self, o: QueueOpening) -> Rosters:
+        result = await self._once(
+            o.key, "lead queue opened",
+            lambda c: leads.open_queue(c, o.key.process_id, o.key.actor, o.queue_id, o.name,
+                                       o.channel_managers, o.partners, o.claim_cap, o.routing))
+        return Rosters(**result)
+
+    @activity.defn
+    async def add_lead_queue_partners(self, m: QueueMembers) -> Rosters:
+        result = await self._once(
+            m.key, "partners added to the lead queue",
+            lambda c: leads.add_partners(c, m.key.actor, m.queue_id, m.partners))
+        return Rosters(**result)
+
+    @activity.defn
+    async def import_leads(self, i: LeadImport) -> ImportedLeads:
+        root = config.documents_dir()
+
+        async def write(conn) -> dict:
+            rows = leads.load_batch(root, i.batch)  # a refusal if missing or altered
+            return await leads.import_leads(conn, i.key.process_id, i.key.step, i.queue_id,
+                                            rows)
+
+        result = await self._once(i.key, f"{i.batch.leads} lead(s) received", write)
+        leads.forget_batch(root, i.batch)
+        return ImportedLeads(**result)
+
+    @activity.defn
+    async def route_leads(self, w: RoutingWrite) -> RoutingDone:
+        result = await self._once(
+            w.key, "leads routed (assignment rules, round-robin)",
+            lambda c: leads.route(c, w.key.process_id, w.key.actor, w))
+        return RoutingDone(**result)
+
+    @activity.defn
+    async def claim_lead(self, w: ClaimWrite) -> None:
+        await self._once(
+            w.key, f"lead {w.lead_id} claimed",
+            lambda c: leads.claim(c, w.key.process_id, w.key.step, w.queue_id, w.lead_id,
+                                  w.user_id, w.partner_id, w.claim_cap))
+
+    @activity.defn
+    async def change_lead_owner(self, w: OwnerChange) -> OwnersChanged:
+        result = await self._once(
+            w.key, f"lead owner changed to {w.to_user}",
+            lambda c: leads.change_owner(c, w.key.process_id, w.key.step, w.key.actor,
+                                         w.queue_id, w.lead_ids, w.to_user, w.to_partner,
+                                         w.notify))
+        return OwnersChanged(**result)
+
+    @activity.defn
+    async def convert_lead_to_opportunity(self, w: ConversionWrite) -> None:
+        await self._once(
+            w.key, f"lead {w.lead_id} converted to opportunity {w.opportunity_id}",
+            lambda c: leads.convert(c, w.key.actor, w.queue_id, w.lead_id, w.opportunity_id,
+                                    w.stage, w.amount, w.close_date))
+
+    @activity.defn
+    async def update_lead_opportunity(self, w: OpportunityWrite) -> None:
+        await self._once(w.key, f"opportunity {w.opportunity_id} updated",
+                         lambda c: leads.update_opportunity(c, w.key.actor, w))
+
+    @activity.defn
+    async def add_assignment_rule(self, w: RuleWrite) -> None:
+        await self._once(
+            w.key, f"assignment rule {w.rule.rule_id} added",
+            lambda c: leads.add_rule(c, w.key.actor, w.queue_id, w.rule.model_dump(),
+                                     w.position))
