@@ -1,7 +1,10 @@
 """`python -m store migrate` applies the migrations (the compose file's one-shot job);
-`python -m store demo` loads the demo data. Both read DATABASE_URL and are idempotent."""
+`python -m store demo` loads the demo data; `python -m store outbox` shows the ten newest
+outbox messages (the login link of an invited partner user, say: no mail is sent locally).
+All read DATABASE_URL."""
 
 import asyncio
+import json
 import sys
 
 import config
@@ -16,12 +19,20 @@ async def main(command: str) -> str:
         return f"migrations applied: {', '.join(applied) or 'none new'}"
     conn = await connect(dsn)
     try:
+        if command == "outbox":
+            rows = await conn.fetch(
+                "SELECT id, created_at, recipient_kind, recipient_id, template, payload"
+                " FROM notifications ORDER BY id DESC LIMIT 10")
+            return "\n".join(
+                f"{r['id']:>6} {r['created_at']:%Y-%m-%d %H:%M} {r['template']} -> "
+                f"{r['recipient_kind']} {r['recipient_id']}: {json.dumps(r['payload'])}"
+                for r in rows) or "the outbox is empty"
         return "demo data loaded" if await demo.load(conn) else "demo data already there"
     finally:
         await conn.close()
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2 or sys.argv[1] not in ("migrate", "demo"):
-        sys.exit("usage: python -m store migrate|demo")
+    if len(sys.argv) != 2 or sys.argv[1] not in ("migrate", "demo", "outbox"):
+        sys.exit("usage: python -m store migrate|demo|outbox")
     print(asyncio.run(main(sys.argv[1])))

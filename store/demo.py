@@ -63,12 +63,21 @@ FLATS = [("PBX-ACME", "Premium", ["+49 30 5550121", "+49 30 5550122"]),
 START = "2025-01-01"
 
 
+SECTIONS_LOADED_WHEN = {  # a row whose presence says the section is there
+    "change orders": "SELECT 1 FROM accounts WHERE id = 'ACME'",
+    "renegotiation": "SELECT 1 FROM accounts WHERE id = 'FJORDBYGG'",
+    "partner users": "SELECT 1 FROM contacts WHERE id = 'C-NORD-1'",
+}
+
+
 async def load(conn: Any) -> bool:
     """Each section loads once; returns False when all of it was already there."""
+    sections = {"change orders": _change_orders, "renegotiation": _renegotiation,
+                "partner users": _partner_users}
     loaded = False
-    for marker, section in (("ACME", _change_orders), ("FJORDBYGG", _renegotiation)):
+    for name, section in sections.items():
         async with conn.transaction():
-            if not await conn.fetchval("SELECT 1 FROM accounts WHERE id = $1", marker):
+            if not await conn.fetchval(SECTIONS_LOADED_WHEN[name]):
                 await section(conn)
                 loaded = True
     return loaded
@@ -135,3 +144,17 @@ async def _renegotiation(conn: Any) -> None:
          ("K-FJORD-2024", 2, "onboarding", "Digital oppstart", 1, 4900, 0)])
     await conn.execute("INSERT INTO product_access (account_id, product, access_count)"
                        " VALUES ('FJORDBYGG', 'Avonova digital', 25)")
+
+
+# Sellers of the partners (seeds 003, 004): `invite-partner-user` makes them partner users.
+PARTNER_CONTACTS = [
+    ("C-NORD-1", "P-NORDTEL", "Anna Holm", "anna.holm@nordtel.example", "+49 40 5550101"),
+    ("C-NORD-2", "P-NORDTEL", "Bo Jensen", "bo.jensen@nordtel.example", "+49 40 5550102"),
+    ("C-ALP-1", "P-ALPCOM", "Chloé Martin", "chloe.martin@alpcom.example", "+41 44 5550103"),
+]
+
+
+async def _partner_users(conn: Any) -> None:
+    await conn.executemany(
+        "INSERT INTO contacts (id, partner_id, name, email, phone) VALUES ($1, $2, $3, $4, $5)",
+        PARTNER_CONTACTS)
