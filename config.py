@@ -14,6 +14,13 @@ DATA_DIR = Path(os.environ.get("PARTNERFLOW_DATA_DIR", Path(__file__).parent / "
 DEFAULT_TEMPORAL_ADDRESS = "localhost:7233"
 
 
+def sales_registration_address() -> str:
+    """Where an increase within 36 months of the original signing is reported so that the
+    sale is credited (seed 001): a role address, never a person's."""
+    return os.environ.get("PARTNERFLOW_SALES_REGISTRATION_ADDRESS",
+                          "sales-registration@partnerflow.example")
+
+
 def database_url() -> str:
     url = os.environ.get("DATABASE_URL")
     if not url:
@@ -21,6 +28,19 @@ def database_url() -> str:
             "DATABASE_URL is not set: point it at PostgreSQL, or start everything with ./run"
         )
     return url
+
+
+def documents_dir() -> Path:
+    """Where uploaded documents (LOA, invoices) and number lists are kept, outside Temporal:
+    PARTNERFLOW_DOCUMENTS_DIR, else `documents/` in the data folder. The starter writes there
+    and the workers read there: in a cluster, a volume both can reach."""
+    configured = os.environ.get("PARTNERFLOW_DOCUMENTS_DIR")
+    return Path(configured) if configured else DATA_DIR / "documents"
+
+
+def partner_portal_url() -> str:
+    """Where partner users log in: the login e-mail's one-time link points there."""
+    return os.environ.get("PARTNERFLOW_PARTNER_PORTAL_URL", "https://partners.partnerflow.example")
 
 
 def encryption_codec() -> EncryptionCodec | None:

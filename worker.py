@@ -18,6 +18,11 @@ from temporalio.worker import Worker
 import config
 import logs
 from activities.change_orders import ChangeOrderActivities
+from activities.classound import ClassoundActivities
+from activities.leads import LeadActivities
+from activities.partners import PartnerActivities
+from activities.psa import PsaActivities
+from activities.renegotiation import RenegotiationActivities
 from observability import (
     HEALTH_PORT,
     METRICS_ADDRESS,
@@ -27,11 +32,22 @@ from observability import (
 )
 from store.db import create_pool, migrate
 from workflows.change_order import ChangeOrder
+from workflows.classound_order import ClassoundOrder
+from workflows.client_onboarding import ClientOnboarding
 from workflows.fast_change_order import FastChangeOrder
+from workflows.invoicing_run import InvoicingRun
+from workflows.lead_queue import LeadQueue
+from workflows.onboarding_campaign import OnboardingCampaign
+from workflows.partner_onboarding import PartnerManagement, PartnerOnboarding
+from workflows.record_change import RecordChange
+from workflows.renegotiation import Renegotiation
 
 # Every process: its workflows, and the activity classes that share the worker's pool.
-WORKFLOWS = [FastChangeOrder, ChangeOrder]
-ACTIVITY_CLASSES = [ChangeOrderActivities]
+WORKFLOWS = [FastChangeOrder, ChangeOrder, Renegotiation, ClassoundOrder,
+             ClientOnboarding, OnboardingCampaign, InvoicingRun, RecordChange,
+             PartnerManagement, PartnerOnboarding, LeadQueue]
+ACTIVITY_CLASSES = [ChangeOrderActivities, RenegotiationActivities, ClassoundActivities,
+                    PsaActivities, PartnerActivities, LeadActivities]
 GRACEFUL_SHUTDOWN = timedelta(seconds=30)
 
 log = structlog.get_logger("partnerflow.worker")

@@ -1,0 +1,170 @@
+"""Invoicing run (seed 002, "Abrechnungsprozess"): `invoicing-run-<partner>-<YYYY-MM>`.
+The first run of a partner stops for staff to review the invoice-numbering settings
+(prefix, next number, format: they should match the accounting software) and continues
+only once staff confirm them, changed or not. Then it issues one invoice per active
+contract of the period, in batches. Numbers are allocated by the database (see
+store/invoicing.py): gapless and never reused, even with two runs at once; running the
+same period again issues only what is still missing."""
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.psa import PsaActivities
+    from domain.invoicing import invoice_number, numbering_problems, period_label
+    from domain.psa import (
+        INVOICING_FINAL,
+        InvoiceBatch,
+        InvoicingRequest,
+        InvoicingStage,
+        InvoicingStatus,
+        NumberingConfirmation,
+        NumberingLookup,
+        NumberingReview,
+        PeriodLookup,
+        ProcessKind,
+    )
+    from domain.steps import StepAnswer
+    from workflows.process import Process, refusal, refused_reason
+
+Stage = InvoicingStage
+
+
+@workflow.defn(name="InvoicingRun")
+class InvoicingRun(Process):
+    kind = ProcessKind.INVOICING_RUN
+    final_stages = INVOICING_FINAL
+
+    @workflow.init
+    def __init__(self, request: InvoicingRequest) -> None:
+        self._init_process()
+        self.state = InvoicingStatus(
+            process_id=workflow.info().workflow_id,
+            stage=Stage.LOADING,
+            waiting_for="loading the invoice-numbering settings",
+            since=workflow.now(),
+            partner_id=request.partner_id,
+            period=period_label(request.period),
+        )
+        self.period = request.period
+
+    @workflow.query
+    def status(self) -> InvoicingStatus:
+        return self.state
+
+    @workflow.run
+    async def run(self, request: InvoicingRequest) -> InvoicingStatus:
+        self._publish_ids()
+        s = self.state
+        try:
+            s.numbering = await self._act(PsaActivities.load_numbering,
+                                          NumberingLookup(partner_id=request.partner_id),
+                                          f"load the invoice numbering of {request.partner_id}")
+        except ActivityError as err:
+            reason = refused_reason(err)
+            if reason is None:
+                raise
+            self._refused_at_start(Stage.REFUSED, reason)
+            return await self._end()
+        s.next_invoice_number = self._next_number()
+        if not s.numbering.reviewed:
+            # The first run: nothing is issued before staff confirm the numbering.
+            self._set_stage(
+                Stage.AWAITING_REVIEW,
+                f"waiting for staff to review the invoice numbering: prefix "
+                f"{s.numbering.prefix!r}, next number {s.numbering.next_number}, format "
+                f"{s.numbering.format} (the first invoice would be {s.next_invoice_number})")
+            self.validated = True
+            await workflow.wait_condition(lambda: s.numbering.reviewed)
+
+        self.validated = True
+        self._set_stage(Stage.ISSUING, f"issuing the invoices of {s.period}")
+        issued_on = workflow.now().date()
+        while True:
+            s.batches += 1
+            batch = await self._act(
+                PsaActivities.issue_invoices,
+                InvoiceBatch(key=self._key(f"issue-invoices-{s.batches}"),
+                             partner_id=s.partner_id, period=self.period, issued_on=issued_on,
+                             limit=request.batch_size),
+                f"issue invoices of {s.period}, batch {s.batches}")
+            if batch.issued:
+                s.issued += batch.issued
+                s.first_number = s.first_number or batch.numbers[0]
+                s.last_number = batch.numbers[-1]
+                s.waiting_for = f"issuing the invoices of {s.period}: {s.issued} issued"
+                s.revision += 1
+                workflow.set_current_details(f"{s.stage.value}: {s.waiting_for}")
+            if not batch.full:
+                break
+
+        counts = await self._act(PsaActivities.count_period_invoices,
+                                 PeriodLookup(partner_id=s.partner_id, period=self.period),
+                                 f"count the invoices of {s.period}")
+        s.already_issued = counts.invoices - s.issued
+        s.numbering = s.numbering.model_copy(update={"next_number": counts.next_number})
+        s.next_invoice_number = self._next_number()
+        numbers = ("" if not s.issued else f" ({s.first_number})" if s.issued == 1
+                   else f" ({s.first_number} to {s.last_number})")
+        before = (f"; {s.already_issued} had been issued for {s.period} already, not again"
+                  if s.already_issued else "")
+        self._set_stage(Stage.ISSUED,
+                        f"nothing: {s.issued} invoice(s) issued for {s.period}{numbers}{before}")
+        return await self._end()
+
+    def _next_number(self) -> str:
+        n = self.state.numbering
+        return invoice_number(n, n.next_number, self.period)
+
+    # --- the review of the invoice numbering ------------------------------------------------
+
+    def _check_review(self, review: NumberingReview) -> tuple[str, int, str] | None:
+        """The settings this review confirms (given ones replace those shown), None when
+        they are confirmed already, or a refusal naming each bad setting."""
+        s = self.state
+        if s.numbering is not None and s.numbering.reviewed:
+            return None  # a repeat, or confirmed by another run: answered, nothing written
+        if s.stage != Stage.AWAITING_REVIEW:
+            raise refusal(f"there is no numbering to review: {s.stage.value}, {s.waiting_for}")
+        n = s.numbering
+        prefix = n.prefix if review.prefix is None else review.prefix
+        next_number = n.next_number if review.next_number is None else review.next_number
+        fmt = n.format if review.format is None else review.format
+        problems = numbering_problems(prefix, next_number, fmt)
+        if problems:
+            raise refusal("invoice numbering not confirmed: " + "; ".join(problems))
+        return prefix, next_number, fmt
+
+    @workflow.update
+    async def review_numbering(self, review: NumberingReview) -> StepAnswer:
+        """Staff confirm the numbering, changing prefix, next number or format on the way."""
+        async with self._lock:
+            settings = self._check_review(review)
+            s = self.state
+            if settings is None:
+                return StepAnswer(
+                    message=f"the invoice numbering was already confirmed by "
+                    f"{s.numbering.confirmed_by}; nothing changed", stage=s.stage)
+            prefix, next_number, fmt = settings
+            confirmed = await self._act(
+                PsaActivities.confirm_numbering,
+                NumberingConfirmation(key=self._key("review-numbering", review.actor),
+                                      partner_id=s.partner_id, prefix=prefix,
+                                      next_number=next_number, format=fmt),
+                f"confirm the invoice numbering of {s.partner_id}")
+            s.numbering = confirmed.settings
+            s.next_invoice_number = self._next_number()
+            if confirmed.by_this_review:
+                message = (f"invoice numbering confirmed: prefix {prefix!r}, next number "
+                           f"{next_number}, format {fmt}; the first invoice will be "
+                           f"{s.next_invoice_number}")
+            else:
+                message = (f"the invoice numbering had been confirmed meanwhile by "
+                           f"{s.numbering.confirmed_by} (another run); this run uses it, next "
+                           f"invoice {s.next_invoice_number}")
+                s.notes.append(message)
+            return StepAnswer(message=message, stage=Stage.ISSUING)
+
+    @review_numbering.validator
+    def _validate_review(self, review: NumberingReview) -> None:
+        self._check_review(review)

@@ -1,0 +1,68 @@
+"""A staff change of a service-desk ticket, a time entry or a sales item (seed 002): create,
+answer, resolve and close a ticket; log and approve time; create and move a sales item.
+
+These are record operations, not long processes, yet they go through Temporal like every
+other step: the starter stays a Temporal client (staff need no database credentials; only
+workers hold them), each change is written once under its request id with its actor in
+the audit log, a database hiccup is retried, and ops find the change in the UI. A change
+the store refuses (no billing information) ends at once in stage `refused` with the reason."""
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.psa import PsaActivities
+    from domain.psa import ProcessKind
+    from domain.service_desk import (
+        RecordChangeRequest,
+        RecordChangeResult,
+        RecordChangeStep,
+        RecordStage,
+    )
+    from domain.steps import StepKey
+    from workflows.process import refused_reason
+    from workflows.visibility import ACCOUNT_ID, PROCESS_KIND, STAGE
+
+
+@workflow.defn(name="RecordChange")
+class RecordChange:
+    @workflow.init
+    def __init__(self, request: RecordChangeRequest) -> None:
+        self.result = RecordChangeResult(
+            process_id=workflow.info().workflow_id, stage=RecordStage.DONE,
+            message="in progress", operation=request.change.operation)
+
+    @workflow.query
+    def status(self) -> RecordChangeResult:
+        return self.result
+
+    @workflow.run
+    async def run(self, request: RecordChangeRequest) -> RecordChangeResult:
+        change = request.change
+        try:
+            done = await workflow.execute_activity_method(
+                PsaActivities.change_record,
+                RecordChangeStep(key=StepKey(process_id=self.result.process_id,
+                                             step=change.operation, actor=request.actor),
+                                 change=change),
+                start_to_close_timeout=timedelta(seconds=30),
+                summary=change.operation.replace("-", " "),
+            )
+        except ActivityError as err:
+            reason = refused_reason(err)
+            if reason is None:
+                raise
+            self.result.stage, self.result.message = RecordStage.REFUSED, reason
+            self.result.account_id = getattr(change, "account_id", None)
+        else:
+            self.result.message = done.message
+            self.result.record_id, self.result.account_id = done.record_id, done.account_id
+        self.result.at = workflow.now()
+        attributes = [PROCESS_KIND.value_set(ProcessKind.RECORD_CHANGE.value),
+                      STAGE.value_set(self.result.stage.value)]
+        if self.result.account_id:
+            attributes.append(ACCOUNT_ID.value_set(self.result.account_id))
+        workflow.upsert_search_attributes(attributes)
+        return self.result
