@@ -189,6 +189,7 @@ def register(commands: Commands) -> None:
     lines_args(c)
     commands.add("confirm", "the partner confirms the order (Bestellung bestätigen)",
                  cmd_confirm, process=True, step=True)
-    c = commands.add("cancel", "cancel a change order whose order is not applied", cmd_cancel,
+    c = commands.add("cancel", "cancel a process: a change order until applied, a CLASSOUND"
+                     " order until activation, a client onboarding, a renegotiation", cmd_cancel,
                      process=True, step=True)
     c.add_argument("--reason", required=True)

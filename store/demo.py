@@ -67,13 +67,14 @@ SECTIONS_LOADED_WHEN = {  # a row whose presence says the section is there
     "change orders": "SELECT 1 FROM accounts WHERE id = 'ACME'",
     "renegotiation": "SELECT 1 FROM accounts WHERE id = 'FJORDBYGG'",
     "partner users": "SELECT 1 FROM contacts WHERE id = 'C-NORD-1'",
+    "psa": "SELECT 1 FROM psa_list_prices LIMIT 1",
 }
 
 
 async def load(conn: Any) -> bool:
     """Each section loads once; returns False when all of it was already there."""
     sections = {"change orders": _change_orders, "renegotiation": _renegotiation,
-                "partner users": _partner_users}
+                "partner users": _partner_users, "psa": _psa}
     loaded = False
     for name, section in sections.items():
         async with conn.transaction():
@@ -158,3 +159,28 @@ async def _partner_users(conn: Any) -> None:
     await conn.executemany(
         "INSERT INTO contacts (id, partner_id, name, email, phone) VALUES ($1, $2, $3, $4, $5)",
         PARTNER_CONTACTS)
+
+
+# PSA (seed 002): monthly list prices per SKU and currency, the default prices of contract parts
+LIST_PRICES = [
+    ("Basic", "EUR", "9.90"), ("Essential", "EUR", "14.90"), ("Premium", "EUR", "19.90"),
+    ("Business", "EUR", "29.90"), ("CLASSOUND-FLAT", "EUR", "12.00"),
+    ("Basic", "CHF", "9.50"), ("Essential", "CHF", "14.50"), ("Premium", "CHF", "19.50"),
+    ("Business", "CHF", "28.50"), ("CLASSOUND-FLAT", "CHF", "11.50"),
+]
+# DELTA has billing information already: its onboarding skips that step
+BILLING_INFORMATION = [
+    ("DELTA", "Delta Praxis AG", "Bahnhofstrasse 10", "8001", "Zürich", "CH",
+     "billing@delta.example", "CHF", 30, "CHE123456789MWST"),
+]
+
+
+async def _psa(conn: Any) -> None:
+    await conn.executemany(
+        "INSERT INTO psa_list_prices (sku, currency, unit_price) VALUES ($1, $2, $3::numeric)"
+        " ON CONFLICT DO NOTHING", LIST_PRICES)
+    await conn.executemany(
+        "INSERT INTO psa_billing_information (account_id, legal_name, street, postal_code,"
+        " city, country, billing_email, currency, payment_terms_days, tax_id, process_id,"
+        " provided_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'demo', 'demo')"
+        " ON CONFLICT DO NOTHING", BILLING_INFORMATION)

@@ -20,7 +20,8 @@ async def test_demo_data_loads_once(postgres_admin_dsn):
     conn = await connect(dsn)
     try:
         assert await demo.load(conn) is True
-        tables = ("accounts", "pbxs", "licences", "pbx_products", "dids", "contracts", "tickets")
+        tables = ("accounts", "pbxs", "licences", "pbx_products", "dids", "contracts", "tickets",
+                  "contacts", "psa_list_prices", "psa_billing_information")
         counts = {t: await conn.fetchval(f"SELECT count(*) FROM {t}") for t in tables}
         assert await demo.load(conn) is False
         assert {t: await conn.fetchval(f"SELECT count(*) FROM {t}") for t in tables} == counts
