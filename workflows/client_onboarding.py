@@ -168,16 +168,6 @@ class ClientOnboarding(Process):
         return StepAnswer(message=message, stage=self.state.stage,
                           notes=[f"still lacks: {', '.join(lacks)}"] if lacks else [])
 
-    async def _act_or_refuse(self, activity, arg, summary: str):
-        """A step whose write the store refused is refused to the sender, with the reason."""
-        try:
-            return await self._act(activity, arg, summary)
-        except ActivityError as err:
-            reason = refused_reason(err)
-            if reason is None:
-                raise
-            raise refusal(reason) from None
-
     def _check_open(self) -> None:
         if self.finished:
             raise refusal(f"the onboarding of client {self.state.account_id} has ended "

@@ -189,16 +189,6 @@ class LeadQueue(Process):
         if self.state.roster_of(actor) is not None:
             raise refusal(f"{actor} is a partner user; leads are added by the vendor's staff")
 
-    async def _write(self, activity, arg, summary: str):
-        """An activity whose business refusal refuses the step."""
-        try:
-            return await self._act(activity, arg, summary)
-        except ActivityError as err:
-            reason = refused_reason(err)
-            if reason is None:
-                raise
-            raise refusal(reason) from None
-
     # --- partners and their users -------------------------------------------------------------
 
     def _take_roster(self, roster: PartnerRoster) -> None:
@@ -239,7 +229,7 @@ class LeadQueue(Process):
         self._check_add_partners(p)
         new = [x for x in dict.fromkeys(p.partners) if x not in self.state.partners]
         n = self.state.next_number("partners")
-        added = await self._write(
+        added = await self._act_or_refuse(
             LeadActivities.add_lead_queue_partners,
             QueueMembers(key=self._key(f"add-partners-{n}", p.actor),
                          queue_id=self.state.queue_id, partners=new),
@@ -267,7 +257,7 @@ class LeadQueue(Process):
         self._check_open()
         self._check_staff(b.actor)
         n = self.state.next_number("batch")
-        imported = await self._write(
+        imported = await self._act_or_refuse(
             LeadActivities.import_leads,
             LeadImport(key=self._key(f"import-{n}", b.actor), queue_id=self.state.queue_id,
                        batch=b.batch),
@@ -410,7 +400,7 @@ class LeadQueue(Process):
         slot.busy, slot.owner, slot.partner, slot.how, slot.status = \
             token, c.actor, roster.partner_id, "claim", "owned"
         try:
-            await self._write(
+            await self._act_or_refuse(
                 LeadActivities.claim_lead,
                 ClaimWrite(key=self._key(token, c.actor), queue_id=self.state.queue_id,
                            lead_id=c.lead_id, user_id=c.actor, partner_id=roster.partner_id,
@@ -463,7 +453,7 @@ class LeadQueue(Process):
             slot.busy = None
 
         try:
-            result = await self._write(
+            result = await self._act_or_refuse(
                 LeadActivities.change_lead_owner,
                 OwnerChange(key=self._key(token, actor), queue_id=self.state.queue_id,
                             lead_ids=lead_ids, to_user=to_user, to_partner=roster.partner_id,
@@ -548,7 +538,7 @@ class LeadQueue(Process):
         opp = opportunity_id(c.lead_id)
         slot.busy = token
         try:
-            await self._write(
+            await self._act_or_refuse(
                 LeadActivities.convert_lead_to_opportunity,
                 ConversionWrite(key=self._key(token, c.actor), queue_id=self.state.queue_id,
                                 lead_id=c.lead_id, opportunity_id=opp, stage=c.stage,
@@ -572,7 +562,7 @@ class LeadQueue(Process):
         self._check_open()
         lead_id = _rule(opportunity_lead, self.state, u)
         n = self.state.next_number("opportunity")
-        await self._write(
+        await self._act_or_refuse(
             LeadActivities.update_lead_opportunity,
             OpportunityWrite(key=self._key(f"opportunity-{lead_id}-{n}", u.actor),
                              opportunity_id=u.opportunity_id, stage=u.stage, amount=u.amount,
@@ -603,7 +593,7 @@ class LeadQueue(Process):
                 if r.country else None, postal_prefix=r.postal_prefix, product=r.product,
                 to_partner=r.to_partner, to_queue=r.to_queue)
             position = r.position or len(self.state.rules) + 1
-            await self._write(
+            await self._act_or_refuse(
                 LeadActivities.add_assignment_rule,
                 RuleWrite(key=self._key(f"rule-{rule.rule_id}", r.actor),
                           queue_id=self.state.queue_id, rule=rule, position=position),

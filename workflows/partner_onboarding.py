@@ -281,14 +281,5 @@ class PartnerOnboarding(Process):
         if self.state.stage != PartnerStage.DEACTIVATED:
             self._check_open()
 
-    async def _act_or_refuse(self, activity, arg, summary: str):
-        try:
-            return await self._act(activity, arg, summary)
-        except ActivityError as err:
-            reason = refused_reason(err)
-            if reason is None:
-                raise
-            raise refusal(reason) from None
-
     def _answer(self, message: str) -> StepAnswer:
         return StepAnswer(message=message, stage=self.state.stage)

@@ -92,6 +92,17 @@ class Process:
             activity, arg, start_to_close_timeout=ACTIVITY_TIMEOUT, summary=summary[:200]
         )
 
+    async def _act_or_refuse(self, activity: Any, arg: Any, summary: str) -> Any:
+        """An activity inside a step: a business refusal by the store refuses the step, with
+        its reason, to the sender."""
+        try:
+            return await self._act(activity, arg, summary)
+        except ActivityError as err:
+            reason = refused_reason(err)
+            if reason is None:
+                raise
+            raise refusal(reason) from None
+
     async def _end(self) -> Any:
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.state
