@@ -19,6 +19,7 @@ from cli.common import (
     Commands,
     Failure,
     cmd_list,
+    cmd_retry,
     cmd_status,
     common_options,
     emit,
@@ -36,6 +37,9 @@ def parser() -> argparse.ArgumentParser:
         process.register(commands)
     commands.add("status", "stage, what it waits for, the records it touched", cmd_status,
                  process=True)
+    commands.add("retry", "run the step of a process that needs attention again, once its "
+                 "cause is fixed (`list --stage needs-attention` finds them)", cmd_retry,
+                 process=True, step=True)
     c = commands.add("list", "processes, filtered through Temporal visibility", cmd_list)
     c.add_argument("--kind", help="process kind, e.g. fast-change-order, change-order")
     c.add_argument("--stage", help="e.g. awaiting-partner-confirmation")

@@ -1,15 +1,42 @@
 """What every activity class shares: one idempotent store write per process step, and
-business refusals turned into non-retryable errors a person can read. Anything else (the
-database is down) is retried by Temporal with backoff."""
+business refusals turned into non-retryable errors a person can read. Data the database
+rejects (a value out of range, a broken constraint) is final too: trying again cannot
+help, so the process is told at once (it then needs attention, see workflows/process.py).
+Anything else (the database is down) is retried by Temporal with backoff, up to the
+activity deadline."""
 
+import re
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import asyncpg
 from temporalio.exceptions import ApplicationError
 
 from domain.errors import REFUSED, Refused
+from domain.steps import BAD_DATA
 from store.steps import once
+
+
+def _words(err: Exception) -> str:
+    """NumericValueOutOfRangeError -> 'numeric value out of range'."""
+    name = type(err).__name__.removesuffix("Error")
+    if name == "Data":
+        return "invalid value"
+    return re.sub(r"(?<!^)(?=[A-Z])", " ", name).lower()
+
+
+def bad_data_reason(err: Exception) -> str:
+    """A plain reason without the offending value (it may be personal data): the kind of
+    error, asyncpg's parenthesised detail ("value out of int64 range"), the constraint."""
+    reason = f"the database rejected the data: {_words(err)}"
+    detail = re.search(r"\(([^()]{1,80})\)\s*$", str(err))
+    if detail:
+        reason += f" ({detail.group(1)})"
+    constraint = getattr(err, "constraint_name", None)
+    if constraint:
+        reason += f" (constraint {constraint})"
+    return reason
 
 
 @asynccontextmanager
@@ -18,6 +45,8 @@ async def refusals_are_final():
         yield
     except Refused as refusal:
         raise ApplicationError(str(refusal), type=REFUSED, non_retryable=True) from None
+    except (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError) as err:
+        raise ApplicationError(bad_data_reason(err), type=BAD_DATA, non_retryable=True) from None
 
 
 class StepActivities:
@@ -25,7 +54,7 @@ class StepActivities:
         self.pool = pool
 
     async def _once(self, key: Any, action: str, write: Callable[[Any], Awaitable[dict]]):
-        """`key` is a StepKey: (process_id, step, actor)."""
+        """`key` is a StepKey: (process_id, run, step, actor)."""
         async with refusals_are_final():
             return await once(
                 self.pool,
@@ -34,6 +63,7 @@ class StepActivities:
                 actor=key.actor,
                 action=action,
                 write=write,
+                run=key.run,
             )
 
     def all(self) -> list:

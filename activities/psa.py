@@ -39,7 +39,7 @@ class PsaActivities(StepActivities):
         refusals."""
         async with refusals_are_final(), psa.gates_refuse():
             return await once(self.pool, process_id=key.process_id, step=key.step,
-                              actor=key.actor, action=action, write=write)
+                              actor=key.actor, action=action, write=write, run=key.run)
 
     async def _read(self, read):
         async with refusals_are_final(), self.pool.acquire() as conn:

@@ -23,7 +23,8 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 import config
-from domain.steps import StepAnswer
+from domain.steps import StaffStep, StepAnswer
+from workflows.process import Process
 from workflows.visibility import ACCOUNT_ID, PARTNER_ID, PROCESS_KIND, STAGE
 
 OK, REFUSED, BAD_INPUT, NO_PROCESS, UNREACHABLE = 0, 1, 2, 3, 4
@@ -90,40 +91,62 @@ def failure_message(e: WorkflowUpdateFailedError) -> str:
     return cause.message if isinstance(cause, ApplicationError) else str(cause or e)
 
 
+# An ended process id that may be started again, by the stage it ended in: a refused start
+# wrote nothing and its refusal tells the user what to change. ANY_END: every ended one.
+AGAIN_AFTER_REFUSAL = frozenset({"refused"})
+ANY_END = None
+
+
 async def start(args, workflow: Any, request: Any, *, process_id: str, kind: str,
-                account_id: str | None, summary: str) -> int:
-    """Starts a process and waits for its `started` answer: accepted, or refused and why."""
+                account_id: str | None, summary: str,
+                again_after: frozenset[str] | None = AGAIN_AFTER_REFUSAL) -> int:
+    """Starts a process and waits for its `started` answer: accepted, or refused and why.
+    While it runs, the same id is answered by the running process ("already exists");
+    once it has ended, it is started again (a new run, with step keys of its own) when it
+    ended in a stage of `again_after` (None: any), else refused ("already exists")."""
     client = await temporal()
     attributes = [SearchAttributePair(PROCESS_KIND, kind)]
     if account_id:
         attributes.append(SearchAttributePair(ACCOUNT_ID, account_id))
-    start_op = WithStartWorkflowOperation(
-        workflow.run,
-        request,
-        id=process_id,
-        task_queue=config.TASK_QUEUE,
-        id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-        # An ended process is never run again under its id: its step keys are its own.
-        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-        static_summary=summary,
-        search_attributes=TypedSearchAttributes(attributes),
-    )
-    try:
-        # A retried start with the same id joins the same update and gets the same answer.
-        answer = await client.execute_update_with_start_workflow(
-            workflow.started, start_workflow_operation=start_op, id=f"started-{process_id}"
+
+    def operation(reuse: WorkflowIDReusePolicy) -> WithStartWorkflowOperation:
+        return WithStartWorkflowOperation(
+            workflow.run,
+            request,
+            id=process_id,
+            task_queue=config.TASK_QUEUE,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=reuse,
+            static_summary=summary,
+            search_attributes=TypedSearchAttributes(attributes),
         )
-    except WorkflowAlreadyStartedError:
-        desc = await client.get_workflow_handle(process_id).describe()
-        stage = desc.typed_search_attributes.get(STAGE) or "starting"
-        raise Failure(REFUSED, f"{process_id} already exists (stage {stage}): the same request "
-                      f"is not started twice; see `starter.py status {process_id}`, or pass "
-                      "--ref to start a separate one") from None
+
+    # This start attempt's own update id: the SDK's retries of the call keep it (one answer);
+    # a new command is a new request, answered by the run that runs now, never by an
+    # earlier run of the same id.
+    update_id = f"started-{uuid.uuid4().hex[:16]}"
+    try:
+        try:
+            answer = await client.execute_update_with_start_workflow(
+                workflow.started, id=update_id,
+                start_workflow_operation=operation(WorkflowIDReusePolicy.REJECT_DUPLICATE))
+        except WorkflowAlreadyStartedError:  # it has ended
+            desc = await client.get_workflow_handle(process_id).describe()
+            stage = desc.typed_search_attributes.get(STAGE) or desc.status.name.lower()
+            if again_after is not ANY_END and stage not in again_after:
+                raise Failure(REFUSED, f"{process_id} already exists and has ended (stage "
+                              f"{stage}): the same request is not started twice; see "
+                              f"`starter.py status {process_id}`, or pass --ref to start a "
+                              "separate one") from None
+            answer = await client.execute_update_with_start_workflow(
+                workflow.started, id=update_id,
+                start_workflow_operation=operation(WorkflowIDReusePolicy.ALLOW_DUPLICATE))
     except WorkflowUpdateFailedError as e:
         raise Failure(REFUSED, failure_message(e)) from None
-    emit(args, True, answer.message + f"\nprocess id: {process_id}",
-         {"process_id": process_id, **answer.model_dump(mode="json")})
-    return OK
+    # rejected: started, but a step needs attention before the request could be checked
+    emit(args, not answer.rejected, answer.message + f"\nprocess id: {process_id}",
+         {"process_id": process_id, **answer.model_dump(mode="json")}, label="")
+    return REFUSED if answer.rejected else OK
 
 
 async def running_handle(process_id: str):
@@ -159,6 +182,11 @@ async def send(args, update: Any, step: BaseModel) -> int:
         raise
     emit(args, not answer.rejected, answer.message, answer, label="")
     return REFUSED if answer.rejected else OK
+
+
+async def cmd_retry(args) -> int:
+    """Runs the step of a process that needs attention again (its cause fixed)."""
+    return await send(args, Process.retry, validated(StaffStep, actor=args.actor))
 
 
 # --- status and list, for every process -----------------------------------------------------

@@ -21,6 +21,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 import config
 from cli.common import (
+    ANY_END,
     FORMATTERS,
     OK,
     REFUSED,
@@ -98,9 +99,10 @@ async def cmd_onboard(args) -> int:
     request = validated(OnboardingRequest, account_id=args.account, requested_by=args.actor)
     process_id = onboarding_id(args.account)
     try:
+        # An ended onboarding (cancelled, say) may be started again, as the campaign does.
         return await start(args, ClientOnboarding, request, process_id=process_id,
                            kind=ProcessKind.CLIENT_ONBOARDING.value, account_id=args.account,
-                           summary=f"Onboarding of client {args.account}")
+                           summary=f"Onboarding of client {args.account}", again_after=ANY_END)
     except Failure as f:
         if "already exists" not in str(f):
             raise

@@ -2,15 +2,24 @@
 
 from pydantic import BaseModel, Field
 
+# The error type of data the database rejects: never retried, the process needs attention.
+BAD_DATA = "BadData"
+
 Actor = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._@-]+$")
 
 
 class StepKey(BaseModel):
-    """Names one write of one process: the idempotency key and the audit row."""
+    """Names one write of one process: the idempotency key and the audit row.
+
+    `run` is the process's run chain: the first run id of its workflow (the same across
+    continue-as-new, new when an ended process id is started again), so a process started
+    again under an old id writes its own steps. Empty for steps scheduled before runs were
+    part of the key (their retries still find their audit rows)."""
 
     process_id: str
     step: str
     actor: str
+    run: str = ""
 
 
 class StaffStep(BaseModel):

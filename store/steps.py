@@ -1,7 +1,8 @@
 """Exactly-once business writes. Every write an activity makes is one *step* of one
-process: its audit row, keyed by (process_id, step), is claimed in the same transaction
-as the write. A retried or repeated step finds the row and returns the result it stored
-the first time, writing nothing."""
+process: its audit row, keyed by (process_id, run, step), is claimed in the same
+transaction as the write. A retried or repeated step finds the row and returns the result
+it stored the first time, writing nothing. `run` is the process's run chain (the first run
+id of its workflow): a process id started again after it ended has steps of its own."""
 
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -21,22 +22,29 @@ async def once(
     actor: str,
     action: str,
     write: Write,
+    run: str = "",
 ) -> dict:
     async with pool.acquire() as conn, conn.transaction():
+        # The outbox and ticket rows the write makes take their run from here (a column
+        # default), so the store functions need not carry it.
+        await conn.execute("SELECT set_config('partnerflow.step_run', $1, true)", run)
         claimed = await conn.fetchval(
-            "INSERT INTO audit_log (process_id, step, actor, action) VALUES ($1, $2, $3, $4)"
-            " ON CONFLICT (process_id, step) DO NOTHING RETURNING id",
+            "INSERT INTO audit_log (process_id, run, step, actor, action)"
+            " VALUES ($1, $2, $3, $4, $5)"
+            " ON CONFLICT (process_id, run, step) DO NOTHING RETURNING id",
             process_id,
+            run,
             step,
             actor,
             action,
         )
         if claimed is None:
             log.info("step already done, nothing written", action=action, step=step,
-                     actor=actor, process_id=process_id)
+                     actor=actor, process_id=process_id, run=run)
             stored = await conn.fetchval(
-                "SELECT result FROM audit_log WHERE process_id = $1 AND step = $2",
+                "SELECT result FROM audit_log WHERE process_id = $1 AND run = $2 AND step = $3",
                 process_id,
+                run,
                 step,
             )
             return stored or {}
@@ -44,7 +52,8 @@ async def once(
         await conn.execute(
             "UPDATE audit_log SET detail = $2, result = $2 WHERE id = $1", claimed, result
         )
-        log.info("step written", action=action, step=step, actor=actor, process_id=process_id)
+        log.info("step written", action=action, step=step, actor=actor, process_id=process_id,
+                 run=run)
         return result
 
 
@@ -61,7 +70,7 @@ async def notify(
     """An outbox row, written inside the step's transaction."""
     await conn.execute(
         "INSERT INTO notifications (process_id, step, recipient_kind, recipient_id, template,"
-        " payload) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (process_id, step) DO NOTHING",
+        " payload) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (process_id, run, step) DO NOTHING",
         process_id,
         step,
         recipient_kind,
@@ -84,7 +93,7 @@ async def open_ticket(
     return await conn.fetchval(
         "INSERT INTO tickets (process_id, step, queue, account_id, subject, body)"
         " VALUES ($1, $2, $3, $4, $5, $6)"
-        " ON CONFLICT (process_id, step) DO UPDATE SET subject = EXCLUDED.subject"
+        " ON CONFLICT (process_id, run, step) DO UPDATE SET subject = EXCLUDED.subject"
         " RETURNING id",
         process_id,
         step,

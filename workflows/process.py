@@ -1,6 +1,8 @@
 """What every partnerflow process shares: its status in words for ops (stage search
 attribute, current details), step keys for idempotent writes, activity calls with
-summaries, the `started` answer for the starter, and business refusals.
+summaries and one activity policy, the `started` answer for the starter, business
+refusals, and "needs attention" (a step that cannot go on waits for staff to `retry` or
+`cancel` it).
 
 A process class sets `kind` (a StrEnum) and `final_stages`, and keeps `self.state`, a
 pydantic model with at least: process_id, stage, waiting_for, since, revision, account_id
@@ -11,15 +13,53 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError, TimeoutError
 
 with workflow.unsafe.imports_passed_through():
     from domain.errors import REFUSED, Refused
-    from domain.steps import StepAnswer, StepKey
+    from domain.steps import BAD_DATA, Cancellation, StaffStep, StepAnswer, StepKey
     from workflows.visibility import ACCOUNT_ID, PARTNER_ID, PROCESS_KIND, STAGE
 
-ACTIVITY_TIMEOUT = timedelta(seconds=30)
 SYSTEM = "partnerflow"
+
+# The activity policy of every process. An attempt may take 30 s; infrastructure errors
+# (database or worker down) are retried with backoff, at most 12 attempts and 5 minutes in
+# all; data the database rejects and business refusals are never retried (the activities
+# raise them non-retryable). A step that still fails makes the process need attention.
+ACTIVITY_TIMEOUT = timedelta(seconds=30)
+ACTIVITY_DEADLINE = timedelta(minutes=5)
+ACTIVITY_RETRIES = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+    maximum_attempts=12,
+)
+NEEDS_ATTENTION = "needs-attention"  # the Stage search attribute while a step is stuck
+ABANDONED = "Abandoned"
+# Step keys carry the run chain from this change on; processes that were running before
+# keep keys without it, so their steps already written are still found.
+RUN_KEYS = "step-keys-by-run"
+
+
+def run_chain() -> str:
+    """The step keys' run for a workflow that is not a Process (see Process._run_chain);
+    call it once per run."""
+    return workflow.info().first_execution_run_id if workflow.patched(RUN_KEYS) else ""
+
+
+def attention_reason(err: ActivityError) -> str:
+    """Why a step cannot go on, in words for ops (no values from the payload)."""
+    cause = err.cause
+    if isinstance(cause, ApplicationError) and cause.type == BAD_DATA:
+        return cause.message
+    if isinstance(cause, TimeoutError):
+        last = cause.cause
+        why = f" (last error: {last.message})" if isinstance(last, FailureError) else ""
+        return f"no answer within {ACTIVITY_DEADLINE} ({cause.type.name.lower()}){why}"
+    if isinstance(cause, FailureError):
+        return f"failed {ACTIVITY_RETRIES.maximum_attempts} times: {cause.message}"
+    return str(cause or err)
 
 
 def refusal(message: str) -> ApplicationError:
@@ -52,6 +92,13 @@ class Process:
         self.validated = False
         self.refusal: str | None = None
         self._lock = asyncio.Lock()
+        self._run_keys: bool | None = None
+        self._attention: str | None = None  # the reason while a step needs attention
+        self._attention_step = ""
+        self._decisions: list[tuple[str, str, str]] = []  # (retry|cancel, actor, reason)
+        self._abandoned = False
+        self._cancel_installed = False
+        self._starts = 0
 
     @property
     def ref(self) -> str:
@@ -60,7 +107,7 @@ class Process:
 
     @property
     def finished(self) -> bool:
-        return self.state.stage in self.final_stages
+        return self.state.stage in self.final_stages or getattr(self, "_abandoned", False)
 
     # --- ops visibility ---------------------------------------------------------------------
 
@@ -85,12 +132,32 @@ class Process:
     # --- steps ------------------------------------------------------------------------------
 
     def _key(self, step: str, actor: str = SYSTEM) -> StepKey:
-        return StepKey(process_id=self.state.process_id, step=step, actor=actor)
+        return StepKey(process_id=self.state.process_id, step=step, actor=actor,
+                       run=self._run_chain())
+
+    def _run_chain(self) -> str:
+        """The first run id of this workflow: the same across continue-as-new, new when an
+        ended process id is started again. Decided once per run (a process that was running
+        before this change keeps its keys without a run)."""
+        if getattr(self, "_run_keys", None) is None:
+            self._run_keys = workflow.patched(RUN_KEYS)
+        return workflow.info().first_execution_run_id if self._run_keys else ""
 
     async def _act(self, activity: Any, arg: Any, summary: str) -> Any:
-        return await workflow.execute_activity_method(
-            activity, arg, start_to_close_timeout=ACTIVITY_TIMEOUT, summary=summary[:200]
-        )
+        """Runs one activity under the activity policy. A business refusal is raised to the
+        caller; any other failure makes the process need attention until staff retry the
+        step (it runs again) or cancel the process."""
+        while True:
+            try:
+                return await workflow.execute_activity_method(
+                    activity, arg, start_to_close_timeout=ACTIVITY_TIMEOUT,
+                    schedule_to_close_timeout=ACTIVITY_DEADLINE, retry_policy=ACTIVITY_RETRIES,
+                    summary=summary[:200],
+                )
+            except ActivityError as err:
+                if refused_reason(err) is not None:
+                    raise
+                await self._needs_attention(summary[:200], attention_reason(err)[:300])
 
     async def _act_or_refuse(self, activity: Any, arg: Any, summary: str) -> Any:
         """An activity inside a step: a business refusal by the store refuses the step, with
@@ -102,6 +169,98 @@ class Process:
             if reason is None:
                 raise
             raise refusal(reason) from None
+
+    # --- needs attention --------------------------------------------------------------------
+
+    async def _needs_attention(self, step: str, reason: str) -> None:
+        """Waits for staff. Returns to run the step again; raises when staff cancel."""
+        s = self.state
+        before = (s.stage, s.waiting_for)
+        seen = len(self._decisions)
+        self._attention, self._attention_step = reason, step
+        self._install_cancel()
+        s.waiting_for = (f"staff: needs attention: {reason}; step: {step}. Fix the cause, then "
+                         f"`starter.py retry {s.process_id}`, or `starter.py cancel "
+                         f"{s.process_id} --reason ...`")
+        s.since = workflow.now()
+        s.revision += 1
+        workflow.upsert_search_attributes([STAGE.value_set(NEEDS_ATTENTION)])
+        workflow.set_current_details(
+            f"needs attention: {reason} (step: {step}; since {s.since:%Y-%m-%d %H:%M} UTC)")
+        workflow.logger.warning("process needs attention", extra={"reason": reason,
+                                                                   "step": step})
+        await workflow.wait_condition(lambda: len(self._decisions) > seen)
+        decision, actor, why = self._decisions[seen]
+        self._attention = None
+        if decision == "retry":
+            self._set_stage(before[0], before[1])
+            return
+        self._abandon(actor, why, reason)
+        raise ApplicationError(f"{s.process_id} cancelled by {actor} while it needed "
+                               f"attention ({reason}): {why}", type=ABANDONED,
+                               non_retryable=True)
+
+    def _abandon(self, actor: str, why: str, reason: str) -> None:
+        """The process ends without further writes; what it wrote stays (see status)."""
+        self._abandoned = True
+        words = f"nothing: cancelled by {actor} while it needed attention ({reason}): {why}"
+        stage_type = type(self.state.stage)
+        if "cancelled" in {m.value for m in stage_type}:
+            self._set_stage(stage_type("cancelled"), words)
+        else:
+            self.state.waiting_for = words
+            self.state.since = workflow.now()
+            self.state.revision += 1
+            workflow.upsert_search_attributes([STAGE.value_set("cancelled")])
+            workflow.set_current_details(f"cancelled: {words}")
+
+    def _check_attention(self) -> None:
+        if self._attention is None:
+            raise refusal(f"nothing to retry: {self.state.process_id} needs no attention "
+                          f"({self.state.stage.value}: {self.state.waiting_for})")
+
+    @workflow.update
+    async def retry(self, step: StaffStep) -> StepAnswer:
+        """Staff run the step that needed attention again, once its cause is fixed."""
+        self._check_attention()
+        what = self._attention_step
+        self._decisions.append(("retry", step.actor, ""))
+        return StepAnswer(message=f"{self.state.process_id}: step \"{what}\" runs again; "
+                          f"`starter.py status {self.state.process_id}` shows how it goes",
+                          stage=NEEDS_ATTENTION)
+
+    @retry.validator
+    def _validate_retry(self, step: StaffStep) -> None:
+        self._check_attention()
+
+    def _install_cancel(self) -> None:
+        """`cancel` while a step needs attention ends the process. A process with its own
+        cancel keeps it for every other moment: the handler below delegates to it."""
+        if self._cancel_installed:
+            return
+        self._cancel_installed = True
+        defn = getattr(type(self), "__temporal_workflow_definition").updates.get("cancel")
+        own = defn.bind_fn(self) if defn else None
+        own_validator = defn.bind_validator(self) if defn and defn.validator else None
+
+        def validate(c: Cancellation) -> None:
+            if self._attention is not None:
+                return
+            if own is None:
+                raise refusal(f"{self.state.process_id} cannot be cancelled: it needs no "
+                              "attention")
+            if own_validator is not None:
+                own_validator(c)
+
+        async def cancel(c: Cancellation) -> StepAnswer:
+            validate(c)
+            if self._attention is None:
+                return await own(c)
+            self._decisions.append(("cancel", c.actor, c.reason))
+            return StepAnswer(message=f"{self.state.process_id} cancelled while it needed "
+                              f"attention; what it had written stays", stage="cancelled")
+
+        workflow.set_update_handler("cancel", cancel, validator=validate)
 
     async def _end(self) -> Any:
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -119,10 +278,23 @@ class Process:
 
     @workflow.update
     async def started(self) -> StepAnswer:
-        """Answers the starter once the request has been checked: accepted, or why not."""
-        await workflow.wait_condition(lambda: self.validated)
+        """Answers the starter once the request has been checked: accepted, or why not, or
+        that a step needs attention before it can be checked."""
+        await workflow.wait_condition(lambda: self.validated or self._attention is not None)
         if self.refusal:
             raise refusal(self.refusal)
+        self._starts += 1
+        if not self.validated:
+            return StepAnswer(message=f"{self.state.process_id} started, but it needs attention:"
+                              f" {self._attention}; staff: `starter.py retry "
+                              f"{self.state.process_id}` once the cause is fixed, or "
+                              f"`starter.py cancel {self.state.process_id} --reason ...`",
+                              stage=NEEDS_ATTENTION, rejected=True)
+        if self._starts > 1:  # a later start of the same id, while this run runs
+            return StepAnswer(message=f"{self.state.process_id} already exists: "
+                              f"{self.state.waiting_for} (the same request is not started "
+                              "twice)", stage=self.state.stage,
+                              notes=getattr(self.state, "notes", []))
         return self._started_answer()
 
     def _started_answer(self) -> StepAnswer:

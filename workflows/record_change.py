@@ -22,7 +22,7 @@ with workflow.unsafe.imports_passed_through():
         RecordStage,
     )
     from domain.steps import StepKey
-    from workflows.process import refused_reason
+    from workflows.process import refused_reason, run_chain
     from workflows.visibility import ACCOUNT_ID, PROCESS_KIND, STAGE
 
 
@@ -45,7 +45,8 @@ class RecordChange:
             done = await workflow.execute_activity_method(
                 PsaActivities.change_record,
                 RecordChangeStep(key=StepKey(process_id=self.result.process_id,
-                                             step=change.operation, actor=request.actor),
+                                             step=change.operation, actor=request.actor,
+                                             run=run_chain()),
                                  change=change),
                 start_to_close_timeout=timedelta(seconds=30),
                 summary=change.operation.replace("-", " "),
