@@ -253,8 +253,7 @@ class Process:
                 own_validator(c)
 
         async def cancel(c: Cancellation) -> StepAnswer:
-            validate(c)
-            if self._attention is None:
+            if self._attention is None:  # validated: the process has a cancel of its own
                 return await own(c)
             self._decisions.append(("cancel", c.actor, c.reason))
             return StepAnswer(message=f"{self.state.process_id} cancelled while it needed "

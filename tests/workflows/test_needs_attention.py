@@ -6,6 +6,7 @@ Validators answer on the dev server; the deadline runs on the time-skipping serv
 
 import asyncio
 import uuid
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -15,7 +16,16 @@ from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
 from activities.common import refusals_are_final
+from activities.psa import PsaActivities
 from activities.renegotiation import RenegotiationActivities
+from domain.contracts import ContractTerms, PaymentMethod
+from domain.psa import (
+    ContractActivation,
+    ContractTermsStep,
+    OnboardingRequest,
+    OnboardingStage,
+    onboarding_id,
+)
 from domain.renegotiation import (
     Cancellation,
     RenegotiationFacts,
@@ -24,8 +34,10 @@ from domain.renegotiation import (
     Stage,
 )
 from domain.steps import BAD_DATA
+from tests.records_psa import give_billing_information, new_client
 from tests.records_renegotiation import new_company
 from tests.workflows.harness import running_worker, start_process
+from workflows.client_onboarding import ClientOnboarding
 from workflows.process import ACTIVITY_DEADLINE, ACTIVITY_RETRIES, NEEDS_ATTENTION
 from workflows.renegotiation import Renegotiation
 from workflows.visibility import STAGE
@@ -56,7 +68,7 @@ async def needs_attention(handle) -> str:
     else:
         raise AssertionError(f"stage is {desc.typed_search_attributes.get(STAGE)}")
     metadata = await handle.query("__temporal_workflow_metadata")
-    return metadata.current_details, (await handle.query(Renegotiation.status)).waiting_for
+    return metadata.current_details, (await handle.query("status"))["waiting_for"]
 
 
 async def test_a_database_data_error_is_final_with_a_plain_reason(pool):
@@ -169,3 +181,64 @@ async def test_an_infrastructure_error_is_retried_until_the_deadline(time_env, p
         assert ACTIVITY_DEADLINE.total_seconds() == 300
         waiting = (await handle.query(Renegotiation.status)).waiting_for
         assert waiting.startswith("staff: needs attention: failed 12 times: connection refused;")
+
+
+async def test_a_step_sent_by_staff_waits_with_its_sender_then_retry_or_cancel(dev_env, pool):
+    """The activity of an update (confirm the contract) needs attention: the sender waits;
+    a retry after the fix answers it; in a second onboarding, cancel refuses it with the
+    reason and the process ends normally, cancelled."""
+    real = PsaActivities(pool).activate_contract
+    fixed = asyncio.Event()
+
+    @activity.defn(name="activate_contract")
+    async def activate(a: ContractActivation) -> None:
+        if not fixed.is_set():
+            raise ApplicationError("the database rejected the data: check violation "
+                                   "(constraint psa_contracts_check)", type=BAD_DATA,
+                                   non_retryable=True)
+        await real(a)
+
+    async def drafted(q) -> object:
+        _, client = await new_client(pool, licences={"Premium": 2})
+        await give_billing_information(pool, client)
+        handle, _ = await start_process(
+            dev_env.client, q, ClientOnboarding,
+            OnboardingRequest(account_id=client, requested_by="staff"),
+            process_id=onboarding_id(client))
+        await handle.execute_update(ClientOnboarding.contract_terms, ContractTermsStep(
+            actor="staff", terms=ContractTerms(start_date=date(2026, 1, 1),
+                                               payment_method=PaymentMethod.BANK_TRANSFER)))
+        return handle
+
+    async with running_worker(dev_env.client, pool, replace=[activate]) as q:
+        first = await drafted(q)
+        confirming = asyncio.create_task(first.execute_update(
+            ClientOnboarding.confirm_contract, StaffStep(actor="staff")))
+        details, _ = await needs_attention(first)
+        assert details.startswith("needs attention: the database rejected the data: check "
+                                  "violation (constraint psa_contracts_check) (step: activate")
+        assert not confirming.done()
+        fixed.set()
+        await first.execute_update(ClientOnboarding.retry, StaffStep(actor="staff"))
+        confirmed = await asyncio.wait_for(confirming, timeout=30)
+        assert confirmed.stage == OnboardingStage.ONBOARDED
+        assert (await first.result()).contract_active
+
+        fixed.clear()
+        second = await drafted(q)
+        confirming = asyncio.create_task(second.execute_update(
+            ClientOnboarding.confirm_contract, StaffStep(actor="staff")))
+        await needs_attention(second)
+        await second.execute_update(ClientOnboarding.cancel,
+                                    Cancellation(actor="staff", reason="prices unclear"))
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await asyncio.wait_for(confirming, timeout=30)
+        assert refused.value.cause.message.endswith(
+            "cancelled by staff while it needed attention (the database rejected the data: "
+            "check violation (constraint psa_contracts_check)): prices unclear")
+        result = await second.result()
+    assert result.stage == OnboardingStage.CANCELLED
+    assert result.waiting_for.startswith("nothing: cancelled by staff while it needed attention")
+    desc = await second.describe()
+    assert desc.status == WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_COMPLETED
+    assert desc.typed_search_attributes.get(STAGE) == "cancelled"
