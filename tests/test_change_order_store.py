@@ -76,7 +76,7 @@ async def test_two_overlapping_orders_setting_premium_6_from_5_end_at_6(pool):
 async def test_many_concurrent_orders_setting_premium_10_converge_to_10(pool):
     acc = await new_account(pool, licences={"Premium": 5})
     orders = [await fast_change_order(pool, acc, f"many-{n}-{acc.id}", Premium=10)
-              for n in range(40)]
+              for n in range(100)]
     results = await asyncio.gather(
         *(apply(pool, f"many-{n}-{acc.id}", o) for n, o in enumerate(orders)))
     assert await licence_totals(pool, acc.pbx_id) == {"Premium": 10}
