@@ -33,7 +33,7 @@ from workflows.change_order import ChangeOrder
 from workflows.fast_change_order import FastChangeOrder
 
 
-def quote_lines(args) -> list[QuoteLine]:
+def quote_lines(args, *, required: bool = True) -> list[QuoteLine]:
     try:
         lines = [parse_quote_line(text) for text in args.line or []]
     except LineSyntaxError as e:
@@ -55,7 +55,7 @@ def quote_lines(args) -> list[QuoteLine]:
                 for err in e.errors()
             )
             raise BadInput(f"{path}: {problems}") from None
-    if not lines:
+    if not lines and required:
         raise BadInput("give at least one --line (e.g. --line Premium=+3) or --lines FILE")
     return lines
 
@@ -109,8 +109,13 @@ async def cmd_mark_complete(args) -> int:
 
 
 async def cmd_revise(args) -> int:
+    lines = quote_lines(args, required=False)
+    remove = [name.strip() for name in args.remove or []]
+    if not lines and not remove:
+        raise BadInput("give the lines that change (--line Premium=+5, --lines FILE) or go "
+                       "(--remove WP480G)")
     return await send(args, ChangeOrder.revise,
-                      validated(Revision, actor=args.actor, lines=quote_lines(args)))
+                      validated(Revision, actor=args.actor, lines=lines, remove=remove))
 
 
 async def cmd_confirm(args) -> int:
@@ -138,10 +143,20 @@ def show_status(raw: dict) -> str:
         why = f" - {q.rejection_reason}" if q.rejection_reason else ""
         lines.append(f"  quote:       {q.quote_id} v{q.version} {q.status}"
                      f"{' (' + flags + ')' if flags else ''}{why}")
+    for t in s.targets:
+        start_on = f" from {t.start_date}" if t.start_date else ""
+        lines.append(f"  total:       {t.sku}={t.total}{start_on}")
     for ln in s.lines:
         start_on = f" from {ln.start_date}" if ln.start_date else ""
         link = f" ({ln.licence_type})" if ln.kind.value == "classound_flat" else ""
         lines.append(f"  line:        {ln.sku}{link} {ln.quantity:+d}{start_on}")
+    lines += [f"  changed:     {c}" for c in s.changes]
+    for d in s.documents:
+        lines.append(f"  document:    {d.kind.value} {d.file_name} ({d.content_type}, "
+                     f"{d.size} bytes, sha256 {d.sha256[:12]}…) by {d.uploaded_by} "
+                     f"{d.uploaded_at:%Y-%m-%d %H:%M}")
+    if s.missing:
+        lines.append(f"  missing:     {', '.join(s.missing)} (CLASSOUND-FLAT on the quote)")
     lines += [f"  record:      {r}" for r in s.records]
     lines += [f"  note:        {n}" for n in s.notes]
     return "\n".join(lines)
@@ -168,7 +183,8 @@ def register(commands: Commands) -> None:
     c.add_argument("--pbx", required=True)
     c.add_argument("--set", action="append", required=True, metavar="LICENCE=TOTAL[@DATE]",
                    help="new total of a licence type, e.g. Premium=12 or "
-                   "Premium=12@2026-12-01 (repeatable); reductions take effect at once")
+                   "Premium=12@2026-12-01 (repeatable); the change is worked out against the "
+                   "PBX when the partner confirms; reductions take effect at once")
     c.add_argument("--ref", help=ref_help)
 
     c = commands.add("change-order", "start a change order: a quote for staff to publish",
@@ -184,9 +200,12 @@ def register(commands: Commands) -> None:
         c.add_argument("--quote", help="quote id (default: the newest quote)")
     commands.add("mark-complete", "mark status as complete: accepted into an order, or rejected",
                  cmd_mark_complete, process=True, step=True)
-    c = commands.add("revise", "duplicate the quote with changes; the copy becomes primary",
-                     cmd_revise, process=True, step=True)
+    c = commands.add("revise", "duplicate the quote with changes; the copy keeps every line "
+                     "and becomes primary", cmd_revise, process=True, step=True)
     lines_args(c)
+    c.add_argument("--remove", action="append", metavar="SKU[:LICENCE]",
+                   help="drop a line of the original from the duplicate, e.g. WP480G or "
+                   "CLASSOUND-FLAT:Premium (repeatable); --line changes or adds a line")
     commands.add("confirm", "the partner confirms the order (Bestellung bestätigen)",
                  cmd_confirm, process=True, step=True)
     c = commands.add("cancel", "cancel a process: a change order until applied, a CLASSOUND"

@@ -5,12 +5,19 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from domain.account import MandatoryFields
-from domain.catalogue import LicenceType
+from domain.catalogue import LicenceType, ProductKind
+from domain.classound import DocumentView
 from domain.errors import Refused
-from domain.order_lines import CatalogueItem, FastChangeLine, OrderLine, QuoteLine
+from domain.order_lines import (
+    CatalogueItem,
+    FastChangeLine,
+    LicenceTarget,
+    OrderLine,
+    QuoteLine,
+)
 from domain.steps import Actor, Cancellation, StaffStep, StepAnswer, StepKey
 
 __all__ = ["Cancellation", "StaffStep", "StepAnswer", "StepKey"]  # re-exported for callers
@@ -62,8 +69,19 @@ class QuoteStep(BaseModel):
 
 
 class Revision(BaseModel):
+    """The duplicate of the newest quote keeps every line; `lines` change a line of the same
+    SKU (and linked licence) or add one, `remove` names lines to drop ("WP480G",
+    "CLASSOUND-FLAT:Premium")."""
+
     actor: str = Actor
-    lines: list[QuoteLine] = Field(min_length=1, max_length=200)
+    lines: list[QuoteLine] = Field(default=[], max_length=200)
+    remove: list[str] = Field(default=[], max_length=200)
+
+    @model_validator(mode="after")
+    def _something_changes(self) -> "Revision":
+        if not self.lines and not self.remove:
+            raise ValueError("give the lines that change (--line) or go (--remove)")
+        return self
 
 
 # --- what the processes report -------------------------------------------------------------
@@ -75,6 +93,7 @@ class QuoteView(BaseModel):
     published: bool = False
     status: Literal["draft", "published", "accepted", "rejected", "superseded", "cancelled"]
     rejection_reason: str | None = None
+    lines: list[QuoteLine] = []  # as staff wrote them; a revision starts from these
 
 
 class ProcessStatus(BaseModel):
@@ -89,6 +108,10 @@ class ProcessStatus(BaseModel):
     order_id: str | None = None
     quotes: list[QuoteView] = []
     lines: list[OrderLine] = []
+    targets: list[LicenceTarget] = []  # fast change: the totals, planned again on apply
+    changes: list[str] = []  # what applying the order changed, in words
+    documents: list[DocumentView] = []  # LOA and last invoice, for CLASSOUND-FLAT lines
+    missing: list[str] = []  # documents still missing before the order can be booked
     notes: list[str] = []
     records: list[str] = []
     reminders_sent: int = 0
@@ -97,6 +120,12 @@ class ProcessStatus(BaseModel):
     @property
     def finished(self) -> bool:
         return self.stage in FINAL_STAGES
+
+    @property
+    def has_classound(self) -> bool:
+        """Seed 000 §5.1: an order with CLASSOUND needs the LOA and the last invoice."""
+        return any(ln.kind is ProductKind.CLASSOUND_FLAT and ln.quantity > 0
+                   for ln in self.lines)
 
     def quote(self, quote_id: str) -> QuoteView | None:
         return next((q for q in self.quotes if q.quote_id == quote_id), None)
@@ -161,6 +190,7 @@ class OrderDraft(BaseModel):
     partner_id: str
     quote_id: str | None = None
     lines: list[OrderLine]
+    targets: list[LicenceTarget] = []  # fast change: `lines` are planned again from these
 
 
 class QuoteCompletion(BaseModel):
@@ -194,6 +224,8 @@ class OrderApplication(BaseModel):
 
 class AppliedOrder(BaseModel):
     records: list[str]
+    changes: list[str] = []  # in words: "Premium 5 → 6", "Premium already 6: nothing to change"
+    lines: list[OrderLine] | None = None  # the lines applied, where planned again on apply
     cancelled_flats: int = 0
     dids_to_cancel: int = 0
     ticket_id: int | None = None

@@ -4,6 +4,10 @@ Two entry forms, one applied form:
 - a fast change order states the *new total* of each licence type (`Premium=12`);
 - a quote states *changes* (`Premium=+3`, `Premium=-2`, `WP480G=2`, `CLASSOUND-FLAT:Premium=2`);
 - both are planned into `OrderLine`s: signed changes with their start dates resolved.
+
+A fast change order keeps its totals (`LicenceTarget`s) until it is applied: the changes are
+planned again against the licences the PBX has at that moment (`replan_fast_change`), so two
+orders that both say "Premium should be 6" leave 6, not 7.
 """
 
 from datetime import date
@@ -61,9 +65,28 @@ class OrderLine(BaseModel):
         return self.quantity < 0
 
 
+class LicenceTarget(BaseModel):
+    """`Premium=12` of a fast change order: the total the PBX should have once applied."""
+
+    model_config = ConfigDict(frozen=True)
+
+    sku: str
+    licence_type: LicenceType
+    total: int = Field(ge=0)
+    start_date: date | None = None  # as requested; only an increase can be scheduled
+
+
 class Plan(BaseModel):
     lines: list[OrderLine]
     notes: list[str] = []
+    targets: list[LicenceTarget] = []  # a fast change order's totals, planned again on apply
+
+
+class Replan(BaseModel):
+    """What applying a fast change order does to the PBX as it is now."""
+
+    lines: list[OrderLine]
+    changes: list[str]  # one per licence type, in words: "Premium 5 → 6"
 
 
 def _item(catalogue: dict[str, CatalogueItem], sku: str) -> CatalogueItem:
@@ -103,6 +126,7 @@ def plan_fast_change(
         raise Refused("a fast change order needs at least one licence line, e.g. Premium=12")
     seen: set[str] = set()
     planned: list[OrderLine] = []
+    targets: list[LicenceTarget] = []
     for line in lines:
         item = _item(catalogue, line.sku)
         if item.kind is not ProductKind.LICENCE or item.licence_type is None:
@@ -115,6 +139,8 @@ def plan_fast_change(
         seen.add(line.sku)
         change = line.quantity - current.get(item.licence_type, 0)
         start = check_licence_start(line.sku, change, line.start_date, today)
+        targets.append(LicenceTarget(sku=line.sku, licence_type=item.licence_type,
+                                     total=line.quantity, start_date=start))
         if change:
             planned.append(
                 OrderLine(
@@ -127,7 +153,35 @@ def plan_fast_change(
             )
     if not planned:
         raise Refused("nothing to change: every licence already has the requested quantity")
-    return Plan(lines=planned)
+    return Plan(lines=planned, targets=targets)
+
+
+def replan_fast_change(
+    targets: list[LicenceTarget], current: dict[LicenceType, int], today: date
+) -> Replan:
+    """The changes that bring the PBX, as it is when the order is applied, to the order's
+    totals. A total already reached changes nothing; a total below the current count is a
+    reduction, which takes effect at once (seed 000 §1) even where it was an increase with a
+    start date when the order was made; an increase keeps its start date while it is ahead."""
+    lines: list[OrderLine] = []
+    changes: list[str] = []
+    for t in targets:
+        have = current.get(t.licence_type, 0)
+        change = t.total - have
+        if change == 0:
+            changes.append(f"{t.sku} already {have}: nothing to change")
+            continue
+        start = t.start_date if change > 0 and t.start_date and t.start_date > today else None
+        words = f"{t.sku} {have} → {t.total}"
+        if start:
+            words += f" from {start}"
+        elif change < 0 and t.start_date and t.start_date > today:
+            words += (f" at once (a reduction cannot be scheduled; the requested start "
+                      f"{t.start_date} does not apply)")
+        changes.append(words)
+        lines.append(OrderLine(sku=t.sku, kind=ProductKind.LICENCE, quantity=change,
+                               licence_type=t.licence_type, start_date=start))
+    return Replan(lines=lines, changes=changes)
 
 
 def plan_quote(
@@ -224,3 +278,68 @@ def plan_quote(
             pl = pl.model_copy(update={"start_date": licence_starts.get(pl.licence_type)})
         resolved.append(pl)
     return Plan(lines=resolved, notes=notes)
+
+
+# --- revising a published quote (seed 000 §6) ---------------------------------------------
+
+def line_label(line: QuoteLine) -> str:
+    """How staff name a quote line: its SKU, and for a CLASSOUND-FLAT the linked licence."""
+    return f"{line.sku}:{line.licence.value}" if line.licence else line.sku
+
+
+def _line_text(line: QuoteLine) -> str:
+    start = f"@{line.start_date}" if line.start_date else ""
+    return f"{line.quantity:+d}{start}"
+
+
+def _same_line(a: str, b: str) -> bool:
+    return a.casefold() == b.casefold()
+
+
+def revise_lines(
+    original: list[QuoteLine], changes: list[QuoteLine], remove: list[str]
+) -> tuple[list[QuoteLine], list[str]]:
+    """The duplicate of a published quote: every line of the original, with the lines in
+    `changes` replacing the original's line of the same SKU (and linked licence) or added,
+    and the lines named in `remove` dropped. Returns the lines and, in words, every
+    difference from the original."""
+    lines = list(original)
+    differences: list[str] = []
+    removed: set[str] = set()
+    for name in remove:
+        found = [ln for ln in lines if _same_line(line_label(ln), name)]
+        if not found:  # "CLASSOUND-FLAT" alone names the one flat line, if there is one
+            found = [ln for ln in lines if _same_line(ln.sku, name)]
+        if not found:
+            on_quote = ", ".join(line_label(ln) for ln in lines) or "none"
+            raise Refused(f"cannot remove {name}: the quote has no such line "
+                          f"(its lines: {on_quote})")
+        if len(found) > 1:
+            which = " or ".join(line_label(ln) for ln in found)
+            raise Refused(f"--remove {name} names {len(found)} lines; say which: {which}")
+        (gone,) = found
+        lines.remove(gone)
+        removed.add(line_label(gone).casefold())
+        differences.append(f"removed {line_label(gone)} {_line_text(gone)}")
+    changed: set[str] = set()
+    for new in changes:
+        label = line_label(new)
+        if label in changed:
+            raise Refused(f"{label} is changed twice; give each line once")
+        if label.casefold() in removed:
+            raise Refused(f"{label} is both removed and changed; give one of them")
+        changed.add(label)
+        at = next((i for i, ln in enumerate(lines) if line_label(ln) == label), None)
+        if at is None:
+            lines.append(new)
+            differences.append(f"added {label} {_line_text(new)}")
+        elif lines[at] != new:
+            differences.append(f"{label} {_line_text(lines[at])} → {_line_text(new)}")
+            lines[at] = new
+    if not lines:
+        raise Refused("the revised quote would have no lines left; cancel the change order "
+                      "instead")
+    if not differences:
+        raise Refused("the revised quote would be the same as the original; give the lines "
+                      "that change (--line) or go (--remove)")
+    return lines, differences

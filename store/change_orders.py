@@ -8,7 +8,7 @@ from domain.catalogue import LicenceType, ProductKind
 from domain.change_order import OrderDraft, PbxSnapshot, QuoteDraft
 from domain.errors import Refused
 from domain.licence import FlatSeat, reduction_cascade
-from domain.order_lines import CatalogueItem, OrderLine
+from domain.order_lines import CatalogueItem, OrderLine, replan_fast_change
 from store.steps import notify, open_ticket
 
 Conn = Any  # an asyncpg connection; not imported so that this module stays I/O-library free
@@ -27,14 +27,7 @@ async def pbx_snapshot(conn: Conn, account_id: str, pbx_id: str, skus: list[str]
         if await conn.fetchval("SELECT 1 FROM accounts WHERE id = $1", account_id) is None:
             raise Refused(f"unknown account {account_id!r}")
         raise Refused(f"account {account_id} has no PBX {pbx_id!r}")
-    licences = {
-        LicenceType(r["licence_type"]): r["quantity"]
-        for r in await conn.fetch(
-            "SELECT licence_type, sum(quantity)::int AS quantity FROM licences"
-            " WHERE pbx_id = $1 GROUP BY licence_type HAVING sum(quantity) > 0",
-            pbx_id,
-        )
-    }
+    licences = await licence_totals(conn, pbx_id)
     flats = {
         LicenceType(r["licence_type"]): r["n"]
         for r in await conn.fetch(
@@ -156,7 +149,8 @@ async def accept_quote(conn: Conn, quote_id: str) -> None:
 async def create_order(conn: Conn, process_id: str, step: str, o: OrderDraft) -> dict:
     await conn.execute(
         "INSERT INTO orders (id, process_id, kind, account_id, pbx_id, partner_id, quote_id,"
-        " status) VALUES ($1, $2, $3, $4, $5, $6, $7, 'awaiting_partner_confirmation')",
+        " status, targets) VALUES ($1, $2, $3, $4, $5, $6, $7, 'awaiting_partner_confirmation',"
+        " $8)",
         o.order_id,
         process_id,
         "fast_change" if o.kind == "fast-change-order" else "change_order",
@@ -164,15 +158,9 @@ async def create_order(conn: Conn, process_id: str, step: str, o: OrderDraft) ->
         o.pbx_id,
         o.partner_id,
         o.quote_id,
+        [t.model_dump(mode="json") for t in o.targets] if o.targets else None,
     )
-    await conn.executemany(
-        "INSERT INTO order_lines (order_id, line_no, sku, kind, quantity, licence_type,"
-        " start_date) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        [
-            (o.order_id, n, ln.sku, ln.kind.value, ln.quantity, ln.licence_type, ln.start_date)
-            for n, ln in enumerate(o.lines, 1)
-        ],
-    )
+    await _insert_lines(conn, o.order_id, o.lines)
     # The partner learns of the order in the same transaction that creates it.
     await notify(
         conn,
@@ -184,6 +172,28 @@ async def create_order(conn: Conn, process_id: str, step: str, o: OrderDraft) ->
         payload={"order_id": o.order_id, "account_id": o.account_id, "pbx_id": o.pbx_id},
     )
     return {"order": o.order_id, "status": "awaiting_partner_confirmation", "lines": len(o.lines)}
+
+
+async def _insert_lines(conn: Conn, order_id: str, lines: list[OrderLine]) -> None:
+    await conn.executemany(
+        "INSERT INTO order_lines (order_id, line_no, sku, kind, quantity, licence_type,"
+        " start_date) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        [
+            (order_id, n, ln.sku, ln.kind.value, ln.quantity, ln.licence_type, ln.start_date)
+            for n, ln in enumerate(lines, 1)
+        ],
+    )
+
+
+async def licence_totals(conn: Conn, pbx_id: str) -> dict[LicenceType, int]:
+    return {
+        LicenceType(r["licence_type"]): r["quantity"]
+        for r in await conn.fetch(
+            "SELECT licence_type, sum(quantity)::int AS quantity FROM licences"
+            " WHERE pbx_id = $1 GROUP BY licence_type HAVING sum(quantity) > 0",
+            pbx_id,
+        )
+    }
 
 
 async def remind_partner(
@@ -254,6 +264,17 @@ async def apply_order(
     status = await conn.fetchval("SELECT status FROM orders WHERE id = $1 FOR UPDATE", o.order_id)
     if status != "awaiting_partner_confirmation":
         raise Refused(f"order {o.order_id} is {status}, it cannot be applied")
+    # One order at a time changes a PBX: the row lock makes a concurrent order on the same
+    # PBX wait here until this one commits, so it plans against the licences this one left.
+    await conn.execute("SELECT 1 FROM pbxs WHERE id = $1 FOR UPDATE", o.pbx_id)
+    changes: list[str] = []
+    replanned = bool(o.targets)
+    if replanned:
+        replan = replan_fast_change(o.targets, await licence_totals(conn, o.pbx_id), today)
+        o = o.model_copy(update={"lines": replan.lines})
+        changes = replan.changes
+        await conn.execute("DELETE FROM order_lines WHERE order_id = $1", o.order_id)
+        await _insert_lines(conn, o.order_id, o.lines)
     licence_starts: dict[str, date] = {}
     cancelled_flats = 0
     dids: list[str] = []
@@ -323,10 +344,12 @@ async def apply_order(
         recipient_kind="partner",
         recipient_id=o.partner_id,
         template="order_applied",
-        payload={"order_id": o.order_id},
+        payload={"order_id": o.order_id, "changes": changes or records},
     )
     return {
         "records": records,
+        "changes": changes,
+        "lines": [ln.model_dump(mode="json") for ln in o.lines] if replanned else None,
         "cancelled_flats": cancelled_flats,
         "dids_to_cancel": len(dids),
         "ticket_id": ticket_id,
@@ -352,9 +375,14 @@ async def close(
     quote_ids: list[str],
 ) -> dict:
     if order_id:
+        # Checked under the row lock, in the step's transaction: an order is closed once, by
+        # whichever step comes first (apply_order takes the same lock).
+        now = await conn.fetchval("SELECT status FROM orders WHERE id = $1 FOR UPDATE", order_id)
+        if now is not None and now != "awaiting_partner_confirmation":
+            raise Refused(f"order {order_id} is already {now.replace('_', ' ')}; "
+                          f"it is not {status} again")
         await conn.execute(
-            "UPDATE orders SET status = $2, closed_reason = $3 WHERE id = $1"
-            " AND status = 'awaiting_partner_confirmation'",
+            "UPDATE orders SET status = $2, closed_reason = $3 WHERE id = $1",
             order_id, status, reason,
         )
     if quote_ids:

@@ -2,13 +2,18 @@
 Quote drafted -> save & mark as primary -> quick publish -> mark status as complete ->
 accepted (order for the partner to confirm) or rejected with its reason, then fixed and
 marked complete again. A published quote is never edited: "revise" duplicates it with
-the changes, and the duplicate becomes the primary quote to publish."""
+the changes, and the duplicate becomes the primary quote to publish.
+
+A quote with CLASSOUND-FLAT lines is booked ("mark status as complete") and confirmed only
+once the LOA and the last invoice are uploaded to the process (seed 000 §5.1), with the same
+`upload` step, checks and document records as the CLASSOUND order."""
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.change_orders import ChangeOrderActivities
+    from activities.classound import ClassoundActivities
     from domain.change_order import (
         ChangeOrderRequest,
         ProcessKind,
@@ -24,10 +29,15 @@ with workflow.unsafe.imports_passed_through():
         StepAnswer,
         check_pbx_active,
     )
+    from domain.classound import DocumentRecord, DocumentUpload, DocumentView
+    from domain.documents import REQUIRED_KINDS, DocumentKind, missing_documents
     from domain.errors import Refused
-    from domain.order_lines import Plan, QuoteLine, plan_quote
-    from workflows.order_process import OrderProcess
+    from domain.order_lines import Plan, QuoteLine, plan_quote, revise_lines
+    from workflows.order_process import DOCUMENTS_GATE, OrderProcess
     from workflows.process import refusal, refused_reason
+
+# workflow.patched id: histories recorded while a revision replaced every line replay so.
+REVISE_KEEPS_LINES = "revise-keeps-lines"
 
 
 @workflow.defn(name="ChangeOrder")
@@ -39,6 +49,8 @@ class ChangeOrder(OrderProcess):
         self._begin(request.account_id, request.pbx_id)
         self.plans: dict[str, Plan] = {}
         self.completions = 0
+        self.docs: dict[DocumentKind, DocumentView] = {}
+        self.uploads = 0
 
     @workflow.run
     async def run(self, request: ChangeOrderRequest) -> ProcessStatus:
@@ -73,7 +85,7 @@ class ChangeOrder(OrderProcess):
         version = len(self.state.quotes) + 1
         quote = QuoteView(
             quote_id=f"quote-{self.ref}-v{version}", version=version, primary=primary,
-            status="draft",
+            status="draft", lines=lines,
         )
         await self._act(
             ChangeOrderActivities.save_quote,
@@ -101,15 +113,90 @@ class ChangeOrder(OrderProcess):
         self._quote_stage()
         return quote
 
+    # --- CLASSOUND documents (seed 000 §5.1) ------------------------------------------------
+
+    def _missing_documents(self) -> list[str]:
+        """What the current quote still needs before it can be booked: nothing without a
+        CLASSOUND-FLAT line, else the LOA and the last invoice not yet uploaded."""
+        return missing_documents(set(self.docs)) if self.state.has_classound else []
+
+    def _documents_refusal(self, what: str) -> str | None:
+        missing = self._missing_documents()
+        if not missing:
+            return None
+        return (f"{what}: the quote contains CLASSOUND-FLAT, which is booked only with the "
+                f"signed LOA and the last invoice of the old carrier; waiting for: "
+                f"{', '.join(missing)} (upload with `starter.py upload {self.state.process_id}"
+                " --kind loa|last-invoice --file PATH`)")
+
+    def _confirm_refusal(self) -> str | None:
+        return self._documents_refusal("the order cannot be confirmed yet")
+
+    def _check_upload(self) -> None:
+        if self.finished or self.confirmed_by is not None or self.state.stage in (
+                Stage.VALIDATING, Stage.APPLYING):
+            raise refusal(f"documents can no longer change: {self.state.stage.value}, "
+                          f"{self.state.waiting_for}")
+        if not self.state.has_classound:
+            raise refusal(f"the quote of {self.state.process_id} has no CLASSOUND-FLAT: no LOA "
+                          "or last invoice is needed")
+
+    @workflow.update(name="upload")
+    async def upload(self, u: DocumentUpload) -> StepAnswer:
+        """The LOA or the last invoice, stored by the starter and checked again by the same
+        activity as for a CLASSOUND order; the newest of each kind counts."""
+        async with self._lock:
+            self._check_upload()
+            doc = u.document
+            current = self.docs.get(doc.kind)
+            if current is not None and current.sha256 == doc.sha256:
+                return self._answer(f"already uploaded: {doc.label} {current.file_name} "
+                                    f"(sha256 {doc.short_sha}…) is the current {doc.label}")
+            self.uploads += 1
+            recorded = await self._act_or_refuse(
+                ClassoundActivities.record_document,
+                DocumentRecord(key=self._key(f"upload-{self.uploads}-{doc.kind}", u.actor),
+                               document=doc),
+                f"record {doc.label} (upload {self.uploads})",
+            )
+            self.docs[doc.kind] = DocumentView(
+                document_id=recorded.document_id, kind=doc.kind, file_name=doc.file_name,
+                content_type=doc.content_type, size=doc.size, sha256=doc.sha256,
+                uploaded_by=u.actor, uploaded_at=recorded.uploaded_at)
+            self.state.documents = [self.docs[k] for k in REQUIRED_KINDS if k in self.docs]
+            self._refresh_stage()
+            missing = self._missing_documents()
+            rest = (f"still missing: {', '.join(missing)}" if missing
+                    else "both documents are there")
+            return self._answer(f"{doc.label} {doc.file_name} recorded (sha256 "
+                                f"{doc.short_sha}…); {rest}")
+
+    @upload.validator
+    def _validate_upload(self, u: DocumentUpload) -> None:
+        self._check_upload()
+
+    def _refresh_stage(self) -> None:
+        """The stage's words again, after documents changed what the process waits for."""
+        self.state.missing = self._missing_documents()
+        if self.state.order_id is None:
+            self._quote_stage()
+        else:
+            self.state.revision += 1
+
+    # --- quote stages -----------------------------------------------------------------------
+
     def _quote_stage(self) -> None:
         q = self.state.current_quote
         assert q is not None
+        self.state.missing = self._missing_documents()
+        documents = (f"; CLASSOUND documents missing: {', '.join(self.state.missing)}"
+                     if self.state.missing else "")
         if q.status == "rejected":
             self._set_stage(Stage.QUOTE_REJECTED, f"quote {q.quote_id} rejected: "
                             f"{q.rejection_reason}")
         elif q.published:
             self._set_stage(Stage.QUOTE_PUBLISHED, f"waiting for staff to mark quote "
-                            f"{q.quote_id} complete")
+                            f"{q.quote_id} complete{documents}")
         elif q.primary:
             self._set_stage(Stage.QUOTE_PRIMARY, f"waiting for staff to publish quote "
                             f"{q.quote_id}")
@@ -203,6 +290,9 @@ class ChangeOrder(OrderProcess):
                           "quote can be marked complete")
         return q
 
+    def _complete_refusal(self) -> str | None:
+        return self._documents_refusal("the quote cannot be marked complete yet")
+
     # mark status as complete
     @workflow.update
     async def mark_complete(self, step: StaffStep) -> StepAnswer:
@@ -210,6 +300,9 @@ class ChangeOrder(OrderProcess):
             q = self._check_complete()
             if q is None:
                 return self._answer(f"quote already accepted; order {self.state.order_id}")
+            reason = self._complete_refusal()
+            if reason and workflow.patched(DOCUMENTS_GATE):
+                raise refusal(reason)
             self.completions += 1
             outcome = await self._act(
                 ChangeOrderActivities.complete_quote,
@@ -232,27 +325,44 @@ class ChangeOrder(OrderProcess):
 
     @mark_complete.validator
     def _validate_mark_complete(self, step: StaffStep) -> None:
-        self._check_complete()
+        if self._check_complete() is not None:
+            reason = self._complete_refusal()
+            if reason:
+                raise refusal(reason)
 
     # duplicate a published quote with changes; the duplicate becomes primary
+    def _revised_lines(self, revision: Revision) -> tuple[list[QuoteLine], list[str]]:
+        """The duplicate's lines: the original's, with the revision's changes (seed 000 §6)."""
+        original = self._open_quote()
+        try:
+            return revise_lines(original.lines, revision.lines, revision.remove)
+        except Refused as err:
+            raise refusal(str(err)) from None
+
     @workflow.update
     async def revise(self, revision: Revision) -> StepAnswer:
         async with self._lock:
-            self._open_quote()
+            original = self._open_quote()
+            if workflow.patched(REVISE_KEEPS_LINES):
+                lines, differences = self._revised_lines(revision)
+            else:
+                lines, differences = revision.lines, []
             try:
-                plan = await self._plan(revision.lines)
+                plan = await self._plan(lines)
             except (Refused, ActivityError) as err:
                 reason = refused_reason(err)
                 if reason is None:
                     raise
                 raise refusal(reason) from None
-            q = await self._save_quote(revision.lines, plan, revision.actor, primary=True)
-            return self._answer(f"quote {q.quote_id} created as primary; publish it next",
-                                notes=plan.notes)
+            q = await self._save_quote(lines, plan, revision.actor, primary=True)
+            changed = (f"; differences from {original.quote_id}: {'; '.join(differences)}"
+                       if differences else "")
+            return self._answer(f"quote {q.quote_id} created as primary{changed}; publish it "
+                                "next", notes=[*differences, *plan.notes])
 
     @revise.validator
     def _validate_revise(self, revision: Revision) -> None:
-        self._open_quote()
+        self._revised_lines(revision)
 
     def _answer(self, message: str, rejected: bool = False,
                 notes: list[str] | None = None) -> StepAnswer:

@@ -1,6 +1,9 @@
 """Fast change order (seed 000 §1): licence counts on an active PBX, no quote.
 Validate -> order awaiting partner confirmation -> partner notified -> partner confirms
--> licences applied."""
+-> licences applied.
+
+`--set Premium=6` means "the PBX should have 6": the order keeps that total, and the change
+is planned again when the order is applied, against the licences the PBX has then."""
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
@@ -45,6 +48,11 @@ class FastChangeOrder(OrderProcess):
             return await self._refuse(reason)
 
         self.state.lines = plan.lines
+        self.state.targets = plan.targets
+        self.state.notes = [
+            "totals: " + ", ".join(f"{t.sku}={t.total}" for t in plan.targets)
+            + "; the change is worked out again against the PBX when the partner confirms"
+        ]
         self.state.order_id = self._order_draft().order_id
         await self._act(
             ChangeOrderActivities.create_order,

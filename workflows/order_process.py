@@ -26,6 +26,9 @@ with workflow.unsafe.imports_passed_through():
     from domain.confirmation import EXPIRES_AFTER, next_confirmation_event
     from workflows.process import SYSTEM, Process, business_refusal, refusal
 
+# workflow.patched ids: histories recorded before these rules replay unchanged.
+DOCUMENTS_GATE = "order-classound-documents"
+
 
 class OrderProcess(Process):
     kind: ProcessKind
@@ -77,6 +80,7 @@ class OrderProcess(Process):
             partner_id=self.pbx.partner_id,
             quote_id=quote_id,
             lines=self.state.lines,
+            targets=self.state.targets,
         )
 
     def _order_created(self, order_id: str) -> None:
@@ -124,6 +128,10 @@ class OrderProcess(Process):
         if self.finished:
             return
         async with self._lock:
+            # A cancel may have held the lock while the confirmation arrived: what was true
+            # before waiting for the lock is checked again (issue 16: closed twice).
+            if self.finished:
+                return
             await self._apply()
 
     async def _apply(self) -> None:
@@ -146,6 +154,9 @@ class OrderProcess(Process):
             await self._close(Stage.REFUSED, f"the order could not be applied: {reason}", actor)
             return
         self.state.records += applied.records
+        if applied.lines is not None:  # planned again against the PBX as it is now
+            self.state.lines = applied.lines
+        self.state.changes = applied.changes
         if applied.ticket_id:
             self.state.notes.append(
                 f"customer-care ticket {applied.ticket_id} opened to cancel "
@@ -158,37 +169,56 @@ class OrderProcess(Process):
             )
         self._set_stage(Stage.APPLIED, f"nothing: order {self.state.order_id} applied by {actor}")
 
-    def _check_confirm(self) -> None:
+    def _check_confirm(self) -> bool:
+        """True for a repeat (answered with the outcome, applied once); refuses what cannot
+        be confirmed."""
         if self.state.stage == Stage.APPLIED or self.confirmed_by is not None:
-            return  # a repeat: answered with the outcome, applied once
+            return True
         if self.state.stage != Stage.AWAITING_PARTNER:
             raise refusal(f"there is no order to confirm: {self.state.stage.value}, "
                           f"{self.state.waiting_for}")
+        return False
+
+    def _confirm_refusal(self) -> str | None:
+        """A process's own reason not to confirm yet (the change order: CLASSOUND documents)."""
+        return None
 
     @workflow.update
     async def confirm(self, step: StaffStep) -> StepAnswer:
         """The partner's "Bestellung bestätigen"."""
-        self._check_confirm()
-        if self.confirmed_by is None:
-            self.confirmed_by = step.actor
+        async with self._lock:
+            # Checked again under the lock: a cancel or expiry may have closed the order
+            # since the validator let this step in.
+            if not self._check_confirm():
+                reason = self._confirm_refusal()
+                if reason and workflow.patched(DOCUMENTS_GATE):
+                    raise refusal(reason)
+                self.confirmed_by = step.actor
         await workflow.wait_condition(lambda: self.finished)
         if self.state.stage != Stage.APPLIED:
             raise refusal(f"order {self.state.order_id} was not applied: {self.state.waiting_for}")
+        changed = f": {'; '.join(self.state.changes)}" if self.state.changes else ""
         return StepAnswer(
-            message=f"order {self.state.order_id} confirmed by {self.confirmed_by} and applied",
+            message=f"order {self.state.order_id} confirmed by {self.confirmed_by} and "
+                    f"applied{changed}",
             stage=self.state.stage,
             notes=self.state.notes,
         )
 
     @confirm.validator
     def _validate_confirm(self, step: StaffStep) -> None:
-        self._check_confirm()
+        if not self._check_confirm():
+            reason = self._confirm_refusal()
+            if reason:
+                raise refusal(reason)
 
     # --- cancelling -------------------------------------------------------------------------
 
     def _check_cancel(self) -> None:
         if self.state.stage == Stage.CANCELLED:
             return
+        if self.state.stage == Stage.VALIDATING:
+            raise refusal("the order is still being created; try again in a moment")
         if self.confirmed_by is not None or self.state.stage in (Stage.APPLYING, Stage.APPLIED):
             raise refusal(f"order {self.state.order_id} is confirmed; it can no longer be "
                           "cancelled, start a new change order to undo it")
@@ -208,7 +238,9 @@ class OrderProcess(Process):
         self._check_cancel()
 
     async def _close(self, stage: Stage, reason: str, actor: str) -> None:
-        await self._act(
+        # The store refuses to close an order that is no longer open; that refusal reaches
+        # the sender of the step (or fails the process visibly), never a second notice.
+        await self._act_or_refuse(
             ChangeOrderActivities.close_order,
             OrderClosure(
                 key=self._key(f"close-{stage.value}", actor),

@@ -9,6 +9,7 @@ import pytest
 
 from tests.e2e.cli import starter, worker
 from tests.records import licence_totals, new_account, set_account_field
+from tests.records_classound import pdf_bytes, png_bytes
 
 pytestmark = pytest.mark.e2e
 
@@ -70,21 +71,55 @@ async def test_change_order_rejected_fixed_and_applied(cli_env, pool, tmp_path):
         assert (await starter(cli_env, "mark-primary", pid)).code == 0
         assert (await starter(cli_env, "publish", pid)).code == 0
 
+        # CLASSOUND-FLAT on the quote: booked only with the LOA and the last invoice
+        no_documents = await starter(cli_env, "mark-complete", pid)
+        assert no_documents.code == 1
+        assert "waiting for: LOA, last invoice" in no_documents.body["message"]
+        loa, invoice = tmp_path / "LOA.pdf", tmp_path / "invoice.png"
+        loa.write_bytes(pdf_bytes())
+        invoice.write_bytes(png_bytes())
+        for kind, path in (("loa", loa), ("last-invoice", invoice)):
+            uploaded = await starter(cli_env, "upload", pid, "--kind", kind, "--file", str(path))
+            assert uploaded.code == 0, uploaded.text
+
         rejected = await starter(cli_env, "mark-complete", pid)
         assert rejected.code == 1
         assert "e-mail, invoice e-mail" in rejected.body["message"]
         await set_account_field(pool, acc.id, "email", "it@test.example")
         await set_account_field(pool, acc.id, "invoice_email", "ap@test.example")
+        # the duplicate keeps the CLASSOUND-FLAT; Premium changes, the phone goes
+        revised = await starter(cli_env, "revise", pid, "--line", "Premium=+3",
+                                "--remove", "WP480G")
+        assert revised.code == 0, revised.text
+        assert revised.body["data"]["notes"][:2] == ["removed WP480G +1", "Premium +2 → +3"]
+        assert (await starter(cli_env, "publish", pid)).code == 0
         accepted = await starter(cli_env, "mark-complete", pid)
         assert accepted.code == 0, accepted.text
         assert (await starter(cli_env, "confirm", pid, "--as", "partner-bo")).code == 0
         status = await starter(cli_env, "status", pid)
 
     assert status.body["data"]["stage"] == "applied"
-    assert await licence_totals(pool, acc.pbx_id) == {"Premium": 4}
+    assert [d["kind"] for d in status.body["data"]["documents"]] == ["loa", "last-invoice"]
+    assert await licence_totals(pool, acc.pbx_id) == {"Premium": 5}
     skus = sorted(r["sku"] for r in await pool.fetch(
         "SELECT sku FROM pbx_products WHERE pbx_id = $1 AND status = 'active'", acc.pbx_id))
-    assert skus == ["CLASSOUND-FLAT", "WP480G"]
+    assert skus == ["CLASSOUND-FLAT"]
+
+
+async def test_two_overlapping_fast_change_orders_to_the_same_total(cli_env, pool):
+    acc = await new_account(pool, licences={"Premium": 5})
+    async with worker(cli_env):
+        pids = []
+        for ref in ("first", "second"):
+            started = await starter(cli_env, "fast-change", "--account", acc.id, "--pbx",
+                                    acc.pbx_id, "--set", "Premium=6", "--ref", ref)
+            assert started.code == 0, started.text
+            pids.append(started.body["data"]["process_id"])
+        answers = [await starter(cli_env, "confirm", pid, "--as", "partner-di") for pid in pids]
+    assert [a.code for a in answers] == [0, 0]
+    assert "Premium 5 → 6" in answers[0].body["message"]
+    assert "Premium already 6: nothing to change" in answers[1].body["message"]
+    assert await licence_totals(pool, acc.pbx_id) == {"Premium": 6}
 
 
 async def test_bad_input_is_refused_before_anything_is_sent(cli_env, pool, tmp_path):

@@ -1,13 +1,15 @@
 """Records the change-order histories that tests/test_replay.py replays. Run it when a
 workflow changes on purpose (and keep old histories that running processes may still have):
 
-    .venv/bin/python -m tests.histories.record_change_orders
+    .venv/bin/python -m tests.histories.record_change_orders [NAME ...]
 
-Each history is a real run on the time-skipping server with the real activities."""
+With names, only those histories are recorded (the others stay as they are). Each history
+is a real run on the time-skipping server with the real activities."""
 
 import asyncio
 import os
 import sys
+import tempfile
 from datetime import timedelta
 
 from domain.change_order import (
@@ -18,8 +20,13 @@ from domain.change_order import (
     Revision,
     StaffStep,
 )
+from domain.classound import DocumentUpload
+from domain.documents import DocumentKind
+from domain.order_lines import QuoteLine
+from store.documents import DocumentStore
 from tests.histories.recording import recording, save
 from tests.records import new_account, set_account_field
+from tests.records_classound import jpeg_bytes, pdf_bytes, stored_document
 from tests.workflows.harness import (
     fast_lines,
     outcome,
@@ -92,18 +99,75 @@ async def change_order_cancelled(env, pool, q) -> None:
     await save(handle, "change_order_cancelled")
 
 
-async def main() -> None:
-    async with recording() as r:
-        async with running_worker(r.time_env.client, r.pool) as q:
-            for record in (fast_change_applied_after_reminder, fast_change_expired,
-                           fast_change_refused):
-                await record(r.time_env, r.pool, q)
-        async with running_worker(r.dev_env.client, r.pool) as q:
-            for record in (change_order_rejected_revised_applied, change_order_cancelled):
-                await record(r.dev_env, r.pool, q)
+async def fast_change_second_order_found_nothing_to_change(env, pool, q) -> None:
+    """Two orders set Premium=6 on a PBX with 5: the second, applied after the first, is
+    planned again on apply and changes nothing (issue 16)."""
+    acc = await new_account(pool, licences={"Premium": 5})
+    handles = []
+    for _ in range(2):
+        handle, _ = await start_process(env.client, q, FastChangeOrder, FastChangeRequest(
+            account_id=acc.id, pbx_id=acc.pbx_id, lines=fast_lines(Premium=6),
+            requested_by="staff"))
+        handles.append(handle)
+    for handle in handles:
+        await handle.execute_update(FastChangeOrder.confirm, PARTNER)
+        await outcome(env, handle)
+    await save(handles[1], "fast_change_second_order_found_nothing_to_change")
+
+
+async def change_order_classound_documents_revision_kept_lines(env, pool, q) -> None:
+    """A revision that keeps the original's lines and adds a CLASSOUND-FLAT, which is then
+    booked only once the LOA and the last invoice are uploaded (issue 16)."""
+    documents = DocumentStore(os.environ["PARTNERFLOW_DOCUMENTS_DIR"])
+    acc = await new_account(pool, licences={"Premium": 2})
+    handle, _ = await start_process(env.client, q, ChangeOrder, ChangeOrderRequest(
+        account_id=acc.id, pbx_id=acc.pbx_id, requested_by="staff",
+        lines=quote_lines(("Premium", 1), ("WP480G", 2), ("SVC-INSTALL", 1))))
+    v1 = (await handle.query(ChangeOrder.status)).current_quote.quote_id
+    await handle.execute_update(ChangeOrder.mark_primary, QuoteStep(actor="staff", quote_id=v1))
+    await handle.execute_update(ChangeOrder.publish, QuoteStep(actor="staff", quote_id=v1))
+    await handle.execute_update(ChangeOrder.revise, Revision(
+        actor="staff", lines=[QuoteLine(sku="CLASSOUND-FLAT", quantity=2, licence="Premium")],
+        remove=["SVC-INSTALL"]))
+    v2 = (await handle.query(ChangeOrder.status)).current_quote.quote_id
+    await handle.execute_update(ChangeOrder.publish, QuoteStep(actor="staff", quote_id=v2))
+    for kind, data, name in ((DocumentKind.LOA, pdf_bytes(), "LOA.pdf"),
+                             (DocumentKind.LAST_INVOICE, jpeg_bytes(), "invoice.jpg")):
+        await handle.execute_update("upload", DocumentUpload(
+            actor="reseller", document=stored_document(documents, kind, data, name)),
+            result_type=None)
+    await handle.execute_update(ChangeOrder.mark_complete, STAFF)
+    await handle.execute_update(ChangeOrder.confirm, PARTNER)
+    await outcome(env, handle)
+    await save(handle, "change_order_classound_documents_revision_kept_lines")
+
+
+TIME_SKIPPING = (fast_change_applied_after_reminder, fast_change_expired, fast_change_refused,
+                 fast_change_second_order_found_nothing_to_change)
+DEV_SERVER = (change_order_rejected_revised_applied, change_order_cancelled,
+              change_order_classound_documents_revision_kept_lines)
+
+
+async def main(names: list[str]) -> None:
+    unknown = set(names) - {f.__name__ for f in TIME_SKIPPING + DEV_SERVER}
+    if unknown:
+        raise SystemExit(f"no such history: {', '.join(sorted(unknown))}")
+
+    def chosen(records):
+        return [f for f in records if not names or f.__name__ in names]
+
+    with tempfile.TemporaryDirectory() as documents:
+        os.environ["PARTNERFLOW_DOCUMENTS_DIR"] = documents
+        async with recording() as r:
+            async with running_worker(r.time_env.client, r.pool) as q:
+                for record in chosen(TIME_SKIPPING):
+                    await record(r.time_env, r.pool, q)
+            async with running_worker(r.dev_env.client, r.pool) as q:
+                for record in chosen(DEV_SERVER):
+                    await record(r.dev_env, r.pool, q)
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(main(sys.argv[1:]))
     sys.stdout.flush()
     os._exit(0)

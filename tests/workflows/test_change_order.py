@@ -15,7 +15,12 @@ from domain.change_order import (
     StaffStep,
     Stage,
 )
+from domain.classound import DocumentUpload
+from domain.documents import DocumentKind
+from domain.order_lines import QuoteLine
+from store.documents import DocumentStore
 from tests.records import licence_totals, new_account, set_account_field
+from tests.records_classound import jpeg_bytes, pdf_bytes, stored_document
 from tests.workflows.harness import (
     outcome,
     quote_lines,
@@ -52,7 +57,24 @@ async def refused(handle: WorkflowHandle, update, arg) -> str:
     return err.value.cause.message
 
 
-async def test_quote_accepted_confirmed_and_applied_with_seed_start_dates(time_env, pool):
+@pytest.fixture
+def documents(tmp_path, monkeypatch) -> DocumentStore:
+    """The document store of this test: the worker's activities and the test share it."""
+    monkeypatch.setenv("PARTNERFLOW_DOCUMENTS_DIR", str(tmp_path / "documents"))
+    return DocumentStore(tmp_path / "documents")
+
+
+async def upload(handle: WorkflowHandle, documents: DocumentStore, kind: DocumentKind):
+    """The LOA or the last invoice, as `starter.py upload` sends it."""
+    data, name = ((pdf_bytes("LOA signed"), "LOA.pdf") if kind == DocumentKind.LOA
+                  else (jpeg_bytes(), "last-invoice.jpg"))
+    doc = stored_document(documents, kind, data, name)
+    return await handle.execute_update(
+        "upload", DocumentUpload(actor="reseller-anna", document=doc), result_type=None)
+
+
+async def test_quote_accepted_confirmed_and_applied_with_seed_start_dates(
+        time_env, pool, documents):
     acc = await new_account(pool, licences={"Premium": 2})
     today = await server_today(time_env)
     licence_start = today + timedelta(days=10)
@@ -68,6 +90,8 @@ async def test_quote_accepted_confirmed_and_applied_with_seed_start_dates(time_e
         assert answer.stage == Stage.QUOTE_DRAFT
         assert any("WP480G" in n and "ignored" in n for n in answer.notes)
         quote_id = await primary_and_publish(handle)
+        for kind in DocumentKind:  # the quote has CLASSOUND-FLATs (seed 000 §5.1)
+            await upload(handle, documents, kind)
         accepted = await handle.execute_update(ChangeOrder.mark_complete, STAFF)
         assert accepted.stage == Stage.AWAITING_PARTNER and not accepted.rejected
         order = await pool.fetchrow("SELECT * FROM orders WHERE process_id = $1", handle.id)
@@ -261,3 +285,86 @@ async def test_steps_sent_twice_are_applied_once(time_env, pool):
         "SELECT action FROM audit_log WHERE process_id = $1 ORDER BY id", handle.id)]
     assert actions == ["quote saved", "quote marked primary", "quote published",
                        "quote completed", "order applied"]
+
+
+# --- issue 16: CLASSOUND documents, and revisions that keep their lines --------------------
+
+async def test_a_quote_with_classound_is_booked_and_confirmed_only_with_both_documents(
+        dev_env, pool, documents):
+    acc = await new_account(pool, licences={"Premium": 3})
+    lines = quote_lines(("Premium", 1), ("CLASSOUND-FLAT", 2, "Premium"))
+    async with running_worker(dev_env.client, pool) as q:
+        handle, _ = await start_process(dev_env.client, q, ChangeOrder, request(acc, lines))
+        await primary_and_publish(handle)
+        message = await refused(handle, ChangeOrder.mark_complete, STAFF)
+        assert "cannot be marked complete" in message
+        assert "waiting for: LOA, last invoice" in message
+        assert f"starter.py upload {handle.id} --kind loa|last-invoice" in message
+        status = await handle.query(ChangeOrder.status)
+        assert status.missing == ["LOA", "last invoice"]
+        assert "CLASSOUND documents missing: LOA, last invoice" in status.waiting_for
+
+        answer = await upload(handle, documents, DocumentKind.LOA)
+        assert "still missing: last invoice" in answer["message"]
+        message = await refused(handle, ChangeOrder.mark_complete, STAFF)
+        assert "waiting for: last invoice" in message and "LOA," not in message
+        assert await pool.fetchval("SELECT count(*) FROM orders WHERE process_id = $1",
+                                   handle.id) == 0
+
+        await upload(handle, documents, DocumentKind.LAST_INVOICE)
+        accepted = await handle.execute_update(ChangeOrder.mark_complete, STAFF)
+        assert accepted.stage == Stage.AWAITING_PARTNER
+        await handle.execute_update(ChangeOrder.confirm, PARTNER)
+        result = await outcome(dev_env, handle)
+    assert result.stage == Stage.APPLIED and result.missing == []
+    assert [d.kind for d in result.documents] == [DocumentKind.LOA, DocumentKind.LAST_INVOICE]
+    rows = await pool.fetch("SELECT kind FROM documents WHERE process_id = $1 AND is_current"
+                            " ORDER BY kind", handle.id)
+    assert [r["kind"] for r in rows] == ["last-invoice", "loa"]
+    assert await pool.fetchval(
+        "SELECT count(*) FROM pbx_products WHERE pbx_id = $1 AND sku = 'CLASSOUND-FLAT'"
+        " AND status = 'active'", acc.pbx_id) == 2
+
+
+async def test_upload_to_a_change_order_without_classound_is_refused(dev_env, pool, documents):
+    acc = await new_account(pool, licences={"Premium": 3})
+    async with running_worker(dev_env.client, pool) as q:
+        handle, _ = await start_process(dev_env.client, q, ChangeOrder,
+                                        request(acc, quote_lines(("Premium", 1))))
+        with pytest.raises(WorkflowUpdateFailedError) as err:
+            await upload(handle, documents, DocumentKind.LOA)
+        await handle.execute_update(ChangeOrder.cancel,
+                                    Cancellation(actor="staff", reason="test done"))
+        await outcome(dev_env, handle)
+    assert "has no CLASSOUND-FLAT" in err.value.cause.message
+
+
+async def test_a_revised_quote_keeps_every_line_it_does_not_change(dev_env, pool):
+    acc = await new_account(pool, licences={"Premium": 2})
+    lines = quote_lines(("Premium", 2), ("WP480G", 3), ("SVC-INSTALL", 1))
+    async with running_worker(dev_env.client, pool) as q:
+        handle, _ = await start_process(dev_env.client, q, ChangeOrder, request(acc, lines))
+        v1 = await primary_and_publish(handle)
+        revised = await handle.execute_update(ChangeOrder.revise, Revision(
+            actor="staff", lines=[QuoteLine(sku="Premium", quantity=5),
+                                  QuoteLine(sku="SVC-TRAINING", quantity=1)],
+            remove=["SVC-INSTALL"]))
+        assert revised.stage == Stage.QUOTE_PRIMARY
+        assert f"differences from {v1}" in revised.message
+        assert revised.notes[:3] == ["removed SVC-INSTALL +1", "Premium +2 → +5",
+                                     "added SVC-TRAINING +1"]
+        assert "no such line" in await refused(
+            handle, ChangeOrder.revise, Revision(actor="staff", remove=["W-AIR-SYNC-PLUS"]))
+        v2 = await current_quote(handle)
+        await handle.execute_update(ChangeOrder.publish, QuoteStep(actor="staff", quote_id=v2))
+        await handle.execute_update(ChangeOrder.mark_complete, STAFF)
+        await handle.execute_update(ChangeOrder.confirm, PARTNER)
+        await outcome(dev_env, handle)
+    stored = [(r["sku"], r["quantity"]) for r in await pool.fetch(
+        "SELECT sku, quantity FROM quote_lines WHERE quote_id = $1 ORDER BY line_no", v2)]
+    assert stored == [("Premium", 5), ("WP480G", 3), ("SVC-TRAINING", 1)]
+    assert await licence_totals(pool, acc.pbx_id) == {"Premium": 7}
+    products = {r["sku"]: r["n"] for r in await pool.fetch(
+        "SELECT sku, sum(quantity)::int AS n FROM pbx_products WHERE pbx_id = $1 GROUP BY sku",
+        acc.pbx_id)}
+    assert products == {"WP480G": 3, "SVC-TRAINING": 1}

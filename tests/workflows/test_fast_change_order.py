@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 from temporalio import activity
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateStage
 
 from activities.change_orders import ChangeOrderActivities
 from domain.change_order import (
@@ -14,6 +14,7 @@ from domain.change_order import (
     Cancellation,
     FastChangeRequest,
     OrderApplication,
+    OrderClosure,
     StaffStep,
     Stage,
 )
@@ -247,3 +248,59 @@ async def test_confirm_sent_twice_is_applied_once(time_env, pool):
     assert await licence_totals(pool, acc.pbx_id) == {"Basic": 4}
     assert await pool.fetchval(
         "SELECT count(*) FROM licences WHERE pbx_id = $1", acc.pbx_id) == 2
+
+
+# --- issue 16: totals, and the confirm/cancel race -------------------------------------------
+
+async def test_two_overlapping_orders_both_setting_premium_6_from_5_end_at_6(time_env, pool):
+    acc = await new_account(pool, licences={"Premium": 5})
+    async with running_worker(time_env.client, pool) as q:
+        first, _ = await start_process(time_env.client, q, FastChangeOrder,
+                                       request(acc, fast_lines(Premium=6)))
+        second, _ = await start_process(time_env.client, q, FastChangeOrder,
+                                        request(acc, fast_lines(Premium=6)))
+        one = await first.execute_update(FastChangeOrder.confirm, PARTNER)
+        two = await second.execute_update(FastChangeOrder.confirm, PARTNER)
+        results = [await outcome(time_env, h) for h in (first, second)]
+    assert await licence_totals(pool, acc.pbx_id) == {"Premium": 6}
+    assert one.message.endswith("applied: Premium 5 → 6")
+    assert two.message.endswith("applied: Premium already 6: nothing to change")
+    assert [r.stage for r in results] == [Stage.APPLIED, Stage.APPLIED]
+    assert [ln.quantity for ln in results[0].lines] == [1] and results[1].lines == []
+    assert results[1].changes == ["Premium already 6: nothing to change"]
+
+
+async def test_confirm_while_a_cancel_is_being_written_closes_the_order_once(dev_env, pool):
+    # Both steps in flight at once: the cancel's write is held open until the confirmation
+    # has been accepted by the process, then released.
+    acc = await new_account(pool, licences={"Premium": 1})
+    entered, release = asyncio.Event(), asyncio.Event()
+    real = ChangeOrderActivities(pool)
+
+    @activity.defn(name="close_order")
+    async def close_order_held_open(closure: OrderClosure) -> None:
+        entered.set()
+        await release.wait()
+        await real.close_order(closure)
+
+    async with running_worker(dev_env.client, pool, replace=[close_order_held_open]) as q:
+        handle, _ = await start_process(dev_env.client, q, FastChangeOrder,
+                                        request(acc, fast_lines(Premium=3)))
+        cancelling = asyncio.create_task(handle.execute_update(
+            FastChangeOrder.cancel, Cancellation(actor="staff", reason="customer withdrew")))
+        await entered.wait()  # the cancel holds the process's lock, writing
+        confirming = await handle.start_update(FastChangeOrder.confirm, PARTNER,
+                                               wait_for_stage=WorkflowUpdateStage.ACCEPTED)
+        release.set()
+        assert (await cancelling).stage == Stage.CANCELLED
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await confirming.result()
+        result = await outcome(dev_env, handle)
+    assert "cancelled" in refused.value.cause.message
+    assert result.stage == Stage.CANCELLED
+    order = await pool.fetchrow("SELECT status FROM orders WHERE process_id = $1", handle.id)
+    assert order["status"] == "cancelled"
+    templates = [r["template"] for r in await pool.fetch(
+        "SELECT template FROM notifications WHERE process_id = $1 ORDER BY id", handle.id)]
+    assert templates == ["order_awaiting_confirmation", "order_cancelled"]
+    assert await licence_totals(pool, acc.pbx_id) == {"Premium": 1}
