@@ -7,6 +7,7 @@ import asyncio
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 
@@ -199,12 +200,15 @@ def campaign_id(partner_id: str | None) -> str:
 
 
 class Progress:
-    """A bar on a terminal; plain lines (at most every few seconds) when not a tty."""
+    """A bar on a terminal; plain lines (at most every few seconds) when not a tty.
+    `clock` is injectable so tests do not depend on the machine's uptime."""
 
-    def __init__(self, stream=sys.stderr, every: float = 5.0) -> None:
-        self.stream, self.every = stream, every
+    def __init__(self, stream=sys.stderr, every: float = 5.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.stream, self.every, self.clock = stream, every, clock
         self.tty = stream.isatty()
-        self.last_line, self.last_at = "", 0.0
+        # None = nothing printed yet. Never 0.0: monotonic() starts near 0 at boot.
+        self.last_line, self.last_at = "", None
 
     def show(self, s: CampaignStatus) -> None:
         p = s.progress
@@ -219,8 +223,9 @@ class Progress:
             self.stream.flush()
             return
         line = f"{s.process_id}: {progress_line(p, done=s.finished)}"
-        now = time.monotonic()
-        if line != self.last_line and (s.finished or now - self.last_at >= self.every):
+        now = self.clock()
+        due = self.last_at is None or now - self.last_at >= self.every
+        if line != self.last_line and (s.finished or due):
             print(line, file=self.stream, flush=True)
             self.last_line, self.last_at = line, now
 
