@@ -124,9 +124,10 @@ class Args:
 def test_part_changes_from_the_command_line():
     changes = part_changes(Args(price=["Premium=18,50"], add=["Business=2@29.90"],
                                 remove=["Basic"], quantity=["Premium=4"]))
-    assert [(c.sku, c.quantity, c.unit_price, c.remove) for c in changes] == [
-        ("Premium", 4, Decimal("18.50"), False), ("Business", 2, Decimal("29.90"), False),
-        ("Basic", None, None, True)]
+    assert [(c.sku, c.add, c.quantity, c.unit_price, c.remove) for c in changes] == [
+        ("Premium", None, 4, Decimal("18.50"), False),
+        ("Business", 2, None, Decimal("29.90"), False),  # adds 2, replaces nothing
+        ("Basic", None, None, None, True)]
 
 
 @pytest.mark.parametrize(("options", "message"), [
@@ -134,6 +135,13 @@ def test_part_changes_from_the_command_line():
     ({"price": ["Premium"]}, "--price 'Premium': give SKU=VALUE"),
     ({"price": ["Premium=cheap"]}, "'cheap' is not a price"),
     ({"add": ["Business=two"]}, "'two' is not a whole number"),
+    ({"add": ["Business=2"], "quantity": ["Business=5"]},
+     "Business: --quantity and --add together; --add adds units, --quantity and --price "
+     "replace them"),
+    ({"price": ["Business=20"], "add": ["Business=2@29.90"]}, "--price and --add together"),
+    ({"add": ["Business=2"], "remove": ["Business"]}, "--add and --remove together"),
+    ({"add": ["Business=2", "Business=1"]}, "Business: --add given twice"),
+    ({"price": ["Business=2", "Business=3"]}, "Business: --price given twice"),
 ])
 def test_bad_part_changes_are_refused_before_sending(options, message):
     with pytest.raises(BadInput, match=message):
