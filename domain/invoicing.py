@@ -49,11 +49,12 @@ class NumberingSettings(BaseModel):
 
 
 # One review per partner: every run of the partner uses it. A run waiting for the review
-# re-reads the partner's numbering on a durable timer (1, 2, 4 ... minutes, then every
-# 30), so a review done on another run reaches it without anyone sending it a step; a
-# step sent to it reads the numbering at once.
+# re-reads the partner's numbering on a durable timer (1, 2, 4 ... 32 minutes, then
+# hourly: about 11 history events a poll, some 260 a waiting day), so a review done on
+# another run reaches it without anyone sending it a step; a step sent to it reads the
+# numbering at once.
 REVIEW_POLL_FIRST = timedelta(minutes=1)
-REVIEW_POLL_MAX = timedelta(minutes=30)
+REVIEW_POLL_MAX = timedelta(hours=1)
 
 
 def review_poll_after(polls: int) -> timedelta:
