@@ -141,12 +141,12 @@ class InvoicingRun(Process):
             except TimeoutError:
                 pass
             polls += 1
-            if s.numbering.reviewed:
-                return  # a review reached this run while the timer fired
+            if s.numbering.reviewed or self._lock.locked():
+                continue  # a review on this run is under way: it settles the numbering
             numbering = await self._act(
                 PsaActivities.load_numbering, NumberingLookup(partner_id=partner_id),
                 f"look whether the invoice numbering of {partner_id} has been reviewed")
-            if numbering.reviewed and not s.numbering.reviewed:
+            if numbering.reviewed and not s.numbering.reviewed and not self._lock.locked():
                 self._learn(numbering)
 
     def _learn(self, numbering) -> None:
