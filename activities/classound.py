@@ -27,6 +27,7 @@ from domain.classound import (
     SubmittedPorting,
     billing_plan,
     flats_to_order,
+    numbers_per_flat,
 )
 from domain.errors import Refused
 from domain.porting_numbers import NumberListError, parse_number_list
@@ -138,7 +139,6 @@ class ClassoundActivities(StepActivities):
 
         async def write(conn) -> dict:
             pid = a.key.process_id
-            dids = await orders.activate_numbers(conn, pid, a.pbx_id)
             licences = await orders.licence_totals(conn, a.pbx_id)
             have = await orders.flat_totals(conn, a.pbx_id)
             # Licences may have been reduced since the order: one flat per seat still holds.
@@ -152,13 +152,27 @@ class ClassoundActivities(StepActivities):
                                  "flat are left on the PBX")
             added = {t: n for t, n in added.items() if n}
             sku = await orders.flat_sku(conn)
+            flat_ids = []
             if added and sku:
-                await orders.add_flats(conn, pid, a.pbx_id, sku, added, a.porting_date)
+                flat_ids = await orders.add_flats(conn, pid, a.pbx_id, sku, added, a.porting_date)
+            # The numbers belong to the flats this order books; Classound ordering without
+            # new flats adds numbers to the PBX's flats. Linked, a reduction that cancels a
+            # flat lists its DIDs for customer care (seed 000 §5).
+            flat_ids = flat_ids or await orders.active_flat_ids(conn, a.pbx_id)
+            numbers = await orders.numbers_of(conn, pid)
+            flat_of = numbers_per_flat(numbers, flat_ids)
+            dids = await orders.activate_numbers(conn, a.pbx_id, numbers, flat_of)
+            if len(flat_of) < dids:
+                notes.append(f"{dids - len(flat_of)} ported number(s) belong to no "
+                             "CLASSOUND-FLAT (the PBX has none): a licence reduction will not "
+                             "list them for customer care")
             plans = [billing_plan(t) for t in LicenceType if t in licences]
             await orders.record_billing_plans(conn, pid, a.pbx_id, plans, a.porting_date)
             await orders.complete_order(conn, pid, a.key.step, a.attempt, a.partner_id,
                                         a.porting_date, dids)
-            records = [f"{dids} DID(s) active on {a.pbx_id} from {a.porting_date}"]
+            linked = (f", linked to {len(set(flat_of.values()))} CLASSOUND-FLAT(s)"
+                      if flat_of else "")
+            records = [f"{dids} DID(s) active on {a.pbx_id} from {a.porting_date}{linked}"]
             records += [f"{sku} x{n} ({t.value}) from {a.porting_date}"
                         for t, n in added.items()]
             return {"dids": dids, "flats": {t.value: n for t, n in added.items()},

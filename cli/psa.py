@@ -7,6 +7,7 @@ import asyncio
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 
@@ -132,25 +133,36 @@ async def cmd_contract_terms(args) -> int:
 
 
 def part_changes(args) -> list[PartChange]:
+    """--add adds units (to the part at its price, or a new part); --quantity and --price
+    replace them; --remove drops the part. --quantity and --price may go together; each
+    other pairing for one SKU is refused, so that nothing is read two ways."""
     changes: dict[str, dict] = {}
+    named: dict[str, list[str]] = {}
 
-    def change(sku: str) -> dict:
+    def change(sku: str, option: str) -> dict:
+        if option in named.setdefault(sku, []):
+            raise BadInput(f"{sku}: {option} given twice; give one change per part")
+        named[sku].append(option)
+        if len(named[sku]) > 1 and set(named[sku]) != {"--price", "--quantity"}:
+            raise BadInput(f"{sku}: {' and '.join(named[sku])} together; --add adds units, "
+                           "--quantity and --price replace them, --remove drops the part")
         return changes.setdefault(sku, {"sku": sku})
 
     for text in args.price or []:
         sku, value = _pair(text, "--price")
-        change(sku)["unit_price"] = _price(value, f"--price {sku}")
+        change(sku, "--price")["unit_price"] = _price(value, f"--price {sku}")
     for text in args.quantity or []:
         sku, value = _pair(text, "--quantity")
-        change(sku)["quantity"] = _int(value, f"--quantity {sku}")
+        change(sku, "--quantity")["quantity"] = _int(value, f"--quantity {sku}")
     for text in args.add or []:
         sku, value = _pair(text, "--add")
         quantity, _, price = value.partition("@")
-        change(sku)["quantity"] = _int(quantity, f"--add {sku}")
+        c = change(sku, "--add")
+        c["add"] = _int(quantity, f"--add {sku}")
         if price:
-            change(sku)["unit_price"] = _price(price, f"--add {sku}")
+            c["unit_price"] = _price(price, f"--add {sku}")
     for sku in args.remove or []:
-        change(sku.strip())["remove"] = True
+        change(sku.strip(), "--remove")["remove"] = True
     if not changes:
         raise BadInput("give at least one --price, --quantity, --add or --remove")
     return [validated(PartChange, **c) for c in changes.values()]
@@ -201,12 +213,15 @@ def campaign_id(partner_id: str | None) -> str:
 
 
 class Progress:
-    """A bar on a terminal; plain lines (at most every few seconds) when not a tty."""
+    """A bar on a terminal; plain lines (at most every few seconds) when not a tty.
+    `clock` is injectable so tests do not depend on the machine's uptime."""
 
-    def __init__(self, stream=sys.stderr, every: float = 5.0) -> None:
-        self.stream, self.every = stream, every
+    def __init__(self, stream=sys.stderr, every: float = 5.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.stream, self.every, self.clock = stream, every, clock
         self.tty = stream.isatty()
-        self.last_line, self.last_at = "", 0.0
+        # None = nothing printed yet. Never 0.0: monotonic() starts near 0 at boot.
+        self.last_line, self.last_at = "", None
 
     def show(self, s: CampaignStatus) -> None:
         p = s.progress
@@ -221,8 +236,9 @@ class Progress:
             self.stream.flush()
             return
         line = f"{s.process_id}: {progress_line(p, done=s.finished)}"
-        now = time.monotonic()
-        if line != self.last_line and (s.finished or now - self.last_at >= self.every):
+        now = self.clock()
+        due = self.last_at is None or now - self.last_at >= self.every
+        if line != self.last_line and (s.finished or due):
             print(line, file=self.stream, flush=True)
             self.last_line, self.last_at = line, now
 
@@ -445,12 +461,16 @@ def register(commands: Commands) -> None:
     c.add_argument("--payment", required=True, choices=["bank-transfer", "direct-debit"])
     c.add_argument("--mandate", help="SEPA mandate reference (direct debit)")
 
-    c = commands.add("change-parts", "change prices or quantities, add or remove contract "
-                     "parts of the draft", cmd_change_parts, process=True, step=True)
-    c.add_argument("--price", action="append", metavar="SKU=PRICE", help="monthly unit price")
-    c.add_argument("--quantity", action="append", metavar="SKU=N")
+    c = commands.add("change-parts", "add units or parts, replace prices or quantities, or "
+                     "remove parts of the draft (the answer shows the parts before and after)",
+                     cmd_change_parts, process=True, step=True)
+    c.add_argument("--price", action="append", metavar="SKU=PRICE",
+                   help="replace the part's monthly unit price")
+    c.add_argument("--quantity", action="append", metavar="SKU=N",
+                   help="replace the part's quantity")
     c.add_argument("--add", action="append", metavar="SKU=N[@PRICE]",
-                   help="a new part (default price: the list price)")
+                   help="add N units: to the part, at its price (another price is refused), "
+                   "or as a new part (default price: the list price)")
     c.add_argument("--remove", action="append", metavar="SKU")
 
     commands.add("confirm-contract", "confirm the part prices: the contract becomes active "

@@ -113,6 +113,25 @@ def flats_to_order(
     return {t: n for t, n in requested.items() if n > 0}
 
 
+def numbers_per_flat(numbers: list[str], flat_ids: list[int]) -> dict[str, int]:
+    """Which CLASSOUND-FLAT each ported number belongs to, so that a licence reduction that
+    cancels a flat lists its DIDs for customer care (seed 000 §5). The order does not say
+    which number serves which seat, so: in the order of the number list, in runs as even
+    as possible (the longer runs first, like SQL's ntile), the first run to the first flat
+    booked. The reduction cascade cancels the newest flats first, so the first numbers of
+    the list (usually the main number) stay longest. No flat: no link."""
+    if not flat_ids:
+        return {}
+    per_flat, longer = divmod(len(numbers), len(flat_ids))
+    linked, at = {}, 0
+    for k, flat_id in enumerate(flat_ids):
+        run = per_flat + (1 if k < longer else 0)
+        for number in numbers[at:at + run]:
+            linked[number] = flat_id
+        at += run
+    return linked
+
+
 _FLAT = re.compile(r"^\s*([A-Za-z]+)\s*=\s*\+?(\d+)\s*$")
 
 

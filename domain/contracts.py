@@ -23,6 +23,7 @@ MAX_PARTS = 50
 # A SEPA mandate reference: up to 35 of these characters (EPC rulebook).
 MANDATE_REFERENCE = r"^[A-Za-z0-9+?/:().,' -]{1,35}$"
 
+MAX_QUANTITY = 100_000
 Price = Field(default=None, ge=0, le=MAX_PRICE, max_digits=9, decimal_places=2)
 CENT = Decimal("0.01")
 
@@ -80,7 +81,7 @@ class ContractPart(BaseModel):
 
     sku: str
     name: str
-    quantity: int = Field(ge=1, le=100_000)
+    quantity: int = Field(ge=1, le=MAX_QUANTITY)
     unit_price: Decimal | None = Price  # per unit and month, in the client's currency
     list_price: Decimal | None = None
     source: Literal["assigned", "added"] = "assigned"
@@ -89,13 +90,16 @@ class ContractPart(BaseModel):
 
 
 class PartChange(BaseModel):
-    """One edit of the contract parts: a new price or quantity, an added part, or removal."""
+    """One edit of the contract parts. `add` adds units (to the part, at its price, or as a
+    new part); `quantity` and `unit_price` replace the part's quantity and price; `remove`
+    drops the part. With `add`, `unit_price` is the price of the added units."""
 
     model_config = ConfigDict(frozen=True)
 
     sku: str = Field(min_length=1, max_length=64)
-    quantity: int | None = Field(default=None, ge=1, le=100_000)
+    quantity: int | None = Field(default=None, ge=1, le=MAX_QUANTITY)
     unit_price: Decimal | None = Price
+    add: int | None = Field(default=None, ge=1, le=MAX_QUANTITY)
     remove: bool = False
 
     _cents = field_validator("unit_price")(_cents)
@@ -122,24 +126,48 @@ def default_parts(services: list[AssignedService],
 
 
 def change_problems(parts: list[ContractPart], changes: list[PartChange]) -> list[str]:
-    """What can be said without the catalogue: each SKU once, removals of existing parts,
-    a change that changes something."""
-    have = {p.sku for p in parts}
+    """What can be said without the catalogue: each SKU once, removals and replacements of
+    existing parts only, additions at the part's own price (one price per part: adding
+    units at another price is refused, never billed silently at either), a change that
+    changes something."""
+    have = {p.sku: p for p in parts}
     problems, seen = [], set()
     for c in changes:
         if c.sku in seen:
             problems.append(f"{c.sku}: named twice; give one change per part")
         seen.add(c.sku)
+        part = have.get(c.sku)
         if c.remove:
-            if c.sku not in have:
+            if part is None:
                 problems.append(f"{c.sku}: not a part of the contract, nothing to remove")
-            if c.quantity is not None or c.unit_price is not None:
+            if c.quantity is not None or c.unit_price is not None or c.add is not None:
                 problems.append(f"{c.sku}: removed, so it takes no quantity or price")
+        elif c.add is not None:
+            if c.quantity is not None:
+                problems.append(f"{c.sku}: either add units (--add) or replace the quantity "
+                                "(--quantity), not both")
+            elif part is not None:
+                problems += _addition_problems(part, c)
         elif c.quantity is None and c.unit_price is None:
             problems.append(f"{c.sku}: give a new quantity, a new price, or remove it")
-        elif c.sku not in have and c.quantity is None:
-            problems.append(f"{c.sku}: a new part needs a quantity")
+        elif part is None:
+            problems.append(f"{c.sku}: not a part of the contract; add it with --add "
+                            f"{c.sku}=N[@PRICE]")
     return problems
+
+
+def _addition_problems(part: ContractPart, c: PartChange) -> list[str]:
+    if part.quantity + c.add > MAX_QUANTITY:
+        return [f"{c.sku}: {part.quantity} + {c.add} is more than {MAX_QUANTITY} units"]
+    if c.unit_price is None or c.unit_price == part.unit_price:
+        return []
+    if part.unit_price is None:
+        return [f"{c.sku}: the part has no price yet; set the price of all its units with "
+                f"--price {c.sku}={c.unit_price}, then add"]
+    return [f"{c.sku}: the contract bills {part.quantity} at {part.unit_price}; adding {c.add} "
+            f"at {c.unit_price} would bill one part at two prices. Add them at "
+            f"{part.unit_price} (--add {c.sku}={c.add}), or change the price of all with "
+            f"--price {c.sku}={c.unit_price} and --quantity {c.sku}={part.quantity + c.add}"]
 
 
 def apply_part_changes(parts: list[ContractPart], changes: list[PartChange],
@@ -151,15 +179,19 @@ def apply_part_changes(parts: list[ContractPart], changes: list[PartChange],
     by_sku = {p.sku: p for p in parts}
     added: list[ContractPart] = []
     for c in changes:
+        p = by_sku.get(c.sku)
         if c.remove:
             by_sku.pop(c.sku, None)
-        elif c.sku in by_sku:
-            p = by_sku[c.sku]
+        elif p is not None and c.add is not None:
+            by_sku[c.sku] = p.model_copy(update={"quantity": p.quantity + c.add})
+        elif p is not None:
             by_sku[c.sku] = p.model_copy(update={
                 "quantity": c.quantity if c.quantity is not None else p.quantity,
                 "unit_price": c.unit_price if c.unit_price is not None else p.unit_price,
             })
-        elif c.quantity is not None:
+        elif c.add is None:
+            continue  # not a part and not an addition: change_problems named it
+        else:
             item = catalogue.get(c.sku)
             if item is None:
                 problems.append(f"{c.sku}: not in the catalogue")
@@ -168,13 +200,40 @@ def apply_part_changes(parts: list[ContractPart], changes: list[PartChange],
                                 "a sales item")
             else:
                 price = c.unit_price if c.unit_price is not None else list_prices.get(c.sku)
-                added.append(ContractPart(sku=c.sku, name=item.name, quantity=c.quantity,
+                added.append(ContractPart(sku=c.sku, name=item.name, quantity=c.add,
                                           unit_price=price, list_price=list_prices.get(c.sku),
                                           source="added"))
     result = [by_sku[p.sku] for p in parts if p.sku in by_sku] + added
     if len(result) > MAX_PARTS:
         problems.append(f"a contract has at most {MAX_PARTS} parts")
     return result, problems
+
+
+def describe_parts(parts: list[ContractPart]) -> str:
+    """"Premium x5 at 18.50, Business x3 at NO PRICE": the parts as a billing person reads
+    them."""
+    return ", ".join(f"{p.sku} x{p.quantity} at {p.unit_price or 'NO PRICE'}"
+                     for p in parts) or "no parts"
+
+
+def parts_difference(before: list[ContractPart], after: list[ContractPart]) -> list[str]:
+    """What changed, one phrase per part, in the order of the parts."""
+    old, new = {p.sku: p for p in before}, {p.sku: p for p in after}
+    said = []
+    for sku in [p.sku for p in before] + [p.sku for p in after if p.sku not in old]:
+        a, b = old.get(sku), new.get(sku)
+        if b is None:
+            said.append(f"{sku} removed (was x{a.quantity})")
+        elif a is None:
+            said.append(f"{sku} x{b.quantity} added at {b.unit_price or 'NO PRICE'}")
+        elif (a.quantity, a.unit_price) != (b.quantity, b.unit_price):
+            what = []
+            if a.quantity != b.quantity:
+                what.append(f"x{a.quantity} -> x{b.quantity}")
+            if a.unit_price != b.unit_price:
+                what.append(f"price {a.unit_price or 'NO PRICE'} -> {b.unit_price}")
+            said.append(f"{sku} {', '.join(what)}")
+    return said
 
 
 def unpriced(parts: list[ContractPart]) -> list[str]:

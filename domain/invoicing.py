@@ -8,7 +8,7 @@ decides how a number is written; `{year}` in it does not restart the sequence ea
 
 import calendar
 import re
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict
 
@@ -32,10 +32,57 @@ class NumberingSettings(BaseModel):
     format: str = DEFAULT_FORMAT
     confirmed_by: str | None = None
     confirmed_at: datetime | None = None
+    first_number: int | None = None  # fixed by the review; next_number moves on from it
 
     @property
     def reviewed(self) -> bool:
         return self.confirmed_at is not None
+
+    @property
+    def reviewed_first_number(self) -> int:
+        """What the review set as the next number (settings read before issue 16 lack it)."""
+        return self.next_number if self.first_number is None else self.first_number
+
+    def words(self) -> str:
+        return (f"prefix {self.prefix!r}, first number {self.reviewed_first_number}, format "
+                f"{self.format}")
+
+
+# One review per partner: every run of the partner uses it. A run waiting for the review
+# re-reads the partner's numbering on a durable timer (1, 2, 4 ... 32 minutes, then
+# hourly: about 11 history events a poll, some 260 a waiting day), so a review done on
+# another run reaches it without anyone sending it a step; a step sent to it reads the
+# numbering at once.
+REVIEW_POLL_FIRST = timedelta(minutes=1)
+REVIEW_POLL_MAX = timedelta(hours=1)
+
+
+def review_poll_after(polls: int) -> timedelta:
+    """How long a waiting run waits before reading the numbering for the (polls+1)th time."""
+    return min(REVIEW_POLL_FIRST * 2 ** min(polls, 16), REVIEW_POLL_MAX)
+
+
+def review_conflicts(reviewed: NumberingSettings, prefix: str, next_number: int,
+                     fmt: str) -> list[str]:
+    """How a second review differs from the one that fixed the settings; none: the same
+    review again."""
+    conflicts = []
+    if prefix != reviewed.prefix:
+        conflicts.append(f"prefix {prefix!r} (reviewed: {reviewed.prefix!r})")
+    if next_number != reviewed.reviewed_first_number:
+        conflicts.append(f"first number {next_number} (reviewed: "
+                         f"{reviewed.reviewed_first_number})")
+    if fmt != reviewed.format:
+        conflicts.append(f"format {fmt} (reviewed: {reviewed.format})")
+    return conflicts
+
+
+def review_refusal(partner_id: str, reviewed: NumberingSettings, conflicts: list[str]) -> str:
+    when = f" on {reviewed.confirmed_at:%Y-%m-%d}" if reviewed.confirmed_at else ""
+    return (f"the invoice numbering of {partner_id} was already reviewed by "
+            f"{reviewed.confirmed_by}{when} ({reviewed.words()}) and never changes once "
+            f"reviewed; this review differs: {'; '.join(conflicts)}. Every run of "
+            f"{partner_id} issues with the reviewed settings")
 
 
 def numbering_problems(prefix: str, next_number: int, fmt: str) -> list[str]:

@@ -278,29 +278,43 @@ async def record_carrier_answer(conn: Conn, a: CarrierAnswerRecord) -> dict:
 
 # --- porting day ----------------------------------------------------------------------------
 
-async def activate_numbers(conn: Conn, process_id: str, pbx_id: str) -> int:
-    """The ported numbers become active DIDs of the PBX (a row entered by hand earlier, in
-    any spelling, is taken over)."""
-    numbers = await numbers_of(conn, process_id)
+async def activate_numbers(conn: Conn, pbx_id: str, numbers: list[str],
+                           flat_of: dict[str, int]) -> int:
+    """The ported numbers become active DIDs of the PBX, each linked to its CLASSOUND-FLAT
+    (`flat_of`; a number without one is linked to none). A row entered by hand earlier, in
+    any spelling, is taken over."""
+    flats = [flat_of.get(n) for n in numbers]
     taken = {r["n"] for r in await conn.fetch(
-        f"UPDATE dids SET pbx_id = $1, status = 'active', flat_id = NULL"
-        f" WHERE {_DIGITS_OF} = ANY($2::text[]) RETURNING {_DIGITS_OF} AS n",
-        pbx_id, numbers)}
+        f"UPDATE dids SET pbx_id = $1, status = 'active', flat_id = x.flat_id"
+        f" FROM unnest($2::text[], $3::bigint[]) AS x(n, flat_id)"
+        f" WHERE {_DIGITS_OF} = x.n RETURNING x.n AS n",
+        pbx_id, numbers, flats)}
     await conn.executemany(
-        "INSERT INTO dids (number, pbx_id, status) VALUES ($1, $2, 'active')",
-        [(n, pbx_id) for n in numbers if n not in taken])
+        "INSERT INTO dids (number, pbx_id, status, flat_id) VALUES ($1, $2, 'active', $3)",
+        [(n, pbx_id, f) for n, f in zip(numbers, flats, strict=True) if n not in taken])
     return len(numbers)
 
 
 async def add_flats(
     conn: Conn, process_id: str, pbx_id: str, sku: str, flats: dict[LicenceType, int],
     start: date,
-) -> None:
-    """One flat per licence seat, as change orders book them."""
-    await conn.executemany(
+) -> list[int]:
+    """One flat per licence seat, as change orders book them; their ids in booking order."""
+    rows = await conn.fetch(
         "INSERT INTO pbx_products (pbx_id, sku, quantity, licence_type, start_date, order_id)"
-        " VALUES ($1, $2, 1, $3, $4, $5)",
-        [(pbx_id, sku, t.value, start, process_id) for t, n in flats.items() for _ in range(n)])
+        " SELECT $1, $2, 1, t, $3, $4 FROM unnest($5::text[]) WITH ORDINALITY AS x(t, k)"
+        " ORDER BY k RETURNING id",
+        pbx_id, sku, start, process_id,
+        [t.value for t, n in flats.items() for _ in range(n)])
+    return sorted(r["id"] for r in rows)
+
+
+async def active_flat_ids(conn: Conn, pbx_id: str) -> list[int]:
+    """The PBX's active CLASSOUND-FLATs, first booked first."""
+    return [r["id"] for r in await conn.fetch(
+        "SELECT f.id FROM pbx_products f JOIN catalogue c ON c.sku = f.sku"
+        " AND c.kind = 'classound_flat' WHERE f.pbx_id = $1 AND f.status = 'active'"
+        " ORDER BY f.start_date, f.id", pbx_id)]
 
 
 async def record_billing_plans(

@@ -12,9 +12,19 @@ from datetime import date, timedelta
 from typing import Any
 
 from domain.errors import Refused
-from domain.invoicing import NumberingSettings, invoice_number, last_day, period_label
+from domain.invoicing import (
+    NumberingSettings,
+    invoice_number,
+    last_day,
+    period_label,
+    review_conflicts,
+    review_refusal,
+)
 
 Conn = Any  # an asyncpg connection; not imported so that this module stays I/O-library free
+
+
+SETTINGS = "prefix, next_number, format, confirmed_by, confirmed_at, first_number"
 
 
 async def numbering(conn: Conn, partner_id: str) -> NumberingSettings:
@@ -22,27 +32,29 @@ async def numbering(conn: Conn, partner_id: str) -> NumberingSettings:
     if await conn.fetchval("SELECT 1 FROM partners WHERE id = $1", partner_id) is None:
         raise Refused(f"unknown partner {partner_id!r}")
     row = await conn.fetchrow(
-        "SELECT prefix, next_number, format, confirmed_by, confirmed_at"
-        " FROM psa_invoice_numbering WHERE partner_id = $1", partner_id)
+        f"SELECT {SETTINGS} FROM psa_invoice_numbering WHERE partner_id = $1", partner_id)
     return NumberingSettings(**dict(row)) if row else NumberingSettings()
 
 
 async def confirm_numbering(conn: Conn, partner_id: str, prefix: str, next_number: int,
                             fmt: str, actor: str) -> dict:
-    """The first review fixes the settings. A second review (another run waiting at the
-    same moment) finds them confirmed and changes nothing."""
+    """The first review fixes the settings. A later one (another run, perhaps at the same
+    moment) changes nothing: the same settings are answered "already reviewed", other
+    settings are refused with the reason (nothing written)."""
     row = await conn.fetchrow(
         "INSERT INTO psa_invoice_numbering (partner_id, prefix, next_number, format,"
         " first_number, confirmed_by) VALUES ($1, $2, $3, $4, $3, $5)"
-        " ON CONFLICT (partner_id) DO NOTHING"
-        " RETURNING prefix, next_number, format, confirmed_by, confirmed_at",
+        f" ON CONFLICT (partner_id) DO NOTHING RETURNING {SETTINGS}",
         partner_id, prefix, next_number, fmt, actor)
     by_this_review = row is not None
     if row is None:
         row = await conn.fetchrow(
-            "SELECT prefix, next_number, format, confirmed_by, confirmed_at"
-            " FROM psa_invoice_numbering WHERE partner_id = $1", partner_id)
+            f"SELECT {SETTINGS} FROM psa_invoice_numbering WHERE partner_id = $1", partner_id)
     settings = NumberingSettings(**dict(row))
+    if not by_this_review:
+        conflicts = review_conflicts(settings, prefix, next_number, fmt)
+        if conflicts:
+            raise Refused(review_refusal(partner_id, settings, conflicts))
     return {"settings": settings.model_dump(mode="json"), "by_this_review": by_this_review}
 
 
@@ -63,8 +75,8 @@ async def issue_invoices(conn: Conn, process_id: str, partner_id: str, period: d
     """Up to `limit` invoices for active contracts of the period that have none yet, each
     for the whole month at the contract's prices, due after the client's payment terms."""
     n = await conn.fetchrow(
-        "SELECT prefix, next_number, format, confirmed_by, confirmed_at"
-        " FROM psa_invoice_numbering WHERE partner_id = $1 FOR UPDATE", partner_id)
+        f"SELECT {SETTINGS} FROM psa_invoice_numbering WHERE partner_id = $1 FOR UPDATE",
+        partner_id)
     if n is None:
         raise Refused(f"the invoice numbering of partner {partner_id} has not been reviewed: "
                       "no invoice is issued before staff confirm it")

@@ -5,6 +5,8 @@ import asyncio
 import uuid
 from datetime import date
 
+import pytest
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.psa import PsaActivities
@@ -44,7 +46,7 @@ async def test_two_first_runs_at_once_both_reviewed_no_gap_no_duplicate(dev_env,
         answers = await asyncio.gather(*(h.execute_update(
             InvoicingRun.review_numbering, NumberingReview(actor=actor))
             for h, actor in zip(handles, ("anna", "ben"), strict=True)))
-        assert sum("confirmed meanwhile" in a.message for a in answers) == 1
+        assert sum("already reviewed by" in a.message for a in answers) == 1
         results = await asyncio.gather(*(outcome(dev_env, h) for h in handles))
     assert sum(r.issued for r in results) == 40
     assert all(r.issued + r.already_issued == 40 for r in results)
@@ -76,3 +78,35 @@ async def test_many_batches_at_once_straight_at_the_store(pool):
     again = await ActivityEnvironment().run(acts.issue_invoices, batch(runs[0], 1))
     assert again == rounds[0][0]
     await assert_gapless_once_per_contract(pool, partner.id, contracts, first=500)
+
+
+async def test_a_later_review_the_same_is_answered_another_is_refused(pool):
+    partner = await new_partner(pool)
+    acts = PsaActivities(pool)
+
+    def review(actor: str, prefix: str, next_number: int = 500) -> NumberingConfirmation:
+        return NumberingConfirmation(
+            key=StepKey(process_id=f"run-{uuid.uuid4().hex[:6]}", step="review-numbering",
+                        actor=actor),
+            partner_id=partner.id, prefix=prefix, next_number=next_number,
+            format="{prefix}{number}")
+
+    first = await ActivityEnvironment().run(acts.confirm_numbering, review("anna", "N-"))
+    assert first.by_this_review and first.settings.first_number == 500
+    await onboarded_clients(pool, partner, 2)
+    await ActivityEnvironment().run(acts.issue_invoices, InvoiceBatch(
+        key=StepKey(process_id="run-x", step="issue-1", actor="partnerflow"),
+        partner_id=partner.id, period=MAY, issued_on=MAY, limit=10))
+    # The counter moved on to 502; the review fixed 500: the same review still matches.
+    same_review, other_review = review("ben", "N-"), review("ben", "M-", 1)
+    same = await ActivityEnvironment().run(acts.confirm_numbering, same_review)
+    assert (same.by_this_review, same.settings.confirmed_by, same.settings.next_number) == (
+        False, "anna", 502)
+    with pytest.raises(ApplicationError) as e:
+        await ActivityEnvironment().run(acts.confirm_numbering, other_review)
+    assert e.value.non_retryable
+    assert ("this review differs: prefix 'M-' (reviewed: 'N-'); first number 1 (reviewed: "
+            "500)") in e.value.message
+    written = [await pool.fetchval("SELECT count(*) FROM audit_log WHERE process_id = $1",
+                                   r.key.process_id) for r in (same_review, other_review)]
+    assert written == [1, 0]  # the refused review wrote nothing

@@ -21,7 +21,9 @@ with workflow.unsafe.imports_passed_through():
         PartChange,
         activation_problems,
         change_problems,
+        describe_parts,
         monthly_total,
+        parts_difference,
         terms_problems,
         unpriced,
     )
@@ -163,10 +165,11 @@ class ClientOnboarding(Process):
         total = f", {s.currency} {s.monthly_total} a month" if s.monthly_total is not None else ""
         return f"billing information and active contract {s.contract_id}{total}"
 
-    def _answer(self, message: str) -> StepAnswer:
+    def _answer(self, message: str, notes: list[str] | None = None) -> StepAnswer:
         lacks = self.state.lacks
         return StepAnswer(message=message, stage=self.state.stage,
-                          notes=[f"still lacks: {', '.join(lacks)}"] if lacks else [])
+                          notes=(notes or []) + ([f"still lacks: {', '.join(lacks)}"]
+                                                 if lacks else []))
 
     def _check_open(self) -> None:
         if self.finished:
@@ -279,6 +282,7 @@ class ClientOnboarding(Process):
         async with self._lock:
             self._check_parts(step.changes)
             s = self.state
+            before, total_before = s.parts, s.monthly_total
             self.changes += 1
             changed: DraftedContract = await self._act_or_refuse(
                 PsaActivities.change_contract_parts,
@@ -287,8 +291,15 @@ class ClientOnboarding(Process):
                 f"change {len(step.changes)} part(s) of contract {s.contract_id}")
             s.parts = changed.parts
             self._show_stage()
-            return self._answer(f"contract parts changed: {len(s.parts)} part(s), "
-                                f"{s.currency} {s.monthly_total} a month; {s.waiting_for}")
+            # The answer shows before and after: a billing person sees what is billed now.
+            what = "; ".join(parts_difference(before, s.parts)) or "nothing changed"
+            was = (f" (was {s.currency} {total_before})"
+                   if total_before is not None and total_before != s.monthly_total else "")
+            return self._answer(
+                f"contract parts changed: {what}; {len(s.parts)} part(s), {s.currency} "
+                f"{s.monthly_total} a month{was}; {s.waiting_for}",
+                [f"parts before: {describe_parts(before)}",
+                 f"parts after:  {describe_parts(s.parts)}"])
 
     @change_parts.validator
     def _validate_parts(self, step: PartChangesStep) -> None:

@@ -11,7 +11,14 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.psa import PsaActivities
-    from domain.invoicing import invoice_number, numbering_problems, period_label
+    from domain.invoicing import (
+        invoice_number,
+        numbering_problems,
+        period_label,
+        review_conflicts,
+        review_poll_after,
+        review_refusal,
+    )
     from domain.psa import (
         INVOICING_FINAL,
         InvoiceBatch,
@@ -28,6 +35,9 @@ with workflow.unsafe.imports_passed_through():
     from workflows.process import Process, refusal, refused_reason
 
 Stage = InvoicingStage
+# Runs that wait for the review re-read the partner's numbering on a durable timer; runs
+# started before that change wait as they did (their history has no such timer).
+SEES_OTHER_REVIEWS = "numbering-seen-by-every-run"
 
 
 @workflow.defn(name="InvoicingRun")
@@ -75,7 +85,10 @@ class InvoicingRun(Process):
                 f"{s.numbering.prefix!r}, next number {s.numbering.next_number}, format "
                 f"{s.numbering.format} (the first invoice would be {s.next_invoice_number})")
             self.validated = True
-            await workflow.wait_condition(lambda: s.numbering.reviewed)
+            if workflow.patched(SEES_OTHER_REVIEWS):
+                await self._wait_for_review(request.partner_id)
+            else:
+                await workflow.wait_condition(lambda: s.numbering.reviewed)
 
         self.validated = True
         self._set_stage(Stage.ISSUING, f"issuing the invoices of {s.period}")
@@ -116,20 +129,54 @@ class InvoicingRun(Process):
         n = self.state.numbering
         return invoice_number(n, n.next_number, self.period)
 
+    async def _wait_for_review(self, partner_id: str) -> None:
+        """Until this run or another run of the partner has the numbering reviewed: one
+        review per partner, so a review done elsewhere ends this wait too."""
+        s, polls = self.state, 0
+        while not s.numbering.reviewed:
+            try:
+                await workflow.wait_condition(lambda: s.numbering.reviewed,
+                                              timeout=review_poll_after(polls))
+                return
+            except TimeoutError:
+                pass
+            polls += 1
+            if s.numbering.reviewed or self._lock.locked():
+                continue  # a review on this run is under way: it settles the numbering
+            numbering = await self._act(
+                PsaActivities.load_numbering, NumberingLookup(partner_id=partner_id),
+                f"look whether the invoice numbering of {partner_id} has been reviewed")
+            if numbering.reviewed and not s.numbering.reviewed and not self._lock.locked():
+                self._learn(numbering)
+
+    def _learn(self, numbering) -> None:
+        """Another run's review: this run uses it, and says so."""
+        s = self.state
+        s.numbering = numbering
+        s.next_invoice_number = self._next_number()
+        s.notes.append(f"the invoice numbering was reviewed by {numbering.confirmed_by} on "
+                       f"another run ({numbering.words()}); this run uses it")
+
     # --- the review of the invoice numbering ------------------------------------------------
 
     def _check_review(self, review: NumberingReview) -> tuple[str, int, str] | None:
         """The settings this review confirms (given ones replace those shown), None when
-        they are confirmed already, or a refusal naming each bad setting."""
+        they are the reviewed ones already, or a refusal: bad settings, each named, or
+        settings other than those reviewed (on this run or another)."""
         s = self.state
-        if s.numbering is not None and s.numbering.reviewed:
-            return None  # a repeat, or confirmed by another run: answered, nothing written
-        if s.stage != Stage.AWAITING_REVIEW:
+        if s.numbering is None or (s.stage != Stage.AWAITING_REVIEW
+                                   and not s.numbering.reviewed):
             raise refusal(f"there is no numbering to review: {s.stage.value}, {s.waiting_for}")
         n = s.numbering
         prefix = n.prefix if review.prefix is None else review.prefix
-        next_number = n.next_number if review.next_number is None else review.next_number
+        next_number = (n.reviewed_first_number if n.reviewed else n.next_number) \
+            if review.next_number is None else review.next_number
         fmt = n.format if review.format is None else review.format
+        if n.reviewed:
+            conflicts = review_conflicts(n, prefix, next_number, fmt)
+            if conflicts:
+                raise refusal(review_refusal(s.partner_id, n, conflicts))
+            return None  # the same review again: answered, nothing written
         problems = numbering_problems(prefix, next_number, fmt)
         if problems:
             raise refusal("invoice numbering not confirmed: " + "; ".join(problems))
@@ -143,26 +190,41 @@ class InvoicingRun(Process):
             s = self.state
             if settings is None:
                 return StepAnswer(
-                    message=f"the invoice numbering was already confirmed by "
-                    f"{s.numbering.confirmed_by}; nothing changed", stage=s.stage)
+                    message=f"the invoice numbering was already reviewed by "
+                    f"{s.numbering.confirmed_by} ({s.numbering.words()}); nothing changed",
+                    stage=s.stage)
             prefix, next_number, fmt = settings
-            confirmed = await self._act(
-                PsaActivities.confirm_numbering,
-                NumberingConfirmation(key=self._key("review-numbering", review.actor),
-                                      partner_id=s.partner_id, prefix=prefix,
-                                      next_number=next_number, format=fmt),
-                f"confirm the invoice numbering of {s.partner_id}")
-            s.numbering = confirmed.settings
-            s.next_invoice_number = self._next_number()
+            try:
+                confirmed = await self._act(
+                    PsaActivities.confirm_numbering,
+                    NumberingConfirmation(key=self._key("review-numbering", review.actor),
+                                          partner_id=s.partner_id, prefix=prefix,
+                                          next_number=next_number, format=fmt),
+                    f"confirm the invoice numbering of {s.partner_id}")
+            except ActivityError as err:
+                reason = refused_reason(err)
+                if reason is None:
+                    raise
+                # Reviewed meanwhile on another run, differently: refused, and this run
+                # goes on with that review.
+                numbering = await self._act(
+                    PsaActivities.load_numbering, NumberingLookup(partner_id=s.partner_id),
+                    f"load the invoice numbering of {s.partner_id}")
+                if numbering.reviewed and not s.numbering.reviewed:
+                    self._learn(numbering)
+                raise refusal(reason) from None
             if confirmed.by_this_review:
+                s.numbering = confirmed.settings
+                s.next_invoice_number = self._next_number()
                 message = (f"invoice numbering confirmed: prefix {prefix!r}, next number "
                            f"{next_number}, format {fmt}; the first invoice will be "
                            f"{s.next_invoice_number}")
             else:
-                message = (f"the invoice numbering had been confirmed meanwhile by "
-                           f"{s.numbering.confirmed_by} (another run); this run uses it, next "
-                           f"invoice {s.next_invoice_number}")
-                s.notes.append(message)
+                if not s.numbering.reviewed:
+                    self._learn(confirmed.settings)
+                message = (f"the invoice numbering was already reviewed by "
+                           f"{s.numbering.confirmed_by} (another run) with the same settings; "
+                           f"this run uses it, next invoice {s.next_invoice_number}")
             return StepAnswer(message=message, stage=Stage.ISSUING)
 
     @review_numbering.validator

@@ -72,6 +72,17 @@ async def test_gates_onboarding_and_first_invoicing_run(cli_env, pool, dev_env):
         assert [(p["sku"], p["quantity"], p["unit_price"]) for p in parts] == [
             ("Basic", 1, "9.90"), ("Premium", 3, "19.90")]
         assert (await starter(cli_env, "change-parts", pid, "--price", "Premium=18,50")).code == 0
+        # --add adds (the README's example shape); another price for the same part is refused
+        added = await starter(cli_env, "change-parts", pid, "--add", "Basic=1@9.90")
+        assert added.code == 0, added.text
+        assert added.body["message"].startswith(
+            "contract parts changed: Basic x1 -> x2; 2 part(s), EUR 75.30 a month (was EUR "
+            "65.40)")
+        assert added.body["data"]["notes"][:2] == [
+            "parts before: Basic x1 at 9.90, Premium x3 at 18.50",
+            "parts after:  Basic x2 at 9.90, Premium x3 at 18.50"]
+        dearer = await starter(cli_env, "change-parts", pid, "--add", "Premium=1@25")
+        assert dearer.code == 1 and "would bill one part at two prices" in dearer.body["message"]
         onboarded = await starter(cli_env, "confirm-contract", pid)
         assert onboarded.code == 0 and onboarded.body["data"]["stage"] == "onboarded"
 
@@ -90,7 +101,7 @@ async def test_gates_onboarding_and_first_invoicing_run(cli_env, pool, dev_env):
     invoice = await pool.fetchrow("SELECT * FROM psa_invoices WHERE partner_id = $1",
                                   partner.id)
     assert (invoice["total"], invoice["due_on"] - invoice["issued_on"]).__repr__() == (
-        "(Decimal('65.40'), datetime.timedelta(days=14))")
+        "(Decimal('75.30'), datetime.timedelta(days=14))")
     approved = await pool.fetchrow("SELECT status, approved_by FROM psa_time_entries"
                                    " WHERE id = $1", int(entry_id))
     assert tuple(approved) == ("approved", "staff-e2e")

@@ -112,6 +112,35 @@ async def invoicing_run_reviewed_and_issued(env, pool, q) -> None:
     await save(again, "invoicing_run_nothing_twice")
 
 
+async def invoicing_run_sees_another_runs_review(env, pool, q) -> None:
+    """Issue 16: a waiting run finds the review done on another run (durable timer)."""
+    partner = await new_partner(pool)
+    await onboarded_clients(pool, partner, 2)
+    runs = [(await start_process(env.client, q, InvoicingRun, InvoicingRequest(
+        partner_id=partner.id, period=date(2026, 3, 1), requested_by="staff"),
+        process_id=f"invoicing-run-{partner.id}-2026-03-{ref}"))[0] for ref in ("a", "b")]
+    await runs[1].execute_update(InvoicingRun.review_numbering, NumberingReview(
+        actor="anna", prefix="RE-"))
+    for h in reversed(runs):  # one after the other: each lets time skip on its own
+        await outcome(env, h)
+    await save(runs[0], "invoicing_run_sees_another_runs_review")
+
+
+async def invoicing_run_other_review_refused(env, pool, q) -> None:
+    """Issue 16: two different reviews at once; the refused run goes on with the other."""
+    partner = await new_partner(pool)
+    await onboarded_clients(pool, partner, 2)
+    runs = [(await start_process(env.client, q, InvoicingRun, InvoicingRequest(
+        partner_id=partner.id, period=date(2026, 3, 1), requested_by="staff"),
+        process_id=f"invoicing-run-{partner.id}-2026-03-{ref}"))[0] for ref in ("a", "b")]
+    answers = await asyncio.gather(*(h.execute_update(
+        InvoicingRun.review_numbering, NumberingReview(actor="anna", prefix=prefix))
+        for h, prefix in zip(runs, ("A-", "B-"), strict=True)), return_exceptions=True)
+    await asyncio.gather(*(outcome(env, h) for h in runs))
+    refused = [h for h, a in zip(runs, answers, strict=True) if isinstance(a, Exception)]
+    await save(refused[0], "invoicing_run_other_review_refused")
+
+
 async def record_changes(env, pool, q) -> None:
     _, client = await new_client(pool)
     for name, change in (
@@ -140,7 +169,16 @@ async def onboarding_campaign(env, pool, q) -> None:
     await save(env.client.get_workflow_handle(handle.id), "onboarding_campaign_last_run")
 
 
-async def main() -> None:
+async def main(only: list[str]) -> None:
+    """All histories, or only those named (keep the others: running processes need them)."""
+    if only:
+        async with recording() as r:
+            for name in only:
+                timers = name == "invoicing_run_sees_another_runs_review"
+                env = r.time_env if timers else r.dev_env
+                async with running_worker(env.client, r.pool) as q:
+                    await globals()[name](env, r.pool, q)
+        return
     async with recording() as r:
         async with running_worker(r.time_env.client, r.pool) as q:
             for record in (client_onboarding_cancelled, client_onboarding_already_onboarded,
@@ -154,6 +192,6 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(main(sys.argv[1:]))
     sys.stdout.flush()
     os._exit(0)

@@ -20,6 +20,7 @@ from domain.classound import (
     deadlines,
     flats_to_order,
     next_reseller_event,
+    numbers_per_flat,
     parse_flats,
 )
 from domain.errors import Refused
@@ -214,3 +215,24 @@ def test_request_carries_a_reference_to_the_numbers_never_the_numbers():
     with pytest.raises(ValidationError, match="between 1 and 10000"):
         ClassoundRequest(account_id="A", pbx_id="P", numbers=ref, requested_by="s",
                          flats={P: 0})
+
+
+# --- which flat a ported number belongs to --------------------------------------------------
+
+@pytest.mark.parametrize(("n", "flats", "runs"), [
+    (4, [11, 12, 13], [2, 1, 1]),  # the longer runs first, the first to the first flat
+    (3, [11, 12, 13], [1, 1, 1]),
+    (7, [11, 12], [4, 3]),
+    (2, [11, 12, 13], [1, 1, 0]),  # more flats than numbers: the last ones get none
+    (1, [5], [1]),
+])
+def test_numbers_go_to_the_flats_in_list_order_in_even_runs(n, flats, runs):
+    numbers = [f"+4930555{i:04d}" for i in range(n)]
+    linked = numbers_per_flat(numbers, flats)
+    assert list(linked) == numbers  # every number, once
+    assert [list(linked.values()).count(f) for f in flats] == runs
+    assert list(linked.values()) == sorted(linked.values())  # contiguous, in booking order
+
+
+def test_without_flats_no_number_is_linked():
+    assert numbers_per_flat(["+41445550201"], []) == {}

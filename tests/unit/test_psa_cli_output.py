@@ -53,18 +53,34 @@ def test_a_terminal_gets_a_bar_redrawn_in_place():
     assert "[###############...............] 2500/5000 (50%)" in text
 
 
-def test_a_pipe_gets_plain_lines_at_most_every_few_seconds_and_the_last_one():
-    out = Stream(tty=False)
-    progress = Progress(out, every=3600)
-    for handled in (100, 200, 300):
-        progress.show(campaign(handled))
-    progress.show(campaign(400, done=True))
-    assert out.getvalue().splitlines() == [
-        "onboarding-campaign-all: 100 of 5000 clients handled: 88 onboarding started, "
-        "12 already onboarding",
-        "onboarding-campaign-all: 400 of 400 clients handled: 388 onboarding started, "
-        "12 already onboarding",
-    ]
+class Clock:
+    """A monotonic clock the test moves; it starts where a freshly booted machine's does."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def line(handled: int, total: int = 5000) -> str:
+    return (f"onboarding-campaign-all: {handled} of {total} clients handled: {handled - 12} "
+            "onboarding started, 12 already onboarding")
+
+
+@pytest.mark.parametrize("boot", [0.0, 3.0, 283.0, 1e6])  # seconds since boot
+def test_a_pipe_gets_plain_lines_at_most_every_few_seconds_and_the_last_one(boot):
+    out, clock = Stream(tty=False), Clock(boot)
+    progress = Progress(out, every=5, clock=clock)
+    progress.show(campaign(100))  # the first line at once, however young the machine
+    for handled in (200, 300):
+        clock.now += 2
+        progress.show(campaign(handled))  # within 5 s of the last line: not printed
+    clock.now += 1.5
+    progress.show(campaign(350))  # 5.5 s after the first line
+    clock.now += 0.1
+    progress.show(campaign(400, done=True))  # the last one always
+    assert out.getvalue().splitlines() == [line(100), line(350), line(400, 400)]
 
 
 def test_status_of_an_onboarding_says_what_the_client_lacks():
@@ -108,9 +124,10 @@ class Args:
 def test_part_changes_from_the_command_line():
     changes = part_changes(Args(price=["Premium=18,50"], add=["Business=2@29.90"],
                                 remove=["Basic"], quantity=["Premium=4"]))
-    assert [(c.sku, c.quantity, c.unit_price, c.remove) for c in changes] == [
-        ("Premium", 4, Decimal("18.50"), False), ("Business", 2, Decimal("29.90"), False),
-        ("Basic", None, None, True)]
+    assert [(c.sku, c.add, c.quantity, c.unit_price, c.remove) for c in changes] == [
+        ("Premium", None, 4, Decimal("18.50"), False),
+        ("Business", 2, None, Decimal("29.90"), False),  # adds 2, replaces nothing
+        ("Basic", None, None, None, True)]
 
 
 @pytest.mark.parametrize(("options", "message"), [
@@ -118,6 +135,13 @@ def test_part_changes_from_the_command_line():
     ({"price": ["Premium"]}, "--price 'Premium': give SKU=VALUE"),
     ({"price": ["Premium=cheap"]}, "'cheap' is not a price"),
     ({"add": ["Business=two"]}, "'two' is not a whole number"),
+    ({"add": ["Business=2"], "quantity": ["Business=5"]},
+     "Business: --quantity and --add together; --add adds units, --quantity and --price "
+     "replace them"),
+    ({"price": ["Business=20"], "add": ["Business=2@29.90"]}, "--price and --add together"),
+    ({"add": ["Business=2"], "remove": ["Business"]}, "--add and --remove together"),
+    ({"add": ["Business=2", "Business=1"]}, "Business: --add given twice"),
+    ({"price": ["Business=2", "Business=3"]}, "Business: --price given twice"),
 ])
 def test_bad_part_changes_are_refused_before_sending(options, message):
     with pytest.raises(BadInput, match=message):

@@ -17,7 +17,9 @@ from domain.contracts import (
     apply_part_changes,
     change_problems,
     default_parts,
+    describe_parts,
     monthly_total,
+    parts_difference,
     terms_problems,
 )
 
@@ -131,14 +133,57 @@ def test_parts_are_added_at_list_price_or_their_own_and_removed():
     parts = [part("Basic", 5), part("Premium", 8)]
     changed, problems = apply_part_changes(parts, [
         PartChange(sku="Basic", remove=True),
-        PartChange(sku="Business", quantity=2),
+        PartChange(sku="Business", add=2),
     ], CATALOGUE, {"Business": D("29.90")})
     assert problems == []
     assert [(p.sku, p.quantity, p.unit_price, p.source) for p in changed] == [
         ("Premium", 8, D("10.00"), "assigned"), ("Business", 2, D("29.90"), "added")]
-    changed, _ = apply_part_changes(parts, [PartChange(sku="Business", quantity=1,
+    changed, _ = apply_part_changes(parts, [PartChange(sku="Business", add=1,
                                                        unit_price=D("25"))], CATALOGUE, {})
     assert changed[-1].unit_price == D("25")
+
+
+def test_adding_to_a_part_adds_units_at_its_price():
+    parts = [part("Business", 3, "29.90"), part("Premium", 5, "19.90")]
+    for price in (D("29.90"), None):  # the README's --add Business=2@29.90, or no price
+        changed, problems = apply_part_changes(parts, [
+            PartChange(sku="Business", add=2, unit_price=price)], CATALOGUE, {})
+        assert problems == []
+        assert [(p.sku, p.quantity, p.unit_price) for p in changed] == [
+            ("Business", 5, D("29.90")), ("Premium", 5, D("19.90"))]
+
+
+def test_adding_at_another_price_is_refused_naming_both_ways_out():
+    parts = [part("Business", 3, "24.90"), part("Basic", 2, None)]
+    changed, problems = apply_part_changes(parts, [
+        PartChange(sku="Business", add=2, unit_price=D("29.90")),
+        PartChange(sku="Basic", add=1, unit_price=D("9.90"))], CATALOGUE, {})
+    assert problems == [
+        "Business: the contract bills 3 at 24.90; adding 2 at 29.90 would bill one part at "
+        "two prices. Add them at 24.90 (--add Business=2), or change the price of all with "
+        "--price Business=29.90 and --quantity Business=5",
+        "Basic: the part has no price yet; set the price of all its units with --price "
+        "Basic=9.90, then add"]
+
+
+def test_replacing_quantity_or_price_is_only_for_parts_the_contract_has():
+    assert change_problems([part("Basic")], [PartChange(sku="Business", quantity=2)]) == [
+        "Business: not a part of the contract; add it with --add Business=N[@PRICE]"]
+    assert change_problems([part("Basic")], [PartChange(sku="Basic", add=1, quantity=2)]) == [
+        "Basic: either add units (--add) or replace the quantity (--quantity), not both"]
+    assert change_problems([part("Basic", 99_999)], [PartChange(sku="Basic", add=2)]) == [
+        "Basic: 99999 + 2 is more than 100000 units"]
+
+
+def test_the_difference_names_each_changed_part():
+    before = [part("Business", 3, "29.90"), part("Premium", 5, "19.90"), part("Basic", 2)]
+    after = [part("Business", 5, "29.90"), part("Premium", 5, "18.00"),
+             part("Essential", 2, None)]
+    assert parts_difference(before, after) == [
+        "Business x3 -> x5", "Premium price 19.90 -> 18.00", "Basic removed (was x2)",
+        "Essential x2 added at NO PRICE"]
+    assert describe_parts(after[:2]) == "Business x5 at 29.90, Premium x5 at 18.00"
+    assert describe_parts([]) == "no parts"
 
 
 def test_bad_changes_are_each_named():
@@ -152,7 +197,7 @@ def test_bad_changes_are_each_named():
     assert problems == [
         "Premium: not a part of the contract, nothing to remove",
         "Basic: give a new quantity, a new price, or remove it",
-        "Business: a new part needs a quantity",
+        "Business: not a part of the contract; add it with --add Business=N[@PRICE]",
         "Basic: named twice; give one change per part",
     ]
 
@@ -163,8 +208,8 @@ def test_removal_takes_no_quantity_or_price():
 
 
 def test_only_catalogue_items_billed_monthly_can_be_added():
-    _, problems = apply_part_changes([], [PartChange(sku="NOPE", quantity=1),
-                                          PartChange(sku="WP480G", quantity=1)], CATALOGUE, {})
+    _, problems = apply_part_changes([], [PartChange(sku="NOPE", add=1),
+                                          PartChange(sku="WP480G", add=1)], CATALOGUE, {})
     assert problems == ["NOPE: not in the catalogue",
                         "WP480G: capex is not billed monthly; sell it as a sales item"]
 

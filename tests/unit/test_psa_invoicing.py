@@ -1,6 +1,6 @@
 """Invoice-numbering settings, invoice numbers, invoicing periods."""
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -14,6 +14,9 @@ from domain.invoicing import (
     numbering_problems,
     parse_period,
     period_label,
+    review_conflicts,
+    review_poll_after,
+    review_refusal,
 )
 
 NOV = date(2026, 11, 1)
@@ -89,3 +92,36 @@ def test_periods_are_calendar_months():
 ])
 def test_a_contract_is_billed_for_every_month_it_runs_on_any_day(start, end, billed):
     assert billed_in(NOV, start, end) is billed
+
+
+# --- one review per partner -----------------------------------------------------------------
+
+REVIEWED = NumberingSettings(prefix="RE-", next_number=1003, first_number=1000,
+                             format="{prefix}{number:05}", confirmed_by="anna",
+                             confirmed_at=datetime(2026, 12, 2, 9, 0, tzinfo=UTC))
+
+
+def test_the_same_review_again_has_no_conflict_though_the_counter_moved_on():
+    assert review_conflicts(REVIEWED, "RE-", 1000, "{prefix}{number:05}") == []
+
+
+def test_a_different_review_names_each_difference():
+    conflicts = review_conflicts(REVIEWED, "INV-", 1, "{prefix}{number:05}")
+    assert conflicts == ["prefix 'INV-' (reviewed: 'RE-')", "first number 1 (reviewed: 1000)"]
+    assert review_refusal("P-NORDTEL", REVIEWED, conflicts) == (
+        "the invoice numbering of P-NORDTEL was already reviewed by anna on 2026-12-02 "
+        "(prefix 'RE-', first number 1000, format {prefix}{number:05}) and never changes once "
+        "reviewed; this review differs: prefix 'INV-' (reviewed: 'RE-'); first number 1 "
+        "(reviewed: 1000). Every run of P-NORDTEL issues with the reviewed settings")
+
+
+def test_settings_reviewed_before_the_first_number_was_kept_compare_the_next_number():
+    old = REVIEWED.model_copy(update={"first_number": None, "next_number": 1000})
+    assert review_conflicts(old, "RE-", 1000, "{prefix}{number:05}") == []
+
+
+def test_a_waiting_run_looks_soon_then_hourly():
+    waits = [review_poll_after(n) for n in range(9)]
+    assert waits[:7] == [timedelta(minutes=m) for m in (1, 2, 4, 8, 16, 32, 60)]
+    assert set(waits[6:]) == {timedelta(hours=1)}
+    assert review_poll_after(10_000) == timedelta(hours=1)  # no overflow on long waits

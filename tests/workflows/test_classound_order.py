@@ -3,6 +3,7 @@ store. Timers (reminders, escalation, expiry, the carrier chase, the porting day
 time-skipping server; steps refused by an update validator run on the dev server (the
 time-skipping server answers those with "update not found")."""
 
+import re
 import uuid
 from datetime import timedelta
 
@@ -10,6 +11,7 @@ import pytest
 from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 
+from domain.change_order import FastChangeRequest
 from domain.classound import (
     CARRIER_ANSWER_DUE,
     ESCALATE_AFTER,
@@ -23,6 +25,7 @@ from domain.classound import (
     Stage,
 )
 from domain.documents import DocumentKind
+from domain.order_lines import FastChangeLine
 from store.documents import DocumentStore
 from tests.records import new_account
 from tests.records_classound import (
@@ -36,6 +39,7 @@ from tests.records_classound import (
 )
 from tests.workflows.harness import outcome, running_worker, server_today, start_process
 from workflows.classound_order import ClassoundOrder
+from workflows.fast_change_order import FastChangeOrder
 
 LOA, INVOICE = DocumentKind.LOA, DocumentKind.LAST_INVOICE
 RESELLER = StaffStep(actor="reseller-anna")
@@ -420,6 +424,32 @@ async def test_classound_ordering_for_an_existing_customer(time_env, pool, docum
     plans = {r["licence_type"]: r["free_minutes_per_user"] for r in await pool.fetch(
         "SELECT * FROM classound_billing_plans WHERE pbx_id = $1", acc.pbx_id)}
     assert plans == {"Business": 3000, "Essential": 3000}
+    # the ported numbers belong to the two flats this order booked
+    linked = await pool.fetch(
+        "SELECT f.licence_type, f.order_id FROM dids d JOIN pbx_products f ON f.id = d.flat_id"
+        " WHERE d.pbx_id = $1", acc.pbx_id)
+    assert [(r["licence_type"], r["order_id"]) for r in linked] == [("Essential", handle.id)] * 2
+
+
+async def test_classound_ordering_without_new_flats_adds_numbers_to_the_pbx_flats(
+        time_env, pool, documents):
+    numbers = fresh_numbers(3)
+    async with running_worker(time_env.client, pool) as q:
+        handle, _, acc = await start(
+            time_env, q, pool, documents, licences={"Business": 4}, numbers=numbers,
+            existing_flats=[("Business", []), ("Business", [])], existing_customer=True)
+        await both_documents(handle, documents)
+        await handle.execute_update(ClassoundOrder.confirm, RESELLER)
+        await handle.execute_update(ClassoundOrder.carrier_answer, date_answer(
+            await server_today(time_env) + timedelta(days=1)))
+        result = await outcome(time_env, handle)
+    assert result.stage == Stage.ACTIVE
+    assert any("3 DID(s) active" in r and "linked to 2 CLASSOUND-FLAT(s)" in r
+               for r in result.records)
+    linked = {r["number"]: r["flat_id"] for r in await pool.fetch(
+        "SELECT number, flat_id FROM dids WHERE pbx_id = $1", acc.pbx_id)}
+    first, second = acc.flat_ids
+    assert linked == {numbers[0]: first, numbers[1]: first, numbers[2]: second}
 
 
 async def refusal_at_start(env, pool, documents, **kw) -> str:
@@ -508,3 +538,46 @@ async def test_steps_sent_twice_are_applied_once(time_env, pool, documents):
         " (SELECT count(*) FROM audit_log WHERE process_id = $1"
         "  AND step LIKE 'carrier-answer-%') AS answers", handle.id)
     assert dict(counts) == {"documents": 2, "requests": 1, "answers": 1}
+
+
+async def test_ported_dids_belong_to_their_flat_so_a_reduction_lists_exactly_those(
+        time_env, pool, documents):
+    """Seed 000 §5: a licence reduction cancels the CLASSOUND-FLAT of the removed seat, and
+    its DIDs go to customer care. Four numbers over three Premium flats: the first numbers
+    go to the flat booked first (cancelled last): [n1, n2], [n3], [n4]."""
+    numbers = fresh_numbers(4)
+    async with running_worker(time_env.client, pool) as q:
+        handle, _, acc = await start(time_env, q, pool, documents, licences={"Premium": 3},
+                                     numbers=numbers)
+        await both_documents(handle, documents)
+        await handle.execute_update(ClassoundOrder.confirm, RESELLER)
+        day = await server_today(time_env) + timedelta(days=2)
+        await handle.execute_update(ClassoundOrder.carrier_answer, date_answer(day))
+        assert (await outcome(time_env, handle)).stage == Stage.ACTIVE
+
+        flats = [r["id"] for r in await pool.fetch(
+            "SELECT id FROM pbx_products WHERE pbx_id = $1 AND sku = 'CLASSOUND-FLAT'"
+            " AND order_id = $2 ORDER BY id", acc.pbx_id, handle.id)]
+        assert len(flats) == 3
+        linked = {r["number"]: r["flat_id"] for r in await pool.fetch(
+            "SELECT number, flat_id FROM dids WHERE pbx_id = $1", acc.pbx_id)}
+        assert linked == {numbers[0]: flats[0], numbers[1]: flats[0], numbers[2]: flats[1],
+                          numbers[3]: flats[2]}
+
+        # Two Premium seats go: the two newest flats with them, and a ticket for their DIDs.
+        reduction, _ = await start_process(
+            time_env.client, q, FastChangeOrder,
+            FastChangeRequest(account_id=acc.id, pbx_id=acc.pbx_id, requested_by="staff",
+                              lines=[FastChangeLine(sku="Premium", quantity=1)]))
+        await reduction.execute_update(FastChangeOrder.confirm, StaffStep(actor="partner"))
+        assert (await outcome(time_env, reduction)).stage == "applied"
+
+    assert [r["id"] for r in await pool.fetch(
+        "SELECT id FROM pbx_products WHERE pbx_id = $1 AND status = 'cancelled' ORDER BY id",
+        acc.pbx_id)] == flats[1:]
+    (ticket,) = await pool.fetch("SELECT * FROM tickets WHERE process_id = $1", reduction.id)
+    assert ticket["queue"] == "customer_care"
+    assert sorted(re.findall(r"\+\d{6,}", ticket["body"])) == sorted(numbers[2:])
+    # The DIDs stay live until customer care cancels them.
+    assert {r["status"] for r in await pool.fetch(
+        "SELECT status FROM dids WHERE pbx_id = $1", acc.pbx_id)} == {"active"}

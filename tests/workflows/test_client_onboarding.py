@@ -58,6 +58,54 @@ def parts_of(status) -> list[tuple]:
     return [(p.sku, p.quantity, p.unit_price, p.source) for p in status.parts]
 
 
+async def test_adding_adds_to_the_part_and_the_answer_shows_before_and_after(dev_env, pool):
+    """The README's `change-parts --add Business=2@29.90` on a client with Business x3:
+    five Business licences are billed, not two."""
+    _, client = await new_client(pool, licences={"Premium": 5, "Business": 3})
+    await give_billing_information(pool, client)
+    async with running_worker(dev_env.client, pool) as q:
+        handle, _ = await start(dev_env, q, client)
+        await handle.execute_update(ClientOnboarding.contract_terms, terms())
+        status = await handle.query(ClientOnboarding.status)
+        assert [(p.sku, p.quantity, p.unit_price) for p in status.parts] == [
+            ("Business", 3, D("29.90")), ("Premium", 5, D("19.90"))]
+
+        added = await handle.execute_update(ClientOnboarding.change_parts, changes(
+            PartChange(sku="Business", add=2, unit_price=D("29.90"))))
+        assert added.message.startswith(
+            "contract parts changed: Business x3 -> x5; 2 part(s), EUR 249.00 a month "
+            "(was EUR 189.20); ")
+        assert added.notes[:2] == [
+            "parts before: Business x3 at 29.90, Premium x5 at 19.90",
+            "parts after:  Business x5 at 29.90, Premium x5 at 19.90"]
+        status = await handle.query(ClientOnboarding.status)
+        assert [(p.sku, p.quantity) for p in status.parts] == [("Business", 5), ("Premium", 5)]
+
+        # Another price for some units of a part: refused with the reason, nothing changed.
+        reason = await refused(handle, ClientOnboarding.change_parts, changes(
+            PartChange(sku="Premium", add=1, unit_price=D("24.90"))))
+        assert reason == (
+            "contract parts not changed: Premium: the contract bills 5 at 19.90; adding 1 at "
+            "24.90 would bill one part at two prices. Add them at 19.90 (--add Premium=1), or "
+            "change the price of all with --price Premium=24.90 and --quantity Premium=6")
+        # Replacing is its own flag, and only for parts the contract has.
+        assert "Essential: not a part of the contract; add it with --add Essential=N" in (
+            await refused(handle, ClientOnboarding.change_parts,
+                          changes(PartChange(sku="Essential", quantity=2))))
+        replaced = await handle.execute_update(ClientOnboarding.change_parts, changes(
+            PartChange(sku="Business", quantity=4, unit_price=D("27.00")),
+            PartChange(sku="Essential", add=2)))
+        assert replaced.message.startswith(
+            "contract parts changed: Business x5 -> x4, price 29.90 -> 27.00; Essential x2 "
+            "added at 14.90; 3 part(s), EUR 237.30 a month (was EUR 249.00); ")
+    rows = await pool.fetch(
+        "SELECT p.sku, p.quantity, p.unit_price FROM psa_contract_parts p"
+        " JOIN psa_contracts c ON c.id = p.contract_id WHERE c.account_id = $1"
+        " ORDER BY p.line_no", client)
+    assert [tuple(r) for r in rows] == [("Business", 4, D("27.00")), ("Premium", 5, D("19.90")),
+                                        ("Essential", 2, D("14.90"))]
+
+
 async def test_bad_billing_information_named_then_good_then_parts_changed_and_confirmed(
         dev_env, pool):
     _, client = await new_client(pool, licences={"Basic": 2, "Premium": 3}, flats=1,
@@ -106,11 +154,11 @@ async def test_bad_billing_information_named_then_good_then_parts_changed_and_co
             handle, ClientOnboarding.change_parts,
             changes(PartChange(sku="Essential", remove=True)))
         assert "WP480G: capex is not billed monthly" in await refused(
-            handle, ClientOnboarding.change_parts, changes(PartChange(sku="WP480G", quantity=1)))
+            handle, ClientOnboarding.change_parts, changes(PartChange(sku="WP480G", add=1)))
         changed = await handle.execute_update(ClientOnboarding.change_parts, changes(
             PartChange(sku="Premium", unit_price=D("17.50")),
             PartChange(sku="CLASSOUND-FLAT", remove=True),
-            PartChange(sku="Business", quantity=1)))
+            PartChange(sku="Business", add=1)))
         assert "3 part(s), EUR 102.20 a month" in changed.message
         confirmed = await handle.execute_update(ClientOnboarding.confirm_contract, STAFF)
         assert confirmed.stage == Stage.ONBOARDED and "onboarded" in confirmed.message

@@ -2,6 +2,7 @@
 waits for the numbering review, then issues one invoice per active contract of the
 period; running the period again issues nothing twice; later runs need no review."""
 
+import asyncio
 import uuid
 from datetime import date, timedelta
 from decimal import Decimal
@@ -9,6 +10,7 @@ from decimal import Decimal
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
 
+from cli.psa import show_invoicing
 from domain.psa import InvoicingRequest, InvoicingStage, NumberingReview
 from tests.records_psa import (
     give_active_contract,
@@ -122,3 +124,62 @@ async def test_an_unknown_partner_is_refused(time_env, pool):
         handle, answer = await run(time_env, q, "P-NOBODY", MARCH)
         assert answer.cause.message == "unknown partner 'P-NOBODY'"
         assert (await outcome(time_env, handle)).stage == Stage.REFUSED
+
+
+async def test_a_waiting_run_sees_the_review_done_on_another_run(time_env, pool):
+    """Nobody sends the first run a step: it finds the review on its own (a durable timer)
+    and issues with those settings; its status no longer says NOT REVIEWED."""
+    partner = await new_partner(pool)
+    contracts = [c for _, c in await onboarded_clients(pool, partner, 3)]
+    async with running_worker(time_env.client, pool) as q:
+        first, answer = await run(time_env, q, partner.id, MARCH)
+        assert answer.stage == Stage.AWAITING_REVIEW
+        second, _ = await run(time_env, q, partner.id, MARCH)
+        await second.execute_update(InvoicingRun.review_numbering, NumberingReview(
+            actor="anna", prefix="RE-", next_number=1000))
+        reviewed = await outcome(time_env, second)
+        # (before issue 16 it waited for ever: a bound turns that into a failure)
+        seen = await asyncio.wait_for(outcome(time_env, first), timeout=60)
+    results = [seen, reviewed]
+    assert seen.stage == Stage.ISSUED
+    assert (seen.numbering.prefix, seen.numbering.confirmed_by) == ("RE-", "anna")
+    assert seen.notes == ["the invoice numbering was reviewed by anna on another run (prefix "
+                          "'RE-', first number 1000, format {prefix}{number:06}); this run "
+                          "uses it"]
+    assert "NOT REVIEWED" not in show_invoicing(seen.model_dump(mode="json"))
+    assert sum(r.issued for r in results) == 3
+    rows = await invoices(pool, partner.id)
+    assert [r["number"] for r in rows] == ["RE-001000", "RE-001001", "RE-001002"]
+    assert sorted(r["contract_id"] for r in rows) == sorted(contracts)
+
+
+async def test_two_reviews_at_once_with_other_settings_one_counts_the_other_is_refused(
+        dev_env, pool):
+    """Both runs then issue with the review that counted: the refused one learns it at
+    once."""
+    partner = await new_partner(pool)
+    await onboarded_clients(pool, partner, 2)
+    async with running_worker(dev_env.client, pool) as q:
+        handles = [(await run(dev_env, q, partner.id, MARCH))[0] for _ in range(2)]
+        # Two staff members review at the same moment, differently: one review counts.
+        answers = await asyncio.gather(*(h.execute_update(
+            InvoicingRun.review_numbering, NumberingReview(actor=actor, prefix=prefix))
+            for h, actor, prefix in zip(handles, ("anna", "ben"), ("A-", "B-"), strict=True)),
+            return_exceptions=True)
+        refused = [a for a in answers if isinstance(a, WorkflowUpdateFailedError)]
+        assert len(refused) == 1, answers
+        winner = "A-" if isinstance(answers[1], WorkflowUpdateFailedError) else "B-"
+        loser, who = ("B-", "anna") if winner == "A-" else ("A-", "ben")
+        assert refused[0].cause.message.startswith(
+            f"the invoice numbering of {partner.id} was already reviewed by {who} on ")
+        assert (f"(prefix {winner!r}, first number 1, format {{prefix}}{{number:06}}) and "
+                f"never changes once reviewed; this review differs: prefix {loser!r} "
+                f"(reviewed: {winner!r}).") in refused[0].cause.message
+
+        results = await asyncio.gather(*(outcome(dev_env, h) for h in handles))
+    assert all(r.stage == Stage.ISSUED and r.numbering.prefix == winner for r in results)
+    assert [r["number"] for r in await invoices(pool, partner.id)] == [
+        f"{winner}000001", f"{winner}000002"]
+    numbering = await pool.fetchrow("SELECT * FROM psa_invoice_numbering WHERE partner_id = $1",
+                                    partner.id)
+    assert (numbering["prefix"], numbering["confirmed_by"]) == (winner, who)
