@@ -128,6 +128,18 @@ class EncryptedPayloadConverter(PydanticPayloadConverter):
         self.converters[refuse.encoding.encode()] = refuse
 
 
+class FailureConverter(DefaultFailureConverterWithEncodedAttributes):
+    """Failure messages and stack traces are encrypted, except the plaintext refusal: its
+    sender has no key ring to read it with, and its words carry no personal data."""
+
+    def to_failure(self, exception, payload_converter, failure) -> None:
+        if isinstance(exception, ApplicationError) and exception.type == PLAINTEXT_REFUSED:
+            self._error_to_failure(exception, payload_converter, failure)
+            failure.stack_trace = ""
+            return
+        super().to_failure(exception, payload_converter, failure)
+
+
 def codec_from_environment() -> EncryptionCodec | None:
     text = os.environ.get("PARTNERFLOW_ENCRYPTION_KEYS", "").strip()
     accept = os.environ.get("PARTNERFLOW_ACCEPT_PLAINTEXT_HISTORY", "").strip() == "1"
@@ -143,7 +155,7 @@ def data_converter(codec: EncryptionCodec | None = None) -> DataConverter:
         pydantic_data_converter,
         payload_converter_class=EncryptedPayloadConverter,
         payload_codec=codec,
-        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+        failure_converter_class=FailureConverter,
     )
 
 

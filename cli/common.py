@@ -24,6 +24,7 @@ from temporalio.client import (
     Client,
     RPCTimeoutOrCancelledError,
     WithStartWorkflowOperation,
+    WorkflowFailureError,
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
@@ -239,7 +240,12 @@ async def answered(client: Client, process_id: str, what: str,
             done, _ = await asyncio.wait({task}, timeout=min(left, notice_at -
                                                             (loop.time() - began)))
             if done:
-                return task.result()
+                try:
+                    return task.result()
+                except RPCError as e:
+                    if e.status == RPCStatusCode.NOT_FOUND and "closing workflow" in e.message:
+                        raise await ended_before_answering(client, process_id) from None
+                    raise
             waited = loop.time() - began
             if waited >= notice_at and waited < limit:
                 why = await diagnosis(client, process_id)
@@ -255,6 +261,24 @@ async def answered(client: Client, process_id: str, what: str,
     raise Failure(NO_ANSWER, f"gave up after {limit:.0f} s without an answer from {what}: "
                   f"{why}. The request was sent and may still be carried out: check "
                   f"`starter.py status {process_id}`; {again}")
+
+
+async def ended_before_answering(client: Client, process_id: str) -> Failure:
+    """The process closed while the request waited (e.g. it failed at once): why."""
+    try:
+        await client.get_workflow_handle(process_id).result(
+            follow_runs=False, rpc_timeout=timedelta(seconds=10))
+    except WorkflowFailureError as e:
+        cause = e.cause
+        if isinstance(cause, ApplicationError) and cause.type == PLAINTEXT_REFUSED:
+            return Failure(SETUP, cause.message)
+        return Failure(FAILED, f"process {process_id} failed before it answered: "
+                       f"{first_line(cause or e)}")
+    except Exception as e:  # noqa: BLE001 - the reason is a courtesy; the fact is known
+        return Failure(NO_PROCESS, f"process {process_id} ended before it answered "
+                       f"({first_line(e)}); see `starter.py status {process_id}`")
+    return Failure(NO_PROCESS, f"process {process_id} ended before it answered; see "
+                   f"`starter.py status {process_id}`")
 
 
 async def diagnosis(client: Client, process_id: str) -> str:
@@ -364,6 +388,15 @@ def failure_message(e: WorkflowUpdateFailedError) -> str:
     return cause.message if isinstance(cause, ApplicationError) else str(cause or e)
 
 
+def update_failure(e: WorkflowUpdateFailedError) -> Failure:
+    """A step the process did not take: refused by it (exit 1), or refused because it came
+    unencrypted to a worker that encrypts (exit 7: a setup problem, not a business one)."""
+    cause = e.cause
+    if isinstance(cause, ApplicationError) and cause.type == PLAINTEXT_REFUSED:
+        return Failure(SETUP, cause.message)
+    return Failure(REFUSED, failure_message(e))
+
+
 async def start(args, workflow: Any, request: Any, *, process_id: str, kind: str,
                 account_id: str | None, summary: str) -> int:
     """Starts a process and waits for its `started` answer: accepted, or refused and why."""
@@ -395,7 +428,7 @@ async def start(args, workflow: Any, request: Any, *, process_id: str, kind: str
                       f"is not started twice; see `starter.py status {process_id}`, or pass "
                       "--ref to start a separate one") from None
     except WorkflowUpdateFailedError as e:
-        raise Failure(REFUSED, failure_message(e)) from None
+        raise update_failure(e) from None
     emit(args, True, answer.message + f"\nprocess id: {process_id}",
          {"process_id": process_id, **answer.model_dump(mode="json")})
     return OK
@@ -429,7 +462,7 @@ async def send(args, update: Any, step: BaseModel) -> int:
             await temporal(), args.process_id, f"process {args.process_id}",
             handle.execute_update(update, step, id=update_id), resend=update_id)
     except WorkflowUpdateFailedError as e:
-        raise Failure(REFUSED, failure_message(e)) from None
+        raise update_failure(e) from None
     except RPCError as e:
         if e.status == RPCStatusCode.NOT_FOUND:
             raise Failure(NO_PROCESS, f"process {args.process_id} has ended") from None

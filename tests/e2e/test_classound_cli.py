@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.cli import starter, worker
+from tests.e2e.cli import client_for, starter, worker
 from tests.records import new_account
 from tests.records_classound import fresh_numbers, jpeg_bytes, pdf_bytes, png_bytes
 
@@ -87,7 +87,7 @@ async def test_classound_activation_with_real_files_from_start_to_active(
         scheduled = await starter(cli_env, "carrier-answer", pid, "--porting-date",
                                   today.isoformat(), "--as", "staff-porting")
         assert scheduled.code == 0, scheduled.text
-        handle = dev_env.client.get_workflow_handle(pid)
+        handle = (await client_for(cli_env)).get_workflow_handle(pid)
         await handle.result()  # the porting day is today: live at once
         final = await starter(cli_env, "status", pid)
 
