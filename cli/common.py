@@ -254,6 +254,7 @@ async def answered(client: Client, process_id: str, what: str,
     finally:
         if not task.done():
             task.cancel()
+            await asyncio.gather(task, return_exceptions=True)  # retrieved: no stray warning
     why = why or await diagnosis(client, process_id)
     again = (f"running the same command again with --request-id {resend} is the same "
              "request (applied once)" if resend else

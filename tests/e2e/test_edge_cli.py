@@ -154,3 +154,21 @@ async def test_an_encrypting_worker_refuses_plaintext_starts_and_steps(cli_env, 
                                acc.id) == 0
     assert await pool.fetchval("SELECT count(*) FROM orders WHERE account_id = $1",
                                other.id) == 1
+
+
+# --- item 4, the starter's side: it never waits silently ------------------------------------
+
+async def test_without_a_worker_the_starter_says_why_it_waits_and_gives_up(cli_env, pool):
+    acc = await new_account(pool, licences={"Premium": 1})
+    code, out, err = await run(cli_env, "starter.py", "fast-change", "--account", acc.id,
+                               "--pbx", acc.pbx_id, "--set", "Premium=2", "--wait", "5",
+                               "--json")
+    assert code == 6, out + err
+    queue = cli_env["PARTNERFLOW_TASK_QUEUE"]
+    assert f"no worker polls task queue '{queue}'" in err.splitlines()[0]
+    assert err.startswith("waiting ")
+    message = json.loads(out)["message"]
+    assert message.startswith("gave up after 5 s without an answer from process "
+                              f"fast-change-order-{acc.id}-")
+    assert "Traceback" not in out + err
+    assert "running the same command again joins the same request" in message
