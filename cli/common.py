@@ -512,8 +512,10 @@ async def cmd_status(args) -> int:
             raise Failure(NO_PROCESS, f"process {args.process_id} ended "
                           f"{desc.status.name.lower()}: see it in the Temporal UI") from None
         if e.status == RPCStatusCode.DEADLINE_EXCEEDED:
-            raise Failure(UNREACHABLE, "no worker answered; is worker.py running?") from None
-        raise
+            why = await diagnosis(await temporal(), args.process_id)
+            raise Failure(NO_ANSWER, f"no worker answered the status query in 15 s: {why}"
+                          ) from None
+        raise rpc_failure(e, args.process_id) from None
     formatter = FORMATTERS.get(status.get("kind", ""), generic_status)
     emit(args, True, formatter(status), status)
     return OK
