@@ -285,8 +285,10 @@ async def ended_before_answering(client: Client, process_id: str) -> Failure:
 async def diagnosis(client: Client, process_id: str) -> str:
     """Why a process may be silent, in words: never raises."""
     reasons: list[str] = []
+    workers: list[str] = []
     try:
-        if not await workers_polling(client):
+        workers = await workers_polling(client)
+        if not workers:
             reasons.append(f"no worker polls task queue '{config.TASK_QUEUE}' (is worker.py "
                            "running, with the same PARTNERFLOW_TASK_QUEUE?)")
     except Exception as e:  # noqa: BLE001 - a diagnosis must not fail the command
@@ -316,18 +318,19 @@ async def diagnosis(client: Client, process_id: str) -> str:
             reasons.append(f"cannot describe the process ({e.message})")
     except Exception as e:  # noqa: BLE001
         reasons.append(f"cannot describe the process ({first_line(e)})")
-    return "; ".join(reasons) or "a worker polls, but the process has not answered yet"
+    return "; ".join(reasons) or (f"{len(workers)} worker(s) poll ({', '.join(workers[:3])}), "
+                                  "but the process has not answered yet")
 
 
-async def workers_polling(client: Client) -> bool:
-    """Whether any worker polled the task queue (workflow tasks) in the last minutes:
-    Temporal keeps pollers it saw recently (describe_task_queue)."""
+async def workers_polling(client: Client) -> list[str]:
+    """The workers (pid@host) that polled the task queue for workflow tasks in the last
+    minutes: Temporal keeps the pollers it saw recently (describe_task_queue)."""
     resp = await client.workflow_service.describe_task_queue(
         DescribeTaskQueueRequest(
             namespace=client.namespace, task_queue=TaskQueue(name=config.TASK_QUEUE),
             task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW),
         timeout=timedelta(seconds=5))
-    return len(resp.pollers) > 0
+    return sorted({p.identity or "?" for p in resp.pollers})
 
 
 def rpc_failure(e: RPCError, process_id: str | None = None) -> Failure:
