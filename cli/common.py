@@ -76,6 +76,7 @@ class Parser(argparse.ArgumentParser):
     form, in the output the command was asked for (text or --json)."""
 
     def error(self, message: str):
+        self.print_usage(sys.stderr)  # stderr: --json output stays one JSON document
         raise Failure(BAD_INPUT, message.removeprefix("argument "))
 
 
