@@ -380,6 +380,9 @@ def failure_of(e: BaseException, process_id: str | None = None) -> Failure:
     if isinstance(e, WorkflowUpdateRPCTimeoutOrCancelledError | RPCTimeoutOrCancelledError):
         return Failure(NO_ANSWER, "no answer in time from Temporal; the request may still be "
                        "carried out: check `starter.py status`")
+    if isinstance(e, WorkflowFailureError):
+        return Failure(FAILED, f"the process failed: {first_line(e.cause or e)}; see the "
+                       "Temporal UI")
     if isinstance(e, config.NotConfigured):
         return Failure(SETUP, str(e))
     if isinstance(e, ApplicationError) and e.type == PLAINTEXT_REFUSED:

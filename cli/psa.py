@@ -23,7 +23,6 @@ import config
 from cli.common import (
     CODE,
     FORMATTERS,
-    NO_ANSWER,
     OK,
     RECORD_NUMBER,
     REFUSED,
@@ -32,7 +31,6 @@ from cli.common import (
     Commands,
     Failure,
     answered,
-    diagnosis,
     emit,
     failure_message,
     send,
@@ -67,8 +65,6 @@ from workflows.invoicing_run import InvoicingRun
 from workflows.onboarding_campaign import OnboardingCampaign
 from workflows.record_change import RecordChange
 from workflows.visibility import ACCOUNT_ID, PARTNER_ID, PROCESS_KIND
-
-RECORD_WAIT = 60  # seconds the starter waits for a record change before pointing at status
 
 
 def _date(text: str, what: str) -> date:
@@ -370,13 +366,9 @@ async def record_change(args, change: dict) -> int:
             search_attributes=TypedSearchAttributes(attributes))
     except WorkflowAlreadyStartedError:
         handle = client.get_workflow_handle_for(RecordChange.run, process_id)
-    try:
-        result: RecordChangeResult = await asyncio.wait_for(handle.result(), RECORD_WAIT)
-    except TimeoutError:
-        why = await diagnosis(client, process_id)
-        raise Failure(NO_ANSWER, f"{process_id} is not done after {RECORD_WAIT} s ({why}); "
-                      f"see `starter.py status {process_id}`; the same --request-id again "
-                      "is the same request") from None
+    # Waits visibly, and at most the starter's wait (exit 6 with the reason).
+    result: RecordChangeResult = await answered(client, process_id, process_id,
+                                                handle.result(), resend=ref)
     ok = result.stage == RecordStage.DONE
     emit(args, ok, result.message, result)
     return OK if ok else REFUSED
