@@ -72,6 +72,7 @@ def main() -> None:
     codec = codec_from_environment()
     if codec is None:
         sys.exit("PARTNERFLOW_ENCRYPTION_KEYS is not set: nothing to decode with")
+    codec.accept_plaintext = True  # the UI shows an unencrypted payload as it is
     token = os.environ.get("PARTNERFLOW_CODEC_TOKEN", "")
     origin = os.environ.get("PARTNERFLOW_CODEC_CORS_ORIGIN", "http://localhost:8233")
     web.run_app(build_app(codec, token, origin), port=PORT, print=None)

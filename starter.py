@@ -1,36 +1,49 @@
 """partnerflow for staff: start a process, send a human step, look at processes.
 
-Every command takes --json (machine-readable output) and --help. Exit codes:
+Every command takes --json (machine-readable output), --wait SECONDS and --help. Exit codes:
 0 done; 1 refused or rejected (the reason is printed); 2 bad input (nothing was sent);
-3 no such process, or it has ended; 4 Temporal could not be reached."""
+3 no such process, or it has ended; 4 Temporal could not be reached (nothing was sent);
+5 busy, try again (nothing was applied); 6 no answer in time (it may still be carried out:
+see `status`); 7 not set up (no key ring, credentials); 8 Temporal or the worker failed."""
 
 import argparse
 import asyncio
 import os
 import sys
 
-from temporalio.service import RPCError
-
 from cli import change_orders, classound, leads, partners, psa, renegotiation
 from cli.common import (
     BAD_INPUT,
+    BUSY,
+    CODE,
+    FAILED,
+    NAME,
+    NO_ANSWER,
+    NO_PROCESS,
+    REFUSED,
+    SETUP,
     UNREACHABLE,
-    BadInput,
     Commands,
     Failure,
+    Parser,
+    begin_command,
     cmd_list,
     cmd_retry,
     cmd_status,
     common_options,
     emit,
+    failure_of,
+    whole,
 )
 
+LABELS = {REFUSED: "refused: ", BAD_INPUT: "bad input: ", NO_PROCESS: "", UNREACHABLE: "",
+          BUSY: "busy: ", NO_ANSWER: "no answer: ", SETUP: "not set up: ", FAILED: "failed: "}
 PROCESSES = [change_orders, classound, psa, partners, leads, renegotiation]
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="starter.py", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = Parser(prog="starter.py", description=__doc__,
+               formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
     commands = Commands(sub, common_options())
     for process in PROCESSES:
@@ -41,23 +54,25 @@ def parser() -> argparse.ArgumentParser:
                  "cause is fixed (`list --stage needs-attention` finds them)", cmd_retry,
                  process=True, step=True)
     c = commands.add("list", "processes, filtered through Temporal visibility", cmd_list)
-    c.add_argument("--kind", help="process kind, e.g. fast-change-order, change-order")
-    c.add_argument("--stage", help="e.g. awaiting-partner-confirmation")
-    c.add_argument("--account")
-    c.add_argument("--partner")
+    c.add_argument("--kind", type=NAME, help="process kind, e.g. fast-change-order")
+    c.add_argument("--stage", type=NAME, help="e.g. awaiting-partner-confirmation")
+    c.add_argument("--account", type=CODE)
+    c.add_argument("--partner", type=CODE)
     c.add_argument("--open", action="store_true", help="only processes still running")
-    c.add_argument("--limit", type=int, default=50)
+    c.add_argument("--limit", type=whole(1, 1000), default=50)
     return p
 
 
 async def run(argv: list[str]) -> int:
+    """Runs one command; every failure leaves as a Failure (exit code and words)."""
     args = parser().parse_args(argv)
+    begin_command(args.wait)
     try:
         return await args.fn(args)
-    except BadInput as e:
-        raise Failure(BAD_INPUT, str(e)) from None
-    except RPCError as e:
-        raise Failure(UNREACHABLE, f"Temporal answered with an error: {e.message}") from None
+    except Exception as e:  # noqa: BLE001 - every error gets its exit code and words
+        if os.environ.get("PARTNERFLOW_DEBUG"):
+            raise
+        raise failure_of(e, getattr(args, "process_id", None)) from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return asyncio.run(run(argv))
     except Failure as f:
-        emit(argparse.Namespace(json="--json" in argv), False, str(f))
+        emit(argparse.Namespace(json="--json" in argv), False, str(f), label=LABELS.get(f.code, ""))
         return f.code
     except KeyboardInterrupt:
         return 130

@@ -89,8 +89,25 @@ async def serve_health(client, pool, worker: Worker) -> web.AppRunner:
     return runner
 
 
+def check_encryption() -> None:
+    """Fail closed: no key ring, no worker (unless plaintext was chosen, said loudly)."""
+    try:
+        codec = config.encryption_codec()
+    except config.NotConfigured as e:
+        log.error("worker refuses to start", reason=str(e))
+        raise SystemExit(f"worker.py: refusing to start: {e}") from None
+    if codec is None:
+        log.warning("PAYLOADS NOT ENCRYPTED", reason=config.PLAINTEXT_WARNING)
+    elif codec.accept_plaintext:
+        log.warning("unencrypted payloads accepted (PARTNERFLOW_ACCEPT_PLAINTEXT_HISTORY=1): "
+                    "only while processes started before encryption are still running")
+    else:
+        log.info("payloads encrypted", key_id=codec.key_id, keys=len(codec.ciphers))
+
+
 async def main() -> int:
     logs.configure(os.environ.get("LOG_LEVEL", "INFO"))
+    check_encryption()
     dsn = config.database_url()
     applied = await migrate(dsn)
     if applied:

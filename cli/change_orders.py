@@ -6,11 +6,14 @@ from pathlib import Path
 from pydantic import TypeAdapter, ValidationError
 
 from cli.common import (
+    CODE,
     FORMATTERS,
+    QUOTE_ID,
     REFUSED,
     BadInput,
     Commands,
     Failure,
+    read_text,
     running_handle,
     same_day_ref,
     send,
@@ -41,9 +44,7 @@ def quote_lines(args, *, required: bool = True) -> list[QuoteLine]:
     if args.lines:
         path = Path(args.lines)
         try:
-            raw = json.loads(path.read_text())
-        except OSError as e:
-            raise BadInput(f"cannot read {path}: {e.strerror}") from None
+            raw = json.loads(read_text(path))
         except json.JSONDecodeError as e:
             raise BadInput(f"{path} is not JSON: {e}") from None
         try:
@@ -179,25 +180,25 @@ def register(commands: Commands) -> None:
     ref_help = "your reference; default: the same request on the same day is the same process"
     c = commands.add("fast-change", "start a fast change order: new licence totals, no quote",
                      cmd_fast_change)
-    c.add_argument("--account", required=True)
-    c.add_argument("--pbx", required=True)
+    c.add_argument("--account", required=True, type=CODE)
+    c.add_argument("--pbx", required=True, type=CODE)
     c.add_argument("--set", action="append", required=True, metavar="LICENCE=TOTAL[@DATE]",
                    help="new total of a licence type, e.g. Premium=12 or "
                    "Premium=12@2026-12-01 (repeatable); the change is worked out against the "
                    "PBX when the partner confirms; reductions take effect at once")
-    c.add_argument("--ref", help=ref_help)
+    c.add_argument("--ref", type=CODE, help=ref_help)
 
     c = commands.add("change-order", "start a change order: a quote for staff to publish",
                      cmd_change_order)
-    c.add_argument("--account", required=True)
-    c.add_argument("--pbx", required=True)
-    c.add_argument("--ref", help=ref_help)
+    c.add_argument("--account", required=True, type=CODE)
+    c.add_argument("--pbx", required=True, type=CODE)
+    c.add_argument("--ref", type=CODE, help=ref_help)
     lines_args(c)
 
     for name, help_ in (("mark-primary", "save & mark the quote as primary (one per project)"),
                         ("publish", "submit proposal -> quick publish the primary quote")):
         c = commands.add(name, help_, cmd_quote_step, process=True, step=True)
-        c.add_argument("--quote", help="quote id (default: the newest quote)")
+        c.add_argument("--quote", type=QUOTE_ID, help="quote id (default: the newest quote)")
     commands.add("mark-complete", "mark status as complete: accepted into an order, or rejected",
                  cmd_mark_complete, process=True, step=True)
     c = commands.add("revise", "duplicate the quote with changes; the copy keeps every line "

@@ -12,19 +12,23 @@ from pathlib import Path
 
 import config
 from cli.common import (
+    CODE,
     FORMATTERS,
     NO_PROCESS,
     REFUSED,
     BadInput,
     Commands,
     Failure,
+    read_text,
     running_handle,
     same_day_ref,
     send,
     start,
     validated,
+    whole,
 )
 from domain.classound import (
+    MAX_EXTENSION_DAYS,
     CarrierAnswer,
     ClassoundRequest,
     ClassoundStatus,
@@ -61,11 +65,7 @@ async def sent_or_discarded(stored: StoredFile, sending) -> int:
 def numbers_from(args) -> list[str]:
     numbers: list[str] = []
     if args.numbers:
-        try:
-            text = Path(args.numbers).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as e:
-            raise BadInput(f"cannot read {args.numbers}: {getattr(e, 'strerror', None) or e}") \
-                from None
+        text = read_text(args.numbers)
         try:
             numbers += parse_number_list(text)
         except NumberListError as e:
@@ -201,8 +201,8 @@ def register(commands: Commands) -> None:
         "classound-order",
         "order CLASSOUND with number porting: activation, or Classound ordering for an "
         "existing CLASSOUND customer", cmd_classound_order)
-    c.add_argument("--account", required=True)
-    c.add_argument("--pbx", required=True)
+    c.add_argument("--account", required=True, type=CODE)
+    c.add_argument("--pbx", required=True, type=CODE)
     c.add_argument("--number", action="append", metavar="+49...",
                    help="a number to port from the old carrier, with country code (repeatable)")
     c.add_argument("--numbers", metavar="FILE",
@@ -212,8 +212,8 @@ def register(commands: Commands) -> None:
                    "(repeatable); an activation without --flat books one per licence seat")
     c.add_argument("--existing-customer", action="store_true",
                    help="Classound ordering: more CLASSOUND services for a PBX that has it")
-    c.add_argument("--ref", help="your reference; default: the same request on the same day "
-                   "is the same process")
+    c.add_argument("--ref", type=CODE, help="your reference; default: the same request on "
+                   "the same day is the same process")
 
     c = commands.add("upload", "upload the signed LOA or the last invoice of the old carrier "
                      "(PDF, PNG or JPEG, at most 10 MB)", cmd_upload, process=True, step=True)
@@ -222,7 +222,8 @@ def register(commands: Commands) -> None:
 
     c = commands.add("extend", "move the escalation and expiry deadlines of a CLASSOUND order",
                      cmd_extend, process=True, step=True)
-    c.add_argument("--days", type=int, required=True)
+    c.add_argument("--days", type=whole(1, MAX_EXTENSION_DAYS), required=True,
+                   help=f"1 to {MAX_EXTENSION_DAYS}")
 
     c = commands.add("carrier-answer", "enter the old carrier's answer to the porting request",
                      cmd_carrier_answer, process=True, step=True)

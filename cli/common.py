@@ -1,18 +1,33 @@
-"""What every starter command shares: exit codes, output (text or --json), the Temporal
-connection (made only after the input was checked), starting a process and sending a step."""
+"""What every starter command shares: exit codes, output (text or --json), the forms of ids
+and numbers (checked by argparse, before anything is sent), the Temporal connection (made only
+after the input was checked), starting a process, sending a step, and turning every failure
+into its exit code and words, never a traceback."""
 
 import argparse
+import asyncio
 import hashlib
 import json
 import os
+import sys
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
-from temporalio.api.enums.v1 import WorkflowExecutionStatus
-from temporalio.client import Client, WithStartWorkflowOperation, WorkflowUpdateFailedError
+from temporalio.api.enums.v1 import TaskQueueType, WorkflowExecutionStatus
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+from temporalio.client import (
+    Client,
+    RPCTimeoutOrCancelledError,
+    WithStartWorkflowOperation,
+    WorkflowFailureError,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.common import (
     SearchAttributePair,
     TypedSearchAttributes,
@@ -23,11 +38,28 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 import config
+from codec import PLAINTEXT_REFUSED
+from domain import ids
 from domain.steps import StaffStep, StepAnswer
 from workflows.process import Process
 from workflows.visibility import ACCOUNT_ID, PARTNER_ID, PROCESS_KIND, STAGE
 
-OK, REFUSED, BAD_INPUT, NO_PROCESS, UNREACHABLE = 0, 1, 2, 3, 4
+# Exit codes (README "Exit codes"): what happened, and so what the person can do next.
+OK = 0           # done
+REFUSED = 1      # refused or rejected by the process; the reason is printed
+BAD_INPUT = 2    # bad input: nothing was sent
+NO_PROCESS = 3   # no such process, or it has ended
+UNREACHABLE = 4  # Temporal could not be reached: nothing was sent
+BUSY = 5         # Temporal or the process is busy (e.g. too many steps in flight): try again
+NO_ANSWER = 6    # sent, but no answer in time (worker down, process stuck): see `status`
+SETUP = 7        # not set up to run: no key ring, bad credentials, no permission
+FAILED = 8       # Temporal or the worker failed on the request (e.g. a failed workflow task)
+
+# How long the starter waits for a process to answer a start or a step before giving up.
+WAIT_ENV = "PARTNERFLOW_STARTER_WAIT"
+DEFAULT_WAIT = 60.0
+FIRST_NOTICE = 3.0   # seconds of silence before the first "waiting ..." line
+NOTICE_EVERY = 10.0
 
 
 class Failure(Exception):
@@ -38,6 +70,15 @@ class Failure(Exception):
 
 class BadInput(ValueError):
     """Input that cannot be sent: exit 2, nothing reaches Temporal."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that reports bad arguments as exit 2 with the option's name and the expected
+    form, in the output the command was asked for (text or --json)."""
+
+    def error(self, message: str):
+        self.print_usage(sys.stderr)  # stderr: --json output stays one JSON document
+        raise Failure(BAD_INPUT, message.removeprefix("argument "))
 
 
 # --- output ---------------------------------------------------------------------------------
@@ -60,6 +101,50 @@ def emit(args: argparse.Namespace, ok: bool, message: str, data: Any = None,
 
 # --- input ----------------------------------------------------------------------------------
 
+def id_of(form: ids.Form) -> Callable[[str], str]:
+    """An argparse type: the id if it has the form, else exit 2 naming the form."""
+    def parse(text: str) -> str:
+        if not form.matches(text):
+            raise argparse.ArgumentTypeError(ids.expected(form))
+        return text
+    return parse
+
+
+CODE, USER, NAME = id_of(ids.CODE), id_of(ids.USER), id_of(ids.NAME)
+PROCESS_ID, REQUEST_ID, QUOTE_ID = id_of(ids.PROCESS), id_of(ids.REQUEST), id_of(ids.QUOTE)
+
+
+def whole(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number in [low, high]."""
+    def parse(text: str) -> int:
+        try:
+            return ids.number(text, low, high)
+        except ids.IdError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+    return parse
+
+
+RECORD_NUMBER = whole(1, ids.BIGINT_MAX)  # tickets, time entries, sales items (bigint)
+
+
+def read_text(path: Path | str, what: str | None = None) -> str:
+    """A text file people made (lead lists, number lists, quote lines): UTF-8, with or
+    without a BOM. Anything else is exit 2 naming the file and the encoding expected."""
+    path = Path(path)
+    name = what or str(path)
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise BadInput(f"cannot read {name}: {e.strerror or e}") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data[:e.start].count(b"\n") + 1
+        raise BadInput(f"{name} is not UTF-8 text (byte 0x{data[e.start]:02X} on line {line}): "
+                       "save it as UTF-8 (e.g. \"CSV UTF-8\" in a spreadsheet) and try again"
+                       ) from None
+
+
 def validated(model: type[BaseModel], **fields: Any) -> Any:
     try:
         return model(**fields)
@@ -79,11 +164,232 @@ def same_day_ref(*parts: Any) -> str:
 # --- Temporal -------------------------------------------------------------------------------
 
 async def temporal() -> Client:
-    """Connect only once the input has been checked: bad input never reaches Temporal."""
+    """Connect only once the input has been checked: bad input never reaches Temporal.
+    Without a key ring (and without PARTNERFLOW_ALLOW_PLAINTEXT=1) nothing is sent. One
+    connection per command."""
+    client = _client.get()
+    if client is not None:
+        return client
+    client = await _connect()
+    _client.set(client)
+    return client
+
+
+async def _connect() -> Client:
     try:
-        return await config.connect_temporal()
+        codec = config.encryption_codec()
+    except config.NotConfigured as e:
+        raise Failure(SETUP, str(e)) from None
+    if codec is None:
+        print(f"warning: {config.PLAINTEXT_WARNING}", file=sys.stderr)
+    try:
+        return await asyncio.wait_for(config.connect_temporal(), connect_wait())
+    except TimeoutError:
+        raise Failure(UNREACHABLE, f"cannot reach Temporal at {temporal_address()}: no answer "
+                      f"in {connect_wait():.0f} s; nothing was sent") from None
     except Exception as e:  # noqa: BLE001 - any connection failure reads the same to staff
-        raise Failure(UNREACHABLE, f"cannot reach Temporal: {e}") from None
+        raise Failure(UNREACHABLE, f"cannot reach Temporal at {temporal_address()}: "
+                      f"{first_line(e)}; nothing was sent") from None
+
+
+def temporal_address() -> str:
+    return os.environ.get("TEMPORAL_ADDRESS") or config.DEFAULT_TEMPORAL_ADDRESS
+
+
+def connect_wait() -> float:
+    return min(starter_wait(), 20.0)
+
+
+def starter_wait() -> float:
+    """--wait, else PARTNERFLOW_STARTER_WAIT, else 60 s (set in `answered`'s caller)."""
+    chosen = _wait.get()
+    if chosen is not None:
+        return chosen
+    text = os.environ.get(WAIT_ENV, "").strip()
+    try:
+        return float(text) if text else DEFAULT_WAIT
+    except ValueError:
+        raise Failure(BAD_INPUT, f"{WAIT_ENV}={text!r}: give seconds, e.g. 60") from None
+
+
+def first_line(e: BaseException) -> str:
+    text = str(e).strip() or type(e).__name__
+    return text.splitlines()[0][:300]
+
+
+_wait: ContextVar[float | None] = ContextVar("wait", default=None)
+_client: ContextVar[Client | None] = ContextVar("client", default=None)
+T = TypeVar("T")
+
+
+async def answered(client: Client, process_id: str, what: str,
+                   request: Awaitable[T], *, resend: str | None = None) -> T:
+    """Waits for a process to answer `request` (a start or a step). While it is silent, says
+    every few seconds that it waits and why (no worker polls the task queue; an activity
+    keeps failing, e.g. the database is down; the process needs attention); gives up after
+    the wait (--wait, PARTNERFLOW_STARTER_WAIT, default 60 s) with exit 6."""
+    task = asyncio.ensure_future(request)
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    limit = starter_wait()
+    notice_at = FIRST_NOTICE
+    why = ""
+    try:
+        while True:
+            left = limit - (loop.time() - began)
+            if left <= 0:
+                break
+            done, _ = await asyncio.wait({task}, timeout=min(left, notice_at -
+                                                            (loop.time() - began)))
+            if done:
+                try:
+                    return task.result()
+                except RPCError as e:
+                    if e.status == RPCStatusCode.NOT_FOUND and "closing workflow" in e.message:
+                        raise await ended_before_answering(client, process_id) from None
+                    raise
+            waited = loop.time() - began
+            if waited >= notice_at and waited < limit:
+                why = await diagnosis(client, process_id)
+                print(f"waiting {waited:.0f} s for {what}: {why}", file=sys.stderr, flush=True)
+                notice_at = waited + NOTICE_EVERY
+    finally:
+        if not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)  # retrieved: no stray warning
+    why = why or await diagnosis(client, process_id)
+    again = (f"running the same command again with --request-id {resend} is the same "
+             "request (applied once)" if resend else
+             "running the same command again joins the same request")
+    raise Failure(NO_ANSWER, f"gave up after {limit:.0f} s without an answer from {what}: "
+                  f"{why}. The request was sent and may still be carried out: check "
+                  f"`starter.py status {process_id}`; {again}")
+
+
+async def ended_before_answering(client: Client, process_id: str) -> Failure:
+    """The process closed while the request waited (e.g. it failed at once): why."""
+    try:
+        await client.get_workflow_handle(process_id).result(
+            follow_runs=False, rpc_timeout=timedelta(seconds=10))
+    except WorkflowFailureError as e:
+        cause = e.cause
+        if isinstance(cause, ApplicationError) and cause.type == PLAINTEXT_REFUSED:
+            return Failure(SETUP, cause.message)
+        return Failure(FAILED, f"process {process_id} failed before it answered: "
+                       f"{first_line(cause or e)}")
+    except Exception as e:  # noqa: BLE001 - the reason is a courtesy; the fact is known
+        return Failure(NO_PROCESS, f"process {process_id} ended before it answered "
+                       f"({first_line(e)}); see `starter.py status {process_id}`")
+    return Failure(NO_PROCESS, f"process {process_id} ended before it answered; see "
+                   f"`starter.py status {process_id}`")
+
+
+async def diagnosis(client: Client, process_id: str) -> str:
+    """Why a process may be silent, in words: never raises."""
+    reasons: list[str] = []
+    workers: list[str] = []
+    try:
+        workers = await workers_polling(client)
+        if not workers:
+            reasons.append(f"no worker polls task queue '{config.TASK_QUEUE}' (is worker.py "
+                           "running, with the same PARTNERFLOW_TASK_QUEUE?)")
+    except Exception as e:  # noqa: BLE001 - a diagnosis must not fail the command
+        reasons.append(f"cannot ask Temporal about the workers ({first_line(e)})")
+    try:
+        desc = await client.get_workflow_handle(process_id).describe(
+            rpc_timeout=timedelta(seconds=5))
+        stage = desc.typed_search_attributes.get(STAGE)
+        if stage == "needs-attention":
+            reasons.append("the process needs attention (see `starter.py status "
+                           f"{process_id}`)")
+        raw = desc.raw_description
+        for activity in raw.pending_activities:
+            if activity.attempt > 1:
+                last = ""
+                if activity.HasField("last_failure"):
+                    err = await client.data_converter.decode_failure(activity.last_failure)
+                    last = f"; last error: {first_line(err)}"
+                reasons.append(f"step {activity.activity_type.name} has been tried "
+                               f"{activity.attempt} times (is the database reachable?){last}")
+        task = raw.pending_workflow_task
+        if raw.HasField("pending_workflow_task") and task.attempt > 1:
+            reasons.append(f"the worker fails the process's workflow task (attempt "
+                           f"{task.attempt}): see the worker's log or the Temporal UI")
+    except RPCError as e:
+        if e.status != RPCStatusCode.NOT_FOUND:
+            reasons.append(f"cannot describe the process ({e.message})")
+    except Exception as e:  # noqa: BLE001
+        reasons.append(f"cannot describe the process ({first_line(e)})")
+    return "; ".join(reasons) or (f"{len(workers)} worker(s) poll ({', '.join(workers[:3])}), "
+                                  "but the process has not answered yet")
+
+
+async def workers_polling(client: Client) -> list[str]:
+    """The workers (pid@host) that polled the task queue for workflow tasks in the last
+    minutes: Temporal keeps the pollers it saw recently (describe_task_queue)."""
+    resp = await client.workflow_service.describe_task_queue(
+        DescribeTaskQueueRequest(
+            namespace=client.namespace, task_queue=TaskQueue(name=config.TASK_QUEUE),
+            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW),
+        timeout=timedelta(seconds=5))
+    return sorted({p.identity or "?" for p in resp.pollers})
+
+
+def rpc_failure(e: RPCError, process_id: str | None = None) -> Failure:
+    """Every error Temporal answers with, as its own exit code and words."""
+    message = e.message or str(e)
+    lower = message.lower()
+    status = e.status
+    if status == RPCStatusCode.NOT_FOUND:
+        what = f"process {process_id}" if process_id else "it"
+        return Failure(NO_PROCESS, f"no such process, or it has ended: {what} ({message})")
+    if status == RPCStatusCode.RESOURCE_EXHAUSTED:
+        if "in-flight" in lower or "update" in lower:
+            return Failure(BUSY, "busy, try again: the process has too many steps in progress "
+                           f"(Temporal's limit of in-flight updates); nothing was applied "
+                           f"({message})")
+        return Failure(BUSY, f"busy, try again: Temporal limits requests right now ({message})")
+    if status == RPCStatusCode.INVALID_ARGUMENT:
+        if "length" in lower and ("exceed" in lower or "too long" in lower):
+            return Failure(BAD_INPUT, f"an id is too long for Temporal ({message}); nothing "
+                           "was started")
+        return Failure(BAD_INPUT, f"Temporal refused the request as invalid: {message}")
+    if status == RPCStatusCode.ALREADY_EXISTS:
+        return Failure(REFUSED, f"already exists: {message}")
+    if status in (RPCStatusCode.UNAVAILABLE,):
+        return Failure(UNREACHABLE, f"Temporal is unreachable: {message}")
+    if status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
+        return Failure(NO_ANSWER, f"no answer in time: {message}")
+    if status in (RPCStatusCode.UNAUTHENTICATED, RPCStatusCode.PERMISSION_DENIED):
+        return Failure(SETUP, f"Temporal refused our credentials or namespace ({message}): "
+                       "check TEMPORAL_API_KEY / TLS settings and TEMPORAL_NAMESPACE")
+    if "workflow task" in lower:
+        return Failure(FAILED, f"the worker failed on the process's workflow task ({message}): "
+                       "see the worker's log or the Temporal UI")
+    return Failure(FAILED, f"Temporal failed the request ({status.name if status else '?'}): "
+                   f"{message}")
+
+
+def failure_of(e: BaseException, process_id: str | None = None) -> Failure:
+    """Any exception from a command, as an exit code and words (never a traceback)."""
+    if isinstance(e, Failure):
+        return e
+    if isinstance(e, BadInput):
+        return Failure(BAD_INPUT, str(e))
+    if isinstance(e, RPCError):
+        return rpc_failure(e, process_id)
+    if isinstance(e, WorkflowUpdateRPCTimeoutOrCancelledError | RPCTimeoutOrCancelledError):
+        return Failure(NO_ANSWER, "no answer in time from Temporal; the request may still be "
+                       "carried out: check `starter.py status`")
+    if isinstance(e, WorkflowFailureError):
+        return Failure(FAILED, f"the process failed: {first_line(e.cause or e)}; see the "
+                       "Temporal UI")
+    if isinstance(e, config.NotConfigured):
+        return Failure(SETUP, str(e))
+    if isinstance(e, ApplicationError) and e.type == PLAINTEXT_REFUSED:
+        return Failure(SETUP, e.message)
+    return Failure(FAILED, f"unexpected error: {type(e).__name__}: {first_line(e)} (set "
+                   "PARTNERFLOW_DEBUG=1 for the traceback)")
 
 
 def failure_message(e: WorkflowUpdateFailedError) -> str:
@@ -95,6 +401,15 @@ def failure_message(e: WorkflowUpdateFailedError) -> str:
 # wrote nothing and its refusal tells the user what to change. ANY_END: every ended one.
 AGAIN_AFTER_REFUSAL = frozenset({"refused"})
 ANY_END = None
+
+
+def update_failure(e: WorkflowUpdateFailedError) -> Failure:
+    """A step the process did not take: refused by it (exit 1), or refused because it came
+    unencrypted to a worker that encrypts (exit 7: a setup problem, not a business one)."""
+    cause = e.cause
+    if isinstance(cause, ApplicationError) and cause.type == PLAINTEXT_REFUSED:
+        return Failure(SETUP, cause.message)
+    return Failure(REFUSED, failure_message(e))
 
 
 async def start(args, workflow: Any, request: Any, *, process_id: str, kind: str,
@@ -127,9 +442,10 @@ async def start(args, workflow: Any, request: Any, *, process_id: str, kind: str
     update_id = f"started-{uuid.uuid4().hex[:16]}"
     try:
         try:
-            answer = await client.execute_update_with_start_workflow(
+            answer = await answered(client, process_id, f"process {process_id}",
+                                    client.execute_update_with_start_workflow(
                 workflow.started, id=update_id,
-                start_workflow_operation=operation(WorkflowIDReusePolicy.REJECT_DUPLICATE))
+                start_workflow_operation=operation(WorkflowIDReusePolicy.REJECT_DUPLICATE)))
         except WorkflowAlreadyStartedError:  # it has ended
             desc = await client.get_workflow_handle(process_id).describe()
             stage = desc.typed_search_attributes.get(STAGE) or desc.status.name.lower()
@@ -138,11 +454,12 @@ async def start(args, workflow: Any, request: Any, *, process_id: str, kind: str
                               f"{stage}): the same request is not started twice; see "
                               f"`starter.py status {process_id}`, or pass --ref to start a "
                               "separate one") from None
-            answer = await client.execute_update_with_start_workflow(
+            answer = await answered(client, process_id, f"process {process_id}",
+                                    client.execute_update_with_start_workflow(
                 workflow.started, id=update_id,
-                start_workflow_operation=operation(WorkflowIDReusePolicy.ALLOW_DUPLICATE))
+                start_workflow_operation=operation(WorkflowIDReusePolicy.ALLOW_DUPLICATE)))
     except WorkflowUpdateFailedError as e:
-        raise Failure(REFUSED, failure_message(e)) from None
+        raise update_failure(e) from None
     # rejected: started, but a step needs attention before the request could be checked
     emit(args, not answer.rejected, answer.message + f"\nprocess id: {process_id}",
          {"process_id": process_id, **answer.model_dump(mode="json")}, label="")
@@ -157,7 +474,7 @@ async def running_handle(process_id: str):
         if e.status == RPCStatusCode.NOT_FOUND:
             raise Failure(NO_PROCESS, f"no process {process_id}; `starter.py list` shows "
                           "the processes") from None
-        raise
+        raise rpc_failure(e, process_id) from None
     if desc.status != WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING:
         stage = desc.typed_search_attributes.get(STAGE) or desc.status.name.lower()
         raise Failure(NO_PROCESS, f"process {process_id} has ended ({stage}); "
@@ -173,13 +490,15 @@ async def send(args, update: Any, step: BaseModel) -> int:
     # already happened are answered by the workflow without doing it again.
     update_id = args.request_id or f"{update.__name__}-{uuid.uuid4().hex[:12]}"
     try:
-        answer: StepAnswer = await handle.execute_update(update, step, id=update_id)
+        answer: StepAnswer = await answered(
+            await temporal(), args.process_id, f"process {args.process_id}",
+            handle.execute_update(update, step, id=update_id), resend=update_id)
     except WorkflowUpdateFailedError as e:
-        raise Failure(REFUSED, failure_message(e)) from None
+        raise update_failure(e) from None
     except RPCError as e:
         if e.status == RPCStatusCode.NOT_FOUND:
             raise Failure(NO_PROCESS, f"process {args.process_id} has ended") from None
-        raise
+        raise rpc_failure(e, args.process_id) from None
     emit(args, not answer.rejected, answer.message, answer, label="")
     return REFUSED if answer.rejected else OK
 
@@ -229,8 +548,10 @@ async def cmd_status(args) -> int:
             raise Failure(NO_PROCESS, f"process {args.process_id} ended "
                           f"{desc.status.name.lower()}: see it in the Temporal UI") from None
         if e.status == RPCStatusCode.DEADLINE_EXCEEDED:
-            raise Failure(UNREACHABLE, "no worker answered; is worker.py running?") from None
-        raise
+            why = await diagnosis(await temporal(), args.process_id)
+            raise Failure(NO_ANSWER, f"no worker answered the status query in 15 s: {why}"
+                          ) from None
+        raise rpc_failure(e, args.process_id) from None
     formatter = FORMATTERS.get(status.get("kind", ""), generic_status)
     emit(args, True, formatter(status), status)
     return OK
@@ -275,16 +596,37 @@ class Commands:
         c = self.sub.add_parser(name, help=help_, description=help_, parents=[self.common])
         c.set_defaults(fn=fn)
         if process:
-            c.add_argument("process_id", help="the process id, as `list` shows it")
+            c.add_argument("process_id", metavar="PROCESS_ID", type=PROCESS_ID,
+                           help="the process id, as `list` shows it")
         if step:
-            c.add_argument("--request-id",
+            c.add_argument("--request-id", type=REQUEST_ID,
                            help="make a repeated command the same request (applied once)")
         return c
 
 
+def seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 1 <= value <= 86_400:
+        raise argparse.ArgumentTypeError("give seconds from 1 to 86400, e.g. 60")
+    return value
+
+
+def begin_command(wait: float | None) -> None:
+    """Each command: its own --wait, its own connection."""
+    _wait.set(wait)
+    _client.set(None)
+
+
 def common_options() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    common = Parser(add_help=False)
     common.add_argument("--json", action="store_true", help="print JSON for scripts")
     common.add_argument("--as", dest="actor", default=os.environ.get("USER") or "staff",
+                        type=USER,
                         help="who does this step (staff or partner user id; default $USER)")
+    common.add_argument("--wait", type=seconds, metavar="SECONDS",
+                        help="how long to wait for the process to answer before giving up "
+                        f"(exit {NO_ANSWER}); default ${WAIT_ENV} or {DEFAULT_WAIT:.0f}")
     return common

@@ -14,18 +14,26 @@ from temporalio.service import RPCError, RPCStatusCode
 
 import config
 from cli.common import (
+    CODE,
     FORMATTERS,
+    NAME,
     NO_PROCESS,
     OK,
     REFUSED,
+    USER,
     BadInput,
     Commands,
     Failure,
+    answered,
     emit,
     failure_message,
+    read_text,
+    rpc_failure,
     running_handle,
     start,
+    temporal,
     validated,
+    whole,
 )
 from domain.errors import Refused
 from domain.leads import (
@@ -91,13 +99,15 @@ async def send_to_queue(args, update, step) -> int:
     handle = await running_handle(args.process_id)
     update_id = args.request_id or f"{update.__name__}-{uuid.uuid4().hex[:12]}"
     try:
-        answer: StepAnswer = await deliver(handle, update, step, update_id=update_id)
+        answer: StepAnswer = await answered(
+            await temporal(), args.process_id, f"lead queue {args.queue}",
+            deliver(handle, update, step, update_id=update_id), resend=update_id)
     except WorkflowUpdateFailedError as e:
         raise Failure(REFUSED, failure_message(e)) from None
     except RPCError as e:
         if e.status == RPCStatusCode.NOT_FOUND:
             raise Failure(NO_PROCESS, f"lead queue {args.queue} has ended") from None
-        raise
+        raise rpc_failure(e, args.process_id) from None
     emit(args, True, answer.message, answer, label="")
     return OK
 
@@ -156,10 +166,7 @@ async def _add(args, rows: list[LeadRow]) -> int:
 
 async def cmd_add_leads(args) -> int:
     path = Path(args.file)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as e:
-        raise BadInput(f"cannot read {path}: {e.strerror}") from None
+    text = read_text(path)
     try:
         rows = parse_lead_file(path.name, text)
     except Refused as r:
@@ -259,27 +266,27 @@ FORMATTERS[LeadKind.LEAD_QUEUE.value] = show_queue
 def register(commands: Commands) -> None:
     c = commands.add("open-lead-queue", "open a lead queue that partners claim from",
                      cmd_open_queue)
-    c.add_argument("--queue", required=True, help="queue id, e.g. trade-fair-2026")
+    c.add_argument("--queue", required=True, type=NAME, help="queue id, e.g. trade-fair-2026")
     c.add_argument("--name", help="what people call it")
-    c.add_argument("--partner", action="append", help="a partner whose users may claim "
-                   "(repeatable)")
-    c.add_argument("--claim-cap", type=int, default=10,
+    c.add_argument("--partner", action="append", type=CODE,
+                   help="a partner whose users may claim (repeatable)")
+    c.add_argument("--claim-cap", type=whole(1, 10_000), default=10,
                    help="open leads one partner may hold from this queue (default 10)")
     c.add_argument("--round-robin", action="store_true",
                    help="give arriving leads in turn to the partners (else they wait to be "
                    "claimed)")
-    c.add_argument("--channel-manager", action="append",
+    c.add_argument("--channel-manager", action="append", type=USER,
                    help="who may change owners and rules (repeatable; default: --as)")
 
     def queue(c, lead: bool = False):
-        c.add_argument("--queue", required=True)
+        c.add_argument("--queue", required=True, type=NAME)
         if lead:
-            c.add_argument("--lead", required=True, help="lead id, e.g. L-17")
+            c.add_argument("--lead", required=True, type=NAME, help="lead id, e.g. L-17")
 
     c = commands.add("add-queue-partner", "let another partner claim from the queue",
                      cmd_add_partners, step=True)
     queue(c)
-    c.add_argument("--partner", action="append", required=True)
+    c.add_argument("--partner", action="append", required=True, type=CODE)
 
     c = commands.add("add-leads", "add leads from a file (.json list or .csv with a header)",
                      cmd_add_leads, step=True)
@@ -300,15 +307,17 @@ def register(commands: Commands) -> None:
     c = commands.add("assign-lead", "change a lead's owner (a channel manager)", cmd_assign,
                      step=True)
     queue(c, lead=True)
-    c.add_argument("--to", required=True, help="the partner user who gets the lead")
+    c.add_argument("--to", required=True, type=USER, help="the partner user who gets the lead")
     c.add_argument("--notify", action="store_true", help="send the new owner an e-mail")
 
     c = commands.add("reassign-leads", "give many leads to another partner user at once",
                      cmd_reassign, step=True)
     queue(c)
-    c.add_argument("--from", dest="from_user", help="move all open leads of this user")
-    c.add_argument("--lead", action="append", help="and/or these leads (repeatable)")
-    c.add_argument("--to", required=True)
+    c.add_argument("--from", dest="from_user", type=USER,
+                   help="move all open leads of this user")
+    c.add_argument("--lead", action="append", type=NAME,
+                   help="and/or these leads (repeatable)")
+    c.add_argument("--to", required=True, type=USER)
     c.add_argument("--notify", action="store_true", help="send the new owner one e-mail")
 
     def opportunity_fields(c):
@@ -324,7 +333,7 @@ def register(commands: Commands) -> None:
     c = commands.add("update-opportunity", "the owner updates their opportunity",
                      cmd_update_opportunity, step=True)
     queue(c)
-    c.add_argument("--opportunity", required=True, help="e.g. OPP-L-17")
+    c.add_argument("--opportunity", required=True, type=NAME, help="e.g. OPP-L-17")
     opportunity_fields(c)
 
     c = commands.add("add-assignment-rule",
@@ -335,6 +344,6 @@ def register(commands: Commands) -> None:
     c.add_argument("--country", help="two-letter country code")
     c.add_argument("--postal-prefix")
     c.add_argument("--product")
-    c.add_argument("--to-partner")
-    c.add_argument("--to-queue")
-    c.add_argument("--position", type=int, help="1 = tried first (default: last)")
+    c.add_argument("--to-partner", type=CODE)
+    c.add_argument("--to-queue", type=NAME)
+    c.add_argument("--position", type=whole(1, 10_000), help="1 = tried first (default: last)")

@@ -7,7 +7,7 @@ import uuid
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
-from cli.common import FORMATTERS, BadInput, Commands, send, start, validated
+from cli.common import CODE, FORMATTERS, USER, BadInput, Commands, send, start, validated
 from domain.partners import (
     Deactivation,
     FirstLogin,
@@ -62,9 +62,10 @@ def read_new_password(args) -> str:
     would show in the process list and the shell history)."""
     if args.password_file:
         try:
-            return Path(args.password_file).read_text().rstrip("\r\n")
-        except OSError as e:
-            raise BadInput(f"cannot read {args.password_file}: {e.strerror}") from None
+            return Path(args.password_file).read_text(encoding="utf-8").rstrip("\r\n")
+        except (OSError, UnicodeDecodeError) as e:
+            raise BadInput(f"cannot read {args.password_file} as UTF-8 text: "
+                           f"{getattr(e, 'strerror', None) or e.__class__.__name__}") from None
     if not sys.stdin.isatty():
         return sys.stdin.readline().rstrip("\r\n")
     first = getpass.getpass("new password: ")
@@ -131,21 +132,23 @@ def register(commands: Commands) -> None:
     c = commands.add("create-partner-account",
                      "enable a partner as partner account, owned by a channel manager",
                      cmd_create_account)
-    c.add_argument("--partner", required=True, help="partner id, e.g. P-NORDTEL")
-    c.add_argument("--channel-manager", help="who owns the account (default: --as)")
+    c.add_argument("--partner", required=True, type=CODE, help="partner id, e.g. P-NORDTEL")
+    c.add_argument("--channel-manager", type=USER,
+                   help="who owns the account (default: --as)")
     c.add_argument("--name", help="the partner's name, to create a partner not yet on record")
 
     c = commands.add("invite-partner-user",
                      "make a partner's contact a partner user: login e-mail with a one-time "
                      "link (again before the first login: a new link)", cmd_invite, step=True)
-    c.add_argument("--partner", required=True)
-    c.add_argument("--contact", required=True, help="the contact id; it becomes the user id")
+    c.add_argument("--partner", required=True, type=CODE)
+    c.add_argument("--contact", required=True, type=CODE,
+                   help="the contact id; it becomes the user id")
 
     c = commands.add("partner-login",
                      "first login of a partner user: change the temporary password",
                      cmd_partner_login, step=True)
-    c.add_argument("--partner", required=True)
-    c.add_argument("--user", required=True, help="the partner user (contact id)")
+    c.add_argument("--partner", required=True, type=CODE)
+    c.add_argument("--user", required=True, type=USER, help="the partner user (contact id)")
     c.add_argument("--token", required=True,
                    help="the token, or the whole link, from the login e-mail")
     c.add_argument("--password-file",
@@ -154,5 +157,5 @@ def register(commands: Commands) -> None:
     c = commands.add("deactivate-partner-account",
                      "deactivate a partner account: its users too, their open leads go back "
                      "to their queues", cmd_deactivate, step=True)
-    c.add_argument("--partner", required=True)
+    c.add_argument("--partner", required=True, type=CODE)
     c.add_argument("--reason", required=True)

@@ -23,18 +23,23 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 import config
 from cli.common import (
     ANY_END,
+    CODE,
     FORMATTERS,
     OK,
+    RECORD_NUMBER,
     REFUSED,
+    REQUEST_ID,
     BadInput,
     Commands,
     Failure,
+    answered,
     emit,
     failure_message,
     send,
     start,
     temporal,
     validated,
+    whole,
 )
 from domain.billing_information import BillingInformation
 from domain.contracts import ContractTerms, PartChange
@@ -62,8 +67,6 @@ from workflows.invoicing_run import InvoicingRun
 from workflows.onboarding_campaign import OnboardingCampaign
 from workflows.record_change import RecordChange
 from workflows.visibility import ACCOUNT_ID, PARTNER_ID, PROCESS_KIND
-
-RECORD_WAIT = 60  # seconds the starter waits for a record change before pointing at status
 
 
 def _date(text: str, what: str) -> date:
@@ -280,8 +283,10 @@ async def cmd_onboard_all(args) -> int:
                        "information or a contract",
         search_attributes=TypedSearchAttributes(attributes))
     try:
-        answer = await client.execute_update_with_start_workflow(
-            OnboardingCampaign.started, start_workflow_operation=start_op)
+        answer = await answered(client, process_id, f"campaign {process_id}",
+                                client.execute_update_with_start_workflow(
+                                    OnboardingCampaign.started,
+                                    start_workflow_operation=start_op))
     except WorkflowUpdateFailedError as e:
         raise Failure(REFUSED, failure_message(e)) from None
     # No run id: queries follow the campaign across continue-as-new.
@@ -379,11 +384,9 @@ async def record_change(args, change: dict) -> int:
             search_attributes=TypedSearchAttributes(attributes))
     except WorkflowAlreadyStartedError:
         handle = client.get_workflow_handle_for(RecordChange.run, process_id)
-    try:
-        result: RecordChangeResult = await asyncio.wait_for(handle.result(), RECORD_WAIT)
-    except TimeoutError:
-        raise Failure(REFUSED, f"{process_id} is not done yet (is the database reachable?); "
-                      f"see `starter.py status {process_id}`") from None
+    # Waits visibly, and at most the starter's wait (exit 6 with the reason).
+    result: RecordChangeResult = await answered(client, process_id, process_id,
+                                                handle.result(), resend=ref)
     ok = result.stage == RecordStage.DONE
     emit(args, ok, result.message, result)
     return OK if ok else REFUSED
@@ -438,7 +441,7 @@ FORMATTERS[ProcessKind.RECORD_CHANGE.value] = show_record
 def register(commands: Commands) -> None:
     c = commands.add("onboard", "start onboarding an existing client: billing information, "
                      "contract, part prices", cmd_onboard)
-    c.add_argument("--account", required=True, help="the client (account id)")
+    c.add_argument("--account", required=True, type=CODE, help="the client (account id)")
 
     c = commands.add("billing-info", "provide the client's billing information (every bad "
                      "field is named in the refusal)", cmd_billing_info, process=True,
@@ -479,20 +482,21 @@ def register(commands: Commands) -> None:
     c = commands.add("onboard-all", "onboard every existing client lacking billing "
                      "information or a contract (a campaign; shows its progress)",
                      cmd_onboard_all)
-    c.add_argument("--partner", help="only this partner's clients (default: all)")
-    c.add_argument("--batch-size", type=int, default=250,
+    c.add_argument("--partner", type=CODE, help="only this partner's clients (default: all)")
+    c.add_argument("--batch-size", type=whole(1, 1000), default=250,
                    help="clients per run of the campaign (it continues as new between)")
-    c.add_argument("--window", type=int, default=25,
+    c.add_argument("--window", type=whole(1, 200), default=25,
                    help="onboardings being started at the same time")
     c.add_argument("--no-wait", action="store_true", help="start (or join) it and return")
     c.add_argument("--poll", type=float, default=1.0, help=argparse.SUPPRESS)
 
     c = commands.add("invoice-run", "issue the invoices of a month for a partner's active "
                      "contracts (the first run asks for a numbering review)", cmd_invoice_run)
-    c.add_argument("--partner", required=True)
+    c.add_argument("--partner", required=True, type=CODE)
     c.add_argument("--period", help="YYYY-MM (default: this month)")
-    c.add_argument("--ref", help="a separate run of the same period")
-    c.add_argument("--batch-size", type=int, default=100, help="invoices per transaction")
+    c.add_argument("--ref", type=CODE, help="a separate run of the same period")
+    c.add_argument("--batch-size", type=whole(1, 1000), default=100,
+                   help="invoices per transaction")
 
     c = commands.add("review-numbering", "confirm the invoice numbering, optionally changed",
                      cmd_review_numbering, process=True, step=True)
@@ -503,35 +507,35 @@ def register(commands: Commands) -> None:
 
     def record(name: str, help_: str, fn):
         c = commands.add(name, help_, fn)
-        c.add_argument("--request-id",
+        c.add_argument("--request-id", type=REQUEST_ID,
                        help="make a repeated command the same request (applied once)")
         return c
 
     c = record("create-ticket", "open a service-desk ticket for a client", cmd_create_ticket)
-    c.add_argument("--account", required=True)
+    c.add_argument("--account", required=True, type=CODE)
     c.add_argument("--subject", required=True)
     c.add_argument("--text")
     for name, help_ in (("answer-ticket", "answer a ticket"),
                         ("resolve-ticket", "resolve a ticket"),
                         ("close-ticket", "close a ticket")):
         c = record(name, help_, cmd_ticket_action)
-        c.add_argument("ticket", type=int)
+        c.add_argument("ticket", type=RECORD_NUMBER)
         c.add_argument("--text", required=name == "answer-ticket")
     c = record("log-time", "log time on a ticket", cmd_log_time)
-    c.add_argument("--ticket", type=int, required=True)
-    c.add_argument("--minutes", type=int, required=True)
+    c.add_argument("--ticket", type=RECORD_NUMBER, required=True)
+    c.add_argument("--minutes", type=whole(1, 1440), required=True)
     c.add_argument("--date", help="YYYY-MM-DD (default: today)")
     c.add_argument("--note")
     c = record("approve-time", "approve a time entry (needs the client's billing "
                "information)", cmd_approve_time)
-    c.add_argument("entry", type=int)
+    c.add_argument("entry", type=RECORD_NUMBER)
     c = record("create-sales-item", "create a sales item for a client (needs its billing "
                "information)", cmd_create_sales_item)
-    c.add_argument("--account", required=True)
+    c.add_argument("--account", required=True, type=CODE)
     c.add_argument("--description", required=True)
-    c.add_argument("--quantity", type=int, default=1)
+    c.add_argument("--quantity", type=whole(1, 100_000), default=1)
     c.add_argument("--price", required=True)
     c = record("move-sales-item", "move a sales item to another client (needs its billing "
                "information)", cmd_move_sales_item)
-    c.add_argument("item", type=int)
-    c.add_argument("--to", required=True, help="the client it moves to")
+    c.add_argument("item", type=RECORD_NUMBER)
+    c.add_argument("--to", required=True, type=CODE, help="the client it moves to")

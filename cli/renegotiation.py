@@ -6,8 +6,10 @@ from temporalio.api.enums.v1 import WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
 from cli.common import (
+    CODE,
     FORMATTERS,
     NO_PROCESS,
+    RECORD_NUMBER,
     BadInput,
     Commands,
     Failure,
@@ -16,6 +18,7 @@ from cli.common import (
     start,
     temporal,
     validated,
+    whole,
 )
 from domain.renegotiation import (
     MAX_EXTENSION_DAYS,
@@ -124,22 +127,27 @@ FORMATTERS[ProcessKind.RENEGOTIATION.value] = show_status
 def register(commands: Commands) -> None:
     c = commands.add("renegotiate", "start a renegotiation in Dealbuilder from a ticket: deal, "
                      "contract sent by e-mail and SMS, wait for the signature", cmd_renegotiate)
-    c.add_argument("--ticket", required=True, help="the ticket the customer's request came in on")
-    c.add_argument("--company", required=True, help="the company's customer card (account id)")
-    c.add_argument("--licences", required=True, type=int, help="the new number of licences")
+    c.add_argument("--ticket", required=True, type=RECORD_NUMBER,
+                   help="the ticket the customer's request came in on (its number)")
+    c.add_argument("--company", required=True, type=CODE,
+                   help="the company's customer card (account id)")
+    c.add_argument("--licences", required=True, type=whole(1, 100_000),
+                   help="the new number of licences")
     c.add_argument("--price", required=True, help="the new price per licence, NOK (450 or 450,50)")
     c.add_argument("--start-date", metavar="YYYY-MM-DD",
                    help="an agreed start date; default: the day the contract is sent")
-    c.add_argument("--contact", required=True, help="the contact with signing authority")
-    c.add_argument("--original-contract", required=True, help="the signed contract in force")
-    c.add_argument("--ref", help="your reference; default: the same request on the same day "
-                   "is the same process")
+    c.add_argument("--contact", required=True, type=CODE,
+                   help="the contact with signing authority")
+    c.add_argument("--original-contract", required=True, type=CODE,
+                   help="the signed contract in force")
+    c.add_argument("--ref", type=CODE, help="your reference; default: the same request on "
+                   "the same day is the same process")
 
     commands.add("contract-signed", "the customer has signed the contract", cmd_contract_signed,
                  process=True, step=True)
     c = commands.add("extend-signing-deadline", "give the customer more time to sign (also "
                      "after the deadline passed)", cmd_extend, process=True, step=True)
-    c.add_argument("--days", type=int, default=SIGNING_DAYS,
+    c.add_argument("--days", type=whole(1, MAX_EXTENSION_DAYS), default=SIGNING_DAYS,
                    help=f"days to add, 1 to {MAX_EXTENSION_DAYS} (default {SIGNING_DAYS}); from "
                    "the deadline, or from today once it has passed")
     c = commands.add("cancel-renegotiation", "cancel: the deal is lost, the contract withdrawn, "

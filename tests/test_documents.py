@@ -15,6 +15,7 @@ import config
 import starter
 from activities.classound import ClassoundActivities
 from cli.common import BAD_INPUT, NO_PROCESS, Failure
+from codec import new_key_entry
 from domain.classound import DocumentRecord, OrderPlacement, StepKey
 from domain.documents import MAX_DOCUMENT_BYTES, DocumentRef
 from domain.errors import Refused
@@ -147,6 +148,7 @@ def offline_starter(tmp_path, monkeypatch) -> DocumentStore:
     nothing listens on: a command that tried to connect would exit 4, not 2."""
     monkeypatch.setenv("PARTNERFLOW_DOCUMENTS_DIR", str(tmp_path / "documents"))
     monkeypatch.setenv("TEMPORAL_ADDRESS", "127.0.0.1:1")
+    monkeypatch.setenv("PARTNERFLOW_ENCRYPTION_KEYS", new_key_entry("t1"))  # fails closed
     monkeypatch.setattr(config, "DATA_DIR", tmp_path / "data")
     return DocumentStore(tmp_path / "documents")
 

@@ -10,6 +10,10 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from temporalio.client import Client
+
+from codec import EncryptionCodec, data_converter, new_key_entry, parse_key_ring
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -20,9 +24,20 @@ def environment(temporal_address: str, database_url: str, task_queue: str) -> di
                # any free port: several workers may run at once
                PARTNERFLOW_METRICS_ADDRESS="127.0.0.1:0", PARTNERFLOW_HEALTH_PORT="0",
                # not the developer's .data (its key ring, its documents)
-               PARTNERFLOW_DATA_DIR=tempfile.mkdtemp(prefix="partnerflow-e2e-"))
-    env.pop("PARTNERFLOW_ENCRYPTION_KEYS", None)
+               PARTNERFLOW_DATA_DIR=tempfile.mkdtemp(prefix="partnerflow-e2e-"),
+               # worker and starter refuse to run without a key ring (fail closed)
+               PARTNERFLOW_ENCRYPTION_KEYS=new_key_entry("e2e"))
+    for name in ("PARTNERFLOW_ALLOW_PLAINTEXT", "PARTNERFLOW_ACCEPT_PLAINTEXT_HISTORY",
+                 "PARTNERFLOW_STARTER_WAIT"):
+        env.pop(name, None)
     return env
+
+
+async def client_for(env: dict[str, str]) -> Client:
+    """A Temporal client with the key ring of `env`: reads what worker.py wrote."""
+    codec = EncryptionCodec(parse_key_ring(env["PARTNERFLOW_ENCRYPTION_KEYS"]))
+    return await Client.connect(env["TEMPORAL_ADDRESS"], namespace=env["TEMPORAL_NAMESPACE"],
+                                data_converter=data_converter(codec))
 
 
 @dataclass

@@ -1,35 +1,35 @@
 """The CLASSOUND order end to end as resellers and staff use it: worker.py and starter.py as
 subprocesses, the real dev server and PostgreSQL, real PDF/PNG/JPEG files on disk."""
 
-import base64
 import json
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from google.protobuf import json_format
+from temporalio.api.common.v1 import Payload
 
-from tests.e2e.cli import starter, worker
+from codec import EncryptionCodec, parse_key_ring
+from tests.e2e.cli import client_for, starter, worker
 from tests.records import new_account
 from tests.records_classound import fresh_numbers, jpeg_bytes, pdf_bytes, png_bytes
 
 pytestmark = pytest.mark.e2e
 
 
-def decoded_payloads(node) -> list[str]:
-    """Every payload of a history, readable (the JSON form keeps them in base64)."""
+async def decoded_payloads(node, codec) -> list[str]:
+    """Every payload of a history, decrypted with the key ring and readable (the JSON form
+    keeps them in base64)."""
     found = []
     if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "data" and isinstance(value, str):
-                try:
-                    found.append(base64.b64decode(value).decode("utf-8", "replace"))
-                except ValueError:
-                    pass
-            else:
-                found += decoded_payloads(value)
+        if isinstance(node.get("data"), str) and isinstance(node.get("metadata"), dict):
+            (plain,) = await codec.decode([json_format.ParseDict(node, Payload())])
+            return [plain.data.decode("utf-8", "replace")]
+        for value in node.values():
+            found += await decoded_payloads(value, codec)
     elif isinstance(node, list):
         for item in node:
-            found += decoded_payloads(item)
+            found += await decoded_payloads(item, codec)
     return found
 
 
@@ -87,7 +87,7 @@ async def test_classound_activation_with_real_files_from_start_to_active(
         scheduled = await starter(cli_env, "carrier-answer", pid, "--porting-date",
                                   today.isoformat(), "--as", "staff-porting")
         assert scheduled.code == 0, scheduled.text
-        handle = dev_env.client.get_workflow_handle(pid)
+        handle = (await client_for(cli_env)).get_workflow_handle(pid)
         await handle.result()  # the porting day is today: live at once
         final = await starter(cli_env, "status", pid)
 
@@ -107,7 +107,8 @@ async def test_classound_activation_with_real_files_from_start_to_active(
 
     # No phone number anywhere in Temporal: history, summary, search attributes.
     history = json.loads((await handle.fetch_history()).to_json())
-    payloads = "\n".join(decoded_payloads(history))
+    codec = EncryptionCodec(parse_key_ring(cli_env["PARTNERFLOW_ENCRYPTION_KEYS"]))
+    payloads = "\n".join(await decoded_payloads(history, codec))
     assert "rechnung.jpg" in payloads  # the decoding works
     for n in numbers:
         assert n not in payloads and n[5:] not in payloads

@@ -14,7 +14,7 @@ from temporalio.client import WorkflowUpdateFailedError
 from cli.leads import deliver
 from domain.leads import Claim, LeadBatch, queue_process_id
 from store.leads import save_batch
-from tests.e2e.cli import starter, worker
+from tests.e2e.cli import client_for, starter, worker
 from tests.records_partners import (
     enable_partner_management,
     lead_rows,
@@ -136,7 +136,7 @@ async def test_claims_are_exactly_once_when_many_partners_claim_the_same_leads(
     partners.append(await new_partner(pool, users=USERS_EACH, invited=1))
     outsider = await new_partner(pool, users=1)
     request = queue_request(partners, cap=CAP)
-    client = dev_env.client
+    client = await client_for(cli_env)
     async with worker(cli_env):
         handle, opened = await start_process(client, cli_env["PARTNERFLOW_TASK_QUEUE"],
                                              LeadQueue, request,

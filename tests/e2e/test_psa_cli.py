@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from tests.e2e.cli import starter, worker
+from tests.e2e.cli import client_for, starter, worker
 from tests.records_psa import new_client, new_clients, new_partner
 
 pytestmark = pytest.mark.e2e
@@ -68,7 +68,8 @@ async def test_gates_onboarding_and_first_invoicing_run(cli_env, pool, dev_env):
         assert terms.body["data"]["stage"] == "awaiting-price-confirmation", terms.text
         assert terms.body["data"]["notes"] == [
             "still lacks: staff confirmation of the contract part prices"]
-        parts = (await dev_env.client.get_workflow_handle(pid).query("status"))["parts"]
+        parts = (await (await client_for(cli_env)).get_workflow_handle(pid).query("status")
+                 )["parts"]
         assert [(p["sku"], p["quantity"], p["unit_price"]) for p in parts] == [
             ("Basic", 1, "9.90"), ("Premium", 3, "19.90")]
         assert (await starter(cli_env, "change-parts", pid, "--price", "Premium=18,50")).code == 0
@@ -95,7 +96,7 @@ async def test_gates_onboarding_and_first_invoicing_run(cli_env, pool, dev_env):
                                  "--format", "{prefix}{year}{month}-{number:04}")
         assert reviewed.code == 0, reviewed.text
         assert reviewed.body["message"].endswith("the first invoice will be RE-202606-0001")
-        status = await dev_env.client.get_workflow_handle(run_id).result()
+        status = await (await client_for(cli_env)).get_workflow_handle(run_id).result()
     assert (status["stage"], status["issued"], status["first_number"]) == (
         "issued", 1, "RE-202606-0001")
     invoice = await pool.fetchrow("SELECT * FROM psa_invoices WHERE partner_id = $1",

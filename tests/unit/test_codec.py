@@ -4,8 +4,19 @@ import base64
 
 import pytest
 from temporalio.api.common.v1 import Payload
+from temporalio.exceptions import ApplicationError
 
-from codec import ENCODING, KEY_ID, EncryptionCodec, KeyRingError, new_key_entry, parse_key_ring
+from codec import (
+    ENCODING,
+    KEY_ID,
+    PLAINTEXT_REFUSED,
+    EncryptionCodec,
+    KeyRingError,
+    codec_from_environment,
+    data_converter,
+    new_key_entry,
+    parse_key_ring,
+)
 
 K1, K2 = new_key_entry("k1"), new_key_entry("k2")
 
@@ -35,9 +46,37 @@ async def test_a_removed_key_is_named_in_the_error():
         await EncryptionCodec(parse_key_ring(K2)).decode([old])
 
 
-async def test_unencrypted_payloads_pass_through():
+async def test_an_unencrypted_payload_is_refused_with_the_reason():
+    """Fail closed: a plaintext payload reaching a codec with keys (a starter without the key
+    ring) becomes an error where it is converted, never a value."""
+    plain = payload('{"account_id": "ACME"}')
+    (decoded,) = await EncryptionCodec(parse_key_ring(K1)).decode([plain])
+    assert b"ACME" not in decoded.SerializeToString()
+    converter = data_converter(EncryptionCodec(parse_key_ring(K1))).payload_converter
+    with pytest.raises(ApplicationError) as refused:
+        converter.from_payloads([decoded], [dict])
+    assert refused.value.type == PLAINTEXT_REFUSED and refused.value.non_retryable
+    assert "PARTNERFLOW_ENCRYPTION_KEYS" in refused.value.message
+
+
+async def test_plaintext_history_is_read_only_when_chosen():
     plain = payload('"written before encryption"')
-    assert await EncryptionCodec(parse_key_ring(K1)).decode([plain]) == [plain]
+    codec = EncryptionCodec(parse_key_ring(K1), accept_plaintext=True)
+    assert await codec.decode([plain]) == [plain]
+
+
+def test_the_environment_chooses_plaintext_history_explicitly(monkeypatch):
+    monkeypatch.setenv("PARTNERFLOW_ENCRYPTION_KEYS", K1)
+    monkeypatch.delenv("PARTNERFLOW_ACCEPT_PLAINTEXT_HISTORY", raising=False)
+    assert codec_from_environment().accept_plaintext is False
+    monkeypatch.setenv("PARTNERFLOW_ACCEPT_PLAINTEXT_HISTORY", "1")
+    assert codec_from_environment().accept_plaintext is True
+
+
+async def test_encrypted_payloads_still_convert_with_the_refusing_converter():
+    converter = data_converter(EncryptionCodec(parse_key_ring(K1)))
+    sealed = await converter.encode([{"account_id": "ACME"}])
+    assert await converter.decode(sealed, [dict]) == [{"account_id": "ACME"}]
 
 
 async def test_tampered_payload_is_rejected():
