@@ -11,7 +11,7 @@ import sys
 
 from temporalio.service import RPCError
 
-from cli import change_orders, classound, leads, partners, psa, renegotiation
+from cli import accounts, change_orders, classound, leads, partners, psa, renegotiation
 from cli.common import (
     BAD_INPUT,
     UNREACHABLE,
@@ -24,7 +24,7 @@ from cli.common import (
     emit,
 )
 
-PROCESSES = [change_orders, classound, psa, partners, leads, renegotiation]
+PROCESSES = [change_orders, classound, psa, partners, leads, renegotiation, accounts]
 
 
 def parser() -> argparse.ArgumentParser:
