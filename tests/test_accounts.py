@@ -57,7 +57,8 @@ async def test_update_fills_in_the_mandatory_fields_once(pool):
 async def test_update_of_an_unknown_account_or_with_a_bad_value_is_refused(pool):
     acts, env = AccountActivities(pool), ActivityEnvironment()
     with pytest.raises(ApplicationError, match="unknown account 'NOPE'"):
-        await env.run(acts.change_account, step(UpdateAccount(account_id="NOPE", phone="+4930123456")))
+        await env.run(acts.change_account,
+                      step(UpdateAccount(account_id="NOPE", phone="+4930123456")))
     acc = await new_account(pool)
     # the activity checks again: the starter is not the only possible caller
     with pytest.raises(ApplicationError, match="phone: no country code"):
