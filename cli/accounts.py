@@ -168,7 +168,8 @@ def show_overview(o: AccountOverview, processes: list[dict]) -> str:
         lines.append(f"  {label + ':':<16}{value or '(missing)'}")
     missing = a.missing()
     if missing:
-        lines.append(f"  {'quotes:':<16}rejected until {', '.join(missing)} filled in "
+        lines.append(f"  {'quotes:':<16}rejected until {', '.join(missing)} "
+                     f"{'is' if len(missing) == 1 else 'are'} filled in "
                      f"(starter.py update-account --account {a.id} ...)")
     for c in o.contacts:
         details = ", ".join(v for v in (c.email, c.phone) if v)

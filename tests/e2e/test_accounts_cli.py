@@ -59,7 +59,7 @@ async def test_bergmanns_rejected_quote_is_fixed_with_update_account(demo_env, d
         assert before.code == 0, before.text
         card = before.body["data"]["account"]
         assert (card["phone"], card["invoice_email"]) == ("", "")
-        assert "rejected until phone, invoice e-mail filled in" in before.body["message"]
+        assert "rejected until phone, invoice e-mail are filled in" in before.body["message"]
 
         started = await starter(demo_env, "change-order", "--account", "BERGMANN", "--pbx",
                                 "PBX-BERGMANN", "--line", "Premium=+2", "--ref", ref)
