@@ -45,7 +45,7 @@ from domain.accounts import (
     checked,
 )
 from domain.errors import Refused
-from workflows.accounts import AccountChange, AccountOverviewRead
+from workflows.accounts import READ_DEADLINE, AccountChange, AccountOverviewRead
 from workflows.visibility import ACCOUNT_ID, PROCESS_KIND, STAGE
 
 CHANGE_WAIT = 60  # seconds the starter waits for the change before pointing at status
@@ -206,7 +206,7 @@ async def cmd_account(args) -> int:
         overview: AccountOverview = await asyncio.wait_for(client.execute_workflow(
             AccountOverviewRead.run, lookup,
             id=f"account-overview-{lookup.account_id}-{uuid.uuid4().hex[:12]}",
-            task_queue=config.TASK_QUEUE,
+            task_queue=config.TASK_QUEUE, execution_timeout=READ_DEADLINE,
             static_summary=f"overview of account {lookup.account_id} for {args.actor}"),
             CHANGE_WAIT)
     except TimeoutError:

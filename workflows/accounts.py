@@ -10,6 +10,8 @@ hiccup is retried, and ops find it in the UI (`ProcessKind = "account-change"`).
 AccountOverview: reads what a change order on the account would act on, for the starter's
 `account` command. A read, not a process: it sets no ProcessKind, so `list` leaves it out."""
 
+from datetime import timedelta
+
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
@@ -28,6 +30,8 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.process import ACTIVITY_TIMEOUT, Process, refused_reason
     from workflows.visibility import ACCOUNT_ID
+
+READ_DEADLINE = timedelta(minutes=2)
 
 
 @workflow.defn(name="AccountChange")
@@ -80,6 +84,8 @@ class AccountOverviewRead:
     @workflow.run
     async def run(self, lookup: AccountLookup) -> AccountOverview:
         workflow.upsert_search_attributes([ACCOUNT_ID.value_set(lookup.account_id)])
+        # A read nobody waits for any more is not worth retrying for ever.
         return await workflow.execute_activity_method(
             AccountActivities.load_account_overview, lookup,
-            start_to_close_timeout=ACTIVITY_TIMEOUT, summary=f"read account {lookup.account_id}")
+            start_to_close_timeout=ACTIVITY_TIMEOUT, schedule_to_close_timeout=READ_DEADLINE,
+            summary=f"read account {lookup.account_id}")
