@@ -11,7 +11,7 @@ import asyncio
 import os
 import sys
 
-from cli import change_orders, classound, leads, partners, psa, renegotiation
+from cli import accounts, change_orders, classound, leads, partners, psa, renegotiation
 from cli.common import (
     BAD_INPUT,
     BUSY,
@@ -38,7 +38,7 @@ from cli.common import (
 
 LABELS = {REFUSED: "refused: ", BAD_INPUT: "bad input: ", NO_PROCESS: "", UNREACHABLE: "",
           BUSY: "busy: ", NO_ANSWER: "no answer: ", SETUP: "not set up: ", FAILED: "failed: "}
-PROCESSES = [change_orders, classound, psa, partners, leads, renegotiation]
+PROCESSES = [change_orders, classound, psa, partners, leads, renegotiation, accounts]
 
 
 def parser() -> argparse.ArgumentParser:

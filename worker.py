@@ -17,6 +17,7 @@ from temporalio.worker import Worker
 
 import config
 import logs
+from activities.accounts import AccountActivities
 from activities.change_orders import ChangeOrderActivities
 from activities.classound import ClassoundActivities
 from activities.leads import LeadActivities
@@ -31,6 +32,7 @@ from observability import (
     runtime_with_metrics,
 )
 from store.db import create_pool, migrate
+from workflows.accounts import AccountChange, AccountOverviewRead
 from workflows.change_order import ChangeOrder
 from workflows.classound_order import ClassoundOrder
 from workflows.client_onboarding import ClientOnboarding
@@ -45,9 +47,10 @@ from workflows.renegotiation import Renegotiation
 # Every process: its workflows, and the activity classes that share the worker's pool.
 WORKFLOWS = [FastChangeOrder, ChangeOrder, Renegotiation, ClassoundOrder,
              ClientOnboarding, OnboardingCampaign, InvoicingRun, RecordChange,
-             PartnerManagement, PartnerOnboarding, LeadQueue]
+             PartnerManagement, PartnerOnboarding, LeadQueue, AccountChange,
+             AccountOverviewRead]
 ACTIVITY_CLASSES = [ChangeOrderActivities, RenegotiationActivities, ClassoundActivities,
-                    PsaActivities, PartnerActivities, LeadActivities]
+                    PsaActivities, PartnerActivities, LeadActivities, AccountActivities]
 GRACEFUL_SHUTDOWN = timedelta(seconds=30)
 
 log = structlog.get_logger("partnerflow.worker")

@@ -28,5 +28,6 @@ def rejection_reason(fields: MandatoryFields) -> str | None:
         return None
     return (
         f"the account is missing its mandatory {', '.join(missing)}; "
-        "fill them in on the account and mark the quote complete again"
+        "fill them in on the account (`starter.py update-account`) and mark the quote "
+        "complete again"
     )

@@ -59,7 +59,7 @@ def test_rejection_reason_leaves_out_filled_fields():
 def test_rejection_reason_tells_staff_what_to_do():
     reason = rejection_reason(fields(phone=False))
     assert reason is not None
-    assert "fill them in on the account" in reason
+    assert "fill them in on the account (`starter.py update-account`)" in reason
     assert "mark the quote complete again" in reason
 
 

@@ -1,0 +1,91 @@
+"""Customer accounts (seed 000 §3, §4).
+
+AccountChange: one audited step, then done: fill in or correct an account's fields (how a
+quote rejected for a missing mandatory field is fixed), or the "new pipeline" (customer,
+project and contact at once). Like the PSA record changes these are record operations, not
+long processes, yet they go through Temporal: staff need no database credentials, the
+change is written once under its request id with its actor in the audit log, a database
+hiccup is retried, and ops find it in the UI (`ProcessKind = "account-change"`).
+
+AccountOverview: reads what a change order on the account would act on, for the starter's
+`account` command. A read, not a process: it sets no ProcessKind, so `list` leaves it out."""
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.accounts import AccountActivities
+    from domain.accounts import (
+        FINAL_STAGES,
+        AccountChangeRequest,
+        AccountChangeStatus,
+        AccountChangeStep,
+        AccountKind,
+        AccountLookup,
+        AccountOverview,
+        AccountStage,
+        change_message,
+    )
+    from workflows.process import ACTIVITY_TIMEOUT, Process, refused_reason
+    from workflows.visibility import ACCOUNT_ID
+
+READ_DEADLINE = timedelta(minutes=2)
+
+
+@workflow.defn(name="AccountChange")
+class AccountChange(Process):
+    kind = AccountKind.ACCOUNT_CHANGE
+    final_stages = FINAL_STAGES
+
+    @workflow.init
+    def __init__(self, request: AccountChangeRequest) -> None:
+        self._init_process()
+        change = request.change
+        self.state = AccountChangeStatus(
+            process_id=workflow.info().workflow_id, stage=AccountStage.CHANGING,
+            waiting_for=f"{change.operation} of account {change.account_id}",
+            since=workflow.now(), operation=change.operation, account_id=change.account_id)
+
+    @workflow.query
+    def status(self) -> AccountChangeStatus:
+        return self.state
+
+    @workflow.run
+    async def run(self, request: AccountChangeRequest) -> AccountChangeStatus:
+        change = request.change
+        self._publish_ids()
+        try:
+            done = await self._act(
+                AccountActivities.change_account,
+                AccountChangeStep(key=self._key(change.operation, request.actor),
+                                  change=change),
+                f"{change.operation} {change.account_id}")
+        except ActivityError as err:
+            reason = refused_reason(err)
+            if reason is None:
+                raise
+            self.state.message = reason
+            self._set_stage(AccountStage.REFUSED, f"nothing: refused, {reason}")
+        else:
+            self.state.message = change_message(change.operation, done)
+            self.state.partner_id = done.partner_id
+            self.state.changed, self.state.created = done.changed, done.created
+            self.state.missing = done.missing
+            self._publish_ids()
+            self._set_stage(AccountStage.DONE, f"nothing: done, {self.state.message}")
+        self._accepted()
+        return await self._end()
+
+
+@workflow.defn(name="AccountOverview")
+class AccountOverviewRead:
+    @workflow.run
+    async def run(self, lookup: AccountLookup) -> AccountOverview:
+        workflow.upsert_search_attributes([ACCOUNT_ID.value_set(lookup.account_id)])
+        # A read nobody waits for any more is not worth retrying for ever.
+        return await workflow.execute_activity_method(
+            AccountActivities.load_account_overview, lookup,
+            start_to_close_timeout=ACTIVITY_TIMEOUT, schedule_to_close_timeout=READ_DEADLINE,
+            summary=f"read account {lookup.account_id}")
