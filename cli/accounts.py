@@ -5,9 +5,7 @@ contact in one step), and `account` to see what a change order on it will act on
 Every value is checked here before anything is sent (exit 2, naming the option and the form
 it expects); the activity checks again before it writes."""
 
-import asyncio
 import json
-import re
 import uuid
 
 from pydantic import ValidationError
@@ -21,16 +19,20 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 import config
 from cli.common import (
+    CODE,
     FORMATTERS,
     OK,
     REFUSED,
+    REQUEST_ID,
     BadInput,
     Commands,
     Failure,
+    answered,
     emit,
     temporal,
     validated,
 )
+from domain import ids
 from domain.accounts import (
     LABELS,
     AccountChangeRequest,
@@ -48,8 +50,6 @@ from domain.errors import Refused
 from workflows.accounts import READ_DEADLINE, AccountChange, AccountOverviewRead
 from workflows.visibility import ACCOUNT_ID, PROCESS_KIND, STAGE
 
-CHANGE_WAIT = 60  # seconds the starter waits for the change before pointing at status
-ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,39}")
 OPTIONS = {"account_id": "--account", "partner_id": "--partner", "project_id": "--project",
            "contact_id": "--contact-id", "name": "--name", "phone": "--phone", "email": "--email",
            "invoice_email": "--invoice-email", "project_name": "--project-name",
@@ -57,11 +57,12 @@ OPTIONS = {"account_id": "--account", "partner_id": "--partner", "project_id": "
            "contact_phone": "--contact-phone"}
 
 
-def _id(text: str, option: str, example: str) -> str:
-    if not ID.fullmatch(text):
-        raise BadInput(f"{option}: expected an id of letters, digits, '.', '_' or '-' (at most "
-                       f"40, starting with a letter or digit), e.g. {example}")
-    return text
+def _id(text: str, option: str) -> str:
+    """A derived default id (PBX-<account>, C-<account>-1) must have the form too."""
+    try:
+        return ids.checked(ids.CODE, text, option)
+    except ids.IdError as e:
+        raise BadInput(str(e)) from None
 
 
 def _build(model, **fields):
@@ -87,8 +88,7 @@ async def run_change(args, change) -> int:
     """Starts the change as its own short process and waits for its outcome. The same
     --request-id again joins the first one and gets its answer: nothing is done twice."""
     request = validated(AccountChangeRequest, actor=args.actor, change=change)
-    ref = _id(args.request_id, "--request-id", "fix-bergmann-1") if args.request_id \
-        else uuid.uuid4().hex[:12]
+    ref = args.request_id or uuid.uuid4().hex[:12]
     operation, account = request.change.operation, request.change.account_id
     process_id = f"{AccountKind.ACCOUNT_CHANGE.value}-{operation}-{account}-{ref}"
     client = await temporal()
@@ -102,18 +102,15 @@ async def run_change(args, change) -> int:
                 SearchAttributePair(ACCOUNT_ID, account)]))
     except WorkflowAlreadyStartedError:
         handle = client.get_workflow_handle_for(AccountChange.run, process_id)
-    try:
-        result: AccountChangeStatus = await asyncio.wait_for(handle.result(), CHANGE_WAIT)
-    except TimeoutError:
-        raise Failure(REFUSED, f"{process_id} is not done yet (is the worker or the database "
-                      f"down?); see `starter.py status {process_id}`") from None
+    result: AccountChangeStatus = await answered(client, process_id, f"process {process_id}",
+                                                 handle.result())
     ok = result.stage == AccountStage.DONE
     emit(args, ok, result.message + f"\nprocess id: {process_id}", result)
     return OK if ok else REFUSED
 
 
 async def cmd_update_account(args) -> int:
-    change = _build(UpdateAccount, account_id=_id(args.account, "--account", "BERGMANN"),
+    change = _build(UpdateAccount, account_id=args.account,
                            name=args.name, phone=args.phone, email=args.email,
                            invoice_email=args.invoice_email)
     if all(getattr(change, f) is None for f in ("name", "phone", "email", "invoice_email")):
@@ -123,14 +120,14 @@ async def cmd_update_account(args) -> int:
 
 
 async def cmd_new_pipeline(args) -> int:
-    account = _id(args.account, "--account", "NEWCO")
+    account = args.account
     change = _build(
         NewPipeline, account_id=account, name=args.name,
-        partner_id=_id(args.partner, "--partner", "P-NORDTEL"),
+        partner_id=args.partner,
         phone=args.phone, email=args.email, invoice_email=args.invoice_email,
-        project_id=_id(args.project or f"PBX-{account}", "--project", f"PBX-{account}"),
+        project_id=_id(args.project or f"PBX-{account}", "--project"),
         project_name=args.project_name or args.name,
-        contact_id=_id(args.contact_id or f"C-{account}-1", "--contact-id", f"C-{account}-1"),
+        contact_id=_id(args.contact_id or f"C-{account}-1", "--contact-id"),
         contact_name=args.contact_name, contact_email=args.contact_email or "",
         contact_phone=args.contact_phone or "")
     return await run_change(args, _checked(change).model_dump())
@@ -200,18 +197,15 @@ def show_overview(o: AccountOverview, processes: list[dict]) -> str:
 
 
 async def cmd_account(args) -> int:
-    lookup = AccountLookup(account_id=_id(args.account, "ACCOUNT", "BERGMANN"))
+    lookup = AccountLookup(account_id=args.account)
     client = await temporal()
+    read_id = f"account-overview-{lookup.account_id}-{uuid.uuid4().hex[:12]}"
     try:
-        overview: AccountOverview = await asyncio.wait_for(client.execute_workflow(
-            AccountOverviewRead.run, lookup,
-            id=f"account-overview-{lookup.account_id}-{uuid.uuid4().hex[:12]}",
-            task_queue=config.TASK_QUEUE, execution_timeout=READ_DEADLINE,
-            static_summary=f"overview of account {lookup.account_id} for {args.actor}"),
-            CHANGE_WAIT)
-    except TimeoutError:
-        raise Failure(REFUSED, "the account could not be read in time; is worker.py running "
-                      "and the database reachable?") from None
+        overview: AccountOverview = await answered(
+            client, read_id, f"the account {lookup.account_id}", client.execute_workflow(
+                AccountOverviewRead.run, lookup, id=read_id,
+                task_queue=config.TASK_QUEUE, execution_timeout=READ_DEADLINE,
+                static_summary=f"overview of account {lookup.account_id} for {args.actor}"))
     except WorkflowFailureError as e:
         raise Failure(REFUSED, f"the account could not be read: {e.cause}") from None
     if overview.refused:
@@ -225,13 +219,13 @@ async def cmd_account(args) -> int:
 def register(commands: Commands) -> None:
     def change(name: str, help_: str, fn):
         c = commands.add(name, help_, fn)
-        c.add_argument("--request-id",
+        c.add_argument("--request-id", type=REQUEST_ID,
                        help="make a repeated command the same request (applied once)")
         return c
 
     c = change("update-account", "fill in or correct an account's name, phone, e-mail or "
                "invoice e-mail (then mark a rejected quote complete again)", cmd_update_account)
-    c.add_argument("--account", required=True, help="the account id, e.g. BERGMANN")
+    c.add_argument("--account", required=True, type=CODE, help="the account id, e.g. BERGMANN")
     c.add_argument("--name", help="the customer's name")
     c.add_argument("--phone", help="international form, e.g. \"+49 30 1234567\"")
     c.add_argument("--email", help="the account's e-mail, e.g. info@company.example")
@@ -239,21 +233,21 @@ def register(commands: Commands) -> None:
 
     c = change("new-pipeline", "customer, project and contact in one step (seed 000 §4), "
                "with phone, e-mail and invoice e-mail", cmd_new_pipeline)
-    c.add_argument("--account", required=True, help="the new account's id, e.g. NEWCO")
+    c.add_argument("--account", required=True, type=CODE, help="the new account's id, e.g. NEWCO")
     c.add_argument("--name", required=True, help="the customer's name, e.g. \"NewCo GmbH\"")
-    c.add_argument("--partner", required=True, help="the reseller, e.g. P-NORDTEL")
+    c.add_argument("--partner", required=True, type=CODE, help="the reseller, e.g. P-NORDTEL")
     c.add_argument("--phone", required=True, help="international form, e.g. \"+49 30 1234567\"")
     c.add_argument("--email", required=True, help="the account's e-mail")
     c.add_argument("--invoice-email", required=True, help="where invoices go")
-    c.add_argument("--project", help="the project (PBX) id (default PBX-<account>); it is not "
-                   "active until delivered")
+    c.add_argument("--project", type=CODE, help="the project (PBX) id (default "
+                   "PBX-<account>); it is not active until delivered")
     c.add_argument("--project-name", help="default: the customer's name")
     c.add_argument("--contact-name", required=True, help="the customer's contact person")
-    c.add_argument("--contact-id", help="default C-<account>-1")
+    c.add_argument("--contact-id", type=CODE, help="default C-<account>-1")
     c.add_argument("--contact-email")
     c.add_argument("--contact-phone", help="international form")
 
     c = commands.add("account", "an account's fields, contacts, PBXs, licences, products, "
                      "CLASSOUND-FLATs, DIDs and open processes: what a change order acts on",
                      cmd_account)
-    c.add_argument("account", help="the account id, e.g. BERGMANN")
+    c.add_argument("account", type=CODE, help="the account id, e.g. BERGMANN")
