@@ -264,10 +264,8 @@ def start_temporal(data_dir: Path, codec_token: str, ports: Ports) -> subprocess
 def start_worker(ports: Ports) -> subprocess.Popen:
     env = dict(os.environ, PARTNERFLOW_METRICS_ADDRESS=f"{LOOPBACK}:{ports.metrics}",
                PARTNERFLOW_HEALTH_HOST=LOOPBACK, PARTNERFLOW_HEALTH_PORT=str(ports.health))
-    proc = subprocess.Popen([sys.executable, str(HERE / "worker.py")], env=env,
+    return subprocess.Popen([sys.executable, str(HERE / "worker.py")], env=env,
                             start_new_session=True)
-    print(f"worker started (pid {proc.pid})")
-    return proc
 
 
 async def wait_for_temporal(proc: subprocess.Popen, stopping: asyncio.Event, log: Path) -> bool:
@@ -390,6 +388,7 @@ async def main() -> int:
         worker = Child("the worker", lambda: start_worker(ports), restartable=True)
         children.insert(0, worker)
         worker.start()
+        print(f"worker started (pid {worker.proc.pid})")
         print(banner(ports, dsn, data_dir))
         code = await supervise(children, watched, stopping)
         print("\nstopping: worker, codec server, Temporal, PostgreSQL")
