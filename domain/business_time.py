@@ -57,7 +57,10 @@ def parse_zones(overrides: str | None) -> dict[Family, ZoneInfo]:
     return zones
 
 
-ZONES = parse_zones(os.environ.get(SETTING))
+try:
+    ZONES = parse_zones(os.environ.get(SETTING))
+except ValueError as e:  # a worker or starter must not compute a single date with it
+    raise SystemExit(str(e)) from None
 
 
 def zone(family: Family, zones: dict[Family, ZoneInfo] | None = None) -> ZoneInfo:

@@ -1,7 +1,11 @@
 """Business dates per process family: across midnight and the daylight-saving changes
 (2026: summer time from Sunday 29 March, back on Sunday 25 October)."""
 
+import os
+import subprocess
+import sys
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +18,7 @@ from domain.business_time import (
 )
 from domain.renegotiation import business_date, signing_closes_at
 
+ROOT = Path(__file__).resolve().parents[2]
 BERLIN = (Family.CHANGE_ORDERS, Family.CLASSOUND, Family.PSA, Family.PARTNERS)
 
 
@@ -102,6 +107,15 @@ def test_a_bad_setting_is_named(setting, says):
     with pytest.raises(ValueError, match="PARTNERFLOW_BUSINESS_TIME_ZONES") as err:
         parse_zones(setting)
     assert says in str(err.value)
+
+
+def test_a_process_with_a_bad_setting_stops_at_start_with_the_reason():
+    env = dict(os.environ, PARTNERFLOW_BUSINESS_TIME_ZONES="psa=Europe/Gotham")
+    done = subprocess.run([sys.executable, "-c", "import domain.business_time"], env=env,
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.strip() == ("PARTNERFLOW_BUSINESS_TIME_ZONES: unknown time zone "
+                                   "'Europe/Gotham' for psa (an IANA name such as Europe/Berlin)")
 
 
 def test_a_naive_datetime_is_refused():
