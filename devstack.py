@@ -308,7 +308,7 @@ partnerflow is running; everything it started listens on {ip} only.
   Temporal UI    http://localhost:{p.ui}
   Temporal       {ip}:{p.temporal}  (task queue {queue}; HTTP API {p.temporal_http}, \
 server metrics {p.temporal_metrics}; log {data}/temporal.log)
-  PostgreSQL     {dsn}
+  PostgreSQL     {dsn}{pg_note}
   Codec server   http://localhost:{p.codec}  (payloads are encrypted, key ring in \
 {data}/encryption-keys; the UI decodes through it)
   Worker         metrics http://{ip}:{p.metrics}/metrics, readiness http://{ip}:{p.health}/readyz
@@ -323,10 +323,11 @@ Ctrl-C stops everything.
 """
 
 
-def banner(ports: Ports, dsn: str, data_dir: Path) -> str:
+def banner(ports: Ports, dsn: str, data_dir: Path, embedded: bool) -> str:
     env = "" if ports.temporal == 7233 else f"TEMPORAL_ADDRESS={LOOPBACK}:{ports.temporal} "
     return BANNER.format(ip=LOOPBACK, p=ports, queue=config.TASK_QUEUE,
-                         dsn=without_password(dsn), data=data_dir, env=env)
+                         dsn=without_password(dsn), data=data_dir, env=env,
+                         pg_note="  (embedded: a Unix socket, no TCP port)" if embedded else "")
 
 
 def postgres_alive(server) -> Callable[[], bool]:
@@ -389,7 +390,7 @@ async def main() -> int:
         children.insert(0, worker)
         worker.start()
         print(f"worker started (pid {worker.proc.pid})")
-        print(banner(ports, dsn, data_dir))
+        print(banner(ports, dsn, data_dir, embedded=pg_server is not None))
         code = await supervise(children, watched, stopping)
         print("\nstopping: worker, codec server, Temporal, PostgreSQL")
         return code
