@@ -105,3 +105,35 @@ async def test_porting_goes_live_at_midnight_berlin(clock_env, pool, documents, 
         f"activated at {result.since:%Y-%m-%d %H:%M} UTC, due {live_at:%Y-%m-%d %H:%M} UTC")
     assert await pool.fetchval("SELECT activated_on FROM classound_orders WHERE process_id"
                                " = $1", handle.id) == day
+
+
+def last_sunday(year: int, month: int) -> date:
+    day = date(year, month + 1, 1) - timedelta(days=1)
+    return day - timedelta(days=(day.weekday() + 1) % 7)
+
+
+@pytest.mark.parametrize(("month", "live_at_utc"), [(3, time(23, 0)), (10, time(22, 0))],
+                         ids=["march-clocks-forward", "october-clocks-back"])
+async def test_porting_on_a_dst_sunday_goes_live_at_its_local_midnight(
+        clock_env, pool, documents, month, live_at_utc):
+    """The Sunday itself begins before the change: in CET in March (23:00 UTC on Saturday),
+    in CEST in October (22:00 UTC on Saturday)."""
+    now = await clock_env.get_current_time()
+    sunday = last_sunday(now.year, month)
+    if sunday - timedelta(days=2) <= now.date():
+        sunday = last_sunday(now.year + 1, month)
+    moment = datetime.combine(sunday - timedelta(days=2), time(12, 0), tzinfo=UTC)
+    await clock_env.sleep(moment - now)
+    async with running_worker(clock_env.client, pool) as q:
+        handle, _, _ = await start(clock_env, q, pool, documents, licences={"Basic": 1})
+        await both_documents(handle, documents)
+        await handle.execute_update(ClassoundOrder.confirm, RESELLER)
+        await handle.execute_update(ClassoundOrder.carrier_answer, date_answer(sunday))
+        live_at = datetime.combine(sunday - timedelta(days=1), live_at_utc, tzinfo=UTC)
+        assert start_of_business_day(sunday, Family.CLASSOUND) == live_at
+        await clock_env.sleep(live_at - timedelta(minutes=1) - await clock_env.get_current_time())
+        assert (await handle.query(ClassoundOrder.status)).stage == (
+            ClassoundStage.PORTING_SCHEDULED)
+        result = await outcome(clock_env, handle)
+    assert result.stage == ClassoundStage.ACTIVE
+    assert live_at <= result.since < live_at + timedelta(minutes=1)
