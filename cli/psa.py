@@ -42,6 +42,7 @@ from cli.common import (
     whole,
 )
 from domain.billing_information import BillingInformation
+from domain.business_time import Family, business_today
 from domain.contracts import ContractTerms, PartChange
 from domain.errors import Refused
 from domain.invoicing import parse_period, period_label
@@ -319,7 +320,7 @@ def show_campaign(raw: dict) -> str:
 # --- invoicing run --------------------------------------------------------------------------
 
 async def cmd_invoice_run(args) -> int:
-    period_text = args.period or f"{datetime.now(UTC):%Y-%m}"
+    period_text = args.period or f"{business_today(datetime.now(UTC), Family.PSA):%Y-%m}"
     try:
         period = parse_period(period_text)
     except Refused as e:
@@ -403,7 +404,8 @@ async def cmd_ticket_action(args) -> int:
 
 
 async def cmd_log_time(args) -> int:
-    work_date = _date(args.date, "--date") if args.date else datetime.now(UTC).date()
+    work_date = (_date(args.date, "--date") if args.date
+                 else business_today(datetime.now(UTC), Family.PSA))
     return await record_change(args, {"operation": "log-time", "ticket_id": args.ticket,
                                       "minutes": args.minutes, "work_date": work_date,
                                       "note": args.note or ""})

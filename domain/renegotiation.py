@@ -10,10 +10,10 @@ from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
 from typing import Literal
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
 
+from domain.business_time import Family, business_today, start_of_business_day, zone
 from domain.errors import Refused
 from domain.steps import Actor, Cancellation, StaffStep, StepAnswer, StepKey
 
@@ -42,7 +42,8 @@ ACCESS_PRODUCT = "Avonova digital"
 # --- our choices where the seed is silent (README "Process rules") --------------------------
 
 # Dates are the business's dates: a deal created at 00:30 in Oslo belongs to that month.
-BUSINESS_TZ = ZoneInfo("Europe/Oslo")
+# The zone is the renegotiation family's (domain/business_time.py: Europe/Oslo).
+BUSINESS_TZ = zone(Family.RENEGOTIATION)
 CLOSE_DATE_DAYS_AHEAD = 2
 SIGNING_DAYS = 7
 REMINDER_DAYS_BEFORE = 2
@@ -91,7 +92,7 @@ class Change(StrEnum):
 
 def business_date(at: datetime) -> date:
     """The day it is in Oslo at `at` (an aware datetime)."""
-    return at.astimezone(BUSINESS_TZ).date()
+    return business_today(at, Family.RENEGOTIATION)
 
 
 def last_day_of_month(day: date) -> date:
@@ -111,7 +112,7 @@ def signing_deadline(sent_on: date) -> date:
 
 def signing_closes_at(deadline: date) -> datetime:
     """The customer can sign all through the deadline day: it closes at midnight, Oslo time."""
-    return datetime.combine(deadline + timedelta(days=1), time(0), tzinfo=BUSINESS_TZ)
+    return start_of_business_day(deadline + timedelta(days=1), Family.RENEGOTIATION)
 
 
 def reminder_at(deadline: date) -> datetime:

@@ -14,6 +14,7 @@ from temporalio.exceptions import ActivityError
 with workflow.unsafe.imports_passed_through():
     from activities.change_orders import ChangeOrderActivities
     from activities.classound import ClassoundActivities
+    from domain.business_time import Family, business_today
     from domain.change_order import (
         ChangeOrderRequest,
         ProcessKind,
@@ -76,7 +77,8 @@ class ChangeOrder(OrderProcess):
     async def _plan(self, lines: list[QuoteLine]) -> Plan:
         pbx = await self._load_pbx(sorted({line.sku for line in lines}))
         check_pbx_active(pbx)
-        return plan_quote(lines, pbx.licences, pbx.catalogue, workflow.now().date(), pbx.flats)
+        today = business_today(workflow.now(), Family.CHANGE_ORDERS)
+        return plan_quote(lines, pbx.licences, pbx.catalogue, today, pbx.flats)
 
     async def _save_quote(
         self, lines: list[QuoteLine], plan: Plan, actor: str, *, primary: bool

@@ -14,13 +14,14 @@ for an existing CLASSOUND customer is the same process with `existing_customer`.
 
 Phone numbers never enter this workflow: it knows how many numbers are ported, not which."""
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.classound import ClassoundActivities
+    from domain.business_time import Family, business_today, start_of_business_day
     from domain.classound import (
         CARRIER_ANSWER_DUE,
         CARRIER_STAGES,
@@ -58,8 +59,15 @@ with workflow.unsafe.imports_passed_through():
     from workflows.process import SYSTEM, Process, refusal, refused_reason
 
 
-def porting_moment(day) -> datetime:
-    """The numbers go live at the start of the porting day (UTC)."""
+# Porting days are business days (Europe/Berlin by default): the numbers go live at 00:00
+# local time. Processes started before this rule keep UTC days so their history replays.
+BUSINESS_DAYS_PATCH = "classound-business-days"
+
+
+def porting_moment(day: date, business_days: bool = True) -> datetime:
+    """The numbers go live at the start of the porting day, local business time."""
+    if business_days:
+        return start_of_business_day(day, Family.CLASSOUND)
     return datetime.combine(day, time(0, 0), tzinfo=UTC)
 
 
@@ -71,6 +79,7 @@ class ClassoundOrder(Process):
     @workflow.init
     def __init__(self, request: ClassoundRequest) -> None:
         self._init_process()
+        self.business_days = workflow.patched(BUSINESS_DAYS_PATCH)
         self.state = ClassoundStatus(
             process_id=workflow.info().workflow_id,
             stage=Stage.VALIDATING,
@@ -392,7 +401,7 @@ class ClassoundOrder(Process):
             now = workflow.now()
             timeout: timedelta | None = None
             if self.state.stage == Stage.PORTING_SCHEDULED:
-                at = porting_moment(self.state.porting_date)
+                at = porting_moment(self.state.porting_date, self.business_days)
                 if at <= now:
                     await self._activate()
                     continue
@@ -436,7 +445,7 @@ class ClassoundOrder(Process):
             if a.porting_date is not None:
                 if stage == Stage.PORTING_SCHEDULED and a.porting_date == self.state.porting_date:
                     return True
-                check_porting_date(a.porting_date, workflow.now().date())
+                check_porting_date(a.porting_date, self._today())
         except Refused as e:
             raise refusal(str(e)) from None
         if stage in CARRIER_STAGES:
@@ -506,7 +515,7 @@ class ClassoundOrder(Process):
         async with self._lock:
             day = self.state.porting_date
             if (self.state.stage != Stage.PORTING_SCHEDULED or day is None
-                    or porting_moment(day) > workflow.now()):
+                    or porting_moment(day, self.business_days) > workflow.now()):
                 return  # refused, moved or cancelled meanwhile
             attempt = self.state.attempt
             self._set_stage(Stage.ACTIVATING, f"activating {self.state.numbers} DID(s) on PBX "
@@ -577,3 +586,8 @@ class ClassoundOrder(Process):
 
     def _answer(self, message: str) -> StepAnswer:
         return StepAnswer(message=message, stage=self.state.stage)
+
+    def _today(self) -> date:
+        if self.business_days:
+            return business_today(workflow.now(), Family.CLASSOUND)
+        return workflow.now().date()

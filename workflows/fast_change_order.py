@@ -10,6 +10,7 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.change_orders import ChangeOrderActivities
+    from domain.business_time import Family, business_today
     from domain.change_order import (
         FastChangeRequest,
         NewOrder,
@@ -39,7 +40,8 @@ class FastChangeOrder(OrderProcess):
             self._publish_ids()
             check_pbx_active(pbx)
             plan = plan_fast_change(
-                request.lines, pbx.licences, pbx.catalogue, workflow.now().date()
+                request.lines, pbx.licences, pbx.catalogue,
+                business_today(workflow.now(), Family.CHANGE_ORDERS)
             )
         except (Refused, ActivityError) as err:
             reason = refused_reason(err)

@@ -11,6 +11,7 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.psa import PsaActivities
+    from domain.business_time import Family, business_today
     from domain.invoicing import (
         invoice_number,
         numbering_problems,
@@ -92,7 +93,7 @@ class InvoicingRun(Process):
 
         self.validated = True
         self._set_stage(Stage.ISSUING, f"issuing the invoices of {s.period}")
-        issued_on = workflow.now().date()
+        issued_on = business_today(workflow.now(), Family.PSA)
         while True:
             s.batches += 1
             batch = await self._act(

@@ -8,6 +8,7 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.change_orders import ChangeOrderActivities
+    from domain.business_time import Family, business_today
     from domain.change_order import (
         FINAL_STAGES,
         Cancellation,
@@ -143,7 +144,7 @@ class OrderProcess(Process):
                 OrderApplication(
                     key=self._key("apply-order", actor),
                     order=self._order_draft(),
-                    today=workflow.now().date(),
+                    today=business_today(workflow.now(), Family.CHANGE_ORDERS),
                 ),
                 f"apply order {self.state.order_id}",
             )

@@ -166,9 +166,9 @@ async def test_bad_phone_and_e_mail_are_refused_before_anything_is_sent(demo_env
     for args, says in (
         (("update-account", "--account", "BERGMANN"), "nothing to change"),
         (("update-account", "--account", "BERG MANN", "--phone", "+49 30 1234567"),
-         "--account: expected an id"),
+         "--account: use letters, digits and -"),
         (("update-account", "--account", "BERGMANN", "--email", " "), "--email: empty"),
-        (("account", "BERG\nMANN"), "ACCOUNT: expected an id"),
+        (("account", "BERG\nMANN"), "account: use letters, digits and -"),
     ):
         refused = await starter(demo_env, *args)
         assert (refused.code, says in refused.body["message"]) == (2, True), refused.text

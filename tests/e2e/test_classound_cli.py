@@ -10,6 +10,7 @@ from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload
 
 from codec import EncryptionCodec, parse_key_ring
+from domain.business_time import Family, business_today
 from tests.e2e.cli import client_for, starter, worker
 from tests.records import new_account
 from tests.records_classound import fresh_numbers, jpeg_bytes, pdf_bytes, png_bytes
@@ -83,7 +84,7 @@ async def test_classound_activation_with_real_files_from_start_to_active(
         locked = await starter(cli_env, "upload", pid, "--kind", "loa", "--file", str(late))
         assert locked.code == 1 and "with the carrier" in locked.body["message"]
 
-        today = datetime.now(UTC).date()
+        today = business_today(datetime.now(UTC), Family.CLASSOUND)  # Berlin's day
         scheduled = await starter(cli_env, "carrier-answer", pid, "--porting-date",
                                   today.isoformat(), "--as", "staff-porting")
         assert scheduled.code == 0, scheduled.text

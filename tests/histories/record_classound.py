@@ -1,7 +1,9 @@
 """Records the CLASSOUND order histories that tests/test_replay.py replays. Run it when the
 workflow changes on purpose (and keep old histories that running processes may still have):
 
-    .venv/bin/python -m tests.histories.record_classound
+    .venv/bin/python -m tests.histories.record_classound [NAME ...]
+
+With names (the functions below), only those are recorded: the others stay as they were.
 
 Each history is a real run on the time-skipping server with the real activities, a throwaway
 PostgreSQL and a throwaway document store."""
@@ -14,6 +16,7 @@ import uuid
 from datetime import timedelta
 from pathlib import Path
 
+from domain.business_time import Family
 from domain.classound import (
     Cancellation,
     CarrierAnswer,
@@ -70,6 +73,19 @@ async def activated_after_carrier_refusal(env, pool, documents, q) -> None:
     await save(handle, "classound_activated_after_carrier_refusal")
 
 
+async def ported_at_midnight_berlin(env, pool, documents, q) -> None:
+    """Since the business-days patch, the porting timer runs to 00:00 Berlin time."""
+    handle = await start(env, pool, documents, q)
+    await upload(handle, documents, "loa", pdf_bytes(), "LOA.pdf")
+    await upload(handle, documents, "last-invoice", pdf_bytes("invoice"), "invoice.pdf")
+    await handle.execute_update(ClassoundOrder.confirm, RESELLER)
+    day = await server_today(env, Family.CLASSOUND) + timedelta(days=2)
+    await handle.execute_update(ClassoundOrder.carrier_answer, CarrierAnswer(
+        actor="staff-porting", porting_date=day))
+    await outcome(env, handle)
+    await save(handle, "classound_ported_at_midnight_berlin")
+
+
 async def expired_after_escalation_and_extension(env, pool, documents, q) -> None:
     handle = await start(env, pool, documents, q)
     await upload(handle, documents, "loa", pdf_bytes(), "LOA.pdf")
@@ -105,8 +121,10 @@ async def main() -> None:
         async with recording() as r, running_worker(r.time_env.client, r.pool) as q:
             for record in (activated_after_carrier_refusal,
                            expired_after_escalation_and_extension,
-                           cancelled_while_the_carrier_is_chased, refused_at_start):
-                await record(r.time_env, r.pool, documents, q)
+                           cancelled_while_the_carrier_is_chased, refused_at_start,
+                           ported_at_midnight_berlin):
+                if not sys.argv[1:] or record.__name__ in sys.argv[1:]:
+                    await record(r.time_env, r.pool, documents, q)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from temporalio.client import Client, WithStartWorkflowOperation, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.worker import Worker
 
+from domain.business_time import Family, business_today
 from domain.change_order import ChangeOrderRequest, FastChangeRequest, StepAnswer
 from domain.order_lines import FastChangeLine, QuoteLine
 from worker import WORKFLOWS, activities_for
@@ -72,6 +73,7 @@ async def outcome(env, handle: WorkflowHandle):
         return await handle.result()
 
 
-async def server_today(env) -> date:
-    """Today as the workflows see it: the test server's clock runs ahead as tests skip time."""
-    return (await env.get_current_time()).date()
+async def server_today(env, family: Family = Family.CHANGE_ORDERS) -> date:
+    """Today as the workflows of `family` see it (their business day, not the UTC day): the
+    test server's clock runs ahead as tests skip time."""
+    return business_today(await env.get_current_time(), family)

@@ -11,6 +11,7 @@ import pytest
 from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 
+from domain.business_time import Family, business_today
 from domain.change_order import FastChangeRequest
 from domain.classound import (
     CARRIER_ANSWER_DUE,
@@ -43,6 +44,7 @@ from workflows.fast_change_order import FastChangeOrder
 
 LOA, INVOICE = DocumentKind.LOA, DocumentKind.LAST_INVOICE
 RESELLER = StaffStep(actor="reseller-anna")
+CLASSOUND = Family.CLASSOUND  # porting days are its business days (Europe/Berlin)
 
 
 @pytest.fixture
@@ -127,7 +129,7 @@ async def test_documents_in_any_order_then_confirmed_ported_and_active(time_env,
         assert (request["status"], request["numbers"], request["submitted_by"]) == (
             "submitted", 3, "reseller-anna")
 
-        day = await server_today(time_env) + timedelta(days=7)
+        day = await server_today(time_env, Family.CLASSOUND) + timedelta(days=7)
         scheduled = await handle.execute_update(ClassoundOrder.carrier_answer, date_answer(day))
         assert scheduled.stage == Stage.PORTING_SCHEDULED
         assert f"porting on {day}" in await details(handle)
@@ -136,7 +138,7 @@ async def test_documents_in_any_order_then_confirmed_ported_and_active(time_env,
         result = await outcome(time_env, handle)  # the durable timer runs to the porting day
 
     assert result.stage == Stage.ACTIVE
-    assert result.since.date() == day
+    assert business_today(result.since, Family.CLASSOUND) == day
     dids = await pool.fetch("SELECT * FROM dids WHERE pbx_id = $1", acc.pbx_id)
     assert len(dids) == 3 and {d["status"] for d in dids} == {"active"}
     flats = await pool.fetch(
@@ -200,8 +202,8 @@ async def test_confirm_is_refused_until_both_documents_are_there(dev_env, pool, 
         assert await pool.fetchval("SELECT count(*) FROM porting_requests WHERE process_id = $1",
                                    handle.id) == 0
         # no carrier answer before there is a porting request
-        message = await refused(handle, ClassoundOrder.carrier_answer,
-                                date_answer(await server_today(dev_env) + timedelta(days=3)))
+        day = await server_today(dev_env, CLASSOUND) + timedelta(days=3)
+        message = await refused(handle, ClassoundOrder.carrier_answer, date_answer(day))
         assert "no porting request is waiting for the carrier" in message
 
         await upload(handle, documents, INVOICE, pdf_bytes("invoice"), "invoice.pdf")
@@ -213,8 +215,8 @@ async def test_confirm_is_refused_until_both_documents_are_there(dev_env, pool, 
         assert "porting request is with the carrier" in message
         message = await refused(handle, ClassoundOrder.extend, Extension(actor="staff", days=5))
         assert "no deadline to extend" in message
-        message = await refused(handle, ClassoundOrder.carrier_answer,
-                                date_answer(await server_today(dev_env) - timedelta(days=1)))
+        day = await server_today(dev_env, CLASSOUND) - timedelta(days=1)
+        message = await refused(handle, ClassoundOrder.carrier_answer, date_answer(day))
         assert "is in the past" in message
         message = await refused(handle, ClassoundOrder.carrier_answer, CarrierAnswer(
             actor="staff", refused="number +49 30 12345678 is not ours"))
@@ -327,7 +329,7 @@ async def test_carrier_refusal_goes_back_to_the_reseller_who_fixes_and_resubmits
         assert "confirm order again" in fixed.message
         again = await handle.execute_update(ClassoundOrder.confirm, RESELLER)
         assert again.stage == Stage.PORTING_REQUESTED
-        day = await server_today(time_env) + timedelta(days=4)
+        day = await server_today(time_env, Family.CLASSOUND) + timedelta(days=4)
         await handle.execute_update(ClassoundOrder.carrier_answer, date_answer(day))
         result = await outcome(time_env, handle)
     assert result.stage == Stage.ACTIVE
@@ -353,7 +355,7 @@ async def test_resubmitting_without_a_new_document_is_refused(dev_env, pool, doc
         repeat = await handle.execute_update(ClassoundOrder.carrier_answer, refusal)
         assert repeat.message.startswith("already recorded")
         message = await refused(handle, ClassoundOrder.carrier_answer, date_answer(
-            await server_today(dev_env) + timedelta(days=2)))
+            await server_today(dev_env, Family.CLASSOUND) + timedelta(days=2)))
         assert "must fix the documents and confirm again" in message
         await handle.execute_update(ClassoundOrder.cancel,
                                     Cancellation(actor="staff", reason="test done"))
@@ -368,7 +370,7 @@ async def test_porting_date_moved_by_the_carrier_waits_for_the_new_day(
         handle, _, acc = await start(time_env, q, pool, documents)
         await both_documents(handle, documents)
         await handle.execute_update(ClassoundOrder.confirm, RESELLER)
-        today = await server_today(time_env)
+        today = await server_today(time_env, Family.CLASSOUND)
         await handle.execute_update(ClassoundOrder.carrier_answer,
                                     date_answer(today + timedelta(days=3)))
         moved = await handle.execute_update(ClassoundOrder.carrier_answer,
@@ -395,7 +397,7 @@ async def test_a_silent_carrier_is_chased_once(time_env, pool, documents):
         assert status.attempt.chase_ticket is not None
         assert "customer care chases the carrier" in await details(handle)
         await handle.execute_update(ClassoundOrder.carrier_answer,
-                                    date_answer(await server_today(time_env)))
+                                    date_answer(await server_today(time_env, Family.CLASSOUND)))
         result = await outcome(time_env, handle)
     assert result.stage == Stage.ACTIVE  # a porting date of today: live at once
     chases = await pool.fetch("SELECT subject FROM tickets WHERE process_id = $1"
@@ -413,7 +415,7 @@ async def test_classound_ordering_for_an_existing_customer(time_env, pool, docum
         await both_documents(handle, documents)
         await handle.execute_update(ClassoundOrder.confirm, RESELLER)
         await handle.execute_update(ClassoundOrder.carrier_answer, date_answer(
-            await server_today(time_env) + timedelta(days=1)))
+            await server_today(time_env, Family.CLASSOUND) + timedelta(days=1)))
         result = await outcome(time_env, handle)
     assert result.stage == Stage.ACTIVE
     flats = await pool.fetch("SELECT licence_type FROM pbx_products WHERE pbx_id = $1"
@@ -527,7 +529,7 @@ async def test_steps_sent_twice_are_applied_once(time_env, pool, documents):
                                            id="c-1") == confirmed
         repeat = await handle.execute_update(ClassoundOrder.confirm, RESELLER, id="c-2")
         assert repeat.message.startswith("already confirmed by reseller-anna")
-        day = await server_today(time_env) + timedelta(days=1)
+        day = await server_today(time_env, Family.CLASSOUND) + timedelta(days=1)
         await handle.execute_update(ClassoundOrder.carrier_answer, date_answer(day))
         same = await handle.execute_update(ClassoundOrder.carrier_answer, date_answer(day))
         assert same.message.startswith("already recorded: porting on")

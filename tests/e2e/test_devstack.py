@@ -1,0 +1,158 @@
+"""`./run` (devstack.py) as a user starts it, on free ports and a data folder of its own:
+a killed worker comes back, a dead Temporal server stops everything with its name, Ctrl-C
+stops everything, and nothing it starts listens beyond 127.0.0.1."""
+
+import asyncio
+import os
+import re
+import signal
+import sys
+import uuid
+from pathlib import Path
+
+import psutil  # comes with pgserver (the embedded PostgreSQL of ./run and the tests)
+import pytest
+
+from devstack import PORT_SETTINGS, ensure_database
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.e2e
+
+
+class Run:
+    """devstack.py with its output read line by line as it comes."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+        self.lines: list[str] = []
+        self.seen = 0
+
+    async def expect(self, pattern: str, timeout: float = 120) -> re.Match:
+        """The next line (after those already matched) that matches `pattern`."""
+        async with asyncio.timeout(timeout):
+            while True:
+                while self.seen < len(self.lines):
+                    line = self.lines[self.seen]
+                    self.seen += 1
+                    found = re.search(pattern, line)
+                    if found:
+                        return found
+                raw = await self.proc.stdout.readline()
+                if not raw:
+                    raise AssertionError(f"./run ended (exit {await self.proc.wait()}) before "
+                                         f"{pattern!r}:\n" + "".join(self.lines[-40:]))
+                self.lines.append(raw.decode(errors="replace"))
+
+    async def drain(self) -> None:
+        self.lines += [raw.decode(errors="replace") for raw in
+                       (await self.proc.stdout.read()).splitlines(keepends=True)]
+
+    def tree(self) -> list[psutil.Process]:
+        return psutil.Process(self.proc.pid).children(recursive=True)
+
+
+@pytest.fixture
+async def devstack(postgres_admin_dsn, tmp_path):
+    dsn = await ensure_database(postgres_admin_dsn, f"pf_devstack_{uuid.uuid4().hex[:8]}")
+    env = dict(os.environ, DATABASE_URL=dsn, PARTNERFLOW_DATA_DIR=str(tmp_path / "data"),
+               PARTNERFLOW_DOCUMENTS_DIR=str(tmp_path / "data" / "documents"),
+               LOG_LEVEL="INFO", **{variable: "0" for variable, _ in PORT_SETTINGS.values()})
+    env.pop("PARTNERFLOW_ENCRYPTION_KEYS", None)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, str(ROOT / "devstack.py"), cwd=ROOT, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    run = Run(proc)
+    started: list[psutil.Process] = []
+    try:
+        yield run, started
+    finally:
+        # Nothing left behind, whatever the test saw: the children first (they hold the
+        # output pipe, which asyncio's wait() waits for), then the run command.
+        if proc.returncode is None:
+            started += run.tree()
+        for p in started:
+            try:
+                p.kill()
+            except psutil.NoSuchProcess:
+                pass
+        if proc.returncode is None:
+            proc.kill()
+        await asyncio.wait_for(proc.wait(), 30)
+
+
+def listening(processes: list[psutil.Process]) -> dict[int, str]:
+    """port -> address of every listening TCP socket of these processes."""
+    found = {}
+    for p in processes:
+        try:
+            for c in p.net_connections(kind="inet"):
+                if c.status == psutil.CONN_LISTEN:
+                    found[c.laddr.port] = c.laddr.ip
+        except psutil.NoSuchProcess:
+            pass
+    return found
+
+
+def gone(p: psutil.Process) -> bool:
+    try:
+        return p.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+async def up(run: Run) -> tuple[int, dict[str, int]]:
+    """Waits for the banner and the worker's own "worker started"; the worker's pid and the
+    ports the banner printed."""
+    pid = int((await run.expect(r"^worker started \(pid (\d+)\)")).group(1))
+    ports = {}
+    for name, pattern in [("ui", r"Temporal UI\s+http://localhost:(\d+)"),
+                          ("temporal", r"Temporal\s+127\.0\.0\.1:(\d+)"),
+                          ("codec", r"Codec server\s+http://localhost:(\d+)"),
+                          ("worker", r"metrics http://127\.0\.0\.1:(\d+)/metrics, "
+                                     r"readiness http://127\.0\.0\.1:(\d+)/readyz")]:
+        found = await run.expect(pattern)
+        ports[name] = int(found.group(1))
+        if name == "worker":
+            ports["health"] = int(found.group(2))
+    await run.expect(r"\"event\": \"worker started\"")  # the worker's log: it polls now
+    return pid, ports
+
+
+async def test_a_killed_worker_comes_back_and_ctrl_c_stops_everything(devstack):
+    run, started = devstack
+    pid, ports = await up(run)
+    tree = run.tree()
+    started += tree
+    temporal = next(p for p in tree if "start-dev" in " ".join(p.cmdline()))
+
+    sockets = listening([psutil.Process(run.proc.pid), *tree])
+    assert {ports["ui"], ports["temporal"], ports["codec"], ports["worker"],
+            ports["health"]} <= set(sockets), (ports, sockets)
+    assert set(sockets.values()) == {"127.0.0.1"}, sockets
+
+    os.kill(pid, signal.SIGKILL)
+    await run.expect(r"the worker was killed \(SIGKILL\) after [\d.]+ s; restarting it in 1 s")
+    new_pid = int((await run.expect(r"the worker restarted \(pid (\d+), restart 1\)")).group(1))
+    assert new_pid != pid
+    await run.expect(r"\"event\": \"worker started\"")
+    assert temporal.is_running() and not gone(temporal)  # the server was left alone
+    started += run.tree()
+
+    run.proc.send_signal(signal.SIGINT)
+    assert await asyncio.wait_for(run.proc.wait(), 90) == 0
+    await run.drain()
+    assert "stopping: worker, codec server, Temporal, PostgreSQL" in "".join(run.lines)
+    assert all(gone(p) for p in started), [p for p in started if not gone(p)]
+
+
+async def test_a_dead_temporal_server_is_named_and_everything_stops(devstack):
+    run, started = devstack
+    await up(run)
+    tree = run.tree()
+    started += tree
+    temporal = next(p for p in tree if "start-dev" in " ".join(p.cmdline()))
+    temporal.kill()
+    await run.expect(r"the Temporal dev server was killed \(SIGKILL\); see .*temporal\.log\. "
+                     r"Stopping everything cleanly")
+    assert await asyncio.wait_for(run.proc.wait(), 90) == 1
+    assert all(gone(p) for p in started), [p for p in started if not gone(p)]
