@@ -20,6 +20,7 @@ from cli.common import (
     start,
     validated,
 )
+from domain.business_time import Family
 from domain.change_order import (
     Cancellation,
     ChangeOrderRequest,
@@ -63,7 +64,8 @@ def quote_lines(args, *, required: bool = True) -> list[QuoteLine]:
 
 def process_id(args, kind: ProcessKind, request) -> str:
     ref = args.ref or same_day_ref(kind.value, request.account_id, request.pbx_id,
-                                   [ln.model_dump(mode="json") for ln in request.lines])
+                                   [ln.model_dump(mode="json") for ln in request.lines],
+                                   family=Family.CHANGE_ORDERS)
     return f"{kind.value}-{request.account_id}-{ref}"
 
 

@@ -27,6 +27,7 @@ from cli.common import (
     validated,
     whole,
 )
+from domain.business_time import Family
 from domain.classound import (
     MAX_EXTENSION_DAYS,
     CarrierAnswer,
@@ -98,7 +99,7 @@ async def cmd_classound_order(args) -> int:
     ref = args.ref or same_day_ref(kind.value, request.account_id, request.pbx_id,
                                    request.existing_customer,
                                    {t.value: n for t, n in sorted(flats.items())},
-                                   request.numbers.sha256)
+                                   request.numbers.sha256, family=Family.CLASSOUND)
     what = "Classound ordering" if request.existing_customer else "CLASSOUND activation"
     flat_text = ", ".join(f"{t.value}={n}" for t, n in flats.items()) or (
         "none" if request.existing_customer else "one per licence")

@@ -40,6 +40,7 @@ from temporalio.service import RPCError, RPCStatusCode
 import config
 from codec import PLAINTEXT_REFUSED
 from domain import ids
+from domain.business_time import Family, business_today
 from domain.steps import StaffStep, StepAnswer
 from workflows.process import Process
 from workflows.visibility import ACCOUNT_ID, PARTNER_ID, PROCESS_KIND, STAGE
@@ -154,10 +155,11 @@ def validated(model: type[BaseModel], **fields: Any) -> Any:
         raise Failure(BAD_INPUT, problems) from None
 
 
-def same_day_ref(*parts: Any) -> str:
-    """Same request, same day -> same process id: a retried start is not doubled."""
-    body = json.dumps([*parts, datetime.now(UTC).date().isoformat()], sort_keys=True,
-                      default=str)
+def same_day_ref(*parts: Any, family: Family, now: datetime | None = None) -> str:
+    """Same request, same business day (of the process family) -> same process id: a
+    retried start is not doubled."""
+    today = business_today(now or datetime.now(UTC), family)
+    body = json.dumps([*parts, today.isoformat()], sort_keys=True, default=str)
     return hashlib.sha256(body.encode()).hexdigest()[:8]
 
 

@@ -20,6 +20,7 @@ from cli.common import (
     validated,
     whole,
 )
+from domain.business_time import Family
 from domain.renegotiation import (
     MAX_EXTENSION_DAYS,
     SIGNING_DAYS,
@@ -51,7 +52,7 @@ async def cmd_renegotiate(args) -> int:
         requested_by=args.actor)
     kind = ProcessKind.RENEGOTIATION
     ref = args.ref or same_day_ref(kind.value, request.model_dump(
-        mode="json", exclude={"requested_by"}))
+        mode="json", exclude={"requested_by"}), family=Family.RENEGOTIATION)
     summary = (f"Renegotiation of contract {request.original_contract_id} for company "
                f"{request.account_id} from ticket {request.ticket_id}: {request.licences} "
                f"licences at {money(request.price)}")
