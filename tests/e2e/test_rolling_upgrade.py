@@ -9,16 +9,16 @@ set-current-version` does.
   onto B with its state; an idle one moves when ops send it `move_to_current_version`."""
 
 import asyncio
+import sys
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
 from temporalio.api.enums.v1 import RoutingConfigUpdateState
 from temporalio.api.workflowservice.v1 import (
     DescribeWorkerDeploymentRequest,
-    SetWorkerDeploymentCurrentVersionRequest,
 )
 from temporalio.client import Client, WorkflowHandle
-from temporalio.service import RPCError, RPCStatusCode
 
 from domain.change_order import FastChangeRequest, StaffStep, Stage
 from domain.order_lines import FastChangeLine
@@ -28,13 +28,14 @@ from domain.partners import (
     PartnerStage,
     partner_account_process_id,
 )
-from tests.e2e.cli import client_for, worker
+from tests.e2e.cli import ROOT, client_for, worker
 from tests.records import new_account
 from tests.records_partners import enable_partner_management, new_partner
 from tests.workflows.harness import start_process
 from workflows.fast_change_order import FastChangeOrder
 from workflows.partner_onboarding import PartnerOnboarding
 
+TEMPORAL_CLI = Path(sys.executable).parent / "temporal"
 SETTLE = timedelta(seconds=30)  # how long the server may take to route to a new version
 
 
@@ -50,22 +51,9 @@ async def within(check, what: str):
         await asyncio.sleep(0.2)
 
 
-async def set_current(client: Client, name: str, build_id: str) -> None:
-    """`temporal worker deployment set-current-version`, once the version's workers have
-    polled (the server knows a version from its pollers), and until it routes by it."""
-    async def try_set():
-        try:
-            await client.workflow_service.set_worker_deployment_current_version(
-                SetWorkerDeploymentCurrentVersionRequest(
-                    namespace=client.namespace, deployment_name=name, build_id=build_id,
-                    identity="test"))
-            return True
-        except RPCError as e:
-            if e.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
-                return False
-            raise
-
-    async def routed():
+async def routed(client: Client, name: str, build_id: str) -> None:
+    """Until the server routes new tasks by the new current version."""
+    async def check():
         info = (await client.workflow_service.describe_worker_deployment(
             DescribeWorkerDeploymentRequest(namespace=client.namespace, deployment_name=name))
         ).worker_deployment_info
@@ -73,8 +61,27 @@ async def set_current(client: Client, name: str, build_id: str) -> None:
         return (info.routing_config.current_deployment_version.build_id == build_id
                 and info.routing_config_update_state == done)
 
+    await within(check, f"{name}.{build_id} current")
+
+
+async def run(env: dict[str, str], *args: str) -> tuple[int, str]:
+    proc = await asyncio.create_subprocess_exec(
+        *args, cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT)
+    out, _ = await asyncio.wait_for(proc.communicate(), timeout=150)
+    return proc.returncode, out.decode()
+
+
+async def set_current_version(env: dict[str, str], name: str, build_id: str) -> None:
+    """What the README tells ops to run, once the new workers poll."""
+    async def try_set():
+        code, out = await run(env, str(TEMPORAL_CLI), "worker", "deployment",
+                              "set-current-version", "--address", env["TEMPORAL_ADDRESS"],
+                              "--deployment-name", name, "--build-id", build_id, "--yes")
+        assert code == 0 or "not found" in out, out
+        return code == 0
+
     await within(try_set, f"{name}.{build_id} registered")
-    await within(routed, f"{name}.{build_id} current")
 
 
 async def version_of(handle: WorkflowHandle, run_id: str | None = None) -> tuple[str, str, list]:
@@ -108,7 +115,12 @@ async def test_rolling_upgrade_pinned_auto_upgrade_and_upgrade_on_continue_as_ne
                                      requested_by="cm-eva")
 
     async with worker(version_env(cli_env, name, "A")):
-        await set_current(client, name, "A")
+        # first start: versions.py makes the first version current (the compose job)
+        code, out = await run(version_env(cli_env, name, "A"), sys.executable, "versions.py",
+                              "first-version")
+        assert (code, out.strip()) == (0, f"deployment {name}: version A made current "
+                                          "(first start)"), out
+        await routed(client, name, "A")
         account, answer = await start_process(
             client, queue, PartnerOnboarding, account_request(old_partner),
             process_id=partner_account_process_id(old_partner.id))
@@ -127,7 +139,14 @@ async def test_rolling_upgrade_pinned_auto_upgrade_and_upgrade_on_continue_as_ne
         idle_run = (await idle.describe()).run_id
 
         async with worker(version_env(cli_env, name, "B")):
-            await set_current(client, name, "B")
+            # the job again (a `docker compose up` mid-rollout) changes nothing ...
+            code, out = await run(version_env(cli_env, name, "B"), sys.executable,
+                                  "versions.py", "first-version")
+            assert (code, out.strip()) == (0, f"deployment {name}: version A is current; "
+                                              "nothing changed"), out
+            # ... ops make B current
+            await set_current_version(cli_env, name, "B")
+            await routed(client, name, "B")
 
             # new processes start on the current version; the waiting pinned one stays
             later, answer = await start_process(
