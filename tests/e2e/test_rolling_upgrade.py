@@ -15,9 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from temporalio.api.enums.v1 import RoutingConfigUpdateState
-from temporalio.api.workflowservice.v1 import (
-    DescribeWorkerDeploymentRequest,
-)
+from temporalio.api.workflowservice.v1 import DescribeWorkerDeploymentRequest
 from temporalio.client import Client, WorkflowHandle
 
 from domain.change_order import FastChangeRequest, StaffStep, Stage
@@ -84,11 +82,10 @@ async def set_current_version(env: dict[str, str], name: str, build_id: str) -> 
     await within(try_set, f"{name}.{build_id} registered")
 
 
-async def version_of(handle: WorkflowHandle, run_id: str | None = None) -> tuple[str, str, list]:
+async def version_of(handle: WorkflowHandle) -> tuple[str, str, list]:
     """What ops see in the UI: the search attributes TemporalWorkerDeploymentVersion,
     TemporalWorkflowVersioningBehavior and TemporalUsedWorkerDeploymentVersions."""
-    client = handle._client
-    desc = await client.get_workflow_handle(handle.id, run_id=run_id).describe()
+    desc = await handle.describe()
     attrs = desc.search_attributes
     return (attrs.get("TemporalWorkerDeploymentVersion", [""])[0],
             attrs.get("TemporalWorkflowVersioningBehavior", [""])[0],
@@ -172,7 +169,8 @@ async def test_rolling_upgrade_pinned_auto_upgrade_and_upgrade_on_continue_as_ne
             assert "login e-mail" in invited.message, invited
 
             run_id = await within(next_run(account, first_run), "the account continued as new")
-            assert await version_of(account, first_run) == (a, "Pinned", [a])
+            old_run = client.get_workflow_handle(account.id, run_id=first_run)
+            assert await version_of(old_run) == (a, "Pinned", [a])
             now = client.get_workflow_handle(account.id, run_id=run_id)
             assert await within(lambda: _on(now, b), "the new run on B")
             status = await now.query(PartnerOnboarding.status)

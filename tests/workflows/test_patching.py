@@ -108,3 +108,41 @@ async def test_the_history_saved_under_the_previous_release_needs_the_patch(monk
     failure = await replay_failure(saved["workflow_id"], saved["history"], monkeypatch,
                                    present=True)
     assert failure is not None and "Nondeterminism" in str(failure), failure
+
+
+@contextmanager
+def patch_deprecated(monkeypatch):
+    """Stage 2 of the policy: `workflow.deprecate_patch(id)` and only the new branch."""
+    original = workflow.patched
+
+    def deprecated(id: str) -> bool:
+        if id != SEES_OTHER_REVIEWS:
+            return original(id)
+        workflow.deprecate_patch(id)
+        return True
+
+    monkeypatch.setattr(workflow, "patched", deprecated)
+    try:
+        yield
+    finally:
+        monkeypatch.setattr(workflow, "patched", original)
+
+
+async def test_a_deprecated_patch_replays_what_ran_with_the_patch_not_what_ran_before(
+        monkeypatch):
+    """Why a patch stays `patched` until the processes started before it are gone: the
+    deprecated form replays histories that took the patch, not those from before it."""
+    with_patch = json.loads((HISTORIES / "invoicing_run_sees_another_runs_review.json")
+                            .read_text())
+    before = json.loads(SAVED_BEFORE_THE_PATCH.read_text())
+    assert SEES_OTHER_REVIEWS in patch_markers(with_patch["history"])
+    replayer = Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter)
+    with patch_deprecated(monkeypatch):
+        ok = await replayer.replay_workflow(
+            WorkflowHistory.from_json(with_patch["workflow_id"], with_patch["history"]),
+            raise_on_replay_failure=False)
+        broken = await replayer.replay_workflow(
+            WorkflowHistory.from_json(before["workflow_id"], before["history"]),
+            raise_on_replay_failure=False)
+    assert ok.replay_failure is None, ok.replay_failure
+    assert "Nondeterminism" in str(broken.replay_failure), broken.replay_failure
