@@ -8,6 +8,7 @@ so this never changes a current version that exists. Reads TEMPORAL_*,
 PARTNERFLOW_DEPLOYMENT_NAME and PARTNERFLOW_BUILD_ID as worker.py does."""
 
 import asyncio
+import os
 import sys
 
 from temporalio.api.workflowservice.v1 import (
@@ -77,4 +78,9 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    status = main(sys.argv[1:])
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # The SDK's runtime can crash at interpreter exit (sdk-python #300, see DESIGN.md), as
+    # worker.py: leave without the interpreter's teardown.
+    os._exit(status)

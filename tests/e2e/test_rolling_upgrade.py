@@ -185,6 +185,16 @@ async def test_rolling_upgrade_pinned_auto_upgrade_and_upgrade_on_continue_as_ne
             assert await within(lambda: _on(moved, b), "the idle account's new run on B")
             assert (await moved.query(PartnerOnboarding.status)).stage == PartnerStage.ACTIVE
 
+            # drained: the README's query finds nothing running on A any more (visibility
+            # follows within moments), so A's workers may stop
+            async def running_on(version: str) -> int:
+                return (await client.count_workflows(
+                    f"TemporalWorkerDeploymentVersion = '{version}' AND "
+                    f"ExecutionStatus = 'Running' AND TaskQueue = '{queue}'")).count
+
+            assert await within(lambda: _is(running_on(a), 0), "nothing left on A")
+            assert await within(lambda: _is(running_on(b), 3), "three accounts on B")
+
 
 def next_run(handle: WorkflowHandle, run_id: str):
     async def check():
@@ -198,3 +208,7 @@ async def _on(handle: WorkflowHandle, version: str) -> bool:
     return current == version and behavior == "Pinned"
 
 
+
+
+async def _is(count, expected: int) -> bool:
+    return await count == expected
