@@ -177,9 +177,14 @@ async def test_rolling_upgrade_pinned_auto_upgrade_and_upgrade_on_continue_as_ne
             assert (status.stage, status.users[contact].status) == (PartnerStage.ACTIVE,
                                                                     "invited")
 
-            # the idle account stays on A until told
+            # the idle account stays on A until told, by the README's batch signal
             assert await version_of(idle) == (a, "Pinned", [a])
-            await idle.signal(PartnerOnboarding.move_to_current_version)
+            code, out = await run(
+                cli_env, str(TEMPORAL_CLI), "workflow", "signal", "--address",
+                cli_env["TEMPORAL_ADDRESS"], "--name", "move_to_current_version", "--yes",
+                "--query", f"WorkflowType='PartnerOnboarding' AND "
+                f"TemporalWorkerDeploymentVersion='{a}' AND ExecutionStatus='Running'")
+            assert code == 0, out
             run_id = await within(next_run(idle, idle_run), "the idle account continued as new")
             moved = client.get_workflow_handle(idle.id, run_id=run_id)
             assert await within(lambda: _on(moved, b), "the idle account's new run on B")
