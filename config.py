@@ -4,8 +4,10 @@ import os
 from pathlib import Path
 
 from temporalio.client import Client
+from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
 from temporalio.envconfig import ClientConfig
 from temporalio.runtime import Runtime
+from temporalio.worker import WorkerDeploymentConfig
 
 from codec import (
     EncryptionCodec,
@@ -18,6 +20,32 @@ from codec import (
 TASK_QUEUE = os.environ.get("PARTNERFLOW_TASK_QUEUE", "partnerflow")
 DATA_DIR = Path(os.environ.get("PARTNERFLOW_DATA_DIR", Path(__file__).parent / ".data"))
 DEFAULT_TEMPORAL_ADDRESS = "localhost:7233"
+
+
+DEPLOYMENT_NAME = "PARTNERFLOW_DEPLOYMENT_NAME"
+BUILD_ID = "PARTNERFLOW_BUILD_ID"
+
+
+def worker_deployment() -> WorkerDeploymentConfig | None:
+    """Worker versioning (README "Rolling out a new version"): with PARTNERFLOW_DEPLOYMENT_NAME
+    and PARTNERFLOW_BUILD_ID the worker serves that one version of the deployment, and each
+    workflow type keeps the versioning behaviour it declares (no default: a type without one
+    is refused by the SDK at worker start). Without both, the worker is unversioned, as `./run`
+    and the tests run it: every worker serves every process, on the newest code."""
+    name = os.environ.get(DEPLOYMENT_NAME, "").strip()
+    build_id = os.environ.get(BUILD_ID, "").strip()
+    if not name and not build_id:
+        return None
+    if not name or not build_id:
+        missing = DEPLOYMENT_NAME if not name else BUILD_ID
+        raise NotConfigured(f"{missing} is not set: worker versioning needs both "
+                            f"{DEPLOYMENT_NAME} and {BUILD_ID} (or neither, unversioned)")
+    if "." in name:  # the server's canonical form is <deployment>.<build id>
+        raise NotConfigured(f"{DEPLOYMENT_NAME}={name!r}: no '.' in a deployment name")
+    return WorkerDeploymentConfig(
+        version=WorkerDeploymentVersion(deployment_name=name, build_id=build_id),
+        use_worker_versioning=True,
+        default_versioning_behavior=VersioningBehavior.UNSPECIFIED)
 
 
 def sales_registration_address() -> str:

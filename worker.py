@@ -2,6 +2,9 @@
 
     DATABASE_URL=postgresql://... TEMPORAL_ADDRESS=localhost:7233 python worker.py
 
+With PARTNERFLOW_DEPLOYMENT_NAME and PARTNERFLOW_BUILD_ID it serves one version of a worker
+deployment (README "Rolling out a new version"); without them it is unversioned.
+
 Migrates the database at start (under an advisory lock), shares one asyncpg pool between
 all activities, and on SIGTERM/SIGINT stops polling and lets running activities finish."""
 
@@ -13,7 +16,7 @@ from datetime import timedelta
 
 import structlog
 from aiohttp import web
-from temporalio.worker import Worker
+from temporalio.worker import Worker, WorkerDeploymentConfig
 
 import config
 import logs
@@ -61,7 +64,8 @@ def activities_for(pool) -> list:
     return [fn for cls in ACTIVITY_CLASSES for fn in cls(pool).all()]
 
 
-def build_worker(client, pool, task_queue: str = config.TASK_QUEUE) -> Worker:
+def build_worker(client, pool, task_queue: str = config.TASK_QUEUE,
+                 deployment: WorkerDeploymentConfig | None = None) -> Worker:
     return Worker(
         client,
         task_queue=task_queue,
@@ -69,6 +73,7 @@ def build_worker(client, pool, task_queue: str = config.TASK_QUEUE) -> Worker:
         activities=activities_for(pool),
         interceptors=[Observability()],
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+        deployment_config=deployment,
     )
 
 
@@ -109,9 +114,21 @@ def check_encryption() -> None:
         log.info("payloads encrypted", key_id=codec.key_id, keys=len(codec.ciphers))
 
 
+def worker_deployment() -> WorkerDeploymentConfig | None:
+    try:
+        deployment = config.worker_deployment()
+    except config.NotConfigured as e:
+        log.error("worker refuses to start", reason=str(e))
+        raise SystemExit(f"worker.py: refusing to start: {e}") from None
+    if deployment is None:
+        log.info("worker unversioned (no PARTNERFLOW_DEPLOYMENT_NAME / PARTNERFLOW_BUILD_ID)")
+    return deployment
+
+
 async def main() -> int:
     logs.configure(os.environ.get("LOG_LEVEL", "INFO"))
     check_encryption()
+    deployment = worker_deployment()
     dsn = config.database_url()
     applied = await migrate(dsn)
     if applied:
@@ -124,10 +141,11 @@ async def main() -> int:
         loop.add_signal_handler(sig, stop.set)
     health = None
     try:
-        async with build_worker(client, pool) as worker:
+        async with build_worker(client, pool, deployment=deployment) as worker:
             health = await serve_health(client, pool, worker)
+            version = deployment.version.to_canonical_string() if deployment else None
             log.info("worker started", task_queue=config.TASK_QUEUE,
-                     namespace=client.namespace, pid=os.getpid(),
+                     namespace=client.namespace, pid=os.getpid(), version=version,
                      metrics=METRICS_ADDRESS, health_port=HEALTH_PORT)
             await stop.wait()
             log.info("worker stopping: no new tasks, letting running activities finish")

@@ -21,7 +21,7 @@ def depends(service: str) -> dict[str, str]:
 def test_the_services_of_a_production_setup():
     assert set(SERVICES) == {
         "postgresql", "temporal-schema", "temporal", "temporal-search-attributes",
-        "temporal-ui", "migrate", "worker", "codec-server",
+        "temporal-ui", "migrate", "worker", "worker-next", "worker-version", "codec-server",
     }
 
 
@@ -48,7 +48,7 @@ def test_start_order_waits_for_health_and_one_shot_jobs():
     }
 
 
-@pytest.mark.parametrize("service", ["postgresql", "temporal", "worker"])
+@pytest.mark.parametrize("service", ["postgresql", "temporal", "worker", "worker-next"])
 def test_long_running_services_have_health_checks(service):
     assert SERVICES[service]["healthcheck"]["test"]
 
@@ -88,3 +88,41 @@ def test_mounted_scripts_exist_and_the_image_holds_every_package():
     packages = {p.parent.name for p in ROOT.glob("*/__init__.py")} - {"tests", "bench"}
     copied = set(re.findall(r"^COPY (\w+) \1$", dockerfile, re.M))
     assert packages <= copied, packages - copied
+
+
+# --- rolling upgrade (README "Rolling out a new version") -----------------------------------
+
+def test_old_and_new_workers_run_side_by_side_as_two_versions_of_one_deployment():
+    old, new = SERVICES["worker"], SERVICES["worker-next"]
+    assert old["environment"]["PARTNERFLOW_DEPLOYMENT_NAME"] == "partnerflow"
+    assert new["environment"]["PARTNERFLOW_DEPLOYMENT_NAME"] == "partnerflow"
+    assert old["environment"]["PARTNERFLOW_BUILD_ID"].startswith("${PARTNERFLOW_BUILD_ID:?")
+    assert new["environment"]["PARTNERFLOW_BUILD_ID"].startswith("${PARTNERFLOW_NEXT_BUILD_ID")
+    # each version its own image, so the old code keeps running beside the new
+    assert old["image"].startswith("partnerflow:${PARTNERFLOW_BUILD_ID")
+    assert new["image"].startswith("partnerflow:${PARTNERFLOW_NEXT_BUILD_ID")
+    # the next version only during a rollout; otherwise the same worker
+    assert new["profiles"] == ["rollout"] and "profiles" not in old
+    for key in ("command", "depends_on", "healthcheck", "stop_grace_period", "volumes"):
+        assert new[key] == old[key], key
+
+
+def test_a_first_start_makes_the_first_version_current_once():
+    job = SERVICES["worker-version"]
+    assert job["command"] == ["python", "versions.py", "first-version"]
+    assert depends("worker-version") == {"worker": "service_healthy"}
+    assert job["environment"]["PARTNERFLOW_BUILD_ID"] == (
+        SERVICES["worker"]["environment"]["PARTNERFLOW_BUILD_ID"])
+
+
+def test_the_readme_walks_through_a_rolling_upgrade():
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Rolling out a new version"):]
+    section = section[:section.index("\n## ", 1)]
+    for step in ("PARTNERFLOW_NEXT_BUILD_ID=", "--profile rollout up -d", "worker-next",
+                 "temporal worker deployment set-current-version",
+                 "TemporalWorkerDeploymentVersion", "move_to_current_version",
+                 "PARTNERFLOW_BUILD_ID=", "docker compose up -d worker",
+                 "--profile rollout stop worker-next", "### Patching policy",
+                 "workflow.deprecate_patch", "tests/workflows/test_patching.py"):
+        assert step in section, step

@@ -29,12 +29,13 @@ with workflow.unsafe.imports_passed_through():
         change_message,
     )
     from workflows.process import ACTIVITY_TIMEOUT, Process, refused_reason
+    from workflows.rollout import versioning
     from workflows.visibility import ACCOUNT_ID
 
 READ_DEADLINE = timedelta(minutes=2)
 
 
-@workflow.defn(name="AccountChange")
+@workflow.defn(name="AccountChange", versioning_behavior=versioning("AccountChange"))
 class AccountChange(Process):
     kind = AccountKind.ACCOUNT_CHANGE
     final_stages = FINAL_STAGES
@@ -79,7 +80,7 @@ class AccountChange(Process):
         return await self._end()
 
 
-@workflow.defn(name="AccountOverview")
+@workflow.defn(name="AccountOverview", versioning_behavior=versioning("AccountOverview"))
 class AccountOverviewRead:
     @workflow.run
     async def run(self, lookup: AccountLookup) -> AccountOverview:

@@ -36,12 +36,13 @@ with workflow.unsafe.imports_passed_through():
     from domain.order_lines import Plan, QuoteLine, plan_quote, revise_lines
     from workflows.order_process import DOCUMENTS_GATE, OrderProcess
     from workflows.process import refusal, refused_reason
+    from workflows.rollout import versioning
 
 # workflow.patched id: histories recorded while a revision replaced every line replay so.
 REVISE_KEEPS_LINES = "revise-keeps-lines"
 
 
-@workflow.defn(name="ChangeOrder")
+@workflow.defn(name="ChangeOrder", versioning_behavior=versioning("ChangeOrder"))
 class ChangeOrder(OrderProcess):
     kind = ProcessKind.CHANGE_ORDER
 

@@ -57,6 +57,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.documents import REQUIRED_KINDS, DocumentKind, missing_documents
     from domain.errors import Refused
     from workflows.process import SYSTEM, Process, refusal, refused_reason
+    from workflows.rollout import versioning
 
 
 # Porting days are business days (Europe/Berlin by default): the numbers go live at 00:00
@@ -71,7 +72,7 @@ def porting_moment(day: date, business_days: bool = True) -> datetime:
     return datetime.combine(day, time(0, 0), tzinfo=UTC)
 
 
-@workflow.defn(name="ClassoundOrder")
+@workflow.defn(name="ClassoundOrder", versioning_behavior=versioning("ClassoundOrder"))
 class ClassoundOrder(Process):
     kind = ProcessKind.CLASSOUND_ORDER
     final_stages = FINAL_STAGES

@@ -49,12 +49,13 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.steps import Cancellation, StaffStep, StepAnswer
     from workflows.process import Process, refusal, refused_reason
+    from workflows.rollout import versioning
     from workflows.visibility import ACCOUNT_ID, PARTNER_ID, PROCESS_KIND
 
 Stage = OnboardingStage
 
 
-@workflow.defn(name="ClientOnboarding")
+@workflow.defn(name="ClientOnboarding", versioning_behavior=versioning("ClientOnboarding"))
 class ClientOnboarding(Process):
     kind = ProcessKind.CLIENT_ONBOARDING
     final_stages = ONBOARDING_FINAL

@@ -22,9 +22,10 @@ with workflow.unsafe.imports_passed_through():
     from domain.order_lines import plan_fast_change
     from workflows.order_process import OrderProcess
     from workflows.process import refused_reason
+    from workflows.rollout import versioning
 
 
-@workflow.defn(name="FastChangeOrder")
+@workflow.defn(name="FastChangeOrder", versioning_behavior=versioning("FastChangeOrder"))
 class FastChangeOrder(OrderProcess):
     kind = ProcessKind.FAST_CHANGE
 

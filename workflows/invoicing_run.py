@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.steps import StepAnswer
     from workflows.process import Process, refusal, refused_reason
+    from workflows.rollout import versioning
 
 Stage = InvoicingStage
 # Runs that wait for the review re-read the partner's numbering on a durable timer; runs
@@ -41,7 +42,7 @@ Stage = InvoicingStage
 SEES_OTHER_REVIEWS = "numbering-seen-by-every-run"
 
 
-@workflow.defn(name="InvoicingRun")
+@workflow.defn(name="InvoicingRun", versioning_behavior=versioning("InvoicingRun"))
 class InvoicingRun(Process):
     kind = ProcessKind.INVOICING_RUN
     final_stages = INVOICING_FINAL

@@ -63,6 +63,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.partners import PartnerRoster, QueueRosterChange
     from domain.steps import StepAnswer
     from workflows.process import SYSTEM, Process, refusal, refused_reason
+    from workflows.rollout import versioning
 
 SHOWN = 20  # lead ids named in one answer
 
@@ -80,7 +81,7 @@ def _rule(check, *args):
         raise refusal(str(r)) from None
 
 
-@workflow.defn(name="LeadQueue")
+@workflow.defn(name="LeadQueue", versioning_behavior=versioning("LeadQueue"))
 class LeadQueue(Process):
     kind = LeadKind.LEAD_QUEUE
     final_stages = QUEUE_FINAL

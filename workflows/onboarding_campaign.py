@@ -42,10 +42,11 @@ with workflow.unsafe.imports_passed_through():
         progress_line,
     )
     from workflows.process import Process
+    from workflows.rollout import versioning
     from workflows.visibility import ACCOUNT_ID, PARTNER_ID, PROCESS_KIND
 
 
-@workflow.defn(name="OnboardingCampaign")
+@workflow.defn(name="OnboardingCampaign", versioning_behavior=versioning("OnboardingCampaign"))
 class OnboardingCampaign(Process):
     kind = ProcessKind.ONBOARDING_CAMPAIGN
     final_stages = frozenset({CampaignStage.DONE})

@@ -39,9 +39,14 @@ with workflow.unsafe.imports_passed_through():
         StepAnswer,
     )
     from workflows.process import Process, refusal, refused_reason
+    from workflows.rollout import (
+        continue_as_new_on_current_version,
+        new_version_available,
+        versioning,
+    )
 
 
-@workflow.defn(name="PartnerManagement")
+@workflow.defn(name="PartnerManagement", versioning_behavior=versioning("PartnerManagement"))
 class PartnerManagement(Process):
     """"Enable PRM": a second enable changes nothing and says so; a disable is refused."""
 
@@ -87,7 +92,7 @@ class PartnerManagement(Process):
         return self.state
 
 
-@workflow.defn(name="PartnerOnboarding")
+@workflow.defn(name="PartnerOnboarding", versioning_behavior=versioning("PartnerOnboarding"))
 class PartnerOnboarding(Process):
     kind = PartnerKind.PARTNER_ACCOUNT
     final_stages = ACCOUNT_FINAL
@@ -124,14 +129,27 @@ class PartnerOnboarding(Process):
                 return await self._end()
             self._set_stage(PartnerStage.ACTIVE, self._waiting())
             self._accepted()
-        # Open as long as the account is active; a long life continues as new.
-        await workflow.wait_condition(
-            lambda: self.finished or workflow.info().is_continue_as_new_suggested())
+        # Open as long as the account is active; a long life continues as new. Each run is
+        # pinned to the worker version it started on (no patches needed inside a run); when
+        # a new version becomes current, the next event the account handles is its last on
+        # the old code: it continues as new onto the new version (README "Rolling out").
+        await workflow.wait_condition(lambda: self.finished or self._continue_as_new())
         if not self.finished:
             await workflow.wait_condition(workflow.all_handlers_finished)
             if not self.finished:
-                workflow.continue_as_new(request.model_copy(update={"carried": self.state}))
+                continue_as_new_on_current_version(
+                    request.model_copy(update={"carried": self.state}))
         return await self._end()
+
+    @staticmethod
+    def _continue_as_new() -> bool:
+        return workflow.info().is_continue_as_new_suggested() or new_version_available()
+
+    @workflow.signal
+    def move_to_current_version(self) -> None:
+        """Wakes the account so that it moves to the current worker version now, rather than
+        at its next invitation or login (an idle account keeps its old version's workers
+        busy). Changes nothing else, and nothing when it already runs the current version."""
 
     @workflow.query
     def status(self) -> PartnerAccountStatus:

@@ -23,10 +23,11 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.steps import StepKey
     from workflows.process import refused_reason, run_chain
+    from workflows.rollout import versioning
     from workflows.visibility import ACCOUNT_ID, PROCESS_KIND, STAGE
 
 
-@workflow.defn(name="RecordChange")
+@workflow.defn(name="RecordChange", versioning_behavior=versioning("RecordChange"))
 class RecordChange:
     @workflow.init
     def __init__(self, request: RecordChangeRequest) -> None:

@@ -50,11 +50,12 @@ with workflow.unsafe.imports_passed_through():
         signing_deadline,
     )
     from workflows.process import SYSTEM, Process, refusal, refused_reason
+    from workflows.rollout import versioning
 
 WAITING = (Stage.AWAITING_SIGNATURE, Stage.AWAITING_DECISION)
 
 
-@workflow.defn(name="Renegotiation")
+@workflow.defn(name="Renegotiation", versioning_behavior=versioning("Renegotiation"))
 class Renegotiation(Process):
     kind = ProcessKind.RENEGOTIATION
     final_stages = frozenset(FINAL_STAGES)

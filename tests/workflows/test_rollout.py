@@ -1,0 +1,35 @@
+"""Continue-as-new onto the current worker version (workflows/rollout.py) on an unversioned
+worker, as ./run and the tests run it. The versioned path: tests/e2e/test_rolling_upgrade.py."""
+
+import uuid
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+
+from workflows.rollout import continue_as_new_on_current_version
+
+
+@workflow.defn(name="RolloutChain")
+class Chain:
+    """Continues as new twice, as a partner account does after a long life."""
+
+    @workflow.run
+    async def run(self, generation: int) -> int:
+        if generation < 2:
+            continue_as_new_on_current_version(generation + 1)
+        return generation
+
+
+async def test_unversioned_workers_continue_as_new_as_before(dev_env):
+    """The server refuses a continue-as-new versioning behaviour from an unversioned worker
+    ("versioning behavior cannot be specified without deployment options"): the process
+    would be stuck at its continue-as-new, its workflow task retried for ever."""
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    # unsandboxed: the sandbox would import this test module again, and all it imports
+    async with Worker(dev_env.client, task_queue=queue, workflows=[Chain],
+                      workflow_runner=UnsandboxedWorkflowRunner()):
+        result = await dev_env.client.execute_workflow(
+            Chain.run, 0, id=f"chain-{uuid.uuid4().hex[:8]}", task_queue=queue,
+            execution_timeout=timedelta(seconds=20))
+    assert result == 2
