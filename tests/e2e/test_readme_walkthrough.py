@@ -142,7 +142,8 @@ def argv_of(command: Command, seen: Seen, links: list[str], days: int) -> list[s
             token = str(seen.records[token])
         elif token == "<link from the e-mail>":
             user = written.split("--user ", 1)[1].split()[0]
-            token = next((u for u in reversed(links) if parse_qs(urlsplit(u).query).get("user") == [user]), None)
+            token = next((u for u in reversed(links)
+                          if parse_qs(urlsplit(u).query).get("user") == [user]), None)
             assert token, f"no login link for {user} in the outbox yet: {written}"
         argv.append(shifted(token, days))
     return argv
