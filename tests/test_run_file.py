@@ -58,3 +58,15 @@ async def test_store_tools_find_the_database_of_the_running_stack(tmp_path, data
     alone = subprocess.run([sys.executable, "-m", "store", "outbox"], cwd=ROOT, timeout=60,
                            env=clean_env(tmp_path), capture_output=True, text=True)
     assert alone.returncode != 0 and "DATABASE_URL is not set" in alone.stderr
+
+
+def test_the_banner_names_users_of_the_demo_data():
+    import re
+
+    from devstack import Ports, banner
+    from store import demo
+
+    text = banner(Ports(*range(7233, 7233 + len(Ports.__dataclass_fields__))),
+                  "postgresql:///partnerflow", ROOT / ".data", embedded=True)
+    users = re.findall(r"--as (\S+)", text)
+    assert users and set(users) <= {c[0] for c in demo.PARTNER_CONTACTS}
