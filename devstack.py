@@ -318,7 +318,7 @@ keeps crashing); if Temporal or PostgreSQL dies, everything stops and says why.
 Try, in another terminal:
   {env}.venv/bin/python starter.py fast-change --account ACME --pbx PBX-ACME --set Premium=10
   {env}.venv/bin/python starter.py list --open
-  {env}.venv/bin/python starter.py confirm <process id> --as C-NORD-1   (Anna Holm of the partner Nordtel)
+  {env}.venv/bin/python starter.py confirm <process id> --as C-NORD-1  (Anna Holm, Nordtel)
 Ctrl-C stops everything.
 """
 
