@@ -7,12 +7,12 @@ nothing is stored or sent. A good file is stored in the document store and only 
 reference travels to the process; if the process refuses it, the stored copy this command
 made is removed again."""
 
-from datetime import date
 from pathlib import Path
 
 import config
 from cli.common import (
     CODE,
+    DATE,
     FORMATTERS,
     NO_PROCESS,
     REFUSED,
@@ -134,13 +134,7 @@ async def cmd_extend(args) -> int:
 
 
 async def cmd_carrier_answer(args) -> int:
-    porting_date = None
-    if args.porting_date:
-        try:
-            porting_date = date.fromisoformat(args.porting_date)
-        except ValueError:
-            raise BadInput(f"porting date {args.porting_date!r} is not a date like "
-                           "2026-12-03") from None
+    porting_date = args.porting_date
     if args.refused:
         try:
             check_no_phone_number(args.refused, "refusal reason")
@@ -228,7 +222,7 @@ def register(commands: Commands) -> None:
     c = commands.add("carrier-answer", "enter the old carrier's answer to the porting request",
                      cmd_carrier_answer, process=True, step=True)
     answer = c.add_mutually_exclusive_group(required=True)
-    answer.add_argument("--porting-date", metavar="YYYY-MM-DD",
+    answer.add_argument("--porting-date", metavar="YYYY-MM-DD", type=DATE,
                         help="the date the carrier ports the numbers: they go live that day")
     answer.add_argument("--refused", metavar="REASON",
                         help="the carrier refused the porting (no phone numbers in the text)")

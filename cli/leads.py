@@ -4,7 +4,6 @@ prospects à des partenaires"), and `deliver`, which sends a step to a queue."""
 import asyncio
 import random
 import uuid
-from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from temporalio.service import RPCError, RPCStatusCode
 import config
 from cli.common import (
     CODE,
+    DATE,
     FORMATTERS,
     NAME,
     NO_PROCESS,
@@ -206,25 +206,17 @@ def _amount(text: str | None) -> Decimal | None:
         raise BadInput(f"amount {text!r} is not a number (e.g. 12500 or 12500.50)") from None
 
 
-def _date(text: str | None) -> date | None:
-    if text is None:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise BadInput(f"close date {text!r}: give it as YYYY-MM-DD") from None
-
 
 async def cmd_convert(args) -> int:
     return await send_to_queue(args, LeadQueue.convert_lead, validated(
         Conversion, actor=args.actor, lead_id=args.lead, stage=args.stage or "prospecting",
-        amount=_amount(args.amount), close_date=_date(args.close_date)))
+        amount=_amount(args.amount), close_date=args.close_date))
 
 
 async def cmd_update_opportunity(args) -> int:
     return await send_to_queue(args, LeadQueue.update_opportunity, validated(
         OpportunityUpdate, actor=args.actor, opportunity_id=args.opportunity, stage=args.stage,
-        amount=_amount(args.amount), close_date=_date(args.close_date)))
+        amount=_amount(args.amount), close_date=args.close_date))
 
 
 async def cmd_add_rule(args) -> int:
@@ -323,7 +315,7 @@ def register(commands: Commands) -> None:
     def opportunity_fields(c):
         c.add_argument("--stage", choices=OPPORTUNITY_STAGES)
         c.add_argument("--amount", help="expected amount, e.g. 12500")
-        c.add_argument("--close-date", help="expected close date, YYYY-MM-DD")
+        c.add_argument("--close-date", type=DATE, help="expected close date, YYYY-MM-DD")
 
     c = commands.add("convert-lead", "the owner converts a lead to an opportunity", cmd_convert,
                      step=True)

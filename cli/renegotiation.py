@@ -7,6 +7,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from cli.common import (
     CODE,
+    DATE,
     FORMATTERS,
     NO_PROCESS,
     RECORD_NUMBER,
@@ -134,7 +135,7 @@ def register(commands: Commands) -> None:
     c.add_argument("--licences", required=True, type=whole(1, 100_000),
                    help="the new number of licences")
     c.add_argument("--price", required=True, help="the new price per licence, NOK (450 or 450,50)")
-    c.add_argument("--start-date", metavar="YYYY-MM-DD",
+    c.add_argument("--start-date", metavar="YYYY-MM-DD", type=DATE,
                    help="an agreed start date; default: the day the contract is sent")
     c.add_argument("--contact", required=True, type=CODE,
                    help="the contact with signing authority")
