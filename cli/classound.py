@@ -25,6 +25,7 @@ from cli.common import (
     send,
     start,
     validated,
+    waiting_line,
     whole,
 )
 from domain.classound import (
@@ -154,7 +155,7 @@ def show_status(raw: dict) -> str:
         s.process_id,
         f"  kind:        {s.kind.value} ({what})",
         f"  stage:       {s.stage.value}",
-        f"  waiting for: {s.waiting_for} (since {s.since:%Y-%m-%d %H:%M} UTC)",
+        waiting_line(s),
         f"  account:     {s.account_id}   PBX: {s.pbx_id}   partner: {s.partner_id or '-'}",
         f"  order:       {s.numbers} number(s) to port; CLASSOUND-FLATs "
         + (", ".join(f"{t.value}={n}" for t, n in s.flats.items()) or "none"),

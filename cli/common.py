@@ -589,6 +589,16 @@ StatusFormatter = Callable[[dict], str]
 FORMATTERS: dict[str, StatusFormatter] = {}
 
 
+def waiting_line(s: Any) -> str:
+    """What a process waits for, said once: "waiting for: LOA" (never "waiting for: waiting
+    for: LOA"); an ended process waits for nothing, its outcome is shown instead."""
+    text = s.waiting_for.removeprefix("waiting for: ")
+    since = f"(since {s.since:%Y-%m-%d %H:%M} UTC)"
+    if text.startswith("nothing: "):
+        return f"  outcome:     {text.removeprefix('nothing: ')} {since}"
+    return f"  waiting for: {text} {since}"
+
+
 def generic_status(s: dict) -> str:
     lines = [s.get("process_id", "?")]
     for key, value in s.items():

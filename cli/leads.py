@@ -33,6 +33,7 @@ from cli.common import (
     start,
     temporal,
     validated,
+    waiting_line,
     whole,
 )
 from domain.errors import Refused
@@ -230,7 +231,7 @@ def show_queue(raw: dict) -> str:
     s = QueueState.model_validate(raw)
     lines = [s.process_id,
              f"  stage:       {s.stage.value}",
-             f"  waiting for: {s.waiting_for} (since {s.since:%Y-%m-%d %H:%M} UTC)",
+             waiting_line(s),
              f"  queue:       {s.queue_id} ({s.name}), {s.routing}, claim cap {s.claim_cap}, "
              f"channel managers {', '.join(s.channel_managers)}, run {s.runs}"]
     for partner_id in s.partners:

@@ -40,6 +40,7 @@ from cli.common import (
     start,
     temporal,
     validated,
+    waiting_line,
     whole,
 )
 from domain.billing_information import BillingInformation
@@ -180,7 +181,7 @@ def show_onboarding(raw: dict) -> str:
     lines = [
         s.process_id,
         f"  stage:       {s.stage.value}",
-        f"  waiting for: {s.waiting_for} (since {s.since:%Y-%m-%d %H:%M} UTC)",
+        waiting_line(s),
         f"  client:      {s.account_id}   partner: {s.partner_id or '-'}"
         + (f"   campaign: {s.campaign_id}" if s.campaign_id else ""),
         f"  billing:     {'provided' if s.billing_information else 'missing'}"
@@ -340,7 +341,7 @@ def show_invoicing(raw: dict) -> str:
     lines = [
         s.process_id,
         f"  stage:       {s.stage.value}",
-        f"  waiting for: {s.waiting_for} (since {s.since:%Y-%m-%d %H:%M} UTC)",
+        waiting_line(s),
         f"  partner:     {s.partner_id}   period: {s.period}",
     ]
     if s.numbering:

@@ -19,6 +19,7 @@ from cli.common import (
     start,
     temporal,
     validated,
+    waiting_line,
     whole,
 )
 from domain.renegotiation import (
@@ -102,7 +103,7 @@ def show_status(raw: dict) -> str:
         s.process_id,
         f"  kind:        {s.kind.value}",
         f"  stage:       {s.stage.value}",
-        f"  waiting for: {s.waiting_for} (since {s.since:%Y-%m-%d %H:%M} UTC)",
+        waiting_line(s),
         f"  company:     {s.account_id}   ticket: {s.ticket_id}   contact: {s.contact_id}   "
         f"owner: {s.owner}",
         f"  contract:    {s.contract_id or '-'} (renegotiates {s.original_contract_id})   "

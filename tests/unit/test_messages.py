@@ -2,6 +2,7 @@
 and the form expected, never a field name of ours (`agreed_start`, `change.log-time.minutes`)."""
 
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -64,3 +65,45 @@ def test_a_nested_field_is_named_by_its_option():
     message = str(failure.value)
     assert message.startswith("--minutes: use 1 or more"), message
     assert "change." not in message and "log-time." not in message
+
+
+USER_FACING = ["cli", "workflows", "domain", "activities", "store"]
+
+
+def test_no_message_speaks_of_a_temporary_password():
+    """There is none: the invitation carries a one-time link (README "No temporary password")."""
+    root = Path(__file__).resolve().parents[2]
+    said = [f"{path.relative_to(root)}" for folder in USER_FACING
+            for path in (root / folder).rglob("*.py")
+            if "temporary password" in path.read_text().lower()]
+    assert said == []
+
+
+def test_a_weak_password_is_refused_in_a_sentence(tmp_path, capsys):
+    weak = tmp_path / "password"
+    weak.write_text("C-NORD-1-abc\n")
+    code = starter.main(["partner-login", "--partner", "P-NORDTEL", "--user", "C-NORD-1",
+                         "--token", "t0k3n", "--password-file", str(weak)])
+    assert code == BAD_INPUT
+    assert capsys.readouterr().out.strip() == (
+        "bad input: choose another password: it must not contain the user name C-NORD-1")
+
+
+def test_a_quote_rejected_for_one_field_says_fill_it_in():
+    from domain.account import MandatoryFields, rejection_reason
+    reason = rejection_reason(MandatoryFields(phone=False, email=True, invoice_email=True))
+    assert "fill it in" in reason and "fill them in" not in reason
+
+
+def test_what_a_process_waits_for_is_said_once():
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+
+    from cli.common import waiting_line
+    since = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)
+    line = waiting_line(SimpleNamespace(waiting_for="waiting for: LOA, last invoice",
+                                        since=since))
+    assert line == "  waiting for: LOA, last invoice (since 2026-12-02 10:00 UTC)"
+    done = waiting_line(SimpleNamespace(waiting_for="nothing: order order-1 applied by C-NORD-1",
+                                        since=since))
+    assert done == "  outcome:     order order-1 applied by C-NORD-1 (since 2026-12-02 10:00 UTC)"
