@@ -33,6 +33,7 @@ from cli.common import (
     common_options,
     emit,
     failure_of,
+    reader_gone,
     whole,
 )
 
@@ -69,6 +70,8 @@ async def run(argv: list[str]) -> int:
     begin_command(args.wait)
     try:
         return await args.fn(args)
+    except BrokenPipeError:
+        raise  # the reader went away: nothing to tell it (main)
     except Exception as e:  # noqa: BLE001 - every error gets its exit code and words
         if os.environ.get("PARTNERFLOW_DEBUG"):
             raise
@@ -82,13 +85,19 @@ def main(argv: list[str] | None = None) -> int:
     except Failure as f:
         emit(argparse.Namespace(json="--json" in argv), False, str(f), label=LABELS.get(f.code, ""))
         return f.code
+    except BrokenPipeError:  # e.g. `--json | head`: the command was carried out
+        reader_gone()
+        return 0
     except KeyboardInterrupt:
         return 130
 
 
 if __name__ == "__main__":
     code = main()
-    sys.stdout.flush()
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        reader_gone()
     sys.stderr.flush()
     # The SDK's runtime can abort at interpreter exit (sdk-python #300, DESIGN.md).
     os._exit(code)

@@ -83,8 +83,24 @@ class Parser(argparse.ArgumentParser):
 
 # --- output ---------------------------------------------------------------------------------
 
+def reader_gone() -> None:
+    """The reader of our output went away (`--json | head`): the rest goes nowhere, and the
+    command still ends with its own exit code, without a BrokenPipe traceback."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
 def emit(args: argparse.Namespace, ok: bool, message: str, data: Any = None,
          label: str = "refused: ") -> None:
+    try:
+        _emit(args, ok, message, data, label)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        reader_gone()
+
+
+def _emit(args: argparse.Namespace, ok: bool, message: str, data: Any, label: str) -> None:
     if args.json:
         payload: dict[str, Any] = {"ok": ok, "message": message}
         if isinstance(data, BaseModel):
@@ -257,6 +273,12 @@ async def _connect() -> Client:
         raise Failure(SETUP, str(e)) from None
     if codec is None:
         print(f"warning: {config.PLAINTEXT_WARNING}", file=sys.stderr)
+    if not any(os.environ.get(name) for name in (
+            "TEMPORAL_ADDRESS", "TEMPORAL_PROFILE", "TEMPORAL_CONFIG_FILE")):
+        # Nothing chosen: the Temporal of the ./run running in this clone, on whatever port.
+        address = (config.running_stack() or {}).get("temporal")
+        if address:
+            os.environ["TEMPORAL_ADDRESS"] = address
     try:
         return await asyncio.wait_for(config.connect_temporal(), connect_wait())
     except TimeoutError:
@@ -264,7 +286,31 @@ async def _connect() -> Client:
                       f"in {connect_wait():.0f} s; nothing was sent") from None
     except Exception as e:  # noqa: BLE001 - any connection failure reads the same to staff
         raise Failure(UNREACHABLE, f"cannot reach Temporal at {temporal_address()}: "
-                      f"{first_line(e)}; nothing was sent") from None
+                      f"{connect_error_in_words(e)}") from None
+
+
+def connect_error_in_words(e: BaseException) -> str:
+    """The transport's error (`tonic::transport::Error(... ConnectionRefused ...)`) as what it
+    means and what to check; the raw text only with PARTNERFLOW_DEBUG=1."""
+    raw = str(e)
+    lower = raw.lower()
+    check = ("is the Temporal server running (./run starts one), and is TEMPORAL_ADDRESS "
+             "right? Nothing was sent")
+    if "connection refused" in lower or "connectionrefused" in lower:
+        why = "nothing listens there (connection refused)"
+    elif "dns" in lower or "lookup" in lower or "name or service not known" in lower:
+        why = "the host name is not known"
+        check = "check TEMPORAL_ADDRESS. Nothing was sent"
+    elif "tls" in lower or "certificate" in lower or "handshake" in lower:
+        why = "the TLS handshake failed"
+        check = ("check the TEMPORAL_TLS* settings or TEMPORAL_API_KEY (Temporal Cloud). "
+                 "Nothing was sent")
+    elif "timed out" in lower or "deadline" in lower:
+        why = "no answer in time"
+    else:
+        why = "the connection failed"
+    detail = f" [{first_line(e)}]" if os.environ.get("PARTNERFLOW_DEBUG") else ""
+    return f"{why}: {check}{detail}"
 
 
 def temporal_address() -> str:
