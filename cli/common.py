@@ -633,6 +633,8 @@ async def cmd_retry(args) -> int:
 
 StatusFormatter = Callable[[dict], str]
 FORMATTERS: dict[str, StatusFormatter] = {}
+# Per process kind: records to show beside its status, read through RecordsRead.
+EXTRAS: dict[str, Callable[[dict], Awaitable[dict]]] = {}
 
 
 def waiting_line(s: Any) -> str:
@@ -683,6 +685,9 @@ async def cmd_status(args) -> int:
             raise Failure(NO_ANSWER, f"no worker answered the status query in 15 s: {why}"
                           ) from None
         raise rpc_failure(e, args.process_id) from None
+    extra = EXTRAS.get(status.get("kind", ""))
+    if extra is not None:  # what the process does not hold, read for people (lead cards)
+        status = {**status, **await extra(status)}
     formatter = FORMATTERS.get(status.get("kind", ""), generic_status)
     emit(args, True, formatter(status), status)
     return OK

@@ -12,9 +12,11 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 import config
+from cli import records
 from cli.common import (
     CODE,
     DATE,
+    EXTRAS,
     FORMATTERS,
     NAME,
     NO_PROCESS,
@@ -229,6 +231,7 @@ async def cmd_add_rule(args) -> int:
 
 def show_queue(raw: dict) -> str:
     s = QueueState.model_validate(raw)
+    cards, now = raw.get("lead_cards") or {}, records.now()
     lines = [s.process_id,
              f"  stage:       {s.stage.value}",
              waiting_line(s),
@@ -249,11 +252,14 @@ def show_queue(raw: dict) -> str:
         owner = f" {slot.owner} ({slot.partner}, by {slot.how})" if slot.owner else ""
         opp = f" -> {slot.opportunity_id} {slot.opportunity_stage}" if slot.opportunity_id else ""
         moved = f" -> queue {slot.forwarded_to}" if slot.forwarded_to else ""
-        lines.append(f"  lead:        {lead_id} {slot.status}{owner}{opp}{moved}")
+        card = records.lead_card_words(cards.get(lead_id), now)
+        lines.append(f"  lead:        {lead_id} {slot.status}{owner}{opp}{moved}"
+                     + (f"  ({card})" if card else ""))
     return "\n".join(lines)
 
 
 FORMATTERS[LeadKind.LEAD_QUEUE.value] = show_queue
+EXTRAS[LeadKind.LEAD_QUEUE.value] = records.lead_cards
 
 
 def register(commands: Commands) -> None:

@@ -58,6 +58,16 @@ REFUSED_AS_WRITTEN: dict[tuple[str, str], tuple[int, str]] = {
 }
 
 
+# (section heading starts with, subcommand) -> words its answer must carry: what the README
+# promises of a view.
+SHOWS: dict[tuple[str, str], list[str]] = {
+    ("Lead queue", "status"): ["Hafenlogistik GmbH, DE 20457, Premium, ",
+                               "Isar Dental, DE 80331, Premium"],
+    ("Partner accounts", "contacts"): ["C-NORD-1", "partner user: active", "C-NORD-2"],
+    ("PSA", "invoice"): ["invoice INV-000001", "client:      ACME Acme Logistik GmbH"],
+}
+
+
 @dataclass
 class Command:
     section: str
@@ -232,6 +242,9 @@ async def test_every_readme_command_works_as_written(own_dev_server, demo_db, tm
             assert "Traceback" not in err, "\n".join(log[-3:])
             if expected:
                 assert expected[1] in out, "\n".join(log[-2:])
+            for words in next((v for (s, c), v in SHOWS.items()
+                               if command.section.startswith(s) and c == sub), []):
+                assert words in json.loads(out)["message"], "\n".join(log[-1:])
             if argv[0] == "starter.py":
                 remember(seen, sub, json.loads(out))
             else:  # the outbox, newest first: what the e-mails say
