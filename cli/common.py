@@ -635,6 +635,7 @@ StatusFormatter = Callable[[dict], str]
 FORMATTERS: dict[str, StatusFormatter] = {}
 # Per process kind: records to show beside its status, read through RecordsRead.
 EXTRAS: dict[str, Callable[[dict], Awaitable[dict]]] = {}
+EXTRAS_WAIT = 10.0
 
 
 def waiting_line(s: Any) -> str:
@@ -687,7 +688,15 @@ async def cmd_status(args) -> int:
         raise rpc_failure(e, args.process_id) from None
     extra = EXTRAS.get(status.get("kind", ""))
     if extra is not None:  # what the process does not hold, read for people (lead cards)
-        status = {**status, **await extra(status)}
+        # A courtesy: the status itself is shown even when the records cannot be read soon.
+        token = _wait.set(min(starter_wait(), EXTRAS_WAIT))
+        try:
+            status = {**status, **await extra(status)}
+        except Exception as e:  # noqa: BLE001 - never fails the status it decorates
+            print(f"note: shown without the records' details: {failure_of(e)}",
+                  file=sys.stderr)
+        finally:
+            _wait.reset(token)
     formatter = FORMATTERS.get(status.get("kind", ""), generic_status)
     emit(args, True, formatter(status), status)
     return OK
