@@ -1,7 +1,10 @@
 """Settings from the environment, with the embedded defaults of the run command."""
 
+import fcntl
+import json
 import os
 from pathlib import Path
+from typing import IO, Any
 
 from temporalio.client import Client
 from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
@@ -56,12 +59,58 @@ def sales_registration_address() -> str:
 
 
 def database_url() -> str:
-    url = os.environ.get("DATABASE_URL")
+    """DATABASE_URL, else the database of the `./run` running in this clone (its run file)."""
+    url = os.environ.get("DATABASE_URL") or (running_stack() or {}).get("database_url")
     if not url:
         raise SystemExit(
             "DATABASE_URL is not set: point it at PostgreSQL, or start everything with ./run"
         )
     return url
+
+
+# `./run` holds an advisory lock on <data>/run.lock while it runs (the kernel drops it when the
+# process ends, however it ends) and says in <data>/run.json what it started: a second ./run
+# in the clone and the clone's tools find it; a stale file after a crash counts for nothing.
+RUN_LOCK, RUN_FILE = "run.lock", "run.json"
+
+
+def claim_run(data_dir: Path) -> IO | None:
+    """The clone's run lock, held as long as the returned file is open; None: taken."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    lock = open(data_dir / RUN_LOCK, "a")  # noqa: SIM115 - held for the life of ./run
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        return None
+    return lock
+
+
+def write_run_file(data_dir: Path, settings: dict[str, Any]) -> None:
+    """What ./run started (pid, ports, DATABASE_URL): only its user may read it."""
+    path = data_dir / RUN_FILE
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(settings, indent=2))
+    tmp.chmod(0o600)
+    tmp.replace(path)
+
+
+def running_stack(data_dir: Path | None = None) -> dict[str, Any] | None:
+    """The settings of the ./run running in this clone, {} while it is still starting; None
+    when none runs."""
+    data_dir = data_dir or DATA_DIR
+    if not (data_dir / RUN_LOCK).exists():
+        return None
+    with open(data_dir / RUN_LOCK, "a") as lock:
+        try:  # a shared lock is granted only while no ./run holds the clone
+            fcntl.flock(lock, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            return None
+        except BlockingIOError:
+            pass
+    try:
+        return json.loads((data_dir / RUN_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
 
 
 def documents_dir() -> Path:

@@ -318,7 +318,7 @@ keeps crashing); if Temporal or PostgreSQL dies, everything stops and says why.
 Try, in another terminal:
   {env}.venv/bin/python starter.py fast-change --account ACME --pbx PBX-ACME --set Premium=10
   {env}.venv/bin/python starter.py list --open
-  {env}.venv/bin/python starter.py confirm <process id> --as partner-nordtel
+  {env}.venv/bin/python starter.py confirm <process id> --as C-NORD-1  (Anna Holm, Nordtel)
 Ctrl-C stops everything.
 """
 
@@ -344,10 +344,27 @@ def postgres_alive(server) -> Callable[[], bool]:
     return alive
 
 
+def already_running(data_dir: Path) -> str:
+    """What a second ./run in the clone says, instead of failing on the ports in use."""
+    run = config.running_stack(data_dir) or {}
+    where = ", ".join(f"{name} {run[key]}" for name, key in (
+        ("Temporal UI", "temporal_ui"), ("Temporal", "temporal"), ("PostgreSQL", "postgresql"))
+        if run.get(key))
+    pid = f" (pid {run['pid']}" + (f"; {where})" if where else ")") if run.get("pid") else ""
+    return (f"partnerflow is already running in this clone{pid}, with its data in {data_dir}. "
+            "Use that one, or stop it (Ctrl-C in its terminal) and run ./run again; "
+            "another PARTNERFLOW_DATA_DIR and PARTNERFLOW_*_PORT settings run a second one.")
+
+
 async def main() -> int:
     sys.stdout.reconfigure(line_buffering=True)  # each line at once, on a terminal or a pipe
     data_dir = config.DATA_DIR
     data_dir.mkdir(parents=True, exist_ok=True)
+    clone = config.claim_run(data_dir)  # held until this process ends
+    if clone is None:
+        print(already_running(data_dir), file=sys.stderr)
+        return 1
+    config.write_run_file(data_dir, {"pid": os.getpid()})
     ports = ports_from(os.environ)
     pg_server = None
     children: list[Child] = []
@@ -391,6 +408,10 @@ async def main() -> int:
         worker.start()
         print(f"worker started (pid {worker.proc.pid})")
         print(banner(ports, dsn, data_dir, embedded=pg_server is not None))
+        config.write_run_file(data_dir, {
+            "pid": os.getpid(), "temporal_ui": f"http://localhost:{ports.ui}",
+            "temporal": f"{LOOPBACK}:{ports.temporal}", "postgresql": without_password(dsn),
+            "database_url": dsn})  # for the clone's tools: `python -m store outbox`
         code = await supervise(children, watched, stopping)
         print("\nstopping: worker, codec server, Temporal, PostgreSQL")
         return code

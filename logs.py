@@ -6,6 +6,19 @@ import sys
 
 import structlog
 from temporalio import activity, workflow
+from temporalio.exceptions import ApplicationError
+
+from domain.errors import REFUSED
+
+
+class BusinessRefusals(logging.Filter):
+    """A business refusal raised in an activity (an unknown account, say) is an answer, not a
+    fault: the workflow logs it once, as "step refused" with the reason. The SDK would log it
+    again as a warning with a full traceback ("Completing activity as failed")."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not (isinstance(error, ApplicationError) and error.type == REFUSED)
 
 
 def _temporal_context(_, __, event: dict) -> dict:
@@ -37,6 +50,7 @@ def configure(level: str = "INFO") -> None:
         else structlog.processors.JSONRenderer()
     )
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(BusinessRefusals())
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared,

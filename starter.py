@@ -11,7 +11,16 @@ import asyncio
 import os
 import sys
 
-from cli import accounts, change_orders, classound, leads, partners, psa, renegotiation
+from cli import (
+    accounts,
+    change_orders,
+    classound,
+    leads,
+    partners,
+    psa,
+    records,
+    renegotiation,
+)
 from cli.common import (
     BAD_INPUT,
     BUSY,
@@ -33,12 +42,13 @@ from cli.common import (
     common_options,
     emit,
     failure_of,
+    reader_gone,
     whole,
 )
 
 LABELS = {REFUSED: "refused: ", BAD_INPUT: "bad input: ", NO_PROCESS: "", UNREACHABLE: "",
           BUSY: "busy: ", NO_ANSWER: "no answer: ", SETUP: "not set up: ", FAILED: "failed: "}
-PROCESSES = [change_orders, classound, psa, partners, leads, renegotiation, accounts]
+PROCESSES = [change_orders, classound, psa, partners, leads, renegotiation, accounts, records]
 
 
 def parser() -> argparse.ArgumentParser:
@@ -69,6 +79,8 @@ async def run(argv: list[str]) -> int:
     begin_command(args.wait)
     try:
         return await args.fn(args)
+    except BrokenPipeError:
+        raise  # the reader went away: nothing to tell it (main)
     except Exception as e:  # noqa: BLE001 - every error gets its exit code and words
         if os.environ.get("PARTNERFLOW_DEBUG"):
             raise
@@ -82,13 +94,19 @@ def main(argv: list[str] | None = None) -> int:
     except Failure as f:
         emit(argparse.Namespace(json="--json" in argv), False, str(f), label=LABELS.get(f.code, ""))
         return f.code
+    except BrokenPipeError:  # e.g. `--json | head`: the command was carried out
+        reader_gone()
+        return 0
     except KeyboardInterrupt:
         return 130
 
 
 if __name__ == "__main__":
     code = main()
-    sys.stdout.flush()
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        reader_gone()
     sys.stderr.flush()
     # The SDK's runtime can abort at interpreter exit (sdk-python #300, DESIGN.md).
     os._exit(code)

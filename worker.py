@@ -26,6 +26,7 @@ from activities.classound import ClassoundActivities
 from activities.leads import LeadActivities
 from activities.partners import PartnerActivities
 from activities.psa import PsaActivities
+from activities.records import RecordActivities
 from activities.renegotiation import RenegotiationActivities
 from observability import (
     HEALTH_HOST,
@@ -46,15 +47,17 @@ from workflows.lead_queue import LeadQueue
 from workflows.onboarding_campaign import OnboardingCampaign
 from workflows.partner_onboarding import PartnerManagement, PartnerOnboarding
 from workflows.record_change import RecordChange
+from workflows.records import RecordsRead
 from workflows.renegotiation import Renegotiation
 
 # Every process: its workflows, and the activity classes that share the worker's pool.
 WORKFLOWS = [FastChangeOrder, ChangeOrder, Renegotiation, ClassoundOrder,
              ClientOnboarding, OnboardingCampaign, InvoicingRun, RecordChange,
              PartnerManagement, PartnerOnboarding, LeadQueue, AccountChange,
-             AccountOverviewRead]
+             AccountOverviewRead, RecordsRead]
 ACTIVITY_CLASSES = [ChangeOrderActivities, RenegotiationActivities, ClassoundActivities,
-                    PsaActivities, PartnerActivities, LeadActivities, AccountActivities]
+                    PsaActivities, PartnerActivities, LeadActivities, AccountActivities,
+                    RecordActivities]
 GRACEFUL_SHUTDOWN = timedelta(seconds=30)
 
 log = structlog.get_logger("partnerflow.worker")

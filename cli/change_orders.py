@@ -19,6 +19,7 @@ from cli.common import (
     send,
     start,
     validated,
+    waiting_line,
 )
 from domain.business_time import Family
 from domain.change_order import (
@@ -136,7 +137,7 @@ def show_status(raw: dict) -> str:
         f"{s.process_id}",
         f"  kind:        {s.kind.value}",
         f"  stage:       {s.stage.value}",
-        f"  waiting for: {s.waiting_for} (since {s.since:%Y-%m-%d %H:%M} UTC)",
+        waiting_line(s),
         f"  account:     {s.account_id}   PBX: {s.pbx_id}   partner: {s.partner_id or '-'}",
     ]
     if s.order_id:

@@ -7,12 +7,12 @@ nothing is stored or sent. A good file is stored in the document store and only 
 reference travels to the process; if the process refuses it, the stored copy this command
 made is removed again."""
 
-from datetime import date
 from pathlib import Path
 
 import config
 from cli.common import (
     CODE,
+    DATE,
     FORMATTERS,
     NO_PROCESS,
     REFUSED,
@@ -25,6 +25,7 @@ from cli.common import (
     send,
     start,
     validated,
+    waiting_line,
     whole,
 )
 from domain.business_time import Family
@@ -135,13 +136,7 @@ async def cmd_extend(args) -> int:
 
 
 async def cmd_carrier_answer(args) -> int:
-    porting_date = None
-    if args.porting_date:
-        try:
-            porting_date = date.fromisoformat(args.porting_date)
-        except ValueError:
-            raise BadInput(f"porting date {args.porting_date!r} is not a date like "
-                           "2026-12-03") from None
+    porting_date = args.porting_date
     if args.refused:
         try:
             check_no_phone_number(args.refused, "refusal reason")
@@ -161,7 +156,7 @@ def show_status(raw: dict) -> str:
         s.process_id,
         f"  kind:        {s.kind.value} ({what})",
         f"  stage:       {s.stage.value}",
-        f"  waiting for: {s.waiting_for} (since {s.since:%Y-%m-%d %H:%M} UTC)",
+        waiting_line(s),
         f"  account:     {s.account_id}   PBX: {s.pbx_id}   partner: {s.partner_id or '-'}",
         f"  order:       {s.numbers} number(s) to port; CLASSOUND-FLATs "
         + (", ".join(f"{t.value}={n}" for t, n in s.flats.items()) or "none"),
@@ -229,7 +224,7 @@ def register(commands: Commands) -> None:
     c = commands.add("carrier-answer", "enter the old carrier's answer to the porting request",
                      cmd_carrier_answer, process=True, step=True)
     answer = c.add_mutually_exclusive_group(required=True)
-    answer.add_argument("--porting-date", metavar="YYYY-MM-DD",
+    answer.add_argument("--porting-date", metavar="YYYY-MM-DD", type=DATE,
                         help="the date the carrier ports the numbers: they go live that day")
     answer.add_argument("--refused", metavar="REASON",
                         help="the carrier refused the porting (no phone numbers in the text)")

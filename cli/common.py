@@ -12,7 +12,7 @@ import sys
 import uuid
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -84,8 +84,24 @@ class Parser(argparse.ArgumentParser):
 
 # --- output ---------------------------------------------------------------------------------
 
+def reader_gone() -> None:
+    """The reader of our output went away (`--json | head`): the rest goes nowhere, and the
+    command still ends with its own exit code, without a BrokenPipe traceback."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
 def emit(args: argparse.Namespace, ok: bool, message: str, data: Any = None,
          label: str = "refused: ") -> None:
+    try:
+        _emit(args, ok, message, data, label)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        reader_gone()
+
+
+def _emit(args: argparse.Namespace, ok: bool, message: str, data: Any, label: str) -> None:
     if args.json:
         payload: dict[str, Any] = {"ok": ok, "message": message}
         if isinstance(data, BaseModel):
@@ -146,12 +162,87 @@ def read_text(path: Path | str, what: str | None = None) -> str:
                        ) from None
 
 
+DATE_FORM = "use YYYY-MM-DD, e.g. 2026-12-31"
+
+
+def a_date(text: str) -> date:
+    """An argparse type: a date as YYYY-MM-DD, else exit 2 naming the option and the form."""
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{DATE_FORM} (not {text!r})") from None
+
+
+DATE = a_date
+
+# The option a person typed for a field of our requests (one mapping for every command): a
+# refusal of a request model names the option, never the field. A field not listed is named
+# `--field-name`, which is its option wherever the names agree.
+OPTION_OF = {
+    "agreed_start": "--start-date", "account_id": "--account", "pbx_id": "--pbx",
+    "partner_id": "--partner", "contact_id": "--contact", "ticket_id": "--ticket",
+    "original_contract_id": "--original-contract", "queue_id": "--queue",
+    "lead_id": "--lead", "opportunity_id": "--opportunity", "time_entry_id": "ENTRY",
+    "sales_item_id": "ITEM", "quote_id": "--quote", "work_date": "--date",
+    "start_date": "--start", "end_date": "--end", "porting_date": "--porting-date",
+    "actor": "--as", "requested_by": "--as", "channel_manager": "--channel-manager",
+    "unit_price": "--price", "billing_email": "--billing-email", "tax_id": "--tax-id",
+    "payment_terms_days": "--payment-terms", "legal_name": "--legal-name",
+    "postal_code": "--postal-code", "invoice_email": "--invoice-email", "lines": "--line",
+}
+
+
+def option_of(loc: tuple) -> str:
+    """The option of a pydantic error location: its last field name (`change.log-time.minutes`
+    is --minutes), or the repeated option and its position (`lines.1.sku` is --line 2)."""
+    for i, part in enumerate(loc):
+        if isinstance(part, int) and i and loc[i - 1] in OPTION_OF:
+            return f"{OPTION_OF[loc[i - 1]]} {part + 1}"
+    names = [part for part in loc if isinstance(part, str)]
+    field = names[-1] if names else "value"
+    return OPTION_OF.get(field, "--" + field.replace("_", "-"))
+
+
+def in_words(err: dict) -> str:
+    """What to type instead, for one pydantic error."""
+    kind, ctx, value = err["type"], err.get("ctx") or {}, err.get("input")
+    shown = f" (not {value!r})" if isinstance(value, str | int | float) and \
+        len(str(value)) <= 40 else ""
+    if kind.startswith(("date_", "datetime_")):
+        return f"{DATE_FORM}{shown}"
+    if kind in ("int_parsing", "int_from_float", "int_type"):
+        return f"use a whole number, e.g. 30{shown}"
+    if kind.startswith(("decimal_", "float_")) and "max" not in kind:
+        return f"use an amount, e.g. 19.90{shown}"
+    if kind == "decimal_max_places":
+        return f"use at most {ctx.get('decimal_places')} decimal places{shown}"
+    if kind in ("greater_than_equal", "greater_than"):
+        return (f"use {ctx['ge']} or more{shown}" if "ge" in ctx
+                else f"use more than {ctx.get('gt')}{shown}")
+    if kind in ("less_than_equal", "less_than"):
+        return (f"use at most {ctx['le']}{shown}" if "le" in ctx
+                else f"use less than {ctx.get('lt')}{shown}")
+    if kind == "string_too_short":
+        return ("must not be empty" if ctx.get("min_length") == 1
+                else f"use at least {ctx.get('min_length')} characters")
+    if kind == "string_too_long":
+        return f"use at most {ctx.get('max_length')} characters"
+    if kind == "missing":
+        return "is required"
+    if kind in ("enum", "literal_error"):
+        return f"use {ctx.get('expected', 'one of the values --help lists')}{shown}"
+    if kind == "value_error":
+        return str(err["msg"]).removeprefix("Value error, ")
+    return str(err["msg"])
+
+
 def validated(model: type[BaseModel], **fields: Any) -> Any:
+    """The request model, or exit 2 naming each bad option and the form expected."""
     try:
         return model(**fields)
     except ValidationError as e:
-        problems = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}"
-                             for err in e.errors())
+        problems = "; ".join(dict.fromkeys(
+            f"{option_of(err['loc'])}: {in_words(err)}" for err in e.errors()))
         raise Failure(BAD_INPUT, problems) from None
 
 
@@ -184,6 +275,12 @@ async def _connect() -> Client:
         raise Failure(SETUP, str(e)) from None
     if codec is None:
         print(f"warning: {config.PLAINTEXT_WARNING}", file=sys.stderr)
+    if not any(os.environ.get(name) for name in (
+            "TEMPORAL_ADDRESS", "TEMPORAL_PROFILE", "TEMPORAL_CONFIG_FILE")):
+        # Nothing chosen: the Temporal of the ./run running in this clone, on whatever port.
+        address = (config.running_stack() or {}).get("temporal")
+        if address:
+            os.environ["TEMPORAL_ADDRESS"] = address
     try:
         return await asyncio.wait_for(config.connect_temporal(), connect_wait())
     except TimeoutError:
@@ -191,7 +288,31 @@ async def _connect() -> Client:
                       f"in {connect_wait():.0f} s; nothing was sent") from None
     except Exception as e:  # noqa: BLE001 - any connection failure reads the same to staff
         raise Failure(UNREACHABLE, f"cannot reach Temporal at {temporal_address()}: "
-                      f"{first_line(e)}; nothing was sent") from None
+                      f"{connect_error_in_words(e)}") from None
+
+
+def connect_error_in_words(e: BaseException) -> str:
+    """The transport's error (`tonic::transport::Error(... ConnectionRefused ...)`) as what it
+    means and what to check; the raw text only with PARTNERFLOW_DEBUG=1."""
+    raw = str(e)
+    lower = raw.lower()
+    check = ("is the Temporal server running (./run starts one), and is TEMPORAL_ADDRESS "
+             "right? Nothing was sent")
+    if "connection refused" in lower or "connectionrefused" in lower:
+        why = "nothing listens there (connection refused)"
+    elif "dns" in lower or "lookup" in lower or "name or service not known" in lower:
+        why = "the host name is not known"
+        check = "check TEMPORAL_ADDRESS. Nothing was sent"
+    elif "tls" in lower or "certificate" in lower or "handshake" in lower:
+        why = "the TLS handshake failed"
+        check = ("check the TEMPORAL_TLS* settings or TEMPORAL_API_KEY (Temporal Cloud). "
+                 "Nothing was sent")
+    elif "timed out" in lower or "deadline" in lower:
+        why = "no answer in time"
+    else:
+        why = "the connection failed"
+    detail = f" [{first_line(e)}]" if os.environ.get("PARTNERFLOW_DEBUG") else ""
+    return f"{why}: {check}{detail}"
 
 
 def temporal_address() -> str:
@@ -514,6 +635,19 @@ async def cmd_retry(args) -> int:
 
 StatusFormatter = Callable[[dict], str]
 FORMATTERS: dict[str, StatusFormatter] = {}
+# Per process kind: records to show beside its status, read through RecordsRead.
+EXTRAS: dict[str, Callable[[dict], Awaitable[dict]]] = {}
+EXTRAS_WAIT = 10.0
+
+
+def waiting_line(s: Any) -> str:
+    """What a process waits for, said once: "waiting for: LOA" (never "waiting for: waiting
+    for: LOA"); an ended process waits for nothing, its outcome is shown instead."""
+    text = s.waiting_for.removeprefix("waiting for: ")
+    since = f"(since {s.since:%Y-%m-%d %H:%M} UTC)"
+    if text.startswith("nothing: "):
+        return f"  outcome:     {text.removeprefix('nothing: ')} {since}"
+    return f"  waiting for: {text} {since}"
 
 
 def generic_status(s: dict) -> str:
@@ -554,6 +688,17 @@ async def cmd_status(args) -> int:
             raise Failure(NO_ANSWER, f"no worker answered the status query in 15 s: {why}"
                           ) from None
         raise rpc_failure(e, args.process_id) from None
+    extra = EXTRAS.get(status.get("kind", ""))
+    if extra is not None:  # what the process does not hold, read for people (lead cards)
+        # A courtesy: the status itself is shown even when the records cannot be read soon.
+        token = _wait.set(min(starter_wait(), EXTRAS_WAIT))
+        try:
+            status = {**status, **await extra(status)}
+        except Exception as e:  # noqa: BLE001 - never fails the status it decorates
+            print(f"note: shown without the records' details: {failure_of(e)}",
+                  file=sys.stderr)
+        finally:
+            _wait.reset(token)
     formatter = FORMATTERS.get(status.get("kind", ""), generic_status)
     emit(args, True, formatter(status), status)
     return OK

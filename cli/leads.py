@@ -4,7 +4,6 @@ prospects à des partenaires"), and `deliver`, which sends a step to a queue."""
 import asyncio
 import random
 import uuid
-from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -13,8 +12,11 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 import config
+from cli import records
 from cli.common import (
     CODE,
+    DATE,
+    EXTRAS,
     FORMATTERS,
     NAME,
     NO_PROCESS,
@@ -33,6 +35,7 @@ from cli.common import (
     start,
     temporal,
     validated,
+    waiting_line,
     whole,
 )
 from domain.errors import Refused
@@ -206,25 +209,17 @@ def _amount(text: str | None) -> Decimal | None:
         raise BadInput(f"amount {text!r} is not a number (e.g. 12500 or 12500.50)") from None
 
 
-def _date(text: str | None) -> date | None:
-    if text is None:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise BadInput(f"close date {text!r}: give it as YYYY-MM-DD") from None
-
 
 async def cmd_convert(args) -> int:
     return await send_to_queue(args, LeadQueue.convert_lead, validated(
         Conversion, actor=args.actor, lead_id=args.lead, stage=args.stage or "prospecting",
-        amount=_amount(args.amount), close_date=_date(args.close_date)))
+        amount=_amount(args.amount), close_date=args.close_date))
 
 
 async def cmd_update_opportunity(args) -> int:
     return await send_to_queue(args, LeadQueue.update_opportunity, validated(
         OpportunityUpdate, actor=args.actor, opportunity_id=args.opportunity, stage=args.stage,
-        amount=_amount(args.amount), close_date=_date(args.close_date)))
+        amount=_amount(args.amount), close_date=args.close_date))
 
 
 async def cmd_add_rule(args) -> int:
@@ -236,9 +231,10 @@ async def cmd_add_rule(args) -> int:
 
 def show_queue(raw: dict) -> str:
     s = QueueState.model_validate(raw)
+    cards, now = raw.get("lead_cards") or {}, records.now()
     lines = [s.process_id,
              f"  stage:       {s.stage.value}",
-             f"  waiting for: {s.waiting_for} (since {s.since:%Y-%m-%d %H:%M} UTC)",
+             waiting_line(s),
              f"  queue:       {s.queue_id} ({s.name}), {s.routing}, claim cap {s.claim_cap}, "
              f"channel managers {', '.join(s.channel_managers)}, run {s.runs}"]
     for partner_id in s.partners:
@@ -256,11 +252,14 @@ def show_queue(raw: dict) -> str:
         owner = f" {slot.owner} ({slot.partner}, by {slot.how})" if slot.owner else ""
         opp = f" -> {slot.opportunity_id} {slot.opportunity_stage}" if slot.opportunity_id else ""
         moved = f" -> queue {slot.forwarded_to}" if slot.forwarded_to else ""
-        lines.append(f"  lead:        {lead_id} {slot.status}{owner}{opp}{moved}")
+        card = records.lead_card_words(cards.get(lead_id), now)
+        lines.append(f"  lead:        {lead_id} {slot.status}{owner}{opp}{moved}"
+                     + (f"  ({card})" if card else ""))
     return "\n".join(lines)
 
 
 FORMATTERS[LeadKind.LEAD_QUEUE.value] = show_queue
+EXTRAS[LeadKind.LEAD_QUEUE.value] = records.lead_cards
 
 
 def register(commands: Commands) -> None:
@@ -323,7 +322,7 @@ def register(commands: Commands) -> None:
     def opportunity_fields(c):
         c.add_argument("--stage", choices=OPPORTUNITY_STAGES)
         c.add_argument("--amount", help="expected amount, e.g. 12500")
-        c.add_argument("--close-date", help="expected close date, YYYY-MM-DD")
+        c.add_argument("--close-date", type=DATE, help="expected close date, YYYY-MM-DD")
 
     c = commands.add("convert-lead", "the owner converts a lead to an opportunity", cmd_convert,
                      step=True)

@@ -7,7 +7,17 @@ import uuid
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
-from cli.common import CODE, FORMATTERS, USER, BadInput, Commands, send, start, validated
+from cli.common import (
+    CODE,
+    FORMATTERS,
+    USER,
+    BadInput,
+    Commands,
+    send,
+    start,
+    validated,
+    waiting_line,
+)
 from domain.partners import (
     Deactivation,
     FirstLogin,
@@ -93,7 +103,8 @@ async def cmd_partner_login(args) -> int:
     password = read_new_password(args)
     problems = password_problems(password, args.user)
     if problems:
-        raise BadInput("choose a password with " + ", ".join(problems))
+        # "choose another password: it needs at least 12 characters; it must not contain ..."
+        raise BadInput("choose another password: it " + "; it ".join(problems))
     step = validated(FirstLogin, actor=args.user, token_digest=token_digest(token),
                      password_hash=hash_password(password, os.urandom(16)))
     return await send(args, PartnerOnboarding.partner_login, step)
@@ -109,7 +120,7 @@ def show_account(raw: dict) -> str:
     s = PartnerAccountStatus.model_validate(raw)
     lines = [s.process_id,
              f"  stage:       {s.stage.value}",
-             f"  waiting for: {s.waiting_for} (since {s.since:%Y-%m-%d %H:%M} UTC)",
+             waiting_line(s),
              f"  partner:     {s.partner_id}   channel manager: {s.channel_manager}"]
     for u in s.users.values():
         when = (f"logged in {u.first_login_at:%Y-%m-%d}" if u.first_login_at else
@@ -145,7 +156,8 @@ def register(commands: Commands) -> None:
                    help="the contact id; it becomes the user id")
 
     c = commands.add("partner-login",
-                     "first login of a partner user: change the temporary password",
+                     "first login of a partner user: set a password with the one-time link "
+                     "from the login e-mail",
                      cmd_partner_login, step=True)
     c.add_argument("--partner", required=True, type=CODE)
     c.add_argument("--user", required=True, type=USER, help="the partner user (contact id)")

@@ -8,7 +8,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
 from temporalio.client import WithStartWorkflowOperation, WorkflowUpdateFailedError
@@ -24,6 +24,7 @@ import config
 from cli.common import (
     ANY_END,
     CODE,
+    DATE,
     FORMATTERS,
     OK,
     RECORD_NUMBER,
@@ -39,6 +40,7 @@ from cli.common import (
     start,
     temporal,
     validated,
+    waiting_line,
     whole,
 )
 from domain.billing_information import BillingInformation
@@ -68,13 +70,6 @@ from workflows.invoicing_run import InvoicingRun
 from workflows.onboarding_campaign import OnboardingCampaign
 from workflows.record_change import RecordChange
 from workflows.visibility import ACCOUNT_ID, PARTNER_ID, PROCESS_KIND
-
-
-def _date(text: str, what: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise BadInput(f"{what}: give a date as YYYY-MM-DD, not {text!r}") from None
 
 
 def _price(text: str, what: str) -> Decimal:
@@ -129,8 +124,7 @@ async def cmd_billing_info(args) -> int:
 
 
 async def cmd_contract_terms(args) -> int:
-    terms = validated(ContractTerms, start_date=_date(args.start, "--start"),
-                      end_date=_date(args.end, "--end") if args.end else None,
+    terms = validated(ContractTerms, start_date=args.start, end_date=args.end,
                       payment_method=args.payment, mandate_reference=args.mandate)
     return await send(args, ClientOnboarding.contract_terms,
                       validated(ContractTermsStep, actor=args.actor, terms=terms))
@@ -187,7 +181,7 @@ def show_onboarding(raw: dict) -> str:
     lines = [
         s.process_id,
         f"  stage:       {s.stage.value}",
-        f"  waiting for: {s.waiting_for} (since {s.since:%Y-%m-%d %H:%M} UTC)",
+        waiting_line(s),
         f"  client:      {s.account_id}   partner: {s.partner_id or '-'}"
         + (f"   campaign: {s.campaign_id}" if s.campaign_id else ""),
         f"  billing:     {'provided' if s.billing_information else 'missing'}"
@@ -347,7 +341,7 @@ def show_invoicing(raw: dict) -> str:
     lines = [
         s.process_id,
         f"  stage:       {s.stage.value}",
-        f"  waiting for: {s.waiting_for} (since {s.since:%Y-%m-%d %H:%M} UTC)",
+        waiting_line(s),
         f"  partner:     {s.partner_id}   period: {s.period}",
     ]
     if s.numbering:
@@ -404,8 +398,7 @@ async def cmd_ticket_action(args) -> int:
 
 
 async def cmd_log_time(args) -> int:
-    work_date = (_date(args.date, "--date") if args.date
-                 else business_today(datetime.now(UTC), Family.PSA))
+    work_date = args.date or business_today(datetime.now(UTC), Family.PSA)
     return await record_change(args, {"operation": "log-time", "ticket_id": args.ticket,
                                       "minutes": args.minutes, "work_date": work_date,
                                       "note": args.note or ""})
@@ -461,8 +454,8 @@ def register(commands: Commands) -> None:
     c = commands.add("contract-terms", "payment details and contract period of the client's "
                      "contract (may change until it is confirmed)", cmd_contract_terms,
                      process=True, step=True)
-    c.add_argument("--start", required=True, help="YYYY-MM-DD")
-    c.add_argument("--end", help="YYYY-MM-DD; none: runs until ended")
+    c.add_argument("--start", required=True, type=DATE, help="YYYY-MM-DD")
+    c.add_argument("--end", type=DATE, help="YYYY-MM-DD; none: runs until ended")
     c.add_argument("--payment", required=True, choices=["bank-transfer", "direct-debit"])
     c.add_argument("--mandate", help="SEPA mandate reference (direct debit)")
 
@@ -526,7 +519,7 @@ def register(commands: Commands) -> None:
     c = record("log-time", "log time on a ticket", cmd_log_time)
     c.add_argument("--ticket", type=RECORD_NUMBER, required=True)
     c.add_argument("--minutes", type=whole(1, 1440), required=True)
-    c.add_argument("--date", help="YYYY-MM-DD (default: today)")
+    c.add_argument("--date", type=DATE, help="YYYY-MM-DD (default: today)")
     c.add_argument("--note")
     c = record("approve-time", "approve a time entry (needs the client's billing "
                "information)", cmd_approve_time)

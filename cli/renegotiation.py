@@ -7,6 +7,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from cli.common import (
     CODE,
+    DATE,
     FORMATTERS,
     NO_PROCESS,
     RECORD_NUMBER,
@@ -18,6 +19,7 @@ from cli.common import (
     start,
     temporal,
     validated,
+    waiting_line,
     whole,
 )
 from domain.business_time import Family
@@ -102,7 +104,7 @@ def show_status(raw: dict) -> str:
         s.process_id,
         f"  kind:        {s.kind.value}",
         f"  stage:       {s.stage.value}",
-        f"  waiting for: {s.waiting_for} (since {s.since:%Y-%m-%d %H:%M} UTC)",
+        waiting_line(s),
         f"  company:     {s.account_id}   ticket: {s.ticket_id}   contact: {s.contact_id}   "
         f"owner: {s.owner}",
         f"  contract:    {s.contract_id or '-'} (renegotiates {s.original_contract_id})   "
@@ -135,7 +137,7 @@ def register(commands: Commands) -> None:
     c.add_argument("--licences", required=True, type=whole(1, 100_000),
                    help="the new number of licences")
     c.add_argument("--price", required=True, help="the new price per licence, NOK (450 or 450,50)")
-    c.add_argument("--start-date", metavar="YYYY-MM-DD",
+    c.add_argument("--start-date", metavar="YYYY-MM-DD", type=DATE,
                    help="an agreed start date; default: the day the contract is sent")
     c.add_argument("--contact", required=True, type=CODE,
                    help="the contact with signing authority")

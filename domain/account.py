@@ -15,6 +15,7 @@ class MandatoryFields(BaseModel):
 
 
 FIELD_NAMES = {"phone": "phone", "email": "e-mail", "invoice_email": "invoice e-mail"}
+OPTIONS = {"phone": "--phone", "email": "--email", "invoice_email": "--invoice-email"}
 
 
 def missing_mandatory_fields(fields: MandatoryFields) -> list[str]:
@@ -26,8 +27,10 @@ def rejection_reason(fields: MandatoryFields) -> str | None:
     missing = missing_mandatory_fields(fields)
     if not missing:
         return None
+    options = " ".join(f"{OPTIONS[name]} …" for name in FIELD_NAMES
+                       if not getattr(fields, name))
     return (
         f"the account is missing its mandatory {', '.join(missing)}; "
-        "fill them in on the account (`starter.py update-account`) and mark the quote "
-        "complete again"
+        f"fill {'it' if len(missing) == 1 else 'them'} in on the account "
+        f"(`starter.py update-account {options}`) and mark the quote complete again"
     )

@@ -10,6 +10,7 @@ planned again against the licences the PBX has at that moment (`replan_fast_chan
 orders that both say "Premium should be 6" leave 6, not 7.
 """
 
+import difflib
 from datetime import date
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -90,10 +91,17 @@ class Replan(BaseModel):
 
 
 def _item(catalogue: dict[str, CatalogueItem], sku: str) -> CatalogueItem:
+    """The catalogue item of a SKU as people type it: `premium` is Premium; a misspelt one is
+    refused with the closest names of the catalogue."""
     item = catalogue.get(sku)
     if item is None:
+        by_case = {known.casefold(): known for known in catalogue}
+        if sku.casefold() in by_case:
+            return catalogue[by_case[sku.casefold()]]
+        close = difflib.get_close_matches(sku.casefold(), list(by_case), n=3, cutoff=0.6)
+        hint = (f" (did you mean {' or '.join(by_case[c] for c in close)}?)" if close else "")
         known = ", ".join(sorted(catalogue)) or "none"
-        raise Refused(f"unknown product {sku!r}; known products: {known}")
+        raise Refused(f"unknown product {sku!r}{hint}; known products: {known}")
     return item
 
 
@@ -129,6 +137,7 @@ def plan_fast_change(
     targets: list[LicenceTarget] = []
     for line in lines:
         item = _item(catalogue, line.sku)
+        line = line.model_copy(update={"sku": item.sku})  # noqa: PLW2901 - as the catalogue spells it
         if item.kind is not ProductKind.LICENCE or item.licence_type is None:
             raise Refused(
                 f"{line.sku} is {KIND_IN_WORDS[item.kind]}: a fast change order only changes "
@@ -202,6 +211,7 @@ def plan_quote(
     notes: list[str] = []
     for line in lines:
         item = _item(catalogue, line.sku)
+        line = line.model_copy(update={"sku": item.sku})  # noqa: PLW2901 - as the catalogue spells it
         if line.quantity == 0:
             raise Refused(f"{line.sku}: quantity 0 changes nothing; remove the line")
         if item.kind is not ProductKind.CLASSOUND_FLAT and line.licence is not None:

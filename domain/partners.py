@@ -68,13 +68,13 @@ def password_problems(password: str, user_id: str) -> list[str]:
     """Why a chosen password is not good enough (empty: it is)."""
     problems = []
     if len(password) < MIN_PASSWORD_LENGTH:
-        problems.append(f"at least {MIN_PASSWORD_LENGTH} characters")
+        problems.append(f"needs at least {MIN_PASSWORD_LENGTH} characters")
     if password.strip() != password:
-        problems.append("no spaces at the start or the end")
+        problems.append("must not start or end with a space")
     if user_id.lower() in password.lower():
-        problems.append("not containing the user name")
+        problems.append(f"must not contain the user name {user_id}")
     if len(set(password)) < 5:
-        problems.append("at least 5 different characters")
+        problems.append("needs at least 5 different characters")
     return problems
 
 
@@ -136,7 +136,7 @@ class PartnerRoster(BaseModel):
 
 
 def lead_refusal(user_id: str, roster: PartnerRoster | None) -> str | None:
-    """Only an active partner user who has logged in (changed the temporary password) can
+    """Only an active partner user who has logged in (set a password with the link) can
     claim or be given leads (seed 004: « déjà activé et connecté au moins une fois »)."""
     if roster is None or user_id not in roster.users:
         return f"{user_id} is not a user of any partner of this queue"
@@ -144,8 +144,8 @@ def lead_refusal(user_id: str, roster: PartnerRoster | None) -> str | None:
         return f"partner account {roster.partner_id} is deactivated"
     status = roster.users[user_id]
     if status == "invited":
-        return (f"{user_id} has not logged in yet: the temporary password must be changed at "
-                "the first login")
+        return (f"{user_id} has not logged in yet: the login e-mail's one-time link sets "
+                "the password at the first login (partner-login)")
     if status == "inactive":
         return f"{user_id} is deactivated"
     return None

@@ -37,13 +37,14 @@ async def pbx_snapshot(conn: Conn, account_id: str, pbx_id: str, skus: list[str]
             pbx_id,
         )
     }
-    catalogue = {
-        r["sku"]: CatalogueItem(**dict(r))
-        for r in await conn.fetch(
-            "SELECT sku, name, kind, licence_type FROM catalogue WHERE sku = ANY($1::text[])",
-            skus,
-        )
-    }
+    # The SKUs asked for, in any case ("premium" is Premium); with one unknown, the whole
+    # catalogue, so that the refusal can name the closest products.
+    rows = await conn.fetch(
+        "SELECT sku, name, kind, licence_type FROM catalogue"
+        " WHERE lower(sku) = ANY(SELECT lower(s) FROM unnest($1::text[]) s)", skus)
+    if len({r["sku"].lower() for r in rows}) < len({s.lower() for s in skus}):
+        rows = await conn.fetch("SELECT sku, name, kind, licence_type FROM catalogue")
+    catalogue = {r["sku"]: CatalogueItem(**dict(r)) for r in rows}
     return PbxSnapshot(
         account_id=account_id,
         pbx_id=pbx_id,

@@ -196,7 +196,8 @@ async def test_a_carrier_refusal_with_a_phone_number_is_refused_by_the_starter(
     assert failure.code == BAD_INPUT and "phone or customer number" in str(failure)
     failure = await run_starter("carrier-answer", "classound-order-ACME-x", "--porting-date",
                                 "3.12.2026")
-    assert failure.code == BAD_INPUT and "not a date like 2026-12-03" in str(failure)
+    assert failure.code == BAD_INPUT and str(failure) == (
+        "--porting-date: use YYYY-MM-DD, e.g. 2026-12-31 (not '3.12.2026')")
 
 
 async def test_a_good_file_for_no_such_process_is_not_stored(

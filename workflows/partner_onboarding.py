@@ -4,7 +4,7 @@
 PartnerManagement: enable partner relationship management, once and for good.
 PartnerOnboarding, one per partner account, open while the account is active:
 account created (owned by a channel manager) -> contacts become partner users (login e-mail
-with a one-time link) -> each user logs in and changes the temporary password, and from then
+with a one-time link) -> each user sets a password with the link at the first login, and from then
 on may claim and receive leads -> the account is deactivated: its users with it, and their
 open leads go back to the queue they came from."""
 
@@ -222,14 +222,14 @@ class PartnerOnboarding(Process):
             again = " (a new link: the earlier one no longer works)" if user else ""
             return self._answer(
                 f"login e-mail sent to contact {i.contact_id}{again}: a one-time link, valid "
-                f"until {expires_at:%Y-%m-%d %H:%M} UTC; the temporary password must be changed "
-                "at the first login (partner-login)")
+                f"until {expires_at:%Y-%m-%d %H:%M} UTC; the user sets a password with it at "
+                "the first login (partner-login)")
 
     @invite_partner_user.validator
     def _validate_invite(self, i: Invitation) -> None:
         self._check_invite(i)
 
-    # --- first login: the temporary password is changed ---------------------------------------
+    # --- first login: the user sets a password with the one-time link --------------------------
 
     def _check_login(self, login: FirstLogin) -> PartnerUserView:
         self._check_open()
@@ -246,8 +246,8 @@ class PartnerOnboarding(Process):
         async with self._lock:
             user = self._check_login(login)
             if user.status == "active":
-                return self._answer(f"{login.actor} has already logged in and changed the "
-                                    "temporary password")
+                return self._answer(f"{login.actor} has already logged in and set a "
+                                    "password")
             outcome = await self._act_or_refuse(
                 PartnerActivities.partner_first_login,
                 FirstLoginWrite(key=self._key(self._step(f"first-login-{login.actor}"),

@@ -59,8 +59,14 @@ def test_rejection_reason_leaves_out_filled_fields():
 def test_rejection_reason_tells_staff_what_to_do():
     reason = rejection_reason(fields(phone=False))
     assert reason is not None
-    assert "fill them in on the account (`starter.py update-account`)" in reason
+    assert "fill it in on the account (`starter.py update-account --phone …`)" in reason
     assert "mark the quote complete again" in reason
+
+
+def test_rejection_reason_for_several_fields_names_each_option():
+    reason = rejection_reason(fields(phone=False, invoice_email=False))
+    assert ("fill them in on the account (`starter.py update-account --phone … "
+            "--invoice-email …`)") in reason
 
 
 def test_mandatory_fields_carry_no_values_only_flags():

@@ -162,9 +162,25 @@ def test_fast_unknown_sku_is_refused_and_known_ones_listed():
         fast(FastChangeLine(sku="Platinum", quantity=1))
 
 
-def test_fast_sku_lookup_is_case_sensitive():
-    with pytest.raises(Refused, match="unknown product 'premium'"):
-        fast(FastChangeLine(sku="premium", quantity=9))
+def test_fast_sku_is_found_in_any_case_and_planned_as_the_catalogue_spells_it():
+    plan = fast(FastChangeLine(sku="premium", quantity=9), FastChangeLine(sku="BASIC", quantity=3))
+    assert {ln.sku for ln in plan.lines} == {"Premium", "Basic"}
+    assert [t.sku for t in plan.targets] == ["Premium", "Basic"]
+    with pytest.raises(Refused, match="Premium appears twice"):
+        fast(FastChangeLine(sku="Premium", quantity=9), FastChangeLine(sku="premium", quantity=8))
+
+
+def test_a_misspelt_sku_is_refused_with_the_closest_known_names():
+    with pytest.raises(Refused, match=r"unknown product 'Premum' \(did you mean Premium\?\); "
+                                      "known products: Basic, Business, CLASSOUND-FLAT"):
+        fast(FastChangeLine(sku="Premum", quantity=9))
+    with pytest.raises(Refused, match=r"'wp480' \(did you mean WP480G\?\)"):
+        quote(QuoteLine(sku="wp480", quantity=1))
+
+
+def test_quote_sku_in_any_case_is_the_catalogue_product():
+    plan = quote(QuoteLine(sku="wp480g", quantity=2), QuoteLine(sku="premium", quantity=1))
+    assert by_sku(plan, "WP480G").quantity == 2 and by_sku(plan, "Premium").quantity == 1
 
 
 def test_fast_duplicate_licence_is_refused():

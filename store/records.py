@@ -1,0 +1,49 @@
+"""Reads for people (domain/records.py): lead cards, invoices, contacts. Read only."""
+
+from typing import Any
+
+from domain.records import ContactCard, InvoiceLineView, InvoiceView, LeadCard, Records
+
+
+async def lead_cards(conn: Any, queue_id: str, lead_ids: list[str]) -> Records:
+    rows = await conn.fetch(
+        "SELECT id, company, country, postal_code, product, created_at AS arrived FROM leads"
+        " WHERE id = ANY($1::text[])", lead_ids)
+    del queue_id  # a lead keeps its id when it moves to another queue: found by id
+    return Records(lead_cards=[LeadCard(**dict(r)) for r in rows])
+
+
+async def invoices(conn: Any, number: str, partner_id: str | None) -> Records:
+    rows = await conn.fetch(
+        "SELECT i.id, i.number, i.partner_id, i.account_id, a.name AS account_name,"
+        " i.contract_id, i.period, i.currency, i.total, i.issued_on, i.due_on, i.process_id"
+        " FROM psa_invoices i JOIN accounts a ON a.id = i.account_id"
+        " WHERE i.number = $1 AND ($2::text IS NULL OR i.partner_id = $2) ORDER BY i.partner_id",
+        number, partner_id)
+    if not rows:
+        whose = f" of partner {partner_id}" if partner_id else ""
+        return Records(refused=f"no invoice {number}{whose}")
+    found = []
+    for r in rows:
+        lines = await conn.fetch(
+            "SELECT line_no, sku, name, quantity, unit_price, amount FROM psa_invoice_lines"
+            " WHERE invoice_id = $1 ORDER BY line_no", r["id"])
+        found.append(InvoiceView(**{k: v for k, v in dict(r).items() if k != "id"},
+                                 lines=[InvoiceLineView(**dict(ln)) for ln in lines]))
+    return Records(invoices=found)
+
+
+async def contacts(conn: Any, account_id: str | None, partner_id: str | None) -> Records:
+    if account_id and not await conn.fetchval("SELECT 1 FROM accounts WHERE id = $1",
+                                              account_id):
+        return Records(refused=f"unknown account {account_id!r}")
+    if partner_id and not await conn.fetchval("SELECT 1 FROM partners WHERE id = $1",
+                                              partner_id):
+        return Records(refused=f"unknown partner {partner_id!r}")
+    rows = await conn.fetch(
+        "SELECT c.id, c.name, c.email, c.phone, c.account_id, c.partner_id,"
+        " c.signing_authority, u.status AS partner_user"
+        " FROM contacts c LEFT JOIN partner_users u ON u.id = c.id"
+        " WHERE ($1::text IS NULL OR c.account_id = $1)"
+        " AND ($2::text IS NULL OR c.partner_id = $2) ORDER BY c.id", account_id, partner_id)
+    return Records(contacts=[ContactCard(**dict(r)) for r in rows])

@@ -1,0 +1,72 @@
+"""While `./run` runs, a clone knows it (issue 17): a second `./run` in the same clone says it
+is already running and where, instead of dying on taken ports, and the tools of the clone
+(`python -m store outbox`) find its database without DATABASE_URL."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import config
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def clean_env(data_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env["PARTNERFLOW_DATA_DIR"] = str(data_dir)
+    return env
+
+
+def test_a_second_run_in_the_same_clone_says_it_is_running_and_where(tmp_path):
+    running = config.claim_run(tmp_path)  # the first ./run holds the clone
+    assert running is not None
+    try:
+        config.write_run_file(tmp_path, {"pid": 4242, "temporal_ui": "http://localhost:8233",
+                                         "temporal": "127.0.0.1:7233"})
+        second = subprocess.run([sys.executable, "devstack.py"], cwd=ROOT, timeout=60,
+                                env=clean_env(tmp_path), capture_output=True, text=True)
+    finally:
+        running.close()
+    assert second.returncode == 1, second.stdout + second.stderr
+    said = second.stdout + second.stderr
+    assert "already running in this clone (pid 4242" in said
+    assert "http://localhost:8233" in said and "127.0.0.1:7233" in said
+    assert "Traceback" not in said and "address already in use" not in said.lower()
+
+
+def test_the_run_file_counts_only_while_run_holds_the_clone(tmp_path):
+    holder = config.claim_run(tmp_path)
+    config.write_run_file(tmp_path, {"pid": 1, "database_url": "postgresql:///x"})
+    assert config.running_stack(tmp_path)["database_url"] == "postgresql:///x"
+    assert config.claim_run(tmp_path) is None  # one ./run per clone
+    holder.close()  # ./run ended (or was killed): its file says nothing any more
+    assert config.running_stack(tmp_path) is None
+
+
+async def test_store_tools_find_the_database_of_the_running_stack(tmp_path, database_url):
+    holder = config.claim_run(tmp_path)
+    try:
+        config.write_run_file(tmp_path, {"pid": os.getpid(), "database_url": database_url})
+        found = subprocess.run([sys.executable, "-m", "store", "outbox"], cwd=ROOT, timeout=60,
+                               env=clean_env(tmp_path), capture_output=True, text=True)
+    finally:
+        holder.close()
+    assert found.returncode == 0, found.stderr
+    assert "DATABASE_URL is not set" not in found.stderr
+    # without a running ./run: the same words as before, naming both ways out
+    alone = subprocess.run([sys.executable, "-m", "store", "outbox"], cwd=ROOT, timeout=60,
+                           env=clean_env(tmp_path), capture_output=True, text=True)
+    assert alone.returncode != 0 and "DATABASE_URL is not set" in alone.stderr
+
+
+def test_the_banner_names_users_of_the_demo_data():
+    import re
+
+    from devstack import Ports, banner
+    from store import demo
+
+    text = banner(Ports(*range(7233, 7233 + len(Ports.__dataclass_fields__))),
+                  "postgresql:///partnerflow", ROOT / ".data", embedded=True)
+    users = re.findall(r"--as (\S+)", text)
+    assert users and set(users) <= {c[0] for c in demo.PARTNER_CONTACTS}
