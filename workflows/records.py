@@ -8,9 +8,10 @@ with workflow.unsafe.imports_passed_through():
     from domain.records import Records, RecordsLookup
     from workflows.accounts import READ_DEADLINE
     from workflows.process import ACTIVITY_TIMEOUT
+    from workflows.rollout import versioning
 
 
-@workflow.defn(name="RecordsRead")
+@workflow.defn(name="RecordsRead", versioning_behavior=versioning("RecordsRead"))
 class RecordsRead:
     @workflow.run
     async def run(self, lookup: RecordsLookup) -> Records:
