@@ -328,8 +328,10 @@ async def _import(args, handle, rows: list[LeadRow]) -> int:
 
 def _count(message: str, what: str) -> int:
     """The counts in a batch's answer ("5000 lead(s) received: 4990 new; 10 duplicate(s)")."""
-    m = re.search(r"(\d+) new" if what == "new" else r"(\d+) duplicate", message)
-    return int(m.group(1)) if m else 0
+    if what == "new":
+        m = re.search(r"(\d+) new", message)
+        return int(m.group(1)) if m else 0
+    return sum(int(n) for n in re.findall(r"(\d+) already in (?:this|another) queue", message))
 
 
 def check_lead_file(path: Path) -> list[LeadRow]:

@@ -817,6 +817,8 @@ class Received(BaseModel):
     duplicates: int = 0
     duplicates_here: list[str] = []  # the first few lead ids, to name them
     duplicates_elsewhere: list[str] = []  # "L-7 (queue q)"
+    here: int = 0  # duplicates already in this queue (or twice in the file)
+    elsewhere: int = 0
     given: dict[str, int] = {}  # how (rule, round-robin) -> leads
     given_shown: list[str] = []  # "L-7->C-1" for the first few
     forwarded: dict[str, list[LeadRouting]] = {}  # to queue -> leads

@@ -399,15 +399,19 @@ async def receive_batch(conn: Conn, process_id: str, actor: str, step: str, conf
         " RETURNING id, dedupe_key, country, postal_code, product",
         keys, cols["company"], cols["name"], cols["email"], cols["phone"], cols["country"],
         cols["postal_code"], cols["product"], cols["source"], config.queue_id, process_id, step)
-    new_keys = {r["dedupe_key"] for r in inserted}
-    repeated = [k for k in dict.fromkeys(keys) if k not in new_keys]
+    new_ids = {r["dedupe_key"]: r["id"] for r in inserted}
+    repeated = [k for k in dict.fromkeys(keys) if k not in new_ids]
     known = {r["dedupe_key"]: r for r in await conn.fetch(
         "SELECT dedupe_key, id, queue_id FROM leads WHERE dedupe_key = ANY($1::text[])",
         repeated)} if repeated else {}
-    here = [known[k]["id"] for k in repeated if k in known
-            and known[k]["queue_id"] == config.queue_id]
-    elsewhere = [f"{known[k]['id']} (queue {known[k]['queue_id']})" for k in repeated
-                 if k in known and known[k]["queue_id"] != config.queue_id]
+    here, elsewhere, seen = [], [], set()
+    for k in keys:  # every row not added, in the file's order: the lead it already is
+        if k in new_ids and k not in seen:
+            seen.add(k)
+        elif k in new_ids or (k in known and known[k]["queue_id"] == config.queue_id):
+            here.append(new_ids.get(k) or known[k]["id"])
+        elif k in known:
+            elsewhere.append(f"{known[k]['id']} (queue {known[k]['queue_id']})")
     arrivals = sorted((_routing(r) for r in inserted),
                       key=lambda x: int(x["lead_id"].removeprefix("L-")))
     routed = await _route_in_db(conn, process_id, actor, step, config,
@@ -415,6 +419,7 @@ async def receive_batch(conn: Conn, process_id: str, actor: str, step: str, conf
     return {"received": len(rows), "new": len(inserted),
             "duplicates": len(rows) - len(inserted),
             "duplicates_here": here[:SHOWN], "duplicates_elsewhere": elsewhere[:SHOWN],
+            "here": len(here), "elsewhere": len(elsewhere),
             **routed}
 
 

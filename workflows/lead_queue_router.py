@@ -289,13 +289,11 @@ class LeadQueueRouter(Process):
 
     def _summary(self, d: Received) -> str:
         parts = [f"{d.received} lead(s) received: {d.new} new"]
-        here = d.duplicates - len(d.duplicates_elsewhere)
-        if d.duplicates:
-            named = ", ".join((d.duplicates_here + d.duplicates_elsewhere)[:SHOWN])
-            more = f" and {d.duplicates - SHOWN} more" if d.duplicates > SHOWN else ""
-            parts.append(f"{d.duplicates} duplicate(s) not added ({here} already in this "
-                         f"queue or twice in the file, {len(d.duplicates_elsewhere)} in "
-                         f"another queue: {named}{more})")
+        for n, ids, where in ((d.here, d.duplicates_here, "this queue"),
+                              (d.elsewhere, d.duplicates_elsewhere, "another queue")):
+            if n:
+                more = f" and {n - len(ids)} more" if n > len(ids) else ""
+                parts.append(f"{n} already in {where} ({', '.join(ids)}{more})")
         if d.given.get("rule"):
             parts.append(f"{d.given['rule']} given by assignment rule")
         if d.given.get("round-robin"):

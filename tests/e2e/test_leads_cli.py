@@ -91,9 +91,12 @@ async def test_from_partner_management_to_an_opportunity_through_the_starter(
                         "contract ended", "--as", "cm-eva")
         assert f"1 open lead(s) went back to their queue: {queue} (1)" in gone["message"]
         status = await ok("status", f"lead-queue-{queue}")
-    leads_state = status["data"]["leads"]
-    assert leads_state[first]["status"] == "converted"
-    assert leads_state[second]["status"] == "queued"
+    # issue 13: the queue's process keeps its settings, not its leads (PostgreSQL has them)
+    assert status["data"]["design"] == "router" and "leads" not in status["data"]
+    assert status["data"]["received"] == {"received": 3, "new": 2, "duplicates": 1}
+    state = {r["id"]: r["status"] for r in await pool.fetch(
+        "SELECT id, status FROM leads WHERE queue_id = $1", queue)}
+    assert state == {first: "converted", second: "queued"}
     assert await owners(pool, queue) == {first: anna}
     opp = await pool.fetchrow("SELECT stage, amount FROM opportunities WHERE id = $1",
                               f"OPP-{first}")
