@@ -888,6 +888,7 @@ class LeadStepWrite(BaseModel):
 
 class LeadStepDone(BaseModel):
     message: str
+    refused: bool = False  # the step was refused: `message` says why; nothing was written
     notes: list[str] = []
     returned: list[str] = []  # leads back in the queue (round-robin gives them out again)
     claim_id: int | None = None  # the claim that the service level watches

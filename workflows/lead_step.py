@@ -45,7 +45,10 @@ with workflow.unsafe.imports_passed_through():
 LEAD_STEP = "lead-step"
 
 
-@workflow.defn(name="LeadStep")
+# Not sandboxed: a claim is a process of a few hundred milliseconds, and building the sandbox
+# for each run was most of its worker time (bench: 16 -> 27 claims/s with 200 in flight).
+# The code here is deterministic by construction: workflow APIs and pydantic models only.
+@workflow.defn(name="LeadStep", sandboxed=False)
 class LeadStep:
     @workflow.init
     def __init__(self, request: LeadStepRequest) -> None:
@@ -56,6 +59,7 @@ class LeadStep:
         self.done: LeadStepDone | None = None
         self.refused: str | None = None
         self.run_keys = ""
+        self.kind_published = False
 
     @workflow.query
     def status(self) -> LeadStepStatus:
@@ -75,13 +79,15 @@ class LeadStep:
         self.status.stage, self.status.waiting_for = stage, waiting_for
         self.status.since = workflow.now()
         self.status.revision += 1
-        workflow.upsert_search_attributes([STAGE.value_set(stage)])
+        # the kind with the first stage: one command, not two (a claim is a small process)
+        kind = [] if self.kind_published else [PROCESS_KIND.value_set(LEAD_STEP)]
+        self.kind_published = True
+        workflow.upsert_search_attributes([*kind, STAGE.value_set(stage)])
         workflow.set_current_details(f"{stage}: {waiting_for}")
 
     @workflow.run
     async def run(self, request: LeadStepRequest) -> LeadStepStatus:
         self.run_keys = run_chain()
-        workflow.upsert_search_attributes([PROCESS_KIND.value_set(LEAD_STEP)])
         what = f"{request.kind} {request.lead_id or request.opportunity_id or ''}".strip()
         try:
             done: LeadStepDone = await self._write(
@@ -92,9 +98,11 @@ class LeadStep:
             reason = refused_reason(err)
             if reason is None:
                 raise
-            self.refused = reason
-            self.status.message = reason
-            self._stage("refused", f"nothing: refused, {reason}")
+            done = LeadStepDone(message=reason, refused=True)
+        if done.refused:
+            self.refused = done.message
+            self.status.message = done.message
+            self._stage("refused", f"nothing: refused, {done.message}")
             return self.status
         self.done = done
         self.status.message, self.status.notes = done.message, done.notes
