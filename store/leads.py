@@ -467,7 +467,7 @@ async def _route_in_db(conn: Conn, process_id: str, actor: str, step: str, confi
     result.update(
         given=given, forwarded=forwarded, not_owned=dict(list(done["not_owned"].items())[:SHOWN]),
         given_shown=[f"{o.lead_id}->{o.user_id}" for o in plan.owners
-                     if o.lead_id in owned][:SHOWN],
+                     if o.lead_id in owned and o.how == "round-robin"][:SHOWN],
         waiting=len(plan.waiting) + len(done["not_owned"]), turn=plan.turn.model_dump(),
         notes=plan.notes)
     return result
@@ -545,9 +545,11 @@ async def lead_step(conn: Conn, process_id: str, step: str, r) -> dict:
         await _tell_managers(conn, queue, process_id, step, "lead_not_interested", {
             "queue_id": r.queue_id, "lead_id": r.lead_id, "user_id": actor,
             "partner_id": lead["partner_id"], "reason": reason})
+        # Not given out again by round-robin (it would go back to the same partner in turn):
+        # it waits to be claimed, and the channel managers, told why, may assign it.
         return {"message": f"lead {r.lead_id} is back in queue {r.queue_id}: {actor} is not "
                 f"interested ({reason}); the channel manager(s) "
-                f"{', '.join(queue['channel_managers'])} are told", "returned": [r.lead_id]}
+                f"{', '.join(queue['channel_managers'])} are told and may assign it"}
     if r.kind in ("assign", "reassign"):
         _check_manager(queue, actor)
         to_partner = await _partner_in_queue(conn, r.queue_id, r.to_user)

@@ -11,11 +11,12 @@ import pytest
 from temporalio.client import WorkflowUpdateFailedError
 
 from cli.common import Failure
-from cli.leads import run_lead_step
+from cli.leads import deliver, run_lead_step
 from domain.leads import (
     LeadBatch,
     LeadStepRequest,
     RouterRequest,
+    RuleInput,
     lead_step_process_id,
     queue_process_id,
 )
@@ -143,15 +144,24 @@ async def test_the_queue_state_stays_small_with_many_leads_and_a_batch_sent_agai
         # a file with people already in: named as duplicates
         mixed = await handle.execute_update(LeadQueueRouter.add_leads, LeadBatch(
             actor="staff", batch=batch(rows[4990:5010])))
+        # steps arriving while the queue rolls over (every ~20 events): 12 batches at once,
+        # sent as the starter sends them; none lost, none answered with an error
+        more = lead_rows(1200)
+        during = await asyncio.gather(*(deliver(
+            handle, LeadQueueRouter.add_leads, LeadBatch(
+                actor="staff", batch=batch(more[i:i + 100])), update_id=f"b-{i}")
+            for i in range(0, 1200, 100)))
         state = await handle.query(LeadQueueRouter.status)
     assert [a.message.split(";")[0] for a in first] == [
         "5000 lead(s) received: 5000 new", "5000 lead(s) received: 5000 new",
         "2000 lead(s) received: 2000 new"]
     assert again.message == f"already received (sent before): {first[0].message}"
     assert mixed.message.startswith("20 lead(s) received: 0 new; 20 already in this queue (")
-    assert len(await lead_ids_of(pool, request.queue_id)) == 12_000
-    assert state.received == {"received": 12_020, "new": 12_000, "duplicates": 20}
-    assert state.runs > 1  # it continued as new, carrying only its settings
+    assert [a.message for a in during] == [
+        "100 lead(s) received: 100 new; 100 wait in the queue to be claimed"] * 12
+    assert len(await lead_ids_of(pool, request.queue_id)) == 13_200
+    assert state.received == {"received": 13_220, "new": 13_200, "duplicates": 20}
+    assert state.runs > 2  # it continued as new, carrying only its settings
     assert len(json.dumps(state.model_dump(mode="json"))) < 5_000
 
 
@@ -224,3 +234,34 @@ async def test_not_interested_with_a_reason_goes_back_and_the_service_level_reca
             LeadStep.run, r, id=lead_step_process_id(r, "again"), task_queue=q)
         assert (await h.execute_update(LeadStep.answer)).message.startswith(
             f"lead {l1} is yours")
+
+
+async def test_rules_and_round_robin_keep_their_meaning_and_a_lead_given_back_goes_round_again(
+        dev_env, pool):
+    a, b = await new_partner(pool, users=1), await new_partner(pool, users=1)
+    async with running_worker(dev_env.client, pool) as q:
+        request = router_request([a, b], routing="round-robin", cap=2)
+        handle = await open_router(dev_env, q, request)
+        await handle.execute_update(LeadQueueRouter.add_assignment_rule, RuleInput(
+            actor=CM, product="Business", to_partner=b.id))
+        first = await handle.execute_update(LeadQueueRouter.add_leads, LeadBatch(
+            actor="staff", batch=batch(lead_rows(1, product="Business") + lead_rows(4))))
+        given = await owners(pool, request.queue_id)
+        ids = await lead_ids_of(pool, request.queue_id)
+        # the rule gave the first to b; round-robin a, b (b at its cap of 2), then a; one waits
+        assert given == {ids[0]: b.users[0], ids[1]: a.users[0], ids[2]: b.users[0],
+                         ids[3]: a.users[0]}
+        assert first.message == (
+            f"5 lead(s) received: 5 new; 1 given by assignment rule; 3 given round-robin "
+            f"({ids[1]}->{a.users[0]}, {ids[2]}->{b.users[0]}, {ids[3]}->{a.users[0]}); "
+            "1 wait in the queue to be claimed")
+        back = await send_step(dev_env.client, q, step(
+            request.queue_id, "not-interested", b.users[0], lead_id=ids[2],
+            reason="outside our region"))
+        assert back == (f"lead {ids[2]} is back in queue {request.queue_id}: {b.users[0]} is "
+                        f"not interested (outside our region); the channel manager(s) {CM} "
+                        "are told and may assign it")
+        now = await owners(pool, request.queue_id)
+        status = await pool.fetchval("SELECT status FROM leads WHERE id = $1", ids[2])
+    # it waits for a claim or the channel manager, not round-robin (b would be next in turn)
+    assert status == "queued" and now == {k: v for k, v in given.items() if k != ids[2]}
