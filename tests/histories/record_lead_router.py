@@ -14,6 +14,7 @@ import uuid
 from cli.leads import run_lead_step
 from domain.leads import (
     LeadBatch,
+    LeadsReturned,
     LeadStepRequest,
     QueuePartners,
     RouterRequest,
@@ -54,6 +55,13 @@ async def router(env, pool, q) -> None:
     await run_lead_step(env.client, back, pid, task_queue=q)
     step = env.client.get_workflow_handle(pid)
     await step.result()
+    # as a recall by the service level (or a deactivation) tells it: given out again
+    await queue.signal(LeadQueueRouter.leads_returned, LeadsReturned(lead_ids=[owned["lead_id"]]))
+    for _ in range(200):
+        if await pool.fetchval("SELECT status FROM leads WHERE id = $1",
+                               owned["lead_id"]) == "owned":
+            break
+        await asyncio.sleep(0.05)
     await queue.execute_update(LeadQueueRouter.add_queue_partners,
                                QueuePartners(actor=CM, partners=[c.id]))
     await save(queue, "lead_queue_router_rule_round_robin_given_back")
