@@ -21,6 +21,7 @@ from cli.common import (
     CODE,
     FORMATTERS,
     NAME,
+    NO_ANSWER,
     NO_PROCESS,
     OK,
     REFUSED,
@@ -289,8 +290,11 @@ async def _import(args, handle, rows: list[LeadRow]) -> int:
                 ref = save_batch(root, chunk)
             except OSError as e:
                 raise BadInput(f"cannot write the leads to {root}: {e.strerror}") from None
-            update_id = args.request_id and f"{args.request_id}-{n}" or \
-                f"add_leads-{args.queue}-{ref.sha256[:32]}"
+            # A new id per run of the command: what makes a batch once is its step key (its
+            # content) in the audit log, so a run after an interruption resumes, whatever
+            # happened to the earlier run's request.
+            invocation = args.request_id or uuid.uuid4().hex[:8]
+            update_id = f"add_leads-{ref.sha256[:24]}-{invocation}-{n}"
             try:
                 answer = await answered(
                     await temporal(), handle.id, f"lead queue {args.queue}",
@@ -298,10 +302,21 @@ async def _import(args, handle, rows: list[LeadRow]) -> int:
                             validated(LeadBatch, actor=args.actor, batch=ref),
                             update_id=update_id), resend=update_id)
             except WorkflowUpdateFailedError as e:
+                forget_batch(root, ref)  # refused: not needed (personal data, not kept)
                 raise Failure(REFUSED, f"batch {n} of {len(chunks)} ({done} lead(s) before it "
                               f"are in): {failure_message(e)}") from None
-            finally:
-                forget_batch(root, ref)  # read by the worker, or not needed: never left
+            except Failure as f:
+                if f.code != NO_ANSWER:
+                    forget_batch(root, ref)
+                    raise
+                # the step may still be carried out: the worker needs the file (and removes
+                # it once read); the same command run again resumes with this batch
+                raise Failure(NO_ANSWER, f"batch {n} of {len(chunks)} ({done} lead(s) before "
+                              f"it are in): {f}; run the same command again to resume") from None
+            except BaseException:
+                forget_batch(root, ref)  # not sent (interrupted, unreachable): not left
+                raise
+            forget_batch(root, ref)  # the worker read it (it removes it too)
             answers.append(answer)
             done += len(chunk)
             if answer.message.startswith("already received"):

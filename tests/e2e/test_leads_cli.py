@@ -72,6 +72,11 @@ async def test_from_partner_management_to_an_opportunity_through_the_starter(
         assert opened["data"]["stage"] == "open"
         added = await ok("add-leads", "--queue", queue, "--file", str(leads))
         assert "3 lead(s) received: 2 new; 1 already in this queue" in added["message"]
+        # the same file again (an import resumed): answered from the audit log, nothing twice
+        again = await ok("add-leads", "--queue", queue, "--file", str(leads))
+        assert again["message"] == f"already received (sent before): {added['message']}"
+        documents = Path(cli_env["PARTNERFLOW_DATA_DIR"]) / "documents"
+        assert not list(documents.rglob("*.json"))  # no file of leads left behind
         first, second = [r["id"] for r in await pool.fetch(
             "SELECT id FROM leads WHERE queue_id = $1 ORDER BY length(id), id", queue)]
         claimed = await ok("claim-lead", "--queue", queue, "--lead", first, "--as", anna)

@@ -234,6 +234,9 @@ async def test_not_interested_with_a_reason_goes_back_and_the_service_level_reca
             LeadStep.run, r, id=lead_step_process_id(r, "again"), task_queue=q)
         assert (await h.execute_update(LeadStep.answer)).message.startswith(
             f"lead {l1} is yours")
+        # its watch ends here too: a timer left running on the shared time-skipping server
+        # would stop time for the tests after this one
+        assert (await h.result()).stage == "recalled"
 
 
 async def test_rules_and_round_robin_keep_their_meaning_and_a_lead_given_back_goes_round_again(
