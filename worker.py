@@ -44,6 +44,8 @@ from workflows.client_onboarding import ClientOnboarding
 from workflows.fast_change_order import FastChangeOrder
 from workflows.invoicing_run import InvoicingRun
 from workflows.lead_queue import LeadQueue
+from workflows.lead_queue_router import LeadQueueRouter
+from workflows.lead_step import LeadStep
 from workflows.onboarding_campaign import OnboardingCampaign
 from workflows.partner_onboarding import PartnerManagement, PartnerOnboarding
 from workflows.record_change import RecordChange
@@ -54,7 +56,7 @@ from workflows.renegotiation import Renegotiation
 WORKFLOWS = [FastChangeOrder, ChangeOrder, Renegotiation, ClassoundOrder,
              ClientOnboarding, OnboardingCampaign, InvoicingRun, RecordChange,
              PartnerManagement, PartnerOnboarding, LeadQueue, AccountChange,
-             AccountOverviewRead, RecordsRead]
+             AccountOverviewRead, RecordsRead, LeadQueueRouter, LeadStep]
 ACTIVITY_CLASSES = [ChangeOrderActivities, RenegotiationActivities, ClassoundActivities,
                     PsaActivities, PartnerActivities, LeadActivities, AccountActivities,
                     RecordActivities]

@@ -3,19 +3,27 @@ activities/common.py). Lead data is read from its file and written to PostgreSQL
 goes back to the workflow is ids, dedupe keys and routing fields."""
 
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 import config
 from activities.common import StepActivities
+from domain.errors import REFUSED
 from domain.leads import (
     ClaimWrite,
     ConversionWrite,
     ImportedLeads,
     LeadImport,
+    LeadRecall,
+    LeadReceipt,
+    LeadsBack,
+    LeadStepDone,
+    LeadStepWrite,
     OpportunityWrite,
     OwnerChange,
     OwnersChanged,
     QueueMembers,
     QueueOpening,
+    Received,
     Rosters,
     RoutingDone,
     RoutingWrite,
@@ -30,7 +38,8 @@ class LeadActivities(StepActivities):
         result = await self._once(
             o.key, "lead queue opened",
             lambda c: leads.open_queue(c, o.key.process_id, o.key.actor, o.queue_id, o.name,
-                                       o.channel_managers, o.partners, o.claim_cap, o.routing))
+                                       o.channel_managers, o.partners, o.claim_cap, o.routing,
+                                       o.work_within_minutes))
         return Rosters(**result)
 
     @activity.defn
@@ -94,3 +103,59 @@ class LeadActivities(StepActivities):
             w.key, f"assignment rule {w.rule.rule_id} added",
             lambda c: leads.add_rule(c, w.key.actor, w.queue_id, w.rule.model_dump(),
                                      w.position))
+
+    # --- issue 13: queues whose workflow keeps no leads ------------------------------------
+
+    @activity.defn
+    async def receive_lead_batch(self, r: LeadReceipt) -> Received:
+        """A batch of a file: stored and routed in one step. Sent again (a resumed import),
+        it is answered from its audit row, without its file."""
+        root = config.documents_dir()
+        written = []
+
+        async def write(conn) -> dict:
+            rows = leads.load_batch(root, r.batch)  # a refusal if missing or altered
+            written.append(True)
+            return await leads.receive_batch(conn, r.key.process_id, r.key.actor, r.key.step,
+                                             r.config, rows)
+
+        result = await self._once(r.key, f"{r.batch.leads} lead(s) received", write)
+        leads.forget_batch(root, r.batch)
+        return Received(**result, repeat=not written)
+
+    @activity.defn
+    async def route_leads_back(self, b: LeadsBack) -> Received:
+        result = await self._once(
+            b.key, f"{len(b.lead_ids)} lead(s) back in the queue given out again",
+            lambda c: leads.route_back(c, b.key.process_id, b.key.actor, b.key.step, b.config,
+                                       b.lead_ids))
+        return Received(**result)
+
+    @activity.defn
+    async def lead_step(self, w: LeadStepWrite) -> LeadStepDone:
+        """A refusal comes back as the step's outcome, not as a failed activity: most of
+        200 colliding claims are refused ("already claimed"), and a failed activity costs a
+        logged traceback and a failure round trip each. Nothing is written for a refusal
+        (its transaction is rolled back), so it is decided again if the step is sent again."""
+        r = w.request
+        try:
+            result = await self._once(
+                w.key, f"{r.kind} {r.lead_id or r.opportunity_id or ''} in queue {r.queue_id}",
+                lambda c: leads.lead_step(c, w.key.process_id, w.key.step, r))
+        except ApplicationError as e:
+            if e.type != REFUSED:
+                raise
+            return LeadStepDone(message=e.message, refused=True)
+        return LeadStepDone(**result)
+
+    @activity.defn
+    async def recall_unworked_lead(self, w: LeadRecall) -> LeadStepDone:
+        result = await self._once(
+            w.key, f"lead {w.lead_id}: service level checked",
+            lambda c: leads.recall_unworked(c, w.key.process_id, w.key.step, w.queue_id,
+                                            w.lead_id, w.claim_id, w.minutes))
+        returned = result.get("returned", [])
+        message = (f"lead {w.lead_id} went back to queue {w.queue_id}: not worked within "
+                   f"{w.minutes} minute(s)") if returned else \
+            f"lead {w.lead_id} was worked in time"
+        return LeadStepDone(message=message, returned=returned)

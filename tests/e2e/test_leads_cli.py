@@ -72,6 +72,11 @@ async def test_from_partner_management_to_an_opportunity_through_the_starter(
         assert opened["data"]["stage"] == "open"
         added = await ok("add-leads", "--queue", queue, "--file", str(leads))
         assert "3 lead(s) received: 2 new; 1 already in this queue" in added["message"]
+        # the same file again (an import resumed): answered from the audit log, nothing twice
+        again = await ok("add-leads", "--queue", queue, "--file", str(leads))
+        assert again["message"] == f"already received (sent before): {added['message']}"
+        documents = Path(cli_env["PARTNERFLOW_DATA_DIR"]) / "documents"
+        assert not list(documents.rglob("*.json"))  # no file of leads left behind
         first, second = [r["id"] for r in await pool.fetch(
             "SELECT id FROM leads WHERE queue_id = $1 ORDER BY length(id), id", queue)]
         claimed = await ok("claim-lead", "--queue", queue, "--lead", first, "--as", anna)
@@ -91,9 +96,12 @@ async def test_from_partner_management_to_an_opportunity_through_the_starter(
                         "contract ended", "--as", "cm-eva")
         assert f"1 open lead(s) went back to their queue: {queue} (1)" in gone["message"]
         status = await ok("status", f"lead-queue-{queue}")
-    leads_state = status["data"]["leads"]
-    assert leads_state[first]["status"] == "converted"
-    assert leads_state[second]["status"] == "queued"
+    # issue 13: the queue's process keeps its settings, not its leads (PostgreSQL has them)
+    assert status["data"]["design"] == "router" and "leads" not in status["data"]
+    assert status["data"]["received"] == {"received": 3, "new": 2, "duplicates": 1}
+    state = {r["id"]: r["status"] for r in await pool.fetch(
+        "SELECT id, status FROM leads WHERE queue_id = $1", queue)}
+    assert state == {first: "converted", second: "queued"}
     assert await owners(pool, queue) == {first: anna}
     opp = await pool.fetchrow("SELECT stage, amount FROM opportunities WHERE id = $1",
                               f"OPP-{first}")
