@@ -6,12 +6,15 @@ import sys
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import Client, Interceptor, OutboundInterceptor
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from store.db import create_pool, migrate
@@ -66,16 +69,83 @@ async def register_search_attributes(client, keys) -> None:
     )
 
 
-@pytest.fixture(scope="session")
-async def time_env() -> AsyncIterator[WorkflowEnvironment]:
-    """The time-skipping test server: deadlines and reminders in milliseconds."""
+class _StartedWorkflows(Interceptor):
+    """Remembers the id of every workflow a test starts through the client."""
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+
+    def intercept_client(self, next: OutboundInterceptor) -> OutboundInterceptor:
+        started = self.ids
+
+        class Recording(OutboundInterceptor):
+            async def start_workflow(self, input):
+                started.append(input.id)
+                return await super().start_workflow(input)
+
+            async def start_update_with_start_workflow(self, input):
+                started.append(input.start_workflow_input.id)
+                return await super().start_update_with_start_workflow(input)
+
+        return Recording(next)
+
+
+class TimeSkippingEnvironment:
+    """The shared time-skipping server, whose client remembers what each test started."""
+
+    def __init__(self, env: WorkflowEnvironment) -> None:
+        self._env, self.started = env, _StartedWorkflows()
+        config = env.client.config()
+        config["interceptors"] = [*config["interceptors"], self.started]
+        self.client = Client(**config)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._env, name)
+
+
+async def start_time_skipping() -> WorkflowEnvironment:
+    """A time-skipping test server of its own, with our search attributes."""
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(BIN / "temporal-test-server"),
         data_converter=pydantic_data_converter,
     )
     await register_search_attributes(env.client, SEARCH_ATTRIBUTES)
+    return env
+
+
+@pytest.fixture
+async def own_time_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A time-skipping server for one test, for tests that skip long stretches while
+    processes of theirs keep timers (seen here: after such a test the shared server's next
+    long sleep failed with an HTTP/2 error, and a retrying activity no longer skipped time)."""
+    env = await start_time_skipping()
     yield env
     await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def time_env() -> AsyncIterator[TimeSkippingEnvironment]:
+    """The time-skipping test server: deadlines and reminders in milliseconds."""
+    env = await start_time_skipping()
+    yield TimeSkippingEnvironment(env)
+    await env.shutdown()
+
+
+@pytest.fixture(autouse=True)
+async def _no_process_outlives_its_time_skipping_test(request) -> AsyncIterator[None]:
+    """The time-skipping server stops its clock while a workflow task waits for a worker: a
+    process left waiting on a timer by one test (its worker gone) would freeze time for every
+    later test. So what a test started ends with it."""
+    yield
+    if "time_env" not in request.fixturenames:
+        return
+    env: TimeSkippingEnvironment = request.getfixturevalue("time_env")
+    ids, env.started.ids[:] = list(env.started.ids), []
+    for workflow_id in dict.fromkeys(ids):
+        try:
+            await env.client.get_workflow_handle(workflow_id).terminate("the test has ended")
+        except RPCError:
+            pass  # ended already
 
 
 @pytest.fixture(scope="session")

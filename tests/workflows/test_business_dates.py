@@ -8,7 +8,6 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from domain.business_time import Family, business_today, start_of_business_day
@@ -16,24 +15,19 @@ from domain.change_order import Cancellation, FastChangeRequest, Stage
 from domain.classound import Stage as ClassoundStage
 from domain.order_lines import FastChangeLine
 from store.documents import DocumentStore
-from tests.conftest import BIN, register_search_attributes
+from tests.conftest import start_time_skipping
 from tests.records import new_account
 from tests.workflows.harness import outcome, running_worker, start_process
 from tests.workflows.test_classound_order import RESELLER, both_documents, date_answer, start
 from workflows.classound_order import ClassoundOrder
 from workflows.fast_change_order import FastChangeOrder
-from workflows.visibility import ALL as SEARCH_ATTRIBUTES
 
 WINTER, SUMMER = {12, 1, 2}, {6, 7, 8}
 
 
 @pytest.fixture(scope="module")
 async def clock_env() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(BIN / "temporal-test-server"),
-        data_converter=pydantic_data_converter,
-    )
-    await register_search_attributes(env.client, SEARCH_ATTRIBUTES)
+    env = await start_time_skipping()
     yield env
     await env.shutdown()
 

@@ -166,7 +166,8 @@ async def test_the_queue_state_stays_small_with_many_leads_and_a_batch_sent_agai
 
 
 async def test_not_interested_with_a_reason_goes_back_and_the_service_level_recalls(
-        time_env, pool):
+        own_time_env, pool):
+    time_env = own_time_env
     partner = await new_partner(pool, users=1)
     user = partner.users[0]
     async with running_worker(time_env.client, pool) as q:

@@ -162,7 +162,8 @@ async def test_retry_after_the_fix_runs_the_step_again_and_goes_on(dev_env, pool
         assert done.stage == Stage.CANCELLED
 
 
-async def test_an_infrastructure_error_is_retried_until_the_deadline(time_env, pool):
+async def test_an_infrastructure_error_is_retried_until_the_deadline(own_time_env, pool):
+    time_env = own_time_env
     co = await new_company(pool)
     attempts = []
 
