@@ -11,7 +11,16 @@ import asyncio
 import os
 import sys
 
-from cli import accounts, change_orders, classound, leads, partners, psa, renegotiation
+from cli import (
+    accounts,
+    change_orders,
+    classound,
+    leads,
+    outbox,
+    partners,
+    psa,
+    renegotiation,
+)
 from cli.common import (
     BAD_INPUT,
     BUSY,
@@ -38,7 +47,7 @@ from cli.common import (
 
 LABELS = {REFUSED: "refused: ", BAD_INPUT: "bad input: ", NO_PROCESS: "", UNREACHABLE: "",
           BUSY: "busy: ", NO_ANSWER: "no answer: ", SETUP: "not set up: ", FAILED: "failed: "}
-PROCESSES = [change_orders, classound, psa, partners, leads, renegotiation, accounts]
+PROCESSES = [change_orders, classound, psa, partners, leads, renegotiation, accounts, outbox]
 
 
 def parser() -> argparse.ArgumentParser:

@@ -39,6 +39,7 @@ from domain.notifications import (
     message_id,
     needs_signing_authority,
 )
+from observability import NotificationMetrics
 from store import outbox
 
 log = structlog.get_logger("partnerflow.relay")
@@ -166,16 +167,8 @@ class Relay:
         self._http: aiohttp.ClientSession | None = None
         self._wake = asyncio.Event()
         self.sent = self.failed = 0
-        self._counters = None
-        if meter is not None:
-            self._counters = (
-                meter.create_counter("partnerflow_notifications_sent",
-                                     "messages the relay delivered, by kind and channel"),
-                meter.create_counter("partnerflow_notifications_failed",
-                                     "delivery attempts that failed, by kind and channel"),
-                meter.create_counter("partnerflow_notifications_given_up",
-                                     "messages given up, by kind and channel"),
-            )
+        # observability.NotificationMetrics over the worker runtime's meter
+        self._metrics = NotificationMetrics(meter) if meter is not None else None
 
     # --- one message ------------------------------------------------------------------------
 
@@ -191,7 +184,7 @@ class Relay:
                 await self._send(message)
             except Undeliverable as e:
                 await outbox.mark_failed(conn, row["id"], reason=str(e), retry_in=None)
-                self._count(2, kind, channel)
+                self._count("given_up", kind, channel)
                 log.warning("message given up", id=row["id"], kind=kind, reason=str(e))
                 return True
             except DeliveryFailed as e:
@@ -201,9 +194,9 @@ class Relay:
                 status = await outbox.mark_failed(conn, row["id"], reason=str(e),
                                                   retry_in=retry, channel=channel)
                 self.failed += 1
-                self._count(1, kind, channel)
+                self._count("failed", kind, channel)
                 if status == GIVEN_UP:
-                    self._count(2, kind, channel)
+                    self._count("given_up", kind, channel)
                 log.warning("message not delivered", id=row["id"], kind=kind, status=status,
                             attempts=attempts, reason=str(e))
                 return True
@@ -211,14 +204,14 @@ class Relay:
                                    address=message.address, language=message.language,
                                    subject=message.subject)
             self.sent += 1
-            self._count(0, kind, channel)
+            self._count("sent", kind, channel)
             log.info("message sent", id=row["id"], kind=kind, channel=channel,
                      message_id=message.message_id)
             return True
 
-    def _count(self, which: int, kind: str, channel: str) -> None:
-        if self._counters is not None:
-            self._counters[which].add(1, {"kind": kind, "channel": channel})
+    def _count(self, outcome: str, kind: str, channel: str) -> None:
+        if self._metrics is not None:
+            self._metrics.count(outcome, kind, channel)
 
     async def _compose(self, conn: Any, row: Any) -> Message:
         kind = row["template"]

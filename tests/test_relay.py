@@ -3,6 +3,7 @@ this process), a real HTTP SMS sink, the real PostgreSQL; the relay as in the wo
 its own process (killed mid-batch)."""
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -288,3 +289,39 @@ async def test_sent_and_failed_are_counted_per_kind_in_prometheus(pool, mail):
                for line in text.splitlines())
     assert any(line.startswith("partnerflow_notifications_failed")
                and 'kind="order_expired"' in line for line in text.splitlines())
+
+
+async def starter(database_url: str | None, *argv: str) -> tuple[int, str]:
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    if database_url:
+        env["DATABASE_URL"] = database_url
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "starter.py", *argv, cwd=ROOT, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    out, _ = await proc.communicate()
+    return proc.returncode, out.decode()
+
+
+async def test_staff_find_failed_messages_and_resend_them(pool, database_url, mail):
+    acc = await new_account(pool)
+    mail.answer = "550 5.1.1 no such mailbox"
+    nid = await write(pool, "order_cancelled", "partner", acc.partner_id,
+                      {"order_id": "O-5", "reason": "r"})
+    relay = Relay(pool, settings(mail, max_attempts=1))
+    await drain(relay)
+    mail.answer = None
+    code, out = await starter(database_url, "outbox", "--failed", "--limit", "1000")
+    assert code == 0, out
+    (line,) = [ln for ln in out.splitlines() if ln.strip().startswith(f"{nid} ")]
+    assert "given up" in line and "order_cancelled" in line
+    assert "550 5.1.1 no such mailbox" in out
+    code, out = await starter(database_url, "resend", str(nid), "--as", "ops-ben")
+    assert code == 0 and "queued again by ops-ben" in out
+    code, out = await starter(database_url, "resend", str(nid), "--as", "ops-ben")
+    assert code == 1 and "queued already" in out  # refused: nothing doubled
+    await drain(relay)
+    code, out = await starter(database_url, "outbox", "--json", "--limit", "1000")
+    (r,) = [r for r in json.loads(out)["data"] if r["id"] == nid]
+    assert r["status"] == "sent" and r["resent"] == 1
+    code, out = await starter(None, "outbox")
+    assert code == 7 and "DATABASE_URL" in out
