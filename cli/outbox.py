@@ -4,6 +4,7 @@ messages are records, not a process, and no Temporal is needed to read them."""
 
 import os
 
+import config
 from cli.common import OK, REFUSED, SETUP, Commands, Failure, emit, whole
 from domain.errors import Refused
 from store import outbox
@@ -14,6 +15,9 @@ MESSAGE_ID = whole(1, 2**63 - 1)
 
 async def _conn():
     dsn = os.environ.get("DATABASE_URL")
+    local = config.DATA_DIR / "database-url"  # written by ./run
+    if not dsn and local.exists():
+        dsn = local.read_text().strip()
     if not dsn:
         raise Failure(SETUP, "DATABASE_URL is not set: the outbox is read from PostgreSQL "
                              "(./run's banner shows the URL)")

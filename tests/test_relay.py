@@ -295,6 +295,8 @@ async def starter(database_url: str | None, *argv: str) -> tuple[int, str]:
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     if database_url:
         env["DATABASE_URL"] = database_url
+    else:  # nor the database-url file of a ./run in this checkout
+        env["PARTNERFLOW_DATA_DIR"] = f"/nonexistent-{uuid.uuid4().hex}"
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "starter.py", *argv, cwd=ROOT, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
