@@ -7,6 +7,7 @@ import email
 import email.policy
 import html
 import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ class Caught:
     text: str
     language: str
     raw: bytes = b""
+    at: float = field(default_factory=time.monotonic)  # when it arrived (the bench)
 
 
 @dataclass

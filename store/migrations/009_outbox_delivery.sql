@@ -23,8 +23,14 @@ ALTER TABLE notifications
     ADD COLUMN secret_sha256    text,
     ADD COLUMN resent           integer NOT NULL DEFAULT 0;
 
--- Rows written before this migration that a sender had stamped are sent.
+-- Rows written before this migration that a sender had stamped are sent. Unsent rows of the
+-- last 7 days go out now; older ones would arrive stale (a reminder for an order long
+-- confirmed): given up, findable with `starter.py outbox --failed`, sendable with `resend`.
 UPDATE notifications SET status = 'sent' WHERE sent_at IS NOT NULL;
+UPDATE notifications
+   SET status = 'given_up',
+       last_error = 'written before delivery existed (migration 009), more than 7 days ago'
+ WHERE sent_at IS NULL AND created_at < now() - interval '7 days';
 
 -- Login links written before this migration sat in the payload in clear: moved to the
 -- secret column (blanked once sent), the payload keeps no link.
