@@ -16,6 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import logs  # noqa: E402
 from bench.common import Postgres, progress, run, say  # noqa: E402
 from relay import Relay, Settings  # noqa: E402
 from relay.sinks import MailCatcher  # noqa: E402
@@ -100,6 +101,7 @@ def main() -> int:
     p.add_argument("--relays", type=int, default=1)
     p.add_argument("--steps", type=int, default=200)
     p.add_argument("--every", type=float, default=0.02)
+    logs.configure("WARNING")  # results only on stdout
     return asyncio.run(main_async(p.parse_args()))
 
 

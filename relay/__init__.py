@@ -136,9 +136,13 @@ class Templates:
                                     autoescape=select_autoescape(default=True))
         self.text_env = Environment(loader=loader, undefined=StrictUndefined, autoescape=False)
         self.languages = {p.name for p in folder.iterdir() if p.is_dir()}
+        self.folder, self._available = folder, {}
 
     def available(self, kind: str) -> set[str]:
-        return {lang for lang in self.languages if (TEMPLATES / lang / f"{kind}.j2").exists()}
+        if kind not in self._available:
+            self._available[kind] = {lang for lang in self.languages
+                                     if (self.folder / lang / f"{kind}.j2").exists()}
+        return self._available[kind]
 
     def render(self, kind: str, language: str, context: dict) -> tuple[str, str, str]:
         name = f"{language}/{kind}.j2"
