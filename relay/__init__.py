@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import os
 import socket
+import time
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate
@@ -46,6 +47,7 @@ log = structlog.get_logger("partnerflow.relay")
 
 TEMPLATES = Path(__file__).parent / "templates"
 WAKE_CHANNEL = "partnerflow_outbox"
+SMTP_IDLE = 30.0  # seconds a kept-open SMTP connection may idle before it is renewed
 
 
 class Undeliverable(Exception):
@@ -168,6 +170,7 @@ class Relay:
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
         self.templates = Templates()
         self._smtp: aiosmtplib.SMTP | None = None
+        self._smtp_used = 0.0
         self._http: aiohttp.ClientSession | None = None
         self._wake = asyncio.Event()
         self.sent = self.failed = 0
@@ -191,7 +194,11 @@ class Relay:
                 self._count("given_up", kind, channel)
                 log.warning("message given up", id=row["id"], kind=kind, reason=str(e))
                 return True
-            except DeliveryFailed as e:
+            except Exception as e:  # noqa: BLE001 - DeliveryFailed, or a fault of ours
+                if not isinstance(e, DeliveryFailed):
+                    # a bug must not stall the queue behind this row: retried with back-off
+                    log.exception("message could not be prepared", id=row["id"], kind=kind)
+                    e = DeliveryFailed(f"internal error: {type(e).__name__}: {e}")
                 attempts = row["attempts"] + 1
                 retry = (backoff(attempts, self.settings.backoff_base, self.settings.backoff_cap)
                          if attempts < self.settings.max_attempts else None)
@@ -271,6 +278,8 @@ class Relay:
         mail.add_alternative(m.html, subtype="html")
         # after add_alternative, which moves Content-* headers into the first part
         mail["Content-Language"] = m.language
+        if self._smtp is not None and time.monotonic() - self._smtp_used > SMTP_IDLE:
+            await self._drop_smtp()  # servers close idle connections: start afresh
         try:
             if self._smtp is None or not self._smtp.is_connected:
                 self._smtp = aiosmtplib.SMTP(
@@ -279,6 +288,7 @@ class Relay:
                     timeout=s.timeout)
                 await self._smtp.connect()
             await self._smtp.send_message(mail)
+            self._smtp_used = time.monotonic()
         except aiosmtplib.SMTPRecipientsRefused as e:
             await self._drop_smtp()
             answers = "; ".join(f"{r.code} {r.message}" for r in e.recipients)
