@@ -31,11 +31,14 @@ class Caught:
 @dataclass
 class MailCatcher:
     """`answer`: None accepts; an SMTP reply such as "451 4.3.0 try later" refuses.
-    `gate`: when set, the DATA of a message waits on it (a test holds a relay mid-send)."""
+    `gate`: when set, the DATA of a message waits on it (a test holds a relay mid-send):
+    before the message is kept, or, with `gate_after_keeping`, after it was kept but before
+    the "250" answer (the window in which SMTP cannot tell the sender that it arrived)."""
 
     folder: Path | None = None
     answer: str | None = None
     gate: asyncio.Event | None = None
+    gate_after_keeping: bool = False
     messages: list[Caught] = field(default_factory=list)
     holding: asyncio.Event = field(default_factory=asyncio.Event)
     server: Any = None
@@ -55,9 +58,8 @@ class MailCatcher:
     async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 - aiosmtpd
         if self.answer:
             return self.answer
-        if self.gate is not None and not self.gate.is_set():
-            self.holding.set()
-            await self.gate.wait()
+        if not self.gate_after_keeping:
+            await self._held()
         # compat32 parsing: the default policy's header objects cost more than the relay's
         # whole send, and the bench runs the catcher in the relay's process
         msg = email.message_from_bytes(envelope.content, policy=email.policy.compat32)
@@ -74,7 +76,14 @@ class MailCatcher:
             self.folder.mkdir(parents=True, exist_ok=True)
             name = f"{len(self.messages):05d}.eml"
             (self.folder / name).write_bytes(envelope.content)
+        if self.gate_after_keeping:
+            await self._held()
         return "250 OK"
+
+    async def _held(self) -> None:
+        if self.gate is not None and not self.gate.is_set():
+            self.holding.set()
+            await self.gate.wait()
 
     def by_message_id(self) -> dict[str, list[Caught]]:
         out: dict[str, list[Caught]] = {}
