@@ -3,6 +3,7 @@ this process), a real HTTP SMS sink, the real PostgreSQL; the relay as in the wo
 its own process (killed mid-batch)."""
 
 import asyncio
+import hashlib
 import json
 import os
 import signal
@@ -11,6 +12,7 @@ import sys
 import uuid
 from pathlib import Path
 
+import asyncpg
 import pytest
 from aiohttp import ClientSession
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
@@ -18,6 +20,7 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from relay import Relay, Settings
 from relay.sinks import MailCatcher, SmsSink
 from store import outbox
+from store.db import migrate, migration_files
 from store.steps import notify, once
 from tests.records import new_account
 from tests.records_renegotiation import new_company
@@ -340,3 +343,44 @@ async def test_staff_find_failed_messages_and_resend_them(pool, database_url, ma
     assert r["status"] == "sent" and r["resent"] == 1
     code, out = await starter(None, "outbox")
     assert code == 7 and "DATABASE_URL" in out
+
+
+async def test_upgrading_moves_login_links_out_of_payloads_and_gives_up_stale_rows(
+        postgres_admin_dsn):
+    """Migration 009 on a database that ran 001–008: a login link sitting in a payload moves
+    to the secret column (its hash kept); an unsent row older than 7 days is given up, a
+    recent one is queued, a stamped one is sent."""
+    name = f"pf_upgrade_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(postgres_admin_dsn)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.close()
+    base, _, query = postgres_admin_dsn.partition("?")
+    dsn = base.rsplit("/", 1)[0] + f"/{name}" + (f"?{query}" if query else "")
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("CREATE TABLE schema_migrations (version text PRIMARY KEY,"
+                           " applied_at timestamptz NOT NULL DEFAULT now())")
+        for version, sql in migration_files():
+            if version < "009":
+                await conn.execute(sql)
+                await conn.execute("INSERT INTO schema_migrations (version) VALUES ($1)",
+                                   version)
+        link = "https://partners.example/first-login?token=abc"
+        await conn.execute(
+            "INSERT INTO notifications (process_id, step, recipient_kind, recipient_id,"
+            " template, payload, created_at, sent_at) VALUES"
+            " ('p', 'login', 'contact', 'C-1', 'partner_user_login', $1::jsonb, now(), NULL),"
+            " ('p', 'old', 'partner', 'P-1', 'order_applied', '{}', now() - interval '9 days',"
+            "  NULL),"
+            " ('p', 'done', 'partner', 'P-1', 'order_applied', '{}', now(), now())",
+            json.dumps({"login_url": link, "user_id": "C-1"}))
+        assert await migrate(dsn) == [v for v, _ in migration_files() if v >= "009"]
+        rows = {r["step"]: r for r in await conn.fetch("SELECT * FROM notifications")}
+    finally:
+        await conn.close()
+    login = rows["login"]
+    assert login["status"] == "queued" and login["secret"] == link
+    assert "login_url" not in login["payload"] and "abc" not in login["payload"]
+    assert login["secret_sha256"] == hashlib.sha256(link.encode()).hexdigest()
+    assert rows["old"]["status"] == "given_up" and "7 days" in rows["old"]["last_error"]
+    assert rows["done"]["status"] == "sent"
