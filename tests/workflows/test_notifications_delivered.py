@@ -53,6 +53,9 @@ async def test_the_renegotiation_contract_and_its_reminder_reach_the_signatory(
                 break
             await asyncio.sleep(0.05)
         await deliver(pool, mail, sms)
+        # ended here: a process left waiting on a timer would hold the shared time-skipping
+        # server's clock for the tests after this one (its queue has no worker any more)
+        await handle.terminate("test done")
     assert contract.to == "kari@fjord.example" and contract.language == "nb"
     assert "Reforhandling av avtale om Avonova Assist" in contract.subject
     assert f"Signeringsfrist: {s.signing_deadline}" in contract.text
@@ -81,6 +84,7 @@ async def test_the_classound_reseller_is_asked_for_the_documents_in_german(
         handle, _, acc = await start_classound(time_env, q, pool, documents)
         await deliver(pool, mail, sms)
         await deliver(pool, mail, sms)
+        await handle.terminate("test done")  # as above
     got = [m for m in mail.messages if handle.id in m.subject]
     assert len(got) == 1 and got[0].to == "p@test.example" and got[0].language == "de"
     assert "Einverständniserklärung (LOA)" in got[0].text
