@@ -8,6 +8,7 @@ COPY store store
 COPY activities activities
 COPY workflows workflows
 COPY cli cli
+COPY relay relay
 COPY *.py ./
 # Only the runtime dependencies: no embedded Temporal or PostgreSQL in the image.
 RUN pip install --no-cache-dir . && useradd --uid 10001 --no-create-home partnerflow \

@@ -126,6 +126,12 @@ def partner_portal_url() -> str:
     return os.environ.get("PARTNERFLOW_PARTNER_PORTAL_URL", "https://partners.partnerflow.example")
 
 
+def signing_url() -> str:
+    """Where a customer signs a contract: the one-time signing link of the contract e-mail and
+    SMS points there."""
+    return os.environ.get("PARTNERFLOW_SIGNING_URL", "https://sign.partnerflow.example")
+
+
 ALLOW_PLAINTEXT = "PARTNERFLOW_ALLOW_PLAINTEXT"
 PLAINTEXT_WARNING = (f"{ALLOW_PLAINTEXT}=1: Temporal payloads are NOT encrypted; billing "
                      "e-mails, addresses, tax ids and phone numbers are stored in the clear in "

@@ -26,6 +26,7 @@ import asyncpg
 
 import config
 from codec import new_key_entry
+from relay.sinks import MailCatcher, SmsSink
 from store import demo
 from store.db import connect, migrate
 from workflows.visibility import ALL as SEARCH_ATTRIBUTES
@@ -52,6 +53,8 @@ class Ports:
     codec: int
     metrics: int
     health: int
+    smtp: int
+    messages: int
 
 
 PORT_SETTINGS = {  # field: (variable, default); 0 means "any free port"
@@ -62,6 +65,9 @@ PORT_SETTINGS = {  # field: (variable, default); 0 means "any free port"
     "codec": ("PARTNERFLOW_CODEC_PORT", 8234),
     "metrics": ("PARTNERFLOW_METRICS_PORT", 9464),
     "health": ("PARTNERFLOW_HEALTH_PORT", 8081),
+    # the local mail catcher (SMTP) and the page + SMS sink (HTTP) of relay/sinks.py
+    "smtp": ("PARTNERFLOW_SMTP_CATCHER_PORT", 1025),
+    "messages": ("PARTNERFLOW_MESSAGES_PORT", 8025),
 }
 
 
@@ -261,6 +267,22 @@ def start_temporal(data_dir: Path, codec_token: str, ports: Ports) -> subprocess
     return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
+async def start_local_messages(data_dir: Path, ports: Ports) -> bool:
+    """A mail catcher and an SMS sink in this process: the worker's relay sends there (the
+    environment says so), they keep what arrives in <data>/messages/ and show it on a page.
+    Not with a real SMTP server configured (PARTNERFLOW_SMTP_HOST): then that one is used."""
+    if os.environ.get("PARTNERFLOW_SMTP_HOST"):
+        return False
+    folder = data_dir / "messages"
+    mail = await MailCatcher(folder=folder / "mail").start(LOOPBACK, ports.smtp)
+    token = secrets.token_hex(16)
+    sms = await SmsSink(token=token, folder=folder, mail=mail).start(LOOPBACK, ports.messages)
+    os.environ.update(PARTNERFLOW_SMTP_HOST=LOOPBACK, PARTNERFLOW_SMTP_PORT=str(mail.port),
+                      PARTNERFLOW_SMTP_STARTTLS="off", PARTNERFLOW_SMS_URL=sms.url,
+                      PARTNERFLOW_SMS_TOKEN=token)
+    return True
+
+
 def start_worker(ports: Ports) -> subprocess.Popen:
     env = dict(os.environ, PARTNERFLOW_METRICS_ADDRESS=f"{LOOPBACK}:{ports.metrics}",
                PARTNERFLOW_HEALTH_HOST=LOOPBACK, PARTNERFLOW_HEALTH_PORT=str(ports.health))
@@ -312,7 +334,7 @@ server metrics {p.temporal_metrics}; log {data}/temporal.log)
   Codec server   http://localhost:{p.codec}  (payloads are encrypted, key ring in \
 {data}/encryption-keys; the UI decodes through it)
   Worker         metrics http://{ip}:{p.metrics}/metrics, readiness http://{ip}:{p.health}/readyz
-A worker or codec server that exits is restarted (after 1 s, doubling up to 30 s while it
+{messages}A worker or codec server that exits is restarted (after 1 s, doubling up to 30 s while it
 keeps crashing); if Temporal or PostgreSQL dies, everything stops and says why.
 
 Try, in another terminal:
@@ -323,9 +345,19 @@ Ctrl-C stops everything.
 """
 
 
-def banner(ports: Ports, dsn: str, data_dir: Path, embedded: bool) -> str:
+MESSAGES = """\
+  Messages       http://localhost:{p.messages}  (every e-mail and SMS the relay sent: SMTP \
+catcher {ip}:{p.smtp}, SMS sink; kept in {data}/messages; status: starter.py outbox)
+"""
+
+
+def banner(ports: Ports, dsn: str, data_dir: Path, embedded: bool,
+           local_messages: bool = False) -> str:
     env = "" if ports.temporal == 7233 else f"TEMPORAL_ADDRESS={LOOPBACK}:{ports.temporal} "
-    return BANNER.format(ip=LOOPBACK, p=ports, queue=config.TASK_QUEUE,
+    messages = (MESSAGES.format(ip=LOOPBACK, p=ports, data=data_dir) if local_messages
+                else f"  Messages       sent through {os.environ.get('PARTNERFLOW_SMTP_HOST')}"
+                     " (PARTNERFLOW_SMTP_HOST); status: starter.py outbox\n")
+    return BANNER.format(ip=LOOPBACK, p=ports, queue=config.TASK_QUEUE, messages=messages,
                          dsn=without_password(dsn), data=data_dir, env=env,
                          pg_note="  (embedded: a Unix socket, no TCP port)" if embedded else "")
 
@@ -403,11 +435,16 @@ async def main() -> int:
             await conn.close()
         print(f"migrations applied: {', '.join(applied) or 'none new'}; "
               f"demo data {'loaded' if loaded else 'already there'}")
+        local_messages = await start_local_messages(data_dir, ports)
+        # `starter.py outbox` in another terminal reads the database from here
+        (data_dir / "database-url").write_text(dsn)
+        (data_dir / "database-url").chmod(0o600)
         worker = Child("the worker", lambda: start_worker(ports), restartable=True)
         children.insert(0, worker)
         worker.start()
         print(f"worker started (pid {worker.proc.pid})")
-        print(banner(ports, dsn, data_dir, embedded=pg_server is not None))
+        print(banner(ports, dsn, data_dir, embedded=pg_server is not None,
+                     local_messages=local_messages))
         config.write_run_file(data_dir, {
             "pid": os.getpid(), "temporal_ui": f"http://localhost:{ports.ui}",
             "temporal": f"{LOOPBACK}:{ports.temporal}", "postgresql": without_password(dsn),

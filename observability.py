@@ -102,6 +102,25 @@ class _StepMetrics(WorkflowInboundInterceptor):
         return result
 
 
+class NotificationMetrics:
+    """The relay's counters, by notification kind and channel, on the worker's endpoint:
+    partnerflow_notifications_{sent,failed,given_up}. `failed` counts attempts (each is
+    retried), `given_up` messages that need a person (`starter.py outbox --failed`)."""
+
+    def __init__(self, meter: Any) -> None:
+        self.counters = {
+            "sent": meter.create_counter("partnerflow_notifications_sent",
+                                         "messages delivered, by kind and channel"),
+            "failed": meter.create_counter("partnerflow_notifications_failed",
+                                           "delivery attempts that failed, by kind and channel"),
+            "given_up": meter.create_counter("partnerflow_notifications_given_up",
+                                             "messages given up, by kind and channel"),
+        }
+
+    def count(self, outcome: str, kind: str, channel: str) -> None:
+        self.counters[outcome].add(1, {"kind": kind, "channel": channel})
+
+
 def health_app(ready) -> web.Application:
     """/healthz: the process answers. /readyz: `await ready()` is true (worker polling,
     database and Temporal reachable): what a container platform's probes ask."""

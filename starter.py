@@ -16,6 +16,7 @@ from cli import (
     change_orders,
     classound,
     leads,
+    outbox,
     partners,
     psa,
     records,
@@ -48,7 +49,8 @@ from cli.common import (
 
 LABELS = {REFUSED: "refused: ", BAD_INPUT: "bad input: ", NO_PROCESS: "", UNREACHABLE: "",
           BUSY: "busy: ", NO_ANSWER: "no answer: ", SETUP: "not set up: ", FAILED: "failed: "}
-PROCESSES = [change_orders, classound, psa, partners, leads, renegotiation, accounts, records]
+PROCESSES = [change_orders, classound, psa, partners, leads, renegotiation, accounts, records,
+             outbox]
 
 
 def parser() -> argparse.ArgumentParser:

@@ -36,6 +36,8 @@ from observability import (
     health_app,
     runtime_with_metrics,
 )
+from relay import Relay
+from relay import Settings as RelaySettings
 from store.db import create_pool, migrate
 from workflows.accounts import AccountChange, AccountOverviewRead
 from workflows.change_order import ChangeOrder
@@ -130,6 +132,18 @@ def worker_deployment() -> WorkerDeploymentConfig | None:
     return deployment
 
 
+def start_relay(pool, runtime, stop: asyncio.Event) -> asyncio.Task | None:
+    """The outbox relay runs in every worker (README "Notifications"): SKIP LOCKED lets the
+    replicas share the rows. Off without an SMTP server or SMS gateway configured, or with
+    PARTNERFLOW_RELAY=off (when it runs as its own service, `python -m relay`)."""
+    settings = RelaySettings.from_environment()
+    if os.environ.get("PARTNERFLOW_RELAY", "").strip().lower() == "off" or not settings.enabled:
+        log.info("relay off in this worker", smtp=settings.smtp_host, sms=settings.sms_url)
+        return None
+    relay = Relay(pool, settings, meter=runtime.metric_meter)
+    return asyncio.create_task(relay.run(stop), name="relay")
+
+
 async def main() -> int:
     logs.configure(os.environ.get("LOG_LEVEL", "INFO"))
     check_encryption()
@@ -138,13 +152,15 @@ async def main() -> int:
     applied = await migrate(dsn)
     if applied:
         log.info("migrations applied", migrations=applied)
-    client = await config.connect_temporal(runtime_with_metrics())
+    runtime = runtime_with_metrics()
+    client = await config.connect_temporal(runtime)
     pool = await create_pool(dsn)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     health = None
+    relay = start_relay(pool, runtime, stop)
     try:
         async with build_worker(client, pool, deployment=deployment) as worker:
             health = await serve_health(client, pool, worker)
@@ -155,6 +171,9 @@ async def main() -> int:
             await stop.wait()
             log.info("worker stopping: no new tasks, letting running activities finish")
     finally:
+        stop.set()
+        if relay is not None:
+            await relay
         if health is not None:
             await health.cleanup()
         await pool.close()

@@ -47,7 +47,8 @@ class RenegotiationActivities(StepActivities):
     async def send_contract_for_signing(self, s: SendingStep) -> StepResult:
         return await self._step(
             s.key, "contract sent by e-mail and SMS",
-            lambda c: store.send_contract(c, s.key.process_id, s.key.step, s))
+            lambda c: store.send_contract(c, s.key.process_id, s.key.step, s,
+                                        config.signing_url()))
 
     @activity.defn
     async def remind_signatory(self, s: DeadlineStep) -> StepResult:

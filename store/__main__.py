@@ -1,6 +1,7 @@
 """`python -m store migrate` applies the migrations (the compose file's one-shot job);
 `python -m store demo` loads the demo data; `python -m store outbox` shows the ten newest
-outbox messages (the login link of an invited partner user, say: no mail is sent locally).
+outbox rows with their payload (`starter.py outbox` shows their delivery status; the messages
+themselves, one-time links included, arrive in ./run's mail catcher).
 All read DATABASE_URL."""
 
 import asyncio
@@ -21,10 +22,11 @@ async def main(command: str) -> str:
     try:
         if command == "outbox":
             rows = await conn.fetch(
-                "SELECT id, created_at, recipient_kind, recipient_id, template, payload"
+                "SELECT id, created_at, recipient_kind, recipient_id, template, payload, status"
                 " FROM notifications ORDER BY id DESC LIMIT 10")
             return "\n".join(
-                f"{r['id']:>6} {r['created_at']:%Y-%m-%d %H:%M} {r['template']} -> "
+                f"{r['id']:>6} {r['created_at']:%Y-%m-%d %H:%M} {r['status']:<8} "
+                f"{r['template']} -> "
                 f"{r['recipient_kind']} {r['recipient_id']}: {json.dumps(r['payload'])}"
                 for r in rows) or "the outbox is empty"
         return "demo data loaded" if await demo.load(conn) else "demo data already there"

@@ -165,9 +165,10 @@ async def invite_user(conn: Conn, process_id: str, step: str, actor: str, w: Inv
     await notify(
         conn, process_id=process_id, step=step, recipient_kind="contact",
         recipient_id=w.contact_id, template="partner_user_login",
-        payload={"partner_id": w.partner_id, "user_id": w.contact_id, "login_url": link,
+        payload={"partner_id": w.partner_id, "user_id": w.contact_id,
                  "expires_at": w.expires_at.isoformat(),
-                 "must_change_password": True})
+                 "must_change_password": True},
+        secret=link)
     return {"already": False, "user": _user_view(user), **await roster(conn, w.partner_id)}
 
 

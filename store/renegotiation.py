@@ -2,10 +2,13 @@
 `steps.once`. Company names, e-mail addresses and phone numbers are read and written here
 only: what goes back to the workflow are ids, counts and flags."""
 
+import secrets
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlencode
 
 from domain.errors import Refused
+from domain.notifications import secret_digest
 from domain.renegotiation import (
     ACCESS_PRODUCT,
     CONTRACT_BOOKER,
@@ -166,13 +169,19 @@ async def draft_contract(conn: Conn, process_id: str, case: Case) -> dict:
                         f"{len(lines)} lines"]}
 
 
-async def send_contract(conn: Conn, process_id: str, step: str, s: SendingStep) -> dict:
-    """"Send e-post og SMS": the contract goes out, and the ticket to "Sendt kontrakt"."""
+async def send_contract(conn: Conn, process_id: str, step: str, s: SendingStep,
+                        signing_url: str = "https://sign.partnerflow.example") -> dict:
+    """"Send e-post og SMS": the contract goes out, and the ticket to "Sendt kontrakt". The
+    e-mail and the SMS carry a one-time signing link; the contract keeps only its SHA-256,
+    the outbox rows keep the link until they are sent (issue 11)."""
     case = s.case
+    token = secrets.token_urlsafe(32)
+    link = f"{signing_url.rstrip('/')}/sign?" + urlencode(
+        {"contract": case.contract_id, "token": token})
     await conn.execute(
         "UPDATE contracts SET status = 'sent', sent_at = now(), signing_deadline = $2,"
-        " start_date = $3 WHERE id = $1",
-        case.contract_id, s.deadline, s.delivery_start,
+        " start_date = $3, signing_token_sha256 = $4 WHERE id = $1",
+        case.contract_id, s.deadline, s.delivery_start, secret_digest(token),
     )
     await conn.execute("UPDATE deals SET delivery_start_date = $2 WHERE id = $1",
                        case.deal_id, s.delivery_start)
@@ -184,7 +193,8 @@ async def send_contract(conn: Conn, process_id: str, step: str, s: SendingStep) 
     for channel in ("email", "sms"):
         await notify(conn, process_id=process_id, step=f"{step}:{channel}",
                      recipient_kind="contact", recipient_id=case.contact_id,
-                     template=f"contract_for_signing_{channel}", payload=payload)
+                     template=f"contract_for_signing_{channel}", payload=payload,
+                     secret=link)
     return {"records": [f"contract {case.contract_id} sent by e-mail and SMS, signing "
                         f"deadline {s.deadline}; ticket {case.ticket_id}: {TICKET_STATUS_SENT}"]}
 

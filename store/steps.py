@@ -9,6 +9,8 @@ from typing import Any
 
 import structlog
 
+from domain.notifications import secret_digest
+
 log = structlog.get_logger("partnerflow.store")
 
 Write = Callable[[Any], Awaitable[dict]]
@@ -66,17 +68,23 @@ async def notify(
     recipient_id: str,
     template: str,
     payload: dict,
+    secret: str | None = None,
 ) -> None:
-    """An outbox row, written inside the step's transaction."""
+    """An outbox row, written inside the step's transaction; relay/ delivers it. A one-time
+    link (login, signing) goes in `secret`, never in the payload: the row keeps it only until
+    the message is sent (then it is blanked), and its SHA-256 for good."""
     await conn.execute(
         "INSERT INTO notifications (process_id, step, recipient_kind, recipient_id, template,"
-        " payload) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (process_id, run, step) DO NOTHING",
+        " payload, secret, secret_sha256) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        " ON CONFLICT (process_id, run, step) DO NOTHING",
         process_id,
         step,
         recipient_kind,
         recipient_id,
         template,
         payload,
+        secret,
+        secret_digest(secret) if secret is not None else None,
     )
 
 

@@ -3,9 +3,11 @@ PostgreSQL. Deadlines and reminders run on the time-skipping server; steps refus
 validator run on the dev server (the time-skipping server answers those with "not found")."""
 
 import asyncio
+import hashlib
 import uuid
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 from temporalio import activity
@@ -30,6 +32,7 @@ from domain.renegotiation import (
     signing_closes_at,
     signing_deadline,
 )
+from tests.records_partners import history_text
 from tests.records_renegotiation import access_count, new_company, outbox
 from tests.workflows.harness import outcome, running_worker, start_process
 from workflows.renegotiation import Renegotiation
@@ -131,6 +134,16 @@ async def test_signed_early_the_seed_fields_and_the_records_on_signature(time_en
         assert await outbox(pool, handle.id) == [
             ("contact", co.contact_id, "contract_for_signing_email"),
             ("contact", co.contact_id, "contract_for_signing_sms")]
+        # both carry the one-time signing link, until the relay sends them; the contract
+        # keeps its hash; neither the link nor the addresses are in the history (issue 11)
+        (link,) = {r["secret"] for r in await pool.fetch(
+            "SELECT secret FROM notifications WHERE process_id = $1", handle.id)}
+        token = parse_qs(urlparse(link).query)["token"][0]
+        assert await pool.fetchval("SELECT signing_token_sha256 FROM contracts WHERE id = $1",
+                                   s.contract_id) == hashlib.sha256(token.encode()).hexdigest()
+        history = await history_text(handle)
+        for secret_or_personal in (token, "signatar@bedrift.example", "+47 900 00 000"):
+            assert secret_or_personal not in history
 
         signed = await handle.execute_update(Renegotiation.contract_signed, SIGNED)
         assert signed.stage == Stage.SIGNED

@@ -1,0 +1,75 @@
+"""Rules of the outbox's delivery (issue 11), without I/O: which kinds of message exist and in
+which language the seed writes them, the channel, the Message-ID, the back-off."""
+
+import hashlib
+from datetime import timedelta
+
+# Every notification kind the processes write (store/*.py), with the language its seed
+# speaks: the Wildix partner notices are German (seed 000), the Avonova contract, its
+# reminders and tickets Norwegian (seed 001); the partner-portal mails (seeds 003/004, a
+# vendor's portal for partners of any country) English.
+KINDS: dict[str, str] = {
+    "order_awaiting_confirmation": "de",
+    "order_confirmation_reminder": "de",
+    "order_applied": "de",
+    "order_cancelled": "de",
+    "order_expired": "de",
+    "classound_documents_requested": "de",
+    "classound_documents_reminder": "de",
+    "porting_request": "de",
+    "porting_scheduled": "de",
+    "porting_refused": "de",
+    "classound_active": "de",
+    "classound_cancelled": "de",
+    "classound_expired": "de",
+    "contract_for_signing_email": "nb",
+    "contract_for_signing_sms": "nb",
+    "contract_signing_reminder": "nb",
+    "contract_signing_deadline_extended": "nb",
+    "renegotiation_signing_deadline_passed": "nb",
+    "renegotiation_increase_for_sales_credit": "nb",
+    "partner_user_login": "en",
+    "leads_assigned": "en",
+    "lead_owner_changed": "en",
+}
+
+# Status of a row (migration 009).
+QUEUED, SENT, FAILED, GIVEN_UP = "queued", "sent", "failed", "given_up"
+
+
+def channel_of(kind: str) -> str:
+    """An SMS is its own kind (the contract goes "by e-mail and SMS": two rows)."""
+    return "sms" if kind.endswith("_sms") else "email"
+
+
+def needs_signing_authority(kind: str) -> bool:
+    """A contract and its reminders go only to a contact with signing authority (seed 001)."""
+    return kind.startswith("contract_")
+
+
+def language_for(kind: str, preferred: str | None, available: set[str]) -> str:
+    """The recipient's own language when a template exists in it, else the seed's."""
+    if preferred and preferred in available:
+        return preferred
+    return KINDS.get(kind, "en")
+
+
+def message_id(notification_id: int, process_id: str, run: str, step: str, resent: int,
+               domain: str) -> str:
+    """Stable per row: a message sent again after a crash carries the same Message-ID, so the
+    receiving side recognises it as the same message. A resend by staff (`starter.py resend`)
+    is a new message: `resent` is part of the id. Process ids carry no personal data, but the
+    step may be long: a digest keeps the id short and free of odd characters."""
+    digest = hashlib.sha256(f"{process_id}\x00{run}\x00{step}".encode()).hexdigest()[:16]
+    return f"<n{notification_id}.r{resent}.{digest}@{domain}>"
+
+
+def backoff(attempts: int, base: float, cap: float) -> timedelta:
+    """Wait before attempt `attempts + 1` after `attempts` failed ones: base, 2×, 4× … cap."""
+    if attempts < 1:
+        return timedelta(0)
+    return timedelta(seconds=min(cap, base * 2 ** min(attempts - 1, 30)))
+
+
+def secret_digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()

@@ -1,0 +1,152 @@
+"""A local mail catcher (aiosmtpd, in-process) and SMS sink (aiohttp) for `./run` and the
+tests: they keep what arrives, in memory and, given a folder, on disk (mail/*.eml,
+sms.jsonl), and show it on a small page (GET / of the SMS sink's port)."""
+
+import asyncio
+import email
+import email.policy
+import html
+import json
+import time
+from dataclasses import dataclass, field
+from email.header import decode_header, make_header
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from aiosmtpd.smtp import SMTP
+
+
+@dataclass
+class Caught:
+    message_id: str
+    to: str
+    subject: str
+    text: str
+    language: str
+    raw: bytes = b""
+    at: float = field(default_factory=time.monotonic)  # when it arrived (the bench)
+
+
+@dataclass
+class MailCatcher:
+    """`answer`: None accepts; an SMTP reply such as "451 4.3.0 try later" refuses.
+    `gate`: when set, the DATA of a message waits on it (a test holds a relay mid-send):
+    before the message is kept, or, with `gate_after_keeping`, after it was kept but before
+    the "250" answer (the window in which SMTP cannot tell the sender that it arrived)."""
+
+    folder: Path | None = None
+    answer: str | None = None
+    gate: asyncio.Event | None = None
+    gate_after_keeping: bool = False
+    messages: list[Caught] = field(default_factory=list)
+    holding: asyncio.Event = field(default_factory=asyncio.Event)
+    server: Any = None
+    port: int = 0
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> "MailCatcher":
+        loop = asyncio.get_running_loop()
+        self.server = await loop.create_server(lambda: SMTP(self, hostname="catcher"),
+                                               host, port)
+        self.port = self.server.sockets[0].getsockname()[1]
+        return self
+
+    async def stop(self) -> None:
+        self.server.close()
+        await self.server.wait_closed()
+
+    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 - aiosmtpd
+        if self.answer:
+            return self.answer
+        if not self.gate_after_keeping:
+            await self._held()
+        # compat32 parsing: the default policy's header objects cost more than the relay's
+        # whole send, and the bench runs the catcher in the relay's process
+        msg = email.message_from_bytes(envelope.content, policy=email.policy.compat32)
+        plain = next((p for p in msg.walk() if p.get_content_type() == "text/plain"), None)
+        text = ""
+        if plain is not None:
+            text = plain.get_payload(decode=True).decode(plain.get_content_charset() or "utf-8")
+        caught = Caught(message_id=str(msg["Message-ID"]), to=",".join(envelope.rcpt_tos),
+                        subject=str(make_header(decode_header(msg["Subject"] or ""))),
+                        text=text, language=str(msg["Content-Language"]),
+                        raw=envelope.content)
+        self.messages.append(caught)
+        if self.folder is not None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            name = f"{len(self.messages):05d}.eml"
+            (self.folder / name).write_bytes(envelope.content)
+        if self.gate_after_keeping:
+            await self._held()
+        return "250 OK"
+
+    async def _held(self) -> None:
+        if self.gate is not None and not self.gate.is_set():
+            self.holding.set()
+            await self.gate.wait()
+
+    def by_message_id(self) -> dict[str, list[Caught]]:
+        out: dict[str, list[Caught]] = {}
+        for m in self.messages:
+            out.setdefault(m.message_id, []).append(m)
+        return out
+
+
+@dataclass
+class SmsSink:
+    """POST /sms {"to", "body"} with `Authorization: Bearer <token>`: what an SMS gateway
+    takes. `status`: the HTTP status it answers (a test makes it refuse)."""
+
+    token: str | None = None
+    folder: Path | None = None
+    mail: MailCatcher | None = None
+    status: int = 202
+    messages: list[dict] = field(default_factory=list)
+    runner: Any = None
+    port: int = 0
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> "SmsSink":
+        app = web.Application()
+        app.router.add_post("/sms", self._sms)
+        app.router.add_get("/", self._page)
+        self.runner = web.AppRunner(app)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, host, port)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/sms"
+
+    async def stop(self) -> None:
+        await self.runner.cleanup()
+
+    async def _sms(self, request: web.Request) -> web.Response:
+        if self.token and request.headers.get("Authorization") != f"Bearer {self.token}":
+            return web.json_response({"error": "bad token"}, status=401)
+        if self.status >= 300:
+            return web.json_response({"error": "gateway refuses"}, status=self.status)
+        data = await request.json()
+        sms = {"to": data["to"], "body": data["body"],
+               "message_id": request.headers.get("Idempotency-Key", "")}
+        self.messages.append(sms)
+        if self.folder is not None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            with (self.folder / "sms.jsonl").open("a") as f:
+                f.write(json.dumps(sms, ensure_ascii=False) + "\n")
+        return web.json_response({"accepted": True}, status=202)
+
+    async def _page(self, _: web.Request) -> web.Response:
+        """Every message that arrived, newest first: what a newcomer reads locally."""
+        parts = ["<!doctype html><meta charset=utf-8><title>partnerflow: messages sent"
+                 "</title><body style='font-family:sans-serif'><h1>E-mail</h1>"]
+        for m in reversed(self.mail.messages if self.mail else []):
+            parts.append(f"<h3>{html.escape(m.subject)}</h3><p>to {html.escape(m.to)} · "
+                         f"{html.escape(m.message_id)}</p><pre>{html.escape(m.text)}</pre>")
+        parts.append("<h1>SMS</h1>")
+        for s in reversed(self.messages):
+            parts.append(f"<p>to {html.escape(s['to'])}</p><pre>{html.escape(s['body'])}"
+                         "</pre>")
+        return web.Response(text="".join(parts), content_type="text/html")
