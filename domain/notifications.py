@@ -31,6 +31,8 @@ KINDS: dict[str, str] = {
     "partner_user_login": "en",
     "leads_assigned": "en",
     "lead_owner_changed": "en",
+    "lead_recalled": "en",
+    "lead_not_interested": "en",
 }
 
 # Status of a row (migration 009).

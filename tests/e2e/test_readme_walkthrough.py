@@ -55,6 +55,8 @@ REFUSED_AS_WRITTEN: dict[tuple[str, str], tuple[int, str]] = {
     # The deadline rows follow the signature in the table: the process has ended.
     ("Renegotiation", "extend-signing-deadline"): (3, "has ended (signed)"),
     ("Renegotiation", "cancel-renegotiation"): (3, "has ended (signed)"),
+    # No relay runs here (no SMTP server configured): the newest message is still queued.
+    ("Messages", "resend"): (1, "is queued already"),
 }
 
 
@@ -147,7 +149,7 @@ def argv_of(command: Command, seen: Seen, links: list[str], days: int) -> list[s
             form = id_pattern(token)
             token = next((p for p in reversed(seen.process_ids) if form.match(p)), None)
             assert token, f"no process id printed yet for: {command.written}"
-        elif token in ("TICKET", "ENTRY", "ITEM"):
+        elif token in ("TICKET", "ENTRY", "ITEM", "MESSAGE"):
             assert token in seen.records, f"no {token.lower()} number printed yet: {written}"
             token = str(seen.records[token])
         elif token == "<link from the e-mail>":
@@ -167,6 +169,8 @@ def remember(seen: Seen, subcommand: str, body: dict) -> None:
     pid = data.get("process_id")
     if pid:
         seen.process_ids.append(pid)
+    if subcommand == "outbox" and isinstance(body.get("data"), list) and body["data"]:
+        seen.records["MESSAGE"] = body["data"][0]["id"]  # the newest message
     if subcommand in RECORDS and isinstance(data.get("record_id"), int):
         seen.records[RECORDS[subcommand]] = data["record_id"]
 

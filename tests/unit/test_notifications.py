@@ -52,6 +52,10 @@ SAMPLES = {
                            "must_change_password": True},
     "leads_assigned": {"queue_id": "Q", "lead_ids": ["L-1", "L-2"]},
     "lead_owner_changed": {"queue_id": "Q", "lead_ids": ["L-1"], "by": "cm-eva"},
+    "lead_recalled": {"queue_id": "Q", "lead_id": "L-1", "user_id": "C-NORD-1",
+                      "partner_id": "P-NORDTEL", "work_within_minutes": 240},
+    "lead_not_interested": {"queue_id": "Q", "lead_id": "L-3", "user_id": "C-NORD-1",
+                            "partner_id": "P-NORDTEL", "reason": "already a customer"},
 }
 
 
