@@ -17,7 +17,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from store.db import create_pool, migrate
+from store import demo
+from store.db import connect, create_pool, migrate
 from tests.records import load_catalogue
 from workflows.visibility import ALL as SEARCH_ATTRIBUTES
 
@@ -37,16 +38,33 @@ def postgres_admin_dsn(tmp_path_factory) -> str:
     server.cleanup()
 
 
+async def new_database(admin_dsn: str, prefix: str = "partnerflow_test") -> str:
+    """A fresh, migrated database of its own on the test server; its DSN."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    conn = await asyncpg.connect(admin_dsn)
+    await conn.execute(f'CREATE DATABASE "{name}"')
+    await conn.close()
+    base, _, query = admin_dsn.partition("?")
+    dsn = base.rsplit("/", 1)[0] + f"/{name}" + (f"?{query}" if query else "")
+    await migrate(dsn)
+    return dsn
+
+
 @pytest.fixture(scope="session")
 async def database_url(postgres_admin_dsn: str) -> str:
     """A fresh, migrated database for this test session."""
-    name = f"partnerflow_test_{uuid.uuid4().hex[:8]}"
-    conn = await asyncpg.connect(postgres_admin_dsn)
-    await conn.execute(f'CREATE DATABASE "{name}"')
-    await conn.close()
-    base, _, query = postgres_admin_dsn.partition("?")
-    dsn = base.rsplit("/", 1)[0] + f"/{name}" + (f"?{query}" if query else "")
-    await migrate(dsn)
+    return await new_database(postgres_admin_dsn)
+
+
+@pytest.fixture
+async def demo_db(postgres_admin_dsn: str) -> str:
+    """A database of its own with the demo data (ACME, BERGMANN, ...), as `./run` loads it."""
+    dsn = await new_database(postgres_admin_dsn, "partnerflow_demo")
+    conn = await connect(dsn)  # with the JSON codecs the demo data needs
+    try:
+        await demo.load(conn)
+    finally:
+        await conn.close()
     return dsn
 
 

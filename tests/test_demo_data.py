@@ -1,22 +1,15 @@
 """The run command's demo data loads into a fresh database, and loading it again changes
 nothing."""
 
-import uuid
 
-import asyncpg
 
 from store import demo
-from store.db import connect, migrate
+from store.db import connect
+from tests.conftest import new_database
 
 
 async def test_demo_data_loads_once(postgres_admin_dsn):
-    name = f"partnerflow_demo_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(postgres_admin_dsn)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    base, _, query = postgres_admin_dsn.partition("?")
-    dsn = base.rsplit("/", 1)[0] + f"/{name}" + (f"?{query}" if query else "")
-    await migrate(dsn)
+    dsn = await new_database(postgres_admin_dsn, "partnerflow_demo")
     conn = await connect(dsn)
     try:
         assert await demo.load(conn) is True

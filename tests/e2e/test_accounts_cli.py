@@ -9,29 +9,9 @@ import uuid
 import asyncpg
 import pytest
 
-from store import demo
-from store.db import connect, migrate
 from tests.e2e.cli import environment, starter, worker
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-async def demo_db(postgres_admin_dsn) -> str:
-    """A database of its own with the demo data (ACME, BERGMANN, ...), as `./run` loads it."""
-    name = f"partnerflow_accounts_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(postgres_admin_dsn)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    base, _, query = postgres_admin_dsn.partition("?")
-    dsn = base.rsplit("/", 1)[0] + f"/{name}" + (f"?{query}" if query else "")
-    await migrate(dsn)
-    conn = await connect(dsn)  # with the JSON codecs the demo data needs
-    try:
-        await demo.load(conn)
-    finally:
-        await conn.close()
-    return dsn
 
 
 @pytest.fixture

@@ -34,8 +34,6 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from domain.business_time import business_today
-from store import demo
-from store.db import connect, migrate
 from tests.e2e.cli import ROOT, environment, worker
 from workflows.visibility import ALL as SEARCH_ATTRIBUTES
 
@@ -184,23 +182,6 @@ async def own_dev_server():
         search_attributes=SEARCH_ATTRIBUTES)
     yield env
     await env.shutdown()
-
-
-@pytest.fixture
-async def demo_db(postgres_admin_dsn) -> str:
-    name = f"partnerflow_readme_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(postgres_admin_dsn)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    base, _, query = postgres_admin_dsn.partition("?")
-    dsn = base.rsplit("/", 1)[0] + f"/{name}" + (f"?{query}" if query else "")
-    await migrate(dsn)
-    conn = await connect(dsn)
-    try:
-        await demo.load(conn)
-    finally:
-        await conn.close()
-    return dsn
 
 
 async def run(env: dict[str, str], argv: list[str]) -> tuple[int, str, str]:
