@@ -9,7 +9,6 @@ import uuid
 import pytest
 
 from tests.e2e.cli import environment, starter, worker
-from tests.e2e.test_readme_walkthrough import demo_db  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.e2e
 
