@@ -226,16 +226,22 @@ async def ensure_database(admin_dsn: str, name: str) -> str:
     return base.rsplit("/", 1)[0] + f"/{name}" + (f"?{query}" if query else "")
 
 
+def private_file(path: Path, text: str) -> None:
+    """Written readable by its owner only from the start (never a moment world-readable)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    path.chmod(0o600)  # an older file kept its mode
+
+
 def local_secrets(data_dir: Path) -> str:
     """A key ring and a codec token made once per data folder, unless the environment has a
     key ring: payloads are encrypted here as in production. Returns the codec token."""
     keys, token = data_dir / "encryption-keys", data_dir / "codec-token"
     if not keys.exists() and not os.environ.get("PARTNERFLOW_ENCRYPTION_KEYS"):
-        keys.write_text(new_key_entry("local1"))
-        keys.chmod(0o600)
+        private_file(keys, new_key_entry("local1"))
     if not token.exists():
-        token.write_text(secrets.token_hex(24))
-        token.chmod(0o600)
+        private_file(token, secrets.token_hex(24))
     return token.read_text().strip()
 
 
@@ -251,14 +257,17 @@ def start_codec_server(data_dir: Path, token: str, ports: Ports) -> subprocess.P
                             start_new_session=True)
 
 
-def start_temporal(data_dir: Path, codec_token: str, ports: Ports) -> subprocess.Popen:
+def start_temporal(data_dir: Path, ports: Ports) -> subprocess.Popen:
+    """No --ui-codec-endpoint: a command line is readable by every user of the machine
+    (`ps`), and the UI hands its configured endpoint to whoever opens it; the endpoint with
+    the token is in <data>/codec-endpoint (0600), entered once in the UI's Codec Server
+    setting, which the browser keeps."""
     args = [
         temporal_cli(), "server", "start-dev",
         "--db-filename", str(data_dir / "temporal.db"),
         "--ip", LOOPBACK, "--ui-ip", LOOPBACK, "--port", str(ports.temporal),
         "--ui-port", str(ports.ui), "--http-port", str(ports.temporal_http),
         "--metrics-port", str(ports.temporal_metrics),
-        "--ui-codec-endpoint", f"http://localhost:{ports.codec}/{codec_token}",
         "--log-level", "warn",
     ]
     for key in SEARCH_ATTRIBUTES:
@@ -332,7 +341,8 @@ partnerflow is running; everything it started listens on {ip} only.
 server metrics {p.temporal_metrics}; log {data}/temporal.log)
   PostgreSQL     {dsn}{pg_note}
   Codec server   http://localhost:{p.codec}  (payloads are encrypted, key ring in \
-{data}/encryption-keys; the UI decodes through it)
+{data}/encryption-keys; to read them in the UI, enter the URL in {data}/codec-endpoint \
+under the UI's Codec Server setting, once per browser)
   Worker         metrics http://{ip}:{p.metrics}/metrics, readiness http://{ip}:{p.health}/readyz
 {messages}A worker or codec server that exits is restarted (after 1 s, doubling up to 30 s while it
 keeps crashing); if Temporal or PostgreSQL dies, everything stops and says why.
@@ -416,11 +426,12 @@ async def main() -> int:
         os.environ.update(DATABASE_URL=dsn, TEMPORAL_ADDRESS=f"{LOOPBACK}:{ports.temporal}",
                           TEMPORAL_NAMESPACE="default")
         token = local_secrets(data_dir)
+        private_file(data_dir / "codec-endpoint", f"http://localhost:{ports.codec}/{token}\n")
         temporal_log = data_dir / "temporal.log"
         codec = Child("the codec server", lambda: start_codec_server(data_dir, token, ports),
                       restartable=True)
         temporal = Child("the Temporal dev server",
-                         lambda: start_temporal(data_dir, token, ports), restartable=False,
+                         lambda: start_temporal(data_dir, ports), restartable=False,
                          log=str(temporal_log))
         children += [codec, temporal]
         codec.start()
@@ -437,8 +448,7 @@ async def main() -> int:
               f"demo data {'loaded' if loaded else 'already there'}")
         local_messages = await start_local_messages(data_dir, ports)
         # `starter.py outbox` in another terminal reads the database from here
-        (data_dir / "database-url").write_text(dsn)
-        (data_dir / "database-url").chmod(0o600)
+        private_file(data_dir / "database-url", dsn)
         worker = Child("the worker", lambda: start_worker(ports), restartable=True)
         children.insert(0, worker)
         worker.start()

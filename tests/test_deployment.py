@@ -126,3 +126,42 @@ def test_the_readme_walks_through_a_rolling_upgrade():
                  "--profile rollout stop worker-next", "### Patching policy",
                  "workflow.deprecate_patch", "tests/workflows/test_patching.py"):
         assert step in section, step
+
+
+# --- hardening (README "Hardening") ---------------------------------------------------------
+
+def published(service: str) -> list[str]:
+    return [str(p) for p in SERVICES[service].get("ports", [])]
+
+
+def test_temporal_and_postgresql_are_not_published_outside_the_compose_network():
+    for name, service in SERVICES.items():
+        for port in published(name):
+            assert not re.search(r"(^|:)(7233|7234|7235|7239|5432)(:|$)", port), (name, port)
+        assert "network_mode" not in service, name  # host networking would publish everything
+    assert "ports" not in SERVICES["temporal"] and "ports" not in SERVICES["postgresql"]
+
+
+def test_what_is_published_listens_on_the_hosts_loopback_only():
+    ports = {name: published(name) for name in SERVICES if published(name)}
+    assert ports, "the UI and the codec server are reached from the host"
+    for name, mappings in ports.items():
+        for port in mappings:
+            assert port.startswith("127.0.0.1:"), (name, port)
+
+
+def test_the_codec_token_is_not_handed_to_the_ui_server():
+    # The UI serves its codec endpoint to every browser that opens it (token included).
+    ui = SERVICES["temporal-ui"]["environment"]
+    assert not any("CODEC_TOKEN" in str(v) for v in ui.values()), ui
+
+
+def test_the_readme_says_how_to_turn_on_temporals_own_authorization():
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("### Hardening"):]
+    section = section[:section.index("\n## ", 1)]
+    for fact in ("requireClientAuth", "clientCaFiles", "global:", "authorization:",
+                 "authorizer: default", "claimMapper: default", "jwtKeyProvider",
+                 "keySourceURIs", "permissionsClaimName", "TEMPORAL_API_KEY",
+                 "TEMPORAL_TLS_CLIENT_CERT_PATH", "python -m store reconcile"):
+        assert fact in section, fact

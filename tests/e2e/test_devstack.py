@@ -156,3 +156,38 @@ async def test_a_dead_temporal_server_is_named_and_everything_stops(devstack):
                      r"Stopping everything cleanly")
     assert await asyncio.wait_for(run.proc.wait(), 90) == 1
     assert all(gone(p) for p in started), [p for p in started if not gone(p)]
+
+
+async def test_every_server_listens_on_loopback_and_no_command_line_holds_the_codec_token(
+        devstack, tmp_path):
+    """README "Hardening": each server ./run starts (Temporal's frontend, UI, HTTP API and
+    metrics, the codec server, the worker's metrics and health, the mail catcher and the
+    messages page) binds 127.0.0.1; and the codec token, which opens every decrypted payload,
+    is in no process's command line (`ps` shows those to every user of the machine)."""
+    run, started = devstack
+    await up(run)
+    text = "".join(run.lines)
+    expected = {int(p) for p in re.findall(
+        r"(?:localhost|127\.0\.0\.1):(\d+)|HTTP API (\d+)|server metrics (\d+)", text)
+        for p in p if p}
+    tree = [psutil.Process(run.proc.pid), *run.tree()]
+    started += tree[1:]
+    sockets = {}
+    for p in tree:
+        for c in p.net_connections(kind="inet"):
+            if c.status == psutil.CONN_LISTEN:
+                sockets.setdefault(c.laddr.ip, set()).add(c.laddr.port)
+    assert set(sockets) == {"127.0.0.1"}, sockets  # no 0.0.0.0, no ::
+    assert len(expected) >= 9 and expected <= sockets["127.0.0.1"], (expected, sockets)
+
+    token = (tmp_path / "data" / "codec-token").read_text().strip()
+    assert len(token) >= 16
+    for p in psutil.process_iter():
+        try:
+            assert token not in " ".join(p.cmdline()), p.cmdline()
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            pass
+    # it is where the README says: a file only its owner reads
+    endpoint = tmp_path / "data" / "codec-endpoint"
+    assert endpoint.read_text().strip().endswith(f"/{token}")
+    assert endpoint.stat().st_mode & 0o077 == 0
