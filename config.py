@@ -168,6 +168,17 @@ def encryption_codec() -> EncryptionCodec | None:
     return codec
 
 
+def key_ring() -> dict[str, bytes] | None:
+    """The payload key ring (PARTNERFLOW_ENCRYPTION_KEYS, else ./run's in the data folder), or
+    None on a system without one (tests; PARTNERFLOW_ALLOW_PLAINTEXT=1). The outbox seals
+    its one-time links with it (store/outbox.py)."""
+    text = os.environ.get("PARTNERFLOW_ENCRYPTION_KEYS", "").strip()
+    local = DATA_DIR / "encryption-keys"
+    if not text and local.exists():
+        text = local.read_text().strip()
+    return parse_key_ring(text) if text else None
+
+
 def accept_plaintext_history() -> bool:
     return os.environ.get("PARTNERFLOW_ACCEPT_PLAINTEXT_HISTORY", "").strip() == "1"
 

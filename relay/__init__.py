@@ -248,7 +248,8 @@ class Relay:
                                 f"{'phone number' if channel == 'sms' else 'e-mail address'}")
         language = language_for(kind, who["language"], self.templates.available(kind))
         context = {**(row["payload"] or {}), "recipient_name": who["name"],
-                   "link": row["secret"], "process_id": row["process_id"],
+                   "link": outbox.open_link(row["secret"], row["id"]),
+                   "process_id": row["process_id"],
                    "language": language}
         if row["secret_sha256"] and not row["secret"]:
             raise Undeliverable("its one-time link was blanked: it was sent once already")

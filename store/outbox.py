@@ -1,13 +1,83 @@
 """The outbox's delivery records (migration 009): claiming a due row for one relay, resolving
-its recipient from the records, stamping the outcome, listing and resending for staff."""
+its recipient from the records, stamping the outcome, listing and resending for staff.
 
+One-time links at rest (issue 10): `notifications.secret` holds the link sealed with the
+payload key ring (AES-256-GCM, the row id as associated data, so a sealed value copied to
+another row does not open), `sealed:v1:<key id>:<base64 nonce+ciphertext>`. Only the relay
+opens it, to put it in the message; then it is blanked, and its SHA-256 stays for lookup.
+Without a key ring (test systems, PARTNERFLOW_ALLOW_PLAINTEXT=1) and in rows written before
+this, the value is the clear link: read both, by the prefix. Tests and tools read a pending
+link only through `pending_link()`."""
+
+import base64
+import os
 from datetime import timedelta
 from typing import Any
 
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+import config
 from domain.errors import Refused
 from domain.notifications import FAILED, GIVEN_UP, SENT
 
 Conn = Any
+
+SEALED = "sealed:v1:"
+
+
+class LinkUnreadable(Exception):
+    """A sealed link whose key is not in this process's key ring (not given up: the ring
+    can be fixed, and the relay tries again with back-off)."""
+
+
+def _context(row_id: int) -> bytes:
+    return f"notifications/{row_id}".encode()
+
+
+def seal_link(link: str, row_id: int) -> str:
+    """The value stored for the link of outbox row `row_id`."""
+    ring = config.key_ring()
+    if ring is None:
+        return link  # no key ring on this system: kept as before, in clear until sent
+    key_id, key = next(iter(ring.items()))
+    nonce = os.urandom(12)
+    sealed = AESGCM(key).encrypt(nonce, link.encode(), _context(row_id))
+    return f"{SEALED}{key_id}:{base64.b64encode(nonce + sealed).decode()}"
+
+
+def open_link(stored: str | None, row_id: int, ring: dict[str, bytes] | None = None
+              ) -> str | None:
+    """The clear link of a stored value; `ring`: another key ring than this process's own
+    (a tool reading a worker's outbox from outside it)."""
+    if stored is None or not stored.startswith(SEALED):
+        return stored  # a clear row (no key ring, or written before sealing)
+    key_id, _, data = stored.removeprefix(SEALED).partition(":")
+    key = (ring or config.key_ring() or {}).get(key_id)
+    if key is None:
+        raise LinkUnreadable(f"outbox row {row_id}: its link is sealed with key {key_id!r}, "
+                             "which is not in PARTNERFLOW_ENCRYPTION_KEYS")
+    raw = base64.b64decode(data)
+    return AESGCM(key).decrypt(raw[:12], raw[12:], _context(row_id)).decode()
+
+
+async def store_link(conn: Conn, row_id: int, link: str) -> None:
+    await conn.execute("UPDATE notifications SET secret = $2 WHERE id = $1",
+                       row_id, seal_link(link, row_id))
+
+
+async def pending_link(conn: Conn, notification_id: int | None = None, *,
+                       recipient_id: str | None = None, process_id: str | None = None,
+                       template: str | None = None, ring: dict[str, bytes] | None = None
+                       ) -> str | None:
+    """The one-time link of a message not sent yet: by its id, or the newest one for a
+    recipient / process / template. The one way tests and tools read a link: after the
+    relay sent it, only the delivered message has it (None here)."""
+    row = await conn.fetchrow(
+        "SELECT id, secret FROM notifications WHERE secret IS NOT NULL AND status <> 'sent'"
+        " AND ($1::bigint IS NULL OR id = $1) AND ($2::text IS NULL OR recipient_id = $2)"
+        " AND ($3::text IS NULL OR process_id = $3) AND ($4::text IS NULL OR template = $4)"
+        " ORDER BY id DESC LIMIT 1", notification_id, recipient_id, process_id, template)
+    return open_link(row["secret"], row["id"], ring) if row else None
 
 COLUMNS = ("id, process_id, run, step, recipient_kind, recipient_id, template, payload, secret,"
            " secret_sha256, status, attempts, resent, created_at")

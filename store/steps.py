@@ -10,6 +10,7 @@ from typing import Any
 import structlog
 
 from domain.notifications import secret_digest
+from store import outbox
 
 log = structlog.get_logger("partnerflow.store")
 
@@ -71,21 +72,23 @@ async def notify(
     secret: str | None = None,
 ) -> None:
     """An outbox row, written inside the step's transaction; relay/ delivers it. A one-time
-    link (login, signing) goes in `secret`, never in the payload: the row keeps it only until
-    the message is sent (then it is blanked), and its SHA-256 for good."""
-    await conn.execute(
+    link (login, signing) goes in `secret`, never in the payload, sealed with the key ring
+    under the row's id (store/outbox.py; the clear link is never written): the row keeps it
+    only until the message is sent (then it is blanked), and its SHA-256 for good."""
+    row_id = await conn.fetchval(
         "INSERT INTO notifications (process_id, step, recipient_kind, recipient_id, template,"
-        " payload, secret, secret_sha256) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-        " ON CONFLICT (process_id, run, step) DO NOTHING",
+        " payload, secret_sha256) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        " ON CONFLICT (process_id, run, step) DO NOTHING RETURNING id",
         process_id,
         step,
         recipient_kind,
         recipient_id,
         template,
         payload,
-        secret,
         secret_digest(secret) if secret is not None else None,
     )
+    if row_id is not None and secret is not None:
+        await outbox.store_link(conn, row_id, secret)
 
 
 async def open_ticket(

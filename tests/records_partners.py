@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlparse
 
 from domain.leads import LeadBatchRef, LeadQueueRequest, LeadRow, Routing
 from domain.partners import hash_password
+from store import outbox
 from store.leads import save_batch
 
 PASSWORD_HASH = hash_password("correct horse battery", b"0123456789abcdef")
@@ -100,10 +101,9 @@ def batch(rows: list[LeadRow]) -> LeadBatchRef:
 
 async def login_link_token(pool, process_id: str, user_id: str) -> str:
     """The one-time token of the newest login e-mail to a partner user (from the outbox row,
-    where it stays in clear until the relay has sent it: no relay runs in these tests)."""
-    link = await pool.fetchval(
-        "SELECT secret FROM notifications WHERE process_id = $1 AND recipient_id = $2"
-        " AND template = 'partner_user_login' ORDER BY id DESC LIMIT 1", process_id, user_id)
+    sealed until the relay has sent it: no relay runs in these tests)."""
+    link = await outbox.pending_link(pool, process_id=process_id, recipient_id=user_id,
+                                     template="partner_user_login")
     return parse_qs(urlparse(link).query)["token"][0]
 
 

@@ -14,9 +14,13 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+import structlog
 from aiohttp import ClientSession
+from cryptography.exceptions import InvalidTag
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
+import config
+from codec import new_key_entry
 from relay import Relay, Settings
 from relay.sinks import MailCatcher, SmsSink
 from store import outbox
@@ -100,7 +104,7 @@ async def test_the_contract_goes_in_norwegian_by_email_and_sms_with_a_one_time_l
     s = await write(pool, "contract_for_signing_sms", "contact", co.contact_id, payload,
                     secret=link, process_id=pid)
     before = await row(pool, e)
-    assert before["secret"] == link and link not in str(before["payload"])
+    assert outbox.open_link(before["secret"], e) == link and link not in str(before["payload"])
     await drain(Relay(pool, settings(mail, sms)))
     (got,) = [m for m in mail.messages if co.contract_id in m.subject]
     assert got.to == "kari@bedrift.example" and got.language == "nb"
@@ -183,6 +187,54 @@ async def test_an_smtp_server_that_is_down_leaves_the_message_failed_and_due_lat
                                " FROM notifications WHERE id = $1", nid)
 
 
+async def test_a_one_time_link_is_sealed_at_rest_and_clear_only_in_the_delivered_message(
+        pool, mail, monkeypatch):
+    """Issue 10: the outbox row never holds the clear link (sealed with the key ring under
+    its row id); the relay opens it for the e-mail; the logs never hold it."""
+    monkeypatch.setenv("PARTNERFLOW_ENCRYPTION_KEYS", new_key_entry("t1"))
+    co = await new_company(pool, email="signer@sealed.example")
+    token = uuid.uuid4().hex
+    link = f"https://sign.example/sign?token={token}"
+    payload = {"contract_id": co.contract_id, "signing_deadline": "2026-12-09"}
+    with structlog.testing.capture_logs() as logs:
+        nid = await write(pool, "contract_for_signing_email", "contact", co.contact_id,
+                          payload, secret=link, process_id=f"renegotiation-{co.id}")
+        before = await row(pool, nid)
+        assert token not in str(dict(before))  # no column holds it in clear
+        assert before["secret"].startswith("sealed:v1:t1:")
+        assert before["secret_sha256"] == hashlib.sha256(link.encode()).hexdigest()
+        async with pool.acquire() as conn:
+            assert await outbox.pending_link(conn, nid) == link
+            # bound to its row: copied to another row it does not open
+            with pytest.raises(InvalidTag):
+                outbox.open_link(before["secret"], nid + 1)
+        await drain(Relay(pool, settings(mail)))
+    (got,) = [m for m in mail.messages if co.contract_id in m.subject]
+    assert got.to == "signer@sealed.example" and link in got.text
+    after = await row(pool, nid)
+    assert after["status"] == "sent" and after["secret"] is None
+    async with pool.acquire() as conn:
+        assert await outbox.pending_link(conn, nid) is None  # only the message has it now
+    assert logs and token not in str(logs)
+
+
+async def test_a_clear_link_written_before_sealing_is_still_delivered(pool, mail, monkeypatch):
+    """Rows written before sealing (or on a system without a key ring) hold the clear link:
+    read both, by the prefix."""
+    co = await new_company(pool, email="old@sealed.example")
+    monkeypatch.delenv("PARTNERFLOW_ENCRYPTION_KEYS", raising=False)
+    monkeypatch.setattr(config, "DATA_DIR", Path("/nonexistent"))
+    link = f"https://sign.example/sign?token={uuid.uuid4().hex}"
+    nid = await write(pool, "contract_for_signing_email", "contact", co.contact_id,
+                      {"contract_id": co.contract_id, "signing_deadline": "2026-12-09"},
+                      secret=link, process_id=f"renegotiation-{co.id}")
+    assert (await row(pool, nid))["secret"] == link
+    monkeypatch.setenv("PARTNERFLOW_ENCRYPTION_KEYS", new_key_entry("t2"))  # keys came later
+    await drain(Relay(pool, settings(mail)))
+    (got,) = [m for m in mail.messages if co.contract_id in m.subject]
+    assert link in got.text
+
+
 async def test_an_sms_gateway_that_refuses_is_recorded_with_its_answer(pool, sms):
     co = await new_company(pool)
     sms.status = 503
@@ -192,7 +244,8 @@ async def test_an_sms_gateway_that_refuses_is_recorded_with_its_answer(pool, sms
     await drain(Relay(pool, settings(None, sms, max_attempts=2)))
     r = await row(pool, nid)
     assert r["status"] == "given_up" and "HTTP 503" in r["last_error"]
-    assert r["secret"] == "https://sign.example/x"  # not sent: the link is still there
+    # not sent: the link is still there
+    assert outbox.open_link(r["secret"], nid) == "https://sign.example/x"
 
 
 async def test_two_relays_at_once_never_send_a_row_twice(pool, mail):

@@ -33,7 +33,9 @@ import asyncpg
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from codec import parse_key_ring
 from domain.business_time import business_today
+from store.outbox import pending_link
 from tests.e2e.cli import ROOT, environment, worker
 from workflows.visibility import ALL as SEARCH_ATTRIBUTES
 
@@ -206,12 +208,13 @@ def test_the_readme_names_runnable_commands():
         assert any(s.startswith(heading) for s in sections), heading
 
 
-async def newest_login_link(dsn: str, user: str) -> str:
+async def newest_login_link(dsn: str, user: str, env: dict[str, str]) -> str:
+    """Sealed in the outbox with the worker's key ring until a relay sends it (none runs
+    here): read through the one function for that, with the worker's ring."""
     conn = await asyncpg.connect(dsn)
     try:
-        return await conn.fetchval(
-            "SELECT secret FROM notifications WHERE recipient_id = $1"
-            " AND template = 'partner_user_login' ORDER BY id DESC LIMIT 1", user)
+        return await pending_link(conn, recipient_id=user, template="partner_user_login",
+                                  ring=parse_key_ring(env["PARTNERFLOW_ENCRYPTION_KEYS"]))
     finally:
         await conn.close()
 
@@ -245,4 +248,5 @@ async def test_every_readme_command_works_as_written(own_dev_server, demo_db, tm
             if sub == "invite-partner-user":
                 # what the login e-mail will say: the link waits in its outbox row until the
                 # relay sends it (no relay runs here; under ./run it is on the Messages page)
-                links.append(await newest_login_link(demo_db, argv[argv.index("--contact") + 1]))
+                links.append(await newest_login_link(demo_db, argv[argv.index("--contact") + 1],
+                                                   env))

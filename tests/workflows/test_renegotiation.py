@@ -32,6 +32,7 @@ from domain.renegotiation import (
     signing_closes_at,
     signing_deadline,
 )
+from store.outbox import pending_link
 from tests.records_partners import history_text
 from tests.records_renegotiation import access_count, new_company, outbox
 from tests.workflows.harness import outcome, running_worker, start_process
@@ -136,8 +137,8 @@ async def test_signed_early_the_seed_fields_and_the_records_on_signature(time_en
             ("contact", co.contact_id, "contract_for_signing_sms")]
         # both carry the one-time signing link, until the relay sends them; the contract
         # keeps its hash; neither the link nor the addresses are in the history (issue 11)
-        (link,) = {r["secret"] for r in await pool.fetch(
-            "SELECT secret FROM notifications WHERE process_id = $1", handle.id)}
+        (link,) = {await pending_link(pool, r["id"]) for r in await pool.fetch(
+            "SELECT id FROM notifications WHERE process_id = $1", handle.id)}
         token = parse_qs(urlparse(link).query)["token"][0]
         assert await pool.fetchval("SELECT signing_token_sha256 FROM contracts WHERE id = $1",
                                    s.contract_id) == hashlib.sha256(token.encode()).hexdigest()
