@@ -292,6 +292,20 @@ async def start_local_messages(data_dir: Path, ports: Ports) -> bool:
     return True
 
 
+def reconcile_every(environ) -> int:
+    text = environ.get("PARTNERFLOW_RECONCILE_EVERY", "300")
+    if not text.isdigit() or int(text) < 1:
+        raise SystemExit(f"PARTNERFLOW_RECONCILE_EVERY={text!r}: give seconds (at least 1)")
+    return int(text)
+
+
+def start_reconciliation(every: int) -> subprocess.Popen:
+    """The reconciliation job (reconcile.py): closes records of processes whose workflow was
+    terminated, timed out, failed or is gone, every `every` seconds."""
+    return subprocess.Popen([sys.executable, "-m", "store", "reconcile", "--every", str(every)],
+                            cwd=HERE, env=dict(os.environ), start_new_session=True)
+
+
 def start_worker(ports: Ports) -> subprocess.Popen:
     env = dict(os.environ, PARTNERFLOW_METRICS_ADDRESS=f"{LOOPBACK}:{ports.metrics}",
                PARTNERFLOW_HEALTH_HOST=LOOPBACK, PARTNERFLOW_HEALTH_PORT=str(ports.health))
@@ -344,8 +358,11 @@ server metrics {p.temporal_metrics}; log {data}/temporal.log)
 {data}/encryption-keys; to read them in the UI, enter the URL in {data}/codec-endpoint \
 under the UI's Codec Server setting, once per browser)
   Worker         metrics http://{ip}:{p.metrics}/metrics, readiness http://{ip}:{p.health}/readyz
-{messages}A worker or codec server that exits is restarted (after 1 s, doubling up to 30 s while it
-keeps crashing); if Temporal or PostgreSQL dies, everything stops and says why.
+  Reconciliation every {every} s (python -m store reconcile): closes the records of \
+processes whose workflow was terminated, timed out, failed or is gone
+{messages}A worker, reconciliation job or codec server that exits is restarted (after 1 s, \
+doubling up to 30 s while it keeps crashing); if Temporal or PostgreSQL dies, everything \
+stops and says why.
 
 Try, in another terminal:
   {env}.venv/bin/python starter.py fast-change --account ACME --pbx PBX-ACME --set Premium=10
@@ -362,12 +379,13 @@ catcher {ip}:{p.smtp}, SMS sink; kept in {data}/messages; status: starter.py out
 
 
 def banner(ports: Ports, dsn: str, data_dir: Path, embedded: bool,
-           local_messages: bool = False) -> str:
+           local_messages: bool = False, reconcile_every: int = 300) -> str:
     env = "" if ports.temporal == 7233 else f"TEMPORAL_ADDRESS={LOOPBACK}:{ports.temporal} "
     messages = (MESSAGES.format(ip=LOOPBACK, p=ports, data=data_dir) if local_messages
                 else f"  Messages       sent through {os.environ.get('PARTNERFLOW_SMTP_HOST')}"
                      " (PARTNERFLOW_SMTP_HOST); status: starter.py outbox\n")
     return BANNER.format(ip=LOOPBACK, p=ports, queue=config.TASK_QUEUE, messages=messages,
+                         every=reconcile_every,
                          dsn=without_password(dsn), data=data_dir, env=env,
                          pg_note="  (embedded: a Unix socket, no TCP port)" if embedded else "")
 
@@ -453,14 +471,19 @@ async def main() -> int:
         children.insert(0, worker)
         worker.start()
         print(f"worker started (pid {worker.proc.pid})")
+        every = reconcile_every(os.environ)
+        reconciliation = Child("the reconciliation job", lambda: start_reconciliation(every),
+                               restartable=True)
+        children.insert(1, reconciliation)
+        reconciliation.start()
         print(banner(ports, dsn, data_dir, embedded=pg_server is not None,
-                     local_messages=local_messages))
+                     local_messages=local_messages, reconcile_every=every))
         config.write_run_file(data_dir, {
             "pid": os.getpid(), "temporal_ui": f"http://localhost:{ports.ui}",
             "temporal": f"{LOOPBACK}:{ports.temporal}", "postgresql": without_password(dsn),
             "database_url": dsn})  # for the clone's tools: `python -m store outbox`
         code = await supervise(children, watched, stopping)
-        print("\nstopping: worker, codec server, Temporal, PostgreSQL")
+        print("\nstopping: worker, reconciliation job, codec server, Temporal, PostgreSQL")
         return code
     finally:
         for c in children:  # the worker first: it finishes its activities

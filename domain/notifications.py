@@ -33,6 +33,8 @@ KINDS: dict[str, str] = {
     "lead_owner_changed": "en",
     "lead_recalled": "en",
     "lead_not_interested": "en",
+    # to ops, from the reconciliation after a workflow ended without closing its records
+    "process_closed_by_reconciliation": "en",
 }
 
 # Status of a row (migration 009).

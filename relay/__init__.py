@@ -67,6 +67,7 @@ def _team_addresses(text: str) -> dict[str, str]:
 DEFAULT_TEAMS = {
     "customer_care": "kundesenter@partnerflow.example",
     "carrier-porting": "porting@partnerflow.example",
+    "ops": "ops@partnerflow.example",
 }
 
 

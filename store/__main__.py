@@ -1,16 +1,41 @@
 """`python -m store migrate` applies the migrations (the compose file's one-shot job);
 `python -m store demo` loads the demo data; `python -m store outbox` shows the ten newest
 outbox rows with their payload (`starter.py outbox` shows their delivery status; the messages
-themselves, one-time links included, arrive in ./run's mail catcher).
-All read DATABASE_URL."""
+themselves, one-time links included, arrive in ./run's mail catcher); `python -m store
+reconcile [--every SECONDS]` closes the records of processes whose workflow ended without
+closing them (reconcile.py; it also reads TEMPORAL_*). All read DATABASE_URL."""
 
 import asyncio
 import json
+import os
 import sys
 
 import config
 from store import demo
-from store.db import connect, migrate
+from store.db import connect, create_pool, migrate
+
+
+async def reconcile(every: float | None) -> str:
+    import signal
+
+    import logs
+    import reconcile as job
+
+    logs.configure()
+    pool = await create_pool(config.database_url(), max_size=2)
+    try:
+        client = await config.connect_temporal()
+        if every is None:
+            closed = await job.reconcile(pool, client)
+            return "\n".join(f"{c['process_id']}: {', '.join(c['records'])} ({c['reason']})"
+                             for c in closed) or "nothing to close"
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+        await job.run_every(pool, client, every, stop)
+        return "reconciliation stopped"
+    finally:
+        await pool.close()
 
 
 async def main(command: str) -> str:
@@ -34,7 +59,23 @@ async def main(command: str) -> str:
         await conn.close()
 
 
+USAGE = "usage: python -m store migrate|demo|outbox|reconcile [--every SECONDS]"
+
 if __name__ == "__main__":
-    if len(sys.argv) != 2 or sys.argv[1] not in ("migrate", "demo", "outbox"):
-        sys.exit("usage: python -m store migrate|demo|outbox")
-    print(asyncio.run(main(sys.argv[1])))
+    args = sys.argv[1:]
+    if args[:1] == ["reconcile"]:
+        if args[1:2] == ["--every"] and len(args) == 3 and args[2].isdigit() and int(args[2]):
+            every: float | None = float(args[2])
+        elif len(args) == 1:
+            every = None
+        else:
+            sys.exit(USAGE)
+        try:
+            print(asyncio.run(reconcile(every)))
+        except config.NotConfigured as e:
+            sys.exit(f"reconcile: {e}")
+        sys.stdout.flush()
+        os._exit(0)  # the SDK runtime may abort the interpreter at exit (sdk-python #300)
+    if len(args) != 1 or args[0] not in ("migrate", "demo", "outbox"):
+        sys.exit(USAGE)
+    print(asyncio.run(main(args[0])))

@@ -22,6 +22,7 @@ def test_the_services_of_a_production_setup():
     assert set(SERVICES) == {
         "postgresql", "temporal-schema", "temporal", "temporal-search-attributes",
         "temporal-ui", "migrate", "worker", "worker-next", "worker-version", "codec-server",
+        "reconcile",
     }
 
 
@@ -148,6 +149,16 @@ def test_what_is_published_listens_on_the_hosts_loopback_only():
     for name, mappings in ports.items():
         for port in mappings:
             assert port.startswith("127.0.0.1:"), (name, port)
+
+
+def test_the_reconciliation_job_runs_after_the_migration():
+    job = SERVICES["reconcile"]
+    assert job["command"] == ["python", "-m", "store", "reconcile", "--every", "300"]
+    assert depends("reconcile") == {"migrate": "service_completed_successfully",
+                                    "temporal": "service_healthy"}
+    assert job["restart"] == "unless-stopped"
+    for key in ("DATABASE_URL", "TEMPORAL_ADDRESS", "PARTNERFLOW_ENCRYPTION_KEYS"):
+        assert key in job["environment"], key
 
 
 def test_the_codec_token_is_not_handed_to_the_ui_server():

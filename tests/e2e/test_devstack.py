@@ -141,7 +141,8 @@ async def test_a_killed_worker_comes_back_and_ctrl_c_stops_everything(devstack):
     run.proc.send_signal(signal.SIGINT)
     assert await asyncio.wait_for(run.proc.wait(), 90) == 0
     await run.drain()
-    assert "stopping: worker, codec server, Temporal, PostgreSQL" in "".join(run.lines)
+    assert ("stopping: worker, reconciliation job, codec server, Temporal, PostgreSQL"
+            in "".join(run.lines))
     assert all(gone(p) for p in started), [p for p in started if not gone(p)]
 
 
@@ -179,6 +180,9 @@ async def test_every_server_listens_on_loopback_and_no_command_line_holds_the_co
                 sockets.setdefault(c.laddr.ip, set()).add(c.laddr.port)
     assert set(sockets) == {"127.0.0.1"}, sockets  # no 0.0.0.0, no ::
     assert len(expected) >= 9 and expected <= sockets["127.0.0.1"], (expected, sockets)
+
+    # the reconciliation job runs under ./run too (README "Hardening")
+    assert any("reconcile" in p.cmdline() for p in tree[1:]), [p.cmdline() for p in tree]
 
     token = (tmp_path / "data" / "codec-token").read_text().strip()
     assert len(token) >= 16

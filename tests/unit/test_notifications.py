@@ -56,6 +56,9 @@ SAMPLES = {
                       "partner_id": "P-NORDTEL", "work_within_minutes": 240},
     "lead_not_interested": {"queue_id": "Q", "lead_id": "L-3", "user_id": "C-NORD-1",
                             "partner_id": "P-NORDTEL", "reason": "already a customer"},
+    "process_closed_by_reconciliation": {
+        "records": ["order O-1", "quote Q-1"],
+        "reason": "closed by reconciliation: workflow terminated by ops-anna (duplicate)"},
 }
 
 
