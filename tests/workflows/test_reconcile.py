@@ -3,7 +3,11 @@ reconciliation job (reconcile.py): the terminated order is closed in PostgreSQL 
 audit row naming who terminated it and a notice to ops; a running one is left alone. On the
 real dev server, with a database of its own (the job looks at every open record)."""
 
+import asyncio
+import os
+import sys
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -16,11 +20,17 @@ from tests.records import load_catalogue, new_account
 from tests.workflows.harness import running_worker, start_process
 from workflows.fast_change_order import FastChangeOrder
 
+ROOT = Path(__file__).resolve().parents[2]
+
 
 @pytest.fixture
-async def own_pool(postgres_admin_dsn):
-    pool = await create_pool(await new_database(postgres_admin_dsn, "pf_reconcile"),
-                             max_size=4)
+async def own_dsn(postgres_admin_dsn):
+    return await new_database(postgres_admin_dsn, "pf_reconcile")
+
+
+@pytest.fixture
+async def own_pool(own_dsn):
+    pool = await create_pool(own_dsn, max_size=4)
     async with pool.acquire() as conn:
         await load_catalogue(conn)
     yield pool
@@ -84,4 +94,34 @@ async def test_records_of_a_workflow_temporal_does_not_know_are_closed(dev_env, 
         f"O-{uuid.uuid4().hex[:8]}", process_id, acc.id, acc.pbx_id, acc.partner_id)
     (closed,) = await reconcile.reconcile(pool, dev_env.client)
     assert closed["reason"] == "closed by reconciliation: workflow not found in Temporal"
+    assert (await order_of(pool, process_id))["status"] == "cancelled"
+
+
+async def test_the_command_compose_and_run_start_closes_and_then_finds_nothing(
+        dev_env, own_pool, own_dsn):
+    """`python -m store reconcile` as compose's `reconcile` service and ./run start it (with
+    --every), one pass: what it closed, then nothing."""
+    pool = own_pool
+    acc = await new_account(pool)
+    process_id = f"fast-change-order-{acc.id}-cli"
+    await pool.execute(
+        "INSERT INTO orders (id, process_id, kind, account_id, pbx_id, partner_id, status)"
+        " VALUES ($1, $2, 'fast_change', $3, $4, $5, 'awaiting_partner_confirmation')",
+        f"O-{uuid.uuid4().hex[:8]}", process_id, acc.id, acc.pbx_id, acc.partner_id)
+    env = dict(os.environ, DATABASE_URL=own_dsn, PARTNERFLOW_ALLOW_PLAINTEXT="1",
+               TEMPORAL_ADDRESS=dev_env.client.service_client.config.target_host,
+               TEMPORAL_NAMESPACE="default", LOG_LEVEL="WARNING")
+    env.pop("PARTNERFLOW_ENCRYPTION_KEYS", None)
+
+    async def run() -> str:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "store", "reconcile", cwd=ROOT, env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await asyncio.wait_for(proc.communicate(), 60)
+        assert proc.returncode == 0, err.decode()
+        return out.decode()
+
+    first = await run()
+    assert f"{process_id}: order O-" in first and "workflow not found in Temporal" in first
+    assert (await run()).strip().endswith("nothing to close")
     assert (await order_of(pool, process_id))["status"] == "cancelled"
