@@ -67,6 +67,9 @@ async def reconcile(pool: Any, client: Client) -> list[dict]:
             log.warning("records closed by reconciliation", process_id=process_id,
                         records=result["records"], reason=result["reason"])
             closed.append({"process_id": process_id, **result})
+    log.info("reconciliation pass", processes_with_open_records=len({r.process_id for r in
+                                                                     open_}),
+             closed=len(closed))
     return closed
 
 

@@ -181,8 +181,10 @@ async def test_every_server_listens_on_loopback_and_no_command_line_holds_the_co
     assert set(sockets) == {"127.0.0.1"}, sockets  # no 0.0.0.0, no ::
     assert len(expected) >= 9 and expected <= sockets["127.0.0.1"], (expected, sockets)
 
-    # the reconciliation job runs under ./run too (README "Hardening")
+    # the reconciliation job runs under ./run too (README "Hardening"): a first pass at once
     assert any("reconcile" in p.cmdline() for p in tree[1:]), [p.cmdline() for p in tree]
+    if '"event": "reconciliation pass"' not in "".join(run.lines):  # may come before "up"
+        await run.expect(r"\"event\": \"reconciliation pass\"", timeout=60)
 
     token = (tmp_path / "data" / "codec-token").read_text().strip()
     assert len(token) >= 16
