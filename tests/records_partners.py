@@ -99,11 +99,13 @@ def batch(rows: list[LeadRow]) -> LeadBatchRef:
     return save_batch(documents_root(), rows)
 
 
-async def login_link_token(pool, process_id: str, user_id: str) -> str:
+async def login_link_token(pool, process_id: str, user_id: str,
+                           ring: dict[str, bytes] | None = None) -> str:
     """The one-time token of the newest login e-mail to a partner user (from the outbox row,
-    sealed until the relay has sent it: no relay runs in these tests)."""
+    sealed until the relay has sent it: no relay runs in these tests); `ring`: the key ring
+    of a worker running in another process (e2e)."""
     link = await outbox.pending_link(pool, process_id=process_id, recipient_id=user_id,
-                                     template="partner_user_login")
+                                     template="partner_user_login", ring=ring)
     return parse_qs(urlparse(link).query)["token"][0]
 
 

@@ -12,6 +12,7 @@ import pytest
 from temporalio.client import WorkflowUpdateFailedError
 
 from cli.leads import deliver
+from codec import parse_key_ring
 from domain.leads import Claim, LeadBatch, queue_process_id
 from store.leads import save_batch
 from tests.e2e.cli import client_for, starter, worker
@@ -60,7 +61,8 @@ async def test_from_partner_management_to_an_opportunity_through_the_starter(
         invited = await ok("invite-partner-user", "--partner", nordic.id, "--contact", anna,
                            "--as", "cm-eva")
         assert "one-time link" in invited["message"]
-        token = await login_link_token(pool, f"partner-account-{nordic.id}", anna)
+        token = await login_link_token(pool, f"partner-account-{nordic.id}", anna,
+                                       parse_key_ring(cli_env["PARTNERFLOW_ENCRYPTION_KEYS"]))
         link = f"https://partners.example/first-login?user={anna}&token={token}"
         welcome = await ok("partner-login", "--partner", nordic.id, "--user", anna,
                            "--token", link, "--password-file", str(password))
