@@ -19,6 +19,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from store import demo
 from store.db import connect, create_pool, migrate
+from tests.people import add_test_staff
 from tests.records import load_catalogue
 from workflows.visibility import ALL as SEARCH_ATTRIBUTES
 
@@ -38,8 +39,10 @@ def postgres_admin_dsn(tmp_path_factory) -> str:
     server.cleanup()
 
 
-async def new_database(admin_dsn: str, prefix: str = "partnerflow_test") -> str:
-    """A fresh, migrated database of its own on the test server; its DSN."""
+async def new_database(admin_dsn: str, prefix: str = "partnerflow_test",
+                       test_staff: bool = True) -> str:
+    """A fresh, migrated database of its own on the test server; its DSN. With `test_staff`
+    the names older tests act as are staff with every role (tests/people.py)."""
     name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     conn = await asyncpg.connect(admin_dsn)
     await conn.execute(f'CREATE DATABASE "{name}"')
@@ -47,6 +50,12 @@ async def new_database(admin_dsn: str, prefix: str = "partnerflow_test") -> str:
     base, _, query = admin_dsn.partition("?")
     dsn = base.rsplit("/", 1)[0] + f"/{name}" + (f"?{query}" if query else "")
     await migrate(dsn)
+    if test_staff:
+        conn = await asyncpg.connect(dsn)
+        try:
+            await add_test_staff(conn)
+        finally:
+            await conn.close()
     return dsn
 
 
