@@ -836,7 +836,7 @@ async def check_staff(args: argparse.Namespace) -> None:
         if reason is not None:
             await people.record_refusal(conn, actor=args.actor, permission=f"starter.{args.cmd}",
                                         process_id=getattr(args, "process_id", None) or "-",
-                                        reason=reason, checked_in="starter")
+                                        reason=reason, checked_in="starter", quiet=True)
             raise Failure(REFUSED, reason)
     finally:
         await conn.close()

@@ -4,8 +4,12 @@ directly (the directory is records, not a process). Only an active admin changes
 change is one audited step (audit_log, process `people-directory`), refused ones are in the
 security log."""
 
+import logging
+import sys
 import uuid
 from datetime import datetime
+
+import structlog
 
 from cli.common import (
     OK,
@@ -36,8 +40,15 @@ def _dsn() -> str:
     return dsn
 
 
+def _quiet_store_log() -> None:
+    """The store's step log goes to stderr, warnings only: stdout is the command's answer."""
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+                        wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+
+
 async def _change(args, what: str, write) -> int:
     """One audited step: the admin check and the change in one transaction."""
+    _quiet_store_log()
     pool = await create_pool(_dsn(), min_size=1, max_size=1)
     step = f"staff-{what}-{args.request_id or uuid.uuid4().hex[:16]}"
 
@@ -53,7 +64,7 @@ async def _change(args, what: str, write) -> int:
             async with pool.acquire() as conn:
                 await people.record_refusal(conn, actor=args.actor,
                                             permission=f"staff.{what}", process_id=DIRECTORY,
-                                            reason=str(e), checked_in="store")
+                                            reason=str(e), checked_in="store", quiet=True)
         raise Failure(REFUSED, str(e)) from None
     finally:
         await pool.close()

@@ -25,6 +25,7 @@ from domain.leads import (
     plan_routing,
 )
 from domain.partners import PartnerRoster
+from store import people
 from store.partners import require_management, roster
 from store.steps import notify
 
@@ -109,6 +110,7 @@ async def open_queue(conn: Conn, process_id: str, actor: str, queue_id: str, nam
                      channel_managers: list[str], partners: list[str], claim_cap: int,
                      routing: str, work_within_minutes: int | None = None) -> dict:
     await require_management(conn)
+    await people.require_channel_managers(conn, channel_managers)
     existing = await conn.fetchval("SELECT process_id FROM lead_queues WHERE id = $1", queue_id)
     if existing is not None:
         raise Refused(f"lead queue {queue_id} already exists")

@@ -75,18 +75,33 @@ async def check(conn: Conn, *, permission: str, actor: str, process_id: str, fac
 
 
 async def record_refusal(conn: Conn, *, actor: str, permission: str, process_id: str,
-                         reason: str, checked_in: str) -> None:
+                         reason: str, checked_in: str, quiet: bool = False) -> None:
+    """`quiet`: the caller tells the person itself (the starter prints the refusal)."""
     await conn.execute(
         "INSERT INTO security_log (actor, permission, process_id, reason, checked_in)"
         " VALUES ($1, $2, $3, $4, $5)", actor, permission, process_id, reason, checked_in)
-    log.warning("step refused", actor=actor, permission=permission, process_id=process_id,
-                reason=reason, checked_in=checked_in)
+    if not quiet:
+        log.warning("step refused", actor=actor, permission=permission,
+                    process_id=process_id, reason=reason, checked_in=checked_in)
 
 
 async def security_log(conn: Conn, since: datetime | None = None, limit: int = 100) -> list:
     return [dict(r) for r in await conn.fetch(
         "SELECT id, at, actor, permission, process_id, reason, checked_in FROM security_log"
         " WHERE $1::timestamptz IS NULL OR at >= $1 ORDER BY id DESC LIMIT $2", since, limit)]
+
+
+async def require_channel_managers(conn: Conn, user_ids: list[str]) -> None:
+    """Who a partner account or lead queue names as its channel manager(s) must be one:
+    nobody makes themself (or a partner user) channel manager by typing a name."""
+    not_ones = []
+    for user_id in user_ids:
+        p = await person(conn, user_id)
+        if p is None or not p.active_staff or Role.CHANNEL_MANAGER not in p.roles:
+            not_ones.append(user_id)
+    if not_ones:
+        raise Refused(f"{', '.join(not_ones)}: not an active channel manager in the people "
+                      "directory (an admin grants the role: `starter.py staff grant`)")
 
 
 # --- staff management (admin only; each change one audited step) ---------------------------

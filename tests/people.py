@@ -10,7 +10,7 @@ TEST_STAFF = [
     "staff-porting", "staff-lea", "staff-e2e", "partner-user", "partner", "kari", "tests",
     "test", "ola.kundesenter", "lead-carla", "ops-ben", "cm-eva", "bench", "bench-staff",
     "cm-bench", "other", "ben", "kari.kundesenter", "cm-bo", "ops-anna", "partner-anna",
-    "partner-bo", "partner-cy", "partner-dee", "partner-di",
+    "partner-bo", "partner-cy", "partner-dee", "partner-di", "cm-test",
 ]
 
 
