@@ -113,6 +113,16 @@ def running_stack(data_dir: Path | None = None) -> dict[str, Any] | None:
         return {}
 
 
+ACTOR_ENV = "PARTNERFLOW_ACTOR"
+DEMO_ACTOR = "ops-anna"  # ./run's identity for the starter: the demo data's operations lead
+
+
+def default_actor() -> str | None:
+    """Who the starter acts as without --as: PARTNERFLOW_ACTOR, else the identity ./run
+    names in its run file (never the login name: $USER is not a directory identity)."""
+    return os.environ.get(ACTOR_ENV) or (running_stack() or {}).get("actor") or None
+
+
 def documents_dir() -> Path:
     """Where uploaded documents (LOA, invoices) and number lists are kept, outside Temporal:
     PARTNERFLOW_DOCUMENTS_DIR, else `documents/` in the data folder. The starter writes there

@@ -481,7 +481,8 @@ async def main() -> int:
         config.write_run_file(data_dir, {
             "pid": os.getpid(), "temporal_ui": f"http://localhost:{ports.ui}",
             "temporal": f"{LOOPBACK}:{ports.temporal}", "postgresql": without_password(dsn),
-            "database_url": dsn})  # for the clone's tools: `python -m store outbox`
+            "database_url": dsn,  # for the clone's tools: `python -m store outbox`
+            "actor": os.environ.get(config.ACTOR_ENV) or config.DEMO_ACTOR})  # the starter's
         code = await supervise(children, watched, stopping)
         print("\nstopping: worker, reconciliation job, codec server, Temporal, PostgreSQL")
         return code

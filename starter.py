@@ -18,6 +18,7 @@ from cli import (
     leads,
     outbox,
     partners,
+    people,
     psa,
     records,
     renegotiation,
@@ -37,12 +38,14 @@ from cli.common import (
     Failure,
     Parser,
     begin_command,
+    check_staff,
     cmd_list,
     cmd_retry,
     cmd_status,
     common_options,
     emit,
     failure_of,
+    identity,
     reader_gone,
     whole,
 )
@@ -50,7 +53,7 @@ from cli.common import (
 LABELS = {REFUSED: "refused: ", BAD_INPUT: "bad input: ", NO_PROCESS: "", UNREACHABLE: "",
           BUSY: "busy: ", NO_ANSWER: "no answer: ", SETUP: "not set up: ", FAILED: "failed: "}
 PROCESSES = [change_orders, classound, psa, partners, leads, renegotiation, accounts, records,
-             outbox]
+             outbox, people]
 
 
 def parser() -> argparse.ArgumentParser:
@@ -79,7 +82,9 @@ async def run(argv: list[str]) -> int:
     """Runs one command; every failure leaves as a Failure (exit code and words)."""
     args = parser().parse_args(argv)
     begin_command(args.wait)
+    identity(args)
     try:
+        await check_staff(args)
         return await args.fn(args)
     except BrokenPipeError:
         raise  # the reader went away: nothing to tell it (main)

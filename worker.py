@@ -25,6 +25,7 @@ from activities.change_orders import ChangeOrderActivities
 from activities.classound import ClassoundActivities
 from activities.leads import LeadActivities
 from activities.partners import PartnerActivities
+from activities.people import PeopleActivities
 from activities.psa import PsaActivities
 from activities.records import RecordActivities
 from activities.renegotiation import RenegotiationActivities
@@ -61,7 +62,7 @@ WORKFLOWS = [FastChangeOrder, ChangeOrder, Renegotiation, ClassoundOrder,
              AccountOverviewRead, RecordsRead, LeadQueueRouter, LeadStep]
 ACTIVITY_CLASSES = [ChangeOrderActivities, RenegotiationActivities, ClassoundActivities,
                     PsaActivities, PartnerActivities, LeadActivities, AccountActivities,
-                    RecordActivities]
+                    RecordActivities, PeopleActivities]
 GRACEFUL_SHUTDOWN = timedelta(seconds=30)
 
 log = structlog.get_logger("partnerflow.worker")

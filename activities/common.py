@@ -64,6 +64,8 @@ class StepActivities:
                 action=action,
                 write=write,
                 run=key.run,
+                permission=getattr(key, "permission", ""),
+                facts=getattr(key, "facts", None),
             )
 
     def all(self) -> list:

@@ -39,7 +39,8 @@ class PsaActivities(StepActivities):
         refusals."""
         async with refusals_are_final(), psa.gates_refuse():
             return await once(self.pool, process_id=key.process_id, step=key.step,
-                              actor=key.actor, action=action, write=write, run=key.run)
+                              actor=key.actor, action=action, write=write, run=key.run,
+                              permission=key.permission, facts=key.facts)
 
     async def _read(self, read):
         async with refusals_are_final(), self.pool.acquire() as conn:

@@ -770,10 +770,73 @@ def begin_command(wait: float | None) -> None:
 def common_options() -> argparse.ArgumentParser:
     common = Parser(add_help=False)
     common.add_argument("--json", action="store_true", help="print JSON for scripts")
-    common.add_argument("--as", dest="actor", default=os.environ.get("USER") or "staff",
-                        type=USER,
-                        help="who does this step (staff or partner user id; default $USER)")
+    common.add_argument("--as", dest="actor", default=None, type=USER,
+                        help="who does this step: your staff id in the people directory "
+                        f"(default ${config.ACTOR_ENV}, or ./run's identity)")
     common.add_argument("--wait", type=seconds, metavar="SECONDS",
                         help="how long to wait for the process to answer before giving up "
                         f"(exit {NO_ANSWER}); default ${WAIT_ENV} or {DEFAULT_WAIT:.0f}")
     return common
+
+
+# --- who acts (issue 10) --------------------------------------------------------------------
+
+def identity(args: argparse.Namespace) -> None:
+    """`--as`, else the configured identity; without either nothing is sent (exit 2)."""
+    if getattr(args, "actor", "unset") is None:
+        args.actor = config.default_actor()
+        if args.actor is None:
+            raise Failure(BAD_INPUT, f"--as: who are you? pass --as with your staff id, or set "
+                          f"{config.ACTOR_ENV} (the people directory's id, e.g. ops-anna)")
+        try:
+            args.actor = USER(args.actor)
+        except argparse.ArgumentTypeError as e:
+            raise Failure(BAD_INPUT, f"{config.ACTOR_ENV}: {e}") from None
+
+
+def database_dsn() -> str | None:
+    """PostgreSQL for the commands that read it: DATABASE_URL, else ./run's."""
+    dsn = os.environ.get("DATABASE_URL")
+    local = config.DATA_DIR / "database-url"  # written by ./run
+    if not dsn and local.exists():
+        dsn = local.read_text().strip()
+    return dsn or (config.running_stack() or {}).get("database_url")
+
+
+async def check_staff(args: argparse.Namespace) -> None:
+    """The starter is the staff's tool: `--as` names an active staff member of the directory.
+    A partner user's id or a name nobody knows is refused here (exit 1), before anything is
+    sent, and logged. Where the starter has no database to ask (staff reaching only Temporal),
+    the workflow and the store decide on the step as they always do."""
+    from store import people
+    from store.db import connect
+
+    dsn = database_dsn()
+    if not dsn:
+        return
+    try:
+        conn = await asyncio.wait_for(connect(dsn), timeout=5)
+    except Exception:  # noqa: BLE001 - the workflow and the store still decide
+        return
+    try:
+        who = await people.person(conn, args.actor)
+        reason = None
+        if who is None:
+            reason = (f"--as {args.actor}: not in the people directory; staff act under their "
+                      "own id (`starter.py staff list`; an admin adds staff)")
+        elif who.staff_status == "deactivated":
+            reason = f"--as {args.actor}: deactivated in the people directory"
+        elif not who.active_staff and who.partner_id:
+            reason = (f"--as {args.actor}: a user of partner {who.partner_id}, not staff; "
+                      "partners act through the partner portal, staff for a partner under "
+                      "their own id")
+        elif not who.active_staff:
+            reason = (f"--as {args.actor}: a customer's signer, not staff; customers sign on "
+                      "the signing page")
+        if reason is not None:
+            await people.record_refusal(conn, actor=args.actor, permission=f"starter.{args.cmd}",
+                                        process_id=getattr(args, "process_id", None) or "-",
+                                        reason=reason, checked_in="starter", quiet=True)
+            raise Failure(REFUSED, reason)
+    finally:
+        await conn.close()

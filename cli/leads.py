@@ -171,10 +171,16 @@ async def lead_step(args, fallback=None, **fields) -> int:
     the earlier design has no such step)."""
     args.process_id = queue_process_id(args.queue)
     if await queue_design(args.queue) != ROUTER:
+        if getattr(args, "for_user", None):
+            raise Failure(REFUSED, f"queue {args.queue} was opened before staff could act for "
+                          "a partner user (--for); the partner user does it, or open a new queue")
         if fallback is None:
             raise Failure(REFUSED, f"queue {args.queue} was opened before this step existed; "
                           "open a new queue for it (its leads stay where they are)")
         return await send_to_queue(args, *fallback)
+    for_user = getattr(args, "for_user", None)
+    if for_user:
+        fields["for_user"] = for_user
     request = validated(LeadStepRequest, queue_id=args.queue, actor=args.actor, **fields)
     process_id = lead_step_process_id(request, args.request_id or uuid.uuid4().hex[:12])
     client = await temporal()
@@ -532,6 +538,12 @@ FORMATTERS[LeadKind.LEAD_QUEUE.value] = show_any_queue
 EXTRAS[LeadKind.LEAD_QUEUE.value] = records.lead_cards
 
 
+def for_partner_user(c) -> None:
+    c.add_argument("--for", dest="for_user", type=USER, metavar="USER",
+                   help="a channel manager of the queue acting for this partner user (who "
+                   "phoned); partner users act themselves in the partner portal")
+
+
 def register(commands: Commands) -> None:
     c = commands.add("open-lead-queue", "open a lead queue that partners claim from",
                      cmd_open_queue)
@@ -577,14 +589,17 @@ def register(commands: Commands) -> None:
     c = commands.add("claim-lead", "a partner user claims a lead (first come, first served)",
                      cmd_claim, step=True)
     queue(c, lead=True)
+    for_partner_user(c)
 
     c = commands.add("accept-lead", "the owner accepts a lead: it is being worked",
                      cmd_accept, step=True)
     queue(c, lead=True)
+    for_partner_user(c)
 
     c = commands.add("not-interested", "the owner gives a lead back to the queue, saying why "
                      "(the channel managers are told)", cmd_not_interested, step=True)
     queue(c, lead=True)
+    for_partner_user(c)
     c.add_argument("--reason", required=True, help="why the lead is not of interest")
 
     c = commands.add("assign-lead", "change a lead's owner (a channel manager)", cmd_assign,
@@ -611,11 +626,13 @@ def register(commands: Commands) -> None:
     c = commands.add("convert-lead", "the owner converts a lead to an opportunity", cmd_convert,
                      step=True)
     queue(c, lead=True)
+    for_partner_user(c)
     opportunity_fields(c)
 
     c = commands.add("update-opportunity", "the owner updates their opportunity",
                      cmd_update_opportunity, step=True)
     queue(c)
+    for_partner_user(c)
     c.add_argument("--opportunity", required=True, type=NAME, help="e.g. OPP-L-17")
     opportunity_fields(c)
 

@@ -853,9 +853,15 @@ class LeadStepRequest(BaseModel):
     stage: OpportunityStage | None = None
     amount: Decimal | None = Field(default=None, ge=0, max_digits=12, decimal_places=2)
     close_date: date | None = None
+    # A channel manager of the queue acting for this partner user (who phoned); the step is
+    # the partner user's, recorded as the channel manager's (issue 10)
+    for_user: str | None = Field(default=None, min_length=1, max_length=64,
+                                 pattern=r"^[A-Za-z0-9._@-]+$")
 
     @model_validator(mode="after")
     def _shape(self) -> "LeadStepRequest":
+        if self.for_user and self.kind in ("assign", "reassign"):
+            raise ValueError(f"{self.kind} is the channel manager's own step: no --for")
         needs_lead = self.kind in ("claim", "accept", "not-interested", "assign", "convert")
         if needs_lead and not self.lead_id:
             raise ValueError(f"{self.kind} names a lead")

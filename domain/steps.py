@@ -2,6 +2,8 @@
 
 from pydantic import BaseModel, Field
 
+from domain.permissions import Facts
+
 # The error type of data the database rejects: never retried, the process needs attention.
 BAD_DATA = "BadData"
 
@@ -20,6 +22,11 @@ class StepKey(BaseModel):
     step: str
     actor: str
     run: str = ""
+    # The permission (domain/permissions.py, e.g. "FastChangeOrder.confirm") the actor needs
+    # for this write, and the process's facts: store/steps.py once() checks it again in the
+    # step's transaction. Empty for the system's own steps and keys made before issue 10.
+    permission: str = ""
+    facts: Facts | None = None
 
 
 class StaffStep(BaseModel):

@@ -1,5 +1,7 @@
 """`python -m store migrate` applies the migrations (the compose file's one-shot job);
-`python -m store demo` loads the demo data; `python -m store outbox` shows the ten newest
+`python -m store demo` loads the demo data (its staff: admin-ida is an admin);
+`python -m store first-admin ID NAME EMAIL` makes the first admin of a directory that has none
+(who then adds staff with `starter.py staff add`); `python -m store outbox` shows the ten newest
 outbox rows with their payload (`starter.py outbox` shows their delivery status; the messages
 themselves, one-time links included, arrive in ./run's mail catcher); `python -m store
 reconcile [--every SECONDS]` closes the records of processes whose workflow ended without
@@ -11,7 +13,7 @@ import os
 import sys
 
 import config
-from store import demo
+from store import demo, people
 from store.db import connect, create_pool, migrate
 
 
@@ -38,7 +40,7 @@ async def reconcile(every: float | None) -> str:
         await pool.close()
 
 
-async def main(command: str) -> str:
+async def main(command: str, *args: str) -> str:
     dsn = config.database_url()
     if command == "migrate":
         applied = await migrate(dsn)
@@ -54,12 +56,15 @@ async def main(command: str) -> str:
                 f"{r['template']} -> "
                 f"{r['recipient_kind']} {r['recipient_id']}: {json.dumps(r['payload'])}"
                 for r in rows) or "the outbox is empty"
+        if command == "first-admin":
+            return await people.first_admin(conn, *args)
         return "demo data loaded" if await demo.load(conn) else "demo data already there"
     finally:
         await conn.close()
 
 
-USAGE = "usage: python -m store migrate|demo|outbox|reconcile [--every SECONDS]"
+USAGE = ("usage: python -m store migrate|demo|outbox|reconcile [--every SECONDS], or python -m "
+         "store first-admin ID NAME EMAIL")
 
 if __name__ == "__main__":
     args = sys.argv[1:]
@@ -76,6 +81,7 @@ if __name__ == "__main__":
             sys.exit(f"reconcile: {e}")
         sys.stdout.flush()
         os._exit(0)  # the SDK runtime may abort the interpreter at exit (sdk-python #300)
-    if len(args) != 1 or args[0] not in ("migrate", "demo", "outbox"):
+    if not ((len(args) == 1 and args[0] in ("migrate", "demo", "outbox"))
+            or (len(args) == 4 and args[0] == "first-admin")):
         sys.exit(USAGE)
-    print(asyncio.run(main(args[0])))
+    print(asyncio.run(main(args[0], *args[1:])))

@@ -68,13 +68,14 @@ SECTIONS_LOADED_WHEN = {  # a row whose presence says the section is there
     "renegotiation": "SELECT 1 FROM accounts WHERE id = 'FJORDBYGG'",
     "partner users": "SELECT 1 FROM contacts WHERE id = 'C-NORD-1'",
     "psa": "SELECT 1 FROM psa_list_prices LIMIT 1",
+    "staff": "SELECT 1 FROM staff_users WHERE id = 'admin-ida'",
 }
 
 
 async def load(conn: Any) -> bool:
     """Each section loads once; returns False when all of it was already there."""
     sections = {"change orders": _change_orders, "renegotiation": _renegotiation,
-                "partner users": _partner_users, "psa": _psa}
+                "partner users": _partner_users, "psa": _psa, "staff": _staff}
     loaded = False
     for name, section in sections.items():
         async with conn.transaction():
@@ -184,3 +185,36 @@ async def _psa(conn: Any) -> None:
         " city, country, billing_email, currency, payment_terms_days, tax_id, process_id,"
         " provided_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'demo', 'demo')"
         " ON CONFLICT DO NOTHING", BILLING_INFORMATION)
+
+
+# The people directory (issue 10): a few staff of each role. `ops-anna` leads operations and
+# holds the ops roles (the README's walk-through acts as her: PARTNERFLOW_ACTOR=ops-anna);
+# `admin-ida` is the first admin, who manages staff (`starter.py staff ...`).
+STAFF = [
+    ("admin-ida", "Ida Lund", ["admin"]),
+    ("admin-al", "Al Berg", ["admin"]),
+    ("ops-anna", "Anna Weber", ["sales_ops", "customer_care", "invoice_service", "csc",
+                                "finance"]),
+    ("ops-ben", "Ben Krüger", ["sales_ops"]),
+    ("sales-sara", "Sara Novak", ["sales_ops"]),
+    ("care-carl", "Carl Dahl", ["customer_care"]),
+    ("care-cora", "Cora Lind", ["customer_care"]),
+    ("inv-ines", "Ines Roth", ["invoice_service"]),
+    ("inv-ivo", "Ivo Marek", ["invoice_service"]),
+    ("csc-kari", "Kari Nilsen", ["csc"]),
+    ("csc-kim", "Kim Aas", ["csc"]),
+    ("cm-eva", "Eva Schulz", ["channel_manager"]),
+    ("cm-jon", "Jon Berg", ["channel_manager"]),
+    ("fin-finn", "Finn Hale", ["finance"]),
+    ("fin-fay", "Fay Moss", ["finance"]),
+]
+
+
+async def _staff(conn: Any) -> None:
+    await conn.executemany(
+        "INSERT INTO staff_users (id, name, email, created_by) VALUES ($1, $2, $3, 'demo')"
+        " ON CONFLICT DO NOTHING",
+        [(i, name, f"{i}@partnerflow.example") for i, name, _ in STAFF])
+    await conn.executemany(
+        "INSERT INTO staff_roles (user_id, role, granted_by) VALUES ($1, $2, 'demo')"
+        " ON CONFLICT DO NOTHING", [(i, r) for i, _, roles in STAFF for r in roles])

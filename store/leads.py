@@ -25,6 +25,7 @@ from domain.leads import (
     plan_routing,
 )
 from domain.partners import PartnerRoster
+from store import people
 from store.partners import require_management, roster
 from store.steps import notify
 
@@ -109,6 +110,7 @@ async def open_queue(conn: Conn, process_id: str, actor: str, queue_id: str, nam
                      channel_managers: list[str], partners: list[str], claim_cap: int,
                      routing: str, work_within_minutes: int | None = None) -> dict:
     await require_management(conn)
+    await people.require_channel_managers(conn, channel_managers)
     existing = await conn.fetchval("SELECT process_id FROM lead_queues WHERE id = $1", queue_id)
     if existing is not None:
         raise Refused(f"lead queue {queue_id} already exists")
@@ -219,8 +221,9 @@ async def open_leads(conn: Conn, partner_id: str, queue_id: str) -> int:
 
 
 async def claim(conn: Conn, process_id: str, step: str, queue_id: str, lead_id: str,
-                user_id: str, partner_id: str, claim_cap: int) -> dict:
-    """"Accepter": first come, first served, within the vendor's claim cap."""
+                user_id: str, partner_id: str, claim_cap: int, by: str | None = None) -> dict:
+    """"Accepter": first come, first served, within the vendor's claim cap. `by`: who sent
+    the claim, when not the user (a channel manager for a partner user who phoned)."""
     reason = await _receiver_refusal(conn, user_id, partner_id)
     if reason:
         raise Refused(f"{user_id} is not eligible for queue {queue_id}: {reason}")
@@ -241,7 +244,7 @@ async def claim(conn: Conn, process_id: str, step: str, queue_id: str, lead_id: 
         raise Refused(f"partner {partner_id} is at the claim cap of queue {queue_id}: {held} "
                       f"open leads of {claim_cap}; convert one before claiming more")
     claim_id = await _own(conn, lead_id=lead_id, queue_id=queue_id, user_id=user_id,
-                          partner_id=partner_id, how="claim", actor=user_id,
+                          partner_id=partner_id, how="claim", actor=by or user_id,
                           process_id=process_id, step=step)
     return {"lead": lead_id, "owner": user_id, "partner": partner_id, "open_leads": held + 1,
             "claim_id": claim_id}
@@ -509,13 +512,17 @@ async def lead_step(conn: Conn, process_id: str, step: str, r) -> dict:
     opportunity): its checks and its write in one transaction."""
     queue = await _queue(conn, r.queue_id)
     actor = r.actor
+    if r.for_user and r.kind not in ("assign", "reassign"):
+        # a channel manager of this queue, for a partner user who phoned: the step is theirs
+        _check_manager(queue, r.actor)
+        actor = r.for_user
     if r.kind == "claim":
         partner_id = await _partner_in_queue(conn, r.queue_id, actor)
         if partner_id is None:
             raise Refused(f"{actor} is not eligible for queue {r.queue_id}: not a user of one of "
                           "its partners")
         done = await claim(conn, process_id, step, r.queue_id, r.lead_id, actor, partner_id,
-                           queue["claim_cap"])
+                           queue["claim_cap"], by=r.actor)
         if done.get("repeat"):
             return {"message": f"lead {r.lead_id} is already yours, {actor}"}
         sla = queue["work_within_minutes"]

@@ -16,6 +16,7 @@ from domain.partners import (
     first_login_refusal,
     is_password_hash,
 )
+from store import people
 from store.steps import notify
 
 Conn = Any  # an asyncpg connection; not imported so that this module stays I/O-library free
@@ -62,6 +63,7 @@ async def open_account(conn: Conn, process_id: str, actor: str, partner_id: str,
                        channel_manager: str, name: str | None) -> dict:
     """Seed 004: the partner is an account record first, then "enabled as partner"."""
     await require_management(conn)
+    await people.require_channel_managers(conn, [channel_manager])
     if await conn.fetchval("SELECT 1 FROM partners WHERE id = $1", partner_id) is None:
         if not name:
             raise Refused(f"unknown partner {partner_id!r}: give its name (--name) to create "

@@ -9,8 +9,10 @@ from typing import Any
 
 import structlog
 
+from domain.errors import Refused
 from domain.notifications import secret_digest
-from store import outbox
+from domain.permissions import Facts
+from store import outbox, people
 
 log = structlog.get_logger("partnerflow.store")
 
@@ -26,8 +28,36 @@ async def once(
     action: str,
     write: Write,
     run: str = "",
+    permission: str = "",
+    facts: Facts | None = None,
 ) -> dict:
-    async with pool.acquire() as conn, conn.transaction():
+    """`permission`: what the actor needs for this write (issue 10); checked against the
+    directory inside the step's transaction, so a step that bypassed the workflow's check
+    still writes nothing. A refusal is recorded in the security log, outside the rolled-back
+    transaction, and raised."""
+    async with pool.acquire() as conn:
+        try:
+            return await _once(conn, process_id, step, actor, action, write, run, permission,
+                               facts)
+        except _NotAllowed as refused:
+            await people.record_refusal(conn, actor=actor, permission=permission,
+                                        process_id=process_id, reason=str(refused),
+                                        checked_in="store")
+            raise Refused(str(refused)) from None
+
+
+class _NotAllowed(Exception):
+    pass
+
+
+async def _once(conn: Any, process_id: str, step: str, actor: str, action: str, write: Write,
+                run: str, permission: str, facts: Facts | None) -> dict:
+    async with conn.transaction():
+        if permission:
+            reason = await people.allowed(conn, permission=permission, actor=actor,
+                                          facts=facts or Facts())
+            if reason is not None:
+                raise _NotAllowed(reason)
         # The outbox and ticket rows the write makes take their run from here (a column
         # default), so the store functions need not carry it.
         await conn.execute("SELECT set_config('partnerflow.step_run', $1, true)", run)

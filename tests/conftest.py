@@ -19,10 +19,14 @@ from temporalio.testing import WorkflowEnvironment
 
 from store import demo
 from store.db import connect, create_pool, migrate
+from tests.people import TEST_STAFF, add_test_staff
 from tests.records import load_catalogue
 from workflows.visibility import ALL as SEARCH_ATTRIBUTES
 
 BIN = Path(sys.executable).parent
+# The starter's identity in tests that run it in-process: a test staff member (tests/people.py);
+# the tests of the identity itself unset it.
+os.environ.setdefault("PARTNERFLOW_ACTOR", "staff")
 
 
 @pytest.fixture(scope="session")
@@ -38,8 +42,10 @@ def postgres_admin_dsn(tmp_path_factory) -> str:
     server.cleanup()
 
 
-async def new_database(admin_dsn: str, prefix: str = "partnerflow_test") -> str:
-    """A fresh, migrated database of its own on the test server; its DSN."""
+async def new_database(admin_dsn: str, prefix: str = "partnerflow_test",
+                       test_staff: bool = True) -> str:
+    """A fresh, migrated database of its own on the test server; its DSN. With `test_staff`
+    the names older tests act as are staff with every role (tests/people.py)."""
     name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     conn = await asyncpg.connect(admin_dsn)
     await conn.execute(f'CREATE DATABASE "{name}"')
@@ -47,6 +53,12 @@ async def new_database(admin_dsn: str, prefix: str = "partnerflow_test") -> str:
     base, _, query = admin_dsn.partition("?")
     dsn = base.rsplit("/", 1)[0] + f"/{name}" + (f"?{query}" if query else "")
     await migrate(dsn)
+    if test_staff:
+        conn = await asyncpg.connect(dsn)
+        try:
+            await add_test_staff(conn)
+        finally:
+            await conn.close()
     return dsn
 
 
@@ -59,10 +71,13 @@ async def database_url(postgres_admin_dsn: str) -> str:
 @pytest.fixture
 async def demo_db(postgres_admin_dsn: str) -> str:
     """A database of its own with the demo data (ACME, BERGMANN, ...), as `./run` loads it."""
-    dsn = await new_database(postgres_admin_dsn, "partnerflow_demo")
+    dsn = await new_database(postgres_admin_dsn, "partnerflow_demo", test_staff=False)
     conn = await connect(dsn)  # with the JSON codecs the demo data needs
     try:
         await demo.load(conn)
+        # the demo's staff keep their own roles; the names older tests use come beside them
+        demo_staff = {s[0] for s in demo.STAFF}
+        await add_test_staff(conn, [n for n in TEST_STAFF if n not in demo_staff])
     finally:
         await conn.close()
     return dsn

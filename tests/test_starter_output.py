@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def env(**extra: str) -> dict[str, str]:
     e = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "PARTNERFLOW_"))}
-    e.update(PARTNERFLOW_ALLOW_PLAINTEXT="1", **extra)
+    e.update(PARTNERFLOW_ALLOW_PLAINTEXT="1", PARTNERFLOW_ACTOR="staff", **extra)
     return e
 
 

@@ -57,6 +57,10 @@ class AccountChange(Process):
     async def run(self, request: AccountChangeRequest) -> AccountChangeStatus:
         change = request.change
         self._publish_ids()
+        if (why := await self._refused_start(request.actor)) is not None:
+            self.state.message = why
+            self._refused_at_start(AccountStage.REFUSED, why)
+            return await self._end()
         try:
             done = await self._act(
                 AccountActivities.change_account,

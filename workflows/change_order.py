@@ -57,6 +57,8 @@ class ChangeOrder(OrderProcess):
     @workflow.run
     async def run(self, request: ChangeOrderRequest) -> ProcessStatus:
         self._publish_ids()
+        if (why := await self._refused_start(request.requested_by)) is not None:
+            return await self._refuse(why)
         try:
             plan = await self._plan(request.lines)
         except (Refused, ActivityError) as err:
@@ -148,6 +150,7 @@ class ChangeOrder(OrderProcess):
     async def upload(self, u: DocumentUpload) -> StepAnswer:
         """The LOA or the last invoice, stored by the starter and checked again by the same
         activity as for a CLASSOUND order; the newest of each kind counts."""
+        await self._authorize("upload", u.actor)
         async with self._lock:
             self._check_upload()
             doc = u.document
@@ -229,6 +232,7 @@ class ChangeOrder(OrderProcess):
     # save & mark as primary
     @workflow.update
     async def mark_primary(self, step: QuoteStep) -> StepAnswer:
+        await self._authorize("mark_primary", step.actor)
         async with self._lock:
             q = self._open_quote(step.quote_id)
             if not q.primary:
@@ -257,6 +261,7 @@ class ChangeOrder(OrderProcess):
     # submit proposal -> quick publish
     @workflow.update
     async def publish(self, step: QuoteStep) -> StepAnswer:
+        await self._authorize("publish", step.actor)
         async with self._lock:
             q = self._check_publish(step.quote_id)
             if q.published:
@@ -299,6 +304,7 @@ class ChangeOrder(OrderProcess):
     # mark status as complete
     @workflow.update
     async def mark_complete(self, step: StaffStep) -> StepAnswer:
+        await self._authorize("mark_complete", step.actor)
         async with self._lock:
             q = self._check_complete()
             if q is None:
@@ -344,6 +350,7 @@ class ChangeOrder(OrderProcess):
 
     @workflow.update
     async def revise(self, revision: Revision) -> StepAnswer:
+        await self._authorize("revise", revision.actor)
         async with self._lock:
             original = self._open_quote()
             if workflow.patched(REVISE_KEEPS_LINES):

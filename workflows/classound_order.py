@@ -113,6 +113,9 @@ class ClassoundOrder(Process):
     @workflow.run
     async def run(self, request: ClassoundRequest) -> ClassoundStatus:
         self._publish_ids()
+        if (why := await self._refused_start(request.requested_by)) is not None:
+            self._refused_at_start(Stage.REFUSED, why)
+            return await self._end()
         if not await self._place_order(request):
             return await self._end()
         while not self.finished:
@@ -255,6 +258,7 @@ class ClassoundOrder(Process):
 
     @workflow.update
     async def upload(self, u: DocumentUpload) -> StepAnswer:
+        await self._authorize("upload", u.actor)
         async with self._lock:
             self._check_upload()
             doc = u.document
@@ -315,6 +319,7 @@ class ClassoundOrder(Process):
 
     @workflow.update
     async def confirm(self, step: StaffStep) -> StepAnswer:
+        await self._authorize("confirm", step.actor)
         if self._check_confirm():
             return self._answer(f"already confirmed by {self.confirmed_by}: "
                                 f"{self.state.waiting_for}")
@@ -341,6 +346,7 @@ class ClassoundOrder(Process):
 
     @workflow.update
     async def extend(self, e: Extension) -> StepAnswer:
+        await self._authorize("extend", e.actor)
         async with self._lock:
             self._check_extend()
             extended = self.extended + timedelta(days=e.days)
@@ -462,6 +468,7 @@ class ClassoundOrder(Process):
 
     @workflow.update
     async def carrier_answer(self, a: CarrierAnswer) -> StepAnswer:
+        await self._authorize("carrier_answer", a.actor)
         async with self._lock:
             if self._check_carrier_answer(a):
                 return self._answer(f"already recorded: {self.state.waiting_for}")
@@ -556,6 +563,7 @@ class ClassoundOrder(Process):
 
     @workflow.update
     async def cancel(self, c: Cancellation) -> StepAnswer:
+        await self._authorize("cancel", c.actor)
         async with self._lock:
             if self._check_cancel(c):
                 return self._answer(f"already cancelled: {self.state.waiting_for}")

@@ -80,6 +80,9 @@ class ClientOnboarding(Process):
     @workflow.run
     async def run(self, request: OnboardingRequest) -> OnboardingStatus:
         self._publish_ids()
+        if (why := await self._refused_start(request.requested_by)) is not None:
+            self._refused_at_start(Stage.REFUSED, why)
+            return await self._end()
         try:
             client = await self._act(PsaActivities.load_client,
                                      ClientLookup(account_id=request.account_id),
@@ -190,6 +193,7 @@ class ClientOnboarding(Process):
     @workflow.update
     async def billing_information(self, step: BillingInformationStep) -> StepAnswer:
         """"Abrechnungsinformationen hinzufügen": refused naming every bad field."""
+        await self._authorize("billing_information", step.actor)
         await workflow.wait_condition(lambda: self.validated)
         async with self._lock:
             self._check_billing(step)
@@ -229,6 +233,7 @@ class ClientOnboarding(Process):
     @workflow.update
     async def contract_terms(self, step: ContractTermsStep) -> StepAnswer:
         """Payment details and contract period; may be changed until the contract is active."""
+        await self._authorize("contract_terms", step.actor)
         await workflow.wait_condition(lambda: self.validated)
         async with self._lock:
             self._check_terms(step.terms)
@@ -280,6 +285,7 @@ class ClientOnboarding(Process):
     @workflow.update
     async def change_parts(self, step: PartChangesStep) -> StepAnswer:
         """Staff change prices or quantities, add or remove parts of the draft."""
+        await self._authorize("change_parts", step.actor)
         async with self._lock:
             self._check_parts(step.changes)
             s = self.state
@@ -320,6 +326,7 @@ class ClientOnboarding(Process):
     @workflow.update
     async def confirm_contract(self, step: StaffStep) -> StepAnswer:
         """Staff confirm the prices as they stand ("Fertig"): the contract becomes active."""
+        await self._authorize("confirm_contract", step.actor)
         async with self._lock:
             self._check_confirm()
             s = self.state
@@ -351,6 +358,7 @@ class ClientOnboarding(Process):
     async def cancel(self, c: Cancellation) -> StepAnswer:
         """Staff stop onboarding this client; a draft contract is cancelled with it. The
         billing information stays: it is true whether or not onboarding goes on."""
+        await self._authorize("cancel", c.actor)
         await workflow.wait_condition(lambda: self.validated)
         async with self._lock:
             self._check_cancel()

@@ -36,6 +36,8 @@ class FastChangeOrder(OrderProcess):
     @workflow.run
     async def run(self, request: FastChangeRequest) -> ProcessStatus:
         self._publish_ids()
+        if (why := await self._refused_start(request.requested_by)) is not None:
+            return await self._refuse(why)
         try:
             pbx = await self._load_pbx([line.sku for line in request.lines])
             self._publish_ids()

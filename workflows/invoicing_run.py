@@ -67,6 +67,9 @@ class InvoicingRun(Process):
     @workflow.run
     async def run(self, request: InvoicingRequest) -> InvoicingStatus:
         self._publish_ids()
+        if (why := await self._refused_start(request.requested_by)) is not None:
+            self._refused_at_start(Stage.REFUSED, why)
+            return await self._end()
         s = self.state
         try:
             s.numbering = await self._act(PsaActivities.load_numbering,
@@ -187,6 +190,7 @@ class InvoicingRun(Process):
     @workflow.update
     async def review_numbering(self, review: NumberingReview) -> StepAnswer:
         """Staff confirm the numbering, changing prefix, next number or format on the way."""
+        await self._authorize("review_numbering", review.actor)
         async with self._lock:
             settings = self._check_review(review)
             s = self.state

@@ -61,6 +61,7 @@ with workflow.unsafe.imports_passed_through():
         with_rule,
     )
     from domain.partners import PartnerRoster, QueueRosterChange
+    from domain.permissions import Facts
     from domain.steps import StepAnswer
     from workflows.process import SYSTEM, Process, refusal, refused_reason
     from workflows.rollout import versioning
@@ -108,6 +109,9 @@ class LeadQueue(Process):
     async def run(self, request: LeadQueueRequest) -> QueueState:
         if request.carried is None:
             self._publish_ids()
+            if (why := await self._refused_start(request.requested_by)) is not None:
+                self._refused_at_start(QueueStage.REFUSED, why)
+                return await self._end()
             partners = list(dict.fromkeys(request.partners))
             try:
                 opened = await self._act(
@@ -151,6 +155,9 @@ class LeadQueue(Process):
             return True
         limit = self.request.rollover_after
         return limit is not None and info.get_current_history_length() >= limit
+
+    def _facts(self) -> Facts:
+        return Facts(partner_ids=list(self.state.partners), queue_id=self.state.queue_id)
 
     @workflow.query
     def status(self) -> QueueState:
@@ -227,6 +234,7 @@ class LeadQueue(Process):
 
     @workflow.update
     async def add_queue_partners(self, p: QueuePartners) -> StepAnswer:
+        await self._authorize("add_queue_partners", p.actor)
         self._check_add_partners(p)
         new = [x for x in dict.fromkeys(p.partners) if x not in self.state.partners]
         n = self.state.next_number("partners")
@@ -255,6 +263,7 @@ class LeadQueue(Process):
 
     @workflow.update
     async def add_leads(self, b: LeadBatch) -> StepAnswer:
+        await self._authorize("add_leads", b.actor)
         self._check_open()
         self._check_staff(b.actor)
         n = self.state.next_number("batch")
@@ -386,6 +395,7 @@ class LeadQueue(Process):
     @workflow.update
     async def claim_lead(self, c: Claim) -> StepAnswer:
         """"Accepter": first come, first served; once claimed, no other partner can."""
+        await self._authorize("claim_lead", c.actor)
         self._check_open()
         verdict = _rule(check_claim, self.state, c.actor, c.lead_id)
         slot = self.state.leads[c.lead_id]
@@ -486,6 +496,7 @@ class LeadQueue(Process):
     @workflow.update
     async def assign_lead(self, a: Assignment) -> StepAnswer:
         """"Change Lead Owner" (seed 004), with the optional notification e-mail."""
+        await self._authorize("assign_lead", a.actor)
         self._check_open()
         if _rule(check_assignment, self.state, a) == "repeat":
             return self._answer(f"lead {a.lead_id} already belongs to {a.to_user}")
@@ -508,6 +519,7 @@ class LeadQueue(Process):
     @workflow.update
     async def reassign_leads(self, r: MassReassignment) -> StepAnswer:
         """Mass reassignment (seed 004 « réaffecter des prospects en masse »)."""
+        await self._authorize("reassign_leads", r.actor)
         self._check_open()
         lead_ids = _rule(reassignment_selection, self.state, r)
         token = f"reassign-{self.state.next_number('reassign')}"
@@ -531,6 +543,7 @@ class LeadQueue(Process):
 
     @workflow.update
     async def convert_lead(self, c: Conversion) -> StepAnswer:
+        await self._authorize("convert_lead", c.actor, lead_id=c.lead_id)
         self._check_open()
         slot = self.state.leads.get(c.lead_id)
         if _rule(check_conversion, self.state, c) == "repeat":
@@ -560,6 +573,7 @@ class LeadQueue(Process):
     @workflow.update
     async def update_opportunity(self, u: OpportunityUpdate) -> StepAnswer:
         """The partner keeps their opportunity up to date (seed 003 "Mine muligheder")."""
+        await self._authorize("update_opportunity", u.actor, opportunity_id=u.opportunity_id)
         self._check_open()
         lead_id = _rule(opportunity_lead, self.state, u)
         n = self.state.next_number("opportunity")
@@ -586,6 +600,7 @@ class LeadQueue(Process):
 
     @workflow.update
     async def add_assignment_rule(self, r: RuleInput) -> StepAnswer:
+        await self._authorize("add_assignment_rule", r.actor)
         async with self._lock:  # positions and rule numbers in the order the rules were sent
             self._check_open()
             _rule(check_rule, self.state, r)

@@ -50,6 +50,7 @@ with workflow.unsafe.imports_passed_through():
         with_rule,
     )
     from domain.partners import PartnerRoster, QueueRosterChange
+    from domain.permissions import Facts
     from domain.steps import StepAnswer
     from workflows.process import SYSTEM, Process, refusal, refused_reason
     from workflows.rollout import versioning
@@ -92,6 +93,9 @@ class LeadQueueRouter(Process):
     async def run(self, request: RouterRequest) -> RouterState:
         if request.carried is None:
             self._publish_ids()
+            if (why := await self._refused_start(request.requested_by)) is not None:
+                self._refused_at_start(QueueStage.REFUSED, why)
+                return await self._end()
             partners = list(dict.fromkeys(request.partners))
             try:
                 opened = await self._act(
@@ -135,6 +139,9 @@ class LeadQueueRouter(Process):
             return True
         limit = self.request.rollover_after
         return limit is not None and info.get_current_history_length() >= limit
+
+    def _facts(self) -> Facts:
+        return Facts(partner_ids=list(self.state.partners), queue_id=self.state.queue_id)
 
     @workflow.query
     def status(self) -> RouterState:
@@ -229,6 +236,7 @@ class LeadQueueRouter(Process):
 
     @workflow.update
     async def add_queue_partners(self, p: QueuePartners) -> StepAnswer:
+        await self._authorize("add_queue_partners", p.actor)
         async with self._lock:
             self._check_add_partners(p)
             new = [x for x in dict.fromkeys(p.partners) if x not in self.state.partners]
@@ -265,6 +273,7 @@ class LeadQueueRouter(Process):
     async def add_leads(self, b: LeadBatch) -> StepAnswer:
         """One batch of a file. Its step key is its content: sent again, it is answered
         with what it did the first time."""
+        await self._authorize("add_leads", b.actor)
         async with self._lock:  # batches one after the other: each continues the turn
             self._check_open()
             self._check_staff(b.actor)
@@ -323,6 +332,7 @@ class LeadQueueRouter(Process):
 
     @workflow.update
     async def add_assignment_rule(self, r: RuleInput) -> StepAnswer:
+        await self._authorize("add_assignment_rule", r.actor)
         async with self._lock:
             self._check_open()
             self._check_rule(r)

@@ -22,6 +22,7 @@ from temporalio.exceptions import ActivityError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from activities.leads import LeadActivities
+    from domain.errors import Refused
     from domain.leads import (
         LeadRecall,
         LeadsReturned,
@@ -31,11 +32,13 @@ with workflow.unsafe.imports_passed_through():
         LeadStepWrite,
         queue_process_id,
     )
+    from domain.permissions import Facts
     from domain.steps import StepAnswer, StepKey
     from workflows.process import (
         ACTIVITY_DEADLINE,
         ACTIVITY_RETRIES,
         ACTIVITY_TIMEOUT,
+        authorize,
         refusal,
         refused_reason,
         run_chain,
@@ -67,9 +70,14 @@ class LeadStep:
     def status(self) -> LeadStepStatus:
         return self.status
 
-    def _key(self, step: str) -> StepKey:
+    def _key(self, step: str, permission: str = "") -> StepKey:
         return StepKey(process_id=self.status.process_id, step=step,
-                       actor=self.request.actor, run=self.run_keys)
+                       actor=self.request.actor, run=self.run_keys, permission=permission,
+                       facts=self._facts() if permission else None)
+
+    def _facts(self) -> Facts:
+        r = self.request
+        return Facts(queue_id=r.queue_id, lead_id=r.lead_id, opportunity_id=r.opportunity_id)
 
     async def _write(self, activity, arg, summary: str):
         return await workflow.execute_activity_method(
@@ -91,12 +99,16 @@ class LeadStep:
     async def run(self, request: LeadStepRequest) -> LeadStepStatus:
         self.run_keys = run_chain()
         what = f"{request.kind} {request.lead_id or request.opportunity_id or ''}".strip()
+        permission = f"LeadStep.{request.kind}"
         try:
+            why = await authorize(permission, request.actor, self._facts())
+            if why is not None:
+                raise Refused(why)
             done: LeadStepDone = await self._write(
-                LeadActivities.lead_step, LeadStepWrite(key=self._key(request.kind),
+                LeadActivities.lead_step, LeadStepWrite(key=self._key(request.kind, permission),
                                                          request=request),
                 f"{what} in queue {request.queue_id}")
-        except ActivityError as err:
+        except (Refused, ActivityError) as err:
             reason = refused_reason(err)
             if reason is None:
                 raise
@@ -114,7 +126,8 @@ class LeadStep:
             return self.status
         minutes = done.work_within_minutes
         due = workflow.now() + timedelta(minutes=minutes)
-        self._stage("watching", f"{request.actor} to work lead {request.lead_id} by "
+        owner = request.for_user or request.actor
+        self._stage("watching", f"{owner} to work lead {request.lead_id} by "
                     f"{due:%Y-%m-%d %H:%M} UTC (accept-lead, convert-lead or not-interested); "
                     "else it goes back to the queue")
         await workflow.sleep(timedelta(minutes=minutes))

@@ -74,6 +74,9 @@ class OnboardingCampaign(Process):
         p = self.state.progress
         if request.progress is None:
             self._publish_ids()  # later runs inherit the search attributes
+            if (why := await self._refused_start(request.requested_by)) is not None:
+                self._refused_at_start(CampaignStage.DONE, why)
+                return await self._end()
             p.total = await self._act(
                 PsaActivities.count_clients_to_onboard,
                 CampaignScope(partner_id=request.partner_id), "count the clients to onboard")

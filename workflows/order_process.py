@@ -187,6 +187,7 @@ class OrderProcess(Process):
     @workflow.update
     async def confirm(self, step: StaffStep) -> StepAnswer:
         """The partner's "Bestellung bestätigen"."""
+        await self._authorize("confirm", step.actor)
         async with self._lock:
             # Checked again under the lock: a cancel or expiry may have closed the order
             # since the validator let this step in.
@@ -228,6 +229,7 @@ class OrderProcess(Process):
 
     @workflow.update
     async def cancel(self, c: Cancellation) -> StepAnswer:
+        await self._authorize("cancel", c.actor)
         async with self._lock:
             self._check_cancel()
             if self.state.stage != Stage.CANCELLED:

@@ -63,6 +63,9 @@ class PartnerManagement(Process):
     @workflow.run
     async def run(self, request: PartnerManagementRequest) -> PartnerManagementStatus:
         self._publish_ids()
+        if (why := await self._refused_start(request.requested_by)) is not None:
+            self._refused_at_start(PartnerStage.REFUSED, why)
+            return await self._end()
         if request.action == "disable":
             self._refused_at_start(PartnerStage.REFUSED, DISABLE_REFUSED)
             return await self._end()
@@ -114,6 +117,9 @@ class PartnerOnboarding(Process):
     async def run(self, request: PartnerAccountRequest) -> PartnerAccountStatus:
         if request.carried is None:
             self._publish_ids()
+            if (why := await self._refused_start(request.requested_by)) is not None:
+                self._refused_at_start(PartnerStage.REFUSED, why)
+                return await self._end()
             try:
                 await self._act(
                     PartnerActivities.open_partner_account,
@@ -204,6 +210,7 @@ class PartnerOnboarding(Process):
     async def invite_partner_user(self, i: Invitation) -> StepAnswer:
         """"Activer l'utilisateur partenaire": the login e-mail goes out (outbox). Again,
         before the first login: a new link replaces the old one."""
+        await self._authorize("invite_partner_user", i.actor)
         async with self._lock:
             user = self._check_invite(i)
             if user is not None and user.status == "active":
@@ -243,6 +250,7 @@ class PartnerOnboarding(Process):
 
     @workflow.update
     async def partner_login(self, login: FirstLogin) -> StepAnswer:
+        await self._authorize("partner_login", login.actor)
         async with self._lock:
             user = self._check_login(login)
             if user.status == "active":
@@ -270,6 +278,7 @@ class PartnerOnboarding(Process):
 
     @workflow.update
     async def deactivate(self, d: Deactivation) -> StepAnswer:
+        await self._authorize("deactivate", d.actor)
         async with self._lock:
             if self.state.stage == PartnerStage.DEACTIVATED:
                 return self._answer(f"partner account {self.state.partner_id} was already "

@@ -17,7 +17,9 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError, TimeoutError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.people import Authorization, PeopleActivities, Verdict
     from domain.errors import REFUSED, Refused
+    from domain.permissions import Facts, decide
     from domain.steps import BAD_DATA, Cancellation, StaffStep, StepAnswer, StepKey
     from workflows.visibility import ACCOUNT_ID, PARTNER_ID, PROCESS_KIND, STAGE
 
@@ -40,6 +42,27 @@ ABANDONED = "Abandoned"
 # Step keys carry the run chain from this change on; processes that were running before
 # keep keys without it, so their steps already written are still found.
 RUN_KEYS = "step-keys-by-run"
+# Every human step asks the directory first (issue 10); processes from before keep their
+# histories (the store still checks their steps, see Process._key).
+AUTHORIZE = "authorize-steps"
+AUTHORIZE_TIMEOUT = timedelta(seconds=10)
+
+
+async def authorize(permission: str, actor: str, facts: Facts) -> str | None:
+    """Why `actor` may not do `permission` here (None: may), asked of the directory by a
+    short local activity (no round trip to the server); the activity logs a refusal. The
+    system's own name is refused for any human step without asking."""
+    if actor == SYSTEM:
+        return decide(permission, actor, None, facts)
+    if not workflow.patched(AUTHORIZE):
+        return None
+    verdict: Verdict = await workflow.execute_local_activity_method(
+        PeopleActivities.authorize,
+        Authorization(permission=permission, actor=actor,
+                      process_id=workflow.info().workflow_id, facts=facts),
+        start_to_close_timeout=AUTHORIZE_TIMEOUT, schedule_to_close_timeout=ACTIVITY_DEADLINE,
+        retry_policy=ACTIVITY_RETRIES, summary=f"may {actor} {permission}?")
+    return verdict.refused
 
 
 def run_chain() -> str:
@@ -99,6 +122,8 @@ class Process:
         self._abandoned = False
         self._cancel_installed = False
         self._starts = 0
+        # actor -> the permission last granted to them, and the facts it was granted on
+        self._granted: dict[str, tuple[str, Facts]] = {}
 
     @property
     def ref(self) -> str:
@@ -132,8 +157,21 @@ class Process:
     # --- steps ------------------------------------------------------------------------------
 
     def _key(self, step: str, actor: str = SYSTEM) -> StepKey:
+        """A person's write carries the permission they were granted for it, so the store
+        checks it again in the step's transaction: inside an update, that update's (with the
+        facts it was granted on), else the permission last granted to them (a confirmation
+        applied by the process, after the update)."""
+        permission, facts = "", None
+        if actor != SYSTEM:
+            granted = getattr(self, "_granted", {}).get(actor)
+            update = workflow.current_update_info()
+            if update is not None and (granted is None
+                                       or granted[0] != self._permission(update.name)):
+                granted = (self._permission(update.name), self._facts())
+            if granted is not None:
+                permission, facts = granted
         return StepKey(process_id=self.state.process_id, step=step, actor=actor,
-                       run=self._run_chain())
+                       run=self._run_chain(), permission=permission, facts=facts)
 
     def _run_chain(self) -> str:
         """The first run id of this workflow: the same across continue-as-new, new when an
@@ -142,6 +180,45 @@ class Process:
         if getattr(self, "_run_keys", None) is None:
             self._run_keys = workflow.patched(RUN_KEYS)
         return workflow.info().first_execution_run_id if self._run_keys else ""
+
+    # --- who may do what (issue 10) ---------------------------------------------------------
+
+    def _permission(self, step: str) -> str:
+        return f"{workflow.info().workflow_type}.{step}"
+
+    def _facts(self) -> Facts:
+        """The process's facts for the permission rule; a process may add its own."""
+        partner = getattr(self.state, "partner_id", None)
+        return Facts(partner_ids=[partner] if partner else [],
+                     account_id=getattr(self.state, "account_id", None))
+
+    async def _authorize(self, step: str, actor: str, **facts: Any) -> None:
+        """Refuses the step (nothing written) unless the directory lets `actor` do it;
+        `facts` adds what only this step knows (e.g. its lead)."""
+        reason = await self._ask(self._permission(step), actor, facts)
+        if reason is not None:
+            raise refusal(reason)
+
+    async def _refused_start(self, actor: str) -> str | None:
+        """Why `actor` may not start this process (None: may)."""
+        return await self._ask(self._permission("start"), actor, {})
+
+    async def _ask(self, permission: str, actor: str, extra: dict) -> str | None:
+        facts = self._facts().model_copy(update=extra) if extra else self._facts()
+        while True:
+            try:
+                reason = await authorize(permission, actor, facts)
+                if reason is None:
+                    self._granted[actor] = (permission, facts)
+                return reason
+            except ActivityError as err:
+                if workflow.current_update_info() is not None:  # the sender may try again
+                    raise refusal(f"the people directory cannot be read now "
+                                  f"({attention_reason(err)}); nothing was done: try again"
+                                  ) from None
+                # a start: staff decide, as for any step that cannot go on
+                await self._needs_attention(f"may {actor} {permission}?",
+                                            attention_reason(err)[:300])
 
     async def _act(self, activity: Any, arg: Any, summary: str) -> Any:
         """Runs one activity under the activity policy. A business refusal is raised to the
@@ -223,6 +300,8 @@ class Process:
     async def retry(self, step: StaffStep) -> StepAnswer:
         """Staff run the step that needed attention again, once its cause is fixed."""
         self._check_attention()
+        await self._authorize("retry", step.actor)
+        self._check_attention()
         what = self._attention_step
         self._decisions.append(("retry", step.actor, ""))
         return StepAnswer(message=f"{self.state.process_id}: step \"{what}\" runs again; "
@@ -255,6 +334,9 @@ class Process:
         async def cancel(c: Cancellation) -> StepAnswer:
             if self._attention is None:  # validated: the process has a cancel of its own
                 return await own(c)
+            await self._authorize("cancel", c.actor)
+            if self._attention is None:
+                raise refusal(f"{self.state.process_id} needs no attention any more")
             self._decisions.append(("cancel", c.actor, c.reason))
             return StepAnswer(message=f"{self.state.process_id} cancelled while it needed "
                               f"attention; what it had written stays", stage="cancelled")

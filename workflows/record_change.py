@@ -14,6 +14,8 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.psa import PsaActivities
+    from domain.errors import Refused
+    from domain.permissions import Facts
     from domain.psa import ProcessKind
     from domain.service_desk import (
         RecordChangeRequest,
@@ -22,7 +24,7 @@ with workflow.unsafe.imports_passed_through():
         RecordStage,
     )
     from domain.steps import StepKey
-    from workflows.process import refused_reason, run_chain
+    from workflows.process import authorize, refused_reason, run_chain
     from workflows.rollout import versioning
     from workflows.visibility import ACCOUNT_ID, PROCESS_KIND, STAGE
 
@@ -42,17 +44,23 @@ class RecordChange:
     @workflow.run
     async def run(self, request: RecordChangeRequest) -> RecordChangeResult:
         change = request.change
+        permission = "RecordChange.start"
+        facts = Facts(account_id=getattr(change, "account_id", None))
         try:
+            why = await authorize(permission, request.actor, facts)
+            if why is not None:
+                raise Refused(why)
             done = await workflow.execute_activity_method(
                 PsaActivities.change_record,
                 RecordChangeStep(key=StepKey(process_id=self.result.process_id,
                                              step=change.operation, actor=request.actor,
-                                             run=run_chain()),
+                                             run=run_chain(), permission=permission,
+                                             facts=facts),
                                  change=change),
                 start_to_close_timeout=timedelta(seconds=30),
                 summary=change.operation.replace("-", " "),
             )
-        except ActivityError as err:
+        except (Refused, ActivityError) as err:
             reason = refused_reason(err)
             if reason is None:
                 raise

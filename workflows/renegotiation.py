@@ -90,6 +90,9 @@ class Renegotiation(Process):
     @workflow.run
     async def run(self, request: RenegotiationRequest) -> RenegotiationStatus:
         self._publish_ids()
+        if (why := await self._refused_start(request.requested_by)) is not None:
+            self._refused_at_start(Stage.REFUSED, why)
+            return await self._end()
         try:
             facts = await self._act(
                 Acts.look_up_renegotiation, request,
@@ -255,6 +258,7 @@ class Renegotiation(Process):
     @workflow.update
     async def contract_signed(self, step: StaffStep) -> StepAnswer:
         """The customer has signed the contract in Dealbuilder."""
+        await self._authorize("contract_signed", step.actor)
         self._check_signature()
         await workflow.wait_condition(lambda: not self._timer_due())
         repeat = self._check_signature()
@@ -290,6 +294,7 @@ class Renegotiation(Process):
     @workflow.update
     async def extend_signing_deadline(self, ext: Extension) -> StepAnswer:
         """Staff give the customer more time: the deadline, its reminder and its timer move."""
+        await self._authorize("extend_signing_deadline", ext.actor)
         self._check_extend()
         await workflow.wait_condition(lambda: not self._timer_due())
         async with self._lock:
@@ -337,6 +342,7 @@ class Renegotiation(Process):
     @workflow.update
     async def cancel(self, c: Cancellation) -> StepAnswer:
         """Staff cancel: the deal is lost, the contract withdrawn, the ticket closed."""
+        await self._authorize("cancel", c.actor)
         self._check_cancel()
         await workflow.wait_condition(lambda: not self._timer_due())
         async with self._lock:

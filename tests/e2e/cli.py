@@ -21,6 +21,7 @@ def environment(temporal_address: str, database_url: str, task_queue: str) -> di
     env = dict(os.environ)
     env.update(TEMPORAL_ADDRESS=temporal_address, TEMPORAL_NAMESPACE="default",
                DATABASE_URL=database_url, PARTNERFLOW_TASK_QUEUE=task_queue, USER="staff-e2e",
+               PARTNERFLOW_ACTOR="staff-e2e",  # a test staff member (tests/people.py)
                # any free port: several workers may run at once
                PARTNERFLOW_METRICS_ADDRESS="127.0.0.1:0", PARTNERFLOW_HEALTH_PORT="0",
                # not the developer's .data (its key ring, its documents)

@@ -222,6 +222,7 @@ async def newest_login_link(dsn: str, user: str, env: dict[str, str]) -> str:
 async def test_every_readme_command_works_as_written(own_dev_server, demo_db, tmp_path):
     address = own_dev_server.client.service_client.config.target_host
     env = environment(address, demo_db, f"readme-{uuid.uuid4().hex[:8]}")
+    env["PARTNERFLOW_ACTOR"] = "ops-anna"  # the identity the README gives the walk-through
     today = business_today(datetime.now(UTC), "change-orders")
     days = (today - README_DAY).days
     commands = readme_commands(README.read_text())

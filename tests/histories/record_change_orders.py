@@ -52,6 +52,31 @@ async def fast_change_applied_after_reminder(env, pool, q) -> None:
     await save(handle, "fast_change_applied_after_reminder")
 
 
+async def fast_change_steps_authorized(env, pool, q) -> None:
+    """Issue 10: the start and each step ask the directory (local activity `authorize`); a
+    made-up actor is refused, the partner user of the order's partner confirms."""
+    acc = await new_account(pool, licences={"Premium": 3})
+    await pool.execute("INSERT INTO partner_accounts (partner_id, channel_manager, process_id,"
+                       " created_by) VALUES ($1, 'cm', 'tests', 'tests') ON CONFLICT DO NOTHING",
+                       acc.partner_id)
+    await pool.execute("INSERT INTO contacts (id, partner_id, name, email, phone) VALUES"
+                       " ('C-REC-1', $1, 'Rec', 'rec@partner.example', '+45 70 000000')",
+                       acc.partner_id)
+    await pool.execute("INSERT INTO partner_users (id, partner_id, status, password_hash,"
+                       " first_login_at, invited_by) VALUES ('C-REC-1', $1, 'active', 'x' ||"
+                       " repeat('0', 30), now(), 'cm')", acc.partner_id)
+    handle, _ = await start_process(env.client, q, FastChangeOrder, FastChangeRequest(
+        account_id=acc.id, pbx_id=acc.pbx_id, lines=fast_lines(Premium=4),
+        requested_by="staff"))
+    try:
+        await handle.execute_update(FastChangeOrder.confirm, StaffStep(actor="mallory"))
+    except Exception:  # noqa: BLE001 - refused: not in the directory
+        pass
+    await handle.execute_update(FastChangeOrder.confirm, StaffStep(actor="C-REC-1"))
+    await outcome(env, handle)
+    await save(handle, "fast_change_steps_authorized")
+
+
 async def fast_change_expired(env, pool, q) -> None:
     acc = await new_account(pool, licences={"Basic": 1})
     handle, _ = await start_process(env.client, q, FastChangeOrder, FastChangeRequest(
@@ -143,6 +168,7 @@ async def change_order_classound_documents_revision_kept_lines(env, pool, q) -> 
 
 
 TIME_SKIPPING = (fast_change_applied_after_reminder, fast_change_expired, fast_change_refused,
+                 fast_change_steps_authorized,
                  fast_change_second_order_found_nothing_to_change)
 DEV_SERVER = (change_order_rejected_revised_applied, change_order_cancelled,
               change_order_classound_documents_revision_kept_lines)

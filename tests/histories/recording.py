@@ -15,6 +15,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from store.db import create_pool, migrate
 from tests.conftest import register_search_attributes
+from tests.people import add_test_staff
 from tests.records import load_catalogue
 from workflows.visibility import ALL as SEARCH_ATTRIBUTES
 
@@ -38,6 +39,7 @@ async def recording():
         pool = await create_pool(dsn)
         async with pool.acquire() as conn:
             await load_catalogue(conn)
+            await add_test_staff(conn)  # the people directory: the recorders' actors
         time_env = await WorkflowEnvironment.start_time_skipping(
             test_server_existing_path=str(BIN / "temporal-test-server"),
             data_converter=pydantic_data_converter)

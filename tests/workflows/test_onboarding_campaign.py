@@ -74,8 +74,9 @@ async def test_campaign_starts_what_lacks_skips_running_and_done_and_runs_again(
         assert first.waiting_for == ("nothing: 7 of 7 clients handled: 6 onboarding started, "
                                      "1 already onboarding")
         for client in to_onboard:
-            status = await campaign_env.client.get_workflow_handle(
-                onboarding_id(client)).query(ClientOnboarding.status)
+            handle = campaign_env.client.get_workflow_handle(onboarding_id(client))
+            await handle.execute_update(ClientOnboarding.started)  # its start checked
+            status = await handle.query(ClientOnboarding.status)
             assert status.stage == OnboardingStage.AWAITING_BILLING, client
             assert status.partner_id == partner.id
         assert status.campaign_id.startswith(f"onboarding-campaign-{partner.id}")

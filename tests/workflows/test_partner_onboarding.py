@@ -25,7 +25,8 @@ from domain.partners import (
     token_digest,
     verify_password,
 )
-from store.db import create_pool, migrate
+from store.db import create_pool
+from tests.conftest import new_database
 from tests.records_partners import (
     batch,
     enable_partner_management,
@@ -53,13 +54,7 @@ def documents(tmp_path, monkeypatch):
 @pytest.fixture(scope="module")
 async def fresh_pool(postgres_admin_dsn):
     """A database of its own, where partner management has never been enabled."""
-    name = f"partnerflow_prm_{uuid.uuid4().hex[:8]}"
-    conn = await asyncpg.connect(postgres_admin_dsn)
-    await conn.execute(f'CREATE DATABASE "{name}"')
-    await conn.close()
-    base, _, query = postgres_admin_dsn.partition("?")
-    dsn = base.rsplit("/", 1)[0] + f"/{name}" + (f"?{query}" if query else "")
-    await migrate(dsn)
+    dsn = await new_database(postgres_admin_dsn, "partnerflow_prm")
     pool = await create_pool(dsn, max_size=4)
     yield pool
     await pool.close()
