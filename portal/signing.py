@@ -109,6 +109,7 @@ TEXT: dict[str, dict[str, str]] = {
         "binding_months": "Bindingstid",
         "months": "{n} måneder",
         "invoicing": "Fakturering",
+        "invoice_reference": "Fakturareferanse",
         "unchanged": "Øvrige vilkår er som i opprinnelig avtale.",
         "deadline": "Signeringsfrist: {date}.",
         "print": "Skriv ut",
@@ -130,15 +131,15 @@ TEXT: dict[str, dict[str, str]] = {
         "changed": "Avtalen er endret etter at du åpnet den. Les den nye versjonen under før "
                    "du signerer.",
         "signed_title": "Avtalen er signert",
-        "signed_now": "Takk! Du signerte avtalen {contract} {date}. Du trenger ikke gjøre noe "
-                      "mer.",
-        "signed_before": "Avtalen {contract} er allerede signert {date}. Lenken kan bare brukes "
-                         "én gang.",
+        "signed_now": "Takk! Du signerte avtalen {contract} den {date}. Du trenger ikke gjøre "
+                      "noe mer.",
+        "signed_before": "Avtalen {contract} er allerede signert den {date}. Lenken kan bare "
+                         "brukes én gang.",
         "declined_title": "Avtalen er avslått",
         "declined_now": "Du avslo avtalen {contract}. Kundesenteret har fått beskjed og tar "
                         "kontakt med deg.",
-        "declined_before": "Avtalen {contract} ble avslått {date}. Lenken kan bare brukes én "
-                           "gang.",
+        "declined_before": "Avtalen {contract} ble avslått den {date}. Lenken kan bare brukes "
+                           "én gang.",
         "expired_title": "Lenken er utløpt",
         "expired": "Signeringsfristen for avtalen {contract} gikk ut {date}. Avtalen kan ikke "
                    "lenger signeres med denne lenken.",
@@ -150,6 +151,8 @@ TEXT: dict[str, dict[str, str]] = {
         "contact": "Ta kontakt med {who} på {email} hvis du har spørsmål eller trenger en ny "
                    "lenke.",
         "contact_plain": "Ta kontakt med kundesenteret hvis du har spørsmål.",
+        "questions": "Ta kontakt med {who} på {email} hvis du har spørsmål.",
+        "pdf_copy": "Last ned avtalen som PDF",
         "forged": "Skjemaet kunne ikke kontrolleres. Åpne lenken fra e-posten på nytt.",
         "busy_title": "Et øyeblikk",
         "busy": "Vi registrerer svaret ditt. Last inn siden på nytt om et øyeblikk.",
@@ -179,6 +182,7 @@ TEXT: dict[str, dict[str, str]] = {
         "binding_months": "Minimum term",
         "months": "{n} months",
         "invoicing": "Invoicing",
+        "invoice_reference": "Invoice reference",
         "unchanged": "All other terms are as in the original contract.",
         "deadline": "Signing deadline: {date}.",
         "print": "Print",
@@ -205,8 +209,8 @@ TEXT: dict[str, dict[str, str]] = {
         "signed_before": "Contract {contract} was already signed on {date}. The link can be "
                          "used only once.",
         "declined_title": "The contract was declined",
-        "declined_now": "You declined contract {contract}. Customer care has been told and "
-                        "will contact you.",
+        "declined_now": "You declined the contract {contract}. Customer care has been told "
+                        "and will contact you.",
         "declined_before": "Contract {contract} was declined on {date}. The link can be used "
                            "only once.",
         "expired_title": "The link has expired",
@@ -219,6 +223,8 @@ TEXT: dict[str, dict[str, str]] = {
                    "from the e-mail or text message.",
         "contact": "Contact {who} at {email} if you have questions or need a new link.",
         "contact_plain": "Contact customer care if you have questions.",
+        "questions": "Contact {who} at {email} if you have questions.",
+        "pdf_copy": "Download the contract as a PDF",
         "forged": "The form could not be verified. Open the link from the e-mail again.",
         "busy_title": "One moment",
         "busy": "We are recording your answer. Reload the page in a moment.",
@@ -238,7 +244,11 @@ def _date(d: date | datetime | None, lang: str) -> str:
 
 
 def _money(amount: Decimal, currency: str, lang: str) -> str:
-    return format_currency(amount, currency, locale=LOCALES[lang])
+    """450,00 kr in Norwegian; NOK 450.00 in English (not babel's "NOK450.00")."""
+    if lang == "nb":
+        return format_currency(amount, currency, locale=LOCALES[lang])
+    return format_currency(amount, currency, format="¤\u00a0#,##0.00", locale=LOCALES[lang],
+                           currency_digits=False)
 
 
 def _number(n: Decimal | int, lang: str) -> str:
@@ -272,8 +282,8 @@ def contract_view(k: dict, lang: str) -> dict:
     for key, value in sorted(_terms(k["terms"]).items()):
         if key == "binding_months":
             terms.append((t["binding_months"], t["months"].format(n=value)))
-        elif key == "invoicing":
-            terms.append((t["invoicing"], str(value)))
+        elif key in ("invoicing", "invoice_reference"):
+            terms.append((t[key], str(value)))
         else:
             terms.append((key.replace("_", " ").capitalize(), str(value)))
     if k["based_on"]:
@@ -318,21 +328,22 @@ def _page(request: Request, name: str, status: int = 200, **context: Any) -> HTM
     return response
 
 
-def _contact_line(k: dict | None, lang: str) -> str:
+def _contact_line(k: dict | None, lang: str, words: str = "contact") -> str:
     t = TEXT[lang]
     if k and k.get("supplier_email"):
-        return t["contact"].format(who=k["supplier"], email=k["supplier_email"])
+        return t[words].format(who=k["supplier"], email=k["supplier_email"])
     return t["contact_plain"]
 
 
-def _status_page(request: Request, k: dict, state: LinkState, lang: str,
+def _status_page(request: Request, k: dict, state: LinkState, lang: str, token: str,
                  just_now: bool = False) -> HTMLResponse:
     t = TEXT[lang]
     contract = k["id"]
+    pdf, contact = "", _contact_line(k, lang, "questions")
     if state is LinkState.SIGNED:
         when = _date(k["signed_on"], lang)
         title, text = t["signed_title"], t["signed_now" if just_now else "signed_before"]
-        status = 200
+        status, pdf = 200, _links(request, k["id"], token, lang)["pdf"]
     elif state is LinkState.DECLINED:
         when = _date(k["declined_at"] or k["decided_at"], lang)
         title, text = t["declined_title"], t["declined_now" if just_now else "declined_before"]
@@ -340,12 +351,13 @@ def _status_page(request: Request, k: dict, state: LinkState, lang: str,
     elif state is LinkState.EXPIRED:
         when = _date(k["signing_deadline"], lang)
         title, text, status = t["expired_title"], t["expired"], 410
+        contact = _contact_line(k, lang)
     else:
         when = ""
         title, text, status = t["withdrawn_title"], t["withdrawn"], 410
     return _page(request, "status.html", status, t=t, lang=lang, title=title,
                  message=text.format(contract=contract, date=when), state=state.value,
-                 contact=_contact_line(k, lang))
+                 contact=contact, pdf=pdf)
 
 
 def _invalid(request: Request, lang: str = "nb") -> HTMLResponse:
@@ -370,11 +382,14 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _links(contract_id: str, token: str, lang: str) -> dict[str, str]:
+def _links(request: Request, contract_id: str, token: str, lang: str) -> dict[str, str]:
+    """The page's own addresses, wherever the router is mounted."""
+    page = request.url_for("signing_page").path
     other = "en" if lang == "nb" else "nb"
-    base = {"contract": contract_id, "token": token}
-    return {"pdf": "sign/contract.pdf?" + urlencode({**base, "lang": lang}),
-            "other_language": "sign?" + urlencode({**base, "lang": other}),
+    link = {"contract": contract_id, "token": token}
+    return {"sign": page, "decline": request.url_for("decline").path,
+            "pdf": request.url_for("signing_pdf").path + "?" + urlencode({**link, "lang": lang}),
+            "other_language": page + "?" + urlencode({**link, "lang": other}),
             "other_lang": other}
 
 
@@ -391,7 +406,7 @@ def _contract_page(request: Request, k: dict, token: str, lang: str, status: int
         errors=errors or {}, typed_name=typed_name, reason=reason, notice=notice,
         name_hint=t["typed_name_hint"].format(name=k["signer_name"]),
         consent=t["consent"].format(company=k["company"]), contact=_contact_line(k, lang),
-        max_reason=MAX_DECLINE_REASON, **_links(k["id"], token, lang))
+        max_reason=MAX_DECLINE_REASON, **_links(request, k["id"], token, lang))
 
 
 @router.get("/sign", response_class=HTMLResponse)
@@ -405,7 +420,7 @@ async def signing_page(request: Request, contract: str = "", token: str = "",
     if state is LinkState.INVALID:
         return _invalid(request, language)
     if state is not LinkState.OPEN:
-        return _status_page(request, k, state, language)
+        return _status_page(request, k, state, language, token)
     return _contract_page(request, k, token, language)
 
 
@@ -499,7 +514,7 @@ async def _checked_post(request: Request, contract: str, token: str, csrf: str,
     if state is LinkState.INVALID:
         return None, language, _invalid(request, language)
     if state is not LinkState.OPEN:
-        return None, language, _status_page(request, k, state, language)
+        return None, language, _status_page(request, k, state, language, token)
     return k, language, None
 
 
@@ -532,7 +547,7 @@ async def _send(request: Request, k: dict, token: str, lang: str, update: Any, a
     state = link_state(after["status"], after["signing_deadline"], _now())
     if state is LinkState.OPEN:  # refused, and the contract is still open
         return _contract_page(request, after, token, lang, 409, notice=TEXT[lang]["refused"])
-    return _status_page(request, after, state, lang, just_now=True)
+    return _status_page(request, after, state, lang, token, just_now=True)
 
 
 # The hash of the contract text the page showed, carried by the forms.
