@@ -539,7 +539,13 @@ async def _send(request: Request, k: dict, token: str, lang: str, update: Any, a
         log.info("signing step refused", contract_id=k["id"],
                  reason=str(e.cause.message if e.cause else e))
     except (TimeoutError, RPCError) as e:
+        # No answer in time, or the process has just ended (staff cancelled a moment ago):
+        # what the contract says now, else "in a moment".
         log.warning("signing step not answered", contract_id=k["id"], error=type(e).__name__)
+        after = await store.contract_for_signing(request.app.state.pool, k["id"])
+        state = link_state(after["status"], after["signing_deadline"], _now())
+        if state is not LinkState.OPEN:
+            return _status_page(request, after, state, lang, token, just_now=True)
         t = TEXT[lang]
         return _page(request, "status.html", 503, t=t, lang=lang, title=t["busy_title"],
                      message=t["busy"], state="busy", contact=_contact_line(k, lang))

@@ -11,6 +11,7 @@ import pytest
 
 from activities.renegotiation import RenegotiationActivities
 from domain.renegotiation import (
+    Cancellation,
     Case,
     Extension,
     SignatureStep,
@@ -191,7 +192,7 @@ async def test_declining_ends_the_process_and_tells_customer_care(time_env, pool
             assert short.status_code == 422 and "Give a reason" in short.text
             page = await http.post("/sign/decline", data={**fields,
                                                           "reason": "Too expensive for us"})
-            assert page.status_code == 200 and "You declined contract" in page.text
+            assert page.status_code == 200 and "You declined the contract" in page.text
             used = await http.get(path_of(link) + "&lang=en")
             assert "was declined on" in used.text and 'name="csrf"' not in used.text
             signing = await http.post("/sign", data={**fields, "typed_name": "Kari Nordmann",
@@ -274,3 +275,21 @@ async def test_the_pdf_is_the_contract(time_env, pool, lang):
             assert pdf.content.startswith(b"%PDF-")
             wrong = await http.get("/sign/contract.pdf?contract=x&token=y")
             assert wrong.status_code == 404
+
+
+async def test_a_contract_withdrawn_after_it_was_shown_says_so(time_env, pool):
+    async with running_worker(time_env.client, pool) as q:
+        co, handle, link = await waiting_for_signature(time_env, pool, q)
+        async with client_for(pool, time_env.client) as http:
+            fields = form_fields((await http.get(path_of(link))).text)
+            await handle.execute_update(Renegotiation.cancel, Cancellation(
+                actor="kari.kundesenter", reason="kunden ringte og trakk seg"))
+            for action, data in (("/sign/decline", {"reason": "for dyrt"}),
+                                 ("/sign", {"typed_name": "Kari Nordmann", "consent": "yes"})):
+                page = await http.post(action, data={**fields, **data})
+                assert page.status_code == 410
+                assert "Avtalen er trukket tilbake" in page.text
+            assert "trukket tilbake" in (await http.get(path_of(link))).text
+        s = await status(handle)
+        assert s.stage == Stage.CANCELLED
+        assert await evidence_rows(pool, s.contract_id) == []
