@@ -17,6 +17,8 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
 
 from domain.signing import document_sha256
 from portal.signing import render_document
@@ -114,6 +116,20 @@ class Browser:
             return path
         return await self.run(shoot)
 
+    async def submitting(self, action) -> None:
+        """Does what submits a form, then waits until the next page has replaced this one
+        (a click returns before the browser has navigated)."""
+        def go():
+            old = self.driver.find_element(By.TAG_NAME, "html")
+            action()
+            WebDriverWait(self.driver, 90).until(expected_conditions.staleness_of(old))
+            WebDriverWait(self.driver, 30).until(lambda d: d.execute_script(
+                "return document.readyState") == "complete")
+        await self.run(go)
+
+    async def click(self, by: str, what: str) -> None:
+        await self.submitting(lambda: self.driver.find_element(by, what).click())
+
     async def keys(self, *keys: str) -> None:
         """Typed into whatever has the focus: the page driven by the keyboard alone."""
         await self.run(lambda: webdriver.ActionChains(self.driver).send_keys(*keys).perform())
@@ -172,6 +188,17 @@ async def test_a_customer_signs(stack, pool):
 
     await browser.open(url, DESKTOP)
     await browser.screenshot("contract-desktop")
+    # printed: the contract and its deadline, without the forms and links
+    await browser.run(lambda: browser.driver.execute_cdp_cmd(
+        "Emulation.setEmulatedMedia", {"media": "print"}))
+    for hidden in ("typed_name", "sign-heading", "decline-heading"):
+        assert not await browser.run(lambda h=hidden: browser.driver.find_element(
+            By.ID, h).is_displayed())
+    assert await browser.run(lambda: browser.driver.find_element(
+        By.ID, "contract-title").is_displayed())
+    await browser.screenshot("contract-print")
+    await browser.run(lambda: browser.driver.execute_cdp_cmd(
+        "Emulation.setEmulatedMedia", {"media": ""}))
     await browser.open(url, PHONE)
     page = await browser.text()
     assert "Reforhandling av avtale om Avonova Assist" in page
@@ -185,8 +212,7 @@ async def test_a_customer_signs(stack, pool):
     await browser.run(lambda: browser.driver.find_element(By.ID, "typed_name").send_keys(
         "Ola Hansen"))
     await browser.run(lambda: browser.driver.find_element(By.ID, "consent").click())
-    await browser.run(lambda: browser.driver.find_element(
-        By.CSS_SELECTOR, "button.primary").click())
+    await browser.click(By.CSS_SELECTOR, "button.primary")
     page = await browser.text()
     assert "Skjemaet har feil" in page and "Skriv Kari Nordmann" in page
     await browser.screenshot("wrong-name")
@@ -203,7 +229,10 @@ async def test_a_customer_signs(stack, pool):
     assert await browser.focused() == "typed_name"
     await browser.keys("kari nordmann", Keys.TAB)
     assert await browser.focused() == "consent"
-    await browser.keys(Keys.SPACE, Keys.TAB, Keys.ENTER)
+    await browser.keys(Keys.SPACE, Keys.TAB)
+    assert await browser.focused() == "BUTTON"
+    await browser.submitting(lambda: webdriver.ActionChains(browser.driver).send_keys(
+        Keys.ENTER).perform())
     page = await browser.text()
     assert "Avtalen er signert" in page and "Takk! Du signerte avtalen" in page
     await browser.screenshot("signed")
@@ -238,16 +267,14 @@ async def test_a_customer_declines(stack, pool):
     assert "Sign the contract" in await browser.text()
     await browser.run(lambda: browser.driver.find_element(By.ID, "decline-heading").click())
     await browser.run(lambda: browser.driver.find_element(By.ID, "reason").send_keys("no"))
-    await browser.run(lambda: browser.driver.find_element(
-        By.CSS_SELECTOR, "button.secondary").click())
+    await browser.click(By.CSS_SELECTOR, "button.secondary")
     page = await browser.text()  # too short: the form again, open, with the error
     assert "Give a reason (at least 3 characters)" in page
     await browser.run(lambda: browser.driver.find_element(By.ID, "reason").clear())
     await browser.run(lambda: browser.driver.find_element(By.ID, "reason").send_keys(
         "We are moving to another supplier"))
     await browser.screenshot("decline-form")
-    await browser.run(lambda: browser.driver.find_element(
-        By.CSS_SELECTOR, "button.secondary").click())
+    await browser.click(By.CSS_SELECTOR, "button.secondary")
     page = await browser.text()
     assert "The contract was declined" in page
     assert "Customer care has been told and will contact you" in page
