@@ -384,11 +384,11 @@ def _now() -> datetime:
 
 def _links(request: Request, contract_id: str, token: str, lang: str) -> dict[str, str]:
     """The page's own addresses, wherever the router is mounted."""
-    page = request.url_for("signing_page").path
+    page = request.url_for("signing-page").path
     other = "en" if lang == "nb" else "nb"
     link = {"contract": contract_id, "token": token}
-    return {"sign": page, "decline": request.url_for("decline").path,
-            "pdf": request.url_for("signing_pdf").path + "?" + urlencode({**link, "lang": lang}),
+    return {"sign": page, "decline": request.url_for("signing-decline").path,
+            "pdf": request.url_for("signing-pdf").path + "?" + urlencode({**link, "lang": lang}),
             "other_language": page + "?" + urlencode({**link, "lang": other}),
             "other_lang": other}
 
@@ -409,7 +409,7 @@ def _contract_page(request: Request, k: dict, token: str, lang: str, status: int
         max_reason=MAX_DECLINE_REASON, **_links(request, k["id"], token, lang))
 
 
-@router.get("/sign", response_class=HTMLResponse)
+@router.get("/sign", response_class=HTMLResponse, name="signing-page")
 async def signing_page(request: Request, contract: str = "", token: str = "",
                        lang: str = "") -> Response:
     k = await _open(request, contract, token)
@@ -424,7 +424,7 @@ async def signing_page(request: Request, contract: str = "", token: str = "",
     return _contract_page(request, k, token, language)
 
 
-@router.get("/sign/contract.pdf")
+@router.get("/sign/contract.pdf", name="signing-pdf")
 async def signing_pdf(request: Request, contract: str = "", token: str = "",
                       lang: str = "") -> Response:
     """The contract as a PDF, for the signer's own files: while the link is valid, and after
@@ -560,7 +560,7 @@ async def _send(request: Request, k: dict, token: str, lang: str, update: Any, a
 SHOWN = Form("", alias="document_sha256")
 
 
-@router.post("/sign", response_class=HTMLResponse)
+@router.post("/sign", response_class=HTMLResponse, name="signing-sign")
 async def sign(request: Request, contract: str = Form(""), token: str = Form(""),
                csrf: str = Form(""), shown_sha256: str = SHOWN, lang: str = Form(""),
                typed_name: str = Form(""), consent: str = Form("")) -> Response:
@@ -588,7 +588,7 @@ async def sign(request: Request, contract: str = Form(""), token: str = Form("")
                        f"signing-page-signed-{k['id']}")
 
 
-@router.post("/sign/decline", response_class=HTMLResponse)
+@router.post("/sign/decline", response_class=HTMLResponse, name="signing-decline")
 async def decline(request: Request, contract: str = Form(""), token: str = Form(""),
                   csrf: str = Form(""), shown_sha256: str = SHOWN, lang: str = Form(""),
                   reason: str = Form("")) -> Response:
