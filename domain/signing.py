@@ -59,12 +59,19 @@ def csrf_field(secret: bytes, contract_id: str, token: str) -> str:
 
 
 def csrf_ok(secret: bytes, contract_id: str, token: str, field: str) -> bool:
-    return hmac.compare_digest(csrf_field(secret, contract_id, token), field or "")
+    # bytes: compare_digest refuses str with non-ASCII characters (a forged field may have)
+    return hmac.compare_digest(csrf_field(secret, contract_id, token).encode(),
+                               (field or "").encode())
 
 
 def document_sha256(document: str) -> str:
     """The evidence's hash of the contract text exactly as the page showed it (UTF-8)."""
     return hashlib.sha256(document.encode()).hexdigest()
+
+
+def same_document(document: str, shown_sha256: str) -> bool:
+    """The document rendered now is the one whose hash the form carries."""
+    return hmac.compare_digest(document_sha256(document).encode(), shown_sha256.encode())
 
 
 def _normal(name: str) -> str:

@@ -43,6 +43,7 @@ from domain.signing import (
     line_total,
     link_state,
     name_matches,
+    same_document,
     token_matches,
 )
 from store import signing as store
@@ -434,8 +435,10 @@ async def signing_pdf(request: Request, contract: str = "", token: str = "",
         return _invalid(request, language_for_signer(lang, None))
     language = language_for_signer(lang, k["signer_language"])
     body = contract_pdf(contract_view(k, language))
+    # no CSP here: it would keep the browser's own PDF viewer from showing it
+    headers = {k: v for k, v in HEADERS.items() if k != "Content-Security-Policy"}
     return Response(body, media_type="application/pdf", headers={
-        **HEADERS, "Content-Disposition": f'inline; filename="{k["id"]}.pdf"'})
+        **headers, "Content-Disposition": f'inline; filename="{k["id"]}.pdf"'})
 
 
 def _latin1(text: str) -> str:
@@ -569,7 +572,7 @@ async def sign(request: Request, contract: str = Form(""), token: str = Form("")
         return refused
     t = TEXT[language]
     shown = render_document(k, language)
-    if not secrets.compare_digest(document_sha256(shown), shown_sha256):
+    if not same_document(shown, shown_sha256):
         return _contract_page(request, k, token, language, 409, typed_name=typed_name,
                               notice=t["changed"])
     errors = {}
@@ -597,7 +600,7 @@ async def decline(request: Request, contract: str = Form(""), token: str = Form(
         return refused
     t = TEXT[language]
     shown = render_document(k, language)
-    if not secrets.compare_digest(document_sha256(shown), shown_sha256):
+    if not same_document(shown, shown_sha256):
         return _contract_page(request, k, token, language, 409, reason=reason,
                               notice=t["changed"])
     reason = " ".join(reason.split())

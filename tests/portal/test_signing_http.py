@@ -95,7 +95,7 @@ async def test_a_forged_post_without_the_bound_csrf_field_is_refused(time_env, p
             signing = {**fields, "typed_name": "Kari Nordmann", "consent": "yes"}
             missing = {k: v for k, v in signing.items() if k != "csrf"}
             for forged in (missing, {**signing, "csrf": other["csrf"]},
-                           {**signing, "csrf": "0" * 64}):
+                           {**signing, "csrf": "0" * 64}, {**signing, "csrf": "ø" * 64}):
                 page = await http.post("/sign", data=forged)
                 assert page.status_code == 403, page.text
                 assert "Skjemaet kunne ikke kontrolleres" in page.text
@@ -177,6 +177,9 @@ async def test_a_contract_changed_after_it_was_shown_is_refused(time_env, pool):
             assert form_fields(page.text)["document_sha256"] != fields["document_sha256"]
             declined = await http.post("/sign/decline", data={**fields, "reason": "for dyrt"})
             assert declined.status_code == 409
+            odd = await http.post("/sign", data={**fields, "document_sha256": "ø",
+                                                 "typed_name": "Kari Nordmann", "consent": "yes"})
+            assert odd.status_code == 409
         assert (await status(handle)).stage == Stage.AWAITING_SIGNATURE
         assert await evidence_rows(pool, s.contract_id) == []
 

@@ -15,6 +15,7 @@ from domain.signing import (
     line_total,
     link_state,
     name_matches,
+    same_document,
     token_matches,
 )
 
@@ -67,6 +68,13 @@ def test_the_csrf_field_is_bound_to_the_link_and_the_secret():
     assert not csrf_ok(b"s1", "K-2", "tok", field)
     assert not csrf_ok(b"s1", "K-1", "other", field)
     assert not csrf_ok(b"s1", "K-1", "tok", "")
+    assert not csrf_ok(b"s1", "K-1", "tok", "æøå")  # a forged field: refused, no error
+
+
+def test_the_document_is_the_one_shown():
+    assert same_document("<article>x</article>", document_sha256("<article>x</article>"))
+    assert not same_document("<article>y</article>", document_sha256("<article>x</article>"))
+    assert not same_document("x", "ø" * 64)
 
 
 @pytest.mark.parametrize("chosen, preferred, language", [
