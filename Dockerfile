@@ -9,6 +9,7 @@ COPY activities activities
 COPY workflows workflows
 COPY cli cli
 COPY relay relay
+COPY portal portal
 COPY *.py ./
 # Only the runtime dependencies: no embedded Temporal or PostgreSQL in the image.
 RUN pip install --no-cache-dir . && useradd --uid 10001 --no-create-home partnerflow \

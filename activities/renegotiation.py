@@ -10,6 +10,7 @@ from domain.renegotiation import (
     ClosingStep,
     DeadlineStep,
     DealStep,
+    DeclineStep,
     RenegotiationFacts,
     RenegotiationRequest,
     SendingStep,
@@ -75,7 +76,15 @@ class RenegotiationActivities(StepActivities):
 
     @activity.defn
     async def record_contract_signature(self, s: SignatureStep) -> StepResult:
-        return await self._step(s.key, "contract signed", lambda c: store.record_signature(c, s))
+        return await self._step(
+            s.key, "contract signed",
+            lambda c: store.record_signature(c, s, s.key.process_id, s.key.step))
+
+    @activity.defn
+    async def record_contract_declined(self, s: DeclineStep) -> StepResult:
+        return await self._step(
+            s.key, "contract declined by the customer",
+            lambda c: store.decline(c, s.key.process_id, s.key.step, s))
 
     @activity.defn
     async def set_product_access_count(self, s: CaseStep) -> StepResult:

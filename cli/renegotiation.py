@@ -79,6 +79,8 @@ async def _refuse_if_ended(process_id: str) -> None:
                      "Start a new renegotiation if the customer still wants the change",
         "signed": "the contract was already recorded as signed; nothing was done again",
         "refused": "it was refused at start and no contract was sent",
+        "declined": "the customer declined the contract on the signing page; customer care "
+                    "has the ticket back and may start a new renegotiation",
     }.get(stage, "nothing can be sent to it")
     raise Failure(NO_PROCESS, f"the process has ended ({stage}): {why}")
 

@@ -28,6 +28,7 @@ KINDS: dict[str, str] = {
     "contract_signing_deadline_extended": "nb",
     "renegotiation_signing_deadline_passed": "nb",
     "renegotiation_increase_for_sales_credit": "nb",
+    "renegotiation_contract_declined": "nb",
     "partner_user_login": "en",
     "leads_assigned": "en",
     "lead_owner_changed": "en",

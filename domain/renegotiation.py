@@ -36,6 +36,8 @@ CONTRACT_SENDER = "user non human"
 CONTRACT_BOOKER = "kundesenter"
 DIGITAL_ONBOARDING = "Digital oppstart"
 TICKET_STATUS_SENT = "Sendt kontrakt"
+# Ours (the seed stops at "Sendt kontrakt"): the customer declined, customer care follows up.
+TICKET_STATUS_DECLINED = "Kontrakt avslått"
 # Where the access count lives ("antall tilganger i Avonova digital").
 ACCESS_PRODUCT = "Avonova digital"
 
@@ -67,9 +69,10 @@ class Stage(StrEnum):
     APPLYING = "applying-signature"
     SIGNED = "signed"
     CANCELLED = "cancelled"
+    DECLINED = "declined"  # the customer declined the contract on the signing page
 
 
-FINAL_STAGES = {Stage.REFUSED, Stage.SIGNED, Stage.CANCELLED}
+FINAL_STAGES = {Stage.REFUSED, Stage.SIGNED, Stage.CANCELLED, Stage.DECLINED}
 
 
 class Route(StrEnum):
@@ -375,6 +378,39 @@ class Extension(BaseModel):
     days: int = Field(default=SIGNING_DAYS, ge=1, le=MAX_EXTENSION_DAYS)
 
 
+MAX_DECLINE_REASON = 1000
+
+
+class SigningEvidence(BaseModel):
+    """What the signing page saw when the signer signed or declined (issue 12): kept in
+    contract_signing_evidence by the step that records the decision. It crosses Temporal's
+    history encrypted like every payload (codec.py); the name and the network data are the
+    signer's own, given to sign."""
+
+    contact_id: str = Actor
+    typed_name: str | None = Field(default=None, max_length=200)
+    document_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    language: str = Field(pattern=r"^[a-z]{2}$")
+    ip: str = Field(min_length=1, max_length=64)
+    user_agent: str = Field(max_length=500)
+    decided_at: datetime
+
+
+class SignerStep(StaffStep):
+    """`contract-signed`: staff record a signature made elsewhere (no evidence), or the
+    signing page records the signer's own (actor = the signer's contact id, evidence)."""
+
+    evidence: SigningEvidence | None = None
+
+
+class Declination(BaseModel):
+    """The signer declines the contract on the signing page, with a reason."""
+
+    actor: str = Actor
+    reason: str = Field(min_length=3, max_length=MAX_DECLINE_REASON)
+    evidence: SigningEvidence
+
+
 # --- what the process reports ---------------------------------------------------------------
 
 class RenegotiationStatus(BaseModel):
@@ -411,6 +447,8 @@ class RenegotiationStatus(BaseModel):
     signed_on: date | None = None
     credits_sales: bool | None = None
     cancelled_reason: str | None = None
+    declined_reason: str | None = None
+    declined_on: date | None = None
     notes: list[str] = []
     records: list[str] = []
 
@@ -469,6 +507,12 @@ class SignatureStep(CaseStep):
     delivery_start: date
     route: Route | None = None
     csc_ticket_id: int | None = None
+    evidence: SigningEvidence | None = None  # on record-signature, when signed on the page
+
+
+class DeclineStep(CaseStep):
+    reason: str
+    evidence: SigningEvidence
 
 
 class StepResult(BaseModel):

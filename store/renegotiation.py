@@ -23,6 +23,7 @@ from domain.renegotiation import (
     PIPELINE,
     ROUTE_IN_WORDS,
     TICKET_NAME,
+    TICKET_STATUS_DECLINED,
     TICKET_STATUS_SENT,
     Case,
     ClosingStep,
@@ -31,11 +32,13 @@ from domain.renegotiation import (
     ContractLine,
     DeadlineStep,
     DealStep,
+    DeclineStep,
     RenegotiationFacts,
     RenegotiationRequest,
     Route,
     SendingStep,
     SignatureStep,
+    SigningEvidence,
     TicketFacts,
     money,
     percent,
@@ -258,7 +261,21 @@ async def cancel(conn: Conn, c: ClosingStep) -> dict:
 
 # --- 6. signed ------------------------------------------------------------------------------
 
-async def record_signature(conn: Conn, s: SignatureStep) -> dict:
+async def _keep_evidence(conn: Conn, contract_id: str, process_id: str, step: str,
+                         decision: str, e: SigningEvidence, reason: str | None = None) -> None:
+    """The signing page's evidence, in the step's transaction (its run from the column
+    default, like the outbox's)."""
+    await conn.execute(
+        "INSERT INTO contract_signing_evidence (contract_id, process_id, step, decision,"
+        " contact_id, typed_name, reason, document_sha256, language, ip, user_agent,"
+        " decided_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        contract_id, process_id, step, decision, e.contact_id, e.typed_name, reason,
+        e.document_sha256, e.language, e.ip, e.user_agent, e.decided_at,
+    )
+
+
+async def record_signature(conn: Conn, s: SignatureStep, process_id: str = "",
+                           step: str = "") -> dict:
     case = s.case
     status = await conn.fetchval("SELECT status FROM contracts WHERE id = $1 FOR UPDATE",
                                  case.contract_id)
@@ -268,6 +285,8 @@ async def record_signature(conn: Conn, s: SignatureStep) -> dict:
         "UPDATE contracts SET status = 'signed', signed_on = $2, signed_at = now() WHERE id = $1",
         case.contract_id, s.today,
     )
+    if s.evidence is not None:
+        await _keep_evidence(conn, case.contract_id, process_id, step, "signed", s.evidence)
     await conn.execute(
         "UPDATE contracts SET status = 'superseded', superseded_by = $1 WHERE id = $2",
         case.contract_id, case.original_contract_id,
@@ -368,3 +387,39 @@ async def notify_sales_registration(
                           "signed_on": s.today.isoformat()})
     return {"records": [f"sales registration told of +{case.licences_after - case.licences_before}"
                         f" licences (original signing {case.originally_signed_on})"]}
+
+
+# --- declined on the signing page ------------------------------------------------------------
+
+async def decline(conn: Conn, process_id: str, step: str, d: DeclineStep) -> dict:
+    """The customer declined: the contract is declined (its link used), the deal lost, the
+    renegotiation ticket back with customer care with the reason, and customer care told."""
+    case = d.case
+    status = await conn.fetchval("SELECT status FROM contracts WHERE id = $1 FOR UPDATE",
+                                 case.contract_id)
+    if status != "sent":
+        raise Refused(f"contract {case.contract_id} is {status}; it cannot be declined")
+    await conn.execute(
+        "UPDATE contracts SET status = 'declined', declined_at = now(), declined_reason = $2"
+        " WHERE id = $1", case.contract_id, d.reason)
+    await _keep_evidence(conn, case.contract_id, process_id, step, "declined", d.evidence,
+                         d.reason)
+    await conn.execute(
+        "UPDATE deals SET stage = $2, status = 'lost', closed_reason = $3, closed_at = now()"
+        " WHERE id = $1 AND status = 'open'",
+        case.deal_id, DEAL_STAGE_LOST, f"declined by the customer: {d.reason}")
+    # The ticket the renegotiation came from goes back to customer care, open: they call the
+    # customer and may start a new renegotiation from it.
+    await conn.execute(
+        "UPDATE tickets SET queue = 'customer_care', status = $2, body = body || $3,"
+        " updated_at = now() WHERE id = $1",
+        case.ticket_id, TICKET_STATUS_DECLINED,
+        f"\n\nKunden avslo kontrakten {case.contract_id} {d.today}: {d.reason}")
+    await notify(conn, process_id=process_id, step=step, recipient_kind="role",
+                 recipient_id="customer_care", template="renegotiation_contract_declined",
+                 payload={"process_id": process_id, "ticket_id": case.ticket_id,
+                          "contract_id": case.contract_id, "account_id": case.account_id,
+                          "declined_on": d.today.isoformat(), "reason": d.reason})
+    return {"records": [f"contract {case.contract_id} declined by {d.evidence.contact_id} on "
+                        f"{d.today}; deal {case.deal_id} lost; ticket {case.ticket_id} back to "
+                        "customer care"]}

@@ -24,6 +24,8 @@ with workflow.unsafe.imports_passed_through():
         ClosingStep,
         DeadlineStep,
         DealStep,
+        Declination,
+        DeclineStep,
         Extension,
         ProcessKind,
         RenegotiationPlan,
@@ -32,7 +34,8 @@ with workflow.unsafe.imports_passed_through():
         Route,
         SendingStep,
         SignatureStep,
-        StaffStep,
+        SignerStep,
+        SigningEvidence,
         Stage,
         StepAnswer,
         StepResult,
@@ -80,6 +83,8 @@ class Renegotiation(Process):
         self.signed_by: str | None = None
         self._cancelling = False
         self._cancel_reason: str | None = None
+        self._declining = False
+        self._evidence: SigningEvidence | None = None  # of a signature on the signing page
         self._reminded = False  # for the current deadline
         self._timer_at: datetime | None = None  # the reminder or deadline being waited for
 
@@ -245,6 +250,8 @@ class Renegotiation(Process):
             return True
         if self._cancelling or s.stage == Stage.CANCELLED:
             raise refusal(self._cancelled_message())
+        if self._declining or s.stage == Stage.DECLINED:
+            raise refusal(self._declined_message())
         if self.finished:
             raise refusal(f"the process has ended ({s.stage.value}): {s.waiting_for}")
         if s.stage == Stage.AWAITING_DECISION:
@@ -255,15 +262,25 @@ class Renegotiation(Process):
             raise refusal(f"the contract has not been sent yet: {s.waiting_for}")
         return False
 
+    def _check_signer(self, actor: str, evidence: SigningEvidence | None) -> None:
+        """The signing page acts for the contract's signatory only."""
+        s = self.state
+        if evidence is not None and not (actor == evidence.contact_id == s.contact_id):
+            raise refusal(f"only the signatory of contract {s.contract_id} can sign or decline "
+                          "it on the signing page")
+
     @workflow.update
-    async def contract_signed(self, step: StaffStep) -> StepAnswer:
-        """The customer has signed the contract in Dealbuilder."""
+    async def contract_signed(self, step: SignerStep) -> StepAnswer:
+        """The customer has signed the contract: on the signing page (with its evidence), or
+        elsewhere, recorded by staff."""
         await self._authorize("contract_signed", step.actor)
+        self._check_signer(step.actor, step.evidence)
         self._check_signature()
         await workflow.wait_condition(lambda: not self._timer_due())
         repeat = self._check_signature()
         if not repeat:
             self.signed_by = step.actor
+            self._evidence = step.evidence
         await workflow.wait_condition(lambda: self.finished)
         s = self.state
         if s.stage != Stage.SIGNED:
@@ -277,8 +294,69 @@ class Renegotiation(Process):
         return StepAnswer(message=message, stage=s.stage, notes=s.notes)
 
     @contract_signed.validator
-    def _validate_contract_signed(self, step: StaffStep) -> None:
+    def _validate_contract_signed(self, step: SignerStep) -> None:
+        self._check_signer(step.actor, step.evidence)
         self._check_signature()
+
+    def _declined_message(self) -> str:
+        s = self.state
+        return (f"the customer declined contract {s.contract_id}"
+                + (f" on {s.declined_on}: {s.declined_reason}" if s.declined_on else "")
+                + "; customer care follows up, and may start a new renegotiation")
+
+    def _check_decline(self) -> bool:
+        """True when already declined: a repeat, answered, done once."""
+        s = self.state
+        if self._declining or s.stage == Stage.DECLINED:
+            return True
+        if self.signed_by is not None or s.stage in (Stage.APPLYING, Stage.SIGNED):
+            raise refusal(f"contract {s.contract_id} is signed; it can no longer be declined")
+        if self._cancelling or s.stage == Stage.CANCELLED:
+            raise refusal(self._cancelled_message())
+        if self.finished:
+            raise refusal(f"the process has ended ({s.stage.value}): {s.waiting_for}")
+        if s.stage == Stage.AWAITING_DECISION:
+            raise refusal(f"the signing deadline {s.signing_deadline} has passed: contract "
+                          f"{s.contract_id} can no longer be signed or declined")
+        if s.stage != Stage.AWAITING_SIGNATURE:
+            raise refusal(f"the contract has not been sent yet: {s.waiting_for}")
+        return False
+
+    @workflow.update
+    async def contract_declined(self, d: Declination) -> StepAnswer:
+        """The customer declines the contract on the signing page: the process ends
+        (declined), customer care is told and has the ticket back."""
+        await self._authorize("contract_declined", d.actor)
+        self._check_signer(d.actor, d.evidence)
+        self._check_decline()
+        await workflow.wait_condition(lambda: not self._timer_due())
+        async with self._lock:
+            s = self.state
+            if self._check_decline():
+                return StepAnswer(message=self._declined_message() + "; nothing was done again",
+                                  stage=s.stage)
+            self._declining = True
+            today = self._today()
+            try:
+                result = await self._act_or_refuse(Acts.record_contract_declined, DeclineStep(
+                    key=self._key("contract-declined", d.actor), case=self._case(), today=today,
+                    reason=d.reason, evidence=d.evidence),
+                    f"contract {s.contract_id} declined by the customer")
+            except BaseException:
+                self._declining = False
+                raise
+            s.records += result.records
+            s.declined_reason, s.declined_on = d.reason, today
+            self._set_stage(Stage.DECLINED, f"nothing: the customer ({d.actor}) declined "
+                            f"contract {s.contract_id}: {d.reason}; customer care has ticket "
+                            f"{s.ticket_id} back")
+        return StepAnswer(message=f"contract {s.contract_id} declined: deal {s.deal_id} lost, "
+                          f"customer care told (ticket {s.ticket_id})", stage=s.stage)
+
+    @contract_declined.validator
+    def _validate_contract_declined(self, d: Declination) -> None:
+        self._check_signer(d.actor, d.evidence)
+        self._check_decline()
 
     def _check_extend(self) -> None:
         s = self.state
@@ -379,7 +457,10 @@ class Renegotiation(Process):
                                      delivery_start=s.delivery_start, route=s.route,
                                      csc_ticket_id=csc_ticket_id)
 
-            await self._step(Acts.record_contract_signature, signature("record-signature"),
+            # The signing page's evidence is kept by the step that records the signature.
+            await self._step(Acts.record_contract_signature,
+                             signature("record-signature").model_copy(
+                                 update={"evidence": self._evidence}),
                              f"contract {s.contract_id} signed, deal {s.deal_id} won")
             await self._step(Acts.set_product_access_count, CaseStep(
                 key=self._key("set-access-count", actor), case=self._case(), today=today),

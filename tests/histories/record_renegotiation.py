@@ -14,8 +14,11 @@ from decimal import Decimal
 
 from domain.renegotiation import (
     Cancellation,
+    Declination,
     Extension,
     RenegotiationRequest,
+    SignerStep,
+    SigningEvidence,
     StaffStep,
     add_months,
     business_date,
@@ -89,15 +92,45 @@ async def refused_at_start(env, pool, q) -> None:
     await save(handle, "renegotiation_refused_at_start")
 
 
-async def main() -> None:
+def evidence(co, typed_name: str | None) -> SigningEvidence:
+    return SigningEvidence(contact_id=co.contact_id, typed_name=typed_name,
+                           document_sha256="ab" * 32, language="nb", ip="127.0.0.1",
+                           user_agent="recorder", decided_at=datetime(2026, 12, 2, 12))
+
+
+async def signed_on_the_signing_page(env, pool, q) -> None:
+    co = await new_company(pool, licences=15)
+    handle, _ = await start(env, q, co, request(co, 14, "450"))
+    await handle.execute_update(Renegotiation.contract_signed, SignerStep(
+        actor=co.contact_id, evidence=evidence(co, "Kari Nordmann")))
+    await outcome(env, handle)
+    await save(handle, "renegotiation_signed_on_the_signing_page")
+
+
+async def declined_on_the_signing_page(env, pool, q) -> None:
+    co = await new_company(pool, licences=15)
+    handle, _ = await start(env, q, co, request(co, 12, "450"))
+    await handle.execute_update(Renegotiation.contract_declined, Declination(
+        actor=co.contact_id, reason="for dyrt", evidence=evidence(co, None)))
+    await outcome(env, handle)
+    await save(handle, "renegotiation_declined_on_the_signing_page")
+
+
+RECORDS = (signed_after_reminder_reduction_to_csc, deadline_passed_extended_then_signed_increase,
+           cancelled_after_the_deadline, refused_at_start, signed_on_the_signing_page,
+           declined_on_the_signing_page)
+
+
+async def main(names: list[str]) -> None:
+    """All of them, or those named: `... record_renegotiation declined_on_the_signing_page`
+    records a new one without re-recording the others."""
+    chosen = [r for r in RECORDS if not names or r.__name__ in names]
     async with recording() as r, running_worker(r.time_env.client, r.pool) as q:
-        for record in (signed_after_reminder_reduction_to_csc,
-                       deadline_passed_extended_then_signed_increase,
-                       cancelled_after_the_deadline, refused_at_start):
+        for record in chosen:
             await record(r.time_env, r.pool, q)
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(main(sys.argv[1:]))
     sys.stdout.flush()
     os._exit(0)

@@ -47,6 +47,9 @@ SAMPLES = {
     "renegotiation_increase_for_sales_credit": {
         "account_id": "F", "deal_id": "D", "contract_id": "K-1", "licences_before": 20,
         "licences_after": 25, "originally_signed_on": "2025-01-15", "signed_on": "2026-12-02"},
+    "renegotiation_contract_declined": {"process_id": "p", "ticket_id": 1, "contract_id": "K-1",
+                                        "account_id": "F", "declined_on": "2026-12-03",
+                                        "reason": "for dyrt"},
     "partner_user_login": {"partner_id": "P-N", "user_id": "C-1",
                            "expires_at": "2026-12-09T12:00:00+00:00",
                            "must_change_password": True},
