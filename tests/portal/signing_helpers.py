@@ -6,6 +6,7 @@ from decimal import Decimal
 from urllib.parse import parse_qs, urlparse
 
 from domain.renegotiation import RenegotiationRequest
+from store.outbox import pending_link
 
 FORM_FIELD = re.compile(r'<input type="hidden" name="(\w+)" value="([^"]*)">')
 
@@ -17,14 +18,13 @@ def request_for(co, licences: int = 12, price: str = "450") -> RenegotiationRequ
         requested_by="kari.kundesenter")
 
 
-async def signing_link(pool, process_id: str) -> str:
-    """The one-time link of the contract e-mail, from the outbox row that carries it. The ONE
-    place the tests read it: when `notifications.secret` is encrypted at rest, read it with
-    store/outbox.py's function here."""
-    links = {r["secret"] for r in await pool.fetch(
-        "SELECT secret FROM notifications WHERE process_id = $1"
-        " AND template = 'contract_for_signing_email'", process_id)}
-    (link,) = links
+async def signing_link(pool, process_id: str, ring: dict[str, bytes] | None = None) -> str:
+    """The one-time link of the contract e-mail, from the outbox row that carries it (sealed
+    at rest: opened with store/outbox.py's one reader; `ring`: the key ring of a worker
+    running in another process)."""
+    link = await pending_link(pool, process_id=process_id,
+                              template="contract_for_signing_email", ring=ring)
+    assert link, f"no pending signing link for {process_id}"
     return link
 
 

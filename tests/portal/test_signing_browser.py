@@ -20,6 +20,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
+from codec import parse_key_ring
 from domain.signing import document_sha256
 from portal.signing import render_document
 from store.signing import contract_for_signing
@@ -166,7 +167,8 @@ async def sent_contract(env, pool, **company):
                             co.contact_id, "--original-contract", co.contract_id)
     assert started.code == 0, started.text
     pid = started.body["data"]["process_id"]
-    return co, pid, await signing_link(pool, pid)
+    return co, pid, await signing_link(pool, pid,
+                                       parse_key_ring(env["PARTNERFLOW_ENCRYPTION_KEYS"]))
 
 
 async def process_stage(env, pid: str) -> str:
