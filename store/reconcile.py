@@ -1,8 +1,8 @@
 """The records a process leaves open while its workflow runs, and how the reconciliation
 closes them (domain/reconcile.py says when). Every open state of store/: a change order
 awaiting the partner (and its quotes not yet accepted), a CLASSOUND order before it is
-active, a renegotiation's open deal and its unsigned contract, a PSA onboarding's draft
-contract."""
+active (and the reseller's ticket for its documents), a renegotiation's open deal, its
+unsigned contract and the customer's ticket it took, a PSA onboarding's draft contract."""
 
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +41,15 @@ RECORDS: dict[str, tuple[str, str]] = {
         " AND status IN ('draft', 'sent', 'expired')",
         "UPDATE contracts SET status = 'cancelled', cancelled_reason = $2 WHERE process_id = $1"
         " AND status IN ('draft', 'sent', 'expired') RETURNING id"),
+    # the reseller's ticket for a CLASSOUND order's documents, the customer's ticket a
+    # renegotiation took (other tickets are work for people: left to them)
+    "ticket": (
+        "SELECT process_id, id FROM tickets WHERE status <> 'closed' AND queue = 'reseller'"
+        " AND process_id IS NOT NULL UNION SELECT d.process_id, t.id FROM deals d"
+        " JOIN tickets t ON t.id = d.ticket_id WHERE d.status = 'open' AND t.status <> 'closed'",
+        "UPDATE tickets SET status = 'closed', closed_reason = $2, updated_at = now()"
+        " WHERE status <> 'closed' AND ((process_id = $1 AND queue = 'reseller')"
+        " OR id IN (SELECT ticket_id FROM deals WHERE process_id = $1)) RETURNING id"),
     "PSA contract": (
         "SELECT process_id, id FROM psa_contracts WHERE status = 'draft'",
         "UPDATE psa_contracts SET status = 'cancelled', closed_reason = $2"

@@ -92,9 +92,15 @@ async def test_records_of_a_workflow_temporal_does_not_know_are_closed(dev_env, 
         "INSERT INTO orders (id, process_id, kind, account_id, pbx_id, partner_id, status)"
         " VALUES ($1, $2, 'fast_change', $3, $4, $5, 'awaiting_partner_confirmation')",
         f"O-{uuid.uuid4().hex[:8]}", process_id, acc.id, acc.pbx_id, acc.partner_id)
+    ticket = await pool.fetchval(
+        "INSERT INTO tickets (process_id, step, queue, account_id, subject, body)"
+        " VALUES ($1, 'ask-reseller', 'reseller', $2, 'LOA', 'please') RETURNING id",
+        process_id, acc.id)
     (closed,) = await reconcile.reconcile(pool, dev_env.client)
     assert closed["reason"] == "closed by reconciliation: workflow not found in Temporal"
     assert (await order_of(pool, process_id))["status"] == "cancelled"
+    assert closed["records"][-1] == f"ticket {ticket}"
+    assert await pool.fetchval("SELECT status FROM tickets WHERE id = $1", ticket) == "closed"
 
 
 async def test_the_command_compose_and_run_start_closes_and_then_finds_nothing(
