@@ -71,8 +71,18 @@ def activities_for(pool) -> list:
     return [fn for cls in ACTIVITY_CLASSES for fn in cls(pool).all()]
 
 
+def settings() -> config.WorkerSettings:
+    try:
+        return config.worker_settings()
+    except config.NotConfigured as e:
+        log.error("worker refuses to start", reason=str(e))
+        raise SystemExit(f"worker.py: refusing to start: {e}") from None
+
+
 def build_worker(client, pool, task_queue: str = config.TASK_QUEUE,
-                 deployment: WorkerDeploymentConfig | None = None) -> Worker:
+                 deployment: WorkerDeploymentConfig | None = None,
+                 tuning: config.WorkerSettings | None = None) -> Worker:
+    tuning = tuning or settings()
     return Worker(
         client,
         task_queue=task_queue,
@@ -81,6 +91,9 @@ def build_worker(client, pool, task_queue: str = config.TASK_QUEUE,
         interceptors=[Observability()],
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
         deployment_config=deployment,
+        max_cached_workflows=tuning.max_cached_workflows,
+        max_concurrent_workflow_tasks=tuning.workflow_task_slots,
+        max_concurrent_activities=tuning.activity_slots,
     )
 
 
@@ -154,7 +167,8 @@ async def main() -> int:
         log.info("migrations applied", migrations=applied)
     runtime = runtime_with_metrics()
     client = await config.connect_temporal(runtime)
-    pool = await create_pool(dsn)
+    tuning = settings()
+    pool = await create_pool(dsn, max_size=tuning.pool_size)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -162,12 +176,13 @@ async def main() -> int:
     health = None
     relay = start_relay(pool, runtime, stop)
     try:
-        async with build_worker(client, pool, deployment=deployment) as worker:
+        async with build_worker(client, pool, deployment=deployment, tuning=tuning) as worker:
             health = await serve_health(client, pool, worker)
             version = deployment.version.to_canonical_string() if deployment else None
             log.info("worker started", task_queue=config.TASK_QUEUE,
                      namespace=client.namespace, pid=os.getpid(), version=version,
-                     metrics=METRICS_ADDRESS, health_port=HEALTH_PORT)
+                     metrics=METRICS_ADDRESS, health_port=HEALTH_PORT,
+                     settings=tuning.__dict__)
             await stop.wait()
             log.info("worker stopping: no new tasks, letting running activities finish")
     finally:

@@ -38,7 +38,7 @@ class FastChangeOrder(OrderProcess):
         self._publish_ids()
         try:
             pbx = await self._load_pbx([line.sku for line in request.lines])
-            self._publish_ids()
+            self._publish_ids(with_next_stage=True)  # the order's stage or the refusal
             check_pbx_active(pbx)
             plan = plan_fast_change(
                 request.lines, pbx.licences, pbx.catalogue,
