@@ -62,7 +62,8 @@ class Postgres:
                 await conn.close()
 
 
-async def start_dev_server(db_filename: str | None = None) -> WorkflowEnvironment:
+async def start_dev_server(db_filename: str | None = None,
+                           sqlite_pragmas: list[str] = ()) -> WorkflowEnvironment:
     """The dev server prints a banner on its stdout: spawn it with our stderr as its stdout,
     so that a benchmark's stdout carries only the results."""
     sys.stdout.flush()
@@ -73,7 +74,8 @@ async def start_dev_server(db_filename: str | None = None) -> WorkflowEnvironmen
             dev_server_existing_path=str(BIN / "temporal"),
             data_converter=pydantic_data_converter, search_attributes=SEARCH_ATTRIBUTES,
             ui=False, dev_server_log_level="error",
-            dev_server_database_filename=db_filename)
+            dev_server_database_filename=db_filename,
+            dev_server_extra_args=[a for p in sqlite_pragmas for a in ("--sqlite-pragma", p)])
     finally:
         os.dup2(saved, 1)
         os.close(saved)
