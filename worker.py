@@ -17,6 +17,7 @@ from datetime import timedelta
 import structlog
 from aiohttp import web
 from temporalio.worker import Worker, WorkerDeploymentConfig
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 import config
 import logs
@@ -63,6 +64,13 @@ ACTIVITY_CLASSES = [ChangeOrderActivities, RenegotiationActivities, ClassoundAct
                     PsaActivities, PartnerActivities, LeadActivities, AccountActivities,
                     RecordActivities]
 GRACEFUL_SHUTDOWN = timedelta(seconds=30)
+# The sandbox imports a workflow's module again for every process it runs (and applies
+# @workflow.defn to its class again): for our process classes that was an eighth of the
+# worker's CPU in bench/fast_change_bench.py (issue 14). Their code lives in workflows/,
+# whose modules keep no mutable module state and already import the process base classes
+# passed through; so workflows/ is passed through too and imported once.
+WORKFLOW_RUNNER = SandboxedWorkflowRunner(
+    restrictions=SandboxRestrictions.default.with_passthrough_modules("workflows"))
 
 log = structlog.get_logger("partnerflow.worker")
 
@@ -94,6 +102,7 @@ def build_worker(client, pool, task_queue: str = config.TASK_QUEUE,
         max_cached_workflows=tuning.max_cached_workflows,
         max_concurrent_workflow_tasks=tuning.workflow_task_slots,
         max_concurrent_activities=tuning.activity_slots,
+        workflow_runner=WORKFLOW_RUNNER,
     )
 
 

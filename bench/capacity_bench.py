@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+import asyncpg  # noqa: E402
 import psutil  # noqa: E402
 from temporalio.client import Client, WithStartWorkflowOperation  # noqa: E402
 from temporalio.common import (  # noqa: E402
@@ -229,7 +230,11 @@ async def bench(args: argparse.Namespace) -> int:
 
         async def account(licences):
             async with gate:
-                return await new_account(pool, licences=licences)
+                while True:
+                    try:
+                        return await new_account(pool, licences=licences)
+                    except asyncpg.UniqueViolationError:
+                        continue  # its 6-hex-digit tag was drawn twice (likely at 10,000)
         fast_accounts = await asyncio.gather(*(account({"Premium": 5}) for _ in range(n_fast)))
         cls_accounts = await asyncio.gather(*(account({"Premium": 3, "Basic": 2})
                                               for _ in range(n_cls)))
