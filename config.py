@@ -36,8 +36,8 @@ class WorkerSettings:
     pool_size: int  # asyncpg connections to PostgreSQL
 
 
-WORKER_DEFAULTS = WorkerSettings(max_cached_workflows=1000, workflow_task_slots=100,
-                                 activity_slots=100, pool_size=10)
+WORKER_DEFAULTS = WorkerSettings(max_cached_workflows=2000, workflow_task_slots=20,
+                                 activity_slots=20, pool_size=10)
 
 
 def _whole(name: str, default: int, lo: int) -> int:

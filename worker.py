@@ -65,8 +65,8 @@ ACTIVITY_CLASSES = [ChangeOrderActivities, RenegotiationActivities, ClassoundAct
                     RecordActivities]
 GRACEFUL_SHUTDOWN = timedelta(seconds=30)
 # The sandbox imports a workflow's module again for every process it runs (and applies
-# @workflow.defn to its class again): for our process classes that was an eighth of the
-# worker's CPU in bench/fast_change_bench.py (issue 14). Their code lives in workflows/,
+# @workflow.defn to its class again): 7% of the busy samples of a py-spy profile of
+# bench/fast_change_bench.py (issue 14). Their code lives in workflows/,
 # whose modules keep no mutable module state and already import the process base classes
 # passed through; so workflows/ is passed through too and imported once.
 WORKFLOW_RUNNER = SandboxedWorkflowRunner(

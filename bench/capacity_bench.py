@@ -260,7 +260,9 @@ async def bench(args: argparse.Namespace) -> int:
                 try:
                     ids[kind].append(await start_one(client, queue, wf, kind, req))
                 except Exception as e:  # noqa: BLE001 - counted
-                    failures.append(f"{type(e).__name__}: {e}"[:200])
+                    cause = getattr(e, "cause", None)
+                    failures.append(f"{type(e).__name__}: {e}"
+                                    + (f" ({cause})" if cause else "")[:300])
         meter = CpuMeter(pg.tmp, {"worker": pid})
         t0 = time.perf_counter()
         await asyncio.gather(*(start(*r) for r in requests))

@@ -21,7 +21,7 @@ from temporalio.client import Client
 from temporalio.plugin import SimplePlugin
 
 import worker
-from bench.common import CpuMeter, Postgres, progress, say, start_dev_server
+from bench.common import CpuMeter, Postgres, fair_twins, progress, say, start_dev_server
 from store.db import create_pool, migrate
 from tests.records import load_catalogue
 
@@ -119,7 +119,22 @@ def parser(doc: str) -> argparse.ArgumentParser:
                    help="uncounted processes of each kind first (default 5; 0: none)")
     p.add_argument("--timeout", type=float, default=120,
                    help="seconds one process may take before it counts as failed")
+    p.add_argument("--before", action="store_true",
+                   help="as before issue 14: every search attribute upsert and the cancelled "
+                        "timer (no lean-visibility), the default sandbox, the SDK's worker "
+                        "defaults; for a before/after comparison on the same machine")
     return p
+
+
+def as_before() -> None:
+    from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
+
+    import config
+    from workflows.order_process import OrderProcess
+    OrderProcess.lean_visibility = False
+    worker.WORKFLOW_RUNNER = SandboxedWorkflowRunner()
+    config.WORKER_DEFAULTS = config.WorkerSettings(
+        max_cached_workflows=1000, workflow_task_slots=100, activity_slots=100, pool_size=10)
 
 
 async def compare(args: argparse.Namespace, ours: Kind, twin: Kind, twin_workflows: list,
@@ -128,6 +143,10 @@ async def compare(args: argparse.Namespace, ours: Kind, twin: Kind, twin_workflo
     plus the twin through a client plugin), then the rounds; prints the figures."""
     pg = Postgres()
     env = pool = None
+    if args.before:
+        as_before()
+    else:
+        fair_twins()
     try:
         progress("starting PostgreSQL and the Temporal dev server ...")
         dsn = await pg.start()
@@ -183,7 +202,8 @@ async def compare(args: argparse.Namespace, ours: Kind, twin: Kind, twin_workflo
         ours_lat = sorted(x for o, _ in rounds for x in o.latencies)
         twin_lat = sorted(x for _, t in rounds for x in t.latencies)
         say(f"n={args.n} x {args.rounds} rounds, concurrency={args.concurrency}, "
-            f"warmup={args.warmup}; {load()} at the end")
+            f"warmup={args.warmup}{', AS BEFORE issue 14' if args.before else ''}; "
+            f"worker settings {worker.settings()}; {load()} at the end")
         say(f"{ours.name}: {spread(ours_tp)} processes/s; mean latency "
             f"{1000 * statistics.fmean(ours_lat) if ours_lat else 0:.0f} ms; history events "
             f"per process {ours_events.total()}")
@@ -200,6 +220,7 @@ async def compare(args: argparse.Namespace, ours: Kind, twin: Kind, twin_workflo
             say(f"  failure: {f}")
         say(json.dumps({
             "n": args.n, "rounds": args.rounds, "concurrency": args.concurrency,
+            "before": args.before,
             "ours": ours.name, "twin": twin.name,
             "ours_per_s": [round(x, 2) for x in ours_tp],
             "twin_per_s": [round(x, 2) for x in twin_tp],
