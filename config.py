@@ -3,6 +3,7 @@
 import fcntl
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -23,6 +24,47 @@ from codec import (
 TASK_QUEUE = os.environ.get("PARTNERFLOW_TASK_QUEUE", "partnerflow")
 DATA_DIR = Path(os.environ.get("PARTNERFLOW_DATA_DIR", Path(__file__).parent / ".data"))
 DEFAULT_TEMPORAL_ADDRESS = "localhost:7233"
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """How much one worker process holds and runs at once (README "Performance and
+    capacity": the figures these defaults were chosen from)."""
+    max_cached_workflows: int  # processes kept in memory between steps; others replay
+    workflow_task_slots: int  # workflow tasks run at once
+    activity_slots: int  # activities run at once; each holds a pool connection at most
+    pool_size: int  # asyncpg connections to PostgreSQL
+
+
+WORKER_DEFAULTS = WorkerSettings(max_cached_workflows=2000, workflow_task_slots=20,
+                                 activity_slots=20, pool_size=10)
+
+
+def _whole(name: str, default: int, lo: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise NotConfigured(f"{name}={raw!r}: a whole number is needed") from None
+    if value < lo:
+        raise NotConfigured(f"{name}={value}: at least {lo}")
+    return value
+
+
+def worker_settings() -> WorkerSettings:
+    """PARTNERFLOW_MAX_CACHED_WORKFLOWS, PARTNERFLOW_WORKFLOW_TASK_SLOTS,
+    PARTNERFLOW_ACTIVITY_SLOTS, PARTNERFLOW_DB_POOL_SIZE; unset: WORKER_DEFAULTS."""
+    d = WORKER_DEFAULTS
+    return WorkerSettings(
+        max_cached_workflows=_whole("PARTNERFLOW_MAX_CACHED_WORKFLOWS",
+                                    d.max_cached_workflows, 0),
+        # the SDK needs two slots when it caches workflows
+        workflow_task_slots=_whole("PARTNERFLOW_WORKFLOW_TASK_SLOTS", d.workflow_task_slots, 2),
+        activity_slots=_whole("PARTNERFLOW_ACTIVITY_SLOTS", d.activity_slots, 1),
+        pool_size=_whole("PARTNERFLOW_DB_POOL_SIZE", d.pool_size, 1),
+    )
 
 
 DEPLOYMENT_NAME = "PARTNERFLOW_DEPLOYMENT_NAME"

@@ -17,6 +17,7 @@ from datetime import timedelta
 import structlog
 from aiohttp import web
 from temporalio.worker import Worker, WorkerDeploymentConfig
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 import config
 import logs
@@ -64,6 +65,13 @@ ACTIVITY_CLASSES = [ChangeOrderActivities, RenegotiationActivities, ClassoundAct
                     PsaActivities, PartnerActivities, LeadActivities, AccountActivities,
                     RecordActivities, PeopleActivities]
 GRACEFUL_SHUTDOWN = timedelta(seconds=30)
+# The sandbox imports a workflow's module again for every process it runs (and applies
+# @workflow.defn to its class again): 7% of the busy samples of a py-spy profile of
+# bench/fast_change_bench.py (issue 14). Their code lives in workflows/,
+# whose modules keep no mutable module state and already import the process base classes
+# passed through; so workflows/ is passed through too and imported once.
+WORKFLOW_RUNNER = SandboxedWorkflowRunner(
+    restrictions=SandboxRestrictions.default.with_passthrough_modules("workflows"))
 
 log = structlog.get_logger("partnerflow.worker")
 
@@ -72,8 +80,18 @@ def activities_for(pool) -> list:
     return [fn for cls in ACTIVITY_CLASSES for fn in cls(pool).all()]
 
 
+def settings() -> config.WorkerSettings:
+    try:
+        return config.worker_settings()
+    except config.NotConfigured as e:
+        log.error("worker refuses to start", reason=str(e))
+        raise SystemExit(f"worker.py: refusing to start: {e}") from None
+
+
 def build_worker(client, pool, task_queue: str = config.TASK_QUEUE,
-                 deployment: WorkerDeploymentConfig | None = None) -> Worker:
+                 deployment: WorkerDeploymentConfig | None = None,
+                 tuning: config.WorkerSettings | None = None) -> Worker:
+    tuning = tuning or settings()
     return Worker(
         client,
         task_queue=task_queue,
@@ -82,6 +100,10 @@ def build_worker(client, pool, task_queue: str = config.TASK_QUEUE,
         interceptors=[Observability()],
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
         deployment_config=deployment,
+        max_cached_workflows=tuning.max_cached_workflows,
+        max_concurrent_workflow_tasks=tuning.workflow_task_slots,
+        max_concurrent_activities=tuning.activity_slots,
+        workflow_runner=WORKFLOW_RUNNER,
     )
 
 
@@ -155,7 +177,8 @@ async def main() -> int:
         log.info("migrations applied", migrations=applied)
     runtime = runtime_with_metrics()
     client = await config.connect_temporal(runtime)
-    pool = await create_pool(dsn)
+    tuning = settings()
+    pool = await create_pool(dsn, max_size=tuning.pool_size)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -163,12 +186,13 @@ async def main() -> int:
     health = None
     relay = start_relay(pool, runtime, stop)
     try:
-        async with build_worker(client, pool, deployment=deployment) as worker:
+        async with build_worker(client, pool, deployment=deployment, tuning=tuning) as worker:
             health = await serve_health(client, pool, worker)
             version = deployment.version.to_canonical_string() if deployment else None
             log.info("worker started", task_queue=config.TASK_QUEUE,
                      namespace=client.namespace, pid=os.getpid(), version=version,
-                     metrics=METRICS_ADDRESS, health_port=HEALTH_PORT)
+                     metrics=METRICS_ADDRESS, health_port=HEALTH_PORT,
+                     settings=tuning.__dict__)
             await stop.wait()
             log.info("worker stopping: no new tasks, letting running activities finish")
     finally:

@@ -62,7 +62,8 @@ class Postgres:
                 await conn.close()
 
 
-async def start_dev_server() -> WorkflowEnvironment:
+async def start_dev_server(db_filename: str | None = None,
+                           sqlite_pragmas: list[str] = ()) -> WorkflowEnvironment:
     """The dev server prints a banner on its stdout: spawn it with our stderr as its stdout,
     so that a benchmark's stdout carries only the results."""
     sys.stdout.flush()
@@ -72,7 +73,9 @@ async def start_dev_server() -> WorkflowEnvironment:
         return await WorkflowEnvironment.start_local(
             dev_server_existing_path=str(BIN / "temporal"),
             data_converter=pydantic_data_converter, search_attributes=SEARCH_ATTRIBUTES,
-            ui=False, dev_server_log_level="error")
+            ui=False, dev_server_log_level="error",
+            dev_server_database_filename=db_filename,
+            dev_server_extra_args=[a for p in sqlite_pragmas for a in ("--sqlite-pragma", p)])
     finally:
         os.dup2(saved, 1)
         os.close(saved)
@@ -103,3 +106,96 @@ def run(main) -> None:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
+
+
+class CpuMeter:
+    """CPU seconds (user + system, from /proc through psutil) used by this process (the
+    worker and the clients of an in-process benchmark), the Temporal dev server and the
+    PostgreSQL of `pg_dir` (postmaster and backends), and by any extra pids (worker
+    processes). `take()` returns what each used since the previous take."""
+
+    def __init__(self, pg_dir: str | None = None, extra: dict[str, int] | None = None) -> None:
+        import psutil
+
+        self.psutil = psutil
+        self.pg_dir = pg_dir
+        self.extra = dict(extra or {})
+        self.last: dict[int, float] = {}
+        self.take()
+
+    def _groups(self) -> dict[str, list]:
+        ps = self.psutil
+        me = ps.Process()
+        groups: dict[str, list] = {"bench process": [me], "temporal server": [],
+                                   "postgres": []}
+        for child in me.children(recursive=True):
+            try:
+                name = child.name()
+            except ps.Error:
+                continue
+            if name.startswith("temporal"):
+                groups["temporal server"].append(child)
+        if self.pg_dir:
+            for p in ps.process_iter(["name", "cmdline"]):
+                if p.info["name"] == "postgres" and self.pg_dir in " ".join(
+                        p.info["cmdline"] or []):
+                    groups["postgres"] = [p, *p.children(recursive=True)]
+                    break
+        for name, pid in self.extra.items():
+            try:
+                groups[name] = [ps.Process(pid)]
+            except ps.Error:
+                groups[name] = []
+        return groups
+
+    def take(self) -> dict[str, float]:
+        used: dict[str, float] = {}
+        now: dict[int, float] = {}
+        for name, procs in self._groups().items():
+            total = 0.0
+            for p in procs:
+                try:
+                    t = p.cpu_times()
+                except self.psutil.Error:
+                    continue
+                cpu = t.user + t.system
+                now[p.pid] = cpu
+                total += cpu - self.last.get(p.pid, 0.0)
+            used[name] = total
+        self.last = now
+        return used
+
+
+class WorkerProcess:
+    """bench/worker_proc.py as a child process, with settings given as environment."""
+
+    def __init__(self, dsn: str, address: str, queue: str, **settings: str) -> None:
+        self.env = {**os.environ, "DATABASE_URL": dsn, "TEMPORAL_ADDRESS": address,
+                    "PARTNERFLOW_TASK_QUEUE": queue, **settings}
+        self.proc: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> int:
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable, str(Path(__file__).parent / "worker_proc.py"), env=self.env,
+            stdout=asyncio.subprocess.PIPE)
+        line = await asyncio.wait_for(self.proc.stdout.readline(), 120)
+        if not line.startswith(b"ready"):
+            raise RuntimeError(f"worker did not start: {line!r}")
+        return self.proc.pid
+
+    async def stop(self) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.terminate()
+            await self.proc.wait()
+        self.proc = None
+
+
+def fair_twins() -> None:
+    """The twins' module is passed through the sandbox as worker.py passes workflows/
+    (imported once, not per process), so that the twin is the floor of the same worker."""
+    from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+    import worker
+
+    worker.WORKFLOW_RUNNER = SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules("workflows", "bench"))

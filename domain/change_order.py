@@ -16,6 +16,7 @@ from domain.order_lines import (
     FastChangeLine,
     LicenceTarget,
     OrderLine,
+    Plan,
     QuoteLine,
 )
 from domain.steps import Actor, Cancellation, StaffStep, StepAnswer, StepKey
@@ -207,6 +208,21 @@ class CompletionOutcome(BaseModel):
 class NewOrder(BaseModel):
     key: StepKey
     order: OrderDraft
+
+
+class FastChangeOpening(BaseModel):
+    """A fast change order checked and created in one step (issue 14): the PBX as it is,
+    the plan against it, the order and the partner's notice, in one transaction."""
+    key: StepKey
+    lookup: PbxLookup
+    lines: list[FastChangeLine]
+    today: date
+    order_id: str
+
+
+class OpenedFastChange(BaseModel):
+    pbx: PbxSnapshot
+    plan: Plan
 
 
 class PartnerReminder(BaseModel):

@@ -100,3 +100,51 @@ async def test_quote_completion_twice_creates_one_order(pool):
     assert outcomes[0] == outcomes[1] and outcomes[0].accepted
     assert await count(pool, "orders", process_id) == 1
     assert await count(pool, "quotes", process_id) == 1
+
+
+async def test_fast_change_opened_twice_leaves_one_order_and_one_notice(pool):
+    """Issue 14: the fast change order's check, plan and order in one step; run twice (a
+    retry after a lost completion) it answers the same and writes once."""
+    from domain.change_order import FastChangeOpening, PbxLookup
+    from domain.order_lines import FastChangeLine
+
+    acc = await new_account(pool, licences={"Premium": 5})
+    acts, env = ChangeOrderActivities(pool), ActivityEnvironment()
+    process_id = f"idem-open-{acc.id}"
+    opening = FastChangeOpening(
+        key=StepKey(process_id=process_id, step="create-order", actor="t"),
+        lookup=PbxLookup(account_id=acc.id, pbx_id=acc.pbx_id, skus=["Premium"]),
+        lines=[FastChangeLine(sku="Premium", quantity=7)], today=date(2026, 11, 23),
+        order_id=f"order-{process_id}")
+    first = await env.run(acts.open_fast_change, opening)
+    second = await env.run(acts.open_fast_change, opening)
+
+    assert second == first
+    assert first.pbx.partner_id == acc.partner_id
+    assert [t.total for t in first.plan.targets] == [7]
+    assert await count(pool, "orders", process_id) == 1
+    assert await count(pool, "notifications", process_id) == 1
+
+
+async def test_fast_change_refused_when_opened_writes_nothing(pool):
+    from temporalio.exceptions import ApplicationError
+
+    from domain.change_order import FastChangeOpening, PbxLookup
+    from domain.errors import REFUSED
+    from domain.order_lines import FastChangeLine
+
+    acc = await new_account(pool, licences={"Basic": 1}, active=False)
+    process_id = f"idem-open-refused-{acc.id}"
+    opening = FastChangeOpening(
+        key=StepKey(process_id=process_id, step="create-order", actor="t"),
+        lookup=PbxLookup(account_id=acc.id, pbx_id=acc.pbx_id, skus=["Basic"]),
+        lines=[FastChangeLine(sku="Basic", quantity=2)], today=date(2026, 11, 23),
+        order_id=f"order-{process_id}")
+    try:
+        await ActivityEnvironment().run(ChangeOrderActivities(pool).open_fast_change, opening)
+    except ApplicationError as refusal:
+        assert refusal.type == REFUSED and "is not active" in refusal.message
+    else:
+        raise AssertionError("an inactive PBX was not refused")
+    assert await count(pool, "orders", process_id) == 0
+    assert await count(pool, "audit_log", process_id) == 0

@@ -66,7 +66,7 @@ class ChangeOrder(OrderProcess):
             if reason is None:
                 raise
             return await self._refuse(reason)
-        self._publish_ids()
+        self._publish_ids(with_next_stage=True)  # the quote's stage
         await self._save_quote(request.lines, plan, request.requested_by, primary=False)
         self.validated = True
         # The staff steps below are updates; this waits for one of them to end the quote stage.

@@ -12,8 +12,10 @@ with workflow.unsafe.imports_passed_through():
     from activities.change_orders import ChangeOrderActivities
     from domain.business_time import Family, business_today
     from domain.change_order import (
+        FastChangeOpening,
         FastChangeRequest,
         NewOrder,
+        PbxLookup,
         ProcessKind,
         ProcessStatus,
         check_pbx_active,
@@ -38,6 +40,8 @@ class FastChangeOrder(OrderProcess):
         self._publish_ids()
         if (why := await self._refused_start(request.requested_by)) is not None:
             return await self._refuse(why)
+        if self._lean():
+            return await self._run_in_one_step(request)
         try:
             pbx = await self._load_pbx([line.sku for line in request.lines])
             self._publish_ids()
@@ -52,12 +56,7 @@ class FastChangeOrder(OrderProcess):
                 raise
             return await self._refuse(reason)
 
-        self.state.lines = plan.lines
-        self.state.targets = plan.targets
-        self.state.notes = [
-            "totals: " + ", ".join(f"{t.sku}={t.total}" for t in plan.targets)
-            + "; the change is worked out again against the PBX when the partner confirms"
-        ]
+        self._planned(plan)
         self.state.order_id = self._order_draft().order_id
         await self._act(
             ChangeOrderActivities.create_order,
@@ -70,3 +69,44 @@ class FastChangeOrder(OrderProcess):
         self.validated = True
         await self._await_partner_then_apply()
         return await self._end()
+
+    async def _run_in_one_step(self, request: FastChangeRequest) -> ProcessStatus:
+        """Under lean-visibility (issue 14): the PBX check, the plan and the order in one
+        step (one activity, one transaction) instead of load_pbx then create_order; the
+        same rules (check_pbx_active, plan_fast_change), the same step key."""
+        order_id = f"order-{self.ref}"
+        try:
+            opened = await self._act(
+                ChangeOrderActivities.open_fast_change,
+                FastChangeOpening(
+                    key=self._key("create-order", request.requested_by),
+                    lookup=PbxLookup(account_id=self.state.account_id,
+                                     pbx_id=self.state.pbx_id,
+                                     skus=[line.sku for line in request.lines]),
+                    lines=request.lines,
+                    today=business_today(workflow.now(), Family.CHANGE_ORDERS),
+                    order_id=order_id,
+                ),
+                f"check PBX {self.state.pbx_id}, create order {order_id}, notify partner",
+            )
+        except ActivityError as err:
+            reason = refused_reason(err)
+            if reason is None:
+                raise
+            return await self._refuse(reason)
+        self.pbx = opened.pbx
+        self.state.partner_id = opened.pbx.partner_id
+        self._publish_ids(with_next_stage=True)
+        self._planned(opened.plan)
+        self._order_created(order_id)
+        self.validated = True
+        await self._await_partner_then_apply()
+        return await self._end()
+
+    def _planned(self, plan) -> None:
+        self.state.lines = plan.lines
+        self.state.targets = plan.targets
+        self.state.notes = [
+            "totals: " + ", ".join(f"{t.sku}={t.total}" for t in plan.targets)
+            + "; the change is worked out again against the PBX when the partner confirms"
+        ]

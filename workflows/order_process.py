@@ -1,6 +1,7 @@
 """What both change-order processes share: their status, the wait for the partner's
 "Bestellung bestätigen" with reminders and expiry, applying the order, and cancelling."""
 
+import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
@@ -34,6 +35,7 @@ DOCUMENTS_GATE = "order-classound-documents"
 class OrderProcess(Process):
     kind: ProcessKind
     final_stages = frozenset(FINAL_STAGES)
+    lean_visibility = True
 
     def _begin(self, account_id: str, pbx_id: str) -> None:
         self._init_process()
@@ -97,7 +99,7 @@ class OrderProcess(Process):
         while True:
             event, at = next_confirmation_event(waiting_since, self.state.reminders_sent)
             try:
-                await workflow.wait_condition(
+                await self._until(
                     lambda: self.confirmed_by is not None or self.finished,
                     timeout=max(at - workflow.now(), timedelta(seconds=1)),
                 )
@@ -135,9 +137,25 @@ class OrderProcess(Process):
                 return
             await self._apply()
 
+    async def _until(self, condition, timeout: timedelta) -> None:
+        """workflow.wait_condition with a timeout (TimeoutError). Under LEAN the timer is
+        not cancelled when the condition comes first: it ends with the run (the partner's
+        confirmation leads to the end), and cancelling it costs a command and an event."""
+        if not self._lean():
+            await workflow.wait_condition(condition, timeout=timeout)
+            return
+        timer = asyncio.ensure_future(asyncio.sleep(timeout.total_seconds()))
+        met = asyncio.ensure_future(workflow.wait_condition(condition))
+        await workflow.wait([timer, met], return_when=asyncio.FIRST_COMPLETED)
+        if met.done():
+            return
+        met.cancel()
+        raise TimeoutError()
+
     async def _apply(self) -> None:
         actor = self.confirmed_by or SYSTEM
-        self._set_stage(Stage.APPLYING, f"applying order {self.state.order_id}")
+        self._set_stage(Stage.APPLYING, f"applying order {self.state.order_id}",
+                        in_flight=True)
         try:
             applied = await self._act(
                 ChangeOrderActivities.apply_order,

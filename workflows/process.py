@@ -63,6 +63,10 @@ async def authorize(permission: str, actor: str, facts: Facts) -> str | None:
         start_to_close_timeout=AUTHORIZE_TIMEOUT, schedule_to_close_timeout=ACTIVITY_DEADLINE,
         retry_policy=ACTIVITY_RETRIES, summary=f"may {actor} {permission}?")
     return verdict.refused
+# Issue 14: search attributes written only when a value changes (ids given at start are not
+# written again, the partner id goes with the next stage), no Stage write for a step in
+# flight, and no timer cancelled when the partner confirms. Runs recorded before keep theirs.
+LEAN = "lean-visibility"
 
 
 def run_chain() -> str:
@@ -110,6 +114,9 @@ class Process:
     kind: Any
     final_stages: frozenset
     state: Any
+    # Processes whose search attribute writes follow LEAN (issue 14); the others write as
+    # before and never record the patch.
+    lean_visibility = False
 
     def _init_process(self) -> None:
         self.validated = False
@@ -124,6 +131,8 @@ class Process:
         self._starts = 0
         # actor -> the permission last granted to them, and the facts it was granted on
         self._granted: dict[str, tuple[str, Facts]] = {}
+        self._lean_run: bool | None = None
+        self._pending: dict[str, Any] = {}  # search attribute updates not yet written
 
     @property
     def ref(self) -> str:
@@ -136,23 +145,57 @@ class Process:
 
     # --- ops visibility ---------------------------------------------------------------------
 
-    def _set_stage(self, stage: Any, waiting_for: str) -> None:
+    def _lean(self) -> bool:
+        """LEAN applies to this run (decided once, at the first search attribute write)."""
+        if not self.lean_visibility:
+            return False
+        if getattr(self, "_lean_run", None) is None:
+            self._lean_run = workflow.patched(LEAN)
+        return bool(self._lean_run)
+
+    def _upsert(self, updates: list, *, now: bool = True) -> None:
+        """Writes search attributes. Under LEAN only the values that differ from what the
+        process already shows (given at start or written before), together with those held
+        back by `now=False` (written with the next write)."""
+        if not self._lean():
+            workflow.upsert_search_attributes(updates)
+            return
+        pending = getattr(self, "_pending", None)
+        if pending is None:
+            pending = self._pending = {}
+        for u in updates:
+            pending[u.key.name] = u
+        if not now:
+            return
+        shown = workflow.info().typed_search_attributes
+        changed = [u for u in pending.values() if shown.get(u.key) != u.value]
+        pending.clear()
+        if changed:
+            workflow.upsert_search_attributes(changed)
+
+    def _set_stage(self, stage: Any, waiting_for: str, *, in_flight: bool = False) -> None:
+        """`in_flight`: a step that takes milliseconds (applying); under LEAN its stage is
+        not written as the Stage search attribute (the current details say it, and a step
+        that stalls shows needs-attention)."""
         self.state.stage = stage
         self.state.waiting_for = waiting_for
         self.state.since = workflow.now()
         self.state.revision += 1
-        workflow.upsert_search_attributes([STAGE.value_set(stage.value)])
+        if not (in_flight and self._lean()):
+            self._upsert([STAGE.value_set(stage.value)])
         workflow.set_current_details(
             f"{stage.value}: {waiting_for} (since {self.state.since:%Y-%m-%d %H:%M} UTC)"
         )
 
-    def _publish_ids(self) -> None:
+    def _publish_ids(self, *, with_next_stage: bool = False) -> None:
+        """`with_next_stage`: under LEAN, held back and written with the next stage (the
+        caller sets one, or needs attention, before it waits)."""
         updates = [PROCESS_KIND.value_set(self.kind.value)]
         if self.state.account_id:
             updates.append(ACCOUNT_ID.value_set(self.state.account_id))
         if self.state.partner_id:
             updates.append(PARTNER_ID.value_set(self.state.partner_id))
-        workflow.upsert_search_attributes(updates)
+        self._upsert(updates, now=not with_next_stage)
 
     # --- steps ------------------------------------------------------------------------------
 
@@ -261,7 +304,7 @@ class Process:
                          f"{s.process_id} --reason ...`")
         s.since = workflow.now()
         s.revision += 1
-        workflow.upsert_search_attributes([STAGE.value_set(NEEDS_ATTENTION)])
+        self._upsert([STAGE.value_set(NEEDS_ATTENTION)])
         workflow.set_current_details(
             f"needs attention: {reason} (step: {step}; since {s.since:%Y-%m-%d %H:%M} UTC)")
         workflow.logger.warning("process needs attention", extra={"reason": reason,
@@ -288,7 +331,7 @@ class Process:
             self.state.waiting_for = words
             self.state.since = workflow.now()
             self.state.revision += 1
-            workflow.upsert_search_attributes([STAGE.value_set("cancelled")])
+            self._upsert([STAGE.value_set("cancelled")])
             workflow.set_current_details(f"cancelled: {words}")
 
     def _check_attention(self) -> None:

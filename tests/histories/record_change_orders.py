@@ -167,11 +167,40 @@ async def change_order_classound_documents_revision_kept_lines(env, pool, q) -> 
     await save(handle, "change_order_classound_documents_revision_kept_lines")
 
 
+async def fast_change_lean_reminded_then_confirmed(env, pool, q) -> None:
+    """Issue 14 (patch lean-visibility): the timer that fired for a reminder, then the one
+    left running when the partner confirms; search attributes only when they change."""
+    acc = await new_account(pool, licences={"Premium": 5})
+    handle, _ = await start_process(env.client, q, FastChangeOrder, FastChangeRequest(
+        account_id=acc.id, pbx_id=acc.pbx_id, lines=fast_lines(Premium=7),
+        requested_by="staff"))
+    await env.sleep(timedelta(days=2, hours=1))
+    await handle.execute_update(FastChangeOrder.confirm, PARTNER)
+    await outcome(env, handle)
+    await save(handle, "fast_change_lean_reminded_then_confirmed")
+
+
+async def change_order_lean_applied(env, pool, q) -> None:
+    """Issue 14 (patch lean-visibility): a quote through to the applied order."""
+    acc = await new_account(pool, licences={"Premium": 2})
+    handle, _ = await start_process(env.client, q, ChangeOrder, ChangeOrderRequest(
+        account_id=acc.id, pbx_id=acc.pbx_id, requested_by="staff",
+        lines=quote_lines(("Premium", 2), ("WP480G", 1))))
+    v1 = (await handle.query(ChangeOrder.status)).current_quote.quote_id
+    await handle.execute_update(ChangeOrder.mark_primary, QuoteStep(actor="staff", quote_id=v1))
+    await handle.execute_update(ChangeOrder.publish, QuoteStep(actor="staff", quote_id=v1))
+    await handle.execute_update(ChangeOrder.mark_complete, STAFF)
+    await handle.execute_update(ChangeOrder.confirm, PARTNER)
+    await outcome(env, handle)
+    await save(handle, "change_order_lean_applied")
+
+
 TIME_SKIPPING = (fast_change_applied_after_reminder, fast_change_expired, fast_change_refused,
                  fast_change_steps_authorized,
-                 fast_change_second_order_found_nothing_to_change)
+                 fast_change_second_order_found_nothing_to_change,
+                 fast_change_lean_reminded_then_confirmed)
 DEV_SERVER = (change_order_rejected_revised_applied, change_order_cancelled,
-              change_order_classound_documents_revision_kept_lines)
+              change_order_classound_documents_revision_kept_lines, change_order_lean_applied)
 
 
 async def main(names: list[str]) -> None:

@@ -1,0 +1,51 @@
+"""Worker settings from the environment (issue 14: README "Performance and capacity")."""
+
+import pytest
+
+import config
+import worker
+
+NAMES = ("PARTNERFLOW_MAX_CACHED_WORKFLOWS", "PARTNERFLOW_WORKFLOW_TASK_SLOTS",
+         "PARTNERFLOW_ACTIVITY_SLOTS", "PARTNERFLOW_DB_POOL_SIZE")
+
+
+@pytest.fixture(autouse=True)
+def _clean(monkeypatch):
+    for name in NAMES:
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_defaults_without_settings():
+    assert config.worker_settings() == config.WORKER_DEFAULTS
+
+
+def test_each_setting_is_read(monkeypatch):
+    for name, value in zip(NAMES, ("250", "8", "30", "12"), strict=True):
+        monkeypatch.setenv(name, value)
+    assert config.worker_settings() == config.WorkerSettings(
+        max_cached_workflows=250, workflow_task_slots=8, activity_slots=30, pool_size=12)
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("PARTNERFLOW_DB_POOL_SIZE", "ten"), ("PARTNERFLOW_DB_POOL_SIZE", "0"),
+    ("PARTNERFLOW_WORKFLOW_TASK_SLOTS", "1"), ("PARTNERFLOW_MAX_CACHED_WORKFLOWS", "-1")])
+def test_a_bad_value_stops_the_worker_with_its_name(monkeypatch, name, value):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SystemExit, match=name):
+        worker.settings()
+
+
+def test_the_worker_gets_them(monkeypatch):
+    monkeypatch.setenv("PARTNERFLOW_MAX_CACHED_WORKFLOWS", "123")
+    monkeypatch.setenv("PARTNERFLOW_ACTIVITY_SLOTS", "7")
+    seen = {}
+
+    class Recorder:
+        def __init__(self, client, **kwargs):
+            seen.update(kwargs)
+
+    monkeypatch.setattr(worker, "Worker", Recorder)
+    worker.build_worker(object(), pool=None)
+    assert seen["max_cached_workflows"] == 123
+    assert seen["max_concurrent_activities"] == 7
+    assert seen["max_concurrent_workflow_tasks"] == config.WORKER_DEFAULTS.workflow_task_slots
