@@ -58,6 +58,7 @@ async def devstack(postgres_admin_dsn, tmp_path):
                PARTNERFLOW_DOCUMENTS_DIR=str(tmp_path / "data" / "documents"),
                LOG_LEVEL="INFO", **{variable: "0" for variable, _ in PORT_SETTINGS.values()})
     env.pop("PARTNERFLOW_ENCRYPTION_KEYS", None)
+    env.pop("PARTNERFLOW_ACTOR", None)  # ./run names its own identity (ops-anna) for the starter
     proc = await asyncio.create_subprocess_exec(
         sys.executable, str(ROOT / "devstack.py"), cwd=ROOT, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)

@@ -58,7 +58,8 @@ async def test_run_delivers_the_outbox_to_its_local_mail_catcher_and_sms_sink(
         await conn.close()
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "starter.py", "outbox", cwd=ROOT,
-        env={k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+        env={k: v for k, v in os.environ.items() if k not in ("DATABASE_URL",
+                                                               "PARTNERFLOW_ACTOR")}
         | {"PARTNERFLOW_DATA_DIR": str(data)},
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
     out = (await proc.communicate())[0].decode()
@@ -79,7 +80,7 @@ async def test_run_a_partner_notice_and_a_login_link_reach_the_catcher_once(
     (port,) = [m.group(1) for line in run.lines
                if (m := re.search(r"Messages\s+http://localhost:(\d+)", line))]
     env = {k: v for k, v in os.environ.items()
-           if k not in ("DATABASE_URL", "PARTNERFLOW_ENCRYPTION_KEYS")} | {
+           if k not in ("DATABASE_URL", "PARTNERFLOW_ENCRYPTION_KEYS", "PARTNERFLOW_ACTOR")} | {
         "PARTNERFLOW_DATA_DIR": str(data),
         "TEMPORAL_ADDRESS": f"127.0.0.1:{ports['temporal']}"}
 
@@ -114,7 +115,7 @@ async def test_run_a_partner_notice_and_a_login_link_reach_the_catcher_once(
     (notice,) = await mail_to("orders@nordtel.example", "zum Bestätigen eingegangen")
     assert "Bestellung bestätigen" in notice and "PBX-ACME" in notice
 
-    await starter("enable-partner-management", "--as", "cm-eva")
+    await starter("enable-partner-management", "--as", "admin-ida")
     await starter("create-partner-account", "--partner", "P-NORDTEL", "--channel-manager",
                   "cm-eva", "--as", "cm-eva")
     await starter("invite-partner-user", "--partner", "P-NORDTEL", "--contact", "C-NORD-1",

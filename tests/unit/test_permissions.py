@@ -161,8 +161,9 @@ def test_every_start_asks_the_directory():
             assert "self._refused_start(" in source, cls.__name__
 
 
-def test_the_table_in_the_readme_matches():
-    """The README's short table names each role row of the partner-facing steps."""
+def test_the_readme_explains_the_security_model_with_every_role():
     readme = (ROOT / "README.md").read_text()
-    assert "## Security model" in readme
-    assert "domain/permissions.py" in readme
+    section = readme.split("## Security model", 1)[1].split("\n## ", 1)[0]
+    assert "domain/permissions.py" in section
+    for role in Role:
+        assert f"`{role.value}`" in section, role

@@ -37,7 +37,12 @@ from domain.partners import (
     PartnerManagementRequest,
     partner_account_process_id,
 )
-from domain.psa import InvoicingRequest, NumberingReview, OnboardingRequest
+from domain.psa import (
+    BillingInformationStep,
+    InvoicingRequest,
+    NumberingReview,
+    OnboardingRequest,
+)
 from domain.renegotiation import RenegotiationRequest
 from domain.service_desk import CreateTicket, RecordChangeRequest
 from domain.steps import Cancellation, StaffStep
@@ -47,6 +52,7 @@ from store.documents import DocumentStore
 from tests.conftest import new_database
 from tests.records_classound import store_numbers, stored_document
 from tests.records_partners import PASSWORD_HASH
+from tests.records_psa import billing
 from tests.workflows.harness import running_worker, start_process
 from workflows.accounts import AccountChange
 from workflows.change_order import ChangeOrder
@@ -536,6 +542,21 @@ async def test_psa_steps(env, people_pool):
                              "invoice_service")
         await expect_allowed(people_pool, run, InvoicingRun.review_numbering,
                              NumberingReview(actor=FIN), "InvoicingRun.review_numbering")
+        onboarding, _ = await start(env, q, ClientOnboarding, OnboardingRequest(
+            account_id="ACME", requested_by=INVOICE), pid("client-onboarding-ACME"))
+        step = "ClientOnboarding.billing_information"
+        await expect_refused(people_pool, onboarding, ClientOnboarding.billing_information,
+                             BillingInformationStep(actor=SALES, info=billing()), step,
+                             "billing_information takes the role invoice_service")
+        await expect_allowed(people_pool, onboarding, ClientOnboarding.billing_information,
+                             BillingInformationStep(actor=INVOICE, info=billing()), step)
+        await expect_refused(people_pool, onboarding, ClientOnboarding.cancel,
+                             Cancellation(actor=CARE, reason="wrong client"),
+                             "ClientOnboarding.cancel", "care-carl has customer_care")
+        await expect_allowed(people_pool, onboarding, ClientOnboarding.cancel,
+                             Cancellation(actor=INVOICE, reason="wrong client"),
+                             "ClientOnboarding.cancel")
+
         rc = pid("record-change")
         result = await env.client.execute_workflow(
             RecordChange.run, RecordChangeRequest(actor=CM, change=CreateTicket(
