@@ -377,7 +377,10 @@ def create_app(settings: PortalSettings | None = None, *, pool=None,
                 request.session.clear()  # the first login is a login: a session of its own
                 request.session.update(user=values["user"],
                                        since=datetime.now(UTC).timestamp())
-                flash(request, "ok", words("Done: {message}", message=result.message))
+                async with request.app.state.pool.acquire() as conn:
+                    row = await db.partner_user(conn, values["user"])
+                own = Words(language_of(row["language"] if row else None))  # from now on
+                flash(request, "ok", own("Done: {message}", message=result.message))
                 return back("/orders")
             errors["password"] = (result.message if not result.unknown else words(
                 "No answer in time: the step may still be carried out. Reload the page in a "
