@@ -55,6 +55,7 @@ class Ports:
     health: int
     smtp: int
     messages: int
+    portal: int
 
 
 PORT_SETTINGS = {  # field: (variable, default); 0 means "any free port"
@@ -68,6 +69,8 @@ PORT_SETTINGS = {  # field: (variable, default); 0 means "any free port"
     # the local mail catcher (SMTP) and the page + SMS sink (HTTP) of relay/sinks.py
     "smtp": ("PARTNERFLOW_SMTP_CATCHER_PORT", 1025),
     "messages": ("PARTNERFLOW_MESSAGES_PORT", 8025),
+    # the partner portal (and the customers' signing page): the only page outsiders open
+    "portal": ("PARTNERFLOW_PORTAL_PORT", 8040),
 }
 
 
@@ -239,6 +242,34 @@ def local_secrets(data_dir: Path) -> str:
     return token.read_text().strip()
 
 
+def portal_secret(data_dir: Path) -> str:
+    """The key that signs the portal's session cookies, made once per data folder (sessions
+    survive a restart of the portal), unless the environment has one."""
+    if os.environ.get("PARTNERFLOW_PORTAL_SECRET"):
+        return os.environ["PARTNERFLOW_PORTAL_SECRET"]
+    path = data_dir / "portal-secret"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def portal_url(ports: Ports) -> str:
+    return f"http://localhost:{ports.portal}"
+
+
+def start_portal(data_dir: Path, ports: Ports) -> subprocess.Popen:
+    """`python -m portal` on loopback; plain http, so its cookies are not marked Secure (a
+    browser would not send them back over http); in production it runs behind https."""
+    env = dict(os.environ, PARTNERFLOW_PORTAL_HOST=LOOPBACK,
+               PARTNERFLOW_PORTAL_PORT=str(ports.portal),
+               PARTNERFLOW_PORTAL_SECRET=portal_secret(data_dir),
+               PARTNERFLOW_PORTAL_SECURE_COOKIES="0")
+    log = open(data_dir / "portal.log", "ab")  # noqa: SIM115 - lives as long as the portal
+    return subprocess.Popen([sys.executable, "-m", "portal"], env=env, cwd=HERE, stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+
+
 def start_codec_server(data_dir: Path, token: str, ports: Ports) -> subprocess.Popen:
     env = dict(os.environ,
                PARTNERFLOW_ENCRYPTION_KEYS=os.environ.get("PARTNERFLOW_ENCRYPTION_KEYS")
@@ -334,8 +365,10 @@ server metrics {p.temporal_metrics}; log {data}/temporal.log)
   Codec server   http://localhost:{p.codec}  (payloads are encrypted, key ring in \
 {data}/encryption-keys; the UI decodes through it)
   Worker         metrics http://{ip}:{p.metrics}/metrics, readiness http://{ip}:{p.health}/readyz
-{messages}A worker or codec server that exits is restarted (after 1 s, doubling up to 30 s while it
-keeps crashing); if Temporal or PostgreSQL dies, everything stops and says why.
+  Partner portal {portal}  (partner users log in with the link of their invitation e-mail; \
+log {data}/portal.log)
+{messages}A worker, codec server or portal that exits is restarted (after 1 s, doubling up to 30 s \
+while it keeps crashing); if Temporal or PostgreSQL dies, everything stops and says why.
 
 Try, in another terminal:
   {env}.venv/bin/python starter.py fast-change --account ACME --pbx PBX-ACME --set Premium=10
@@ -358,6 +391,7 @@ def banner(ports: Ports, dsn: str, data_dir: Path, embedded: bool,
                 else f"  Messages       sent through {os.environ.get('PARTNERFLOW_SMTP_HOST')}"
                      " (PARTNERFLOW_SMTP_HOST); status: starter.py outbox\n")
     return BANNER.format(ip=LOOPBACK, p=ports, queue=config.TASK_QUEUE, messages=messages,
+                         portal=portal_url(ports),
                          dsn=without_password(dsn), data=data_dir, env=env,
                          pg_note="  (embedded: a Unix socket, no TCP port)" if embedded else "")
 
@@ -412,9 +446,12 @@ async def main() -> int:
             dsn = await ensure_database(admin, "partnerflow")
             watched.append(Watched("the embedded PostgreSQL", postgres_alive(pg_server),
                                    log=str(data_dir / "pg" / "log")))
-        # The worker and this process talk to the server started here, whatever the shell says.
+        # The worker and this process talk to the server started here, whatever the shell says;
+        # the links the worker e-mails (first login, signing) open the portal started here.
         os.environ.update(DATABASE_URL=dsn, TEMPORAL_ADDRESS=f"{LOOPBACK}:{ports.temporal}",
-                          TEMPORAL_NAMESPACE="default")
+                          TEMPORAL_NAMESPACE="default",
+                          PARTNERFLOW_PARTNER_PORTAL_URL=portal_url(ports),
+                          PARTNERFLOW_SIGNING_URL=portal_url(ports))
         token = local_secrets(data_dir)
         temporal_log = data_dir / "temporal.log"
         codec = Child("the codec server", lambda: start_codec_server(data_dir, token, ports),
@@ -443,14 +480,19 @@ async def main() -> int:
         children.insert(0, worker)
         worker.start()
         print(f"worker started (pid {worker.proc.pid})")
+        portal = Child("the partner portal", lambda: start_portal(data_dir, ports),
+                       restartable=True, log=str(data_dir / "portal.log"))
+        children.insert(1, portal)  # stopped right after the worker
+        portal.start()
         print(banner(ports, dsn, data_dir, embedded=pg_server is not None,
                      local_messages=local_messages))
         config.write_run_file(data_dir, {
             "pid": os.getpid(), "temporal_ui": f"http://localhost:{ports.ui}",
             "temporal": f"{LOOPBACK}:{ports.temporal}", "postgresql": without_password(dsn),
+            "portal": portal_url(ports),
             "database_url": dsn})  # for the clone's tools: `python -m store outbox`
         code = await supervise(children, watched, stopping)
-        print("\nstopping: worker, codec server, Temporal, PostgreSQL")
+        print("\nstopping: worker, portal, codec server, Temporal, PostgreSQL")
         return code
     finally:
         for c in children:  # the worker first: it finishes its activities
