@@ -274,6 +274,13 @@ def create_app(settings: PortalSettings | None = None, *, pool=None,
 
     # --- login, first login, logout -----------------------------------------------------------
 
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz(request: Request):
+        """For the compose health check: the database answers."""
+        async with request.app.state.pool.acquire() as conn:
+            await conn.fetchval("SELECT 1")
+        return {"ok": True}
+
     @app.get("/", include_in_schema=False)
     async def home(request: Request):
         return back("/orders" if request.session.get("user") else "/login")
