@@ -428,6 +428,8 @@ def create_app(settings: PortalSettings | None = None, *, pool=None,
                              errors: dict | None = None) -> HTMLResponse:
         async with request.app.state.pool.acquire() as conn:
             rows = await db.classound_orders_awaiting_documents(conn, user.partner_id)
+            rows += [{**r, "source": "change_order"} for r in
+                     await db.change_orders_awaiting_documents(conn, user.partner_id)]
         words = Words(user.language)
         for r in rows:
             r["missing"] = missing_documents({DocumentKind(d["kind"]) for d in r["documents"]})

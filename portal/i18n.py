@@ -129,8 +129,10 @@ DE: dict[str, str] = {
     "Confirm order": "Bestellung bestätigen",
     "for {account}": "für {account}",
     # documents
-    "No CLASSOUND orders are waiting for documents.":
-        "Keine CLASSOUND-Bestellungen warten auf Unterlagen.",
+    "No orders are waiting for documents.": "Keine Bestellungen warten auf Unterlagen.",
+    "Change order {quote} for {account} ({account_id}), PBX {pbx}":
+        "Änderungsbestellung {quote} für {account} ({account_id}), PBX {pbx}",
+    "CLASSOUND-FLATs on the quote: {flats}": "CLASSOUND-FLATs im Angebot: {flats}",
     "CLASSOUND order for {account} ({account_id}), PBX {pbx}":
         "CLASSOUND-Bestellung für {account} ({account_id}), PBX {pbx}",
     "CLASSOUND activation": "CLASSOUND-Aktivierung",

@@ -162,9 +162,44 @@ async def classound_orders_awaiting_documents(conn: Conn, partner_id: str) -> li
     return out
 
 
+async def change_orders_awaiting_documents(conn: Conn, partner_id: str) -> list[dict]:
+    """The partner's open change orders whose current quote has CLASSOUND-FLAT lines (seed
+    000 §5.1: booked only with the LOA and the last invoice), until the order is confirmed."""
+    rows = await conn.fetch(
+        "SELECT DISTINCT ON (q.process_id) q.process_id, q.id AS quote_id, q.account_id,"
+        " q.pbx_id, q.status, q.created_at, a.name AS account_name"
+        " FROM quotes q JOIN accounts a ON a.id = q.account_id WHERE a.partner_id = $1"
+        " ORDER BY q.process_id, q.version DESC", partner_id)
+    out = []
+    for r in rows:
+        if r["status"] in ("cancelled", "superseded"):
+            continue
+        if await conn.fetchval(
+                "SELECT true FROM orders WHERE process_id = $1 AND (status <> "
+                "'awaiting_partner_confirmation' OR confirmed_by IS NOT NULL)",
+                r["process_id"]):
+            continue  # confirmed, applied or closed: documents can no longer change
+        flats = await conn.fetch(
+            "SELECT l.licence_type, l.quantity FROM quote_lines l JOIN catalogue c"
+            " ON c.sku = l.sku AND c.kind = 'classound_flat' WHERE l.quote_id = $1"
+            " AND l.quantity > 0 ORDER BY l.line_no", r["quote_id"])
+        if not flats:
+            continue
+        docs = [dict(d) for d in await conn.fetch(
+            "SELECT kind, file_name, content_type, size, uploaded_by, uploaded_at"
+            " FROM documents WHERE process_id = $1 AND is_current ORDER BY kind",
+            r["process_id"])]
+        out.append({**dict(r), "flats": {f["licence_type"]: f["quantity"] for f in flats},
+                    "documents": docs})
+    return out
+
+
 async def classound_order_of_partner(conn: Conn, process_id: str, partner_id: str) -> bool:
+    """A CLASSOUND order, or a change order, of one of the partner's accounts."""
     return bool(await conn.fetchval(
-        "SELECT true FROM classound_orders WHERE process_id = $1 AND partner_id = $2",
+        "SELECT true FROM classound_orders WHERE process_id = $1 AND partner_id = $2"
+        " UNION ALL SELECT true FROM quotes q JOIN accounts a ON a.id = q.account_id"
+        " WHERE q.process_id = $1 AND a.partner_id = $2 LIMIT 1",
         process_id, partner_id))
 
 

@@ -81,9 +81,13 @@ async def _setup(stack: Stack) -> None:
         ok("invite-partner-user", "--partner", "P-NORDTEL", "--contact", "C-NORD-1",
            "--as", "cm-eva"),
         ok("invite-partner-user", "--partner", "P-ALPCOM", "--contact", "C-ALP-1",
-           "--as", "cm-eva"),
+           "--as", "cm-eva"))
+    # (queues after the invitations: a roster change and a queue's opening, one at a time)
+    await asyncio.gather(
         ok("open-lead-queue", "--queue", "fair", "--name", "Trade fair", "--partner",
-           "P-NORDTEL", "--partner", "P-ALPCOM", "--claim-cap", "5", "--as", "cm-eva"))
+           "P-NORDTEL", "--partner", "P-ALPCOM", "--claim-cap", "5", "--as", "cm-eva"),
+        ok("open-lead-queue", "--queue", "nord-only", "--name", "Nordtel only", "--partner",
+           "P-NORDTEL", "--as", "cm-eva"))
     started = await asyncio.gather(
         # Nordtel's: Premium 8 -> 1 on ACME cancels one of its two CLASSOUND-FLATs
         ok("fast-change", "--account", "ACME", "--pbx", "PBX-ACME", "--set", "Premium=1"),
@@ -93,14 +97,15 @@ async def _setup(stack: Stack) -> None:
         ok("fast-change", "--account", "DELTA", "--pbx", "PBX-DELTA", "--set", "Business=22"),
         ok("classound-order", "--account", "DELTA", "--pbx", "PBX-DELTA",
            "--numbers", str(ROOT / "demo" / "numbers.txt")),
+        # a quote with CLASSOUND-FLATs: it needs the LOA and the last invoice too
+        ok("change-order", "--account", "ACME", "--pbx", "PBX-ACME", "--line", "Premium=+2",
+           "--line", "CLASSOUND-FLAT:Premium=2"),
         ok("add-leads", "--queue", "fair", "--file", str(ROOT / "demo" / "leads-fair.csv")),
-        ok("open-lead-queue", "--queue", "nord-only", "--name", "Nordtel only", "--partner",
-           "P-NORDTEL", "--as", "cm-eva"))
-    await ok("add-lead", "--queue", "nord-only", "--company", "Isar Dental", "--email",
-             "praxis@isar-dental.example", "--country", "DE", "--postal-code", "80331",
-             "--product", "Premium")
-    for name, body in zip(("nord-order", "nord-classound", "alp-order", "alp-classound"),
-                          started, strict=False):
+        ok("add-lead", "--queue", "nord-only", "--company", "Isar Dental", "--email",
+           "praxis@isar-dental.example", "--country", "DE", "--postal-code", "80331",
+           "--product", "Premium"))
+    for name, body in zip(("nord-order", "nord-classound", "alp-order", "alp-classound",
+                           "nord-change-order"), started, strict=False):
         stack.made[name] = body["data"]["process_id"]
 
 
@@ -118,7 +123,7 @@ async def stack(dev_env, postgres_admin_dsn, pool):
     url = f"http://127.0.0.1:{port}"
     env.update(PARTNERFLOW_PORTAL_SECRET=secrets.token_hex(32), PARTNERFLOW_PORTAL_PORT=str(port),
                PARTNERFLOW_PARTNER_PORTAL_URL=url, PARTNERFLOW_SIGNING_URL=url,
-               PARTNERFLOW_PORTAL_SECURE_COOKIES="0", PARTNERFLOW_STARTER_WAIT="60")
+               PARTNERFLOW_PORTAL_SECURE_COOKIES="0", PARTNERFLOW_STARTER_WAIT="120")
     env.pop("PARTNERFLOW_PORTAL_LANGUAGE", None)
     db = await create_pool(dsn, max_size=4)
     async with worker(env):

@@ -8,7 +8,6 @@ import asyncio
 import os
 import shutil
 import tempfile
-from pathlib import Path
 
 import pytest
 
@@ -141,6 +140,9 @@ async def test_a_partner_user_from_the_invitation_link_to_a_converted_lead(stack
     def upload_documents():
         p.d.get(stack.url + "/documents")
         assert "Es fehlen noch: LOA (Portierungsauftrag), letzte Rechnung." in p.text()
+        # the quote with CLASSOUND-FLATs waits for its documents too
+        assert stack.made["nord-change-order"] in p.text()
+        assert "CLASSOUND-FLATs im Angebot: Premium 2" in p.text()
         form = f"form[action='/documents/{classound}/upload']"
         p.css(f"{form} input[type=file]").send_keys(str(ROOT / "demo" / "LOA.pdf"))
         p.submit(f"{form} button")

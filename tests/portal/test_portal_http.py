@@ -138,6 +138,7 @@ async def test_a_user_of_one_partner_cannot_see_or_act_on_another_partners_items
         assert "ACME" not in orders.text
         docs = await c.get("/documents")
         assert stack.made["alp-classound"] in docs.text and nord_classound not in docs.text
+        assert stack.made["nord-change-order"] not in docs.text
         inbox = await c.get("/leads")
         assert "Hafenlogistik GmbH" in inbox.text  # queue "fair": both partners
         assert "Isar Dental" not in inbox.text     # queue "nord-only": Nordtel's alone
@@ -148,10 +149,11 @@ async def test_a_user_of_one_partner_cannot_see_or_act_on_another_partners_items
         # Forged posts with a valid session and CSRF token: refused, nothing sent
         confirm = await c.post(f"/orders/{nord_order}/confirm", data={"csrf": token})
         assert confirm.status_code == 404
-        upload = await c.post(f"/documents/{nord_classound}/upload",
-                              data={"csrf": token, "kind": "loa"},
-                              files={"file": ("LOA.pdf", LOA, "application/pdf")})
-        assert upload.status_code == 404
+        for target in (nord_classound, stack.made["nord-change-order"]):
+            upload = await c.post(f"/documents/{target}/upload",
+                                  data={"csrf": token, "kind": "loa"},
+                                  files={"file": ("LOA.pdf", LOA, "application/pdf")})
+            assert upload.status_code == 404
         claim = await c.post(f"/leads/{nord_only}/claim", data={"csrf": token})
         assert claim.status_code == 404
         # a lead Nordtel owns and its opportunity: neither answerable nor convertible
@@ -168,8 +170,9 @@ async def test_a_user_of_one_partner_cannot_see_or_act_on_another_partners_items
 
     assert await stack.db.fetchval("SELECT status FROM orders WHERE process_id = $1",
                                    nord_order) == "awaiting_partner_confirmation"
-    assert await stack.db.fetchval("SELECT count(*) FROM documents WHERE process_id = $1",
-                                   nord_classound) == 0
+    assert await stack.db.fetchval(
+        "SELECT count(*) FROM documents WHERE process_id = ANY($1::text[])",
+        [nord_classound, stack.made["nord-change-order"]]) == 0
     assert sorted(p.name for p in documents.rglob("*") if p.is_file()) == files_before
     assert await stack.db.fetchval("SELECT stage FROM opportunities WHERE id = $1",
                                    opportunity) != "closed-lost"
@@ -178,17 +181,24 @@ async def test_a_user_of_one_partner_cannot_see_or_act_on_another_partners_items
         " AND step NOT LIKE '%first-login-C-ALP-1%'") == 0
 
 
+async def nordtel_user_active(stack) -> None:
+    """Anna Holm of Nordtel has logged in (her first login through the starter, on a fresh
+    link of her own)."""
+    if await stack.db.fetchval(
+            "SELECT status FROM partner_users WHERE id = 'C-NORD-1'") == "active":
+        return
+    await stack.ok("invite-partner-user", "--partner", "P-NORDTEL", "--contact", "C-NORD-1",
+                   "--as", "cm-eva")
+    link = await stack.login_link("C-NORD-1")
+    password = Path(stack.env["PARTNERFLOW_DATA_DIR"]) / "password"
+    password.write_text(PASSWORD + "\n")
+    await stack.ok("partner-login", "--partner", "P-NORDTEL", "--user", "C-NORD-1",
+                   "--token", link, "--password-file", str(password))
+
+
 async def nordtel_owns_a_lead_and_an_opportunity(stack) -> tuple[str, str]:
-    """Through the starter, as Anna Holm of Nordtel (her first login with the starter)."""
-    if await stack.db.fetchval("SELECT status FROM partner_users WHERE id = 'C-NORD-1'") \
-            != "active":
-        await stack.ok("invite-partner-user", "--partner", "P-NORDTEL", "--contact",
-                       "C-NORD-1", "--as", "cm-eva")  # a fresh link of her own
-        link = await stack.login_link("C-NORD-1")
-        password = Path(stack.env["PARTNERFLOW_DATA_DIR"]) / "password"
-        password.write_text(PASSWORD + "\n")
-        await stack.ok("partner-login", "--partner", "P-NORDTEL", "--user", "C-NORD-1",
-                       "--token", link, "--password-file", str(password))
+    """Through the starter, as Anna Holm of Nordtel: two leads claimed, one converted."""
+    await nordtel_user_active(stack)
     lead, other = [r["id"] for r in await stack.db.fetch(
         "SELECT id FROM leads WHERE queue_id = 'fair' AND status = 'queued' ORDER BY id DESC"
         " LIMIT 2")]
@@ -196,6 +206,34 @@ async def nordtel_owns_a_lead_and_an_opportunity(stack) -> tuple[str, str]:
         await stack.ok("claim-lead", "--queue", "fair", "--lead", one, "--as", "C-NORD-1")
     await stack.ok("convert-lead", "--queue", "fair", "--lead", other, "--as", "C-NORD-1")
     return lead, f"OPP-{other}"
+
+
+async def test_a_change_order_with_flats_takes_its_documents_with_the_same_checks(alpcom):
+    stack = alpcom
+    await nordtel_user_active(stack)
+    change_order = stack.made["nord-change-order"]
+    documents = Path(stack.env["PARTNERFLOW_DATA_DIR"]) / "documents"
+    async with browser(stack) as c:
+        await log_in(c, "C-NORD-1")
+        page = await c.get("/documents")
+        assert change_order in page.text and "Premium 2" in page.text
+        # not a PDF, PNG or JPEG by its bytes (whatever its name): refused, nothing stored
+        files = sorted(p.name for p in documents.rglob("*") if p.is_file())
+        fake = await c.post(f"/documents/{change_order}/upload",
+                            data={"csrf": csrf_of(page.text), "kind": "loa"},
+                            files={"file": ("LOA.pdf", b"MZ\x90\x00 not a pdf", "application/pdf")})
+        assert fake.status_code == 400 and "is not a PDF, PNG or JPEG" in fake.text
+        assert f'id="{change_order}-file-error"' in fake.text
+        assert sorted(p.name for p in documents.rglob("*") if p.is_file()) == files
+        done = await c.post(f"/documents/{change_order}/upload",
+                            data={"csrf": csrf_of(fake.text), "kind": "loa"},
+                            files={"file": ("LOA.pdf", LOA, "application/pdf")})
+        assert done.status_code == 303
+        after = await c.get("/documents")
+        assert "Erledigt: LOA LOA.pdf recorded" in after.text, after.text
+    assert await stack.db.fetchval(
+        "SELECT uploaded_by FROM documents WHERE process_id = $1 AND kind = 'loa'",
+        change_order) == "C-NORD-1"
 
 
 async def test_repeated_failures_lock_the_user_out_for_every_portal_process(alpcom):
