@@ -184,6 +184,7 @@ DE: dict[str, str] = {
     "Close date": "Abschlussdatum",
     "Updated": "Aktualisiert",
     "Save": "Speichern",
+    "Update opportunity {opp}": "Verkaufschance {opp} aktualisieren",
     "unchanged": "unverändert",
     "prospecting": "Akquise",
     "qualification": "Qualifizierung",

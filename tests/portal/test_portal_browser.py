@@ -72,7 +72,7 @@ class Page:
 
     def check(self, name: str) -> None:
         """One h1; every visible field has a label; fields marked invalid name their error;
-        the first Tab reaches the skip link. Then a screenshot."""
+        nothing scrolls sideways; the first Tab reaches the skip link. And a screenshot."""
         facts = self.d.execute_script("""
             const unlabelled = [...document.querySelectorAll('input, select, textarea')]
               .filter(e => e.type !== 'hidden' && !e.hidden)
@@ -84,10 +84,13 @@ class Page:
               .map(e => e.name);
             return {h1: document.querySelectorAll('h1').length, unlabelled, untied,
                     lang: document.documentElement.lang,
+                    wide: document.documentElement.scrollWidth
+                          > document.documentElement.clientWidth,
                     viewport: !!document.querySelector('meta[name=viewport]')};""")
         assert facts["h1"] == 1, (name, facts)
         assert facts["unlabelled"] == [] and facts["untied"] == [], (name, facts)
         assert facts["lang"] in ("de", "en") and facts["viewport"], (name, facts)
+        assert not facts["wide"], (name, "scrolls sideways")  # also on a phone
         path = SCREENSHOTS / f"portal-{len(self.shots) + 1:02d}-{name}.png"
         self.d.save_screenshot(str(path))
         self.shots.append(path.name)
