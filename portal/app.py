@@ -375,23 +375,32 @@ def create_app(settings: PortalSettings | None = None, *, pool=None,
                               n=MIN_PASSWORD_LENGTH, user=values["user"]) for p in problems]
                 errors["password"] = words("Choose another password: it {problems}.",
                                            problems="; ".join(said))
+        used = words("This login link was used already: log in with your password.")
+        if not errors:
+            async with request.app.state.pool.acquire() as conn:
+                before = await db.partner_user(conn, values["user"])
+            if before is not None and before["status"] == "active":
+                errors["password"] = used  # the process would answer "already logged in"
         if not errors:
             result = await steps.first_login(
                 request.app.state.temporal, values["partner"], values["user"],
                 token_digest(values["token"]), await asyncio.to_thread(hash_password, password),
                 steps.request_id(str(form.get("request", ""))))
-            if result.ok:
+            async with request.app.state.pool.acquire() as conn:
+                row = await db.partner_user(conn, values["user"])
+            # Logged in only if the password now stored is the one typed here: an answer
+            # "already logged in" to a step that raced another first login proves nothing.
+            if result.ok and row is not None and row["status"] == "active" and \
+                    await asyncio.to_thread(verify_password, password, row["password_hash"]):
                 request.session.clear()  # the first login is a login: a session of its own
                 request.session.update(user=values["user"],
                                        since=datetime.now(UTC).timestamp())
-                async with request.app.state.pool.acquire() as conn:
-                    row = await db.partner_user(conn, values["user"])
-                own = Words(language_of(row["language"] if row else None))  # from now on
+                own = Words(language_of(row["language"]))  # from now on
                 flash(request, "ok", own("Done: {message}", message=result.message))
                 return back("/orders")
-            errors["password"] = (result.message if not result.unknown else words(
-                "No answer in time: the step may still be carried out. Reload the page in a "
-                "minute."))
+            errors["password"] = (used if result.ok else result.message if not result.unknown
+                                  else words("No answer in time: the step may still be carried "
+                                             "out. Reload the page in a minute."))
         return page(request, "first_login.html", status=400, values=values, errors=errors,
                     min_length=MIN_PASSWORD_LENGTH)
 

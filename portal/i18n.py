@@ -72,9 +72,6 @@ DE: dict[str, str] = {
     "Too many login attempts from your address: wait a minute and try again.":
         "Zu viele Anmeldeversuche von Ihrer Adresse: Warten Sie eine Minute und versuchen "
         "Sie es erneut.",
-    "This user has not set a password yet: use the link in your invitation e-mail.":
-        "Dieser Benutzer hat noch kein Passwort: Verwenden Sie den Link aus Ihrer "
-        "Einladungs-E-Mail.",
     "You are logged out.": "Sie sind abgemeldet.",
     "Please log in.": "Bitte melden Sie sich an.",
     "Your session has ended: please log in again.":
@@ -98,8 +95,8 @@ DE: dict[str, str] = {
     "Choose another password: it {problems}.": "Wählen Sie ein anderes Passwort: Es {problems}.",
     "This login link is not complete: open the link from your invitation e-mail.":
         "Dieser Anmeldelink ist unvollständig: Öffnen Sie den Link aus Ihrer Einladungs-E-Mail.",
-    "Your password is set. Log in with it now.":
-        "Ihr Passwort ist festgelegt. Melden Sie sich jetzt damit an.",
+    "This login link was used already: log in with your password.":
+        "Dieser Anmeldelink wurde schon verwendet: Melden Sie sich mit Ihrem Passwort an.",
     # orders
     "No orders are waiting for your confirmation.":
         "Keine Bestellungen warten auf Ihre Bestätigung.",

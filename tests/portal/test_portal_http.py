@@ -72,9 +72,14 @@ async def test_first_login_refuses_a_weak_password_then_sets_an_argon2_hash_by_t
         assert "needs at least 12 characters" in weak.text
         assert await stack.db.fetchval(
             "SELECT status FROM partner_users WHERE id = 'C-NORD-2'") == "invited"
+        forged = await c.post("/first-login", data={
+            **link_parts(link), "token": "not-the-token-of-the-e-mail", "password": PASSWORD,
+            "password2": PASSWORD, "csrf": csrf_of(weak.text)})
+        assert forged.status_code == 400 and "the login link is not valid" in forged.text
+        assert (await c.get("/orders")).headers["location"] == "/login"
         good = await c.post("/first-login", data={
             **link_parts(link), "password": PASSWORD, "password2": PASSWORD,
-            "csrf": csrf_of(weak.text)})
+            "csrf": csrf_of(forged.text)})
         assert good.status_code == 303, good.text
     user = await stack.db.fetchrow(
         "SELECT status, password_hash FROM partner_users WHERE id = 'C-NORD-2'")
@@ -83,6 +88,23 @@ async def test_first_login_refuses_a_weak_password_then_sets_an_argon2_hash_by_t
     assert await stack.db.fetchval(
         "SELECT actor FROM audit_log WHERE process_id = 'partner-account-P-NORDTEL'"
         " AND step LIKE '%first-login-C-NORD-2%'") == "C-NORD-2"
+
+
+async def test_a_used_or_forged_first_login_link_logs_nobody_in(alpcom):
+    stack = alpcom
+    link = await stack.login_link("C-ALP-1")  # used by the fixture's first login
+    for token in (link_parts(link)["token"], "forged-token-0123456789"):
+        async with browser(stack) as c:
+            page = await c.get(link)
+            refused = await c.post("/first-login", data={
+                **link_parts(link), "token": token, "password": "Another-Pass-2026!",
+                "password2": "Another-Pass-2026!", "csrf": csrf_of(page.text)})
+            assert refused.status_code == 400
+            assert "This login link was used already" in refused.text
+            assert (await c.get("/orders")).headers["location"] == "/login"
+    # the password is still the one the user set
+    async with browser(stack) as c:
+        assert (await log_in(c, "C-ALP-1")).status_code == 303
 
 
 async def test_a_legacy_scrypt_password_still_logs_in_and_is_rehashed(alpcom):
