@@ -13,7 +13,7 @@ Security in one place:
 - Every page and every action takes the partner and the user from the session; the store's
   queries filter by them, and an action first checks that the item is the partner's.
 - No referrer leaves the portal (the first-login link carries a one-time token), pages are not
-  cached, not framed, and run no script but none at all: no JavaScript is needed.
+  cached and not framed, and there is no JavaScript at all (the CSP allows none).
 """
 
 import asyncio
@@ -464,7 +464,8 @@ def create_app(settings: PortalSettings | None = None, *, pool=None,
         upload = form.get("file")
         field = f"{process_id}-file"
         if kind not in [k.value for k in DocumentKind]:
-            return await documents_page(request, user, 400, {f"{process_id}-kind": "LOA?"})
+            return await documents_page(request, user, 400, {
+                f"{process_id}-kind": words("Choose LOA or last invoice.")})
         if upload is None or isinstance(upload, str) or not upload.filename:
             return await documents_page(request, user, 400,
                                         {field: words("Choose a file to upload.")})

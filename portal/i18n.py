@@ -147,6 +147,7 @@ DE: dict[str, str] = {
     "last invoice": "letzte Rechnung",
     "{file} by {user}, {when}": "{file} von {user}, {when}",
     "Choose a file to upload.": "Wählen Sie eine Datei zum Hochladen.",
+    "Choose LOA or last invoice.": "Wählen Sie LOA oder letzte Rechnung.",
     # leads
     "You are in no lead queue yet.": "Sie sind noch in keiner Lead-Warteschlange.",
     "No leads are waiting in your queues.": "In Ihren Warteschlangen warten keine Leads.",
