@@ -15,11 +15,13 @@ from urllib.parse import parse_qs, urlsplit
 import asyncpg
 import httpx
 import pytest
+from temporalio.testing import WorkflowEnvironment
 
 from store import demo
 from store.db import connect, create_pool
 from tests.conftest import new_database
 from tests.e2e.cli import ROOT, environment, starter, worker
+from workflows.visibility import ALL as SEARCH_ATTRIBUTES
 
 PASSWORD = "Fjord-Lynx-2026!"
 
@@ -73,21 +75,22 @@ async def _wait_until_up(proc, url: str) -> None:
 async def _setup(stack: Stack) -> None:
     """Partners, users, orders and leads for the tests, through the starter."""
     ok = stack.ok
-    await ok("enable-partner-management", "--as", "cm-eva")
-    await asyncio.gather(
-        ok("create-partner-account", "--partner", "P-NORDTEL", "--channel-manager", "cm-eva"),
-        ok("create-partner-account", "--partner", "P-ALPCOM", "--channel-manager", "cm-eva"))
-    await asyncio.gather(
-        ok("invite-partner-user", "--partner", "P-NORDTEL", "--contact", "C-NORD-1",
-           "--as", "cm-eva"),
-        ok("invite-partner-user", "--partner", "P-ALPCOM", "--contact", "C-ALP-1",
-           "--as", "cm-eva"))
-    # (queues after the invitations: a roster change and a queue's opening, one at a time)
-    await asyncio.gather(
-        ok("open-lead-queue", "--queue", "fair", "--name", "Trade fair", "--partner",
-           "P-NORDTEL", "--partner", "P-ALPCOM", "--claim-cap", "5", "--as", "cm-eva"),
-        ok("open-lead-queue", "--queue", "nord-only", "--name", "Nordtel only", "--partner",
-           "P-NORDTEL", "--as", "cm-eva"))
+    # The partner accounts, their users and the queues one step at a time: steps on one
+    # partner account wait for each other anyway, and on a loaded machine parallel ones were
+    # seen to stall the setup.
+    for step in (
+            ("enable-partner-management", "--as", "cm-eva"),
+            ("create-partner-account", "--partner", "P-NORDTEL", "--channel-manager", "cm-eva"),
+            ("create-partner-account", "--partner", "P-ALPCOM", "--channel-manager", "cm-eva"),
+            ("invite-partner-user", "--partner", "P-NORDTEL", "--contact", "C-NORD-1",
+             "--as", "cm-eva"),
+            ("invite-partner-user", "--partner", "P-ALPCOM", "--contact", "C-ALP-1",
+             "--as", "cm-eva"),
+            ("open-lead-queue", "--queue", "fair", "--name", "Trade fair", "--partner",
+             "P-NORDTEL", "--partner", "P-ALPCOM", "--claim-cap", "5", "--as", "cm-eva"),
+            ("open-lead-queue", "--queue", "nord-only", "--name", "Nordtel only", "--partner",
+             "P-NORDTEL", "--as", "cm-eva")):
+        await ok(*step)
     started = await asyncio.gather(
         # Nordtel's: Premium 8 -> 1 on ACME cancels one of its two CLASSOUND-FLATs
         ok("fast-change", "--account", "ACME", "--pbx", "PBX-ACME", "--set", "Premium=1"),
@@ -110,14 +113,25 @@ async def _setup(stack: Stack) -> None:
 
 
 @pytest.fixture(scope="module")
-async def stack(dev_env, postgres_admin_dsn, pool):
+async def own_dev_server():
+    """A dev server per module: the setup's process ids (partner-account-P-NORDTEL,
+    lead-queue-fair) must not meet those of another module, whose worker is gone."""
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(Path(sys.executable).parent / "temporal"),
+        search_attributes=SEARCH_ATTRIBUTES)
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture(scope="module")
+async def stack(own_dev_server, postgres_admin_dsn, pool):
     dsn = await new_database(postgres_admin_dsn, "partnerflow_portal")
     conn = await connect(dsn)
     try:
         await demo.load(conn)
     finally:
         await conn.close()
-    env = environment(dev_env.client.service_client.config.target_host, dsn,
+    env = environment(own_dev_server.client.service_client.config.target_host, dsn,
                       f"portal-{uuid.uuid4().hex[:8]}")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -126,7 +140,7 @@ async def stack(dev_env, postgres_admin_dsn, pool):
                PARTNERFLOW_PORTAL_SECURE_COOKIES="0", PARTNERFLOW_STARTER_WAIT="120")
     env.pop("PARTNERFLOW_PORTAL_LANGUAGE", None)
     db = await create_pool(dsn, max_size=4)
-    async with worker(env):
+    async with worker(env) as running:
         log = Path(env["PARTNERFLOW_DATA_DIR"]) / "portal.log"
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "portal", cwd=ROOT, env=env,
@@ -134,7 +148,11 @@ async def stack(dev_env, postgres_admin_dsn, pool):
         try:
             await _wait_until_up(proc, url)
             s = Stack(env, url, db)
-            await _setup(s)
+            try:
+                await _setup(s)
+            except BaseException:
+                print("".join(running.lines[-60:]), file=sys.stderr)  # what the worker said
+                raise
             yield s
         finally:
             if proc.returncode is None:
