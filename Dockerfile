@@ -1,4 +1,4 @@
-# The partnerflow image: worker (default), migrations and the codec server.
+# The partnerflow image: worker (default), migrations, the codec server and the portal.
 FROM python:3.11-slim
 WORKDIR /app
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
@@ -15,5 +15,5 @@ COPY *.py ./
 RUN pip install --no-cache-dir . && useradd --uid 10001 --no-create-home partnerflow \
     && mkdir -p /var/lib/partnerflow/documents && chown -R partnerflow /var/lib/partnerflow
 USER partnerflow
-EXPOSE 9464 8081
+EXPOSE 9464 8081 8040
 CMD ["python", "worker.py"]

@@ -55,6 +55,7 @@ class Ports:
     health: int
     smtp: int
     messages: int
+    portal: int
 
 
 PORT_SETTINGS = {  # field: (variable, default); 0 means "any free port"
@@ -68,6 +69,8 @@ PORT_SETTINGS = {  # field: (variable, default); 0 means "any free port"
     # the local mail catcher (SMTP) and the page + SMS sink (HTTP) of relay/sinks.py
     "smtp": ("PARTNERFLOW_SMTP_CATCHER_PORT", 1025),
     "messages": ("PARTNERFLOW_MESSAGES_PORT", 8025),
+    # the partner portal (and the customers' signing page): the only page outsiders open
+    "portal": ("PARTNERFLOW_PORTAL_PORT", 8040),
 }
 
 
@@ -245,6 +248,34 @@ def local_secrets(data_dir: Path) -> str:
     return token.read_text().strip()
 
 
+def portal_secret(data_dir: Path) -> str:
+    """The key that signs the portal's session cookies, made once per data folder (sessions
+    survive a restart of the portal), unless the environment has one."""
+    if os.environ.get("PARTNERFLOW_PORTAL_SECRET"):
+        return os.environ["PARTNERFLOW_PORTAL_SECRET"]
+    path = data_dir / "portal-secret"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def portal_url(ports: Ports) -> str:
+    return f"http://localhost:{ports.portal}"
+
+
+def start_portal(data_dir: Path, ports: Ports) -> subprocess.Popen:
+    """`python -m portal` on loopback; plain http, so its cookies are not marked Secure (a
+    browser would not send them back over http); in production it runs behind https."""
+    env = dict(os.environ, PARTNERFLOW_PORTAL_HOST=LOOPBACK,
+               PARTNERFLOW_PORTAL_PORT=str(ports.portal),
+               PARTNERFLOW_PORTAL_SECRET=portal_secret(data_dir),
+               PARTNERFLOW_PORTAL_SECURE_COOKIES="0")
+    log = open(data_dir / "portal.log", "ab")  # noqa: SIM115 - lives as long as the portal
+    return subprocess.Popen([sys.executable, "-m", "portal"], env=env, cwd=HERE, stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+
+
 def start_codec_server(data_dir: Path, token: str, ports: Ports) -> subprocess.Popen:
     env = dict(os.environ,
                PARTNERFLOW_ENCRYPTION_KEYS=os.environ.get("PARTNERFLOW_ENCRYPTION_KEYS")
@@ -360,8 +391,10 @@ under the UI's Codec Server setting, once per browser)
   Worker         metrics http://{ip}:{p.metrics}/metrics, readiness http://{ip}:{p.health}/readyz
   Reconciliation every {every} s (python -m store reconcile): closes the records of \
 processes whose workflow was terminated, timed out, failed or is gone
-{messages}A worker, reconciliation job or codec server that exits is restarted (after 1 s, \
-doubling up to 30 s while it keeps crashing); if Temporal or PostgreSQL dies, everything \
+  Partner portal {portal}  (partner users log in with the link of their invitation e-mail; \
+customers sign there; log {data}/portal.log)
+{messages}A worker, reconciliation job, codec server or portal that exits is restarted (after \
+1 s, doubling up to 30 s while it keeps crashing); if Temporal or PostgreSQL dies, everything \
 stops and says why.
 
 Try, in another terminal:
@@ -385,7 +418,7 @@ def banner(ports: Ports, dsn: str, data_dir: Path, embedded: bool,
                 else f"  Messages       sent through {os.environ.get('PARTNERFLOW_SMTP_HOST')}"
                      " (PARTNERFLOW_SMTP_HOST); status: starter.py outbox\n")
     return BANNER.format(ip=LOOPBACK, p=ports, queue=config.TASK_QUEUE, messages=messages,
-                         every=reconcile_every,
+                         every=reconcile_every, portal=portal_url(ports),
                          dsn=without_password(dsn), data=data_dir, env=env,
                          pg_note="  (embedded: a Unix socket, no TCP port)" if embedded else "")
 
@@ -440,9 +473,12 @@ async def main() -> int:
             dsn = await ensure_database(admin, "partnerflow")
             watched.append(Watched("the embedded PostgreSQL", postgres_alive(pg_server),
                                    log=str(data_dir / "pg" / "log")))
-        # The worker and this process talk to the server started here, whatever the shell says.
+        # The worker and this process talk to the server started here, whatever the shell says;
+        # the links the worker e-mails (first login, signing) open the portal started here.
         os.environ.update(DATABASE_URL=dsn, TEMPORAL_ADDRESS=f"{LOOPBACK}:{ports.temporal}",
-                          TEMPORAL_NAMESPACE="default")
+                          TEMPORAL_NAMESPACE="default",
+                          PARTNERFLOW_PARTNER_PORTAL_URL=portal_url(ports),
+                          PARTNERFLOW_SIGNING_URL=portal_url(ports))
         token = local_secrets(data_dir)
         private_file(data_dir / "codec-endpoint", f"http://localhost:{ports.codec}/{token}\n")
         temporal_log = data_dir / "temporal.log"
@@ -476,15 +512,21 @@ async def main() -> int:
                                restartable=True)
         children.insert(1, reconciliation)
         reconciliation.start()
+        portal = Child("the partner portal", lambda: start_portal(data_dir, ports),
+                       restartable=True, log=str(data_dir / "portal.log"))
+        children.insert(1, portal)  # stopped right after the worker
+        portal.start()
         print(banner(ports, dsn, data_dir, embedded=pg_server is not None,
                      local_messages=local_messages, reconcile_every=every))
         config.write_run_file(data_dir, {
             "pid": os.getpid(), "temporal_ui": f"http://localhost:{ports.ui}",
             "temporal": f"{LOOPBACK}:{ports.temporal}", "postgresql": without_password(dsn),
+            "portal": portal_url(ports),
             "database_url": dsn,  # for the clone's tools: `python -m store outbox`
             "actor": os.environ.get(config.ACTOR_ENV) or config.DEMO_ACTOR})  # the starter's
         code = await supervise(children, watched, stopping)
-        print("\nstopping: worker, reconciliation job, codec server, Temporal, PostgreSQL")
+        print("\nstopping: worker, portal, reconciliation job, codec server, Temporal, "
+              "PostgreSQL")
         return code
     finally:
         for c in children:  # the worker first: it finishes its activities

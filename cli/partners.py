@@ -1,7 +1,6 @@
 """Commands of partner management and partner accounts (seed 004, seed 003's first login)."""
 
 import getpass
-import os
 import sys
 import uuid
 from pathlib import Path
@@ -97,7 +96,7 @@ def login_token(value: str) -> str:
 async def cmd_partner_login(args) -> int:
     """The first login: the temporary credential (the e-mail's one-time link) is exchanged
     for the user's own password. Only digests leave this process: the token's SHA-256 and the
-    password's scrypt hash, so neither enters Temporal history or a log."""
+    password's argon2id hash, so neither enters Temporal history or a log."""
     _on_account(args)
     token = login_token(args.token)
     password = read_new_password(args)
@@ -106,7 +105,7 @@ async def cmd_partner_login(args) -> int:
         # "choose another password: it needs at least 12 characters; it must not contain ..."
         raise BadInput("choose another password: it " + "; it ".join(problems))
     step = validated(FirstLogin, actor=args.user, token_digest=token_digest(token),
-                     password_hash=hash_password(password, os.urandom(16)))
+                     password_hash=hash_password(password))
     return await send(args, PartnerOnboarding.partner_login, step)
 
 

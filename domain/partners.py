@@ -12,6 +12,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Literal
 
+from argon2 import PasswordHasher, extract_parameters
+from argon2.exceptions import InvalidHashError, VerificationError
 from pydantic import BaseModel, Field
 
 from domain.steps import Actor, StepAnswer, StepKey
@@ -52,12 +54,15 @@ def partner_account_process_id(partner_id: str) -> str:
 # --- the first login --------------------------------------------------------------------------
 # The invitation e-mail carries a one-time login link (a random token, see store/partners.py);
 # PostgreSQL keeps only the token's SHA-256. At first login the partner user chooses a
-# password; the starter hashes it (scrypt) and sends the hash and the token's digest, so
-# neither the token nor the password ever enters Temporal history or a log line.
+# password; the portal (or the starter) hashes it (argon2id) and sends the hash and the token's
+# digest, so neither the token nor the password ever enters Temporal history or a log line.
 
 LOGIN_LINK_VALID = timedelta(days=7)
 MIN_PASSWORD_LENGTH = 12
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
+# argon2-cffi's defaults (RFC 9106, the low-memory profile: 64 MiB, 3 passes, 4 lanes): a
+# well-kept library and its recommended parameters, not our own.
+PASSWORDS = PasswordHasher()
 
 
 def token_digest(token: str) -> str:
@@ -78,15 +83,24 @@ def password_problems(password: str, user_id: str) -> list[str]:
     return problems
 
 
-def hash_password(password: str, salt: bytes) -> str:
-    """scrypt (stdlib), stored as `scrypt$n$r$p$salt$hash` (base64)."""
+def hash_password(password: str, salt: bytes | None = None) -> str:
+    """argon2id (argon2-cffi), in its standard encoded form `$argon2id$v=19$m=...`. The salt is
+    random unless given (tests give one to be repeatable)."""
+    if salt is None:
+        return PASSWORDS.hash(password)
+    return PASSWORDS.hash(password, salt=salt)
+
+
+def scrypt_hash(password: str, salt: bytes) -> str:
+    """The hash users who logged in before argon2 still have: `scrypt$n$r$p$salt$hash`
+    (base64). Verified (and replaced by argon2 at the next login), never made for new ones."""
     digest = hashlib.scrypt(password.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P,
                             dklen=32)
     b64 = base64.b64encode
     return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${b64(salt).decode()}${b64(digest).decode()}"
 
 
-def verify_password(password: str, stored: str) -> bool:
+def _verify_scrypt(password: str, stored: str) -> bool:
     try:
         scheme, n, r, p, salt, digest = stored.split("$")
         if scheme != "scrypt":
@@ -98,7 +112,36 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(again, base64.b64decode(digest))
 
 
+def verify_password(password: str, stored: str) -> bool:
+    """True only for the password of `stored` (argon2id, or a legacy scrypt hash)."""
+    if stored.startswith("$argon2"):
+        try:
+            return PASSWORDS.verify(stored, password)
+        except (VerificationError, InvalidHashError):
+            return False
+    return _verify_scrypt(password, stored)
+
+
+def needs_rehash(stored: str) -> bool:
+    """A hash to replace at the next successful login: a legacy scrypt one, or argon2 with
+    parameters older than today's."""
+    if not stored.startswith("$argon2"):
+        return True
+    try:
+        return PASSWORDS.check_needs_rehash(stored)
+    except InvalidHashError:
+        return True
+
+
 def is_password_hash(value: str) -> bool:
+    """An argon2 hash as argon2-cffi encodes it, or a legacy scrypt one: never a clear
+    password sent by mistake."""
+    if value.startswith("$argon2"):
+        try:
+            extract_parameters(value)
+        except InvalidHashError:
+            return False
+        return True
     parts = value.split("$")
     return len(parts) == 6 and parts[0] == "scrypt" and all(parts[1:])
 

@@ -175,8 +175,8 @@ async def invite_user(conn: Conn, process_id: str, step: str, actor: str, w: Inv
 
 
 async def first_login(conn: Conn, w: FirstLoginWrite) -> dict:
-    """The first login: the login link is checked, the new password (its scrypt hash, made by
-    the starter) replaces the temporary credential, and the user becomes active."""
+    """The first login: the login link is checked, the new password (its argon2id hash, made by
+    the portal or the starter) replaces the temporary credential, and the user becomes active."""
     if await _lock_account(conn, w.partner_id) != "active":
         raise Refused(f"partner account {w.partner_id} is deactivated")
     user = await conn.fetchrow(

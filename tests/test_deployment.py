@@ -22,7 +22,7 @@ def test_the_services_of_a_production_setup():
     assert set(SERVICES) == {
         "postgresql", "temporal-schema", "temporal", "temporal-search-attributes",
         "temporal-ui", "migrate", "worker", "worker-next", "worker-version", "codec-server",
-        "reconcile",
+        "reconcile", "portal",
     }
 
 
@@ -42,6 +42,8 @@ def test_start_order_waits_for_health_and_one_shot_jobs():
     assert depends("temporal-search-attributes") == {"temporal": "service_healthy"}
     assert depends("temporal-ui") == {"temporal": "service_healthy"}
     assert depends("migrate") == {"postgresql": "service_healthy"}
+    assert depends("portal") == {"migrate": "service_completed_successfully",
+                                 "temporal": "service_healthy"}
     assert depends("worker") == {
         "migrate": "service_completed_successfully",
         "temporal-search-attributes": "service_completed_successfully",
@@ -49,7 +51,8 @@ def test_start_order_waits_for_health_and_one_shot_jobs():
     }
 
 
-@pytest.mark.parametrize("service", ["postgresql", "temporal", "worker", "worker-next"])
+@pytest.mark.parametrize("service", ["postgresql", "temporal", "worker", "worker-next",
+                                     "portal"])
 def test_long_running_services_have_health_checks(service):
     assert SERVICES[service]["healthcheck"]["test"]
 
@@ -61,7 +64,7 @@ def test_worker_scales_with_docker_compose_scale():
 
 
 def test_app_services_share_the_settings_the_readme_documents():
-    for name in ("migrate", "worker", "codec-server"):
+    for name in ("migrate", "worker", "codec-server", "portal"):
         env = SERVICES[name]["environment"]
         for key in ("DATABASE_URL", "TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE",
                     "PARTNERFLOW_ENCRYPTION_KEYS"):
@@ -176,3 +179,16 @@ def test_the_readme_says_how_to_turn_on_temporals_own_authorization():
                  "keySourceURIs", "permissionsClaimName", "TEMPORAL_API_KEY",
                  "TEMPORAL_TLS_CLIENT_CERT_PATH", "python -m store reconcile"):
         assert fact in section, fact
+
+
+def test_outsiders_reach_the_portal_and_the_ui_never_temporal():
+    published = {name: s["ports"] for name, s in SERVICES.items() if s.get("ports")}
+    assert set(published) == {"portal", "temporal-ui", "codec-server"}, published
+    assert "ports" not in SERVICES["temporal"]
+    portal = SERVICES["portal"]
+    assert portal["command"] == ["python", "-m", "portal"]
+    assert "/healthz" in " ".join(portal["healthcheck"]["test"])
+    assert "PARTNERFLOW_PORTAL_SECRET" in portal["environment"]
+    # the links the workers e-mail open the portal
+    assert "PARTNERFLOW_PARTNER_PORTAL_URL" in SERVICES["worker"]["environment"]
+    assert "COPY portal portal" in (ROOT / "Dockerfile").read_text()

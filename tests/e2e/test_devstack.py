@@ -10,6 +10,7 @@ import sys
 import uuid
 from pathlib import Path
 
+import httpx
 import psutil  # comes with pgserver (the embedded PostgreSQL of ./run and the tests)
 import pytest
 
@@ -110,7 +111,8 @@ async def up(run: Run) -> tuple[int, dict[str, int]]:
                           ("temporal", r"Temporal\s+127\.0\.0\.1:(\d+)"),
                           ("codec", r"Codec server\s+http://localhost:(\d+)"),
                           ("worker", r"metrics http://127\.0\.0\.1:(\d+)/metrics, "
-                                     r"readiness http://127\.0\.0\.1:(\d+)/readyz")]:
+                                     r"readiness http://127\.0\.0\.1:(\d+)/readyz"),
+                          ("portal", r"Partner portal\s+http://localhost:(\d+)")]:
         found = await run.expect(pattern)
         ports[name] = int(found.group(1))
         if name == "worker":
@@ -126,9 +128,25 @@ async def test_a_killed_worker_comes_back_and_ctrl_c_stops_everything(devstack):
     started += tree
     temporal = next(p for p in tree if "start-dev" in " ".join(p.cmdline()))
 
+    # the portal answers, and the links the worker e-mails point to it
+    portal = f"http://localhost:{ports['portal']}"
+    async with httpx.AsyncClient() as client:
+        for _ in range(300):
+            try:
+                if (await client.get(f"{portal}/login")).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+        else:
+            raise AssertionError("the portal did not answer within 30 s")
+    worker_env = psutil.Process(pid).environ()
+    assert worker_env["PARTNERFLOW_PARTNER_PORTAL_URL"] == portal
+    assert worker_env["PARTNERFLOW_SIGNING_URL"] == portal
+
     sockets = listening([psutil.Process(run.proc.pid), *tree])
     assert {ports["ui"], ports["temporal"], ports["codec"], ports["worker"],
-            ports["health"]} <= set(sockets), (ports, sockets)
+            ports["health"], ports["portal"]} <= set(sockets), (ports, sockets)
     assert set(sockets.values()) == {"127.0.0.1"}, sockets
 
     os.kill(pid, signal.SIGKILL)
@@ -142,7 +160,7 @@ async def test_a_killed_worker_comes_back_and_ctrl_c_stops_everything(devstack):
     run.proc.send_signal(signal.SIGINT)
     assert await asyncio.wait_for(run.proc.wait(), 90) == 0
     await run.drain()
-    assert ("stopping: worker, reconciliation job, codec server, Temporal, PostgreSQL"
+    assert ("stopping: worker, portal, reconciliation job, codec server, Temporal, PostgreSQL"
             in "".join(run.lines))
     assert all(gone(p) for p in started), [p for p in started if not gone(p)]
 

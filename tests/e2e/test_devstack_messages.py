@@ -121,7 +121,9 @@ async def test_run_a_partner_notice_and_a_login_link_reach_the_catcher_once(
     await starter("invite-partner-user", "--partner", "P-NORDTEL", "--contact", "C-NORD-1",
                   "--as", "cm-eva")
     (login,) = await mail_to("anna.holm@nordtel.example", "first-login?")
-    link = html.unescape(re.search(r"(https://\S+first-login\?\S+)", login).group(1))
+    link = html.unescape(re.search(r"(https?://\S+first-login\?\S+)", login).group(1))
+    # the e-mailed link opens the portal ./run started (its banner line)
+    assert link.startswith(f"http://localhost:{ports['portal']}/first-login?")
     conn = await asyncpg.connect((data / "database-url").read_text())
     try:
         row = await conn.fetchrow(

@@ -16,8 +16,10 @@ from domain.partners import (
     hash_password,
     is_password_hash,
     lead_refusal,
+    needs_rehash,
     partner_account_process_id,
     password_problems,
+    scrypt_hash,
     token_digest,
     verify_password,
 )
@@ -28,12 +30,28 @@ NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
 # --- passwords and the login link -------------------------------------------------------------
 
-def test_a_password_hash_verifies_only_its_password():
-    stored = hash_password("Fjord-Lynx-2026!", SALT)
-    assert stored.startswith("scrypt$16384$8$1$") and "Fjord" not in stored
+def test_a_password_hash_is_argon2id_and_verifies_only_its_password():
+    stored = hash_password("Fjord-Lynx-2026!")
+    assert stored.startswith("$argon2id$") and "Fjord" not in stored
     assert is_password_hash(stored)
     assert verify_password("Fjord-Lynx-2026!", stored)
     assert not verify_password("Fjord-Lynx-2026?", stored)
+    assert not needs_rehash(stored)
+
+
+def test_an_old_scrypt_hash_still_verifies_and_asks_to_be_replaced():
+    old = scrypt_hash("Fjord-Lynx-2026!", SALT)
+    assert old.startswith("scrypt$16384$8$1$") and is_password_hash(old)
+    assert verify_password("Fjord-Lynx-2026!", old)
+    assert not verify_password("Fjord-Lynx-2026?", old)
+    assert needs_rehash(old)
+
+
+def test_an_argon2_hash_with_weaker_parameters_asks_to_be_replaced():
+    from argon2 import PasswordHasher
+    weak = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1).hash("Fjord-Lynx-2026!")
+    assert verify_password("Fjord-Lynx-2026!", weak)
+    assert needs_rehash(weak)
 
 
 def test_the_same_password_with_another_salt_hashes_differently():
@@ -41,7 +59,8 @@ def test_the_same_password_with_another_salt_hashes_differently():
                                                                      b"fedcba9876543210")
 
 
-@pytest.mark.parametrize("stored", ["", "plain", "md5$x$y$z$a$b", "scrypt$x$8$1$AA==$AA=="])
+@pytest.mark.parametrize("stored", ["", "plain", "md5$x$y$z$a$b", "scrypt$x$8$1$AA==$AA==",
+                                    "$argon2id$v=19$m=65536,t=3,p=4$broken"])
 def test_a_malformed_stored_hash_never_verifies(stored):
     assert not verify_password("anything", stored)
 
@@ -50,6 +69,8 @@ def test_a_malformed_stored_hash_never_verifies(stored):
     (hash_password("Fjord-Lynx-2026!", SALT), True),
     ("scrypt$1$2$3$4", False),
     ("scrypt$16384$8$1$$abc", False),
+    (scrypt_hash("Fjord-Lynx-2026!", SALT), True),
+    ("$argon2id$v=19$m=65536,t=3,p=4$broken", False),
     ("Fjord-Lynx-2026!", False),
 ])
 def test_what_counts_as_a_password_hash(value, ok):

@@ -211,7 +211,7 @@ async def test_a_contact_becomes_a_partner_user_and_the_credentials_stay_out_of_
     assert (user["status"], user["login_token_sha256"]) == ("active", None)
     assert verify_password(PASSWORD, user["password_hash"])
     assert user["invitations"] == 2 and user["first_login_at"] is not None
-    # the token lives in the outbox rows only; the password nowhere but as its scrypt hash
+    # the token lives in the outbox rows only; the password nowhere but as its argon2id hash
     for secret in (token, old_token, PASSWORD):
         assert secret not in history
         assert secret not in str(status.model_dump())
@@ -219,7 +219,7 @@ async def test_a_contact_becomes_a_partner_user_and_the_credentials_stay_out_of_
             "SELECT count(*) FROM audit_log WHERE process_id = $1"
             " AND (detail::text LIKE $2 OR result::text LIKE $2)", handle.id,
             f"%{secret}%") == 0
-    # what the first login carried instead: the token's digest (dead now) and the scrypt hash
+    # what the first login carried instead: the token's digest (dead now) and the argon2id hash
     assert token_digest(token) in history and user["password_hash"] in history
     assert await pool.fetchval(
         "SELECT count(*) FROM notifications WHERE process_id = $1 AND recipient_id = $2"

@@ -1,0 +1,252 @@
+"""The portal's words in the reader's language, and dates and amounts in its local format
+(babel's CLDR data).
+
+Which language: the user's own (the contact's, else its partner's, as the relay picks the
+language of an e-mail), when the portal speaks it; a user without one reads the language of
+the seed its partner works under: German for the Wildix partners (seed 000), the portal's
+default (PARTNERFLOW_PORTAL_LANGUAGE). A language the portal does not speak falls back to
+English. Before login, the browser's Accept-Language decides among the languages we have.
+
+The catalogue is keyed by the English text: a missing translation shows English, never a
+key. Messages the processes send back (a refusal's reason) are shown as the process wrote
+them, in English."""
+
+import os
+from datetime import date, datetime
+from decimal import Decimal
+
+from babel.dates import format_date, format_datetime
+from babel.numbers import format_decimal
+
+LANGUAGES = ("de", "en")
+FALLBACK = "en"
+LOCALES = {"de": "de_DE", "en": "en_GB"}
+TIME_ZONE = "Europe/Berlin"  # the partners' business day (README "Business dates")
+
+
+def default_language() -> str:
+    chosen = os.environ.get("PARTNERFLOW_PORTAL_LANGUAGE", "de").strip().lower()
+    return chosen if chosen in LANGUAGES else FALLBACK
+
+
+def language_of(own: str | None) -> str:
+    """The language of a logged-in user (its contact's or partner's, may be None)."""
+    if not own:
+        return default_language()
+    return own if own in LANGUAGES else FALLBACK
+
+
+def from_accept_language(header: str | None) -> str:
+    """Before login: the first language of the browser's list that we speak."""
+    for part in (header or "").split(","):
+        tag = part.split(";")[0].strip().lower()
+        base = tag.split("-")[0]
+        if base in LANGUAGES:
+            return base
+    return default_language()
+
+
+DE: dict[str, str] = {
+    # layout and navigation
+    "Partner portal": "Partnerportal",
+    "Skip to content": "Zum Inhalt springen",
+    "Main navigation": "Hauptnavigation",
+    "Orders to confirm": "Zu bestätigende Bestellungen",
+    "Documents": "Unterlagen",
+    "Lead inbox": "Lead-Eingang",
+    "My leads": "Meine Leads",
+    "My opportunities": "Meine Verkaufschancen",
+    "Log out": "Abmelden",
+    "Logged in as {name} ({user}), {partner}": "Angemeldet als {name} ({user}), {partner}",
+    # login
+    "Log in": "Anmelden",
+    "User name": "Benutzername",
+    "Your user name is the id in your invitation e-mail, e.g. C-NORD-1.":
+        "Ihr Benutzername steht in Ihrer Einladungs-E-Mail, z. B. C-NORD-1.",
+    "Password": "Passwort",
+    "The user name or the password is wrong.": "Benutzername oder Passwort ist falsch.",
+    "Too many failed logins: this user is locked for {minutes} more minute(s). Ask your "
+    "channel manager if you forgot your password.":
+        "Zu viele fehlgeschlagene Anmeldungen: Dieser Benutzer ist noch {minutes} Minute(n) "
+        "gesperrt. Fragen Sie Ihren Channel Manager, wenn Sie Ihr Passwort vergessen haben.",
+    "Too many login attempts from your address: wait a minute and try again.":
+        "Zu viele Anmeldeversuche von Ihrer Adresse: Warten Sie eine Minute und versuchen "
+        "Sie es erneut.",
+    "You are logged out.": "Sie sind abgemeldet.",
+    "Please log in.": "Bitte melden Sie sich an.",
+    "Your session has ended: please log in again.":
+        "Ihre Sitzung ist beendet: Bitte melden Sie sich erneut an.",
+    # first login
+    "Set your password": "Passwort festlegen",
+    "Welcome, {user}. Choose the password for the partner portal of {partner}.":
+        "Willkommen, {user}. Wählen Sie Ihr Passwort für das Partnerportal von {partner}.",
+    "New password": "Neues Passwort",
+    "New password again": "Neues Passwort wiederholen",
+    "At least {n} characters, at least 5 different ones, not your user name, no space at the "
+    "start or end.":
+        "Mindestens {n} Zeichen, davon mindestens 5 verschiedene, nicht Ihr Benutzername, "
+        "kein Leerzeichen am Anfang oder Ende.",
+    "Set password": "Passwort festlegen",
+    "The two passwords differ.": "Die beiden Passwörter stimmen nicht überein.",
+    "needs at least {n} characters": "braucht mindestens {n} Zeichen",
+    "must not start or end with a space": "darf nicht mit einem Leerzeichen beginnen oder enden",
+    "must not contain the user name {user}": "darf den Benutzernamen {user} nicht enthalten",
+    "needs at least 5 different characters": "braucht mindestens 5 verschiedene Zeichen",
+    "Choose another password: it {problems}.": "Wählen Sie ein anderes Passwort: Es {problems}.",
+    "This login link is not complete: open the link from your invitation e-mail.":
+        "Dieser Anmeldelink ist unvollständig: Öffnen Sie den Link aus Ihrer Einladungs-E-Mail.",
+    "This login link was used already: log in with your password.":
+        "Dieser Anmeldelink wurde schon verwendet: Melden Sie sich mit Ihrem Passwort an.",
+    # orders
+    "No orders are waiting for your confirmation.":
+        "Keine Bestellungen warten auf Ihre Bestätigung.",
+    "Fast change order": "Schnelle Änderungsbestellung",
+    "Change order (quote)": "Änderungsbestellung (Angebot)",
+    "Order {order} for {account} ({account_id}), PBX {pbx}":
+        "Bestellung {order} für {account} ({account_id}), PBX {pbx}",
+    "created {when}": "erstellt am {when}",
+    "Product": "Produkt",
+    "Change": "Änderung",
+    "Starts": "Beginn",
+    "New total": "Neue Gesamtzahl",
+    "Now": "Bisher",
+    "when the order is applied": "bei Ausführung der Bestellung",
+    "Licence totals": "Lizenz-Gesamtzahlen",
+    "Lines": "Positionen",
+    "CLASSOUND-FLATs and DIDs": "CLASSOUND-FLATs und DIDs",
+    "{licence}: {n} CLASSOUND-FLAT(s) added.": "{licence}: {n} CLASSOUND-FLAT(s) kommen hinzu.",
+    "{licence}: {n} CLASSOUND-FLAT(s) cancelled at once (the licences they sit on are removed).":
+        "{licence}: {n} CLASSOUND-FLAT(s) werden sofort gekündigt (ihre Lizenzen entfallen).",
+    "Their DIDs stay active until customer care cancels them: {dids}.":
+        "Ihre DIDs bleiben aktiv, bis der Kundenservice sie kündigt: {dids}.",
+    "{licence}: {n} CLASSOUND-FLAT(s) stay as they are.":
+        "{licence}: {n} CLASSOUND-FLAT(s) bleiben unverändert.",
+    "No CLASSOUND-FLATs or DIDs are affected.":
+        "Keine CLASSOUND-FLATs oder DIDs betroffen.",
+    "Confirm order": "Bestellung bestätigen",
+    "for {account}": "für {account}",
+    # documents
+    "No orders are waiting for documents.": "Keine Bestellungen warten auf Unterlagen.",
+    "Change order {quote} for {account} ({account_id}), PBX {pbx}":
+        "Änderungsbestellung {quote} für {account} ({account_id}), PBX {pbx}",
+    "CLASSOUND-FLATs on the quote: {flats}": "CLASSOUND-FLATs im Angebot: {flats}",
+    "CLASSOUND order for {account} ({account_id}), PBX {pbx}":
+        "CLASSOUND-Bestellung für {account} ({account_id}), PBX {pbx}",
+    "CLASSOUND activation": "CLASSOUND-Aktivierung",
+    "Classound ordering": "Classound-Bestellung",
+    "{n} number(s) to port": "{n} Rufnummer(n) zu portieren",
+    "Still missing: {what}.": "Es fehlen noch: {what}.",
+    "Both documents are there: the order can be confirmed.":
+        "Beide Unterlagen liegen vor: Die Bestellung kann bestätigt werden.",
+    "Uploaded": "Hochgeladen",
+    "Deadline: {when}": "Frist: {when}",
+    "Document": "Unterlage",
+    "File (PDF, PNG or JPEG, at most 10 MB)": "Datei (PDF, PNG oder JPEG, höchstens 10 MB)",
+    "Upload": "Hochladen",
+    "LOA": "LOA (Portierungsauftrag)",
+    "last invoice": "letzte Rechnung",
+    "{file} by {user}, {when}": "{file} von {user}, {when}",
+    "Choose a file to upload.": "Wählen Sie eine Datei zum Hochladen.",
+    "Choose LOA or last invoice.": "Wählen Sie LOA oder letzte Rechnung.",
+    # leads
+    "You are in no lead queue yet.": "Sie sind noch in keiner Lead-Warteschlange.",
+    "No leads are waiting in your queues.": "In Ihren Warteschlangen warten keine Leads.",
+    "Queue": "Warteschlange",
+    "Company": "Firma",
+    "Where": "Ort",
+    "Interest": "Interesse",
+    "Waiting since": "Wartet seit",
+    "Actions": "Aktionen",
+    "Accept lead": "Lead übernehmen",
+    "Accept lead {lead} ({company})": "Lead {lead} ({company}) übernehmen",
+    "You have no open leads.": "Sie haben keine offenen Leads.",
+    "Contact": "Kontakt",
+    "Status": "Status",
+    "owned": "neu bei Ihnen",
+    "accepted": "in Bearbeitung",
+    "Work on it": "In Bearbeitung nehmen",
+    "Not interested": "Kein Interesse",
+    "Reason": "Grund",
+    "Why is this lead not of interest?": "Warum ist dieser Lead nicht interessant?",
+    "Give back": "Zurückgeben",
+    "Convert to opportunity": "In Verkaufschance umwandeln",
+    "Stage": "Phase",
+    "Expected amount (EUR)": "Erwarteter Betrag (EUR)",
+    "Expected close date": "Erwarteter Abschluss",
+    "Convert": "Umwandeln",
+    "Lead {lead}: {company}": "Lead {lead}: {company}",
+    # opportunities
+    "You have no opportunities yet.": "Sie haben noch keine Verkaufschancen.",
+    "Opportunity {opp}: {company}": "Verkaufschance {opp}: {company}",
+    "Amount": "Betrag",
+    "Close date": "Abschlussdatum",
+    "Updated": "Aktualisiert",
+    "Save": "Speichern",
+    "Update opportunity {opp}": "Verkaufschance {opp} aktualisieren",
+    "unchanged": "unverändert",
+    "prospecting": "Akquise",
+    "qualification": "Qualifizierung",
+    "proposal": "Angebot",
+    "negotiation": "Verhandlung",
+    "closed-won": "gewonnen",
+    "closed-lost": "verloren",
+    "Use an amount such as 12500 or 12500,50.":
+        "Geben Sie einen Betrag an, z. B. 12500 oder 12500,50.",
+    "Use a date.": "Geben Sie ein Datum an.",
+    "Give a stage, an amount or a close date.":
+        "Geben Sie eine Phase, einen Betrag oder ein Abschlussdatum an.",
+    "Say why (at least 3 characters).": "Geben Sie einen Grund an (mindestens 3 Zeichen).",
+    # outcomes
+    "Done: {message}": "Erledigt: {message}",
+    "Refused: {message}": "Abgelehnt: {message}",
+    "No answer in time: the step may still be carried out. Reload the page in a minute.":
+        "Keine Antwort in der Zeit: Der Schritt wird eventuell noch ausgeführt. Laden Sie die "
+        "Seite in einer Minute neu.",
+    "This item is not one of yours, or it no longer exists.":
+        "Dieser Eintrag gehört nicht zu Ihnen oder existiert nicht mehr.",
+    "The form has expired or did not come from this page: please try again.":
+        "Das Formular ist abgelaufen oder stammt nicht von dieser Seite: Bitte versuchen Sie "
+        "es erneut.",
+    "Forbidden": "Nicht erlaubt",
+    "Not found": "Nicht gefunden",
+    "Error": "Fehler",
+    "Go to the start page": "Zur Startseite",
+    "The portal cannot reach the order system right now: try again in a minute.":
+        "Das Portal erreicht das Bestellsystem gerade nicht: Versuchen Sie es in einer Minute "
+        "erneut.",
+}
+
+CATALOGUES = {"de": DE, "en": {}}
+
+
+class Words:
+    """`_("text", **values)` in templates and views, for one language."""
+
+    def __init__(self, language: str) -> None:
+        self.language = language if language in LANGUAGES else FALLBACK
+        self.locale = LOCALES[self.language]
+        self._table = CATALOGUES[self.language]
+
+    def __call__(self, text: str, **values) -> str:
+        out = self._table.get(text, text)
+        return out.format(**values) if values else out
+
+    def date(self, value: date | datetime | None) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, datetime):
+            value = value.date()
+        return format_date(value, format="medium", locale=self.locale)
+
+    def datetime(self, value: datetime | None) -> str:
+        if value is None:
+            return ""
+        return format_datetime(value, format="medium", tzinfo=TIME_ZONE, locale=self.locale)
+
+    def amount(self, value: Decimal | None) -> str:
+        if value is None:
+            return ""
+        return format_decimal(value, format="#,##0.00", locale=self.locale)
+
+    def number(self, value: int) -> str:
+        return format_decimal(value, locale=self.locale)
