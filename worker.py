@@ -187,6 +187,10 @@ async def main() -> int:
     relay = start_relay(pool, runtime, stop)
     try:
         async with build_worker(client, pool, deployment=deployment, tuning=tuning) as worker:
+            # `async with` starts Worker.run() in a task of its own: wait until it runs, so
+            # that neither /readyz nor the "worker started" line comes before it polls.
+            while not worker.is_running:
+                await asyncio.sleep(0.01)
             health = await serve_health(client, pool, worker)
             version = deployment.version.to_canonical_string() if deployment else None
             log.info("worker started", task_queue=config.TASK_QUEUE,

@@ -39,7 +39,7 @@ async def test_encrypted_payloads_metrics_health_and_step_logs(cli_env, pool):
     async with worker(env) as running:
         assert get(f"http://127.0.0.1:{health_port}/healthz")[0] == 200
         status, body = get(f"http://127.0.0.1:{health_port}/readyz")
-        assert status == 200 and json.loads(body)["status"] == "ready"
+        assert status == 200 and json.loads(body)["status"] == "ready", body
 
         started = await starter(env, "fast-change", "--account", acc.id, "--pbx", acc.pbx_id,
                                 "--set", "Premium=2")
