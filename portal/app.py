@@ -202,6 +202,10 @@ def create_app(settings: PortalSettings | None = None, *, pool=None,
     app = FastAPI(title="partnerflow partner portal", lifespan=lifespan, docs_url=None,
                   redoc_url=None, openapi_url=None)
     app.state.settings = settings
+    if pool is not None:  # handed in (tests): there before any lifespan runs
+        app.state.pool = pool
+    if temporal is not None:
+        app.state.temporal = temporal
     app.state.documents = DocumentStore(settings.documents_dir or config.documents_dir())
     templates = Jinja2Templates(directory=HERE / "templates")
     app.state.templates = templates

@@ -118,7 +118,21 @@ async def up(run: Run) -> tuple[int, dict[str, int]]:
         if name == "worker":
             ports["health"] = int(found.group(2))
     await run.expect(r"\"event\": \"worker started\"")  # the worker's log: it polls now
+    await portal_answers(f"http://localhost:{ports['portal']}")
     return pid, ports
+
+
+async def portal_answers(portal: str) -> None:
+    """The portal starts beside the worker: its login page answers within 30 s."""
+    async with httpx.AsyncClient() as client:
+        for _ in range(300):
+            try:
+                if (await client.get(f"{portal}/login")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)  # polling the page itself, with a deadline
+    raise AssertionError("the portal did not answer within 30 s")
 
 
 async def test_a_killed_worker_comes_back_and_ctrl_c_stops_everything(devstack):
@@ -128,18 +142,8 @@ async def test_a_killed_worker_comes_back_and_ctrl_c_stops_everything(devstack):
     started += tree
     temporal = next(p for p in tree if "start-dev" in " ".join(p.cmdline()))
 
-    # the portal answers, and the links the worker e-mails point to it
+    # the links the worker e-mails point to the portal (up() waited for it to answer)
     portal = f"http://localhost:{ports['portal']}"
-    async with httpx.AsyncClient() as client:
-        for _ in range(300):
-            try:
-                if (await client.get(f"{portal}/login")).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.1)
-        else:
-            raise AssertionError("the portal did not answer within 30 s")
     worker_env = psutil.Process(pid).environ()
     assert worker_env["PARTNERFLOW_PARTNER_PORTAL_URL"] == portal
     assert worker_env["PARTNERFLOW_SIGNING_URL"] == portal

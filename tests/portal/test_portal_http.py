@@ -219,14 +219,17 @@ async def nordtel_user_active(stack) -> None:
 
 
 async def nordtel_owns_a_lead_and_an_opportunity(stack) -> tuple[str, str]:
-    """Through the starter, as Anna Holm of Nordtel: two leads claimed, one converted."""
+    """Through the starter, by the channel manager for Anna Holm of Nordtel: two leads
+    claimed, one converted."""
     await nordtel_user_active(stack)
     lead, other = [r["id"] for r in await stack.db.fetch(
         "SELECT id FROM leads WHERE queue_id = 'fair' AND status = 'queued' ORDER BY id DESC"
         " LIMIT 2")]
     for one in (lead, other):
-        await stack.ok("claim-lead", "--queue", "fair", "--lead", one, "--as", "C-NORD-1")
-    await stack.ok("convert-lead", "--queue", "fair", "--lead", other, "--as", "C-NORD-1")
+        await stack.ok("claim-lead", "--queue", "fair", "--lead", one, "--for", "C-NORD-1",
+                       "--as", "cm-eva")
+    await stack.ok("convert-lead", "--queue", "fair", "--lead", other, "--for", "C-NORD-1",
+                   "--as", "cm-eva")
     return lead, f"OPP-{other}"
 
 

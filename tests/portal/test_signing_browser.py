@@ -5,6 +5,7 @@ page is saved as a screenshot in tests/artifacts/screenshots/."""
 
 import asyncio
 import os
+import secrets
 import shutil
 import socket
 import sys
@@ -151,6 +152,8 @@ async def stack(dev_env, database_url, pool):
     address = dev_env.client.service_client.config.target_host
     env = environment(address, database_url, f"signing-{uuid.uuid4().hex[:8]}")
     env["PARTNERFLOW_RELAY"] = "off"
+    env["PARTNERFLOW_PORTAL_SECRET"] = secrets.token_hex(32)
+    env["PARTNERFLOW_PORTAL_SECURE_COOKIES"] = "0"
     async with worker(env), Server(env) as server:
         browser = await asyncio.to_thread(Browser)
         try:

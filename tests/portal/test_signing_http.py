@@ -4,6 +4,7 @@ what a forged or wrong request gets, the document hash checked again, the eviden
 once, an expired link and an extension, a decline."""
 
 import logging
+import secrets
 from datetime import timedelta
 
 import httpx
@@ -20,7 +21,7 @@ from domain.renegotiation import (
     StepKey,
     signing_closes_at,
 )
-from portal.app import create_app
+from portal.app import PortalSettings, create_app
 from portal.signing import _RedactTokens
 from tests.portal.signing_helpers import (
     form_fields,
@@ -34,9 +35,13 @@ from tests.workflows.harness import running_worker, start_process
 from tests.workflows.test_renegotiation import new_id, skip_to, stage_reached, status
 from workflows.renegotiation import Renegotiation
 
+# one portal secret for the module: the forms' CSRF fields outlive one app instance
+SECRET = secrets.token_hex(32)
+
 
 def client_for(pool, temporal) -> httpx.AsyncClient:
-    app = create_app(pool=pool, temporal=temporal)
+    app = create_app(PortalSettings(secret_key=SECRET, secure_cookies=False),
+                     pool=pool, temporal=temporal)
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                              base_url="http://sign.test",
                              headers={"user-agent": "test-agent/1.0"})
