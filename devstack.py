@@ -400,7 +400,7 @@ stops and says why.
 Try, in another terminal:
   {env}.venv/bin/python starter.py fast-change --account ACME --pbx PBX-ACME --set Premium=10
   {env}.venv/bin/python starter.py list --open
-  {env}.venv/bin/python starter.py confirm <process id> --as C-NORD-1  (Anna Holm, Nordtel)
+  {env}.venv/bin/python starter.py confirm <process id>  (for a partner who phoned)
 Ctrl-C stops everything.
 """
 
