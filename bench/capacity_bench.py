@@ -47,6 +47,7 @@ from bench.common import (  # noqa: E402
     CpuMeter,
     Postgres,
     WorkerProcess,
+    migrate_with_staff,
     progress,
     run,
     say,
@@ -56,7 +57,7 @@ from bench.ratio import load  # noqa: E402
 from domain.change_order import FastChangeRequest, StaffStep, Stage  # noqa: E402
 from domain.classound import Stage as ClassoundStage  # noqa: E402
 from domain.order_lines import FastChangeLine  # noqa: E402
-from store.db import create_pool, migrate  # noqa: E402
+from store.db import create_pool  # noqa: E402
 from store.documents import DocumentStore  # noqa: E402
 from tests.records import load_catalogue, new_account  # noqa: E402
 from tests.records_classound import classound_request, fresh_numbers, store_numbers  # noqa: E402
@@ -208,7 +209,7 @@ async def bench(args: argparse.Namespace) -> int:
     try:
         progress("starting PostgreSQL and the Temporal dev server (SQLite file) ...")
         dsn = await pg.start()
-        await migrate(dsn)
+        await migrate_with_staff(dsn)
         pool = await create_pool(dsn, max_size=10)
         async with pool.acquire() as conn:
             await load_catalogue(conn)

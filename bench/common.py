@@ -14,7 +14,28 @@ import asyncpg
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from domain.permissions import Role
+from store.db import migrate
 from workflows.visibility import ALL as SEARCH_ATTRIBUTES
+
+# who the benches act as: staff of the people directory (issue 10) with every role, so that the
+# permission check runs as in production (and "bench-partner" is staff confirming for a partner)
+BENCH_STAFF = ["bench", "bench-staff", "bench-partner", "cm-bench", "staff"]
+
+
+async def migrate_with_staff(dsn: str) -> None:
+    """The migrations, then the benches' staff in the people directory."""
+    await migrate(dsn)
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.executemany(
+            "INSERT INTO staff_users (id, name, email, created_by) VALUES ($1, $1, $2, 'bench')"
+            " ON CONFLICT DO NOTHING", [(n, f"{n}@bench.example") for n in BENCH_STAFF])
+        await conn.executemany(
+            "INSERT INTO staff_roles (user_id, role, granted_by) VALUES ($1, $2, 'bench')"
+            " ON CONFLICT DO NOTHING", [(n, r.value) for n in BENCH_STAFF for r in Role])
+    finally:
+        await conn.close()
 
 BIN = Path(sys.executable).parent
 

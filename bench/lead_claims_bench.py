@@ -39,7 +39,14 @@ from temporalio.client import WorkflowUpdateFailedError  # noqa: E402
 
 import logs  # noqa: E402
 import worker  # noqa: E402
-from bench.common import Postgres, progress, run, say, start_dev_server  # noqa: E402
+from bench.common import (  # noqa: E402
+    Postgres,
+    migrate_with_staff,
+    progress,
+    run,
+    say,
+    start_dev_server,
+)
 from cli.leads import deliver, run_lead_step  # noqa: E402
 from domain.leads import (  # noqa: E402
     IMPORT_BATCH,
@@ -50,7 +57,7 @@ from domain.leads import (  # noqa: E402
     lead_step_process_id,
     queue_process_id,
 )
-from store.db import create_pool, migrate  # noqa: E402
+from store.db import create_pool  # noqa: E402
 from store.leads import forget_batch, save_batch  # noqa: E402
 from tests.records_partners import enable_partner_management, lead_rows, new_partner  # noqa: E402
 from tests.workflows.harness import start_process  # noqa: E402
@@ -78,7 +85,7 @@ async def bench(args: argparse.Namespace) -> int:
     try:
         progress("starting PostgreSQL and the Temporal dev server ...")
         dsn = await pg.start()
-        await migrate(dsn)
+        await migrate_with_staff(dsn)
         pool = await create_pool(dsn)  # as worker.py: the default pool size
         env = await start_dev_server()
         await enable_partner_management(pool)

@@ -39,9 +39,16 @@ from temporalio.common import (  # noqa: E402
 
 import logs  # noqa: E402
 import worker  # noqa: E402
-from bench.common import Postgres, progress, run, say, start_dev_server  # noqa: E402
+from bench.common import (  # noqa: E402
+    Postgres,
+    migrate_with_staff,
+    progress,
+    run,
+    say,
+    start_dev_server,
+)
 from domain.psa import CampaignRequest, CampaignStatus, progress_line  # noqa: E402
-from store.db import create_pool, migrate  # noqa: E402
+from store.db import create_pool  # noqa: E402
 from tests.records import load_catalogue  # noqa: E402
 from tests.records_psa import new_clients, new_partner  # noqa: E402
 from workflows.onboarding_campaign import OnboardingCampaign  # noqa: E402
@@ -97,7 +104,7 @@ async def bench(args) -> int:
     try:
         progress("starting PostgreSQL and the Temporal dev server ...")
         dsn = await pg.start()
-        await migrate(dsn)
+        await migrate_with_staff(dsn)
         pool = await create_pool(dsn)  # as worker.py: the default pool size
         async with pool.acquire() as conn:
             await load_catalogue(conn)

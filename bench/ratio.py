@@ -21,8 +21,16 @@ from temporalio.client import Client
 from temporalio.plugin import SimplePlugin
 
 import worker
-from bench.common import CpuMeter, Postgres, fair_twins, progress, say, start_dev_server
-from store.db import create_pool, migrate
+from bench.common import (
+    CpuMeter,
+    Postgres,
+    fair_twins,
+    migrate_with_staff,
+    progress,
+    say,
+    start_dev_server,
+)
+from store.db import create_pool
 from tests.records import load_catalogue
 
 
@@ -150,7 +158,7 @@ async def compare(args: argparse.Namespace, ours: Kind, twin: Kind, twin_workflo
     try:
         progress("starting PostgreSQL and the Temporal dev server ...")
         dsn = await pg.start()
-        await migrate(dsn)
+        await migrate_with_staff(dsn)
         pool = await create_pool(dsn, max_size=worker.settings().pool_size)
         async with pool.acquire() as conn:
             await load_catalogue(conn)
