@@ -60,7 +60,9 @@ async def test_store_tools_find_the_database_of_the_running_stack(tmp_path, data
     assert alone.returncode != 0 and "DATABASE_URL is not set" in alone.stderr
 
 
-def test_the_banner_names_users_of_the_demo_data():
+def test_the_banners_examples_act_as_staff_not_as_a_partner_user():
+    """The starter refuses a partner user's id as --as (issue 10): the banner's examples act
+    as ./run's staff identity, and any --as they name is demo staff."""
     import re
 
     from devstack import Ports, banner
@@ -68,5 +70,6 @@ def test_the_banner_names_users_of_the_demo_data():
 
     text = banner(Ports(*range(7233, 7233 + len(Ports.__dataclass_fields__))),
                   "postgresql:///partnerflow", ROOT / ".data", embedded=True)
-    users = re.findall(r"--as (\S+)", text)
-    assert users and set(users) <= {c[0] for c in demo.PARTNER_CONTACTS}
+    assert "starter.py confirm" in text
+    assert set(re.findall(r"--as (\S+)", text)) <= {s[0] for s in demo.STAFF}
+    assert not [c[0] for c in demo.PARTNER_CONTACTS if f"--as {c[0]}" in text]
