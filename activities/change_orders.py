@@ -7,9 +7,11 @@ from activities.common import StepActivities, refusals_are_final
 from domain.account import rejection_reason
 from domain.change_order import (
     AppliedOrder,
+    ChangeOrderOpening,
     CompletionOutcome,
     FastChangeOpening,
     NewOrder,
+    OpenedChangeOrder,
     OpenedFastChange,
     OrderApplication,
     OrderClosure,
@@ -23,7 +25,7 @@ from domain.change_order import (
     QuoteDraft,
     check_pbx_active,
 )
-from domain.order_lines import plan_fast_change
+from domain.order_lines import plan_fast_change, plan_quote
 from store import change_orders as orders
 
 
@@ -94,6 +96,23 @@ class ChangeOrderActivities(StepActivities):
             return {"pbx": pbx.model_dump(mode="json"), "plan": plan.model_dump(mode="json")}
 
         return OpenedFastChange(**await self._once(o.key, "order created", write))
+
+    @activity.defn
+    async def open_change_order(self, o: ChangeOrderOpening) -> OpenedChangeOrder:
+        """load_pbx, the plan and save_quote (v1) in one step and one transaction (issue 14),
+        as open_fast_change. A refusal writes nothing."""
+
+        async def write(conn) -> dict:
+            lookup = o.lookup
+            pbx = await orders.pbx_snapshot(conn, lookup.account_id, lookup.pbx_id, lookup.skus)
+            check_pbx_active(pbx)
+            plan = plan_quote(o.lines, pbx.licences, pbx.catalogue, o.today, pbx.flats)
+            await orders.save_quote(conn, QuoteDraft(
+                key=o.key, quote_id=o.quote_id, account_id=pbx.account_id, pbx_id=pbx.pbx_id,
+                version=1, lines=o.lines, notes=plan.notes))
+            return {"pbx": pbx.model_dump(mode="json"), "plan": plan.model_dump(mode="json")}
+
+        return OpenedChangeOrder(**await self._once(o.key, "quote saved", write))
 
     @activity.defn
     async def remind_partner(self, r: PartnerReminder) -> None:

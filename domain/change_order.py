@@ -225,6 +225,21 @@ class OpenedFastChange(BaseModel):
     plan: Plan
 
 
+class ChangeOrderOpening(BaseModel):
+    """A change order checked and its first quote saved in one step (issue 14): the PBX as
+    it is, the plan against it and quote v1, in one transaction."""
+    key: StepKey
+    lookup: PbxLookup
+    lines: list[QuoteLine]
+    today: date
+    quote_id: str
+
+
+class OpenedChangeOrder(BaseModel):
+    pbx: PbxSnapshot
+    plan: Plan
+
+
 class PartnerReminder(BaseModel):
     key: StepKey
     order_id: str

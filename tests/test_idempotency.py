@@ -148,3 +148,52 @@ async def test_fast_change_refused_when_opened_writes_nothing(pool):
         raise AssertionError("an inactive PBX was not refused")
     assert await count(pool, "orders", process_id) == 0
     assert await count(pool, "audit_log", process_id) == 0
+
+
+async def test_change_order_opened_twice_leaves_one_quote(pool):
+    """Issue 14: the change order's check, plan and quote v1 in one step; run twice (a retry
+    after a lost completion) it answers the same and writes once."""
+    from domain.change_order import ChangeOrderOpening, PbxLookup
+    from domain.order_lines import QuoteLine
+
+    acc = await new_account(pool, licences={"Premium": 2})
+    acts, env = ChangeOrderActivities(pool), ActivityEnvironment()
+    process_id = f"idem-open-quote-{acc.id}"
+    opening = ChangeOrderOpening(
+        key=StepKey(process_id=process_id, step="save-quote-v1", actor="t"),
+        lookup=PbxLookup(account_id=acc.id, pbx_id=acc.pbx_id, skus=["Premium", "WP480G"]),
+        lines=[QuoteLine(sku="Premium", quantity=2), QuoteLine(sku="WP480G", quantity=1)],
+        today=date(2026, 11, 23), quote_id=f"quote-{process_id}-v1")
+    first = await env.run(acts.open_change_order, opening)
+    second = await env.run(acts.open_change_order, opening)
+
+    assert second == first
+    assert first.pbx.partner_id == acc.partner_id
+    assert [line.sku for line in first.plan.lines] == ["Premium", "WP480G"]
+    assert await count(pool, "quotes", process_id) == 1
+    assert await pool.fetchval("SELECT count(*) FROM quote_lines WHERE quote_id = $1",
+                               opening.quote_id) == 2
+
+
+async def test_change_order_refused_when_opened_writes_nothing(pool):
+    from temporalio.exceptions import ApplicationError
+
+    from domain.change_order import ChangeOrderOpening, PbxLookup
+    from domain.errors import REFUSED
+    from domain.order_lines import QuoteLine
+
+    acc = await new_account(pool, licences={"Basic": 1}, active=False)
+    process_id = f"idem-open-quote-refused-{acc.id}"
+    opening = ChangeOrderOpening(
+        key=StepKey(process_id=process_id, step="save-quote-v1", actor="t"),
+        lookup=PbxLookup(account_id=acc.id, pbx_id=acc.pbx_id, skus=["Basic"]),
+        lines=[QuoteLine(sku="Basic", quantity=1)], today=date(2026, 11, 23),
+        quote_id=f"quote-{process_id}-v1")
+    try:
+        await ActivityEnvironment().run(ChangeOrderActivities(pool).open_change_order, opening)
+    except ApplicationError as refusal:
+        assert refusal.type == REFUSED and "is not active" in refusal.message
+    else:
+        raise AssertionError("an inactive PBX was not refused")
+    assert await count(pool, "quotes", process_id) == 0
+    assert await count(pool, "audit_log", process_id) == 0

@@ -16,7 +16,9 @@ with workflow.unsafe.imports_passed_through():
     from activities.classound import ClassoundActivities
     from domain.business_time import Family, business_today
     from domain.change_order import (
+        ChangeOrderOpening,
         ChangeOrderRequest,
+        PbxLookup,
         ProcessKind,
         ProcessStatus,
         QuoteChange,
@@ -35,7 +37,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.errors import Refused
     from domain.order_lines import Plan, QuoteLine, plan_quote, revise_lines
     from workflows.order_process import DOCUMENTS_GATE, OrderProcess
-    from workflows.process import refusal, refused_reason
+    from workflows.process import RULES_2026_12, refusal, refused_reason
     from workflows.rollout import versioning
 
 # workflow.patched id: histories recorded while a revision replaced every line replay so.
@@ -57,17 +59,23 @@ class ChangeOrder(OrderProcess):
     @workflow.run
     async def run(self, request: ChangeOrderRequest) -> ProcessStatus:
         self._publish_ids()
-        if (why := await self._refused_start(request.requested_by)) is not None:
+        one_step = workflow.patched(RULES_2026_12)
+        if (why := await self._refused_start(request.requested_by,
+                                             checked_by_first_step=one_step)) is not None:
             return await self._refuse(why)
         try:
-            plan = await self._plan(request.lines)
+            if one_step:
+                await self._open(request)
+            else:
+                plan = await self._plan(request.lines)
         except (Refused, ActivityError) as err:
             reason = refused_reason(err)
             if reason is None:
                 raise
             return await self._refuse(reason)
-        self._publish_ids(with_next_stage=True)  # the quote's stage
-        await self._save_quote(request.lines, plan, request.requested_by, primary=False)
+        if not one_step:
+            self._publish_ids(with_next_stage=True)  # the quote's stage
+            await self._save_quote(request.lines, plan, request.requested_by, primary=False)
         self.validated = True
         # The staff steps below are updates; this waits for one of them to end the quote stage.
         await workflow.wait_condition(lambda: self.state.order_id is not None or self.finished)
@@ -83,15 +91,39 @@ class ChangeOrder(OrderProcess):
         today = business_today(workflow.now(), Family.CHANGE_ORDERS)
         return plan_quote(lines, pbx.licences, pbx.catalogue, today, pbx.flats)
 
+    async def _open(self, request: ChangeOrderRequest) -> None:
+        """From RULES_2026_12 on (issue 14): the PBX check, the plan and quote v1 in one step
+        (one activity, one transaction, the start permission checked in it) instead of
+        load_pbx then save_quote; the same rules, the same step key."""
+        quote = self._new_quote(request.lines, primary=False)
+        opened = await self._act(
+            ChangeOrderActivities.open_change_order,
+            ChangeOrderOpening(
+                key=self._key(f"save-quote-v{quote.version}", request.requested_by),
+                lookup=PbxLookup(account_id=self.state.account_id, pbx_id=self.state.pbx_id,
+                                 skus=sorted({line.sku for line in request.lines})),
+                lines=request.lines,
+                today=business_today(workflow.now(), Family.CHANGE_ORDERS),
+                quote_id=quote.quote_id,
+            ),
+            f"check PBX {self.state.pbx_id}, save quote v{quote.version}",
+        )
+        self.pbx = opened.pbx
+        self.state.partner_id = opened.pbx.partner_id
+        self._publish_ids(with_next_stage=True)  # the quote's stage
+        self._quote_saved(quote, opened.plan)
+
+    def _new_quote(self, lines: list[QuoteLine], *, primary: bool) -> QuoteView:
+        version = len(self.state.quotes) + 1
+        return QuoteView(quote_id=f"quote-{self.ref}-v{version}", version=version,
+                         primary=primary, status="draft", lines=lines)
+
     async def _save_quote(
         self, lines: list[QuoteLine], plan: Plan, actor: str, *, primary: bool
     ) -> QuoteView:
         previous = self.state.current_quote
-        version = len(self.state.quotes) + 1
-        quote = QuoteView(
-            quote_id=f"quote-{self.ref}-v{version}", version=version, primary=primary,
-            status="draft", lines=lines,
-        )
+        quote = self._new_quote(lines, primary=primary)
+        version = quote.version
         await self._act(
             ChangeOrderActivities.save_quote,
             QuoteDraft(
@@ -107,6 +139,11 @@ class ChangeOrder(OrderProcess):
             ),
             f"save quote v{version}" + (" as primary" if primary else ""),
         )
+        self._quote_saved(quote, plan)
+        return quote
+
+    def _quote_saved(self, quote: QuoteView, plan: Plan) -> None:
+        previous = self.state.current_quote
         if previous:
             previous.primary = False
             if previous.status != "rejected":
@@ -116,7 +153,6 @@ class ChangeOrder(OrderProcess):
         self.state.lines = plan.lines
         self.state.notes = list(plan.notes)
         self._quote_stage()
-        return quote
 
     # --- CLASSOUND documents (seed 000 §5.1) ------------------------------------------------
 

@@ -38,9 +38,11 @@ class FastChangeOrder(OrderProcess):
     @workflow.run
     async def run(self, request: FastChangeRequest) -> ProcessStatus:
         self._publish_ids()
-        if (why := await self._refused_start(request.requested_by)) is not None:
+        lean = self._lean()
+        if (why := await self._refused_start(request.requested_by,
+                                             checked_by_first_step=lean)) is not None:
             return await self._refuse(why)
-        if self._lean():
+        if lean:
             return await self._run_in_one_step(request)
         try:
             pbx = await self._load_pbx([line.sku for line in request.lines])

@@ -54,7 +54,7 @@ async def authorize(permission: str, actor: str, facts: Facts) -> str | None:
     system's own name is refused for any human step without asking."""
     if actor == SYSTEM:
         return decide(permission, actor, None, facts)
-    if not workflow.patched(AUTHORIZE):
+    if not since(AUTHORIZE):
         return None
     verdict: Verdict = await workflow.execute_local_activity_method(
         PeopleActivities.authorize,
@@ -67,12 +67,24 @@ async def authorize(permission: str, actor: str, facts: Facts) -> str | None:
 # written again, the partner id goes with the next stage), no Stage write for a step in
 # flight, and no timer cancelled when the partner confirms. Runs recorded before keep theirs.
 LEAN = "lean-visibility"
+# Issue 14: a run started from this release on records this one marker for the three rules
+# above, where it used to record one per rule: every workflow.patched marker also costs the
+# history a TemporalChangeVersion search attribute upsert, a visibility write on the server.
+# With it come the rules that need no marker of their own (see Process._refused_start).
+# Runs recorded before replay with the markers they have.
+RULES_2026_12 = "rules-2026-12"
+
+
+def since(patch: str) -> bool:
+    """Whether this run follows `patch` (RUN_KEYS, AUTHORIZE or LEAN): every run from
+    RULES_2026_12 on, and the runs recorded before it that took `patch` itself."""
+    return workflow.patched(RULES_2026_12) or workflow.patched(patch)
 
 
 def run_chain() -> str:
     """The step keys' run for a workflow that is not a Process (see Process._run_chain);
     call it once per run."""
-    return workflow.info().first_execution_run_id if workflow.patched(RUN_KEYS) else ""
+    return workflow.info().first_execution_run_id if since(RUN_KEYS) else ""
 
 
 def attention_reason(err: ActivityError) -> str:
@@ -150,7 +162,7 @@ class Process:
         if not self.lean_visibility:
             return False
         if getattr(self, "_lean_run", None) is None:
-            self._lean_run = workflow.patched(LEAN)
+            self._lean_run = since(LEAN)
         return bool(self._lean_run)
 
     def _upsert(self, updates: list, *, now: bool = True) -> None:
@@ -221,7 +233,7 @@ class Process:
         ended process id is started again. Decided once per run (a process that was running
         before this change keeps its keys without a run)."""
         if getattr(self, "_run_keys", None) is None:
-            self._run_keys = workflow.patched(RUN_KEYS)
+            self._run_keys = since(RUN_KEYS)
         return workflow.info().first_execution_run_id if self._run_keys else ""
 
     # --- who may do what (issue 10) ---------------------------------------------------------
@@ -242,9 +254,18 @@ class Process:
         if reason is not None:
             raise refusal(reason)
 
-    async def _refused_start(self, actor: str) -> str | None:
-        """Why `actor` may not start this process (None: may)."""
-        return await self._ask(self._permission("start"), actor, {})
+    async def _refused_start(self, actor: str, *, checked_by_first_step: bool = False
+                             ) -> str | None:
+        """Why `actor` may not start this process (None: may). `checked_by_first_step`: the
+        process's first step writes nothing before its own transaction checks the start
+        permission (store/steps.py once()) and refuses with the same reason, logged; from
+        RULES_2026_12 on the process then does not ask the directory first (issue 14: that
+        local activity cost a fast change order a fifth of its throughput)."""
+        permission = self._permission("start")
+        if checked_by_first_step and actor != SYSTEM and workflow.patched(RULES_2026_12):
+            self._granted[actor] = (permission, self._facts())
+            return None
+        return await self._ask(permission, actor, {})
 
     async def _ask(self, permission: str, actor: str, extra: dict) -> str | None:
         facts = self._facts().model_copy(update=extra) if extra else self._facts()

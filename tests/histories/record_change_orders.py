@@ -195,12 +195,69 @@ async def change_order_lean_applied(env, pool, q) -> None:
     await save(handle, "change_order_lean_applied")
 
 
+async def fast_change_one_marker_reminded_then_confirmed(env, pool, q) -> None:
+    """Issue 14 (patch rules-2026-12): one patch marker for the rules since, the start's
+    permission checked in the opening step (no local activity), a reminder, a confirmation
+    refused to someone outside the directory, then the partner user's."""
+    acc = await new_account(pool, licences={"Premium": 3})
+    await pool.execute("INSERT INTO partner_accounts (partner_id, channel_manager, process_id,"
+                       " created_by) VALUES ($1, 'cm', 'tests', 'tests') ON CONFLICT DO NOTHING",
+                       acc.partner_id)
+    await pool.execute("INSERT INTO contacts (id, partner_id, name, email, phone) VALUES"
+                       " ('C-REC-2', $1, 'Rec', 'rec2@partner.example', '+45 70 000001')",
+                       acc.partner_id)
+    await pool.execute("INSERT INTO partner_users (id, partner_id, status, password_hash,"
+                       " first_login_at, invited_by) VALUES ('C-REC-2', $1, 'active', 'x' ||"
+                       " repeat('0', 30), now(), 'cm')", acc.partner_id)
+    handle, _ = await start_process(env.client, q, FastChangeOrder, FastChangeRequest(
+        account_id=acc.id, pbx_id=acc.pbx_id, lines=fast_lines(Premium=4),
+        requested_by="staff"))
+    await env.sleep(timedelta(days=2, hours=1))
+    try:
+        await handle.execute_update(FastChangeOrder.confirm, StaffStep(actor="mallory"))
+    except Exception:  # noqa: BLE001 - refused: not in the directory
+        pass
+    await handle.execute_update(FastChangeOrder.confirm, StaffStep(actor="C-REC-2"))
+    await outcome(env, handle)
+    await save(handle, "fast_change_one_marker_reminded_then_confirmed")
+
+
+async def fast_change_start_refused_in_its_step(env, pool, q) -> None:
+    """Issue 14 (patch rules-2026-12): a start by someone outside the directory, refused by
+    the opening step's own transaction."""
+    acc = await new_account(pool, licences={"Premium": 3})
+    handle, _ = await start_process(env.client, q, FastChangeOrder, FastChangeRequest(
+        account_id=acc.id, pbx_id=acc.pbx_id, lines=fast_lines(Premium=4),
+        requested_by="mallory"))
+    await outcome(env, handle)
+    await save(handle, "fast_change_start_refused_in_its_step")
+
+
+async def change_order_opened_in_one_step_applied(env, pool, q) -> None:
+    """Issue 14 (patch rules-2026-12): PBX check, plan and quote v1 in one step, then the
+    quote through to the applied order."""
+    acc = await new_account(pool, licences={"Premium": 2})
+    handle, _ = await start_process(env.client, q, ChangeOrder, ChangeOrderRequest(
+        account_id=acc.id, pbx_id=acc.pbx_id, requested_by="staff",
+        lines=quote_lines(("Premium", 2), ("WP480G", 1))))
+    v1 = (await handle.query(ChangeOrder.status)).current_quote.quote_id
+    await handle.execute_update(ChangeOrder.mark_primary, QuoteStep(actor="staff", quote_id=v1))
+    await handle.execute_update(ChangeOrder.publish, QuoteStep(actor="staff", quote_id=v1))
+    await handle.execute_update(ChangeOrder.mark_complete, STAFF)
+    await handle.execute_update(ChangeOrder.confirm, PARTNER)
+    await outcome(env, handle)
+    await save(handle, "change_order_opened_in_one_step_applied")
+
+
 TIME_SKIPPING = (fast_change_applied_after_reminder, fast_change_expired, fast_change_refused,
                  fast_change_steps_authorized,
                  fast_change_second_order_found_nothing_to_change,
-                 fast_change_lean_reminded_then_confirmed)
+                 fast_change_lean_reminded_then_confirmed,
+                 fast_change_one_marker_reminded_then_confirmed,
+                 fast_change_start_refused_in_its_step)
 DEV_SERVER = (change_order_rejected_revised_applied, change_order_cancelled,
-              change_order_classound_documents_revision_kept_lines, change_order_lean_applied)
+              change_order_classound_documents_revision_kept_lines, change_order_lean_applied,
+              change_order_opened_in_one_step_applied)
 
 
 async def main(names: list[str]) -> None:

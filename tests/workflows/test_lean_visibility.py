@@ -35,7 +35,9 @@ def upserts(history) -> list[dict]:
     return out
 
 
-async def test_attributes_written_once_each_and_no_timer_cancelled(dev_env, pool):
+async def _confirmed_order(dev_env, pool):
+    """A fast change order started as the starter starts it and confirmed: (account, the
+    update answer at start, its description waiting and at the end, its history)."""
     acc = await new_account(pool, licences={"Premium": 5})
     request = FastChangeRequest(account_id=acc.id, pbx_id=acc.pbx_id,
                                 lines=fast_lines(Premium=7), requested_by="staff")
@@ -48,16 +50,19 @@ async def test_attributes_written_once_each_and_no_timer_cancelled(dev_env, pool
                                                      SearchAttributePair(ACCOUNT_ID, acc.id)]))
         answer = await dev_env.client.execute_update_with_start_workflow(
             FastChangeOrder.started, start_workflow_operation=op)
-        assert answer.stage == Stage.AWAITING_PARTNER
         handle = await op.workflow_handle()
         waiting = (await handle.describe()).typed_search_attributes
-        assert {k.name: waiting.get(k) for k in (PROCESS_KIND, ACCOUNT_ID, PARTNER_ID, STAGE)} == {
-            "ProcessKind": KIND, "AccountId": acc.id, "PartnerId": acc.partner_id,
-            "Stage": Stage.AWAITING_PARTNER.value}
         await handle.execute_update(FastChangeOrder.confirm, StaffStep(actor="partner-user"))
         assert (await handle.result()).stage == Stage.APPLIED
-        ended = await handle.describe()
-        history = await handle.fetch_history()
+        return acc, answer, waiting, await handle.describe(), await handle.fetch_history()
+
+
+async def test_attributes_written_once_each_and_no_timer_cancelled(dev_env, pool):
+    acc, answer, waiting, ended, history = await _confirmed_order(dev_env, pool)
+    assert answer.stage == Stage.AWAITING_PARTNER
+    assert {k.name: waiting.get(k) for k in (PROCESS_KIND, ACCOUNT_ID, PARTNER_ID, STAGE)} == {
+        "ProcessKind": KIND, "AccountId": acc.id, "PartnerId": acc.partner_id,
+        "Stage": Stage.AWAITING_PARTNER.value}
     assert ended.typed_search_attributes.get(STAGE) == Stage.APPLIED.value
     assert ended.typed_search_attributes.get(PARTNER_ID) == acc.partner_id
     assert upserts(history) == [
@@ -67,3 +72,43 @@ async def test_attributes_written_once_each_and_no_timer_cancelled(dev_env, pool
     types = [e.event_type for e in history.events]
     assert EventType.EVENT_TYPE_TIMER_STARTED in types  # the reminder is still set ...
     assert EventType.EVENT_TYPE_TIMER_CANCELED not in types  # ... and left to end with the run
+
+
+def markers(history) -> list[str]:
+    """What each marker event records: a patch by its id, a local activity by its type."""
+    conv = PayloadConverter.default
+    out = []
+    for e in history.events:
+        if e.event_type != EventType.EVENT_TYPE_MARKER_RECORDED:
+            continue
+        attrs = e.marker_recorded_event_attributes
+        if attrs.marker_name == "core_patch":
+            out.append("patch " + conv.from_payload(attrs.details["patch-data"].payloads[0])["id"])
+        else:
+            data = conv.from_payload(attrs.details["data"].payloads[0])
+            out.append(f"local activity {data['activity_type']}")
+    return out
+
+
+async def test_a_new_run_records_one_patch_and_asks_the_directory_only_for_the_confirmation(
+        dev_env, pool):
+    """Each patch marker costs a TemporalChangeVersion upsert, a visibility write: a new run
+    records one for every rule since issue 14's. The start's permission is checked in the
+    first step's own transaction (tests/workflows/test_permissions.py: refused starts), so
+    only the partner's confirmation asks the directory from the workflow."""
+    _, _, _, _, history = await _confirmed_order(dev_env, pool)
+    assert markers(history) == ["patch rules-2026-12", "local activity authorize"]
+    versions = [e for e in history.events
+                if e.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES
+                and "TemporalChangeVersion"
+                in e.upsert_workflow_search_attributes_event_attributes.search_attributes
+                .indexed_fields]
+    assert len(versions) == 1
+    confirm = next(i for i, e in enumerate(history.events)
+                   if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
+                   and e.workflow_execution_update_accepted_event_attributes.accepted_request
+                   .input.name == "confirm")
+    local = next(i for i, e in enumerate(history.events)
+                 if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+                 and e.marker_recorded_event_attributes.marker_name != "core_patch")
+    assert local > confirm
