@@ -13,7 +13,7 @@ from typing import Any
 import asyncpg
 from temporalio.exceptions import ApplicationError
 
-from domain.errors import REFUSED, Refused
+from domain.errors import NOT_PERMITTED, REFUSED, NotPermitted, Refused
 from domain.steps import BAD_DATA
 from store.steps import once
 
@@ -43,6 +43,8 @@ def bad_data_reason(err: Exception) -> str:
 async def refusals_are_final():
     try:
         yield
+    except NotPermitted as refusal:  # the workflow tells it from a business refusal
+        raise ApplicationError(str(refusal), type=NOT_PERMITTED, non_retryable=True) from None
     except Refused as refusal:
         raise ApplicationError(str(refusal), type=REFUSED, non_retryable=True) from None
     except (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError) as err:

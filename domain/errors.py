@@ -2,5 +2,10 @@ class Refused(Exception):
     """A business refusal: the message tells a person what to do. Never retried."""
 
 
-# The ApplicationError type a refusal travels under, from activity to workflow to starter.
+class NotPermitted(Refused):
+    """Refused by the people directory (issue 10): this actor may not do this step here."""
+
+
+# The ApplicationError types a refusal travels under, from activity to workflow to starter.
 REFUSED = "Refused"
+NOT_PERMITTED = "NotPermitted"

@@ -9,7 +9,7 @@ from typing import Any
 
 import structlog
 
-from domain.errors import Refused
+from domain.errors import NotPermitted
 from domain.notifications import secret_digest
 from domain.permissions import Facts
 from store import outbox, people
@@ -43,7 +43,7 @@ async def once(
             await people.record_refusal(conn, actor=actor, permission=permission,
                                         process_id=process_id, reason=str(refused),
                                         checked_in="store")
-            raise Refused(str(refused)) from None
+            raise NotPermitted(str(refused)) from None
 
 
 class _NotAllowed(Exception):

@@ -9,7 +9,7 @@ once the LOA and the last invoice are uploaded to the process (seed 000 §5.1), 
 `upload` step, checks and document records as the CLASSOUND order."""
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.change_orders import ChangeOrderActivities
@@ -37,7 +37,12 @@ with workflow.unsafe.imports_passed_through():
     from domain.errors import Refused
     from domain.order_lines import Plan, QuoteLine, plan_quote, revise_lines
     from workflows.order_process import DOCUMENTS_GATE, OrderProcess
-    from workflows.process import RULES_2026_12, refusal, refused_reason
+    from workflows.process import (
+        RULES_2026_12,
+        permission_refusal,
+        refusal,
+        refused_reason,
+    )
     from workflows.rollout import versioning
 
 # workflow.patched id: histories recorded while a revision replaced every line replay so.
@@ -268,11 +273,13 @@ class ChangeOrder(OrderProcess):
     # save & mark as primary
     @workflow.update
     async def mark_primary(self, step: QuoteStep) -> StepAnswer:
-        await self._authorize("mark_primary", step.actor)
+        in_step = self._checked_in_step(step.actor)
+        if not in_step:
+            await self._authorize("mark_primary", step.actor)
         async with self._lock:
             q = self._open_quote(step.quote_id)
             if not q.primary:
-                await self._act(
+                await self._act_or_refuse(
                     ChangeOrderActivities.mark_quote_primary,
                     QuoteChange(key=self._key(f"mark-primary-v{q.version}", step.actor),
                                 quote_id=q.quote_id, pbx_id=self.state.pbx_id),
@@ -281,6 +288,8 @@ class ChangeOrder(OrderProcess):
                 q.primary = True
                 self._quote_stage()
                 return self._answer(f"quote {q.quote_id} is now the primary quote")
+            if in_step:  # answered without a write
+                await self._authorize("mark_primary", step.actor)
             return self._answer(f"quote {q.quote_id} was already primary")
 
     @mark_primary.validator
@@ -297,10 +306,14 @@ class ChangeOrder(OrderProcess):
     # submit proposal -> quick publish
     @workflow.update
     async def publish(self, step: QuoteStep) -> StepAnswer:
-        await self._authorize("publish", step.actor)
+        in_step = self._checked_in_step(step.actor)
+        if not in_step:
+            await self._authorize("publish", step.actor)
         async with self._lock:
             q = self._check_publish(step.quote_id)
             if q.published:
+                if in_step:  # answered without a write
+                    await self._authorize("publish", step.actor)
                 return self._answer(f"quote {q.quote_id} was already published")
             try:
                 await self._act(
@@ -313,6 +326,8 @@ class ChangeOrder(OrderProcess):
                 reason = refused_reason(err)
                 if reason is None:
                     raise
+                if permission_refusal(err) is not None:
+                    raise refusal(reason) from None
                 q.primary = False  # another quote on the project took the primary flag
                 self._quote_stage()
                 raise refusal(reason) from None
@@ -340,24 +355,35 @@ class ChangeOrder(OrderProcess):
     # mark status as complete
     @workflow.update
     async def mark_complete(self, step: StaffStep) -> StepAnswer:
-        await self._authorize("mark_complete", step.actor)
+        in_step = self._checked_in_step(step.actor)
+        if not in_step:
+            await self._authorize("mark_complete", step.actor)
         async with self._lock:
             q = self._check_complete()
             if q is None:
+                if in_step:  # answered without a write
+                    await self._authorize("mark_complete", step.actor)
                 return self._answer(f"quote already accepted; order {self.state.order_id}")
             reason = self._complete_refusal()
             if reason and workflow.patched(DOCUMENTS_GATE):
                 raise refusal(reason)
             self.completions += 1
-            outcome = await self._act(
-                ChangeOrderActivities.complete_quote,
-                QuoteCompletion(
-                    key=self._key(f"mark-complete-v{q.version}-{self.completions}", step.actor),
-                    quote_id=q.quote_id,
-                    order=self._order_draft(q.quote_id),
-                ),
-                f"mark quote v{q.version} complete",
+            completion = QuoteCompletion(
+                key=self._key(f"mark-complete-v{q.version}-{self.completions}", step.actor),
+                quote_id=q.quote_id,
+                order=self._order_draft(q.quote_id),
             )
+            if in_step:
+                try:
+                    outcome = await self._act_or_refuse(
+                        ChangeOrderActivities.complete_quote, completion,
+                        f"mark quote v{q.version} complete")
+                except ApplicationError:
+                    self.completions -= 1  # refused: nothing was written, no key used
+                    raise
+            else:
+                outcome = await self._act(ChangeOrderActivities.complete_quote, completion,
+                                          f"mark quote v{q.version} complete")
             if not outcome.accepted:
                 q.status, q.rejection_reason = "rejected", outcome.reason
                 self._quote_stage()

@@ -362,6 +362,57 @@ async def test_a_partner_user_cannot_drive_a_quote_as_staff(env, people_pool, do
         assert "applied" in answer.message
 
 
+async def checked_in(pool, actor: str, permission: str, process_id: str) -> list[str]:
+    return [r["checked_in"] for r in await pool.fetch(
+        "SELECT checked_in FROM security_log WHERE actor = $1 AND permission = $2"
+        " AND process_id = $3 ORDER BY id", actor, permission, process_id)]
+
+
+async def test_quote_steps_are_checked_in_their_own_transaction_and_change_nothing(
+        env, people_pool):
+    """Issue 14: a quote step whose first act is its write does not ask the directory from
+    the workflow; the write's transaction refuses (logged `store`), and the process is as
+    before: the quote keeps its primary flag when publishing is refused, the next mark
+    complete uses the step's first key. A step that answers without a write (a repeat)
+    still asks from the workflow (logged `workflow`)."""
+    p = "ChangeOrder"
+    request = ChangeOrderRequest(account_id="ACME", pbx_id="PBX-ACME", requested_by=SALES,
+                                 lines=[QuoteLine(sku="Premium", quantity=1)])
+    async with running_worker(env.client, people_pool) as q:
+        co, _ = await start(env, q, ChangeOrder, request, pid("change-order-ACME"))
+        quote = (await co.query(ChangeOrder.status)).quotes[-1].quote_id
+        step = QuoteStep(actor=NORD, quote_id=quote)
+        await expect_refused(people_pool, co, ChangeOrder.mark_primary, step,
+                             f"{p}.mark_primary", "not staff")
+        assert not (await co.query(ChangeOrder.status)).quotes[-1].primary
+        await co.execute_update(ChangeOrder.mark_primary, QuoteStep(actor=SALES, quote_id=quote))
+        with pytest.raises(WorkflowUpdateFailedError) as again:  # already primary: no write
+            await co.execute_update(ChangeOrder.mark_primary, step)
+        assert "not staff" in again.value.cause.message
+        assert await checked_in(people_pool, NORD, f"{p}.mark_primary", co.id) == [
+            "store", "workflow"]
+
+        await expect_refused(people_pool, co, ChangeOrder.publish,
+                             QuoteStep(actor=CARE, quote_id=quote), f"{p}.publish",
+                             "publish takes the role sales_ops")
+        assert (await co.query(ChangeOrder.status)).quotes[-1].primary
+        answer = await co.execute_update(ChangeOrder.publish,
+                                         QuoteStep(actor=SALES, quote_id=quote))
+        assert answer.message == f"quote {quote} published"
+
+        await expect_refused(people_pool, co, ChangeOrder.mark_complete,
+                             StaffStep(actor=INVOICE), f"{p}.mark_complete",
+                             "mark_complete takes the role sales_ops")
+        answer = await co.execute_update(ChangeOrder.mark_complete, StaffStep(actor=SALES))
+        assert "accepted" in answer.message, answer.message
+        assert await people_pool.fetchval(
+            "SELECT step FROM audit_log WHERE process_id = $1 AND step LIKE 'mark-complete%'",
+            co.id) == "mark-complete-v1-1"
+        assert await checked_in(people_pool, CARE, f"{p}.publish", co.id) == ["store"]
+        assert await checked_in(people_pool, INVOICE, f"{p}.mark_complete", co.id) == ["store"]
+        await co.execute_update(ChangeOrder.cancel, Cancellation(actor=SALES, reason="test"))
+
+
 async def test_classound_order_steps(env, people_pool, documents):
     p = "ClassoundOrder"
     async with running_worker(env.client, people_pool) as q:
