@@ -126,11 +126,25 @@ async def test_fast_change_opened_twice_leaves_one_order_and_one_notice(pool):
     assert await count(pool, "notifications", process_id) == 1
 
 
-async def test_fast_change_refused_when_opened_writes_nothing(pool):
+async def refused_as_inactive(pool, opening_activity, opening, table: str) -> None:
+    """The opening step on an inactive PBX is refused and writes nothing (no audit row)."""
     from temporalio.exceptions import ApplicationError
 
-    from domain.change_order import FastChangeOpening, PbxLookup
     from domain.errors import REFUSED
+
+    try:
+        await ActivityEnvironment().run(opening_activity, opening)
+    except ApplicationError as refusal:
+        assert refusal.type == REFUSED and "is not active" in refusal.message
+    else:
+        raise AssertionError("an inactive PBX was not refused")
+    process_id = opening.key.process_id
+    assert await count(pool, table, process_id) == 0
+    assert await count(pool, "audit_log", process_id) == 0
+
+
+async def test_fast_change_refused_when_opened_writes_nothing(pool):
+    from domain.change_order import FastChangeOpening, PbxLookup
     from domain.order_lines import FastChangeLine
 
     acc = await new_account(pool, licences={"Basic": 1}, active=False)
@@ -140,14 +154,8 @@ async def test_fast_change_refused_when_opened_writes_nothing(pool):
         lookup=PbxLookup(account_id=acc.id, pbx_id=acc.pbx_id, skus=["Basic"]),
         lines=[FastChangeLine(sku="Basic", quantity=2)], today=date(2026, 11, 23),
         order_id=f"order-{process_id}")
-    try:
-        await ActivityEnvironment().run(ChangeOrderActivities(pool).open_fast_change, opening)
-    except ApplicationError as refusal:
-        assert refusal.type == REFUSED and "is not active" in refusal.message
-    else:
-        raise AssertionError("an inactive PBX was not refused")
-    assert await count(pool, "orders", process_id) == 0
-    assert await count(pool, "audit_log", process_id) == 0
+    await refused_as_inactive(pool, ChangeOrderActivities(pool).open_fast_change, opening,
+                              "orders")
 
 
 async def test_change_order_opened_twice_leaves_one_quote(pool):
@@ -176,10 +184,7 @@ async def test_change_order_opened_twice_leaves_one_quote(pool):
 
 
 async def test_change_order_refused_when_opened_writes_nothing(pool):
-    from temporalio.exceptions import ApplicationError
-
     from domain.change_order import ChangeOrderOpening, PbxLookup
-    from domain.errors import REFUSED
     from domain.order_lines import QuoteLine
 
     acc = await new_account(pool, licences={"Basic": 1}, active=False)
@@ -189,11 +194,5 @@ async def test_change_order_refused_when_opened_writes_nothing(pool):
         lookup=PbxLookup(account_id=acc.id, pbx_id=acc.pbx_id, skus=["Basic"]),
         lines=[QuoteLine(sku="Basic", quantity=1)], today=date(2026, 11, 23),
         quote_id=f"quote-{process_id}-v1")
-    try:
-        await ActivityEnvironment().run(ChangeOrderActivities(pool).open_change_order, opening)
-    except ApplicationError as refusal:
-        assert refusal.type == REFUSED and "is not active" in refusal.message
-    else:
-        raise AssertionError("an inactive PBX was not refused")
-    assert await count(pool, "quotes", process_id) == 0
-    assert await count(pool, "audit_log", process_id) == 0
+    await refused_as_inactive(pool, ChangeOrderActivities(pool).open_change_order, opening,
+                              "quotes")

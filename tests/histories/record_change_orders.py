@@ -40,6 +40,19 @@ from workflows.fast_change_order import FastChangeOrder
 STAFF, PARTNER = StaffStep(actor="staff"), StaffStep(actor="partner-user")
 
 
+async def active_partner_user(pool, partner_id: str, user_id: str) -> None:
+    """A partner user of the order's partner who has logged in: may confirm its orders."""
+    await pool.execute("INSERT INTO partner_accounts (partner_id, channel_manager, process_id,"
+                       " created_by) VALUES ($1, 'cm', 'tests', 'tests') ON CONFLICT DO NOTHING",
+                       partner_id)
+    await pool.execute("INSERT INTO contacts (id, partner_id, name, email, phone) VALUES"
+                       " ($2, $1, 'Rec', $3, '+45 70 000000')",
+                       partner_id, user_id, f"{user_id.lower()}@partner.example")
+    await pool.execute("INSERT INTO partner_users (id, partner_id, status, password_hash,"
+                       " first_login_at, invited_by) VALUES ($2, $1, 'active', 'x' ||"
+                       " repeat('0', 30), now(), 'cm')", partner_id, user_id)
+
+
 async def fast_change_applied_after_reminder(env, pool, q) -> None:
     acc = await new_account(pool, licences={"Premium": 3},
                             flats=[("Premium", ["+4930999"]), ("Premium", ["+4930998"])])
@@ -56,15 +69,7 @@ async def fast_change_steps_authorized(env, pool, q) -> None:
     """Issue 10: the start and each step ask the directory (local activity `authorize`); a
     made-up actor is refused, the partner user of the order's partner confirms."""
     acc = await new_account(pool, licences={"Premium": 3})
-    await pool.execute("INSERT INTO partner_accounts (partner_id, channel_manager, process_id,"
-                       " created_by) VALUES ($1, 'cm', 'tests', 'tests') ON CONFLICT DO NOTHING",
-                       acc.partner_id)
-    await pool.execute("INSERT INTO contacts (id, partner_id, name, email, phone) VALUES"
-                       " ('C-REC-1', $1, 'Rec', 'rec@partner.example', '+45 70 000000')",
-                       acc.partner_id)
-    await pool.execute("INSERT INTO partner_users (id, partner_id, status, password_hash,"
-                       " first_login_at, invited_by) VALUES ('C-REC-1', $1, 'active', 'x' ||"
-                       " repeat('0', 30), now(), 'cm')", acc.partner_id)
+    await active_partner_user(pool, acc.partner_id, "C-REC-1")
     handle, _ = await start_process(env.client, q, FastChangeOrder, FastChangeRequest(
         account_id=acc.id, pbx_id=acc.pbx_id, lines=fast_lines(Premium=4),
         requested_by="staff"))
@@ -180,8 +185,8 @@ async def fast_change_lean_reminded_then_confirmed(env, pool, q) -> None:
     await save(handle, "fast_change_lean_reminded_then_confirmed")
 
 
-async def change_order_lean_applied(env, pool, q) -> None:
-    """Issue 14 (patch lean-visibility): a quote through to the applied order."""
+async def quote_to_applied_order(env, pool, q, name: str) -> None:
+    """A quote (Premium +2, a WP480G) marked primary, published, marked complete, confirmed."""
     acc = await new_account(pool, licences={"Premium": 2})
     handle, _ = await start_process(env.client, q, ChangeOrder, ChangeOrderRequest(
         account_id=acc.id, pbx_id=acc.pbx_id, requested_by="staff",
@@ -192,7 +197,12 @@ async def change_order_lean_applied(env, pool, q) -> None:
     await handle.execute_update(ChangeOrder.mark_complete, STAFF)
     await handle.execute_update(ChangeOrder.confirm, PARTNER)
     await outcome(env, handle)
-    await save(handle, "change_order_lean_applied")
+    await save(handle, name)
+
+
+async def change_order_lean_applied(env, pool, q) -> None:
+    """Issue 14 (patch lean-visibility): a quote through to the applied order."""
+    await quote_to_applied_order(env, pool, q, "change_order_lean_applied")
 
 
 async def fast_change_one_marker_reminded_then_confirmed(env, pool, q) -> None:
@@ -200,15 +210,7 @@ async def fast_change_one_marker_reminded_then_confirmed(env, pool, q) -> None:
     permission checked in the opening step (no local activity), a reminder, a confirmation
     refused to someone outside the directory, then the partner user's."""
     acc = await new_account(pool, licences={"Premium": 3})
-    await pool.execute("INSERT INTO partner_accounts (partner_id, channel_manager, process_id,"
-                       " created_by) VALUES ($1, 'cm', 'tests', 'tests') ON CONFLICT DO NOTHING",
-                       acc.partner_id)
-    await pool.execute("INSERT INTO contacts (id, partner_id, name, email, phone) VALUES"
-                       " ('C-REC-2', $1, 'Rec', 'rec2@partner.example', '+45 70 000001')",
-                       acc.partner_id)
-    await pool.execute("INSERT INTO partner_users (id, partner_id, status, password_hash,"
-                       " first_login_at, invited_by) VALUES ('C-REC-2', $1, 'active', 'x' ||"
-                       " repeat('0', 30), now(), 'cm')", acc.partner_id)
+    await active_partner_user(pool, acc.partner_id, "C-REC-2")
     handle, _ = await start_process(env.client, q, FastChangeOrder, FastChangeRequest(
         account_id=acc.id, pbx_id=acc.pbx_id, lines=fast_lines(Premium=4),
         requested_by="staff"))
@@ -235,18 +237,8 @@ async def fast_change_start_refused_in_its_step(env, pool, q) -> None:
 
 async def change_order_opened_in_one_step_applied(env, pool, q) -> None:
     """Issue 14 (patch rules-2026-12): PBX check, plan and quote v1 in one step, then the
-    quote through to the applied order."""
-    acc = await new_account(pool, licences={"Premium": 2})
-    handle, _ = await start_process(env.client, q, ChangeOrder, ChangeOrderRequest(
-        account_id=acc.id, pbx_id=acc.pbx_id, requested_by="staff",
-        lines=quote_lines(("Premium", 2), ("WP480G", 1))))
-    v1 = (await handle.query(ChangeOrder.status)).current_quote.quote_id
-    await handle.execute_update(ChangeOrder.mark_primary, QuoteStep(actor="staff", quote_id=v1))
-    await handle.execute_update(ChangeOrder.publish, QuoteStep(actor="staff", quote_id=v1))
-    await handle.execute_update(ChangeOrder.mark_complete, STAFF)
-    await handle.execute_update(ChangeOrder.confirm, PARTNER)
-    await outcome(env, handle)
-    await save(handle, "change_order_opened_in_one_step_applied")
+    quote through to the applied order (the quote steps checked in their own transactions)."""
+    await quote_to_applied_order(env, pool, q, "change_order_opened_in_one_step_applied")
 
 
 TIME_SKIPPING = (fast_change_applied_after_reminder, fast_change_expired, fast_change_refused,
