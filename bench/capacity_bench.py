@@ -14,7 +14,11 @@ clock. It prints, each figure with the load average:
 - step latency, p50/p95/p99, from the update call to its answer and to the row in
   PostgreSQL: fast change `confirm` on cached and on evicted processes (replayed after the
   worker restart), a lead claim (LeadStep, as the starter sends it), and `starter.py confirm`
-  once (the CLI's own start-up included)."""
+  once (the CLI's own start-up included);
+- the same two steps under load: first as many as the box takes (`--load-steps` of them,
+  `--concurrency` in flight: the step's capacity in steps/s), then `--load-steps` more sent
+  at half that rate, evenly spaced whatever the answers (an open loop, as people would),
+  with their p50/p95/p99 to the answer and to the row."""
 
 import argparse
 import asyncio
@@ -110,32 +114,94 @@ async def start_one(client: Client, queue: str, workflow, kind: str, request) ->
     return process_id
 
 
-async def timed_confirm(client: Client, pool, process_id: str) -> tuple[float, float]:
+class RowWatch:
+    """When each step's row appears in PostgreSQL: one query every 2 ms for all the steps
+    in flight (`query` takes the keys as $1 and returns those whose row is there), so
+    watching many steps at once adds one query, not one per step."""
+
+    def __init__(self, pool, query: str, *args) -> None:
+        self.pool, self.query, self.args = pool, query, args
+        self.pending: dict[str, tuple[float, asyncio.Future]] = {}
+        self.task: asyncio.Task | None = None
+
+    def expect(self, key: str, t0: float) -> asyncio.Future:
+        future = asyncio.get_running_loop().create_future()
+        self.pending[key] = (t0, future)
+        if self.task is None or self.task.done():
+            self.task = asyncio.create_task(self._watch())
+        return future
+
+    async def _watch(self) -> None:
+        while self.pending:
+            found = await self.pool.fetch(self.query, list(self.pending), *self.args)
+            now = time.perf_counter()
+            for row in found:
+                t0, future = self.pending.pop(row[0])
+                future.set_result(now - t0)
+            await asyncio.sleep(0.002)
+
+
+def applied_orders(pool) -> RowWatch:
+    return RowWatch(pool, "SELECT process_id FROM orders WHERE process_id = ANY($1::text[])"
+                          " AND status = 'applied'")
+
+
+async def timed_confirm(client: Client, watch: RowWatch, process_id: str) -> tuple[float, float]:
     """(seconds to the update's answer, seconds to the order's row `applied`)."""
     handle = client.get_workflow_handle(process_id)
     t0 = time.perf_counter()
-    seen: list[float] = []
-
-    async def watch() -> None:
-        while True:
-            if await pool.fetchval("SELECT status FROM orders WHERE process_id = $1",
-                                   process_id) == "applied":
-                seen.append(time.perf_counter() - t0)
-                return
-            await asyncio.sleep(0.002)
-
-    watcher = asyncio.create_task(watch())
+    row = watch.expect(process_id, t0)
     answer = await handle.execute_update(FastChangeOrder.confirm, PARTNER)
     answered = time.perf_counter() - t0
-    await asyncio.wait_for(watcher, 30)
     if answer.stage != Stage.APPLIED:
         raise RuntimeError(f"{process_id}: {answer.stage}")
-    return answered, seen[0]
+    return answered, await asyncio.wait_for(row, 30)
 
 
-async def lead_claims(client: Client, pool, queue: str, samples: int) -> dict:
+async def under_load(step, items: list, concurrency: int) -> dict:
+    """The step's capacity, then its latency at half of it: the first half of `items` as fast
+    as `concurrency` steps in flight allow (steps/s), the second half sent evenly at half that
+    rate whatever the answers (an open loop); p50/p95/p99 of both halves."""
+    full, half = items[:len(items) // 2], items[len(items) // 2:]
+    gate = asyncio.Semaphore(concurrency)
+
+    async def closed(item):
+        async with gate:
+            return await step(item)
+    t0 = time.perf_counter()
+    at_full = await asyncio.gather(*(closed(i) for i in full))
+    capacity = len(full) / (time.perf_counter() - t0)
+    rate = capacity / 2
+    t0 = time.perf_counter()
+    sent = []
+    for k, item in enumerate(half):
+        await asyncio.sleep(max(0.0, t0 + k / rate - time.perf_counter()))
+        sent.append(asyncio.create_task(step(item)))
+    at_half = await asyncio.gather(*sent)
+    offered = len(half) / (time.perf_counter() - t0)
+    return {"capacity_per_s": round(capacity, 1), "half_rate_per_s": round(rate, 1),
+            "achieved_per_s": round(offered, 1), "in_flight_at_full": concurrency,
+            "at_full": both(at_full), "at_half": both(at_half)}
+
+
+def both(timings: list[tuple[float, float]]) -> dict:
+    """p50/p95/p99 to the answer and to the row of (answer, row) timings."""
+    return {"answer": lat([a for a, _ in timings]), "row": lat([r for _, r in timings])}
+
+
+def load_words(name: str, d: dict) -> list[str]:
+    return [f"{name}: capacity {d['capacity_per_s']:.1f} steps/s ({d['in_flight_at_full']} in "
+            f"flight; to the row {lat_words(d['at_full']['row'])})",
+            f"{name} at half of it, {d['half_rate_per_s']:.1f}/s offered evenly "
+            f"({d['achieved_per_s']:.1f}/s achieved): to the answer "
+            f"{lat_words(d['at_half']['answer'])}; to the row {lat_words(d['at_half']['row'])}"]
+
+
+async def lead_claims(client: Client, pool, queue: str, samples: int, load_steps: int,
+                      concurrency: int) -> dict:
     """`samples` claims, one at a time, each by its own LeadStep process as the starter sends
-    it; latency to the answer and to the claims row."""
+    it, then `load_steps` x 2 under load (see under_load); latency to the answer and to the
+    claims row."""
     from cli.leads import run_lead_step
     from domain.leads import LeadStepRequest, RouterRequest, lead_step_process_id, queue_process_id
     from tests.records_partners import enable_partner_management, new_partner
@@ -143,34 +209,35 @@ async def lead_claims(client: Client, pool, queue: str, samples: int) -> dict:
     await enable_partner_management(pool)
     partner = await new_partner(pool, users=2)
     queue_id = f"bench-{uuid.uuid4().hex[:6]}"
+    n = samples + 2 * load_steps
     request = RouterRequest(queue_id=queue_id, name="bench", channel_managers=["cm-bench"],
-                            partners=[partner.id], claim_cap=samples + 10,
-                            requested_by="cm-bench")
+                            partners=[partner.id], claim_cap=n + 10, requested_by="cm-bench")
     op = WithStartWorkflowOperation(LeadQueueRouter.run, request,
                                     id=queue_process_id(queue_id), task_queue=queue,
                                     id_conflict_policy=WorkflowIDConflictPolicy.FAIL)
     await client.execute_update_with_start_workflow(LeadQueueRouter.started,
                                                     start_workflow_operation=op)
     handle = await op.workflow_handle()
-    await add_leads(handle, queue_id, samples)
+    await add_leads(handle, queue_id, n)
     leads = [r["id"] for r in await pool.fetch(
         "SELECT id FROM leads WHERE queue_id = $1 ORDER BY id", queue_id)]
-    answered, rows = [], []
-    for lead in leads[:samples]:
+    watch = RowWatch(pool, "SELECT lead_id FROM claims WHERE lead_id = ANY($1::text[])"
+                           " AND queue_id = $2 AND ended_at IS NULL", queue_id)
+
+    async def claim(lead: str) -> tuple[float, float]:
         step = LeadStepRequest(queue_id=queue_id, kind="claim", actor=partner.users[0],
                                lead_id=lead)
         t0 = time.perf_counter()
-        process_id = lead_step_process_id(step, uuid.uuid4().hex[:12])
-        answer = await run_lead_step(client, step, process_id,
-                                     task_queue=queue)
-        answered.append(time.perf_counter() - t0)
+        row = watch.expect(lead, t0)
+        answer = await run_lead_step(client, step, lead_step_process_id(
+            step, uuid.uuid4().hex[:12]), task_queue=queue)
+        answered = time.perf_counter() - t0
         if " is yours, " not in answer.message:
             raise RuntimeError(f"claim of {lead}: {answer.message}")
-        while not await pool.fetchval("SELECT 1 FROM claims WHERE lead_id = $1 AND queue_id = $2"
-                                      " AND ended_at IS NULL", lead, queue_id):
-            await asyncio.sleep(0.002)
-        rows.append(time.perf_counter() - t0)
-    return {"answer": lat(answered), "row": lat(rows)}
+        return answered, await asyncio.wait_for(row, 30)
+
+    one_by_one = [await claim(lead) for lead in leads[:samples]]
+    return {**both(one_by_one), "load": await under_load(claim, leads[samples:n], concurrency)}
 
 
 async def add_leads(handle, queue_id: str, n: int) -> None:
@@ -224,7 +291,8 @@ async def bench(args: argparse.Namespace) -> int:
         pid = await wp.start()
         documents = DocumentStore(tmp / "documents")
 
-        n_fast = args.n // 2 + 2 * args.samples  # the samples are confirmed later
+        # the samples and the load phases' orders are confirmed later
+        n_fast = args.n // 2 + 2 * args.samples + 2 * args.load_steps
         n_cls = args.n - args.n // 2
         progress(f"making {n_fast + n_cls} accounts ...")
         gate = asyncio.Semaphore(8)
@@ -298,20 +366,31 @@ async def bench(args: argparse.Namespace) -> int:
             f"per process), Temporal SQLite {db_mb:.1f} MB "
             f"({out['disk']['temporal_per_process_kb']:.1f} KB per process)")
 
-        samples = ids["fast-change-order"][-2 * args.samples:]
-        cached_ids, evicted_ids = samples[:args.samples], samples[args.samples:]
+        extra = 2 * args.samples + 2 * args.load_steps
+        samples = ids["fast-change-order"][-extra:]
+        cached_ids, evicted_ids = samples[:args.samples], samples[args.samples:2 * args.samples]
+        loaded_ids = samples[2 * args.samples:]
+        watch = applied_orders(pool)
         progress("step latency on cached processes ...")
-        cached = [await timed_confirm(client, pool, p) for p in cached_ids[:-1]]
-        out["latency_confirm_cached"] = {"answer": lat([a for a, _ in cached]),
-                                         "row": lat([r for _, r in cached])}
+        cached = [await timed_confirm(client, watch, p) for p in cached_ids[:-1]]
+        out["latency_confirm_cached"] = both(cached)
         say(f"confirm, cached process, with {total} waiting: to the answer "
             f"{lat_words(out['latency_confirm_cached']['answer'])}; to the row "
             f"{lat_words(out['latency_confirm_cached']['row'])} ({load()})")
+        progress("confirm under load ...")
+        out["load_confirm"] = await under_load(
+            lambda p: timed_confirm(client, watch, p), loaded_ids, args.concurrency)
+        for line in load_words(f"confirm, with {total} waiting", out["load_confirm"]):
+            say(f"{line} ({load()})")
         progress("lead claims ...")
-        out["latency_claim"] = await lead_claims(client, pool, queue, args.samples)
+        out["latency_claim"] = await lead_claims(client, pool, queue, args.samples,
+                                                 args.load_steps, args.concurrency)
         say(f"lead claim (LeadStep process each), with {total} waiting: to the answer "
             f"{lat_words(out['latency_claim']['answer'])}; to the claims row "
             f"{lat_words(out['latency_claim']['row'])} ({load()})")
+        for line in load_words(f"lead claim, with {total} waiting",
+                               out["latency_claim"]["load"]):
+            say(f"{line} ({load()})")
         out["starter_confirm"] = await asyncio.to_thread(starter_confirm, dsn, address, queue,
                                                          cached_ids[-1])
         say(f"starter.py confirm (one, a new Python process): "
@@ -326,9 +405,8 @@ async def bench(args: argparse.Namespace) -> int:
         out["memory"]["rss_after_restart_mb"] = round(rss_empty, 1)
         say(f"worker RSS after a restart, cache empty, {total} still waiting: "
             f"{rss_empty:.0f} MB ({load()})")
-        evicted = [await timed_confirm(client, pool, p) for p in evicted_ids]
-        out["latency_confirm_evicted"] = {"answer": lat([a for a, _ in evicted]),
-                                          "row": lat([r for _, r in evicted])}
+        evicted = [await timed_confirm(client, watch, p) for p in evicted_ids]
+        out["latency_confirm_evicted"] = both(evicted)
         say(f"confirm, evicted process (replayed), with {total} waiting: to the answer "
             f"{lat_words(out['latency_confirm_evicted']['answer'])}; to the row "
             f"{lat_words(out['latency_confirm_evicted']['row'])} ({load()})")
@@ -351,7 +429,12 @@ def main() -> int:
     p.add_argument("--n", type=int, default=1000, help="processes left waiting (default 1000)")
     p.add_argument("--samples", type=int, default=30,
                    help="latency samples per kind of step (default 30)")
-    p.add_argument("--concurrency", type=int, default=20, help="starts in flight (default 20)")
+    p.add_argument("--concurrency", type=int, default=20,
+                   help="starts in flight, and steps in flight when measuring a step's "
+                        "capacity (default 20)")
+    p.add_argument("--load-steps", type=int, default=200,
+                   help="steps of each kind for its capacity, and as many again at half of "
+                        "it (default 200)")
     p.add_argument("--sqlite-pragma", action="append", default=None,
                    help="passed to the dev server (default: synchronous=OFF; "
                         "synchronous=FULL: every commit synced to disk)")
