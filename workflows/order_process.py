@@ -26,7 +26,14 @@ with workflow.unsafe.imports_passed_through():
         StepAnswer,
     )
     from domain.confirmation import EXPIRES_AFTER, next_confirmation_event
-    from workflows.process import SYSTEM, Process, business_refusal, refusal
+    from workflows.process import (
+        RULES_2026_12,
+        SYSTEM,
+        Process,
+        business_refusal,
+        permission_refusal,
+        refusal,
+    )
 
 # workflow.patched ids: histories recorded before these rules replay unchanged.
 DOCUMENTS_GATE = "order-classound-documents"
@@ -103,7 +110,13 @@ class OrderProcess(Process):
                     lambda: self.confirmed_by is not None or self.finished,
                     timeout=max(at - workflow.now(), timedelta(seconds=1)),
                 )
-                break
+                if not self._confirm_applies_itself():
+                    break
+                # the confirmation's own update applies the order: its outcome is awaited
+                await workflow.wait_condition(lambda: self.finished or self.confirmed_by is None)
+                if self.finished:
+                    return
+                continue  # the directory refused that confirmation: the order waits on
             except TimeoutError:
                 if event == "expiry":
                     async with self._lock:
@@ -152,8 +165,16 @@ class OrderProcess(Process):
         met.cancel()
         raise TimeoutError()
 
+    def _confirm_applies_itself(self) -> bool:
+        """From RULES_2026_12 on, the partner's `confirm` update applies the order itself, in
+        one step whose transaction checks the confirming person's permission (issue 14: no
+        local activity to ask the directory first); a refusal leaves the order waiting, as
+        it was. Before, the update recorded the confirmation and the run applied it."""
+        return workflow.patched(RULES_2026_12)
+
     async def _apply(self) -> None:
         actor = self.confirmed_by or SYSTEM
+        waiting = (self.state.since, self.state.waiting_for)
         self._set_stage(Stage.APPLYING, f"applying order {self.state.order_id}",
                         in_flight=True)
         try:
@@ -167,6 +188,12 @@ class OrderProcess(Process):
                 f"apply order {self.state.order_id}",
             )
         except ActivityError as err:
+            if self._confirm_applies_itself() and (why := permission_refusal(err)) is not None:
+                # nothing was written: the order waits for its partner as before
+                self.confirmed_by = None
+                self._set_stage(Stage.AWAITING_PARTNER, waiting[1])
+                self.state.since = waiting[0]
+                raise refusal(why) from None
             reason = business_refusal(err)
             if reason is None:
                 raise
@@ -205,15 +232,22 @@ class OrderProcess(Process):
     @workflow.update
     async def confirm(self, step: StaffStep) -> StepAnswer:
         """The partner's "Bestellung bestätigen"."""
-        await self._authorize("confirm", step.actor)
+        in_step = self._checked_in_step(step.actor)
+        if not in_step:
+            await self._authorize("confirm", step.actor)
         async with self._lock:
             # Checked again under the lock: a cancel or expiry may have closed the order
             # since the validator let this step in.
-            if not self._check_confirm():
+            if self._check_confirm():
+                if in_step:  # a repeat, answered without a write
+                    await self._authorize("confirm", step.actor)
+            else:
                 reason = self._confirm_refusal()
                 if reason and workflow.patched(DOCUMENTS_GATE):
                     raise refusal(reason)
                 self.confirmed_by = step.actor
+                if in_step:
+                    await self._apply()
         await workflow.wait_condition(lambda: self.finished)
         if self.state.stage != Stage.APPLIED:
             raise refusal(f"order {self.state.order_id} was not applied: {self.state.waiting_for}")

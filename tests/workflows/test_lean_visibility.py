@@ -90,25 +90,18 @@ def markers(history) -> list[str]:
     return out
 
 
-async def test_a_new_run_records_one_patch_and_asks_the_directory_only_for_the_confirmation(
+async def test_a_new_run_records_one_patch_marker_and_asks_the_directory_in_its_steps(
         dev_env, pool):
     """Each patch marker costs a TemporalChangeVersion upsert, a visibility write: a new run
-    records one for every rule since issue 14's. The start's permission is checked in the
-    first step's own transaction (tests/workflows/test_permissions.py: refused starts), so
-    only the partner's confirmation asks the directory from the workflow."""
+    records one for every rule since issue 14's. The start's and the confirmation's
+    permissions are checked in those steps' own transactions (tests/workflows/
+    test_permissions.py: refused starts and confirmations), so the workflow runs no local
+    activity to ask the directory first."""
     _, _, _, _, history = await _confirmed_order(dev_env, pool)
-    assert markers(history) == ["patch rules-2026-12", "local activity authorize"]
+    assert markers(history) == ["patch rules-2026-12"]
     versions = [e for e in history.events
                 if e.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES
                 and "TemporalChangeVersion"
                 in e.upsert_workflow_search_attributes_event_attributes.search_attributes
                 .indexed_fields]
     assert len(versions) == 1
-    confirm = next(i for i, e in enumerate(history.events)
-                   if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
-                   and e.workflow_execution_update_accepted_event_attributes.accepted_request
-                   .input.name == "confirm")
-    local = next(i for i, e in enumerate(history.events)
-                 if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
-                 and e.marker_recorded_event_attributes.marker_name != "core_patch")
-    assert local > confirm

@@ -50,6 +50,7 @@ from store import demo
 from store.db import connect, create_pool
 from store.documents import DocumentStore
 from tests.conftest import new_database
+from tests.records import licence_totals
 from tests.records_classound import store_numbers, stored_document
 from tests.records_partners import PASSWORD_HASH
 from tests.records_psa import billing
@@ -411,6 +412,30 @@ async def test_quote_steps_are_checked_in_their_own_transaction_and_change_nothi
         assert await checked_in(people_pool, CARE, f"{p}.publish", co.id) == ["store"]
         assert await checked_in(people_pool, INVOICE, f"{p}.mark_complete", co.id) == ["store"]
         await co.execute_update(ChangeOrder.cancel, Cancellation(actor=SALES, reason="test"))
+
+
+async def test_a_confirmation_is_checked_in_its_own_transaction_and_the_order_waits_on(
+        env, people_pool):
+    """Issue 14: the partner's `confirm` applies the order in one step whose transaction
+    checks the person (logged `store`); refused, the order waits as before (same stage, same
+    since, no order applied) and the right person's confirmation applies it."""
+    p = "FastChangeOrder.confirm"
+    premium = (await licence_totals(people_pool, "PBX-ACME"))["Premium"]
+    request = FastChangeRequest(account_id="ACME", pbx_id="PBX-ACME", requested_by=SALES,
+                                lines=[FastChangeLine(sku="Premium", quantity=premium + 3)])
+    async with running_worker(env.client, people_pool) as q:
+        order, _ = await start(env, q, FastChangeOrder, request, pid("fast-change-order"))
+        before = await order.query(FastChangeOrder.status)
+        await expect_refused(people_pool, order, FastChangeOrder.confirm, StaffStep(actor=ALP),
+                             p, ALPCOM_IS_NOT_NORDTEL)
+        after = await order.query(FastChangeOrder.status)
+        assert (after.stage, after.since, after.waiting_for) == (
+            before.stage, before.since, before.waiting_for)
+        assert await people_pool.fetchval("SELECT status FROM orders WHERE process_id = $1",
+                                          order.id) == "awaiting_partner_confirmation"
+        answer = await order.execute_update(FastChangeOrder.confirm, StaffStep(actor=NORD))
+        assert "applied" in answer.message
+        assert await checked_in(people_pool, ALP, p, order.id) == ["store"]
 
 
 async def test_classound_order_steps(env, people_pool, documents):
