@@ -129,8 +129,10 @@ def parser(doc: str) -> argparse.ArgumentParser:
                    help="seconds one process may take before it counts as failed")
     p.add_argument("--before", action="store_true",
                    help="as before issue 14: every search attribute upsert and the cancelled "
-                        "timer (no lean-visibility), the default sandbox, the SDK's worker "
-                        "defaults; for a before/after comparison on the same machine")
+                        "timer (no lean-visibility), one patch marker per rule and the "
+                        "directory asked by a local activity before each step (no "
+                        "rules-2026-12), the default sandbox, the SDK's worker defaults; for a "
+                        "before/after comparison on the same machine")
     return p
 
 
@@ -138,8 +140,10 @@ def as_before() -> None:
     from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
     import config
+    from workflows import process
     from workflows.order_process import OrderProcess
     OrderProcess.lean_visibility = False
+    process.RULES_ON = False
     worker.WORKFLOW_RUNNER = SandboxedWorkflowRunner()
     config.WORKER_DEFAULTS = config.WorkerSettings(
         max_cached_workflows=1000, workflow_task_slots=100, activity_slots=100, pool_size=10)

@@ -38,10 +38,10 @@ with workflow.unsafe.imports_passed_through():
     from domain.order_lines import Plan, QuoteLine, plan_quote, revise_lines
     from workflows.order_process import DOCUMENTS_GATE, OrderProcess
     from workflows.process import (
-        RULES_2026_12,
         permission_refusal,
         refusal,
         refused_reason,
+        rules_2026_12,
     )
     from workflows.rollout import versioning
 
@@ -64,7 +64,7 @@ class ChangeOrder(OrderProcess):
     @workflow.run
     async def run(self, request: ChangeOrderRequest) -> ProcessStatus:
         self._publish_ids()
-        one_step = workflow.patched(RULES_2026_12)
+        one_step = rules_2026_12()
         if (why := await self._refused_start(request.requested_by,
                                              checked_by_first_step=one_step)) is not None:
             return await self._refuse(why)

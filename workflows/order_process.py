@@ -27,12 +27,12 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.confirmation import EXPIRES_AFTER, next_confirmation_event
     from workflows.process import (
-        RULES_2026_12,
         SYSTEM,
         Process,
         business_refusal,
         permission_refusal,
         refusal,
+        rules_2026_12,
     )
 
 # workflow.patched ids: histories recorded before these rules replay unchanged.
@@ -170,7 +170,7 @@ class OrderProcess(Process):
         one step whose transaction checks the confirming person's permission (issue 14: no
         local activity to ask the directory first); a refusal leaves the order waiting, as
         it was. Before, the update recorded the confirmation and the run applied it."""
-        return workflow.patched(RULES_2026_12)
+        return rules_2026_12()
 
     async def _apply(self) -> None:
         actor = self.confirmed_by or SYSTEM

@@ -75,10 +75,19 @@ LEAN = "lean-visibility"
 RULES_2026_12 = "rules-2026-12"
 
 
+# Only the benches' `--before` sets it False (new runs then take the paths from before).
+RULES_ON = True
+
+
+def rules_2026_12() -> bool:
+    """Whether this run follows RULES_2026_12 (the marker is recorded at the first ask)."""
+    return RULES_ON and workflow.patched(RULES_2026_12)
+
+
 def since(patch: str) -> bool:
     """Whether this run follows `patch` (RUN_KEYS, AUTHORIZE or LEAN): every run from
     RULES_2026_12 on, and the runs recorded before it that took `patch` itself."""
-    return workflow.patched(RULES_2026_12) or workflow.patched(patch)
+    return rules_2026_12() or workflow.patched(patch)
 
 
 def run_chain() -> str:
@@ -271,7 +280,7 @@ class Process:
         first: that local activity cost each such step about a fifth of its throughput
         (issue 14). Such a step still asks (`_authorize`) wherever it answers without that
         write, and a step that changes the process before writing always asks first."""
-        return actor != SYSTEM and workflow.patched(RULES_2026_12)
+        return actor != SYSTEM and rules_2026_12()
 
     async def _refused_start(self, actor: str, *, checked_by_first_step: bool = False
                              ) -> str | None:
@@ -281,7 +290,7 @@ class Process:
         RULES_2026_12 on the process then does not ask the directory first (issue 14: that
         local activity cost a fast change order a fifth of its throughput)."""
         permission = self._permission("start")
-        if checked_by_first_step and actor != SYSTEM and workflow.patched(RULES_2026_12):
+        if checked_by_first_step and actor != SYSTEM and rules_2026_12():
             self._granted[actor] = (permission, self._facts())
             return None
         return await self._ask(permission, actor, {})
