@@ -30,6 +30,7 @@ from bench.common import (  # noqa: E402
     CpuMeter,
     Postgres,
     WorkerProcess,
+    migrate_with_staff,
     progress,
     run,
     say,
@@ -37,7 +38,7 @@ from bench.common import (  # noqa: E402
 )
 from bench.fast_change_bench import OURS, TWIN  # noqa: E402
 from bench.ratio import load, run_phase  # noqa: E402
-from store.db import create_pool, migrate  # noqa: E402
+from store.db import create_pool  # noqa: E402
 from tests.records import load_catalogue  # noqa: E402
 
 
@@ -48,7 +49,7 @@ async def bench(args: argparse.Namespace) -> int:
     try:
         progress("starting PostgreSQL and the Temporal dev server ...")
         dsn = await pg.start()
-        await migrate(dsn)
+        await migrate_with_staff(dsn)  # the benches act as directory staff (issue 10)
         pool = await create_pool(dsn, max_size=10)
         async with pool.acquire() as conn:
             await load_catalogue(conn)
@@ -62,8 +63,11 @@ async def bench(args: argparse.Namespace) -> int:
                 pids = [await wp.start() for wp in workers]
                 meter = CpuMeter(pg.tmp, {f"worker {i + 1}": pid for i, pid in enumerate(pids)})
                 for kind in (OURS, TWIN):  # warm-up, not counted
-                    await run_phase(kind, client, queue, await kind.prepare(pool, 5),
-                                    args.concurrency, 120)
+                    warm = await run_phase(kind, client, queue, await kind.prepare(pool, 5),
+                                           args.concurrency, 120)
+                    if warm.failures:  # nothing to measure: say why and stop
+                        say(f"warm-up of {kind.name} failed: {warm.failures[0]}")
+                        return 1
                 row = {"workers": w}
                 for r in range(args.rounds):
                     for kind in ((OURS, TWIN) if r % 2 == 0 else (TWIN, OURS)):
