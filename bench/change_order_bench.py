@@ -23,7 +23,7 @@ import logs  # noqa: E402
 from bench.change_twin import ACTIVITIES as TWIN_ACTIVITIES  # noqa: E402
 from bench.change_twin import NoopChangeTwin  # noqa: E402
 from bench.common import run  # noqa: E402
-from bench.fast_change_bench import start  # noqa: E402
+from bench.fast_change_bench import applied, confirmed_to_the_end, start  # noqa: E402
 from bench.ratio import Kind, compare, parser  # noqa: E402
 from domain.change_order import ChangeOrderRequest, QuoteStep, StaffStep, Stage  # noqa: E402
 from domain.order_lines import QuoteLine  # noqa: E402
@@ -31,7 +31,6 @@ from tests.records import new_account  # noqa: E402
 from workflows.change_order import ChangeOrder  # noqa: E402
 
 STAFF = StaffStep(actor="bench-staff")
-PARTNER = StaffStep(actor="bench-partner")
 LINES = [QuoteLine(sku="Premium", quantity=2), QuoteLine(sku="WP480G", quantity=1)]
 
 
@@ -48,12 +47,7 @@ def through_quote(workflow, kind: str):
         done = await handle.execute_update(workflow.mark_complete, STAFF)
         if done.stage != Stage.AWAITING_PARTNER:
             raise RuntimeError(f"{process_id} mark complete: {done.stage} {done.message}")
-        confirmed = await handle.execute_update(workflow.confirm, PARTNER)
-        if confirmed.stage != Stage.APPLIED:
-            raise RuntimeError(f"{process_id} confirm answered stage {confirmed.stage}")
-        result = await handle.result()
-        if result.stage != Stage.APPLIED:
-            raise RuntimeError(f"{process_id} ended in stage {result.stage}")
+        await confirmed_to_the_end(handle, workflow, process_id)
         return process_id
     return run_one
 
@@ -68,11 +62,6 @@ async def twin_requests(pool, n: int) -> list[ChangeOrderRequest]:
     tags = [uuid.uuid4().hex[:6].upper() for _ in range(n)]
     return [ChangeOrderRequest(account_id=f"N{t}", pbx_id=f"PBX-N{t}", lines=LINES,
                                requested_by="bench-staff") for t in tags]
-
-
-async def applied(pool, ids: list[str]) -> int:
-    return await pool.fetchval("SELECT count(*) FROM orders WHERE process_id = ANY($1::text[])"
-                               " AND status = 'applied'", ids)
 
 
 OURS = Kind("change-order", change_requests, through_quote(ChangeOrder, "change-order"),

@@ -65,14 +65,19 @@ def confirmed_once(workflow, kind: str):
         process_id, answer, handle = await start(client, queue, workflow, kind, request)
         if answer.stage != Stage.AWAITING_PARTNER:
             raise RuntimeError(f"{process_id} started in stage {answer.stage}: {answer.message}")
-        confirmed = await handle.execute_update(workflow.confirm, PARTNER)
-        if confirmed.stage != Stage.APPLIED:
-            raise RuntimeError(f"{process_id} confirm answered stage {confirmed.stage}")
-        result = await handle.result()
-        if result.stage != Stage.APPLIED:
-            raise RuntimeError(f"{process_id} ended in stage {result.stage}")
+        await confirmed_to_the_end(handle, workflow, process_id)
         return process_id
     return run_one
+
+
+async def confirmed_to_the_end(handle, workflow, process_id: str) -> None:
+    """The partner's confirmation, answered `applied`, and the process ended `applied`."""
+    confirmed = await handle.execute_update(workflow.confirm, PARTNER)
+    if confirmed.stage != Stage.APPLIED:
+        raise RuntimeError(f"{process_id} confirm answered stage {confirmed.stage}")
+    result = await handle.result()
+    if result.stage != Stage.APPLIED:
+        raise RuntimeError(f"{process_id} ended in stage {result.stage}")
 
 
 async def fast_requests(pool, n: int) -> list[FastChangeRequest]:
