@@ -10,6 +10,7 @@ from datetime import timedelta
 from temporalio import activity, workflow
 
 with workflow.unsafe.imports_passed_through():
+    from bench.noop_twin import show_stage
     from domain.change_order import (
         AppliedOrder,
         ChangeOrderRequest,
@@ -65,11 +66,13 @@ class NoopChangeTwin:
         await self._act(SAVE_QUOTE, "save-quote-v1", request.requested_by)
         self.quote_id = f"quote-{workflow.info().workflow_id}-v1"
         self.stage = Stage.QUOTE_DRAFT
+        show_stage(self.stage, "P-TWIN")
         self.validated = True
         await workflow.wait_condition(lambda: self.confirmed_by is not None)
         self.stage = Stage.APPLYING
         await self._act(apply_order, "apply-order", self.confirmed_by or SYSTEM)
         self.stage = Stage.APPLIED
+        show_stage(self.stage)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return StepAnswer(message="no-op change twin applied", stage=self.stage)
 
@@ -82,6 +85,7 @@ class NoopChangeTwin:
     async def _step(self, fn, step: str, actor: str, stage: Stage) -> StepAnswer:
         await self._act(fn, step, actor)
         self.stage = stage
+        show_stage(stage)
         return StepAnswer(message=step, stage=self.stage)
 
     @workflow.update

@@ -19,9 +19,23 @@ with workflow.unsafe.imports_passed_through():
         StepAnswer,
         StepKey,
     )
+    from workflows.visibility import PARTNER_ID, STAGE
 
 ACTIVITY_TIMEOUT = timedelta(seconds=30)  # as workflows.order_process
 SYSTEM = "partnerflow"
+# `--twin-stages`: the twins also show their stage (and, with the first, a partner) as search
+# attributes where ours do, so that the ratio leaves out the visibility writes both make and
+# isolates our code (issue 14). Set by bench/ratio.py before the worker starts.
+SHOW_STAGES = False
+
+
+def show_stage(stage: Stage, partner: str | None = None) -> None:
+    if not SHOW_STAGES:
+        return
+    updates = [STAGE.value_set(stage.value)]
+    if partner is not None:
+        updates.append(PARTNER_ID.value_set(partner))
+    workflow.upsert_search_attributes(updates)
 
 
 # --- the activities: same order and count as a fast change order, no work ------------------
@@ -68,12 +82,14 @@ class NoopTwin:
         await self._act(noop_create_order, self._key("create-order", request.requested_by),
                         "create order (no-op)")
         self.stage = Stage.AWAITING_PARTNER
+        show_stage(self.stage, "P-TWIN")
         self.validated = True
         await workflow.wait_condition(lambda: self.confirmed_by is not None)
         self.stage = Stage.APPLYING
         await self._act(noop_apply_order, self._key("apply-order", self.confirmed_by or SYSTEM),
                         "apply order (no-op)")
         self.stage = Stage.APPLIED
+        show_stage(self.stage)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return StepAnswer(message="no-op twin applied", stage=self.stage)
 

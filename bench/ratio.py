@@ -127,6 +127,10 @@ def parser(doc: str) -> argparse.ArgumentParser:
                    help="uncounted processes of each kind first (default 5; 0: none)")
     p.add_argument("--timeout", type=float, default=120,
                    help="seconds one process may take before it counts as failed")
+    p.add_argument("--twin-stages", action="store_true",
+                   help="the twin also writes its Stage search attribute where ours does: "
+                        "the ratio then leaves out the visibility writes both need and "
+                        "isolates our code")
     p.add_argument("--before", action="store_true",
                    help="as before issue 14: every search attribute upsert and the cancelled "
                         "timer (no lean-visibility), one patch marker per rule and the "
@@ -159,6 +163,9 @@ async def compare(args: argparse.Namespace, ours: Kind, twin: Kind, twin_workflo
         as_before()
     else:
         fair_twins()
+    if args.twin_stages:
+        import bench.noop_twin
+        bench.noop_twin.SHOW_STAGES = True
     try:
         progress("starting PostgreSQL and the Temporal dev server ...")
         dsn = await pg.start()
@@ -214,7 +221,8 @@ async def compare(args: argparse.Namespace, ours: Kind, twin: Kind, twin_workflo
         ours_lat = sorted(x for o, _ in rounds for x in o.latencies)
         twin_lat = sorted(x for _, t in rounds for x in t.latencies)
         say(f"n={args.n} x {args.rounds} rounds, concurrency={args.concurrency}, "
-            f"warmup={args.warmup}{', AS BEFORE issue 14' if args.before else ''}; "
+            f"warmup={args.warmup}{', AS BEFORE issue 14' if args.before else ''}"
+            f"{', the twin shows its stages' if args.twin_stages else ''}; "
             f"worker settings {worker.settings()}; {load()} at the end")
         say(f"{ours.name}: {spread(ours_tp)} processes/s; mean latency "
             f"{1000 * statistics.fmean(ours_lat) if ours_lat else 0:.0f} ms; history events "
@@ -232,7 +240,7 @@ async def compare(args: argparse.Namespace, ours: Kind, twin: Kind, twin_workflo
             say(f"  failure: {f}")
         say(json.dumps({
             "n": args.n, "rounds": args.rounds, "concurrency": args.concurrency,
-            "before": args.before,
+            "before": args.before, "twin_stages": args.twin_stages,
             "ours": ours.name, "twin": twin.name,
             "ours_per_s": [round(x, 2) for x in ours_tp],
             "twin_per_s": [round(x, 2) for x in twin_tp],
