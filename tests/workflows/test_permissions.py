@@ -7,6 +7,7 @@ A row's verdict is read where it is decided: a refusal by the permission check i
 the security log (who, which step, which process) and a refusal to the sender with its reason;
 an allowed step leaves no security log row (what the step then does is its own business)."""
 
+import asyncio
 import itertools
 import uuid
 from datetime import date
@@ -436,6 +437,29 @@ async def test_a_confirmation_is_checked_in_its_own_transaction_and_the_order_wa
         answer = await order.execute_update(FastChangeOrder.confirm, StaffStep(actor=NORD))
         assert "applied" in answer.message
         assert await checked_in(people_pool, ALP, p, order.id) == ["store"]
+
+
+async def test_two_confirmations_at_once_one_refused_the_other_applies(env, people_pool):
+    """Issue 14: the wrong person's and the partner's confirmations sent together: whichever
+    comes first, the wrong one is refused and writes nothing, the partner's applies the
+    order once."""
+    premium = (await licence_totals(people_pool, "PBX-ACME"))["Premium"]
+    request = FastChangeRequest(account_id="ACME", pbx_id="PBX-ACME", requested_by=SALES,
+                                lines=[FastChangeLine(sku="Premium", quantity=premium + 2)])
+    async with running_worker(env.client, people_pool) as q:
+        order, _ = await start(env, q, FastChangeOrder, request, pid("fast-change-order"))
+        wrong, right = await asyncio.gather(
+            order.execute_update(FastChangeOrder.confirm, StaffStep(actor=ALP)),
+            order.execute_update(FastChangeOrder.confirm, StaffStep(actor=NORD)),
+            return_exceptions=True)
+        assert isinstance(wrong, WorkflowUpdateFailedError), wrong
+        assert wrong.cause.message == ALPCOM_IS_NOT_NORDTEL
+        assert "applied" in right.message, right
+        assert (await order.result()).stage == "applied"
+    assert await people_pool.fetchval(
+        "SELECT count(*) FROM audit_log WHERE process_id = $1 AND step = 'apply-order'",
+        order.id) == 1
+    assert (await licence_totals(people_pool, "PBX-ACME"))["Premium"] == premium + 2
 
 
 async def test_classound_order_steps(env, people_pool, documents):
