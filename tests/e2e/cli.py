@@ -4,7 +4,6 @@ import asyncio
 import json
 import os
 import signal
-import sys
 import tempfile
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -92,9 +91,9 @@ class WorkerProcess:
 
 @asynccontextmanager
 async def worker(env: dict[str, str]):
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, str(ROOT / "worker.py"), cwd=ROOT, env=env,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+    # forked from a pre-started interpreter of this environment (tests/e2e/forked.py)
+    proc = await spawn(env, [str(ROOT / "worker.py")],
+                       stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
     w = WorkerProcess(proc)
     try:
         await w.started()

@@ -26,7 +26,7 @@ PIPE, DEVNULL = asyncio.subprocess.PIPE, asyncio.subprocess.DEVNULL
 # script does). One zygote per (environment, this list): config reads the environment.
 PRELOAD = {"starter.py": "starter,store.__main__", "store": "starter,store.__main__",
            "worker.py": "worker"}
-KEEP = 6  # zygotes kept (least recently used ones end): ~90 MB each
+KEEP = 8  # env zygotes kept (least recently used ones end); they share the base's pages
 
 
 class Forked:
@@ -87,8 +87,8 @@ class Forked:
 
 
 class _Zygote:
-    def __init__(self, control: socket.socket, proc: asyncio.subprocess.Process) -> None:
-        self.control, self.proc = control, proc
+    def __init__(self, control: socket.socket, keep=None) -> None:
+        self.control, self._keep = control, keep  # keep: its process or reply socket
 
     def close(self) -> None:
         # it finishes the commands it runs, then exits
@@ -96,9 +96,21 @@ class _Zygote:
 
 
 _zygotes: "OrderedDict[tuple, asyncio.Task]" = OrderedDict()
+# What an environment may change, of the one the base zygote started with, for its zygote to
+# come from the base: settings read by the project only (config, codec, observability ...),
+# never by the libraries the base imported. Anything else gets a zygote of its own.
+OURS = ("PARTNERFLOW_", "TEMPORAL_", "DATABASE_URL", "USER")
+
+
+async def _ready(control: socket.socket) -> bool:
+    control.setblocking(False)
+    answer = await asyncio.get_running_loop().sock_recv(control, 1 << 16)
+    control.setblocking(True)  # requests are tiny: a send never waits
+    return answer == b"ready"
 
 
 async def _start_zygote(env: dict[str, str], preload: str) -> _Zygote | None:
+    """A zygote process started with `env` (`preload`: "base", or the modules to import)."""
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     log = tempfile.TemporaryFile()  # its own words, were it to fail
     try:
@@ -107,31 +119,64 @@ async def _start_zygote(env: dict[str, str], preload: str) -> _Zygote | None:
             env=env, stdin=DEVNULL, stdout=DEVNULL, stderr=log, pass_fds=[theirs.fileno()])
     finally:
         theirs.close()
-    ours.setblocking(False)
-    answer = await asyncio.get_running_loop().sock_recv(ours, 1 << 16)
-    if answer != b"ready":
+    if not await _ready(ours):
         ours.close()
         await proc.wait()
         return None
-    ours.setblocking(True)  # requests are tiny: a send never waits
     return _Zygote(ours, proc)
 
 
-async def _zygote(env: dict[str, str], preload: str) -> _Zygote | None:
-    key = (asyncio.get_running_loop(), preload, tuple(sorted(env.items())))
+async def _from_base(base: _Zygote, env: dict[str, str], preload: str) -> _Zygote | None:
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    reply, their_reply = socket.socketpair()
+    try:
+        socket.send_fds(base.control, [json.dumps({"zygote": preload, "env": env}).encode()],
+                        [their_reply.fileno(), theirs.fileno()])
+    finally:
+        theirs.close()
+        their_reply.close()
+    if not await _ready(ours):
+        ours.close()
+        reply.close()
+        return None
+    return _Zygote(ours, reply)
+
+
+async def _cached(key: tuple, start) -> _Zygote | None:
     task = _zygotes.get(key)
     if task is None:
-        task = _zygotes[key] = asyncio.get_running_loop().create_task(
-            _start_zygote(dict(env), preload))
+        task = _zygotes[key] = asyncio.get_running_loop().create_task(start())
         while len(_zygotes) > KEEP:
             _, old = _zygotes.popitem(last=False)
             old.add_done_callback(lambda t: t.result() and t.result().close())
     _zygotes.move_to_end(key)
     zygote = await asyncio.shield(task)
-    if zygote is not None and zygote.control.fileno() == -1:  # closed: start again
+    if zygote is not None and zygote.control.fileno() == -1:  # closed meanwhile: again
         _zygotes.pop(key, None)
-        return await _zygote(env, preload)
+        return await _cached(key, start)
     return zygote
+
+
+_base: dict = {}
+
+
+async def _zygote(env: dict[str, str], preload: str) -> _Zygote | None:
+    loop = asyncio.get_running_loop()
+    env = dict(env)
+    if _base.get("loop") is not loop:
+        base_env = dict(os.environ)
+        _base.update(loop=loop, env=base_env, task=loop.create_task(
+            _start_zygote(base_env, "base")))
+    base_env = _base["env"]
+    differs = {k for k in base_env.keys() | env.keys() if base_env.get(k) != env.get(k)}
+    if all(k.startswith(OURS) for k in differs):
+        async def start():
+            base = await asyncio.shield(_base["task"])
+            return None if base is None else await _from_base(base, env, preload)
+    else:
+        async def start():
+            return await _start_zygote(env, preload)
+    return await _cached((loop, preload, tuple(sorted(env.items()))), start)
 
 
 def _pipe_ends(how, fd: int, for_reading: bool) -> tuple[int, int | None]:
