@@ -98,8 +98,11 @@ class _Zygote:
 _zygotes: "OrderedDict[tuple, asyncio.Task]" = OrderedDict()
 # What an environment may change, of the one the base zygote started with, for its zygote to
 # come from the base: settings read by the project only (config, codec, observability ...),
-# never by the libraries the base imported. Anything else gets a zygote of its own.
-OURS = ("PARTNERFLOW_", "TEMPORAL_", "DATABASE_URL", "USER")
+# and the test runner's own bookkeeping (pytest names the running test, Selenium sets
+# SE_OFFLINE), never read by the libraries the base imported. Any other difference (PATH,
+# PYTHON*, the locale ...) gets a zygote of its own, started with that environment.
+OURS = ("PARTNERFLOW_", "TEMPORAL_", "DATABASE_URL", "USER", "PYTEST_CURRENT_TEST",
+        "SE_OFFLINE")
 
 
 async def _ready(control: socket.socket) -> bool:
