@@ -13,6 +13,9 @@ What the test changes in a command, and nothing else:
 - Dates are shifted by (today - the README's day), so that "tomorrow" in the README stays
   tomorrow on any day the test runs.
 - `$S` is this interpreter and starter.py; the new password of `partner-login` comes on a pipe.
+  Each command is a process of its own, forked from an interpreter started with the same
+  environment that has imported starter.py's modules (tests/e2e/forked.py): the command as
+  written, without 0.7 s of Python start-up and imports each.
 
 Commands that the README itself says are refused (a `# rejected` comment, or a rule of its
 "Process rules") are listed in REFUSED_AS_WRITTEN with the words the refusal must carry.
