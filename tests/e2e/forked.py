@@ -24,8 +24,9 @@ ZYGOTE = Path(__file__).with_name("zygote.py")
 PIPE, DEVNULL = asyncio.subprocess.PIPE, asyncio.subprocess.DEVNULL
 # What a command's zygote imports ahead: the script's own imports (run in root, as the
 # script does). One zygote per (environment, this list): config reads the environment.
-PRELOAD = {"starter.py": "starter,store.__main__", "store": "starter,store.__main__",
-           "worker.py": "worker"}
+# (Not store.__main__ itself: `python -m store` runs it fresh, runpy warns if it was imported.)
+COMMANDS = "starter,store.db,store.demo,store.people"
+PRELOAD = {"starter.py": COMMANDS, "store": COMMANDS, "worker.py": "worker"}
 KEEP = 8  # env zygotes kept (least recently used ones end); they share the base's pages
 
 

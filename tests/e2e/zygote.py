@@ -6,8 +6,8 @@ of worker.py's start), and the suite runs hundreds of them. So:
 
 - the BASE zygote starts once per test session with the tests' own environment and imports
   the libraries the commands import (temporalio, pydantic, asyncpg, aiohttp, ...; what a
-  throw-away child that imports worker.py, starter.py and store/__main__.py loaded beyond
-  the project's own modules). None of them reads our settings at import;
+  throw-away child that imports worker.py, starter.py and what store/__main__.py imports
+  loaded beyond the project's own modules). None of them reads our settings at import;
 - for each environment of the tests (a task queue, a database, a key ring ...) it forks an
   ENV zygote, which takes that environment as its own (os.environ) and only then imports the
   project's modules (config reads PARTNERFLOW_TASK_QUEUE ... at import);
@@ -84,7 +84,7 @@ def _preload(names: list[str]) -> None:
 
 
 def _libraries(root: str) -> list[str]:
-    """The modules beyond the project's own that worker.py, starter.py and store/__main__.py
+    """The modules beyond the project's own that worker.py, starter.py and `python -m store`
     import, from a throw-away child (so that no project module is imported here)."""
     r, w = os.pipe()
     pid = os.fork()
@@ -92,7 +92,7 @@ def _libraries(root: str) -> list[str]:
         os.close(r)
         try:
             before = set(sys.modules)
-            for name in ("worker", "starter", "store.__main__"):
+            for name in ("worker", "starter", "store.db", "store.demo", "store.people"):
                 importlib.import_module(name)
             new = [m for m in sys.modules if m not in before
                    and m.split(".")[0] not in PROJECT and not m.startswith("_")]
