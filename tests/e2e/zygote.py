@@ -186,6 +186,7 @@ def main() -> None:
     sys.path[0] = root
     control = socket.socket(fileno=control_fd)
     try:
+        os.close(os.pidfd_open(os.getpid()))  # Linux 5.3+; elsewhere: plain processes
         if preload == "base":
             _libraries(root)
             _preload([])
