@@ -4,7 +4,6 @@ import asyncio
 import json
 import os
 import signal
-import sys
 import tempfile
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ from pathlib import Path
 from temporalio.client import Client
 
 from codec import EncryptionCodec, data_converter, new_key_entry, parse_key_ring
+from tests.e2e.forked import spawn
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -49,9 +49,9 @@ class Answer:
 
 
 async def starter(env: dict[str, str], *args: str) -> Answer:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, str(ROOT / "starter.py"), *args, "--json", cwd=ROOT, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    # forked from a pre-started interpreter of this environment (tests/e2e/forked.py)
+    proc = await spawn(env, [str(ROOT / "starter.py"), *args, "--json"],
+                       stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     out, err = await asyncio.wait_for(proc.communicate(), timeout=120)
     text = out.decode()
     try:
@@ -91,9 +91,9 @@ class WorkerProcess:
 
 @asynccontextmanager
 async def worker(env: dict[str, str]):
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, str(ROOT / "worker.py"), cwd=ROOT, env=env,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+    # forked from a pre-started interpreter of this environment (tests/e2e/forked.py)
+    proc = await spawn(env, [str(ROOT / "worker.py")],
+                       stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
     w = WorkerProcess(proc)
     try:
         await w.started()

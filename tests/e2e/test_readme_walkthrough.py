@@ -1,7 +1,7 @@
 """The README as a newcomer follows it (issue 17): every `starter.py` command of the quick
 start and of the process catalogue's tables, taken from README.md itself, run in the order
-written against a fresh database with the demo data, a worker and a Temporal dev server of its
-own, each exit code checked.
+written against a fresh database with the demo data, a worker and a namespace of the Temporal
+dev server of its own, each exit code checked.
 
 What the test changes in a command, and nothing else:
 - `[...]` is optional: dropped.
@@ -13,6 +13,9 @@ What the test changes in a command, and nothing else:
 - Dates are shifted by (today - the README's day), so that "tomorrow" in the README stays
   tomorrow on any day the test runs.
 - `$S` is this interpreter and starter.py; the new password of `partner-login` comes on a pipe.
+  Each command is a process of its own, forked from an interpreter started with the same
+  environment that has imported starter.py's modules (tests/e2e/forked.py): the command as
+  written, without 0.7 s of Python start-up and imports each.
 
 Commands that the README itself says are refused (a `# rejected` comment, or a rule of its
 "Process rules") are listed in REFUSED_AS_WRITTEN with the words the refusal must carry.
@@ -22,22 +25,20 @@ import asyncio
 import json
 import re
 import shlex
-import sys
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 import pytest
-from temporalio.testing import WorkflowEnvironment
 
 from codec import parse_key_ring
 from domain.business_time import business_today
 from store.outbox import pending_link
+from tests.conftest import own_namespace
 from tests.e2e.cli import ROOT, environment, worker
-from workflows.visibility import ALL as SEARCH_ATTRIBUTES
+from tests.e2e.forked import spawn
 
 pytestmark = pytest.mark.e2e
 
@@ -175,25 +176,16 @@ def remember(seen: Seen, subcommand: str, body: dict) -> None:
         seen.records[RECORDS[subcommand]] = data["record_id"]
 
 
-@pytest.fixture
-async def own_dev_server():
-    """A dev server of its own: the README's process ids (the same request on the same day is
-    the same process) must not meet those of other tests."""
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(Path(sys.executable).parent / "temporal"),
-        search_attributes=SEARCH_ATTRIBUTES)
-    yield env
-    await env.shutdown()
-
-
 async def run(env: dict[str, str], argv: list[str]) -> tuple[int, str, str]:
+    """The command as a process of its own, forked from an interpreter started with the same
+    environment that has imported starter.py's modules (tests/e2e/forked.py): as
+    `python starter.py ...` / `python -m store ...`, without 0.7 s of start-up each."""
     if argv[0] == "starter.py":
-        argv = [sys.executable, str(ROOT / "starter.py"), *argv[1:], "--json"]
+        argv = [str(ROOT / "starter.py"), *argv[1:], "--json"]
     else:  # python -m store ...
-        argv = [sys.executable, *argv[1:]]
-    proc = await asyncio.create_subprocess_exec(
-        *argv, cwd=ROOT, env=env, stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        argv = argv[1:]
+    proc = await spawn(env, argv, stdin=asyncio.subprocess.PIPE,
+                       stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     out, err = await asyncio.wait_for(proc.communicate(f"{PASSWORD}\n".encode()), 120)
     return proc.returncode, out.decode(), err.decode()
 
@@ -219,9 +211,12 @@ async def newest_login_link(dsn: str, user: str, env: dict[str, str]) -> str:
         await conn.close()
 
 
-async def test_every_readme_command_works_as_written(own_dev_server, demo_db, tmp_path):
-    address = own_dev_server.client.service_client.config.target_host
+async def test_every_readme_command_works_as_written(dev_env, demo_db, tmp_path):
+    address = dev_env.client.service_client.config.target_host
     env = environment(address, demo_db, f"readme-{uuid.uuid4().hex[:8]}")
+    # a namespace of its own: the README's process ids (the same request on the same day is
+    # the same process) must not meet those of other tests
+    env["TEMPORAL_NAMESPACE"] = await own_namespace(dev_env, "readme")
     env["PARTNERFLOW_ACTOR"] = "ops-anna"  # the identity the README gives the walk-through
     today = business_today(datetime.now(UTC), "change-orders")
     days = (today - README_DAY).days

@@ -1,7 +1,7 @@
 """The real stack for the portal's tests: the Temporal dev server, a database with the demo
 data, worker.py and the portal (`python -m portal`) as subprocesses, set up through
-starter.py as staff would. One stack per test module: its tests share the partners, users
-and processes it makes."""
+starter.py as staff would. One stack per test module (a database and a namespace of the
+session's dev server of its own): its tests share the partners, users and processes it makes."""
 
 import asyncio
 import secrets
@@ -15,15 +15,13 @@ from urllib.parse import parse_qs, urlsplit
 import asyncpg
 import httpx
 import pytest
-from temporalio.testing import WorkflowEnvironment
 
 from codec import parse_key_ring
 from store import demo
 from store.db import connect, create_pool
 from store.outbox import pending_link
-from tests.conftest import new_database
+from tests.conftest import new_database, own_namespace
 from tests.e2e.cli import ROOT, environment, starter, worker
-from workflows.visibility import ALL as SEARCH_ATTRIBUTES
 
 PASSWORD = "Fjord-Lynx-2026!"
 
@@ -115,26 +113,19 @@ async def _setup(stack: Stack) -> None:
 
 
 @pytest.fixture(scope="module")
-async def own_dev_server():
-    """A dev server per module: the setup's process ids (partner-account-P-NORDTEL,
-    lead-queue-fair) must not meet those of another module, whose worker is gone."""
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(Path(sys.executable).parent / "temporal"),
-        search_attributes=SEARCH_ATTRIBUTES)
-    yield env
-    await env.shutdown()
-
-
-@pytest.fixture(scope="module")
-async def stack(own_dev_server, postgres_admin_dsn, pool):
+async def stack(dev_env, postgres_admin_dsn, pool):
+    # a namespace per module: the setup's process ids (partner-account-P-NORDTEL,
+    # lead-queue-fair) must not meet those of another module, whose worker is gone
+    namespace = await own_namespace(dev_env, "portal")
     dsn = await new_database(postgres_admin_dsn, "partnerflow_portal")
     conn = await connect(dsn)
     try:
         await demo.load(conn)
     finally:
         await conn.close()
-    env = environment(own_dev_server.client.service_client.config.target_host, dsn,
+    env = environment(dev_env.client.service_client.config.target_host, dsn,
                       f"portal-{uuid.uuid4().hex[:8]}")
+    env["TEMPORAL_NAMESPACE"] = namespace
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env.update(PARTNERFLOW_PORTAL_SECRET=secrets.token_hex(32), PARTNERFLOW_PORTAL_PORT=str(port),
