@@ -11,6 +11,7 @@ from typing import Any
 
 from domain.licence import FlatSeat, reduction_cascade
 from domain.portal import LOOKBACK, Attempt
+from store.change_orders import licence_totals
 
 Conn = Any  # an asyncpg connection
 
@@ -85,7 +86,7 @@ async def orders_awaiting_confirmation(conn: Conn, partner_id: str) -> list[dict
             "SELECT l.sku, l.kind, l.quantity, l.licence_type, l.start_date, c.name"
             " FROM order_lines l JOIN catalogue c ON c.sku = l.sku WHERE l.order_id = $1"
             " ORDER BY l.line_no", o["id"])]
-        totals = await _licence_totals(conn, o["pbx_id"])
+        totals = await licence_totals(conn, o["pbx_id"])
         targets = [{**t, "now": totals.get(t.get("licence_type") or t["sku"], 0)}
                    for t in (o["targets"] or [])]
         out.append({**dict(o), "lines": lines, "targets": targets,
@@ -99,12 +100,6 @@ async def order_of_partner(conn: Conn, process_id: str, partner_id: str) -> bool
     return bool(await conn.fetchval(
         "SELECT true FROM orders WHERE process_id = $1 AND partner_id = $2",
         process_id, partner_id))
-
-
-async def _licence_totals(conn: Conn, pbx_id: str) -> dict[str, int]:
-    return {r["licence_type"]: r["quantity"] for r in await conn.fetch(
-        "SELECT licence_type, sum(quantity)::int AS quantity FROM licences WHERE pbx_id = $1"
-        " GROUP BY licence_type", pbx_id)}
 
 
 async def _flat_effects(conn: Conn, pbx_id: str, lines: list[dict], targets: list[dict],
@@ -152,13 +147,19 @@ async def classound_orders_awaiting_documents(conn: Conn, partner_id: str) -> li
         " FROM classound_orders o JOIN accounts a ON a.id = o.account_id"
         " WHERE o.partner_id = $1 AND o.status = 'awaiting_reseller'"
         " ORDER BY o.created_at, o.process_id", partner_id)
-    out = []
-    for r in rows:
-        docs = [dict(d) for d in await conn.fetch(
-            "SELECT kind, file_name, content_type, size, uploaded_by, uploaded_at"
-            " FROM documents WHERE process_id = $1 AND is_current ORDER BY kind",
-            r["process_id"])]
-        out.append({**dict(r), "documents": docs})
+    docs = await _current_documents(conn, [r["process_id"] for r in rows])
+    return [{**dict(r), "documents": docs.get(r["process_id"], [])} for r in rows]
+
+
+async def _current_documents(conn: Conn, process_ids: list[str]) -> dict[str, list[dict]]:
+    """The current documents of each process, by kind, in one query for all of them."""
+    out: dict[str, list[dict]] = {}
+    for d in await conn.fetch(
+            "SELECT process_id, kind, file_name, content_type, size, uploaded_by, uploaded_at"
+            " FROM documents WHERE process_id = ANY($1::text[]) AND is_current"
+            " ORDER BY process_id, kind", process_ids):
+        doc = dict(d)
+        out.setdefault(doc.pop("process_id"), []).append(doc)
     return out
 
 
@@ -185,13 +186,9 @@ async def change_orders_awaiting_documents(conn: Conn, partner_id: str) -> list[
             " AND l.quantity > 0 ORDER BY l.line_no", r["quote_id"])
         if not flats:
             continue
-        docs = [dict(d) for d in await conn.fetch(
-            "SELECT kind, file_name, content_type, size, uploaded_by, uploaded_at"
-            " FROM documents WHERE process_id = $1 AND is_current ORDER BY kind",
-            r["process_id"])]
-        out.append({**dict(r), "flats": {f["licence_type"]: f["quantity"] for f in flats},
-                    "documents": docs})
-    return out
+        out.append({**dict(r), "flats": {f["licence_type"]: f["quantity"] for f in flats}})
+    docs = await _current_documents(conn, [r["process_id"] for r in out])
+    return [{**r, "documents": docs.get(r["process_id"], [])} for r in out]
 
 
 async def classound_order_of_partner(conn: Conn, process_id: str, partner_id: str) -> bool:
