@@ -498,10 +498,12 @@ def contract_pdf(view: dict) -> bytes:
     return bytes(pdf.output())
 
 
-async def _checked_post(request: Request, contract: str, token: str, csrf: str,
-                        lang: str) -> tuple[dict | None, str, Response | None]:
-    """The contract of a posted form whose link and CSRF field are right and that can still
-    be answered; else the page to show instead."""
+async def _checked_post(request: Request, contract: str, token: str, csrf: str, lang: str,
+                        shown_sha256: str, **kept: str
+                        ) -> tuple[dict | None, str, Response | None]:
+    """The contract of a posted form whose link and CSRF field are right, that can still be
+    answered and whose text is still the one the page showed; else the page to show instead
+    (`kept`: what the person typed, shown again)."""
     language = language_for_signer(lang, None)
     k = await _open(request, contract, token)
     if k is None:
@@ -518,6 +520,9 @@ async def _checked_post(request: Request, contract: str, token: str, csrf: str,
         return None, language, _invalid(request, language)
     if state is not LinkState.OPEN:
         return None, language, _status_page(request, k, state, language, token)
+    if not same_document(render_document(k, language), shown_sha256):
+        return None, language, _contract_page(request, k, token, language, 409,
+                                              notice=TEXT[language]["changed"], **kept)
     return k, language, None
 
 
@@ -567,14 +572,11 @@ SHOWN = Form("", alias="document_sha256")
 async def sign(request: Request, contract: str = Form(""), token: str = Form(""),
                csrf: str = Form(""), shown_sha256: str = SHOWN, lang: str = Form(""),
                typed_name: str = Form(""), consent: str = Form("")) -> Response:
-    k, language, refused = await _checked_post(request, contract, token, csrf, lang)
+    k, language, refused = await _checked_post(request, contract, token, csrf, lang,
+                                               shown_sha256, typed_name=typed_name)
     if refused is not None:
         return refused
     t = TEXT[language]
-    shown = render_document(k, language)
-    if not same_document(shown, shown_sha256):
-        return _contract_page(request, k, token, language, 409, typed_name=typed_name,
-                              notice=t["changed"])
     errors = {}
     if not name_matches(typed_name, k["signer_name"] or ""):
         errors["typed_name"] = t["name_mismatch"].format(name=k["signer_name"])
@@ -595,14 +597,11 @@ async def sign(request: Request, contract: str = Form(""), token: str = Form("")
 async def decline(request: Request, contract: str = Form(""), token: str = Form(""),
                   csrf: str = Form(""), shown_sha256: str = SHOWN, lang: str = Form(""),
                   reason: str = Form("")) -> Response:
-    k, language, refused = await _checked_post(request, contract, token, csrf, lang)
+    k, language, refused = await _checked_post(request, contract, token, csrf, lang,
+                                               shown_sha256, reason=reason)
     if refused is not None:
         return refused
     t = TEXT[language]
-    shown = render_document(k, language)
-    if not same_document(shown, shown_sha256):
-        return _contract_page(request, k, token, language, 409, reason=reason,
-                              notice=t["changed"])
     reason = " ".join(reason.split())
     if not 3 <= len(reason) <= MAX_DECLINE_REASON:
         return _contract_page(request, k, token, language, 422, reason=reason,
