@@ -11,7 +11,6 @@ from typing import Any
 
 from domain.licence import FlatSeat, reduction_cascade
 from domain.portal import LOOKBACK, Attempt
-from store.change_orders import licence_totals
 
 Conn = Any  # an asyncpg connection
 
@@ -80,18 +79,34 @@ async def orders_awaiting_confirmation(conn: Conn, partner_id: str) -> list[dict
         " JOIN accounts a ON a.id = o.account_id"
         " WHERE o.partner_id = $1 AND o.status = 'awaiting_partner_confirmation'"
         " ORDER BY o.created_at, o.id", partner_id)
+    lines_of: dict[str, list[dict]] = {}
+    for r in await conn.fetch(
+            "SELECT l.order_id, l.sku, l.kind, l.quantity, l.licence_type, l.start_date, c.name"
+            " FROM order_lines l JOIN catalogue c ON c.sku = l.sku"
+            " WHERE l.order_id = ANY($1::text[]) ORDER BY l.order_id, l.line_no",
+            [o["id"] for o in orders]):
+        line = dict(r)
+        lines_of.setdefault(line.pop("order_id"), []).append(line)
+    totals_of: dict[str, dict[str, int]] = {}  # one PBX may have several orders waiting
     out = []
     for o in orders:
-        lines = [dict(r) for r in await conn.fetch(
-            "SELECT l.sku, l.kind, l.quantity, l.licence_type, l.start_date, c.name"
-            " FROM order_lines l JOIN catalogue c ON c.sku = l.sku WHERE l.order_id = $1"
-            " ORDER BY l.line_no", o["id"])]
-        totals = await licence_totals(conn, o["pbx_id"])
+        lines = lines_of.get(o["id"], [])
+        if o["pbx_id"] not in totals_of:
+            totals_of[o["pbx_id"]] = await _licence_totals(conn, o["pbx_id"])
+        totals = totals_of[o["pbx_id"]]
         targets = [{**t, "now": totals.get(t.get("licence_type") or t["sku"], 0)}
                    for t in (o["targets"] or [])]
         out.append({**dict(o), "lines": lines, "targets": targets,
                     "flats": await _flat_effects(conn, o["pbx_id"], lines, targets, totals)})
     return out
+
+
+async def _licence_totals(conn: Conn, pbx_id: str) -> dict[str, int]:
+    """Every licence type the PBX has rows of, a total of 0 included (store.change_orders.
+    licence_totals leaves those out: here a type of 0 licences with flats still shows)."""
+    return {r["licence_type"]: r["quantity"] for r in await conn.fetch(
+        "SELECT licence_type, sum(quantity)::int AS quantity FROM licences WHERE pbx_id = $1"
+        " GROUP BY licence_type", pbx_id)}
 
 
 async def order_of_partner(conn: Conn, process_id: str, partner_id: str) -> bool:

@@ -18,7 +18,6 @@ with workflow.unsafe.imports_passed_through():
     from domain.change_order import (
         ChangeOrderOpening,
         ChangeOrderRequest,
-        PbxLookup,
         ProcessKind,
         ProcessStatus,
         QuoteChange,
@@ -105,16 +104,14 @@ class ChangeOrder(OrderProcess):
             ChangeOrderActivities.open_change_order,
             ChangeOrderOpening(
                 key=self._key(f"save-quote-v{quote.version}", request.requested_by),
-                lookup=PbxLookup(account_id=self.state.account_id, pbx_id=self.state.pbx_id,
-                                 skus=sorted({line.sku for line in request.lines})),
+                lookup=self._lookup(sorted({line.sku for line in request.lines})),
                 lines=request.lines,
                 today=business_today(workflow.now(), Family.CHANGE_ORDERS),
                 quote_id=quote.quote_id,
             ),
             f"check PBX {self.state.pbx_id}, save quote v{quote.version}",
         )
-        self.pbx = opened.pbx
-        self.state.partner_id = opened.pbx.partner_id
+        self._pbx_loaded(opened.pbx)
         self._publish_ids(with_next_stage=True)  # the quote's stage
         self._quote_saved(quote, opened.plan)
 
@@ -326,10 +323,9 @@ class ChangeOrder(OrderProcess):
                 reason = refused_reason(err)
                 if reason is None:
                     raise
-                if permission_refusal(err) is not None:
-                    raise refusal(reason) from None
-                q.primary = False  # another quote on the project took the primary flag
-                self._quote_stage()
+                if permission_refusal(err) is None:
+                    q.primary = False  # another quote on the project took the primary flag
+                    self._quote_stage()
                 raise refusal(reason) from None
             q.published, q.status = True, "published"
             self._quote_stage()

@@ -15,7 +15,6 @@ with workflow.unsafe.imports_passed_through():
         FastChangeOpening,
         FastChangeRequest,
         NewOrder,
-        PbxLookup,
         ProcessKind,
         ProcessStatus,
         check_pbx_active,
@@ -82,9 +81,7 @@ class FastChangeOrder(OrderProcess):
                 ChangeOrderActivities.open_fast_change,
                 FastChangeOpening(
                     key=self._key("create-order", request.requested_by),
-                    lookup=PbxLookup(account_id=self.state.account_id,
-                                     pbx_id=self.state.pbx_id,
-                                     skus=[line.sku for line in request.lines]),
+                    lookup=self._lookup([line.sku for line in request.lines]),
                     lines=request.lines,
                     today=business_today(workflow.now(), Family.CHANGE_ORDERS),
                     order_id=order_id,
@@ -96,8 +93,7 @@ class FastChangeOrder(OrderProcess):
             if reason is None:
                 raise
             return await self._refuse(reason)
-        self.pbx = opened.pbx
-        self.state.partner_id = opened.pbx.partner_id
+        self._pbx_loaded(opened.pbx)
         self._publish_ids(with_next_stage=True)
         self._planned(opened.plan)
         self._order_created(order_id)

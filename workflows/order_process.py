@@ -64,15 +64,17 @@ class OrderProcess(Process):
 
     # --- start ------------------------------------------------------------------------------
 
-    async def _load_pbx(self, skus: list[str]) -> PbxSnapshot:
-        pbx = await self._act(
-            ChangeOrderActivities.load_pbx,
-            PbxLookup(account_id=self.state.account_id, pbx_id=self.state.pbx_id, skus=skus),
-            f"load PBX {self.state.pbx_id}",
-        )
+    def _lookup(self, skus: list[str]) -> PbxLookup:
+        return PbxLookup(account_id=self.state.account_id, pbx_id=self.state.pbx_id, skus=skus)
+
+    def _pbx_loaded(self, pbx: PbxSnapshot) -> PbxSnapshot:
         self.pbx = pbx
         self.state.partner_id = pbx.partner_id
         return pbx
+
+    async def _load_pbx(self, skus: list[str]) -> PbxSnapshot:
+        return self._pbx_loaded(await self._act(
+            ChangeOrderActivities.load_pbx, self._lookup(skus), f"load PBX {self.state.pbx_id}"))
 
     async def _refuse(self, reason: str) -> ProcessStatus:
         self._refused_at_start(Stage.REFUSED, reason)
@@ -110,7 +112,7 @@ class OrderProcess(Process):
                     lambda: self.confirmed_by is not None or self.finished,
                     timeout=max(at - workflow.now(), timedelta(seconds=1)),
                 )
-                if not self._confirm_applies_itself():
+                if not rules_2026_12():  # before: the run applies the confirmation
                     break
                 # the confirmation's own update applies the order: its outcome is awaited
                 await workflow.wait_condition(lambda: self.finished or self.confirmed_by is None)
@@ -165,13 +167,6 @@ class OrderProcess(Process):
         met.cancel()
         raise TimeoutError()
 
-    def _confirm_applies_itself(self) -> bool:
-        """From RULES_2026_12 on, the partner's `confirm` update applies the order itself, in
-        one step whose transaction checks the confirming person's permission (issue 14: no
-        local activity to ask the directory first); a refusal leaves the order waiting, as
-        it was. Before, the update recorded the confirmation and the run applied it."""
-        return rules_2026_12()
-
     async def _apply(self) -> None:
         actor = self.confirmed_by or SYSTEM
         waiting = (self.state.since, self.state.waiting_for)
@@ -188,7 +183,9 @@ class OrderProcess(Process):
                 f"apply order {self.state.order_id}",
             )
         except ActivityError as err:
-            if self._confirm_applies_itself() and (why := permission_refusal(err)) is not None:
+            # From RULES_2026_12 on the partner's `confirm` applies the order in its own step,
+            # whose transaction checks the person (issue 14): refused, the order waits on.
+            if rules_2026_12() and (why := permission_refusal(err)) is not None:
                 # nothing was written: the order waits for its partner as before
                 self.confirmed_by = None
                 self._set_stage(Stage.AWAITING_PARTNER, waiting[1])

@@ -290,7 +290,7 @@ class Process:
         RULES_2026_12 on the process then does not ask the directory first (issue 14: that
         local activity cost a fast change order a fifth of its throughput)."""
         permission = self._permission("start")
-        if checked_by_first_step and actor != SYSTEM and rules_2026_12():
+        if checked_by_first_step and self._checked_in_step(actor):
             self._granted[actor] = (permission, self._facts())
             return None
         return await self._ask(permission, actor, {})
