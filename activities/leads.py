@@ -116,8 +116,9 @@ class LeadActivities(StepActivities):
         async def write(conn) -> dict:
             rows = leads.load_batch(root, r.batch)  # a refusal if missing or altered
             written.append(True)
-            return await leads.receive_batch(conn, r.key.process_id, r.key.actor, r.key.step,
-                                             r.config, rows)
+            return {**await leads.receive_batch(conn, r.key.process_id, r.key.actor,
+                                                r.key.step, r.config, rows),
+                    "request_id": r.request_id}
 
         result = await self._once(r.key, f"{r.batch.leads} lead(s) received", write)
         leads.forget_batch(root, r.batch)

@@ -801,6 +801,7 @@ class LeadReceipt(BaseModel):
     key: StepKey
     config: RouteConfig
     batch: LeadBatchRef
+    request_id: str = ""  # the update that sent it: its own retry is not a batch sent again
 
 
 class LeadsBack(BaseModel):
@@ -827,6 +828,7 @@ class Received(BaseModel):
     turn: Turn = Turn()
     notes: list[str] = []
     repeat: bool = False  # the batch was received before: this is its first answer again
+    request_id: str = ""  # the update that first sent it
 
 
 LeadStepKind = Literal["claim", "accept", "not-interested", "assign", "reassign", "convert",

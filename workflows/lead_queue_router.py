@@ -274,24 +274,34 @@ class LeadQueueRouter(Process):
         """One batch of a file. Its step key is its content: sent again, it is answered
         with what it did the first time."""
         await self._authorize("add_leads", b.actor)
+        update = workflow.current_update_info()
+        request_id = update.id if update is not None else ""
         async with self._lock:  # batches one after the other: each continues the turn
             self._check_open()
             self._check_staff(b.actor)
             done: Received = await self._act_or_refuse(
                 LeadActivities.receive_lead_batch,
                 LeadReceipt(key=self._key(f"import-{b.batch.sha256[:32]}", b.actor),
-                            config=self._config(), batch=b.batch),
+                            config=self._config(), batch=b.batch, request_id=request_id),
                 f"receive {b.batch.leads} lead(s), batch {b.batch.sha256[:12]}")
-            if done.repeat:  # a resumed import: counted, routed and forwarded the first time
+            if done.repeat:  # counted, routed and forwarded the first time
+                if done.request_id and done.request_id == request_id:
+                    # the same request again (its answer was lost when the queue rolled over
+                    # and the starter sent it again): answered as the first time
+                    return self._received(done)
+                # a resumed import: another request with the same batch
                 return self._answer(f"already received (sent before): {self._summary(done)}")
             self.state.turn = done.turn
             for name, n in (("received", done.received), ("new", done.new),
                             ("duplicates", done.duplicates)):
                 self._count(name, n)
             await self._forward(done)
-            return self._answer(self._summary(done), done.notes + [
-                f"lead {x} was not given: {why}; it waits in the queue"
-                for x, why in done.not_owned.items()])
+            return self._received(done)
+
+    def _received(self, done: Received) -> StepAnswer:
+        return self._answer(self._summary(done), done.notes + [
+            f"lead {x} was not given: {why}; it waits in the queue"
+            for x, why in done.not_owned.items()])
 
     @add_leads.validator
     def _validate_add_leads(self, b: LeadBatch) -> None:
