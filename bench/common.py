@@ -14,8 +14,8 @@ import asyncpg
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from domain.permissions import Role
 from store.db import migrate
+from tests.people import add_test_staff
 from workflows.visibility import ALL as SEARCH_ATTRIBUTES
 
 # who the benches act as: staff of the people directory (issue 10) with every role, so that the
@@ -28,12 +28,7 @@ async def migrate_with_staff(dsn: str) -> None:
     await migrate(dsn)
     conn = await asyncpg.connect(dsn)
     try:
-        await conn.executemany(
-            "INSERT INTO staff_users (id, name, email, created_by) VALUES ($1, $1, $2, 'bench')"
-            " ON CONFLICT DO NOTHING", [(n, f"{n}@bench.example") for n in BENCH_STAFF])
-        await conn.executemany(
-            "INSERT INTO staff_roles (user_id, role, granted_by) VALUES ($1, $2, 'bench')"
-            " ON CONFLICT DO NOTHING", [(n, r.value) for n in BENCH_STAFF for r in Role])
+        await add_test_staff(conn, BENCH_STAFF)
     finally:
         await conn.close()
 
