@@ -10,6 +10,12 @@ COPY workflows workflows
 COPY cli cli
 COPY relay relay
 COPY portal portal
+COPY codec codec
+COPY config config
+COPY telemetry telemetry
+COPY ops ops
+COPY deploy deploy
+COPY devstack devstack
 COPY *.py ./
 # Only the runtime dependencies: no embedded Temporal or PostgreSQL in the image.
 RUN pip install --no-cache-dir . && useradd --uid 10001 --no-create-home partnerflow \

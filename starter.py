@@ -50,24 +50,49 @@ from cli.common import (
     whole,
 )
 
-LABELS = {REFUSED: "refused: ", BAD_INPUT: "bad input: ", NO_PROCESS: "", UNREACHABLE: "",
-          BUSY: "busy: ", NO_ANSWER: "no answer: ", SETUP: "not set up: ", FAILED: "failed: "}
-PROCESSES = [change_orders, classound, psa, partners, leads, renegotiation, accounts, records,
-             outbox, people]
+LABELS = {
+    REFUSED: "refused: ",
+    BAD_INPUT: "bad input: ",
+    NO_PROCESS: "",
+    UNREACHABLE: "",
+    BUSY: "busy: ",
+    NO_ANSWER: "no answer: ",
+    SETUP: "not set up: ",
+    FAILED: "failed: ",
+}
+PROCESSES = [
+    change_orders,
+    classound,
+    psa,
+    partners,
+    leads,
+    renegotiation,
+    accounts,
+    records,
+    outbox,
+    people,
+]
 
 
 def parser() -> argparse.ArgumentParser:
-    p = Parser(prog="starter.py", description=__doc__,
-               formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = Parser(
+        prog="starter.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
     commands = Commands(sub, common_options())
     for process in PROCESSES:
         process.register(commands)
-    commands.add("status", "stage, what it waits for, the records it touched", cmd_status,
-                 process=True)
-    commands.add("retry", "run the step of a process that needs attention again, once its "
-                 "cause is fixed (`list --stage needs-attention` finds them)", cmd_retry,
-                 process=True, step=True)
+    commands.add(
+        "status", "stage, what it waits for, the records it touched", cmd_status, process=True
+    )
+    commands.add(
+        "retry",
+        "run the step of a process that needs attention again, once its "
+        "cause is fixed (`list --stage needs-attention` finds them)",
+        cmd_retry,
+        process=True,
+        step=True,
+    )
     c = commands.add("list", "processes, filtered through Temporal visibility", cmd_list)
     c.add_argument("--kind", type=NAME, help="process kind, e.g. fast-change-order")
     c.add_argument("--stage", type=NAME, help="e.g. awaiting-partner-confirmation")

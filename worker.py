@@ -20,7 +20,6 @@ from temporalio.worker import Worker, WorkerDeploymentConfig
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 import config
-import logs
 from activities.accounts import AccountActivities
 from activities.change_orders import ChangeOrderActivities
 from activities.classound import ClassoundActivities
@@ -30,7 +29,11 @@ from activities.people import PeopleActivities
 from activities.psa import PsaActivities
 from activities.records import RecordActivities
 from activities.renegotiation import RenegotiationActivities
-from observability import (
+from relay import Relay
+from relay import Settings as RelaySettings
+from store.db import create_pool, migrate
+from telemetry import logs
+from telemetry.metrics import (
     HEALTH_HOST,
     HEALTH_PORT,
     METRICS_ADDRESS,
@@ -38,9 +41,6 @@ from observability import (
     health_app,
     runtime_with_metrics,
 )
-from relay import Relay
-from relay import Settings as RelaySettings
-from store.db import create_pool, migrate
 from workflows.accounts import AccountChange, AccountOverviewRead
 from workflows.change_order import ChangeOrder
 from workflows.classound_order import ClassoundOrder
@@ -57,13 +57,35 @@ from workflows.records import RecordsRead
 from workflows.renegotiation import Renegotiation
 
 # Every process: its workflows, and the activity classes that share the worker's pool.
-WORKFLOWS = [FastChangeOrder, ChangeOrder, Renegotiation, ClassoundOrder,
-             ClientOnboarding, OnboardingCampaign, InvoicingRun, RecordChange,
-             PartnerManagement, PartnerOnboarding, LeadQueue, AccountChange,
-             AccountOverviewRead, RecordsRead, LeadQueueRouter, LeadStep]
-ACTIVITY_CLASSES = [ChangeOrderActivities, RenegotiationActivities, ClassoundActivities,
-                    PsaActivities, PartnerActivities, LeadActivities, AccountActivities,
-                    RecordActivities, PeopleActivities]
+WORKFLOWS = [
+    FastChangeOrder,
+    ChangeOrder,
+    Renegotiation,
+    ClassoundOrder,
+    ClientOnboarding,
+    OnboardingCampaign,
+    InvoicingRun,
+    RecordChange,
+    PartnerManagement,
+    PartnerOnboarding,
+    LeadQueue,
+    AccountChange,
+    AccountOverviewRead,
+    RecordsRead,
+    LeadQueueRouter,
+    LeadStep,
+]
+ACTIVITY_CLASSES = [
+    ChangeOrderActivities,
+    RenegotiationActivities,
+    ClassoundActivities,
+    PsaActivities,
+    PartnerActivities,
+    LeadActivities,
+    AccountActivities,
+    RecordActivities,
+    PeopleActivities,
+]
 GRACEFUL_SHUTDOWN = timedelta(seconds=30)
 # The sandbox imports a workflow's module again for every process it runs (and applies
 # @workflow.defn to its class again): 7% of the busy samples of a py-spy profile of
@@ -71,7 +93,8 @@ GRACEFUL_SHUTDOWN = timedelta(seconds=30)
 # whose modules keep no mutable module state and already import the process base classes
 # passed through; so workflows/ is passed through too and imported once.
 WORKFLOW_RUNNER = SandboxedWorkflowRunner(
-    restrictions=SandboxRestrictions.default.with_passthrough_modules("workflows"))
+    restrictions=SandboxRestrictions.default.with_passthrough_modules("workflows")
+)
 
 log = structlog.get_logger("partnerflow.worker")
 
@@ -88,9 +111,13 @@ def settings() -> config.WorkerSettings:
         raise SystemExit(f"worker.py: refusing to start: {e}") from None
 
 
-def build_worker(client, pool, task_queue: str = config.TASK_QUEUE,
-                 deployment: WorkerDeploymentConfig | None = None,
-                 tuning: config.WorkerSettings | None = None) -> Worker:
+def build_worker(
+    client,
+    pool,
+    task_queue: str = config.TASK_QUEUE,
+    deployment: WorkerDeploymentConfig | None = None,
+    tuning: config.WorkerSettings | None = None,
+) -> Worker:
     tuning = tuning or settings()
     return Worker(
         client,
@@ -138,8 +165,10 @@ def check_encryption() -> None:
     if codec is None:
         log.warning("PAYLOADS NOT ENCRYPTED", reason=config.PLAINTEXT_WARNING)
     elif codec.accept_plaintext:
-        log.warning("unencrypted payloads accepted (PARTNERFLOW_ACCEPT_PLAINTEXT_HISTORY=1): "
-                    "only while processes started before encryption are still running")
+        log.warning(
+            "unencrypted payloads accepted (PARTNERFLOW_ACCEPT_PLAINTEXT_HISTORY=1): "
+            "only while processes started before encryption are still running"
+        )
     else:
         log.info("payloads encrypted", key_id=codec.key_id, keys=len(codec.ciphers))
 
@@ -193,10 +222,16 @@ async def main() -> int:
                 await asyncio.sleep(0.01)
             health = await serve_health(client, pool, worker)
             version = deployment.version.to_canonical_string() if deployment else None
-            log.info("worker started", task_queue=config.TASK_QUEUE,
-                     namespace=client.namespace, pid=os.getpid(), version=version,
-                     metrics=METRICS_ADDRESS, health_port=HEALTH_PORT,
-                     settings=tuning.__dict__)
+            log.info(
+                "worker started",
+                task_queue=config.TASK_QUEUE,
+                namespace=client.namespace,
+                pid=os.getpid(),
+                version=version,
+                metrics=METRICS_ADDRESS,
+                health_port=HEALTH_PORT,
+                settings=tuning.__dict__,
+            )
             await stop.wait()
             log.info("worker stopping: no new tasks, letting running activities finish")
     finally:

@@ -55,7 +55,7 @@ class ChangeOrderActivities(StepActivities):
 
     @activity.defn
     async def complete_quote(self, completion: QuoteCompletion) -> CompletionOutcome:
-        """"Mark status as complete": accepted into an order, or rejected with its reason."""
+        """ "Mark status as complete": accepted into an order, or rejected with its reason."""
         order = completion.order
 
         async def write(conn) -> dict:
@@ -89,10 +89,20 @@ class ChangeOrderActivities(StepActivities):
             pbx = await orders.pbx_snapshot(conn, lookup.account_id, lookup.pbx_id, lookup.skus)
             check_pbx_active(pbx)
             plan = plan_fast_change(o.lines, pbx.licences, pbx.catalogue, o.today)
-            await orders.create_order(conn, o.key.process_id, o.key.step, OrderDraft(
-                order_id=o.order_id, kind=ProcessKind.FAST_CHANGE, account_id=pbx.account_id,
-                pbx_id=pbx.pbx_id, partner_id=pbx.partner_id, lines=plan.lines,
-                targets=plan.targets))
+            await orders.create_order(
+                conn,
+                o.key.process_id,
+                o.key.step,
+                OrderDraft(
+                    order_id=o.order_id,
+                    kind=ProcessKind.FAST_CHANGE,
+                    account_id=pbx.account_id,
+                    pbx_id=pbx.pbx_id,
+                    partner_id=pbx.partner_id,
+                    lines=plan.lines,
+                    targets=plan.targets,
+                ),
+            )
             return {"pbx": pbx.model_dump(mode="json"), "plan": plan.model_dump(mode="json")}
 
         return OpenedFastChange(**await self._once(o.key, "order created", write))
@@ -107,9 +117,18 @@ class ChangeOrderActivities(StepActivities):
             pbx = await orders.pbx_snapshot(conn, lookup.account_id, lookup.pbx_id, lookup.skus)
             check_pbx_active(pbx)
             plan = plan_quote(o.lines, pbx.licences, pbx.catalogue, o.today, pbx.flats)
-            await orders.save_quote(conn, QuoteDraft(
-                key=o.key, quote_id=o.quote_id, account_id=pbx.account_id, pbx_id=pbx.pbx_id,
-                version=1, lines=o.lines, notes=plan.notes))
+            await orders.save_quote(
+                conn,
+                QuoteDraft(
+                    key=o.key,
+                    quote_id=o.quote_id,
+                    account_id=pbx.account_id,
+                    pbx_id=pbx.pbx_id,
+                    version=1,
+                    lines=o.lines,
+                    notes=plan.notes,
+                ),
+            )
             return {"pbx": pbx.model_dump(mode="json"), "plan": plan.model_dump(mode="json")}
 
         return OpenedChangeOrder(**await self._once(o.key, "quote saved", write))

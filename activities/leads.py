@@ -36,17 +36,30 @@ class LeadActivities(StepActivities):
     @activity.defn
     async def open_lead_queue(self, o: QueueOpening) -> Rosters:
         result = await self._once(
-            o.key, "lead queue opened",
-            lambda c: leads.open_queue(c, o.key.process_id, o.key.actor, o.queue_id, o.name,
-                                       o.channel_managers, o.partners, o.claim_cap, o.routing,
-                                       o.work_within_minutes))
+            o.key,
+            "lead queue opened",
+            lambda c: leads.open_queue(
+                c,
+                o.key.process_id,
+                o.key.actor,
+                o.queue_id,
+                o.name,
+                o.channel_managers,
+                o.partners,
+                o.claim_cap,
+                o.routing,
+                o.work_within_minutes,
+            ),
+        )
         return Rosters(**result)
 
     @activity.defn
     async def add_lead_queue_partners(self, m: QueueMembers) -> Rosters:
         result = await self._once(
-            m.key, "partners added to the lead queue",
-            lambda c: leads.add_partners(c, m.key.actor, m.queue_id, m.partners))
+            m.key,
+            "partners added to the lead queue",
+            lambda c: leads.add_partners(c, m.key.actor, m.queue_id, m.partners),
+        )
         return Rosters(**result)
 
     @activity.defn
@@ -55,8 +68,7 @@ class LeadActivities(StepActivities):
 
         async def write(conn) -> dict:
             rows = leads.load_batch(root, i.batch)  # a refusal if missing or altered
-            return await leads.import_leads(conn, i.key.process_id, i.key.step, i.queue_id,
-                                            rows)
+            return await leads.import_leads(conn, i.key.process_id, i.key.step, i.queue_id, rows)
 
         result = await self._once(i.key, f"{i.batch.leads} lead(s) received", write)
         leads.forget_batch(root, i.batch)
@@ -65,44 +77,80 @@ class LeadActivities(StepActivities):
     @activity.defn
     async def route_leads(self, w: RoutingWrite) -> RoutingDone:
         result = await self._once(
-            w.key, "leads routed (assignment rules, round-robin)",
-            lambda c: leads.route(c, w.key.process_id, w.key.actor, w))
+            w.key,
+            "leads routed (assignment rules, round-robin)",
+            lambda c: leads.route(c, w.key.process_id, w.key.actor, w),
+        )
         return RoutingDone(**result)
 
     @activity.defn
     async def claim_lead(self, w: ClaimWrite) -> None:
         await self._once(
-            w.key, f"lead {w.lead_id} claimed",
-            lambda c: leads.claim(c, w.key.process_id, w.key.step, w.queue_id, w.lead_id,
-                                  w.user_id, w.partner_id, w.claim_cap))
+            w.key,
+            f"lead {w.lead_id} claimed",
+            lambda c: leads.claim(
+                c,
+                w.key.process_id,
+                w.key.step,
+                w.queue_id,
+                w.lead_id,
+                w.user_id,
+                w.partner_id,
+                w.claim_cap,
+            ),
+        )
 
     @activity.defn
     async def change_lead_owner(self, w: OwnerChange) -> OwnersChanged:
         result = await self._once(
-            w.key, f"lead owner changed to {w.to_user}",
-            lambda c: leads.change_owner(c, w.key.process_id, w.key.step, w.key.actor,
-                                         w.queue_id, w.lead_ids, w.to_user, w.to_partner,
-                                         w.notify))
+            w.key,
+            f"lead owner changed to {w.to_user}",
+            lambda c: leads.change_owner(
+                c,
+                w.key.process_id,
+                w.key.step,
+                w.key.actor,
+                w.queue_id,
+                w.lead_ids,
+                w.to_user,
+                w.to_partner,
+                w.notify,
+            ),
+        )
         return OwnersChanged(**result)
 
     @activity.defn
     async def convert_lead_to_opportunity(self, w: ConversionWrite) -> None:
         await self._once(
-            w.key, f"lead {w.lead_id} converted to opportunity {w.opportunity_id}",
-            lambda c: leads.convert(c, w.key.actor, w.queue_id, w.lead_id, w.opportunity_id,
-                                    w.stage, w.amount, w.close_date))
+            w.key,
+            f"lead {w.lead_id} converted to opportunity {w.opportunity_id}",
+            lambda c: leads.convert(
+                c,
+                w.key.actor,
+                w.queue_id,
+                w.lead_id,
+                w.opportunity_id,
+                w.stage,
+                w.amount,
+                w.close_date,
+            ),
+        )
 
     @activity.defn
     async def update_lead_opportunity(self, w: OpportunityWrite) -> None:
-        await self._once(w.key, f"opportunity {w.opportunity_id} updated",
-                         lambda c: leads.update_opportunity(c, w.key.actor, w))
+        await self._once(
+            w.key,
+            f"opportunity {w.opportunity_id} updated",
+            lambda c: leads.update_opportunity(c, w.key.actor, w),
+        )
 
     @activity.defn
     async def add_assignment_rule(self, w: RuleWrite) -> None:
         await self._once(
-            w.key, f"assignment rule {w.rule.rule_id} added",
-            lambda c: leads.add_rule(c, w.key.actor, w.queue_id, w.rule.model_dump(),
-                                     w.position))
+            w.key,
+            f"assignment rule {w.rule.rule_id} added",
+            lambda c: leads.add_rule(c, w.key.actor, w.queue_id, w.rule.model_dump(), w.position),
+        )
 
     # --- issue 13: queues whose workflow keeps no leads ------------------------------------
 
@@ -116,9 +164,12 @@ class LeadActivities(StepActivities):
         async def write(conn) -> dict:
             rows = leads.load_batch(root, r.batch)  # a refusal if missing or altered
             written.append(True)
-            return {**await leads.receive_batch(conn, r.key.process_id, r.key.actor,
-                                                r.key.step, r.config, rows),
-                    "request_id": r.request_id}
+            return {
+                **await leads.receive_batch(
+                    conn, r.key.process_id, r.key.actor, r.key.step, r.config, rows
+                ),
+                "request_id": r.request_id,
+            }
 
         result = await self._once(r.key, f"{r.batch.leads} lead(s) received", write)
         leads.forget_batch(root, r.batch)
@@ -127,9 +178,12 @@ class LeadActivities(StepActivities):
     @activity.defn
     async def route_leads_back(self, b: LeadsBack) -> Received:
         result = await self._once(
-            b.key, f"{len(b.lead_ids)} lead(s) back in the queue given out again",
-            lambda c: leads.route_back(c, b.key.process_id, b.key.actor, b.key.step, b.config,
-                                       b.lead_ids))
+            b.key,
+            f"{len(b.lead_ids)} lead(s) back in the queue given out again",
+            lambda c: leads.route_back(
+                c, b.key.process_id, b.key.actor, b.key.step, b.config, b.lead_ids
+            ),
+        )
         return Received(**result)
 
     @activity.defn
@@ -141,8 +195,10 @@ class LeadActivities(StepActivities):
         r = w.request
         try:
             result = await self._once(
-                w.key, f"{r.kind} {r.lead_id or r.opportunity_id or ''} in queue {r.queue_id}",
-                lambda c: leads.lead_step(c, w.key.process_id, w.key.step, r))
+                w.key,
+                f"{r.kind} {r.lead_id or r.opportunity_id or ''} in queue {r.queue_id}",
+                lambda c: leads.lead_step(c, w.key.process_id, w.key.step, r),
+            )
         except ApplicationError as e:
             if e.type != REFUSED:
                 raise
@@ -152,11 +208,19 @@ class LeadActivities(StepActivities):
     @activity.defn
     async def recall_unworked_lead(self, w: LeadRecall) -> LeadStepDone:
         result = await self._once(
-            w.key, f"lead {w.lead_id}: service level checked",
-            lambda c: leads.recall_unworked(c, w.key.process_id, w.key.step, w.queue_id,
-                                            w.lead_id, w.claim_id, w.minutes))
+            w.key,
+            f"lead {w.lead_id}: service level checked",
+            lambda c: leads.recall_unworked(
+                c, w.key.process_id, w.key.step, w.queue_id, w.lead_id, w.claim_id, w.minutes
+            ),
+        )
         returned = result.get("returned", [])
-        message = (f"lead {w.lead_id} went back to queue {w.queue_id}: not worked within "
-                   f"{w.minutes} minute(s)") if returned else \
-            f"lead {w.lead_id} was worked in time"
+        message = (
+            (
+                f"lead {w.lead_id} went back to queue {w.queue_id}: not worked within "
+                f"{w.minutes} minute(s)"
+            )
+            if returned
+            else f"lead {w.lead_id} was worked in time"
+        )
         return LeadStepDone(message=message, returned=returned)

@@ -22,8 +22,9 @@ from store import partners
 
 
 def _change(result: dict) -> RosterChange:
-    return RosterChange(roster=result["roster"], queues=result["queues"],
-                        returned=result.get("returned", {}))
+    return RosterChange(
+        roster=result["roster"], queues=result["queues"], returned=result.get("returned", {})
+    )
 
 
 class PartnerActivities(StepActivities):
@@ -36,8 +37,10 @@ class PartnerActivities(StepActivities):
         if setting is not None:
             return ManagementSetting(already=True, **setting)
         result = await self._once(
-            e.key, "partner management enabled",
-            lambda c: partners.enable_management(c, e.key.process_id, e.key.actor))
+            e.key,
+            "partner management enabled",
+            lambda c: partners.enable_management(c, e.key.process_id, e.key.actor),
+        )
         return ManagementSetting(**result)
 
     @activity.defn
@@ -50,32 +53,46 @@ class PartnerActivities(StepActivities):
                 raise Refused(
                     f"partner account {a.partner_id} was deactivated on "
                     f"{existing['deactivated_at']:%Y-%m-%d}; a deactivated partner account is "
-                    "not opened again")
+                    "not opened again"
+                )
         result = await self._once(
-            a.key, "partner account created",
-            lambda c: partners.open_account(c, a.key.process_id, a.key.actor, a.partner_id,
-                                            a.channel_manager, a.name))
+            a.key,
+            "partner account created",
+            lambda c: partners.open_account(
+                c, a.key.process_id, a.key.actor, a.partner_id, a.channel_manager, a.name
+            ),
+        )
         return _change(result)
 
     @activity.defn
     async def invite_partner_user(self, w: InvitationWrite) -> InvitationOutcome:
         result = await self._once(
-            w.key, "partner user invited",
-            lambda c: partners.invite_user(c, w.key.process_id, w.key.step, w.key.actor, w,
-                                           config.partner_portal_url()))
+            w.key,
+            "partner user invited",
+            lambda c: partners.invite_user(
+                c, w.key.process_id, w.key.step, w.key.actor, w, config.partner_portal_url()
+            ),
+        )
         return InvitationOutcome(user=result["user"], change=_change(result))
 
     @activity.defn
     async def partner_first_login(self, w: FirstLoginWrite) -> FirstLoginOutcome:
-        result = await self._once(w.key, "partner user first login, password changed",
-                                  lambda c: partners.first_login(c, w))
-        return FirstLoginOutcome(user=result["user"], change=_change(result),
-                                 already=result["already"])
+        result = await self._once(
+            w.key,
+            "partner user first login, password changed",
+            lambda c: partners.first_login(c, w),
+        )
+        return FirstLoginOutcome(
+            user=result["user"], change=_change(result), already=result["already"]
+        )
 
     @activity.defn
     async def deactivate_partner_account(self, w: DeactivationWrite) -> DeactivationOutcome:
         result = await self._once(
-            w.key, "partner account deactivated",
-            lambda c: partners.deactivate_account(c, w.key.process_id, w.key.actor,
-                                                  w.partner_id, w.reason))
+            w.key,
+            "partner account deactivated",
+            lambda c: partners.deactivate_account(
+                c, w.key.process_id, w.key.actor, w.partner_id, w.reason
+            ),
+        )
         return DeactivationOutcome(change=_change(result), users=result["users"])

@@ -27,9 +27,16 @@ class PeopleActivities:
     @activity.defn
     async def authorize(self, a: Authorization) -> Verdict:
         async with self.pool.acquire() as conn:
-            return Verdict(refused=await people.check(
-                conn, permission=a.permission, actor=a.actor, process_id=a.process_id,
-                facts=a.facts, checked_in="workflow"))
+            return Verdict(
+                refused=await people.check(
+                    conn,
+                    permission=a.permission,
+                    actor=a.actor,
+                    process_id=a.process_id,
+                    facts=a.facts,
+                    checked_in="workflow",
+                )
+            )
 
     def all(self) -> list:
         return [self.authorize]

@@ -38,9 +38,17 @@ class PsaActivities(StepActivities):
         """`_once`, with the store's rules (SQLSTATE PF403, some checked at commit) read as
         refusals."""
         async with refusals_are_final(), psa.gates_refuse():
-            return await once(self.pool, process_id=key.process_id, step=key.step,
-                              actor=key.actor, action=action, write=write, run=key.run,
-                              permission=key.permission, facts=key.facts)
+            return await once(
+                self.pool,
+                process_id=key.process_id,
+                step=key.step,
+                actor=key.actor,
+                action=action,
+                write=write,
+                run=key.run,
+                permission=key.permission,
+                facts=key.facts,
+            )
 
     async def _read(self, read):
         async with refusals_are_final(), self.pool.acquire() as conn:
@@ -55,39 +63,49 @@ class PsaActivities(StepActivities):
     @activity.defn
     async def save_billing_information(self, s: BillingInformationSave) -> BillingSaved:
         result = await self._step(
-            s.key, "billing information provided",
-            lambda c: psa.save_billing_information(c, s.key.process_id, s.key.actor,
-                                                   s.account_id, s.info))
+            s.key,
+            "billing information provided",
+            lambda c: psa.save_billing_information(
+                c, s.key.process_id, s.key.actor, s.account_id, s.info
+            ),
+        )
         return BillingSaved(**result)
 
     @activity.defn
     async def draft_contract(self, d: ContractDraft) -> DraftedContract:
         result = await self._step(
-            d.key, "contract drafted",
-            lambda c: psa.draft_contract(c, d.key.process_id, d.contract_id, d.account_id,
-                                         d.terms))
+            d.key,
+            "contract drafted",
+            lambda c: psa.draft_contract(c, d.key.process_id, d.contract_id, d.account_id, d.terms),
+        )
         return DraftedContract(**result)
 
     @activity.defn
     async def change_contract_terms(self, t: TermsChange) -> None:
-        await self._step(t.key, "contract terms changed",
-                         lambda c: psa.set_terms(c, t.contract_id, t.terms))
+        await self._step(
+            t.key, "contract terms changed", lambda c: psa.set_terms(c, t.contract_id, t.terms)
+        )
 
     @activity.defn
     async def change_contract_parts(self, p: PartsChange) -> DraftedContract:
-        result = await self._step(p.key, "contract parts changed",
-                                  lambda c: psa.change_parts(c, p.contract_id, p.changes))
+        result = await self._step(
+            p.key, "contract parts changed", lambda c: psa.change_parts(c, p.contract_id, p.changes)
+        )
         return DraftedContract(**result)
 
     @activity.defn
     async def activate_contract(self, a: ContractActivation) -> None:
-        await self._step(a.key, "contract activated",
-                         lambda c: psa.activate_contract(c, a.contract_id, a.key.actor))
+        await self._step(
+            a.key,
+            "contract activated",
+            lambda c: psa.activate_contract(c, a.contract_id, a.key.actor),
+        )
 
     @activity.defn
     async def cancel_onboarding(self, o: OnboardingClosure) -> None:
-        await self._step(o.key, "onboarding cancelled",
-                         lambda c: psa.cancel_contract(c, o.contract_id, o.reason))
+        await self._step(
+            o.key, "onboarding cancelled", lambda c: psa.cancel_contract(c, o.contract_id, o.reason)
+        )
 
     # --- onboarding campaign ----------------------------------------------------------------
 
@@ -98,7 +116,8 @@ class PsaActivities(StepActivities):
     @activity.defn
     async def clients_to_onboard(self, page: ClientPage) -> list[str]:
         return await self._read(
-            lambda c: psa.clients_to_onboard(c, page.partner_id, page.after, page.limit))
+            lambda c: psa.clients_to_onboard(c, page.partner_id, page.after, page.limit)
+        )
 
     # --- invoicing run ----------------------------------------------------------------------
 
@@ -109,17 +128,23 @@ class PsaActivities(StepActivities):
     @activity.defn
     async def confirm_numbering(self, n: NumberingConfirmation) -> ConfirmedNumbering:
         result = await self._step(
-            n.key, "invoice numbering reviewed",
-            lambda c: invoicing.confirm_numbering(c, n.partner_id, n.prefix, n.next_number,
-                                                  n.format, n.key.actor))
+            n.key,
+            "invoice numbering reviewed",
+            lambda c: invoicing.confirm_numbering(
+                c, n.partner_id, n.prefix, n.next_number, n.format, n.key.actor
+            ),
+        )
         return ConfirmedNumbering(**result)
 
     @activity.defn
     async def issue_invoices(self, b: InvoiceBatch) -> IssuedBatch:
         result = await self._step(
-            b.key, "invoices issued",
-            lambda c: invoicing.issue_invoices(c, b.key.process_id, b.partner_id, b.period,
-                                               b.issued_on, b.limit))
+            b.key,
+            "invoices issued",
+            lambda c: invoicing.issue_invoices(
+                c, b.key.process_id, b.partner_id, b.period, b.issued_on, b.limit
+            ),
+        )
         return IssuedBatch(**result)
 
     @activity.defn
@@ -132,6 +157,8 @@ class PsaActivities(StepActivities):
     @activity.defn
     async def change_record(self, r: RecordChangeStep) -> RecordChanged:
         result = await self._step(
-            r.key, r.change.operation.replace("-", " "),
-            lambda c: service_desk.change_record(c, r.key.process_id, r.key.actor, r.change))
+            r.key,
+            r.change.operation.replace("-", " "),
+            lambda c: service_desk.change_record(c, r.key.process_id, r.key.actor, r.change),
+        )
         return RecordChanged(**result)

@@ -14,6 +14,5 @@ class RecordActivities(StepActivities):
             if lookup.what == "lead-cards":
                 return await records.lead_cards(conn, lookup.queue_id or "", lookup.lead_ids)
             if lookup.what == "invoice":
-                return await records.invoices(conn, lookup.invoice_number or "",
-                                              lookup.partner_id)
+                return await records.invoices(conn, lookup.invoice_number or "", lookup.partner_id)
             return await records.contacts(conn, lookup.account_id, lookup.partner_id)

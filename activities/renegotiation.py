@@ -31,86 +31,103 @@ class RenegotiationActivities(StepActivities):
 
     @activity.defn
     async def enrich_renegotiation_ticket(self, s: CaseStep) -> StepResult:
-        return await self._step(s.key, "ticket enriched",
-                                lambda c: store.enrich_ticket(c, s.case))
+        return await self._step(s.key, "ticket enriched", lambda c: store.enrich_ticket(c, s.case))
 
     @activity.defn
     async def create_renegotiation_deal(self, s: DealStep) -> StepResult:
-        return await self._step(s.key, "deal created",
-                                lambda c: store.create_deal(c, s.key.process_id, s))
+        return await self._step(
+            s.key, "deal created", lambda c: store.create_deal(c, s.key.process_id, s)
+        )
 
     @activity.defn
     async def draft_renegotiation_contract(self, s: CaseStep) -> StepResult:
-        return await self._step(s.key, "contract drafted",
-                                lambda c: store.draft_contract(c, s.key.process_id, s.case))
+        return await self._step(
+            s.key, "contract drafted", lambda c: store.draft_contract(c, s.key.process_id, s.case)
+        )
 
     @activity.defn
     async def send_contract_for_signing(self, s: SendingStep) -> StepResult:
         return await self._step(
-            s.key, "contract sent by e-mail and SMS",
-            lambda c: store.send_contract(c, s.key.process_id, s.key.step, s,
-                                        config.signing_url()))
+            s.key,
+            "contract sent by e-mail and SMS",
+            lambda c: store.send_contract(c, s.key.process_id, s.key.step, s, config.signing_url()),
+        )
 
     @activity.defn
     async def remind_signatory(self, s: DeadlineStep) -> StepResult:
         return await self._step(
-            s.key, "signing reminder sent",
-            lambda c: store.remind_signatory(c, s.key.process_id, s.key.step, s))
+            s.key,
+            "signing reminder sent",
+            lambda c: store.remind_signatory(c, s.key.process_id, s.key.step, s),
+        )
 
     @activity.defn
     async def record_signing_deadline_passed(self, s: DeadlineStep) -> StepResult:
         return await self._step(
-            s.key, "signing deadline passed",
-            lambda c: store.deadline_passed(c, s.key.process_id, s.key.step, s))
+            s.key,
+            "signing deadline passed",
+            lambda c: store.deadline_passed(c, s.key.process_id, s.key.step, s),
+        )
 
     @activity.defn
     async def extend_signing_deadline(self, s: DeadlineStep) -> StepResult:
         return await self._step(
-            s.key, "signing deadline extended",
-            lambda c: store.extend_deadline(c, s.key.process_id, s.key.step, s))
+            s.key,
+            "signing deadline extended",
+            lambda c: store.extend_deadline(c, s.key.process_id, s.key.step, s),
+        )
 
     @activity.defn
     async def cancel_renegotiation(self, s: ClosingStep) -> StepResult:
-        return await self._step(s.key, "renegotiation cancelled",
-                                lambda c: store.cancel(c, s))
+        return await self._step(s.key, "renegotiation cancelled", lambda c: store.cancel(c, s))
 
     @activity.defn
     async def record_contract_signature(self, s: SignatureStep) -> StepResult:
         return await self._step(
-            s.key, "contract signed",
-            lambda c: store.record_signature(c, s, s.key.process_id, s.key.step))
+            s.key,
+            "contract signed",
+            lambda c: store.record_signature(c, s, s.key.process_id, s.key.step),
+        )
 
     @activity.defn
     async def record_contract_declined(self, s: DeclineStep) -> StepResult:
         return await self._step(
-            s.key, "contract declined by the customer",
-            lambda c: store.decline(c, s.key.process_id, s.key.step, s))
+            s.key,
+            "contract declined by the customer",
+            lambda c: store.decline(c, s.key.process_id, s.key.step, s),
+        )
 
     @activity.defn
     async def set_product_access_count(self, s: CaseStep) -> StepResult:
-        return await self._step(s.key, "access count set",
-                                lambda c: store.set_access_count(c, s.key.process_id, s.case))
+        return await self._step(
+            s.key, "access count set", lambda c: store.set_access_count(c, s.key.process_id, s.case)
+        )
 
     @activity.defn
     async def record_reduction_on_customer_card(self, s: SignatureStep) -> StepResult:
-        return await self._step(s.key, "reduction recorded on the customer card",
-                                lambda c: store.record_reduction(c, s))
+        return await self._step(
+            s.key, "reduction recorded on the customer card", lambda c: store.record_reduction(c, s)
+        )
 
     @activity.defn
     async def hand_reduction_to_csc(self, s: SignatureStep) -> StepResult:
         return await self._step(
-            s.key, "reduction handed to CSC",
-            lambda c: store.hand_reduction_to_csc(c, s.key.process_id, s.key.step, s))
+            s.key,
+            "reduction handed to CSC",
+            lambda c: store.hand_reduction_to_csc(c, s.key.process_id, s.key.step, s),
+        )
 
     @activity.defn
     async def inform_order_invoice(self, s: SignatureStep) -> StepResult:
-        return await self._step(s.key, "order/invoice informed",
-                                lambda c: store.inform_order_invoice(c, s))
+        return await self._step(
+            s.key, "order/invoice informed", lambda c: store.inform_order_invoice(c, s)
+        )
 
     @activity.defn
     async def notify_sales_registration(self, s: SignatureStep) -> StepResult:
         address = config.sales_registration_address()
         return await self._step(
-            s.key, "sales registration notified",
-            lambda c: store.notify_sales_registration(c, s.key.process_id, s.key.step, s,
-                                                      address))
+            s.key,
+            "sales registration notified",
+            lambda c: store.notify_sales_registration(c, s.key.process_id, s.key.step, s, address),
+        )

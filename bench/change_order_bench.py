@@ -19,7 +19,6 @@ if str(ROOT) not in sys.path:
 
 from temporalio.client import Client  # noqa: E402
 
-import logs  # noqa: E402
 from bench.change_twin import ACTIVITIES as TWIN_ACTIVITIES  # noqa: E402
 from bench.change_twin import NoopChangeTwin  # noqa: E402
 from bench.common import run  # noqa: E402
@@ -27,6 +26,7 @@ from bench.fast_change_bench import applied, confirmed_to_the_end, start  # noqa
 from bench.ratio import Kind, compare, parser  # noqa: E402
 from domain.change_order import ChangeOrderRequest, QuoteStep, StaffStep, Stage  # noqa: E402
 from domain.order_lines import QuoteLine  # noqa: E402
+from telemetry import logs  # noqa: E402
 from tests.records import new_account  # noqa: E402
 from workflows.change_order import ChangeOrder  # noqa: E402
 
@@ -39,8 +39,11 @@ def through_quote(workflow, kind: str):
         process_id, answer, handle = await start(client, queue, workflow, kind, request)
         if answer.stage != Stage.QUOTE_DRAFT:
             raise RuntimeError(f"{process_id} started in stage {answer.stage}: {answer.message}")
-        quote = answer.message.rsplit(" ", 1)[-1] if workflow is NoopChangeTwin else (
-            f"quote-{process_id.removeprefix(kind + '-')}-v1")
+        quote = (
+            answer.message.rsplit(" ", 1)[-1]
+            if workflow is NoopChangeTwin
+            else (f"quote-{process_id.removeprefix(kind + '-')}-v1")
+        )
         step = QuoteStep(actor=STAFF.actor, quote_id=quote)
         await handle.execute_update(workflow.mark_primary, step)
         await handle.execute_update(workflow.publish, step)
@@ -49,23 +52,31 @@ def through_quote(workflow, kind: str):
             raise RuntimeError(f"{process_id} mark complete: {done.stage} {done.message}")
         await confirmed_to_the_end(handle, workflow, process_id)
         return process_id
+
     return run_one
 
 
 async def change_requests(pool, n: int) -> list[ChangeOrderRequest]:
     accounts = [await new_account(pool, licences={"Premium": 2}) for _ in range(n)]
-    return [ChangeOrderRequest(account_id=a.id, pbx_id=a.pbx_id, lines=LINES,
-                               requested_by="bench-staff") for a in accounts]
+    return [
+        ChangeOrderRequest(
+            account_id=a.id, pbx_id=a.pbx_id, lines=LINES, requested_by="bench-staff"
+        )
+        for a in accounts
+    ]
 
 
 async def twin_requests(pool, n: int) -> list[ChangeOrderRequest]:
     tags = [uuid.uuid4().hex[:6].upper() for _ in range(n)]
-    return [ChangeOrderRequest(account_id=f"N{t}", pbx_id=f"PBX-N{t}", lines=LINES,
-                               requested_by="bench-staff") for t in tags]
+    return [
+        ChangeOrderRequest(
+            account_id=f"N{t}", pbx_id=f"PBX-N{t}", lines=LINES, requested_by="bench-staff"
+        )
+        for t in tags
+    ]
 
 
-OURS = Kind("change-order", change_requests, through_quote(ChangeOrder, "change-order"),
-            applied)
+OURS = Kind("change-order", change_requests, through_quote(ChangeOrder, "change-order"), applied)
 TWIN = Kind("noop-change-twin", twin_requests, through_quote(NoopChangeTwin, "noop-change-twin"))
 
 

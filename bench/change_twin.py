@@ -29,11 +29,13 @@ def _noop(name: str):
     @activity.defn(name=f"noop_co_{name}")
     async def step(key: StepKey) -> None:
         return None
+
     return step
 
 
 LOAD_PBX, SAVE_QUOTE, MARK_PRIMARY, PUBLISH, COMPLETE = (
-    _noop(n) for n in ("load_pbx", "save_quote", "mark_primary", "publish", "complete"))
+    _noop(n) for n in ("load_pbx", "save_quote", "mark_primary", "publish", "complete")
+)
 
 
 @activity.defn(name="noop_co_apply_order")
@@ -58,7 +60,8 @@ class NoopChangeTwin:
 
     async def _act(self, fn, step: str, actor: str = SYSTEM):
         return await workflow.execute_activity(
-            fn, self._key(step, actor), start_to_close_timeout=ACTIVITY_TIMEOUT, summary=step)
+            fn, self._key(step, actor), start_to_close_timeout=ACTIVITY_TIMEOUT, summary=step
+        )
 
     @workflow.run
     async def run(self, request: ChangeOrderRequest) -> StepAnswer:
@@ -79,8 +82,7 @@ class NoopChangeTwin:
     @workflow.update
     async def started(self) -> StepAnswer:
         await workflow.wait_condition(lambda: self.validated)
-        return StepAnswer(message=f"no-op change twin started: {self.quote_id}",
-                          stage=self.stage)
+        return StepAnswer(message=f"no-op change twin started: {self.quote_id}", stage=self.stage)
 
     async def _step(self, fn, step: str, actor: str, stage: Stage) -> StepAnswer:
         await self._act(fn, step, actor)
@@ -98,8 +100,7 @@ class NoopChangeTwin:
 
     @workflow.update
     async def mark_complete(self, step: StaffStep) -> StepAnswer:
-        return await self._step(COMPLETE, "mark-complete-v1-1", step.actor,
-                                Stage.AWAITING_PARTNER)
+        return await self._step(COMPLETE, "mark-complete-v1-1", step.actor, Stage.AWAITING_PARTNER)
 
     @workflow.update
     async def confirm(self, step: StaffStep) -> StepAnswer:

@@ -32,6 +32,7 @@ async def migrate_with_staff(dsn: str) -> None:
     finally:
         await conn.close()
 
+
 BIN = Path(sys.executable).parent
 
 
@@ -53,7 +54,8 @@ class Postgres:
 
             self.tmp = tempfile.mkdtemp(prefix="partnerflow-bench-pg-")
             self.server = await asyncio.to_thread(
-                pgserver.get_server, self.tmp, cleanup_mode="delete")
+                pgserver.get_server, self.tmp, cleanup_mode="delete"
+            )
             self.admin_dsn = self.server.get_uri()
         conn = await asyncpg.connect(self.admin_dsn)
         try:
@@ -78,8 +80,9 @@ class Postgres:
                 await conn.close()
 
 
-async def start_dev_server(db_filename: str | None = None,
-                           sqlite_pragmas: list[str] = ()) -> WorkflowEnvironment:
+async def start_dev_server(
+    db_filename: str | None = None, sqlite_pragmas: list[str] = ()
+) -> WorkflowEnvironment:
     """The dev server prints a banner on its stdout: spawn it with our stderr as its stdout,
     so that a benchmark's stdout carries only the results."""
     sys.stdout.flush()
@@ -88,10 +91,13 @@ async def start_dev_server(db_filename: str | None = None,
     try:
         return await WorkflowEnvironment.start_local(
             dev_server_existing_path=str(BIN / "temporal"),
-            data_converter=pydantic_data_converter, search_attributes=SEARCH_ATTRIBUTES,
-            ui=False, dev_server_log_level="error",
+            data_converter=pydantic_data_converter,
+            search_attributes=SEARCH_ATTRIBUTES,
+            ui=False,
+            dev_server_log_level="error",
             dev_server_database_filename=db_filename,
-            dev_server_extra_args=[a for p in sqlite_pragmas for a in ("--sqlite-pragma", p)])
+            dev_server_extra_args=[a for p in sqlite_pragmas for a in ("--sqlite-pragma", p)],
+        )
     finally:
         os.dup2(saved, 1)
         os.close(saved)
@@ -142,8 +148,7 @@ class CpuMeter:
     def _groups(self) -> dict[str, list]:
         ps = self.psutil
         me = ps.Process()
-        groups: dict[str, list] = {"bench process": [me], "temporal server": [],
-                                   "postgres": []}
+        groups: dict[str, list] = {"bench process": [me], "temporal server": [], "postgres": []}
         for child in me.children(recursive=True):
             try:
                 name = child.name()
@@ -154,7 +159,8 @@ class CpuMeter:
         if self.pg_dir:
             for p in ps.process_iter(["name", "cmdline"]):
                 if p.info["name"] == "postgres" and self.pg_dir in " ".join(
-                        p.info["cmdline"] or []):
+                    p.info["cmdline"] or []
+                ):
                     groups["postgres"] = [p, *p.children(recursive=True)]
                     break
         for name, pid in self.extra.items():
@@ -186,14 +192,22 @@ class WorkerProcess:
     """bench/worker_proc.py as a child process, with settings given as environment."""
 
     def __init__(self, dsn: str, address: str, queue: str, **settings: str) -> None:
-        self.env = {**os.environ, "DATABASE_URL": dsn, "TEMPORAL_ADDRESS": address,
-                    "PARTNERFLOW_TASK_QUEUE": queue, **settings}
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": dsn,
+            "TEMPORAL_ADDRESS": address,
+            "PARTNERFLOW_TASK_QUEUE": queue,
+            **settings,
+        }
         self.proc: asyncio.subprocess.Process | None = None
 
     async def start(self) -> int:
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, str(Path(__file__).parent / "worker_proc.py"), env=self.env,
-            stdout=asyncio.subprocess.PIPE)
+            sys.executable,
+            str(Path(__file__).parent / "worker_proc.py"),
+            env=self.env,
+            stdout=asyncio.subprocess.PIPE,
+        )
         line = await asyncio.wait_for(self.proc.stdout.readline(), 120)
         if not line.startswith(b"ready"):
             raise RuntimeError(f"worker did not start: {line!r}")
@@ -214,4 +228,5 @@ def fair_twins() -> None:
     import worker
 
     worker.WORKFLOW_RUNNER = SandboxedWorkflowRunner(
-        restrictions=SandboxRestrictions.default.with_passthrough_modules("workflows", "bench"))
+        restrictions=SandboxRestrictions.default.with_passthrough_modules("workflows", "bench")
+    )

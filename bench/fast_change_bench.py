@@ -26,13 +26,13 @@ from temporalio.common import (  # noqa: E402
     WorkflowIDConflictPolicy,
 )
 
-import logs  # noqa: E402
 from bench.common import run  # noqa: E402
 from bench.noop_twin import ACTIVITIES as TWIN_ACTIVITIES  # noqa: E402
 from bench.noop_twin import NoopTwin  # noqa: E402
 from bench.ratio import Kind, compare, parser  # noqa: E402
 from domain.change_order import FastChangeRequest, StaffStep, Stage  # noqa: E402
 from domain.order_lines import FastChangeLine  # noqa: E402
+from telemetry import logs  # noqa: E402
 from tests.records import new_account  # noqa: E402
 from workflows.fast_change_order import FastChangeOrder  # noqa: E402
 from workflows.visibility import ACCOUNT_ID, PROCESS_KIND  # noqa: E402
@@ -47,16 +47,22 @@ async def start(client: Client, queue: str, workflow, kind: str, request):
     and account as search attributes of the start."""
     process_id = f"{kind}-{request.account_id}-{uuid.uuid4().hex[:8]}"
     op = WithStartWorkflowOperation(
-        workflow.run, request, id=process_id, task_queue=queue,
+        workflow.run,
+        request,
+        id=process_id,
+        task_queue=queue,
         id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
         static_summary=f"bench {kind} {request.account_id}",
-        search_attributes=TypedSearchAttributes([
-            SearchAttributePair(PROCESS_KIND, kind),
-            SearchAttributePair(ACCOUNT_ID, request.account_id),
-        ]),
+        search_attributes=TypedSearchAttributes(
+            [
+                SearchAttributePair(PROCESS_KIND, kind),
+                SearchAttributePair(ACCOUNT_ID, request.account_id),
+            ]
+        ),
     )
     answer = await client.execute_update_with_start_workflow(
-        workflow.started, start_workflow_operation=op, id=f"started-{process_id}")
+        workflow.started, start_workflow_operation=op, id=f"started-{process_id}"
+    )
     return process_id, answer, await op.workflow_handle()
 
 
@@ -67,6 +73,7 @@ def confirmed_once(workflow, kind: str):
             raise RuntimeError(f"{process_id} started in stage {answer.stage}: {answer.message}")
         await confirmed_to_the_end(handle, workflow, process_id)
         return process_id
+
     return run_one
 
 
@@ -83,26 +90,41 @@ async def confirmed_to_the_end(handle, workflow, process_id: str) -> None:
 async def fast_requests(pool, n: int) -> list[FastChangeRequest]:
     """One fresh account per process, made before the clock starts."""
     accounts = [await new_account(pool, licences=LICENCES) for _ in range(n)]
-    return [FastChangeRequest(account_id=a.id, pbx_id=a.pbx_id, lines=REQUESTED,
-                              requested_by="bench-staff") for a in accounts]
+    return [
+        FastChangeRequest(
+            account_id=a.id, pbx_id=a.pbx_id, lines=REQUESTED, requested_by="bench-staff"
+        )
+        for a in accounts
+    ]
 
 
 async def twin_requests(pool, n: int) -> list[FastChangeRequest]:
     out = []
     for _ in range(n):
         tag = uuid.uuid4().hex[:6].upper()
-        out.append(FastChangeRequest(account_id=f"N{tag}", pbx_id=f"PBX-N{tag}",
-                                     lines=REQUESTED, requested_by="bench-staff"))
+        out.append(
+            FastChangeRequest(
+                account_id=f"N{tag}",
+                pbx_id=f"PBX-N{tag}",
+                lines=REQUESTED,
+                requested_by="bench-staff",
+            )
+        )
     return out
 
 
 async def applied(pool, ids: list[str]) -> int:
-    return await pool.fetchval("SELECT count(*) FROM orders WHERE process_id = ANY($1::text[])"
-                               " AND status = 'applied'", ids)
+    return await pool.fetchval(
+        "SELECT count(*) FROM orders WHERE process_id = ANY($1::text[]) AND status = 'applied'", ids
+    )
 
 
-OURS = Kind("fast-change-order", fast_requests,
-            confirmed_once(FastChangeOrder, "fast-change-order"), applied)
+OURS = Kind(
+    "fast-change-order",
+    fast_requests,
+    confirmed_once(FastChangeOrder, "fast-change-order"),
+    applied,
+)
 TWIN = Kind("noop-twin", twin_requests, confirmed_once(NoopTwin, "noop-twin"))
 
 

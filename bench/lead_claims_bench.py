@@ -37,7 +37,6 @@ if str(ROOT) not in sys.path:
 
 from temporalio.client import WorkflowUpdateFailedError  # noqa: E402
 
-import logs  # noqa: E402
 import worker  # noqa: E402
 from bench.common import (  # noqa: E402
     Postgres,
@@ -59,13 +58,18 @@ from domain.leads import (  # noqa: E402
 )
 from store.db import create_pool  # noqa: E402
 from store.leads import forget_batch, save_batch  # noqa: E402
+from telemetry import logs  # noqa: E402
 from tests.records_partners import enable_partner_management, lead_rows, new_partner  # noqa: E402
 from tests.workflows.harness import start_process  # noqa: E402
 from workflows.lead_queue_router import LeadQueueRouter  # noqa: E402
 
-KINDS = {" is already claimed by ": "already claimed", "is at the claim cap": "at the cap",
-         "is not eligible for queue": "not eligible", " is yours, ": "claimed",
-         " is already yours": "claimed again"}
+KINDS = {
+    " is already claimed by ": "already claimed",
+    "is at the claim cap": "at the cap",
+    "is not eligible for queue": "not eligible",
+    " is yours, ": "claimed",
+    " is already yours": "claimed again",
+}
 
 
 def kind_of(answer: str) -> str:
@@ -92,30 +96,46 @@ async def bench(args: argparse.Namespace) -> int:
         partners = [await new_partner(pool, users=args.users) for _ in range(args.partners)]
         users = [u for p in partners for u in p.users]
         queue_id = f"bench-{uuid.uuid4().hex[:6]}"
-        request = RouterRequest(queue_id=queue_id, name="bench", channel_managers=["cm-bench"],
-                                partners=[p.id for p in partners], claim_cap=args.cap,
-                                requested_by="cm-bench")
+        request = RouterRequest(
+            queue_id=queue_id,
+            name="bench",
+            channel_managers=["cm-bench"],
+            partners=[p.id for p in partners],
+            claim_cap=args.cap,
+            requested_by="cm-bench",
+        )
         task_queue = f"bench-{uuid.uuid4().hex[:8]}"
         async with worker.build_worker(env.client, pool, task_queue=task_queue):
-            handle, _ = await start_process(env.client, task_queue, LeadQueueRouter, request,
-                                            process_id=queue_process_id(queue_id))
+            handle, _ = await start_process(
+                env.client,
+                task_queue,
+                LeadQueueRouter,
+                request,
+                process_id=queue_process_id(queue_id),
+            )
             rows = lead_rows(args.leads)
             progress(f"importing {len(rows)} leads in batches of {IMPORT_BATCH} ...")
             began = time.perf_counter()
             for chunk in batches(rows, IMPORT_BATCH):
                 ref = save_batch(documents, chunk)
                 try:
-                    await deliver(handle, LeadQueueRouter.add_leads,
-                                  LeadBatch(actor="bench", batch=ref),
-                                  update_id=f"add_leads-{queue_id}-{ref.sha256[:32]}")
+                    await deliver(
+                        handle,
+                        LeadQueueRouter.add_leads,
+                        LeadBatch(actor="bench", batch=ref),
+                        update_id=f"add_leads-{queue_id}-{ref.sha256[:32]}",
+                    )
                 finally:
                     forget_batch(documents, ref)
             import_seconds = time.perf_counter() - began
-            stored = await pool.fetchval("SELECT count(*) FROM leads WHERE queue_id = $1",
-                                         queue_id)
-            leads = [r["id"] for r in await pool.fetch(
-                "SELECT id FROM leads WHERE queue_id = $1 ORDER BY id", queue_id)]
-            hot = leads[:args.hot]
+            stored = await pool.fetchval("SELECT count(*) FROM leads WHERE queue_id = $1", queue_id)
+            leads = [
+                r["id"]
+                for r in await pool.fetch(
+                    "SELECT id FROM leads WHERE queue_id = $1 ORDER BY id", queue_id
+                )
+            ]
+            hot = leads[: args.hot]
             attempts = [(random.choice(users), random.choice(hot)) for _ in range(args.claims)]
             gate = asyncio.Semaphore(args.concurrency)
             answers: list[tuple[str, str, str]] = []
@@ -124,13 +144,17 @@ async def bench(args: argparse.Namespace) -> int:
 
             async def try_claim(user: str, lead: str) -> None:
                 async with gate:
-                    step = LeadStepRequest(queue_id=queue_id, kind="claim", actor=user,
-                                           lead_id=lead)
+                    step = LeadStepRequest(
+                        queue_id=queue_id, kind="claim", actor=user, lead_id=lead
+                    )
                     t0 = time.perf_counter()
                     try:
                         answer = await run_lead_step(
-                            env.client, step, lead_step_process_id(step, uuid.uuid4().hex[:12]),
-                            task_queue=task_queue)
+                            env.client,
+                            step,
+                            lead_step_process_id(step, uuid.uuid4().hex[:12]),
+                            task_queue=task_queue,
+                        )
                         answers.append((user, lead, answer.message))
                     except WorkflowUpdateFailedError as e:
                         answers.append((user, lead, e.cause.message))
@@ -139,9 +163,11 @@ async def bench(args: argparse.Namespace) -> int:
                         return
                     latencies.append(time.perf_counter() - t0)
 
-            progress(f"{len(attempts)} claims by {len(users)} users of {args.partners} partners "
-                     f"on {len(hot)} of {len(leads)} leads, cap {args.cap}, "
-                     f"{args.concurrency} in flight")
+            progress(
+                f"{len(attempts)} claims by {len(users)} users of {args.partners} partners "
+                f"on {len(hot)} of {len(leads)} leads, cap {args.cap}, "
+                f"{args.concurrency} in flight"
+            )
             began = time.perf_counter()
             await asyncio.gather(*(try_claim(u, lead) for u, lead in attempts))
             seconds = time.perf_counter() - began
@@ -149,8 +175,11 @@ async def bench(args: argparse.Namespace) -> int:
             history = len((await handle.fetch_history()).events)
 
         kinds = Counter(kind_of(a) for _, _, a in answers)
-        current = await pool.fetch("SELECT lead_id, user_id, partner_id FROM claims"
-                                   " WHERE queue_id = $1 AND ended_at IS NULL", queue_id)
+        current = await pool.fetch(
+            "SELECT lead_id, user_id, partner_id FROM claims"
+            " WHERE queue_id = $1 AND ended_at IS NULL",
+            queue_id,
+        )
         won = {lead: user for user, lead, a in answers if kind_of(a) == "claimed"}
         per_partner = Counter(r["partner_id"] for r in current)
         checks = {
@@ -164,27 +193,42 @@ async def bench(args: argparse.Namespace) -> int:
         }
         state_bytes = len(json.dumps(state.model_dump(mode="json")))
         figures = {
-            "leads": args.leads, "import_seconds": round(import_seconds, 2),
-            "leads_per_s": round(args.leads / import_seconds), "partners": args.partners,
-            "users": len(users), "cap": args.cap, "concurrency": args.concurrency,
-            "claims": len(attempts), "hot_leads": len(hot),
-            "answers": dict(sorted(kinds.items())), "errors": sum(errors.values()),
+            "leads": args.leads,
+            "import_seconds": round(import_seconds, 2),
+            "leads_per_s": round(args.leads / import_seconds),
+            "partners": args.partners,
+            "users": len(users),
+            "cap": args.cap,
+            "concurrency": args.concurrency,
+            "claims": len(attempts),
+            "hot_leads": len(hot),
+            "answers": dict(sorted(kinds.items())),
+            "errors": sum(errors.values()),
             "error_kinds": dict(errors),
-            "seconds": round(seconds, 2), "claims_per_s": round(len(attempts) / seconds, 1),
+            "seconds": round(seconds, 2),
+            "claims_per_s": round(len(attempts) / seconds, 1),
             "p50_ms": round(1000 * statistics.median(latencies), 1) if latencies else None,
             "p99_ms": round(1000 * percentile(latencies, 99), 1) if latencies else None,
-            "queue_state_bytes": state_bytes, "queue_runs": state.runs,
-            "queue_history_events": history, "checks": checks,
+            "queue_state_bytes": state_bytes,
+            "queue_runs": state.runs,
+            "queue_history_events": history,
+            "checks": checks,
         }
-        say(f"import: {args.leads} leads in {import_seconds:.1f} s "
+        say(
+            f"import: {args.leads} leads in {import_seconds:.1f} s "
             f"({figures['leads_per_s']} leads/s); queue state {state_bytes} bytes, "
-            f"{history} history events in run {state.runs}")
-        say(f"claims: {len(attempts)} by {len(users)} users, {args.concurrency} in flight, "
+            f"{history} history events in run {state.runs}"
+        )
+        say(
+            f"claims: {len(attempts)} by {len(users)} users, {args.concurrency} in flight, "
             f"in {seconds:.1f} s -> {figures['claims_per_s']} claims/s; latency p50 "
-            f"{figures['p50_ms']} ms, p99 {figures['p99_ms']} ms; errors {figures['errors']}")
+            f"{figures['p50_ms']} ms, p99 {figures['p99_ms']} ms; errors {figures['errors']}"
+        )
         say("  answers: " + ", ".join(f"{k} {n}" for k, n in figures["answers"].items()))
-        say("  PostgreSQL: " + ", ".join(f"{k.replace('_', ' ')}: {'yes' if v else 'NO'}"
-                                         for k, v in checks.items()))
+        say(
+            "  PostgreSQL: "
+            + ", ".join(f"{k.replace('_', ' ')}: {'yes' if v else 'NO'}" for k, v in checks.items())
+        )
         left = list(documents.rglob("*.json"))
         say(f"  batch files left on disk: {len(left)}")
         say(json.dumps({**figures, "files_left": len(left)}))
@@ -203,15 +247,25 @@ def main() -> int:
     parser.add_argument("--partners", type=int, default=20)
     parser.add_argument("--users", type=int, default=10, help="users per partner (default 10)")
     parser.add_argument("--claims", type=int, default=4000, help="claim attempts")
-    parser.add_argument("--hot", type=int, default=2000,
-                        help="the claims go to the first N leads, so claimants collide")
+    parser.add_argument(
+        "--hot",
+        type=int,
+        default=2000,
+        help="the claims go to the first N leads, so claimants collide",
+    )
     parser.add_argument("--cap", type=int, default=100, help="claim cap (default 100)")
-    parser.add_argument("--concurrency", type=int, default=200,
-                        help="claims in flight at once (default 200)")
+    parser.add_argument(
+        "--concurrency", type=int, default=200, help="claims in flight at once (default 200)"
+    )
     args = parser.parse_args()
     warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
-    if min(args.partners, args.users, args.leads, args.concurrency, args.claims,
-           args.hot, args.cap) < 1 or args.leads > 100_000:
+    if (
+        min(
+            args.partners, args.users, args.leads, args.concurrency, args.claims, args.hot, args.cap
+        )
+        < 1
+        or args.leads > 100_000
+    ):
         parser.error("every count >= 1; --leads <= 100000 (the file limit)")
     args.hot = min(args.hot, args.leads)
     try:

@@ -40,6 +40,7 @@ def show_stage(stage: Stage, partner: str | None = None) -> None:
 
 # --- the activities: same order and count as a fast change order, no work ------------------
 
+
 @activity.defn(name="noop_load_pbx")
 async def noop_load_pbx(key: StepKey) -> None:
     return None
@@ -60,6 +61,7 @@ ACTIVITIES = [noop_load_pbx, noop_create_order, noop_apply_order]
 
 # --- the workflow ----------------------------------------------------------------------------
 
+
 @workflow.defn(name="NoopTwin")
 class NoopTwin:
     @workflow.init
@@ -79,15 +81,21 @@ class NoopTwin:
     @workflow.run
     async def run(self, request: FastChangeRequest) -> StepAnswer:
         await self._act(noop_load_pbx, self._key("load-pbx"), "load PBX (no-op)")
-        await self._act(noop_create_order, self._key("create-order", request.requested_by),
-                        "create order (no-op)")
+        await self._act(
+            noop_create_order,
+            self._key("create-order", request.requested_by),
+            "create order (no-op)",
+        )
         self.stage = Stage.AWAITING_PARTNER
         show_stage(self.stage, "P-TWIN")
         self.validated = True
         await workflow.wait_condition(lambda: self.confirmed_by is not None)
         self.stage = Stage.APPLYING
-        await self._act(noop_apply_order, self._key("apply-order", self.confirmed_by or SYSTEM),
-                        "apply order (no-op)")
+        await self._act(
+            noop_apply_order,
+            self._key("apply-order", self.confirmed_by or SYSTEM),
+            "apply order (no-op)",
+        )
         self.stage = Stage.APPLIED
         show_stage(self.stage)
         await workflow.wait_condition(workflow.all_handlers_finished)

@@ -37,7 +37,6 @@ from temporalio.common import (  # noqa: E402
     WorkflowIDConflictPolicy,
 )
 
-import logs  # noqa: E402
 import worker  # noqa: E402
 from bench.common import (  # noqa: E402
     Postgres,
@@ -49,28 +48,39 @@ from bench.common import (  # noqa: E402
 )
 from domain.psa import CampaignRequest, CampaignStatus, progress_line  # noqa: E402
 from store.db import create_pool  # noqa: E402
+from telemetry import logs  # noqa: E402
 from tests.records import load_catalogue  # noqa: E402
 from tests.records_psa import new_clients, new_partner  # noqa: E402
 from workflows.onboarding_campaign import OnboardingCampaign  # noqa: E402
 from workflows.visibility import PARTNER_ID, PROCESS_KIND  # noqa: E402
 
 
-async def campaign(client: Client, queue: str, partner_id: str, args,
-                   deadline: float) -> tuple[CampaignStatus, float, str]:
+async def campaign(
+    client: Client, queue: str, partner_id: str, args, deadline: float
+) -> tuple[CampaignStatus, float, str]:
     """As `starter.py onboard-all` runs it; returns the final status, the seconds it took,
     and the first run's id."""
     process_id = f"onboarding-campaign-{partner_id}"
-    request = CampaignRequest(partner_id=partner_id, requested_by="bench",
-                              batch_size=args.batch_size, window=args.window)
+    request = CampaignRequest(
+        partner_id=partner_id, requested_by="bench", batch_size=args.batch_size, window=args.window
+    )
     op = WithStartWorkflowOperation(
-        OnboardingCampaign.run, request, id=process_id, task_queue=queue,
+        OnboardingCampaign.run,
+        request,
+        id=process_id,
+        task_queue=queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        search_attributes=TypedSearchAttributes([
-            SearchAttributePair(PROCESS_KIND, "onboarding-campaign"),
-            SearchAttributePair(PARTNER_ID, partner_id)]))
+        search_attributes=TypedSearchAttributes(
+            [
+                SearchAttributePair(PROCESS_KIND, "onboarding-campaign"),
+                SearchAttributePair(PARTNER_ID, partner_id),
+            ]
+        ),
+    )
     t0 = time.perf_counter()
-    await client.execute_update_with_start_workflow(OnboardingCampaign.started,
-                                                    start_workflow_operation=op)
+    await client.execute_update_with_start_workflow(
+        OnboardingCampaign.started, start_workflow_operation=op
+    )
     first_run = (await op.workflow_handle()).result_run_id or ""
     handle = client.get_workflow_handle(process_id)
     last = ""
@@ -89,8 +99,10 @@ async def campaign(client: Client, queue: str, partner_id: str, args,
 
 async def all_waiting(client: Client, partner_id: str, n: int, deadline: float) -> float:
     t0 = time.perf_counter()
-    query = (f'ProcessKind = "client-onboarding" AND PartnerId = "{partner_id}" AND '
-             'Stage = "awaiting-billing-information"')
+    query = (
+        f'ProcessKind = "client-onboarding" AND PartnerId = "{partner_id}" AND '
+        'Stage = "awaiting-billing-information"'
+    )
     while (await client.count_workflows(query)).count < n:
         if time.perf_counter() > deadline:
             raise TimeoutError("not every onboarding waits for staff")
@@ -114,41 +126,54 @@ async def bench(args) -> int:
         t0 = time.perf_counter()
         partner = await new_partner(pool)
         await new_clients(pool, partner, args.n, licences={"Premium": 3, "Basic": 2})
-        progress(f"{args.n} clients of partner {partner.id} made in "
-                 f"{time.perf_counter() - t0:.1f} s")
+        progress(
+            f"{args.n} clients of partner {partner.id} made in {time.perf_counter() - t0:.1f} s"
+        )
 
         deadline = time.perf_counter() + args.timeout
         async with worker.build_worker(client, pool, task_queue=queue):
-            progress(f"campaign over {args.n} clients, batch size {args.batch_size}, window "
-                     f"{args.window} ...")
-            first, first_s, first_run = await campaign(client, queue, partner.id, args,
-                                                       deadline)
+            progress(
+                f"campaign over {args.n} clients, batch size {args.batch_size}, window "
+                f"{args.window} ..."
+            )
+            first, first_s, first_run = await campaign(client, queue, partner.id, args, deadline)
             waiting_s = first_s + await all_waiting(client, partner.id, args.n, deadline)
             progress("the campaign again ...")
             again, again_s, _ = await campaign(client, queue, partner.id, args, deadline)
             history = await client.get_workflow_handle(
-                f"onboarding-campaign-{partner.id}", run_id=first_run).fetch_history()
+                f"onboarding-campaign-{partner.id}", run_id=first_run
+            ).fetch_history()
 
         p, q = first.progress, again.progress
-        ok = (p.handled == p.started == args.n and q.handled == q.already_onboarding == args.n
-              and q.started == 0)
+        ok = (
+            p.handled == p.started == args.n
+            and q.handled == q.already_onboarding == args.n
+            and q.started == 0
+        )
         figures = {
-            "n": args.n, "batch_size": args.batch_size, "window": args.window,
+            "n": args.n,
+            "batch_size": args.batch_size,
+            "window": args.window,
             "campaign_s": round(first_s, 1),
             "clients_per_s": round(args.n / first_s, 1),
             "all_waiting_for_staff_s": round(waiting_s, 1),
             "campaign_runs": p.runs,
             "history_events_per_run": len(history.events),
             "again_s": round(again_s, 1),
-            "again_started": q.started, "again_skipped": q.already_onboarding,
+            "again_started": q.started,
+            "again_skipped": q.already_onboarding,
             "ok": ok,
         }
-        say(f"campaign over {args.n} clients: done in {first_s:.1f} s "
+        say(
+            f"campaign over {args.n} clients: done in {first_s:.1f} s "
             f"({figures['clients_per_s']} clients/s), {p.runs} runs (continue-as-new), "
-            f"{len(history.events)} history events in its first run")
+            f"{len(history.events)} history events in its first run"
+        )
         say(f"every onboarding waiting for staff after {waiting_s:.1f} s")
-        say(f"the campaign again: {again_s:.1f} s, {q.started} started, "
-            f"{q.already_onboarding} skipped as already onboarding")
+        say(
+            f"the campaign again: {again_s:.1f} s, {q.started} started, "
+            f"{q.already_onboarding} skipped as already onboarding"
+        )
         say(json.dumps(figures))
         return 0 if ok else 1
     finally:
@@ -162,10 +187,12 @@ async def bench(args) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=5000, help="clients (default 5000)")
-    parser.add_argument("--batch-size", type=int, default=250,
-                        help="clients per campaign run (default 250)")
-    parser.add_argument("--window", type=int, default=25,
-                        help="onboardings being started at once (default 25)")
+    parser.add_argument(
+        "--batch-size", type=int, default=250, help="clients per campaign run (default 250)"
+    )
+    parser.add_argument(
+        "--window", type=int, default=25, help="onboardings being started at once (default 25)"
+    )
     parser.add_argument("--poll", type=float, default=1.0, help="progress poll, seconds")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds for it all")
     args = parser.parse_args()

@@ -16,25 +16,37 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import logs  # noqa: E402
 from bench.common import Postgres, progress, run, say  # noqa: E402
 from relay import Relay, Settings  # noqa: E402
 from relay.sinks import MailCatcher  # noqa: E402
 from store.db import create_pool, migrate  # noqa: E402
 from store.steps import notify, once  # noqa: E402
+from telemetry import logs  # noqa: E402
 
 
 async def step(pool, partner_id: str, tag: str) -> float:
     """One business step writing one outbox row; returns when it committed (monotonic)."""
+
     async def write(conn):
-        await notify(conn, process_id=f"bench-{tag}", step="create-order",
-                     recipient_kind="partner", recipient_id=partner_id,
-                     template="order_awaiting_confirmation",
-                     payload={"order_id": f"O-{tag}", "account_id": "BENCH", "pbx_id": "PBX"})
+        await notify(
+            conn,
+            process_id=f"bench-{tag}",
+            step="create-order",
+            recipient_kind="partner",
+            recipient_id=partner_id,
+            template="order_awaiting_confirmation",
+            payload={"order_id": f"O-{tag}", "account_id": "BENCH", "pbx_id": "PBX"},
+        )
         return {}
 
-    await once(pool, process_id=f"bench-{tag}", step="create-order", actor="bench",
-               action="order created", write=write)
+    await once(
+        pool,
+        process_id=f"bench-{tag}",
+        step="create-order",
+        actor="bench",
+        action="order created",
+        write=write,
+    )
     return time.monotonic()
 
 
@@ -50,10 +62,13 @@ async def main_async(args) -> int:
     try:
         await migrate(dsn)
         pool = await create_pool(dsn, max_size=4 + 2 * args.relays)
-        await pool.execute("INSERT INTO partners (id, name, email) VALUES"
-                           " ('P-BENCH', 'Bench Partner GmbH', 'orders@bench.example')")
-        settings = Settings(smtp_host="127.0.0.1", smtp_port=catcher.port,
-                            smtp_starttls=False, poll_seconds=1.0)
+        await pool.execute(
+            "INSERT INTO partners (id, name, email) VALUES"
+            " ('P-BENCH', 'Bench Partner GmbH', 'orders@bench.example')"
+        )
+        settings = Settings(
+            smtp_host="127.0.0.1", smtp_port=catcher.port, smtp_starttls=False, poll_seconds=1.0
+        )
 
         # 1. throughput: N rows waiting, then the relays start and empty the outbox
         progress(f"writing {args.n} outbox rows")
@@ -65,8 +80,10 @@ async def main_async(args) -> int:
         while len(catcher.messages) < args.n:
             await asyncio.sleep(0.01)
         took = catcher.messages[args.n - 1].at - began
-        say(f"throughput: {args.n} messages by {args.relays} relay(s) in {took:.2f} s = "
-            f"{args.n / took:.0f} messages/s")
+        say(
+            f"throughput: {args.n} messages by {args.relays} relay(s) in {took:.2f} s = "
+            f"{args.n / took:.0f} messages/s"
+        )
         ids = [m.message_id for m in catcher.messages]
         say(f"  duplicates: {len(ids) - len(set(ids))}")
 
@@ -80,11 +97,13 @@ async def main_async(args) -> int:
         while len(catcher.messages) < args.n + args.steps:
             await asyncio.sleep(0.01)
         lat = []
-        for m in catcher.messages[args.n:]:
+        for m in catcher.messages[args.n :]:
             order = m.subject.split()[1]
             lat.append((m.at - committed[order]) * 1000)
-        say(f"step -> arrival: p50 {percentile(lat, 50):.1f} ms, p95 {percentile(lat, 95):.1f}"
-            f" ms, max {max(lat):.1f} ms ({len(lat)} messages)")
+        say(
+            f"step -> arrival: p50 {percentile(lat, 50):.1f} ms, p95 {percentile(lat, 95):.1f}"
+            f" ms, max {max(lat):.1f} ms ({len(lat)} messages)"
+        )
         stop.set()
         await asyncio.gather(*tasks)
         await pool.close()

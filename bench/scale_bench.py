@@ -25,7 +25,6 @@ if str(ROOT) not in sys.path:
 from temporalio.client import Client  # noqa: E402
 from temporalio.contrib.pydantic import pydantic_data_converter  # noqa: E402
 
-import logs  # noqa: E402
 from bench.common import (  # noqa: E402
     CpuMeter,
     Postgres,
@@ -39,6 +38,7 @@ from bench.common import (  # noqa: E402
 from bench.fast_change_bench import OURS, TWIN  # noqa: E402
 from bench.ratio import load, run_phase  # noqa: E402
 from store.db import create_pool  # noqa: E402
+from telemetry import logs  # noqa: E402
 from tests.records import load_catalogue  # noqa: E402
 
 
@@ -63,28 +63,36 @@ async def bench(args: argparse.Namespace) -> int:
                 pids = [await wp.start() for wp in workers]
                 meter = CpuMeter(pg.tmp, {f"worker {i + 1}": pid for i, pid in enumerate(pids)})
                 for kind in (OURS, TWIN):  # warm-up, not counted
-                    warm = await run_phase(kind, client, queue, await kind.prepare(pool, 5),
-                                           args.concurrency, 120)
+                    warm = await run_phase(
+                        kind, client, queue, await kind.prepare(pool, 5), args.concurrency, 120
+                    )
                     if warm.failures:  # nothing to measure: say why and stop
                         say(f"warm-up of {kind.name} failed: {warm.failures[0]}")
                         return 1
                 row = {"workers": w}
                 for r in range(args.rounds):
-                    for kind in ((OURS, TWIN) if r % 2 == 0 else (TWIN, OURS)):
+                    for kind in (OURS, TWIN) if r % 2 == 0 else (TWIN, OURS):
                         requests = await kind.prepare(pool, args.n)
                         meter.take()
-                        phase = await run_phase(kind, client, queue, requests,
-                                                args.concurrency, 120)
+                        phase = await run_phase(
+                            kind, client, queue, requests, args.concurrency, 120
+                        )
                         cpu = meter.take()
                         bad = bad or bool(phase.failures)
                         cores = {k: round(v / phase.wall, 2) for k, v in cpu.items()}
                         row.setdefault(kind.name, []).append(
-                            {"per_s": round(phase.throughput, 2), "cores": cores,
-                             "load": os.getloadavg()})
-                        say(f"{w} worker(s), {kind.name}: {phase.throughput:.2f} processes/s; "
-                            "CPU cores used: " + ", ".join(f"{k} {v:.2f}"
-                                                           for k, v in cores.items())
-                            + f" ({phase.load})")
+                            {
+                                "per_s": round(phase.throughput, 2),
+                                "cores": cores,
+                                "load": os.getloadavg(),
+                            }
+                        )
+                        say(
+                            f"{w} worker(s), {kind.name}: {phase.throughput:.2f} processes/s; "
+                            "CPU cores used: "
+                            + ", ".join(f"{k} {v:.2f}" for k, v in cores.items())
+                            + f" ({phase.load})"
+                        )
                 results.append(row)
             finally:
                 for wp in workers:
@@ -92,14 +100,24 @@ async def bench(args: argparse.Namespace) -> int:
         base = {k: max(x["per_s"] for x in results[0][k]) for k in (OURS.name, TWIN.name)}
         for row in results:
             best = {k: max(x["per_s"] for x in row[k]) for k in (OURS.name, TWIN.name)}
-            say(f"{row['workers']} worker(s): fast change {best[OURS.name]:.2f}/s "
+            say(
+                f"{row['workers']} worker(s): fast change {best[OURS.name]:.2f}/s "
                 f"(x{best[OURS.name] / base[OURS.name]:.2f} of one worker), no-op twin "
                 f"{best[TWIN.name]:.2f}/s (x{best[TWIN.name] / base[TWIN.name]:.2f}); ratio "
                 f"ours/twin {best[OURS.name] / best[TWIN.name]:.2f} (best of "
-                f"{args.rounds} rounds each)")
+                f"{args.rounds} rounds each)"
+            )
         say(f"{load()} at the end")
-        say(json.dumps({"n": args.n, "concurrency": args.concurrency, "rounds": args.rounds,
-                        "results": results}))
+        say(
+            json.dumps(
+                {
+                    "n": args.n,
+                    "concurrency": args.concurrency,
+                    "rounds": args.rounds,
+                    "results": results,
+                }
+            )
+        )
         return 1 if bad else 0
     finally:
         if pool is not None:

@@ -22,7 +22,6 @@ from temporalio.contrib.pydantic import pydantic_data_converter  # noqa: E402
 from temporalio.plugin import SimplePlugin  # noqa: E402
 
 import config  # noqa: E402
-import logs  # noqa: E402
 import worker  # noqa: E402
 from bench.change_twin import ACTIVITIES as CHANGE_TWIN_ACTIVITIES  # noqa: E402
 from bench.change_twin import NoopChangeTwin  # noqa: E402
@@ -30,23 +29,27 @@ from bench.common import fair_twins, run  # noqa: E402
 from bench.noop_twin import ACTIVITIES as TWIN_ACTIVITIES  # noqa: E402
 from bench.noop_twin import NoopTwin  # noqa: E402
 from store.db import create_pool  # noqa: E402
+from telemetry import logs  # noqa: E402
 
 
 async def main_async() -> int:
     tuning = worker.settings()
     fair_twins()
     pool = await create_pool(os.environ["DATABASE_URL"], max_size=tuning.pool_size)
-    plugin = SimplePlugin("partnerflow-bench-noop-twins", workflows=[NoopTwin, NoopChangeTwin],
-                          activities=[*TWIN_ACTIVITIES, *CHANGE_TWIN_ACTIVITIES])
-    client = await Client.connect(os.environ["TEMPORAL_ADDRESS"],
-                                  data_converter=pydantic_data_converter, plugins=[plugin])
+    plugin = SimplePlugin(
+        "partnerflow-bench-noop-twins",
+        workflows=[NoopTwin, NoopChangeTwin],
+        activities=[*TWIN_ACTIVITIES, *CHANGE_TWIN_ACTIVITIES],
+    )
+    client = await Client.connect(
+        os.environ["TEMPORAL_ADDRESS"], data_converter=pydantic_data_converter, plugins=[plugin]
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     try:
-        async with worker.build_worker(client, pool, task_queue=config.TASK_QUEUE,
-                                       tuning=tuning):
+        async with worker.build_worker(client, pool, task_queue=config.TASK_QUEUE, tuning=tuning):
             print(f"ready {os.getpid()}", flush=True)
             await stop.wait()
     finally:

@@ -50,11 +50,20 @@ from domain.errors import Refused
 from workflows.accounts import READ_DEADLINE, AccountChange, AccountOverviewRead
 from workflows.visibility import ACCOUNT_ID, PROCESS_KIND, STAGE
 
-OPTIONS = {"account_id": "--account", "partner_id": "--partner", "project_id": "--project",
-           "contact_id": "--contact-id", "name": "--name", "phone": "--phone", "email": "--email",
-           "invoice_email": "--invoice-email", "project_name": "--project-name",
-           "contact_name": "--contact-name", "contact_email": "--contact-email",
-           "contact_phone": "--contact-phone"}
+OPTIONS = {
+    "account_id": "--account",
+    "partner_id": "--partner",
+    "project_id": "--project",
+    "contact_id": "--contact-id",
+    "name": "--name",
+    "phone": "--phone",
+    "email": "--email",
+    "invoice_email": "--invoice-email",
+    "project_name": "--project-name",
+    "contact_name": "--contact-name",
+    "contact_email": "--contact-email",
+    "contact_phone": "--contact-phone",
+}
 
 
 def _id(text: str, option: str) -> str:
@@ -69,8 +78,12 @@ def _build(model, **fields):
     try:
         return model(**fields)
     except ValidationError as e:  # lengths: the rules themselves are in `checked`
-        raise BadInput("; ".join(f"{OPTIONS.get(str(err['loc'][0]), err['loc'][0])}: "
-                                 f"{err['msg']}" for err in e.errors())) from None
+        raise BadInput(
+            "; ".join(
+                f"{OPTIONS.get(str(err['loc'][0]), err['loc'][0])}: {err['msg']}"
+                for err in e.errors()
+            )
+        ) from None
 
 
 def _checked(change):
@@ -78,8 +91,9 @@ def _checked(change):
     try:
         return checked(change)
     except InvalidFields as e:
-        raise BadInput("; ".join(f"{OPTIONS.get(f, LABELS.get(f, f))}: {m}"
-                                 for f, m in e.problems.items())) from None
+        raise BadInput(
+            "; ".join(f"{OPTIONS.get(f, LABELS.get(f, f))}: {m}" for f, m in e.problems.items())
+        ) from None
     except Refused as e:
         raise BadInput(str(e)) from None
 
@@ -94,42 +108,62 @@ async def run_change(args, change) -> int:
     client = await temporal()
     try:
         handle = await client.start_workflow(
-            AccountChange.run, request, id=process_id, task_queue=config.TASK_QUEUE,
+            AccountChange.run,
+            request,
+            id=process_id,
+            task_queue=config.TASK_QUEUE,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             static_summary=f"{operation.replace('-', ' ')} of account {account}",
-            search_attributes=TypedSearchAttributes([
-                SearchAttributePair(PROCESS_KIND, AccountKind.ACCOUNT_CHANGE.value),
-                SearchAttributePair(ACCOUNT_ID, account)]))
+            search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(PROCESS_KIND, AccountKind.ACCOUNT_CHANGE.value),
+                    SearchAttributePair(ACCOUNT_ID, account),
+                ]
+            ),
+        )
     except WorkflowAlreadyStartedError:
         handle = client.get_workflow_handle_for(AccountChange.run, process_id)
-    result: AccountChangeStatus = await answered(client, process_id, f"process {process_id}",
-                                                 handle.result())
+    result: AccountChangeStatus = await answered(
+        client, process_id, f"process {process_id}", handle.result()
+    )
     ok = result.stage == AccountStage.DONE
     emit(args, ok, result.message + f"\nprocess id: {process_id}", result)
     return OK if ok else REFUSED
 
 
 async def cmd_update_account(args) -> int:
-    change = _build(UpdateAccount, account_id=args.account,
-                           name=args.name, phone=args.phone, email=args.email,
-                           invoice_email=args.invoice_email)
+    change = _build(
+        UpdateAccount,
+        account_id=args.account,
+        name=args.name,
+        phone=args.phone,
+        email=args.email,
+        invoice_email=args.invoice_email,
+    )
     if all(getattr(change, f) is None for f in ("name", "phone", "email", "invoice_email")):
-        raise BadInput("nothing to change: give at least one of --name, --phone, --email, "
-                       "--invoice-email")
+        raise BadInput(
+            "nothing to change: give at least one of --name, --phone, --email, --invoice-email"
+        )
     return await run_change(args, _checked(change).model_dump())
 
 
 async def cmd_new_pipeline(args) -> int:
     account = args.account
     change = _build(
-        NewPipeline, account_id=account, name=args.name,
+        NewPipeline,
+        account_id=account,
+        name=args.name,
         partner_id=args.partner,
-        phone=args.phone, email=args.email, invoice_email=args.invoice_email,
+        phone=args.phone,
+        email=args.email,
+        invoice_email=args.invoice_email,
         project_id=_id(args.project or f"PBX-{account}", "--project"),
         project_name=args.project_name or args.name,
         contact_id=_id(args.contact_id or f"C-{account}-1", "--contact-id"),
-        contact_name=args.contact_name, contact_email=args.contact_email or "",
-        contact_phone=args.contact_phone or "")
+        contact_name=args.contact_name,
+        contact_email=args.contact_email or "",
+        contact_phone=args.contact_phone or "",
+    )
     return await run_change(args, _checked(change).model_dump())
 
 
@@ -143,36 +177,49 @@ FORMATTERS[AccountKind.ACCOUNT_CHANGE.value] = show_change
 
 # --- the overview -----------------------------------------------------------------------------
 
+
 async def open_processes(client, account_id: str) -> list[dict]:
     """From Temporal's visibility (eventually consistent: a process started a moment ago may
     be missing for a second)."""
-    query = (f"{ACCOUNT_ID.name} = {json.dumps(account_id)} AND ExecutionStatus = 'Running'"
-             f" AND {PROCESS_KIND.name} IS NOT NULL")
+    query = (
+        f"{ACCOUNT_ID.name} = {json.dumps(account_id)} AND ExecutionStatus = 'Running'"
+        f" AND {PROCESS_KIND.name} IS NOT NULL"
+    )
     rows = []
     async for wf in client.list_workflows(query, limit=100):
         sa = wf.typed_search_attributes
-        rows.append({"process_id": wf.id, "kind": sa.get(PROCESS_KIND),
-                     "stage": sa.get(STAGE),
-                     "started": wf.start_time.isoformat(timespec="seconds")})
+        rows.append(
+            {
+                "process_id": wf.id,
+                "kind": sa.get(PROCESS_KIND),
+                "stage": sa.get(STAGE),
+                "started": wf.start_time.isoformat(timespec="seconds"),
+            }
+        )
     return sorted(rows, key=lambda r: r["started"])
 
 
 def show_overview(o: AccountOverview, processes: list[dict]) -> str:
     a = o.account
     lines = [f"{a.id}  {a.name}  (partner {a.partner_id}, {a.partner_name})"]
-    for label, value in (("phone", a.phone), ("e-mail", a.email),
-                         ("invoice e-mail", a.invoice_email)):
+    for label, value in (
+        ("phone", a.phone),
+        ("e-mail", a.email),
+        ("invoice e-mail", a.invoice_email),
+    ):
         lines.append(f"  {label + ':':<16}{value or '(missing)'}")
     missing = a.missing()
     if missing:
-        lines.append(f"  {'quotes:':<16}rejected until {', '.join(missing)} "
-                     f"{'is' if len(missing) == 1 else 'are'} filled in "
-                     f"(starter.py update-account --account {a.id} ...)")
+        lines.append(
+            f"  {'quotes:':<16}rejected until {', '.join(missing)} "
+            f"{'is' if len(missing) == 1 else 'are'} filled in "
+            f"(starter.py update-account --account {a.id} ...)"
+        )
     for c in o.contacts:
         details = ", ".join(v for v in (c.email, c.phone) if v)
         lines.append(f"  {'contact:':<16}{c.id} {c.name}" + (f" ({details})" if details else ""))
     for p in o.pbxs:
-        lines.append(f"  PBX {p.id} \"{p.name}\" ({'active' if p.active else 'not active'})")
+        lines.append(f'  PBX {p.id} "{p.name}" ({"active" if p.active else "not active"})')
         totals = p.licence_totals()
         for licence, total in totals.items():
             blocks = [b for b in p.licences if b.licence_type == licence]
@@ -184,8 +231,10 @@ def show_overview(o: AccountOverview, processes: list[dict]) -> str:
             lines.append(f"    {pr.kind + ':':<14}{pr.sku} x{pr.quantity} from {pr.start_date}")
         for f in p.flats:
             dids = ", ".join(f.dids) or "no DIDs"
-            lines.append(f"    {'flat:':<14}CLASSOUND-FLAT {f.id} on {f.licence_type} from "
-                         f"{f.start_date}: {dids}")
+            lines.append(
+                f"    {'flat:':<14}CLASSOUND-FLAT {f.id} on {f.licence_type} from "
+                f"{f.start_date}: {dids}"
+            )
         for d in p.dids_without_flat:
             lines.append(f"    {'DID:':<14}{d.number} ({d.status}, on no flat)")
     if processes:
@@ -202,52 +251,81 @@ async def cmd_account(args) -> int:
     read_id = f"account-overview-{lookup.account_id}-{uuid.uuid4().hex[:12]}"
     try:
         overview: AccountOverview = await answered(
-            client, read_id, f"the account {lookup.account_id}", client.execute_workflow(
-                AccountOverviewRead.run, lookup, id=read_id,
-                task_queue=config.TASK_QUEUE, execution_timeout=READ_DEADLINE,
-                static_summary=f"overview of account {lookup.account_id} for {args.actor}"))
+            client,
+            read_id,
+            f"the account {lookup.account_id}",
+            client.execute_workflow(
+                AccountOverviewRead.run,
+                lookup,
+                id=read_id,
+                task_queue=config.TASK_QUEUE,
+                execution_timeout=READ_DEADLINE,
+                static_summary=f"overview of account {lookup.account_id} for {args.actor}",
+            ),
+        )
     except WorkflowFailureError as e:
         raise Failure(REFUSED, f"the account could not be read: {e.cause}") from None
     if overview.refused:
         raise Failure(REFUSED, overview.refused)
     processes = await open_processes(client, lookup.account_id)
-    emit(args, True, show_overview(overview, processes),
-         {**overview.model_dump(mode="json"), "open_processes": processes})
+    emit(
+        args,
+        True,
+        show_overview(overview, processes),
+        {**overview.model_dump(mode="json"), "open_processes": processes},
+    )
     return OK
 
 
 def register(commands: Commands) -> None:
     def change(name: str, help_: str, fn):
         c = commands.add(name, help_, fn)
-        c.add_argument("--request-id", type=REQUEST_ID,
-                       help="make a repeated command the same request (applied once)")
+        c.add_argument(
+            "--request-id",
+            type=REQUEST_ID,
+            help="make a repeated command the same request (applied once)",
+        )
         return c
 
-    c = change("update-account", "fill in or correct an account's name, phone, e-mail or "
-               "invoice e-mail (then mark a rejected quote complete again)", cmd_update_account)
+    c = change(
+        "update-account",
+        "fill in or correct an account's name, phone, e-mail or "
+        "invoice e-mail (then mark a rejected quote complete again)",
+        cmd_update_account,
+    )
     c.add_argument("--account", required=True, type=CODE, help="the account id, e.g. BERGMANN")
     c.add_argument("--name", help="the customer's name")
-    c.add_argument("--phone", help="international form, e.g. \"+49 30 1234567\"")
+    c.add_argument("--phone", help='international form, e.g. "+49 30 1234567"')
     c.add_argument("--email", help="the account's e-mail, e.g. info@company.example")
     c.add_argument("--invoice-email", help="where invoices go, e.g. rechnung@company.example")
 
-    c = change("new-pipeline", "customer, project and contact in one step (seed 000 §4), "
-               "with phone, e-mail and invoice e-mail", cmd_new_pipeline)
+    c = change(
+        "new-pipeline",
+        "customer, project and contact in one step (seed 000 §4), "
+        "with phone, e-mail and invoice e-mail",
+        cmd_new_pipeline,
+    )
     c.add_argument("--account", required=True, type=CODE, help="the new account's id, e.g. NEWCO")
-    c.add_argument("--name", required=True, help="the customer's name, e.g. \"NewCo GmbH\"")
+    c.add_argument("--name", required=True, help='the customer\'s name, e.g. "NewCo GmbH"')
     c.add_argument("--partner", required=True, type=CODE, help="the reseller, e.g. P-NORDTEL")
-    c.add_argument("--phone", required=True, help="international form, e.g. \"+49 30 1234567\"")
+    c.add_argument("--phone", required=True, help='international form, e.g. "+49 30 1234567"')
     c.add_argument("--email", required=True, help="the account's e-mail")
     c.add_argument("--invoice-email", required=True, help="where invoices go")
-    c.add_argument("--project", type=CODE, help="the project (PBX) id (default "
-                   "PBX-<account>); it is not active until delivered")
+    c.add_argument(
+        "--project",
+        type=CODE,
+        help="the project (PBX) id (default PBX-<account>); it is not active until delivered",
+    )
     c.add_argument("--project-name", help="default: the customer's name")
     c.add_argument("--contact-name", required=True, help="the customer's contact person")
     c.add_argument("--contact-id", type=CODE, help="default C-<account>-1")
     c.add_argument("--contact-email")
     c.add_argument("--contact-phone", help="international form")
 
-    c = commands.add("account", "an account's fields, contacts, PBXs, licences, products, "
-                     "CLASSOUND-FLATs, DIDs and open processes: what a change order acts on",
-                     cmd_account)
+    c = commands.add(
+        "account",
+        "an account's fields, contacts, PBXs, licences, products, "
+        "CLASSOUND-FLATs, DIDs and open processes: what a change order acts on",
+        cmd_account,
+    )
     c.add_argument("account", type=CODE, help="the account id, e.g. BERGMANN")

@@ -64,6 +64,7 @@ async def sent_or_discarded(stored: StoredFile, sending) -> int:
 
 # --- starting -------------------------------------------------------------------------------
 
+
 def numbers_from(args) -> list[str]:
     numbers: list[str] = []
     if args.numbers:
@@ -78,8 +79,10 @@ def numbers_from(args) -> list[str]:
         except NumberListError as e:
             raise BadInput(str(e)) from None
     if not numbers:
-        raise BadInput("give the numbers to port: --number +49... (repeatable) or --numbers FILE "
-                       "(one number per line)")
+        raise BadInput(
+            "give the numbers to port: --number +49... (repeatable) or --numbers FILE "
+            "(one number per line)"
+        )
     if len(set(numbers)) < len(numbers):
         raise BadInput(f"a number given with --number is also in {args.numbers}")
     return numbers
@@ -92,28 +95,51 @@ async def cmd_classound_order(args) -> int:
         raise BadInput(str(e)) from None
     numbers = numbers_from(args)
     listing = canonical_list(numbers)
-    request = validated(ClassoundRequest, account_id=args.account, pbx_id=args.pbx,
-                        existing_customer=args.existing_customer, flats=flats,
-                        numbers={"sha256": sha256_of(listing), "count": len(numbers)},
-                        requested_by=args.actor)
+    request = validated(
+        ClassoundRequest,
+        account_id=args.account,
+        pbx_id=args.pbx,
+        existing_customer=args.existing_customer,
+        flats=flats,
+        numbers={"sha256": sha256_of(listing), "count": len(numbers)},
+        requested_by=args.actor,
+    )
     kind = ProcessKind.CLASSOUND_ORDER
-    ref = args.ref or same_day_ref(kind.value, request.account_id, request.pbx_id,
-                                   request.existing_customer,
-                                   {t.value: n for t, n in sorted(flats.items())},
-                                   request.numbers.sha256, family=Family.CLASSOUND)
+    ref = args.ref or same_day_ref(
+        kind.value,
+        request.account_id,
+        request.pbx_id,
+        request.existing_customer,
+        {t.value: n for t, n in sorted(flats.items())},
+        request.numbers.sha256,
+        family=Family.CLASSOUND,
+    )
     what = "Classound ordering" if request.existing_customer else "CLASSOUND activation"
     flat_text = ", ".join(f"{t.value}={n}" for t, n in flats.items()) or (
-        "none" if request.existing_customer else "one per licence")
-    summary = (f"{what} on PBX {args.pbx} of account {args.account}: {len(numbers)} number(s) "
-               f"to port, CLASSOUND-FLATs {flat_text}")
+        "none" if request.existing_customer else "one per licence"
+    )
+    summary = (
+        f"{what} on PBX {args.pbx} of account {args.account}: {len(numbers)} number(s) "
+        f"to port, CLASSOUND-FLATs {flat_text}"
+    )
     # The numbers reach the worker through the document store, never through Temporal.
     stored = document_store().put(listing)
-    return await sent_or_discarded(stored, start(
-        args, ClassoundOrder, request, process_id=f"{kind.value}-{request.account_id}-{ref}",
-        kind=kind.value, account_id=request.account_id, summary=summary))
+    return await sent_or_discarded(
+        stored,
+        start(
+            args,
+            ClassoundOrder,
+            request,
+            process_id=f"{kind.value}-{request.account_id}-{ref}",
+            kind=kind.value,
+            account_id=request.account_id,
+            summary=summary,
+        ),
+    )
 
 
 # --- steps ----------------------------------------------------------------------------------
+
 
 async def cmd_upload(args) -> int:
     path = Path(args.file)
@@ -121,18 +147,26 @@ async def cmd_upload(args) -> int:
         data = read_upload(path)
     except Refused as e:
         raise BadInput(str(e)) from None
-    upload = validated(DocumentUpload, actor=args.actor, document={
-        "kind": args.kind, "file_name": clean_file_name(path.name),
-        "content_type": sniff_content_type(data[:SNIFF_BYTES]), "size": len(data),
-        "sha256": sha256_of(data)})
+    upload = validated(
+        DocumentUpload,
+        actor=args.actor,
+        document={
+            "kind": args.kind,
+            "file_name": clean_file_name(path.name),
+            "content_type": sniff_content_type(data[:SNIFF_BYTES]),
+            "size": len(data),
+            "sha256": sha256_of(data),
+        },
+    )
     await running_handle(args.process_id)  # no such process: nothing is stored
     stored = document_store().put(data)
     return await sent_or_discarded(stored, send(args, ClassoundOrder.upload, upload))
 
 
 async def cmd_extend(args) -> int:
-    return await send(args, ClassoundOrder.extend,
-                      validated(Extension, actor=args.actor, days=args.days))
+    return await send(
+        args, ClassoundOrder.extend, validated(Extension, actor=args.actor, days=args.days)
+    )
 
 
 async def cmd_carrier_answer(args) -> int:
@@ -142,12 +176,15 @@ async def cmd_carrier_answer(args) -> int:
             check_no_phone_number(args.refused, "refusal reason")
         except Refused as e:
             raise BadInput(str(e)) from None
-    return await send(args, ClassoundOrder.carrier_answer,
-                      validated(CarrierAnswer, actor=args.actor, porting_date=porting_date,
-                                refused=args.refused))
+    return await send(
+        args,
+        ClassoundOrder.carrier_answer,
+        validated(CarrierAnswer, actor=args.actor, porting_date=porting_date, refused=args.refused),
+    )
 
 
 # --- status ---------------------------------------------------------------------------------
+
 
 def show_status(raw: dict) -> str:
     s = ClassoundStatus.model_validate(raw)
@@ -164,25 +201,40 @@ def show_status(raw: dict) -> str:
     if s.ticket_id:
         lines.append(f"  ticket:      {s.ticket_id} (reseller: documents)")
     for d in s.documents:
-        lines.append(f"  document:    {d.kind.value} {d.file_name} ({d.content_type}, "
-                     f"{d.size} bytes, sha256 {d.sha256[:12]}…) by {d.uploaded_by} "
-                     f"{d.uploaded_at:%Y-%m-%d %H:%M}")
+        lines.append(
+            f"  document:    {d.kind.value} {d.file_name} ({d.content_type}, "
+            f"{d.size} bytes, sha256 {d.sha256[:12]}…) by {d.uploaded_by} "
+            f"{d.uploaded_at:%Y-%m-%d %H:%M}"
+        )
     if s.missing:
         lines.append(f"  missing:     {', '.join(s.missing)}")
     if s.expires_at:
-        escalation = (f"escalation {s.escalates_at:%Y-%m-%d %H:%M}, "
-                      if s.escalates_at and not s.escalation_ticket else "")
-        lines.append(f"  deadlines:   {escalation}expiry {s.expires_at:%Y-%m-%d %H:%M} UTC"
-                     + (f" (extended by {s.extended_days} days)" if s.extended_days else ""))
+        escalation = (
+            f"escalation {s.escalates_at:%Y-%m-%d %H:%M}, "
+            if s.escalates_at and not s.escalation_ticket
+            else ""
+        )
+        lines.append(
+            f"  deadlines:   {escalation}expiry {s.expires_at:%Y-%m-%d %H:%M} UTC"
+            + (f" (extended by {s.extended_days} days)" if s.extended_days else "")
+        )
     if s.reminders_sent or s.escalation_ticket:
-        lines.append(f"  reminders:   {s.reminders_sent}"
-                     + (f"; escalated, ticket {s.escalation_ticket}"
-                        if s.escalation_ticket else ""))
+        lines.append(
+            f"  reminders:   {s.reminders_sent}"
+            + (f"; escalated, ticket {s.escalation_ticket}" if s.escalation_ticket else "")
+        )
     for a in s.attempts:
-        answer = (f"refused: {a.refused}" if a.refused else
-                  f"porting on {a.porting_date}" if a.porting_date else "no answer yet")
-        lines.append(f"  porting:     request {a.request_id} (attempt {a.attempt}) by "
-                     f"{a.submitted_by} {a.submitted_at:%Y-%m-%d}: {answer}")
+        answer = (
+            f"refused: {a.refused}"
+            if a.refused
+            else f"porting on {a.porting_date}"
+            if a.porting_date
+            else "no answer yet"
+        )
+        lines.append(
+            f"  porting:     request {a.request_id} (attempt {a.attempt}) by "
+            f"{a.submitted_by} {a.submitted_at:%Y-%m-%d}: {answer}"
+        )
     lines += [f"  billing:     {b}" for b in s.billing]
     lines += [f"  record:      {r}" for r in s.records]
     lines += [f"  note:        {n}" for n in s.notes]
@@ -196,35 +248,79 @@ def register(commands: Commands) -> None:
     c = commands.add(
         "classound-order",
         "order CLASSOUND with number porting: activation, or Classound ordering for an "
-        "existing CLASSOUND customer", cmd_classound_order)
+        "existing CLASSOUND customer",
+        cmd_classound_order,
+    )
     c.add_argument("--account", required=True, type=CODE)
     c.add_argument("--pbx", required=True, type=CODE)
-    c.add_argument("--number", action="append", metavar="+49...",
-                   help="a number to port from the old carrier, with country code (repeatable)")
-    c.add_argument("--numbers", metavar="FILE",
-                   help="the numbers to port, one per line (# comments allowed)")
-    c.add_argument("--flat", action="append", metavar="LICENCE=N",
-                   help="CLASSOUND-FLATs to book on a licence type, e.g. Premium=5 "
-                   "(repeatable); an activation without --flat books one per licence seat")
-    c.add_argument("--existing-customer", action="store_true",
-                   help="Classound ordering: more CLASSOUND services for a PBX that has it")
-    c.add_argument("--ref", type=CODE, help="your reference; default: the same request on "
-                   "the same day is the same process")
+    c.add_argument(
+        "--number",
+        action="append",
+        metavar="+49...",
+        help="a number to port from the old carrier, with country code (repeatable)",
+    )
+    c.add_argument(
+        "--numbers", metavar="FILE", help="the numbers to port, one per line (# comments allowed)"
+    )
+    c.add_argument(
+        "--flat",
+        action="append",
+        metavar="LICENCE=N",
+        help="CLASSOUND-FLATs to book on a licence type, e.g. Premium=5 "
+        "(repeatable); an activation without --flat books one per licence seat",
+    )
+    c.add_argument(
+        "--existing-customer",
+        action="store_true",
+        help="Classound ordering: more CLASSOUND services for a PBX that has it",
+    )
+    c.add_argument(
+        "--ref",
+        type=CODE,
+        help="your reference; default: the same request on the same day is the same process",
+    )
 
-    c = commands.add("upload", "upload the signed LOA or the last invoice of the old carrier "
-                     "(PDF, PNG or JPEG, at most 10 MB)", cmd_upload, process=True, step=True)
+    c = commands.add(
+        "upload",
+        "upload the signed LOA or the last invoice of the old carrier "
+        "(PDF, PNG or JPEG, at most 10 MB)",
+        cmd_upload,
+        process=True,
+        step=True,
+    )
     c.add_argument("--kind", required=True, choices=[k.value for k in DocumentKind])
     c.add_argument("--file", required=True, metavar="PATH")
 
-    c = commands.add("extend", "move the escalation and expiry deadlines of a CLASSOUND order",
-                     cmd_extend, process=True, step=True)
-    c.add_argument("--days", type=whole(1, MAX_EXTENSION_DAYS), required=True,
-                   help=f"1 to {MAX_EXTENSION_DAYS}")
+    c = commands.add(
+        "extend",
+        "move the escalation and expiry deadlines of a CLASSOUND order",
+        cmd_extend,
+        process=True,
+        step=True,
+    )
+    c.add_argument(
+        "--days",
+        type=whole(1, MAX_EXTENSION_DAYS),
+        required=True,
+        help=f"1 to {MAX_EXTENSION_DAYS}",
+    )
 
-    c = commands.add("carrier-answer", "enter the old carrier's answer to the porting request",
-                     cmd_carrier_answer, process=True, step=True)
+    c = commands.add(
+        "carrier-answer",
+        "enter the old carrier's answer to the porting request",
+        cmd_carrier_answer,
+        process=True,
+        step=True,
+    )
     answer = c.add_mutually_exclusive_group(required=True)
-    answer.add_argument("--porting-date", metavar="YYYY-MM-DD", type=DATE,
-                        help="the date the carrier ports the numbers: they go live that day")
-    answer.add_argument("--refused", metavar="REASON",
-                        help="the carrier refused the porting (no phone numbers in the text)")
+    answer.add_argument(
+        "--porting-date",
+        metavar="YYYY-MM-DD",
+        type=DATE,
+        help="the date the carrier ports the numbers: they go live that day",
+    )
+    answer.add_argument(
+        "--refused",
+        metavar="REASON",
+        help="the carrier refused the porting (no phone numbers in the text)",
+    )

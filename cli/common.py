@@ -46,20 +46,20 @@ from workflows.process import Process
 from workflows.visibility import ACCOUNT_ID, PARTNER_ID, PROCESS_KIND, STAGE
 
 # Exit codes (README "Exit codes"): what happened, and so what the person can do next.
-OK = 0           # done
-REFUSED = 1      # refused or rejected by the process; the reason is printed
-BAD_INPUT = 2    # bad input: nothing was sent
-NO_PROCESS = 3   # no such process, or it has ended
+OK = 0  # done
+REFUSED = 1  # refused or rejected by the process; the reason is printed
+BAD_INPUT = 2  # bad input: nothing was sent
+NO_PROCESS = 3  # no such process, or it has ended
 UNREACHABLE = 4  # Temporal could not be reached: nothing was sent
-BUSY = 5         # Temporal or the process is busy (e.g. too many steps in flight): try again
-NO_ANSWER = 6    # sent, but no answer in time (worker down, process stuck): see `status`
-SETUP = 7        # not set up to run: no key ring, bad credentials, no permission
-FAILED = 8       # Temporal or the worker failed on the request (e.g. a failed workflow task)
+BUSY = 5  # Temporal or the process is busy (e.g. too many steps in flight): try again
+NO_ANSWER = 6  # sent, but no answer in time (worker down, process stuck): see `status`
+SETUP = 7  # not set up to run: no key ring, bad credentials, no permission
+FAILED = 8  # Temporal or the worker failed on the request (e.g. a failed workflow task)
 
 # How long the starter waits for a process to answer a start or a step before giving up.
 WAIT_ENV = "PARTNERFLOW_STARTER_WAIT"
 DEFAULT_WAIT = 60.0
-FIRST_NOTICE = 3.0   # seconds of silence before the first "waiting ..." line
+FIRST_NOTICE = 3.0  # seconds of silence before the first "waiting ..." line
 NOTICE_EVERY = 10.0
 
 
@@ -84,6 +84,7 @@ class Parser(argparse.ArgumentParser):
 
 # --- output ---------------------------------------------------------------------------------
 
+
 def reader_gone() -> None:
     """The reader of our output went away (`--json | head`): the rest goes nowhere, and the
     command still ends with its own exit code, without a BrokenPipe traceback."""
@@ -92,8 +93,9 @@ def reader_gone() -> None:
     os.close(devnull)
 
 
-def emit(args: argparse.Namespace, ok: bool, message: str, data: Any = None,
-         label: str = "refused: ") -> None:
+def emit(
+    args: argparse.Namespace, ok: bool, message: str, data: Any = None, label: str = "refused: "
+) -> None:
     try:
         _emit(args, ok, message, data, label)
         sys.stdout.flush()
@@ -118,12 +120,15 @@ def _emit(args: argparse.Namespace, ok: bool, message: str, data: Any, label: st
 
 # --- input ----------------------------------------------------------------------------------
 
+
 def id_of(form: ids.Form) -> Callable[[str], str]:
     """An argparse type: the id if it has the form, else exit 2 naming the form."""
+
     def parse(text: str) -> str:
         if not form.matches(text):
             raise argparse.ArgumentTypeError(ids.expected(form))
         return text
+
     return parse
 
 
@@ -133,11 +138,13 @@ PROCESS_ID, REQUEST_ID, QUOTE_ID = id_of(ids.PROCESS), id_of(ids.REQUEST), id_of
 
 def whole(low: int, high: int) -> Callable[[str], int]:
     """An argparse type: a whole number in [low, high]."""
+
     def parse(text: str) -> int:
         try:
             return ids.number(text, low, high)
         except ids.IdError as e:
             raise argparse.ArgumentTypeError(str(e)) from None
+
     return parse
 
 
@@ -156,10 +163,11 @@ def read_text(path: Path | str, what: str | None = None) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        line = data[:e.start].count(b"\n") + 1
-        raise BadInput(f"{name} is not UTF-8 text (byte 0x{data[e.start]:02X} on line {line}): "
-                       "save it as UTF-8 (e.g. \"CSV UTF-8\" in a spreadsheet) and try again"
-                       ) from None
+        line = data[: e.start].count(b"\n") + 1
+        raise BadInput(
+            f"{name} is not UTF-8 text (byte 0x{data[e.start]:02X} on line {line}): "
+            'save it as UTF-8 (e.g. "CSV UTF-8" in a spreadsheet) and try again'
+        ) from None
 
 
 DATE_FORM = "use YYYY-MM-DD, e.g. 2026-12-31"
@@ -179,16 +187,34 @@ DATE = a_date
 # refusal of a request model names the option, never the field. A field not listed is named
 # `--field-name`, which is its option wherever the names agree.
 OPTION_OF = {
-    "agreed_start": "--start-date", "account_id": "--account", "pbx_id": "--pbx",
-    "partner_id": "--partner", "contact_id": "--contact", "ticket_id": "--ticket",
-    "original_contract_id": "--original-contract", "queue_id": "--queue",
-    "lead_id": "--lead", "opportunity_id": "--opportunity", "time_entry_id": "ENTRY",
-    "sales_item_id": "ITEM", "quote_id": "--quote", "work_date": "--date",
-    "start_date": "--start", "end_date": "--end", "porting_date": "--porting-date",
-    "actor": "--as", "requested_by": "--as", "channel_manager": "--channel-manager",
-    "unit_price": "--price", "billing_email": "--billing-email", "tax_id": "--tax-id",
-    "payment_terms_days": "--payment-terms", "legal_name": "--legal-name",
-    "postal_code": "--postal-code", "invoice_email": "--invoice-email", "lines": "--line",
+    "agreed_start": "--start-date",
+    "account_id": "--account",
+    "pbx_id": "--pbx",
+    "partner_id": "--partner",
+    "contact_id": "--contact",
+    "ticket_id": "--ticket",
+    "original_contract_id": "--original-contract",
+    "queue_id": "--queue",
+    "lead_id": "--lead",
+    "opportunity_id": "--opportunity",
+    "time_entry_id": "ENTRY",
+    "sales_item_id": "ITEM",
+    "quote_id": "--quote",
+    "work_date": "--date",
+    "start_date": "--start",
+    "end_date": "--end",
+    "porting_date": "--porting-date",
+    "actor": "--as",
+    "requested_by": "--as",
+    "channel_manager": "--channel-manager",
+    "unit_price": "--price",
+    "billing_email": "--billing-email",
+    "tax_id": "--tax-id",
+    "payment_terms_days": "--payment-terms",
+    "legal_name": "--legal-name",
+    "postal_code": "--postal-code",
+    "invoice_email": "--invoice-email",
+    "lines": "--line",
 }
 
 
@@ -206,8 +232,11 @@ def option_of(loc: tuple) -> str:
 def in_words(err: dict) -> str:
     """What to type instead, for one pydantic error."""
     kind, ctx, value = err["type"], err.get("ctx") or {}, err.get("input")
-    shown = f" (not {value!r})" if isinstance(value, str | int | float) and \
-        len(str(value)) <= 40 else ""
+    shown = (
+        f" (not {value!r})"
+        if isinstance(value, str | int | float) and len(str(value)) <= 40
+        else ""
+    )
     if kind.startswith(("date_", "datetime_")):
         return f"{DATE_FORM}{shown}"
     if kind in ("int_parsing", "int_from_float", "int_type"):
@@ -217,14 +246,23 @@ def in_words(err: dict) -> str:
     if kind == "decimal_max_places":
         return f"use at most {ctx.get('decimal_places')} decimal places{shown}"
     if kind in ("greater_than_equal", "greater_than"):
-        return (f"use {ctx['ge']} or more{shown}" if "ge" in ctx
-                else f"use more than {ctx.get('gt')}{shown}")
+        return (
+            f"use {ctx['ge']} or more{shown}"
+            if "ge" in ctx
+            else f"use more than {ctx.get('gt')}{shown}"
+        )
     if kind in ("less_than_equal", "less_than"):
-        return (f"use at most {ctx['le']}{shown}" if "le" in ctx
-                else f"use less than {ctx.get('lt')}{shown}")
+        return (
+            f"use at most {ctx['le']}{shown}"
+            if "le" in ctx
+            else f"use less than {ctx.get('lt')}{shown}"
+        )
     if kind == "string_too_short":
-        return ("must not be empty" if ctx.get("min_length") == 1
-                else f"use at least {ctx.get('min_length')} characters")
+        return (
+            "must not be empty"
+            if ctx.get("min_length") == 1
+            else f"use at least {ctx.get('min_length')} characters"
+        )
     if kind == "string_too_long":
         return f"use at most {ctx.get('max_length')} characters"
     if kind == "missing":
@@ -241,8 +279,9 @@ def validated(model: type[BaseModel], **fields: Any) -> Any:
     try:
         return model(**fields)
     except ValidationError as e:
-        problems = "; ".join(dict.fromkeys(
-            f"{option_of(err['loc'])}: {in_words(err)}" for err in e.errors()))
+        problems = "; ".join(
+            dict.fromkeys(f"{option_of(err['loc'])}: {in_words(err)}" for err in e.errors())
+        )
         raise Failure(BAD_INPUT, problems) from None
 
 
@@ -255,6 +294,7 @@ def same_day_ref(*parts: Any, family: Family, now: datetime | None = None) -> st
 
 
 # --- Temporal -------------------------------------------------------------------------------
+
 
 async def temporal() -> Client:
     """Connect only once the input has been checked: bad input never reaches Temporal.
@@ -275,8 +315,10 @@ async def _connect() -> Client:
         raise Failure(SETUP, str(e)) from None
     if codec is None:
         print(f"warning: {config.PLAINTEXT_WARNING}", file=sys.stderr)
-    if not any(os.environ.get(name) for name in (
-            "TEMPORAL_ADDRESS", "TEMPORAL_PROFILE", "TEMPORAL_CONFIG_FILE")):
+    if not any(
+        os.environ.get(name)
+        for name in ("TEMPORAL_ADDRESS", "TEMPORAL_PROFILE", "TEMPORAL_CONFIG_FILE")
+    ):
         # Nothing chosen: the Temporal of the ./run running in this clone, on whatever port.
         address = (config.running_stack() or {}).get("temporal")
         if address:
@@ -284,11 +326,16 @@ async def _connect() -> Client:
     try:
         return await asyncio.wait_for(config.connect_temporal(), connect_wait())
     except TimeoutError:
-        raise Failure(UNREACHABLE, f"cannot reach Temporal at {temporal_address()}: no answer "
-                      f"in {connect_wait():.0f} s; nothing was sent") from None
+        raise Failure(
+            UNREACHABLE,
+            f"cannot reach Temporal at {temporal_address()}: no answer "
+            f"in {connect_wait():.0f} s; nothing was sent",
+        ) from None
     except Exception as e:  # noqa: BLE001 - any connection failure reads the same to staff
-        raise Failure(UNREACHABLE, f"cannot reach Temporal at {temporal_address()}: "
-                      f"{connect_error_in_words(e)}") from None
+        raise Failure(
+            UNREACHABLE,
+            f"cannot reach Temporal at {temporal_address()}: {connect_error_in_words(e)}",
+        ) from None
 
 
 def connect_error_in_words(e: BaseException) -> str:
@@ -296,8 +343,10 @@ def connect_error_in_words(e: BaseException) -> str:
     means and what to check; the raw text only with PARTNERFLOW_DEBUG=1."""
     raw = str(e)
     lower = raw.lower()
-    check = ("is the Temporal server running (./run starts one), and is TEMPORAL_ADDRESS "
-             "right? Nothing was sent")
+    check = (
+        "is the Temporal server running (./run starts one), and is TEMPORAL_ADDRESS "
+        "right? Nothing was sent"
+    )
     if "connection refused" in lower or "connectionrefused" in lower:
         why = "nothing listens there (connection refused)"
     elif "dns" in lower or "lookup" in lower or "name or service not known" in lower:
@@ -305,8 +354,10 @@ def connect_error_in_words(e: BaseException) -> str:
         check = "check TEMPORAL_ADDRESS. Nothing was sent"
     elif "tls" in lower or "certificate" in lower or "handshake" in lower:
         why = "the TLS handshake failed"
-        check = ("check the TEMPORAL_TLS* settings or TEMPORAL_API_KEY (Temporal Cloud). "
-                 "Nothing was sent")
+        check = (
+            "check the TEMPORAL_TLS* settings or TEMPORAL_API_KEY (Temporal Cloud). "
+            "Nothing was sent"
+        )
     elif "timed out" in lower or "deadline" in lower:
         why = "no answer in time"
     else:
@@ -345,8 +396,9 @@ _client: ContextVar[Client | None] = ContextVar("client", default=None)
 T = TypeVar("T")
 
 
-async def answered(client: Client, process_id: str, what: str,
-                   request: Awaitable[T], *, resend: str | None = None) -> T:
+async def answered(
+    client: Client, process_id: str, what: str, request: Awaitable[T], *, resend: str | None = None
+) -> T:
     """Waits for a process to answer `request` (a start or a step). While it is silent, says
     every few seconds that it waits and why (no worker polls the task queue; an activity
     keeps failing, e.g. the database is down; the process needs attention); gives up after
@@ -362,8 +414,9 @@ async def answered(client: Client, process_id: str, what: str,
             left = limit - (loop.time() - began)
             if left <= 0:
                 break
-            done, _ = await asyncio.wait({task}, timeout=min(left, notice_at -
-                                                            (loop.time() - began)))
+            done, _ = await asyncio.wait(
+                {task}, timeout=min(left, notice_at - (loop.time() - began))
+            )
             if done:
                 try:
                     return task.result()
@@ -381,30 +434,43 @@ async def answered(client: Client, process_id: str, what: str,
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)  # retrieved: no stray warning
     why = why or await diagnosis(client, process_id)
-    again = (f"running the same command again with --request-id {resend} is the same "
-             "request (applied once)" if resend else
-             "running the same command again joins the same request")
-    raise Failure(NO_ANSWER, f"gave up after {limit:.0f} s without an answer from {what}: "
-                  f"{why}. The request was sent and may still be carried out: check "
-                  f"`starter.py status {process_id}`; {again}")
+    again = (
+        f"running the same command again with --request-id {resend} is the same "
+        "request (applied once)"
+        if resend
+        else "running the same command again joins the same request"
+    )
+    raise Failure(
+        NO_ANSWER,
+        f"gave up after {limit:.0f} s without an answer from {what}: "
+        f"{why}. The request was sent and may still be carried out: check "
+        f"`starter.py status {process_id}`; {again}",
+    )
 
 
 async def ended_before_answering(client: Client, process_id: str) -> Failure:
     """The process closed while the request waited (e.g. it failed at once): why."""
     try:
         await client.get_workflow_handle(process_id).result(
-            follow_runs=False, rpc_timeout=timedelta(seconds=10))
+            follow_runs=False, rpc_timeout=timedelta(seconds=10)
+        )
     except WorkflowFailureError as e:
         cause = e.cause
         if isinstance(cause, ApplicationError) and cause.type == PLAINTEXT_REFUSED:
             return Failure(SETUP, cause.message)
-        return Failure(FAILED, f"process {process_id} failed before it answered: "
-                       f"{first_line(cause or e)}")
+        return Failure(
+            FAILED, f"process {process_id} failed before it answered: {first_line(cause or e)}"
+        )
     except Exception as e:  # noqa: BLE001 - the reason is a courtesy; the fact is known
-        return Failure(NO_PROCESS, f"process {process_id} ended before it answered "
-                       f"({first_line(e)}); see `starter.py status {process_id}`")
-    return Failure(NO_PROCESS, f"process {process_id} ended before it answered; see "
-                   f"`starter.py status {process_id}`")
+        return Failure(
+            NO_PROCESS,
+            f"process {process_id} ended before it answered "
+            f"({first_line(e)}); see `starter.py status {process_id}`",
+        )
+    return Failure(
+        NO_PROCESS,
+        f"process {process_id} ended before it answered; see `starter.py status {process_id}`",
+    )
 
 
 async def diagnosis(client: Client, process_id: str) -> str:
@@ -414,17 +480,19 @@ async def diagnosis(client: Client, process_id: str) -> str:
     try:
         workers = await workers_polling(client)
         if not workers:
-            reasons.append(f"no worker polls task queue '{config.TASK_QUEUE}' (is worker.py "
-                           "running, with the same PARTNERFLOW_TASK_QUEUE?)")
+            reasons.append(
+                f"no worker polls task queue '{config.TASK_QUEUE}' (is worker.py "
+                "running, with the same PARTNERFLOW_TASK_QUEUE?)"
+            )
     except Exception as e:  # noqa: BLE001 - a diagnosis must not fail the command
         reasons.append(f"cannot ask Temporal about the workers ({first_line(e)})")
     try:
         desc = await client.get_workflow_handle(process_id).describe(
-            rpc_timeout=timedelta(seconds=5))
+            rpc_timeout=timedelta(seconds=5)
+        )
         stage = desc.typed_search_attributes.get(STAGE)
         if stage == "needs-attention":
-            reasons.append("the process needs attention (see `starter.py status "
-                           f"{process_id}`)")
+            reasons.append(f"the process needs attention (see `starter.py status {process_id}`)")
         raw = desc.raw_description
         for activity in raw.pending_activities:
             if activity.attempt > 1:
@@ -432,19 +500,25 @@ async def diagnosis(client: Client, process_id: str) -> str:
                 if activity.HasField("last_failure"):
                     err = await client.data_converter.decode_failure(activity.last_failure)
                     last = f"; last error: {first_line(err)}"
-                reasons.append(f"step {activity.activity_type.name} has been tried "
-                               f"{activity.attempt} times (is the database reachable?){last}")
+                reasons.append(
+                    f"step {activity.activity_type.name} has been tried "
+                    f"{activity.attempt} times (is the database reachable?){last}"
+                )
         task = raw.pending_workflow_task
         if raw.HasField("pending_workflow_task") and task.attempt > 1:
-            reasons.append(f"the worker fails the process's workflow task (attempt "
-                           f"{task.attempt}): see the worker's log or the Temporal UI")
+            reasons.append(
+                f"the worker fails the process's workflow task (attempt "
+                f"{task.attempt}): see the worker's log or the Temporal UI"
+            )
     except RPCError as e:
         if e.status != RPCStatusCode.NOT_FOUND:
             reasons.append(f"cannot describe the process ({e.message})")
     except Exception as e:  # noqa: BLE001
         reasons.append(f"cannot describe the process ({first_line(e)})")
-    return "; ".join(reasons) or (f"{len(workers)} worker(s) poll ({', '.join(workers[:3])}), "
-                                  "but the process has not answered yet")
+    return "; ".join(reasons) or (
+        f"{len(workers)} worker(s) poll ({', '.join(workers[:3])}), "
+        "but the process has not answered yet"
+    )
 
 
 async def workers_polling(client: Client) -> list[str]:
@@ -452,9 +526,12 @@ async def workers_polling(client: Client) -> list[str]:
     minutes: Temporal keeps the pollers it saw recently (describe_task_queue)."""
     resp = await client.workflow_service.describe_task_queue(
         DescribeTaskQueueRequest(
-            namespace=client.namespace, task_queue=TaskQueue(name=config.TASK_QUEUE),
-            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW),
-        timeout=timedelta(seconds=5))
+            namespace=client.namespace,
+            task_queue=TaskQueue(name=config.TASK_QUEUE),
+            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+        ),
+        timeout=timedelta(seconds=5),
+    )
     return sorted({p.identity or "?" for p in resp.pollers})
 
 
@@ -468,14 +545,18 @@ def rpc_failure(e: RPCError, process_id: str | None = None) -> Failure:
         return Failure(NO_PROCESS, f"no such process, or it has ended: {what} ({message})")
     if status == RPCStatusCode.RESOURCE_EXHAUSTED:
         if "in-flight" in lower or "update" in lower:
-            return Failure(BUSY, "busy, try again: the process has too many steps in progress "
-                           f"(Temporal's limit of in-flight updates); nothing was applied "
-                           f"({message})")
+            return Failure(
+                BUSY,
+                "busy, try again: the process has too many steps in progress "
+                f"(Temporal's limit of in-flight updates); nothing was applied "
+                f"({message})",
+            )
         return Failure(BUSY, f"busy, try again: Temporal limits requests right now ({message})")
     if status == RPCStatusCode.INVALID_ARGUMENT:
         if "length" in lower and ("exceed" in lower or "too long" in lower):
-            return Failure(BAD_INPUT, f"an id is too long for Temporal ({message}); nothing "
-                           "was started")
+            return Failure(
+                BAD_INPUT, f"an id is too long for Temporal ({message}); nothing was started"
+            )
         return Failure(BAD_INPUT, f"Temporal refused the request as invalid: {message}")
     if status == RPCStatusCode.ALREADY_EXISTS:
         return Failure(REFUSED, f"already exists: {message}")
@@ -484,13 +565,20 @@ def rpc_failure(e: RPCError, process_id: str | None = None) -> Failure:
     if status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
         return Failure(NO_ANSWER, f"no answer in time: {message}")
     if status in (RPCStatusCode.UNAUTHENTICATED, RPCStatusCode.PERMISSION_DENIED):
-        return Failure(SETUP, f"Temporal refused our credentials or namespace ({message}): "
-                       "check TEMPORAL_API_KEY / TLS settings and TEMPORAL_NAMESPACE")
+        return Failure(
+            SETUP,
+            f"Temporal refused our credentials or namespace ({message}): "
+            "check TEMPORAL_API_KEY / TLS settings and TEMPORAL_NAMESPACE",
+        )
     if "workflow task" in lower:
-        return Failure(FAILED, f"the worker failed on the process's workflow task ({message}): "
-                       "see the worker's log or the Temporal UI")
-    return Failure(FAILED, f"Temporal failed the request ({status.name if status else '?'}): "
-                   f"{message}")
+        return Failure(
+            FAILED,
+            f"the worker failed on the process's workflow task ({message}): "
+            "see the worker's log or the Temporal UI",
+        )
+    return Failure(
+        FAILED, f"Temporal failed the request ({status.name if status else '?'}): {message}"
+    )
 
 
 def failure_of(e: BaseException, process_id: str | None = None) -> Failure:
@@ -502,17 +590,24 @@ def failure_of(e: BaseException, process_id: str | None = None) -> Failure:
     if isinstance(e, RPCError):
         return rpc_failure(e, process_id)
     if isinstance(e, WorkflowUpdateRPCTimeoutOrCancelledError | RPCTimeoutOrCancelledError):
-        return Failure(NO_ANSWER, "no answer in time from Temporal; the request may still be "
-                       "carried out: check `starter.py status`")
+        return Failure(
+            NO_ANSWER,
+            "no answer in time from Temporal; the request may still be "
+            "carried out: check `starter.py status`",
+        )
     if isinstance(e, WorkflowFailureError):
-        return Failure(FAILED, f"the process failed: {first_line(e.cause or e)}; see the "
-                       "Temporal UI")
+        return Failure(
+            FAILED, f"the process failed: {first_line(e.cause or e)}; see the Temporal UI"
+        )
     if isinstance(e, config.NotConfigured):
         return Failure(SETUP, str(e))
     if isinstance(e, ApplicationError) and e.type == PLAINTEXT_REFUSED:
         return Failure(SETUP, e.message)
-    return Failure(FAILED, f"unexpected error: {type(e).__name__}: {first_line(e)} (set "
-                   "PARTNERFLOW_DEBUG=1 for the traceback)")
+    return Failure(
+        FAILED,
+        f"unexpected error: {type(e).__name__}: {first_line(e)} (set "
+        "PARTNERFLOW_DEBUG=1 for the traceback)",
+    )
 
 
 def failure_message(e: WorkflowUpdateFailedError) -> str:
@@ -535,9 +630,17 @@ def update_failure(e: WorkflowUpdateFailedError) -> Failure:
     return Failure(REFUSED, failure_message(e))
 
 
-async def start(args, workflow: Any, request: Any, *, process_id: str, kind: str,
-                account_id: str | None, summary: str,
-                again_after: frozenset[str] | None = AGAIN_AFTER_REFUSAL) -> int:
+async def start(
+    args,
+    workflow: Any,
+    request: Any,
+    *,
+    process_id: str,
+    kind: str,
+    account_id: str | None,
+    summary: str,
+    again_after: frozenset[str] | None = AGAIN_AFTER_REFUSAL,
+) -> int:
     """Starts a process and waits for its `started` answer: accepted, or refused and why.
     While it runs, the same id is answered by the running process ("already exists");
     once it has ended, it is started again (a new run, with step keys of its own) when it
@@ -565,27 +668,47 @@ async def start(args, workflow: Any, request: Any, *, process_id: str, kind: str
     update_id = f"started-{uuid.uuid4().hex[:16]}"
     try:
         try:
-            answer = await answered(client, process_id, f"process {process_id}",
-                                    client.execute_update_with_start_workflow(
-                workflow.started, id=update_id,
-                start_workflow_operation=operation(WorkflowIDReusePolicy.REJECT_DUPLICATE)))
+            answer = await answered(
+                client,
+                process_id,
+                f"process {process_id}",
+                client.execute_update_with_start_workflow(
+                    workflow.started,
+                    id=update_id,
+                    start_workflow_operation=operation(WorkflowIDReusePolicy.REJECT_DUPLICATE),
+                ),
+            )
         except WorkflowAlreadyStartedError:  # it has ended
             desc = await client.get_workflow_handle(process_id).describe()
             stage = desc.typed_search_attributes.get(STAGE) or desc.status.name.lower()
             if again_after is not ANY_END and stage not in again_after:
-                raise Failure(REFUSED, f"{process_id} already exists and has ended (stage "
-                              f"{stage}): the same request is not started twice; see "
-                              f"`starter.py status {process_id}`, or pass --ref to start a "
-                              "separate one") from None
-            answer = await answered(client, process_id, f"process {process_id}",
-                                    client.execute_update_with_start_workflow(
-                workflow.started, id=update_id,
-                start_workflow_operation=operation(WorkflowIDReusePolicy.ALLOW_DUPLICATE)))
+                raise Failure(
+                    REFUSED,
+                    f"{process_id} already exists and has ended (stage "
+                    f"{stage}): the same request is not started twice; see "
+                    f"`starter.py status {process_id}`, or pass --ref to start a "
+                    "separate one",
+                ) from None
+            answer = await answered(
+                client,
+                process_id,
+                f"process {process_id}",
+                client.execute_update_with_start_workflow(
+                    workflow.started,
+                    id=update_id,
+                    start_workflow_operation=operation(WorkflowIDReusePolicy.ALLOW_DUPLICATE),
+                ),
+            )
     except WorkflowUpdateFailedError as e:
         raise update_failure(e) from None
     # rejected: started, but a step needs attention before the request could be checked
-    emit(args, not answer.rejected, answer.message + f"\nprocess id: {process_id}",
-         {"process_id": process_id, **answer.model_dump(mode="json")}, label="")
+    emit(
+        args,
+        not answer.rejected,
+        answer.message + f"\nprocess id: {process_id}",
+        {"process_id": process_id, **answer.model_dump(mode="json")},
+        label="",
+    )
     return REFUSED if answer.rejected else OK
 
 
@@ -595,13 +718,15 @@ async def running_handle(process_id: str):
         desc = await handle.describe()
     except RPCError as e:
         if e.status == RPCStatusCode.NOT_FOUND:
-            raise Failure(NO_PROCESS, f"no process {process_id}; `starter.py list` shows "
-                          "the processes") from None
+            raise Failure(
+                NO_PROCESS, f"no process {process_id}; `starter.py list` shows the processes"
+            ) from None
         raise rpc_failure(e, process_id) from None
     if desc.status != WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING:
         stage = desc.typed_search_attributes.get(STAGE) or desc.status.name.lower()
-        raise Failure(NO_PROCESS, f"process {process_id} has ended ({stage}); "
-                      "nothing can be sent to it")
+        raise Failure(
+            NO_PROCESS, f"process {process_id} has ended ({stage}); nothing can be sent to it"
+        )
     return handle
 
 
@@ -614,8 +739,12 @@ async def send(args, update: Any, step: BaseModel) -> int:
     update_id = args.request_id or f"{update.__name__}-{uuid.uuid4().hex[:12]}"
     try:
         answer: StepAnswer = await answered(
-            await temporal(), args.process_id, f"process {args.process_id}",
-            handle.execute_update(update, step, id=update_id), resend=update_id)
+            await temporal(),
+            args.process_id,
+            f"process {args.process_id}",
+            handle.execute_update(update, step, id=update_id),
+            resend=update_id,
+        )
     except WorkflowUpdateFailedError as e:
         raise update_failure(e) from None
     except RPCError as e:
@@ -669,8 +798,9 @@ async def cmd_status(args) -> int:
         desc = await handle.describe()
     except RPCError as e:
         if e.status == RPCStatusCode.NOT_FOUND:
-            raise Failure(NO_PROCESS, f"no process {args.process_id}; `starter.py list` "
-                          "shows the processes") from None
+            raise Failure(
+                NO_PROCESS, f"no process {args.process_id}; `starter.py list` shows the processes"
+            ) from None
         raise
     closed = desc.status != WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING
     try:
@@ -681,12 +811,16 @@ async def cmd_status(args) -> int:
             status = await handle.query("status", rpc_timeout=timedelta(seconds=15))
     except RPCError as e:
         if closed:
-            raise Failure(NO_PROCESS, f"process {args.process_id} ended "
-                          f"{desc.status.name.lower()}: see it in the Temporal UI") from None
+            raise Failure(
+                NO_PROCESS,
+                f"process {args.process_id} ended "
+                f"{desc.status.name.lower()}: see it in the Temporal UI",
+            ) from None
         if e.status == RPCStatusCode.DEADLINE_EXCEEDED:
             why = await diagnosis(await temporal(), args.process_id)
-            raise Failure(NO_ANSWER, f"no worker answered the status query in 15 s: {why}"
-                          ) from None
+            raise Failure(
+                NO_ANSWER, f"no worker answered the status query in 15 s: {why}"
+            ) from None
         raise rpc_failure(e, args.process_id) from None
     extra = EXTRAS.get(status.get("kind", ""))
     if extra is not None:  # what the process does not hold, read for people (lead cards)
@@ -695,8 +829,7 @@ async def cmd_status(args) -> int:
         try:
             status = {**status, **await extra(status)}
         except Exception as e:  # noqa: BLE001 - never fails the status it decorates
-            print(f"note: shown without the records' details: {failure_of(e)}",
-                  file=sys.stderr)
+            print(f"note: shown without the records' details: {failure_of(e)}", file=sys.stderr)
         finally:
             _wait.reset(token)
     formatter = FORMATTERS.get(status.get("kind", ""), generic_status)
@@ -706,8 +839,12 @@ async def cmd_status(args) -> int:
 
 async def cmd_list(args) -> int:
     clauses = ["ProcessKind IS NOT NULL"]
-    for key, value in ((PROCESS_KIND, args.kind), (STAGE, args.stage),
-                       (ACCOUNT_ID, args.account), (PARTNER_ID, args.partner)):
+    for key, value in (
+        (PROCESS_KIND, args.kind),
+        (STAGE, args.stage),
+        (ACCOUNT_ID, args.account),
+        (PARTNER_ID, args.partner),
+    ):
         if value:
             clauses.append(f"{key.name} = {json.dumps(value)}")
     if args.open:
@@ -715,23 +852,29 @@ async def cmd_list(args) -> int:
     rows = []
     async for wf in (await temporal()).list_workflows(" AND ".join(clauses), limit=args.limit):
         sa = wf.typed_search_attributes
-        rows.append({
-            "process_id": wf.id,
-            "kind": sa.get(PROCESS_KIND),
-            "stage": sa.get(STAGE),
-            "account_id": sa.get(ACCOUNT_ID),
-            "partner_id": sa.get(PARTNER_ID),
-            "started": wf.start_time.isoformat(timespec="seconds"),
-        })
-    text = "\n".join(
-        f"{r['process_id']:<50} {r['stage'] or '-':<30} account {r['account_id'] or '-'}"
-        for r in rows
-    ) or "no processes match"
+        rows.append(
+            {
+                "process_id": wf.id,
+                "kind": sa.get(PROCESS_KIND),
+                "stage": sa.get(STAGE),
+                "account_id": sa.get(ACCOUNT_ID),
+                "partner_id": sa.get(PARTNER_ID),
+                "started": wf.start_time.isoformat(timespec="seconds"),
+            }
+        )
+    text = (
+        "\n".join(
+            f"{r['process_id']:<50} {r['stage'] or '-':<30} account {r['account_id'] or '-'}"
+            for r in rows
+        )
+        or "no processes match"
+    )
     emit(args, True, text, rows)
     return OK
 
 
 # --- building commands ----------------------------------------------------------------------
+
 
 class Commands:
     """Adds subcommands that share --json/--as, and optionally a process id and --request-id."""
@@ -743,11 +886,18 @@ class Commands:
         c = self.sub.add_parser(name, help=help_, description=help_, parents=[self.common])
         c.set_defaults(fn=fn)
         if process:
-            c.add_argument("process_id", metavar="PROCESS_ID", type=PROCESS_ID,
-                           help="the process id, as `list` shows it")
+            c.add_argument(
+                "process_id",
+                metavar="PROCESS_ID",
+                type=PROCESS_ID,
+                help="the process id, as `list` shows it",
+            )
         if step:
-            c.add_argument("--request-id", type=REQUEST_ID,
-                           help="make a repeated command the same request (applied once)")
+            c.add_argument(
+                "--request-id",
+                type=REQUEST_ID,
+                help="make a repeated command the same request (applied once)",
+            )
         return c
 
 
@@ -770,24 +920,37 @@ def begin_command(wait: float | None) -> None:
 def common_options() -> argparse.ArgumentParser:
     common = Parser(add_help=False)
     common.add_argument("--json", action="store_true", help="print JSON for scripts")
-    common.add_argument("--as", dest="actor", default=None, type=USER,
-                        help="who does this step: your staff id in the people directory "
-                        f"(default ${config.ACTOR_ENV}, or ./run's identity)")
-    common.add_argument("--wait", type=seconds, metavar="SECONDS",
-                        help="how long to wait for the process to answer before giving up "
-                        f"(exit {NO_ANSWER}); default ${WAIT_ENV} or {DEFAULT_WAIT:.0f}")
+    common.add_argument(
+        "--as",
+        dest="actor",
+        default=None,
+        type=USER,
+        help="who does this step: your staff id in the people directory "
+        f"(default ${config.ACTOR_ENV}, or ./run's identity)",
+    )
+    common.add_argument(
+        "--wait",
+        type=seconds,
+        metavar="SECONDS",
+        help="how long to wait for the process to answer before giving up "
+        f"(exit {NO_ANSWER}); default ${WAIT_ENV} or {DEFAULT_WAIT:.0f}",
+    )
     return common
 
 
 # --- who acts (issue 10) --------------------------------------------------------------------
+
 
 def identity(args: argparse.Namespace) -> None:
     """`--as`, else the configured identity; without either nothing is sent (exit 2)."""
     if getattr(args, "actor", "unset") is None:
         args.actor = config.default_actor()
         if args.actor is None:
-            raise Failure(BAD_INPUT, f"--as: who are you? pass --as with your staff id, or set "
-                          f"{config.ACTOR_ENV} (the people directory's id, e.g. ops-anna)")
+            raise Failure(
+                BAD_INPUT,
+                f"--as: who are you? pass --as with your staff id, or set "
+                f"{config.ACTOR_ENV} (the people directory's id, e.g. ops-anna)",
+            )
         try:
             args.actor = USER(args.actor)
         except argparse.ArgumentTypeError as e:
@@ -822,21 +985,33 @@ async def check_staff(args: argparse.Namespace) -> None:
         who = await people.person(conn, args.actor)
         reason = None
         if who is None:
-            reason = (f"--as {args.actor}: not in the people directory; staff act under their "
-                      "own id (`starter.py staff list`; an admin adds staff)")
+            reason = (
+                f"--as {args.actor}: not in the people directory; staff act under their "
+                "own id (`starter.py staff list`; an admin adds staff)"
+            )
         elif who.staff_status == "deactivated":
             reason = f"--as {args.actor}: deactivated in the people directory"
         elif not who.active_staff and who.partner_id:
-            reason = (f"--as {args.actor}: a user of partner {who.partner_id}, not staff; "
-                      "partners act through the partner portal, staff for a partner under "
-                      "their own id")
+            reason = (
+                f"--as {args.actor}: a user of partner {who.partner_id}, not staff; "
+                "partners act through the partner portal, staff for a partner under "
+                "their own id"
+            )
         elif not who.active_staff:
-            reason = (f"--as {args.actor}: a customer's signer, not staff; customers sign on "
-                      "the signing page")
+            reason = (
+                f"--as {args.actor}: a customer's signer, not staff; customers sign on "
+                "the signing page"
+            )
         if reason is not None:
-            await people.record_refusal(conn, actor=args.actor, permission=f"starter.{args.cmd}",
-                                        process_id=getattr(args, "process_id", None) or "-",
-                                        reason=reason, checked_in="starter", quiet=True)
+            await people.record_refusal(
+                conn,
+                actor=args.actor,
+                permission=f"starter.{args.cmd}",
+                process_id=getattr(args, "process_id", None) or "-",
+                reason=reason,
+                checked_in="starter",
+                quiet=True,
+            )
             raise Failure(REFUSED, reason)
     finally:
         await conn.close()

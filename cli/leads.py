@@ -92,8 +92,9 @@ def _again(err: Exception) -> bool:
     """A step that did not reach a decision and must be sent again: the queue was moving to
     a new run (turned away, unprocessed or aborted), or had 10 steps in flight already."""
     if isinstance(err, RPCError):
-        return err.status in RESEND or (err.status == RPCStatusCode.NOT_FOUND
-                                        and "aborted by closing workflow" in err.message)
+        return err.status in RESEND or (
+            err.status == RPCStatusCode.NOT_FOUND and "aborted by closing workflow" in err.message
+        )
     cause = getattr(err, "cause", None)
     return isinstance(cause, ApplicationError) and cause.type in UNAPPLIED
 
@@ -130,8 +131,12 @@ async def send_to_queue(args, update, step, router_update=None) -> int:
     update_id = args.request_id or f"{update.__name__}-{uuid.uuid4().hex[:12]}"
     try:
         answer: StepAnswer = await answered(
-            await temporal(), args.process_id, f"lead queue {args.queue}",
-            deliver(handle, update, step, update_id=update_id), resend=update_id)
+            await temporal(),
+            args.process_id,
+            f"lead queue {args.queue}",
+            deliver(handle, update, step, update_id=update_id),
+            resend=update_id,
+        )
     except WorkflowUpdateFailedError as e:
         raise Failure(REFUSED, failure_message(e)) from None
     except RPCError as e:
@@ -142,24 +147,31 @@ async def send_to_queue(args, update, step, router_update=None) -> int:
     return OK
 
 
-async def run_lead_step(client, request: LeadStepRequest, process_id: str,
-                        task_queue: str = config.TASK_QUEUE) -> StepAnswer:
+async def run_lead_step(
+    client, request: LeadStepRequest, process_id: str, task_queue: str = config.TASK_QUEUE
+) -> StepAnswer:
     """A step on leads as its own short process (update-with-start of its `answer`): steps
     on different leads never wait for each other. The same process id (the same
     --request-id) is the same step: answered by the process, never done twice. A refusal
     raises WorkflowUpdateFailedError, as a step on a queue does."""
     op = WithStartWorkflowOperation(
-        LeadStep.run, request, id=process_id, task_queue=task_queue,
+        LeadStep.run,
+        request,
+        id=process_id,
+        task_queue=task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         static_summary=f"{request.kind} {request.lead_id or request.opportunity_id or ''} "
-                       f"in lead queue {request.queue_id}")
+        f"in lead queue {request.queue_id}",
+    )
     try:
         return await client.execute_update_with_start_workflow(
-            LeadStep.answer, start_workflow_operation=op)
+            LeadStep.answer, start_workflow_operation=op
+        )
     except WorkflowAlreadyStartedError:  # the same step, already ended: its outcome
         done: LeadStepStatus = await client.get_workflow_handle_for(
-            LeadStep.run, process_id).result()
+            LeadStep.run, process_id
+        ).result()
         if done.stage == "refused":
             raise Failure(REFUSED, done.message) from None
         return StepAnswer(message=done.message, stage=done.stage, notes=done.notes)
@@ -172,11 +184,17 @@ async def lead_step(args, fallback=None, **fields) -> int:
     args.process_id = queue_process_id(args.queue)
     if await queue_design(args.queue) != ROUTER:
         if getattr(args, "for_user", None):
-            raise Failure(REFUSED, f"queue {args.queue} was opened before staff could act for "
-                          "a partner user (--for); the partner user does it, or open a new queue")
+            raise Failure(
+                REFUSED,
+                f"queue {args.queue} was opened before staff could act for "
+                "a partner user (--for); the partner user does it, or open a new queue",
+            )
         if fallback is None:
-            raise Failure(REFUSED, f"queue {args.queue} was opened before this step existed; "
-                          "open a new queue for it (its leads stay where they are)")
+            raise Failure(
+                REFUSED,
+                f"queue {args.queue} was opened before this step existed; "
+                "open a new queue for it (its leads stay where they are)",
+            )
         return await send_to_queue(args, *fallback)
     for_user = getattr(args, "for_user", None)
     if for_user:
@@ -185,9 +203,13 @@ async def lead_step(args, fallback=None, **fields) -> int:
     process_id = lead_step_process_id(request, args.request_id or uuid.uuid4().hex[:12])
     client = await temporal()
     try:
-        answer = await answered(client, process_id, f"lead step {process_id}",
-                                run_lead_step(client, request, process_id),
-                                resend=args.request_id or process_id.rsplit("-", 1)[-1])
+        answer = await answered(
+            client,
+            process_id,
+            f"lead step {process_id}",
+            run_lead_step(client, request, process_id),
+            resend=args.request_id or process_id.rsplit("-", 1)[-1],
+        )
     except WorkflowUpdateFailedError as e:
         raise Failure(REFUSED, failure_message(e)) from None
     except RPCError as e:
@@ -198,24 +220,43 @@ async def lead_step(args, fallback=None, **fields) -> int:
 
 # --- commands ---------------------------------------------------------------------------------
 
+
 async def cmd_open_queue(args) -> int:
-    request = validated(RouterRequest, queue_id=args.queue, name=args.name or args.queue,
-                        channel_managers=args.channel_manager or [args.actor],
-                        partners=args.partner or [], claim_cap=args.claim_cap,
-                        routing="round-robin" if args.round_robin else "claim",
-                        work_within_minutes=args.work_within, requested_by=args.actor)
-    sla = (f", to be worked within {request.work_within_minutes} min"
-           if request.work_within_minutes else "")
-    return await start(args, LeadQueueRouter, request, process_id=queue_process_id(args.queue),
-                       kind=LeadKind.LEAD_QUEUE.value, account_id=None,
-                       summary=f"Lead queue {args.queue}: {len(request.partners)} partner(s), "
-                               f"claim cap {request.claim_cap}, {request.routing}{sla}")
+    request = validated(
+        RouterRequest,
+        queue_id=args.queue,
+        name=args.name or args.queue,
+        channel_managers=args.channel_manager or [args.actor],
+        partners=args.partner or [],
+        claim_cap=args.claim_cap,
+        routing="round-robin" if args.round_robin else "claim",
+        work_within_minutes=args.work_within,
+        requested_by=args.actor,
+    )
+    sla = (
+        f", to be worked within {request.work_within_minutes} min"
+        if request.work_within_minutes
+        else ""
+    )
+    return await start(
+        args,
+        LeadQueueRouter,
+        request,
+        process_id=queue_process_id(args.queue),
+        kind=LeadKind.LEAD_QUEUE.value,
+        account_id=None,
+        summary=f"Lead queue {args.queue}: {len(request.partners)} partner(s), "
+        f"claim cap {request.claim_cap}, {request.routing}{sla}",
+    )
 
 
 async def cmd_add_partners(args) -> int:
-    return await send_to_queue(args, LeadQueue.add_queue_partners,
-                               validated(QueuePartners, actor=args.actor, partners=args.partner),
-                               LeadQueueRouter.add_queue_partners)
+    return await send_to_queue(
+        args,
+        LeadQueue.add_queue_partners,
+        validated(QueuePartners, actor=args.actor, partners=args.partner),
+        LeadQueueRouter.add_queue_partners,
+    )
 
 
 def _leave_for_workers(rows: list[LeadRow]):
@@ -237,19 +278,27 @@ async def _add(args, rows: list[LeadRow]) -> int:
     for n, ref in enumerate(refs, 1):
         # one step per batch; --request-id names a single batch (a repeated file is answered
         # with its duplicates anyway)
-        update_id = (args.request_id if len(refs) == 1 else None) or \
-            f"add_leads-{ref.sha256[:16]}-{uuid.uuid4().hex[:6]}"
+        update_id = (
+            args.request_id if len(refs) == 1 else None
+        ) or f"add_leads-{ref.sha256[:16]}-{uuid.uuid4().hex[:6]}"
         step = validated(LeadBatch, actor=args.actor, batch=ref)
         try:
             answer = await deliver(handle, LeadQueue.add_leads, step, update_id=update_id)
         except WorkflowUpdateFailedError as e:
-            for unused in refs[n - 1:]:  # refused: the files (personal data) are not kept
+            for unused in refs[n - 1 :]:  # refused: the files (personal data) are not kept
                 forget_batch(config.documents_dir(), unused)
             raise Failure(REFUSED, f"batch {n} of {len(refs)}: {failure_message(e)}") from None
         answers.append(answer)
     message = "\n".join(a.message for a in answers)
-    emit(args, True, message, answers[-1] if len(answers) == 1 else
-         {"batches": [a.model_dump(mode="json") for a in answers]}, label="")
+    emit(
+        args,
+        True,
+        message,
+        answers[-1]
+        if len(answers) == 1
+        else {"batches": [a.model_dump(mode="json") for a in answers]},
+        label="",
+    )
     return OK
 
 
@@ -263,8 +312,10 @@ class ImportProgress:
         self.last_at: float | None = None  # never 0.0: monotonic() is small after a boot
 
     def show(self, done: int, batch: int, batches_: int, new: int, duplicates: int) -> None:
-        words = (f"{done}/{self.total} leads, batch {batch}/{batches_}: {new} new, "
-                 f"{duplicates} duplicate(s)")
+        words = (
+            f"{done}/{self.total} leads, batch {batch}/{batches_}: {new} new, "
+            f"{duplicates} duplicate(s)"
+        )
         if self.tty:
             filled = int(30 * done / max(self.total, 1))
             self.stream.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {words}   ")
@@ -306,22 +357,35 @@ async def _import(args, handle, rows: list[LeadRow]) -> int:
             update_id = f"add_leads-{ref.sha256[:24]}-{invocation}-{n}"
             try:
                 answer = await answered(
-                    await temporal(), handle.id, f"lead queue {args.queue}",
-                    deliver(handle, LeadQueueRouter.add_leads,
-                            validated(LeadBatch, actor=args.actor, batch=ref),
-                            update_id=update_id), resend=update_id)
+                    await temporal(),
+                    handle.id,
+                    f"lead queue {args.queue}",
+                    deliver(
+                        handle,
+                        LeadQueueRouter.add_leads,
+                        validated(LeadBatch, actor=args.actor, batch=ref),
+                        update_id=update_id,
+                    ),
+                    resend=update_id,
+                )
             except WorkflowUpdateFailedError as e:
                 forget_batch(root, ref)  # refused: not needed (personal data, not kept)
-                raise Failure(REFUSED, f"batch {n} of {len(chunks)} ({done} lead(s) before it "
-                              f"are in): {failure_message(e)}") from None
+                raise Failure(
+                    REFUSED,
+                    f"batch {n} of {len(chunks)} ({done} lead(s) before it "
+                    f"are in): {failure_message(e)}",
+                ) from None
             except Failure as f:
                 if f.code != NO_ANSWER:
                     forget_batch(root, ref)
                     raise
                 # the step may still be carried out: the worker needs the file (and removes
                 # it once read); the same command run again resumes with this batch
-                raise Failure(NO_ANSWER, f"batch {n} of {len(chunks)} ({done} lead(s) before "
-                              f"it are in): {f}; run the same command again to resume") from None
+                raise Failure(
+                    NO_ANSWER,
+                    f"batch {n} of {len(chunks)} ({done} lead(s) before "
+                    f"it are in): {f}; run the same command again to resume",
+                ) from None
             except BaseException:
                 forget_batch(root, ref)  # not sent (interrupted, unreachable): not left
                 raise
@@ -341,12 +405,20 @@ async def _import(args, handle, rows: list[LeadRow]) -> int:
     if len(answers) == 1:
         emit(args, True, answers[0].message, answers[0], label="")
     else:
-        resumed = (f", {totals['resumed']} already in from an earlier run of this command"
-                   if totals["resumed"] else "")
-        emit(args, True, f"{len(rows)} lead(s) received in {len(answers)} batches: "
-             f"{totals['new']} new, {totals['duplicates']} duplicate(s) not added{resumed}\n"
-             + "\n".join(f"batch {n}: {a.message}" for n, a in enumerate(answers, 1)),
-             {"batches": [a.model_dump(mode="json") for a in answers], **totals}, label="")
+        resumed = (
+            f", {totals['resumed']} already in from an earlier run of this command"
+            if totals["resumed"]
+            else ""
+        )
+        emit(
+            args,
+            True,
+            f"{len(rows)} lead(s) received in {len(answers)} batches: "
+            f"{totals['new']} new, {totals['duplicates']} duplicate(s) not added{resumed}\n"
+            + "\n".join(f"batch {n}: {a.message}" for n, a in enumerate(answers, 1)),
+            {"batches": [a.model_dump(mode="json") for a in answers], **totals},
+            label="",
+        )
     return OK
 
 
@@ -366,17 +438,21 @@ def check_lead_file(path: Path) -> list[LeadRow]:
     except OSError as e:
         raise BadInput(f"cannot read {path}: {e.strerror or e}") from None
     if size > MAX_LEAD_FILE_BYTES:
-        raise BadInput(f"{path.name} is {size // (1024 * 1024)} MiB: a file of leads may have "
-                       f"at most {MAX_LEAD_FILE_BYTES // (1024 * 1024)} MiB and "
-                       f"{MAX_LEADS_PER_FILE} leads; split it. Nothing was sent")
+        raise BadInput(
+            f"{path.name} is {size // (1024 * 1024)} MiB: a file of leads may have "
+            f"at most {MAX_LEAD_FILE_BYTES // (1024 * 1024)} MiB and "
+            f"{MAX_LEADS_PER_FILE} leads; split it. Nothing was sent"
+        )
     text = read_text(path)
     try:
         rows = parse_lead_file(path.name, text)
     except Refused as r:
         raise BadInput(f"{r}. Nothing was sent") from None
     if len(rows) > MAX_LEADS_PER_FILE:
-        raise BadInput(f"{path.name} has {len(rows)} leads: a file may have at most "
-                       f"{MAX_LEADS_PER_FILE}; split it. Nothing was sent")
+        raise BadInput(
+            f"{path.name} has {len(rows)} leads: a file may have at most "
+            f"{MAX_LEADS_PER_FILE}; split it. Nothing was sent"
+        )
     return rows
 
 
@@ -399,21 +475,38 @@ async def cmd_add_leads(args) -> int:
     twice = same_person_twice(rows)
     if twice and not args.json:
         more = f" (and {len(twice) - 10} more)" if len(twice) > 10 else ""
-        print(f"{len(twice)} duplicate(s) in the file, added once: {'; '.join(twice[:10])}"
-              f"{more}", file=sys.stderr, flush=True)
+        print(
+            f"{len(twice)} duplicate(s) in the file, added once: {'; '.join(twice[:10])}{more}",
+            file=sys.stderr,
+            flush=True,
+        )
     return await _add(args, rows)
 
 
 async def cmd_add_lead(args) -> int:
-    fields = {k: getattr(args, k) or "" for k in ("company", "name", "email", "phone",
-                                                   "country", "postal_code", "product",
-                                                   "source")}
+    fields = {
+        k: getattr(args, k) or ""
+        for k in (
+            "company",
+            "name",
+            "email",
+            "phone",
+            "country",
+            "postal_code",
+            "product",
+            "source",
+        )
+    }
     return await _add(args, [validated(LeadRow, **fields)])
 
 
 async def cmd_claim(args) -> int:
-    return await lead_step(args, (LeadQueue.claim_lead, validated(
-        Claim, actor=args.actor, lead_id=args.lead)), kind="claim", lead_id=args.lead)
+    return await lead_step(
+        args,
+        (LeadQueue.claim_lead, validated(Claim, actor=args.actor, lead_id=args.lead)),
+        kind="claim",
+        lead_id=args.lead,
+    )
 
 
 async def cmd_accept(args) -> int:
@@ -421,21 +514,45 @@ async def cmd_accept(args) -> int:
 
 
 async def cmd_not_interested(args) -> int:
-    return await lead_step(args, None, kind="not-interested", lead_id=args.lead,
-                           reason=args.reason)
+    return await lead_step(args, None, kind="not-interested", lead_id=args.lead, reason=args.reason)
 
 
 async def cmd_assign(args) -> int:
-    return await lead_step(args, (LeadQueue.assign_lead, validated(
-        Assignment, actor=args.actor, lead_id=args.lead, to_user=args.to, notify=args.notify)),
-        kind="assign", lead_id=args.lead, to_user=args.to, notify=args.notify)
+    return await lead_step(
+        args,
+        (
+            LeadQueue.assign_lead,
+            validated(
+                Assignment, actor=args.actor, lead_id=args.lead, to_user=args.to, notify=args.notify
+            ),
+        ),
+        kind="assign",
+        lead_id=args.lead,
+        to_user=args.to,
+        notify=args.notify,
+    )
 
 
 async def cmd_reassign(args) -> int:
-    return await lead_step(args, (LeadQueue.reassign_leads, validated(
-        MassReassignment, actor=args.actor, from_user=args.from_user, lead_ids=args.lead or [],
-        to_user=args.to, notify=args.notify)), kind="reassign", from_user=args.from_user,
-        lead_ids=args.lead or [], to_user=args.to, notify=args.notify)
+    return await lead_step(
+        args,
+        (
+            LeadQueue.reassign_leads,
+            validated(
+                MassReassignment,
+                actor=args.actor,
+                from_user=args.from_user,
+                lead_ids=args.lead or [],
+                to_user=args.to,
+                notify=args.notify,
+            ),
+        ),
+        kind="reassign",
+        from_user=args.from_user,
+        lead_ids=args.lead or [],
+        to_user=args.to,
+        notify=args.notify,
+    )
 
 
 def _amount(text: str | None) -> Decimal | None:
@@ -447,28 +564,68 @@ def _amount(text: str | None) -> Decimal | None:
         raise BadInput(f"amount {text!r} is not a number (e.g. 12500 or 12500.50)") from None
 
 
-
 async def cmd_convert(args) -> int:
     amount, close = _amount(args.amount), args.close_date
-    return await lead_step(args, (LeadQueue.convert_lead, validated(
-        Conversion, actor=args.actor, lead_id=args.lead, stage=args.stage or "prospecting",
-        amount=amount, close_date=close)), kind="convert", lead_id=args.lead,
-        stage=args.stage or "prospecting", amount=amount, close_date=close)
+    return await lead_step(
+        args,
+        (
+            LeadQueue.convert_lead,
+            validated(
+                Conversion,
+                actor=args.actor,
+                lead_id=args.lead,
+                stage=args.stage or "prospecting",
+                amount=amount,
+                close_date=close,
+            ),
+        ),
+        kind="convert",
+        lead_id=args.lead,
+        stage=args.stage or "prospecting",
+        amount=amount,
+        close_date=close,
+    )
 
 
 async def cmd_update_opportunity(args) -> int:
     amount, close = _amount(args.amount), args.close_date
-    return await lead_step(args, (LeadQueue.update_opportunity, validated(
-        OpportunityUpdate, actor=args.actor, opportunity_id=args.opportunity, stage=args.stage,
-        amount=amount, close_date=close)), kind="update-opportunity",
-        opportunity_id=args.opportunity, stage=args.stage, amount=amount, close_date=close)
+    return await lead_step(
+        args,
+        (
+            LeadQueue.update_opportunity,
+            validated(
+                OpportunityUpdate,
+                actor=args.actor,
+                opportunity_id=args.opportunity,
+                stage=args.stage,
+                amount=amount,
+                close_date=close,
+            ),
+        ),
+        kind="update-opportunity",
+        opportunity_id=args.opportunity,
+        stage=args.stage,
+        amount=amount,
+        close_date=close,
+    )
 
 
 async def cmd_add_rule(args) -> int:
-    return await send_to_queue(args, LeadQueue.add_assignment_rule, validated(
-        RuleInput, actor=args.actor, country=args.country, postal_prefix=args.postal_prefix,
-        product=args.product, to_partner=args.to_partner, to_queue=args.to_queue,
-        position=args.position), LeadQueueRouter.add_assignment_rule)
+    return await send_to_queue(
+        args,
+        LeadQueue.add_assignment_rule,
+        validated(
+            RuleInput,
+            actor=args.actor,
+            country=args.country,
+            postal_prefix=args.postal_prefix,
+            product=args.product,
+            to_partner=args.to_partner,
+            to_queue=args.to_queue,
+            position=args.position,
+        ),
+        LeadQueueRouter.add_assignment_rule,
+    )
 
 
 def show_router(raw: dict) -> str:
@@ -476,17 +633,21 @@ def show_router(raw: dict) -> str:
     in PostgreSQL (each step on a lead is a `lead-...` process: `starter.py list`)."""
     s = RouterState.model_validate(raw)
     sla = f", leads worked within {s.work_within_minutes} min" if s.work_within_minutes else ""
-    lines = [s.process_id,
-             f"  stage:       {s.stage.value}",
-             f"  waiting for: {s.waiting_for} (since {s.since:%Y-%m-%d %H:%M} UTC)",
-             f"  queue:       {s.queue_id} ({s.name}), {s.routing}, claim cap {s.claim_cap}"
-             f"{sla}, channel managers {', '.join(s.channel_managers)}, run {s.runs}"]
+    lines = [
+        s.process_id,
+        f"  stage:       {s.stage.value}",
+        f"  waiting for: {s.waiting_for} (since {s.since:%Y-%m-%d %H:%M} UTC)",
+        f"  queue:       {s.queue_id} ({s.name}), {s.routing}, claim cap {s.claim_cap}"
+        f"{sla}, channel managers {', '.join(s.channel_managers)}, run {s.runs}",
+    ]
     for partner_id in s.partners:
         roster = s.rosters.get(partner_id)
         active = sorted(u for u, st in (roster.users if roster else {}).items() if st == "active")
         state = "" if roster is None or roster.active else " (deactivated)"
-        lines.append(f"  partner:     {partner_id}{state}: can receive leads: "
-                     f"{', '.join(active) or 'nobody yet'}")
+        lines.append(
+            f"  partner:     {partner_id}{state}: can receive leads: "
+            f"{', '.join(active) or 'nobody yet'}"
+        )
     for n, rule in enumerate(s.rules, 1):
         lines.append(f"  rule {n}:      {rule.describe()}")
     if s.received:
@@ -496,25 +657,31 @@ def show_router(raw: dict) -> str:
         lines.append(f"  newest {len(cards)} lead(s):")
     for lead_id, card in cards.items():
         owner = f" {card['owner']} ({card['partner']})" if card.get("owner") else ""
-        lines.append(f"  lead:        {lead_id} {card.get('status', '')}{owner}  "
-                     f"({records.lead_card_words(card, now)})")
+        lines.append(
+            f"  lead:        {lead_id} {card.get('status', '')}{owner}  "
+            f"({records.lead_card_words(card, now)})"
+        )
     return "\n".join(lines)
 
 
 def show_queue(raw: dict) -> str:
     s = QueueState.model_validate(raw)
     cards, now = raw.get("lead_cards") or {}, records.now()
-    lines = [s.process_id,
-             f"  stage:       {s.stage.value}",
-             waiting_line(s),
-             f"  queue:       {s.queue_id} ({s.name}), {s.routing}, claim cap {s.claim_cap}, "
-             f"channel managers {', '.join(s.channel_managers)}, run {s.runs}"]
+    lines = [
+        s.process_id,
+        f"  stage:       {s.stage.value}",
+        waiting_line(s),
+        f"  queue:       {s.queue_id} ({s.name}), {s.routing}, claim cap {s.claim_cap}, "
+        f"channel managers {', '.join(s.channel_managers)}, run {s.runs}",
+    ]
     for partner_id in s.partners:
         roster = s.rosters.get(partner_id)
         active = sorted(u for u, st in (roster.users if roster else {}).items() if st == "active")
         state = "" if roster is None or roster.active else " (deactivated)"
-        lines.append(f"  partner:     {partner_id}{state}: {s.open_leads(partner_id)} open "
-                     f"lead(s); can receive leads: {', '.join(active) or 'nobody yet'}")
+        lines.append(
+            f"  partner:     {partner_id}{state}: {s.open_leads(partner_id)} open "
+            f"lead(s); can receive leads: {', '.join(active) or 'nobody yet'}"
+        )
     for n, rule in enumerate(s.rules, 1):
         lines.append(f"  rule {n}:      {rule.describe()}")
     shown = list(s.leads.items())[-50:]
@@ -525,8 +692,10 @@ def show_queue(raw: dict) -> str:
         opp = f" -> {slot.opportunity_id} {slot.opportunity_stage}" if slot.opportunity_id else ""
         moved = f" -> queue {slot.forwarded_to}" if slot.forwarded_to else ""
         card = records.lead_card_words(cards.get(lead_id), now)
-        lines.append(f"  lead:        {lead_id} {slot.status}{owner}{opp}{moved}"
-                     + (f"  ({card})" if card else ""))
+        lines.append(
+            f"  lead:        {lead_id} {slot.status}{owner}{opp}{moved}"
+            + (f"  ({card})" if card else "")
+        )
     return "\n".join(lines)
 
 
@@ -539,46 +708,76 @@ EXTRAS[LeadKind.LEAD_QUEUE.value] = records.lead_cards
 
 
 def for_partner_user(c) -> None:
-    c.add_argument("--for", dest="for_user", type=USER, metavar="USER",
-                   help="a channel manager of the queue acting for this partner user (who "
-                   "phoned); partner users act themselves in the partner portal")
+    c.add_argument(
+        "--for",
+        dest="for_user",
+        type=USER,
+        metavar="USER",
+        help="a channel manager of the queue acting for this partner user (who "
+        "phoned); partner users act themselves in the partner portal",
+    )
 
 
 def register(commands: Commands) -> None:
-    c = commands.add("open-lead-queue", "open a lead queue that partners claim from",
-                     cmd_open_queue)
+    c = commands.add(
+        "open-lead-queue", "open a lead queue that partners claim from", cmd_open_queue
+    )
     c.add_argument("--queue", required=True, type=NAME, help="queue id, e.g. trade-fair-2026")
     c.add_argument("--name", help="what people call it")
-    c.add_argument("--partner", action="append", type=CODE,
-                   help="a partner whose users may claim (repeatable)")
-    c.add_argument("--claim-cap", type=whole(1, 10_000), default=10,
-                   help="open leads one partner may hold from this queue (default 10)")
-    c.add_argument("--round-robin", action="store_true",
-                   help="give arriving leads in turn to the partners (else they wait to be "
-                   "claimed)")
-    c.add_argument("--channel-manager", action="append", type=USER,
-                   help="who may change owners and rules (repeatable; default: --as)")
-    c.add_argument("--work-within", type=whole(1, MAX_WORK_WITHIN_MINUTES), metavar="MINUTES",
-                   help="service level: a claimed lead not worked (accepted, converted or "
-                   "given back) within this many minutes goes back to the queue, and its "
-                   "partner user and the channel managers are told (default: none)")
+    c.add_argument(
+        "--partner", action="append", type=CODE, help="a partner whose users may claim (repeatable)"
+    )
+    c.add_argument(
+        "--claim-cap",
+        type=whole(1, 10_000),
+        default=10,
+        help="open leads one partner may hold from this queue (default 10)",
+    )
+    c.add_argument(
+        "--round-robin",
+        action="store_true",
+        help="give arriving leads in turn to the partners (else they wait to be claimed)",
+    )
+    c.add_argument(
+        "--channel-manager",
+        action="append",
+        type=USER,
+        help="who may change owners and rules (repeatable; default: --as)",
+    )
+    c.add_argument(
+        "--work-within",
+        type=whole(1, MAX_WORK_WITHIN_MINUTES),
+        metavar="MINUTES",
+        help="service level: a claimed lead not worked (accepted, converted or "
+        "given back) within this many minutes goes back to the queue, and its "
+        "partner user and the channel managers are told (default: none)",
+    )
 
     def queue(c, lead: bool = False):
         c.add_argument("--queue", required=True, type=NAME)
         if lead:
             c.add_argument("--lead", required=True, type=NAME, help="lead id, e.g. L-17")
 
-    c = commands.add("add-queue-partner", "let another partner claim from the queue",
-                     cmd_add_partners, step=True)
+    c = commands.add(
+        "add-queue-partner", "let another partner claim from the queue", cmd_add_partners, step=True
+    )
     queue(c)
     c.add_argument("--partner", action="append", required=True, type=CODE)
 
-    c = commands.add("add-leads", "add leads from a file (.json list or .csv with a header)",
-                     cmd_add_leads, step=True)
+    c = commands.add(
+        "add-leads",
+        "add leads from a file (.json list or .csv with a header)",
+        cmd_add_leads,
+        step=True,
+    )
     queue(c)
-    c.add_argument("--file", required=True, help="columns: company, name, email, phone, "
-                   "country, postal_code, product, source; at most 100,000 leads and 64 MiB, "
-                   "checked whole before anything is sent; run again to resume")
+    c.add_argument(
+        "--file",
+        required=True,
+        help="columns: company, name, email, phone, "
+        "country, postal_code, product, source; at most 100,000 leads and 64 MiB, "
+        "checked whole before anything is sent; run again to resume",
+    )
 
     c = commands.add("add-lead", "add one lead", cmd_add_lead, step=True)
     queue(c)
@@ -586,35 +785,44 @@ def register(commands: Commands) -> None:
     for name in ("name", "email", "phone", "country", "postal-code", "product", "source"):
         c.add_argument(f"--{name}", dest=name.replace("-", "_"))
 
-    c = commands.add("claim-lead", "a partner user claims a lead (first come, first served)",
-                     cmd_claim, step=True)
+    c = commands.add(
+        "claim-lead",
+        "a partner user claims a lead (first come, first served)",
+        cmd_claim,
+        step=True,
+    )
     queue(c, lead=True)
     for_partner_user(c)
 
-    c = commands.add("accept-lead", "the owner accepts a lead: it is being worked",
-                     cmd_accept, step=True)
+    c = commands.add(
+        "accept-lead", "the owner accepts a lead: it is being worked", cmd_accept, step=True
+    )
     queue(c, lead=True)
     for_partner_user(c)
 
-    c = commands.add("not-interested", "the owner gives a lead back to the queue, saying why "
-                     "(the channel managers are told)", cmd_not_interested, step=True)
+    c = commands.add(
+        "not-interested",
+        "the owner gives a lead back to the queue, saying why (the channel managers are told)",
+        cmd_not_interested,
+        step=True,
+    )
     queue(c, lead=True)
     for_partner_user(c)
     c.add_argument("--reason", required=True, help="why the lead is not of interest")
 
-    c = commands.add("assign-lead", "change a lead's owner (a channel manager)", cmd_assign,
-                     step=True)
+    c = commands.add(
+        "assign-lead", "change a lead's owner (a channel manager)", cmd_assign, step=True
+    )
     queue(c, lead=True)
     c.add_argument("--to", required=True, type=USER, help="the partner user who gets the lead")
     c.add_argument("--notify", action="store_true", help="send the new owner an e-mail")
 
-    c = commands.add("reassign-leads", "give many leads to another partner user at once",
-                     cmd_reassign, step=True)
+    c = commands.add(
+        "reassign-leads", "give many leads to another partner user at once", cmd_reassign, step=True
+    )
     queue(c)
-    c.add_argument("--from", dest="from_user", type=USER,
-                   help="move all open leads of this user")
-    c.add_argument("--lead", action="append", type=NAME,
-                   help="and/or these leads (repeatable)")
+    c.add_argument("--from", dest="from_user", type=USER, help="move all open leads of this user")
+    c.add_argument("--lead", action="append", type=NAME, help="and/or these leads (repeatable)")
     c.add_argument("--to", required=True, type=USER)
     c.add_argument("--notify", action="store_true", help="send the new owner one e-mail")
 
@@ -623,23 +831,31 @@ def register(commands: Commands) -> None:
         c.add_argument("--amount", help="expected amount, e.g. 12500")
         c.add_argument("--close-date", type=DATE, help="expected close date, YYYY-MM-DD")
 
-    c = commands.add("convert-lead", "the owner converts a lead to an opportunity", cmd_convert,
-                     step=True)
+    c = commands.add(
+        "convert-lead", "the owner converts a lead to an opportunity", cmd_convert, step=True
+    )
     queue(c, lead=True)
     for_partner_user(c)
     opportunity_fields(c)
 
-    c = commands.add("update-opportunity", "the owner updates their opportunity",
-                     cmd_update_opportunity, step=True)
+    c = commands.add(
+        "update-opportunity",
+        "the owner updates their opportunity",
+        cmd_update_opportunity,
+        step=True,
+    )
     queue(c)
     for_partner_user(c)
     c.add_argument("--opportunity", required=True, type=NAME, help="e.g. OPP-L-17")
     opportunity_fields(c)
 
-    c = commands.add("add-assignment-rule",
-                     "route arriving leads by country, postal code prefix, product interest "
-                     "to a partner or a queue (first matching rule wins)", cmd_add_rule,
-                     step=True)
+    c = commands.add(
+        "add-assignment-rule",
+        "route arriving leads by country, postal code prefix, product interest "
+        "to a partner or a queue (first matching rule wins)",
+        cmd_add_rule,
+        step=True,
+    )
     queue(c)
     c.add_argument("--country", help="two-letter country code")
     c.add_argument("--postal-prefix")

@@ -19,8 +19,11 @@ async def _conn():
     if not dsn and local.exists():
         dsn = local.read_text().strip()
     if not dsn:
-        raise Failure(SETUP, "DATABASE_URL is not set: the outbox is read from PostgreSQL "
-                             "(./run's banner shows the URL)")
+        raise Failure(
+            SETUP,
+            "DATABASE_URL is not set: the outbox is read from PostgreSQL "
+            "(./run's banner shows the URL)",
+        )
     return await connect(dsn)
 
 
@@ -28,11 +31,12 @@ def _line(r: dict) -> str:
     to = r["address"] or f"{r['recipient_kind']} {r['recipient_id']}"
     status = r["status"].replace("_", " ")
     when = r["sent_at"] or r["created_at"]
-    line = (f"{r['id']:>7} {when:%Y-%m-%d %H:%M} {status:<9} {r['template']:<40} -> {to}"
-            f"  ({r['process_id']})")
+    line = (
+        f"{r['id']:>7} {when:%Y-%m-%d %H:%M} {status:<9} {r['template']:<40} -> {to}"
+        f"  ({r['process_id']})"
+    )
     if r["status"] in ("failed", "given_up"):
-        retry = (f", next try {r['next_attempt_at']:%H:%M:%S}" if r["status"] == "failed"
-                 else "")
+        retry = f", next try {r['next_attempt_at']:%H:%M:%S}" if r["status"] == "failed" else ""
         line += f"\n{'':>8}attempt {r['attempts']}{retry}: {r['last_error']}"
     return line
 
@@ -57,18 +61,33 @@ async def cmd_resend(args) -> int:
         raise Failure(REFUSED, str(e)) from None
     finally:
         await conn.close()
-    emit(args, True, f"message {done['id']} ({done['was'].replace('_', ' ')}) queued again "
-                     f"by {args.actor}: the relay sends it shortly, as a new message", done)
+    emit(
+        args,
+        True,
+        f"message {done['id']} ({done['was'].replace('_', ' ')}) queued again "
+        f"by {args.actor}: the relay sends it shortly, as a new message",
+        done,
+    )
     return OK
 
 
 def register(commands: Commands) -> None:
-    c = commands.add("outbox", "messages (e-mail, SMS) and their delivery status: queued, "
-                     "sent, failed (with the provider's answer), given up", cmd_outbox)
-    c.add_argument("--failed", action="store_true",
-                   help="only messages that failed or were given up")
+    c = commands.add(
+        "outbox",
+        "messages (e-mail, SMS) and their delivery status: queued, "
+        "sent, failed (with the provider's answer), given up",
+        cmd_outbox,
+    )
+    c.add_argument(
+        "--failed", action="store_true", help="only messages that failed or were given up"
+    )
     c.add_argument("--limit", type=whole(1, 10_000), default=50)
-    c = commands.add("resend", "queue a failed, given-up or sent message again (audited)",
-                     cmd_resend)
-    c.add_argument("message_id", metavar="ID", type=MESSAGE_ID,
-                   help="the message's number, as `outbox` shows it")
+    c = commands.add(
+        "resend", "queue a failed, given-up or sent message again (audited)", cmd_resend
+    )
+    c.add_argument(
+        "message_id",
+        metavar="ID",
+        type=MESSAGE_ID,
+        help="the message's number, as `outbox` shows it",
+    )

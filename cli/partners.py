@@ -39,21 +39,36 @@ async def cmd_management(args) -> int:
     # Each request is its own short process (who asked, when): enabling twice is answered
     # "already enabled", disabling is refused; the setting itself is one row in PostgreSQL.
     process_id = f"{PartnerKind.PARTNER_MANAGEMENT.value}-{action}-{uuid.uuid4().hex[:8]}"
-    return await start(args, PartnerManagement, request, process_id=process_id,
-                       kind=PartnerKind.PARTNER_MANAGEMENT.value, account_id=None,
-                       summary=f"{action.capitalize()} partner relationship management"
-                               + (" (irreversible)" if action == "enable" else ""))
+    return await start(
+        args,
+        PartnerManagement,
+        request,
+        process_id=process_id,
+        kind=PartnerKind.PARTNER_MANAGEMENT.value,
+        account_id=None,
+        summary=f"{action.capitalize()} partner relationship management"
+        + (" (irreversible)" if action == "enable" else ""),
+    )
 
 
 async def cmd_create_account(args) -> int:
-    request = validated(PartnerAccountRequest, partner_id=args.partner,
-                        channel_manager=args.channel_manager or args.actor, name=args.name,
-                        requested_by=args.actor)
-    return await start(args, PartnerOnboarding, request,
-                       process_id=partner_account_process_id(request.partner_id),
-                       kind=PartnerKind.PARTNER_ACCOUNT.value, account_id=None,
-                       summary=f"Partner account {request.partner_id}, owned by channel "
-                               f"manager {request.channel_manager}")
+    request = validated(
+        PartnerAccountRequest,
+        partner_id=args.partner,
+        channel_manager=args.channel_manager or args.actor,
+        name=args.name,
+        requested_by=args.actor,
+    )
+    return await start(
+        args,
+        PartnerOnboarding,
+        request,
+        process_id=partner_account_process_id(request.partner_id),
+        kind=PartnerKind.PARTNER_ACCOUNT.value,
+        account_id=None,
+        summary=f"Partner account {request.partner_id}, owned by channel "
+        f"manager {request.channel_manager}",
+    )
 
 
 def _on_account(args) -> None:
@@ -62,8 +77,11 @@ def _on_account(args) -> None:
 
 async def cmd_invite(args) -> int:
     _on_account(args)
-    return await send(args, PartnerOnboarding.invite_partner_user,
-                      validated(Invitation, actor=args.actor, contact_id=args.contact))
+    return await send(
+        args,
+        PartnerOnboarding.invite_partner_user,
+        validated(Invitation, actor=args.actor, contact_id=args.contact),
+    )
 
 
 def read_new_password(args) -> str:
@@ -73,8 +91,10 @@ def read_new_password(args) -> str:
         try:
             return Path(args.password_file).read_text(encoding="utf-8").rstrip("\r\n")
         except (OSError, UnicodeDecodeError) as e:
-            raise BadInput(f"cannot read {args.password_file} as UTF-8 text: "
-                           f"{getattr(e, 'strerror', None) or e.__class__.__name__}") from None
+            raise BadInput(
+                f"cannot read {args.password_file} as UTF-8 text: "
+                f"{getattr(e, 'strerror', None) or e.__class__.__name__}"
+            ) from None
     if not sys.stdin.isatty():
         return sys.stdin.readline().rstrip("\r\n")
     first = getpass.getpass("new password: ")
@@ -104,27 +124,40 @@ async def cmd_partner_login(args) -> int:
     if problems:
         # "choose another password: it needs at least 12 characters; it must not contain ..."
         raise BadInput("choose another password: it " + "; it ".join(problems))
-    step = validated(FirstLogin, actor=args.user, token_digest=token_digest(token),
-                     password_hash=hash_password(password))
+    step = validated(
+        FirstLogin,
+        actor=args.user,
+        token_digest=token_digest(token),
+        password_hash=hash_password(password),
+    )
     return await send(args, PartnerOnboarding.partner_login, step)
 
 
 async def cmd_deactivate(args) -> int:
     _on_account(args)
-    return await send(args, PartnerOnboarding.deactivate,
-                      validated(Deactivation, actor=args.actor, reason=args.reason))
+    return await send(
+        args,
+        PartnerOnboarding.deactivate,
+        validated(Deactivation, actor=args.actor, reason=args.reason),
+    )
 
 
 def show_account(raw: dict) -> str:
     s = PartnerAccountStatus.model_validate(raw)
-    lines = [s.process_id,
-             f"  stage:       {s.stage.value}",
-             waiting_line(s),
-             f"  partner:     {s.partner_id}   channel manager: {s.channel_manager}"]
+    lines = [
+        s.process_id,
+        f"  stage:       {s.stage.value}",
+        waiting_line(s),
+        f"  partner:     {s.partner_id}   channel manager: {s.channel_manager}",
+    ]
     for u in s.users.values():
-        when = (f"logged in {u.first_login_at:%Y-%m-%d}" if u.first_login_at else
-                f"link valid until {u.link_expires_at:%Y-%m-%d %H:%M}" if u.link_expires_at
-                else "")
+        when = (
+            f"logged in {u.first_login_at:%Y-%m-%d}"
+            if u.first_login_at
+            else f"link valid until {u.link_expires_at:%Y-%m-%d %H:%M}"
+            if u.link_expires_at
+            else ""
+        )
         lines.append(f"  user:        {u.user_id} {u.status} {when}".rstrip())
     return "\n".join(lines)
 
@@ -133,40 +166,59 @@ FORMATTERS[PartnerKind.PARTNER_ACCOUNT.value] = show_account
 
 
 def register(commands: Commands) -> None:
-    commands.add("enable-partner-management",
-                 "enable partner relationship management (irreversible; again: no change)",
-                 cmd_management)
-    commands.add("disable-partner-management",
-                 "refused: partner management cannot be disabled once enabled", cmd_management)
+    commands.add(
+        "enable-partner-management",
+        "enable partner relationship management (irreversible; again: no change)",
+        cmd_management,
+    )
+    commands.add(
+        "disable-partner-management",
+        "refused: partner management cannot be disabled once enabled",
+        cmd_management,
+    )
 
-    c = commands.add("create-partner-account",
-                     "enable a partner as partner account, owned by a channel manager",
-                     cmd_create_account)
+    c = commands.add(
+        "create-partner-account",
+        "enable a partner as partner account, owned by a channel manager",
+        cmd_create_account,
+    )
     c.add_argument("--partner", required=True, type=CODE, help="partner id, e.g. P-NORDTEL")
-    c.add_argument("--channel-manager", type=USER,
-                   help="who owns the account (default: --as)")
+    c.add_argument("--channel-manager", type=USER, help="who owns the account (default: --as)")
     c.add_argument("--name", help="the partner's name, to create a partner not yet on record")
 
-    c = commands.add("invite-partner-user",
-                     "make a partner's contact a partner user: login e-mail with a one-time "
-                     "link (again before the first login: a new link)", cmd_invite, step=True)
+    c = commands.add(
+        "invite-partner-user",
+        "make a partner's contact a partner user: login e-mail with a one-time "
+        "link (again before the first login: a new link)",
+        cmd_invite,
+        step=True,
+    )
     c.add_argument("--partner", required=True, type=CODE)
-    c.add_argument("--contact", required=True, type=CODE,
-                   help="the contact id; it becomes the user id")
+    c.add_argument(
+        "--contact", required=True, type=CODE, help="the contact id; it becomes the user id"
+    )
 
-    c = commands.add("partner-login",
-                     "first login of a partner user: set a password with the one-time link "
-                     "from the login e-mail",
-                     cmd_partner_login, step=True)
+    c = commands.add(
+        "partner-login",
+        "first login of a partner user: set a password with the one-time link "
+        "from the login e-mail",
+        cmd_partner_login,
+        step=True,
+    )
     c.add_argument("--partner", required=True, type=CODE)
     c.add_argument("--user", required=True, type=USER, help="the partner user (contact id)")
-    c.add_argument("--token", required=True,
-                   help="the token, or the whole link, from the login e-mail")
-    c.add_argument("--password-file",
-                   help="read the new password from this file (else from a pipe, or asked)")
+    c.add_argument(
+        "--token", required=True, help="the token, or the whole link, from the login e-mail"
+    )
+    c.add_argument(
+        "--password-file", help="read the new password from this file (else from a pipe, or asked)"
+    )
 
-    c = commands.add("deactivate-partner-account",
-                     "deactivate a partner account: its users too, their open leads go back "
-                     "to their queues", cmd_deactivate, step=True)
+    c = commands.add(
+        "deactivate-partner-account",
+        "deactivate a partner account: its users too, their open leads go back to their queues",
+        cmd_deactivate,
+        step=True,
+    )
     c.add_argument("--partner", required=True, type=CODE)
     c.add_argument("--reason", required=True)

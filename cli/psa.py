@@ -95,39 +95,69 @@ def _pair(text: str, option: str) -> tuple[str, str]:
 
 # --- client onboarding ----------------------------------------------------------------------
 
+
 async def cmd_onboard(args) -> int:
     request = validated(OnboardingRequest, account_id=args.account, requested_by=args.actor)
     process_id = onboarding_id(args.account)
     try:
         # An ended onboarding (cancelled, say) may be started again, as the campaign does.
-        return await start(args, ClientOnboarding, request, process_id=process_id,
-                           kind=ProcessKind.CLIENT_ONBOARDING.value, account_id=args.account,
-                           summary=f"Onboarding of client {args.account}", again_after=ANY_END)
+        return await start(
+            args,
+            ClientOnboarding,
+            request,
+            process_id=process_id,
+            kind=ProcessKind.CLIENT_ONBOARDING.value,
+            account_id=args.account,
+            summary=f"Onboarding of client {args.account}",
+            again_after=ANY_END,
+        )
     except Failure as f:
         if "already exists" not in str(f):
             raise
         # One onboarding per client: say so, and where it stands.
         stage = str(f).split(":")[0].removeprefix(f"{process_id} already exists ")
-        raise Failure(f.code, f"client {args.account} is being onboarded already {stage}; "
-                      f"see `starter.py status {process_id}`") from None
+        raise Failure(
+            f.code,
+            f"client {args.account} is being onboarded already {stage}; "
+            f"see `starter.py status {process_id}`",
+        ) from None
 
 
 async def cmd_billing_info(args) -> int:
     info = validated(
-        BillingInformation, legal_name=args.legal_name, street=args.street,
-        postal_code=args.postal_code, city=args.city, country=args.country,
-        billing_email=args.billing_email, currency=args.currency, tax_id=args.tax_id,
-        payment_terms_days=None if args.payment_terms is None else _int(args.payment_terms,
-                                                                        "--payment-terms"))
-    return await send(args, ClientOnboarding.billing_information,
-                      validated(BillingInformationStep, actor=args.actor, info=info))
+        BillingInformation,
+        legal_name=args.legal_name,
+        street=args.street,
+        postal_code=args.postal_code,
+        city=args.city,
+        country=args.country,
+        billing_email=args.billing_email,
+        currency=args.currency,
+        tax_id=args.tax_id,
+        payment_terms_days=None
+        if args.payment_terms is None
+        else _int(args.payment_terms, "--payment-terms"),
+    )
+    return await send(
+        args,
+        ClientOnboarding.billing_information,
+        validated(BillingInformationStep, actor=args.actor, info=info),
+    )
 
 
 async def cmd_contract_terms(args) -> int:
-    terms = validated(ContractTerms, start_date=args.start, end_date=args.end,
-                      payment_method=args.payment, mandate_reference=args.mandate)
-    return await send(args, ClientOnboarding.contract_terms,
-                      validated(ContractTermsStep, actor=args.actor, terms=terms))
+    terms = validated(
+        ContractTerms,
+        start_date=args.start,
+        end_date=args.end,
+        payment_method=args.payment,
+        mandate_reference=args.mandate,
+    )
+    return await send(
+        args,
+        ClientOnboarding.contract_terms,
+        validated(ContractTermsStep, actor=args.actor, terms=terms),
+    )
 
 
 def part_changes(args) -> list[PartChange]:
@@ -142,8 +172,10 @@ def part_changes(args) -> list[PartChange]:
             raise BadInput(f"{sku}: {option} given twice; give one change per part")
         named[sku].append(option)
         if len(named[sku]) > 1 and set(named[sku]) != {"--price", "--quantity"}:
-            raise BadInput(f"{sku}: {' and '.join(named[sku])} together; --add adds units, "
-                           "--quantity and --price replace them, --remove drops the part")
+            raise BadInput(
+                f"{sku}: {' and '.join(named[sku])} together; --add adds units, "
+                "--quantity and --price replace them, --remove drops the part"
+            )
         return changes.setdefault(sku, {"sku": sku})
 
     for text in args.price or []:
@@ -167,13 +199,17 @@ def part_changes(args) -> list[PartChange]:
 
 
 async def cmd_change_parts(args) -> int:
-    return await send(args, ClientOnboarding.change_parts,
-                      validated(PartChangesStep, actor=args.actor, changes=part_changes(args)))
+    return await send(
+        args,
+        ClientOnboarding.change_parts,
+        validated(PartChangesStep, actor=args.actor, changes=part_changes(args)),
+    )
 
 
 async def cmd_confirm_contract(args) -> int:
-    return await send(args, ClientOnboarding.confirm_contract,
-                      validated(StaffStep, actor=args.actor))
+    return await send(
+        args, ClientOnboarding.confirm_contract, validated(StaffStep, actor=args.actor)
+    )
 
 
 def show_onboarding(raw: dict) -> str:
@@ -189,12 +225,16 @@ def show_onboarding(raw: dict) -> str:
     ]
     if s.terms:
         t = s.terms
-        lines.append(f"  terms:       from {t.start_date} to {t.end_date or 'open end'}, "
-                     f"{t.payment_method.value}, billed monthly")
+        lines.append(
+            f"  terms:       from {t.start_date} to {t.end_date or 'open end'}, "
+            f"{t.payment_method.value}, billed monthly"
+        )
     if s.contract_id:
         state = "active" if s.contract_active else "draft"
-        lines.append(f"  contract:    {s.contract_id} ({state})"
-                     + (f", {s.currency} {s.monthly_total} a month" if s.monthly_total else ""))
+        lines.append(
+            f"  contract:    {s.contract_id} ({state})"
+            + (f", {s.currency} {s.monthly_total} a month" if s.monthly_total else "")
+        )
     for p in s.parts:
         price = f"{p.unit_price}" if p.unit_price is not None else "NO PRICE"
         listed = f" (list {p.list_price})" if p.list_price is not None else ""
@@ -206,6 +246,7 @@ def show_onboarding(raw: dict) -> str:
 
 # --- onboarding campaign --------------------------------------------------------------------
 
+
 def campaign_id(partner_id: str | None) -> str:
     return f"{ProcessKind.ONBOARDING_CAMPAIGN.value}-{partner_id or 'all'}"
 
@@ -214,8 +255,9 @@ class Progress:
     """A bar on a terminal; plain lines (at most every few seconds) when not a tty.
     `clock` is injectable so tests do not depend on the machine's uptime."""
 
-    def __init__(self, stream=sys.stderr, every: float = 5.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, stream=sys.stderr, every: float = 5.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.stream, self.every, self.clock = stream, every, clock
         self.tty = stream.isatty()
         # None = nothing printed yet. Never 0.0: monotonic() starts near 0 at boot.
@@ -227,10 +269,12 @@ class Progress:
         if self.tty:
             width = 30
             filled = int(width * p.handled / total)
-            self.stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] "
-                              f"{p.handled}/{max(p.total, p.handled)} "
-                              f"({100 * p.handled // total}%) started {p.started}, "
-                              f"already onboarding {p.already_onboarding}   ")
+            self.stream.write(
+                f"\r[{'#' * filled}{'.' * (width - filled)}] "
+                f"{p.handled}/{max(p.total, p.handled)} "
+                f"({100 * p.handled // total}%) started {p.started}, "
+                f"already onboarding {p.already_onboarding}   "
+            )
             self.stream.flush()
             return
         line = f"{s.process_id}: {progress_line(p, done=s.finished)}"
@@ -261,8 +305,13 @@ async def follow_campaign(handle, args) -> CampaignStatus:
 
 
 async def cmd_onboard_all(args) -> int:
-    request = validated(CampaignRequest, partner_id=args.partner, requested_by=args.actor,
-                        batch_size=args.batch_size, window=args.window)
+    request = validated(
+        CampaignRequest,
+        partner_id=args.partner,
+        requested_by=args.actor,
+        batch_size=args.batch_size,
+        window=args.window,
+    )
     process_id = campaign_id(args.partner)
     client = await temporal()
     attributes = [SearchAttributePair(PROCESS_KIND, ProcessKind.ONBOARDING_CAMPAIGN.value)]
@@ -270,18 +319,26 @@ async def cmd_onboard_all(args) -> int:
         attributes.append(SearchAttributePair(PARTNER_ID, args.partner))
     scope = f"partner {args.partner}" if args.partner else "all partners"
     start_op = WithStartWorkflowOperation(
-        OnboardingCampaign.run, request, id=process_id, task_queue=config.TASK_QUEUE,
+        OnboardingCampaign.run,
+        request,
+        id=process_id,
+        task_queue=config.TASK_QUEUE,
         # One campaign at a time per scope: running the command again joins it; once it
         # has ended, a new one starts and skips what is onboarding or done.
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         static_summary=f"Onboarding campaign: every client of {scope} lacking billing "
-                       "information or a contract",
-        search_attributes=TypedSearchAttributes(attributes))
+        "information or a contract",
+        search_attributes=TypedSearchAttributes(attributes),
+    )
     try:
-        answer = await answered(client, process_id, f"campaign {process_id}",
-                                client.execute_update_with_start_workflow(
-                                    OnboardingCampaign.started,
-                                    start_workflow_operation=start_op))
+        answer = await answered(
+            client,
+            process_id,
+            f"campaign {process_id}",
+            client.execute_update_with_start_workflow(
+                OnboardingCampaign.started, start_workflow_operation=start_op
+            ),
+        )
     except WorkflowUpdateFailedError as e:
         raise Failure(REFUSED, failure_message(e)) from None
     # No run id: queries follow the campaign across continue-as-new.
@@ -291,8 +348,7 @@ async def cmd_onboard_all(args) -> int:
         emit(args, True, f"{answer.message}\nprocess id: {process_id}", status)
         return OK
     if not args.json:
-        print(f"{process_id}: {answer.message.removeprefix(process_id + ' started: ')}",
-              flush=True)
+        print(f"{process_id}: {answer.message.removeprefix(process_id + ' started: ')}", flush=True)
     status = await follow_campaign(handle, args)
     emit(args, True, f"{process_id} done: {progress_line(status.progress, done=True)}", status)
     return OK
@@ -301,17 +357,20 @@ async def cmd_onboard_all(args) -> int:
 def show_campaign(raw: dict) -> str:
     s = CampaignStatus.model_validate(raw)
     p = s.progress
-    return "\n".join([
-        s.process_id,
-        f"  stage:       {s.stage.value}",
-        f"  progress:    {progress_line(p, done=s.finished)}",
-        f"  scope:       {('partner ' + s.partner_id) if s.partner_id else 'all partners'}",
-        f"  runs:        {p.runs} (it continues as new after every page of clients)",
-        f"  next after:  {p.cursor or '-'}",
-    ])
+    return "\n".join(
+        [
+            s.process_id,
+            f"  stage:       {s.stage.value}",
+            f"  progress:    {progress_line(p, done=s.finished)}",
+            f"  scope:       {('partner ' + s.partner_id) if s.partner_id else 'all partners'}",
+            f"  runs:        {p.runs} (it continues as new after every page of clients)",
+            f"  next after:  {p.cursor or '-'}",
+        ]
+    )
 
 
 # --- invoicing run --------------------------------------------------------------------------
+
 
 async def cmd_invoice_run(args) -> int:
     period_text = args.period or f"{business_today(datetime.now(UTC), Family.PSA):%Y-%m}"
@@ -319,20 +378,35 @@ async def cmd_invoice_run(args) -> int:
         period = parse_period(period_text)
     except Refused as e:
         raise BadInput(str(e)) from None
-    request = validated(InvoicingRequest, partner_id=args.partner, period=period,
-                        requested_by=args.actor, batch_size=args.batch_size)
-    process_id = (f"{ProcessKind.INVOICING_RUN.value}-{args.partner}-{period_label(period)}"
-                  + (f"-{args.ref}" if args.ref else ""))
-    return await start(args, InvoicingRun, request, process_id=process_id,
-                       kind=ProcessKind.INVOICING_RUN.value, account_id=None,
-                       summary=f"Invoicing run {period_label(period)} of partner "
-                               f"{args.partner}")
+    request = validated(
+        InvoicingRequest,
+        partner_id=args.partner,
+        period=period,
+        requested_by=args.actor,
+        batch_size=args.batch_size,
+    )
+    process_id = f"{ProcessKind.INVOICING_RUN.value}-{args.partner}-{period_label(period)}" + (
+        f"-{args.ref}" if args.ref else ""
+    )
+    return await start(
+        args,
+        InvoicingRun,
+        request,
+        process_id=process_id,
+        kind=ProcessKind.INVOICING_RUN.value,
+        account_id=None,
+        summary=f"Invoicing run {period_label(period)} of partner {args.partner}",
+    )
 
 
 async def cmd_review_numbering(args) -> int:
-    review = validated(NumberingReview, actor=args.actor, prefix=args.prefix,
-                       next_number=None if args.next_number is None else _int(
-                           args.next_number, "--next-number"), format=args.format)
+    review = validated(
+        NumberingReview,
+        actor=args.actor,
+        prefix=args.prefix,
+        next_number=None if args.next_number is None else _int(args.next_number, "--next-number"),
+        format=args.format,
+    )
     return await send(args, InvoicingRun.review_numbering, review)
 
 
@@ -346,13 +420,21 @@ def show_invoicing(raw: dict) -> str:
     ]
     if s.numbering:
         n = s.numbering
-        reviewed = (f"reviewed by {n.confirmed_by} {n.confirmed_at:%Y-%m-%d}" if n.reviewed
-                    else "NOT REVIEWED")
-        lines.append(f"  numbering:   prefix {n.prefix!r}, next {n.next_number}, format "
-                     f"{n.format} ({reviewed}); next invoice {s.next_invoice_number}")
+        reviewed = (
+            f"reviewed by {n.confirmed_by} {n.confirmed_at:%Y-%m-%d}"
+            if n.reviewed
+            else "NOT REVIEWED"
+        )
+        lines.append(
+            f"  numbering:   prefix {n.prefix!r}, next {n.next_number}, format "
+            f"{n.format} ({reviewed}); next invoice {s.next_invoice_number}"
+        )
     if s.issued:
-        lines.append(f"  issued:      {s.issued} ({s.first_number} to {s.last_number})"
-                     if s.issued > 1 else f"  issued:      1 ({s.first_number})")
+        lines.append(
+            f"  issued:      {s.issued} ({s.first_number} to {s.last_number})"
+            if s.issued > 1
+            else f"  issued:      1 ({s.first_number})"
+        )
     if s.already_issued:
         lines.append(f"  before:      {s.already_issued} already issued for {s.period}")
     lines += [f"  note:        {n}" for n in s.notes]
@@ -360,6 +442,7 @@ def show_invoicing(raw: dict) -> str:
 
 
 # --- tickets, time entries, sales items -----------------------------------------------------
+
 
 async def record_change(args, change: dict) -> int:
     request = validated(RecordChangeRequest, actor=args.actor, change=change)
@@ -372,54 +455,79 @@ async def record_change(args, change: dict) -> int:
         attributes.append(SearchAttributePair(ACCOUNT_ID, request.change.account_id))
     try:
         handle = await client.start_workflow(
-            RecordChange.run, request, id=process_id, task_queue=config.TASK_QUEUE,
+            RecordChange.run,
+            request,
+            id=process_id,
+            task_queue=config.TASK_QUEUE,
             # --request-id: the same request again gets the first one's answer
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             static_summary=operation.replace("-", " "),
-            search_attributes=TypedSearchAttributes(attributes))
+            search_attributes=TypedSearchAttributes(attributes),
+        )
     except WorkflowAlreadyStartedError:
         handle = client.get_workflow_handle_for(RecordChange.run, process_id)
     # Waits visibly, and at most the starter's wait (exit 6 with the reason).
-    result: RecordChangeResult = await answered(client, process_id, process_id,
-                                                handle.result(), resend=ref)
+    result: RecordChangeResult = await answered(
+        client, process_id, process_id, handle.result(), resend=ref
+    )
     ok = result.stage == RecordStage.DONE
     emit(args, ok, result.message, result)
     return OK if ok else REFUSED
 
 
 async def cmd_create_ticket(args) -> int:
-    return await record_change(args, {"operation": "create-ticket", "account_id": args.account,
-                                      "subject": args.subject, "text": args.text or ""})
+    return await record_change(
+        args,
+        {
+            "operation": "create-ticket",
+            "account_id": args.account,
+            "subject": args.subject,
+            "text": args.text or "",
+        },
+    )
 
 
 async def cmd_ticket_action(args) -> int:
-    return await record_change(args, {"operation": args.cmd, "ticket_id": args.ticket,
-                                      "text": args.text or ""})
+    return await record_change(
+        args, {"operation": args.cmd, "ticket_id": args.ticket, "text": args.text or ""}
+    )
 
 
 async def cmd_log_time(args) -> int:
     work_date = args.date or business_today(datetime.now(UTC), Family.PSA)
-    return await record_change(args, {"operation": "log-time", "ticket_id": args.ticket,
-                                      "minutes": args.minutes, "work_date": work_date,
-                                      "note": args.note or ""})
+    return await record_change(
+        args,
+        {
+            "operation": "log-time",
+            "ticket_id": args.ticket,
+            "minutes": args.minutes,
+            "work_date": work_date,
+            "note": args.note or "",
+        },
+    )
 
 
 async def cmd_approve_time(args) -> int:
-    return await record_change(args, {"operation": "approve-time",
-                                      "time_entry_id": args.entry})
+    return await record_change(args, {"operation": "approve-time", "time_entry_id": args.entry})
 
 
 async def cmd_create_sales_item(args) -> int:
-    return await record_change(args, {"operation": "create-sales-item",
-                                      "account_id": args.account,
-                                      "description": args.description,
-                                      "quantity": args.quantity,
-                                      "unit_price": _price(args.price, "--price")})
+    return await record_change(
+        args,
+        {
+            "operation": "create-sales-item",
+            "account_id": args.account,
+            "description": args.description,
+            "quantity": args.quantity,
+            "unit_price": _price(args.price, "--price"),
+        },
+    )
 
 
 async def cmd_move_sales_item(args) -> int:
-    return await record_change(args, {"operation": "move-sales-item",
-                                      "sales_item_id": args.item, "account_id": args.to})
+    return await record_change(
+        args, {"operation": "move-sales-item", "sales_item_id": args.item, "account_id": args.to}
+    )
 
 
 def show_record(raw: dict) -> str:
@@ -434,85 +542,144 @@ FORMATTERS[ProcessKind.RECORD_CHANGE.value] = show_record
 
 
 def register(commands: Commands) -> None:
-    c = commands.add("onboard", "start onboarding an existing client: billing information, "
-                     "contract, part prices", cmd_onboard)
+    c = commands.add(
+        "onboard",
+        "start onboarding an existing client: billing information, contract, part prices",
+        cmd_onboard,
+    )
     c.add_argument("--account", required=True, type=CODE, help="the client (account id)")
 
-    c = commands.add("billing-info", "provide the client's billing information (every bad "
-                     "field is named in the refusal)", cmd_billing_info, process=True,
-                     step=True)
-    for option, help_ in (("--legal-name", "registered company name"),
-                          ("--street", "street and number"), ("--postal-code", None),
-                          ("--city", None), ("--country", "ISO 3166 code, e.g. DE"),
-                          ("--billing-email", "where invoices go"),
-                          ("--currency", "ISO 4217 code, e.g. EUR"),
-                          ("--payment-terms", "days net, 0 to 90"),
-                          ("--tax-id", "VAT number with country prefix, e.g. DE123456789")):
-        c.add_argument(option, default=None if option == "--payment-terms" else "",
-                       help=help_)
+    c = commands.add(
+        "billing-info",
+        "provide the client's billing information (every bad field is named in the refusal)",
+        cmd_billing_info,
+        process=True,
+        step=True,
+    )
+    for option, help_ in (
+        ("--legal-name", "registered company name"),
+        ("--street", "street and number"),
+        ("--postal-code", None),
+        ("--city", None),
+        ("--country", "ISO 3166 code, e.g. DE"),
+        ("--billing-email", "where invoices go"),
+        ("--currency", "ISO 4217 code, e.g. EUR"),
+        ("--payment-terms", "days net, 0 to 90"),
+        ("--tax-id", "VAT number with country prefix, e.g. DE123456789"),
+    ):
+        c.add_argument(option, default=None if option == "--payment-terms" else "", help=help_)
 
-    c = commands.add("contract-terms", "payment details and contract period of the client's "
-                     "contract (may change until it is confirmed)", cmd_contract_terms,
-                     process=True, step=True)
+    c = commands.add(
+        "contract-terms",
+        "payment details and contract period of the client's "
+        "contract (may change until it is confirmed)",
+        cmd_contract_terms,
+        process=True,
+        step=True,
+    )
     c.add_argument("--start", required=True, type=DATE, help="YYYY-MM-DD")
     c.add_argument("--end", type=DATE, help="YYYY-MM-DD; none: runs until ended")
     c.add_argument("--payment", required=True, choices=["bank-transfer", "direct-debit"])
     c.add_argument("--mandate", help="SEPA mandate reference (direct debit)")
 
-    c = commands.add("change-parts", "add units or parts, replace prices or quantities, or "
-                     "remove parts of the draft (the answer shows the parts before and after)",
-                     cmd_change_parts, process=True, step=True)
-    c.add_argument("--price", action="append", metavar="SKU=PRICE",
-                   help="replace the part's monthly unit price")
-    c.add_argument("--quantity", action="append", metavar="SKU=N",
-                   help="replace the part's quantity")
-    c.add_argument("--add", action="append", metavar="SKU=N[@PRICE]",
-                   help="add N units: to the part, at its price (another price is refused), "
-                   "or as a new part (default price: the list price)")
+    c = commands.add(
+        "change-parts",
+        "add units or parts, replace prices or quantities, or "
+        "remove parts of the draft (the answer shows the parts before and after)",
+        cmd_change_parts,
+        process=True,
+        step=True,
+    )
+    c.add_argument(
+        "--price",
+        action="append",
+        metavar="SKU=PRICE",
+        help="replace the part's monthly unit price",
+    )
+    c.add_argument(
+        "--quantity", action="append", metavar="SKU=N", help="replace the part's quantity"
+    )
+    c.add_argument(
+        "--add",
+        action="append",
+        metavar="SKU=N[@PRICE]",
+        help="add N units: to the part, at its price (another price is refused), "
+        "or as a new part (default price: the list price)",
+    )
     c.add_argument("--remove", action="append", metavar="SKU")
 
-    commands.add("confirm-contract", "confirm the part prices: the contract becomes active "
-                 "and the client is onboarded", cmd_confirm_contract, process=True, step=True)
+    commands.add(
+        "confirm-contract",
+        "confirm the part prices: the contract becomes active and the client is onboarded",
+        cmd_confirm_contract,
+        process=True,
+        step=True,
+    )
 
-    c = commands.add("onboard-all", "onboard every existing client lacking billing "
-                     "information or a contract (a campaign; shows its progress)",
-                     cmd_onboard_all)
+    c = commands.add(
+        "onboard-all",
+        "onboard every existing client lacking billing "
+        "information or a contract (a campaign; shows its progress)",
+        cmd_onboard_all,
+    )
     c.add_argument("--partner", type=CODE, help="only this partner's clients (default: all)")
-    c.add_argument("--batch-size", type=whole(1, 1000), default=250,
-                   help="clients per run of the campaign (it continues as new between)")
-    c.add_argument("--window", type=whole(1, 200), default=25,
-                   help="onboardings being started at the same time")
+    c.add_argument(
+        "--batch-size",
+        type=whole(1, 1000),
+        default=250,
+        help="clients per run of the campaign (it continues as new between)",
+    )
+    c.add_argument(
+        "--window",
+        type=whole(1, 200),
+        default=25,
+        help="onboardings being started at the same time",
+    )
     c.add_argument("--no-wait", action="store_true", help="start (or join) it and return")
     c.add_argument("--poll", type=float, default=1.0, help=argparse.SUPPRESS)
 
-    c = commands.add("invoice-run", "issue the invoices of a month for a partner's active "
-                     "contracts (the first run asks for a numbering review)", cmd_invoice_run)
+    c = commands.add(
+        "invoice-run",
+        "issue the invoices of a month for a partner's active "
+        "contracts (the first run asks for a numbering review)",
+        cmd_invoice_run,
+    )
     c.add_argument("--partner", required=True, type=CODE)
     c.add_argument("--period", help="YYYY-MM (default: this month)")
     c.add_argument("--ref", type=CODE, help="a separate run of the same period")
-    c.add_argument("--batch-size", type=whole(1, 1000), default=100,
-                   help="invoices per transaction")
+    c.add_argument(
+        "--batch-size", type=whole(1, 1000), default=100, help="invoices per transaction"
+    )
 
-    c = commands.add("review-numbering", "confirm the invoice numbering, optionally changed",
-                     cmd_review_numbering, process=True, step=True)
+    c = commands.add(
+        "review-numbering",
+        "confirm the invoice numbering, optionally changed",
+        cmd_review_numbering,
+        process=True,
+        step=True,
+    )
     c.add_argument("--prefix")
     c.add_argument("--next-number")
-    c.add_argument("--format", help="placeholders {prefix} {year} {month} {number} "
-                   "{number:06}")
+    c.add_argument("--format", help="placeholders {prefix} {year} {month} {number} {number:06}")
 
     def record(name: str, help_: str, fn):
         c = commands.add(name, help_, fn)
-        c.add_argument("--request-id", type=REQUEST_ID,
-                       help="make a repeated command the same request (applied once)")
+        c.add_argument(
+            "--request-id",
+            type=REQUEST_ID,
+            help="make a repeated command the same request (applied once)",
+        )
         return c
 
     c = record("create-ticket", "open a service-desk ticket for a client", cmd_create_ticket)
     c.add_argument("--account", required=True, type=CODE)
     c.add_argument("--subject", required=True)
     c.add_argument("--text")
-    for name, help_ in (("answer-ticket", "answer a ticket"),
-                        ("resolve-ticket", "resolve a ticket"),
-                        ("close-ticket", "close a ticket")):
+    for name, help_ in (
+        ("answer-ticket", "answer a ticket"),
+        ("resolve-ticket", "resolve a ticket"),
+        ("close-ticket", "close a ticket"),
+    ):
         c = record(name, help_, cmd_ticket_action)
         c.add_argument("ticket", type=RECORD_NUMBER)
         c.add_argument("--text", required=name == "answer-ticket")
@@ -521,16 +688,25 @@ def register(commands: Commands) -> None:
     c.add_argument("--minutes", type=whole(1, 1440), required=True)
     c.add_argument("--date", type=DATE, help="YYYY-MM-DD (default: today)")
     c.add_argument("--note")
-    c = record("approve-time", "approve a time entry (needs the client's billing "
-               "information)", cmd_approve_time)
+    c = record(
+        "approve-time",
+        "approve a time entry (needs the client's billing information)",
+        cmd_approve_time,
+    )
     c.add_argument("entry", type=RECORD_NUMBER)
-    c = record("create-sales-item", "create a sales item for a client (needs its billing "
-               "information)", cmd_create_sales_item)
+    c = record(
+        "create-sales-item",
+        "create a sales item for a client (needs its billing information)",
+        cmd_create_sales_item,
+    )
     c.add_argument("--account", required=True, type=CODE)
     c.add_argument("--description", required=True)
     c.add_argument("--quantity", type=whole(1, 100_000), default=1)
     c.add_argument("--price", required=True)
-    c = record("move-sales-item", "move a sales item to another client (needs its billing "
-               "information)", cmd_move_sales_item)
+    c = record(
+        "move-sales-item",
+        "move a sales item to another client (needs its billing information)",
+        cmd_move_sales_item,
+    )
     c.add_argument("item", type=RECORD_NUMBER)
     c.add_argument("--to", required=True, type=CODE, help="the client it moves to")

@@ -27,8 +27,7 @@ def rejection_reason(fields: MandatoryFields) -> str | None:
     missing = missing_mandatory_fields(fields)
     if not missing:
         return None
-    options = " ".join(f"{OPTIONS[name]} …" for name in FIELD_NAMES
-                       if not getattr(fields, name))
+    options = " ".join(f"{OPTIONS[name]} …" for name in FIELD_NAMES if not getattr(fields, name))
     return (
         f"the account is missing its mandatory {', '.join(missing)}; "
         f"fill {'it' if len(missing) == 1 else 'them'} in on the account "

@@ -37,6 +37,7 @@ FINAL_STAGES = frozenset({AccountStage.DONE, AccountStage.REFUSED})
 
 # --- the changes staff make -----------------------------------------------------------------
 
+
 class UpdateAccount(BaseModel):
     """Fill in or correct fields of an account; a field left out (None) stays as it is."""
 
@@ -72,15 +73,24 @@ AccountOperation = Annotated[UpdateAccount | NewPipeline, Field(discriminator="o
 
 # What each field must look like; optional fields of a contact may be "" (not given).
 _RULES = {
-    "name": normalise_name, "phone": normalise_phone, "email": normalise_email,
-    "invoice_email": normalise_email, "project_name": normalise_name,
-    "contact_name": normalise_name, "contact_email": normalise_email,
+    "name": normalise_name,
+    "phone": normalise_phone,
+    "email": normalise_email,
+    "invoice_email": normalise_email,
+    "project_name": normalise_name,
+    "contact_name": normalise_name,
+    "contact_email": normalise_email,
     "contact_phone": normalise_phone,
 }
 _OPTIONAL = {"contact_email", "contact_phone"}
-LABELS = {**FIELD_NAMES, "name": "name", "project_name": "project name",
-          "contact_name": "contact name", "contact_email": "contact e-mail",
-          "contact_phone": "contact phone"}
+LABELS = {
+    **FIELD_NAMES,
+    "name": "name",
+    "project_name": "project name",
+    "contact_name": "contact name",
+    "contact_email": "contact e-mail",
+    "contact_phone": "contact phone",
+}
 
 
 class InvalidFields(Refused):
@@ -110,8 +120,7 @@ def checked(change: Change) -> Change:
     if problems:
         raise InvalidFields(problems)
     if isinstance(change, UpdateAccount) and not values:
-        raise Refused("nothing to change: give at least one of name, phone, e-mail, "
-                      "invoice e-mail")
+        raise Refused("nothing to change: give at least one of name, phone, e-mail, invoice e-mail")
     return change.model_copy(update=values)
 
 
@@ -142,15 +151,16 @@ def change_message(operation: str, done: AccountChanged) -> str:
     if operation == "new-pipeline":
         head = f"new pipeline for {done.account_id}: created {', '.join(done.created)}"
     elif done.changed:
-        head = (f"account {done.account_id}: "
-                f"{', '.join(LABELS[f] for f in done.changed)} changed")
+        head = f"account {done.account_id}: {', '.join(LABELS[f] for f in done.changed)} changed"
         if done.unchanged:
             head += f" ({', '.join(LABELS[f] for f in done.unchanged)} already so)"
     else:
         head = f"account {done.account_id}: nothing changed, the values were already so"
     if done.missing:
-        return (f"{head}; still missing: {', '.join(done.missing)} (quotes are rejected "
-                "until they are filled in)")
+        return (
+            f"{head}; still missing: {', '.join(done.missing)} (quotes are rejected "
+            "until they are filled in)"
+        )
     return f"{head}; the mandatory phone, e-mail and invoice e-mail are filled in"
 
 
@@ -171,6 +181,7 @@ class AccountChangeStatus(BaseModel):
 
 
 # --- the overview of an account -------------------------------------------------------------
+
 
 class AccountLookup(BaseModel):
     account_id: str = RecordId
@@ -235,9 +246,13 @@ class AccountCard(BaseModel):
     invoice_email: str
 
     def missing(self) -> list[str]:
-        return missing_mandatory_fields(MandatoryFields(
-            phone=bool(self.phone), email=bool(self.email),
-            invoice_email=bool(self.invoice_email)))
+        return missing_mandatory_fields(
+            MandatoryFields(
+                phone=bool(self.phone),
+                email=bool(self.email),
+                invoice_email=bool(self.invoice_email),
+            )
+        )
 
 
 class AccountOverview(BaseModel):

@@ -13,8 +13,22 @@ from pydantic import BaseModel, ConfigDict, Field
 # ISO 4217 codes we invoice in. A fixed list on purpose: a code outside it is far more
 # likely a typo ("EUT") than a currency our accounting software expects.
 CURRENCIES = (
-    "EUR", "CHF", "GBP", "USD", "SEK", "NOK", "DKK", "ISK", "PLN", "CZK", "HUF", "RON", "BGN",
-    "CAD", "AUD", "JPY",
+    "EUR",
+    "CHF",
+    "GBP",
+    "USD",
+    "SEK",
+    "NOK",
+    "DKK",
+    "ISK",
+    "PLN",
+    "CZK",
+    "HUF",
+    "RON",
+    "BGN",
+    "CAD",
+    "AUD",
+    "JPY",
 )
 
 # ISO 3166-1 alpha-2 countries of the address: Europe and the few other markets we bill.
@@ -28,10 +42,22 @@ PAYMENT_TERMS_MAX_DAYS = 90
 
 # Postal codes where the format is known; other countries: 2-10 letters, digits, space, -.
 POSTAL_CODES = {
-    "DE": r"\d{5}", "FR": r"\d{5}", "IT": r"\d{5}", "ES": r"\d{5}", "FI": r"\d{5}",
-    "AT": r"\d{4}", "CH": r"\d{4}", "LI": r"\d{4}", "BE": r"\d{4}", "LU": r"(L-)?\d{4}",
-    "DK": r"\d{4}", "NO": r"\d{4}", "NL": r"\d{4} ?[A-Z]{2}", "SE": r"\d{3} ?\d{2}",
-    "PL": r"\d{2}-\d{3}", "US": r"\d{5}(-\d{4})?",
+    "DE": r"\d{5}",
+    "FR": r"\d{5}",
+    "IT": r"\d{5}",
+    "ES": r"\d{5}",
+    "FI": r"\d{5}",
+    "AT": r"\d{4}",
+    "CH": r"\d{4}",
+    "LI": r"\d{4}",
+    "BE": r"\d{4}",
+    "LU": r"(L-)?\d{4}",
+    "DK": r"\d{4}",
+    "NO": r"\d{4}",
+    "NL": r"\d{4} ?[A-Z]{2}",
+    "SE": r"\d{3} ?\d{2}",
+    "PL": r"\d{2}-\d{3}",
+    "US": r"\d{5}(-\d{4})?",
 }
 OTHER_POSTAL_CODE = r"[A-Z0-9][A-Z0-9 -]{0,8}[A-Z0-9]"
 
@@ -61,6 +87,7 @@ GENERIC_VAT = r"[A-Z]{2}[A-Z0-9]{2,13}"
 # Deliberately plain: one @, no spaces, a dotted domain. Deliverability is the mail
 # server's business; this catches typos and pasted names.
 EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
+
 
 class BillingInformation(BaseModel):
     """As staff typed it. Lengths are bounded here (payload size); every business rule is
@@ -121,12 +148,16 @@ def billing_information_problems(info: BillingInformation) -> list[str]:
     if not i.street:
         problems.append("address: street missing")
     if i.country not in COUNTRIES:
-        problems.append("address: country missing" if not i.country else
-                        "address: country must be an ISO 3166 code such as DE, AT or CH")
+        problems.append(
+            "address: country missing"
+            if not i.country
+            else "address: country must be an ISO 3166 code such as DE, AT or CH"
+        )
     if not i.postal_code:
         problems.append("address: postal code missing")
     elif i.country in COUNTRIES and not re.fullmatch(
-            POSTAL_CODES.get(i.country, OTHER_POSTAL_CODE), i.postal_code):
+        POSTAL_CODES.get(i.country, OTHER_POSTAL_CODE), i.postal_code
+    ):
         problems.append(f"address: postal code is not a postal code of {i.country}")
     if not i.city:
         problems.append("address: city missing")
@@ -136,13 +167,20 @@ def billing_information_problems(info: BillingInformation) -> list[str]:
         problems.append("billing e-mail: not an e-mail address")
     if i.currency not in CURRENCIES:
         problems.append(
-            ("currency: missing" if not i.currency else f"currency: {i.currency[:10]!r} is not "
-             "one we invoice in") + f" (ISO 4217: {', '.join(CURRENCIES)})")
+            (
+                "currency: missing"
+                if not i.currency
+                else f"currency: {i.currency[:10]!r} is not one we invoice in"
+            )
+            + f" (ISO 4217: {', '.join(CURRENCIES)})"
+        )
     if i.payment_terms_days is None:
         problems.append(f"payment terms: missing (0 to {PAYMENT_TERMS_MAX_DAYS} days net)")
     elif not 0 <= i.payment_terms_days <= PAYMENT_TERMS_MAX_DAYS:
-        problems.append(f"payment terms: {i.payment_terms_days} days; give 0 (due on receipt) "
-                        f"to {PAYMENT_TERMS_MAX_DAYS} days net")
+        problems.append(
+            f"payment terms: {i.payment_terms_days} days; give 0 (due on receipt) "
+            f"to {PAYMENT_TERMS_MAX_DAYS} days net"
+        )
     if problem := _tax_id_problem(i.tax_id):
         problems.append(problem)
     return problems

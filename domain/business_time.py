@@ -44,16 +44,19 @@ def parse_zones(overrides: str | None) -> dict[Family, ZoneInfo]:
         family, sep, name = (part.strip() for part in pair.partition("="))
         if not sep or family not in Family.__members__.values():
             known = ", ".join(f.value for f in Family)
-            raise ValueError(f"{SETTING}: {pair.strip()!r} is not family=Area/City "
-                             f"(families: {known})")
+            raise ValueError(
+                f"{SETTING}: {pair.strip()!r} is not family=Area/City (families: {known})"
+            )
         names[Family(family)] = name
     zones = {}
     for family, name in names.items():
         try:
             zones[family] = ZoneInfo(name)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"{SETTING}: unknown time zone {name!r} for {family.value} "
-                             "(an IANA name such as Europe/Berlin)") from None
+            raise ValueError(
+                f"{SETTING}: unknown time zone {name!r} for {family.value} "
+                "(an IANA name such as Europe/Berlin)"
+            ) from None
     return zones
 
 
@@ -67,8 +70,9 @@ def zone(family: Family, zones: dict[Family, ZoneInfo] | None = None) -> ZoneInf
     return (zones or ZONES)[family]
 
 
-def business_today(now_utc: datetime, family: Family,
-                   zones: dict[Family, ZoneInfo] | None = None) -> date:
+def business_today(
+    now_utc: datetime, family: Family, zones: dict[Family, ZoneInfo] | None = None
+) -> date:
     """The calendar day it is for `family` at the instant `now_utc` (an aware datetime, in a
     workflow `workflow.now()`)."""
     if now_utc.tzinfo is None:
@@ -76,7 +80,8 @@ def business_today(now_utc: datetime, family: Family,
     return now_utc.astimezone(zone(family, zones)).date()
 
 
-def start_of_business_day(day: date, family: Family,
-                          zones: dict[Family, ZoneInfo] | None = None) -> datetime:
+def start_of_business_day(
+    day: date, family: Family, zones: dict[Family, ZoneInfo] | None = None
+) -> datetime:
     """The instant (in UTC) the business day `day` begins: 00:00 local time."""
     return datetime.combine(day, time(0), tzinfo=zone(family, zones)).astimezone(UTC)

@@ -48,6 +48,7 @@ FINAL_STAGES = {Stage.REFUSED, Stage.APPLIED, Stage.EXPIRED, Stage.CANCELLED}
 
 # --- process inputs ----------------------------------------------------------------------
 
+
 class FastChangeRequest(BaseModel):
     account_id: str = Field(min_length=1, max_length=64)
     pbx_id: str = Field(min_length=1, max_length=64)
@@ -63,6 +64,7 @@ class ChangeOrderRequest(BaseModel):
 
 
 # --- human steps ---------------------------------------------------------------------------
+
 
 class QuoteStep(BaseModel):
     actor: str = Actor
@@ -86,6 +88,7 @@ class Revision(BaseModel):
 
 
 # --- what the processes report -------------------------------------------------------------
+
 
 class QuoteView(BaseModel):
     quote_id: str
@@ -125,8 +128,7 @@ class ProcessStatus(BaseModel):
     @property
     def has_classound(self) -> bool:
         """Seed 000 §5.1: an order with CLASSOUND needs the LOA and the last invoice."""
-        return any(ln.kind is ProductKind.CLASSOUND_FLAT and ln.quantity > 0
-                   for ln in self.lines)
+        return any(ln.kind is ProductKind.CLASSOUND_FLAT and ln.quantity > 0 for ln in self.lines)
 
     def quote(self, quote_id: str) -> QuoteView | None:
         return next((q for q in self.quotes if q.quote_id == quote_id), None)
@@ -137,6 +139,7 @@ class ProcessStatus(BaseModel):
 
 
 # --- activity inputs and outputs -----------------------------------------------------------
+
 
 class PbxLookup(BaseModel):
     account_id: str
@@ -213,6 +216,7 @@ class NewOrder(BaseModel):
 class FastChangeOpening(BaseModel):
     """A fast change order checked and created in one step (issue 14): the PBX as it is,
     the plan against it, the order and the partner's notice, in one transaction."""
+
     key: StepKey
     lookup: PbxLookup
     lines: list[FastChangeLine]
@@ -228,6 +232,7 @@ class OpenedFastChange(BaseModel):
 class ChangeOrderOpening(BaseModel):
     """A change order checked and its first quote saved in one step (issue 14): the PBX as
     it is, the plan against it and quote v1, in one transaction."""
+
     key: StepKey
     lookup: PbxLookup
     lines: list[QuoteLine]

@@ -40,7 +40,8 @@ class Stage(StrEnum):
 FINAL_STAGES = frozenset({Stage.REFUSED, Stage.ACTIVE, Stage.EXPIRED, Stage.CANCELLED})
 # While the reseller owes us something, documents can change and the deadlines run.
 RESELLER_STAGES = frozenset(
-    {Stage.AWAITING_DOCUMENTS, Stage.AWAITING_CONFIRMATION, Stage.CARRIER_REFUSED})
+    {Stage.AWAITING_DOCUMENTS, Stage.AWAITING_CONFIRMATION, Stage.CARRIER_REFUSED}
+)
 CARRIER_STAGES = frozenset({Stage.PORTING_REQUESTED, Stage.PORTING_SCHEDULED})
 
 
@@ -80,6 +81,7 @@ def next_reseller_event(
 
 # --- what is ordered ------------------------------------------------------------------------
 
+
 def flats_to_order(
     pbx_id: str,
     requested: dict[LicenceType, int],
@@ -92,24 +94,31 @@ def flats_to_order(
     "Classound ordering" (existing customer) adds only the flats it names."""
     has_classound = sum(existing_flats.values()) > 0
     if existing_customer and not has_classound:
-        raise Refused(f"PBX {pbx_id} has no CLASSOUND yet: order a CLASSOUND activation "
-                      "(without --existing-customer)")
+        raise Refused(
+            f"PBX {pbx_id} has no CLASSOUND yet: order a CLASSOUND activation "
+            "(without --existing-customer)"
+        )
     if not existing_customer and has_classound:
-        raise Refused(f"PBX {pbx_id} already uses CLASSOUND ({sum(existing_flats.values())} "
-                      "flat(s)): use Classound ordering (--existing-customer) for more services")
+        raise Refused(
+            f"PBX {pbx_id} already uses CLASSOUND ({sum(existing_flats.values())} "
+            "flat(s)): use Classound ordering (--existing-customer) for more services"
+        )
     free = {t: licences.get(t, 0) - existing_flats.get(t, 0) for t in LicenceType}
     if not requested and not existing_customer:
         requested = {t: n for t, n in free.items() if n > 0}
         if not requested:
-            raise Refused(f"PBX {pbx_id} has no licence without a CLASSOUND-FLAT; CLASSOUND is "
-                          "booked per licence: add licences first")
+            raise Refused(
+                f"PBX {pbx_id} has no licence without a CLASSOUND-FLAT; CLASSOUND is "
+                "booked per licence: add licences first"
+            )
     for licence, n in requested.items():
         if n > free[licence]:
             raise Refused(
                 f"{n} CLASSOUND-FLAT(s) on {licence.value}: PBX {pbx_id} has "
                 f"{licences.get(licence, 0)} {licence.value} licence(s), "
                 f"{existing_flats.get(licence, 0)} of them with a flat already (one flat per "
-                "licence)")
+                "licence)"
+            )
     return {t: n for t, n in requested.items() if n > 0}
 
 
@@ -126,7 +135,7 @@ def numbers_per_flat(numbers: list[str], flat_ids: list[int]) -> dict[str, int]:
     linked, at = {}, 0
     for k, flat_id in enumerate(flat_ids):
         run = per_flat + (1 if k < longer else 0)
-        for number in numbers[at:at + run]:
+        for number in numbers[at : at + run]:
             linked[number] = flat_id
         at += run
     return linked
@@ -169,8 +178,10 @@ class BillingPlan(BaseModel):
     def __str__(self) -> str:
         if self.plan == "per-minute":
             return f"{self.licence_type.value}: calls billed per minute"
-        return (f"{self.licence_type.value}: {self.free_minutes_per_user:,} free minutes per "
-                "user per month")
+        return (
+            f"{self.licence_type.value}: {self.free_minutes_per_user:,} free minutes per "
+            "user per month"
+        )
 
 
 def billing_plan(licence: LicenceType) -> BillingPlan:
@@ -178,19 +189,24 @@ def billing_plan(licence: LicenceType) -> BillingPlan:
     Basic every call is billed per minute."""
     if licence == LicenceType.BASIC:
         return BillingPlan(licence_type=licence, plan="per-minute")
-    return BillingPlan(licence_type=licence, plan="free-minutes",
-                       free_minutes_per_user=FREE_MINUTES_PER_USER)
+    return BillingPlan(
+        licence_type=licence, plan="free-minutes", free_minutes_per_user=FREE_MINUTES_PER_USER
+    )
 
 
 # --- the carrier ----------------------------------------------------------------------------
 
+
 def check_porting_date(porting_date: date, today: date) -> None:
     if porting_date < today:
-        raise Refused(f"porting date {porting_date} is in the past (today is {today}); give "
-                      "the date the carrier confirmed")
+        raise Refused(
+            f"porting date {porting_date} is in the past (today is {today}); give "
+            "the date the carrier confirmed"
+        )
     if porting_date > today + PORTING_HORIZON:
-        raise Refused(f"porting date {porting_date} is more than a year ahead; check the "
-                      "carrier's answer")
+        raise Refused(
+            f"porting date {porting_date} is more than a year ahead; check the carrier's answer"
+        )
 
 
 _DATES = re.compile(r"\b\d{4}-\d{2}-\d{2}\b|\b\d{1,2}\.\d{1,2}\.\d{2,4}\b")
@@ -202,8 +218,10 @@ def check_no_phone_number(text: str, what: str) -> None:
     number: a run of 7+ digits, with spaces, dashes, slashes and brackets ignored (dates
     excepted), is refused."""
     if _DIGITS.search(re.sub(r"[\s()/-]", "", _DATES.sub(" ", text))):
-        raise Refused(f"the {what} seems to contain a phone or customer number; leave numbers "
-                      "out (say e.g. 'line 3 of the number list'): the text is shown to ops")
+        raise Refused(
+            f"the {what} seems to contain a phone or customer number; leave numbers "
+            "out (say e.g. 'line 3 of the number list'): the text is shown to ops"
+        )
 
 
 # --- process input and human steps ----------------------------------------------------------
@@ -252,6 +270,7 @@ class CarrierAnswer(BaseModel):
 
 
 # --- what the process reports ---------------------------------------------------------------
+
 
 class DocumentView(BaseModel):
     document_id: int
@@ -315,6 +334,7 @@ class ClassoundStatus(BaseModel):
 
 
 # --- activity inputs and outputs ------------------------------------------------------------
+
 
 class OrderPlacement(BaseModel):
     key: StepKey

@@ -38,8 +38,10 @@ def normalise_phone(text: str) -> str:
         raise ValueError(f"no country code (it must start with + or 00); {expected}")
     rest = _TRUNK_PREFIX.sub(" ", value[1:])
     if not _PHONE_CHARS.fullmatch(rest):
-        raise ValueError("only digits, spaces and - . / ( ) may follow the +; "
-                         f"{expected} (no extension, no letters)")
+        raise ValueError(
+            "only digits, spaces and - . / ( ) may follow the +; "
+            f"{expected} (no extension, no letters)"
+        )
     groups = [g for g in _SEPARATORS.split(rest) if g]
     digits = "".join(groups)
     if not digits:
@@ -47,8 +49,10 @@ def normalise_phone(text: str) -> str:
     if digits[0] == "0":
         raise ValueError(f"a country code never starts with 0; {expected}")
     if not PHONE_MIN_DIGITS <= len(digits) <= PHONE_MAX_DIGITS:
-        raise ValueError(f"{len(digits)} digits; an international number has "
-                         f"{PHONE_MIN_DIGITS} to {PHONE_MAX_DIGITS}; {expected}")
+        raise ValueError(
+            f"{len(digits)} digits; an international number has "
+            f"{PHONE_MIN_DIGITS} to {PHONE_MAX_DIGITS}; {expected}"
+        )
     return "+" + " ".join(groups)
 
 
@@ -72,7 +76,7 @@ def normalise_name(text: str) -> str:
     """A company, project or person name: printable, 2 to 200 characters, spaces collapsed."""
     value = " ".join(text.split())
     if len(value) < 2:
-        raise ValueError("empty or a single character; expected a name, e.g. \"NewCo GmbH\"")
+        raise ValueError('empty or a single character; expected a name, e.g. "NewCo GmbH"')
     if len(value) > 200:
         raise ValueError("longer than 200 characters; expected a name")
     if not value.isprintable():

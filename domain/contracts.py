@@ -52,14 +52,17 @@ class ContractTerms(BaseModel):
 def terms_problems(terms: ContractTerms) -> list[str]:
     problems = []
     if terms.end_date is not None and terms.end_date <= terms.start_date:
-        problems.append(f"contract period: the end ({terms.end_date}) must be after the start "
-                        f"({terms.start_date})")
+        problems.append(
+            f"contract period: the end ({terms.end_date}) must be after the start "
+            f"({terms.start_date})"
+        )
     if terms.payment_method == PaymentMethod.DIRECT_DEBIT:
         if not terms.mandate_reference:
             problems.append("payment details: direct debit needs the SEPA mandate reference")
         elif not re.match(MANDATE_REFERENCE, terms.mandate_reference):
-            problems.append("payment details: the mandate reference has characters SEPA does "
-                            "not allow")
+            problems.append(
+                "payment details: the mandate reference has characters SEPA does not allow"
+            )
     elif terms.mandate_reference:
         problems.append("payment details: a mandate reference only goes with direct debit")
     return problems
@@ -113,13 +116,19 @@ class CatalogueEntry(BaseModel):
     kind: ProductKind
 
 
-def default_parts(services: list[AssignedService],
-                  list_prices: dict[str, Decimal]) -> list[ContractPart]:
+def default_parts(
+    services: list[AssignedService], list_prices: dict[str, Decimal]
+) -> list[ContractPart]:
     """One part per recurring service already assigned, at its list price in the client's
     currency where there is one (else no price yet: staff must set it)."""
     return [
-        ContractPart(sku=s.sku, name=s.name, quantity=s.quantity,
-                     unit_price=list_prices.get(s.sku), list_price=list_prices.get(s.sku))
+        ContractPart(
+            sku=s.sku,
+            name=s.name,
+            quantity=s.quantity,
+            unit_price=list_prices.get(s.sku),
+            list_price=list_prices.get(s.sku),
+        )
         for s in sorted(services, key=lambda s: (s.kind != ProductKind.LICENCE, s.sku))
         if s.kind in RECURRING_KINDS and s.quantity > 0
     ]
@@ -144,15 +153,18 @@ def change_problems(parts: list[ContractPart], changes: list[PartChange]) -> lis
                 problems.append(f"{c.sku}: removed, so it takes no quantity or price")
         elif c.add is not None:
             if c.quantity is not None:
-                problems.append(f"{c.sku}: either add units (--add) or replace the quantity "
-                                "(--quantity), not both")
+                problems.append(
+                    f"{c.sku}: either add units (--add) or replace the quantity "
+                    "(--quantity), not both"
+                )
             elif part is not None:
                 problems += _addition_problems(part, c)
         elif c.quantity is None and c.unit_price is None:
             problems.append(f"{c.sku}: give a new quantity, a new price, or remove it")
         elif part is None:
-            problems.append(f"{c.sku}: not a part of the contract; add it with --add "
-                            f"{c.sku}=N[@PRICE]")
+            problems.append(
+                f"{c.sku}: not a part of the contract; add it with --add {c.sku}=N[@PRICE]"
+            )
     return problems
 
 
@@ -162,17 +174,24 @@ def _addition_problems(part: ContractPart, c: PartChange) -> list[str]:
     if c.unit_price is None or c.unit_price == part.unit_price:
         return []
     if part.unit_price is None:
-        return [f"{c.sku}: the part has no price yet; set the price of all its units with "
-                f"--price {c.sku}={c.unit_price}, then add"]
-    return [f"{c.sku}: the contract bills {part.quantity} at {part.unit_price}; adding {c.add} "
-            f"at {c.unit_price} would bill one part at two prices. Add them at "
-            f"{part.unit_price} (--add {c.sku}={c.add}), or change the price of all with "
-            f"--price {c.sku}={c.unit_price} and --quantity {c.sku}={part.quantity + c.add}"]
+        return [
+            f"{c.sku}: the part has no price yet; set the price of all its units with "
+            f"--price {c.sku}={c.unit_price}, then add"
+        ]
+    return [
+        f"{c.sku}: the contract bills {part.quantity} at {part.unit_price}; adding {c.add} "
+        f"at {c.unit_price} would bill one part at two prices. Add them at "
+        f"{part.unit_price} (--add {c.sku}={c.add}), or change the price of all with "
+        f"--price {c.sku}={c.unit_price} and --quantity {c.sku}={part.quantity + c.add}"
+    ]
 
 
-def apply_part_changes(parts: list[ContractPart], changes: list[PartChange],
-                       catalogue: dict[str, CatalogueEntry],
-                       list_prices: dict[str, Decimal]) -> tuple[list[ContractPart], list[str]]:
+def apply_part_changes(
+    parts: list[ContractPart],
+    changes: list[PartChange],
+    catalogue: dict[str, CatalogueEntry],
+    list_prices: dict[str, Decimal],
+) -> tuple[list[ContractPart], list[str]]:
     """The parts after the changes, and the problems (none: the changes apply). `catalogue`
     and `list_prices` need only cover the SKUs of added parts."""
     problems = change_problems(parts, changes)
@@ -185,10 +204,12 @@ def apply_part_changes(parts: list[ContractPart], changes: list[PartChange],
         elif p is not None and c.add is not None:
             by_sku[c.sku] = p.model_copy(update={"quantity": p.quantity + c.add})
         elif p is not None:
-            by_sku[c.sku] = p.model_copy(update={
-                "quantity": c.quantity if c.quantity is not None else p.quantity,
-                "unit_price": c.unit_price if c.unit_price is not None else p.unit_price,
-            })
+            by_sku[c.sku] = p.model_copy(
+                update={
+                    "quantity": c.quantity if c.quantity is not None else p.quantity,
+                    "unit_price": c.unit_price if c.unit_price is not None else p.unit_price,
+                }
+            )
         elif c.add is None:
             continue  # not a part and not an addition: change_problems named it
         else:
@@ -196,13 +217,21 @@ def apply_part_changes(parts: list[ContractPart], changes: list[PartChange],
             if item is None:
                 problems.append(f"{c.sku}: not in the catalogue")
             elif item.kind not in RECURRING_KINDS:
-                problems.append(f"{c.sku}: {item.kind.value} is not billed monthly; sell it as "
-                                "a sales item")
+                problems.append(
+                    f"{c.sku}: {item.kind.value} is not billed monthly; sell it as a sales item"
+                )
             else:
                 price = c.unit_price if c.unit_price is not None else list_prices.get(c.sku)
-                added.append(ContractPart(sku=c.sku, name=item.name, quantity=c.add,
-                                          unit_price=price, list_price=list_prices.get(c.sku),
-                                          source="added"))
+                added.append(
+                    ContractPart(
+                        sku=c.sku,
+                        name=item.name,
+                        quantity=c.add,
+                        unit_price=price,
+                        list_price=list_prices.get(c.sku),
+                        source="added",
+                    )
+                )
     result = [by_sku[p.sku] for p in parts if p.sku in by_sku] + added
     if len(result) > MAX_PARTS:
         problems.append(f"a contract has at most {MAX_PARTS} parts")
@@ -210,10 +239,12 @@ def apply_part_changes(parts: list[ContractPart], changes: list[PartChange],
 
 
 def describe_parts(parts: list[ContractPart]) -> str:
-    """"Premium x5 at 18.50, Business x3 at NO PRICE": the parts as a billing person reads
+    """ "Premium x5 at 18.50, Business x3 at NO PRICE": the parts as a billing person reads
     them."""
-    return ", ".join(f"{p.sku} x{p.quantity} at {p.unit_price or 'NO PRICE'}"
-                     for p in parts) or "no parts"
+    return (
+        ", ".join(f"{p.sku} x{p.quantity} at {p.unit_price or 'NO PRICE'}" for p in parts)
+        or "no parts"
+    )
 
 
 def parts_difference(before: list[ContractPart], after: list[ContractPart]) -> list[str]:
@@ -246,8 +277,9 @@ def activation_problems(parts: list[ContractPart]) -> list[str]:
         return ["the contract has no parts; add one with change-parts --add SKU=QUANTITY"]
     missing = unpriced(parts)
     if missing:
-        return [f"no price yet for {', '.join(missing)}; set it with change-parts --price "
-                "SKU=PRICE"]
+        return [
+            f"no price yet for {', '.join(missing)}; set it with change-parts --price SKU=PRICE"
+        ]
     return []
 
 

@@ -57,12 +57,16 @@ def check_document(name: str, size: int, head: bytes) -> ContentType:
     if size <= 0:
         raise Refused(f"{name} is empty; upload the scanned or exported document")
     if size > MAX_DOCUMENT_BYTES:
-        raise Refused(f"{name} is {human_size(size)}; the limit is "
-                      f"{human_size(MAX_DOCUMENT_BYTES)} (scan at a lower resolution)")
+        raise Refused(
+            f"{name} is {human_size(size)}; the limit is "
+            f"{human_size(MAX_DOCUMENT_BYTES)} (scan at a lower resolution)"
+        )
     content_type = sniff_content_type(head)
     if content_type is None:
-        raise Refused(f"{name} is not a PDF, PNG or JPEG file (judged by its content, not its "
-                      "name); export or scan the document as PDF or image")
+        raise Refused(
+            f"{name} is not a PDF, PNG or JPEG file (judged by its content, not its "
+            "name); export or scan the document as PDF or image"
+        )
     return content_type
 
 

@@ -27,23 +27,38 @@ class Form:
 # Business records: accounts (companies), PBXs, partners, contacts, contracts, quotes, refs.
 CODE = Form(r"[A-Za-z0-9][A-Za-z0-9-]{0,39}", "letters, digits and - (at most 40)", "ACME")
 # People: staff ($USER), channel managers, partner users (contact ids).
-USER = Form(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", "letters, digits, '.', '_' and - (at most 64)",
-            "cm-eva")
+USER = Form(
+    r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", "letters, digits, '.', '_' and - (at most 64)", "cm-eva"
+)
 # Lead queues, leads and opportunities (the lead process's own form, domain/leads.py).
-NAME = Form(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", "letters, digits, '.', '_' and - (at most 64)",
-            "fair-2026")
+NAME = Form(
+    r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", "letters, digits, '.', '_' and - (at most 64)", "fair-2026"
+)
 # Process ids as `list` shows them (kind-account-ref and the like).
-PROCESS = Form(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}",
-               "letters, digits, '.', '_' and - (at most 200)", "fast-change-order-ACME-1a2b3c4d")
+PROCESS = Form(
+    r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}",
+    "letters, digits, '.', '_' and - (at most 200)",
+    "fast-change-order-ACME-1a2b3c4d",
+)
 # --request-id: any token a script makes up, e.g. a UUID.
-REQUEST = Form(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,99}",
-               "letters, digits, '.', '_', ':' and - (at most 100)", "retry-7f3a")
+REQUEST = Form(
+    r"[A-Za-z0-9][A-Za-z0-9._:-]{0,99}",
+    "letters, digits, '.', '_', ':' and - (at most 100)",
+    "retry-7f3a",
+)
 # Quote ids (quote-<ref>-v<n>).
-QUOTE = Form(r"[A-Za-z0-9][A-Za-z0-9-]{0,79}", "letters, digits and - (at most 80)",
-             "quote-1a2b3c4d-v2")
+QUOTE = Form(
+    r"[A-Za-z0-9][A-Za-z0-9-]{0,79}", "letters, digits and - (at most 80)", "quote-1a2b3c4d-v2"
+)
 
-FORMS = {"code": CODE, "user": USER, "name": NAME, "process": PROCESS, "request": REQUEST,
-         "quote": QUOTE}
+FORMS = {
+    "code": CODE,
+    "user": USER,
+    "name": NAME,
+    "process": PROCESS,
+    "request": REQUEST,
+    "quote": QUOTE,
+}
 
 # PostgreSQL bigint: record numbers (tickets, time entries, sales items).
 BIGINT_MAX = 2**63 - 1
@@ -65,8 +80,9 @@ def number(text: str, low: int, high: int, option: str | None = None) -> int:
     int64 DataError in an activity); the message states the range."""
     stripped = text.strip()
     if not stripped.isascii() or not re.fullmatch(r"[+-]?[0-9]{1,30}", stripped):
-        raise IdError(_named(option, f"give a whole number from {low} to {high}, "
-                                     f"not {shown(text)}"))
+        raise IdError(
+            _named(option, f"give a whole number from {low} to {high}, not {shown(text)}")
+        )
     value = int(stripped)
     if not low <= value <= high:
         raise IdError(_named(option, f"give a whole number from {low} to {high}"))

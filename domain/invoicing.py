@@ -44,8 +44,10 @@ class NumberingSettings(BaseModel):
         return self.next_number if self.first_number is None else self.first_number
 
     def words(self) -> str:
-        return (f"prefix {self.prefix!r}, first number {self.reviewed_first_number}, format "
-                f"{self.format}")
+        return (
+            f"prefix {self.prefix!r}, first number {self.reviewed_first_number}, format "
+            f"{self.format}"
+        )
 
 
 # One review per partner: every run of the partner uses it. A run waiting for the review
@@ -62,16 +64,16 @@ def review_poll_after(polls: int) -> timedelta:
     return min(REVIEW_POLL_FIRST * 2 ** min(polls, 16), REVIEW_POLL_MAX)
 
 
-def review_conflicts(reviewed: NumberingSettings, prefix: str, next_number: int,
-                     fmt: str) -> list[str]:
+def review_conflicts(
+    reviewed: NumberingSettings, prefix: str, next_number: int, fmt: str
+) -> list[str]:
     """How a second review differs from the one that fixed the settings; none: the same
     review again."""
     conflicts = []
     if prefix != reviewed.prefix:
         conflicts.append(f"prefix {prefix!r} (reviewed: {reviewed.prefix!r})")
     if next_number != reviewed.reviewed_first_number:
-        conflicts.append(f"first number {next_number} (reviewed: "
-                         f"{reviewed.reviewed_first_number})")
+        conflicts.append(f"first number {next_number} (reviewed: {reviewed.reviewed_first_number})")
     if fmt != reviewed.format:
         conflicts.append(f"format {fmt} (reviewed: {reviewed.format})")
     return conflicts
@@ -79,10 +81,12 @@ def review_conflicts(reviewed: NumberingSettings, prefix: str, next_number: int,
 
 def review_refusal(partner_id: str, reviewed: NumberingSettings, conflicts: list[str]) -> str:
     when = f" on {reviewed.confirmed_at:%Y-%m-%d}" if reviewed.confirmed_at else ""
-    return (f"the invoice numbering of {partner_id} was already reviewed by "
-            f"{reviewed.confirmed_by}{when} ({reviewed.words()}) and never changes once "
-            f"reviewed; this review differs: {'; '.join(conflicts)}. Every run of "
-            f"{partner_id} issues with the reviewed settings")
+    return (
+        f"the invoice numbering of {partner_id} was already reviewed by "
+        f"{reviewed.confirmed_by}{when} ({reviewed.words()}) and never changes once "
+        f"reviewed; this review differs: {'; '.join(conflicts)}. Every run of "
+        f"{partner_id} issues with the reviewed settings"
+    )
 
 
 def numbering_problems(prefix: str, next_number: int, fmt: str) -> list[str]:
@@ -95,8 +99,9 @@ def numbering_problems(prefix: str, next_number: int, fmt: str) -> list[str]:
     tokens = TOKEN.findall(fmt)
     numbers = [width for name, width in tokens if name == "number"]
     if len(numbers) != 1:
-        problems.append("format: must contain {number} (or {number:06} for leading zeros) "
-                        "exactly once")
+        problems.append(
+            "format: must contain {number} (or {number:06} for leading zeros) exactly once"
+        )
     if any(width and name != "number" for name, width in tokens):
         problems.append("format: only {number} takes a width")
     if numbers and numbers[0] and not 1 <= int(numbers[0]) <= 12:
@@ -109,8 +114,10 @@ def numbering_problems(prefix: str, next_number: int, fmt: str) -> list[str]:
     if not problems:
         longest = render(prefix, fmt, MAX_NEXT_NUMBER, date(2000, 12, 1))
         if len(longest) > MAX_NUMBER_LENGTH:
-            problems.append(f"format: numbers would grow to {len(longest)} characters; keep "
-                            f"them within {MAX_NUMBER_LENGTH}")
+            problems.append(
+                f"format: numbers would grow to {len(longest)} characters; keep "
+                f"them within {MAX_NUMBER_LENGTH}"
+            )
     return problems
 
 
@@ -135,8 +142,9 @@ def invoice_number(settings: NumberingSettings, number: int, period: date) -> st
 
 # --- periods --------------------------------------------------------------------------------
 
+
 def parse_period(text: str) -> date:
-    """"2026-11" -> 2026-11-01: an invoicing period is a calendar month."""
+    """ "2026-11" -> 2026-11-01: an invoicing period is a calendar month."""
     m = re.fullmatch(r"(\d{4})-(\d{2})", text.strip())
     if not m or not 1 <= int(m.group(2)) <= 12 or not 2000 <= int(m.group(1)) <= 2999:
         raise Refused(f"period {text!r}: give a month as YYYY-MM, e.g. 2026-11")

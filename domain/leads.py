@@ -56,10 +56,17 @@ IMPORT_BATCH = 5_000
 MAX_WORK_WITHIN_MINUTES = 30 * 24 * 60
 DEFAULT_CLAIM_CAP = 10
 
-OPPORTUNITY_STAGES = ("prospecting", "qualification", "proposal", "negotiation",
-                      "closed-won", "closed-lost")
-OpportunityStage = Literal["prospecting", "qualification", "proposal", "negotiation",
-                           "closed-won", "closed-lost"]
+OPPORTUNITY_STAGES = (
+    "prospecting",
+    "qualification",
+    "proposal",
+    "negotiation",
+    "closed-won",
+    "closed-lost",
+)
+OpportunityStage = Literal[
+    "prospecting", "qualification", "proposal", "negotiation", "closed-won", "closed-lost"
+]
 CLOSED = ("closed-won", "closed-lost")
 
 
@@ -140,13 +147,17 @@ def parse_lead_file(name: str, text: str) -> list[LeadRow]:
         if isinstance(raw, dict):
             raw = [raw]
         if not isinstance(raw, list) or not all(isinstance(r, dict) for r in raw):
-            raise Refused(f"{name}: expected a list of leads, e.g. "
-                          '[{"company": "Acme", "email": "x@acme.example", "country": "DE"}]')
+            raise Refused(
+                f"{name}: expected a list of leads, e.g. "
+                '[{"company": "Acme", "email": "x@acme.example", "country": "DE"}]'
+            )
     elif name.lower().endswith(".csv"):
         reader = csv.DictReader(io.StringIO(text))
         if not reader.fieldnames or "company" not in reader.fieldnames:
-            raise Refused(f"{name}: the first line must name the columns, with at least "
-                          f"company; known columns: {', '.join(FIELDS)}")
+            raise Refused(
+                f"{name}: the first line must name the columns, with at least "
+                f"company; known columns: {', '.join(FIELDS)}"
+            )
         raw = list(reader)
     else:
         raise Refused(f"{name}: give a .json or .csv file")
@@ -172,10 +183,11 @@ def parse_lead_file(name: str, text: str) -> list[LeadRow]:
 
 
 def batches(rows: list, size: int = MAX_LEADS_PER_BATCH) -> list[list]:
-    return [rows[i:i + size] for i in range(0, len(rows), size)]
+    return [rows[i : i + size] for i in range(0, len(rows), size)]
 
 
 # --- what the workflow knows of a lead --------------------------------------------------------
+
 
 class LeadBatchRef(BaseModel):
     """A file of leads kept outside Temporal (store/leads.py): what travels instead."""
@@ -220,14 +232,21 @@ class AssignmentRule(BaseModel):
         if self.country and lead.country.upper() != self.country.upper():
             return False
         if self.postal_prefix and not lead.postal_code.upper().startswith(
-                self.postal_prefix.replace(" ", "").upper()):
+            self.postal_prefix.replace(" ", "").upper()
+        ):
             return False
         return not (self.product and lead.product.lower() != self.product.lower())
 
     def describe(self) -> str:
-        when = [f"{k.replace('_', ' ')} {v}" for k, v in (
-            ("country", self.country), ("postal_prefix", self.postal_prefix),
-            ("product", self.product)) if v]
+        when = [
+            f"{k.replace('_', ' ')} {v}"
+            for k, v in (
+                ("country", self.country),
+                ("postal_prefix", self.postal_prefix),
+                ("product", self.product),
+            )
+            if v
+        ]
         target = f"partner {self.to_partner}" if self.to_partner else f"queue {self.to_queue}"
         return f"rule {self.rule_id}: {' and '.join(when)} -> {target}"
 
@@ -259,6 +278,7 @@ def next_in_turn(order: list[str], last: str | None, can_take) -> str | None:
 
 
 # --- the queue process ------------------------------------------------------------------------
+
 
 class QueueState(BaseModel):
     """The workflow's whole state, carried across continue-as-new: ids, owners, keys."""
@@ -296,8 +316,9 @@ class QueueState(BaseModel):
     def open_leads(self, partner_id: str) -> int:
         """What the claim cap counts: leads a partner holds in this queue, not yet converted
         (claimed, assigned, or being written)."""
-        return sum(1 for s in self.leads.values()
-                   if s.partner == partner_id and s.status == "owned")
+        return sum(
+            1 for s in self.leads.values() if s.partner == partner_id and s.status == "owned"
+        )
 
     def next_number(self, counter: str) -> int:
         self.counters[counter] = self.counters.get(counter, 0) + 1
@@ -317,6 +338,7 @@ class LeadQueueRequest(BaseModel):
 
 
 # --- human steps ------------------------------------------------------------------------------
+
 
 class LeadBatch(BaseModel):
     actor: str = Actor
@@ -377,8 +399,9 @@ class RuleInput(BaseModel):
     @model_validator(mode="after")
     def _shape(self) -> "RuleInput":
         if not (self.country or self.postal_prefix or self.product):
-            raise ValueError("a rule matches on at least one of country, postal code prefix, "
-                             "product interest")
+            raise ValueError(
+                "a rule matches on at least one of country, postal code prefix, product interest"
+            )
         if bool(self.to_partner) == bool(self.to_queue):
             raise ValueError("a rule sends leads to a partner or to a queue (one of them)")
         return self
@@ -393,19 +416,24 @@ class QueuePartners(BaseModel):
 # Each raises Refused with a reason a person can act on, or returns "repeat" when the step
 # already happened (answered, not done again).
 
+
 def _slot(q: QueueState, lead_id: str) -> LeadSlot:
     slot = q.leads.get(lead_id)
     if slot is None:
         raise Refused(f"there is no lead {lead_id} in queue {q.queue_id}")
     if slot.status == "forwarded":
-        raise Refused(f"lead {lead_id} was moved to queue {slot.forwarded_to} by an "
-                      "assignment rule")
+        raise Refused(
+            f"lead {lead_id} was moved to queue {slot.forwarded_to} by an assignment rule"
+        )
     return slot
 
 
 def _taken(lead_id: str, slot: LeadSlot) -> str:
-    converted = (f", and converted to opportunity {slot.opportunity_id}"
-                 if slot.status == "converted" else "")
+    converted = (
+        f", and converted to opportunity {slot.opportunity_id}"
+        if slot.status == "converted"
+        else ""
+    )
     return f"lead {lead_id} is already claimed by {slot.owner} ({slot.partner}){converted}"
 
 
@@ -424,15 +452,19 @@ def check_claim(q: QueueState, user_id: str, lead_id: str) -> Literal["ok", "rep
         raise Refused(f"lead {lead_id} is being assigned right now; look again in a moment")
     held = q.open_leads(roster.partner_id)
     if held >= q.claim_cap:
-        raise Refused(f"partner {roster.partner_id} is at the claim cap of queue {q.queue_id}: "
-                      f"{held} open leads of {q.claim_cap}; convert one before claiming more")
+        raise Refused(
+            f"partner {roster.partner_id} is at the claim cap of queue {q.queue_id}: "
+            f"{held} open leads of {q.claim_cap}; convert one before claiming more"
+        )
     return "ok"
 
 
 def check_channel_manager(q: QueueState, actor: str) -> None:
     if actor not in q.channel_managers:
-        raise Refused(f"only a channel manager of queue {q.queue_id} "
-                      f"({', '.join(q.channel_managers)}) does this; {actor} is not one")
+        raise Refused(
+            f"only a channel manager of queue {q.queue_id} "
+            f"({', '.join(q.channel_managers)}) does this; {actor} is not one"
+        )
 
 
 def check_receiver(q: QueueState, user_id: str) -> PartnerRoster:
@@ -441,8 +473,10 @@ def check_receiver(q: QueueState, user_id: str) -> PartnerRoster:
     roster = q.roster_of(user_id)
     reason = lead_refusal(user_id, roster)
     if roster is None:
-        raise Refused(f"{user_id} cannot receive leads of queue {q.queue_id}: {reason} (add "
-                      "the partner to the queue first)")
+        raise Refused(
+            f"{user_id} cannot receive leads of queue {q.queue_id}: {reason} (add "
+            "the partner to the queue first)"
+        )
     if reason:
         raise Refused(f"{user_id} cannot receive leads: {reason}")
     return roster
@@ -454,8 +488,10 @@ def check_assignment(q: QueueState, a: Assignment) -> Literal["ok", "repeat"]:
     slot = _slot(q, a.lead_id)
     check_receiver(q, a.to_user)
     if slot.status == "converted":
-        raise Refused(f"lead {a.lead_id} is converted to opportunity {slot.opportunity_id}; "
-                      "its owner no longer changes")
+        raise Refused(
+            f"lead {a.lead_id} is converted to opportunity {slot.opportunity_id}; "
+            "its owner no longer changes"
+        )
     if slot.busy:
         raise Refused(f"lead {a.lead_id} is being changed right now; try again in a moment")
     if slot.owner == a.to_user:
@@ -474,18 +510,23 @@ def reassignment_selection(q: QueueState, r: MassReassignment) -> list[str]:
     for lead_id in r.lead_ids:
         slot = _slot(q, lead_id)
         if slot.status == "converted":
-            raise Refused(f"lead {lead_id} is converted to opportunity {slot.opportunity_id}; "
-                          "its owner no longer changes")
+            raise Refused(
+                f"lead {lead_id} is converted to opportunity {slot.opportunity_id}; "
+                "its owner no longer changes"
+            )
         chosen.append(lead_id)
     if r.from_user is not None:
-        chosen += [lead_id for lead_id, s in q.leads.items()
-                   if s.owner == r.from_user and s.status == "owned"]
-    chosen = [lead_id for lead_id in dict.fromkeys(chosen)
-              if q.leads[lead_id].owner != r.to_user]
+        chosen += [
+            lead_id
+            for lead_id, s in q.leads.items()
+            if s.owner == r.from_user and s.status == "owned"
+        ]
+    chosen = [lead_id for lead_id in dict.fromkeys(chosen) if q.leads[lead_id].owner != r.to_user]
     busy = [lead_id for lead_id in chosen if q.leads[lead_id].busy]
     if busy:
-        raise Refused(f"lead(s) {', '.join(busy)} are being changed right now; try again in "
-                      "a moment")
+        raise Refused(
+            f"lead(s) {', '.join(busy)} are being changed right now; try again in a moment"
+        )
     if not chosen:
         whose = f" of {r.from_user}" if r.from_user else ""
         raise Refused(f"no open leads{whose} to move to {r.to_user} in queue {q.queue_id}")
@@ -507,39 +548,47 @@ def check_conversion(q: QueueState, c: Conversion) -> Literal["ok", "repeat"]:
 
 def opportunity_lead(q: QueueState, u: OpportunityUpdate) -> str:
     """The lead whose opportunity the partner updates ("Mine muligheder": their own only)."""
-    lead_id = next((i for i, s in q.leads.items() if s.opportunity_id == u.opportunity_id),
-                   None)
+    lead_id = next((i for i, s in q.leads.items() if s.opportunity_id == u.opportunity_id), None)
     if lead_id is None:
         raise Refused(f"there is no opportunity {u.opportunity_id} in queue {q.queue_id}")
     slot = q.leads[lead_id]
     if slot.owner != u.actor:
-        raise Refused(f"opportunity {u.opportunity_id} belongs to {slot.owner}; only its owner "
-                      "updates it")
+        raise Refused(
+            f"opportunity {u.opportunity_id} belongs to {slot.owner}; only its owner updates it"
+        )
     if slot.opportunity_stage in CLOSED:
-        raise Refused(f"opportunity {u.opportunity_id} is {slot.opportunity_stage}; a closed "
-                      "opportunity no longer changes")
+        raise Refused(
+            f"opportunity {u.opportunity_id} is {slot.opportunity_stage}; a closed "
+            "opportunity no longer changes"
+        )
     return lead_id
 
 
 def check_rule(q: QueueState, r: RuleInput) -> None:
     check_channel_manager(q, r.actor)
     if r.to_partner and r.to_partner not in q.partners:
-        raise Refused(f"partner {r.to_partner} is not one of the partners of queue "
-                      f"{q.queue_id}; add it to the queue first")
+        raise Refused(
+            f"partner {r.to_partner} is not one of the partners of queue "
+            f"{q.queue_id}; add it to the queue first"
+        )
     if r.to_queue == q.queue_id:
         raise Refused("a rule of this queue cannot send leads to the same queue")
     if r.position is not None and r.position > len(q.rules) + 1:
-        raise Refused(f"position {r.position}: the queue has {len(q.rules)} rule(s), so the "
-                      f"last position is {len(q.rules) + 1}")
+        raise Refused(
+            f"position {r.position}: the queue has {len(q.rules)} rule(s), so the "
+            f"last position is {len(q.rules) + 1}"
+        )
 
 
-def with_rule(rules: list[AssignmentRule], rule: AssignmentRule,
-              position: int | None) -> list[AssignmentRule]:
+def with_rule(
+    rules: list[AssignmentRule], rule: AssignmentRule, position: int | None
+) -> list[AssignmentRule]:
     at = len(rules) if position is None else position - 1
     return [*rules[:at], rule, *rules[at:]]
 
 
 # --- routing: assignment rules, then round-robin ----------------------------------------------
+
 
 class PlannedOwner(BaseModel):
     lead_id: str
@@ -563,8 +612,9 @@ class RoutingPlan(BaseModel):
     notes: list[str] = []
 
 
-def plan_routing(q: QueueState, arrivals: list[LeadRouting | str],
-                 held: dict[str, int] | None = None) -> RoutingPlan:
+def plan_routing(
+    q: QueueState, arrivals: list[LeadRouting | str], held: dict[str, int] | None = None
+) -> RoutingPlan:
     """Who gets each arriving lead. New leads (`LeadRouting`) meet the assignment rules
     first: the first rule that matches sends the lead to its partner (to that partner's next
     user in turn) or to its queue. A lead no rule placed, or whose partner cannot take it now
@@ -573,8 +623,7 @@ def plan_routing(q: QueueState, arrivals: list[LeadRouting | str],
     rules: they were routed once. `held`: each partner's open leads in the queue, counted by
     the caller (the database, for a queue whose workflow keeps no leads)."""
     plan = RoutingPlan(turn=q.turn.model_copy(deep=True))
-    held = {p: (held or {}).get(p, 0) if held is not None else q.open_leads(p)
-            for p in q.partners}
+    held = {p: (held or {}).get(p, 0) if held is not None else q.open_leads(p) for p in q.partners}
     users = {p: eligible_users(q.rosters[p]) if p in q.rosters else [] for p in q.partners}
 
     def can_take(partner: str) -> bool:
@@ -585,16 +634,20 @@ def plan_routing(q: QueueState, arrivals: list[LeadRouting | str],
         assert user is not None
         plan.turn.last_user[partner] = user
         held[partner] += 1
-        plan.owners.append(PlannedOwner(lead_id=lead_id, user_id=user, partner_id=partner,
-                                        how=how, rule_id=rule_id))
+        plan.owners.append(
+            PlannedOwner(
+                lead_id=lead_id, user_id=user, partner_id=partner, how=how, rule_id=rule_id
+            )
+        )
 
     unplaced: dict[int, list[str]] = {}
     for arrival in arrivals:
         lead_id = arrival if isinstance(arrival, str) else arrival.lead_id
         rule = None if isinstance(arrival, str) else first_matching_rule(q.rules, arrival)
         if rule is not None and rule.to_queue:
-            plan.forwards.append(PlannedForward(lead_id=lead_id, to_queue=rule.to_queue,
-                                                rule_id=rule.rule_id))
+            plan.forwards.append(
+                PlannedForward(lead_id=lead_id, to_queue=rule.to_queue, rule_id=rule.rule_id)
+            )
             continue
         if rule is not None and rule.to_partner:
             if rule.to_partner in q.partners and can_take(rule.to_partner):
@@ -613,15 +666,22 @@ def plan_routing(q: QueueState, arrivals: list[LeadRouting | str],
         plan.notes.append(
             f"{len(lead_ids)} lead(s) matched rule {rule_id}, but partner {rule.to_partner} "
             "cannot take leads now (no user who has logged in, or at the claim cap): "
-            + ("given round-robin instead" if q.routing == "round-robin"
-               else "they wait in the queue to be claimed"))
+            + (
+                "given round-robin instead"
+                if q.routing == "round-robin"
+                else "they wait in the queue to be claimed"
+            )
+        )
     if plan.waiting and q.routing == "round-robin":
-        plan.notes.append(f"{len(plan.waiting)} lead(s) wait in the queue: no partner can take "
-                          "them now (no user who has logged in, or all at the claim cap)")
+        plan.notes.append(
+            f"{len(plan.waiting)} lead(s) wait in the queue: no partner can take "
+            "them now (no user who has logged in, or all at the claim cap)"
+        )
     return plan
 
 
 # --- activity inputs and outputs --------------------------------------------------------------
+
 
 class QueueOpening(BaseModel):
     key: StepKey
@@ -733,6 +793,7 @@ class ForwardedLeads(BaseModel):
 
 # --- issue 13: queues whose workflow keeps no leads (LeadQueueRouter) -------------------------
 
+
 class RouterState(BaseModel):
     """The queue workflow's whole state, carried across continue-as-new: its settings,
     partners, rules, round-robin turn and totals. Its size does not grow with the leads: they
@@ -831,10 +892,18 @@ class Received(BaseModel):
     request_id: str = ""  # the update that first sent it
 
 
-LeadStepKind = Literal["claim", "accept", "not-interested", "assign", "reassign", "convert",
-                       "update-opportunity"]
-LEAD_STEP_KINDS = ("claim", "accept", "not-interested", "assign", "reassign", "convert",
-                   "update-opportunity")
+LeadStepKind = Literal[
+    "claim", "accept", "not-interested", "assign", "reassign", "convert", "update-opportunity"
+]
+LEAD_STEP_KINDS = (
+    "claim",
+    "accept",
+    "not-interested",
+    "assign",
+    "reassign",
+    "convert",
+    "update-opportunity",
+)
 
 
 class LeadStepRequest(BaseModel):
@@ -844,8 +913,9 @@ class LeadStepRequest(BaseModel):
     queue_id: str = Id
     kind: LeadStepKind
     actor: str = Actor
-    lead_id: str | None = Field(default=None, min_length=1, max_length=64,
-                                pattern=r"^[A-Za-z0-9._-]+$")
+    lead_id: str | None = Field(
+        default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$"
+    )
     to_user: str | None = Field(default=None, min_length=1, max_length=64)
     from_user: str | None = Field(default=None, min_length=1, max_length=64)
     lead_ids: list[str] = Field(default=[], max_length=MAX_LEADS_PER_BATCH)
@@ -857,8 +927,9 @@ class LeadStepRequest(BaseModel):
     close_date: date | None = None
     # A channel manager of the queue acting for this partner user (who phoned); the step is
     # the partner user's, recorded as the channel manager's (issue 10)
-    for_user: str | None = Field(default=None, min_length=1, max_length=64,
-                                 pattern=r"^[A-Za-z0-9._@-]+$")
+    for_user: str | None = Field(
+        default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._@-]+$"
+    )
 
     @model_validator(mode="after")
     def _shape(self) -> "LeadStepRequest":
@@ -870,8 +941,9 @@ class LeadStepRequest(BaseModel):
         if self.kind in ("assign", "reassign") and not self.to_user:
             raise ValueError(f"{self.kind} names the new owner")
         if self.kind == "reassign" and not (self.from_user or self.lead_ids):
-            raise ValueError("name the leads to reassign: a user whose open leads move, or "
-                             "lead ids")
+            raise ValueError(
+                "name the leads to reassign: a user whose open leads move, or lead ids"
+            )
         if self.kind == "not-interested" and not (self.reason or "").strip():
             raise ValueError("say why the lead is not of interest (--reason)")
         if self.kind == "update-opportunity":

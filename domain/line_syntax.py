@@ -1,8 +1,8 @@
 """How staff write order lines on the command line.
 
-    fast change:  SKU=TOTAL[@YYYY-MM-DD]             Premium=12@2026-12-01
-    quote:        SKU[:LICENCE]=CHANGE[@YYYY-MM-DD]   Premium=+3  Basic=-2  WP480G=2
-                                                      CLASSOUND-FLAT:Premium=2
+fast change:  SKU=TOTAL[@YYYY-MM-DD]             Premium=12@2026-12-01
+quote:        SKU[:LICENCE]=CHANGE[@YYYY-MM-DD]   Premium=+3  Basic=-2  WP480G=2
+                                                  CLASSOUND-FLAT:Premium=2
 """
 
 import re
@@ -36,8 +36,9 @@ def _date(text: str | None, line: str) -> date | None:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise LineSyntaxError(f"{line!r}: start date {text!r} is not a date like 2026-12-01") \
-            from None
+        raise LineSyntaxError(
+            f"{line!r}: start date {text!r} is not a date like 2026-12-01"
+        ) from None
 
 
 def _licence(text: str | None, line: str) -> LicenceType | None:
@@ -59,8 +60,9 @@ def parse_fast_change_line(text: str) -> FastChangeLine:
             f"{text!r}: give the new total, not a change (Premium=12, not Premium=+2)"
         )
     try:
-        return FastChangeLine(sku=m["sku"], quantity=int(m["qty"]),
-                              start_date=_date(m["date"], text))
+        return FastChangeLine(
+            sku=m["sku"], quantity=int(m["qty"]), start_date=_date(m["date"], text)
+        )
     except ValidationError as e:
         raise LineSyntaxError(f"{text!r}: {e.errors()[0]['msg']}") from None
 

@@ -59,8 +59,9 @@ def language_for(kind: str, preferred: str | None, available: set[str]) -> str:
     return KINDS.get(kind, "en")
 
 
-def message_id(notification_id: int, process_id: str, run: str, step: str, resent: int,
-               domain: str) -> str:
+def message_id(
+    notification_id: int, process_id: str, run: str, step: str, resent: int, domain: str
+) -> str:
     """Stable per row: a message sent again after a crash carries the same Message-ID, so the
     receiving side recognises it as the same message. A resend by staff (`starter.py resend`)
     is a new message: `resent` is part of the id. Process ids carry no personal data, but the

@@ -99,15 +99,13 @@ def _item(catalogue: dict[str, CatalogueItem], sku: str) -> CatalogueItem:
         if sku.casefold() in by_case:
             return catalogue[by_case[sku.casefold()]]
         close = difflib.get_close_matches(sku.casefold(), list(by_case), n=3, cutoff=0.6)
-        hint = (f" (did you mean {' or '.join(by_case[c] for c in close)}?)" if close else "")
+        hint = f" (did you mean {' or '.join(by_case[c] for c in close)}?)" if close else ""
         known = ", ".join(sorted(catalogue)) or "none"
         raise Refused(f"unknown product {sku!r}{hint}; known products: {known}")
     return item
 
 
-def check_licence_start(
-    sku: str, change: int, start_date: date | None, today: date
-) -> date | None:
+def check_licence_start(sku: str, change: int, start_date: date | None, today: date) -> date | None:
     """Reductions happen at once and cannot be scheduled; nothing starts in the past."""
     if start_date is None:
         return None
@@ -148,8 +146,11 @@ def plan_fast_change(
         seen.add(line.sku)
         change = line.quantity - current.get(item.licence_type, 0)
         start = check_licence_start(line.sku, change, line.start_date, today)
-        targets.append(LicenceTarget(sku=line.sku, licence_type=item.licence_type,
-                                     total=line.quantity, start_date=start))
+        targets.append(
+            LicenceTarget(
+                sku=line.sku, licence_type=item.licence_type, total=line.quantity, start_date=start
+            )
+        )
         if change:
             planned.append(
                 OrderLine(
@@ -185,11 +186,20 @@ def replan_fast_change(
         if start:
             words += f" from {start}"
         elif change < 0 and t.start_date and t.start_date > today:
-            words += (f" at once (a reduction cannot be scheduled; the requested start "
-                      f"{t.start_date} does not apply)")
+            words += (
+                f" at once (a reduction cannot be scheduled; the requested start "
+                f"{t.start_date} does not apply)"
+            )
         changes.append(words)
-        lines.append(OrderLine(sku=t.sku, kind=ProductKind.LICENCE, quantity=change,
-                               licence_type=t.licence_type, start_date=start))
+        lines.append(
+            OrderLine(
+                sku=t.sku,
+                kind=ProductKind.LICENCE,
+                quantity=change,
+                licence_type=t.licence_type,
+                start_date=start,
+            )
+        )
     return Replan(lines=lines, changes=changes)
 
 
@@ -292,6 +302,7 @@ def plan_quote(
 
 # --- revising a published quote (seed 000 §6) ---------------------------------------------
 
+
 def line_label(line: QuoteLine) -> str:
     """How staff name a quote line: its SKU, and for a CLASSOUND-FLAT the linked licence."""
     return f"{line.sku}:{line.licence.value}" if line.licence else line.sku
@@ -322,8 +333,9 @@ def revise_lines(
             found = [ln for ln in lines if _same_line(ln.sku, name)]
         if not found:
             on_quote = ", ".join(line_label(ln) for ln in lines) or "none"
-            raise Refused(f"cannot remove {name}: the quote has no such line "
-                          f"(its lines: {on_quote})")
+            raise Refused(
+                f"cannot remove {name}: the quote has no such line (its lines: {on_quote})"
+            )
         if len(found) > 1:
             which = " or ".join(line_label(ln) for ln in found)
             raise Refused(f"--remove {name} names {len(found)} lines; say which: {which}")
@@ -347,9 +359,10 @@ def revise_lines(
             differences.append(f"{label} {_line_text(lines[at])} → {_line_text(new)}")
             lines[at] = new
     if not lines:
-        raise Refused("the revised quote would have no lines left; cancel the change order "
-                      "instead")
+        raise Refused("the revised quote would have no lines left; cancel the change order instead")
     if not differences:
-        raise Refused("the revised quote would be the same as the original; give the lines "
-                      "that change (--line) or go (--remove)")
+        raise Refused(
+            "the revised quote would be the same as the original; give the lines "
+            "that change (--line) or go (--remove)"
+        )
     return lines, differences

@@ -37,14 +37,19 @@ class PartnerStage(StrEnum):
     DEACTIVATED = "deactivated"
 
 
-MANAGEMENT_FINAL = frozenset({PartnerStage.REFUSED, PartnerStage.ENABLED,
-                              PartnerStage.ALREADY_ENABLED})
+MANAGEMENT_FINAL = frozenset(
+    {PartnerStage.REFUSED, PartnerStage.ENABLED, PartnerStage.ALREADY_ENABLED}
+)
 ACCOUNT_FINAL = frozenset({PartnerStage.REFUSED, PartnerStage.DEACTIVATED})
 
-NOT_ENABLED = ("partner management is not enabled: run `starter.py enable-partner-management` "
-               "first (it cannot be undone)")
-DISABLE_REFUSED = ("partner management cannot be disabled: enabling it is irreversible "
-                   "(seed 004: « Cette action n'est pas réversible »)")
+NOT_ENABLED = (
+    "partner management is not enabled: run `starter.py enable-partner-management` "
+    "first (it cannot be undone)"
+)
+DISABLE_REFUSED = (
+    "partner management cannot be disabled: enabling it is irreversible "
+    "(seed 004: « Cette action n'est pas réversible »)"
+)
 
 
 def partner_account_process_id(partner_id: str) -> str:
@@ -94,8 +99,9 @@ def hash_password(password: str, salt: bytes | None = None) -> str:
 def scrypt_hash(password: str, salt: bytes) -> str:
     """The hash users who logged in before argon2 still have: `scrypt$n$r$p$salt$hash`
     (base64). Verified (and replaced by argon2 at the next login), never made for new ones."""
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P,
-                            dklen=32)
+    digest = hashlib.scrypt(
+        password.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=32
+    )
     b64 = base64.b64encode
     return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${b64(salt).decode()}${b64(digest).decode()}"
 
@@ -105,8 +111,9 @@ def _verify_scrypt(password: str, stored: str) -> bool:
         scheme, n, r, p, salt, digest = stored.split("$")
         if scheme != "scrypt":
             return False
-        again = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), n=int(n),
-                               r=int(r), p=int(p), dklen=32)
+        again = hashlib.scrypt(
+            password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p), dklen=32
+        )
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(again, base64.b64decode(digest))
@@ -149,24 +156,33 @@ def is_password_hash(value: str) -> bool:
 UserStatus = Literal["invited", "active", "inactive"]
 
 
-def first_login_refusal(status: UserStatus, stored_digest: str | None,
-                        expires_at: datetime | None, given_digest: str,
-                        now: datetime) -> str | None:
+def first_login_refusal(
+    status: UserStatus,
+    stored_digest: str | None,
+    expires_at: datetime | None,
+    given_digest: str,
+    now: datetime,
+) -> str | None:
     """Why a first login is refused, or None. A wrong link and an expired link say so."""
     if status == "inactive":
         return "this partner user is deactivated; ask your channel manager"
     if status == "active":
         return None  # a repeat: answered "already logged in", nothing changes
     if stored_digest is None or not hmac.compare_digest(stored_digest, given_digest):
-        return ("the login link is not valid (a newer invitation replaces older links); use "
-                "the link of the latest invitation e-mail")
+        return (
+            "the login link is not valid (a newer invitation replaces older links); use "
+            "the link of the latest invitation e-mail"
+        )
     if expires_at is None or now >= expires_at:
-        return (f"the login link has expired (valid {LOGIN_LINK_VALID.days} days); ask your "
-                "channel manager to invite you again")
+        return (
+            f"the login link has expired (valid {LOGIN_LINK_VALID.days} days); ask your "
+            "channel manager to invite you again"
+        )
     return None
 
 
 # --- who may receive leads --------------------------------------------------------------------
+
 
 class PartnerRoster(BaseModel):
     """A partner account's users as a lead queue sees them. `version` grows with every change
@@ -187,8 +203,10 @@ def lead_refusal(user_id: str, roster: PartnerRoster | None) -> str | None:
         return f"partner account {roster.partner_id} is deactivated"
     status = roster.users[user_id]
     if status == "invited":
-        return (f"{user_id} has not logged in yet: the login e-mail's one-time link sets "
-                "the password at the first login (partner-login)")
+        return (
+            f"{user_id} has not logged in yet: the login e-mail's one-time link sets "
+            "the password at the first login (partner-login)"
+        )
     if status == "inactive":
         return f"{user_id} is deactivated"
     return None
@@ -202,6 +220,7 @@ def eligible_users(roster: PartnerRoster) -> list[str]:
 
 
 # --- process inputs, steps, status ------------------------------------------------------------
+
 
 class PartnerManagementRequest(BaseModel):
     action: Literal["enable", "disable"]
@@ -272,6 +291,7 @@ class PartnerAccountStatus(BaseModel):
 
 
 # --- activity inputs and outputs --------------------------------------------------------------
+
 
 class ManagementEnabling(BaseModel):
     key: StepKey

@@ -44,14 +44,32 @@ def _a(*who: Role | Who) -> Allowed:
 
 
 R = Role
-SALES, CARE, INVOICE, CSC, CM, FIN, ADMIN = (R.SALES_OPS, R.CUSTOMER_CARE, R.INVOICE_SERVICE,
-                                             R.CSC, R.CHANNEL_MANAGER, R.FINANCE, R.ADMIN)
+SALES, CARE, INVOICE, CSC, CM, FIN, ADMIN = (
+    R.SALES_OPS,
+    R.CUSTOMER_CARE,
+    R.INVOICE_SERVICE,
+    R.CSC,
+    R.CHANNEL_MANAGER,
+    R.FINANCE,
+    R.ADMIN,
+)
 
 # Every business process (a workflows/process.py Process): `retry` and `cancel` while a step
 # needs attention are ops work any staff member may do; `started` is the starter's answer.
-PROCESSES = ("AccountChange", "ChangeOrder", "ClassoundOrder", "ClientOnboarding",
-             "FastChangeOrder", "InvoicingRun", "LeadQueue", "LeadQueueRouter",
-             "OnboardingCampaign", "PartnerManagement", "PartnerOnboarding", "Renegotiation")
+PROCESSES = (
+    "AccountChange",
+    "ChangeOrder",
+    "ClassoundOrder",
+    "ClientOnboarding",
+    "FastChangeOrder",
+    "InvoicingRun",
+    "LeadQueue",
+    "LeadQueueRouter",
+    "OnboardingCampaign",
+    "PartnerManagement",
+    "PartnerOnboarding",
+    "Renegotiation",
+)
 
 PERMISSIONS: dict[str, Allowed] = {
     # Fast change order (seed 000 §1): sales ops start it; the partner confirms, or sales ops
@@ -137,11 +155,19 @@ for _process in PROCESSES:
     PERMISSIONS[f"{_process}.started"] = _a(Who.ANYONE)
 
 # What a process is, in a refusal's words ("this order is for P-NORDTEL").
-NOUN = {"FastChangeOrder": "order", "ChangeOrder": "order", "ClassoundOrder": "order",
-        "PartnerOnboarding": "partner account", "LeadQueueRouter": "lead queue",
-        "LeadQueue": "lead queue", "LeadStep": "lead queue", "Renegotiation": "contract",
-        "ClientOnboarding": "onboarding", "InvoicingRun": "invoicing run",
-        "AccountChange": "account"}
+NOUN = {
+    "FastChangeOrder": "order",
+    "ChangeOrder": "order",
+    "ClassoundOrder": "order",
+    "PartnerOnboarding": "partner account",
+    "LeadQueueRouter": "lead queue",
+    "LeadQueue": "lead queue",
+    "LeadStep": "lead queue",
+    "Renegotiation": "contract",
+    "ClientOnboarding": "onboarding",
+    "InvoicingRun": "invoicing run",
+    "AccountChange": "account",
+}
 
 PARTNER_STATES = {"invited": "invited", "active": "active", "inactive": "deactivated"}
 
@@ -181,8 +207,9 @@ def allowed_for(permission: str) -> Allowed:
     try:
         return PERMISSIONS[permission]
     except KeyError:
-        raise KeyError(f"no permission row for {permission}: add it to domain/permissions.py"
-                       ) from None
+        raise KeyError(
+            f"no permission row for {permission}: add it to domain/permissions.py"
+        ) from None
 
 
 def describe(allowed: Allowed) -> str:
@@ -212,17 +239,24 @@ def decide(permission: str, actor: str, person: Person | None, facts: Facts) -> 
             return None
         return f"{actor} is the processes' own name; no person does {step} under it"
     if person is None or not person.known:
-        return (f"{actor} is not in the people directory: staff are added by an admin "
-                f"(`starter.py staff add`), partner users by invitation")
-    if person.active_staff and (Who.ANY_STAFF in allowed
-                                or any(r in allowed for r in person.roles)):
+        return (
+            f"{actor} is not in the people directory: staff are added by an admin "
+            f"(`starter.py staff add`), partner users by invitation"
+        )
+    if person.active_staff and (
+        Who.ANY_STAFF in allowed or any(r in allowed for r in person.roles)
+    ):
         return None
     noun = NOUN.get(permission.split(".", 1)[0], "process")
     pu = person.partner_id is not None
     in_partner = pu and person.partner_id in facts.partner_ids
     partner_words = " or ".join(facts.partner_ids) or "no partner"
-    if pu and Who.INVITED_USER in allowed and in_partner and person.partner_status in (
-            "invited", "active"):
+    if (
+        pu
+        and Who.INVITED_USER in allowed
+        and in_partner
+        and person.partner_status in ("invited", "active")
+    ):
         return None
     if pu and person.partner_status == "active":
         if Who.PARTNER_USER in allowed and in_partner:
@@ -237,19 +271,27 @@ def decide(permission: str, actor: str, person: Person | None, facts: Facts) -> 
     partner_side = allowed & {Who.PARTNER_USER, Who.OWN_LEAD, Who.INVITED_USER}
     if pu and partner_side:
         if not in_partner:
-            return (f"{actor} is a user of partner {person.partner_id}; this {noun} is for "
-                    f"{partner_words}")
+            return (
+                f"{actor} is a user of partner {person.partner_id}; this {noun} is for "
+                f"{partner_words}"
+            )
         if person.partner_status != "active" and Who.INVITED_USER not in allowed:
-            return (f"{actor} is a partner user of {person.partner_id} who is "
-                    f"{person.partner_status}, not active")
+            return (
+                f"{actor} is a partner user of {person.partner_id} who is "
+                f"{person.partner_status}, not active"
+            )
         if Who.OWN_LEAD in allowed:
             return not_the_owner(step, facts)
     if person.signer_for and Who.SIGNER in allowed:
-        return (f"{actor} signs for {', '.join(person.signer_for)}; this {noun} is for "
-                f"{facts.account_id}")
+        return (
+            f"{actor} signs for {', '.join(person.signer_for)}; this {noun} is for "
+            f"{facts.account_id}"
+        )
     if pu and not person.active_staff:
-        return (f"{actor} is a user of partner {person.partner_id}, not staff: {step} takes "
-                f"{describe(allowed)}")
+        return (
+            f"{actor} is a user of partner {person.partner_id}, not staff: {step} takes "
+            f"{describe(allowed)}"
+        )
     if person.active_staff:
         has = ", ".join(sorted(person.roles)) or "no role"
         return f"{step} takes {describe(allowed)}; {actor} has {has}"

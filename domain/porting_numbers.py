@@ -48,8 +48,10 @@ def parse_number_list(text: str, entry: str = "line") -> list[str]:
             continue
         number = normalise_number(value)
         if number is None:
-            problems.append(f"{entry} {line_no} is not a phone number with country code "
-                            "(write it like +49 30 1234567)")
+            problems.append(
+                f"{entry} {line_no} is not a phone number with country code "
+                "(write it like +49 30 1234567)"
+            )
         elif number in seen:
             problems.append(f"{entry} {line_no} repeats the number of {entry} {seen[number]}")
         else:

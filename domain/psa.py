@@ -39,6 +39,7 @@ def onboarding_id(account_id: str) -> str:
 
 # --- client onboarding ----------------------------------------------------------------------
 
+
 class OnboardingStage(StrEnum):
     LOADING = "loading"
     REFUSED = "refused"
@@ -49,8 +50,9 @@ class OnboardingStage(StrEnum):
     CANCELLED = "cancelled"
 
 
-ONBOARDING_FINAL = frozenset({OnboardingStage.REFUSED, OnboardingStage.ONBOARDED,
-                              OnboardingStage.CANCELLED})
+ONBOARDING_FINAL = frozenset(
+    {OnboardingStage.REFUSED, OnboardingStage.ONBOARDED, OnboardingStage.CANCELLED}
+)
 
 
 class OnboardingRequest(BaseModel):
@@ -127,6 +129,7 @@ def contract_needed(services: list[AssignedService]) -> bool:
 
 # activity inputs and outputs
 
+
 class ClientLookup(BaseModel):
     account_id: str
 
@@ -191,6 +194,7 @@ class OnboardingClosure(BaseModel):
 
 # --- onboarding campaign --------------------------------------------------------------------
 
+
 class CampaignStage(StrEnum):
     STARTING = "starting-onboardings"
     DONE = "done"
@@ -234,11 +238,13 @@ class CampaignStatus(BaseModel):
 
 
 def progress_line(p: CampaignProgress, done: bool = False) -> str:
-    """"312 of 5000 clients handled: 300 onboarding started, 12 already onboarding". The
+    """ "312 of 5000 clients handled: 300 onboarding started, 12 already onboarding". The
     total is counted when the campaign begins; clients onboarded meanwhile drop out."""
     total = p.handled if done else max(p.total, p.handled)
-    return (f"{p.handled} of {total} clients handled: {p.started} onboarding started, "
-            f"{p.already_onboarding} already onboarding")
+    return (
+        f"{p.handled} of {total} clients handled: {p.started} onboarding started, "
+        f"{p.already_onboarding} already onboarding"
+    )
 
 
 class ClientPage(BaseModel):
@@ -252,6 +258,7 @@ class CampaignScope(BaseModel):
 
 
 # --- invoicing run --------------------------------------------------------------------------
+
 
 class InvoicingStage(StrEnum):
     LOADING = "loading"

@@ -93,6 +93,7 @@ class Change(StrEnum):
 
 # --- dates ----------------------------------------------------------------------------------
 
+
 def business_date(at: datetime) -> date:
     """The day it is in Oslo at `at` (an aware datetime)."""
     return business_today(at, Family.RENEGOTIATION)
@@ -103,13 +104,13 @@ def last_day_of_month(day: date) -> date:
 
 
 def close_date(today: date) -> date:
-    """"2 dager frem i tid og alltid innenfor inneværende måned": two days ahead, but never
+    """ "2 dager frem i tid og alltid innenfor inneværende måned": two days ahead, but never
     past the last day of the current month."""
     return min(today + timedelta(days=CLOSE_DATE_DAYS_AHEAD), last_day_of_month(today))
 
 
 def signing_deadline(sent_on: date) -> date:
-    """"Signeringsfrist til 1 uke frem i tid": the last day the customer can sign."""
+    """ "Signeringsfrist til 1 uke frem i tid": the last day the customer can sign."""
     return sent_on + timedelta(days=SIGNING_DAYS)
 
 
@@ -143,7 +144,7 @@ def extended_deadline(deadline: date, today: date, days: int) -> date:
 
 
 def delivery_start(sent_on: date, agreed_start: date | None) -> date:
-    """"Dato kontrakten blir sendt (med mindre det er avtalt oppstartsdato på et annet
+    """ "Dato kontrakten blir sendt (med mindre det er avtalt oppstartsdato på et annet
     tidspunkt)"."""
     return agreed_start or sent_on
 
@@ -158,6 +159,7 @@ def add_months(day: date, months: int) -> date:
 
 
 # --- what a reduction and an increase set off -----------------------------------------------
+
 
 def change_of(before: int, after: int) -> Change:
     if after < before:
@@ -283,37 +285,53 @@ def plan_renegotiation(
     elif ticket.status == "closed":
         problems.append(f"ticket {r.ticket_id} is closed; reopen it or start from an open one")
     elif ticket.renegotiation:
-        problems.append(f"ticket {r.ticket_id} is already being renegotiated in "
-                        f"{ticket.renegotiation}")
+        problems.append(
+            f"ticket {r.ticket_id} is already being renegotiated in {ticket.renegotiation}"
+        )
     if contact is None:
         problems.append(f"no contact {r.contact_id}")
     elif contact.account_id != r.account_id:
         problems.append(f"contact {r.contact_id} is not a contact of company {r.account_id}")
     else:
         if not contact.can_sign:
-            problems.append(f"contact {r.contact_id} has no signing authority (signaturrett); "
-                            "choose the person who can sign for the company")
-        missing = [f for f, ok in (("e-mail", contact.has_email),
-                                   ("mobile phone", contact.has_phone)) if not ok]
+            problems.append(
+                f"contact {r.contact_id} has no signing authority (signaturrett); "
+                "choose the person who can sign for the company"
+            )
+        missing = [
+            f
+            for f, ok in (("e-mail", contact.has_email), ("mobile phone", contact.has_phone))
+            if not ok
+        ]
         if missing:
-            problems.append(f"contact {r.contact_id} has no {' and no '.join(missing)}: the "
-                            "contract is sent by e-mail and SMS; add it on the contact")
+            problems.append(
+                f"contact {r.contact_id} has no {' and no '.join(missing)}: the "
+                "contract is sent by e-mail and SMS; add it on the contact"
+            )
     if contract is None:
         problems.append(f"no contract {r.original_contract_id}")
     elif contract.account_id != r.account_id:
-        problems.append(f"contract {r.original_contract_id} is not a contract of company "
-                        f"{r.account_id}")
+        problems.append(
+            f"contract {r.original_contract_id} is not a contract of company {r.account_id}"
+        )
     elif contract.renegotiation:
-        problems.append(f"contract {r.original_contract_id} is already being renegotiated in "
-                        f"{contract.renegotiation}")
+        problems.append(
+            f"contract {r.original_contract_id} is already being renegotiated in "
+            f"{contract.renegotiation}"
+        )
     elif contract.status != "signed" or contract.signed_on is None:
-        replaced = (f" by {contract.superseded_by}; renegotiate that one"
-                    if contract.superseded_by else "")
-        problems.append(f"contract {r.original_contract_id} is {contract.status}{replaced}: "
-                        "only a signed contract in force can be renegotiated")
+        replaced = (
+            f" by {contract.superseded_by}; renegotiate that one" if contract.superseded_by else ""
+        )
+        problems.append(
+            f"contract {r.original_contract_id} is {contract.status}{replaced}: "
+            "only a signed contract in force can be renegotiated"
+        )
     elif contract.licences == r.licences and contract.price == r.price:
-        problems.append(f"nothing to renegotiate: contract {r.original_contract_id} already "
-                        f"has {r.licences} licences at {money(contract.price)}")
+        problems.append(
+            f"nothing to renegotiate: contract {r.original_contract_id} already "
+            f"has {r.licences} licences at {money(contract.price)}"
+        )
     if r.agreed_start is not None and r.agreed_start < today:
         problems.append(f"the agreed start date {r.agreed_start} is in the past")
     if problems:
@@ -344,7 +362,7 @@ class ContractLine(BaseModel):
 def renegotiated_lines(
     original: list[ContractLine], licences: int, price: Decimal
 ) -> list[ContractLine]:
-    """"Fyll ut informasjonen på samme måte som det står i opprinnelig avtale, utenom pris og
+    """ "Fyll ut informasjonen på samme måte som det står i opprinnelig avtale, utenom pris og
     antall lisenser" and "legg inn digital oppstart i 100% rabatt": the original's lines, the
     licence line with the new count and price, digital onboarding at 100 % discount (added
     when the original had none), every other line as it was."""
@@ -355,23 +373,42 @@ def renegotiated_lines(
             if has_licence:
                 continue  # one licence line carries the whole count
             has_licence = True
-            lines.append(line.model_copy(update={
-                "quantity": licences, "unit_price": price, "discount_percent": Decimal(0)}))
+            lines.append(
+                line.model_copy(
+                    update={
+                        "quantity": licences,
+                        "unit_price": price,
+                        "discount_percent": Decimal(0),
+                    }
+                )
+            )
         elif line.kind == "onboarding":
             has_onboarding = True
             lines.append(line.model_copy(update={"discount_percent": Decimal(100)}))
         else:
             lines.append(line)
     if not has_licence:
-        lines.insert(0, ContractLine(kind="licence", product=LICENCE_PRODUCT,
-                                     quantity=licences, unit_price=price))
+        lines.insert(
+            0,
+            ContractLine(
+                kind="licence", product=LICENCE_PRODUCT, quantity=licences, unit_price=price
+            ),
+        )
     if not has_onboarding:
-        lines.append(ContractLine(kind="onboarding", product=DIGITAL_ONBOARDING, quantity=1,
-                                  unit_price=Decimal(0), discount_percent=Decimal(100)))
+        lines.append(
+            ContractLine(
+                kind="onboarding",
+                product=DIGITAL_ONBOARDING,
+                quantity=1,
+                unit_price=Decimal(0),
+                discount_percent=Decimal(100),
+            )
+        )
     return lines
 
 
 # --- human steps ----------------------------------------------------------------------------
+
 
 class Extension(BaseModel):
     actor: str = Actor
@@ -384,7 +421,7 @@ MAX_DECLINE_REASON = 1000
 class SigningEvidence(BaseModel):
     """What the signing page saw when the signer signed or declined (issue 12): kept in
     contract_signing_evidence by the step that records the decision. It crosses Temporal's
-    history encrypted like every payload (codec.py); the name and the network data are the
+    history encrypted like every payload (codec/); the name and the network data are the
     signer's own, given to sign."""
 
     contact_id: str = Actor
@@ -412,6 +449,7 @@ class Declination(BaseModel):
 
 
 # --- what the process reports ---------------------------------------------------------------
+
 
 class RenegotiationStatus(BaseModel):
     process_id: str
@@ -458,6 +496,7 @@ class RenegotiationStatus(BaseModel):
 
 
 # --- activity inputs and outputs ------------------------------------------------------------
+
 
 class Case(BaseModel):
     """The ids and numbers every write of one renegotiation needs."""

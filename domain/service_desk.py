@@ -25,8 +25,11 @@ class TicketStatus(StrEnum):
     CLOSED = "closed"
 
 
-TICKET_ACTIONS = {"answer-ticket": TicketStatus.ANSWERED, "resolve-ticket": TicketStatus.RESOLVED,
-                  "close-ticket": TicketStatus.CLOSED}
+TICKET_ACTIONS = {
+    "answer-ticket": TicketStatus.ANSWERED,
+    "resolve-ticket": TicketStatus.RESOLVED,
+    "close-ticket": TicketStatus.CLOSED,
+}
 
 
 def next_ticket_status(ticket_id: int, current: TicketStatus, operation: str) -> TicketStatus:
@@ -46,6 +49,7 @@ def time_can_be_logged(ticket_id: int, current: TicketStatus) -> None:
 
 
 # --- the changes staff make (starter commands) ----------------------------------------------
+
 
 class CreateTicket(BaseModel):
     operation: Literal["create-ticket"] = "create-ticket"

@@ -18,12 +18,12 @@ LOCALES = {"nb": "nb_NO", "en": "en_GB"}
 
 
 class LinkState(StrEnum):
-    OPEN = "open"            # can be signed or declined
-    SIGNED = "signed"        # used: signed (or signed and since replaced by a newer contract)
-    DECLINED = "declined"    # used: declined
-    EXPIRED = "expired"      # the signing deadline has passed (an extension opens it again)
+    OPEN = "open"  # can be signed or declined
+    SIGNED = "signed"  # used: signed (or signed and since replaced by a newer contract)
+    DECLINED = "declined"  # used: declined
+    EXPIRED = "expired"  # the signing deadline has passed (an extension opens it again)
     WITHDRAWN = "withdrawn"  # staff cancelled the renegotiation
-    INVALID = "invalid"      # no such contract, a wrong token, or never sent
+    INVALID = "invalid"  # no such contract, a wrong token, or never sent
 
 
 def token_matches(token: str, token_sha256: str | None) -> bool:
@@ -60,8 +60,9 @@ def csrf_field(secret: bytes, contract_id: str, token: str) -> str:
 
 def csrf_ok(secret: bytes, contract_id: str, token: str, field: str) -> bool:
     # bytes: compare_digest refuses str with non-ASCII characters (a forged field may have)
-    return hmac.compare_digest(csrf_field(secret, contract_id, token).encode(),
-                               (field or "").encode())
+    return hmac.compare_digest(
+        csrf_field(secret, contract_id, token).encode(), (field or "").encode()
+    )
 
 
 def document_sha256(document: str) -> str:

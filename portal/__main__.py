@@ -21,8 +21,15 @@ def main() -> int:
     port = int(os.environ.get("PARTNERFLOW_PORTAL_PORT", "8040"))
     # No access log: the first-login link carries its one-time token in the query string,
     # which an access log would keep.
-    uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning",
-                server_header=False, proxy_headers=False)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        access_log=False,
+        log_level="warning",
+        server_header=False,
+        proxy_headers=False,
+    )
     return 0
 
 

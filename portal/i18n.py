@@ -61,31 +61,25 @@ DE: dict[str, str] = {
     # login
     "Log in": "Anmelden",
     "User name": "Benutzername",
-    "Your user name is the id in your invitation e-mail, e.g. C-NORD-1.":
-        "Ihr Benutzername steht in Ihrer Einladungs-E-Mail, z. B. C-NORD-1.",
+    "Your user name is the id in your invitation e-mail, e.g. C-NORD-1.": "Ihr Benutzername steht in Ihrer Einladungs-E-Mail, z. B. C-NORD-1.",
     "Password": "Passwort",
     "The user name or the password is wrong.": "Benutzername oder Passwort ist falsch.",
     "Too many failed logins: this user is locked for {minutes} more minute(s). Ask your "
-    "channel manager if you forgot your password.":
-        "Zu viele fehlgeschlagene Anmeldungen: Dieser Benutzer ist noch {minutes} Minute(n) "
-        "gesperrt. Fragen Sie Ihren Channel Manager, wenn Sie Ihr Passwort vergessen haben.",
-    "Too many login attempts from your address: wait a minute and try again.":
-        "Zu viele Anmeldeversuche von Ihrer Adresse: Warten Sie eine Minute und versuchen "
-        "Sie es erneut.",
+    "channel manager if you forgot your password.": "Zu viele fehlgeschlagene Anmeldungen: Dieser Benutzer ist noch {minutes} Minute(n) "
+    "gesperrt. Fragen Sie Ihren Channel Manager, wenn Sie Ihr Passwort vergessen haben.",
+    "Too many login attempts from your address: wait a minute and try again.": "Zu viele Anmeldeversuche von Ihrer Adresse: Warten Sie eine Minute und versuchen "
+    "Sie es erneut.",
     "You are logged out.": "Sie sind abgemeldet.",
     "Please log in.": "Bitte melden Sie sich an.",
-    "Your session has ended: please log in again.":
-        "Ihre Sitzung ist beendet: Bitte melden Sie sich erneut an.",
+    "Your session has ended: please log in again.": "Ihre Sitzung ist beendet: Bitte melden Sie sich erneut an.",
     # first login
     "Set your password": "Passwort festlegen",
-    "Welcome, {user}. Choose the password for the partner portal of {partner}.":
-        "Willkommen, {user}. Wählen Sie Ihr Passwort für das Partnerportal von {partner}.",
+    "Welcome, {user}. Choose the password for the partner portal of {partner}.": "Willkommen, {user}. Wählen Sie Ihr Passwort für das Partnerportal von {partner}.",
     "New password": "Neues Passwort",
     "New password again": "Neues Passwort wiederholen",
     "At least {n} characters, at least 5 different ones, not your user name, no space at the "
-    "start or end.":
-        "Mindestens {n} Zeichen, davon mindestens 5 verschiedene, nicht Ihr Benutzername, "
-        "kein Leerzeichen am Anfang oder Ende.",
+    "start or end.": "Mindestens {n} Zeichen, davon mindestens 5 verschiedene, nicht Ihr Benutzername, "
+    "kein Leerzeichen am Anfang oder Ende.",
     "Set password": "Passwort festlegen",
     "The two passwords differ.": "Die beiden Passwörter stimmen nicht überein.",
     "needs at least {n} characters": "braucht mindestens {n} Zeichen",
@@ -93,17 +87,13 @@ DE: dict[str, str] = {
     "must not contain the user name {user}": "darf den Benutzernamen {user} nicht enthalten",
     "needs at least 5 different characters": "braucht mindestens 5 verschiedene Zeichen",
     "Choose another password: it {problems}.": "Wählen Sie ein anderes Passwort: Es {problems}.",
-    "This login link is not complete: open the link from your invitation e-mail.":
-        "Dieser Anmeldelink ist unvollständig: Öffnen Sie den Link aus Ihrer Einladungs-E-Mail.",
-    "This login link was used already: log in with your password.":
-        "Dieser Anmeldelink wurde schon verwendet: Melden Sie sich mit Ihrem Passwort an.",
+    "This login link is not complete: open the link from your invitation e-mail.": "Dieser Anmeldelink ist unvollständig: Öffnen Sie den Link aus Ihrer Einladungs-E-Mail.",
+    "This login link was used already: log in with your password.": "Dieser Anmeldelink wurde schon verwendet: Melden Sie sich mit Ihrem Passwort an.",
     # orders
-    "No orders are waiting for your confirmation.":
-        "Keine Bestellungen warten auf Ihre Bestätigung.",
+    "No orders are waiting for your confirmation.": "Keine Bestellungen warten auf Ihre Bestätigung.",
     "Fast change order": "Schnelle Änderungsbestellung",
     "Change order (quote)": "Änderungsbestellung (Angebot)",
-    "Order {order} for {account} ({account_id}), PBX {pbx}":
-        "Bestellung {order} für {account} ({account_id}), PBX {pbx}",
+    "Order {order} for {account} ({account_id}), PBX {pbx}": "Bestellung {order} für {account} ({account_id}), PBX {pbx}",
     "created {when}": "erstellt am {when}",
     "Product": "Produkt",
     "Change": "Änderung",
@@ -115,29 +105,22 @@ DE: dict[str, str] = {
     "Lines": "Positionen",
     "CLASSOUND-FLATs and DIDs": "CLASSOUND-FLATs und DIDs",
     "{licence}: {n} CLASSOUND-FLAT(s) added.": "{licence}: {n} CLASSOUND-FLAT(s) kommen hinzu.",
-    "{licence}: {n} CLASSOUND-FLAT(s) cancelled at once (the licences they sit on are removed).":
-        "{licence}: {n} CLASSOUND-FLAT(s) werden sofort gekündigt (ihre Lizenzen entfallen).",
-    "Their DIDs stay active until customer care cancels them: {dids}.":
-        "Ihre DIDs bleiben aktiv, bis der Kundenservice sie kündigt: {dids}.",
-    "{licence}: {n} CLASSOUND-FLAT(s) stay as they are.":
-        "{licence}: {n} CLASSOUND-FLAT(s) bleiben unverändert.",
-    "No CLASSOUND-FLATs or DIDs are affected.":
-        "Keine CLASSOUND-FLATs oder DIDs betroffen.",
+    "{licence}: {n} CLASSOUND-FLAT(s) cancelled at once (the licences they sit on are removed).": "{licence}: {n} CLASSOUND-FLAT(s) werden sofort gekündigt (ihre Lizenzen entfallen).",
+    "Their DIDs stay active until customer care cancels them: {dids}.": "Ihre DIDs bleiben aktiv, bis der Kundenservice sie kündigt: {dids}.",
+    "{licence}: {n} CLASSOUND-FLAT(s) stay as they are.": "{licence}: {n} CLASSOUND-FLAT(s) bleiben unverändert.",
+    "No CLASSOUND-FLATs or DIDs are affected.": "Keine CLASSOUND-FLATs oder DIDs betroffen.",
     "Confirm order": "Bestellung bestätigen",
     "for {account}": "für {account}",
     # documents
     "No orders are waiting for documents.": "Keine Bestellungen warten auf Unterlagen.",
-    "Change order {quote} for {account} ({account_id}), PBX {pbx}":
-        "Änderungsbestellung {quote} für {account} ({account_id}), PBX {pbx}",
+    "Change order {quote} for {account} ({account_id}), PBX {pbx}": "Änderungsbestellung {quote} für {account} ({account_id}), PBX {pbx}",
     "CLASSOUND-FLATs on the quote: {flats}": "CLASSOUND-FLATs im Angebot: {flats}",
-    "CLASSOUND order for {account} ({account_id}), PBX {pbx}":
-        "CLASSOUND-Bestellung für {account} ({account_id}), PBX {pbx}",
+    "CLASSOUND order for {account} ({account_id}), PBX {pbx}": "CLASSOUND-Bestellung für {account} ({account_id}), PBX {pbx}",
     "CLASSOUND activation": "CLASSOUND-Aktivierung",
     "Classound ordering": "Classound-Bestellung",
     "{n} number(s) to port": "{n} Rufnummer(n) zu portieren",
     "Still missing: {what}.": "Es fehlen noch: {what}.",
-    "Both documents are there: the order can be confirmed.":
-        "Beide Unterlagen liegen vor: Die Bestellung kann bestätigt werden.",
+    "Both documents are there: the order can be confirmed.": "Beide Unterlagen liegen vor: Die Bestellung kann bestätigt werden.",
     "Uploaded": "Hochgeladen",
     "Deadline: {when}": "Frist: {when}",
     "Document": "Unterlage",
@@ -190,30 +173,24 @@ DE: dict[str, str] = {
     "negotiation": "Verhandlung",
     "closed-won": "gewonnen",
     "closed-lost": "verloren",
-    "Use an amount such as 12500 or 12500,50.":
-        "Geben Sie einen Betrag an, z. B. 12500 oder 12500,50.",
+    "Use an amount such as 12500 or 12500,50.": "Geben Sie einen Betrag an, z. B. 12500 oder 12500,50.",
     "Use a date.": "Geben Sie ein Datum an.",
-    "Give a stage, an amount or a close date.":
-        "Geben Sie eine Phase, einen Betrag oder ein Abschlussdatum an.",
+    "Give a stage, an amount or a close date.": "Geben Sie eine Phase, einen Betrag oder ein Abschlussdatum an.",
     "Say why (at least 3 characters).": "Geben Sie einen Grund an (mindestens 3 Zeichen).",
     # outcomes
     "Done: {message}": "Erledigt: {message}",
     "Refused: {message}": "Abgelehnt: {message}",
-    "No answer in time: the step may still be carried out. Reload the page in a minute.":
-        "Keine Antwort in der Zeit: Der Schritt wird eventuell noch ausgeführt. Laden Sie die "
-        "Seite in einer Minute neu.",
-    "This item is not one of yours, or it no longer exists.":
-        "Dieser Eintrag gehört nicht zu Ihnen oder existiert nicht mehr.",
-    "The form has expired or did not come from this page: please try again.":
-        "Das Formular ist abgelaufen oder stammt nicht von dieser Seite: Bitte versuchen Sie "
-        "es erneut.",
+    "No answer in time: the step may still be carried out. Reload the page in a minute.": "Keine Antwort in der Zeit: Der Schritt wird eventuell noch ausgeführt. Laden Sie die "
+    "Seite in einer Minute neu.",
+    "This item is not one of yours, or it no longer exists.": "Dieser Eintrag gehört nicht zu Ihnen oder existiert nicht mehr.",
+    "The form has expired or did not come from this page: please try again.": "Das Formular ist abgelaufen oder stammt nicht von dieser Seite: Bitte versuchen Sie "
+    "es erneut.",
     "Forbidden": "Nicht erlaubt",
     "Not found": "Nicht gefunden",
     "Error": "Fehler",
     "Go to the start page": "Zur Startseite",
-    "The portal cannot reach the order system right now: try again in a minute.":
-        "Das Portal erreicht das Bestellsystem gerade nicht: Versuchen Sie es in einer Minute "
-        "erneut.",
+    "The portal cannot reach the order system right now: try again in a minute.": "Das Portal erreicht das Bestellsystem gerade nicht: Versuchen Sie es in einer Minute "
+    "erneut.",
 }
 
 CATALOGUES = {"de": DE, "en": {}}

@@ -66,27 +66,44 @@ async def _update(client: Client, process_id: str, update, arg, update_id: str) 
 
 
 async def confirm_order(client: Client, process_id: str, user_id: str, rid: str) -> Outcome:
-    """"Bestellung bestätigen": the `confirm` update every order process has (fast change,
+    """ "Bestellung bestätigen": the `confirm` update every order process has (fast change,
     change order), as `starter.py confirm ID --as <partner user>`."""
-    return await _update(client, process_id, FastChangeOrder.confirm,
-                         StaffStep(actor=user_id), f"confirm-portal-{rid}")
+    return await _update(
+        client,
+        process_id,
+        FastChangeOrder.confirm,
+        StaffStep(actor=user_id),
+        f"confirm-portal-{rid}",
+    )
 
 
-async def upload_document(client: Client, process_id: str, user_id: str, ref: DocumentRef,
-                          rid: str) -> Outcome:
+async def upload_document(
+    client: Client, process_id: str, user_id: str, ref: DocumentRef, rid: str
+) -> Outcome:
     """The `upload` update of a CLASSOUND order (and of a change order), as `starter.py
     upload`: only the reference travels, the bytes are in the document store already."""
-    return await _update(client, process_id, ClassoundOrder.upload,
-                         DocumentUpload(actor=user_id, document=ref), f"upload-portal-{rid}")
+    return await _update(
+        client,
+        process_id,
+        ClassoundOrder.upload,
+        DocumentUpload(actor=user_id, document=ref),
+        f"upload-portal-{rid}",
+    )
 
 
-async def first_login(client: Client, partner_id: str, user_id: str, token_digest: str,
-                      password_hash: str, rid: str) -> Outcome:
+async def first_login(
+    client: Client, partner_id: str, user_id: str, token_digest: str, password_hash: str, rid: str
+) -> Outcome:
     """The partner account's `partner_login` update, as `starter.py partner-login`: the
     token's digest and the password's hash only."""
     step = FirstLogin(actor=user_id, token_digest=token_digest, password_hash=password_hash)
-    return await _update(client, partner_account_process_id(partner_id),
-                         PartnerOnboarding.partner_login, step, f"partner_login-portal-{rid}")
+    return await _update(
+        client,
+        partner_account_process_id(partner_id),
+        PartnerOnboarding.partner_login,
+        step,
+        f"partner_login-portal-{rid}",
+    )
 
 
 async def lead_step(client: Client, rid: str, **fields) -> Outcome:
@@ -100,7 +117,10 @@ async def lead_step(client: Client, rid: str, **fields) -> Outcome:
             return Outcome(False, f"lead queue {request.queue_id} does not exist any more")
         raise
     if desc.workflow_type != ROUTER:
-        return Outcome(False, f"lead queue {request.queue_id} was opened before the portal "
-                       "existed: ask your channel manager (its steps go through the starter)")
+        return Outcome(
+            False,
+            f"lead queue {request.queue_id} was opened before the portal "
+            "existed: ask your channel manager (its steps go through the starter)",
+        )
     process_id = lead_step_process_id(request, f"portal-{rid}")
     return await _answer(run_lead_step(client, request, process_id, config.TASK_QUEUE))

@@ -40,8 +40,8 @@ from domain.notifications import (
     message_id,
     needs_signing_authority,
 )
-from observability import NotificationMetrics
 from store import outbox
+from telemetry.metrics import NotificationMetrics
 
 log = structlog.get_logger("partnerflow.relay")
 
@@ -135,16 +135,18 @@ class Templates:
 
     def __init__(self, folder: Path = TEMPLATES) -> None:
         loader = FileSystemLoader(folder)
-        self.html_env = Environment(loader=loader, undefined=StrictUndefined,
-                                    autoescape=select_autoescape(default=True))
+        self.html_env = Environment(
+            loader=loader, undefined=StrictUndefined, autoescape=select_autoescape(default=True)
+        )
         self.text_env = Environment(loader=loader, undefined=StrictUndefined, autoescape=False)
         self.languages = {p.name for p in folder.iterdir() if p.is_dir()}
         self.folder, self._available = folder, {}
 
     def available(self, kind: str) -> set[str]:
         if kind not in self._available:
-            self._available[kind] = {lang for lang in self.languages
-                                     if (self.folder / lang / f"{kind}.j2").exists()}
+            self._available[kind] = {
+                lang for lang in self.languages if (self.folder / lang / f"{kind}.j2").exists()
+            }
         return self._available[kind]
 
     def render(self, kind: str, language: str, context: dict) -> tuple[str, str, str]:
@@ -165,8 +167,9 @@ class Templates:
 
 
 class Relay:
-    def __init__(self, pool: Any, settings: Settings, *, meter: Any = None,
-                 name: str | None = None) -> None:
+    def __init__(
+        self, pool: Any, settings: Settings, *, meter: Any = None, name: str | None = None
+    ) -> None:
         self.pool, self.settings = pool, settings
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
         self.templates = Templates()
@@ -175,7 +178,7 @@ class Relay:
         self._http: aiohttp.ClientSession | None = None
         self._wake = asyncio.Event()
         self.sent = self.failed = 0
-        # observability.NotificationMetrics over the worker runtime's meter
+        # telemetry.metrics.NotificationMetrics over the worker runtime's meter
         self._metrics = NotificationMetrics(meter) if meter is not None else None
 
     # --- one message ------------------------------------------------------------------------
@@ -201,24 +204,44 @@ class Relay:
                     log.exception("message could not be prepared", id=row["id"], kind=kind)
                     e = DeliveryFailed(f"internal error: {type(e).__name__}: {e}")
                 attempts = row["attempts"] + 1
-                retry = (backoff(attempts, self.settings.backoff_base, self.settings.backoff_cap)
-                         if attempts < self.settings.max_attempts else None)
-                status = await outbox.mark_failed(conn, row["id"], reason=str(e),
-                                                  retry_in=retry, channel=channel)
+                retry = (
+                    backoff(attempts, self.settings.backoff_base, self.settings.backoff_cap)
+                    if attempts < self.settings.max_attempts
+                    else None
+                )
+                status = await outbox.mark_failed(
+                    conn, row["id"], reason=str(e), retry_in=retry, channel=channel
+                )
                 self.failed += 1
                 self._count("failed", kind, channel)
                 if status == GIVEN_UP:
                     self._count("given_up", kind, channel)
-                log.warning("message not delivered", id=row["id"], kind=kind, status=status,
-                            attempts=attempts, reason=str(e))
+                log.warning(
+                    "message not delivered",
+                    id=row["id"],
+                    kind=kind,
+                    status=status,
+                    attempts=attempts,
+                    reason=str(e),
+                )
                 return True
-            await outbox.mark_sent(conn, row["id"], channel=message.channel,
-                                   address=message.address, language=message.language,
-                                   subject=message.subject)
+            await outbox.mark_sent(
+                conn,
+                row["id"],
+                channel=message.channel,
+                address=message.address,
+                language=message.language,
+                subject=message.subject,
+            )
             self.sent += 1
             self._count("sent", kind, channel)
-            log.info("message sent", id=row["id"], kind=kind, channel=channel,
-                     message_id=message.message_id)
+            log.info(
+                "message sent",
+                id=row["id"],
+                kind=kind,
+                channel=channel,
+                message_id=message.message_id,
+            )
             return True
 
     def _count(self, outcome: str, kind: str, channel: str) -> None:
@@ -235,30 +258,42 @@ class Relay:
             role = row["recipient_id"]
             address = role if "@" in role else self.settings.team_addresses.get(role)
             if not address:
-                raise Undeliverable(f"no address configured for team {role!r} "
-                                    "(PARTNERFLOW_TEAM_ADDRESSES)")
-            who = {"name": role, "email": address, "phone": "", "language": None,
-                   "can_sign": False}
+                raise Undeliverable(
+                    f"no address configured for team {role!r} (PARTNERFLOW_TEAM_ADDRESSES)"
+                )
+            who = {"name": role, "email": address, "phone": "", "language": None, "can_sign": False}
         if who is None:
             raise Undeliverable(f"{row['recipient_kind']} {row['recipient_id']} not found")
         if needs_signing_authority(kind) and not who["can_sign"]:
             raise Undeliverable(f"contact {row['recipient_id']} has no signing authority")
         address = who["phone"] if channel == "sms" else who["email"]
         if not address:
-            raise Undeliverable(f"{row['recipient_kind']} {row['recipient_id']} has no "
-                                f"{'phone number' if channel == 'sms' else 'e-mail address'}")
+            raise Undeliverable(
+                f"{row['recipient_kind']} {row['recipient_id']} has no "
+                f"{'phone number' if channel == 'sms' else 'e-mail address'}"
+            )
         language = language_for(kind, who["language"], self.templates.available(kind))
-        context = {**(row["payload"] or {}), "recipient_name": who["name"],
-                   "link": outbox.open_link(row["secret"], row["id"]),
-                   "process_id": row["process_id"],
-                   "language": language}
+        context = {
+            **(row["payload"] or {}),
+            "recipient_name": who["name"],
+            "link": outbox.open_link(row["secret"], row["id"]),
+            "process_id": row["process_id"],
+            "language": language,
+        }
         if row["secret_sha256"] and not row["secret"]:
             raise Undeliverable("its one-time link was blanked: it was sent once already")
         subject, text, html = self.templates.render(kind, language, context)
-        mid = message_id(row["id"], row["process_id"], row["run"], row["step"], row["resent"],
-                         self.settings.message_domain)
-        return Message(channel, address, language, subject, text,
-                       html if channel == "email" else None, mid)
+        mid = message_id(
+            row["id"],
+            row["process_id"],
+            row["run"],
+            row["step"],
+            row["resent"],
+            self.settings.message_domain,
+        )
+        return Message(
+            channel, address, language, subject, text, html if channel == "email" else None, mid
+        )
 
     async def _send(self, m: Message) -> None:
         if m.channel == "sms":
@@ -285,9 +320,14 @@ class Relay:
         try:
             if self._smtp is None or not self._smtp.is_connected:
                 self._smtp = aiosmtplib.SMTP(
-                    hostname=s.smtp_host, port=s.smtp_port, use_tls=s.smtp_tls,
-                    start_tls=s.smtp_starttls, username=s.smtp_user, password=s.smtp_password,
-                    timeout=s.timeout)
+                    hostname=s.smtp_host,
+                    port=s.smtp_port,
+                    use_tls=s.smtp_tls,
+                    start_tls=s.smtp_starttls,
+                    username=s.smtp_user,
+                    password=s.smtp_password,
+                    timeout=s.timeout,
+                )
                 await self._smtp.connect()
             await self._smtp.send_message(mail)
             self._smtp_used = time.monotonic()
@@ -300,8 +340,9 @@ class Relay:
             raise DeliveryFailed(f"SMTP {s.smtp_host}: {e.code} {e.message}") from None
         except (TimeoutError, aiosmtplib.SMTPException, OSError) as e:
             await self._drop_smtp()
-            raise DeliveryFailed(f"SMTP {s.smtp_host}:{s.smtp_port}: "
-                                 f"{type(e).__name__}: {e}") from None
+            raise DeliveryFailed(
+                f"SMTP {s.smtp_host}:{s.smtp_port}: {type(e).__name__}: {e}"
+            ) from None
 
     async def _drop_smtp(self) -> None:
         smtp, self._smtp = self._smtp, None
@@ -314,14 +355,14 @@ class Relay:
         if not s.sms_url:
             raise DeliveryFailed("no SMS gateway configured (PARTNERFLOW_SMS_URL)")
         if self._http is None:
-            self._http = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=s.timeout))
+            self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=s.timeout))
         headers = {"Idempotency-Key": m.message_id}
         if s.sms_token:
             headers["Authorization"] = f"Bearer {s.sms_token}"
         try:
-            async with self._http.post(s.sms_url, json={"to": m.address, "body": m.text},
-                                       headers=headers) as answer:
+            async with self._http.post(
+                s.sms_url, json={"to": m.address, "body": m.text}, headers=headers
+            ) as answer:
                 if answer.status >= 300:
                     body = (await answer.text())[:300]
                     raise DeliveryFailed(f"SMS gateway: HTTP {answer.status}: {body}")
@@ -339,8 +380,12 @@ class Relay:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Until `stop`: deliver what is due; sleep until a new row (LISTEN) or the poll."""
-        log.info("relay started", relay=self.name, smtp=self.settings.smtp_host,
-                 sms=bool(self.settings.sms_url))
+        log.info(
+            "relay started",
+            relay=self.name,
+            smtp=self.settings.smtp_host,
+            sms=bool(self.settings.sms_url),
+        )
         listener = None
         failures = 0
         try:
@@ -360,12 +405,15 @@ class Relay:
                         with contextlib.suppress(Exception):
                             await self.pool.release(listener)
                         listener = None
-                    await _sleep_or_stop(stop, min(60.0, 2.0 ** failures))
+                    await _sleep_or_stop(stop, min(60.0, 2.0**failures))
                     continue
-                waits = [asyncio.ensure_future(self._wake.wait()),
-                         asyncio.ensure_future(stop.wait())]
-                await asyncio.wait(waits, timeout=self.settings.poll_seconds,
-                                   return_when=asyncio.FIRST_COMPLETED)
+                waits = [
+                    asyncio.ensure_future(self._wake.wait()),
+                    asyncio.ensure_future(stop.wait()),
+                ]
+                await asyncio.wait(
+                    waits, timeout=self.settings.poll_seconds, return_when=asyncio.FIRST_COMPLETED
+                )
                 for w in waits:
                     w.cancel()
         finally:

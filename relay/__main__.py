@@ -8,9 +8,9 @@ import signal
 import sys
 
 import config
-import logs
 from relay import Relay, Settings
 from store.db import create_pool
+from telemetry import logs
 
 
 async def main() -> int:

@@ -46,8 +46,7 @@ class MailCatcher:
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> "MailCatcher":
         loop = asyncio.get_running_loop()
-        self.server = await loop.create_server(lambda: SMTP(self, hostname="catcher"),
-                                               host, port)
+        self.server = await loop.create_server(lambda: SMTP(self, hostname="catcher"), host, port)
         self.port = self.server.sockets[0].getsockname()[1]
         return self
 
@@ -67,10 +66,14 @@ class MailCatcher:
         text = ""
         if plain is not None:
             text = plain.get_payload(decode=True).decode(plain.get_content_charset() or "utf-8")
-        caught = Caught(message_id=str(msg["Message-ID"]), to=",".join(envelope.rcpt_tos),
-                        subject=str(make_header(decode_header(msg["Subject"] or ""))),
-                        text=text, language=str(msg["Content-Language"]),
-                        raw=envelope.content)
+        caught = Caught(
+            message_id=str(msg["Message-ID"]),
+            to=",".join(envelope.rcpt_tos),
+            subject=str(make_header(decode_header(msg["Subject"] or ""))),
+            text=text,
+            language=str(msg["Content-Language"]),
+            raw=envelope.content,
+        )
         self.messages.append(caught)
         if self.folder is not None:
             self.folder.mkdir(parents=True, exist_ok=True)
@@ -129,8 +132,11 @@ class SmsSink:
         if self.status >= 300:
             return web.json_response({"error": "gateway refuses"}, status=self.status)
         data = await request.json()
-        sms = {"to": data["to"], "body": data["body"],
-               "message_id": request.headers.get("Idempotency-Key", "")}
+        sms = {
+            "to": data["to"],
+            "body": data["body"],
+            "message_id": request.headers.get("Idempotency-Key", ""),
+        }
         self.messages.append(sms)
         if self.folder is not None:
             self.folder.mkdir(parents=True, exist_ok=True)
@@ -140,13 +146,16 @@ class SmsSink:
 
     async def _page(self, _: web.Request) -> web.Response:
         """Every message that arrived, newest first: what a newcomer reads locally."""
-        parts = ["<!doctype html><meta charset=utf-8><title>partnerflow: messages sent"
-                 "</title><body style='font-family:sans-serif'><h1>E-mail</h1>"]
+        parts = [
+            "<!doctype html><meta charset=utf-8><title>partnerflow: messages sent"
+            "</title><body style='font-family:sans-serif'><h1>E-mail</h1>"
+        ]
         for m in reversed(self.mail.messages if self.mail else []):
-            parts.append(f"<h3>{html.escape(m.subject)}</h3><p>to {html.escape(m.to)} · "
-                         f"{html.escape(m.message_id)}</p><pre>{html.escape(m.text)}</pre>")
+            parts.append(
+                f"<h3>{html.escape(m.subject)}</h3><p>to {html.escape(m.to)} · "
+                f"{html.escape(m.message_id)}</p><pre>{html.escape(m.text)}</pre>"
+            )
         parts.append("<h1>SMS</h1>")
         for s in reversed(self.messages):
-            parts.append(f"<p>to {html.escape(s['to'])}</p><pre>{html.escape(s['body'])}"
-                         "</pre>")
+            parts.append(f"<p>to {html.escape(s['to'])}</p><pre>{html.escape(s['body'])}</pre>")
         return web.Response(text="".join(parts), content_type="text/html")

@@ -5,7 +5,7 @@
 outbox rows with their payload (`starter.py outbox` shows their delivery status; the messages
 themselves, one-time links included, arrive in ./run's mail catcher); `python -m store
 reconcile [--every SECONDS]` closes the records of processes whose workflow ended without
-closing them (reconcile.py; it also reads TEMPORAL_*). All read DATABASE_URL."""
+closing them (ops/reconcile.py; it also reads TEMPORAL_*). All read DATABASE_URL."""
 
 import asyncio
 import json
@@ -20,8 +20,8 @@ from store.db import connect, create_pool, migrate
 async def reconcile(every: float | None) -> str:
     import signal
 
-    import logs
-    import reconcile as job
+    from ops import reconcile as job
+    from telemetry import logs
 
     logs.configure()
     pool = await create_pool(config.database_url(), max_size=2)
@@ -29,8 +29,12 @@ async def reconcile(every: float | None) -> str:
         client = await config.connect_temporal()
         if every is None:
             closed = await job.reconcile(pool, client)
-            return "\n".join(f"{c['process_id']}: {', '.join(c['records'])} ({c['reason']})"
-                             for c in closed) or "nothing to close"
+            return (
+                "\n".join(
+                    f"{c['process_id']}: {', '.join(c['records'])} ({c['reason']})" for c in closed
+                )
+                or "nothing to close"
+            )
         stop = asyncio.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             asyncio.get_running_loop().add_signal_handler(sig, stop.set)
@@ -50,12 +54,17 @@ async def main(command: str, *args: str) -> str:
         if command == "outbox":
             rows = await conn.fetch(
                 "SELECT id, created_at, recipient_kind, recipient_id, template, payload, status"
-                " FROM notifications ORDER BY id DESC LIMIT 10")
-            return "\n".join(
-                f"{r['id']:>6} {r['created_at']:%Y-%m-%d %H:%M} {r['status']:<8} "
-                f"{r['template']} -> "
-                f"{r['recipient_kind']} {r['recipient_id']}: {json.dumps(r['payload'])}"
-                for r in rows) or "the outbox is empty"
+                " FROM notifications ORDER BY id DESC LIMIT 10"
+            )
+            return (
+                "\n".join(
+                    f"{r['id']:>6} {r['created_at']:%Y-%m-%d %H:%M} {r['status']:<8} "
+                    f"{r['template']} -> "
+                    f"{r['recipient_kind']} {r['recipient_id']}: {json.dumps(r['payload'])}"
+                    for r in rows
+                )
+                or "the outbox is empty"
+            )
         if command == "first-admin":
             return await people.first_admin(conn, *args)
         return "demo data loaded" if await demo.load(conn) else "demo data already there"
@@ -63,8 +72,10 @@ async def main(command: str, *args: str) -> str:
         await conn.close()
 
 
-USAGE = ("usage: python -m store migrate|demo|outbox|reconcile [--every SECONDS], or python -m "
-         "store first-admin ID NAME EMAIL")
+USAGE = (
+    "usage: python -m store migrate|demo|outbox|reconcile [--every SECONDS], or python -m "
+    "store first-admin ID NAME EMAIL"
+)
 
 if __name__ == "__main__":
     args = sys.argv[1:]
@@ -81,7 +92,9 @@ if __name__ == "__main__":
             sys.exit(f"reconcile: {e}")
         sys.stdout.flush()
         os._exit(0)  # the SDK runtime may abort the interpreter at exit (sdk-python #300)
-    if not ((len(args) == 1 and args[0] in ("migrate", "demo", "outbox"))
-            or (len(args) == 4 and args[0] == "first-admin")):
+    if not (
+        (len(args) == 1 and args[0] in ("migrate", "demo", "outbox"))
+        or (len(args) == 4 and args[0] == "first-admin")
+    ):
         sys.exit(USAGE)
     print(asyncio.run(main(args[0], *args[1:])))

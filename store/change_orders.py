@@ -41,7 +41,9 @@ async def pbx_snapshot(conn: Conn, account_id: str, pbx_id: str, skus: list[str]
     # catalogue, so that the refusal can name the closest products.
     rows = await conn.fetch(
         "SELECT sku, name, kind, licence_type FROM catalogue"
-        " WHERE lower(sku) = ANY(SELECT lower(s) FROM unnest($1::text[]) s)", skus)
+        " WHERE lower(sku) = ANY(SELECT lower(s) FROM unnest($1::text[]) s)",
+        skus,
+    )
     if len({r["sku"].lower() for r in rows}) < len({s.lower() for s in skus}):
         rows = await conn.fetch("SELECT sku, name, kind, licence_type FROM catalogue")
     catalogue = {r["sku"]: CatalogueItem(**dict(r)) for r in rows}
@@ -290,7 +292,11 @@ async def apply_order(
                 await conn.execute(
                     "INSERT INTO licences (pbx_id, licence_type, quantity, start_date, order_id)"
                     " VALUES ($1, $2, $3, $4, $5)",
-                    o.pbx_id, ln.licence_type, ln.quantity, start, o.order_id,
+                    o.pbx_id,
+                    ln.licence_type,
+                    ln.quantity,
+                    start,
+                    o.order_id,
                 )
                 licence_starts[ln.licence_type] = start
                 records.append(f"licence {ln.licence_type} +{ln.quantity} from {start}")
@@ -311,17 +317,24 @@ async def apply_order(
             await conn.execute(
                 "INSERT INTO pbx_products (pbx_id, sku, quantity, start_date, order_id)"
                 " VALUES ($1, $2, $3, $4, $5)",
-                o.pbx_id, ln.sku, ln.quantity, start, o.order_id,
+                o.pbx_id,
+                ln.sku,
+                ln.quantity,
+                start,
+                o.order_id,
             )
             records.append(f"{ln.sku} x{ln.quantity} from {start}")
         await conn.execute(
             "UPDATE order_lines SET applied_start = $3 WHERE order_id = $1 AND line_no = $2",
-            o.order_id, line_no, start,
+            o.order_id,
+            line_no,
+            start,
         )
     await conn.execute(
         "UPDATE orders SET status = 'applied', confirmed_by = $2, confirmed_at = now()"
         " WHERE id = $1",
-        o.order_id, actor,
+        o.order_id,
+        actor,
     )
     ticket_id = None
     if dids:
@@ -380,11 +393,14 @@ async def close(
         # whichever step comes first (apply_order takes the same lock).
         now = await conn.fetchval("SELECT status FROM orders WHERE id = $1 FOR UPDATE", order_id)
         if now is not None and now != "awaiting_partner_confirmation":
-            raise Refused(f"order {order_id} is already {now.replace('_', ' ')}; "
-                          f"it is not {status} again")
+            raise Refused(
+                f"order {order_id} is already {now.replace('_', ' ')}; it is not {status} again"
+            )
         await conn.execute(
             "UPDATE orders SET status = $2, closed_reason = $3 WHERE id = $1",
-            order_id, status, reason,
+            order_id,
+            status,
+            reason,
         )
     if quote_ids:
         await conn.execute(

@@ -21,15 +21,33 @@ PARTNERS = [
 
 # id, name, partner, phone, email, invoice e-mail
 ACCOUNTS = [
-    ("ACME", "Acme Logistik GmbH", "P-NORDTEL", "+49 30 5550100", "it@acme.example",
-     "invoices@acme.example"),
-    ("DELTA", "Delta Praxis AG", "P-ALPCOM", "+41 44 5550200", "office@delta.example",
-     "billing@delta.example"),
+    (
+        "ACME",
+        "Acme Logistik GmbH",
+        "P-NORDTEL",
+        "+49 30 5550100",
+        "it@acme.example",
+        "invoices@acme.example",
+    ),
+    (
+        "DELTA",
+        "Delta Praxis AG",
+        "P-ALPCOM",
+        "+41 44 5550200",
+        "office@delta.example",
+        "billing@delta.example",
+    ),
     # the three mandatory fields not all filled: its quotes are rejected until they are
     ("BERGMANN", "Bergmann & Söhne KG", "P-NORDTEL", "", "info@bergmann.example", ""),
     # its PBX is not active: change orders are refused
-    ("CORVUS", "Corvus Media GmbH", "P-ALPCOM", "+49 89 5550300", "hello@corvus.example",
-     "ap@corvus.example"),
+    (
+        "CORVUS",
+        "Corvus Media GmbH",
+        "P-ALPCOM",
+        "+49 89 5550300",
+        "hello@corvus.example",
+        "ap@corvus.example",
+    ),
 ]
 
 CONTACTS = [
@@ -47,9 +65,12 @@ PBXS = [
 ]
 
 LICENCES = [
-    ("PBX-ACME", "Basic", 5), ("PBX-ACME", "Essential", 10), ("PBX-ACME", "Premium", 8),
+    ("PBX-ACME", "Basic", 5),
+    ("PBX-ACME", "Essential", 10),
+    ("PBX-ACME", "Premium", 8),
     ("PBX-ACME", "Business", 2),
-    ("PBX-DELTA", "Business", 20), ("PBX-DELTA", "Essential", 5),
+    ("PBX-DELTA", "Business", 20),
+    ("PBX-DELTA", "Essential", 5),
     ("PBX-BERGMANN", "Premium", 4),
     ("PBX-CORVUS", "Basic", 3),
 ]
@@ -57,8 +78,10 @@ LICENCES = [
 HARDWARE = [("PBX-ACME", "WP480G", 3), ("PBX-DELTA", "W-AIR-SYNC-PLUS", 1)]
 
 # CLASSOUND-FLATs on ACME's Premium licences, each with its DIDs
-FLATS = [("PBX-ACME", "Premium", ["+49 30 5550121", "+49 30 5550122"]),
-         ("PBX-ACME", "Premium", ["+49 30 5550123"])]
+FLATS = [
+    ("PBX-ACME", "Premium", ["+49 30 5550121", "+49 30 5550122"]),
+    ("PBX-ACME", "Premium", ["+49 30 5550123"]),
+]
 
 START = "2025-01-01"
 
@@ -74,8 +97,13 @@ SECTIONS_LOADED_WHEN = {  # a row whose presence says the section is there
 
 async def load(conn: Any) -> bool:
     """Each section loads once; returns False when all of it was already there."""
-    sections = {"change orders": _change_orders, "renegotiation": _renegotiation,
-                "partner users": _partner_users, "psa": _psa, "staff": _staff}
+    sections = {
+        "change orders": _change_orders,
+        "renegotiation": _renegotiation,
+        "partner users": _partner_users,
+        "psa": _psa,
+        "staff": _staff,
+    }
     loaded = False
     for name, section in sections.items():
         async with conn.transaction():
@@ -88,64 +116,90 @@ async def load(conn: Any) -> bool:
 async def _change_orders(conn: Any) -> None:
     await conn.executemany(
         "INSERT INTO catalogue (sku, name, kind, licence_type) VALUES ($1, $2, $3, $4)"
-        " ON CONFLICT DO NOTHING", CATALOGUE)
-    await conn.executemany(
-        "INSERT INTO partners (id, name, email) VALUES ($1, $2, $3)", PARTNERS)
+        " ON CONFLICT DO NOTHING",
+        CATALOGUE,
+    )
+    await conn.executemany("INSERT INTO partners (id, name, email) VALUES ($1, $2, $3)", PARTNERS)
     await conn.executemany(
         "INSERT INTO accounts (id, name, partner_id, phone, email, invoice_email)"
-        " VALUES ($1, $2, $3, $4, $5, $6)", ACCOUNTS)
+        " VALUES ($1, $2, $3, $4, $5, $6)",
+        ACCOUNTS,
+    )
     await conn.executemany(
-        "INSERT INTO contacts (id, account_id, name, email, phone)"
-        " VALUES ($1, $2, $3, $4, $5)", CONTACTS)
+        "INSERT INTO contacts (id, account_id, name, email, phone) VALUES ($1, $2, $3, $4, $5)",
+        CONTACTS,
+    )
     await conn.executemany(
-        "INSERT INTO pbxs (id, account_id, name, active) VALUES ($1, $2, $3, $4)", PBXS)
+        "INSERT INTO pbxs (id, account_id, name, active) VALUES ($1, $2, $3, $4)", PBXS
+    )
     await conn.executemany(
         "INSERT INTO licences (pbx_id, licence_type, quantity, start_date)"
-        " VALUES ($1, $2, $3, $4::text::date)", [(*row, START) for row in LICENCES])
+        " VALUES ($1, $2, $3, $4::text::date)",
+        [(*row, START) for row in LICENCES],
+    )
     await conn.executemany(
         "INSERT INTO pbx_products (pbx_id, sku, quantity, start_date)"
-        " VALUES ($1, $2, $3, $4::text::date)", [(*row, START) for row in HARDWARE])
+        " VALUES ($1, $2, $3, $4::text::date)",
+        [(*row, START) for row in HARDWARE],
+    )
     for pbx, licence, numbers in FLATS:
         flat_id = await conn.fetchval(
             "INSERT INTO pbx_products (pbx_id, sku, quantity, licence_type, start_date)"
             " VALUES ($1, 'CLASSOUND-FLAT', 1, $2, $3::text::date) RETURNING id",
-            pbx, licence, START)
+            pbx,
+            licence,
+            START,
+        )
         await conn.executemany(
             "INSERT INTO dids (number, pbx_id, flat_id) VALUES ($1, $2, $3)",
-            [(n, pbx, flat_id) for n in numbers])
+            [(n, pbx, flat_id) for n in numbers],
+        )
 
 
 async def _renegotiation(conn: Any) -> None:
     """Dealbuilder (seed 001): a Norwegian customer with a signed Avonova Assist contract
     (25 licences), a contact who can sign, and the ticket the customer wrote."""
-    await conn.execute("INSERT INTO partners (id, name, email) VALUES"
-                       " ('P-AVONOVA', 'Avonova Norge AS', 'kundesenter@avonova.example')"
-                       " ON CONFLICT DO NOTHING")
+    await conn.execute(
+        "INSERT INTO partners (id, name, email) VALUES"
+        " ('P-AVONOVA', 'Avonova Norge AS', 'kundesenter@avonova.example')"
+        " ON CONFLICT DO NOTHING"
+    )
     await conn.execute(
         "INSERT INTO accounts (id, name, partner_id, phone, email, invoice_email) VALUES"
         " ('FJORDBYGG', 'Fjordbygg AS', 'P-AVONOVA', '+47 22 55 50 100',"
-        " 'post@fjordbygg.example', 'faktura@fjordbygg.example')")
+        " 'post@fjordbygg.example', 'faktura@fjordbygg.example')"
+    )
     await conn.execute(
         "INSERT INTO contacts (id, account_id, name, email, phone, signing_authority) VALUES"
         " ('C-FJORD-1', 'FJORDBYGG', 'Ingrid Berg', 'ingrid.berg@fjordbygg.example',"
-        " '+47 900 55 501', true)")
+        " '+47 900 55 501', true)"
+    )
     await conn.execute(
         "INSERT INTO tickets (id, queue, subject, body) VALUES (1001, 'customer_care',"
-        " 'Endring av avtale', 'Fjordbygg ønsker å endre antall lisenser og pris.')")
-    await conn.execute("SELECT setval(pg_get_serial_sequence('tickets', 'id'),"
-                       " greatest((SELECT max(id) FROM tickets), 1001))")
+        " 'Endring av avtale', 'Fjordbygg ønsker å endre antall lisenser og pris.')"
+    )
+    await conn.execute(
+        "SELECT setval(pg_get_serial_sequence('tickets', 'id'),"
+        " greatest((SELECT max(id) FROM tickets), 1001))"
+    )
     await conn.execute(
         "INSERT INTO contracts (id, account_id, template, licences, price, terms, status,"
         " signed_on, signatory_contact_id) VALUES ('K-FJORD-2024', 'FJORDBYGG',"
         " 'Avtale om Avonova Assist', 25, 390.00, $1, 'signed', '2024-03-01', 'C-FJORD-1')",
-        {"binding_months": 12, "invoicing": "kvartalsvis"})
+        {"binding_months": 12, "invoicing": "kvartalsvis"},
+    )
     await conn.executemany(
         "INSERT INTO contract_lines (contract_id, line_no, kind, product, quantity, unit_price,"
         " discount_percent) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        [("K-FJORD-2024", 1, "licence", "Avonova Assist", 25, 390, 0),
-         ("K-FJORD-2024", 2, "onboarding", "Digital oppstart", 1, 4900, 0)])
-    await conn.execute("INSERT INTO product_access (account_id, product, access_count)"
-                       " VALUES ('FJORDBYGG', 'Avonova digital', 25)")
+        [
+            ("K-FJORD-2024", 1, "licence", "Avonova Assist", 25, 390, 0),
+            ("K-FJORD-2024", 2, "onboarding", "Digital oppstart", 1, 4900, 0),
+        ],
+    )
+    await conn.execute(
+        "INSERT INTO product_access (account_id, product, access_count)"
+        " VALUES ('FJORDBYGG', 'Avonova digital', 25)"
+    )
 
 
 # Sellers of the partners (seeds 003, 004): `invite-partner-user` makes them partner users.
@@ -159,32 +213,53 @@ PARTNER_CONTACTS = [
 async def _partner_users(conn: Any) -> None:
     await conn.executemany(
         "INSERT INTO contacts (id, partner_id, name, email, phone) VALUES ($1, $2, $3, $4, $5)",
-        PARTNER_CONTACTS)
+        PARTNER_CONTACTS,
+    )
 
 
 # PSA (seed 002): monthly list prices per SKU and currency, the default prices of contract parts
 LIST_PRICES = [
-    ("Basic", "EUR", "9.90"), ("Essential", "EUR", "14.90"), ("Premium", "EUR", "19.90"),
-    ("Business", "EUR", "29.90"), ("CLASSOUND-FLAT", "EUR", "12.00"),
-    ("Basic", "CHF", "9.50"), ("Essential", "CHF", "14.50"), ("Premium", "CHF", "19.50"),
-    ("Business", "CHF", "28.50"), ("CLASSOUND-FLAT", "CHF", "11.50"),
+    ("Basic", "EUR", "9.90"),
+    ("Essential", "EUR", "14.90"),
+    ("Premium", "EUR", "19.90"),
+    ("Business", "EUR", "29.90"),
+    ("CLASSOUND-FLAT", "EUR", "12.00"),
+    ("Basic", "CHF", "9.50"),
+    ("Essential", "CHF", "14.50"),
+    ("Premium", "CHF", "19.50"),
+    ("Business", "CHF", "28.50"),
+    ("CLASSOUND-FLAT", "CHF", "11.50"),
 ]
 # DELTA has billing information already: its onboarding skips that step
 BILLING_INFORMATION = [
-    ("DELTA", "Delta Praxis AG", "Bahnhofstrasse 10", "8001", "Zürich", "CH",
-     "billing@delta.example", "CHF", 30, "CHE123456789MWST"),
+    (
+        "DELTA",
+        "Delta Praxis AG",
+        "Bahnhofstrasse 10",
+        "8001",
+        "Zürich",
+        "CH",
+        "billing@delta.example",
+        "CHF",
+        30,
+        "CHE123456789MWST",
+    ),
 ]
 
 
 async def _psa(conn: Any) -> None:
     await conn.executemany(
         "INSERT INTO psa_list_prices (sku, currency, unit_price) VALUES ($1, $2, $3::numeric)"
-        " ON CONFLICT DO NOTHING", LIST_PRICES)
+        " ON CONFLICT DO NOTHING",
+        LIST_PRICES,
+    )
     await conn.executemany(
         "INSERT INTO psa_billing_information (account_id, legal_name, street, postal_code,"
         " city, country, billing_email, currency, payment_terms_days, tax_id, process_id,"
         " provided_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'demo', 'demo')"
-        " ON CONFLICT DO NOTHING", BILLING_INFORMATION)
+        " ON CONFLICT DO NOTHING",
+        BILLING_INFORMATION,
+    )
 
 
 # The people directory (issue 10): a few staff of each role. `ops-anna` leads operations and
@@ -193,8 +268,7 @@ async def _psa(conn: Any) -> None:
 STAFF = [
     ("admin-ida", "Ida Lund", ["admin"]),
     ("admin-al", "Al Berg", ["admin"]),
-    ("ops-anna", "Anna Weber", ["sales_ops", "customer_care", "invoice_service", "csc",
-                                "finance"]),
+    ("ops-anna", "Anna Weber", ["sales_ops", "customer_care", "invoice_service", "csc", "finance"]),
     ("ops-ben", "Ben Krüger", ["sales_ops"]),
     ("sales-sara", "Sara Novak", ["sales_ops"]),
     ("care-carl", "Carl Dahl", ["customer_care"]),
@@ -214,7 +288,10 @@ async def _staff(conn: Any) -> None:
     await conn.executemany(
         "INSERT INTO staff_users (id, name, email, created_by) VALUES ($1, $2, $3, 'demo')"
         " ON CONFLICT DO NOTHING",
-        [(i, name, f"{i}@partnerflow.example") for i, name, _ in STAFF])
+        [(i, name, f"{i}@partnerflow.example") for i, name, _ in STAFF],
+    )
     await conn.executemany(
         "INSERT INTO staff_roles (user_id, role, granted_by) VALUES ($1, $2, 'demo')"
-        " ON CONFLICT DO NOTHING", [(i, r) for i, _, roles in STAFF for r in roles])
+        " ON CONFLICT DO NOTHING",
+        [(i, r) for i, _, roles in STAFF for r in roles],
+    )

@@ -107,14 +107,20 @@ class DocumentStore:
         try:
             data = target.read_bytes()
         except FileNotFoundError:
-            raise Refused(f"no stored file with checksum {sha256[:12]}… in the document "
-                          f"store ({self.root}); upload it again") from None
+            raise Refused(
+                f"no stored file with checksum {sha256[:12]}… in the document "
+                f"store ({self.root}); upload it again"
+            ) from None
         if expected_size is not None and len(data) != expected_size:
-            raise Refused(f"the stored file {sha256[:12]}… has {human_size(len(data))}, the "
-                          f"upload said {human_size(expected_size)}; upload it again")
+            raise Refused(
+                f"the stored file {sha256[:12]}… has {human_size(len(data))}, the "
+                f"upload said {human_size(expected_size)}; upload it again"
+            )
         if sha256_of(data) != sha256:
-            raise Refused(f"the stored file {sha256[:12]}… does not match its checksum (it was "
-                          "changed or damaged); upload it again")
+            raise Refused(
+                f"the stored file {sha256[:12]}… does not match its checksum (it was "
+                "changed or damaged); upload it again"
+            )
         return data
 
     def verify(self, ref: DocumentRef) -> StoredFile:
@@ -123,8 +129,10 @@ class DocumentStore:
         data = self.read(ref.sha256, expected_size=ref.size)
         content_type = check_document(ref.file_name, len(data), data[:SNIFF_BYTES])
         if content_type != ref.content_type:
-            raise Refused(f"{ref.file_name} is {content_type} by its content, not "
-                          f"{ref.content_type}; upload it again")
+            raise Refused(
+                f"{ref.file_name} is {content_type} by its content, not "
+                f"{ref.content_type}; upload it again"
+            )
         return StoredFile(ref.sha256, ref.size, self.relative_path(ref.sha256), created=False)
 
 

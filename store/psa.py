@@ -39,6 +39,7 @@ async def gates_refuse():
 
 # --- the client -----------------------------------------------------------------------------
 
+
 async def client_snapshot(conn: Conn, account_id: str) -> ClientSnapshot:
     row = await conn.fetchrow(
         "SELECT a.partner_id, b.currency, b.account_id IS NOT NULL AS has_billing,"
@@ -74,12 +75,17 @@ async def assigned_services(conn: Conn, account_id: str) -> list[AssignedService
         " WHERE p.account_id = $1 AND pp.status = 'active' GROUP BY c.sku, c.name, c.kind",
         account_id,
     )
-    return [AssignedService(sku=r["sku"], name=r["name"], kind=ProductKind(r["kind"]),
-                            quantity=r["quantity"]) for r in rows]
+    return [
+        AssignedService(
+            sku=r["sku"], name=r["name"], kind=ProductKind(r["kind"]), quantity=r["quantity"]
+        )
+        for r in rows
+    ]
 
 
-async def save_billing_information(conn: Conn, process_id: str, actor: str, account_id: str,
-                                   info: BillingInformation) -> dict:
+async def save_billing_information(
+    conn: Conn, process_id: str, actor: str, account_id: str, info: BillingInformation
+) -> dict:
     """Saves it unless the client has billing information already. The result (kept in the
     audit log) says whether it was saved and the currency, never the values."""
     i = normalised(info)
@@ -88,22 +94,36 @@ async def save_billing_information(conn: Conn, process_id: str, actor: str, acco
         " country, billing_email, currency, payment_terms_days, tax_id, process_id, provided_by)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
         " ON CONFLICT (account_id) DO NOTHING RETURNING currency",
-        account_id, i.legal_name, i.street, i.postal_code, i.city, i.country, i.billing_email,
-        i.currency, i.payment_terms_days, i.tax_id, process_id, actor,
+        account_id,
+        i.legal_name,
+        i.street,
+        i.postal_code,
+        i.city,
+        i.country,
+        i.billing_email,
+        i.currency,
+        i.payment_terms_days,
+        i.tax_id,
+        process_id,
+        actor,
     )
     if currency is not None:
         return {"saved": True, "currency": currency}
     existing = await conn.fetchval(
-        "SELECT currency FROM psa_billing_information WHERE account_id = $1", account_id)
+        "SELECT currency FROM psa_billing_information WHERE account_id = $1", account_id
+    )
     return {"saved": False, "currency": existing}
 
 
 # --- the contract ---------------------------------------------------------------------------
 
+
 async def list_prices(conn: Conn, currency: str, skus: list[str]) -> dict[str, Decimal]:
     rows = await conn.fetch(
         "SELECT sku, unit_price FROM psa_list_prices WHERE currency = $1 AND sku = ANY($2)",
-        currency, skus)
+        currency,
+        skus,
+    )
     return {r["sku"]: r["unit_price"] for r in rows}
 
 
@@ -112,22 +132,29 @@ async def _write_parts(conn: Conn, contract_id: str, parts: list[ContractPart]) 
     await conn.executemany(
         "INSERT INTO psa_contract_parts (contract_id, line_no, sku, name, quantity, unit_price,"
         " list_price, source) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        [(contract_id, n, p.sku, p.name, p.quantity, p.unit_price, p.list_price, p.source)
-         for n, p in enumerate(parts, 1)],
+        [
+            (contract_id, n, p.sku, p.name, p.quantity, p.unit_price, p.list_price, p.source)
+            for n, p in enumerate(parts, 1)
+        ],
     )
 
 
 def _parts_result(contract_id: str, currency: str, parts: list[ContractPart]) -> dict:
-    return {"contract_id": contract_id, "currency": currency,
-            "parts": [p.model_dump(mode="json") for p in parts]}
+    return {
+        "contract_id": contract_id,
+        "currency": currency,
+        "parts": [p.model_dump(mode="json") for p in parts],
+    }
 
 
-async def draft_contract(conn: Conn, process_id: str, contract_id: str, account_id: str,
-                         terms: ContractTerms) -> dict:
+async def draft_contract(
+    conn: Conn, process_id: str, contract_id: str, account_id: str, terms: ContractTerms
+) -> dict:
     """The contract with its parts defaulted from the services already assigned to the
     client, at list price in the client's currency (seed 002, step 3.4)."""
     currency = await conn.fetchval(
-        "SELECT currency FROM psa_billing_information WHERE account_id = $1", account_id)
+        "SELECT currency FROM psa_billing_information WHERE account_id = $1", account_id
+    )
     if currency is None:
         raise Refused(f"client {account_id} has no billing information: a contract needs it")
     services = await assigned_services(conn, account_id)
@@ -136,8 +163,14 @@ async def draft_contract(conn: Conn, process_id: str, contract_id: str, account_
     await conn.execute(
         "INSERT INTO psa_contracts (id, process_id, account_id, currency, payment_method,"
         " mandate_reference, start_date, end_date) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        contract_id, process_id, account_id, currency, terms.payment_method.value,
-        terms.mandate_reference, terms.start_date, terms.end_date,
+        contract_id,
+        process_id,
+        account_id,
+        currency,
+        terms.payment_method.value,
+        terms.mandate_reference,
+        terms.start_date,
+        terms.end_date,
     )
     await _write_parts(conn, contract_id, parts)
     return _parts_result(contract_id, currency, parts)
@@ -147,7 +180,10 @@ async def set_terms(conn: Conn, contract_id: str, terms: ContractTerms) -> dict:
     changed = await conn.fetchval(
         "UPDATE psa_contracts SET payment_method = $2, mandate_reference = $3, start_date = $4,"
         " end_date = $5 WHERE id = $1 AND status = 'draft' RETURNING id",
-        contract_id, terms.payment_method.value, terms.mandate_reference, terms.start_date,
+        contract_id,
+        terms.payment_method.value,
+        terms.mandate_reference,
+        terms.start_date,
         terms.end_date,
     )
     if changed is None:
@@ -158,7 +194,9 @@ async def set_terms(conn: Conn, contract_id: str, terms: ContractTerms) -> dict:
 async def contract_parts(conn: Conn, contract_id: str) -> list[ContractPart]:
     rows = await conn.fetch(
         "SELECT sku, name, quantity, unit_price, list_price, source FROM psa_contract_parts"
-        " WHERE contract_id = $1 ORDER BY line_no", contract_id)
+        " WHERE contract_id = $1 ORDER BY line_no",
+        contract_id,
+    )
     return [ContractPart(**dict(r)) for r in rows]
 
 
@@ -166,18 +204,19 @@ async def change_parts(conn: Conn, contract_id: str, changes: list[PartChange]) 
     """Staff edit, add or remove parts of the draft; refused as a whole, naming each bad
     change, or applied as a whole."""
     contract = await conn.fetchrow(
-        "SELECT status, currency FROM psa_contracts WHERE id = $1 FOR UPDATE", contract_id)
+        "SELECT status, currency FROM psa_contracts WHERE id = $1 FOR UPDATE", contract_id
+    )
     if contract is None:
         raise Refused(f"no contract {contract_id}")
     if contract["status"] != "draft":
-        raise Refused(f"contract {contract_id} is {contract['status']}: its parts can no "
-                      "longer change")
+        raise Refused(
+            f"contract {contract_id} is {contract['status']}: its parts can no longer change"
+        )
     parts = await contract_parts(conn, contract_id)
     skus = [c.sku for c in changes]
     catalogue = {
         r["sku"]: CatalogueEntry(sku=r["sku"], name=r["name"], kind=ProductKind(r["kind"]))
-        for r in await conn.fetch(
-            "SELECT sku, name, kind FROM catalogue WHERE sku = ANY($1)", skus)
+        for r in await conn.fetch("SELECT sku, name, kind FROM catalogue WHERE sku = ANY($1)", skus)
     }
     prices = await list_prices(conn, contract["currency"], skus)
     changed, problems = apply_part_changes(parts, changes, catalogue, prices)
@@ -191,13 +230,16 @@ async def activate_contract(conn: Conn, contract_id: str, actor: str) -> dict:
     """The migration's trigger refuses a contract with no parts or a part without a price."""
     activated = await conn.fetchval(
         "UPDATE psa_contracts SET status = 'active', activated_by = $2, activated_at = now()"
-        " WHERE id = $1 AND status = 'draft' RETURNING id", contract_id, actor)
+        " WHERE id = $1 AND status = 'draft' RETURNING id",
+        contract_id,
+        actor,
+    )
     if activated is None:
-        status = await conn.fetchval("SELECT status FROM psa_contracts WHERE id = $1",
-                                     contract_id)
+        status = await conn.fetchval("SELECT status FROM psa_contracts WHERE id = $1", contract_id)
         if status != "active":
-            raise Refused(f"contract {contract_id} is {status or 'unknown'}: it cannot become "
-                          "active")
+            raise Refused(
+                f"contract {contract_id} is {status or 'unknown'}: it cannot become active"
+            )
     return {"contract_id": contract_id, "status": "active"}
 
 
@@ -205,7 +247,10 @@ async def cancel_contract(conn: Conn, contract_id: str | None, reason: str) -> d
     if contract_id:
         await conn.execute(
             "UPDATE psa_contracts SET status = 'cancelled', closed_reason = $2"
-            " WHERE id = $1 AND status = 'draft'", contract_id, reason)
+            " WHERE id = $1 AND status = 'draft'",
+            contract_id,
+            reason,
+        )
     return {"contract_id": contract_id, "status": "cancelled", "reason": reason}
 
 
@@ -228,14 +273,20 @@ LACKS_ONBOARDING = """
 
 async def count_clients_to_onboard(conn: Conn, partner_id: str | None) -> int:
     return await conn.fetchval(
-        f"SELECT count(*) FROM accounts a WHERE {LACKS_ONBOARDING}", partner_id)
+        f"SELECT count(*) FROM accounts a WHERE {LACKS_ONBOARDING}", partner_id
+    )
 
 
-async def clients_to_onboard(conn: Conn, partner_id: str | None, after: str,
-                             limit: int) -> list[str]:
+async def clients_to_onboard(
+    conn: Conn, partner_id: str | None, after: str, limit: int
+) -> list[str]:
     """The next page of clients to onboard, by id: the cursor survives continue-as-new, and
     clients onboarded meanwhile simply drop out."""
     rows = await conn.fetch(
         f"SELECT a.id FROM accounts a WHERE {LACKS_ONBOARDING} AND a.id > $2"
-        " ORDER BY a.id LIMIT $3", partner_id, after, limit)
+        " ORDER BY a.id LIMIT $3",
+        partner_id,
+        after,
+        limit,
+    )
     return [r["id"] for r in rows]

@@ -13,8 +13,7 @@ from store.steps import notify, once
 
 Conn = Any
 
-OPEN_CLASSOUND = ("awaiting_reseller", "porting_requested", "porting_scheduled",
-                  "carrier_refused")
+OPEN_CLASSOUND = ("awaiting_reseller", "porting_requested", "porting_scheduled", "carrier_refused")
 
 # kind: (the open rows of every process, by process id; the statement that closes one
 # process's rows, with $1 = process id, $2 = reason, returning the ids it closed)
@@ -22,25 +21,30 @@ RECORDS: dict[str, tuple[str, str]] = {
     "order": (
         "SELECT process_id, id FROM orders WHERE status = 'awaiting_partner_confirmation'",
         "UPDATE orders SET status = 'cancelled', closed_reason = $2 WHERE process_id = $1"
-        " AND status = 'awaiting_partner_confirmation' RETURNING id"),
+        " AND status = 'awaiting_partner_confirmation' RETURNING id",
+    ),
     "quote": (
         "SELECT process_id, id FROM quotes WHERE status IN ('draft', 'published')",
         "UPDATE quotes SET status = 'cancelled', is_primary = false, rejection_reason = $2"
-        " WHERE process_id = $1 AND status IN ('draft', 'published') RETURNING id"),
+        " WHERE process_id = $1 AND status IN ('draft', 'published') RETURNING id",
+    ),
     "CLASSOUND order": (
         "SELECT process_id, process_id AS id FROM classound_orders"
         f" WHERE status IN {OPEN_CLASSOUND}",
         "UPDATE classound_orders SET status = 'cancelled', closed_reason = $2"
-        f" WHERE process_id = $1 AND status IN {OPEN_CLASSOUND} RETURNING process_id AS id"),
+        f" WHERE process_id = $1 AND status IN {OPEN_CLASSOUND} RETURNING process_id AS id",
+    ),
     "deal": (
         "SELECT process_id, id FROM deals WHERE status = 'open'",
         f"UPDATE deals SET status = 'lost', stage = '{DEAL_STAGE_LOST}', closed_reason = $2,"
-        " closed_at = now() WHERE process_id = $1 AND status = 'open' RETURNING id"),
+        " closed_at = now() WHERE process_id = $1 AND status = 'open' RETURNING id",
+    ),
     "contract": (
         "SELECT process_id, id FROM contracts WHERE process_id IS NOT NULL"
         " AND status IN ('draft', 'sent', 'expired')",
         "UPDATE contracts SET status = 'cancelled', cancelled_reason = $2 WHERE process_id = $1"
-        " AND status IN ('draft', 'sent', 'expired') RETURNING id"),
+        " AND status IN ('draft', 'sent', 'expired') RETURNING id",
+    ),
     # the reseller's ticket for a CLASSOUND order's documents, the customer's ticket a
     # renegotiation took (other tickets are work for people: left to them)
     "ticket": (
@@ -49,11 +53,13 @@ RECORDS: dict[str, tuple[str, str]] = {
         " JOIN tickets t ON t.id = d.ticket_id WHERE d.status = 'open' AND t.status <> 'closed'",
         "UPDATE tickets SET status = 'closed', closed_reason = $2, updated_at = now()"
         " WHERE status <> 'closed' AND ((process_id = $1 AND queue = 'reseller')"
-        " OR id IN (SELECT ticket_id FROM deals WHERE process_id = $1)) RETURNING id"),
+        " OR id IN (SELECT ticket_id FROM deals WHERE process_id = $1)) RETURNING id",
+    ),
     "PSA contract": (
         "SELECT process_id, id FROM psa_contracts WHERE status = 'draft'",
         "UPDATE psa_contracts SET status = 'cancelled', closed_reason = $2"
-        " WHERE process_id = $1 AND status = 'draft' RETURNING id"),
+        " WHERE process_id = $1 AND status = 'draft' RETURNING id",
+    ),
 }
 
 
@@ -67,8 +73,7 @@ class OpenRecord:
 async def open_records(conn: Conn) -> list[OpenRecord]:
     found = []
     for kind, (select, _) in RECORDS.items():
-        found += [OpenRecord(kind, r["process_id"], str(r["id"]))
-                  for r in await conn.fetch(select)]
+        found += [OpenRecord(kind, r["process_id"], str(r["id"])) for r in await conn.fetch(select)]
     return found
 
 
@@ -82,10 +87,17 @@ async def close_process(pool: Any, process_id: str, run: str, reason: str) -> di
         for kind, (_, update) in RECORDS.items():
             closed += [f"{kind} {r['id']}" for r in await conn.fetch(update, process_id, reason)]
         if closed:
-            await notify(conn, process_id=process_id, step=STEP, recipient_kind="role",
-                         recipient_id=OPS_TEAM, template="process_closed_by_reconciliation",
-                         payload={"records": closed, "reason": reason})
+            await notify(
+                conn,
+                process_id=process_id,
+                step=STEP,
+                recipient_kind="role",
+                recipient_id=OPS_TEAM,
+                template="process_closed_by_reconciliation",
+                payload={"records": closed, "reason": reason},
+            )
         return {"records": closed, "reason": reason}
 
-    return await once(pool, process_id=process_id, run=run, step=STEP, actor=ACTOR,
-                      action=reason, write=write)
+    return await once(
+        pool, process_id=process_id, run=run, step=STEP, actor=ACTOR, action=reason, write=write
+    )

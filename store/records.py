@@ -6,9 +6,11 @@ from domain.records import ContactCard, InvoiceLineView, InvoiceView, LeadCard, 
 
 NEWEST_LEADS = 50  # what a queue's status shows of a queue that keeps no lead ids
 
-_CARD = ("SELECT l.id, l.company, l.country, l.postal_code, l.product, l.created_at AS arrived,"
-         " l.status, coalesce(c.user_id, '') AS owner, coalesce(c.partner_id, '') AS partner"
-         " FROM leads l LEFT JOIN claims c ON c.lead_id = l.id AND c.ended_at IS NULL")
+_CARD = (
+    "SELECT l.id, l.company, l.country, l.postal_code, l.product, l.created_at AS arrived,"
+    " l.status, coalesce(c.user_id, '') AS owner, coalesce(c.partner_id, '') AS partner"
+    " FROM leads l LEFT JOIN claims c ON c.lead_id = l.id AND c.ended_at IS NULL"
+)
 
 
 async def lead_cards(conn: Any, queue_id: str, lead_ids: list[str]) -> Records:
@@ -17,8 +19,11 @@ async def lead_cards(conn: Any, queue_id: str, lead_ids: list[str]) -> Records:
     if lead_ids:
         rows = await conn.fetch(_CARD + " WHERE l.id = ANY($1::text[])", lead_ids)
     else:
-        rows = await conn.fetch(_CARD + " WHERE l.queue_id = $1 ORDER BY l.created_at DESC,"
-                                " l.id DESC LIMIT $2", queue_id, NEWEST_LEADS)
+        rows = await conn.fetch(
+            _CARD + " WHERE l.queue_id = $1 ORDER BY l.created_at DESC, l.id DESC LIMIT $2",
+            queue_id,
+            NEWEST_LEADS,
+        )
         rows = list(reversed(rows))
     return Records(lead_cards=[LeadCard(**dict(r)) for r in rows])
 
@@ -29,7 +34,9 @@ async def invoices(conn: Any, number: str, partner_id: str | None) -> Records:
         " i.contract_id, i.period, i.currency, i.total, i.issued_on, i.due_on, i.process_id"
         " FROM psa_invoices i JOIN accounts a ON a.id = i.account_id"
         " WHERE i.number = $1 AND ($2::text IS NULL OR i.partner_id = $2) ORDER BY i.partner_id",
-        number, partner_id)
+        number,
+        partner_id,
+    )
     if not rows:
         whose = f" of partner {partner_id}" if partner_id else ""
         return Records(refused=f"no invoice {number}{whose}")
@@ -37,23 +44,30 @@ async def invoices(conn: Any, number: str, partner_id: str | None) -> Records:
     for r in rows:
         lines = await conn.fetch(
             "SELECT line_no, sku, name, quantity, unit_price, amount FROM psa_invoice_lines"
-            " WHERE invoice_id = $1 ORDER BY line_no", r["id"])
-        found.append(InvoiceView(**{k: v for k, v in dict(r).items() if k != "id"},
-                                 lines=[InvoiceLineView(**dict(ln)) for ln in lines]))
+            " WHERE invoice_id = $1 ORDER BY line_no",
+            r["id"],
+        )
+        found.append(
+            InvoiceView(
+                **{k: v for k, v in dict(r).items() if k != "id"},
+                lines=[InvoiceLineView(**dict(ln)) for ln in lines],
+            )
+        )
     return Records(invoices=found)
 
 
 async def contacts(conn: Any, account_id: str | None, partner_id: str | None) -> Records:
-    if account_id and not await conn.fetchval("SELECT 1 FROM accounts WHERE id = $1",
-                                              account_id):
+    if account_id and not await conn.fetchval("SELECT 1 FROM accounts WHERE id = $1", account_id):
         return Records(refused=f"unknown account {account_id!r}")
-    if partner_id and not await conn.fetchval("SELECT 1 FROM partners WHERE id = $1",
-                                              partner_id):
+    if partner_id and not await conn.fetchval("SELECT 1 FROM partners WHERE id = $1", partner_id):
         return Records(refused=f"unknown partner {partner_id!r}")
     rows = await conn.fetch(
         "SELECT c.id, c.name, c.email, c.phone, c.account_id, c.partner_id,"
         " c.signing_authority, u.status AS partner_user"
         " FROM contacts c LEFT JOIN partner_users u ON u.id = c.id"
         " WHERE ($1::text IS NULL OR c.account_id = $1)"
-        " AND ($2::text IS NULL OR c.partner_id = $2) ORDER BY c.id", account_id, partner_id)
+        " AND ($2::text IS NULL OR c.partner_id = $2) ORDER BY c.id",
+        account_id,
+        partner_id,
+    )
     return Records(contacts=[ContactCard(**dict(r)) for r in rows])

@@ -33,11 +33,14 @@ async def contract_for_signing(conn: Conn, contract_id: str) -> dict | None:
         return None
     lines = await conn.fetch(
         "SELECT line_no, kind, product, quantity, unit_price, discount_percent"
-        " FROM contract_lines WHERE contract_id = $1 ORDER BY line_no", contract_id)
+        " FROM contract_lines WHERE contract_id = $1 ORDER BY line_no",
+        contract_id,
+    )
     return {**dict(row), "lines": [dict(r) for r in lines]}
 
 
 async def evidence(conn: Conn, contract_id: str) -> dict | None:
     row = await conn.fetchrow(
-        "SELECT * FROM contract_signing_evidence WHERE contract_id = $1", contract_id)
+        "SELECT * FROM contract_signing_evidence WHERE contract_id = $1", contract_id
+    )
     return dict(row) if row else None

@@ -37,12 +37,16 @@ async def once(
     transaction, and raised."""
     async with pool.acquire() as conn:
         try:
-            return await _once(conn, process_id, step, actor, action, write, run, permission,
-                               facts)
+            return await _once(conn, process_id, step, actor, action, write, run, permission, facts)
         except _NotAllowed as refused:
-            await people.record_refusal(conn, actor=actor, permission=permission,
-                                        process_id=process_id, reason=str(refused),
-                                        checked_in="store")
+            await people.record_refusal(
+                conn,
+                actor=actor,
+                permission=permission,
+                process_id=process_id,
+                reason=str(refused),
+                checked_in="store",
+            )
             raise NotPermitted(str(refused)) from None
 
 
@@ -50,12 +54,22 @@ class _NotAllowed(Exception):
     pass
 
 
-async def _once(conn: Any, process_id: str, step: str, actor: str, action: str, write: Write,
-                run: str, permission: str, facts: Facts | None) -> dict:
+async def _once(
+    conn: Any,
+    process_id: str,
+    step: str,
+    actor: str,
+    action: str,
+    write: Write,
+    run: str,
+    permission: str,
+    facts: Facts | None,
+) -> dict:
     async with conn.transaction():
         if permission:
-            reason = await people.allowed(conn, permission=permission, actor=actor,
-                                          facts=facts or Facts())
+            reason = await people.allowed(
+                conn, permission=permission, actor=actor, facts=facts or Facts()
+            )
             if reason is not None:
                 raise _NotAllowed(reason)
         # The outbox and ticket rows the write makes take their run from here (a column
@@ -72,8 +86,14 @@ async def _once(conn: Any, process_id: str, step: str, actor: str, action: str, 
             action,
         )
         if claimed is None:
-            log.info("step already done, nothing written", action=action, step=step,
-                     actor=actor, process_id=process_id, run=run)
+            log.info(
+                "step already done, nothing written",
+                action=action,
+                step=step,
+                actor=actor,
+                process_id=process_id,
+                run=run,
+            )
             stored = await conn.fetchval(
                 "SELECT result FROM audit_log WHERE process_id = $1 AND run = $2 AND step = $3",
                 process_id,
@@ -85,8 +105,9 @@ async def _once(conn: Any, process_id: str, step: str, actor: str, action: str, 
         await conn.execute(
             "UPDATE audit_log SET detail = $2, result = $2 WHERE id = $1", claimed, result
         )
-        log.info("step written", action=action, step=step, actor=actor, process_id=process_id,
-                 run=run)
+        log.info(
+            "step written", action=action, step=step, actor=actor, process_id=process_id, run=run
+        )
         return result
 
 

@@ -44,8 +44,9 @@ def postgres_admin_dsn(tmp_path_factory) -> str:
     server.cleanup()
 
 
-async def new_database(admin_dsn: str, prefix: str = "partnerflow_test",
-                       test_staff: bool = True) -> str:
+async def new_database(
+    admin_dsn: str, prefix: str = "partnerflow_test", test_staff: bool = True
+) -> str:
     """A fresh, migrated database of its own on the test server; its DSN. With `test_staff`
     the names older tests act as are staff with every role (tests/people.py)."""
     name = f"{prefix}_{uuid.uuid4().hex[:8]}"
@@ -201,10 +202,12 @@ async def own_namespace(dev_env: WorkflowEnvironment, prefix: str) -> str:
     the same request on the same day is the same process) and must not meet another test's
     processes, whose worker is gone. Cheaper than a dev server of their own."""
     name = f"{prefix}-{uuid.uuid4().hex[:8]}"
-    await dev_env.client.workflow_service.register_namespace(RegisterNamespaceRequest(
-        namespace=name, workflow_execution_retention_period=Duration(seconds=86_400)))
-    client = await Client.connect(dev_env.client.service_client.config.target_host,
-                                  namespace=name)
+    await dev_env.client.workflow_service.register_namespace(
+        RegisterNamespaceRequest(
+            namespace=name, workflow_execution_retention_period=Duration(seconds=86_400)
+        )
+    )
+    client = await Client.connect(dev_env.client.service_client.config.target_host, namespace=name)
     await register_search_attributes(client, SEARCH_ATTRIBUTES)
     return name
 

@@ -19,7 +19,14 @@ async def test_any_case_finds_the_product_and_a_typo_gets_suggestions(pool):
         assert set(found.catalogue) == {"Premium", "WP480G"}
         typo = await pbx_snapshot(conn, acc.id, acc.pbx_id, ["Premum"])
     assert {"Basic", "Premium", "WP480G", "CLASSOUND-FLAT"} <= set(typo.catalogue)
-    with pytest.raises(Refused, match=r"'Premum' \(did you mean Premium\?\); known products: "
-                                      "Basic, "):
-        plan_fast_change([FastChangeLine(sku="Premum", quantity=6)], typo.licences,
-                         typo.catalogue, date(2026, 12, 2))
+    with pytest.raises(
+        Refused,
+        match=r"'Premum' \(did you mean Premium\?\); known products: "
+        "Basic, ",
+    ):
+        plan_fast_change(
+            [FastChangeLine(sku="Premum", quantity=6)],
+            typo.licences,
+            typo.catalogue,
+            date(2026, 12, 2),
+        )

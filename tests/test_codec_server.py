@@ -7,7 +7,7 @@ from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload, Payloads
 
 from codec import EncryptionCodec, new_key_entry, parse_key_ring
-from codec_server import build_app
+from codec.server import build_app
 
 TOKEN = "s3cret-token-of-enough-length"
 UI = "http://localhost:8233"
@@ -29,8 +29,11 @@ async def sealed_body(codec) -> str:
 
 async def test_decodes_with_the_token_in_the_path(server):
     client, codec = server
-    resp = await client.post(f"/{TOKEN}/decode", data=await sealed_body(codec),
-                             headers={"Content-Type": "application/json", "Origin": UI})
+    resp = await client.post(
+        f"/{TOKEN}/decode",
+        data=await sealed_body(codec),
+        headers={"Content-Type": "application/json", "Origin": UI},
+    )
     assert resp.status == 200
     assert resp.headers["Access-Control-Allow-Origin"] == UI
     decoded = json_format.Parse(await resp.text(), Payloads())
@@ -39,18 +42,26 @@ async def test_decodes_with_the_token_in_the_path(server):
 
 async def test_decodes_with_a_bearer_token(server):
     client, codec = server
-    resp = await client.post("/decode", data=await sealed_body(codec),
-                             headers={"Content-Type": "application/json",
-                                      "Authorization": f"Bearer {TOKEN}"})
+    resp = await client.post(
+        "/decode",
+        data=await sealed_body(codec),
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"},
+    )
     assert resp.status == 200
 
 
 async def test_refuses_without_the_token(server):
     client, codec = server
-    for path, headers in (("/decode", {}), ("/wrong-token-xxxxxxxx/decode", {}),
-                          ("/decode", {"Authorization": "Bearer nope"})):
-        resp = await client.post(path, data=await sealed_body(codec),
-                                 headers={"Content-Type": "application/json", **headers})
+    for path, headers in (
+        ("/decode", {}),
+        ("/wrong-token-xxxxxxxx/decode", {}),
+        ("/decode", {"Authorization": "Bearer nope"}),
+    ):
+        resp = await client.post(
+            path,
+            data=await sealed_body(codec),
+            headers={"Content-Type": "application/json", **headers},
+        )
         assert resp.status == 401, path
 
 

@@ -20,9 +20,18 @@ def depends(service: str) -> dict[str, str]:
 
 def test_the_services_of_a_production_setup():
     assert set(SERVICES) == {
-        "postgresql", "temporal-schema", "temporal", "temporal-search-attributes",
-        "temporal-ui", "migrate", "worker", "worker-next", "worker-version", "codec-server",
-        "reconcile", "portal",
+        "postgresql",
+        "temporal-schema",
+        "temporal",
+        "temporal-search-attributes",
+        "temporal-ui",
+        "migrate",
+        "worker",
+        "worker-next",
+        "worker-version",
+        "codec-server",
+        "reconcile",
+        "portal",
     }
 
 
@@ -42,8 +51,10 @@ def test_start_order_waits_for_health_and_one_shot_jobs():
     assert depends("temporal-search-attributes") == {"temporal": "service_healthy"}
     assert depends("temporal-ui") == {"temporal": "service_healthy"}
     assert depends("migrate") == {"postgresql": "service_healthy"}
-    assert depends("portal") == {"migrate": "service_completed_successfully",
-                                 "temporal": "service_healthy"}
+    assert depends("portal") == {
+        "migrate": "service_completed_successfully",
+        "temporal": "service_healthy",
+    }
     assert depends("worker") == {
         "migrate": "service_completed_successfully",
         "temporal-search-attributes": "service_completed_successfully",
@@ -51,8 +62,7 @@ def test_start_order_waits_for_health_and_one_shot_jobs():
     }
 
 
-@pytest.mark.parametrize("service", ["postgresql", "temporal", "worker", "worker-next",
-                                     "portal"])
+@pytest.mark.parametrize("service", ["postgresql", "temporal", "worker", "worker-next", "portal"])
 def test_long_running_services_have_health_checks(service):
     assert SERVICES[service]["healthcheck"]["test"]
 
@@ -66,12 +76,20 @@ def test_worker_scales_with_docker_compose_scale():
 def test_app_services_share_the_settings_the_readme_documents():
     for name in ("migrate", "worker", "codec-server", "portal"):
         env = SERVICES[name]["environment"]
-        for key in ("DATABASE_URL", "TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE",
-                    "PARTNERFLOW_ENCRYPTION_KEYS"):
+        for key in (
+            "DATABASE_URL",
+            "TEMPORAL_ADDRESS",
+            "TEMPORAL_NAMESPACE",
+            "PARTNERFLOW_ENCRYPTION_KEYS",
+        ):
             assert key in env, (name, key)
     readme = (ROOT / "README.md").read_text()
-    for key in ("PARTNERFLOW_ENCRYPTION_KEYS", "PARTNERFLOW_CODEC_TOKEN", "docker compose up",
-                "--scale worker="):
+    for key in (
+        "PARTNERFLOW_ENCRYPTION_KEYS",
+        "PARTNERFLOW_CODEC_TOKEN",
+        "docker compose up",
+        "--scale worker=",
+    ):
         assert key in readme
     assert "documents:/var/lib/partnerflow/documents" in SERVICES["worker"]["volumes"]
     assert SERVICES["migrate"]["command"] == ["python", "-m", "store", "migrate"]
@@ -96,6 +114,7 @@ def test_mounted_scripts_exist_and_the_image_holds_every_package():
 
 # --- rolling upgrade (README "Rolling out a new version") -----------------------------------
 
+
 def test_old_and_new_workers_run_side_by_side_as_two_versions_of_one_deployment():
     old, new = SERVICES["worker"], SERVICES["worker-next"]
     assert old["environment"]["PARTNERFLOW_DEPLOYMENT_NAME"] == "partnerflow"
@@ -113,26 +132,37 @@ def test_old_and_new_workers_run_side_by_side_as_two_versions_of_one_deployment(
 
 def test_a_first_start_makes_the_first_version_current_once():
     job = SERVICES["worker-version"]
-    assert job["command"] == ["python", "versions.py", "first-version"]
+    assert job["command"] == ["python", "-m", "deploy.versions", "first-version"]
     assert depends("worker-version") == {"worker": "service_healthy"}
-    assert job["environment"]["PARTNERFLOW_BUILD_ID"] == (
-        SERVICES["worker"]["environment"]["PARTNERFLOW_BUILD_ID"])
+    assert (
+        job["environment"]["PARTNERFLOW_BUILD_ID"]
+        == (SERVICES["worker"]["environment"]["PARTNERFLOW_BUILD_ID"])
+    )
 
 
 def test_the_readme_walks_through_a_rolling_upgrade():
     readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index("## Rolling out a new version"):]
-    section = section[:section.index("\n## ", 1)]
-    for step in ("PARTNERFLOW_NEXT_BUILD_ID=", "--profile rollout up -d", "worker-next",
-                 "temporal worker deployment set-current-version",
-                 "TemporalWorkerDeploymentVersion", "move_to_current_version",
-                 "PARTNERFLOW_BUILD_ID=", "docker compose up -d worker",
-                 "--profile rollout stop worker-next", "### Patching policy",
-                 "workflow.deprecate_patch", "tests/workflows/test_patching.py"):
+    section = readme[readme.index("## Rolling out a new version") :]
+    section = section[: section.index("\n## ", 1)]
+    for step in (
+        "PARTNERFLOW_NEXT_BUILD_ID=",
+        "--profile rollout up -d",
+        "worker-next",
+        "temporal worker deployment set-current-version",
+        "TemporalWorkerDeploymentVersion",
+        "move_to_current_version",
+        "PARTNERFLOW_BUILD_ID=",
+        "docker compose up -d worker",
+        "--profile rollout stop worker-next",
+        "### Patching policy",
+        "workflow.deprecate_patch",
+        "tests/workflows/test_patching.py",
+    ):
         assert step in section, step
 
 
 # --- hardening (README "Hardening") ---------------------------------------------------------
+
 
 def published(service: str) -> list[str]:
     return [str(p) for p in SERVICES[service].get("ports", [])]
@@ -157,8 +187,10 @@ def test_what_is_published_listens_on_the_hosts_loopback_only():
 def test_the_reconciliation_job_runs_after_the_migration():
     job = SERVICES["reconcile"]
     assert job["command"] == ["python", "-m", "store", "reconcile", "--every", "300"]
-    assert depends("reconcile") == {"migrate": "service_completed_successfully",
-                                    "temporal": "service_healthy"}
+    assert depends("reconcile") == {
+        "migrate": "service_completed_successfully",
+        "temporal": "service_healthy",
+    }
     assert job["restart"] == "unless-stopped"
     for key in ("DATABASE_URL", "TEMPORAL_ADDRESS", "PARTNERFLOW_ENCRYPTION_KEYS"):
         assert key in job["environment"], key
@@ -172,12 +204,22 @@ def test_the_codec_token_is_not_handed_to_the_ui_server():
 
 def test_the_readme_says_how_to_turn_on_temporals_own_authorization():
     readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index("### Hardening"):]
-    section = section[:section.index("\n## ", 1)]
-    for fact in ("requireClientAuth", "clientCaFiles", "global:", "authorization:",
-                 "authorizer: default", "claimMapper: default", "jwtKeyProvider",
-                 "keySourceURIs", "permissionsClaimName", "TEMPORAL_API_KEY",
-                 "TEMPORAL_TLS_CLIENT_CERT_PATH", "python -m store reconcile"):
+    section = readme[readme.index("### Hardening") :]
+    section = section[: section.index("\n## ", 1)]
+    for fact in (
+        "requireClientAuth",
+        "clientCaFiles",
+        "global:",
+        "authorization:",
+        "authorizer: default",
+        "claimMapper: default",
+        "jwtKeyProvider",
+        "keySourceURIs",
+        "permissionsClaimName",
+        "TEMPORAL_API_KEY",
+        "TEMPORAL_TLS_CLIENT_CERT_PATH",
+        "python -m store reconcile",
+    ):
         assert fact in section, fact
 
 

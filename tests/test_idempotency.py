@@ -22,9 +22,15 @@ from tests.records import licence_totals, new_account
 
 
 def order_for(acc, process_id: str, lines: list[OrderLine], quote_id=None) -> OrderDraft:
-    return OrderDraft(order_id=f"order-{process_id}", kind=ProcessKind.FAST_CHANGE,
-                      account_id=acc.id, pbx_id=acc.pbx_id, partner_id=acc.partner_id,
-                      quote_id=quote_id, lines=lines)
+    return OrderDraft(
+        order_id=f"order-{process_id}",
+        kind=ProcessKind.FAST_CHANGE,
+        account_id=acc.id,
+        pbx_id=acc.pbx_id,
+        partner_id=acc.partner_id,
+        quote_id=quote_id,
+        lines=lines,
+    )
 
 
 async def count(pool, table: str, process_id: str) -> int:
@@ -32,32 +38,51 @@ async def count(pool, table: str, process_id: str) -> int:
 
 
 async def test_create_and_apply_order_twice_leave_one_set_of_rows(pool):
-    acc = await new_account(pool, licences={"Premium": 4},
-                            flats=[("Premium", ["+4911"]), ("Premium", ["+4922"])])
+    acc = await new_account(
+        pool, licences={"Premium": 4}, flats=[("Premium", ["+4911"]), ("Premium", ["+4922"])]
+    )
     acts, env = ChangeOrderActivities(pool), ActivityEnvironment()
     process_id = f"idem-{acc.id}"
-    order = order_for(acc, process_id, [
-        OrderLine(sku="Premium", kind=ProductKind.LICENCE, quantity=-3,
-                  licence_type=LicenceType.PREMIUM),
-        OrderLine(sku="WP480G", kind=ProductKind.CAPEX, quantity=2),
-    ])
-    new = NewOrder(key=StepKey(process_id=process_id, step="create-order", actor="t"),
-                   order=order)
+    order = order_for(
+        acc,
+        process_id,
+        [
+            OrderLine(
+                sku="Premium",
+                kind=ProductKind.LICENCE,
+                quantity=-3,
+                licence_type=LicenceType.PREMIUM,
+            ),
+            OrderLine(sku="WP480G", kind=ProductKind.CAPEX, quantity=2),
+        ],
+    )
+    new = NewOrder(key=StepKey(process_id=process_id, step="create-order", actor="t"), order=order)
     for _ in range(2):
         await env.run(acts.create_order, new)
-    apply = OrderApplication(key=StepKey(process_id=process_id, step="apply-order", actor="p"),
-                             order=order, today=date(2026, 11, 23))
+    apply = OrderApplication(
+        key=StepKey(process_id=process_id, step="apply-order", actor="p"),
+        order=order,
+        today=date(2026, 11, 23),
+    )
     first = await env.run(acts.apply_order, apply)
     second = await env.run(acts.apply_order, apply)
 
     assert second == first
     assert await licence_totals(pool, acc.pbx_id) == {"Premium": 1}
-    assert await pool.fetchval(
-        "SELECT sum(quantity) FROM pbx_products WHERE pbx_id = $1 AND sku = 'WP480G'",
-        acc.pbx_id) == 2
-    assert await pool.fetchval(
-        "SELECT count(*) FROM pbx_products WHERE pbx_id = $1 AND status = 'cancelled'",
-        acc.pbx_id) == 1
+    assert (
+        await pool.fetchval(
+            "SELECT sum(quantity) FROM pbx_products WHERE pbx_id = $1 AND sku = 'WP480G'",
+            acc.pbx_id,
+        )
+        == 2
+    )
+    assert (
+        await pool.fetchval(
+            "SELECT count(*) FROM pbx_products WHERE pbx_id = $1 AND status = 'cancelled'",
+            acc.pbx_id,
+        )
+        == 1
+    )
     assert await count(pool, "orders", process_id) == 1
     assert await count(pool, "tickets", process_id) == 1
     assert await count(pool, "notifications", process_id) == 2  # created, applied
@@ -68,15 +93,27 @@ async def test_concurrent_duplicate_applications_apply_once(pool):
     acc = await new_account(pool, licences={"Basic": 1})
     acts = ChangeOrderActivities(pool)
     process_id = f"idem-race-{acc.id}"
-    order = order_for(acc, process_id, [
-        OrderLine(sku="Basic", kind=ProductKind.LICENCE, quantity=5,
-                  licence_type=LicenceType.BASIC)])
-    await ActivityEnvironment().run(acts.create_order, NewOrder(
-        key=StepKey(process_id=process_id, step="create-order", actor="t"), order=order))
-    apply = OrderApplication(key=StepKey(process_id=process_id, step="apply-order", actor="p"),
-                             order=order, today=date(2026, 11, 23))
+    order = order_for(
+        acc,
+        process_id,
+        [
+            OrderLine(
+                sku="Basic", kind=ProductKind.LICENCE, quantity=5, licence_type=LicenceType.BASIC
+            )
+        ],
+    )
+    await ActivityEnvironment().run(
+        acts.create_order,
+        NewOrder(key=StepKey(process_id=process_id, step="create-order", actor="t"), order=order),
+    )
+    apply = OrderApplication(
+        key=StepKey(process_id=process_id, step="apply-order", actor="p"),
+        order=order,
+        today=date(2026, 11, 23),
+    )
     results = await asyncio.gather(
-        *(ActivityEnvironment().run(acts.apply_order, apply) for _ in range(4)))
+        *(ActivityEnvironment().run(acts.apply_order, apply) for _ in range(4))
+    )
     assert all(r == results[0] for r in results)
     assert await licence_totals(pool, acc.pbx_id) == {"Basic": 6}
 
@@ -86,16 +123,35 @@ async def test_quote_completion_twice_creates_one_order(pool):
     acts, env = ChangeOrderActivities(pool), ActivityEnvironment()
     process_id = f"idem-quote-{acc.id}"
     quote_id = f"quote-{process_id}-v1"
-    await env.run(acts.save_quote, QuoteDraft(
-        key=StepKey(process_id=process_id, step="save-quote-v1", actor="t"),
-        quote_id=quote_id, account_id=acc.id, pbx_id=acc.pbx_id, version=1, primary=True,
-        lines=[QuoteLine(sku="Basic", quantity=1)]))
+    await env.run(
+        acts.save_quote,
+        QuoteDraft(
+            key=StepKey(process_id=process_id, step="save-quote-v1", actor="t"),
+            quote_id=quote_id,
+            account_id=acc.id,
+            pbx_id=acc.pbx_id,
+            version=1,
+            primary=True,
+            lines=[QuoteLine(sku="Basic", quantity=1)],
+        ),
+    )
     completion = QuoteCompletion(
         key=StepKey(process_id=process_id, step="mark-complete-v1-1", actor="t"),
         quote_id=quote_id,
-        order=order_for(acc, process_id, [OrderLine(
-            sku="Basic", kind=ProductKind.LICENCE, quantity=1,
-            licence_type=LicenceType.BASIC)], quote_id=quote_id))
+        order=order_for(
+            acc,
+            process_id,
+            [
+                OrderLine(
+                    sku="Basic",
+                    kind=ProductKind.LICENCE,
+                    quantity=1,
+                    licence_type=LicenceType.BASIC,
+                )
+            ],
+            quote_id=quote_id,
+        ),
+    )
     outcomes = [await env.run(acts.complete_quote, completion) for _ in range(2)]
     assert outcomes[0] == outcomes[1] and outcomes[0].accepted
     assert await count(pool, "orders", process_id) == 1
@@ -114,8 +170,10 @@ async def test_fast_change_opened_twice_leaves_one_order_and_one_notice(pool):
     opening = FastChangeOpening(
         key=StepKey(process_id=process_id, step="create-order", actor="t"),
         lookup=PbxLookup(account_id=acc.id, pbx_id=acc.pbx_id, skus=["Premium"]),
-        lines=[FastChangeLine(sku="Premium", quantity=7)], today=date(2026, 11, 23),
-        order_id=f"order-{process_id}")
+        lines=[FastChangeLine(sku="Premium", quantity=7)],
+        today=date(2026, 11, 23),
+        order_id=f"order-{process_id}",
+    )
     first = await env.run(acts.open_fast_change, opening)
     second = await env.run(acts.open_fast_change, opening)
 
@@ -152,10 +210,11 @@ async def test_fast_change_refused_when_opened_writes_nothing(pool):
     opening = FastChangeOpening(
         key=StepKey(process_id=process_id, step="create-order", actor="t"),
         lookup=PbxLookup(account_id=acc.id, pbx_id=acc.pbx_id, skus=["Basic"]),
-        lines=[FastChangeLine(sku="Basic", quantity=2)], today=date(2026, 11, 23),
-        order_id=f"order-{process_id}")
-    await refused_as_inactive(pool, ChangeOrderActivities(pool).open_fast_change, opening,
-                              "orders")
+        lines=[FastChangeLine(sku="Basic", quantity=2)],
+        today=date(2026, 11, 23),
+        order_id=f"order-{process_id}",
+    )
+    await refused_as_inactive(pool, ChangeOrderActivities(pool).open_fast_change, opening, "orders")
 
 
 async def test_change_order_opened_twice_leaves_one_quote(pool):
@@ -171,7 +230,9 @@ async def test_change_order_opened_twice_leaves_one_quote(pool):
         key=StepKey(process_id=process_id, step="save-quote-v1", actor="t"),
         lookup=PbxLookup(account_id=acc.id, pbx_id=acc.pbx_id, skus=["Premium", "WP480G"]),
         lines=[QuoteLine(sku="Premium", quantity=2), QuoteLine(sku="WP480G", quantity=1)],
-        today=date(2026, 11, 23), quote_id=f"quote-{process_id}-v1")
+        today=date(2026, 11, 23),
+        quote_id=f"quote-{process_id}-v1",
+    )
     first = await env.run(acts.open_change_order, opening)
     second = await env.run(acts.open_change_order, opening)
 
@@ -179,8 +240,12 @@ async def test_change_order_opened_twice_leaves_one_quote(pool):
     assert first.pbx.partner_id == acc.partner_id
     assert [line.sku for line in first.plan.lines] == ["Premium", "WP480G"]
     assert await count(pool, "quotes", process_id) == 1
-    assert await pool.fetchval("SELECT count(*) FROM quote_lines WHERE quote_id = $1",
-                               opening.quote_id) == 2
+    assert (
+        await pool.fetchval(
+            "SELECT count(*) FROM quote_lines WHERE quote_id = $1", opening.quote_id
+        )
+        == 2
+    )
 
 
 async def test_change_order_refused_when_opened_writes_nothing(pool):
@@ -192,7 +257,10 @@ async def test_change_order_refused_when_opened_writes_nothing(pool):
     opening = ChangeOrderOpening(
         key=StepKey(process_id=process_id, step="save-quote-v1", actor="t"),
         lookup=PbxLookup(account_id=acc.id, pbx_id=acc.pbx_id, skus=["Basic"]),
-        lines=[QuoteLine(sku="Basic", quantity=1)], today=date(2026, 11, 23),
-        quote_id=f"quote-{process_id}-v1")
-    await refused_as_inactive(pool, ChangeOrderActivities(pool).open_change_order, opening,
-                              "quotes")
+        lines=[QuoteLine(sku="Basic", quantity=1)],
+        today=date(2026, 11, 23),
+        quote_id=f"quote-{process_id}-v1",
+    )
+    await refused_as_inactive(
+        pool, ChangeOrderActivities(pool).open_change_order, opening, "quotes"
+    )

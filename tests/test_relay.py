@@ -47,24 +47,47 @@ async def sms():
 
 
 def settings(mail: MailCatcher | None, sms: SmsSink | None = None, **kw) -> Settings:
-    return Settings(smtp_host="127.0.0.1" if mail else None, smtp_port=mail.port if mail else 0,
-                    smtp_starttls=False, sms_url=sms.url if sms else None,
-                    sms_token="sms-token", backoff_base=0.0, poll_seconds=0.2, **kw)
+    return Settings(
+        smtp_host="127.0.0.1" if mail else None,
+        smtp_port=mail.port if mail else 0,
+        smtp_starttls=False,
+        sms_url=sms.url if sms else None,
+        sms_token="sms-token",
+        backoff_base=0.0,
+        poll_seconds=0.2,
+        **kw,
+    )
 
 
-async def write(pool, template: str, kind: str, rid: str, payload: dict,
-                secret: str | None = None, process_id: str | None = None) -> int:
+async def write(
+    pool,
+    template: str,
+    kind: str,
+    rid: str,
+    payload: dict,
+    secret: str | None = None,
+    process_id: str | None = None,
+) -> int:
     process_id = process_id or f"test-{uuid.uuid4().hex[:8]}"
     step = f"s-{uuid.uuid4().hex[:6]}"
 
     async def w(conn):
-        await notify(conn, process_id=process_id, step=step, recipient_kind=kind,
-                     recipient_id=rid, template=template, payload=payload, secret=secret)
+        await notify(
+            conn,
+            process_id=process_id,
+            step=step,
+            recipient_kind=kind,
+            recipient_id=rid,
+            template=template,
+            payload=payload,
+            secret=secret,
+        )
         return {}
 
     await once(pool, process_id=process_id, step=step, actor="test", action="t", write=w)
-    return await pool.fetchval("SELECT id FROM notifications WHERE process_id = $1 AND step = $2",
-                               process_id, step)
+    return await pool.fetchval(
+        "SELECT id FROM notifications WHERE process_id = $1 AND step = $2", process_id, step
+    )
 
 
 async def row(pool, nid: int):
@@ -80,8 +103,13 @@ async def drain(relay: Relay) -> None:
 
 async def test_a_partner_notice_arrives_once_in_german_to_the_partners_address(pool, mail):
     acc = await new_account(pool)
-    nid = await write(pool, "order_awaiting_confirmation", "partner", acc.partner_id,
-                      {"order_id": "O-1", "account_id": acc.id, "pbx_id": acc.pbx_id})
+    nid = await write(
+        pool,
+        "order_awaiting_confirmation",
+        "partner",
+        acc.partner_id,
+        {"order_id": "O-1", "account_id": acc.id, "pbx_id": acc.pbx_id},
+    )
     relay = Relay(pool, settings(mail))
     await drain(relay)
     await drain(relay)  # nothing sent twice
@@ -94,15 +122,30 @@ async def test_a_partner_notice_arrives_once_in_german_to_the_partners_address(p
 
 
 async def test_the_contract_goes_in_norwegian_by_email_and_sms_with_a_one_time_link(
-        pool, mail, sms):
+    pool, mail, sms
+):
     co = await new_company(pool, email="kari@bedrift.example", phone="+47 900 11 222")
     link = f"https://sign.example/sign?token={uuid.uuid4().hex}"
     payload = {"contract_id": co.contract_id, "signing_deadline": "2026-12-09"}
     pid = f"renegotiation-{co.id}"
-    e = await write(pool, "contract_for_signing_email", "contact", co.contact_id, payload,
-                    secret=link, process_id=pid)
-    s = await write(pool, "contract_for_signing_sms", "contact", co.contact_id, payload,
-                    secret=link, process_id=pid)
+    e = await write(
+        pool,
+        "contract_for_signing_email",
+        "contact",
+        co.contact_id,
+        payload,
+        secret=link,
+        process_id=pid,
+    )
+    s = await write(
+        pool,
+        "contract_for_signing_sms",
+        "contact",
+        co.contact_id,
+        payload,
+        secret=link,
+        process_id=pid,
+    )
     before = await row(pool, e)
     assert outbox.open_link(before["secret"], e) == link and link not in str(before["payload"])
     await drain(Relay(pool, settings(mail, sms)))
@@ -124,9 +167,13 @@ async def test_the_contract_goes_in_norwegian_by_email_and_sms_with_a_one_time_l
 
 async def test_a_contract_is_not_sent_to_a_contact_without_signing_authority(pool, mail):
     co = await new_company(pool, can_sign=False)
-    nid = await write(pool, "contract_signing_reminder", "contact", co.contact_id,
-                      {"contract_id": co.contract_id, "reminder": 1,
-                       "signing_deadline": "2026-12-09"})
+    nid = await write(
+        pool,
+        "contract_signing_reminder",
+        "contact",
+        co.contact_id,
+        {"contract_id": co.contract_id, "reminder": 1, "signing_deadline": "2026-12-09"},
+    )
     await drain(Relay(pool, settings(mail)))
     r = await row(pool, nid)
     assert r["status"] == "given_up" and "signing authority" in r["last_error"]
@@ -135,9 +182,18 @@ async def test_a_contract_is_not_sent_to_a_contact_without_signing_authority(poo
 
 async def test_the_recipient_comes_from_the_records_not_the_payload(pool, mail):
     acc = await new_account(pool)
-    nid = await write(pool, "order_cancelled", "partner", acc.partner_id,
-                      {"order_id": "O-2", "reason": "x", "email": "attacker@evil.example",
-                       "to": "attacker@evil.example"})
+    nid = await write(
+        pool,
+        "order_cancelled",
+        "partner",
+        acc.partner_id,
+        {
+            "order_id": "O-2",
+            "reason": "x",
+            "email": "attacker@evil.example",
+            "to": "attacker@evil.example",
+        },
+    )
     await drain(Relay(pool, settings(mail)))
     assert (await row(pool, nid))["address"] == "p@test.example"
     assert not [m for m in mail.messages if "evil" in m.to]
@@ -146,8 +202,13 @@ async def test_the_recipient_comes_from_the_records_not_the_payload(pool, mail):
 async def test_a_refusing_smtp_server_is_retried_then_failed_with_its_answer(pool, mail):
     acc = await new_account(pool)
     mail.answer = "451 4.3.0 mailbox busy, try later"
-    nid = await write(pool, "order_expired", "partner", acc.partner_id,
-                      {"order_id": "O-3", "reason": "not confirmed"})
+    nid = await write(
+        pool,
+        "order_expired",
+        "partner",
+        acc.partner_id,
+        {"order_id": "O-3", "reason": "not confirmed"},
+    )
     relay = Relay(pool, settings(mail, max_attempts=3))
     await drain(relay)
     r = await row(pool, nid)
@@ -157,8 +218,12 @@ async def test_a_refusing_smtp_server_is_retried_then_failed_with_its_answer(poo
     mail.answer = None
     async with pool.acquire() as conn, conn.transaction():
         await outbox.resend(conn, nid, "ops-anna")
-    assert await pool.fetchval(
-        "SELECT actor FROM audit_log WHERE step = $1", f"resend-message/{nid}/1") == "ops-anna"
+    assert (
+        await pool.fetchval(
+            "SELECT actor FROM audit_log WHERE step = $1", f"resend-message/{nid}/1"
+        )
+        == "ops-anna"
+    )
     await drain(relay)
     r = await row(pool, nid)
     assert r["status"] == "sent"
@@ -168,8 +233,9 @@ async def test_a_refusing_smtp_server_is_retried_then_failed_with_its_answer(poo
 
 async def test_an_smtp_server_that_is_down_leaves_the_message_failed_and_due_later(pool):
     acc = await new_account(pool)
-    nid = await write(pool, "order_expired", "partner", acc.partner_id,
-                      {"order_id": "O-4", "reason": "r"})
+    nid = await write(
+        pool, "order_expired", "partner", acc.partner_id, {"order_id": "O-4", "reason": "r"}
+    )
     catcher = await MailCatcher().start()
     port = catcher.port
     await catcher.stop()  # nothing listens there now
@@ -183,12 +249,15 @@ async def test_an_smtp_server_that_is_down_leaves_the_message_failed_and_due_lat
     # back-off: not due again yet, so a second pass leaves it alone
     await drain(relay)
     assert (await row(pool, nid))["attempts"] == 1
-    assert await pool.fetchval("SELECT next_attempt_at - now() > interval '5 minutes'"
-                               " FROM notifications WHERE id = $1", nid)
+    assert await pool.fetchval(
+        "SELECT next_attempt_at - now() > interval '5 minutes' FROM notifications WHERE id = $1",
+        nid,
+    )
 
 
 async def test_a_one_time_link_is_sealed_at_rest_and_clear_only_in_the_delivered_message(
-        pool, mail, monkeypatch):
+    pool, mail, monkeypatch
+):
     """Issue 10: the outbox row never holds the clear link (sealed with the key ring under
     its row id); the relay opens it for the e-mail; the logs never hold it."""
     monkeypatch.setenv("PARTNERFLOW_ENCRYPTION_KEYS", new_key_entry("t1"))
@@ -197,8 +266,15 @@ async def test_a_one_time_link_is_sealed_at_rest_and_clear_only_in_the_delivered
     link = f"https://sign.example/sign?token={token}"
     payload = {"contract_id": co.contract_id, "signing_deadline": "2026-12-09"}
     with structlog.testing.capture_logs() as logs:
-        nid = await write(pool, "contract_for_signing_email", "contact", co.contact_id,
-                          payload, secret=link, process_id=f"renegotiation-{co.id}")
+        nid = await write(
+            pool,
+            "contract_for_signing_email",
+            "contact",
+            co.contact_id,
+            payload,
+            secret=link,
+            process_id=f"renegotiation-{co.id}",
+        )
         before = await row(pool, nid)
         assert token not in str(dict(before))  # no column holds it in clear
         assert before["secret"].startswith("sealed:v1:t1:")
@@ -225,9 +301,15 @@ async def test_a_clear_link_written_before_sealing_is_still_delivered(pool, mail
     monkeypatch.delenv("PARTNERFLOW_ENCRYPTION_KEYS", raising=False)
     monkeypatch.setattr(config, "DATA_DIR", Path("/nonexistent"))
     link = f"https://sign.example/sign?token={uuid.uuid4().hex}"
-    nid = await write(pool, "contract_for_signing_email", "contact", co.contact_id,
-                      {"contract_id": co.contract_id, "signing_deadline": "2026-12-09"},
-                      secret=link, process_id=f"renegotiation-{co.id}")
+    nid = await write(
+        pool,
+        "contract_for_signing_email",
+        "contact",
+        co.contact_id,
+        {"contract_id": co.contract_id, "signing_deadline": "2026-12-09"},
+        secret=link,
+        process_id=f"renegotiation-{co.id}",
+    )
     assert (await row(pool, nid))["secret"] == link
     monkeypatch.setenv("PARTNERFLOW_ENCRYPTION_KEYS", new_key_entry("t2"))  # keys came later
     await drain(Relay(pool, settings(mail)))
@@ -238,9 +320,14 @@ async def test_a_clear_link_written_before_sealing_is_still_delivered(pool, mail
 async def test_an_sms_gateway_that_refuses_is_recorded_with_its_answer(pool, sms):
     co = await new_company(pool)
     sms.status = 503
-    nid = await write(pool, "contract_for_signing_sms", "contact", co.contact_id,
-                      {"contract_id": co.contract_id, "signing_deadline": "2026-12-09"},
-                      secret="https://sign.example/x")
+    nid = await write(
+        pool,
+        "contract_for_signing_sms",
+        "contact",
+        co.contact_id,
+        {"contract_id": co.contract_id, "signing_deadline": "2026-12-09"},
+        secret="https://sign.example/x",
+    )
     await drain(Relay(pool, settings(None, sms, max_attempts=2)))
     r = await row(pool, nid)
     assert r["status"] == "given_up" and "HTTP 503" in r["last_error"]
@@ -250,9 +337,16 @@ async def test_an_sms_gateway_that_refuses_is_recorded_with_its_answer(pool, sms
 
 async def test_two_relays_at_once_never_send_a_row_twice(pool, mail):
     acc = await new_account(pool)
-    ids = [await write(pool, "order_applied", "partner", acc.partner_id,
-                       {"order_id": f"O-{acc.id}-{n}", "changes": ["+1 Basic"]})
-           for n in range(60)]
+    ids = [
+        await write(
+            pool,
+            "order_applied",
+            "partner",
+            acc.partner_id,
+            {"order_id": f"O-{acc.id}-{n}", "changes": ["+1 Basic"]},
+        )
+        for n in range(60)
+    ]
     a, b = Relay(pool, settings(mail)), Relay(pool, settings(mail))
     await asyncio.gather(drain(a), drain(b))
     mine = [m for m in mail.messages if f"O-{acc.id}-" in m.subject]
@@ -261,24 +355,43 @@ async def test_two_relays_at_once_never_send_a_row_twice(pool, mail):
         per_id[m.message_id] += 1
     assert len(mine) == 60 and set(per_id.values()) == {1}
     assert a.sent > 0 and b.sent > 0  # both took part
-    assert {r["status"] for r in await pool.fetch(
-        "SELECT status FROM notifications WHERE id = ANY($1::bigint[])", ids)} == {"sent"}
+    assert {
+        r["status"]
+        for r in await pool.fetch(
+            "SELECT status FROM notifications WHERE id = ANY($1::bigint[])", ids
+        )
+    } == {"sent"}
 
 
 @pytest.mark.parametrize("accepted", [False, True], ids=["before-250", "after-250"])
 async def test_a_relay_killed_mid_batch_and_restarted_delivers_each_message_once(
-        pool, database_url, mail, accepted):
+    pool, database_url, mail, accepted
+):
     """The relay (its own process) is SIGKILLed while the catcher holds a message's DATA:
     before the catcher kept it (the message was not delivered), or after it kept it but
     before its "250" (delivered, but the relay cannot know). Restarted, it delivers the rest;
     every row arrives, under its own Message-ID; in the second case the one message comes
     twice, recognisable as the same by its Message-ID."""
     acc = await new_account(pool)
-    ids = [await write(pool, "order_applied", "partner", acc.partner_id,
-                       {"order_id": f"K-{acc.id}-{n}", "changes": []}) for n in range(8)]
-    env = {**os.environ, "DATABASE_URL": database_url, "PARTNERFLOW_SMTP_HOST": "127.0.0.1",
-           "PARTNERFLOW_SMTP_PORT": str(mail.port), "PARTNERFLOW_SMTP_STARTTLS": "off",
-           "PARTNERFLOW_RELAY_POLL": "0.2", "LOG_LEVEL": "WARNING"}
+    ids = [
+        await write(
+            pool,
+            "order_applied",
+            "partner",
+            acc.partner_id,
+            {"order_id": f"K-{acc.id}-{n}", "changes": []},
+        )
+        for n in range(8)
+    ]
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "PARTNERFLOW_SMTP_HOST": "127.0.0.1",
+        "PARTNERFLOW_SMTP_PORT": str(mail.port),
+        "PARTNERFLOW_SMTP_STARTTLS": "off",
+        "PARTNERFLOW_RELAY_POLL": "0.2",
+        "LOG_LEVEL": "WARNING",
+    }
 
     def mine():
         return [m for m in mail.messages if f"K-{acc.id}-" in m.subject]
@@ -294,8 +407,7 @@ async def test_a_relay_killed_mid_batch_and_restarted_delivers_each_message_once
     mail.gate, mail.gate_after_keeping = asyncio.Event(), accepted
     held_at = 3
     mail.holding.clear()
-    first = await asyncio.create_subprocess_exec(sys.executable, "-m", "relay", cwd=ROOT,
-                                                 env=env)
+    first = await asyncio.create_subprocess_exec(sys.executable, "-m", "relay", cwd=ROOT, env=env)
     # let three through: the gate opens only for messages before the held one
     while len(mine()) < held_at:
         mail.holding.clear()
@@ -308,13 +420,16 @@ async def test_a_relay_killed_mid_batch_and_restarted_delivers_each_message_once
     await first.wait()
     mail.gate.set()
     mail.gate = None
-    second = await asyncio.create_subprocess_exec(sys.executable, "-m", "relay", cwd=ROOT,
-                                                  env=env)
+    second = await asyncio.create_subprocess_exec(sys.executable, "-m", "relay", cwd=ROOT, env=env)
     try:
         await until(lambda: len({m.message_id for m in mine()}) == 8)
         for _ in range(200):
-            statuses = {r["status"] for r in await pool.fetch(
-                "SELECT status FROM notifications WHERE id = ANY($1::bigint[])", ids)}
+            statuses = {
+                r["status"]
+                for r in await pool.fetch(
+                    "SELECT status FROM notifications WHERE id = ANY($1::bigint[])", ids
+                )
+            }
             if statuses == {"sent"}:
                 break
             await asyncio.sleep(0.05)
@@ -338,13 +453,19 @@ async def test_sent_and_failed_are_counted_per_kind_in_prometheus(pool, mail):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    runtime = Runtime(telemetry=TelemetryConfig(
-        metrics=PrometheusConfig(bind_address=f"127.0.0.1:{port}")))
+    runtime = Runtime(
+        telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=f"127.0.0.1:{port}"))
+    )
     acc = await new_account(pool)
     relay = Relay(pool, settings(mail), meter=runtime.metric_meter)
     await drain(relay)  # whatever other tests left due
-    await write(pool, "classound_active", "partner", acc.partner_id,
-                {"process_id": "p", "dids": ["+49 30 1"], "activated_on": "2026-12-01"})
+    await write(
+        pool,
+        "classound_active",
+        "partner",
+        acc.partner_id,
+        {"process_id": "p", "dids": ["+49 30 1"], "activated_on": "2026-12-01"},
+    )
     await drain(relay)
     mail.answer = "554 5.7.1 rejected"
     await write(pool, "order_expired", "partner", acc.partner_id, {"order_id": "O", "reason": "r"})
@@ -353,11 +474,16 @@ async def test_sent_and_failed_are_counted_per_kind_in_prometheus(pool, mail):
     mail.answer = None
     async with ClientSession() as http, http.get(f"http://127.0.0.1:{port}/metrics") as r:
         text = await r.text()
-    assert any(line.startswith("partnerflow_notifications_sent")
-               and 'kind="classound_active"' in line and 'channel="email"' in line
-               for line in text.splitlines())
-    assert any(line.startswith("partnerflow_notifications_failed")
-               and 'kind="order_expired"' in line for line in text.splitlines())
+    assert any(
+        line.startswith("partnerflow_notifications_sent")
+        and 'kind="classound_active"' in line
+        and 'channel="email"' in line
+        for line in text.splitlines()
+    )
+    assert any(
+        line.startswith("partnerflow_notifications_failed") and 'kind="order_expired"' in line
+        for line in text.splitlines()
+    )
 
 
 async def starter(database_url: str | None, *argv: str) -> tuple[int, str]:
@@ -367,8 +493,14 @@ async def starter(database_url: str | None, *argv: str) -> tuple[int, str]:
     else:  # nor the database-url file of a ./run in this checkout
         env["PARTNERFLOW_DATA_DIR"] = f"/nonexistent-{uuid.uuid4().hex}"
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "starter.py", *argv, cwd=ROOT, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        sys.executable,
+        "starter.py",
+        *argv,
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
     out, _ = await proc.communicate()
     return proc.returncode, out.decode()
 
@@ -376,8 +508,9 @@ async def starter(database_url: str | None, *argv: str) -> tuple[int, str]:
 async def test_staff_find_failed_messages_and_resend_them(pool, database_url, mail):
     acc = await new_account(pool)
     mail.answer = "550 5.1.1 no such mailbox"
-    nid = await write(pool, "order_cancelled", "partner", acc.partner_id,
-                      {"order_id": "O-5", "reason": "r"})
+    nid = await write(
+        pool, "order_cancelled", "partner", acc.partner_id, {"order_id": "O-5", "reason": "r"}
+    )
     relay = Relay(pool, settings(mail, max_attempts=1))
     await drain(relay)
     mail.answer = None
@@ -399,7 +532,8 @@ async def test_staff_find_failed_messages_and_resend_them(pool, database_url, ma
 
 
 async def test_upgrading_moves_login_links_out_of_payloads_and_gives_up_stale_rows(
-        postgres_admin_dsn):
+    postgres_admin_dsn,
+):
     """Migration 009 on a database that ran 001–008: a login link sitting in a payload moves
     to the secret column (its hash kept); an unsent row older than 7 days is given up, a
     recent one is queued, a stamped one is sent."""
@@ -411,13 +545,14 @@ async def test_upgrading_moves_login_links_out_of_payloads_and_gives_up_stale_ro
     dsn = base.rsplit("/", 1)[0] + f"/{name}" + (f"?{query}" if query else "")
     conn = await asyncpg.connect(dsn)
     try:
-        await conn.execute("CREATE TABLE schema_migrations (version text PRIMARY KEY,"
-                           " applied_at timestamptz NOT NULL DEFAULT now())")
+        await conn.execute(
+            "CREATE TABLE schema_migrations (version text PRIMARY KEY,"
+            " applied_at timestamptz NOT NULL DEFAULT now())"
+        )
         for version, sql in migration_files():
             if version < "009":
                 await conn.execute(sql)
-                await conn.execute("INSERT INTO schema_migrations (version) VALUES ($1)",
-                                   version)
+                await conn.execute("INSERT INTO schema_migrations (version) VALUES ($1)", version)
         link = "https://partners.example/first-login?token=abc"
         await conn.execute(
             "INSERT INTO notifications (process_id, step, recipient_kind, recipient_id,"
@@ -426,7 +561,8 @@ async def test_upgrading_moves_login_links_out_of_payloads_and_gives_up_stale_ro
             " ('p', 'old', 'partner', 'P-1', 'order_applied', '{}', now() - interval '9 days',"
             "  NULL),"
             " ('p', 'done', 'partner', 'P-1', 'order_applied', '{}', now(), now())",
-            json.dumps({"login_url": link, "user_id": "C-1"}))
+            json.dumps({"login_url": link, "user_id": "C-1"}),
+        )
         assert await migrate(dsn) == [v for v, _ in migration_files() if v >= "009"]
         rows = {r["step"]: r for r in await conn.fetch("SELECT * FROM notifications")}
     finally:

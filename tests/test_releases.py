@@ -21,7 +21,8 @@ def test_every_workflow_type_has_a_history_from_the_previous_release():
     new = set(RELEASE["new_since"])
     assert recorded | new == types, (
         f"no history from the previous release: {sorted(types - recorded - new)}; record one "
-        "on the previous release's code, or list the type under new_since if it is new")
+        "on the previous release's code, or list the type under new_since if it is new"
+    )
     assert not recorded & new, "a type with a history of the previous release is not new"
 
 

@@ -55,8 +55,10 @@ def saved_steps(saved: dict) -> list[Scheduled]:
     for event in saved["history"]["events"]:
         scheduled = event.get("activityTaskScheduledEventAttributes")
         if scheduled:
-            args = [json.loads(base64.b64decode(p["data"]))
-                    for p in scheduled.get("input", {}).get("payloads", [])]
+            args = [
+                json.loads(base64.b64decode(p["data"]))
+                for p in scheduled.get("input", {}).get("payloads", [])
+            ]
             out.append((scheduled["activityType"]["name"], step_names(args)))
     return out
 
@@ -72,8 +74,9 @@ class StepKeyRecorder(Interceptor):
 
         class Outbound(WorkflowOutboundInterceptor):
             def start_activity(self, input: StartActivityInput) -> workflow.ActivityHandle:
-                args = [a.model_dump(mode="json") if isinstance(a, BaseModel) else a
-                        for a in input.args]
+                args = [
+                    a.model_dump(mode="json") if isinstance(a, BaseModel) else a for a in input.args
+                ]
                 scheduled.append((input.activity, step_names(args)))
                 return super().start_activity(input)
 
@@ -86,8 +89,12 @@ class StepKeyRecorder(Interceptor):
 
 async def replay(history: Path, **options) -> tuple[Any, list[Scheduled], list[Scheduled]]:
     recorder = StepKeyRecorder()
-    replayer = Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter,
-                        interceptors=[recorder], **options)
+    replayer = Replayer(
+        workflows=WORKFLOWS,
+        data_converter=pydantic_data_converter,
+        interceptors=[recorder],
+        **options,
+    )
     saved = json.loads(history.read_text())
     result = await replayer.replay_workflow(
         WorkflowHistory.from_json(saved["workflow_id"], saved["history"]),
@@ -106,9 +113,10 @@ async def test_history_replays(history: Path):
     result, saved, replayed = await replay(history)
     assert result.replay_failure is None, result.replay_failure
     # A history may end while the process waits: the code may schedule more after it.
-    assert replayed[:len(saved)] == saved, (
+    assert replayed[: len(saved)] == saved, (
         "the step keys scheduled differ from the history's: a retried activity of a running "
-        "process would write its step again")
+        "process would write its step again"
+    )
 
 
 async def test_a_renamed_step_key_fails_the_replay(monkeypatch):
@@ -127,4 +135,4 @@ async def test_a_renamed_step_key_fails_the_replay(monkeypatch):
     assert result.replay_failure is None  # replay alone does not notice
     assert ("apply_order", ["apply-order"]) in saved
     assert ("apply_order", ["apply"]) in replayed
-    assert replayed[:len(saved)] != saved
+    assert replayed[: len(saved)] != saved

@@ -22,10 +22,18 @@ def test_a_second_run_in_the_same_clone_says_it_is_running_and_where(tmp_path):
     running = config.claim_run(tmp_path)  # the first ./run holds the clone
     assert running is not None
     try:
-        config.write_run_file(tmp_path, {"pid": 4242, "temporal_ui": "http://localhost:8233",
-                                         "temporal": "127.0.0.1:7233"})
-        second = subprocess.run([sys.executable, "devstack.py"], cwd=ROOT, timeout=60,
-                                env=clean_env(tmp_path), capture_output=True, text=True)
+        config.write_run_file(
+            tmp_path,
+            {"pid": 4242, "temporal_ui": "http://localhost:8233", "temporal": "127.0.0.1:7233"},
+        )
+        second = subprocess.run(
+            [sys.executable, "-m", "devstack"],
+            cwd=ROOT,
+            timeout=60,
+            env=clean_env(tmp_path),
+            capture_output=True,
+            text=True,
+        )
     finally:
         running.close()
     assert second.returncode == 1, second.stdout + second.stderr
@@ -48,15 +56,27 @@ async def test_store_tools_find_the_database_of_the_running_stack(tmp_path, data
     holder = config.claim_run(tmp_path)
     try:
         config.write_run_file(tmp_path, {"pid": os.getpid(), "database_url": database_url})
-        found = subprocess.run([sys.executable, "-m", "store", "outbox"], cwd=ROOT, timeout=60,
-                               env=clean_env(tmp_path), capture_output=True, text=True)
+        found = subprocess.run(
+            [sys.executable, "-m", "store", "outbox"],
+            cwd=ROOT,
+            timeout=60,
+            env=clean_env(tmp_path),
+            capture_output=True,
+            text=True,
+        )
     finally:
         holder.close()
     assert found.returncode == 0, found.stderr
     assert "DATABASE_URL is not set" not in found.stderr
     # without a running ./run: the same words as before, naming both ways out
-    alone = subprocess.run([sys.executable, "-m", "store", "outbox"], cwd=ROOT, timeout=60,
-                           env=clean_env(tmp_path), capture_output=True, text=True)
+    alone = subprocess.run(
+        [sys.executable, "-m", "store", "outbox"],
+        cwd=ROOT,
+        timeout=60,
+        env=clean_env(tmp_path),
+        capture_output=True,
+        text=True,
+    )
     assert alone.returncode != 0 and "DATABASE_URL is not set" in alone.stderr
 
 
@@ -68,8 +88,12 @@ def test_the_banners_examples_act_as_staff_not_as_a_partner_user():
     from devstack import Ports, banner
     from store import demo
 
-    text = banner(Ports(*range(7233, 7233 + len(Ports.__dataclass_fields__))),
-                  "postgresql:///partnerflow", ROOT / ".data", embedded=True)
+    text = banner(
+        Ports(*range(7233, 7233 + len(Ports.__dataclass_fields__))),
+        "postgresql:///partnerflow",
+        ROOT / ".data",
+        embedded=True,
+    )
     assert "starter.py confirm" in text
     assert set(re.findall(r"--as (\S+)", text)) <= {s[0] for s in demo.STAFF}
     assert not [c[0] for c in demo.PARTNER_CONTACTS if f"--as {c[0]}" in text]

@@ -48,46 +48,63 @@ class Waiting:
     @workflow.update
     async def step(self) -> str:
         await workflow.execute_activity(
-            write_step, start_to_close_timeout=timedelta(seconds=5),
-            retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=50),
-                                     backoff_coefficient=1.0))
+            write_step,
+            start_to_close_timeout=timedelta(seconds=5),
+            retry_policy=RetryPolicy(
+                initial_interval=timedelta(milliseconds=50), backoff_coefficient=1.0
+            ),
+        )
         return "done"
 
 
-async def test_a_stuck_step_is_explained_while_waiting_and_given_up(dev_env, monkeypatch,
-                                                                     capsys):
+async def test_a_stuck_step_is_explained_while_waiting_and_given_up(dev_env, monkeypatch, capsys):
     queue = f"waits-{uuid.uuid4().hex[:8]}"
     monkeypatch.setattr(config, "TASK_QUEUE", queue)
     client = dev_env.client
     begin_command(4.0)
-    async with Worker(client, task_queue=queue, workflows=[Waiting], activities=[write_step],
-                      workflow_runner=UnsandboxedWorkflowRunner()):
-        handle = await client.start_workflow(Waiting.run, id=f"waiting-{queue}",
-                                             task_queue=queue)
+    async with Worker(
+        client,
+        task_queue=queue,
+        workflows=[Waiting],
+        activities=[write_step],
+        workflow_runner=UnsandboxedWorkflowRunner(),
+    ):
+        handle = await client.start_workflow(Waiting.run, id=f"waiting-{queue}", task_queue=queue)
         with pytest.raises(Failure) as failure:
-            await answered(client, handle.id, f"process {handle.id}",
-                           handle.execute_update(Waiting.step, id="step-1"), resend="step-1")
+            await answered(
+                client,
+                handle.id,
+                f"process {handle.id}",
+                handle.execute_update(Waiting.step, id="step-1"),
+                resend="step-1",
+            )
         await handle.terminate()
     assert failure.value.code == NO_ANSWER
     message = str(failure.value)
-    assert message.startswith(f"gave up after 4 s without an answer from process {handle.id}: "
-                              "step write_step has been tried ")
+    assert message.startswith(
+        f"gave up after 4 s without an answer from process {handle.id}: "
+        "step write_step has been tried "
+    )
     assert "last error: ConnectionRefusedError: connect call failed ('127.0.0.1', 5432)" in message
     assert "with --request-id step-1 is the same request" in message
     waiting = capsys.readouterr().err.splitlines()
-    assert waiting and waiting[0].startswith(f"waiting 3 s for process {handle.id}: step "
-                                             "write_step has been tried")
+    assert waiting and waiting[0].startswith(
+        f"waiting 3 s for process {handle.id}: step write_step has been tried"
+    )
 
 
 async def test_no_worker_is_named_as_the_reason(dev_env, monkeypatch):
     queue = f"nobody-{uuid.uuid4().hex[:8]}"
     monkeypatch.setattr(config, "TASK_QUEUE", queue)
     why = await common.diagnosis(dev_env.client, "no-such-process")
-    assert why == (f"no worker polls task queue '{queue}' (is worker.py running, with the "
-                   "same PARTNERFLOW_TASK_QUEUE?)")
+    assert why == (
+        f"no worker polls task queue '{queue}' (is worker.py running, with the "
+        "same PARTNERFLOW_TASK_QUEUE?)"
+    )
 
 
 # --- Temporal's own errors, each with its exit code and words -------------------------------
+
 
 @workflow.defn
 class Holding:
@@ -109,23 +126,26 @@ class Holding:
 async def test_the_in_flight_update_limit_is_busy_try_again(dev_env):
     queue = f"busy-{uuid.uuid4().hex[:8]}"
     client = dev_env.client
-    async with Worker(client, task_queue=queue, workflows=[Holding],
-                      workflow_runner=UnsandboxedWorkflowRunner()):
-        handle = await client.start_workflow(Holding.run, id=f"holding-{queue}",
-                                             task_queue=queue)
-        waiting = [asyncio.ensure_future(handle.execute_update(Holding.step, id=f"s{n}"))
-                   for n in range(12)]
-        done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_EXCEPTION,
-                                     timeout=30)
+    async with Worker(
+        client, task_queue=queue, workflows=[Holding], workflow_runner=UnsandboxedWorkflowRunner()
+    ):
+        handle = await client.start_workflow(Holding.run, id=f"holding-{queue}", task_queue=queue)
+        waiting = [
+            asyncio.ensure_future(handle.execute_update(Holding.step, id=f"s{n}"))
+            for n in range(12)
+        ]
+        done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_EXCEPTION, timeout=30)
         errors = [t.exception() for t in done if t.exception() is not None]
         await handle.terminate()
         await asyncio.gather(*waiting, return_exceptions=True)
     assert errors and isinstance(errors[0], RPCError), errors
     failure = failure_of(errors[0], handle.id)
     assert failure.code == BUSY
-    assert str(failure).startswith("busy, try again: the process has too many steps in "
-                                   "progress (Temporal's limit of in-flight updates); nothing "
-                                   "was applied")
+    assert str(failure).startswith(
+        "busy, try again: the process has too many steps in "
+        "progress (Temporal's limit of in-flight updates); nothing "
+        "was applied"
+    )
 
 
 async def test_an_id_too_long_for_temporal_is_bad_input_not_unreachable(dev_env):
@@ -136,13 +156,16 @@ async def test_an_id_too_long_for_temporal_is_bad_input_not_unreachable(dev_env)
     assert str(failure).startswith("an id is too long for Temporal")
 
 
-@pytest.mark.parametrize("status, message, code", [
-    (RPCStatusCode.NOT_FOUND, "workflow not found", NO_PROCESS),
-    (RPCStatusCode.UNAVAILABLE, "connection refused", UNREACHABLE),
-    (RPCStatusCode.PERMISSION_DENIED, "Request unauthorized.", SETUP),
-    (RPCStatusCode.DEADLINE_EXCEEDED, "context deadline exceeded", NO_ANSWER),
-    (RPCStatusCode.INTERNAL, "workflow task failed: nondeterminism", FAILED),
-])
+@pytest.mark.parametrize(
+    "status, message, code",
+    [
+        (RPCStatusCode.NOT_FOUND, "workflow not found", NO_PROCESS),
+        (RPCStatusCode.UNAVAILABLE, "connection refused", UNREACHABLE),
+        (RPCStatusCode.PERMISSION_DENIED, "Request unauthorized.", SETUP),
+        (RPCStatusCode.DEADLINE_EXCEEDED, "context deadline exceeded", NO_ANSWER),
+        (RPCStatusCode.INTERNAL, "workflow task failed: nondeterminism", FAILED),
+    ],
+)
 def test_each_rpc_error_keeps_its_meaning(status, message, code):
     assert failure_of(RPCError(message, status, b"")).code == code
 
@@ -150,5 +173,6 @@ def test_each_rpc_error_keeps_its_meaning(status, message, code):
 def test_an_unexpected_error_is_words_not_a_traceback():
     failure = failure_of(KeyError("surprise"))
     assert failure.code == FAILED
-    assert str(failure) == ("unexpected error: KeyError: 'surprise' (set PARTNERFLOW_DEBUG=1 "
-                            "for the traceback)")
+    assert str(failure) == (
+        "unexpected error: KeyError: 'surprise' (set PARTNERFLOW_DEBUG=1 for the traceback)"
+    )

@@ -10,15 +10,35 @@ from store.steps import notify, once, open_ticket
 async def write_step(pool, process_id: str, run: str, calls: list[str]) -> dict:
     async def write(conn) -> dict:
         calls.append(run)
-        await notify(conn, process_id=process_id, step="remind", recipient_kind="role",
-                     recipient_id="ops", template="reminder", payload={})
-        ticket = await open_ticket(conn, process_id=process_id, step="remind",
-                                   queue="customer_care", account_id=None, subject="chase",
-                                   body="chase the carrier")
+        await notify(
+            conn,
+            process_id=process_id,
+            step="remind",
+            recipient_kind="role",
+            recipient_id="ops",
+            template="reminder",
+            payload={},
+        )
+        ticket = await open_ticket(
+            conn,
+            process_id=process_id,
+            step="remind",
+            queue="customer_care",
+            account_id=None,
+            subject="chase",
+            body="chase the carrier",
+        )
         return {"ticket": ticket}
 
-    return await once(pool, process_id=process_id, step="remind", actor="tests",
-                      action="reminded", write=write, run=run)
+    return await once(
+        pool,
+        process_id=process_id,
+        step="remind",
+        actor="tests",
+        action="reminded",
+        write=write,
+        run=run,
+    )
 
 
 async def test_one_step_per_run_with_its_own_outbox_and_ticket_rows(pool):
@@ -30,10 +50,13 @@ async def test_one_step_per_run_with_its_own_outbox_and_ticket_rows(pool):
     assert calls == ["run-1", "run-2"]
     assert again == first and second != first
     for table in ("audit_log", "notifications", "tickets"):
-        rows = await pool.fetch(f"SELECT run FROM {table} WHERE process_id = $1 ORDER BY id",
-                                process_id)
+        rows = await pool.fetch(
+            f"SELECT run FROM {table} WHERE process_id = $1 ORDER BY id", process_id
+        )
         assert [r["run"] for r in rows] == ["run-1", "run-2"], table
     # writes outside a step (a ticket from outside) belong to no run
-    outside = await pool.fetchval("INSERT INTO tickets (queue, subject, body) VALUES"
-                                  " ('customer_care', 'x', 'y') RETURNING run")
+    outside = await pool.fetchval(
+        "INSERT INTO tickets (queue, subject, body) VALUES"
+        " ('customer_care', 'x', 'y') RETURNING run"
+    )
     assert outside == ""

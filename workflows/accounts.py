@@ -45,9 +45,13 @@ class AccountChange(Process):
         self._init_process()
         change = request.change
         self.state = AccountChangeStatus(
-            process_id=workflow.info().workflow_id, stage=AccountStage.CHANGING,
+            process_id=workflow.info().workflow_id,
+            stage=AccountStage.CHANGING,
             waiting_for=f"{change.operation} of account {change.account_id}",
-            since=workflow.now(), operation=change.operation, account_id=change.account_id)
+            since=workflow.now(),
+            operation=change.operation,
+            account_id=change.account_id,
+        )
 
     @workflow.query
     def status(self) -> AccountChangeStatus:
@@ -64,9 +68,9 @@ class AccountChange(Process):
         try:
             done = await self._act(
                 AccountActivities.change_account,
-                AccountChangeStep(key=self._key(change.operation, request.actor),
-                                  change=change),
-                f"{change.operation} {change.account_id}")
+                AccountChangeStep(key=self._key(change.operation, request.actor), change=change),
+                f"{change.operation} {change.account_id}",
+            )
         except ActivityError as err:
             reason = refused_reason(err)
             if reason is None:
@@ -91,6 +95,9 @@ class AccountOverviewRead:
         workflow.upsert_search_attributes([ACCOUNT_ID.value_set(lookup.account_id)])
         # A read nobody waits for any more is not worth retrying for ever.
         return await workflow.execute_activity_method(
-            AccountActivities.load_account_overview, lookup,
-            start_to_close_timeout=ACTIVITY_TIMEOUT, schedule_to_close_timeout=READ_DEADLINE,
-            summary=f"read account {lookup.account_id}")
+            AccountActivities.load_account_overview,
+            lookup,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            schedule_to_close_timeout=READ_DEADLINE,
+            summary=f"read account {lookup.account_id}",
+        )

@@ -64,8 +64,9 @@ class ChangeOrder(OrderProcess):
     async def run(self, request: ChangeOrderRequest) -> ProcessStatus:
         self._publish_ids()
         one_step = rules_2026_12()
-        if (why := await self._refused_start(request.requested_by,
-                                             checked_by_first_step=one_step)) is not None:
+        if (
+            why := await self._refused_start(request.requested_by, checked_by_first_step=one_step)
+        ) is not None:
             return await self._refuse(why)
         try:
             if one_step:
@@ -117,8 +118,13 @@ class ChangeOrder(OrderProcess):
 
     def _new_quote(self, lines: list[QuoteLine], *, primary: bool) -> QuoteView:
         version = len(self.state.quotes) + 1
-        return QuoteView(quote_id=f"quote-{self.ref}-v{version}", version=version,
-                         primary=primary, status="draft", lines=lines)
+        return QuoteView(
+            quote_id=f"quote-{self.ref}-v{version}",
+            version=version,
+            primary=primary,
+            status="draft",
+            lines=lines,
+        )
 
     async def _save_quote(
         self, lines: list[QuoteLine], plan: Plan, actor: str, *, primary: bool
@@ -167,22 +173,31 @@ class ChangeOrder(OrderProcess):
         missing = self._missing_documents()
         if not missing:
             return None
-        return (f"{what}: the quote contains CLASSOUND-FLAT, which is booked only with the "
-                f"signed LOA and the last invoice of the old carrier; waiting for: "
-                f"{', '.join(missing)} (upload with `starter.py upload {self.state.process_id}"
-                " --kind loa|last-invoice --file PATH`)")
+        return (
+            f"{what}: the quote contains CLASSOUND-FLAT, which is booked only with the "
+            f"signed LOA and the last invoice of the old carrier; waiting for: "
+            f"{', '.join(missing)} (upload with `starter.py upload {self.state.process_id}"
+            " --kind loa|last-invoice --file PATH`)"
+        )
 
     def _confirm_refusal(self) -> str | None:
         return self._documents_refusal("the order cannot be confirmed yet")
 
     def _check_upload(self) -> None:
-        if self.finished or self.confirmed_by is not None or self.state.stage in (
-                Stage.VALIDATING, Stage.APPLYING):
-            raise refusal(f"documents can no longer change: {self.state.stage.value}, "
-                          f"{self.state.waiting_for}")
+        if (
+            self.finished
+            or self.confirmed_by is not None
+            or self.state.stage in (Stage.VALIDATING, Stage.APPLYING)
+        ):
+            raise refusal(
+                f"documents can no longer change: {self.state.stage.value}, "
+                f"{self.state.waiting_for}"
+            )
         if not self.state.has_classound:
-            raise refusal(f"the quote of {self.state.process_id} has no CLASSOUND-FLAT: no LOA "
-                          "or last invoice is needed")
+            raise refusal(
+                f"the quote of {self.state.process_id} has no CLASSOUND-FLAT: no LOA "
+                "or last invoice is needed"
+            )
 
     @workflow.update(name="upload")
     async def upload(self, u: DocumentUpload) -> StepAnswer:
@@ -194,26 +209,35 @@ class ChangeOrder(OrderProcess):
             doc = u.document
             current = self.docs.get(doc.kind)
             if current is not None and current.sha256 == doc.sha256:
-                return self._answer(f"already uploaded: {doc.label} {current.file_name} "
-                                    f"(sha256 {doc.short_sha}…) is the current {doc.label}")
+                return self._answer(
+                    f"already uploaded: {doc.label} {current.file_name} "
+                    f"(sha256 {doc.short_sha}…) is the current {doc.label}"
+                )
             self.uploads += 1
             recorded = await self._act_or_refuse(
                 ClassoundActivities.record_document,
-                DocumentRecord(key=self._key(f"upload-{self.uploads}-{doc.kind}", u.actor),
-                               document=doc),
+                DocumentRecord(
+                    key=self._key(f"upload-{self.uploads}-{doc.kind}", u.actor), document=doc
+                ),
                 f"record {doc.label} (upload {self.uploads})",
             )
             self.docs[doc.kind] = DocumentView(
-                document_id=recorded.document_id, kind=doc.kind, file_name=doc.file_name,
-                content_type=doc.content_type, size=doc.size, sha256=doc.sha256,
-                uploaded_by=u.actor, uploaded_at=recorded.uploaded_at)
+                document_id=recorded.document_id,
+                kind=doc.kind,
+                file_name=doc.file_name,
+                content_type=doc.content_type,
+                size=doc.size,
+                sha256=doc.sha256,
+                uploaded_by=u.actor,
+                uploaded_at=recorded.uploaded_at,
+            )
             self.state.documents = [self.docs[k] for k in REQUIRED_KINDS if k in self.docs]
             self._refresh_stage()
             missing = self._missing_documents()
-            rest = (f"still missing: {', '.join(missing)}" if missing
-                    else "both documents are there")
-            return self._answer(f"{doc.label} {doc.file_name} recorded (sha256 "
-                                f"{doc.short_sha}…); {rest}")
+            rest = f"still missing: {', '.join(missing)}" if missing else "both documents are there"
+            return self._answer(
+                f"{doc.label} {doc.file_name} recorded (sha256 {doc.short_sha}…); {rest}"
+            )
 
     @upload.validator
     def _validate_upload(self, u: DocumentUpload) -> None:
@@ -233,38 +257,49 @@ class ChangeOrder(OrderProcess):
         q = self.state.current_quote
         assert q is not None
         self.state.missing = self._missing_documents()
-        documents = (f"; CLASSOUND documents missing: {', '.join(self.state.missing)}"
-                     if self.state.missing else "")
+        documents = (
+            f"; CLASSOUND documents missing: {', '.join(self.state.missing)}"
+            if self.state.missing
+            else ""
+        )
         if q.status == "rejected":
-            self._set_stage(Stage.QUOTE_REJECTED, f"quote {q.quote_id} rejected: "
-                            f"{q.rejection_reason}")
+            self._set_stage(
+                Stage.QUOTE_REJECTED, f"quote {q.quote_id} rejected: {q.rejection_reason}"
+            )
         elif q.published:
-            self._set_stage(Stage.QUOTE_PUBLISHED, f"waiting for staff to mark quote "
-                            f"{q.quote_id} complete{documents}")
+            self._set_stage(
+                Stage.QUOTE_PUBLISHED,
+                f"waiting for staff to mark quote {q.quote_id} complete{documents}",
+            )
         elif q.primary:
-            self._set_stage(Stage.QUOTE_PRIMARY, f"waiting for staff to publish quote "
-                            f"{q.quote_id}")
+            self._set_stage(Stage.QUOTE_PRIMARY, f"waiting for staff to publish quote {q.quote_id}")
         else:
-            self._set_stage(Stage.QUOTE_DRAFT, f"waiting for staff to save & mark quote "
-                            f"{q.quote_id} as primary")
+            self._set_stage(
+                Stage.QUOTE_DRAFT, f"waiting for staff to save & mark quote {q.quote_id} as primary"
+            )
 
     def _open_quote(self, quote_id: str | None = None) -> QuoteView:
         """The quote a quote step may act on: the newest, while no order exists."""
         if self.finished:
             raise refusal(f"the process has ended ({self.state.stage.value})")
         if self.state.order_id is not None:
-            raise refusal(f"quote accepted, order {self.state.order_id} exists: "
-                          f"{self.state.waiting_for}")
+            raise refusal(
+                f"quote accepted, order {self.state.order_id} exists: {self.state.waiting_for}"
+            )
         current = self.state.current_quote
         if current is None:
             raise refusal("the first quote is still being saved; try again in a moment")
         if quote_id is not None and quote_id != current.quote_id:
             q = self.state.quote(quote_id)
             if q is None:
-                raise refusal(f"no quote {quote_id} in {self.state.process_id}; "
-                              f"the current quote is {current.quote_id}")
-            raise refusal(f"quote {quote_id} is {q.status}; only the newest quote "
-                          f"{current.quote_id} can be used")
+                raise refusal(
+                    f"no quote {quote_id} in {self.state.process_id}; "
+                    f"the current quote is {current.quote_id}"
+                )
+            raise refusal(
+                f"quote {quote_id} is {q.status}; only the newest quote "
+                f"{current.quote_id} can be used"
+            )
         return current
 
     # save & mark as primary
@@ -278,8 +313,11 @@ class ChangeOrder(OrderProcess):
             if not q.primary:
                 await self._act_or_refuse(
                     ChangeOrderActivities.mark_quote_primary,
-                    QuoteChange(key=self._key(f"mark-primary-v{q.version}", step.actor),
-                                quote_id=q.quote_id, pbx_id=self.state.pbx_id),
+                    QuoteChange(
+                        key=self._key(f"mark-primary-v{q.version}", step.actor),
+                        quote_id=q.quote_id,
+                        pbx_id=self.state.pbx_id,
+                    ),
                     f"mark quote v{q.version} primary",
                 )
                 q.primary = True
@@ -296,8 +334,9 @@ class ChangeOrder(OrderProcess):
     def _check_publish(self, quote_id: str) -> QuoteView:
         q = self._open_quote(quote_id)
         if not q.primary:
-            raise refusal(f"only a primary quote can be published; mark {q.quote_id} "
-                          "as primary first")
+            raise refusal(
+                f"only a primary quote can be published; mark {q.quote_id} as primary first"
+            )
         return q
 
     # submit proposal -> quick publish
@@ -315,8 +354,11 @@ class ChangeOrder(OrderProcess):
             try:
                 await self._act(
                     ChangeOrderActivities.publish_quote,
-                    QuoteChange(key=self._key(f"publish-v{q.version}", step.actor),
-                                quote_id=q.quote_id, pbx_id=self.state.pbx_id),
+                    QuoteChange(
+                        key=self._key(f"publish-v{q.version}", step.actor),
+                        quote_id=q.quote_id,
+                        pbx_id=self.state.pbx_id,
+                    ),
                     f"quick publish quote v{q.version}",
                 )
             except ActivityError as err:
@@ -341,8 +383,10 @@ class ChangeOrder(OrderProcess):
             return None  # a repeat: answered with the outcome
         q = self._open_quote()
         if not q.published:
-            raise refusal(f"quote {q.quote_id} is not published; only the primary published "
-                          "quote can be marked complete")
+            raise refusal(
+                f"quote {q.quote_id} is not published; only the primary published "
+                "quote can be marked complete"
+            )
         return q
 
     def _complete_refusal(self) -> str | None:
@@ -372,23 +416,29 @@ class ChangeOrder(OrderProcess):
             if in_step:
                 try:
                     outcome = await self._act_or_refuse(
-                        ChangeOrderActivities.complete_quote, completion,
-                        f"mark quote v{q.version} complete")
+                        ChangeOrderActivities.complete_quote,
+                        completion,
+                        f"mark quote v{q.version} complete",
+                    )
                 except ApplicationError:
                     self.completions -= 1  # refused: nothing was written, no key used
                     raise
             else:
-                outcome = await self._act(ChangeOrderActivities.complete_quote, completion,
-                                          f"mark quote v{q.version} complete")
+                outcome = await self._act(
+                    ChangeOrderActivities.complete_quote,
+                    completion,
+                    f"mark quote v{q.version} complete",
+                )
             if not outcome.accepted:
                 q.status, q.rejection_reason = "rejected", outcome.reason
                 self._quote_stage()
-                return self._answer(f"quote {q.quote_id} rejected: {outcome.reason}",
-                                    rejected=True)
+                return self._answer(f"quote {q.quote_id} rejected: {outcome.reason}", rejected=True)
             q.status, q.rejection_reason = "accepted", None
             self._order_created(self._order_draft().order_id)
-            return self._answer(f"quote {q.quote_id} accepted; order {self.state.order_id} "
-                                "created and sent to the partner to confirm")
+            return self._answer(
+                f"quote {q.quote_id} accepted; order {self.state.order_id} "
+                "created and sent to the partner to confirm"
+            )
 
     @mark_complete.validator
     def _validate_mark_complete(self, step: StaffStep) -> None:
@@ -423,16 +473,23 @@ class ChangeOrder(OrderProcess):
                     raise
                 raise refusal(reason) from None
             q = await self._save_quote(lines, plan, revision.actor, primary=True)
-            changed = (f"; differences from {original.quote_id}: {'; '.join(differences)}"
-                       if differences else "")
-            return self._answer(f"quote {q.quote_id} created as primary{changed}; publish it "
-                                "next", notes=[*differences, *plan.notes])
+            changed = (
+                f"; differences from {original.quote_id}: {'; '.join(differences)}"
+                if differences
+                else ""
+            )
+            return self._answer(
+                f"quote {q.quote_id} created as primary{changed}; publish it next",
+                notes=[*differences, *plan.notes],
+            )
 
     @revise.validator
     def _validate_revise(self, revision: Revision) -> None:
         self._revised_lines(revision)
 
-    def _answer(self, message: str, rejected: bool = False,
-                notes: list[str] | None = None) -> StepAnswer:
-        return StepAnswer(message=message, stage=self.state.stage, rejected=rejected,
-                          notes=notes or [])
+    def _answer(
+        self, message: str, rejected: bool = False, notes: list[str] | None = None
+    ) -> StepAnswer:
+        return StepAnswer(
+            message=message, stage=self.state.stage, rejected=rejected, notes=notes or []
+        )

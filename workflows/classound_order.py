@@ -170,19 +170,28 @@ class ClassoundOrder(Process):
     def _reseller_stage(self) -> None:
         missing = missing_documents(set(self.docs))
         self.state.missing = missing
-        escalated = (f"; escalated to customer care (ticket {self.state.escalation_ticket})"
-                     if self.period_escalated else "")
+        escalated = (
+            f"; escalated to customer care (ticket {self.state.escalation_ticket})"
+            if self.period_escalated
+            else ""
+        )
         last = self.state.attempt
         if self.period > 1 and not self.changed_since_refusal and last is not None:
-            self._set_stage(Stage.CARRIER_REFUSED, "waiting for: a corrected LOA or last "
-                            f"invoice (the carrier refused: {last.refused}){escalated}")
+            self._set_stage(
+                Stage.CARRIER_REFUSED,
+                "waiting for: a corrected LOA or last "
+                f"invoice (the carrier refused: {last.refused}){escalated}",
+            )
         elif missing:
-            self._set_stage(Stage.AWAITING_DOCUMENTS,
-                            f"waiting for: {', '.join(missing)}{escalated}")
+            self._set_stage(
+                Stage.AWAITING_DOCUMENTS, f"waiting for: {', '.join(missing)}{escalated}"
+            )
         else:
             again = " again" if self.period > 1 else ""
-            self._set_stage(Stage.AWAITING_CONFIRMATION, f"waiting for: confirm order{again} "
-                            f"(LOA and last invoice received){escalated}")
+            self._set_stage(
+                Stage.AWAITING_CONFIRMATION,
+                f"waiting for: confirm order{again} (LOA and last invoice received){escalated}",
+            )
 
     def _reseller_owes(self) -> bool:
         return self.state.stage in RESELLER_STAGES and self.confirmed_period != self.period
@@ -192,14 +201,18 @@ class ClassoundOrder(Process):
             if self.confirmed_period == self.period:
                 await self._submit_porting_request()
                 return
-            event, at = next_reseller_event(self.period_since, self.period_reminders,
-                                            self.period_escalated, self.extended)
+            event, at = next_reseller_event(
+                self.period_since, self.period_reminders, self.period_escalated, self.extended
+            )
             if at > workflow.now():
                 seen = self.deadline_changes
                 try:
                     await workflow.wait_condition(
-                        lambda seen=seen: self.confirmed_period == self.period
-                        or self.finished or self.deadline_changes != seen,
+                        lambda seen=seen: (
+                            self.confirmed_period == self.period
+                            or self.finished
+                            or self.deadline_changes != seen
+                        ),
                         timeout=at - workflow.now(),
                     )
                 except TimeoutError:
@@ -210,8 +223,11 @@ class ClassoundOrder(Process):
                     continue
                 if event == "expiry":
                     days = (workflow.now() - self.period_since).days
-                    await self._close(Stage.EXPIRED, f"not confirmed within {days} days "
-                                      f"({self.state.waiting_for})", SYSTEM)
+                    await self._close(
+                        Stage.EXPIRED,
+                        f"not confirmed within {days} days ({self.state.waiting_for})",
+                        SYSTEM,
+                    )
                 elif event == "escalation":
                     await self._escalate()
                 else:
@@ -221,9 +237,12 @@ class ClassoundOrder(Process):
         n = self.state.reminders_sent + 1
         await self._act(
             ClassoundActivities.remind_reseller,
-            ResellerReminder(key=self._key(f"remind-reseller-{n}"),
-                             partner_id=self.state.partner_id or "", reminder_no=n,
-                             waiting_for=self.state.waiting_for),
+            ResellerReminder(
+                key=self._key(f"remind-reseller-{n}"),
+                partner_id=self.state.partner_id or "",
+                reminder_no=n,
+                waiting_for=self.state.waiting_for,
+            ),
             f"remind reseller, reminder {n}: {self.state.waiting_for}",
         )
         self.period_reminders += 1
@@ -234,9 +253,13 @@ class ClassoundOrder(Process):
         days = (workflow.now() - self.period_since).days
         self.state.escalation_ticket = await self._act(
             ClassoundActivities.escalate_to_customer_care,
-            Escalation(key=self._key(f"escalate-{self.period}"),
-                       account_id=self.state.account_id, pbx_id=self.state.pbx_id,
-                       waiting_for=self.state.waiting_for, days=days),
+            Escalation(
+                key=self._key(f"escalate-{self.period}"),
+                account_id=self.state.account_id,
+                pbx_id=self.state.pbx_id,
+                waiting_for=self.state.waiting_for,
+                days=days,
+            ),
             f"escalate to customer care after {days} days",
         )
         self.period_escalated = True
@@ -250,11 +273,12 @@ class ClassoundOrder(Process):
         if stage == Stage.VALIDATING:
             raise refusal("the order is still being placed; try again in a moment")
         if stage in CARRIER_STAGES or self.confirmed_period == self.period:
-            raise refusal(f"the order is confirmed and the porting request is with the carrier "
-                          f"({self.state.waiting_for}); documents can change again only if "
-                          "the carrier refuses it")
-        raise refusal(f"documents can no longer change: {stage.value}, "
-                      f"{self.state.waiting_for}")
+            raise refusal(
+                f"the order is confirmed and the porting request is with the carrier "
+                f"({self.state.waiting_for}); documents can change again only if "
+                "the carrier refuses it"
+            )
+        raise refusal(f"documents can no longer change: {stage.value}, {self.state.waiting_for}")
 
     @workflow.update
     async def upload(self, u: DocumentUpload) -> StepAnswer:
@@ -264,15 +288,19 @@ class ClassoundOrder(Process):
             doc = u.document
             current = self.docs.get(doc.kind)
             if current is not None and current.sha256 == doc.sha256:
-                return self._answer(f"already uploaded: {doc.label} {current.file_name} "
-                                    f"(sha256 {doc.short_sha}…) is the current {doc.label}; "
-                                    f"{self.state.waiting_for}")
+                return self._answer(
+                    f"already uploaded: {doc.label} {current.file_name} "
+                    f"(sha256 {doc.short_sha}…) is the current {doc.label}; "
+                    f"{self.state.waiting_for}"
+                )
             self.state.uploads += 1
             try:
                 recorded = await self._act(
                     ClassoundActivities.record_document,
-                    DocumentRecord(key=self._key(f"upload-{self.state.uploads}-{doc.kind}",
-                                                 u.actor), document=doc),
+                    DocumentRecord(
+                        key=self._key(f"upload-{self.state.uploads}-{doc.kind}", u.actor),
+                        document=doc,
+                    ),
                     f"record {doc.label} (upload {self.state.uploads})",
                 )
             except ActivityError as err:
@@ -281,15 +309,23 @@ class ClassoundOrder(Process):
                     raise
                 raise refusal(f"{doc.label} not accepted: {reason}") from None
             self.docs[doc.kind] = DocumentView(
-                document_id=recorded.document_id, kind=doc.kind, file_name=doc.file_name,
-                content_type=doc.content_type, size=doc.size, sha256=doc.sha256,
-                uploaded_by=u.actor, uploaded_at=recorded.uploaded_at)
+                document_id=recorded.document_id,
+                kind=doc.kind,
+                file_name=doc.file_name,
+                content_type=doc.content_type,
+                size=doc.size,
+                sha256=doc.sha256,
+                uploaded_by=u.actor,
+                uploaded_at=recorded.uploaded_at,
+            )
             self.state.documents = [self.docs[k] for k in REQUIRED_KINDS if k in self.docs]
             if self.period > 1:
                 self.changed_since_refusal = True
             self._reseller_stage()
-            return self._answer(f"{doc.label} {doc.file_name} recorded (sha256 "
-                                f"{doc.short_sha}…); {self.state.waiting_for}")
+            return self._answer(
+                f"{doc.label} {doc.file_name} recorded (sha256 "
+                f"{doc.short_sha}…); {self.state.waiting_for}"
+            )
 
     @upload.validator
     def _validate_upload(self, u: DocumentUpload) -> None:
@@ -299,40 +335,52 @@ class ClassoundOrder(Process):
     def _check_confirm(self) -> bool:
         """True for a repeat (answered with what happened); refuses what cannot be done."""
         stage = self.state.stage
-        if self.confirmed_period == self.period or stage in CARRIER_STAGES or stage in (
-                Stage.ACTIVATING, Stage.ACTIVE):
+        if (
+            self.confirmed_period == self.period
+            or stage in CARRIER_STAGES
+            or stage in (Stage.ACTIVATING, Stage.ACTIVE)
+        ):
             return True
         if stage not in RESELLER_STAGES:
-            raise refusal(f"there is no order to confirm: {stage.value}, "
-                          f"{self.state.waiting_for}")
+            raise refusal(f"there is no order to confirm: {stage.value}, {self.state.waiting_for}")
         missing = missing_documents(set(self.docs))
         if missing:
-            raise refusal(f"the order cannot be confirmed yet: waiting for: {', '.join(missing)}"
-                          f" (upload with `starter.py upload {self.state.process_id} --kind "
-                          "loa|last-invoice --file PATH`)")
+            raise refusal(
+                f"the order cannot be confirmed yet: waiting for: {', '.join(missing)}"
+                f" (upload with `starter.py upload {self.state.process_id} --kind "
+                "loa|last-invoice --file PATH`)"
+            )
         if self.period > 1 and not self.changed_since_refusal:
             last = self.state.attempt
-            raise refusal(f"the carrier refused the porting request "
-                          f"({last.refused if last else '?'}); upload a corrected LOA or last "
-                          "invoice before confirming again")
+            raise refusal(
+                f"the carrier refused the porting request "
+                f"({last.refused if last else '?'}); upload a corrected LOA or last "
+                "invoice before confirming again"
+            )
         return False
 
     @workflow.update
     async def confirm(self, step: StaffStep) -> StepAnswer:
         await self._authorize("confirm", step.actor)
         if self._check_confirm():
-            return self._answer(f"already confirmed by {self.confirmed_by}: "
-                                f"{self.state.waiting_for}")
+            return self._answer(
+                f"already confirmed by {self.confirmed_by}: {self.state.waiting_for}"
+            )
         self.confirmed_by, self.confirmed_period = step.actor, self.period
         period = self.period
         await workflow.wait_condition(
-            lambda: self.finished or (self.state.attempt is not None
-                                      and self.state.attempt.attempt == period))
+            lambda: (
+                self.finished
+                or (self.state.attempt is not None and self.state.attempt.attempt == period)
+            )
+        )
         if self.state.attempt is None or self.state.attempt.attempt != period:
             raise refusal(f"the order was not confirmed: {self.state.waiting_for}")
-        return self._answer(f"order confirmed by {step.actor}; porting request "
-                            f"{self.state.attempt.request_id} submitted to the carrier: "
-                            f"{self.state.waiting_for}")
+        return self._answer(
+            f"order confirmed by {step.actor}; porting request "
+            f"{self.state.attempt.request_id} submitted to the carrier: "
+            f"{self.state.waiting_for}"
+        )
 
     @confirm.validator
     def _validate_confirm(self, step: StaffStep) -> None:
@@ -341,8 +389,10 @@ class ClassoundOrder(Process):
     # extend: staff move the escalation and expiry deadlines
     def _check_extend(self) -> None:
         if not self._reseller_owes():
-            raise refusal(f"there is no deadline to extend: {self.state.stage.value}, "
-                          f"{self.state.waiting_for}")
+            raise refusal(
+                f"there is no deadline to extend: {self.state.stage.value}, "
+                f"{self.state.waiting_for}"
+            )
 
     @workflow.update
     async def extend(self, e: Extension) -> StepAnswer:
@@ -354,8 +404,12 @@ class ClassoundOrder(Process):
             self.extensions += 1
             await self._act(
                 ClassoundActivities.move_classound_deadlines,
-                DeadlineChange(key=self._key(f"extend-{self.extensions}", e.actor), days=e.days,
-                               escalates_at=escalates_at, expires_at=expires_at),
+                DeadlineChange(
+                    key=self._key(f"extend-{self.extensions}", e.actor),
+                    days=e.days,
+                    escalates_at=escalates_at,
+                    expires_at=expires_at,
+                ),
                 f"extend deadlines by {e.days} days",
             )
             self.extended = extended
@@ -365,10 +419,13 @@ class ClassoundOrder(Process):
             self.state.expires_at = expires_at
             self.deadline_changes += 1
             self.state.revision += 1
-            escalation = ("" if self.period_escalated
-                          else f"escalation on {escalates_at:%Y-%m-%d %H:%M}, ")
-            return self._answer(f"deadlines moved by {e.days} days: {escalation}expiry on "
-                                f"{expires_at:%Y-%m-%d %H:%M} UTC")
+            escalation = (
+                "" if self.period_escalated else f"escalation on {escalates_at:%Y-%m-%d %H:%M}, "
+            )
+            return self._answer(
+                f"deadlines moved by {e.days} days: {escalation}expiry on "
+                f"{expires_at:%Y-%m-%d %H:%M} UTC"
+            )
 
     @extend.validator
     def _validate_extend(self, e: Extension) -> None:
@@ -378,8 +435,7 @@ class ClassoundOrder(Process):
 
     async def _submit_porting_request(self) -> None:
         async with self._lock:
-            if not (self.state.stage in RESELLER_STAGES
-                    and self.confirmed_period == self.period):
+            if not (self.state.stage in RESELLER_STAGES and self.confirmed_period == self.period):
                 return  # cancelled meanwhile
             actor = self.confirmed_by or SYSTEM
             submitted = await self._act(
@@ -394,12 +450,19 @@ class ClassoundOrder(Process):
                 ),
                 f"submit porting request {self.period} to the carrier",
             )
-            self.state.attempts.append(PortingAttempt(
-                attempt=self.period, request_id=submitted.request_id, submitted_by=actor,
-                submitted_at=workflow.now()))
+            self.state.attempts.append(
+                PortingAttempt(
+                    attempt=self.period,
+                    request_id=submitted.request_id,
+                    submitted_by=actor,
+                    submitted_at=workflow.now(),
+                )
+            )
             self.state.escalates_at = self.state.expires_at = None
-            self._set_stage(Stage.PORTING_REQUESTED, "waiting for carrier porting date "
-                            f"(porting request {submitted.request_id})")
+            self._set_stage(
+                Stage.PORTING_REQUESTED,
+                f"waiting for carrier porting date (porting request {submitted.request_id})",
+            )
 
     async def _carrier_then_porting_day(self) -> None:
         while self.state.stage in CARRIER_STAGES:
@@ -422,8 +485,8 @@ class ClassoundOrder(Process):
             seen = self.carrier_answers
             try:
                 await workflow.wait_condition(
-                    lambda seen=seen: self.carrier_answers != seen or self.finished,
-                    timeout=timeout)
+                    lambda seen=seen: self.carrier_answers != seen or self.finished, timeout=timeout
+                )
             except TimeoutError:
                 pass
 
@@ -434,14 +497,21 @@ class ClassoundOrder(Process):
                 return
             attempt.chase_ticket = await self._act(
                 ClassoundActivities.chase_carrier,
-                CarrierChase(key=self._key(f"chase-carrier-{attempt.attempt}"),
-                             account_id=self.state.account_id, pbx_id=self.state.pbx_id,
-                             attempt=attempt.attempt, days=CARRIER_ANSWER_DUE.days),
+                CarrierChase(
+                    key=self._key(f"chase-carrier-{attempt.attempt}"),
+                    account_id=self.state.account_id,
+                    pbx_id=self.state.pbx_id,
+                    attempt=attempt.attempt,
+                    days=CARRIER_ANSWER_DUE.days,
+                ),
                 f"chase the carrier for porting request {attempt.request_id}",
             )
-            self._set_stage(Stage.PORTING_REQUESTED, "waiting for carrier porting date "
-                            f"(porting request {attempt.request_id}; customer care chases the "
-                            f"carrier, ticket {attempt.chase_ticket})")
+            self._set_stage(
+                Stage.PORTING_REQUESTED,
+                "waiting for carrier porting date "
+                f"(porting request {attempt.request_id}; customer care chases the "
+                f"carrier, ticket {attempt.chase_ticket})",
+            )
 
     def _check_carrier_answer(self, a: CarrierAnswer) -> bool:
         """True for a repeat of the answer already recorded."""
@@ -457,14 +527,22 @@ class ClassoundOrder(Process):
             raise refusal(str(e)) from None
         if stage in CARRIER_STAGES:
             return False
-        if (stage in RESELLER_STAGES and last is not None and last.refused is not None
-                and last.attempt == self.period - 1):
+        if (
+            stage in RESELLER_STAGES
+            and last is not None
+            and last.refused is not None
+            and last.attempt == self.period - 1
+        ):
             if a.refused is not None:
                 return True
-            raise refusal(f"the carrier refused porting request {last.request_id}; the reseller "
-                          "must fix the documents and confirm again before a date can be set")
-        raise refusal(f"no porting request is waiting for the carrier: {stage.value}, "
-                      f"{self.state.waiting_for}")
+            raise refusal(
+                f"the carrier refused porting request {last.request_id}; the reseller "
+                "must fix the documents and confirm again before a date can be set"
+            )
+        raise refusal(
+            f"no porting request is waiting for the carrier: {stage.value}, "
+            f"{self.state.waiting_for}"
+        )
 
     @workflow.update
     async def carrier_answer(self, a: CarrierAnswer) -> StepAnswer:
@@ -481,30 +559,40 @@ class ClassoundOrder(Process):
                 ClassoundActivities.record_carrier_answer,
                 CarrierAnswerRecord(
                     key=self._key(f"carrier-answer-{attempt.attempt}-{n}", a.actor),
-                    attempt=attempt.attempt, account_id=self.state.account_id,
-                    partner_id=self.state.partner_id or "", porting_date=a.porting_date,
-                    refused=a.refused, escalates_at=escalates_at, expires_at=expires_at),
+                    attempt=attempt.attempt,
+                    account_id=self.state.account_id,
+                    partner_id=self.state.partner_id or "",
+                    porting_date=a.porting_date,
+                    refused=a.refused,
+                    escalates_at=escalates_at,
+                    expires_at=expires_at,
+                ),
                 f"record the carrier's answer to porting request {attempt.request_id}",
             )
             self.carrier_answers = n
             if a.refused is not None:
                 attempt.refused, attempt.porting_date = a.refused, None
                 self._back_to_reseller(attempt, ticket_id, answered_at)
-                return self._answer(f"carrier refusal recorded; the reseller is asked to fix "
-                                    f"the documents (ticket {ticket_id}): "
-                                    f"{self.state.waiting_for}")
+                return self._answer(
+                    f"carrier refusal recorded; the reseller is asked to fix "
+                    f"the documents (ticket {ticket_id}): "
+                    f"{self.state.waiting_for}"
+                )
             moved = self.state.porting_date is not None
             attempt.porting_date = self.state.porting_date = a.porting_date
             self._set_stage(Stage.PORTING_SCHEDULED, f"porting on {a.porting_date}")
-            return self._answer(f"porting {'moved to' if moved else 'scheduled on'} "
-                                f"{a.porting_date}: the numbers go live that day")
+            return self._answer(
+                f"porting {'moved to' if moved else 'scheduled on'} "
+                f"{a.porting_date}: the numbers go live that day"
+            )
 
     @carrier_answer.validator
     def _validate_carrier_answer(self, a: CarrierAnswer) -> None:
         self._check_carrier_answer(a)
 
-    def _back_to_reseller(self, attempt: PortingAttempt, ticket_id: int | None,
-                          since: datetime) -> None:
+    def _back_to_reseller(
+        self, attempt: PortingAttempt, ticket_id: int | None, since: datetime
+    ) -> None:
         self.period += 1
         self.period_since = since
         self.period_reminders, self.period_escalated = 0, False
@@ -513,8 +601,10 @@ class ClassoundOrder(Process):
         self.state.porting_date = None
         self.state.escalation_ticket = None
         self.state.escalates_at, self.state.expires_at = self._deadlines()
-        self.state.notes.append(f"the carrier refused porting request {attempt.request_id}: "
-                                f"{attempt.refused} (reseller ticket {ticket_id})")
+        self.state.notes.append(
+            f"the carrier refused porting request {attempt.request_id}: "
+            f"{attempt.refused} (reseller ticket {ticket_id})"
+        )
         self._reseller_stage()
 
     # --- 4. porting day ---------------------------------------------------------------------
@@ -522,25 +612,38 @@ class ClassoundOrder(Process):
     async def _activate(self) -> None:
         async with self._lock:
             day = self.state.porting_date
-            if (self.state.stage != Stage.PORTING_SCHEDULED or day is None
-                    or porting_moment(day, self.business_days) > workflow.now()):
+            if (
+                self.state.stage != Stage.PORTING_SCHEDULED
+                or day is None
+                or porting_moment(day, self.business_days) > workflow.now()
+            ):
                 return  # refused, moved or cancelled meanwhile
             attempt = self.state.attempt
-            self._set_stage(Stage.ACTIVATING, f"activating {self.state.numbers} DID(s) on PBX "
-                            f"{self.state.pbx_id}")
+            self._set_stage(
+                Stage.ACTIVATING,
+                f"activating {self.state.numbers} DID(s) on PBX {self.state.pbx_id}",
+            )
             activated = await self._act(
                 ClassoundActivities.activate_classound,
-                Activation(key=self._key(f"activate-{attempt.attempt}"), attempt=attempt.attempt,
-                           account_id=self.state.account_id, pbx_id=self.state.pbx_id,
-                           partner_id=self.state.partner_id or "", flats=self.state.flats,
-                           porting_date=day),
+                Activation(
+                    key=self._key(f"activate-{attempt.attempt}"),
+                    attempt=attempt.attempt,
+                    account_id=self.state.account_id,
+                    pbx_id=self.state.pbx_id,
+                    partner_id=self.state.partner_id or "",
+                    flats=self.state.flats,
+                    porting_date=day,
+                ),
                 f"porting day: activate CLASSOUND on PBX {self.state.pbx_id}",
             )
             self.state.records += activated.records
             self.state.notes += activated.notes
             self.state.billing = [str(p) for p in activated.plans]
-            self._set_stage(Stage.ACTIVE, f"nothing: ported on {day}; {activated.dids} DID(s) "
-                            f"active on PBX {self.state.pbx_id}")
+            self._set_stage(
+                Stage.ACTIVE,
+                f"nothing: ported on {day}; {activated.dids} DID(s) "
+                f"active on PBX {self.state.pbx_id}",
+            )
 
     # --- cancelling -------------------------------------------------------------------------
 
@@ -549,8 +652,10 @@ class ClassoundOrder(Process):
         if stage == Stage.CANCELLED:
             return True
         if stage in (Stage.ACTIVATING, Stage.ACTIVE):
-            raise refusal("the numbers are ported and active; cancel DIDs or CLASSOUND-FLATs "
-                          "with a change order or a customer-care ticket")
+            raise refusal(
+                "the numbers are ported and active; cancel DIDs or CLASSOUND-FLATs "
+                "with a change order or a customer-care ticket"
+            )
         if self.finished:
             raise refusal(f"the process has ended ({stage.value}); nothing to cancel")
         if stage == Stage.VALIDATING:
@@ -581,15 +686,18 @@ class ClassoundOrder(Process):
             ClassoundClosure(
                 key=self._key(f"close-{stage.value}", actor),
                 status="expired" if stage == Stage.EXPIRED else "cancelled",
-                reason=reason, account_id=self.state.account_id, pbx_id=self.state.pbx_id,
+                reason=reason,
+                account_id=self.state.account_id,
+                pbx_id=self.state.pbx_id,
                 partner_id=self.state.partner_id or "",
                 withdraw_attempt=self.state.attempt.attempt if with_carrier else None,
             ),
             f"{stage.value}: {reason}",
         )
         if ticket_id:
-            self.state.notes.append(f"customer-care ticket {ticket_id}: withdraw the porting "
-                                    "request at the carrier")
+            self.state.notes.append(
+                f"customer-care ticket {ticket_id}: withdraw the porting request at the carrier"
+            )
         self.state.escalates_at = self.state.expires_at = None
         self._set_stage(stage, f"nothing: {reason}")
 

@@ -84,9 +84,11 @@ class ClientOnboarding(Process):
             self._refused_at_start(Stage.REFUSED, why)
             return await self._end()
         try:
-            client = await self._act(PsaActivities.load_client,
-                                     ClientLookup(account_id=request.account_id),
-                                     f"load client {request.account_id}")
+            client = await self._act(
+                PsaActivities.load_client,
+                ClientLookup(account_id=request.account_id),
+                f"load client {request.account_id}",
+            )
         except ActivityError as err:
             reason = refused_reason(err)
             if reason is None:
@@ -122,10 +124,16 @@ class ClientOnboarding(Process):
         """Only the ids the start did not set already (the starter and the campaign set
         kind and client): a campaign starts thousands, and each upsert is a history event."""
         have = workflow.info().typed_search_attributes
-        wanted = {PROCESS_KIND: self.kind.value, ACCOUNT_ID: self.state.account_id,
-                  PARTNER_ID: self.state.partner_id}
-        updates = [key.value_set(value) for key, value in wanted.items()
-                   if value and have.get(key) != value]
+        wanted = {
+            PROCESS_KIND: self.kind.value,
+            ACCOUNT_ID: self.state.account_id,
+            PARTNER_ID: self.state.partner_id,
+        }
+        updates = [
+            key.value_set(value)
+            for key, value in wanted.items()
+            if value and have.get(key) != value
+        ]
         if updates:
             workflow.upsert_search_attributes(updates)
 
@@ -135,21 +143,28 @@ class ClientOnboarding(Process):
         if s.parts:
             s.monthly_total = monthly_total(s.parts)
         if not s.lacks:
-            self._set_stage(Stage.ONBOARDED, f"nothing: client onboarded "
-                            f"({self._onboarded_words()})")
+            self._set_stage(
+                Stage.ONBOARDED, f"nothing: client onboarded ({self._onboarded_words()})"
+            )
         elif not s.billing_information:
             also = " and the contract terms" if s.contract_needed and s.terms is None else ""
-            self._show(Stage.AWAITING_BILLING,
-                       f"waiting for staff to provide the billing information{also}")
+            self._show(
+                Stage.AWAITING_BILLING,
+                f"waiting for staff to provide the billing information{also}",
+            )
         elif s.contract_id is None:
-            self._show(Stage.AWAITING_TERMS, "waiting for staff to give the contract terms "
-                       "(payment details, contract period)")
+            self._show(
+                Stage.AWAITING_TERMS,
+                "waiting for staff to give the contract terms (payment details, contract period)",
+            )
         else:
             missing = unpriced(s.parts)
-            self._show(Stage.AWAITING_PRICES,
-                       f"waiting for staff to confirm or change the prices of {len(s.parts)} "
-                       f"contract part(s) of {s.contract_id}"
-                       + (f"; no price yet for {', '.join(missing)}" if missing else ""))
+            self._show(
+                Stage.AWAITING_PRICES,
+                f"waiting for staff to confirm or change the prices of {len(s.parts)} "
+                f"contract part(s) of {s.contract_id}"
+                + (f"; no price yet for {', '.join(missing)}" if missing else ""),
+            )
 
     def _show(self, stage: Stage, waiting_for: str) -> None:
         """Like `_set_stage`, but a new sentence in the same stage is no new search
@@ -160,7 +175,8 @@ class ClientOnboarding(Process):
         self.state.waiting_for = waiting_for
         self.state.revision += 1
         workflow.set_current_details(
-            f"{stage.value}: {waiting_for} (since {self.state.since:%Y-%m-%d %H:%M} UTC)")
+            f"{stage.value}: {waiting_for} (since {self.state.since:%Y-%m-%d %H:%M} UTC)"
+        )
 
     def _onboarded_words(self) -> str:
         s = self.state
@@ -171,14 +187,18 @@ class ClientOnboarding(Process):
 
     def _answer(self, message: str, notes: list[str] | None = None) -> StepAnswer:
         lacks = self.state.lacks
-        return StepAnswer(message=message, stage=self.state.stage,
-                          notes=(notes or []) + ([f"still lacks: {', '.join(lacks)}"]
-                                                 if lacks else []))
+        return StepAnswer(
+            message=message,
+            stage=self.state.stage,
+            notes=(notes or []) + ([f"still lacks: {', '.join(lacks)}"] if lacks else []),
+        )
 
     def _check_open(self) -> None:
         if self.finished:
-            raise refusal(f"the onboarding of client {self.state.account_id} has ended "
-                          f"({self.state.stage.value}): {self.state.waiting_for}")
+            raise refusal(
+                f"the onboarding of client {self.state.account_id} has ended "
+                f"({self.state.stage.value}): {self.state.waiting_for}"
+            )
 
     # --- billing information ----------------------------------------------------------------
 
@@ -192,24 +212,32 @@ class ClientOnboarding(Process):
 
     @workflow.update
     async def billing_information(self, step: BillingInformationStep) -> StepAnswer:
-        """"Abrechnungsinformationen hinzufügen": refused naming every bad field."""
+        """ "Abrechnungsinformationen hinzufügen": refused naming every bad field."""
         await self._authorize("billing_information", step.actor)
         await workflow.wait_condition(lambda: self.validated)
         async with self._lock:
             self._check_billing(step)
             s = self.state
             if s.billing_information:
-                return self._answer(f"client {s.account_id} already has billing information; "
-                                    "nothing changed")
+                return self._answer(
+                    f"client {s.account_id} already has billing information; nothing changed"
+                )
             saved = await self._act_or_refuse(
                 PsaActivities.save_billing_information,
-                BillingInformationSave(key=self._key("billing-information", step.actor),
-                                       account_id=s.account_id, info=normalised(step.info)),
-                f"save the billing information of client {s.account_id}")
+                BillingInformationSave(
+                    key=self._key("billing-information", step.actor),
+                    account_id=s.account_id,
+                    info=normalised(step.info),
+                ),
+                f"save the billing information of client {s.account_id}",
+            )
             s.billing_information, s.currency = True, saved.currency
             await self._advance(step.actor)
-            said = ("billing information saved" if saved.saved else
-                    "billing information had been provided meanwhile; nothing changed")
+            said = (
+                "billing information saved"
+                if saved.saved
+                else "billing information had been provided meanwhile; nothing changed"
+            )
             return self._answer(f"{said} (currency {saved.currency}); {self.state.waiting_for}")
 
     @billing_information.validator
@@ -221,11 +249,14 @@ class ClientOnboarding(Process):
     def _check_terms(self, terms: ContractTerms) -> None:
         self._check_open()
         if self.validated and not self.state.contract_needed:
-            raise refusal(f"client {self.state.account_id} has no services assigned: it needs "
-                          "no contract")
+            raise refusal(
+                f"client {self.state.account_id} has no services assigned: it needs no contract"
+            )
         if self.state.contract_active:
-            raise refusal(f"contract {self.state.contract_id} is active; its terms no longer "
-                          "change in onboarding")
+            raise refusal(
+                f"contract {self.state.contract_id} is active; its terms no longer "
+                "change in onboarding"
+            )
         problems = terms_problems(terms)
         if problems:
             raise refusal("contract terms refused: " + "; ".join(problems))
@@ -247,9 +278,13 @@ class ClientOnboarding(Process):
             self.changes += 1
             await self._act_or_refuse(
                 PsaActivities.change_contract_terms,
-                TermsChange(key=self._key(f"contract-terms-{self.changes}", step.actor),
-                            contract_id=s.contract_id, terms=step.terms),
-                f"change the terms of contract {s.contract_id}")
+                TermsChange(
+                    key=self._key(f"contract-terms-{self.changes}", step.actor),
+                    contract_id=s.contract_id,
+                    terms=step.terms,
+                ),
+                f"change the terms of contract {s.contract_id}",
+            )
             s.terms = step.terms
             self._show_stage()
             return self._answer(f"terms of contract {s.contract_id} changed; {s.waiting_for}")
@@ -262,14 +297,23 @@ class ClientOnboarding(Process):
         """Once billing information and terms are there, the contract is drafted with its
         parts defaulted from the services already assigned (seed 002, step 3.4)."""
         s = self.state
-        if (s.billing_information and s.terms is not None and s.contract_needed
-                and s.contract_id is None):
+        if (
+            s.billing_information
+            and s.terms is not None
+            and s.contract_needed
+            and s.contract_id is None
+        ):
             contract_id = f"psa-contract-{s.account_id}-{workflow.uuid4().hex[:6]}"
             drafted: DraftedContract = await self._act_or_refuse(
                 PsaActivities.draft_contract,
-                ContractDraft(key=self._key("draft-contract", actor), contract_id=contract_id,
-                              account_id=s.account_id, terms=s.terms),
-                f"draft contract {contract_id} from the services of client {s.account_id}")
+                ContractDraft(
+                    key=self._key("draft-contract", actor),
+                    contract_id=contract_id,
+                    account_id=s.account_id,
+                    terms=s.terms,
+                ),
+                f"draft contract {contract_id} from the services of client {s.account_id}",
+            )
             s.contract_id, s.currency, s.parts = contract_id, drafted.currency, drafted.parts
         self._show_stage()
 
@@ -293,20 +337,30 @@ class ClientOnboarding(Process):
             self.changes += 1
             changed: DraftedContract = await self._act_or_refuse(
                 PsaActivities.change_contract_parts,
-                PartsChange(key=self._key(f"change-parts-{self.changes}", step.actor),
-                            contract_id=s.contract_id, changes=step.changes),
-                f"change {len(step.changes)} part(s) of contract {s.contract_id}")
+                PartsChange(
+                    key=self._key(f"change-parts-{self.changes}", step.actor),
+                    contract_id=s.contract_id,
+                    changes=step.changes,
+                ),
+                f"change {len(step.changes)} part(s) of contract {s.contract_id}",
+            )
             s.parts = changed.parts
             self._show_stage()
             # The answer shows before and after: a billing person sees what is billed now.
             what = "; ".join(parts_difference(before, s.parts)) or "nothing changed"
-            was = (f" (was {s.currency} {total_before})"
-                   if total_before is not None and total_before != s.monthly_total else "")
+            was = (
+                f" (was {s.currency} {total_before})"
+                if total_before is not None and total_before != s.monthly_total
+                else ""
+            )
             return self._answer(
                 f"contract parts changed: {what}; {len(s.parts)} part(s), {s.currency} "
                 f"{s.monthly_total} a month{was}; {s.waiting_for}",
-                [f"parts before: {describe_parts(before)}",
-                 f"parts after:  {describe_parts(s.parts)}"])
+                [
+                    f"parts before: {describe_parts(before)}",
+                    f"parts after:  {describe_parts(s.parts)}",
+                ],
+            )
 
     @change_parts.validator
     def _validate_parts(self, step: PartChangesStep) -> None:
@@ -334,14 +388,18 @@ class ClientOnboarding(Process):
                 return self._answer(f"contract {s.contract_id} is already active")
             await self._act_or_refuse(
                 PsaActivities.activate_contract,
-                ContractActivation(key=self._key("activate-contract", step.actor),
-                                   contract_id=s.contract_id),
-                f"activate contract {s.contract_id}")
+                ContractActivation(
+                    key=self._key("activate-contract", step.actor), contract_id=s.contract_id
+                ),
+                f"activate contract {s.contract_id}",
+            )
             s.contract_active = True
             self._show_stage()
-            return self._answer(f"contract {s.contract_id} active from {s.terms.start_date}: "
-                                f"{len(s.parts)} part(s), {s.currency} {s.monthly_total} a "
-                                f"month; client {s.account_id} onboarded")
+            return self._answer(
+                f"contract {s.contract_id} active from {s.terms.start_date}: "
+                f"{len(s.parts)} part(s), {s.currency} {s.monthly_total} a "
+                f"month; client {s.account_id} onboarded"
+            )
 
     @confirm_contract.validator
     def _validate_confirm(self, step: StaffStep) -> None:
@@ -364,13 +422,16 @@ class ClientOnboarding(Process):
             self._check_cancel()
             s = self.state
             if s.stage == Stage.CANCELLED:
-                return self._answer(f"the onboarding of client {s.account_id} was already "
-                                    "cancelled")
+                return self._answer(
+                    f"the onboarding of client {s.account_id} was already cancelled"
+                )
             await self._act(
                 PsaActivities.cancel_onboarding,
-                OnboardingClosure(key=self._key("cancel", c.actor), contract_id=s.contract_id,
-                                  reason=c.reason),
-                f"cancel the onboarding of client {s.account_id}")
+                OnboardingClosure(
+                    key=self._key("cancel", c.actor), contract_id=s.contract_id, reason=c.reason
+                ),
+                f"cancel the onboarding of client {s.account_id}",
+            )
             self._set_stage(Stage.CANCELLED, f"nothing: cancelled by {c.actor}: {c.reason}")
             draft = f"; draft contract {s.contract_id} cancelled" if s.contract_id else ""
             return self._answer(f"onboarding of client {s.account_id} cancelled{draft}")

@@ -38,8 +38,9 @@ class FastChangeOrder(OrderProcess):
     async def run(self, request: FastChangeRequest) -> ProcessStatus:
         self._publish_ids()
         lean = self._lean()
-        if (why := await self._refused_start(request.requested_by,
-                                             checked_by_first_step=lean)) is not None:
+        if (
+            why := await self._refused_start(request.requested_by, checked_by_first_step=lean)
+        ) is not None:
             return await self._refuse(why)
         if lean:
             return await self._run_in_one_step(request)
@@ -48,8 +49,10 @@ class FastChangeOrder(OrderProcess):
             self._publish_ids()
             check_pbx_active(pbx)
             plan = plan_fast_change(
-                request.lines, pbx.licences, pbx.catalogue,
-                business_today(workflow.now(), Family.CHANGE_ORDERS)
+                request.lines,
+                pbx.licences,
+                pbx.catalogue,
+                business_today(workflow.now(), Family.CHANGE_ORDERS),
             )
         except (Refused, ActivityError) as err:
             reason = refused_reason(err)
@@ -105,6 +108,7 @@ class FastChangeOrder(OrderProcess):
         self.state.lines = plan.lines
         self.state.targets = plan.targets
         self.state.notes = [
-            "totals: " + ", ".join(f"{t.sku}={t.total}" for t in plan.targets)
+            "totals: "
+            + ", ".join(f"{t.sku}={t.total}" for t in plan.targets)
             + "; the change is worked out again against the PBX when the partner confirms"
         ]

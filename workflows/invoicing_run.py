@@ -72,9 +72,11 @@ class InvoicingRun(Process):
             return await self._end()
         s = self.state
         try:
-            s.numbering = await self._act(PsaActivities.load_numbering,
-                                          NumberingLookup(partner_id=request.partner_id),
-                                          f"load the invoice numbering of {request.partner_id}")
+            s.numbering = await self._act(
+                PsaActivities.load_numbering,
+                NumberingLookup(partner_id=request.partner_id),
+                f"load the invoice numbering of {request.partner_id}",
+            )
         except ActivityError as err:
             reason = refused_reason(err)
             if reason is None:
@@ -88,7 +90,8 @@ class InvoicingRun(Process):
                 Stage.AWAITING_REVIEW,
                 f"waiting for staff to review the invoice numbering: prefix "
                 f"{s.numbering.prefix!r}, next number {s.numbering.next_number}, format "
-                f"{s.numbering.format} (the first invoice would be {s.next_invoice_number})")
+                f"{s.numbering.format} (the first invoice would be {s.next_invoice_number})",
+            )
             self.validated = True
             if workflow.patched(SEES_OTHER_REVIEWS):
                 await self._wait_for_review(request.partner_id)
@@ -102,10 +105,15 @@ class InvoicingRun(Process):
             s.batches += 1
             batch = await self._act(
                 PsaActivities.issue_invoices,
-                InvoiceBatch(key=self._key(f"issue-invoices-{s.batches}"),
-                             partner_id=s.partner_id, period=self.period, issued_on=issued_on,
-                             limit=request.batch_size),
-                f"issue invoices of {s.period}, batch {s.batches}")
+                InvoiceBatch(
+                    key=self._key(f"issue-invoices-{s.batches}"),
+                    partner_id=s.partner_id,
+                    period=self.period,
+                    issued_on=issued_on,
+                    limit=request.batch_size,
+                ),
+                f"issue invoices of {s.period}, batch {s.batches}",
+            )
             if batch.issued:
                 s.issued += batch.issued
                 s.first_number = s.first_number or batch.numbers[0]
@@ -116,18 +124,29 @@ class InvoicingRun(Process):
             if not batch.full:
                 break
 
-        counts = await self._act(PsaActivities.count_period_invoices,
-                                 PeriodLookup(partner_id=s.partner_id, period=self.period),
-                                 f"count the invoices of {s.period}")
+        counts = await self._act(
+            PsaActivities.count_period_invoices,
+            PeriodLookup(partner_id=s.partner_id, period=self.period),
+            f"count the invoices of {s.period}",
+        )
         s.already_issued = counts.invoices - s.issued
         s.numbering = s.numbering.model_copy(update={"next_number": counts.next_number})
         s.next_invoice_number = self._next_number()
-        numbers = ("" if not s.issued else f" ({s.first_number})" if s.issued == 1
-                   else f" ({s.first_number} to {s.last_number})")
-        before = (f"; {s.already_issued} had been issued for {s.period} already, not again"
-                  if s.already_issued else "")
-        self._set_stage(Stage.ISSUED,
-                        f"nothing: {s.issued} invoice(s) issued for {s.period}{numbers}{before}")
+        numbers = (
+            ""
+            if not s.issued
+            else f" ({s.first_number})"
+            if s.issued == 1
+            else f" ({s.first_number} to {s.last_number})"
+        )
+        before = (
+            f"; {s.already_issued} had been issued for {s.period} already, not again"
+            if s.already_issued
+            else ""
+        )
+        self._set_stage(
+            Stage.ISSUED, f"nothing: {s.issued} invoice(s) issued for {s.period}{numbers}{before}"
+        )
         return await self._end()
 
     def _next_number(self) -> str:
@@ -140,8 +159,9 @@ class InvoicingRun(Process):
         s, polls = self.state, 0
         while not s.numbering.reviewed:
             try:
-                await workflow.wait_condition(lambda: s.numbering.reviewed,
-                                              timeout=review_poll_after(polls))
+                await workflow.wait_condition(
+                    lambda: s.numbering.reviewed, timeout=review_poll_after(polls)
+                )
                 return
             except TimeoutError:
                 pass
@@ -149,8 +169,10 @@ class InvoicingRun(Process):
             if s.numbering.reviewed or self._lock.locked():
                 continue  # a review on this run is under way: it settles the numbering
             numbering = await self._act(
-                PsaActivities.load_numbering, NumberingLookup(partner_id=partner_id),
-                f"look whether the invoice numbering of {partner_id} has been reviewed")
+                PsaActivities.load_numbering,
+                NumberingLookup(partner_id=partner_id),
+                f"look whether the invoice numbering of {partner_id} has been reviewed",
+            )
             if numbering.reviewed and not s.numbering.reviewed and not self._lock.locked():
                 self._learn(numbering)
 
@@ -159,8 +181,10 @@ class InvoicingRun(Process):
         s = self.state
         s.numbering = numbering
         s.next_invoice_number = self._next_number()
-        s.notes.append(f"the invoice numbering was reviewed by {numbering.confirmed_by} on "
-                       f"another run ({numbering.words()}); this run uses it")
+        s.notes.append(
+            f"the invoice numbering was reviewed by {numbering.confirmed_by} on "
+            f"another run ({numbering.words()}); this run uses it"
+        )
 
     # --- the review of the invoice numbering ------------------------------------------------
 
@@ -169,13 +193,15 @@ class InvoicingRun(Process):
         they are the reviewed ones already, or a refusal: bad settings, each named, or
         settings other than those reviewed (on this run or another)."""
         s = self.state
-        if s.numbering is None or (s.stage != Stage.AWAITING_REVIEW
-                                   and not s.numbering.reviewed):
+        if s.numbering is None or (s.stage != Stage.AWAITING_REVIEW and not s.numbering.reviewed):
             raise refusal(f"there is no numbering to review: {s.stage.value}, {s.waiting_for}")
         n = s.numbering
         prefix = n.prefix if review.prefix is None else review.prefix
-        next_number = (n.reviewed_first_number if n.reviewed else n.next_number) \
-            if review.next_number is None else review.next_number
+        next_number = (
+            (n.reviewed_first_number if n.reviewed else n.next_number)
+            if review.next_number is None
+            else review.next_number
+        )
         fmt = n.format if review.format is None else review.format
         if n.reviewed:
             conflicts = review_conflicts(n, prefix, next_number, fmt)
@@ -198,15 +224,21 @@ class InvoicingRun(Process):
                 return StepAnswer(
                     message=f"the invoice numbering was already reviewed by "
                     f"{s.numbering.confirmed_by} ({s.numbering.words()}); nothing changed",
-                    stage=s.stage)
+                    stage=s.stage,
+                )
             prefix, next_number, fmt = settings
             try:
                 confirmed = await self._act(
                     PsaActivities.confirm_numbering,
-                    NumberingConfirmation(key=self._key("review-numbering", review.actor),
-                                          partner_id=s.partner_id, prefix=prefix,
-                                          next_number=next_number, format=fmt),
-                    f"confirm the invoice numbering of {s.partner_id}")
+                    NumberingConfirmation(
+                        key=self._key("review-numbering", review.actor),
+                        partner_id=s.partner_id,
+                        prefix=prefix,
+                        next_number=next_number,
+                        format=fmt,
+                    ),
+                    f"confirm the invoice numbering of {s.partner_id}",
+                )
             except ActivityError as err:
                 reason = refused_reason(err)
                 if reason is None:
@@ -214,23 +246,29 @@ class InvoicingRun(Process):
                 # Reviewed meanwhile on another run, differently: refused, and this run
                 # goes on with that review.
                 numbering = await self._act(
-                    PsaActivities.load_numbering, NumberingLookup(partner_id=s.partner_id),
-                    f"load the invoice numbering of {s.partner_id}")
+                    PsaActivities.load_numbering,
+                    NumberingLookup(partner_id=s.partner_id),
+                    f"load the invoice numbering of {s.partner_id}",
+                )
                 if numbering.reviewed and not s.numbering.reviewed:
                     self._learn(numbering)
                 raise refusal(reason) from None
             if confirmed.by_this_review:
                 s.numbering = confirmed.settings
                 s.next_invoice_number = self._next_number()
-                message = (f"invoice numbering confirmed: prefix {prefix!r}, next number "
-                           f"{next_number}, format {fmt}; the first invoice will be "
-                           f"{s.next_invoice_number}")
+                message = (
+                    f"invoice numbering confirmed: prefix {prefix!r}, next number "
+                    f"{next_number}, format {fmt}; the first invoice will be "
+                    f"{s.next_invoice_number}"
+                )
             else:
                 if not s.numbering.reviewed:
                     self._learn(confirmed.settings)
-                message = (f"the invoice numbering was already reviewed by "
-                           f"{s.numbering.confirmed_by} (another run) with the same settings; "
-                           f"this run uses it, next invoice {s.next_invoice_number}")
+                message = (
+                    f"the invoice numbering was already reviewed by "
+                    f"{s.numbering.confirmed_by} (another run) with the same settings; "
+                    f"this run uses it, next invoice {s.next_invoice_number}"
+                )
             return StepAnswer(message=message, stage=Stage.ISSUING)
 
     @review_numbering.validator

@@ -99,11 +99,16 @@ class LeadQueue(Process):
             self.validated = True
             return
         self.state = QueueState(
-            process_id=workflow.info().workflow_id, stage=QueueStage.VALIDATING,
+            process_id=workflow.info().workflow_id,
+            stage=QueueStage.VALIDATING,
             waiting_for="checking partner management and the queue's partners",
-            since=workflow.now(), queue_id=request.queue_id, name=request.name,
+            since=workflow.now(),
+            queue_id=request.queue_id,
+            name=request.name,
             channel_managers=list(dict.fromkeys(request.channel_managers)),
-            claim_cap=request.claim_cap, routing=request.routing)
+            claim_cap=request.claim_cap,
+            routing=request.routing,
+        )
 
     @workflow.run
     async def run(self, request: LeadQueueRequest) -> QueueState:
@@ -116,12 +121,17 @@ class LeadQueue(Process):
             try:
                 opened = await self._act(
                     LeadActivities.open_lead_queue,
-                    QueueOpening(key=self._key("open-queue", request.requested_by),
-                                 queue_id=request.queue_id, name=request.name,
-                                 channel_managers=self.state.channel_managers,
-                                 partners=partners, claim_cap=request.claim_cap,
-                                 routing=request.routing),
-                    f"open lead queue {request.queue_id}")
+                    QueueOpening(
+                        key=self._key("open-queue", request.requested_by),
+                        queue_id=request.queue_id,
+                        name=request.name,
+                        channel_managers=self.state.channel_managers,
+                        partners=partners,
+                        claim_cap=request.claim_cap,
+                        routing=request.routing,
+                    ),
+                    f"open lead queue {request.queue_id}",
+                )
             except ActivityError as err:
                 reason = refused_reason(err)
                 if reason is None:
@@ -136,8 +146,7 @@ class LeadQueue(Process):
         else:
             self._details()
         while True:
-            await workflow.wait_condition(lambda: bool(self.state.to_route)
-                                          or self._rollover_due())
+            await workflow.wait_condition(lambda: bool(self.state.to_route) or self._rollover_due())
             if not self.state.to_route:
                 break
             await self._route_waiting()
@@ -168,9 +177,11 @@ class LeadQueue(Process):
     def _waiting(self) -> str:
         s = self.state
         how = "round-robin, then claims" if s.routing == "round-robin" else "claims"
-        return (f"queue {s.queue_id}: {s.count('queued')} lead(s) waiting for {how}, "
-                f"{s.count('owned')} owned, {s.count('converted')} converted; "
-                f"{len(s.partners)} partner(s), claim cap {s.claim_cap}")
+        return (
+            f"queue {s.queue_id}: {s.count('queued')} lead(s) waiting for {how}, "
+            f"{s.count('owned')} owned, {s.count('converted')} converted; "
+            f"{len(s.partners)} partner(s), claim cap {s.claim_cap}"
+        )
 
     def _details(self) -> None:
         self.state.waiting_for = self._waiting()
@@ -186,7 +197,9 @@ class LeadQueue(Process):
         if self.rolling_over:
             raise ApplicationError(
                 f"queue {self.state.queue_id} is moving to a new run; send the step again",
-                type=ROLLING_OVER, non_retryable=True)
+                type=ROLLING_OVER,
+                non_retryable=True,
+            )
         self._check_open()
 
     def _check_open(self) -> None:
@@ -240,9 +253,13 @@ class LeadQueue(Process):
         n = self.state.next_number("partners")
         added = await self._act_or_refuse(
             LeadActivities.add_lead_queue_partners,
-            QueueMembers(key=self._key(f"add-partners-{n}", p.actor),
-                         queue_id=self.state.queue_id, partners=new),
-            f"add partners {', '.join(new)}"[:200])
+            QueueMembers(
+                key=self._key(f"add-partners-{n}", p.actor),
+                queue_id=self.state.queue_id,
+                partners=new,
+            ),
+            f"add partners {', '.join(new)}"[:200],
+        )
         self.state.partners += [x for x in new if x not in self.state.partners]
         for roster in added.rosters:
             self._take_roster(roster)
@@ -269,9 +286,11 @@ class LeadQueue(Process):
         n = self.state.next_number("batch")
         imported = await self._act_or_refuse(
             LeadActivities.import_leads,
-            LeadImport(key=self._key(f"import-{n}", b.actor), queue_id=self.state.queue_id,
-                       batch=b.batch),
-            f"receive {b.batch.leads} lead(s), batch {n}")
+            LeadImport(
+                key=self._key(f"import-{n}", b.actor), queue_id=self.state.queue_id, batch=b.batch
+            ),
+            f"receive {b.batch.leads} lead(s), batch {n}",
+        )
         token = f"route-{n}"
         new: list[LeadRouting] = []
         for lead in imported.new:
@@ -283,8 +302,11 @@ class LeadQueue(Process):
         plan = plan_routing(self.state, new)
         done = await self._apply_routing(plan, token, b.actor)
         here = [d.lead_id for d in imported.duplicates if d.queue_id == self.state.queue_id]
-        elsewhere = [f"{d.lead_id} (queue {d.queue_id})" for d in imported.duplicates
-                     if d.queue_id != self.state.queue_id]
+        elsewhere = [
+            f"{d.lead_id} (queue {d.queue_id})"
+            for d in imported.duplicates
+            if d.queue_id != self.state.queue_id
+        ]
         parts = [f"{b.batch.leads} lead(s) received: {len(new)} new"]
         if here:
             parts.append(f"{len(here)} already in this queue ({_ids(here)})")
@@ -313,8 +335,11 @@ class LeadQueue(Process):
 
     async def _route_waiting(self) -> None:
         """Leads back in a round-robin queue (returned or forwarded) get their turn."""
-        lead_ids = [i for i in dict.fromkeys(self.state.to_route)
-                    if self.state.leads[i].status == "queued" and not self.state.leads[i].busy]
+        lead_ids = [
+            i
+            for i in dict.fromkeys(self.state.to_route)
+            if self.state.leads[i].status == "queued" and not self.state.leads[i].busy
+        ]
         self.state.to_route = []
         if not lead_ids:
             return
@@ -330,15 +355,24 @@ class LeadQueue(Process):
         self.state.turn = plan.turn
         for o in plan.owners:
             slot = self.state.leads[o.lead_id]
-            slot.owner, slot.partner, slot.how, slot.status = o.user_id, o.partner_id, o.how, \
-                "owned"
+            slot.owner, slot.partner, slot.how, slot.status = (
+                o.user_id,
+                o.partner_id,
+                o.how,
+                "owned",
+            )
         done = RoutingDone()
         if plan.owners or plan.forwards:
             done = await self._act(
                 LeadActivities.route_leads,
-                RoutingWrite(key=self._key(token, actor), queue_id=self.state.queue_id,
-                             owners=plan.owners, forwards=plan.forwards),
-                f"{token}: {len(plan.owners)} owner(s), {len(plan.forwards)} to other queues")
+                RoutingWrite(
+                    key=self._key(token, actor),
+                    queue_id=self.state.queue_id,
+                    owners=plan.owners,
+                    forwards=plan.forwards,
+                ),
+                f"{token}: {len(plan.owners)} owner(s), {len(plan.forwards)} to other queues",
+            )
         owned = set(done.owned)
         for o in plan.owners:
             slot = self.state.leads[o.lead_id]
@@ -361,11 +395,14 @@ class LeadQueue(Process):
         for queue_id, leads in sorted(by_queue.items()):
             handle = workflow.get_external_workflow_handle(queue_process_id(queue_id))
             try:
-                await handle.signal("leads_forwarded", ForwardedLeads(
-                    from_queue=self.state.queue_id, leads=leads))
+                await handle.signal(
+                    "leads_forwarded", ForwardedLeads(from_queue=self.state.queue_id, leads=leads)
+                )
             except FailureError as err:
-                workflow.logger.warning("lead queue not told of forwarded leads",
-                                        extra={"queue_id": queue_id, "error": str(err)})
+                workflow.logger.warning(
+                    "lead queue not told of forwarded leads",
+                    extra={"queue_id": queue_id, "error": str(err)},
+                )
         return done
 
     def _routing_summary(self, plan: RoutingPlan, done: RoutingDone) -> list[str]:
@@ -387,14 +424,16 @@ class LeadQueue(Process):
         return parts
 
     def _not_owned_notes(self, done: RoutingDone) -> list[str]:
-        return [f"lead {lead_id} was not given: {why}; it waits in the queue"
-                for lead_id, why in done.not_owned.items()]
+        return [
+            f"lead {lead_id} was not given: {why}; it waits in the queue"
+            for lead_id, why in done.not_owned.items()
+        ]
 
     # --- claims -------------------------------------------------------------------------------
 
     @workflow.update
     async def claim_lead(self, c: Claim) -> StepAnswer:
-        """"Accepter": first come, first served; once claimed, no other partner can."""
+        """ "Accepter": first come, first served; once claimed, no other partner can."""
         await self._authorize("claim_lead", c.actor)
         self._check_open()
         verdict = _rule(check_claim, self.state, c.actor, c.lead_id)
@@ -408,30 +447,44 @@ class LeadQueue(Process):
         roster = self.state.roster_of(c.actor)
         assert roster is not None
         token = f"claim-{c.lead_id}-v{slot.version + 1}"
-        slot.busy, slot.owner, slot.partner, slot.how, slot.status = \
-            token, c.actor, roster.partner_id, "claim", "owned"
+        slot.busy, slot.owner, slot.partner, slot.how, slot.status = (
+            token,
+            c.actor,
+            roster.partner_id,
+            "claim",
+            "owned",
+        )
         try:
             await self._act_or_refuse(
                 LeadActivities.claim_lead,
-                ClaimWrite(key=self._key(token, c.actor), queue_id=self.state.queue_id,
-                           lead_id=c.lead_id, user_id=c.actor, partner_id=roster.partner_id,
-                           claim_cap=self.state.claim_cap),
-                f"claim lead {c.lead_id} for {c.actor}")
+                ClaimWrite(
+                    key=self._key(token, c.actor),
+                    queue_id=self.state.queue_id,
+                    lead_id=c.lead_id,
+                    user_id=c.actor,
+                    partner_id=roster.partner_id,
+                    claim_cap=self.state.claim_cap,
+                ),
+                f"claim lead {c.lead_id} for {c.actor}",
+            )
         except BaseException:
             if slot.busy == token:
                 slot.busy = slot.owner = slot.partner = slot.how = None
                 slot.status = "queued"
             raise
         if slot.busy != token:
-            raise refusal(f"lead {c.lead_id} went back to the queue while it was being "
-                          f"claimed: partner account {roster.partner_id} was deactivated")
+            raise refusal(
+                f"lead {c.lead_id} went back to the queue while it was being "
+                f"claimed: partner account {roster.partner_id} was deactivated"
+            )
         slot.busy = None
         slot.version += 1
         held = self.state.open_leads(roster.partner_id)
         return self._answer(
             f"lead {c.lead_id} is yours, {c.actor}: no other partner can claim it now "
             f"({roster.partner_id} holds {held} of {self.state.claim_cap} open leads in queue "
-            f"{self.state.queue_id})")
+            f"{self.state.queue_id})"
+        )
 
     @claim_lead.validator
     def _validate_claim(self, c: Claim) -> None:
@@ -440,16 +493,22 @@ class LeadQueue(Process):
 
     # --- change of owner by a channel manager -------------------------------------------------
 
-    async def _change_owners(self, lead_ids: list[str], to_user: str, notify: bool,
-                             actor: str, token: str) -> tuple[list[str], dict[str, str], int]:
+    async def _change_owners(
+        self, lead_ids: list[str], to_user: str, notify: bool, actor: str, token: str
+    ) -> tuple[list[str], dict[str, str], int]:
         roster = self.state.roster_of(to_user)
         assert roster is not None
         before: dict[str, LeadSlot] = {}
         for lead_id in lead_ids:
             slot = self.state.leads[lead_id]
             before[lead_id] = slot.model_copy()
-            slot.busy, slot.owner, slot.partner, slot.how, slot.status = \
-                token, to_user, roster.partner_id, "assignment", "owned"
+            slot.busy, slot.owner, slot.partner, slot.how, slot.status = (
+                token,
+                to_user,
+                roster.partner_id,
+                "assignment",
+                "owned",
+            )
 
         def restore(lead_id: str) -> None:
             slot = self.state.leads[lead_id]
@@ -466,10 +525,16 @@ class LeadQueue(Process):
         try:
             result = await self._act_or_refuse(
                 LeadActivities.change_lead_owner,
-                OwnerChange(key=self._key(token, actor), queue_id=self.state.queue_id,
-                            lead_ids=lead_ids, to_user=to_user, to_partner=roster.partner_id,
-                            notify=notify),
-                f"{token}: {len(lead_ids)} lead(s) to {to_user}")
+                OwnerChange(
+                    key=self._key(token, actor),
+                    queue_id=self.state.queue_id,
+                    lead_ids=lead_ids,
+                    to_user=to_user,
+                    to_partner=roster.partner_id,
+                    notify=notify,
+                ),
+                f"{token}: {len(lead_ids)} lead(s) to {to_user}",
+            )
         except BaseException:
             for lead_id in lead_ids:
                 restore(lead_id)
@@ -490,26 +555,32 @@ class LeadQueue(Process):
         roster = self.state.roster_of(to_user)
         if roster is None or held <= self.state.claim_cap:
             return []
-        return [f"{roster.partner_id} now holds {held} open leads, above the claim cap of "
-                f"{self.state.claim_cap}: it cannot claim more until it converts some"]
+        return [
+            f"{roster.partner_id} now holds {held} open leads, above the claim cap of "
+            f"{self.state.claim_cap}: it cannot claim more until it converts some"
+        ]
 
     @workflow.update
     async def assign_lead(self, a: Assignment) -> StepAnswer:
-        """"Change Lead Owner" (seed 004), with the optional notification e-mail."""
+        """ "Change Lead Owner" (seed 004), with the optional notification e-mail."""
         await self._authorize("assign_lead", a.actor)
         self._check_open()
         if _rule(check_assignment, self.state, a) == "repeat":
             return self._answer(f"lead {a.lead_id} already belongs to {a.to_user}")
         slot = self.state.leads[a.lead_id]
         token = f"assign-{a.lead_id}-v{slot.version + 1}"
-        changed, skipped, held = await self._change_owners([a.lead_id], a.to_user, a.notify,
-                                                           a.actor, token)
+        changed, skipped, held = await self._change_owners(
+            [a.lead_id], a.to_user, a.notify, a.actor, token
+        )
         if not changed:
-            raise refusal(f"lead {a.lead_id} did not change owner: "
-                          f"{skipped.get(a.lead_id, 'it changed meanwhile')}")
+            raise refusal(
+                f"lead {a.lead_id} did not change owner: "
+                f"{skipped.get(a.lead_id, 'it changed meanwhile')}"
+            )
         told = "; notified by e-mail" if a.notify else ""
-        return self._answer(f"lead {a.lead_id} now belongs to {a.to_user}{told}",
-                            self._over_cap(a.to_user, held))
+        return self._answer(
+            f"lead {a.lead_id} now belongs to {a.to_user}{told}", self._over_cap(a.to_user, held)
+        )
 
     @assign_lead.validator
     def _validate_assign(self, a: Assignment) -> None:
@@ -523,16 +594,19 @@ class LeadQueue(Process):
         self._check_open()
         lead_ids = _rule(reassignment_selection, self.state, r)
         token = f"reassign-{self.state.next_number('reassign')}"
-        changed, skipped, held = await self._change_owners(lead_ids, r.to_user, r.notify,
-                                                           r.actor, token)
+        changed, skipped, held = await self._change_owners(
+            lead_ids, r.to_user, r.notify, r.actor, token
+        )
         if not changed:
             why = "; ".join(skipped.values()) or "they changed meanwhile"
             raise refusal(f"no lead changed owner: {why}")
         told = f"; {r.to_user} notified by one e-mail" if r.notify else ""
         notes = self._over_cap(r.to_user, held) + [
-            f"lead {lead_id} unchanged: {why}" for lead_id, why in skipped.items()]
-        return self._answer(f"{len(changed)} lead(s) now belong to {r.to_user}: "
-                            f"{_ids(changed)}{told}", notes)
+            f"lead {lead_id} unchanged: {why}" for lead_id, why in skipped.items()
+        ]
+        return self._answer(
+            f"{len(changed)} lead(s) now belong to {r.to_user}: {_ids(changed)}{told}", notes
+        )
 
     @reassign_leads.validator
     def _validate_reassign(self, r: MassReassignment) -> None:
@@ -554,16 +628,25 @@ class LeadQueue(Process):
         try:
             await self._act_or_refuse(
                 LeadActivities.convert_lead_to_opportunity,
-                ConversionWrite(key=self._key(token, c.actor), queue_id=self.state.queue_id,
-                                lead_id=c.lead_id, opportunity_id=opp, stage=c.stage,
-                                amount=c.amount, close_date=c.close_date),
-                f"convert lead {c.lead_id} to opportunity")
+                ConversionWrite(
+                    key=self._key(token, c.actor),
+                    queue_id=self.state.queue_id,
+                    lead_id=c.lead_id,
+                    opportunity_id=opp,
+                    stage=c.stage,
+                    amount=c.amount,
+                    close_date=c.close_date,
+                ),
+                f"convert lead {c.lead_id} to opportunity",
+            )
         finally:
             if slot.busy == token:
                 slot.busy = None
         slot.status, slot.opportunity_id, slot.opportunity_stage = "converted", opp, c.stage
-        return self._answer(f"lead {c.lead_id} converted to opportunity {opp} ({c.stage}), "
-                            f"owned by {c.actor}; keep it up to date with update-opportunity")
+        return self._answer(
+            f"lead {c.lead_id} converted to opportunity {opp} ({c.stage}), "
+            f"owned by {c.actor}; keep it up to date with update-opportunity"
+        )
 
     @convert_lead.validator
     def _validate_convert(self, c: Conversion) -> None:
@@ -579,16 +662,23 @@ class LeadQueue(Process):
         n = self.state.next_number("opportunity")
         await self._act_or_refuse(
             LeadActivities.update_lead_opportunity,
-            OpportunityWrite(key=self._key(f"opportunity-{lead_id}-{n}", u.actor),
-                             opportunity_id=u.opportunity_id, stage=u.stage, amount=u.amount,
-                             close_date=u.close_date),
-            f"update opportunity {u.opportunity_id}")
+            OpportunityWrite(
+                key=self._key(f"opportunity-{lead_id}-{n}", u.actor),
+                opportunity_id=u.opportunity_id,
+                stage=u.stage,
+                amount=u.amount,
+                close_date=u.close_date,
+            ),
+            f"update opportunity {u.opportunity_id}",
+        )
         slot = self.state.leads[lead_id]
         if u.stage is not None:
             slot.opportunity_stage = u.stage
-        changes = ", ".join(f"{k} {v}" for k, v in (
-            ("stage", u.stage), ("amount", u.amount), ("close date", u.close_date))
-            if v is not None)
+        changes = ", ".join(
+            f"{k} {v}"
+            for k, v in (("stage", u.stage), ("amount", u.amount), ("close date", u.close_date))
+            if v is not None
+        )
         return self._answer(f"opportunity {u.opportunity_id} updated: {changes}")
 
     @update_opportunity.validator
@@ -605,19 +695,30 @@ class LeadQueue(Process):
             self._check_open()
             _rule(check_rule, self.state, r)
             rule = AssignmentRule(
-                rule_id=self.state.next_number("rule"), country=r.country.upper()
-                if r.country else None, postal_prefix=r.postal_prefix, product=r.product,
-                to_partner=r.to_partner, to_queue=r.to_queue)
+                rule_id=self.state.next_number("rule"),
+                country=r.country.upper() if r.country else None,
+                postal_prefix=r.postal_prefix,
+                product=r.product,
+                to_partner=r.to_partner,
+                to_queue=r.to_queue,
+            )
             position = r.position or len(self.state.rules) + 1
             await self._act_or_refuse(
                 LeadActivities.add_assignment_rule,
-                RuleWrite(key=self._key(f"rule-{rule.rule_id}", r.actor),
-                          queue_id=self.state.queue_id, rule=rule, position=position),
-                f"add assignment rule {rule.rule_id}")
+                RuleWrite(
+                    key=self._key(f"rule-{rule.rule_id}", r.actor),
+                    queue_id=self.state.queue_id,
+                    rule=rule,
+                    position=position,
+                ),
+                f"add assignment rule {rule.rule_id}",
+            )
             self.state.rules = with_rule(self.state.rules, rule, position)
             order = [f"{n}. {x.describe()}" for n, x in enumerate(self.state.rules, 1)]
-            return self._answer(f"{rule.describe()} added at position {position}; the first "
-                                "rule that matches wins", order)
+            return self._answer(
+                f"{rule.describe()} added at position {position}; the first rule that matches wins",
+                order,
+            )
 
     @add_assignment_rule.validator
     def _validate_rule(self, r: RuleInput) -> None:

@@ -61,12 +61,13 @@ ROUTE_AT_ONCE = 5_000  # leads back in the queue given out in one step
 
 def _check_manager(s: RouterState, actor: str) -> None:
     if actor not in s.channel_managers:
-        raise refusal(f"only a channel manager of queue {s.queue_id} "
-                      f"({', '.join(s.channel_managers)}) does this; {actor} is not one")
+        raise refusal(
+            f"only a channel manager of queue {s.queue_id} "
+            f"({', '.join(s.channel_managers)}) does this; {actor} is not one"
+        )
 
 
-@workflow.defn(name="LeadQueueRouter",
-               versioning_behavior=versioning("LeadQueueRouter"))
+@workflow.defn(name="LeadQueueRouter", versioning_behavior=versioning("LeadQueueRouter"))
 class LeadQueueRouter(Process):
     kind = LeadKind.LEAD_QUEUE
     final_stages = QUEUE_FINAL
@@ -82,12 +83,17 @@ class LeadQueueRouter(Process):
             self.validated = True
             return
         self.state = RouterState(
-            process_id=workflow.info().workflow_id, stage=QueueStage.VALIDATING,
+            process_id=workflow.info().workflow_id,
+            stage=QueueStage.VALIDATING,
             waiting_for="checking partner management and the queue's partners",
-            since=workflow.now(), queue_id=request.queue_id, name=request.name,
+            since=workflow.now(),
+            queue_id=request.queue_id,
+            name=request.name,
             channel_managers=list(dict.fromkeys(request.channel_managers)),
-            claim_cap=request.claim_cap, routing=request.routing,
-            work_within_minutes=request.work_within_minutes)
+            claim_cap=request.claim_cap,
+            routing=request.routing,
+            work_within_minutes=request.work_within_minutes,
+        )
 
     @workflow.run
     async def run(self, request: RouterRequest) -> RouterState:
@@ -100,13 +106,18 @@ class LeadQueueRouter(Process):
             try:
                 opened = await self._act(
                     LeadActivities.open_lead_queue,
-                    QueueOpening(key=self._key("open-queue", request.requested_by),
-                                 queue_id=request.queue_id, name=request.name,
-                                 channel_managers=self.state.channel_managers,
-                                 partners=partners, claim_cap=request.claim_cap,
-                                 routing=request.routing,
-                                 work_within_minutes=request.work_within_minutes),
-                    f"open lead queue {request.queue_id}")
+                    QueueOpening(
+                        key=self._key("open-queue", request.requested_by),
+                        queue_id=request.queue_id,
+                        name=request.name,
+                        channel_managers=self.state.channel_managers,
+                        partners=partners,
+                        claim_cap=request.claim_cap,
+                        routing=request.routing,
+                        work_within_minutes=request.work_within_minutes,
+                    ),
+                    f"open lead queue {request.queue_id}",
+                )
             except ActivityError as err:
                 reason = refused_reason(err)
                 if reason is None:
@@ -121,8 +132,7 @@ class LeadQueueRouter(Process):
         else:
             self._details()
         while True:
-            await workflow.wait_condition(lambda: bool(self.state.to_route)
-                                          or self._rollover_due())
+            await workflow.wait_condition(lambda: bool(self.state.to_route) or self._rollover_due())
             if not self.state.to_route:
                 break
             await self._route_back()
@@ -152,12 +162,17 @@ class LeadQueueRouter(Process):
     def _waiting(self) -> str:
         s = self.state
         how = "round-robin, then claims" if s.routing == "round-robin" else "claims"
-        sla = (f", leads to be worked within {s.work_within_minutes} minute(s) of their claim"
-               if s.work_within_minutes else "")
+        sla = (
+            f", leads to be worked within {s.work_within_minutes} minute(s) of their claim"
+            if s.work_within_minutes
+            else ""
+        )
         got = s.received
-        return (f"queue {s.queue_id}: leads wait for {how}; {got.get('new', 0)} lead(s) "
-                f"received ({got.get('duplicates', 0)} duplicate(s) not added); "
-                f"{len(s.partners)} partner(s), claim cap {s.claim_cap}{sla}")
+        return (
+            f"queue {s.queue_id}: leads wait for {how}; {got.get('new', 0)} lead(s) "
+            f"received ({got.get('duplicates', 0)} duplicate(s) not added); "
+            f"{len(s.partners)} partner(s), claim cap {s.claim_cap}{sla}"
+        )
 
     def _details(self) -> None:
         self.state.waiting_for = self._waiting()
@@ -172,7 +187,9 @@ class LeadQueueRouter(Process):
         if self.rolling_over:
             raise ApplicationError(
                 f"queue {self.state.queue_id} is moving to a new run; send the step again",
-                type=ROLLING_OVER, non_retryable=True)
+                type=ROLLING_OVER,
+                non_retryable=True,
+            )
         self._check_open()
 
     def _check_open(self) -> None:
@@ -181,8 +198,14 @@ class LeadQueueRouter(Process):
 
     def _config(self) -> RouteConfig:
         s = self.state
-        return RouteConfig(queue_id=s.queue_id, claim_cap=s.claim_cap, routing=s.routing,
-                           partners=s.partners, rules=s.rules, turn=s.turn)
+        return RouteConfig(
+            queue_id=s.queue_id,
+            claim_cap=s.claim_cap,
+            routing=s.routing,
+            partners=s.partners,
+            rules=s.rules,
+            turn=s.turn,
+        )
 
     def _count(self, name: str, n: int) -> None:
         self.state.received[name] = self.state.received.get(name, 0) + n
@@ -227,9 +250,9 @@ class LeadQueueRouter(Process):
             n = self.state.next_number("reroute")
             done: Received = await self._act(
                 LeadActivities.route_leads_back,
-                LeadsBack(key=self._key(f"reroute-{n}"), config=self._config(),
-                          lead_ids=lead_ids),
-                f"reroute-{n}: {len(lead_ids)} lead(s) back in the queue")
+                LeadsBack(key=self._key(f"reroute-{n}"), config=self._config(), lead_ids=lead_ids),
+                f"reroute-{n}: {len(lead_ids)} lead(s) back in the queue",
+            )
             self.state.turn = done.turn
             await self._forward(done)
             self._details()
@@ -243,14 +266,17 @@ class LeadQueueRouter(Process):
             n = self.state.next_number("partners")
             added = await self._act_or_refuse(
                 LeadActivities.add_lead_queue_partners,
-                QueueMembers(key=self._key(f"add-partners-{n}", p.actor),
-                             queue_id=self.state.queue_id, partners=new),
-                f"add partners {', '.join(new)}"[:200])
+                QueueMembers(
+                    key=self._key(f"add-partners-{n}", p.actor),
+                    queue_id=self.state.queue_id,
+                    partners=new,
+                ),
+                f"add partners {', '.join(new)}"[:200],
+            )
             self.state.partners += [x for x in new if x not in self.state.partners]
             for roster in added.rosters:
                 self._take_roster(roster)
-            return self._answer(f"partner(s) {', '.join(new)} added to queue "
-                                f"{self.state.queue_id}")
+            return self._answer(f"partner(s) {', '.join(new)} added to queue {self.state.queue_id}")
 
     @add_queue_partners.validator
     def _validate_add_partners(self, p: QueuePartners) -> None:
@@ -281,9 +307,14 @@ class LeadQueueRouter(Process):
             self._check_staff(b.actor)
             done: Received = await self._act_or_refuse(
                 LeadActivities.receive_lead_batch,
-                LeadReceipt(key=self._key(f"import-{b.batch.sha256[:32]}", b.actor),
-                            config=self._config(), batch=b.batch, request_id=request_id),
-                f"receive {b.batch.leads} lead(s), batch {b.batch.sha256[:12]}")
+                LeadReceipt(
+                    key=self._key(f"import-{b.batch.sha256[:32]}", b.actor),
+                    config=self._config(),
+                    batch=b.batch,
+                    request_id=request_id,
+                ),
+                f"receive {b.batch.leads} lead(s), batch {b.batch.sha256[:12]}",
+            )
             if done.repeat:  # counted, routed and forwarded the first time
                 if done.request_id and done.request_id == request_id:
                     # the same request again (its answer was lost when the queue rolled over
@@ -292,16 +323,24 @@ class LeadQueueRouter(Process):
                 # a resumed import: another request with the same batch
                 return self._answer(f"already received (sent before): {self._summary(done)}")
             self.state.turn = done.turn
-            for name, n in (("received", done.received), ("new", done.new),
-                            ("duplicates", done.duplicates)):
+            for name, n in (
+                ("received", done.received),
+                ("new", done.new),
+                ("duplicates", done.duplicates),
+            ):
                 self._count(name, n)
             await self._forward(done)
             return self._received(done)
 
     def _received(self, done: Received) -> StepAnswer:
-        return self._answer(self._summary(done), done.notes + [
-            f"lead {x} was not given: {why}; it waits in the queue"
-            for x, why in done.not_owned.items()])
+        return self._answer(
+            self._summary(done),
+            done.notes
+            + [
+                f"lead {x} was not given: {why}; it waits in the queue"
+                for x, why in done.not_owned.items()
+            ],
+        )
 
     @add_leads.validator
     def _validate_add_leads(self, b: LeadBatch) -> None:
@@ -310,16 +349,19 @@ class LeadQueueRouter(Process):
 
     def _summary(self, d: Received) -> str:
         parts = [f"{d.received} lead(s) received: {d.new} new"]
-        for n, ids, where in ((d.here, d.duplicates_here, "this queue"),
-                              (d.elsewhere, d.duplicates_elsewhere, "another queue")):
+        for n, ids, where in (
+            (d.here, d.duplicates_here, "this queue"),
+            (d.elsewhere, d.duplicates_elsewhere, "another queue"),
+        ):
             if n:
                 more = f" and {n - len(ids)} more" if n > len(ids) else ""
                 parts.append(f"{n} already in {where} ({', '.join(ids)}{more})")
         if d.given.get("rule"):
             parts.append(f"{d.given['rule']} given by assignment rule")
         if d.given.get("round-robin"):
-            parts.append(f"{d.given['round-robin']} given round-robin "
-                         f"({', '.join(d.given_shown[:SHOWN])})")
+            parts.append(
+                f"{d.given['round-robin']} given round-robin ({', '.join(d.given_shown[:SHOWN])})"
+            )
         if d.forwarded:
             moved = sum(len(v) for v in d.forwarded.values())
             parts.append(f"{moved} sent to queue(s) {', '.join(sorted(d.forwarded))} by rule")
@@ -332,11 +374,14 @@ class LeadQueueRouter(Process):
             self._count("forwarded", len(leads))
             handle = workflow.get_external_workflow_handle(queue_process_id(queue_id))
             try:
-                await handle.signal("leads_forwarded", ForwardedLeads(
-                    from_queue=self.state.queue_id, leads=leads))
+                await handle.signal(
+                    "leads_forwarded", ForwardedLeads(from_queue=self.state.queue_id, leads=leads)
+                )
             except FailureError as err:
-                workflow.logger.warning("lead queue not told of forwarded leads",
-                                        extra={"queue_id": queue_id, "error": str(err)})
+                workflow.logger.warning(
+                    "lead queue not told of forwarded leads",
+                    extra={"queue_id": queue_id, "error": str(err)},
+                )
 
     # --- assignment rules ---------------------------------------------------------------------
 
@@ -347,19 +392,30 @@ class LeadQueueRouter(Process):
             self._check_open()
             self._check_rule(r)
             rule = AssignmentRule(
-                rule_id=self.state.next_number("rule"), country=r.country.upper()
-                if r.country else None, postal_prefix=r.postal_prefix, product=r.product,
-                to_partner=r.to_partner, to_queue=r.to_queue)
+                rule_id=self.state.next_number("rule"),
+                country=r.country.upper() if r.country else None,
+                postal_prefix=r.postal_prefix,
+                product=r.product,
+                to_partner=r.to_partner,
+                to_queue=r.to_queue,
+            )
             position = r.position or len(self.state.rules) + 1
             await self._act_or_refuse(
                 LeadActivities.add_assignment_rule,
-                RuleWrite(key=self._key(f"rule-{rule.rule_id}", r.actor),
-                          queue_id=self.state.queue_id, rule=rule, position=position),
-                f"add assignment rule {rule.rule_id}")
+                RuleWrite(
+                    key=self._key(f"rule-{rule.rule_id}", r.actor),
+                    queue_id=self.state.queue_id,
+                    rule=rule,
+                    position=position,
+                ),
+                f"add assignment rule {rule.rule_id}",
+            )
             self.state.rules = with_rule(self.state.rules, rule, position)
             order = [f"{n}. {x.describe()}" for n, x in enumerate(self.state.rules, 1)]
-            return self._answer(f"{rule.describe()} added at position {position}; the first "
-                                "rule that matches wins", order)
+            return self._answer(
+                f"{rule.describe()} added at position {position}; the first rule that matches wins",
+                order,
+            )
 
     @add_assignment_rule.validator
     def _validate_rule(self, r: RuleInput) -> None:
@@ -368,10 +424,19 @@ class LeadQueueRouter(Process):
 
     def _check_rule(self, r: RuleInput) -> None:
         s = self.state
-        view = QueueState(process_id=s.process_id, stage=s.stage, waiting_for="",
-                          since=s.since, queue_id=s.queue_id, name=s.name,
-                          channel_managers=s.channel_managers, claim_cap=s.claim_cap,
-                          routing=s.routing, partners=s.partners, rules=s.rules)
+        view = QueueState(
+            process_id=s.process_id,
+            stage=s.stage,
+            waiting_for="",
+            since=s.since,
+            queue_id=s.queue_id,
+            name=s.name,
+            channel_managers=s.channel_managers,
+            claim_cap=s.claim_cap,
+            routing=s.routing,
+            partners=s.partners,
+            rules=s.rules,
+        )
         try:
             check_rule(view, r)
         except Refused as e:

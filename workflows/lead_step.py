@@ -52,15 +52,18 @@ LEAD_STEP = "lead-step"
 # Not sandboxed: a claim is a process of a few hundred milliseconds, and building the sandbox
 # for each run was most of its worker time (bench: 16 -> 27 claims/s with 200 in flight).
 # The code here is deterministic by construction: workflow APIs and pydantic models only.
-@workflow.defn(name="LeadStep", sandboxed=False,
-               versioning_behavior=versioning("LeadStep"))
+@workflow.defn(name="LeadStep", sandboxed=False, versioning_behavior=versioning("LeadStep"))
 class LeadStep:
     @workflow.init
     def __init__(self, request: LeadStepRequest) -> None:
         self.request = request
         self.status = LeadStepStatus(
-            process_id=workflow.info().workflow_id, queue_id=request.queue_id,
-            lead_id=request.lead_id, step=request.kind, since=workflow.now())
+            process_id=workflow.info().workflow_id,
+            queue_id=request.queue_id,
+            lead_id=request.lead_id,
+            step=request.kind,
+            since=workflow.now(),
+        )
         self.done: LeadStepDone | None = None
         self.refused: str | None = None
         self.run_keys = ""
@@ -71,9 +74,14 @@ class LeadStep:
         return self.status
 
     def _key(self, step: str, permission: str = "") -> StepKey:
-        return StepKey(process_id=self.status.process_id, step=step,
-                       actor=self.request.actor, run=self.run_keys, permission=permission,
-                       facts=self._facts() if permission else None)
+        return StepKey(
+            process_id=self.status.process_id,
+            step=step,
+            actor=self.request.actor,
+            run=self.run_keys,
+            permission=permission,
+            facts=self._facts() if permission else None,
+        )
 
     def _facts(self) -> Facts:
         r = self.request
@@ -81,9 +89,13 @@ class LeadStep:
 
     async def _write(self, activity, arg, summary: str):
         return await workflow.execute_activity_method(
-            activity, arg, start_to_close_timeout=ACTIVITY_TIMEOUT,
-            schedule_to_close_timeout=ACTIVITY_DEADLINE, retry_policy=ACTIVITY_RETRIES,
-            summary=summary[:200])
+            activity,
+            arg,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            schedule_to_close_timeout=ACTIVITY_DEADLINE,
+            retry_policy=ACTIVITY_RETRIES,
+            summary=summary[:200],
+        )
 
     def _stage(self, stage: str, waiting_for: str) -> None:
         self.status.stage, self.status.waiting_for = stage, waiting_for
@@ -105,9 +117,10 @@ class LeadStep:
             if why is not None:
                 raise Refused(why)
             done: LeadStepDone = await self._write(
-                LeadActivities.lead_step, LeadStepWrite(key=self._key(request.kind, permission),
-                                                         request=request),
-                f"{what} in queue {request.queue_id}")
+                LeadActivities.lead_step,
+                LeadStepWrite(key=self._key(request.kind, permission), request=request),
+                f"{what} in queue {request.queue_id}",
+            )
         except (Refused, ActivityError) as err:
             reason = refused_reason(err)
             if reason is None:
@@ -127,15 +140,24 @@ class LeadStep:
         minutes = done.work_within_minutes
         due = workflow.now() + timedelta(minutes=minutes)
         owner = request.for_user or request.actor
-        self._stage("watching", f"{owner} to work lead {request.lead_id} by "
-                    f"{due:%Y-%m-%d %H:%M} UTC (accept-lead, convert-lead or not-interested); "
-                    "else it goes back to the queue")
+        self._stage(
+            "watching",
+            f"{owner} to work lead {request.lead_id} by "
+            f"{due:%Y-%m-%d %H:%M} UTC (accept-lead, convert-lead or not-interested); "
+            "else it goes back to the queue",
+        )
         await workflow.sleep(timedelta(minutes=minutes))
         checked: LeadStepDone = await self._write(
             LeadActivities.recall_unworked_lead,
-            LeadRecall(key=self._key("service-level"), queue_id=request.queue_id,
-                       lead_id=request.lead_id, claim_id=done.claim_id, minutes=minutes),
-            f"service level of lead {request.lead_id}")
+            LeadRecall(
+                key=self._key("service-level"),
+                queue_id=request.queue_id,
+                lead_id=request.lead_id,
+                claim_id=done.claim_id,
+                minutes=minutes,
+            ),
+            f"service level of lead {request.lead_id}",
+        )
         await self._returned(checked.returned)
         self.status.notes = [*self.status.notes, checked.message]
         self._stage("recalled" if checked.returned else "done", checked.message)
@@ -150,9 +172,10 @@ class LeadStep:
         try:
             await handle.signal("leads_returned", LeadsReturned(lead_ids=lead_ids))
         except FailureError as err:
-            workflow.logger.warning("lead queue not told of returned leads",
-                                    extra={"queue_id": self.request.queue_id,
-                                           "error": str(err)})
+            workflow.logger.warning(
+                "lead queue not told of returned leads",
+                extra={"queue_id": self.request.queue_id, "error": str(err)},
+            )
 
     @workflow.update
     async def answer(self) -> StepAnswer:
@@ -161,5 +184,4 @@ class LeadStep:
         if self.refused is not None:
             raise refusal(self.refused)
         assert self.done is not None
-        return StepAnswer(message=self.done.message, stage=self.status.stage,
-                          notes=self.done.notes)
+        return StepAnswer(message=self.done.message, stage=self.status.stage, notes=self.done.notes)

@@ -58,8 +58,11 @@ class OnboardingCampaign(Process):
         self.state = CampaignStatus(
             process_id=workflow.info().workflow_id,
             stage=CampaignStage.STARTING,
-            waiting_for=("counting the clients to onboard" if request.progress is None
-                         else progress_line(progress)),
+            waiting_for=(
+                "counting the clients to onboard"
+                if request.progress is None
+                else progress_line(progress)
+            ),
             since=workflow.now(),
             partner_id=request.partner_id,
             progress=progress,
@@ -79,7 +82,9 @@ class OnboardingCampaign(Process):
                 return await self._end()
             p.total = await self._act(
                 PsaActivities.count_clients_to_onboard,
-                CampaignScope(partner_id=request.partner_id), "count the clients to onboard")
+                CampaignScope(partner_id=request.partner_id),
+                "count the clients to onboard",
+            )
             self._set_stage(CampaignStage.STARTING, progress_line(p))
         else:
             self._details()
@@ -89,7 +94,8 @@ class OnboardingCampaign(Process):
             PsaActivities.clients_to_onboard,
             ClientPage(partner_id=request.partner_id, after=p.cursor, limit=request.batch_size),
             f"the next {request.batch_size} clients to onboard"
-            + (f" after {p.cursor}" if p.cursor else ""))
+            + (f" after {p.cursor}" if p.cursor else ""),
+        )
         if page:
             await self._start_onboardings(page, request)
             p.cursor = page[-1]
@@ -120,18 +126,21 @@ class OnboardingCampaign(Process):
                 try:
                     await workflow.start_child_workflow(
                         ClientOnboarding.run,
-                        OnboardingRequest(account_id=account_id,
-                                          requested_by=request.requested_by,
-                                          campaign_id=self.state.process_id),
+                        OnboardingRequest(
+                            account_id=account_id,
+                            requested_by=request.requested_by,
+                            campaign_id=self.state.process_id,
+                        ),
                         id=onboarding_id(account_id),
                         # A finished onboarding (cancelled, say) may be started again: the
                         # page holds only clients still lacking something.
                         id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
                         parent_close_policy=ParentClosePolicy.ABANDON,
                         static_summary=f"Onboarding of client {account_id} "
-                                       f"(campaign {self.state.process_id})",
+                        f"(campaign {self.state.process_id})",
                         search_attributes=TypedSearchAttributes(
-                            [*attributes, SearchAttributePair(ACCOUNT_ID, account_id)]),
+                            [*attributes, SearchAttributePair(ACCOUNT_ID, account_id)]
+                        ),
                     )
                     p.started += 1
                 except WorkflowAlreadyStartedError:

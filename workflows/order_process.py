@@ -73,8 +73,11 @@ class OrderProcess(Process):
         return pbx
 
     async def _load_pbx(self, skus: list[str]) -> PbxSnapshot:
-        return self._pbx_loaded(await self._act(
-            ChangeOrderActivities.load_pbx, self._lookup(skus), f"load PBX {self.state.pbx_id}"))
+        return self._pbx_loaded(
+            await self._act(
+                ChangeOrderActivities.load_pbx, self._lookup(skus), f"load PBX {self.state.pbx_id}"
+            )
+        )
 
     async def _refuse(self, reason: str) -> ProcessStatus:
         self._refused_at_start(Stage.REFUSED, reason)
@@ -170,8 +173,7 @@ class OrderProcess(Process):
     async def _apply(self) -> None:
         actor = self.confirmed_by or SYSTEM
         waiting = (self.state.since, self.state.waiting_for)
-        self._set_stage(Stage.APPLYING, f"applying order {self.state.order_id}",
-                        in_flight=True)
+        self._set_stage(Stage.APPLYING, f"applying order {self.state.order_id}", in_flight=True)
         try:
             applied = await self._act(
                 ChangeOrderActivities.apply_order,
@@ -218,8 +220,9 @@ class OrderProcess(Process):
         if self.state.stage == Stage.APPLIED or self.confirmed_by is not None:
             return True
         if self.state.stage != Stage.AWAITING_PARTNER:
-            raise refusal(f"there is no order to confirm: {self.state.stage.value}, "
-                          f"{self.state.waiting_for}")
+            raise refusal(
+                f"there is no order to confirm: {self.state.stage.value}, {self.state.waiting_for}"
+            )
         return False
 
     def _confirm_refusal(self) -> str | None:
@@ -251,7 +254,7 @@ class OrderProcess(Process):
         changed = f": {'; '.join(self.state.changes)}" if self.state.changes else ""
         return StepAnswer(
             message=f"order {self.state.order_id} confirmed by {self.confirmed_by} and "
-                    f"applied{changed}",
+            f"applied{changed}",
             stage=self.state.stage,
             notes=self.state.notes,
         )
@@ -271,8 +274,10 @@ class OrderProcess(Process):
         if self.state.stage == Stage.VALIDATING:
             raise refusal("the order is still being created; try again in a moment")
         if self.confirmed_by is not None or self.state.stage in (Stage.APPLYING, Stage.APPLIED):
-            raise refusal(f"order {self.state.order_id} is confirmed; it can no longer be "
-                          "cancelled, start a new change order to undo it")
+            raise refusal(
+                f"order {self.state.order_id} is confirmed; it can no longer be "
+                "cancelled, start a new change order to undo it"
+            )
         if self.finished:
             raise refusal(f"the process has ended ({self.state.stage.value}); nothing to cancel")
 

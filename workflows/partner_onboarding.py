@@ -48,7 +48,7 @@ with workflow.unsafe.imports_passed_through():
 
 @workflow.defn(name="PartnerManagement", versioning_behavior=versioning("PartnerManagement"))
 class PartnerManagement(Process):
-    """"Enable PRM": a second enable changes nothing and says so; a disable is refused."""
+    """ "Enable PRM": a second enable changes nothing and says so; a disable is refused."""
 
     kind = PartnerKind.PARTNER_MANAGEMENT
     final_stages = MANAGEMENT_FINAL
@@ -57,8 +57,11 @@ class PartnerManagement(Process):
     def __init__(self, request: PartnerManagementRequest) -> None:
         self._init_process()
         self.state = PartnerManagementStatus(
-            process_id=workflow.info().workflow_id, stage=PartnerStage.VALIDATING,
-            waiting_for="checking the partner management setting", since=workflow.now())
+            process_id=workflow.info().workflow_id,
+            stage=PartnerStage.VALIDATING,
+            waiting_for="checking the partner management setting",
+            since=workflow.now(),
+        )
 
     @workflow.run
     async def run(self, request: PartnerManagementRequest) -> PartnerManagementStatus:
@@ -72,23 +75,27 @@ class PartnerManagement(Process):
         setting = await self._act(
             PartnerActivities.enable_partner_management,
             ManagementEnabling(key=self._key("enable", request.requested_by)),
-            "enable partner management (irreversible)")
+            "enable partner management (irreversible)",
+        )
         self.state.enabled_at, self.state.enabled_by = setting.enabled_at, setting.enabled_by
         when = f"{setting.enabled_at:%Y-%m-%d %H:%M} UTC by {setting.enabled_by}"
         if setting.already:
-            self._set_stage(PartnerStage.ALREADY_ENABLED,
-                            f"nothing: partner management was already enabled on {when}; "
-                            "nothing changed")
+            self._set_stage(
+                PartnerStage.ALREADY_ENABLED,
+                f"nothing: partner management was already enabled on {when}; nothing changed",
+            )
         else:
-            self._set_stage(PartnerStage.ENABLED,
-                            f"nothing: partner management enabled on {when}; it cannot be "
-                            "disabled")
+            self._set_stage(
+                PartnerStage.ENABLED,
+                f"nothing: partner management enabled on {when}; it cannot be disabled",
+            )
         self._accepted()
         return await self._end()
 
     def _started_answer(self) -> StepAnswer:
-        return StepAnswer(message=self.state.waiting_for.removeprefix("nothing: "),
-                          stage=self.state.stage)
+        return StepAnswer(
+            message=self.state.waiting_for.removeprefix("nothing: "), stage=self.state.stage
+        )
 
     @workflow.query
     def status(self) -> PartnerManagementStatus:
@@ -108,10 +115,13 @@ class PartnerOnboarding(Process):
             self.validated = True
             return
         self.state = PartnerAccountStatus(
-            process_id=workflow.info().workflow_id, stage=PartnerStage.VALIDATING,
+            process_id=workflow.info().workflow_id,
+            stage=PartnerStage.VALIDATING,
             waiting_for="checking partner management and the partner record",
-            since=workflow.now(), partner_id=request.partner_id,
-            channel_manager=request.channel_manager)
+            since=workflow.now(),
+            partner_id=request.partner_id,
+            channel_manager=request.channel_manager,
+        )
 
     @workflow.run
     async def run(self, request: PartnerAccountRequest) -> PartnerAccountStatus:
@@ -123,10 +133,14 @@ class PartnerOnboarding(Process):
             try:
                 await self._act(
                     PartnerActivities.open_partner_account,
-                    AccountOpening(key=self._key("create-account", request.requested_by),
-                                   partner_id=request.partner_id,
-                                   channel_manager=request.channel_manager, name=request.name),
-                    f"enable {request.partner_id} as partner account")
+                    AccountOpening(
+                        key=self._key("create-account", request.requested_by),
+                        partner_id=request.partner_id,
+                        channel_manager=request.channel_manager,
+                        name=request.name,
+                    ),
+                    f"enable {request.partner_id} as partner account",
+                )
             except ActivityError as err:
                 reason = refused_reason(err)
                 if reason is None:
@@ -144,7 +158,8 @@ class PartnerOnboarding(Process):
             await workflow.wait_condition(workflow.all_handlers_finished)
             if not self.finished:
                 continue_as_new_on_current_version(
-                    request.model_copy(update={"carried": self.state}))
+                    request.model_copy(update={"carried": self.state})
+                )
         return await self._end()
 
     @staticmethod
@@ -165,9 +180,11 @@ class PartnerOnboarding(Process):
         users = self.state.users.values()
         active = sum(1 for u in users if u.status == "active")
         invited = sum(1 for u in users if u.status == "invited")
-        return (f"partner account {self.state.partner_id} of channel manager "
-                f"{self.state.channel_manager}: {active} user(s) active, {invited} waiting for "
-                "their first login; waiting for invitations, logins or a deactivation")
+        return (
+            f"partner account {self.state.partner_id} of channel manager "
+            f"{self.state.channel_manager}: {active} user(s) active, {invited} waiting for "
+            "their first login; waiting for invitations, logins or a deactivation"
+        )
 
     def _refresh(self) -> None:
         self.state.waiting_for = self._waiting()
@@ -182,8 +199,9 @@ class PartnerOnboarding(Process):
         if self.state.stage == PartnerStage.DEACTIVATED:
             raise refusal(f"partner account {self.state.partner_id} is deactivated")
         if self.state.stage != PartnerStage.ACTIVE:
-            raise refusal(f"partner account {self.state.partner_id} is not open: "
-                          f"{self.state.waiting_for}")
+            raise refusal(
+                f"partner account {self.state.partner_id} is not open: {self.state.waiting_for}"
+            )
 
     async def _tell_queues(self, change: RosterChange) -> None:
         """The lead queues the partner is in learn who can claim and receive leads now, and
@@ -191,11 +209,17 @@ class PartnerOnboarding(Process):
         for queue_id in sorted(set(change.queues) | set(change.returned)):
             handle = workflow.get_external_workflow_handle(queue_process_id(queue_id))
             try:
-                await handle.signal("partner_roster_changed", QueueRosterChange(
-                    roster=change.roster, returned=change.returned.get(queue_id, [])))
+                await handle.signal(
+                    "partner_roster_changed",
+                    QueueRosterChange(
+                        roster=change.roster, returned=change.returned.get(queue_id, [])
+                    ),
+                )
             except FailureError as err:  # the queue is gone: nothing there to tell
-                workflow.logger.warning("lead queue not told of partner change",
-                                        extra={"queue_id": queue_id, "error": str(err)})
+                workflow.logger.warning(
+                    "lead queue not told of partner change",
+                    extra={"queue_id": queue_id, "error": str(err)},
+                )
 
     # --- a contact becomes a partner user -----------------------------------------------------
 
@@ -208,21 +232,26 @@ class PartnerOnboarding(Process):
 
     @workflow.update
     async def invite_partner_user(self, i: Invitation) -> StepAnswer:
-        """"Activer l'utilisateur partenaire": the login e-mail goes out (outbox). Again,
+        """ "Activer l'utilisateur partenaire": the login e-mail goes out (outbox). Again,
         before the first login: a new link replaces the old one."""
         await self._authorize("invite_partner_user", i.actor)
         async with self._lock:
             user = self._check_invite(i)
             if user is not None and user.status == "active":
-                return self._answer(f"{i.contact_id} is already an active partner user (logged "
-                                    "in); nothing sent")
+                return self._answer(
+                    f"{i.contact_id} is already an active partner user (logged in); nothing sent"
+                )
             expires_at = workflow.now() + LOGIN_LINK_VALID
             outcome = await self._act_or_refuse(
                 PartnerActivities.invite_partner_user,
-                InvitationWrite(key=self._key(self._step(f"invite-{i.contact_id}"), i.actor),
-                                partner_id=self.state.partner_id, contact_id=i.contact_id,
-                                expires_at=expires_at),
-                f"invite partner user {i.contact_id}: login e-mail")
+                InvitationWrite(
+                    key=self._key(self._step(f"invite-{i.contact_id}"), i.actor),
+                    partner_id=self.state.partner_id,
+                    contact_id=i.contact_id,
+                    expires_at=expires_at,
+                ),
+                f"invite partner user {i.contact_id}: login e-mail",
+            )
             self.state.users[i.contact_id] = outcome.user
             await self._tell_queues(outcome.change)
             self._refresh()
@@ -230,7 +259,8 @@ class PartnerOnboarding(Process):
             return self._answer(
                 f"login e-mail sent to contact {i.contact_id}{again}: a one-time link, valid "
                 f"until {expires_at:%Y-%m-%d %H:%M} UTC; the user sets a password with it at "
-                "the first login (partner-login)")
+                "the first login (partner-login)"
+            )
 
     @invite_partner_user.validator
     def _validate_invite(self, i: Invitation) -> None:
@@ -242,8 +272,10 @@ class PartnerOnboarding(Process):
         self._check_open()
         user = self.state.users.get(login.actor)
         if user is None:
-            raise refusal(f"{login.actor} is not a user of partner {self.state.partner_id}; "
-                          "the channel manager invites them first")
+            raise refusal(
+                f"{login.actor} is not a user of partner {self.state.partner_id}; "
+                "the channel manager invites them first"
+            )
         if user.status == "inactive":
             raise refusal(f"{login.actor} is deactivated")
         return user
@@ -254,21 +286,26 @@ class PartnerOnboarding(Process):
         async with self._lock:
             user = self._check_login(login)
             if user.status == "active":
-                return self._answer(f"{login.actor} has already logged in and set a "
-                                    "password")
+                return self._answer(f"{login.actor} has already logged in and set a password")
             outcome = await self._act_or_refuse(
                 PartnerActivities.partner_first_login,
-                FirstLoginWrite(key=self._key(self._step(f"first-login-{login.actor}"),
-                                              login.actor),
-                                partner_id=self.state.partner_id, user_id=login.actor,
-                                token_digest=login.token_digest,
-                                password_hash=login.password_hash, now=workflow.now()),
-                f"first login of {login.actor}: new password")
+                FirstLoginWrite(
+                    key=self._key(self._step(f"first-login-{login.actor}"), login.actor),
+                    partner_id=self.state.partner_id,
+                    user_id=login.actor,
+                    token_digest=login.token_digest,
+                    password_hash=login.password_hash,
+                    now=workflow.now(),
+                ),
+                f"first login of {login.actor}: new password",
+            )
             self.state.users[login.actor] = outcome.user
             await self._tell_queues(outcome.change)
             self._refresh()
-            return self._answer(f"welcome, {login.actor}: your password is changed; you can "
-                                "now claim leads and be given leads")
+            return self._answer(
+                f"welcome, {login.actor}: your password is changed; you can "
+                "now claim leads and be given leads"
+            )
 
     @partner_login.validator
     def _validate_login(self, login: FirstLogin) -> None:
@@ -281,27 +318,39 @@ class PartnerOnboarding(Process):
         await self._authorize("deactivate", d.actor)
         async with self._lock:
             if self.state.stage == PartnerStage.DEACTIVATED:
-                return self._answer(f"partner account {self.state.partner_id} was already "
-                                    "deactivated")
+                return self._answer(
+                    f"partner account {self.state.partner_id} was already deactivated"
+                )
             self._check_open()
             outcome = await self._act_or_refuse(
                 PartnerActivities.deactivate_partner_account,
-                DeactivationWrite(key=self._key("deactivate", d.actor),
-                                  partner_id=self.state.partner_id, reason=d.reason),
-                f"deactivate partner account {self.state.partner_id}")
+                DeactivationWrite(
+                    key=self._key("deactivate", d.actor),
+                    partner_id=self.state.partner_id,
+                    reason=d.reason,
+                ),
+                f"deactivate partner account {self.state.partner_id}",
+            )
             for user in self.state.users.values():
                 user.status = "inactive"
             await self._tell_queues(outcome.change)
             returned = outcome.change.returned
             n = sum(len(ids) for ids in returned.values())
             where = ", ".join(f"{q} ({len(ids)})" for q, ids in sorted(returned.items()))
-            back = f"{n} open lead(s) went back to their queue: {where}" if n else \
-                "no open leads to return"
-            self._set_stage(PartnerStage.DEACTIVATED,
-                            f"nothing: deactivated by {d.actor} ({d.reason}); "
-                            f"{len(outcome.users)} user(s) deactivated, {back}")
-            return self._answer(f"partner account {self.state.partner_id} deactivated: "
-                                f"{len(outcome.users)} user(s) deactivated, {back}")
+            back = (
+                f"{n} open lead(s) went back to their queue: {where}"
+                if n
+                else "no open leads to return"
+            )
+            self._set_stage(
+                PartnerStage.DEACTIVATED,
+                f"nothing: deactivated by {d.actor} ({d.reason}); "
+                f"{len(outcome.users)} user(s) deactivated, {back}",
+            )
+            return self._answer(
+                f"partner account {self.state.partner_id} deactivated: "
+                f"{len(outcome.users)} user(s) deactivated, {back}"
+            )
 
     @deactivate.validator
     def _validate_deactivate(self, d: Deactivation) -> None:

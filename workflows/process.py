@@ -58,11 +58,17 @@ async def authorize(permission: str, actor: str, facts: Facts) -> str | None:
         return None
     verdict: Verdict = await workflow.execute_local_activity_method(
         PeopleActivities.authorize,
-        Authorization(permission=permission, actor=actor,
-                      process_id=workflow.info().workflow_id, facts=facts),
-        start_to_close_timeout=AUTHORIZE_TIMEOUT, schedule_to_close_timeout=ACTIVITY_DEADLINE,
-        retry_policy=ACTIVITY_RETRIES, summary=f"may {actor} {permission}?")
+        Authorization(
+            permission=permission, actor=actor, process_id=workflow.info().workflow_id, facts=facts
+        ),
+        start_to_close_timeout=AUTHORIZE_TIMEOUT,
+        schedule_to_close_timeout=ACTIVITY_DEADLINE,
+        retry_policy=ACTIVITY_RETRIES,
+        summary=f"may {actor} {permission}?",
+    )
     return verdict.refused
+
+
 # Issue 14: search attributes written only when a value changes (ids given at start are not
 # written again, the partner id goes with the next stage), no Stage write for a step in
 # flight, and no timer cancelled when the partner confirms. Runs recorded before keep theirs.
@@ -239,13 +245,20 @@ class Process:
         if actor != SYSTEM:
             granted = getattr(self, "_granted", {}).get(actor)
             update = workflow.current_update_info()
-            if update is not None and (granted is None
-                                       or granted[0] != self._permission(update.name)):
+            if update is not None and (
+                granted is None or granted[0] != self._permission(update.name)
+            ):
                 granted = (self._permission(update.name), self._facts())
             if granted is not None:
                 permission, facts = granted
-        return StepKey(process_id=self.state.process_id, step=step, actor=actor,
-                       run=self._run_chain(), permission=permission, facts=facts)
+        return StepKey(
+            process_id=self.state.process_id,
+            step=step,
+            actor=actor,
+            run=self._run_chain(),
+            permission=permission,
+            facts=facts,
+        )
 
     def _run_chain(self) -> str:
         """The first run id of this workflow: the same across continue-as-new, new when an
@@ -263,8 +276,10 @@ class Process:
     def _facts(self) -> Facts:
         """The process's facts for the permission rule; a process may add its own."""
         partner = getattr(self.state, "partner_id", None)
-        return Facts(partner_ids=[partner] if partner else [],
-                     account_id=getattr(self.state, "account_id", None))
+        return Facts(
+            partner_ids=[partner] if partner else [],
+            account_id=getattr(self.state, "account_id", None),
+        )
 
     async def _authorize(self, step: str, actor: str, **facts: Any) -> None:
         """Refuses the step (nothing written) unless the directory lets `actor` do it;
@@ -282,8 +297,9 @@ class Process:
         write, and a step that changes the process before writing always asks first."""
         return actor != SYSTEM and rules_2026_12()
 
-    async def _refused_start(self, actor: str, *, checked_by_first_step: bool = False
-                             ) -> str | None:
+    async def _refused_start(
+        self, actor: str, *, checked_by_first_step: bool = False
+    ) -> str | None:
         """Why `actor` may not start this process (None: may). `checked_by_first_step`: the
         process's first step writes nothing before its own transaction checks the start
         permission (store/steps.py once()) and refuses with the same reason, logged; from
@@ -305,12 +321,14 @@ class Process:
                 return reason
             except ActivityError as err:
                 if workflow.current_update_info() is not None:  # the sender may try again
-                    raise refusal(f"the people directory cannot be read now "
-                                  f"({attention_reason(err)}); nothing was done: try again"
-                                  ) from None
+                    raise refusal(
+                        f"the people directory cannot be read now "
+                        f"({attention_reason(err)}); nothing was done: try again"
+                    ) from None
                 # a start: staff decide, as for any step that cannot go on
-                await self._needs_attention(f"may {actor} {permission}?",
-                                            attention_reason(err)[:300])
+                await self._needs_attention(
+                    f"may {actor} {permission}?", attention_reason(err)[:300]
+                )
 
     async def _act(self, activity: Any, arg: Any, summary: str) -> Any:
         """Runs one activity under the activity policy. A business refusal is raised to the
@@ -319,8 +337,11 @@ class Process:
         while True:
             try:
                 return await workflow.execute_activity_method(
-                    activity, arg, start_to_close_timeout=ACTIVITY_TIMEOUT,
-                    schedule_to_close_timeout=ACTIVITY_DEADLINE, retry_policy=ACTIVITY_RETRIES,
+                    activity,
+                    arg,
+                    start_to_close_timeout=ACTIVITY_TIMEOUT,
+                    schedule_to_close_timeout=ACTIVITY_DEADLINE,
+                    retry_policy=ACTIVITY_RETRIES,
                     summary=summary[:200],
                 )
             except ActivityError as err:
@@ -348,16 +369,18 @@ class Process:
         seen = len(self._decisions)
         self._attention, self._attention_step = reason, step
         self._install_cancel()
-        s.waiting_for = (f"staff: needs attention: {reason}; step: {step}. Fix the cause, then "
-                         f"`starter.py retry {s.process_id}`, or `starter.py cancel "
-                         f"{s.process_id} --reason ...`")
+        s.waiting_for = (
+            f"staff: needs attention: {reason}; step: {step}. Fix the cause, then "
+            f"`starter.py retry {s.process_id}`, or `starter.py cancel "
+            f"{s.process_id} --reason ...`"
+        )
         s.since = workflow.now()
         s.revision += 1
         self._upsert([STAGE.value_set(NEEDS_ATTENTION)])
         workflow.set_current_details(
-            f"needs attention: {reason} (step: {step}; since {s.since:%Y-%m-%d %H:%M} UTC)")
-        workflow.logger.warning("process needs attention", extra={"reason": reason,
-                                                                   "step": step})
+            f"needs attention: {reason} (step: {step}; since {s.since:%Y-%m-%d %H:%M} UTC)"
+        )
+        workflow.logger.warning("process needs attention", extra={"reason": reason, "step": step})
         await workflow.wait_condition(lambda: len(self._decisions) > seen)
         decision, actor, why = self._decisions[seen]
         self._attention = None
@@ -365,9 +388,11 @@ class Process:
             self._set_stage(before[0], before[1])
             return
         self._abandon(actor, why, reason)
-        raise ApplicationError(f"{s.process_id} cancelled by {actor} while it needed "
-                               f"attention ({reason}): {why}", type=ABANDONED,
-                               non_retryable=True)
+        raise ApplicationError(
+            f"{s.process_id} cancelled by {actor} while it needed attention ({reason}): {why}",
+            type=ABANDONED,
+            non_retryable=True,
+        )
 
     def _abandon(self, actor: str, why: str, reason: str) -> None:
         """The process ends without further writes; what it wrote stays (see status)."""
@@ -385,8 +410,10 @@ class Process:
 
     def _check_attention(self) -> None:
         if self._attention is None:
-            raise refusal(f"nothing to retry: {self.state.process_id} needs no attention "
-                          f"({self.state.stage.value}: {self.state.waiting_for})")
+            raise refusal(
+                f"nothing to retry: {self.state.process_id} needs no attention "
+                f"({self.state.stage.value}: {self.state.waiting_for})"
+            )
 
     @workflow.update
     async def retry(self, step: StaffStep) -> StepAnswer:
@@ -396,9 +423,11 @@ class Process:
         self._check_attention()
         what = self._attention_step
         self._decisions.append(("retry", step.actor, ""))
-        return StepAnswer(message=f"{self.state.process_id}: step \"{what}\" runs again; "
-                          f"`starter.py status {self.state.process_id}` shows how it goes",
-                          stage=NEEDS_ATTENTION)
+        return StepAnswer(
+            message=f'{self.state.process_id}: step "{what}" runs again; '
+            f"`starter.py status {self.state.process_id}` shows how it goes",
+            stage=NEEDS_ATTENTION,
+        )
 
     @retry.validator
     def _validate_retry(self, step: StaffStep) -> None:
@@ -418,8 +447,7 @@ class Process:
             if self._attention is not None:
                 return
             if own is None:
-                raise refusal(f"{self.state.process_id} cannot be cancelled: it needs no "
-                              "attention")
+                raise refusal(f"{self.state.process_id} cannot be cancelled: it needs no attention")
             if own_validator is not None:
                 own_validator(c)
 
@@ -430,8 +458,11 @@ class Process:
             if self._attention is None:
                 raise refusal(f"{self.state.process_id} needs no attention any more")
             self._decisions.append(("cancel", c.actor, c.reason))
-            return StepAnswer(message=f"{self.state.process_id} cancelled while it needed "
-                              f"attention; what it had written stays", stage="cancelled")
+            return StepAnswer(
+                message=f"{self.state.process_id} cancelled while it needed "
+                f"attention; what it had written stays",
+                stage="cancelled",
+            )
 
         workflow.set_update_handler("cancel", cancel, validator=validate)
 
@@ -458,16 +489,22 @@ class Process:
             raise refusal(self.refusal)
         self._starts += 1
         if not self.validated:
-            return StepAnswer(message=f"{self.state.process_id} started, but it needs attention:"
-                              f" {self._attention}; staff: `starter.py retry "
-                              f"{self.state.process_id}` once the cause is fixed, or "
-                              f"`starter.py cancel {self.state.process_id} --reason ...`",
-                              stage=NEEDS_ATTENTION, rejected=True)
+            return StepAnswer(
+                message=f"{self.state.process_id} started, but it needs attention:"
+                f" {self._attention}; staff: `starter.py retry "
+                f"{self.state.process_id}` once the cause is fixed, or "
+                f"`starter.py cancel {self.state.process_id} --reason ...`",
+                stage=NEEDS_ATTENTION,
+                rejected=True,
+            )
         if self._starts > 1:  # a later start of the same id, while this run runs
-            return StepAnswer(message=f"{self.state.process_id} already exists: "
-                              f"{self.state.waiting_for} (the same request is not started "
-                              "twice)", stage=self.state.stage,
-                              notes=getattr(self.state, "notes", []))
+            return StepAnswer(
+                message=f"{self.state.process_id} already exists: "
+                f"{self.state.waiting_for} (the same request is not started "
+                "twice)",
+                stage=self.state.stage,
+                notes=getattr(self.state, "notes", []),
+            )
         return self._started_answer()
 
     def _started_answer(self) -> StepAnswer:

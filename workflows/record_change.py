@@ -34,8 +34,11 @@ class RecordChange:
     @workflow.init
     def __init__(self, request: RecordChangeRequest) -> None:
         self.result = RecordChangeResult(
-            process_id=workflow.info().workflow_id, stage=RecordStage.DONE,
-            message="in progress", operation=request.change.operation)
+            process_id=workflow.info().workflow_id,
+            stage=RecordStage.DONE,
+            message="in progress",
+            operation=request.change.operation,
+        )
 
     @workflow.query
     def status(self) -> RecordChangeResult:
@@ -52,11 +55,17 @@ class RecordChange:
                 raise Refused(why)
             done = await workflow.execute_activity_method(
                 PsaActivities.change_record,
-                RecordChangeStep(key=StepKey(process_id=self.result.process_id,
-                                             step=change.operation, actor=request.actor,
-                                             run=run_chain(), permission=permission,
-                                             facts=facts),
-                                 change=change),
+                RecordChangeStep(
+                    key=StepKey(
+                        process_id=self.result.process_id,
+                        step=change.operation,
+                        actor=request.actor,
+                        run=run_chain(),
+                        permission=permission,
+                        facts=facts,
+                    ),
+                    change=change,
+                ),
                 start_to_close_timeout=timedelta(seconds=30),
                 summary=change.operation.replace("-", " "),
             )
@@ -70,8 +79,10 @@ class RecordChange:
             self.result.message = done.message
             self.result.record_id, self.result.account_id = done.record_id, done.account_id
         self.result.at = workflow.now()
-        attributes = [PROCESS_KIND.value_set(ProcessKind.RECORD_CHANGE.value),
-                      STAGE.value_set(self.result.stage.value)]
+        attributes = [
+            PROCESS_KIND.value_set(ProcessKind.RECORD_CHANGE.value),
+            STAGE.value_set(self.result.stage.value),
+        ]
         if self.result.account_id:
             attributes.append(ACCOUNT_ID.value_set(self.result.account_id))
         workflow.upsert_search_attributes(attributes)

@@ -16,6 +16,9 @@ class RecordsRead:
     @workflow.run
     async def run(self, lookup: RecordsLookup) -> Records:
         return await workflow.execute_activity_method(
-            RecordActivities.read_records, lookup,
-            start_to_close_timeout=ACTIVITY_TIMEOUT, schedule_to_close_timeout=READ_DEADLINE,
-            summary=f"read {lookup.what}")
+            RecordActivities.read_records,
+            lookup,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            schedule_to_close_timeout=READ_DEADLINE,
+            summary=f"read {lookup.what}",
+        )

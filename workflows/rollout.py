@@ -44,8 +44,10 @@ BEHAVIOUR: dict[str, VersioningBehavior] = {
 
 def versioned_worker() -> bool:
     """worker.py serves a deployment version (config.worker_deployment reads the same)."""
-    return bool(os.environ.get("PARTNERFLOW_DEPLOYMENT_NAME", "").strip()
-                and os.environ.get("PARTNERFLOW_BUILD_ID", "").strip())
+    return bool(
+        os.environ.get("PARTNERFLOW_DEPLOYMENT_NAME", "").strip()
+        and os.environ.get("PARTNERFLOW_BUILD_ID", "").strip()
+    )
 
 
 # The server refuses a workflow task that names a versioning behaviour from a worker without
@@ -74,5 +76,7 @@ def continue_as_new_on_current_version(arg: Any) -> NoReturn:
     versioned = version is not None and bool(version.deployment_name)  # else a bare build id
     workflow.continue_as_new(
         arg,
-        initial_versioning_behavior=(ContinueAsNewVersioningBehavior.AUTO_UPGRADE
-                                     if versioned else None))
+        initial_versioning_behavior=(
+            ContinueAsNewVersioningBehavior.AUTO_UPGRADE if versioned else None
+        ),
+    )

@@ -19,17 +19,26 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def environment(temporal_address: str, database_url: str, task_queue: str) -> dict[str, str]:
     env = dict(os.environ)
-    env.update(TEMPORAL_ADDRESS=temporal_address, TEMPORAL_NAMESPACE="default",
-               DATABASE_URL=database_url, PARTNERFLOW_TASK_QUEUE=task_queue, USER="staff-e2e",
-               PARTNERFLOW_ACTOR="staff-e2e",  # a test staff member (tests/people.py)
-               # any free port: several workers may run at once
-               PARTNERFLOW_METRICS_ADDRESS="127.0.0.1:0", PARTNERFLOW_HEALTH_PORT="0",
-               # not the developer's .data (its key ring, its documents)
-               PARTNERFLOW_DATA_DIR=tempfile.mkdtemp(prefix="partnerflow-e2e-"),
-               # worker and starter refuse to run without a key ring (fail closed)
-               PARTNERFLOW_ENCRYPTION_KEYS=new_key_entry("e2e"))
-    for name in ("PARTNERFLOW_ALLOW_PLAINTEXT", "PARTNERFLOW_ACCEPT_PLAINTEXT_HISTORY",
-                 "PARTNERFLOW_STARTER_WAIT"):
+    env.update(
+        TEMPORAL_ADDRESS=temporal_address,
+        TEMPORAL_NAMESPACE="default",
+        DATABASE_URL=database_url,
+        PARTNERFLOW_TASK_QUEUE=task_queue,
+        USER="staff-e2e",
+        PARTNERFLOW_ACTOR="staff-e2e",  # a test staff member (tests/people.py)
+        # any free port: several workers may run at once
+        PARTNERFLOW_METRICS_ADDRESS="127.0.0.1:0",
+        PARTNERFLOW_HEALTH_PORT="0",
+        # not the developer's .data (its key ring, its documents)
+        PARTNERFLOW_DATA_DIR=tempfile.mkdtemp(prefix="partnerflow-e2e-"),
+        # worker and starter refuse to run without a key ring (fail closed)
+        PARTNERFLOW_ENCRYPTION_KEYS=new_key_entry("e2e"),
+    )
+    for name in (
+        "PARTNERFLOW_ALLOW_PLAINTEXT",
+        "PARTNERFLOW_ACCEPT_PLAINTEXT_HISTORY",
+        "PARTNERFLOW_STARTER_WAIT",
+    ):
         env.pop(name, None)
     return env
 
@@ -37,8 +46,11 @@ def environment(temporal_address: str, database_url: str, task_queue: str) -> di
 async def client_for(env: dict[str, str]) -> Client:
     """A Temporal client with the key ring of `env`: reads what worker.py wrote."""
     codec = EncryptionCodec(parse_key_ring(env["PARTNERFLOW_ENCRYPTION_KEYS"]))
-    return await Client.connect(env["TEMPORAL_ADDRESS"], namespace=env["TEMPORAL_NAMESPACE"],
-                                data_converter=data_converter(codec))
+    return await Client.connect(
+        env["TEMPORAL_ADDRESS"],
+        namespace=env["TEMPORAL_NAMESPACE"],
+        data_converter=data_converter(codec),
+    )
 
 
 @dataclass
@@ -50,15 +62,20 @@ class Answer:
 
 async def starter(env: dict[str, str], *args: str) -> Answer:
     # forked from a pre-started interpreter of this environment (tests/e2e/forked.py)
-    proc = await spawn(env, [str(ROOT / "starter.py"), *args, "--json"],
-                       stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    proc = await spawn(
+        env,
+        [str(ROOT / "starter.py"), *args, "--json"],
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     out, err = await asyncio.wait_for(proc.communicate(), timeout=120)
     text = out.decode()
     try:
         body = json.loads(text)
     except json.JSONDecodeError:
-        raise AssertionError(f"starter {args} printed no JSON (exit {proc.returncode}):\n"
-                             f"{text}\n{err.decode()}") from None
+        raise AssertionError(
+            f"starter {args} printed no JSON (exit {proc.returncode}):\n{text}\n{err.decode()}"
+        ) from None
     return Answer(proc.returncode, body, text)
 
 
@@ -72,8 +89,7 @@ class WorkerProcess:
         while True:
             line = await asyncio.wait_for(self.proc.stderr.readline(), timeout=60)
             if not line:
-                raise AssertionError("worker.py exited before it started:\n" +
-                                     "".join(self.lines))
+                raise AssertionError("worker.py exited before it started:\n" + "".join(self.lines))
             self.lines.append(line.decode())
             if "worker started" in self.lines[-1]:
                 asyncio.get_running_loop().create_task(self._drain())
@@ -92,8 +108,12 @@ class WorkerProcess:
 @asynccontextmanager
 async def worker(env: dict[str, str]):
     # forked from a pre-started interpreter of this environment (tests/e2e/forked.py)
-    proc = await spawn(env, [str(ROOT / "worker.py")],
-                       stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+    proc = await spawn(
+        env,
+        [str(ROOT / "worker.py")],
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
     w = WorkerProcess(proc)
     try:
         await w.started()

@@ -31,8 +31,9 @@ KEEP = 8  # env zygotes kept (least recently used ones end); they share the base
 
 
 class Forked:
-    def __init__(self, control: tuple[asyncio.StreamReader, asyncio.StreamWriter], stdin,
-                 stdout, stderr) -> None:
+    def __init__(
+        self, control: tuple[asyncio.StreamReader, asyncio.StreamWriter], stdin, stdout, stderr
+    ) -> None:
         # the writer is kept: dropping it closes the socket
         self._control, self._writer = control
         self.stdin, self.stdout, self.stderr = stdin, stdout, stderr
@@ -102,8 +103,7 @@ _zygotes: "OrderedDict[tuple, asyncio.Task]" = OrderedDict()
 # and the test runner's own bookkeeping (pytest names the running test, Selenium sets
 # SE_OFFLINE), never read by the libraries the base imported. Any other difference (PATH,
 # PYTHON*, the locale ...) gets a zygote of its own, started with that environment.
-OURS = ("PARTNERFLOW_", "TEMPORAL_", "DATABASE_URL", "USER", "PYTEST_CURRENT_TEST",
-        "SE_OFFLINE")
+OURS = ("PARTNERFLOW_", "TEMPORAL_", "DATABASE_URL", "USER", "PYTEST_CURRENT_TEST", "SE_OFFLINE")
 
 
 async def _ready(control: socket.socket) -> bool:
@@ -119,8 +119,18 @@ async def _start_zygote(env: dict[str, str], preload: str) -> _Zygote | None:
     log = tempfile.TemporaryFile()  # its own words, were it to fail
     try:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, str(ZYGOTE), str(ROOT), preload, str(theirs.fileno()), cwd=ROOT,
-            env=env, stdin=DEVNULL, stdout=DEVNULL, stderr=log, pass_fds=[theirs.fileno()])
+            sys.executable,
+            str(ZYGOTE),
+            str(ROOT),
+            preload,
+            str(theirs.fileno()),
+            cwd=ROOT,
+            env=env,
+            stdin=DEVNULL,
+            stdout=DEVNULL,
+            stderr=log,
+            pass_fds=[theirs.fileno()],
+        )
     finally:
         theirs.close()
     if not await _ready(ours):
@@ -134,8 +144,11 @@ async def _from_base(base: _Zygote, env: dict[str, str], preload: str) -> _Zygot
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     reply, their_reply = socket.socketpair()
     try:
-        socket.send_fds(base.control, [json.dumps({"zygote": preload, "env": env}).encode()],
-                        [their_reply.fileno(), theirs.fileno()])
+        socket.send_fds(
+            base.control,
+            [json.dumps({"zygote": preload, "env": env}).encode()],
+            [their_reply.fileno(), theirs.fileno()],
+        )
     finally:
         theirs.close()
         their_reply.close()
@@ -169,17 +182,21 @@ async def _zygote(env: dict[str, str], preload: str) -> _Zygote | None:
     env = dict(env)
     if _base.get("loop") is not loop:
         base_env = dict(os.environ)
-        _base.update(loop=loop, env=base_env, task=loop.create_task(
-            _start_zygote(base_env, "base")))
+        _base.update(
+            loop=loop, env=base_env, task=loop.create_task(_start_zygote(base_env, "base"))
+        )
     base_env = _base["env"]
     differs = {k for k in base_env.keys() | env.keys() if base_env.get(k) != env.get(k)}
     if all(k.startswith(OURS) for k in differs):
+
         async def start():
             base = await asyncio.shield(_base["task"])
             return None if base is None else await _from_base(base, env, preload)
     else:
+
         async def start():
             return await _start_zygote(env, preload)
+
     return await _cached((loop, preload, tuple(sorted(env.items()))), start)
 
 
@@ -196,8 +213,7 @@ def _pipe_ends(how, fd: int, for_reading: bool) -> tuple[int, int | None]:
     return os.dup(how.fileno()), None
 
 
-async def spawn(env: dict[str, str], argv: list[str], *, stdin=None, stdout=None,
-                stderr=None):
+async def spawn(env: dict[str, str], argv: list[str], *, stdin=None, stdout=None, stderr=None):
     """Runs `python <argv>` in ROOT (argv: a script path and its arguments, or "-m", a module
     and its arguments) as asyncio.create_subprocess_exec would."""
     if argv[0] == "-m":
@@ -207,14 +223,17 @@ async def spawn(env: dict[str, str], argv: list[str], *, stdin=None, stdout=None
     zygote = await _zygote(env, PRELOAD[name]) if name in PRELOAD else None
     if zygote is None:
         return await asyncio.create_subprocess_exec(
-            sys.executable, *argv, cwd=ROOT, env=env, stdin=stdin, stdout=stdout, stderr=stderr)
+            sys.executable, *argv, cwd=ROOT, env=env, stdin=stdin, stdout=stdout, stderr=stderr
+        )
     loop = asyncio.get_running_loop()
-    ends = [_pipe_ends(stdin, 0, True), _pipe_ends(stdout, 1, False),
-            _pipe_ends(stderr, 2, False)]
+    ends = [_pipe_ends(stdin, 0, True), _pipe_ends(stdout, 1, False), _pipe_ends(stderr, 2, False)]
     reply, theirs = socket.socketpair()
     try:
-        socket.send_fds(zygote.control, [json.dumps(request).encode()],
-                        [theirs.fileno(), *(child for child, _ in ends)])
+        socket.send_fds(
+            zygote.control,
+            [json.dumps(request).encode()],
+            [theirs.fileno(), *(child for child, _ in ends)],
+        )
     finally:
         theirs.close()
         for child, _ in ends:
@@ -224,13 +243,15 @@ async def spawn(env: dict[str, str], argv: list[str], *, stdin=None, stdout=None
         if mine is None:
             streams.append(None)
         elif reading:
-            reader = asyncio.StreamReader(limit=2 ** 16, loop=loop)
-            await loop.connect_read_pipe(lambda r=reader: asyncio.StreamReaderProtocol(r),
-                                         os.fdopen(mine, "rb", 0))
+            reader = asyncio.StreamReader(limit=2**16, loop=loop)
+            await loop.connect_read_pipe(
+                lambda r=reader: asyncio.StreamReaderProtocol(r), os.fdopen(mine, "rb", 0)
+            )
             streams.append(reader)
         else:
             transport, protocol = await loop.connect_write_pipe(
-                lambda: asyncio.streams.FlowControlMixin(loop=loop), os.fdopen(mine, "wb", 0))
+                lambda: asyncio.streams.FlowControlMixin(loop=loop), os.fdopen(mine, "wb", 0)
+            )
             streams.append(asyncio.StreamWriter(transport, protocol, None, loop))
     control = await asyncio.open_unix_connection(sock=reply)
     proc = Forked(control, *streams)

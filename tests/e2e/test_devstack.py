@@ -1,4 +1,4 @@
-"""`./run` (devstack.py) as a user starts it, on free ports and a data folder of its own:
+"""`./run` (python -m devstack) as a user starts it, on free ports and a data folder of its own:
 a killed worker comes back, a dead Temporal server stops everything with its name, Ctrl-C
 stops everything, and nothing it starts listens beyond 127.0.0.1."""
 
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.e2e
 
 
 class Run:
-    """devstack.py with its output read line by line as it comes."""
+    """python -m devstack with its output read line by line as it comes."""
 
     def __init__(self, proc: asyncio.subprocess.Process) -> None:
         self.proc = proc
@@ -40,13 +40,17 @@ class Run:
                         return found
                 raw = await self.proc.stdout.readline()
                 if not raw:
-                    raise AssertionError(f"./run ended (exit {await self.proc.wait()}) before "
-                                         f"{pattern!r}:\n" + "".join(self.lines[-40:]))
+                    raise AssertionError(
+                        f"./run ended (exit {await self.proc.wait()}) before "
+                        f"{pattern!r}:\n" + "".join(self.lines[-40:])
+                    )
                 self.lines.append(raw.decode(errors="replace"))
 
     async def drain(self) -> None:
-        self.lines += [raw.decode(errors="replace") for raw in
-                       (await self.proc.stdout.read()).splitlines(keepends=True)]
+        self.lines += [
+            raw.decode(errors="replace")
+            for raw in (await self.proc.stdout.read()).splitlines(keepends=True)
+        ]
 
     def tree(self) -> list[psutil.Process]:
         return psutil.Process(self.proc.pid).children(recursive=True)
@@ -55,14 +59,25 @@ class Run:
 @pytest.fixture
 async def devstack(postgres_admin_dsn, tmp_path):
     dsn = await ensure_database(postgres_admin_dsn, f"pf_devstack_{uuid.uuid4().hex[:8]}")
-    env = dict(os.environ, DATABASE_URL=dsn, PARTNERFLOW_DATA_DIR=str(tmp_path / "data"),
-               PARTNERFLOW_DOCUMENTS_DIR=str(tmp_path / "data" / "documents"),
-               LOG_LEVEL="INFO", **{variable: "0" for variable, _ in PORT_SETTINGS.values()})
+    env = dict(
+        os.environ,
+        DATABASE_URL=dsn,
+        PARTNERFLOW_DATA_DIR=str(tmp_path / "data"),
+        PARTNERFLOW_DOCUMENTS_DIR=str(tmp_path / "data" / "documents"),
+        LOG_LEVEL="INFO",
+        **{variable: "0" for variable, _ in PORT_SETTINGS.values()},
+    )
     env.pop("PARTNERFLOW_ENCRYPTION_KEYS", None)
     env.pop("PARTNERFLOW_ACTOR", None)  # ./run names its own identity (ops-anna) for the starter
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, str(ROOT / "devstack.py"), cwd=ROOT, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        sys.executable,
+        "-m",
+        "devstack",
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
     run = Run(proc)
     started: list[psutil.Process] = []
     try:
@@ -107,12 +122,17 @@ async def up(run: Run) -> tuple[int, dict[str, int]]:
     ports the banner printed."""
     pid = int((await run.expect(r"^worker started \(pid (\d+)\)")).group(1))
     ports = {}
-    for name, pattern in [("ui", r"Temporal UI\s+http://localhost:(\d+)"),
-                          ("temporal", r"Temporal\s+127\.0\.0\.1:(\d+)"),
-                          ("codec", r"Codec server\s+http://localhost:(\d+)"),
-                          ("worker", r"metrics http://127\.0\.0\.1:(\d+)/metrics, "
-                                     r"readiness http://127\.0\.0\.1:(\d+)/readyz"),
-                          ("portal", r"Partner portal\s+http://localhost:(\d+)")]:
+    for name, pattern in [
+        ("ui", r"Temporal UI\s+http://localhost:(\d+)"),
+        ("temporal", r"Temporal\s+127\.0\.0\.1:(\d+)"),
+        ("codec", r"Codec server\s+http://localhost:(\d+)"),
+        (
+            "worker",
+            r"metrics http://127\.0\.0\.1:(\d+)/metrics, "
+            r"readiness http://127\.0\.0\.1:(\d+)/readyz",
+        ),
+        ("portal", r"Partner portal\s+http://localhost:(\d+)"),
+    ]:
         found = await run.expect(pattern)
         ports[name] = int(found.group(1))
         if name == "worker":
@@ -149,8 +169,14 @@ async def test_a_killed_worker_comes_back_and_ctrl_c_stops_everything(devstack):
     assert worker_env["PARTNERFLOW_SIGNING_URL"] == portal
 
     sockets = listening([psutil.Process(run.proc.pid), *tree])
-    assert {ports["ui"], ports["temporal"], ports["codec"], ports["worker"],
-            ports["health"], ports["portal"]} <= set(sockets), (ports, sockets)
+    assert {
+        ports["ui"],
+        ports["temporal"],
+        ports["codec"],
+        ports["worker"],
+        ports["health"],
+        ports["portal"],
+    } <= set(sockets), (ports, sockets)
     assert set(sockets.values()) == {"127.0.0.1"}, sockets
 
     os.kill(pid, signal.SIGKILL)
@@ -164,8 +190,10 @@ async def test_a_killed_worker_comes_back_and_ctrl_c_stops_everything(devstack):
     run.proc.send_signal(signal.SIGINT)
     assert await asyncio.wait_for(run.proc.wait(), 90) == 0
     await run.drain()
-    assert ("stopping: worker, portal, reconciliation job, codec server, Temporal, PostgreSQL"
-            in "".join(run.lines))
+    assert (
+        "stopping: worker, portal, reconciliation job, codec server, Temporal, PostgreSQL"
+        in "".join(run.lines)
+    )
     assert all(gone(p) for p in started), [p for p in started if not gone(p)]
 
 
@@ -176,14 +204,17 @@ async def test_a_dead_temporal_server_is_named_and_everything_stops(devstack):
     started += tree
     temporal = next(p for p in tree if "start-dev" in " ".join(p.cmdline()))
     temporal.kill()
-    await run.expect(r"the Temporal dev server was killed \(SIGKILL\); see .*temporal\.log\. "
-                     r"Stopping everything cleanly")
+    await run.expect(
+        r"the Temporal dev server was killed \(SIGKILL\); see .*temporal\.log\. "
+        r"Stopping everything cleanly"
+    )
     assert await asyncio.wait_for(run.proc.wait(), 90) == 1
     assert all(gone(p) for p in started), [p for p in started if not gone(p)]
 
 
 async def test_every_server_listens_on_loopback_and_no_command_line_holds_the_codec_token(
-        devstack, tmp_path):
+    devstack, tmp_path
+):
     """README "Hardening": each server ./run starts (Temporal's frontend, UI, HTTP API and
     metrics, the codec server, the worker's metrics and health, the mail catcher and the
     messages page) binds 127.0.0.1; and the codec token, which opens every decrypted payload,
@@ -191,9 +222,14 @@ async def test_every_server_listens_on_loopback_and_no_command_line_holds_the_co
     run, started = devstack
     await up(run)
     text = "".join(run.lines)
-    expected = {int(p) for p in re.findall(
-        r"(?:localhost|127\.0\.0\.1):(\d+)|HTTP API (\d+)|server metrics (\d+)", text)
-        for p in p if p}
+    expected = {
+        int(p)
+        for p in re.findall(
+            r"(?:localhost|127\.0\.0\.1):(\d+)|HTTP API (\d+)|server metrics (\d+)", text
+        )
+        for p in p
+        if p
+    }
     tree = [psutil.Process(run.proc.pid), *run.tree()]
     started += tree[1:]
     sockets = {}

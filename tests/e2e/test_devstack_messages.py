@@ -18,15 +18,17 @@ from tests.e2e.test_devstack import ROOT, devstack, up  # noqa: F401 - the fixtu
 pytestmark = pytest.mark.e2e
 
 
-async def test_run_delivers_the_outbox_to_its_local_mail_catcher_and_sms_sink(
-        devstack, tmp_path):  # noqa: F811
+async def test_run_delivers_the_outbox_to_its_local_mail_catcher_and_sms_sink(devstack, tmp_path):  # noqa: F811
     run, started = devstack
     data = tmp_path / "data"  # the fixture's PARTNERFLOW_DATA_DIR
     await up(run)
     started += run.tree()
     # the banner (read already, before the worker's "worker started") names the page
-    (port,) = [m.group(1) for line in run.lines
-               if (m := re.search(r"Messages\s+http://localhost:(\d+)", line))]
+    (port,) = [
+        m.group(1)
+        for line in run.lines
+        if (m := re.search(r"Messages\s+http://localhost:(\d+)", line))
+    ]
     page = f"http://localhost:{port}/"
     # ./run leaves its database's URL in the data folder for the starter's outbox commands
     conn = await asyncpg.connect((data / "database-url").read_text())
@@ -36,8 +38,10 @@ async def test_run_delivers_the_outbox_to_its_local_mail_catcher_and_sms_sink(
         await conn.execute(
             "INSERT INTO notifications (process_id, step, recipient_kind, recipient_id,"
             " template, payload) VALUES ($1, 'create-order', 'partner', 'P-NORDTEL',"
-            " 'order_awaiting_confirmation', $2::jsonb)", f"e2e-{tag}",
-            f'{{"order_id": "O-{tag}", "account_id": "ACME", "pbx_id": "PBX-ACME"}}')
+            " 'order_awaiting_confirmation', $2::jsonb)",
+            f"e2e-{tag}",
+            f'{{"order_id": "O-{tag}", "account_id": "ACME", "pbx_id": "PBX-ACME"}}',
+        )
         async with ClientSession() as http:
             for _ in range(300):
                 async with http.get(page) as r:
@@ -49,7 +53,8 @@ async def test_run_delivers_the_outbox_to_its_local_mail_catcher_and_sms_sink(
         assert "orders@nordtel.example" in text
         for _ in range(100):  # the catcher keeps it before the relay commits "sent"
             status = await conn.fetchval(
-                "SELECT status FROM notifications WHERE process_id = $1", f"e2e-{tag}")
+                "SELECT status FROM notifications WHERE process_id = $1", f"e2e-{tag}"
+            )
             if status == "sent":
                 break
             await asyncio.sleep(0.1)
@@ -57,19 +62,24 @@ async def test_run_delivers_the_outbox_to_its_local_mail_catcher_and_sms_sink(
     finally:
         await conn.close()
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "starter.py", "outbox", cwd=ROOT,
-        env={k: v for k, v in os.environ.items() if k not in ("DATABASE_URL",
-                                                               "PARTNERFLOW_ACTOR")}
+        sys.executable,
+        "starter.py",
+        "outbox",
+        cwd=ROOT,
+        env={k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "PARTNERFLOW_ACTOR")}
         | {"PARTNERFLOW_DATA_DIR": str(data)},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
     out = (await proc.communicate())[0].decode()
     assert proc.returncode == 0, out
-    assert any("sent" in ln and "orders@nordtel.example" in ln and f"e2e-{tag}" in ln
-               for ln in out.splitlines()), out
+    assert any(
+        "sent" in ln and "orders@nordtel.example" in ln and f"e2e-{tag}" in ln
+        for ln in out.splitlines()
+    ), out
 
 
-async def test_run_a_partner_notice_and_a_login_link_reach_the_catcher_once(
-        devstack, tmp_path):  # noqa: F811
+async def test_run_a_partner_notice_and_a_login_link_reach_the_catcher_once(devstack, tmp_path):  # noqa: F811
     """Real processes under ./run: a fast change order tells the partner in German; an
     invitation's login link arrives only in the e-mail, the row keeps its hash, and the link
     from the e-mail logs the user in."""
@@ -77,18 +87,28 @@ async def test_run_a_partner_notice_and_a_login_link_reach_the_catcher_once(
     data = tmp_path / "data"
     _, ports = await up(run)
     started += run.tree()
-    (port,) = [m.group(1) for line in run.lines
-               if (m := re.search(r"Messages\s+http://localhost:(\d+)", line))]
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("DATABASE_URL", "PARTNERFLOW_ENCRYPTION_KEYS", "PARTNERFLOW_ACTOR")} | {
-        "PARTNERFLOW_DATA_DIR": str(data),
-        "TEMPORAL_ADDRESS": f"127.0.0.1:{ports['temporal']}"}
+    (port,) = [
+        m.group(1)
+        for line in run.lines
+        if (m := re.search(r"Messages\s+http://localhost:(\d+)", line))
+    ]
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "PARTNERFLOW_ENCRYPTION_KEYS", "PARTNERFLOW_ACTOR")
+    } | {"PARTNERFLOW_DATA_DIR": str(data), "TEMPORAL_ADDRESS": f"127.0.0.1:{ports['temporal']}"}
 
     async def starter(*argv: str, stdin: bytes | None = None) -> str:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "starter.py", *argv, cwd=ROOT, env=env,
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT)
+            sys.executable,
+            "starter.py",
+            *argv,
+            cwd=ROOT,
+            env=env,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
         out = (await proc.communicate(stdin))[0].decode()
         assert proc.returncode == 0, (argv, out)
         return out
@@ -99,27 +119,40 @@ async def test_run_a_partner_notice_and_a_login_link_reach_the_catcher_once(
             for _ in range(300):
                 async with http.get(f"http://localhost:{port}/") as r:
                     page = await r.text()
-                found = [part for part in page.split("<h3>")[1:]
-                         if f"to {address}" in part and words in part]
+                found = [
+                    part
+                    for part in page.split("<h3>")[1:]
+                    if f"to {address}" in part and words in part
+                ]
                 if found:
                     await asyncio.sleep(1.0)  # a second copy would have come by now
                     async with http.get(f"http://localhost:{port}/") as r:
                         page = await r.text()
-                    return [part for part in page.split("<h3>")[1:]
-                            if f"to {address}" in part and words in part]
+                    return [
+                        part
+                        for part in page.split("<h3>")[1:]
+                        if f"to {address}" in part and words in part
+                    ]
                 await asyncio.sleep(0.1)
         raise AssertionError(f"no mail to {address} with {words!r}")
 
-    await starter("fast-change", "--account", "ACME", "--pbx", "PBX-ACME", "--set",
-                  "Premium=11")
+    await starter("fast-change", "--account", "ACME", "--pbx", "PBX-ACME", "--set", "Premium=11")
     (notice,) = await mail_to("orders@nordtel.example", "zum Bestätigen eingegangen")
     assert "Bestellung bestätigen" in notice and "PBX-ACME" in notice
 
     await starter("enable-partner-management", "--as", "admin-ida")
-    await starter("create-partner-account", "--partner", "P-NORDTEL", "--channel-manager",
-                  "cm-eva", "--as", "cm-eva")
-    await starter("invite-partner-user", "--partner", "P-NORDTEL", "--contact", "C-NORD-1",
-                  "--as", "cm-eva")
+    await starter(
+        "create-partner-account",
+        "--partner",
+        "P-NORDTEL",
+        "--channel-manager",
+        "cm-eva",
+        "--as",
+        "cm-eva",
+    )
+    await starter(
+        "invite-partner-user", "--partner", "P-NORDTEL", "--contact", "C-NORD-1", "--as", "cm-eva"
+    )
     (login,) = await mail_to("anna.holm@nordtel.example", "first-login?")
     link = html.unescape(re.search(r"(https?://\S+first-login\?\S+)", login).group(1))
     # the e-mailed link opens the portal ./run started (its banner line)
@@ -128,12 +161,21 @@ async def test_run_a_partner_notice_and_a_login_link_reach_the_catcher_once(
     try:
         row = await conn.fetchrow(
             "SELECT status, secret, secret_sha256, payload FROM notifications"
-            " WHERE template = 'partner_user_login' AND recipient_id = 'C-NORD-1'")
+            " WHERE template = 'partner_user_login' AND recipient_id = 'C-NORD-1'"
+        )
     finally:
         await conn.close()
     assert row["status"] == "sent" and row["secret"] is None
     assert row["secret_sha256"] == hashlib.sha256(link.encode()).hexdigest()
     assert "first-login" not in row["payload"]
-    out = await starter("partner-login", "--partner", "P-NORDTEL", "--user", "C-NORD-1",
-                        "--token", link, stdin=b"a long Passphrase 2026\n")
+    out = await starter(
+        "partner-login",
+        "--partner",
+        "P-NORDTEL",
+        "--user",
+        "C-NORD-1",
+        "--token",
+        link,
+        stdin=b"a long Passphrase 2026\n",
+    )
     assert "C-NORD-1" in out

@@ -32,17 +32,21 @@ def get(url: str) -> tuple[int, str]:
 
 async def test_encrypted_payloads_metrics_health_and_step_logs(cli_env, pool):
     metrics_port, health_port = free_port(), free_port()
-    env = dict(cli_env, PARTNERFLOW_ENCRYPTION_KEYS=new_key_entry("k1"),
-               PARTNERFLOW_METRICS_ADDRESS=f"127.0.0.1:{metrics_port}",
-               PARTNERFLOW_HEALTH_PORT=str(health_port))
+    env = dict(
+        cli_env,
+        PARTNERFLOW_ENCRYPTION_KEYS=new_key_entry("k1"),
+        PARTNERFLOW_METRICS_ADDRESS=f"127.0.0.1:{metrics_port}",
+        PARTNERFLOW_HEALTH_PORT=str(health_port),
+    )
     acc = await new_account(pool, licences={"Premium": 1})
     async with worker(env) as running:
         assert get(f"http://127.0.0.1:{health_port}/healthz")[0] == 200
         status, body = get(f"http://127.0.0.1:{health_port}/readyz")
         assert status == 200 and json.loads(body)["status"] == "ready", body
 
-        started = await starter(env, "fast-change", "--account", acc.id, "--pbx", acc.pbx_id,
-                                "--set", "Premium=2")
+        started = await starter(
+            env, "fast-change", "--account", acc.id, "--pbx", acc.pbx_id, "--set", "Premium=2"
+        )
         pid = started.body["data"]["process_id"]
         assert (await starter(env, "confirm", pid, "--as", "partner-dee")).code == 0
         refused = await starter(env, "confirm", "--as", "partner-dee", pid)
@@ -53,8 +57,8 @@ async def test_encrypted_payloads_metrics_health_and_step_logs(cli_env, pool):
         assert status_in_status.body["data"]["stage"] == "applied"  # decrypted for staff
         lines = [json.loads(line) for line in running.lines if line.startswith("{")]
 
-    assert 'partnerflow_steps_received{' in metrics and 'step="confirm"' in metrics
-    assert 'partnerflow_processes_completed{' in metrics and 'stage="applied"' in metrics
+    assert "partnerflow_steps_received{" in metrics and 'step="confirm"' in metrics
+    assert "partnerflow_processes_completed{" in metrics and 'stage="applied"' in metrics
     assert "temporal_workflow_completed" in metrics  # the SDK runtime's own
 
     # Without the key, Temporal's history holds only ciphertext.
@@ -65,8 +69,9 @@ async def test_encrypted_payloads_metrics_health_and_step_logs(cli_env, pool):
     assert request.metadata["encoding"] == ENCODING
     assert acc.pbx_id.encode() not in request.data
 
-    (confirm,) = [ln for ln in lines if ln.get("event") == "step received"
-                  and ln.get("step") == "confirm"]
+    (confirm,) = [
+        ln for ln in lines if ln.get("event") == "step received" and ln.get("step") == "confirm"
+    ]
     assert confirm["process_id"] == pid and confirm["run_id"]
     assert confirm["actor"] == "partner-dee"
     written = [ln for ln in lines if ln.get("event") == "step written"]

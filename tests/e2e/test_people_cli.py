@@ -30,16 +30,23 @@ async def demo_db(postgres_admin_dsn) -> str:
     conn = await connect(dsn)
     try:
         await demo.load(conn)
-        await conn.execute("INSERT INTO partner_management (enabled_by, process_id)"
-                           " VALUES ('admin-ida', 'tests')")
+        await conn.execute(
+            "INSERT INTO partner_management (enabled_by, process_id) VALUES ('admin-ida', 'tests')"
+        )
         for user, partner in (("C-NORD-1", "P-NORDTEL"), ("C-ALP-1", "P-ALPCOM")):
-            await conn.execute("INSERT INTO partner_accounts (partner_id, channel_manager,"
-                               " process_id, created_by) VALUES ($1, 'cm-eva', 'tests',"
-                               " 'cm-eva')", partner)
+            await conn.execute(
+                "INSERT INTO partner_accounts (partner_id, channel_manager,"
+                " process_id, created_by) VALUES ($1, 'cm-eva', 'tests',"
+                " 'cm-eva')",
+                partner,
+            )
             await conn.execute(
                 "INSERT INTO partner_users (id, partner_id, status, password_hash,"
                 " first_login_at, invited_by) VALUES ($1, $2, 'active', $3, now(), 'cm-eva')",
-                user, partner, PASSWORD_HASH)
+                user,
+                partner,
+                PASSWORD_HASH,
+            )
     finally:
         await conn.close()
     return dsn
@@ -55,23 +62,37 @@ def env(demo_db) -> dict[str, str]:
 async def security_rows(dsn: str, actor: str) -> list:
     conn = await asyncpg.connect(dsn)
     try:
-        return await conn.fetch("SELECT permission, process_id, reason, checked_in FROM"
-                                " security_log WHERE actor = $1 ORDER BY id", actor)
+        return await conn.fetch(
+            "SELECT permission, process_id, reason, checked_in FROM"
+            " security_log WHERE actor = $1 ORDER BY id",
+            actor,
+        )
     finally:
         await conn.close()
 
 
 IMPERSONATIONS = [
-    ("C-ALP-1", ["confirm", "fast-change-order-ACME-1a2b3c4d"],
-     "--as C-ALP-1: a user of partner P-ALPCOM, not staff"),
-    ("C-ALP-1", ["create-partner-account", "--partner", "P-NORDTEL", "--channel-manager",
-                 "C-ALP-1"], "a user of partner P-ALPCOM, not staff"),
-    ("C-NORD-1", ["publish", "change-order-ACME-1a2b3c4d"],
-     "a user of partner P-NORDTEL, not staff"),
-    ("intern-joe", ["enable-partner-management"],
-     "--as intern-joe: not in the people directory"),
-    ("C-FJORD-1", ["contract-signed", "renegotiation-FJORDBYGG-1a2b3c4d"],
-     "a customer's signer, not staff"),
+    (
+        "C-ALP-1",
+        ["confirm", "fast-change-order-ACME-1a2b3c4d"],
+        "--as C-ALP-1: a user of partner P-ALPCOM, not staff",
+    ),
+    (
+        "C-ALP-1",
+        ["create-partner-account", "--partner", "P-NORDTEL", "--channel-manager", "C-ALP-1"],
+        "a user of partner P-ALPCOM, not staff",
+    ),
+    (
+        "C-NORD-1",
+        ["publish", "change-order-ACME-1a2b3c4d"],
+        "a user of partner P-NORDTEL, not staff",
+    ),
+    ("intern-joe", ["enable-partner-management"], "--as intern-joe: not in the people directory"),
+    (
+        "C-FJORD-1",
+        ["contract-signed", "renegotiation-FJORDBYGG-1a2b3c4d"],
+        "a customer's signer, not staff",
+    ),
 ]
 
 
@@ -82,7 +103,10 @@ async def test_the_starter_refuses_anyone_but_active_staff_before_sending(env, d
         assert words in answer.body["message"], answer.body
         rows = await security_rows(demo_db, actor)
         assert (rows[-1]["permission"], rows[-1]["checked_in"], rows[-1]["reason"]) == (
-            f"starter.{argv[0]}", "starter", answer.body["message"])
+            f"starter.{argv[0]}",
+            "starter",
+            answer.body["message"],
+        )
 
 
 async def test_the_identity_comes_from_configuration_never_from_user(env, demo_db):
@@ -99,19 +123,46 @@ async def test_the_identity_comes_from_configuration_never_from_user(env, demo_d
 
 async def test_an_admin_manages_staff_each_change_audited_and_others_are_refused(env, demo_db):
     user = f"ops-{uuid.uuid4().hex[:4]}"
-    refused = await starter(env, "staff", "add", "--user", user, "--name", "Lea Franke",
-                            "--email", "lea@partnerflow.example", "--role", "sales_ops",
-                            "--as", "ops-ben")
+    refused = await starter(
+        env,
+        "staff",
+        "add",
+        "--user",
+        user,
+        "--name",
+        "Lea Franke",
+        "--email",
+        "lea@partnerflow.example",
+        "--role",
+        "sales_ops",
+        "--as",
+        "ops-ben",
+    )
     assert refused.code == 1
-    assert refused.body["message"] == ("only an active admin manages staff; ops-ben is not an "
-                                       "admin (sales_ops)")
+    assert refused.body["message"] == (
+        "only an active admin manages staff; ops-ben is not an admin (sales_ops)"
+    )
     assert [r["permission"] for r in await security_rows(demo_db, "ops-ben")] == ["staff.add"]
 
     steps = [
-        (["add", "--user", user, "--name", "Lea Franke", "--email", "lea@partnerflow.example",
-          "--role", "sales_ops"], f"{user} (Lea Franke) added as staff with sales_ops"),
-        (["grant", "--user", user, "--role", "customer_care"],
-         f"{user} has customer_care, sales_ops"),
+        (
+            [
+                "add",
+                "--user",
+                user,
+                "--name",
+                "Lea Franke",
+                "--email",
+                "lea@partnerflow.example",
+                "--role",
+                "sales_ops",
+            ],
+            f"{user} (Lea Franke) added as staff with sales_ops",
+        ),
+        (
+            ["grant", "--user", user, "--role", "customer_care"],
+            f"{user} has customer_care, sales_ops",
+        ),
         (["revoke", "--user", user, "--role", "sales_ops"], f"{user} has customer_care"),
     ]
     for argv, message in steps:
@@ -127,18 +178,26 @@ async def test_an_admin_manages_staff_each_change_audited_and_others_are_refused
     assert done.code == 0 and "deactivated" in done.body["message"]
     answer = await starter(env, "status", "x-1", "--as", user)
     assert (answer.code, answer.body["message"]) == (
-        1, f"--as {user}: deactivated in the people directory")
+        1,
+        f"--as {user}: deactivated in the people directory",
+    )
 
     conn = await asyncpg.connect(demo_db)
     try:
-        audited = await conn.fetch("SELECT actor, action FROM audit_log WHERE process_id ="
-                                   " 'people-directory' AND result->>'message' LIKE $1"
-                                   " ORDER BY id", f"{user}%")
+        audited = await conn.fetch(
+            "SELECT actor, action FROM audit_log WHERE process_id ="
+            " 'people-directory' AND result->>'message' LIKE $1"
+            " ORDER BY id",
+            f"{user}%",
+        )
     finally:
         await conn.close()
     assert [(r["actor"], r["action"]) for r in audited] == [
-        ("admin-ida", "staff add"), ("admin-ida", "staff grant"), ("admin-ida", "staff revoke"),
-        ("admin-ida", "staff deactivate")]
+        ("admin-ida", "staff add"),
+        ("admin-ida", "staff grant"),
+        ("admin-ida", "staff revoke"),
+        ("admin-ida", "staff deactivate"),
+    ]
 
 
 async def test_ops_read_the_security_log(env, demo_db):
@@ -147,7 +206,10 @@ async def test_ops_read_the_security_log(env, demo_db):
     assert log.code == 0
     row = log.body["data"][0]
     assert (row["actor"], row["permission"], row["checked_in"]) == (
-        "C-ALP-1", "starter.confirm", "starter")
+        "C-ALP-1",
+        "starter.confirm",
+        "starter",
+    )
     assert row["process_id"] == "fast-change-order-ACME-1a2b3c4d" and row["at"]
     later = await starter(env, "security-log", "--since", "2999-01-01")
     assert (later.code, later.body["data"]) == (0, [])
@@ -160,8 +222,15 @@ async def test_the_first_admin_of_an_empty_directory(postgres_admin_dsn):
     env = {**os.environ, "DATABASE_URL": dsn}
 
     def store(*args: str) -> str:
-        return subprocess.run([sys.executable, "-m", "store", *args], cwd=ROOT, env=env,
-                              capture_output=True, text=True, timeout=60, check=True).stdout
+        return subprocess.run(
+            [sys.executable, "-m", "store", *args],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout
 
     first = await asyncio.to_thread(store, "first-admin", "boss", "Bo Boss", "bo@x.example")
     assert first.startswith("boss (Bo Boss) is the first admin")
@@ -169,7 +238,8 @@ async def test_the_first_admin_of_an_empty_directory(postgres_admin_dsn):
     assert again.startswith("refused: the directory has an admin (boss)")
     conn = await asyncpg.connect(dsn)
     try:
-        assert await conn.fetchval("SELECT array_agg(user_id) FROM staff_roles"
-                                   " WHERE role = 'admin'") == ["boss"]
+        assert await conn.fetchval(
+            "SELECT array_agg(user_id) FROM staff_roles WHERE role = 'admin'"
+        ) == ["boss"]
     finally:
         await conn.close()

@@ -64,8 +64,10 @@ REFUSED_AS_WRITTEN: dict[tuple[str, str], tuple[int, str]] = {
 # (section heading starts with, subcommand) -> words its answer must carry: what the README
 # promises of a view.
 SHOWS: dict[tuple[str, str], list[str]] = {
-    ("Lead queue", "status"): ["Hafenlogistik GmbH, DE 20457, Premium, ",
-                               "Isar Dental, DE 80331, Premium"],
+    ("Lead queue", "status"): [
+        "Hafenlogistik GmbH, DE 20457, Premium, ",
+        "Isar Dental, DE 80331, Premium",
+    ],
     ("Partner accounts", "contacts"): ["C-NORD-1", "partner user: active", "C-NORD-2"],
     ("PSA", "invoice"): ["invoice INV-000001", "client:      ACME Acme Logistik GmbH"],
 }
@@ -74,9 +76,9 @@ SHOWS: dict[tuple[str, str], list[str]] = {
 @dataclass
 class Command:
     section: str
-    written: str            # as in the README
+    written: str  # as in the README
     expect: int | None = None  # from a `# rejected` comment
-    block: bool = False     # from a shell block (the quick start)
+    block: bool = False  # from a shell block (the quick start)
 
 
 @dataclass
@@ -99,11 +101,13 @@ def readme_commands(text: str) -> list[Command]:
             if stripped.startswith("$S "):
                 command, _, comment = stripped.partition("  #")
                 expect = 1 if re.search(r"\b(rejected|refused)\b", comment) else 0
-                commands.append(Command(section, "starter.py " + command[3:].strip(), expect,
-                                        block=True))
+                commands.append(
+                    Command(section, "starter.py " + command[3:].strip(), expect, block=True)
+                )
             elif stripped.startswith("python -m store "):
-                commands.append(Command(section, stripped.partition("  #")[0].strip(), 0,
-                                        block=True))
+                commands.append(
+                    Command(section, stripped.partition("  #")[0].strip(), 0, block=True)
+                )
             continue
         if line.startswith("## "):
             in_catalogue = line.startswith("## Process catalogue")
@@ -132,19 +136,22 @@ def section_forms(section: str) -> list[re.Pattern]:
 def shifted(token: str, days: int) -> str:
     def shift(m: re.Match) -> str:
         return (date.fromisoformat(m.group(0)) + timedelta(days=days)).isoformat()
+
     return re.sub(r"\b\d{4}-\d{2}-\d{2}\b", shift, token)
 
 
 def argv_of(command: Command, seen: Seen, links: list[str], days: int) -> list[str]:
     written = re.sub(r"\s*\[[^\[\]]*\]", "", command.written)
     assert "…" not in written and "..." not in written.replace('"..."', ""), (
-        f"not runnable as written ({command.section}): {command.written}")
+        f"not runnable as written ({command.section}): {command.written}"
+    )
     argv = []
     for token in shlex.split(written):
         if token == "ID":
             forms = section_forms(command.section)
-            token = next((p for p in reversed(seen.process_ids)
-                          if any(f.match(p) for f in forms)), None)
+            token = next(
+                (p for p in reversed(seen.process_ids) if any(f.match(p) for f in forms)), None
+            )
             assert token, f"no process id printed yet for ID in: {command.written}"
         elif "<ref>" in token:
             form = id_pattern(token)
@@ -155,8 +162,10 @@ def argv_of(command: Command, seen: Seen, links: list[str], days: int) -> list[s
             token = str(seen.records[token])
         elif token == "<link from the e-mail>":
             user = written.split("--user ", 1)[1].split()[0]
-            token = next((u for u in reversed(links)
-                          if parse_qs(urlsplit(u).query).get("user") == [user]), None)
+            token = next(
+                (u for u in reversed(links) if parse_qs(urlsplit(u).query).get("user") == [user]),
+                None,
+            )
             assert token, f"no login link for {user} in the outbox yet: {written}"
         argv.append(shifted(token, days))
     return argv
@@ -184,8 +193,13 @@ async def run(env: dict[str, str], argv: list[str]) -> tuple[int, str, str]:
         argv = [str(ROOT / "starter.py"), *argv[1:], "--json"]
     else:  # python -m store ...
         argv = argv[1:]
-    proc = await spawn(env, argv, stdin=asyncio.subprocess.PIPE,
-                       stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    proc = await spawn(
+        env,
+        argv,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     out, err = await asyncio.wait_for(proc.communicate(f"{PASSWORD}\n".encode()), 120)
     return proc.returncode, out.decode(), err.decode()
 
@@ -195,8 +209,15 @@ def test_the_readme_names_runnable_commands():
     commands = readme_commands(README.read_text())
     sections = {c.section for c in commands}
     assert sum(c.block for c in commands) >= 10
-    for heading in ("Fast change order", "Change order (quote based)", "CLASSOUND order",
-                    "Renegotiation", "Partner accounts", "Lead queue", "PSA"):
+    for heading in (
+        "Fast change order",
+        "Change order (quote based)",
+        "CLASSOUND order",
+        "Renegotiation",
+        "Partner accounts",
+        "Lead queue",
+        "PSA",
+    ):
         assert any(s.startswith(heading) for s in sections), heading
 
 
@@ -205,8 +226,12 @@ async def newest_login_link(dsn: str, user: str, env: dict[str, str]) -> str:
     here): read through the one function for that, with the worker's ring."""
     conn = await asyncpg.connect(dsn)
     try:
-        return await pending_link(conn, recipient_id=user, template="partner_user_login",
-                                  ring=parse_key_ring(env["PARTNERFLOW_ENCRYPTION_KEYS"]))
+        return await pending_link(
+            conn,
+            recipient_id=user,
+            template="partner_user_login",
+            ring=parse_key_ring(env["PARTNERFLOW_ENCRYPTION_KEYS"]),
+        )
     finally:
         await conn.close()
 
@@ -228,21 +253,31 @@ async def test_every_readme_command_works_as_written(dev_env, demo_db, tmp_path)
             code, out, err = await run(env, argv)
             log.append(f"$ {shlex.join(argv)}  -> {code}\n{out}{err}")
             sub = argv[1]
-            expected = next((v for (s, c), v in REFUSED_AS_WRITTEN.items()
-                             if command.section.startswith(s) and c == sub), None)
+            expected = next(
+                (
+                    v
+                    for (s, c), v in REFUSED_AS_WRITTEN.items()
+                    if command.section.startswith(s) and c == sub
+                ),
+                None,
+            )
             want = expected[0] if expected else (command.expect or 0)
-            assert code == want, (f"{command.section}: `{command.written}` exited {code}, "
-                                  f"expected {want}\n\n" + "\n".join(log[-3:]))
+            assert code == want, (
+                f"{command.section}: `{command.written}` exited {code}, "
+                f"expected {want}\n\n" + "\n".join(log[-3:])
+            )
             assert "Traceback" not in err, "\n".join(log[-3:])
             if expected:
                 assert expected[1] in out, "\n".join(log[-2:])
-            for words in next((v for (s, c), v in SHOWS.items()
-                               if command.section.startswith(s) and c == sub), []):
+            for words in next(
+                (v for (s, c), v in SHOWS.items() if command.section.startswith(s) and c == sub), []
+            ):
                 assert words in json.loads(out)["message"], "\n".join(log[-1:])
             if argv[0] == "starter.py":
                 remember(seen, sub, json.loads(out))
             if sub == "invite-partner-user":
                 # what the login e-mail will say: the link waits in its outbox row until the
                 # relay sends it (no relay runs here; under ./run it is on the Messages page)
-                links.append(await newest_login_link(demo_db, argv[argv.index("--contact") + 1],
-                                                   env))
+                links.append(
+                    await newest_login_link(demo_db, argv[argv.index("--contact") + 1], env)
+                )

@@ -19,8 +19,18 @@ async def test_a_refused_start_is_one_log_line_and_a_stage_of_its_own(dev_env, d
     ref = uuid.uuid4().hex[:8]
     async with worker(env) as w:
         # a typo of an account: well-formed, so the process itself refuses it (its activity)
-        refused = await starter(env, "fast-change", "--account", "CORVSU", "--pbx",
-                                "PBX-CORVUS", "--set", "Basic=5", "--ref", ref)
+        refused = await starter(
+            env,
+            "fast-change",
+            "--account",
+            "CORVSU",
+            "--pbx",
+            "PBX-CORVUS",
+            "--set",
+            "Basic=5",
+            "--ref",
+            ref,
+        )
         assert refused.code == 1, refused.text
         assert "unknown account 'CORVSU'" in refused.body["message"]
         process_id = f"fast-change-order-CORVSU-{ref}"
@@ -34,8 +44,12 @@ async def test_a_refused_start_is_one_log_line_and_a_stage_of_its_own(dev_env, d
         await asyncio.sleep(0.5)  # the worker's last lines of this process reach its log
     about = [line for line in w.lines if process_id in line]
     assert about, "".join(w.lines)
-    assert not any("Traceback" in line or "exc_info" in line or "exception" in json.loads(
-        line) for line in about if line.startswith("{")), "".join(about)
-    warnings = [line for line in about if '"level": "warning"' in line
-                or '"level": "error"' in line]
+    assert not any(
+        "Traceback" in line or "exc_info" in line or "exception" in json.loads(line)
+        for line in about
+        if line.startswith("{")
+    ), "".join(about)
+    warnings = [
+        line for line in about if '"level": "warning"' in line or '"level": "error"' in line
+    ]
     assert len(warnings) <= 1, "".join(warnings)

@@ -16,16 +16,26 @@ async def test_a_refused_partner_account_is_created_with_the_name_it_asked_for(c
     await enable_partner_management(pool)
     partner = f"P-NEW{tag()}"
     async with worker(cli_env):
-        refused = await starter(cli_env, "create-partner-account", "--partner", partner,
-                                "--channel-manager", "cm-eva")
+        refused = await starter(
+            cli_env, "create-partner-account", "--partner", partner, "--channel-manager", "cm-eva"
+        )
         assert refused.code == 1
         assert "give its name (--name)" in refused.body["message"]
-        created = await starter(cli_env, "create-partner-account", "--partner", partner,
-                                "--channel-manager", "cm-eva", "--name", "New Partner ApS")
+        created = await starter(
+            cli_env,
+            "create-partner-account",
+            "--partner",
+            partner,
+            "--channel-manager",
+            "cm-eva",
+            "--name",
+            "New Partner ApS",
+        )
         assert created.code == 0, created.text
         assert created.body["data"]["process_id"] == f"partner-account-{partner}"
-    row = await pool.fetchrow("SELECT channel_manager, status FROM partner_accounts"
-                              " WHERE partner_id = $1", partner)
+    row = await pool.fetchrow(
+        "SELECT channel_manager, status FROM partner_accounts WHERE partner_id = $1", partner
+    )
     assert (row["channel_manager"], row["status"]) == ("cm-eva", "active")
 
 
@@ -44,7 +54,8 @@ async def test_an_ended_order_is_not_answered_by_its_old_run(cli_env, pool):
         after = await starter(cli_env, *order)
         assert after.code == 1, after.text
         assert after.body["message"].startswith(
-            f"{pid} already exists and has ended (stage cancelled)")
+            f"{pid} already exists and has ended (stage cancelled)"
+        )
         status = await starter(cli_env, "status", pid)
     assert status.body["data"]["stage"] == "cancelled"
     # the answer to the start while it ran says so, rather than "started"
@@ -67,17 +78,33 @@ async def test_a_refused_start_is_started_again_once_the_cause_is_fixed(cli_env,
         confirmed = await starter(cli_env, "confirm", pid, "--as", "partner-anna")
         assert confirmed.code == 0, confirmed.text
     assert await licence_totals(pool, acc.pbx_id) == {"Basic": 3}
-    assert await pool.fetchval("SELECT status FROM orders WHERE process_id = $1",
-                               pid) == "applied"
+    assert await pool.fetchval("SELECT status FROM orders WHERE process_id = $1", pid) == "applied"
 
 
 async def test_an_onboarding_cancelled_and_started_again_has_its_contract_confirmed(
-        cli_env, pool, dev_env):
+    cli_env, pool, dev_env
+):
     _, client = await new_client(pool, licences={"Premium": 2})
-    billing = ("--legal-name", "Muster GmbH", "--street", "Hafenstr. 1", "--postal-code",
-               "20457", "--city", "Hamburg", "--country", "DE", "--billing-email",
-               "rechnung@muster.example", "--currency", "EUR", "--payment-terms", "14",
-               "--tax-id", "DE123456789")
+    billing = (
+        "--legal-name",
+        "Muster GmbH",
+        "--street",
+        "Hafenstr. 1",
+        "--postal-code",
+        "20457",
+        "--city",
+        "Hamburg",
+        "--country",
+        "DE",
+        "--billing-email",
+        "rechnung@muster.example",
+        "--currency",
+        "EUR",
+        "--payment-terms",
+        "14",
+        "--tax-id",
+        "DE123456789",
+    )
     terms = ("--start", "2026-06-01", "--payment", "bank-transfer")
     async with worker(cli_env):
         first = await starter(cli_env, "onboard", "--account", client)
@@ -98,9 +125,11 @@ async def test_an_onboarding_cancelled_and_started_again_has_its_contract_confir
         confirmed = await starter(cli_env, "confirm-contract", pid)
         assert confirmed.code == 0, confirmed.text
         assert confirmed.body["data"]["stage"] == "onboarded"
-    contracts = await pool.fetch("SELECT status FROM psa_contracts WHERE account_id = $1"
-                                 " ORDER BY created_at", client)
+    contracts = await pool.fetch(
+        "SELECT status FROM psa_contracts WHERE account_id = $1 ORDER BY created_at", client
+    )
     assert [c["status"] for c in contracts] == ["cancelled", "active"]
-    runs = await pool.fetch("SELECT DISTINCT run FROM audit_log WHERE process_id = $1"
-                            " AND step = 'draft-contract'", pid)
+    runs = await pool.fetch(
+        "SELECT DISTINCT run FROM audit_log WHERE process_id = $1 AND step = 'draft-contract'", pid
+    )
     assert len(runs) == 2  # each run drafted its own contract

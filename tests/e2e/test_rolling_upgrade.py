@@ -51,31 +51,48 @@ async def within(check, what: str):
 
 async def routed(client: Client, name: str, build_id: str) -> None:
     """Until the server routes new tasks by the new current version."""
+
     async def check():
-        info = (await client.workflow_service.describe_worker_deployment(
-            DescribeWorkerDeploymentRequest(namespace=client.namespace, deployment_name=name))
+        info = (
+            await client.workflow_service.describe_worker_deployment(
+                DescribeWorkerDeploymentRequest(namespace=client.namespace, deployment_name=name)
+            )
         ).worker_deployment_info
         done = RoutingConfigUpdateState.ROUTING_CONFIG_UPDATE_STATE_COMPLETED
-        return (info.routing_config.current_deployment_version.build_id == build_id
-                and info.routing_config_update_state == done)
+        return (
+            info.routing_config.current_deployment_version.build_id == build_id
+            and info.routing_config_update_state == done
+        )
 
     await within(check, f"{name}.{build_id} current")
 
 
 async def run(env: dict[str, str], *args: str) -> tuple[int, str]:
     proc = await asyncio.create_subprocess_exec(
-        *args, cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT)
+        *args, cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
     out, _ = await asyncio.wait_for(proc.communicate(), timeout=150)
     return proc.returncode, out.decode()
 
 
 async def set_current_version(env: dict[str, str], name: str, build_id: str) -> None:
     """What the README tells ops to run, once the new workers poll."""
+
     async def try_set():
-        code, out = await run(env, str(TEMPORAL_CLI), "worker", "deployment",
-                              "set-current-version", "--address", env["TEMPORAL_ADDRESS"],
-                              "--deployment-name", name, "--build-id", build_id, "--yes")
+        code, out = await run(
+            env,
+            str(TEMPORAL_CLI),
+            "worker",
+            "deployment",
+            "set-current-version",
+            "--address",
+            env["TEMPORAL_ADDRESS"],
+            "--deployment-name",
+            name,
+            "--build-id",
+            build_id,
+            "--yes",
+        )
         assert code == 0 or "not found" in out, out
         return code == 0
 
@@ -87,17 +104,18 @@ async def version_of(handle: WorkflowHandle) -> tuple[str, str, list]:
     TemporalWorkflowVersioningBehavior and TemporalUsedWorkerDeploymentVersions."""
     desc = await handle.describe()
     attrs = desc.search_attributes
-    return (attrs.get("TemporalWorkerDeploymentVersion", [""])[0],
-            attrs.get("TemporalWorkflowVersioningBehavior", [""])[0],
-            attrs.get("TemporalUsedWorkerDeploymentVersions", []))
+    return (
+        attrs.get("TemporalWorkerDeploymentVersion", [""])[0],
+        attrs.get("TemporalWorkflowVersioningBehavior", [""])[0],
+        attrs.get("TemporalUsedWorkerDeploymentVersions", []),
+    )
 
 
 def version_env(env: dict[str, str], name: str, build_id: str) -> dict[str, str]:
     return {**env, "PARTNERFLOW_DEPLOYMENT_NAME": name, "PARTNERFLOW_BUILD_ID": build_id}
 
 
-async def test_rolling_upgrade_pinned_auto_upgrade_and_upgrade_on_continue_as_new(
-        cli_env, pool):
+async def test_rolling_upgrade_pinned_auto_upgrade_and_upgrade_on_continue_as_new(cli_env, pool):
     client = await client_for(cli_env)
     name, queue = f"pf-{uuid.uuid4().hex[:8]}", cli_env["PARTNERFLOW_TASK_QUEUE"]
     a, b = f"{name}:A", f"{name}:B"
@@ -108,27 +126,51 @@ async def test_rolling_upgrade_pinned_auto_upgrade_and_upgrade_on_continue_as_ne
     acc = await new_account(pool, licences={"Premium": 5})
 
     def account_request(partner) -> PartnerAccountRequest:
-        return PartnerAccountRequest(partner_id=partner.id, channel_manager="cm-eva",
-                                     requested_by="cm-eva")
+        return PartnerAccountRequest(
+            partner_id=partner.id, channel_manager="cm-eva", requested_by="cm-eva"
+        )
 
     async with worker(version_env(cli_env, name, "A")):
         # first start: versions.py makes the first version current (the compose job)
-        code, out = await run(version_env(cli_env, name, "A"), sys.executable, "versions.py",
-                              "first-version")
-        assert (code, out.strip()) == (0, f"deployment {name}: version A made current "
-                                          "(first start)"), out
+        code, out = await run(
+            version_env(cli_env, name, "A"),
+            sys.executable,
+            "-m",
+            "deploy.versions",
+            "first-version",
+        )
+        assert (code, out.strip()) == (
+            0,
+            f"deployment {name}: version A made current (first start)",
+        ), out
         await routed(client, name, "A")
         account, answer = await start_process(
-            client, queue, PartnerOnboarding, account_request(old_partner),
-            process_id=partner_account_process_id(old_partner.id))
+            client,
+            queue,
+            PartnerOnboarding,
+            account_request(old_partner),
+            process_id=partner_account_process_id(old_partner.id),
+        )
         assert answer.stage == PartnerStage.ACTIVE, answer
         idle, answer = await start_process(
-            client, queue, PartnerOnboarding, account_request(idle_partner),
-            process_id=partner_account_process_id(idle_partner.id))
+            client,
+            queue,
+            PartnerOnboarding,
+            account_request(idle_partner),
+            process_id=partner_account_process_id(idle_partner.id),
+        )
         assert answer.stage == PartnerStage.ACTIVE, answer
-        order, answer = await start_process(client, queue, FastChangeOrder, FastChangeRequest(
-            account_id=acc.id, pbx_id=acc.pbx_id, requested_by="staff",
-            lines=[FastChangeLine(sku="Premium", quantity=7)]))
+        order, answer = await start_process(
+            client,
+            queue,
+            FastChangeOrder,
+            FastChangeRequest(
+                account_id=acc.id,
+                pbx_id=acc.pbx_id,
+                requested_by="staff",
+                lines=[FastChangeLine(sku="Premium", quantity=7)],
+            ),
+        )
         assert answer.stage == Stage.AWAITING_PARTNER, answer
         assert await version_of(account) == (a, "Pinned", [a])
         assert await version_of(order) == (a, "AutoUpgrade", [a])
@@ -137,25 +179,37 @@ async def test_rolling_upgrade_pinned_auto_upgrade_and_upgrade_on_continue_as_ne
 
         async with worker(version_env(cli_env, name, "B")):
             # the job again (a `docker compose up` mid-rollout) changes nothing ...
-            code, out = await run(version_env(cli_env, name, "B"), sys.executable,
-                                  "versions.py", "first-version")
-            assert (code, out.strip()) == (0, f"deployment {name}: version A is current; "
-                                              "nothing changed"), out
+            code, out = await run(
+                version_env(cli_env, name, "B"),
+                sys.executable,
+                "-m",
+                "deploy.versions",
+                "first-version",
+            )
+            assert (code, out.strip()) == (
+                0,
+                f"deployment {name}: version A is current; nothing changed",
+            ), out
             # ... ops make B current
             await set_current_version(cli_env, name, "B")
             await routed(client, name, "B")
 
             # new processes start on the current version; the waiting pinned one stays
             later, answer = await start_process(
-                client, queue, PartnerOnboarding, account_request(new_partner_),
-                process_id=partner_account_process_id(new_partner_.id))
+                client,
+                queue,
+                PartnerOnboarding,
+                account_request(new_partner_),
+                process_id=partner_account_process_id(new_partner_.id),
+            )
             assert answer.stage == PartnerStage.ACTIVE, answer
             assert await version_of(later) == (b, "Pinned", [b])
             assert await version_of(account) == (a, "Pinned", [a])
 
             # auto-upgrade: the partner's confirmation runs on B, and the order finishes there
-            confirmed = await order.execute_update(FastChangeOrder.confirm,
-                                                   StaffStep(actor="partner-user"))
+            confirmed = await order.execute_update(
+                FastChangeOrder.confirm, StaffStep(actor="partner-user")
+            )
             assert confirmed.stage == Stage.APPLIED
             assert (await order.result()).stage == Stage.APPLIED
             assert await version_of(order) == (b, "AutoUpgrade", [a, b])
@@ -165,7 +219,8 @@ async def test_rolling_upgrade_pinned_auto_upgrade_and_upgrade_on_continue_as_ne
             contact = old_partner.contacts[0]
             invited = await account.execute_update(
                 PartnerOnboarding.invite_partner_user,
-                Invitation(actor="cm-eva", contact_id=contact))
+                Invitation(actor="cm-eva", contact_id=contact),
+            )
             assert "login e-mail" in invited.message, invited
 
             run_id = await within(next_run(account, first_run), "the account continued as new")
@@ -174,16 +229,24 @@ async def test_rolling_upgrade_pinned_auto_upgrade_and_upgrade_on_continue_as_ne
             now = client.get_workflow_handle(account.id, run_id=run_id)
             assert await within(lambda: _on(now, b), "the new run on B")
             status = await now.query(PartnerOnboarding.status)
-            assert (status.stage, status.users[contact].status) == (PartnerStage.ACTIVE,
-                                                                    "invited")
+            assert (status.stage, status.users[contact].status) == (PartnerStage.ACTIVE, "invited")
 
             # the idle account stays on A until told, by the README's batch signal
             assert await version_of(idle) == (a, "Pinned", [a])
             code, out = await run(
-                cli_env, str(TEMPORAL_CLI), "workflow", "signal", "--address",
-                cli_env["TEMPORAL_ADDRESS"], "--name", "move_to_current_version", "--yes",
-                "--query", f"WorkflowType='PartnerOnboarding' AND "
-                f"TemporalWorkerDeploymentVersion='{a}' AND ExecutionStatus='Running'")
+                cli_env,
+                str(TEMPORAL_CLI),
+                "workflow",
+                "signal",
+                "--address",
+                cli_env["TEMPORAL_ADDRESS"],
+                "--name",
+                "move_to_current_version",
+                "--yes",
+                "--query",
+                f"WorkflowType='PartnerOnboarding' AND "
+                f"TemporalWorkerDeploymentVersion='{a}' AND ExecutionStatus='Running'",
+            )
             assert code == 0, out
             run_id = await within(next_run(idle, idle_run), "the idle account continued as new")
             moved = client.get_workflow_handle(idle.id, run_id=run_id)
@@ -193,9 +256,12 @@ async def test_rolling_upgrade_pinned_auto_upgrade_and_upgrade_on_continue_as_ne
             # drained: the README's query finds nothing running on A any more (visibility
             # follows within moments), so A's workers may stop
             async def running_on(version: str) -> int:
-                return (await client.count_workflows(
-                    f"TemporalWorkerDeploymentVersion = '{version}' AND "
-                    f"ExecutionStatus = 'Running' AND TaskQueue = '{queue}'")).count
+                return (
+                    await client.count_workflows(
+                        f"TemporalWorkerDeploymentVersion = '{version}' AND "
+                        f"ExecutionStatus = 'Running' AND TaskQueue = '{queue}'"
+                    )
+                ).count
 
             assert await within(lambda: _is(running_on(a), 0), "nothing left on A")
             assert await within(lambda: _is(running_on(b), 3), "three accounts on B")
@@ -205,14 +271,13 @@ def next_run(handle: WorkflowHandle, run_id: str):
     async def check():
         now = (await handle.describe()).run_id
         return now if now != run_id else None
+
     return check
 
 
 async def _on(handle: WorkflowHandle, version: str) -> bool:
     current, behavior, _ = await version_of(handle)
     return current == version and behavior == "Pinned"
-
-
 
 
 async def _is(count, expected: int) -> bool:

@@ -37,9 +37,26 @@ import socket
 import sys
 import threading
 
-PROJECT = {"activities", "cli", "codec", "config", "domain", "logs", "observability", "portal",
-           "relay", "starter", "store", "versions", "worker", "workflows", "signing", "tests",
-           "codec_server", "reconcile", "devstack"}
+PROJECT = {
+    "activities",
+    "cli",
+    "codec",
+    "config",
+    "domain",
+    "telemetry",
+    "ops",
+    "deploy",
+    "portal",
+    "relay",
+    "starter",
+    "store",
+    "versions",
+    "worker",
+    "workflows",
+    "signing",
+    "tests",
+    "devstack",
+}
 
 
 def _run_command(request: dict, fds: list[int]) -> None:
@@ -94,8 +111,11 @@ def _libraries(root: str) -> list[str]:
             before = set(sys.modules)
             for name in ("worker", "starter", "store.db", "store.demo", "store.people"):
                 importlib.import_module(name)
-            new = [m for m in sys.modules if m not in before
-                   and m.split(".")[0] not in PROJECT and not m.startswith("_")]
+            new = [
+                m
+                for m in sys.modules
+                if m not in before and m.split(".")[0] not in PROJECT and not m.startswith("_")
+            ]
             os.write(w, json.dumps(new).encode())
         finally:
             os._exit(0)

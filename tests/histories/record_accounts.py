@@ -19,30 +19,54 @@ from workflows.accounts import AccountChange, AccountOverviewRead
 
 
 async def account_changes(env, pool, q) -> None:
-    acc = await new_account(pool, licences={"Premium": 4}, missing=("phone", "invoice_email"),
-                            flats=[("Premium", ["+49 30 5550121"])])
+    acc = await new_account(
+        pool,
+        licences={"Premium": 4},
+        missing=("phone", "invoice_email"),
+        flats=[("Premium", ["+49 30 5550121"])],
+    )
     tag = acc.id.removeprefix("T")
-    pipeline = {"operation": "new-pipeline", "account_id": f"N{tag}", "name": "NewCo GmbH",
-                "partner_id": acc.partner_id, "phone": "+49 30 1234567",
-                "email": "info@newco.example", "invoice_email": "rechnung@newco.example",
-                "project_id": f"PBX-N{tag}", "project_name": "NewCo Berlin",
-                "contact_id": f"C-N{tag}-1", "contact_name": "Nina Neu"}
+    pipeline = {
+        "operation": "new-pipeline",
+        "account_id": f"N{tag}",
+        "name": "NewCo GmbH",
+        "partner_id": acc.partner_id,
+        "phone": "+49 30 1234567",
+        "email": "info@newco.example",
+        "invoice_email": "rechnung@newco.example",
+        "project_id": f"PBX-N{tag}",
+        "project_name": "NewCo Berlin",
+        "contact_id": f"C-N{tag}-1",
+        "contact_name": "Nina Neu",
+    }
     for name, change in (
-        ("account_change_mandatory_fields_filled_in",
-         {"operation": "update-account", "account_id": acc.id, "phone": "+49 30 1234567",
-          "invoice_email": "rechnung@bergmann.example"}),
+        (
+            "account_change_mandatory_fields_filled_in",
+            {
+                "operation": "update-account",
+                "account_id": acc.id,
+                "phone": "+49 30 1234567",
+                "invoice_email": "rechnung@bergmann.example",
+            },
+        ),
         ("account_change_new_pipeline_created", pipeline),
         ("account_change_new_pipeline_refused", pipeline),  # the account exists by now
     ):
         handle = await env.client.start_workflow(
-            AccountChange.run, AccountChangeRequest(actor="staff", change=change),
-            id=f"account-change-{change['operation']}-{name}-{tag}", task_queue=q)
+            AccountChange.run,
+            AccountChangeRequest(actor="staff", change=change),
+            id=f"account-change-{change['operation']}-{name}-{tag}",
+            task_queue=q,
+        )
         await outcome(env, handle)
         await save(handle, name)
 
     handle = await env.client.start_workflow(
-        AccountOverviewRead.run, AccountLookup(account_id=acc.id),
-        id=f"account-overview-{acc.id}", task_queue=q)
+        AccountOverviewRead.run,
+        AccountLookup(account_id=acc.id),
+        id=f"account-overview-{acc.id}",
+        task_queue=q,
+    )
     await outcome(env, handle)
     await save(handle, "account_overview_read")
 

@@ -42,23 +42,42 @@ STAFF, PARTNER = StaffStep(actor="staff"), StaffStep(actor="partner-user")
 
 async def active_partner_user(pool, partner_id: str, user_id: str) -> None:
     """A partner user of the order's partner who has logged in: may confirm its orders."""
-    await pool.execute("INSERT INTO partner_accounts (partner_id, channel_manager, process_id,"
-                       " created_by) VALUES ($1, 'cm', 'tests', 'tests') ON CONFLICT DO NOTHING",
-                       partner_id)
-    await pool.execute("INSERT INTO contacts (id, partner_id, name, email, phone) VALUES"
-                       " ($2, $1, 'Rec', $3, '+45 70 000000')",
-                       partner_id, user_id, f"{user_id.lower()}@partner.example")
-    await pool.execute("INSERT INTO partner_users (id, partner_id, status, password_hash,"
-                       " first_login_at, invited_by) VALUES ($2, $1, 'active', 'x' ||"
-                       " repeat('0', 30), now(), 'cm')", partner_id, user_id)
+    await pool.execute(
+        "INSERT INTO partner_accounts (partner_id, channel_manager, process_id,"
+        " created_by) VALUES ($1, 'cm', 'tests', 'tests') ON CONFLICT DO NOTHING",
+        partner_id,
+    )
+    await pool.execute(
+        "INSERT INTO contacts (id, partner_id, name, email, phone) VALUES"
+        " ($2, $1, 'Rec', $3, '+45 70 000000')",
+        partner_id,
+        user_id,
+        f"{user_id.lower()}@partner.example",
+    )
+    await pool.execute(
+        "INSERT INTO partner_users (id, partner_id, status, password_hash,"
+        " first_login_at, invited_by) VALUES ($2, $1, 'active', 'x' ||"
+        " repeat('0', 30), now(), 'cm')",
+        partner_id,
+        user_id,
+    )
 
 
 async def fast_change_applied_after_reminder(env, pool, q) -> None:
-    acc = await new_account(pool, licences={"Premium": 3},
-                            flats=[("Premium", ["+4930999"]), ("Premium", ["+4930998"])])
-    handle, _ = await start_process(env.client, q, FastChangeOrder, FastChangeRequest(
-        account_id=acc.id, pbx_id=acc.pbx_id, lines=fast_lines(Premium=1, Business=2),
-        requested_by="staff"))
+    acc = await new_account(
+        pool, licences={"Premium": 3}, flats=[("Premium", ["+4930999"]), ("Premium", ["+4930998"])]
+    )
+    handle, _ = await start_process(
+        env.client,
+        q,
+        FastChangeOrder,
+        FastChangeRequest(
+            account_id=acc.id,
+            pbx_id=acc.pbx_id,
+            lines=fast_lines(Premium=1, Business=2),
+            requested_by="staff",
+        ),
+    )
     await env.sleep(timedelta(days=2, hours=1))
     await handle.execute_update(FastChangeOrder.confirm, PARTNER)
     await outcome(env, handle)
@@ -70,9 +89,14 @@ async def fast_change_steps_authorized(env, pool, q) -> None:
     made-up actor is refused, the partner user of the order's partner confirms."""
     acc = await new_account(pool, licences={"Premium": 3})
     await active_partner_user(pool, acc.partner_id, "C-REC-1")
-    handle, _ = await start_process(env.client, q, FastChangeOrder, FastChangeRequest(
-        account_id=acc.id, pbx_id=acc.pbx_id, lines=fast_lines(Premium=4),
-        requested_by="staff"))
+    handle, _ = await start_process(
+        env.client,
+        q,
+        FastChangeOrder,
+        FastChangeRequest(
+            account_id=acc.id, pbx_id=acc.pbx_id, lines=fast_lines(Premium=4), requested_by="staff"
+        ),
+    )
     try:
         await handle.execute_update(FastChangeOrder.confirm, StaffStep(actor="mallory"))
     except Exception:  # noqa: BLE001 - refused: not in the directory
@@ -84,32 +108,54 @@ async def fast_change_steps_authorized(env, pool, q) -> None:
 
 async def fast_change_expired(env, pool, q) -> None:
     acc = await new_account(pool, licences={"Basic": 1})
-    handle, _ = await start_process(env.client, q, FastChangeOrder, FastChangeRequest(
-        account_id=acc.id, pbx_id=acc.pbx_id, lines=fast_lines(Basic=2), requested_by="staff"))
+    handle, _ = await start_process(
+        env.client,
+        q,
+        FastChangeOrder,
+        FastChangeRequest(
+            account_id=acc.id, pbx_id=acc.pbx_id, lines=fast_lines(Basic=2), requested_by="staff"
+        ),
+    )
     await outcome(env, handle)
     await save(handle, "fast_change_expired")
 
 
 async def fast_change_refused(env, pool, q) -> None:
     acc = await new_account(pool, licences={"Basic": 1}, active=False)
-    handle, _ = await start_process(env.client, q, FastChangeOrder, FastChangeRequest(
-        account_id=acc.id, pbx_id=acc.pbx_id, lines=fast_lines(Basic=2), requested_by="staff"))
+    handle, _ = await start_process(
+        env.client,
+        q,
+        FastChangeOrder,
+        FastChangeRequest(
+            account_id=acc.id, pbx_id=acc.pbx_id, lines=fast_lines(Basic=2), requested_by="staff"
+        ),
+    )
     await outcome(env, handle)
     await save(handle, "fast_change_refused")
 
 
 async def change_order_rejected_revised_applied(env, pool, q) -> None:
     acc = await new_account(pool, licences={"Premium": 2}, missing=("invoice_email",))
-    handle, _ = await start_process(env.client, q, ChangeOrder, ChangeOrderRequest(
-        account_id=acc.id, pbx_id=acc.pbx_id, requested_by="staff",
-        lines=quote_lines(("Premium", 2), ("WP480G", 1), ("CLASSOUND-FLAT", 1, "Premium"))))
+    handle, _ = await start_process(
+        env.client,
+        q,
+        ChangeOrder,
+        ChangeOrderRequest(
+            account_id=acc.id,
+            pbx_id=acc.pbx_id,
+            requested_by="staff",
+            lines=quote_lines(("Premium", 2), ("WP480G", 1), ("CLASSOUND-FLAT", 1, "Premium")),
+        ),
+    )
     v1 = (await handle.query(ChangeOrder.status)).current_quote.quote_id
     await handle.execute_update(ChangeOrder.mark_primary, QuoteStep(actor="staff", quote_id=v1))
     await handle.execute_update(ChangeOrder.publish, QuoteStep(actor="staff", quote_id=v1))
     await handle.execute_update(ChangeOrder.mark_complete, STAFF)  # rejected
     await set_account_field(pool, acc.id, "invoice_email", "ap@test.example")
-    await handle.execute_update(ChangeOrder.revise, Revision(
-        actor="staff", lines=quote_lines(("Premium", 3), ("SVC-INSTALL", 1))))
+    await handle.execute_update(
+        ChangeOrder.revise,
+        Revision(actor="staff", lines=quote_lines(("Premium", 3), ("SVC-INSTALL", 1))),
+    )
     v2 = (await handle.query(ChangeOrder.status)).current_quote.quote_id
     await handle.execute_update(ChangeOrder.publish, QuoteStep(actor="staff", quote_id=v2))
     await handle.execute_update(ChangeOrder.mark_complete, STAFF)
@@ -120,11 +166,20 @@ async def change_order_rejected_revised_applied(env, pool, q) -> None:
 
 async def change_order_cancelled(env, pool, q) -> None:
     acc = await new_account(pool, licences={"Basic": 2})
-    handle, _ = await start_process(env.client, q, ChangeOrder, ChangeOrderRequest(
-        account_id=acc.id, pbx_id=acc.pbx_id, requested_by="staff",
-        lines=quote_lines(("Basic", -1))))
-    await handle.execute_update(ChangeOrder.cancel,
-                                Cancellation(actor="staff", reason="customer withdrew"))
+    handle, _ = await start_process(
+        env.client,
+        q,
+        ChangeOrder,
+        ChangeOrderRequest(
+            account_id=acc.id,
+            pbx_id=acc.pbx_id,
+            requested_by="staff",
+            lines=quote_lines(("Basic", -1)),
+        ),
+    )
+    await handle.execute_update(
+        ChangeOrder.cancel, Cancellation(actor="staff", reason="customer withdrew")
+    )
     await outcome(env, handle)
     await save(handle, "change_order_cancelled")
 
@@ -135,9 +190,17 @@ async def fast_change_second_order_found_nothing_to_change(env, pool, q) -> None
     acc = await new_account(pool, licences={"Premium": 5})
     handles = []
     for _ in range(2):
-        handle, _ = await start_process(env.client, q, FastChangeOrder, FastChangeRequest(
-            account_id=acc.id, pbx_id=acc.pbx_id, lines=fast_lines(Premium=6),
-            requested_by="staff"))
+        handle, _ = await start_process(
+            env.client,
+            q,
+            FastChangeOrder,
+            FastChangeRequest(
+                account_id=acc.id,
+                pbx_id=acc.pbx_id,
+                lines=fast_lines(Premium=6),
+                requested_by="staff",
+            ),
+        )
         handles.append(handle)
     for handle in handles:
         await handle.execute_update(FastChangeOrder.confirm, PARTNER)
@@ -150,22 +213,39 @@ async def change_order_classound_documents_revision_kept_lines(env, pool, q) -> 
     booked only once the LOA and the last invoice are uploaded (issue 16)."""
     documents = DocumentStore(os.environ["PARTNERFLOW_DOCUMENTS_DIR"])
     acc = await new_account(pool, licences={"Premium": 2})
-    handle, _ = await start_process(env.client, q, ChangeOrder, ChangeOrderRequest(
-        account_id=acc.id, pbx_id=acc.pbx_id, requested_by="staff",
-        lines=quote_lines(("Premium", 1), ("WP480G", 2), ("SVC-INSTALL", 1))))
+    handle, _ = await start_process(
+        env.client,
+        q,
+        ChangeOrder,
+        ChangeOrderRequest(
+            account_id=acc.id,
+            pbx_id=acc.pbx_id,
+            requested_by="staff",
+            lines=quote_lines(("Premium", 1), ("WP480G", 2), ("SVC-INSTALL", 1)),
+        ),
+    )
     v1 = (await handle.query(ChangeOrder.status)).current_quote.quote_id
     await handle.execute_update(ChangeOrder.mark_primary, QuoteStep(actor="staff", quote_id=v1))
     await handle.execute_update(ChangeOrder.publish, QuoteStep(actor="staff", quote_id=v1))
-    await handle.execute_update(ChangeOrder.revise, Revision(
-        actor="staff", lines=[QuoteLine(sku="CLASSOUND-FLAT", quantity=2, licence="Premium")],
-        remove=["SVC-INSTALL"]))
+    await handle.execute_update(
+        ChangeOrder.revise,
+        Revision(
+            actor="staff",
+            lines=[QuoteLine(sku="CLASSOUND-FLAT", quantity=2, licence="Premium")],
+            remove=["SVC-INSTALL"],
+        ),
+    )
     v2 = (await handle.query(ChangeOrder.status)).current_quote.quote_id
     await handle.execute_update(ChangeOrder.publish, QuoteStep(actor="staff", quote_id=v2))
-    for kind, data, name in ((DocumentKind.LOA, pdf_bytes(), "LOA.pdf"),
-                             (DocumentKind.LAST_INVOICE, jpeg_bytes(), "invoice.jpg")):
-        await handle.execute_update("upload", DocumentUpload(
-            actor="reseller", document=stored_document(documents, kind, data, name)),
-            result_type=None)
+    for kind, data, name in (
+        (DocumentKind.LOA, pdf_bytes(), "LOA.pdf"),
+        (DocumentKind.LAST_INVOICE, jpeg_bytes(), "invoice.jpg"),
+    ):
+        await handle.execute_update(
+            "upload",
+            DocumentUpload(actor="reseller", document=stored_document(documents, kind, data, name)),
+            result_type=None,
+        )
     await handle.execute_update(ChangeOrder.mark_complete, STAFF)
     await handle.execute_update(ChangeOrder.confirm, PARTNER)
     await outcome(env, handle)
@@ -176,9 +256,14 @@ async def fast_change_lean_reminded_then_confirmed(env, pool, q) -> None:
     """Issue 14 (patch lean-visibility): the timer that fired for a reminder, then the one
     left running when the partner confirms; search attributes only when they change."""
     acc = await new_account(pool, licences={"Premium": 5})
-    handle, _ = await start_process(env.client, q, FastChangeOrder, FastChangeRequest(
-        account_id=acc.id, pbx_id=acc.pbx_id, lines=fast_lines(Premium=7),
-        requested_by="staff"))
+    handle, _ = await start_process(
+        env.client,
+        q,
+        FastChangeOrder,
+        FastChangeRequest(
+            account_id=acc.id, pbx_id=acc.pbx_id, lines=fast_lines(Premium=7), requested_by="staff"
+        ),
+    )
     await env.sleep(timedelta(days=2, hours=1))
     await handle.execute_update(FastChangeOrder.confirm, PARTNER)
     await outcome(env, handle)
@@ -188,9 +273,17 @@ async def fast_change_lean_reminded_then_confirmed(env, pool, q) -> None:
 async def quote_to_applied_order(env, pool, q, name: str) -> None:
     """A quote (Premium +2, a WP480G) marked primary, published, marked complete, confirmed."""
     acc = await new_account(pool, licences={"Premium": 2})
-    handle, _ = await start_process(env.client, q, ChangeOrder, ChangeOrderRequest(
-        account_id=acc.id, pbx_id=acc.pbx_id, requested_by="staff",
-        lines=quote_lines(("Premium", 2), ("WP480G", 1))))
+    handle, _ = await start_process(
+        env.client,
+        q,
+        ChangeOrder,
+        ChangeOrderRequest(
+            account_id=acc.id,
+            pbx_id=acc.pbx_id,
+            requested_by="staff",
+            lines=quote_lines(("Premium", 2), ("WP480G", 1)),
+        ),
+    )
     v1 = (await handle.query(ChangeOrder.status)).current_quote.quote_id
     await handle.execute_update(ChangeOrder.mark_primary, QuoteStep(actor="staff", quote_id=v1))
     await handle.execute_update(ChangeOrder.publish, QuoteStep(actor="staff", quote_id=v1))
@@ -211,9 +304,14 @@ async def fast_change_one_marker_reminded_then_confirmed(env, pool, q) -> None:
     refused to someone outside the directory, then the partner user's."""
     acc = await new_account(pool, licences={"Premium": 3})
     await active_partner_user(pool, acc.partner_id, "C-REC-2")
-    handle, _ = await start_process(env.client, q, FastChangeOrder, FastChangeRequest(
-        account_id=acc.id, pbx_id=acc.pbx_id, lines=fast_lines(Premium=4),
-        requested_by="staff"))
+    handle, _ = await start_process(
+        env.client,
+        q,
+        FastChangeOrder,
+        FastChangeRequest(
+            account_id=acc.id, pbx_id=acc.pbx_id, lines=fast_lines(Premium=4), requested_by="staff"
+        ),
+    )
     await env.sleep(timedelta(days=2, hours=1))
     try:
         await handle.execute_update(FastChangeOrder.confirm, StaffStep(actor="mallory"))
@@ -228,9 +326,17 @@ async def fast_change_start_refused_in_its_step(env, pool, q) -> None:
     """Issue 14 (patch rules-2026-12): a start by someone outside the directory, refused by
     the opening step's own transaction."""
     acc = await new_account(pool, licences={"Premium": 3})
-    handle, _ = await start_process(env.client, q, FastChangeOrder, FastChangeRequest(
-        account_id=acc.id, pbx_id=acc.pbx_id, lines=fast_lines(Premium=4),
-        requested_by="mallory"))
+    handle, _ = await start_process(
+        env.client,
+        q,
+        FastChangeOrder,
+        FastChangeRequest(
+            account_id=acc.id,
+            pbx_id=acc.pbx_id,
+            lines=fast_lines(Premium=4),
+            requested_by="mallory",
+        ),
+    )
     await outcome(env, handle)
     await save(handle, "fast_change_start_refused_in_its_step")
 
@@ -241,15 +347,23 @@ async def change_order_opened_in_one_step_applied(env, pool, q) -> None:
     await quote_to_applied_order(env, pool, q, "change_order_opened_in_one_step_applied")
 
 
-TIME_SKIPPING = (fast_change_applied_after_reminder, fast_change_expired, fast_change_refused,
-                 fast_change_steps_authorized,
-                 fast_change_second_order_found_nothing_to_change,
-                 fast_change_lean_reminded_then_confirmed,
-                 fast_change_one_marker_reminded_then_confirmed,
-                 fast_change_start_refused_in_its_step)
-DEV_SERVER = (change_order_rejected_revised_applied, change_order_cancelled,
-              change_order_classound_documents_revision_kept_lines, change_order_lean_applied,
-              change_order_opened_in_one_step_applied)
+TIME_SKIPPING = (
+    fast_change_applied_after_reminder,
+    fast_change_expired,
+    fast_change_refused,
+    fast_change_steps_authorized,
+    fast_change_second_order_found_nothing_to_change,
+    fast_change_lean_reminded_then_confirmed,
+    fast_change_one_marker_reminded_then_confirmed,
+    fast_change_start_refused_in_its_step,
+)
+DEV_SERVER = (
+    change_order_rejected_revised_applied,
+    change_order_cancelled,
+    change_order_classound_documents_revision_kept_lines,
+    change_order_lean_applied,
+    change_order_opened_in_one_step_applied,
+)
 
 
 async def main(names: list[str]) -> None:

@@ -43,18 +43,26 @@ RESELLER = StaffStep(actor="reseller-anna")
 
 
 async def start(env, pool, documents, q, *, licences=None, flats=(), **fields):
-    acc = await new_account(pool, licences=licences or {"Premium": 2, "Basic": 1},
-                            flats=list(flats))
+    acc = await new_account(
+        pool, licences=licences or {"Premium": 2, "Basic": 1}, flats=list(flats)
+    )
     handle, _ = await start_process(
-        env.client, q, ClassoundOrder,
+        env.client,
+        q,
+        ClassoundOrder,
         classound_request(acc, store_numbers(documents, fresh_numbers(2)), **fields),
-        process_id=f"classound-order-{acc.id}-{uuid.uuid4().hex[:8]}")
+        process_id=f"classound-order-{acc.id}-{uuid.uuid4().hex[:8]}",
+    )
     return handle
 
 
 async def upload(handle, documents, kind: str, data: bytes, name: str) -> None:
-    await handle.execute_update(ClassoundOrder.upload, DocumentUpload(
-        actor="reseller-anna", document=stored_document(documents, kind, data, name)))
+    await handle.execute_update(
+        ClassoundOrder.upload,
+        DocumentUpload(
+            actor="reseller-anna", document=stored_document(documents, kind, data, name)
+        ),
+    )
 
 
 async def activated_after_carrier_refusal(env, pool, documents, q) -> None:
@@ -63,12 +71,18 @@ async def activated_after_carrier_refusal(env, pool, documents, q) -> None:
     await upload(handle, documents, "last-invoice", jpeg_bytes(), "invoice.jpg")
     await upload(handle, documents, "loa", pdf_bytes("unsigned"), "LOA.pdf")
     await handle.execute_update(ClassoundOrder.confirm, RESELLER)
-    await handle.execute_update(ClassoundOrder.carrier_answer, CarrierAnswer(
-        actor="staff-porting", refused="LOA not signed"))
+    await handle.execute_update(
+        ClassoundOrder.carrier_answer,
+        CarrierAnswer(actor="staff-porting", refused="LOA not signed"),
+    )
     await upload(handle, documents, "loa", png_bytes(), "LOA-signed.png")
     await handle.execute_update(ClassoundOrder.confirm, RESELLER)
-    await handle.execute_update(ClassoundOrder.carrier_answer, CarrierAnswer(
-        actor="staff-porting", porting_date=await server_today(env) + timedelta(days=5)))
+    await handle.execute_update(
+        ClassoundOrder.carrier_answer,
+        CarrierAnswer(
+            actor="staff-porting", porting_date=await server_today(env) + timedelta(days=5)
+        ),
+    )
     await outcome(env, handle)
     await save(handle, "classound_activated_after_carrier_refusal")
 
@@ -80,8 +94,9 @@ async def ported_at_midnight_berlin(env, pool, documents, q) -> None:
     await upload(handle, documents, "last-invoice", pdf_bytes("invoice"), "invoice.pdf")
     await handle.execute_update(ClassoundOrder.confirm, RESELLER)
     day = await server_today(env, Family.CLASSOUND) + timedelta(days=2)
-    await handle.execute_update(ClassoundOrder.carrier_answer, CarrierAnswer(
-        actor="staff-porting", porting_date=day))
+    await handle.execute_update(
+        ClassoundOrder.carrier_answer, CarrierAnswer(actor="staff-porting", porting_date=day)
+    )
     await outcome(env, handle)
     await save(handle, "classound_ported_at_midnight_berlin")
 
@@ -96,14 +111,22 @@ async def expired_after_escalation_and_extension(env, pool, documents, q) -> Non
 
 
 async def cancelled_while_the_carrier_is_chased(env, pool, documents, q) -> None:
-    handle = await start(env, pool, documents, q, licences={"Business": 2},
-                         flats=[("Business", [])], existing_customer=True)
+    handle = await start(
+        env,
+        pool,
+        documents,
+        q,
+        licences={"Business": 2},
+        flats=[("Business", [])],
+        existing_customer=True,
+    )
     await upload(handle, documents, "loa", pdf_bytes(), "LOA.pdf")
     await upload(handle, documents, "last-invoice", pdf_bytes("invoice"), "invoice.pdf")
     await handle.execute_update(ClassoundOrder.confirm, RESELLER)
     await env.sleep(timedelta(days=11))  # the carrier is chased
-    await handle.execute_update(ClassoundOrder.cancel,
-                                Cancellation(actor="staff", reason="customer stays"))
+    await handle.execute_update(
+        ClassoundOrder.cancel, Cancellation(actor="staff", reason="customer stays")
+    )
     await outcome(env, handle)
     await save(handle, "classound_cancelled_while_the_carrier_is_chased")
 
@@ -119,10 +142,13 @@ async def main() -> None:
         os.environ["PARTNERFLOW_DOCUMENTS_DIR"] = folder
         documents = DocumentStore(Path(folder))
         async with recording() as r, running_worker(r.time_env.client, r.pool) as q:
-            for record in (activated_after_carrier_refusal,
-                           expired_after_escalation_and_extension,
-                           cancelled_while_the_carrier_is_chased, refused_at_start,
-                           ported_at_midnight_berlin):
+            for record in (
+                activated_after_carrier_refusal,
+                expired_after_escalation_and_extension,
+                cancelled_while_the_carrier_is_chased,
+                refused_at_start,
+                ported_at_midnight_berlin,
+            ):
                 if not sys.argv[1:] or record.__name__ in sys.argv[1:]:
                     await record(r.time_env, r.pool, documents, q)
 

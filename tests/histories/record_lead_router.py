@@ -33,24 +33,43 @@ CM = "cm-eva"
 
 def request(partners, **kw) -> RouterRequest:
     queue_id = f"q-{tag().lower()}"
-    return RouterRequest(queue_id=queue_id, name=f"Queue {queue_id}", channel_managers=[CM],
-                         partners=[p.id for p in partners], requested_by=CM, **kw)
+    return RouterRequest(
+        queue_id=queue_id,
+        name=f"Queue {queue_id}",
+        channel_managers=[CM],
+        partners=[p.id for p in partners],
+        requested_by=CM,
+        **kw,
+    )
 
 
 async def router(env, pool, q) -> None:
     """Round-robin with a rule, a lead given back (rerouted), a partner added."""
     a, b, c = [await new_partner(pool, users=2) for _ in range(3)]
     r = request([a, b], routing="round-robin", claim_cap=5)
-    queue, _ = await start_process(env.client, q, LeadQueueRouter, r,
-                                   process_id=queue_process_id(r.queue_id))
-    await queue.execute_update(LeadQueueRouter.add_assignment_rule, RuleInput(
-        actor=CM, product="Business", to_partner=b.id))
-    await queue.execute_update(LeadQueueRouter.add_leads, LeadBatch(actor="staff", batch=batch(
-        lead_rows(3) + lead_rows(1, product="Business"))))
-    owned = await pool.fetchrow("SELECT lead_id, user_id FROM claims WHERE queue_id = $1"
-                                " AND ended_at IS NULL ORDER BY lead_id LIMIT 1", r.queue_id)
-    back = LeadStepRequest(queue_id=r.queue_id, kind="not-interested", actor=owned["user_id"],
-                           lead_id=owned["lead_id"], reason="no budget this year")
+    queue, _ = await start_process(
+        env.client, q, LeadQueueRouter, r, process_id=queue_process_id(r.queue_id)
+    )
+    await queue.execute_update(
+        LeadQueueRouter.add_assignment_rule,
+        RuleInput(actor=CM, product="Business", to_partner=b.id),
+    )
+    await queue.execute_update(
+        LeadQueueRouter.add_leads,
+        LeadBatch(actor="staff", batch=batch(lead_rows(3) + lead_rows(1, product="Business"))),
+    )
+    owned = await pool.fetchrow(
+        "SELECT lead_id, user_id FROM claims WHERE queue_id = $1"
+        " AND ended_at IS NULL ORDER BY lead_id LIMIT 1",
+        r.queue_id,
+    )
+    back = LeadStepRequest(
+        queue_id=r.queue_id,
+        kind="not-interested",
+        actor=owned["user_id"],
+        lead_id=owned["lead_id"],
+        reason="no budget this year",
+    )
     pid = lead_step_process_id(back, "record")
     await run_lead_step(env.client, back, pid, task_queue=q)
     step = env.client.get_workflow_handle(pid)
@@ -58,12 +77,15 @@ async def router(env, pool, q) -> None:
     # as a recall by the service level (or a deactivation) tells it: given out again
     await queue.signal(LeadQueueRouter.leads_returned, LeadsReturned(lead_ids=[owned["lead_id"]]))
     for _ in range(200):
-        if await pool.fetchval("SELECT status FROM leads WHERE id = $1",
-                               owned["lead_id"]) == "owned":
+        if (
+            await pool.fetchval("SELECT status FROM leads WHERE id = $1", owned["lead_id"])
+            == "owned"
+        ):
             break
         await asyncio.sleep(0.05)
-    await queue.execute_update(LeadQueueRouter.add_queue_partners,
-                               QueuePartners(actor=CM, partners=[c.id]))
+    await queue.execute_update(
+        LeadQueueRouter.add_queue_partners, QueuePartners(actor=CM, partners=[c.id])
+    )
     await save(queue, "lead_queue_router_rule_round_robin_given_back")
     await save(step, "lead_step_not_interested")
 
@@ -72,17 +94,21 @@ async def steps(env, pool, q) -> None:
     """A claim refused; a claim watched by the service level and recalled."""
     p = await new_partner(pool, users=1, invited=1)
     r = request([p], work_within_minutes=30)
-    queue, _ = await start_process(env.client, q, LeadQueueRouter, r,
-                                   process_id=queue_process_id(r.queue_id))
-    await queue.execute_update(LeadQueueRouter.add_leads, LeadBatch(
-        actor="staff", batch=batch(lead_rows(1))))
+    queue, _ = await start_process(
+        env.client, q, LeadQueueRouter, r, process_id=queue_process_id(r.queue_id)
+    )
+    await queue.execute_update(
+        LeadQueueRouter.add_leads, LeadBatch(actor="staff", batch=batch(lead_rows(1)))
+    )
     lead = await pool.fetchval("SELECT id FROM leads WHERE queue_id = $1", r.queue_id)
-    for actor, name in ((p.invited[0], "lead_step_claim_refused"),
-                        (p.users[0], "lead_step_claim_not_worked_recalled")):
+    for actor, name in (
+        (p.invited[0], "lead_step_claim_refused"),
+        (p.users[0], "lead_step_claim_not_worked_recalled"),
+    ):
         claim = LeadStepRequest(queue_id=r.queue_id, kind="claim", actor=actor, lead_id=lead)
         handle = await env.client.start_workflow(
-            LeadStep.run, claim, id=lead_step_process_id(claim, uuid.uuid4().hex[:8]),
-            task_queue=q)
+            LeadStep.run, claim, id=lead_step_process_id(claim, uuid.uuid4().hex[:8]), task_queue=q
+        )
         try:
             await handle.execute_update(LeadStep.answer)
         except Exception:  # noqa: BLE001 - the refusal is what is recorded
@@ -94,8 +120,10 @@ async def steps(env, pool, q) -> None:
 async def main() -> None:
     os.environ.setdefault("PARTNERFLOW_DOCUMENTS_DIR", tempfile.mkdtemp())
     async with recording() as r:
-        await r.pool.execute("INSERT INTO partner_management (enabled_by, process_id)"
-                             " VALUES ('recorder', 'recorder') ON CONFLICT DO NOTHING")
+        await r.pool.execute(
+            "INSERT INTO partner_management (enabled_by, process_id)"
+            " VALUES ('recorder', 'recorder') ON CONFLICT DO NOTHING"
+        )
         async with running_worker(r.dev_env.client, r.pool) as q:
             await router(r.dev_env, r.pool, q)
         async with running_worker(r.time_env.client, r.pool) as q:

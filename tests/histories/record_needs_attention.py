@@ -46,8 +46,9 @@ STAFF = "kari.kundesenter"
 
 
 def bad_data() -> ApplicationError:
-    return ApplicationError("the database rejected the data: invalid value", type=BAD_DATA,
-                            non_retryable=True)
+    return ApplicationError(
+        "the database rejected the data: invalid value", type=BAD_DATA, non_retryable=True
+    )
 
 
 async def needs_attention(handle) -> None:
@@ -71,11 +72,20 @@ async def renegotiation_retried_then_signed(env, pool) -> None:
     co = await new_company(pool, licences=10)
     async with running_worker(env.client, pool, replace=[look_up]) as q:
         handle, _ = await start_process(
-            env.client, q, Renegotiation, RenegotiationRequest(
-                ticket_id=co.ticket_id, account_id=co.id, contact_id=co.contact_id,
-                original_contract_id=co.contract_id, licences=12, price=Decimal("450"),
-                requested_by=STAFF),
-            process_id=f"renegotiation-{co.id}-{uuid.uuid4().hex[:8]}")
+            env.client,
+            q,
+            Renegotiation,
+            RenegotiationRequest(
+                ticket_id=co.ticket_id,
+                account_id=co.id,
+                contact_id=co.contact_id,
+                original_contract_id=co.contract_id,
+                licences=12,
+                price=Decimal("450"),
+                requested_by=STAFF,
+            ),
+            process_id=f"renegotiation-{co.id}-{uuid.uuid4().hex[:8]}",
+        )
         await needs_attention(handle)
         fixed.set()
         await handle.execute_update(Renegotiation.retry, StaffStep(actor=STAFF))
@@ -97,17 +107,28 @@ async def onboarding_confirm_needs_attention_cancelled(env, pool) -> None:
     await give_billing_information(pool, client)
     async with running_worker(env.client, pool, replace=[activate]) as q:
         handle, _ = await start_process(
-            env.client, q, ClientOnboarding,
+            env.client,
+            q,
+            ClientOnboarding,
             OnboardingRequest(account_id=client, requested_by="staff"),
-            process_id=onboarding_id(client))
-        await handle.execute_update(ClientOnboarding.contract_terms, ContractTermsStep(
-            actor="staff", terms=ContractTerms(start_date=date(2026, 1, 1),
-                                               payment_method=PaymentMethod.BANK_TRANSFER)))
-        confirming = asyncio.create_task(handle.execute_update(
-            ClientOnboarding.confirm_contract, StaffStep(actor="staff")))
+            process_id=onboarding_id(client),
+        )
+        await handle.execute_update(
+            ClientOnboarding.contract_terms,
+            ContractTermsStep(
+                actor="staff",
+                terms=ContractTerms(
+                    start_date=date(2026, 1, 1), payment_method=PaymentMethod.BANK_TRANSFER
+                ),
+            ),
+        )
+        confirming = asyncio.create_task(
+            handle.execute_update(ClientOnboarding.confirm_contract, StaffStep(actor="staff"))
+        )
         await needs_attention(handle)
-        await handle.execute_update(ClientOnboarding.cancel,
-                                    Cancellation(actor="staff", reason="prices unclear"))
+        await handle.execute_update(
+            ClientOnboarding.cancel, Cancellation(actor="staff", reason="prices unclear")
+        )
         await asyncio.gather(confirming, return_exceptions=True)  # refused with the reason
         await handle.result()
     await save(handle, "client_onboarding_confirm_needs_attention_cancelled")

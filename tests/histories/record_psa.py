@@ -43,13 +43,20 @@ from workflows.invoicing_run import InvoicingRun
 from workflows.onboarding_campaign import OnboardingCampaign
 from workflows.record_change import RecordChange
 
-TERMS = ContractTermsStep(actor="staff", terms=ContractTerms(
-    start_date=date(2026, 1, 1), payment_method=PaymentMethod.BANK_TRANSFER))
+TERMS = ContractTermsStep(
+    actor="staff",
+    terms=ContractTerms(start_date=date(2026, 1, 1), payment_method=PaymentMethod.BANK_TRANSFER),
+)
 
 
 async def onboarding(env, q, account_id: str):
-    handle, _ = await start_process(env.client, q, ClientOnboarding, OnboardingRequest(
-        account_id=account_id, requested_by="staff"), process_id=onboarding_id(account_id))
+    handle, _ = await start_process(
+        env.client,
+        q,
+        ClientOnboarding,
+        OnboardingRequest(account_id=account_id, requested_by="staff"),
+        process_id=onboarding_id(account_id),
+    )
     return handle
 
 
@@ -57,17 +64,26 @@ async def client_onboarding_onboarded(env, pool, q) -> None:
     _, client = await new_client(pool, licences={"Basic": 2, "Premium": 3}, flats=1)
     handle = await onboarding(env, q, client)
     try:  # refused by the validator: leaves no trace in the history
-        await handle.execute_update(ClientOnboarding.billing_information,
-                                    BillingInformationStep(actor="staff",
-                                                           info=billing(currency="EURO")))
+        await handle.execute_update(
+            ClientOnboarding.billing_information,
+            BillingInformationStep(actor="staff", info=billing(currency="EURO")),
+        )
     except WorkflowUpdateFailedError:
         pass
     await handle.execute_update(ClientOnboarding.contract_terms, TERMS)
-    await handle.execute_update(ClientOnboarding.billing_information,
-                                BillingInformationStep(actor="staff", info=billing()))
-    await handle.execute_update(ClientOnboarding.change_parts, PartChangesStep(
-        actor="staff", changes=[PartChange(sku="Premium", unit_price=Decimal("17.50")),
-                                PartChange(sku="CLASSOUND-FLAT", remove=True)]))
+    await handle.execute_update(
+        ClientOnboarding.billing_information, BillingInformationStep(actor="staff", info=billing())
+    )
+    await handle.execute_update(
+        ClientOnboarding.change_parts,
+        PartChangesStep(
+            actor="staff",
+            changes=[
+                PartChange(sku="Premium", unit_price=Decimal("17.50")),
+                PartChange(sku="CLASSOUND-FLAT", remove=True),
+            ],
+        ),
+    )
     await handle.execute_update(ClientOnboarding.confirm_contract, StaffStep(actor="staff"))
     await outcome(env, handle)
     await save(handle, "client_onboarding_onboarded")
@@ -79,8 +95,9 @@ async def client_onboarding_cancelled(env, pool, q) -> None:
     handle = await onboarding(env, q, client)
     await handle.execute_update(ClientOnboarding.contract_terms, TERMS)
     await env.sleep(timedelta(days=20))
-    await handle.execute_update(ClientOnboarding.cancel,
-                                Cancellation(actor="staff", reason="client is leaving"))
+    await handle.execute_update(
+        ClientOnboarding.cancel, Cancellation(actor="staff", reason="client is leaving")
+    )
     await outcome(env, handle)
     await save(handle, "client_onboarding_cancelled")
 
@@ -96,18 +113,30 @@ async def client_onboarding_already_onboarded(env, pool, q) -> None:
 async def invoicing_run_reviewed_and_issued(env, pool, q) -> None:
     partner = await new_partner(pool)
     await onboarded_clients(pool, partner, 3)
-    handle, _ = await start_process(env.client, q, InvoicingRun, InvoicingRequest(
-        partner_id=partner.id, period=date(2026, 3, 1), requested_by="staff", batch_size=2),
-        process_id=f"invoicing-run-{partner.id}-2026-03")
+    handle, _ = await start_process(
+        env.client,
+        q,
+        InvoicingRun,
+        InvoicingRequest(
+            partner_id=partner.id, period=date(2026, 3, 1), requested_by="staff", batch_size=2
+        ),
+        process_id=f"invoicing-run-{partner.id}-2026-03",
+    )
     await env.sleep(timedelta(days=1))
-    await handle.execute_update(InvoicingRun.review_numbering, NumberingReview(
-        actor="anna", prefix="RE-", format="{prefix}{year}-{number:05}"))
+    await handle.execute_update(
+        InvoicingRun.review_numbering,
+        NumberingReview(actor="anna", prefix="RE-", format="{prefix}{year}-{number:05}"),
+    )
     await outcome(env, handle)
     await save(handle, "invoicing_run_reviewed_and_issued")
 
-    again, _ = await start_process(env.client, q, InvoicingRun, InvoicingRequest(
-        partner_id=partner.id, period=date(2026, 3, 1), requested_by="staff"),
-        process_id=f"invoicing-run-{partner.id}-2026-03-again")
+    again, _ = await start_process(
+        env.client,
+        q,
+        InvoicingRun,
+        InvoicingRequest(partner_id=partner.id, period=date(2026, 3, 1), requested_by="staff"),
+        process_id=f"invoicing-run-{partner.id}-2026-03-again",
+    )
     await outcome(env, again)
     await save(again, "invoicing_run_nothing_twice")
 
@@ -116,11 +145,23 @@ async def invoicing_run_sees_another_runs_review(env, pool, q) -> None:
     """Issue 16: a waiting run finds the review done on another run (durable timer)."""
     partner = await new_partner(pool)
     await onboarded_clients(pool, partner, 2)
-    runs = [(await start_process(env.client, q, InvoicingRun, InvoicingRequest(
-        partner_id=partner.id, period=date(2026, 3, 1), requested_by="staff"),
-        process_id=f"invoicing-run-{partner.id}-2026-03-{ref}"))[0] for ref in ("a", "b")]
-    await runs[1].execute_update(InvoicingRun.review_numbering, NumberingReview(
-        actor="anna", prefix="RE-"))
+    runs = [
+        (
+            await start_process(
+                env.client,
+                q,
+                InvoicingRun,
+                InvoicingRequest(
+                    partner_id=partner.id, period=date(2026, 3, 1), requested_by="staff"
+                ),
+                process_id=f"invoicing-run-{partner.id}-2026-03-{ref}",
+            )
+        )[0]
+        for ref in ("a", "b")
+    ]
+    await runs[1].execute_update(
+        InvoicingRun.review_numbering, NumberingReview(actor="anna", prefix="RE-")
+    )
     for h in reversed(runs):  # one after the other: each lets time skip on its own
         await outcome(env, h)
     await save(runs[0], "invoicing_run_sees_another_runs_review")
@@ -130,12 +171,29 @@ async def invoicing_run_other_review_refused(env, pool, q) -> None:
     """Issue 16: two different reviews at once; the refused run goes on with the other."""
     partner = await new_partner(pool)
     await onboarded_clients(pool, partner, 2)
-    runs = [(await start_process(env.client, q, InvoicingRun, InvoicingRequest(
-        partner_id=partner.id, period=date(2026, 3, 1), requested_by="staff"),
-        process_id=f"invoicing-run-{partner.id}-2026-03-{ref}"))[0] for ref in ("a", "b")]
-    answers = await asyncio.gather(*(h.execute_update(
-        InvoicingRun.review_numbering, NumberingReview(actor="anna", prefix=prefix))
-        for h, prefix in zip(runs, ("A-", "B-"), strict=True)), return_exceptions=True)
+    runs = [
+        (
+            await start_process(
+                env.client,
+                q,
+                InvoicingRun,
+                InvoicingRequest(
+                    partner_id=partner.id, period=date(2026, 3, 1), requested_by="staff"
+                ),
+                process_id=f"invoicing-run-{partner.id}-2026-03-{ref}",
+            )
+        )[0]
+        for ref in ("a", "b")
+    ]
+    answers = await asyncio.gather(
+        *(
+            h.execute_update(
+                InvoicingRun.review_numbering, NumberingReview(actor="anna", prefix=prefix)
+            )
+            for h, prefix in zip(runs, ("A-", "B-"), strict=True)
+        ),
+        return_exceptions=True,
+    )
     await asyncio.gather(*(outcome(env, h) for h in runs))
     refused = [h for h, a in zip(runs, answers, strict=True) if isinstance(a, Exception)]
     await save(refused[0], "invoicing_run_other_review_refused")
@@ -144,15 +202,27 @@ async def invoicing_run_other_review_refused(env, pool, q) -> None:
 async def record_changes(env, pool, q) -> None:
     _, client = await new_client(pool)
     for name, change in (
-        ("record_change_ticket_created", {"operation": "create-ticket", "account_id": client,
-                                          "subject": "Phones ring twice"}),
-        ("record_change_sales_item_refused", {"operation": "create-sales-item",
-                                              "account_id": client, "description": "Headsets",
-                                              "quantity": 2, "unit_price": "49.00"}),
+        (
+            "record_change_ticket_created",
+            {"operation": "create-ticket", "account_id": client, "subject": "Phones ring twice"},
+        ),
+        (
+            "record_change_sales_item_refused",
+            {
+                "operation": "create-sales-item",
+                "account_id": client,
+                "description": "Headsets",
+                "quantity": 2,
+                "unit_price": "49.00",
+            },
+        ),
     ):
         handle = await env.client.start_workflow(
-            RecordChange.run, RecordChangeRequest(actor="staff", change=change),
-            id=f"record-change-{name}-{client}", task_queue=q)
+            RecordChange.run,
+            RecordChangeRequest(actor="staff", change=change),
+            id=f"record-change-{name}-{client}",
+            task_queue=q,
+        )
         await outcome(env, handle)
         await save(handle, name)
 
@@ -160,9 +230,13 @@ async def record_changes(env, pool, q) -> None:
 async def onboarding_campaign(env, pool, q) -> None:
     partner = await new_partner(pool)
     await new_clients(pool, partner, 3)
-    handle, _ = await start_process(env.client, q, OnboardingCampaign, CampaignRequest(
-        partner_id=partner.id, requested_by="staff", batch_size=2, window=2),
-        process_id=f"onboarding-campaign-{partner.id}")
+    handle, _ = await start_process(
+        env.client,
+        q,
+        OnboardingCampaign,
+        CampaignRequest(partner_id=partner.id, requested_by="staff", batch_size=2, window=2),
+        process_id=f"onboarding-campaign-{partner.id}",
+    )
     await outcome(env, handle)
     first_run = env.client.get_workflow_handle(handle.id, run_id=handle.result_run_id)
     await save(first_run, "onboarding_campaign_first_run")  # continued as new
@@ -181,8 +255,11 @@ async def main(only: list[str]) -> None:
         return
     async with recording() as r:
         async with running_worker(r.time_env.client, r.pool) as q:
-            for record in (client_onboarding_cancelled, client_onboarding_already_onboarded,
-                           invoicing_run_reviewed_and_issued):
+            for record in (
+                client_onboarding_cancelled,
+                client_onboarding_already_onboarded,
+                invoicing_run_reviewed_and_issued,
+            ):
                 await record(r.time_env, r.pool, q)
         # Record changes are started without an update to wait on; the time-skipping server
         # may skip time before their first task and time them out. They have no timers.

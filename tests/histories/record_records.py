@@ -18,8 +18,11 @@ from workflows.records import RecordsRead
 async def records_read(env, pool, q) -> None:
     acc = await new_account(pool, licences={"Premium": 2})
     handle = await env.client.start_workflow(
-        RecordsRead.run, RecordsLookup(what="contacts", account_id=acc.id),
-        id=f"records-contacts-{acc.id}", task_queue=q)
+        RecordsRead.run,
+        RecordsLookup(what="contacts", account_id=acc.id),
+        id=f"records-contacts-{acc.id}",
+        task_queue=q,
+    )
     await outcome(env, handle)
     await save(handle, "records_read_contacts")
 

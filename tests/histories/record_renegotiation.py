@@ -35,15 +35,25 @@ STAFF = "kari.kundesenter"
 
 def request(co, licences: int, price: str) -> RenegotiationRequest:
     return RenegotiationRequest(
-        ticket_id=co.ticket_id, account_id=co.id, contact_id=co.contact_id,
-        original_contract_id=co.contract_id, licences=licences, price=Decimal(price),
-        requested_by=STAFF)
+        ticket_id=co.ticket_id,
+        account_id=co.id,
+        contact_id=co.contact_id,
+        original_contract_id=co.contract_id,
+        licences=licences,
+        price=Decimal(price),
+        requested_by=STAFF,
+    )
 
 
 async def start(env, q, co, req):
     # The workflow id is part of what replays: deal and contract ids derive from it.
-    return await start_process(env.client, q, Renegotiation, req,
-                               process_id=f"renegotiation-{co.id}-{uuid.uuid4().hex[:8]}")
+    return await start_process(
+        env.client,
+        q,
+        Renegotiation,
+        req,
+        process_id=f"renegotiation-{co.id}-{uuid.uuid4().hex[:8]}",
+    )
 
 
 async def skip_to(env, moment: datetime) -> None:
@@ -67,8 +77,9 @@ async def deadline_passed_extended_then_signed_increase(env, pool, q) -> None:
     deadline = (await handle.query(Renegotiation.status)).signing_deadline
     await skip_to(env, signing_closes_at(deadline))
     # The step waits until the passed deadline has been handled, then moves it.
-    await handle.execute_update(Renegotiation.extend_signing_deadline,
-                                Extension(actor=STAFF, days=5))
+    await handle.execute_update(
+        Renegotiation.extend_signing_deadline, Extension(actor=STAFF, days=5)
+    )
     await handle.execute_update(Renegotiation.contract_signed, StaffStep(actor=STAFF))
     await outcome(env, handle)
     await save(handle, "renegotiation_deadline_passed_extended_then_signed_increase")
@@ -79,8 +90,9 @@ async def cancelled_after_the_deadline(env, pool, q) -> None:
     handle, _ = await start(env, q, co, request(co, 15, "420"))
     deadline = (await handle.query(Renegotiation.status)).signing_deadline
     await skip_to(env, signing_closes_at(deadline))
-    await handle.execute_update(Renegotiation.cancel,
-                                Cancellation(actor=STAFF, reason="kunden takket nei"))
+    await handle.execute_update(
+        Renegotiation.cancel, Cancellation(actor=STAFF, reason="kunden takket nei")
+    )
     await outcome(env, handle)
     await save(handle, "renegotiation_cancelled_after_the_deadline")
 
@@ -93,16 +105,24 @@ async def refused_at_start(env, pool, q) -> None:
 
 
 def evidence(co, typed_name: str | None) -> SigningEvidence:
-    return SigningEvidence(contact_id=co.contact_id, typed_name=typed_name,
-                           document_sha256="ab" * 32, language="nb", ip="127.0.0.1",
-                           user_agent="recorder", decided_at=datetime(2026, 12, 2, 12))
+    return SigningEvidence(
+        contact_id=co.contact_id,
+        typed_name=typed_name,
+        document_sha256="ab" * 32,
+        language="nb",
+        ip="127.0.0.1",
+        user_agent="recorder",
+        decided_at=datetime(2026, 12, 2, 12),
+    )
 
 
 async def signed_on_the_signing_page(env, pool, q) -> None:
     co = await new_company(pool, licences=15)
     handle, _ = await start(env, q, co, request(co, 14, "450"))
-    await handle.execute_update(Renegotiation.contract_signed, SignerStep(
-        actor=co.contact_id, evidence=evidence(co, "Kari Nordmann")))
+    await handle.execute_update(
+        Renegotiation.contract_signed,
+        SignerStep(actor=co.contact_id, evidence=evidence(co, "Kari Nordmann")),
+    )
     await outcome(env, handle)
     await save(handle, "renegotiation_signed_on_the_signing_page")
 
@@ -110,15 +130,22 @@ async def signed_on_the_signing_page(env, pool, q) -> None:
 async def declined_on_the_signing_page(env, pool, q) -> None:
     co = await new_company(pool, licences=15)
     handle, _ = await start(env, q, co, request(co, 12, "450"))
-    await handle.execute_update(Renegotiation.contract_declined, Declination(
-        actor=co.contact_id, reason="for dyrt", evidence=evidence(co, None)))
+    await handle.execute_update(
+        Renegotiation.contract_declined,
+        Declination(actor=co.contact_id, reason="for dyrt", evidence=evidence(co, None)),
+    )
     await outcome(env, handle)
     await save(handle, "renegotiation_declined_on_the_signing_page")
 
 
-RECORDS = (signed_after_reminder_reduction_to_csc, deadline_passed_extended_then_signed_increase,
-           cancelled_after_the_deadline, refused_at_start, signed_on_the_signing_page,
-           declined_on_the_signing_page)
+RECORDS = (
+    signed_after_reminder_reduction_to_csc,
+    deadline_passed_extended_then_signed_increase,
+    cancelled_after_the_deadline,
+    refused_at_start,
+    signed_on_the_signing_page,
+    declined_on_the_signing_page,
+)
 
 
 async def main(names: list[str]) -> None:

@@ -42,11 +42,14 @@ async def recording():
             await add_test_staff(conn)  # the people directory: the recorders' actors
         time_env = await WorkflowEnvironment.start_time_skipping(
             test_server_existing_path=str(BIN / "temporal-test-server"),
-            data_converter=pydantic_data_converter)
+            data_converter=pydantic_data_converter,
+        )
         await register_search_attributes(time_env.client, SEARCH_ATTRIBUTES)
         dev_env = await WorkflowEnvironment.start_local(
             dev_server_existing_path=str(BIN / "temporal"),
-            data_converter=pydantic_data_converter, search_attributes=SEARCH_ATTRIBUTES)
+            data_converter=pydantic_data_converter,
+            search_attributes=SEARCH_ATTRIBUTES,
+        )
         try:
             yield Recording(time_env, dev_env, pool)
         finally:

@@ -42,8 +42,12 @@ class Stack:
         """The newest login link e-mailed to a partner user. ONE place that reads it: from
         the outbox row until the relay sends it (no relay runs here), sealed at rest with the
         worker's key ring."""
-        link = await pending_link(self.db, recipient_id=user_id, template="partner_user_login",
-                                  ring=parse_key_ring(self.env["PARTNERFLOW_ENCRYPTION_KEYS"]))
+        link = await pending_link(
+            self.db,
+            recipient_id=user_id,
+            template="partner_user_login",
+            ring=parse_key_ring(self.env["PARTNERFLOW_ENCRYPTION_KEYS"]),
+        )
         assert link, f"no login e-mail for {user_id}"
         return link
 
@@ -79,36 +83,105 @@ async def _setup(stack: Stack) -> None:
     # partner account wait for each other anyway, and on a loaded machine parallel ones were
     # seen to stall the setup.
     for step in (
-            ("enable-partner-management", "--as", "cm-eva"),
-            ("create-partner-account", "--partner", "P-NORDTEL", "--channel-manager", "cm-eva"),
-            ("create-partner-account", "--partner", "P-ALPCOM", "--channel-manager", "cm-eva"),
-            ("invite-partner-user", "--partner", "P-NORDTEL", "--contact", "C-NORD-1",
-             "--as", "cm-eva"),
-            ("invite-partner-user", "--partner", "P-ALPCOM", "--contact", "C-ALP-1",
-             "--as", "cm-eva"),
-            ("open-lead-queue", "--queue", "fair", "--name", "Trade fair", "--partner",
-             "P-NORDTEL", "--partner", "P-ALPCOM", "--claim-cap", "5", "--as", "cm-eva"),
-            ("open-lead-queue", "--queue", "nord-only", "--name", "Nordtel only", "--partner",
-             "P-NORDTEL", "--as", "cm-eva")):
+        ("enable-partner-management", "--as", "cm-eva"),
+        ("create-partner-account", "--partner", "P-NORDTEL", "--channel-manager", "cm-eva"),
+        ("create-partner-account", "--partner", "P-ALPCOM", "--channel-manager", "cm-eva"),
+        (
+            "invite-partner-user",
+            "--partner",
+            "P-NORDTEL",
+            "--contact",
+            "C-NORD-1",
+            "--as",
+            "cm-eva",
+        ),
+        ("invite-partner-user", "--partner", "P-ALPCOM", "--contact", "C-ALP-1", "--as", "cm-eva"),
+        (
+            "open-lead-queue",
+            "--queue",
+            "fair",
+            "--name",
+            "Trade fair",
+            "--partner",
+            "P-NORDTEL",
+            "--partner",
+            "P-ALPCOM",
+            "--claim-cap",
+            "5",
+            "--as",
+            "cm-eva",
+        ),
+        (
+            "open-lead-queue",
+            "--queue",
+            "nord-only",
+            "--name",
+            "Nordtel only",
+            "--partner",
+            "P-NORDTEL",
+            "--as",
+            "cm-eva",
+        ),
+    ):
         await ok(*step)
     started = await asyncio.gather(
         # Nordtel's: Premium 8 -> 1 on ACME cancels one of its two CLASSOUND-FLATs
         ok("fast-change", "--account", "ACME", "--pbx", "PBX-ACME", "--set", "Premium=1"),
-        ok("classound-order", "--account", "ACME", "--pbx", "PBX-ACME", "--existing-customer",
-           "--number", "+49 30 5550177"),
+        ok(
+            "classound-order",
+            "--account",
+            "ACME",
+            "--pbx",
+            "PBX-ACME",
+            "--existing-customer",
+            "--number",
+            "+49 30 5550177",
+        ),
         # Alpcom's
         ok("fast-change", "--account", "DELTA", "--pbx", "PBX-DELTA", "--set", "Business=22"),
-        ok("classound-order", "--account", "DELTA", "--pbx", "PBX-DELTA",
-           "--numbers", str(ROOT / "demo" / "numbers.txt")),
+        ok(
+            "classound-order",
+            "--account",
+            "DELTA",
+            "--pbx",
+            "PBX-DELTA",
+            "--numbers",
+            str(ROOT / "demo" / "numbers.txt"),
+        ),
         # a quote with CLASSOUND-FLATs: it needs the LOA and the last invoice too
-        ok("change-order", "--account", "ACME", "--pbx", "PBX-ACME", "--line", "Premium=+2",
-           "--line", "CLASSOUND-FLAT:Premium=2"),
+        ok(
+            "change-order",
+            "--account",
+            "ACME",
+            "--pbx",
+            "PBX-ACME",
+            "--line",
+            "Premium=+2",
+            "--line",
+            "CLASSOUND-FLAT:Premium=2",
+        ),
         ok("add-leads", "--queue", "fair", "--file", str(ROOT / "demo" / "leads-fair.csv")),
-        ok("add-lead", "--queue", "nord-only", "--company", "Isar Dental", "--email",
-           "praxis@isar-dental.example", "--country", "DE", "--postal-code", "80331",
-           "--product", "Premium"))
-    for name, body in zip(("nord-order", "nord-classound", "alp-order", "alp-classound",
-                           "nord-change-order"), started, strict=False):
+        ok(
+            "add-lead",
+            "--queue",
+            "nord-only",
+            "--company",
+            "Isar Dental",
+            "--email",
+            "praxis@isar-dental.example",
+            "--country",
+            "DE",
+            "--postal-code",
+            "80331",
+            "--product",
+            "Premium",
+        ),
+    )
+    for name, body in zip(
+        ("nord-order", "nord-classound", "alp-order", "alp-classound", "nord-change-order"),
+        started,
+        strict=False,
+    ):
         stack.made[name] = body["data"]["process_id"]
 
 
@@ -123,21 +196,33 @@ async def stack(dev_env, postgres_admin_dsn, pool):
         await demo.load(conn)
     finally:
         await conn.close()
-    env = environment(dev_env.client.service_client.config.target_host, dsn,
-                      f"portal-{uuid.uuid4().hex[:8]}")
+    env = environment(
+        dev_env.client.service_client.config.target_host, dsn, f"portal-{uuid.uuid4().hex[:8]}"
+    )
     env["TEMPORAL_NAMESPACE"] = namespace
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env.update(PARTNERFLOW_PORTAL_SECRET=secrets.token_hex(32), PARTNERFLOW_PORTAL_PORT=str(port),
-               PARTNERFLOW_PARTNER_PORTAL_URL=url, PARTNERFLOW_SIGNING_URL=url,
-               PARTNERFLOW_PORTAL_SECURE_COOKIES="0", PARTNERFLOW_STARTER_WAIT="120")
+    env.update(
+        PARTNERFLOW_PORTAL_SECRET=secrets.token_hex(32),
+        PARTNERFLOW_PORTAL_PORT=str(port),
+        PARTNERFLOW_PARTNER_PORTAL_URL=url,
+        PARTNERFLOW_SIGNING_URL=url,
+        PARTNERFLOW_PORTAL_SECURE_COOKIES="0",
+        PARTNERFLOW_STARTER_WAIT="120",
+    )
     env.pop("PARTNERFLOW_PORTAL_LANGUAGE", None)
     db = await create_pool(dsn, max_size=4)
     async with worker(env) as running:
         log = Path(env["PARTNERFLOW_DATA_DIR"]) / "portal.log"
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "portal", cwd=ROOT, env=env,
-            stdout=asyncio.subprocess.DEVNULL, stderr=log.open("wb"))
+            sys.executable,
+            "-m",
+            "portal",
+            cwd=ROOT,
+            env=env,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=log.open("wb"),
+        )
         try:
             await _wait_until_up(proc, url)
             s = Stack(env, url, db)
@@ -152,4 +237,3 @@ async def stack(dev_env, postgres_admin_dsn, pool):
                 proc.terminate()
                 await asyncio.wait_for(proc.wait(), 30)
     await db.close()
-

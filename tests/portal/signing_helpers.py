@@ -13,17 +13,23 @@ FORM_FIELD = re.compile(r'<input type="hidden" name="(\w+)" value="([^"]*)">')
 
 def request_for(co, licences: int = 12, price: str = "450") -> RenegotiationRequest:
     return RenegotiationRequest(
-        ticket_id=co.ticket_id, account_id=co.id, contact_id=co.contact_id,
-        original_contract_id=co.contract_id, licences=licences, price=Decimal(price),
-        requested_by="kari.kundesenter")
+        ticket_id=co.ticket_id,
+        account_id=co.id,
+        contact_id=co.contact_id,
+        original_contract_id=co.contract_id,
+        licences=licences,
+        price=Decimal(price),
+        requested_by="kari.kundesenter",
+    )
 
 
 async def signing_link(pool, process_id: str, ring: dict[str, bytes] | None = None) -> str:
     """The one-time link of the contract e-mail, from the outbox row that carries it (sealed
     at rest: opened with store/outbox.py's one reader; `ring`: the key ring of a worker
     running in another process)."""
-    link = await pending_link(pool, process_id=process_id,
-                              template="contract_for_signing_email", ring=ring)
+    link = await pending_link(
+        pool, process_id=process_id, template="contract_for_signing_email", ring=ring
+    )
     assert link, f"no pending signing link for {process_id}"
     return link
 

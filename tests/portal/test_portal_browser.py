@@ -18,13 +18,24 @@ pytestmark = pytest.mark.e2e
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 SCREENSHOTS = ROOT / "tests" / "artifacts" / "screenshots"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-dev-shm-usage", "--lang=en-US"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--lang=en-US",
+]
 
 if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
-    pytest.skip("Debian's chromium and chromium-driver are not installed (.ci/run installs "
-                "them)", allow_module_level=True)
+    pytest.skip(
+        "Debian's chromium and chromium-driver are not installed (.ci/run installs them)",
+        allow_module_level=True,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -166,8 +177,9 @@ async def test_a_partner_user_from_the_invitation_link_to_a_converted_lead(stack
         p.check("my-leads")
         form = f"form[action='/leads/{lead}/convert']"
         p.css(f"{form} input[name=amount]").send_keys("12.500,50")
-        p.d.execute_script("arguments[0].value = '2027-01-29'",
-                           p.css(f"{form} input[name=close_date]"))
+        p.d.execute_script(
+            "arguments[0].value = '2027-01-29'", p.css(f"{form} input[name=close_date]")
+        )
         p.submit(f"{form} button")
         assert "Erledigt:" in p.text(), p.text()
         p.d.get(stack.url + "/opportunities")
@@ -185,18 +197,33 @@ async def test_a_partner_user_from_the_invitation_link_to_a_converted_lead(stack
 
     await asyncio.to_thread(first_login_and_back)
     await asyncio.to_thread(confirm_the_order)
-    assert await stack.db.fetchval("SELECT status, confirmed_by FROM orders"
-                                   " WHERE process_id = $1", order) == "applied"
-    assert await stack.db.fetchval("SELECT confirmed_by FROM orders WHERE process_id = $1",
-                                   order) == "C-NORD-1"
+    assert (
+        await stack.db.fetchval(
+            "SELECT status, confirmed_by FROM orders WHERE process_id = $1", order
+        )
+        == "applied"
+    )
+    assert (
+        await stack.db.fetchval("SELECT confirmed_by FROM orders WHERE process_id = $1", order)
+        == "C-NORD-1"
+    )
     await asyncio.to_thread(upload_documents)
-    docs = await stack.db.fetch("SELECT kind, uploaded_by FROM documents WHERE process_id = $1"
-                                " AND is_current ORDER BY kind", classound)
+    docs = await stack.db.fetch(
+        "SELECT kind, uploaded_by FROM documents WHERE process_id = $1"
+        " AND is_current ORDER BY kind",
+        classound,
+    )
     assert [(d["kind"], d["uploaded_by"]) for d in docs] == [
-        ("last-invoice", "C-NORD-1"), ("loa", "C-NORD-1")]
+        ("last-invoice", "C-NORD-1"),
+        ("loa", "C-NORD-1"),
+    ]
     await asyncio.to_thread(accept_and_convert_a_lead)
-    opp = await stack.db.fetchrow("SELECT owner_user_id, stage, amount FROM opportunities"
-                                  " WHERE lead_id = $1", lead)
+    opp = await stack.db.fetchrow(
+        "SELECT owner_user_id, stage, amount FROM opportunities WHERE lead_id = $1", lead
+    )
     assert (opp["owner_user_id"], opp["stage"], str(opp["amount"])) == (
-        "C-NORD-1", "proposal", "12500.50")
+        "C-NORD-1",
+        "proposal",
+        "12500.50",
+    )
     assert len(p.shots) == 9

@@ -28,8 +28,9 @@ def csrf_of(html: str) -> str:
 
 @asynccontextmanager
 async def browser(stack):
-    async with httpx.AsyncClient(base_url=stack.url, headers={"Accept-Language": "en"},
-                                 follow_redirects=False) as c:
+    async with httpx.AsyncClient(
+        base_url=stack.url, headers={"Accept-Language": "en"}, follow_redirects=False
+    ) as c:
         yield c
 
 
@@ -37,15 +38,22 @@ async def first_login(stack, c: httpx.AsyncClient, user: str) -> httpx.Response:
     link = await stack.login_link(user)
     page = await c.get(link)
     assert page.status_code == 200
-    return await c.post("/first-login", data={
-        **link_parts(link), "password": PASSWORD, "password2": PASSWORD,
-        "csrf": csrf_of(page.text)})
+    return await c.post(
+        "/first-login",
+        data={
+            **link_parts(link),
+            "password": PASSWORD,
+            "password2": PASSWORD,
+            "csrf": csrf_of(page.text),
+        },
+    )
 
 
 async def log_in(c: httpx.AsyncClient, user: str, password: str = PASSWORD) -> httpx.Response:
     page = await c.get("/login")
-    return await c.post("/login", data={"user": user, "password": password,
-                                        "csrf": csrf_of(page.text)})
+    return await c.post(
+        "/login", data={"user": user, "password": password, "csrf": csrf_of(page.text)}
+    )
 
 
 @pytest.fixture(scope="module")
@@ -59,35 +67,62 @@ async def alpcom(stack):
 
 async def test_first_login_refuses_a_weak_password_then_sets_an_argon2_hash_by_the_step(alpcom):
     stack = alpcom
-    await stack.ok("invite-partner-user", "--partner", "P-NORDTEL", "--contact", "C-NORD-2",
-                   "--as", "cm-eva")
+    await stack.ok(
+        "invite-partner-user", "--partner", "P-NORDTEL", "--contact", "C-NORD-2", "--as", "cm-eva"
+    )
     link = await stack.login_link("C-NORD-2")
     async with browser(stack) as c:
         page = await c.get(link)
-        weak = await c.post("/first-login", data={**link_parts(link), "password": "short",
-                                                  "password2": "short",
-                                                  "csrf": csrf_of(page.text)})
+        weak = await c.post(
+            "/first-login",
+            data={
+                **link_parts(link),
+                "password": "short",
+                "password2": "short",
+                "csrf": csrf_of(page.text),
+            },
+        )
         assert weak.status_code == 400
         assert 'aria-invalid="true"' in weak.text and "password-error" in weak.text
         assert "needs at least 12 characters" in weak.text
-        assert await stack.db.fetchval(
-            "SELECT status FROM partner_users WHERE id = 'C-NORD-2'") == "invited"
-        forged = await c.post("/first-login", data={
-            **link_parts(link), "token": "not-the-token-of-the-e-mail", "password": PASSWORD,
-            "password2": PASSWORD, "csrf": csrf_of(weak.text)})
+        assert (
+            await stack.db.fetchval("SELECT status FROM partner_users WHERE id = 'C-NORD-2'")
+            == "invited"
+        )
+        forged = await c.post(
+            "/first-login",
+            data={
+                **link_parts(link),
+                "token": "not-the-token-of-the-e-mail",
+                "password": PASSWORD,
+                "password2": PASSWORD,
+                "csrf": csrf_of(weak.text),
+            },
+        )
         assert forged.status_code == 400 and "the login link is not valid" in forged.text
         assert (await c.get("/orders")).headers["location"] == "/login"
-        good = await c.post("/first-login", data={
-            **link_parts(link), "password": PASSWORD, "password2": PASSWORD,
-            "csrf": csrf_of(forged.text)})
+        good = await c.post(
+            "/first-login",
+            data={
+                **link_parts(link),
+                "password": PASSWORD,
+                "password2": PASSWORD,
+                "csrf": csrf_of(forged.text),
+            },
+        )
         assert good.status_code == 303, good.text
     user = await stack.db.fetchrow(
-        "SELECT status, password_hash FROM partner_users WHERE id = 'C-NORD-2'")
+        "SELECT status, password_hash FROM partner_users WHERE id = 'C-NORD-2'"
+    )
     assert user["status"] == "active" and user["password_hash"].startswith("$argon2id$")
     # the same workflow step as the starter's partner-login, by the user itself
-    assert await stack.db.fetchval(
-        "SELECT actor FROM audit_log WHERE process_id = 'partner-account-P-NORDTEL'"
-        " AND step LIKE '%first-login-C-NORD-2%'") == "C-NORD-2"
+    assert (
+        await stack.db.fetchval(
+            "SELECT actor FROM audit_log WHERE process_id = 'partner-account-P-NORDTEL'"
+            " AND step LIKE '%first-login-C-NORD-2%'"
+        )
+        == "C-NORD-2"
+    )
 
 
 async def test_a_used_or_forged_first_login_link_logs_nobody_in(alpcom):
@@ -96,9 +131,16 @@ async def test_a_used_or_forged_first_login_link_logs_nobody_in(alpcom):
     for token in (link_parts(link)["token"], "forged-token-0123456789"):
         async with browser(stack) as c:
             page = await c.get(link)
-            refused = await c.post("/first-login", data={
-                **link_parts(link), "token": token, "password": "Another-Pass-2026!",
-                "password2": "Another-Pass-2026!", "csrf": csrf_of(page.text)})
+            refused = await c.post(
+                "/first-login",
+                data={
+                    **link_parts(link),
+                    "token": token,
+                    "password": "Another-Pass-2026!",
+                    "password2": "Another-Pass-2026!",
+                    "csrf": csrf_of(page.text),
+                },
+            )
             assert refused.status_code == 400
             assert "This login link was used already" in refused.text
             assert (await c.get("/orders")).headers["location"] == "/login"
@@ -111,7 +153,8 @@ async def test_a_legacy_scrypt_password_still_logs_in_and_is_rehashed(alpcom):
     stack = alpcom
     await stack.db.execute(
         "UPDATE partner_users SET password_hash = $1 WHERE id = 'C-ALP-1'",
-        scrypt_hash(PASSWORD, b"0123456789abcdef"))
+        scrypt_hash(PASSWORD, b"0123456789abcdef"),
+    )
     async with browser(stack) as c:
         done = await log_in(c, "C-ALP-1")
         assert done.status_code == 303 and done.headers["location"] == "/orders"
@@ -143,8 +186,10 @@ async def test_a_form_without_its_csrf_token_is_refused_and_changes_nothing(alpc
             assert refused.status_code == 403
         login = await c.post("/login", data={"user": "C-ALP-1", "password": PASSWORD})
         assert login.status_code == 403
-    assert await stack.db.fetchval("SELECT status FROM orders WHERE process_id = $1",
-                                   order) == "awaiting_partner_confirmation"
+    assert (
+        await stack.db.fetchval("SELECT status FROM orders WHERE process_id = $1", order)
+        == "awaiting_partner_confirmation"
+    )
 
 
 async def test_a_user_of_one_partner_cannot_see_or_act_on_another_partners_items(alpcom):
@@ -163,73 +208,106 @@ async def test_a_user_of_one_partner_cannot_see_or_act_on_another_partners_items
         assert stack.made["nord-change-order"] not in docs.text
         inbox = await c.get("/leads")
         assert "Hafenlogistik GmbH" in inbox.text  # queue "fair": both partners
-        assert "Isar Dental" not in inbox.text     # queue "nord-only": Nordtel's alone
+        assert "Isar Dental" not in inbox.text  # queue "nord-only": Nordtel's alone
         token = csrf_of(inbox.text)
-        nord_only = await stack.db.fetchval(
-            "SELECT id FROM leads WHERE queue_id = 'nord-only'")
+        nord_only = await stack.db.fetchval("SELECT id FROM leads WHERE queue_id = 'nord-only'")
 
         # Forged posts with a valid session and CSRF token: refused, nothing sent
         confirm = await c.post(f"/orders/{nord_order}/confirm", data={"csrf": token})
         assert confirm.status_code == 404
         for target in (nord_classound, stack.made["nord-change-order"]):
-            upload = await c.post(f"/documents/{target}/upload",
-                                  data={"csrf": token, "kind": "loa"},
-                                  files={"file": ("LOA.pdf", LOA, "application/pdf")})
+            upload = await c.post(
+                f"/documents/{target}/upload",
+                data={"csrf": token, "kind": "loa"},
+                files={"file": ("LOA.pdf", LOA, "application/pdf")},
+            )
             assert upload.status_code == 404
         claim = await c.post(f"/leads/{nord_only}/claim", data={"csrf": token})
         assert claim.status_code == 404
         # a lead Nordtel owns and its opportunity: neither answerable nor convertible
         nord_lead, opportunity = await nordtel_owns_a_lead_and_an_opportunity(stack)
-        for path, data in ((f"/leads/{nord_lead}/accept", {}),
-                           (f"/leads/{nord_lead}/not-interested", {"reason": "not ours"}),
-                           (f"/leads/{nord_lead}/convert", {"stage": "proposal"}),
-                           (f"/opportunities/{opportunity}", {"stage": "closed-lost"})):
+        for path, data in (
+            (f"/leads/{nord_lead}/accept", {}),
+            (f"/leads/{nord_lead}/not-interested", {"reason": "not ours"}),
+            (f"/leads/{nord_lead}/convert", {"stage": "proposal"}),
+            (f"/opportunities/{opportunity}", {"stage": "closed-lost"}),
+        ):
             forged = await c.post(path, data={"csrf": token, **data})
             assert forged.status_code == 404, path
         mine = await c.get("/my-leads")
         assert nord_lead not in mine.text
         assert opportunity not in (await c.get("/opportunities")).text
 
-    assert await stack.db.fetchval("SELECT status FROM orders WHERE process_id = $1",
-                                   nord_order) == "awaiting_partner_confirmation"
-    assert await stack.db.fetchval(
-        "SELECT count(*) FROM documents WHERE process_id = ANY($1::text[])",
-        [nord_classound, stack.made["nord-change-order"]]) == 0
+    assert (
+        await stack.db.fetchval("SELECT status FROM orders WHERE process_id = $1", nord_order)
+        == "awaiting_partner_confirmation"
+    )
+    assert (
+        await stack.db.fetchval(
+            "SELECT count(*) FROM documents WHERE process_id = ANY($1::text[])",
+            [nord_classound, stack.made["nord-change-order"]],
+        )
+        == 0
+    )
     assert sorted(p.name for p in documents.rglob("*") if p.is_file()) == files_before
-    assert await stack.db.fetchval("SELECT stage FROM opportunities WHERE id = $1",
-                                   opportunity) != "closed-lost"
-    assert await stack.db.fetchval(  # nothing by C-ALP-1 but its own first login
-        "SELECT count(*) FROM audit_log WHERE actor = 'C-ALP-1'"
-        " AND step NOT LIKE '%first-login-C-ALP-1%'") == 0
+    assert (
+        await stack.db.fetchval("SELECT stage FROM opportunities WHERE id = $1", opportunity)
+        != "closed-lost"
+    )
+    assert (
+        await stack.db.fetchval(  # nothing by C-ALP-1 but its own first login
+            "SELECT count(*) FROM audit_log WHERE actor = 'C-ALP-1'"
+            " AND step NOT LIKE '%first-login-C-ALP-1%'"
+        )
+        == 0
+    )
 
 
 async def nordtel_user_active(stack) -> None:
     """Anna Holm of Nordtel has logged in (her first login through the starter, on a fresh
     link of her own)."""
-    if await stack.db.fetchval(
-            "SELECT status FROM partner_users WHERE id = 'C-NORD-1'") == "active":
+    if (
+        await stack.db.fetchval("SELECT status FROM partner_users WHERE id = 'C-NORD-1'")
+        == "active"
+    ):
         return
-    await stack.ok("invite-partner-user", "--partner", "P-NORDTEL", "--contact", "C-NORD-1",
-                   "--as", "cm-eva")
+    await stack.ok(
+        "invite-partner-user", "--partner", "P-NORDTEL", "--contact", "C-NORD-1", "--as", "cm-eva"
+    )
     link = await stack.login_link("C-NORD-1")
     password = Path(stack.env["PARTNERFLOW_DATA_DIR"]) / "password"
     password.write_text(PASSWORD + "\n")
-    await stack.ok("partner-login", "--partner", "P-NORDTEL", "--user", "C-NORD-1",
-                   "--token", link, "--password-file", str(password))
+    await stack.ok(
+        "partner-login",
+        "--partner",
+        "P-NORDTEL",
+        "--user",
+        "C-NORD-1",
+        "--token",
+        link,
+        "--password-file",
+        str(password),
+    )
 
 
 async def nordtel_owns_a_lead_and_an_opportunity(stack) -> tuple[str, str]:
     """Through the starter, by the channel manager for Anna Holm of Nordtel: two leads
     claimed, one converted."""
     await nordtel_user_active(stack)
-    lead, other = [r["id"] for r in await stack.db.fetch(
-        "SELECT id FROM leads WHERE queue_id = 'fair' AND status = 'queued' ORDER BY id DESC"
-        " LIMIT 2")]
+    lead, other = [
+        r["id"]
+        for r in await stack.db.fetch(
+            "SELECT id FROM leads WHERE queue_id = 'fair' AND status = 'queued' ORDER BY id DESC"
+            " LIMIT 2"
+        )
+    ]
     for one in (lead, other):
-        await stack.ok("claim-lead", "--queue", "fair", "--lead", one, "--for", "C-NORD-1",
-                       "--as", "cm-eva")
-    await stack.ok("convert-lead", "--queue", "fair", "--lead", other, "--for", "C-NORD-1",
-                   "--as", "cm-eva")
+        await stack.ok(
+            "claim-lead", "--queue", "fair", "--lead", one, "--for", "C-NORD-1", "--as", "cm-eva"
+        )
+    await stack.ok(
+        "convert-lead", "--queue", "fair", "--lead", other, "--for", "C-NORD-1", "--as", "cm-eva"
+    )
     return lead, f"OPP-{other}"
 
 
@@ -244,21 +322,28 @@ async def test_a_change_order_with_flats_takes_its_documents_with_the_same_check
         assert change_order in page.text and "Premium 2" in page.text
         # not a PDF, PNG or JPEG by its bytes (whatever its name): refused, nothing stored
         files = sorted(p.name for p in documents.rglob("*") if p.is_file())
-        fake = await c.post(f"/documents/{change_order}/upload",
-                            data={"csrf": csrf_of(page.text), "kind": "loa"},
-                            files={"file": ("LOA.pdf", b"MZ\x90\x00 not a pdf", "application/pdf")})
+        fake = await c.post(
+            f"/documents/{change_order}/upload",
+            data={"csrf": csrf_of(page.text), "kind": "loa"},
+            files={"file": ("LOA.pdf", b"MZ\x90\x00 not a pdf", "application/pdf")},
+        )
         assert fake.status_code == 400 and "is not a PDF, PNG or JPEG" in fake.text
         assert f'id="{change_order}-file-error"' in fake.text
         assert sorted(p.name for p in documents.rglob("*") if p.is_file()) == files
-        done = await c.post(f"/documents/{change_order}/upload",
-                            data={"csrf": csrf_of(fake.text), "kind": "loa"},
-                            files={"file": ("LOA.pdf", LOA, "application/pdf")})
+        done = await c.post(
+            f"/documents/{change_order}/upload",
+            data={"csrf": csrf_of(fake.text), "kind": "loa"},
+            files={"file": ("LOA.pdf", LOA, "application/pdf")},
+        )
         assert done.status_code == 303
         after = await c.get("/documents")
         assert "Erledigt: LOA LOA.pdf recorded" in after.text, after.text
-    assert await stack.db.fetchval(
-        "SELECT uploaded_by FROM documents WHERE process_id = $1 AND kind = 'loa'",
-        change_order) == "C-NORD-1"
+    assert (
+        await stack.db.fetchval(
+            "SELECT uploaded_by FROM documents WHERE process_id = $1 AND kind = 'loa'", change_order
+        )
+        == "C-NORD-1"
+    )
 
 
 async def test_repeated_failures_lock_the_user_out_for_every_portal_process(alpcom):
@@ -273,16 +358,24 @@ async def test_repeated_failures_lock_the_user_out_for_every_portal_process(alpc
         assert 'aria-describedby="password-error"' in locked.text
     rows = await stack.db.fetch(
         "SELECT succeeded FROM portal_login_attempts WHERE user_id = 'C-ALP-1'"
-        " ORDER BY id DESC LIMIT $1", MAX_FAILURES + 1)
+        " ORDER BY id DESC LIMIT $1",
+        MAX_FAILURES + 1,
+    )
     # the refused attempt while locked is not counted; the five failures are
     assert [r["succeeded"] for r in rows[:MAX_FAILURES]] == [False] * MAX_FAILURES
     # another portal process (the lockout is in PostgreSQL, not in one process's memory)
     from portal.app import PortalSettings, create_app
 
-    app = create_app(PortalSettings(secret_key="x" * 40, secure_cookies=False),
-                     pool=stack.db, temporal=object())
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://portal-2",
-            headers={"Accept-Language": "en"}) as other:
+    app = create_app(
+        PortalSettings(secret_key="x" * 40, secure_cookies=False), pool=stack.db, temporal=object()
+    )
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://portal-2",
+            headers={"Accept-Language": "en"},
+        ) as other,
+    ):
         refused = await log_in(other, "C-ALP-1")
         assert refused.status_code == 401 and "locked" in refused.text

@@ -31,9 +31,10 @@ from tests.records_renegotiation import new_company, outbox
 
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif(not (os.path.exists("/usr/bin/chromium")
-                            and os.path.exists("/usr/bin/chromedriver")),
-                       reason="needs Debian's chromium and chromium-driver"),
+    pytest.mark.skipif(
+        not (os.path.exists("/usr/bin/chromium") and os.path.exists("/usr/bin/chromedriver")),
+        reason="needs Debian's chromium and chromium-driver",
+    ),
 ]
 
 SCREENSHOTS = ROOT / "tests" / "artifacts" / "screenshots"
@@ -51,10 +52,19 @@ class Server:
         self.sock.bind(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "uvicorn", "portal.app:create_app", "--factory",
-            "--fd", str(self.sock.fileno()), cwd=ROOT, env=self.env,
-            pass_fds=(self.sock.fileno(),), stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT)  # the access log is on stdout
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "portal.app:create_app",
+            "--factory",
+            "--fd",
+            str(self.sock.fileno()),
+            cwd=ROOT,
+            env=self.env,
+            pass_fds=(self.sock.fileno(),),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )  # the access log is on stdout
         while True:  # until uvicorn says it serves; fails if it exits first
             line = await asyncio.wait_for(self.proc.stdout.readline(), timeout=60)
             if not line:
@@ -84,13 +94,20 @@ class Browser:
         self.profile = tempfile.mkdtemp(prefix="signing-chromium-")
         options = webdriver.ChromeOptions()
         options.binary_location = "/usr/bin/chromium"
-        for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                     "--no-first-run", "--disable-background-networking",
-                     "--disable-component-update", "--disable-sync",
-                     f"--user-data-dir={self.profile}", "--lang=nb-NO"):
+        for flag in (
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={self.profile}",
+            "--lang=nb-NO",
+        ):
             options.add_argument(flag)
-        self.driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"),
-                                       options=options)
+        self.driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
 
     async def run(self, fn, *args):
         return await asyncio.to_thread(fn, *args)
@@ -99,6 +116,7 @@ class Browser:
         def go():
             self.driver.set_window_size(*size)
             self.driver.get(url)
+
         await self.run(go)
 
     async def text(self) -> str:
@@ -106,27 +124,31 @@ class Browser:
 
     async def screenshot(self, name: str) -> Path:
         """The whole page at the window's width."""
+
         def shoot():
             width = self.driver.get_window_size()["width"]
             self.driver.set_window_size(width, 600)  # so that the page's own height shows
-            height = self.driver.execute_script(
-                "return document.documentElement.scrollHeight")
+            height = self.driver.execute_script("return document.documentElement.scrollHeight")
             self.driver.set_window_size(width, max(height + 140, 600))
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             path = SCREENSHOTS / f"signing-{name}.png"
             assert self.driver.save_screenshot(str(path))
             return path
+
         return await self.run(shoot)
 
     async def submitting(self, action) -> None:
         """Does what submits a form, then waits until the next page has replaced this one
         (a click returns before the browser has navigated)."""
+
         def go():
             old = self.driver.find_element(By.TAG_NAME, "html")
             action()
             WebDriverWait(self.driver, 90).until(expected_conditions.staleness_of(old))
-            WebDriverWait(self.driver, 30).until(lambda d: d.execute_script(
-                "return document.readyState") == "complete")
+            WebDriverWait(self.driver, 30).until(
+                lambda d: d.execute_script("return document.readyState") == "complete"
+            )
+
         await self.run(go)
 
     async def click(self, by: str, what: str) -> None:
@@ -137,8 +159,11 @@ class Browser:
         await self.run(lambda: webdriver.ActionChains(self.driver).send_keys(*keys).perform())
 
     async def focused(self) -> str:
-        return await self.run(lambda: self.driver.execute_script(
-            "const e = document.activeElement; return e.id || e.tagName"))
+        return await self.run(
+            lambda: self.driver.execute_script(
+                "const e = document.activeElement; return e.id || e.tagName"
+            )
+        )
 
     def quit(self) -> None:
         self.driver.quit()
@@ -165,13 +190,29 @@ async def stack(dev_env, database_url, pool):
 async def sent_contract(env, pool, **company):
     """A renegotiation started as staff start it, waiting for the customer's signature."""
     co = await new_company(pool, **company)
-    started = await starter(env, "renegotiate", "--ticket", str(co.ticket_id), "--company",
-                            co.id, "--licences", "12", "--price", "450", "--contact",
-                            co.contact_id, "--original-contract", co.contract_id)
+    started = await starter(
+        env,
+        "renegotiate",
+        "--ticket",
+        str(co.ticket_id),
+        "--company",
+        co.id,
+        "--licences",
+        "12",
+        "--price",
+        "450",
+        "--contact",
+        co.contact_id,
+        "--original-contract",
+        co.contract_id,
+    )
     assert started.code == 0, started.text
     pid = started.body["data"]["process_id"]
-    return co, pid, await signing_link(pool, pid,
-                                       parse_key_ring(env["PARTNERFLOW_ENCRYPTION_KEYS"]))
+    return (
+        co,
+        pid,
+        await signing_link(pool, pid, parse_key_ring(env["PARTNERFLOW_ENCRYPTION_KEYS"])),
+    )
 
 
 async def process_stage(env, pid: str) -> str:
@@ -180,10 +221,12 @@ async def process_stage(env, pid: str) -> str:
 
 
 async def unlabelled_fields(browser: Browser) -> list[str]:
-    return await browser.run(lambda: browser.driver.execute_script("""
+    return await browser.run(
+        lambda: browser.driver.execute_script("""
         return [...document.querySelectorAll('input:not([type=hidden]), textarea')]
           .filter(e => !e.id || !document.querySelector(`label[for="${e.id}"]`))
-          .map(e => e.name);"""))
+          .map(e => e.name);""")
+    )
 
 
 async def test_a_customer_signs(stack, pool):
@@ -194,16 +237,20 @@ async def test_a_customer_signs(stack, pool):
     await browser.open(url, DESKTOP)
     await browser.screenshot("contract-desktop")
     # printed: the contract and its deadline, without the forms and links
-    await browser.run(lambda: browser.driver.execute_cdp_cmd(
-        "Emulation.setEmulatedMedia", {"media": "print"}))
+    await browser.run(
+        lambda: browser.driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+    )
     for hidden in ("typed_name", "sign-heading", "decline-heading"):
-        assert not await browser.run(lambda h=hidden: browser.driver.find_element(
-            By.ID, h).is_displayed())
-    assert await browser.run(lambda: browser.driver.find_element(
-        By.ID, "contract-title").is_displayed())
+        assert not await browser.run(
+            lambda h=hidden: browser.driver.find_element(By.ID, h).is_displayed()
+        )
+    assert await browser.run(
+        lambda: browser.driver.find_element(By.ID, "contract-title").is_displayed()
+    )
     await browser.screenshot("contract-print")
-    await browser.run(lambda: browser.driver.execute_cdp_cmd(
-        "Emulation.setEmulatedMedia", {"media": ""}))
+    await browser.run(
+        lambda: browser.driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
+    )
     await browser.open(url, PHONE)
     page = await browser.text()
     assert "Reforhandling av avtale om Avonova Assist" in page
@@ -214,8 +261,9 @@ async def test_a_customer_signs(stack, pool):
     await browser.screenshot("contract-phone")
 
     # a wrong name is refused, with the error next to the field and in a summary
-    await browser.run(lambda: browser.driver.find_element(By.ID, "typed_name").send_keys(
-        "Ola Hansen"))
+    await browser.run(
+        lambda: browser.driver.find_element(By.ID, "typed_name").send_keys("Ola Hansen")
+    )
     await browser.run(lambda: browser.driver.find_element(By.ID, "consent").click())
     await browser.click(By.CSS_SELECTOR, "button.primary")
     page = await browser.text()
@@ -223,35 +271,44 @@ async def test_a_customer_signs(stack, pool):
     await browser.screenshot("wrong-name")
 
     # signed by keyboard alone: Tab to the name, type it, Tab, Space, Tab, Enter
-    shown = await browser.run(lambda: browser.driver.find_element(
-        By.NAME, "document_sha256").get_attribute("value"))
-    agent = await browser.run(lambda: browser.driver.execute_script(
-        "return navigator.userAgent"))
+    shown = await browser.run(
+        lambda: browser.driver.find_element(By.NAME, "document_sha256").get_attribute("value")
+    )
+    agent = await browser.run(lambda: browser.driver.execute_script("return navigator.userAgent"))
     await browser.run(lambda: browser.driver.find_element(By.ID, "typed_name").clear())
-    await browser.run(lambda: browser.driver.find_element(By.ID, "typed_name").send_keys(
-        Keys.SHIFT, Keys.TAB))  # the focus just before the field
+    await browser.run(
+        lambda: browser.driver.find_element(By.ID, "typed_name").send_keys(Keys.SHIFT, Keys.TAB)
+    )  # the focus just before the field
     await browser.keys(Keys.TAB)
     assert await browser.focused() == "typed_name"
     await browser.keys("kari nordmann", Keys.TAB)
     assert await browser.focused() == "consent"
     await browser.keys(Keys.SPACE, Keys.TAB)
     assert await browser.focused() == "BUTTON"
-    await browser.submitting(lambda: webdriver.ActionChains(browser.driver).send_keys(
-        Keys.ENTER).perform())
+    await browser.submitting(
+        lambda: webdriver.ActionChains(browser.driver).send_keys(Keys.ENTER).perform()
+    )
     page = await browser.text()
     assert "Avtalen er signert" in page and "Takk! Du signerte avtalen" in page
     await browser.screenshot("signed")
-    pdf = await browser.run(lambda: browser.driver.find_element(
-        By.PARTIAL_LINK_TEXT, "PDF").get_attribute("href"))
+    pdf = await browser.run(
+        lambda: browser.driver.find_element(By.PARTIAL_LINK_TEXT, "PDF").get_attribute("href")
+    )
     assert pdf.startswith(server.url + "/sign/contract.pdf?")
 
     assert await process_stage(env, pid) == "signed"
     k = await contract_for_signing(pool, f"contract-{pid.removeprefix('renegotiation-')}")
     assert k["status"] == "signed"
-    row = await pool.fetchrow("SELECT * FROM contract_signing_evidence WHERE contract_id = $1",
-                              k["id"])
-    assert (row["decision"], row["contact_id"], row["typed_name"], row["ip"],
-            row["user_agent"]) == ("signed", co.contact_id, "kari nordmann", "127.0.0.1", agent)
+    row = await pool.fetchrow(
+        "SELECT * FROM contract_signing_evidence WHERE contract_id = $1", k["id"]
+    )
+    assert (
+        row["decision"],
+        row["contact_id"],
+        row["typed_name"],
+        row["ip"],
+        row["user_agent"],
+    ) == ("signed", co.contact_id, "kari nordmann", "127.0.0.1", agent)
     # the hash of the text the page showed, as the server renders it again
     k["status"] = "sent"
     assert row["document_sha256"] == shown == document_sha256(render_document(k, "nb"))
@@ -276,8 +333,11 @@ async def test_a_customer_declines(stack, pool):
     page = await browser.text()  # too short: the form again, open, with the error
     assert "Give a reason (at least 3 characters)" in page
     await browser.run(lambda: browser.driver.find_element(By.ID, "reason").clear())
-    await browser.run(lambda: browser.driver.find_element(By.ID, "reason").send_keys(
-        "We are moving to another supplier"))
+    await browser.run(
+        lambda: browser.driver.find_element(By.ID, "reason").send_keys(
+            "We are moving to another supplier"
+        )
+    )
     await browser.screenshot("decline-form")
     await browser.click(By.CSS_SELECTOR, "button.secondary")
     page = await browser.text()
@@ -289,7 +349,9 @@ async def test_a_customer_declines(stack, pool):
     assert ("role", "customer_care", "renegotiation_contract_declined") in await outbox(pool, pid)
     row = await pool.fetchrow(
         "SELECT decision, reason, language FROM contract_signing_evidence e"
-        " JOIN contracts k ON k.id = e.contract_id WHERE k.process_id = $1", pid)
+        " JOIN contracts k ON k.id = e.contract_id WHERE k.process_id = $1",
+        pid,
+    )
     assert tuple(row) == ("declined", "We are moving to another supplier", "en")
 
     await browser.open(server.url + path_of(link))
@@ -302,8 +364,9 @@ async def test_an_expired_link(stack, pool):
     env, server, browser = stack
     co, pid, link = await sent_contract(env, pool)
     # a contract whose deadline has passed (its process's timer is still ahead)
-    await pool.execute("UPDATE contracts SET signing_deadline = current_date - 1"
-                       " WHERE process_id = $1", pid)
+    await pool.execute(
+        "UPDATE contracts SET signing_deadline = current_date - 1 WHERE process_id = $1", pid
+    )
     await browser.open(server.url + path_of(link))
     page = await browser.text()
     assert "Lenken er utløpt" in page

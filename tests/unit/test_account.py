@@ -65,8 +65,9 @@ def test_rejection_reason_tells_staff_what_to_do():
 
 def test_rejection_reason_for_several_fields_names_each_option():
     reason = rejection_reason(fields(phone=False, invoice_email=False))
-    assert ("fill them in on the account (`starter.py update-account --phone … "
-            "--invoice-email …`)") in reason
+    assert (
+        "fill them in on the account (`starter.py update-account --phone … --invoice-email …`)"
+    ) in reason
 
 
 def test_mandatory_fields_carry_no_values_only_flags():

@@ -28,9 +28,12 @@ def utc(*args) -> datetime:
 
 def test_the_zone_of_each_family():
     assert {f: z for f, z in DEFAULT_ZONES.items()} == {
-        Family.CHANGE_ORDERS: "Europe/Berlin", Family.CLASSOUND: "Europe/Berlin",
-        Family.PSA: "Europe/Berlin", Family.PARTNERS: "Europe/Berlin",
-        Family.RENEGOTIATION: "Europe/Oslo"}
+        Family.CHANGE_ORDERS: "Europe/Berlin",
+        Family.CLASSOUND: "Europe/Berlin",
+        Family.PSA: "Europe/Berlin",
+        Family.PARTNERS: "Europe/Berlin",
+        Family.RENEGOTIATION: "Europe/Oslo",
+    }
 
 
 @pytest.mark.parametrize("family", BERLIN)
@@ -45,29 +48,35 @@ def test_on_a_summer_day_the_berlin_day_starts_at_22_utc():
     assert business_today(utc(2026, 7, 1, 22, 0), Family.CLASSOUND) == date(2026, 7, 2)
 
 
-@pytest.mark.parametrize(("day", "starts_at"), [
-    # the day before summer time: CET all day
-    (date(2026, 3, 28), utc(2026, 3, 27, 23, 0)),
-    # the Sunday clocks go forward at 02:00: it begins still in CET
-    (date(2026, 3, 29), utc(2026, 3, 28, 23, 0)),
-    # the Monday after: CEST
-    (date(2026, 3, 30), utc(2026, 3, 29, 22, 0)),
-    # the Sunday clocks go back at 03:00: it begins in CEST
-    (date(2026, 10, 25), utc(2026, 10, 24, 22, 0)),
-    # the Monday after: CET again
-    (date(2026, 10, 26), utc(2026, 10, 25, 23, 0)),
-])
+@pytest.mark.parametrize(
+    ("day", "starts_at"),
+    [
+        # the day before summer time: CET all day
+        (date(2026, 3, 28), utc(2026, 3, 27, 23, 0)),
+        # the Sunday clocks go forward at 02:00: it begins still in CET
+        (date(2026, 3, 29), utc(2026, 3, 28, 23, 0)),
+        # the Monday after: CEST
+        (date(2026, 3, 30), utc(2026, 3, 29, 22, 0)),
+        # the Sunday clocks go back at 03:00: it begins in CEST
+        (date(2026, 10, 25), utc(2026, 10, 24, 22, 0)),
+        # the Monday after: CET again
+        (date(2026, 10, 26), utc(2026, 10, 25, 23, 0)),
+    ],
+)
 def test_a_berlin_business_day_starts_at_local_midnight_across_the_dst_changes(day, starts_at):
     assert start_of_business_day(day, Family.CLASSOUND) == starts_at
     assert business_today(starts_at, Family.CLASSOUND) == day
     assert business_today(starts_at - timedelta(seconds=1), Family.CLASSOUND) == (
-        day - timedelta(days=1))
+        day - timedelta(days=1)
+    )
 
 
 def test_the_dst_sundays_are_23_and_25_hours_long():
     def length(day):
-        return (start_of_business_day(day + timedelta(days=1), Family.PSA)
-                - start_of_business_day(day, Family.PSA))
+        return start_of_business_day(day + timedelta(days=1), Family.PSA) - start_of_business_day(
+            day, Family.PSA
+        )
+
     assert length(date(2026, 3, 29)) == timedelta(hours=23)
     assert length(date(2026, 10, 25)) == timedelta(hours=25)
     assert length(date(2026, 12, 2)) == timedelta(hours=24)
@@ -83,7 +92,8 @@ def test_the_renegotiation_keeps_oslo_dates():
     assert business_today(utc(2026, 12, 2, 23, 30), Family.RENEGOTIATION) == date(2026, 12, 3)
     assert business_date(utc(2026, 12, 2, 23, 30)) == date(2026, 12, 3)
     assert signing_closes_at(date(2026, 12, 9)) == start_of_business_day(
-        date(2026, 12, 10), Family.RENEGOTIATION)
+        date(2026, 12, 10), Family.RENEGOTIATION
+    )
 
 
 def test_a_configured_zone_replaces_the_default_of_its_family_only():
@@ -93,16 +103,20 @@ def test_a_configured_zone_replaces_the_default_of_its_family_only():
     assert business_today(at, Family.PSA, zones) == date(2026, 12, 2)
     assert business_today(at, Family.CHANGE_ORDERS, zones) == date(2026, 12, 3)
     assert start_of_business_day(date(2026, 12, 3), Family.CLASSOUND, zones) == utc(
-        2026, 12, 3, 5, 0)
+        2026, 12, 3, 5, 0
+    )
     assert parse_zones("") == parse_zones(None) == parse_zones(" , ")
 
 
-@pytest.mark.parametrize(("setting", "says"), [
-    ("classound", "is not family=Area/City"),
-    ("wildix=Europe/Berlin", "families: change-orders, classound"),
-    ("psa=Europe/Gotham", "unknown time zone 'Europe/Gotham' for psa"),
-    ("psa=../../etc/passwd", "unknown time zone"),
-])
+@pytest.mark.parametrize(
+    ("setting", "says"),
+    [
+        ("classound", "is not family=Area/City"),
+        ("wildix=Europe/Berlin", "families: change-orders, classound"),
+        ("psa=Europe/Gotham", "unknown time zone 'Europe/Gotham' for psa"),
+        ("psa=../../etc/passwd", "unknown time zone"),
+    ],
+)
 def test_a_bad_setting_is_named(setting, says):
     with pytest.raises(ValueError, match="PARTNERFLOW_BUSINESS_TIME_ZONES") as err:
         parse_zones(setting)
@@ -111,11 +125,19 @@ def test_a_bad_setting_is_named(setting, says):
 
 def test_a_process_with_a_bad_setting_stops_at_start_with_the_reason():
     env = dict(os.environ, PARTNERFLOW_BUSINESS_TIME_ZONES="psa=Europe/Gotham")
-    done = subprocess.run([sys.executable, "-c", "import domain.business_time"], env=env,
-                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", "import domain.business_time"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 1
-    assert done.stderr.strip() == ("PARTNERFLOW_BUSINESS_TIME_ZONES: unknown time zone "
-                                   "'Europe/Gotham' for psa (an IANA name such as Europe/Berlin)")
+    assert done.stderr.strip() == (
+        "PARTNERFLOW_BUSINESS_TIME_ZONES: unknown time zone "
+        "'Europe/Gotham' for psa (an IANA name such as Europe/Berlin)"
+    )
 
 
 def test_a_naive_datetime_is_refused():

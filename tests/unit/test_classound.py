@@ -27,8 +27,7 @@ from domain.errors import Refused
 from domain.porting_numbers import NumberListRef
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
-B, E, P, BU = (LicenceType.BASIC, LicenceType.ESSENTIAL, LicenceType.PREMIUM,
-               LicenceType.BUSINESS)
+B, E, P, BU = (LicenceType.BASIC, LicenceType.ESSENTIAL, LicenceType.PREMIUM, LicenceType.BUSINESS)
 
 
 def events(escalated_after: int | None = None, extended=timedelta(0)) -> list[tuple[str, int]]:
@@ -47,15 +46,29 @@ def events(escalated_after: int | None = None, extended=timedelta(0)) -> list[tu
 
 # --- timing ---------------------------------------------------------------------------------
 
+
 def test_the_timing_we_chose():
     assert (REMIND_EVERY, ESCALATE_AFTER, EXPIRES_AFTER) == (
-        timedelta(days=3), timedelta(days=10), timedelta(days=30))
+        timedelta(days=3),
+        timedelta(days=10),
+        timedelta(days=30),
+    )
 
 
 def test_reminders_every_three_days_escalation_at_ten_expiry_at_thirty():
-    assert events() == [("reminder", 3), ("reminder", 6), ("reminder", 9), ("escalation", 10),
-                        ("reminder", 12), ("reminder", 15), ("reminder", 18), ("reminder", 21),
-                        ("reminder", 24), ("reminder", 27), ("expiry", 30)]
+    assert events() == [
+        ("reminder", 3),
+        ("reminder", 6),
+        ("reminder", 9),
+        ("escalation", 10),
+        ("reminder", 12),
+        ("reminder", 15),
+        ("reminder", 18),
+        ("reminder", 21),
+        ("reminder", 24),
+        ("reminder", 27),
+        ("expiry", 30),
+    ]
 
 
 def test_no_reminder_on_the_expiry_day():
@@ -84,6 +97,7 @@ def test_deadlines():
 
 
 # --- flats: one per licence seat ------------------------------------------------------------
+
 
 def test_activation_without_flats_books_one_per_licence_seat():
     assert flats_to_order("PBX", {}, {P: 3, B: 2}, {}, existing_customer=False) == {P: 3, B: 2}
@@ -123,28 +137,35 @@ def test_activation_without_any_free_licence_seat_is_refused():
         flats_to_order("PBX", {}, {}, {}, existing_customer=False)
 
 
-@pytest.mark.parametrize("texts, expected", [
-    (["Premium=5"], {P: 5}),
-    (["premium=+2", " basic = 1 "], {P: 2, B: 1}),
-    ([], {}),
-])
+@pytest.mark.parametrize(
+    "texts, expected",
+    [
+        (["Premium=5"], {P: 5}),
+        (["premium=+2", " basic = 1 "], {P: 2, B: 1}),
+        ([], {}),
+    ],
+)
 def test_parse_flats(texts, expected):
     assert parse_flats(texts) == expected
 
 
-@pytest.mark.parametrize("texts, message", [
-    (["Premium"], "write it like Premium=5"),
-    (["Gold=2"], "not a licence type"),
-    (["Premium=0"], "at least one flat"),
-    (["Premium=-1"], "write it like"),
-    (["Premium=1", "PREMIUM=2"], "given twice"),
-])
+@pytest.mark.parametrize(
+    "texts, message",
+    [
+        (["Premium"], "write it like Premium=5"),
+        (["Gold=2"], "not a licence type"),
+        (["Premium=0"], "at least one flat"),
+        (["Premium=-1"], "write it like"),
+        (["Premium=1", "PREMIUM=2"], "given twice"),
+    ],
+)
 def test_parse_flats_refuses(texts, message):
     with pytest.raises(ValueError, match=message):
         parse_flats(texts)
 
 
 # --- billing (seed 000 §5) ------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("licence", [E, P, BU])
 def test_essential_premium_business_include_3000_free_minutes_per_user(licence):
@@ -160,6 +181,7 @@ def test_basic_is_billed_per_minute():
 
 
 # --- the carrier ----------------------------------------------------------------------------
+
 
 def test_porting_date_today_up_to_a_year_ahead():
     today = date(2026, 11, 23)
@@ -180,22 +202,36 @@ def test_a_carrier_answer_is_a_date_or_a_refusal_not_both_nor_neither():
         CarrierAnswer(actor="s", porting_date=date(2026, 12, 3), refused="LOA unsigned")
 
 
-@pytest.mark.parametrize("text", [
-    "number +49 30 1234567 is not ours", "030/1234567 unknown", "Kundennummer 12345678",
-    "ported already: 0049(30)123-4567"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "number +49 30 1234567 is not ours",
+        "030/1234567 unknown",
+        "Kundennummer 12345678",
+        "ported already: 0049(30)123-4567",
+    ],
+)
 def test_text_with_a_phone_number_is_refused(text):
     with pytest.raises(Refused, match="phone or customer number"):
         check_no_phone_number(text, "reason")
 
 
-@pytest.mark.parametrize("text", [
-    "LOA not signed", "address differs since 2024-03-01", "contract 123456 ended",
-    "invoice older than 3 months", "signed 01.03.2024, moved 2025-01-31"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "LOA not signed",
+        "address differs since 2024-03-01",
+        "contract 123456 ended",
+        "invoice older than 3 months",
+        "signed 01.03.2024, moved 2025-01-31",
+    ],
+)
 def test_text_without_a_phone_number_passes(text):
     check_no_phone_number(text, "reason")
 
 
 # --- requests and steps ---------------------------------------------------------------------
+
 
 def test_extension_days_between_1_and_60():
     Extension(actor="s", days=1)
@@ -207,25 +243,35 @@ def test_extension_days_between_1_and_60():
 
 def test_request_carries_a_reference_to_the_numbers_never_the_numbers():
     ref = NumberListRef(sha256="a" * 64, count=3)
-    request = ClassoundRequest(account_id="A", pbx_id="P", numbers=ref, requested_by="s",
-                               flats={P: 2})
-    assert set(request.model_dump()) == {"account_id", "pbx_id", "existing_customer", "flats",
-                                         "numbers", "requested_by"}
+    request = ClassoundRequest(
+        account_id="A", pbx_id="P", numbers=ref, requested_by="s", flats={P: 2}
+    )
+    assert set(request.model_dump()) == {
+        "account_id",
+        "pbx_id",
+        "existing_customer",
+        "flats",
+        "numbers",
+        "requested_by",
+    }
     assert request.model_dump()["numbers"] == {"sha256": "a" * 64, "count": 3}
     with pytest.raises(ValidationError, match="between 1 and 10000"):
-        ClassoundRequest(account_id="A", pbx_id="P", numbers=ref, requested_by="s",
-                         flats={P: 0})
+        ClassoundRequest(account_id="A", pbx_id="P", numbers=ref, requested_by="s", flats={P: 0})
 
 
 # --- which flat a ported number belongs to --------------------------------------------------
 
-@pytest.mark.parametrize(("n", "flats", "runs"), [
-    (4, [11, 12, 13], [2, 1, 1]),  # the longer runs first, the first to the first flat
-    (3, [11, 12, 13], [1, 1, 1]),
-    (7, [11, 12], [4, 3]),
-    (2, [11, 12, 13], [1, 1, 0]),  # more flats than numbers: the last ones get none
-    (1, [5], [1]),
-])
+
+@pytest.mark.parametrize(
+    ("n", "flats", "runs"),
+    [
+        (4, [11, 12, 13], [2, 1, 1]),  # the longer runs first, the first to the first flat
+        (3, [11, 12, 13], [1, 1, 1]),
+        (7, [11, 12], [4, 3]),
+        (2, [11, 12, 13], [1, 1, 0]),  # more flats than numbers: the last ones get none
+        (1, [5], [1]),
+    ],
+)
 def test_numbers_go_to_the_flats_in_list_order_in_even_runs(n, flats, runs):
     numbers = [f"+4930555{i:04d}" for i in range(n)]
     linked = numbers_per_flat(numbers, flats)

@@ -20,20 +20,34 @@ from tests.records_classound import jpeg_bytes, pdf_bytes, png_bytes
 SHA = "0" * 64
 
 
-@pytest.mark.parametrize("data, content_type", [
-    (pdf_bytes(), "application/pdf"),
-    (png_bytes(), "image/png"),
-    (jpeg_bytes(), "image/jpeg"),
-    (b"%PDF-", "application/pdf"),  # the magic alone is enough to name the type
-    (b"\xff\xd8\xff\xe1 exif jpeg", "image/jpeg"),
-])
+@pytest.mark.parametrize(
+    "data, content_type",
+    [
+        (pdf_bytes(), "application/pdf"),
+        (png_bytes(), "image/png"),
+        (jpeg_bytes(), "image/jpeg"),
+        (b"%PDF-", "application/pdf"),  # the magic alone is enough to name the type
+        (b"\xff\xd8\xff\xe1 exif jpeg", "image/jpeg"),
+    ],
+)
 def test_type_from_the_bytes(data, content_type):
     assert sniff_content_type(data[:8]) == content_type
 
 
-@pytest.mark.parametrize("data", [
-    b"", b"%PDF", b"%pdf-1.4", b"\x89PNG\r\n", b"\xff\xd8", b"GIF89a", b"PK\x03\x04 docx",
-    b"<html>", b" %PDF-1.4"])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"%PDF",
+        b"%pdf-1.4",
+        b"\x89PNG\r\n",
+        b"\xff\xd8",
+        b"GIF89a",
+        b"PK\x03\x04 docx",
+        b"<html>",
+        b" %PDF-1.4",
+    ],
+)
 def test_anything_else_is_not_a_document(data):
     assert sniff_content_type(data) is None
 
@@ -56,22 +70,36 @@ def test_the_name_does_not_decide_the_type():
         check_document("scan.pdf", 100, b"GIF89a")
 
 
-@pytest.mark.parametrize("name, clean", [
-    ("LOA.pdf", "LOA.pdf"), ("/home/anna/scans/LOA.pdf", "LOA.pdf"),
-    ("C:\\Users\\anna\\Rechnung März.pdf", "Rechnung März.pdf"), ("a\x00b\nc.png", "abc.png"),
-    ("", "document"), ("dir/", "document"), ("x" * 300 + ".pdf", "x" * 200)])
+@pytest.mark.parametrize(
+    "name, clean",
+    [
+        ("LOA.pdf", "LOA.pdf"),
+        ("/home/anna/scans/LOA.pdf", "LOA.pdf"),
+        ("C:\\Users\\anna\\Rechnung März.pdf", "Rechnung März.pdf"),
+        ("a\x00b\nc.png", "abc.png"),
+        ("", "document"),
+        ("dir/", "document"),
+        ("x" * 300 + ".pdf", "x" * 200),
+    ],
+)
 def test_clean_file_name(name, clean):
     assert clean_file_name(name) == clean
 
 
 def test_a_reference_obeys_the_same_limits():
-    ok = dict(kind="loa", file_name="LOA.pdf", content_type="application/pdf", size=10,
-              sha256=SHA)
+    ok = dict(kind="loa", file_name="LOA.pdf", content_type="application/pdf", size=10, sha256=SHA)
     assert DocumentRef(**ok).label == "LOA"
     assert DocumentRef(**{**ok, "kind": "last-invoice"}).label == "last invoice"
-    for bad in ({"size": 0}, {"size": MAX_DOCUMENT_BYTES + 1}, {"content_type": "image/gif"},
-                {"sha256": "A" * 64}, {"sha256": "0" * 63}, {"file_name": "../LOA.pdf"},
-                {"file_name": ""}, {"kind": "contract"}):
+    for bad in (
+        {"size": 0},
+        {"size": MAX_DOCUMENT_BYTES + 1},
+        {"content_type": "image/gif"},
+        {"sha256": "A" * 64},
+        {"sha256": "0" * 63},
+        {"file_name": "../LOA.pdf"},
+        {"file_name": ""},
+        {"kind": "contract"},
+    ):
         with pytest.raises(ValidationError):
             DocumentRef(**{**ok, **bad})
 

@@ -11,20 +11,25 @@ from domain.porting_numbers import (
 )
 
 
-@pytest.mark.parametrize("text, number", [
-    ("+49 30 1234567", "+49301234567"),
-    ("0049 (30) 123-45-67", "+49301234567"),
-    ("+41.44.555.02.00", "+41445550200"),
-    ("+4930/1234567", "+49301234567"),
-    ("+1234567", "+1234567"),  # 7 digits: the shortest we accept
-    ("+123456789012345", "+123456789012345"),  # 15 digits: the E.164 maximum
-])
+@pytest.mark.parametrize(
+    "text, number",
+    [
+        ("+49 30 1234567", "+49301234567"),
+        ("0049 (30) 123-45-67", "+49301234567"),
+        ("+41.44.555.02.00", "+41445550200"),
+        ("+4930/1234567", "+49301234567"),
+        ("+1234567", "+1234567"),  # 7 digits: the shortest we accept
+        ("+123456789012345", "+123456789012345"),  # 15 digits: the E.164 maximum
+    ],
+)
 def test_normalise(text, number):
     assert normalise_number(text) == number
 
 
-@pytest.mark.parametrize("text", [
-    "030 1234567", "+0 30 1234567", "+123456", "+1234567890123456", "+49 30 12a4567", "", "+"])
+@pytest.mark.parametrize(
+    "text",
+    ["030 1234567", "+0 30 1234567", "+123456", "+1234567890123456", "+49 30 12a4567", "", "+"],
+)
 def test_not_a_number_with_country_code(text):
     assert normalise_number(text) is None
 
@@ -38,8 +43,10 @@ def test_errors_name_lines_never_the_numbers():
     with pytest.raises(NumberListError) as err:
         parse_number_list("+49 30 5550100\n030 5550101\n+49 (30) 555-0100\n")
     message = str(err.value)
-    assert message == ("line 2 is not a phone number with country code (write it like "
-                       "+49 30 1234567); line 3 repeats the number of line 1")
+    assert message == (
+        "line 2 is not a phone number with country code (write it like "
+        "+49 30 1234567); line 3 repeats the number of line 1"
+    )
     assert "5550101" not in message
 
 

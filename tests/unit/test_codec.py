@@ -87,12 +87,15 @@ async def test_tampered_payload_is_rejected():
         await codec.decode([sealed])
 
 
-@pytest.mark.parametrize("ring, message", [
-    ("", "empty"),
-    ("k1", "is not id:base64key"),
-    ("k1:not-base64!", "not valid base64"),
-    (f"k1:{base64.b64encode(b'short').decode()}", "has 5 bytes"),
-])
+@pytest.mark.parametrize(
+    "ring, message",
+    [
+        ("", "empty"),
+        ("k1", "is not id:base64key"),
+        ("k1:not-base64!", "not valid base64"),
+        (f"k1:{base64.b64encode(b'short').decode()}", "has 5 bytes"),
+    ],
+)
 def test_bad_key_rings_are_explained(ring, message):
     with pytest.raises(KeyRingError, match=message):
         parse_key_ring(ring)

@@ -25,8 +25,9 @@ POLICY = RestartPolicy(first_delay=1, factor=2, max_delay=30, healthy_after=60)
 def test_a_crashed_worker_is_restarted_with_a_doubling_delay_up_to_the_cap():
     delays, previous = [], None
     for _ in range(7):
-        d = after_exit("the worker", 1, ran_for=2.0, previous_delay=previous,
-                       restartable=True, policy=POLICY)
+        d = after_exit(
+            "the worker", 1, ran_for=2.0, previous_delay=previous, restartable=True, policy=POLICY
+        )
         assert d.restart
         delays.append(d.delay)
         previous = d.delay
@@ -34,27 +35,46 @@ def test_a_crashed_worker_is_restarted_with_a_doubling_delay_up_to_the_cap():
 
 
 def test_a_worker_that_ran_a_while_starts_the_back_off_afresh():
-    d = after_exit("the worker", -9, ran_for=60.0, previous_delay=30, restartable=True,
-                   policy=POLICY)
+    d = after_exit(
+        "the worker", -9, ran_for=60.0, previous_delay=30, restartable=True, policy=POLICY
+    )
     assert (d.restart, d.delay) == (True, 1)
-    d = after_exit("the worker", -9, ran_for=59.9, previous_delay=30, restartable=True,
-                   policy=POLICY)
+    d = after_exit(
+        "the worker", -9, ran_for=59.9, previous_delay=30, restartable=True, policy=POLICY
+    )
     assert (d.restart, d.delay) == (True, 30)
 
 
 def test_the_terminal_is_told_what_happened_and_what_comes_next():
-    d = after_exit("the worker", -signal.SIGKILL, ran_for=12.34, previous_delay=None,
-                   restartable=True, policy=POLICY)
-    assert d.message == ("the worker was killed (SIGKILL) after 12.3 s; restarting it in 1 s. "
-                         "Processes wait in Temporal meanwhile: nothing is lost.")
+    d = after_exit(
+        "the worker",
+        -signal.SIGKILL,
+        ran_for=12.34,
+        previous_delay=None,
+        restartable=True,
+        policy=POLICY,
+    )
+    assert d.message == (
+        "the worker was killed (SIGKILL) after 12.3 s; restarting it in 1 s. "
+        "Processes wait in Temporal meanwhile: nothing is lost."
+    )
 
 
 def test_a_dead_server_is_named_with_its_log_and_everything_stops():
-    d = after_exit("the Temporal dev server", 1, ran_for=300, previous_delay=None,
-                   restartable=False, log=".data/temporal.log", policy=POLICY)
+    d = after_exit(
+        "the Temporal dev server",
+        1,
+        ran_for=300,
+        previous_delay=None,
+        restartable=False,
+        log=".data/temporal.log",
+        policy=POLICY,
+    )
     assert not d.restart
-    assert d.message.startswith("the Temporal dev server exited (code 1); see "
-                                ".data/temporal.log. Stopping everything cleanly")
+    assert d.message.startswith(
+        "the Temporal dev server exited (code 1); see "
+        ".data/temporal.log. Stopping everything cleanly"
+    )
 
 
 def test_exit_words():
@@ -76,7 +96,8 @@ def test_ports_zero_means_a_free_port_and_bad_values_are_named():
 
 def test_a_database_password_is_not_printed():
     assert without_password("postgresql://app:s3cret@db:5432/pf") == (
-        "postgresql://app:***@db:5432/pf")
+        "postgresql://app:***@db:5432/pf"
+    )
     assert without_password("postgresql://app@db/pf") == "postgresql://app@db/pf"
 
 
@@ -130,14 +151,20 @@ async def test_the_loop_ends_with_1_when_a_server_dies(capsys):
             c.proc.kill()
             c.proc.wait()
     assert "the Temporal dev server was killed (SIGTERM); see t.log. Stopping everything" in (
-        capsys.readouterr().out)
+        capsys.readouterr().out
+    )
 
 
 async def test_a_watched_server_that_is_gone_ends_the_loop(capsys):
     alive = [True]
-    loop = asyncio.create_task(supervise([], [Watched("the embedded PostgreSQL",
-                                                      lambda: alive[0], log="pg/log")],
-                                         asyncio.Event(), poll=0.02))
+    loop = asyncio.create_task(
+        supervise(
+            [],
+            [Watched("the embedded PostgreSQL", lambda: alive[0], log="pg/log")],
+            asyncio.Event(),
+            poll=0.02,
+        )
+    )
     alive[0] = False
     assert await asyncio.wait_for(loop, 20) == 1
     assert "the embedded PostgreSQL is gone; see pg/log." in capsys.readouterr().out

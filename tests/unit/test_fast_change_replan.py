@@ -23,14 +23,22 @@ def target(total: int, sku: str = "Premium", start: date | None = None) -> Licen
 
 
 def licence(change: int, sku: str = "Premium", start: date | None = None) -> OrderLine:
-    return OrderLine(sku=sku, kind=ProductKind.LICENCE, quantity=change,
-                     licence_type=LicenceType(sku), start_date=start)
+    return OrderLine(
+        sku=sku,
+        kind=ProductKind.LICENCE,
+        quantity=change,
+        licence_type=LicenceType(sku),
+        start_date=start,
+    )
 
 
 def test_the_plan_keeps_every_total_including_those_reached_already():
-    plan = plan_fast_change([FastChangeLine(sku="Premium", quantity=6),
-                             FastChangeLine(sku="Basic", quantity=2)],
-                            {PREMIUM: 5, BASIC: 2}, CATALOGUE, TODAY)
+    plan = plan_fast_change(
+        [FastChangeLine(sku="Premium", quantity=6), FastChangeLine(sku="Basic", quantity=2)],
+        {PREMIUM: 5, BASIC: 2},
+        CATALOGUE,
+        TODAY,
+    )
     assert plan.lines == [licence(+1)]
     assert plan.targets == [target(6), target(2, "Basic")]
 
@@ -60,8 +68,7 @@ def test_an_increase_keeps_its_start_date_while_it_is_ahead():
 
 
 def test_an_increase_whose_start_date_has_passed_starts_the_day_applied():
-    replan = replan_fast_change([target(8, start=TODAY - timedelta(days=1))], {PREMIUM: 5},
-                                TODAY)
+    replan = replan_fast_change([target(8, start=TODAY - timedelta(days=1))], {PREMIUM: 5}, TODAY)
     assert replan.lines == [licence(+3)]
 
 

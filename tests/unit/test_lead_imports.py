@@ -33,19 +33,23 @@ def nothing_sent(monkeypatch, tmp_path):
 
 
 def args_for(path) -> argparse.Namespace:
-    return argparse.Namespace(file=str(path), queue="fair", actor="staff", json=False,
-                              request_id=None)
+    return argparse.Namespace(
+        file=str(path), queue="fair", actor="staff", json=False, request_id=None
+    )
 
 
 async def test_a_file_over_100000_leads_is_refused_whole_and_nothing_is_sent(
-        tmp_path, nothing_sent):
+    tmp_path, nothing_sent
+):
     path = tmp_path / "leads.csv"
     path.write_text(csv_of(MAX_LEADS_PER_FILE + 1))
     with pytest.raises(BadInput) as refused:
         await cmd_add_leads(args_for(path))
-    assert str(refused.value) == (f"leads.csv has {MAX_LEADS_PER_FILE + 1} leads: a file may "
-                                  f"have at most {MAX_LEADS_PER_FILE}; split it. Nothing was "
-                                  "sent")
+    assert str(refused.value) == (
+        f"leads.csv has {MAX_LEADS_PER_FILE + 1} leads: a file may "
+        f"have at most {MAX_LEADS_PER_FILE}; split it. Nothing was "
+        "sent"
+    )
     assert not nothing_sent.exists() or not any(nothing_sent.rglob("*"))
 
 
@@ -55,8 +59,9 @@ async def test_a_file_over_64_mib_is_refused_before_it_is_read(tmp_path, nothing
         f.truncate(65 * 1024 * 1024)
     with pytest.raises(BadInput) as refused:
         await cmd_add_leads(args_for(path))
-    assert str(refused.value).startswith("huge.csv is 65 MiB: a file of leads may have at "
-                                         "most 64 MiB and 100000 leads; split it.")
+    assert str(refused.value).startswith(
+        "huge.csv is 65 MiB: a file of leads may have at most 64 MiB and 100000 leads; split it."
+    )
     assert not nothing_sent.exists() or not any(nothing_sent.rglob("*"))
 
 
@@ -76,10 +81,16 @@ def test_a_file_of_exactly_100000_leads_is_accepted(tmp_path):
 
 
 def test_the_same_person_twice_in_a_file_is_named():
-    rows = [LeadRow(company="A", email="x@a.example"), LeadRow(company="B", phone="+49 1"),
-            LeadRow(company="A again", email="X@a.example"), LeadRow(company="B", phone="49-1")]
-    assert same_person_twice(rows) == ["row 3 is the same person as row 1",
-                                       "row 4 is the same person as row 2"]
+    rows = [
+        LeadRow(company="A", email="x@a.example"),
+        LeadRow(company="B", phone="+49 1"),
+        LeadRow(company="A again", email="X@a.example"),
+        LeadRow(company="B", phone="49-1"),
+    ]
+    assert same_person_twice(rows) == [
+        "row 3 is the same person as row 1",
+        "row 4 is the same person as row 2",
+    ]
 
 
 def test_the_progress_is_a_line_every_few_seconds_when_not_on_a_terminal():
@@ -93,17 +104,21 @@ def test_the_progress_is_a_line_every_few_seconds_when_not_on_a_terminal():
     bar.show(15_000, 3, 3, 14_990, 10)  # the last one always is
     assert out.getvalue().splitlines() == [
         "5000/15000 leads, batch 1/3: 5000 new, 0 duplicate(s)",
-        "15000/15000 leads, batch 3/3: 14990 new, 10 duplicate(s)"]
+        "15000/15000 leads, batch 3/3: 14990 new, 10 duplicate(s)",
+    ]
 
 
-@pytest.mark.parametrize(("fields", "problem"), [
-    ({"kind": "not-interested", "lead_id": "L-1"}, "say why the lead is not of interest"),
-    ({"kind": "not-interested", "lead_id": "L-1", "reason": "  "}, "at least 3"),
-    ({"kind": "claim"}, "claim names a lead"),
-    ({"kind": "assign", "lead_id": "L-1"}, "assign names the new owner"),
-    ({"kind": "reassign", "to_user": "C-1"}, "name the leads to reassign"),
-    ({"kind": "update-opportunity", "opportunity_id": "OPP-L-1"}, "at least one of"),
-])
+@pytest.mark.parametrize(
+    ("fields", "problem"),
+    [
+        ({"kind": "not-interested", "lead_id": "L-1"}, "say why the lead is not of interest"),
+        ({"kind": "not-interested", "lead_id": "L-1", "reason": "  "}, "at least 3"),
+        ({"kind": "claim"}, "claim names a lead"),
+        ({"kind": "assign", "lead_id": "L-1"}, "assign names the new owner"),
+        ({"kind": "reassign", "to_user": "C-1"}, "name the leads to reassign"),
+        ({"kind": "update-opportunity", "opportunity_id": "OPP-L-1"}, "at least one of"),
+    ],
+)
 def test_a_step_on_leads_is_checked_before_it_becomes_a_process(fields, problem):
     with pytest.raises(ValidationError) as err:
         LeadStepRequest(queue_id="fair", actor="C-1", **fields)

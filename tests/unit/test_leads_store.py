@@ -32,24 +32,42 @@ async def queue_with_leads(pool, partners, n: int, cap: int = 10) -> tuple[str, 
     acts, env = LeadActivities(pool), ActivityEnvironment()
     queue_id = f"q-{uuid.uuid4().hex[:6]}"
     process_id = f"lead-queue-{queue_id}"
-    await env.run(acts.open_lead_queue, QueueOpening(
-        key=key(process_id, "open-queue"), queue_id=queue_id, name=queue_id,
-        channel_managers=["cm"], partners=[p.id for p in partners], claim_cap=cap,
-        routing="claim"))
-    imported = await env.run(acts.import_leads, LeadImport(
-        key=key(process_id, "import-1"), queue_id=queue_id, batch=batch(lead_rows(n))))
+    await env.run(
+        acts.open_lead_queue,
+        QueueOpening(
+            key=key(process_id, "open-queue"),
+            queue_id=queue_id,
+            name=queue_id,
+            channel_managers=["cm"],
+            partners=[p.id for p in partners],
+            claim_cap=cap,
+            routing="claim",
+        ),
+    )
+    imported = await env.run(
+        acts.import_leads,
+        LeadImport(key=key(process_id, "import-1"), queue_id=queue_id, batch=batch(lead_rows(n))),
+    )
     return queue_id, [lead.lead_id for lead in imported.new]
 
 
-def claim_write(queue_id: str, lead_id: str, user: str, partner: str, step: str,
-                cap: int = 10) -> ClaimWrite:
-    return ClaimWrite(key=key(f"lead-queue-{queue_id}", step, user), queue_id=queue_id,
-                      lead_id=lead_id, user_id=user, partner_id=partner, claim_cap=cap)
+def claim_write(
+    queue_id: str, lead_id: str, user: str, partner: str, step: str, cap: int = 10
+) -> ClaimWrite:
+    return ClaimWrite(
+        key=key(f"lead-queue-{queue_id}", step, user),
+        queue_id=queue_id,
+        lead_id=lead_id,
+        user_id=user,
+        partner_id=partner,
+        claim_cap=cap,
+    )
 
 
 async def current_claims(pool, queue_id: str) -> list:
-    return await pool.fetch("SELECT lead_id, user_id FROM claims WHERE queue_id = $1"
-                            " AND ended_at IS NULL", queue_id)
+    return await pool.fetch(
+        "SELECT lead_id, user_id FROM claims WHERE queue_id = $1 AND ended_at IS NULL", queue_id
+    )
 
 
 async def test_a_claim_run_twice_or_four_times_at_once_is_one_claim(pool):
@@ -67,8 +85,9 @@ async def test_importing_a_file_twice_adds_its_leads_once(pool):
     queue_id, ids = await queue_with_leads(pool, [a], 3)
     rows = lead_rows(2)
     acts, env = LeadActivities(pool), ActivityEnvironment()
-    step = LeadImport(key=key(f"lead-queue-{queue_id}", "import-2"), queue_id=queue_id,
-                      batch=batch(rows))
+    step = LeadImport(
+        key=key(f"lead-queue-{queue_id}", "import-2"), queue_id=queue_id, batch=batch(rows)
+    )
     first = await env.run(acts.import_leads, step)
     again = await env.run(acts.import_leads, step)  # the file is gone: the stored answer
     assert again == first and len(first.new) == 2
@@ -80,25 +99,35 @@ async def test_racing_claims_on_one_lead_leave_one_owner_and_a_reason_for_the_ot
     queue_id, (lead,) = await queue_with_leads(pool, [a, b], 1)
     acts = LeadActivities(pool)
     racers = [(u, p.id) for p in (a, b) for u in p.users]
-    results = await asyncio.gather(*(
-        ActivityEnvironment().run(acts.claim_lead, claim_write(queue_id, lead, u, p,
-                                                               f"claim-{lead}-{u}"))
-        for u, p in racers), return_exceptions=True)
+    results = await asyncio.gather(
+        *(
+            ActivityEnvironment().run(
+                acts.claim_lead, claim_write(queue_id, lead, u, p, f"claim-{lead}-{u}")
+            )
+            for u, p in racers
+        ),
+        return_exceptions=True,
+    )
     refusals = [r for r in results if isinstance(r, ApplicationError)]
     assert len(refusals) == 3
     (owner,) = await current_claims(pool, queue_id)
-    assert all(f"lead {lead} is already claimed by {owner['user_id']}" in str(r)
-               for r in refusals)
+    assert all(f"lead {lead} is already claimed by {owner['user_id']}" in str(r) for r in refusals)
 
 
 async def test_the_claim_cap_holds_when_one_partner_claims_many_leads_at_once(pool):
     a = await new_partner(pool, users=2)
     queue_id, ids = await queue_with_leads(pool, [a], 6, cap=2)
     acts = LeadActivities(pool)
-    results = await asyncio.gather(*(
-        ActivityEnvironment().run(acts.claim_lead, claim_write(
-            queue_id, lead, a.users[n % 2], a.id, f"claim-{lead}-v1", cap=2))
-        for n, lead in enumerate(ids)), return_exceptions=True)
+    results = await asyncio.gather(
+        *(
+            ActivityEnvironment().run(
+                acts.claim_lead,
+                claim_write(queue_id, lead, a.users[n % 2], a.id, f"claim-{lead}-v1", cap=2),
+            )
+            for n, lead in enumerate(ids)
+        ),
+        return_exceptions=True,
+    )
     refusals = [r for r in results if isinstance(r, ApplicationError)]
     assert len(refusals) == 4 and all("at the claim cap" in str(r) for r in refusals)
     assert len(await current_claims(pool, queue_id)) == 2
@@ -107,25 +136,40 @@ async def test_the_claim_cap_holds_when_one_partner_claims_many_leads_at_once(po
 async def test_the_database_makes_a_double_owner_impossible(pool):
     a, b = await new_partner(pool, users=1), await new_partner(pool, users=1)
     queue_id, (lead,) = await queue_with_leads(pool, [a, b], 1)
-    await ActivityEnvironment().run(LeadActivities(pool).claim_lead,
-                                    claim_write(queue_id, lead, a.users[0], a.id, "claim-1"))
+    await ActivityEnvironment().run(
+        LeadActivities(pool).claim_lead, claim_write(queue_id, lead, a.users[0], a.id, "claim-1")
+    )
     with pytest.raises(asyncpg.UniqueViolationError, match="claims_one_owner_per_lead"):
         await pool.execute(
             "INSERT INTO claims (lead_id, queue_id, user_id, partner_id, how, by_actor,"
             " process_id, step) VALUES ($1, $2, $3, $4, 'claim', 'x', 'x', 'x')",
-            lead, queue_id, b.users[0], b.id)
+            lead,
+            queue_id,
+            b.users[0],
+            b.id,
+        )
 
 
 async def test_an_invitation_twice_sends_one_login_e_mail(pool):
     p = await new_partner(pool, contacts=1)
-    write = InvitationWrite(key=key(f"partner-account-{p.id}", "invite-1", "cm"),
-                            partner_id=p.id, contact_id=p.contacts[0],
-                            expires_at=datetime.now(UTC) + timedelta(days=7))
+    write = InvitationWrite(
+        key=key(f"partner-account-{p.id}", "invite-1", "cm"),
+        partner_id=p.id,
+        contact_id=p.contacts[0],
+        expires_at=datetime.now(UTC) + timedelta(days=7),
+    )
     acts = PartnerActivities(pool)
-    outcomes = await asyncio.gather(*(ActivityEnvironment().run(acts.invite_partner_user, write)
-                                      for _ in range(3)))
+    outcomes = await asyncio.gather(
+        *(ActivityEnvironment().run(acts.invite_partner_user, write) for _ in range(3))
+    )
     assert all(o == outcomes[0] for o in outcomes)
-    assert await pool.fetchval("SELECT count(*) FROM notifications WHERE recipient_id = $1",
-                               p.contacts[0]) == 1
-    assert await pool.fetchval("SELECT invitations FROM partner_users WHERE id = $1",
-                               p.contacts[0]) == 1
+    assert (
+        await pool.fetchval(
+            "SELECT count(*) FROM notifications WHERE recipient_id = $1", p.contacts[0]
+        )
+        == 1
+    )
+    assert (
+        await pool.fetchval("SELECT invitations FROM partner_users WHERE id = $1", p.contacts[0])
+        == 1
+    )

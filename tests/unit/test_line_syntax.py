@@ -42,8 +42,18 @@ def test_fast_change_refuses_a_linked_licence():
 
 @pytest.mark.parametrize(
     "text",
-    ["", "Premium", "=12", "Premium=", "Premium=twelve", "Premium = 12", "Premium=1.5",
-     "Premium=12@", "-Premium=12", "Prem ium=12"],
+    [
+        "",
+        "Premium",
+        "=12",
+        "Premium=",
+        "Premium=twelve",
+        "Premium = 12",
+        "Premium=1.5",
+        "Premium=12@",
+        "-Premium=12",
+        "Prem ium=12",
+    ],
 )
 def test_fast_change_unreadable_lines_show_an_example(text):
     with pytest.raises(LineSyntaxError, match="cannot read line .*; write it like Premium=12"):
@@ -125,8 +135,16 @@ def test_quote_unknown_licence_type_lists_the_known_ones():
 
 @pytest.mark.parametrize(
     "text",
-    ["", "Premium", "Premium=+", "Premium=++3", "Premium=3x", "CLASSOUND-FLAT:=2",
-     "CLASSOUND-FLAT:Premium1=2", "WP480G = 2"],
+    [
+        "",
+        "Premium",
+        "Premium=+",
+        "Premium=++3",
+        "Premium=3x",
+        "CLASSOUND-FLAT:=2",
+        "CLASSOUND-FLAT:Premium1=2",
+        "WP480G = 2",
+    ],
 )
 def test_quote_unreadable_lines_show_examples(text):
     with pytest.raises(LineSyntaxError, match="cannot read line .*; write it like Premium=\\+3"):
@@ -138,16 +156,20 @@ def test_quote_bad_date_is_named():
         parse_quote_line("Premium=+3@2026-12-32")
 
 
-@pytest.mark.parametrize(("text", "bound"), [
-    ("Premium=+100001", "less than or equal to 100000"),
-    ("Premium=-100001", "greater than or equal to -100000"),
-])
+@pytest.mark.parametrize(
+    ("text", "bound"),
+    [
+        ("Premium=+100001", "less than or equal to 100000"),
+        ("Premium=-100001", "greater than or equal to -100000"),
+    ],
+)
 def test_quote_quantity_beyond_limits_is_refused(text, bound):
     with pytest.raises(LineSyntaxError, match=bound):
         parse_quote_line(text)
 
 
-@pytest.mark.parametrize(("text", "quantity"), [("Premium=+100000", 100_000),
-                                                ("Basic=-100000", -100_000)])
+@pytest.mark.parametrize(
+    ("text", "quantity"), [("Premium=+100000", 100_000), ("Basic=-100000", -100_000)]
+)
 def test_quote_quantity_at_limits_is_accepted(text, quantity):
     assert parse_quote_line(text).quantity == quantity

@@ -25,24 +25,25 @@ PREMIUM = LicenceType.PREMIUM
 BASIC = LicenceType.BASIC
 
 CATALOGUE = {
-    "Basic": CatalogueItem(sku="Basic", name="Basic", kind=ProductKind.LICENCE,
-                           licence_type=BASIC),
-    "Premium": CatalogueItem(sku="Premium", name="Premium", kind=ProductKind.LICENCE,
-                             licence_type=PREMIUM),
-    "Business": CatalogueItem(sku="Business", name="Business", kind=ProductKind.LICENCE,
-                              licence_type=LicenceType.BUSINESS),
+    "Basic": CatalogueItem(sku="Basic", name="Basic", kind=ProductKind.LICENCE, licence_type=BASIC),
+    "Premium": CatalogueItem(
+        sku="Premium", name="Premium", kind=ProductKind.LICENCE, licence_type=PREMIUM
+    ),
+    "Business": CatalogueItem(
+        sku="Business", name="Business", kind=ProductKind.LICENCE, licence_type=LicenceType.BUSINESS
+    ),
     "WP480G": CatalogueItem(sku="WP480G", name="Desk phone", kind=ProductKind.CAPEX),
     "SETUP": CatalogueItem(sku="SETUP", name="Setup service", kind=ProductKind.SERVICE),
-    "CLASSOUND-FLAT": CatalogueItem(sku="CLASSOUND-FLAT", name="CLASSOUND flat",
-                                    kind=ProductKind.CLASSOUND_FLAT),
+    "CLASSOUND-FLAT": CatalogueItem(
+        sku="CLASSOUND-FLAT", name="CLASSOUND flat", kind=ProductKind.CLASSOUND_FLAT
+    ),
 }
 
 CURRENT = {PREMIUM: 5, BASIC: 2}
 
 
 def fast(*lines: FastChangeLine, current=None):
-    return plan_fast_change(list(lines), CURRENT if current is None else current,
-                            CATALOGUE, TODAY)
+    return plan_fast_change(list(lines), CURRENT if current is None else current, CATALOGUE, TODAY)
 
 
 def quote(*lines: QuoteLine, current=None):
@@ -95,8 +96,9 @@ def test_start_reduction_without_date_is_immediate():
 
 def test_fast_increase_plans_the_difference():
     plan = fast(FastChangeLine(sku="Premium", quantity=12))
-    assert plan.lines == [OrderLine(sku="Premium", kind=ProductKind.LICENCE, quantity=7,
-                                    licence_type=PREMIUM)]
+    assert plan.lines == [
+        OrderLine(sku="Premium", kind=ProductKind.LICENCE, quantity=7, licence_type=PREMIUM)
+    ]
     assert plan.notes == []
 
 
@@ -142,12 +144,16 @@ def test_fast_past_date_is_refused():
 
 @pytest.mark.parametrize(
     ("sku", "words"),
-    [("WP480G", "hardware \\(capex\\)"), ("SETUP", "a service"),
-     ("CLASSOUND-FLAT", "a CLASSOUND-FLAT")],
+    [
+        ("WP480G", "hardware \\(capex\\)"),
+        ("SETUP", "a service"),
+        ("CLASSOUND-FLAT", "a CLASSOUND-FLAT"),
+    ],
 )
 def test_fast_refuses_anything_but_licences(sku, words):
-    with pytest.raises(Refused, match=f"{sku} is {words}: .*only changes licences; "
-                                      "use a change order"):
+    with pytest.raises(
+        Refused, match=f"{sku} is {words}: .*only changes licences; use a change order"
+    ):
         fast(FastChangeLine(sku=sku, quantity=1))
 
 
@@ -157,8 +163,11 @@ def test_fast_refuses_a_non_licence_even_beside_valid_lines():
 
 
 def test_fast_unknown_sku_is_refused_and_known_ones_listed():
-    with pytest.raises(Refused, match="unknown product 'Platinum'; known products: Basic, "
-                                      "Business, CLASSOUND-FLAT, Premium, SETUP, WP480G"):
+    with pytest.raises(
+        Refused,
+        match="unknown product 'Platinum'; known products: Basic, "
+        "Business, CLASSOUND-FLAT, Premium, SETUP, WP480G",
+    ):
         fast(FastChangeLine(sku="Platinum", quantity=1))
 
 
@@ -171,8 +180,11 @@ def test_fast_sku_is_found_in_any_case_and_planned_as_the_catalogue_spells_it():
 
 
 def test_a_misspelt_sku_is_refused_with_the_closest_known_names():
-    with pytest.raises(Refused, match=r"unknown product 'Premum' \(did you mean Premium\?\); "
-                                      "known products: Basic, Business, CLASSOUND-FLAT"):
+    with pytest.raises(
+        Refused,
+        match=r"unknown product 'Premum' \(did you mean Premium\?\); "
+        "known products: Basic, Business, CLASSOUND-FLAT",
+    ):
         fast(FastChangeLine(sku="Premum", quantity=9))
     with pytest.raises(Refused, match=r"'wp480' \(did you mean WP480G\?\)"):
         quote(QuoteLine(sku="wp480", quantity=1))
@@ -209,8 +221,10 @@ def test_fast_unchanged_lines_are_left_out_of_the_plan():
 
 
 def test_fast_several_licence_types_in_one_order():
-    plan = fast(FastChangeLine(sku="Premium", quantity=3),
-                FastChangeLine(sku="Basic", quantity=4, start_date=NEXT_MONTH))
+    plan = fast(
+        FastChangeLine(sku="Premium", quantity=3),
+        FastChangeLine(sku="Basic", quantity=4, start_date=NEXT_MONTH),
+    )
     assert [(ln.sku, ln.quantity, ln.start_date) for ln in plan.lines] == [
         ("Premium", -2, None),
         ("Basic", 2, NEXT_MONTH),
@@ -222,8 +236,9 @@ def test_fast_several_licence_types_in_one_order():
 
 def test_quote_licence_increase():
     (line,) = quote(QuoteLine(sku="Premium", quantity=3)).lines
-    assert line == OrderLine(sku="Premium", kind=ProductKind.LICENCE, quantity=3,
-                             licence_type=PREMIUM)
+    assert line == OrderLine(
+        sku="Premium", kind=ProductKind.LICENCE, quantity=3, licence_type=PREMIUM
+    )
 
 
 def test_quote_licence_increase_may_be_scheduled():
@@ -347,40 +362,54 @@ def test_quote_service_past_date_is_refused():
 
 
 def test_quote_flat_must_name_its_licence():
-    with pytest.raises(Refused, match="CLASSOUND-FLAT must name the licence it is linked to, "
-                                      "e.g. CLASSOUND-FLAT:Premium=2"):
+    with pytest.raises(
+        Refused,
+        match="CLASSOUND-FLAT must name the licence it is linked to, e.g. CLASSOUND-FLAT:Premium=2",
+    ):
         quote(QuoteLine(sku="CLASSOUND-FLAT", quantity=2))
 
 
 def test_quote_flat_on_existing_licence_starts_the_day_applied():
     (line,) = quote(QuoteLine(sku="CLASSOUND-FLAT", quantity=2, licence=PREMIUM)).lines
-    assert line == OrderLine(sku="CLASSOUND-FLAT", kind=ProductKind.CLASSOUND_FLAT, quantity=2,
-                             licence_type=PREMIUM, start_date=None)
+    assert line == OrderLine(
+        sku="CLASSOUND-FLAT",
+        kind=ProductKind.CLASSOUND_FLAT,
+        quantity=2,
+        licence_type=PREMIUM,
+        start_date=None,
+    )
 
 
 def test_quote_flat_starts_with_its_scheduled_licence_on_the_same_quote():
-    plan = quote(QuoteLine(sku="Premium", quantity=2, start_date=NEXT_MONTH),
-                 QuoteLine(sku="CLASSOUND-FLAT", quantity=2, licence=PREMIUM))
+    plan = quote(
+        QuoteLine(sku="Premium", quantity=2, start_date=NEXT_MONTH),
+        QuoteLine(sku="CLASSOUND-FLAT", quantity=2, licence=PREMIUM),
+    )
     assert by_sku(plan, "CLASSOUND-FLAT").start_date == NEXT_MONTH
 
 
 def test_quote_flat_listed_before_its_licence_still_takes_the_licence_start():
-    plan = quote(QuoteLine(sku="CLASSOUND-FLAT", quantity=1, licence=PREMIUM),
-                 QuoteLine(sku="Premium", quantity=1, start_date=NEXT_MONTH))
+    plan = quote(
+        QuoteLine(sku="CLASSOUND-FLAT", quantity=1, licence=PREMIUM),
+        QuoteLine(sku="Premium", quantity=1, start_date=NEXT_MONTH),
+    )
     assert by_sku(plan, "CLASSOUND-FLAT").start_date == NEXT_MONTH
     assert [ln.sku for ln in plan.lines] == ["CLASSOUND-FLAT", "Premium"]
 
 
 def test_quote_flat_takes_the_start_of_its_own_licence_type_only():
-    plan = quote(QuoteLine(sku="Basic", quantity=1, start_date=NEXT_MONTH),
-                 QuoteLine(sku="CLASSOUND-FLAT", quantity=1, licence=PREMIUM))
+    plan = quote(
+        QuoteLine(sku="Basic", quantity=1, start_date=NEXT_MONTH),
+        QuoteLine(sku="CLASSOUND-FLAT", quantity=1, licence=PREMIUM),
+    )
     assert by_sku(plan, "CLASSOUND-FLAT").start_date is None
 
 
 def test_quote_flat_requested_start_is_ignored_with_a_note():
-    plan = quote(QuoteLine(sku="Premium", quantity=1, start_date=NEXT_MONTH),
-                 QuoteLine(sku="CLASSOUND-FLAT", quantity=1, licence=PREMIUM,
-                           start_date=date(2027, 3, 1)))
+    plan = quote(
+        QuoteLine(sku="Premium", quantity=1, start_date=NEXT_MONTH),
+        QuoteLine(sku="CLASSOUND-FLAT", quantity=1, licence=PREMIUM, start_date=date(2027, 3, 1)),
+    )
     assert by_sku(plan, "CLASSOUND-FLAT").start_date == NEXT_MONTH
     (note,) = plan.notes
     assert "CLASSOUND-FLAT: requested start 2027-03-01 ignored" in note
@@ -388,21 +417,28 @@ def test_quote_flat_requested_start_is_ignored_with_a_note():
 
 
 def test_quote_flat_without_any_linked_licence_is_refused():
-    with pytest.raises(Refused, match="the PBX has no Business licence to link it to; "
-                                      "add Business licences on the same quote"):
+    with pytest.raises(
+        Refused,
+        match="the PBX has no Business licence to link it to; "
+        "add Business licences on the same quote",
+    ):
         quote(QuoteLine(sku="CLASSOUND-FLAT", quantity=1, licence=LicenceType.BUSINESS))
 
 
 def test_quote_flat_on_a_licence_added_by_the_same_quote_is_accepted():
-    plan = quote(QuoteLine(sku="Business", quantity=1),
-                 QuoteLine(sku="CLASSOUND-FLAT", quantity=1, licence=LicenceType.BUSINESS))
+    plan = quote(
+        QuoteLine(sku="Business", quantity=1),
+        QuoteLine(sku="CLASSOUND-FLAT", quantity=1, licence=LicenceType.BUSINESS),
+    )
     assert by_sku(plan, "CLASSOUND-FLAT").licence_type is LicenceType.BUSINESS
 
 
 def test_quote_flat_on_a_licence_removed_by_the_same_quote_is_refused():
     with pytest.raises(Refused, match="the PBX has no Basic licence to link it to"):
-        quote(QuoteLine(sku="CLASSOUND-FLAT", quantity=1, licence=BASIC),
-              QuoteLine(sku="Basic", quantity=-2))
+        quote(
+            QuoteLine(sku="CLASSOUND-FLAT", quantity=1, licence=BASIC),
+            QuoteLine(sku="Basic", quantity=-2),
+        )
 
 
 def test_quote_more_flats_than_licence_seats_is_refused():
@@ -429,8 +465,9 @@ def test_quote_mixed_lines_keep_their_order_and_notes():
         QuoteLine(sku="CLASSOUND-FLAT", quantity=3, licence=PREMIUM),
         QuoteLine(sku="SETUP", quantity=1, start_date=TOMORROW),
     )
-    assert [(ln.sku, ln.kind, ln.quantity, ln.licence_type, ln.start_date)
-            for ln in plan.lines] == [
+    assert [
+        (ln.sku, ln.kind, ln.quantity, ln.licence_type, ln.start_date) for ln in plan.lines
+    ] == [
         ("Premium", ProductKind.LICENCE, 3, PREMIUM, NEXT_MONTH),
         ("Basic", ProductKind.LICENCE, -1, BASIC, None),
         ("WP480G", ProductKind.CAPEX, 2, None, None),

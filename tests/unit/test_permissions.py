@@ -35,8 +35,10 @@ FORMER = Person(id="ex-eva", staff_status="deactivated", roles=["channel_manager
 
 
 def _rows() -> list:
-    return [pytest.param(permission, allowed, id=permission)
-            for permission, allowed in sorted(PERMISSIONS.items())]
+    return [
+        pytest.param(permission, allowed, id=permission)
+        for permission, allowed in sorted(PERMISSIONS.items())
+    ]
 
 
 @pytest.mark.parametrize("permission,allowed", _rows())
@@ -58,18 +60,26 @@ def test_every_row_allows_exactly_whom_it_names(permission, allowed):
         assert own is None
     elif Who.OWN_LEAD in allowed:
         assert decide(permission, NORD_USER.id, NORD_USER, mine) is None
-        theirs = decide(permission, NORD_USER.id, NORD_USER, Facts(
-            partner_ids=["P-NORDTEL"], owner="C-NORD-2", lead_id="L-1"))
-        assert theirs == ("only the owner converts lead L-1: it belongs to C-NORD-2"
-                          if "convert" in permission else
-                          "only the owner answers for lead L-1: it belongs to C-NORD-2")
+        theirs = decide(
+            permission,
+            NORD_USER.id,
+            NORD_USER,
+            Facts(partner_ids=["P-NORDTEL"], owner="C-NORD-2", lead_id="L-1"),
+        )
+        assert theirs == (
+            "only the owner converts lead L-1: it belongs to C-NORD-2"
+            if "convert" in permission
+            else "only the owner answers for lead L-1: it belongs to C-NORD-2"
+        )
     else:
         assert own and "not staff" in own
     other = decide(permission, ALP_USER.id, ALP_USER, mine)
     assert other is not None
     if allowed & {Who.PARTNER_USER, Who.OWN_LEAD, Who.INVITED_USER}:
-        assert other == ("C-ALP-1 is a user of partner P-ALPCOM; this "
-                         f"{other.split('; this ')[1].split(' is for')[0]} is for P-NORDTEL")
+        assert other == (
+            "C-ALP-1 is a user of partner P-ALPCOM; this "
+            f"{other.split('; this ')[1].split(' is for')[0]} is for P-NORDTEL"
+        )
     # a signer of this customer; of another customer
     signer = decide(permission, SIGNER.id, SIGNER, NORD)
     assert (signer is None) == (Who.SIGNER in allowed)
@@ -83,36 +93,64 @@ def test_every_row_allows_exactly_whom_it_names(permission, allowed):
 
 def test_the_issues_impersonations_are_refused_with_a_reason():
     assert decide("FastChangeOrder.confirm", "C-ALP-1", ALP_USER, NORD) == (
-        "C-ALP-1 is a user of partner P-ALPCOM; this order is for P-NORDTEL")
-    assert "not staff" in decide("PartnerOnboarding.start", "C-ALP-1", ALP_USER,
-                                 Facts(partner_ids=["P-NORDTEL"]))
-    assert "signs for FJORDBYGG" in decide("Renegotiation.contract_signed", "C-FJORD-1",
-                                           OTHER_SIGNER, Facts(account_id="ACME"))
-    assert "not in the people directory" in decide("PartnerManagement.start", "intern-joe",
-                                                   None, Facts())
+        "C-ALP-1 is a user of partner P-ALPCOM; this order is for P-NORDTEL"
+    )
+    assert "not staff" in decide(
+        "PartnerOnboarding.start", "C-ALP-1", ALP_USER, Facts(partner_ids=["P-NORDTEL"])
+    )
+    assert "signs for FJORDBYGG" in decide(
+        "Renegotiation.contract_signed", "C-FJORD-1", OTHER_SIGNER, Facts(account_id="ACME")
+    )
+    assert "not in the people directory" in decide(
+        "PartnerManagement.start", "intern-joe", None, Facts()
+    )
     assert "not staff" in decide("ChangeOrder.publish", "C-NORD-1", NORD_USER, NORD)
-    assert decide("PartnerManagement.start", "cm-eva", STAFF[Role.CHANNEL_MANAGER], Facts()
-                  ) == "start takes the role admin; cm-eva has channel_manager"
+    assert (
+        decide("PartnerManagement.start", "cm-eva", STAFF[Role.CHANNEL_MANAGER], Facts())
+        == "start takes the role admin; cm-eva has channel_manager"
+    )
     assert "processes' own name" in decide("FastChangeOrder.confirm", SYSTEM_ACTOR, None, NORD)
 
 
 def test_partner_users_who_are_not_active_do_nothing_but_log_in():
     assert "invited, not active" in decide("FastChangeOrder.confirm", INVITED.id, INVITED, NORD)
-    assert decide("PartnerOnboarding.partner_login", INVITED.id, INVITED,
-                  Facts(partner_ids=["P-NORDTEL"])) is None
-    assert decide("PartnerOnboarding.partner_login", GONE.id, GONE,
-                  Facts(partner_ids=["P-NORDTEL"])) is not None
-    assert decide("PartnerOnboarding.partner_login", ALP_USER.id, ALP_USER,
-                  Facts(partner_ids=["P-NORDTEL"])) is not None
+    assert (
+        decide(
+            "PartnerOnboarding.partner_login", INVITED.id, INVITED, Facts(partner_ids=["P-NORDTEL"])
+        )
+        is None
+    )
+    assert (
+        decide("PartnerOnboarding.partner_login", GONE.id, GONE, Facts(partner_ids=["P-NORDTEL"]))
+        is not None
+    )
+    assert (
+        decide(
+            "PartnerOnboarding.partner_login",
+            ALP_USER.id,
+            ALP_USER,
+            Facts(partner_ids=["P-NORDTEL"]),
+        )
+        is not None
+    )
 
 
 def test_the_steps_the_portal_and_the_signing_page_send_stay_allowed():
     """CONTRACT.md: what partner users and signers must be able to do."""
-    for permission in ("FastChangeOrder.confirm", "ChangeOrder.confirm", "ClassoundOrder.upload",
-                       "ChangeOrder.upload", "LeadStep.claim"):
+    for permission in (
+        "FastChangeOrder.confirm",
+        "ChangeOrder.confirm",
+        "ClassoundOrder.upload",
+        "ChangeOrder.upload",
+        "LeadStep.claim",
+    ):
         assert Who.PARTNER_USER in PERMISSIONS[permission], permission
-    for permission in ("LeadStep.not-interested", "LeadStep.accept", "LeadStep.convert",
-                       "LeadStep.update-opportunity"):
+    for permission in (
+        "LeadStep.not-interested",
+        "LeadStep.accept",
+        "LeadStep.convert",
+        "LeadStep.update-opportunity",
+    ):
         assert Who.OWN_LEAD in PERMISSIONS[permission], permission
     assert Who.INVITED_USER in PERMISSIONS["PartnerOnboarding.partner_login"]
     for permission in ("Renegotiation.contract_signed", "Renegotiation.contract_declined"):
@@ -147,10 +185,14 @@ def test_every_update_handler_asks_before_it_writes():
             source = inspect.getsource(defn.fn)
             asks = re.search(rf'await self\._authorize\("{update}", \w+\.actor', source)
             assert asks, f"{cls.__name__}.{update} does not ask the directory"
-            writes = re.search(r"self\._(key|act\w*|decisions\.append|close)\(|"
-                               r"self\.\w+ = ", source)
+            writes = re.search(
+                r"self\._(key|act\w*|decisions\.append|close)\(|"
+                r"self\.\w+ = ",
+                source,
+            )
             assert writes is None or asks.start() < writes.start(), (
-                f"{cls.__name__}.{update} writes before it asks")
+                f"{cls.__name__}.{update} writes before it asks"
+            )
 
 
 def test_every_lead_step_kind_has_a_row():

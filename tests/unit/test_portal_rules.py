@@ -26,8 +26,11 @@ def test_five_failures_in_a_row_lock_for_fifteen_minutes_from_the_fifth():
 
 
 def test_a_success_in_between_starts_the_count_again():
-    attempts = failures(3) + [Attempt(True, NOW - timedelta(minutes=1))] + failures(
-        3, end=NOW - timedelta(minutes=2))
+    attempts = (
+        failures(3)
+        + [Attempt(True, NOW - timedelta(minutes=1))]
+        + failures(3, end=NOW - timedelta(minutes=2))
+    )
     assert locked_until(attempts, NOW) is None
 
 

@@ -36,9 +36,13 @@ class Stream(io.StringIO):
 def campaign(handled: int, done: bool = False) -> CampaignStatus:
     return CampaignStatus(
         process_id="onboarding-campaign-all",
-        stage=CampaignStage.DONE if done else CampaignStage.STARTING, waiting_for="",
-        since=NOW, progress=CampaignProgress(total=5000, handled=handled,
-                                             started=handled - 12, already_onboarding=12))
+        stage=CampaignStage.DONE if done else CampaignStage.STARTING,
+        waiting_for="",
+        since=NOW,
+        progress=CampaignProgress(
+            total=5000, handled=handled, started=handled - 12, already_onboarding=12
+        ),
+    )
 
 
 def test_a_terminal_gets_a_bar_redrawn_in_place():
@@ -64,8 +68,10 @@ class Clock:
 
 
 def line(handled: int, total: int = 5000) -> str:
-    return (f"onboarding-campaign-all: {handled} of {total} clients handled: {handled - 12} "
-            "onboarding started, 12 already onboarding")
+    return (
+        f"onboarding-campaign-all: {handled} of {total} clients handled: {handled - 12} "
+        "onboarding started, 12 already onboarding"
+    )
 
 
 @pytest.mark.parametrize("boot", [0.0, 3.0, 283.0, 1e6])  # seconds since boot
@@ -85,16 +91,31 @@ def test_a_pipe_gets_plain_lines_at_most_every_few_seconds_and_the_last_one(boot
 
 def test_status_of_an_onboarding_says_what_the_client_lacks():
     s = OnboardingStatus(
-        process_id="client-onboarding-ACME", stage=OnboardingStage.AWAITING_PRICES,
-        waiting_for="waiting for staff to confirm", since=NOW, account_id="ACME",
-        partner_id="P-NORDTEL", billing_information=True, currency="EUR",
-        terms=ContractTerms(start_date=date(2026, 12, 1),
-                            payment_method=PaymentMethod.BANK_TRANSFER),
-        contract_id="psa-contract-ACME-1a2b3c", monthly_total=Decimal("59.70"),
-        parts=[ContractPart(sku="Premium", name="Premium", quantity=3,
-                            unit_price=Decimal("19.90"), list_price=Decimal("19.90")),
-               ContractPart(sku="Business", name="Business", quantity=1)],
-        lacks=["prices for contract parts Business"])
+        process_id="client-onboarding-ACME",
+        stage=OnboardingStage.AWAITING_PRICES,
+        waiting_for="waiting for staff to confirm",
+        since=NOW,
+        account_id="ACME",
+        partner_id="P-NORDTEL",
+        billing_information=True,
+        currency="EUR",
+        terms=ContractTerms(
+            start_date=date(2026, 12, 1), payment_method=PaymentMethod.BANK_TRANSFER
+        ),
+        contract_id="psa-contract-ACME-1a2b3c",
+        monthly_total=Decimal("59.70"),
+        parts=[
+            ContractPart(
+                sku="Premium",
+                name="Premium",
+                quantity=3,
+                unit_price=Decimal("19.90"),
+                list_price=Decimal("19.90"),
+            ),
+            ContractPart(sku="Business", name="Business", quantity=1),
+        ],
+        lacks=["prices for contract parts Business"],
+    )
     text = show_onboarding(s.model_dump(mode="json"))
     assert "billing:     provided (EUR)" in text
     assert "terms:       from 2026-12-01 to open end, bank-transfer, billed monthly" in text
@@ -105,14 +126,23 @@ def test_status_of_an_onboarding_says_what_the_client_lacks():
 
 def test_status_of_a_campaign_and_of_an_invoicing_run():
     assert "progress:    40 of 40 clients handled" in show_campaign(
-        campaign(40, done=True).model_dump(mode="json"))
+        campaign(40, done=True).model_dump(mode="json")
+    )
     run = InvoicingStatus(
-        process_id="invoicing-run-P-NORDTEL-2026-11", stage=InvoicingStage.AWAITING_REVIEW,
-        waiting_for="waiting for staff to review", since=NOW, partner_id="P-NORDTEL",
-        period="2026-11", numbering=NumberingSettings(), next_invoice_number="INV-000001")
+        process_id="invoicing-run-P-NORDTEL-2026-11",
+        stage=InvoicingStage.AWAITING_REVIEW,
+        waiting_for="waiting for staff to review",
+        since=NOW,
+        partner_id="P-NORDTEL",
+        period="2026-11",
+        numbering=NumberingSettings(),
+        next_invoice_number="INV-000001",
+    )
     text = show_invoicing(run.model_dump(mode="json"))
-    assert ("numbering:   prefix 'INV-', next 1, format {prefix}{number:06} (NOT REVIEWED); "
-            "next invoice INV-000001") in text
+    assert (
+        "numbering:   prefix 'INV-', next 1, format {prefix}{number:06} (NOT REVIEWED); "
+        "next invoice INV-000001"
+    ) in text
 
 
 class Args:
@@ -122,27 +152,39 @@ class Args:
 
 
 def test_part_changes_from_the_command_line():
-    changes = part_changes(Args(price=["Premium=18,50"], add=["Business=2@29.90"],
-                                remove=["Basic"], quantity=["Premium=4"]))
+    changes = part_changes(
+        Args(
+            price=["Premium=18,50"],
+            add=["Business=2@29.90"],
+            remove=["Basic"],
+            quantity=["Premium=4"],
+        )
+    )
     assert [(c.sku, c.add, c.quantity, c.unit_price, c.remove) for c in changes] == [
         ("Premium", None, 4, Decimal("18.50"), False),
         ("Business", 2, None, Decimal("29.90"), False),  # adds 2, replaces nothing
-        ("Basic", None, None, None, True)]
+        ("Basic", None, None, None, True),
+    ]
 
 
-@pytest.mark.parametrize(("options", "message"), [
-    ({}, "give at least one --price"),
-    ({"price": ["Premium"]}, "--price 'Premium': give SKU=VALUE"),
-    ({"price": ["Premium=cheap"]}, "'cheap' is not a price"),
-    ({"add": ["Business=two"]}, "'two' is not a whole number"),
-    ({"add": ["Business=2"], "quantity": ["Business=5"]},
-     "Business: --quantity and --add together; --add adds units, --quantity and --price "
-     "replace them"),
-    ({"price": ["Business=20"], "add": ["Business=2@29.90"]}, "--price and --add together"),
-    ({"add": ["Business=2"], "remove": ["Business"]}, "--add and --remove together"),
-    ({"add": ["Business=2", "Business=1"]}, "Business: --add given twice"),
-    ({"price": ["Business=2", "Business=3"]}, "Business: --price given twice"),
-])
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({}, "give at least one --price"),
+        ({"price": ["Premium"]}, "--price 'Premium': give SKU=VALUE"),
+        ({"price": ["Premium=cheap"]}, "'cheap' is not a price"),
+        ({"add": ["Business=two"]}, "'two' is not a whole number"),
+        (
+            {"add": ["Business=2"], "quantity": ["Business=5"]},
+            "Business: --quantity and --add together; --add adds units, --quantity and --price "
+            "replace them",
+        ),
+        ({"price": ["Business=20"], "add": ["Business=2@29.90"]}, "--price and --add together"),
+        ({"add": ["Business=2"], "remove": ["Business"]}, "--add and --remove together"),
+        ({"add": ["Business=2", "Business=1"]}, "Business: --add given twice"),
+        ({"price": ["Business=2", "Business=3"]}, "Business: --price given twice"),
+    ],
+)
 def test_bad_part_changes_are_refused_before_sending(options, message):
     with pytest.raises(BadInput, match=message):
         part_changes(Args(**options))

@@ -39,10 +39,13 @@ def test_deployment_name_and_build_id_make_a_versioned_worker(env):
     assert deployment.default_versioning_behavior == VersioningBehavior.UNSPECIFIED
 
 
-@pytest.mark.parametrize("given, missing", [
-    ("PARTNERFLOW_DEPLOYMENT_NAME", "PARTNERFLOW_BUILD_ID"),
-    ("PARTNERFLOW_BUILD_ID", "PARTNERFLOW_DEPLOYMENT_NAME"),
-])
+@pytest.mark.parametrize(
+    "given, missing",
+    [
+        ("PARTNERFLOW_DEPLOYMENT_NAME", "PARTNERFLOW_BUILD_ID"),
+        ("PARTNERFLOW_BUILD_ID", "PARTNERFLOW_DEPLOYMENT_NAME"),
+    ],
+)
 def test_one_without_the_other_is_refused_naming_the_missing_one(env, given, missing):
     env.setenv(given, "x1")
     with pytest.raises(config.NotConfigured, match=f"^{missing} is not set"):
@@ -72,12 +75,21 @@ def test_an_unversioned_worker_process_declares_no_behaviour():
 
 def test_a_versioned_worker_process_declares_the_policy():
     """What worker.py registers when it runs with a deployment version."""
-    code = ("import json, worker\n"
-            "defns = [w.__temporal_workflow_definition for w in worker.WORKFLOWS]\n"
-            "print(json.dumps({d.name: d.versioning_behavior.name for d in defns}))")
-    env = {**os.environ, "PARTNERFLOW_DEPLOYMENT_NAME": "partnerflow",
-           "PARTNERFLOW_BUILD_ID": "b1"}
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True,
-                         capture_output=True, text=True, timeout=60).stdout
+    code = (
+        "import json, worker\n"
+        "defns = [w.__temporal_workflow_definition for w in worker.WORKFLOWS]\n"
+        "print(json.dumps({d.name: d.versioning_behavior.name for d in defns}))"
+    )
+    env = {**os.environ, "PARTNERFLOW_DEPLOYMENT_NAME": "partnerflow", "PARTNERFLOW_BUILD_ID": "b1"}
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
     assert json.loads(out.strip().splitlines()[-1]) == {
-        name: behaviour.name for name, behaviour in BEHAVIOUR.items()}
+        name: behaviour.name for name, behaviour in BEHAVIOUR.items()
+    }

@@ -22,10 +22,18 @@ from domain.signing import (
 DEADLINE = date(2026, 12, 9)
 
 
-@pytest.mark.parametrize("typed, ok", [
-    ("Ingrid Berg", True), ("ingrid berg", True), ("  INGRID   BERG ", True),
-    ("Ingrid", False), ("Ingrid Bergh", False), ("", False), ("   ", False),
-])
+@pytest.mark.parametrize(
+    "typed, ok",
+    [
+        ("Ingrid Berg", True),
+        ("ingrid berg", True),
+        ("  INGRID   BERG ", True),
+        ("Ingrid", False),
+        ("Ingrid Bergh", False),
+        ("", False),
+        ("   ", False),
+    ],
+)
 def test_the_signer_types_their_own_name_in_any_case_and_spacing(typed, ok):
     assert name_matches(typed, "Ingrid Berg") is ok
 
@@ -45,11 +53,17 @@ def test_the_link_is_open_all_through_the_deadline_day_in_oslo():
     assert link_state("sent", DEADLINE + timedelta(days=3), closes) is LinkState.OPEN
 
 
-@pytest.mark.parametrize("status, state", [
-    ("signed", LinkState.SIGNED), ("superseded", LinkState.SIGNED),
-    ("declined", LinkState.DECLINED), ("expired", LinkState.EXPIRED),
-    ("cancelled", LinkState.WITHDRAWN), ("draft", LinkState.INVALID),
-])
+@pytest.mark.parametrize(
+    "status, state",
+    [
+        ("signed", LinkState.SIGNED),
+        ("superseded", LinkState.SIGNED),
+        ("declined", LinkState.DECLINED),
+        ("expired", LinkState.EXPIRED),
+        ("cancelled", LinkState.WITHDRAWN),
+        ("draft", LinkState.INVALID),
+    ],
+)
 def test_a_used_expired_or_withdrawn_link(status, state):
     assert link_state(status, DEADLINE, datetime(2026, 12, 1, tzinfo=UTC)) is state
 
@@ -77,13 +91,17 @@ def test_the_document_is_the_one_shown():
     assert not same_document("x", "ø" * 64)
 
 
-@pytest.mark.parametrize("chosen, preferred, language", [
-    (None, None, "nb"),     # the seed's language: Avonova's Norwegian customers
-    (None, "nb", "nb"), (None, "en", "en"),
-    (None, "de", "en"),     # a contact who reads another language: English
-    ("en", "nb", "en"),     # chosen on the page
-    ("xx", "nb", "nb"),     # not a language of the page: ignored
-])
+@pytest.mark.parametrize(
+    "chosen, preferred, language",
+    [
+        (None, None, "nb"),  # the seed's language: Avonova's Norwegian customers
+        (None, "nb", "nb"),
+        (None, "en", "en"),
+        (None, "de", "en"),  # a contact who reads another language: English
+        ("en", "nb", "en"),  # chosen on the page
+        ("xx", "nb", "nb"),  # not a language of the page: ignored
+    ],
+)
 def test_the_language(chosen, preferred, language):
     assert language_for_signer(chosen, preferred) == language
 

@@ -5,8 +5,12 @@ import pytest
 import config
 import worker
 
-NAMES = ("PARTNERFLOW_MAX_CACHED_WORKFLOWS", "PARTNERFLOW_WORKFLOW_TASK_SLOTS",
-         "PARTNERFLOW_ACTIVITY_SLOTS", "PARTNERFLOW_DB_POOL_SIZE")
+NAMES = (
+    "PARTNERFLOW_MAX_CACHED_WORKFLOWS",
+    "PARTNERFLOW_WORKFLOW_TASK_SLOTS",
+    "PARTNERFLOW_ACTIVITY_SLOTS",
+    "PARTNERFLOW_DB_POOL_SIZE",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -23,12 +27,19 @@ def test_each_setting_is_read(monkeypatch):
     for name, value in zip(NAMES, ("250", "8", "30", "12"), strict=True):
         monkeypatch.setenv(name, value)
     assert config.worker_settings() == config.WorkerSettings(
-        max_cached_workflows=250, workflow_task_slots=8, activity_slots=30, pool_size=12)
+        max_cached_workflows=250, workflow_task_slots=8, activity_slots=30, pool_size=12
+    )
 
 
-@pytest.mark.parametrize(("name", "value"), [
-    ("PARTNERFLOW_DB_POOL_SIZE", "ten"), ("PARTNERFLOW_DB_POOL_SIZE", "0"),
-    ("PARTNERFLOW_WORKFLOW_TASK_SLOTS", "1"), ("PARTNERFLOW_MAX_CACHED_WORKFLOWS", "-1")])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("PARTNERFLOW_DB_POOL_SIZE", "ten"),
+        ("PARTNERFLOW_DB_POOL_SIZE", "0"),
+        ("PARTNERFLOW_WORKFLOW_TASK_SLOTS", "1"),
+        ("PARTNERFLOW_MAX_CACHED_WORKFLOWS", "-1"),
+    ],
+)
 def test_a_bad_value_stops_the_worker_with_its_name(monkeypatch, name, value):
     monkeypatch.setenv(name, value)
     with pytest.raises(SystemExit, match=name):

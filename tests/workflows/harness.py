@@ -19,10 +19,12 @@ async def running_worker(client: Client, pool, replace: list = ()):
     """A worker with the real activities, but for those in `replace` (same activity name)."""
     queue = f"test-{uuid.uuid4().hex[:8]}"
     replaced = {fn.__temporal_activity_definition.name for fn in replace}
-    activities = [fn for fn in activities_for(pool)
-                  if fn.__temporal_activity_definition.name not in replaced]
-    async with Worker(client, task_queue=queue, workflows=WORKFLOWS,
-                      activities=[*activities, *replace]):
+    activities = [
+        fn for fn in activities_for(pool) if fn.__temporal_activity_definition.name not in replaced
+    ]
+    async with Worker(
+        client, task_queue=queue, workflows=WORKFLOWS, activities=[*activities, *replace]
+    ):
         yield queue
 
 
@@ -41,24 +43,34 @@ def quote_lines(*specs: tuple) -> list[QuoteLine]:
     return out
 
 
-async def start_process(client: Client, queue: str, workflow, request,
-                        process_id: str | None = None) -> tuple[
-        WorkflowHandle, StepAnswer | Exception]:
+async def start_process(
+    client: Client, queue: str, workflow, request, process_id: str | None = None
+) -> tuple[WorkflowHandle, StepAnswer | Exception]:
     """Starts as the starter does (update-with-start of `started`); returns the handle and
     the `started` answer, or the exception that refused it."""
     if process_id is None:
-        kind = "fast-change-order" if isinstance(request, FastChangeRequest) else (
-            "change-order" if isinstance(request, ChangeOrderRequest)
-            else workflow.__temporal_workflow_definition.name)
+        kind = (
+            "fast-change-order"
+            if isinstance(request, FastChangeRequest)
+            else (
+                "change-order"
+                if isinstance(request, ChangeOrderRequest)
+                else workflow.__temporal_workflow_definition.name
+            )
+        )
         account = getattr(request, "account_id", "x")
         process_id = f"{kind}-{account}-{uuid.uuid4().hex[:8]}"
     op = WithStartWorkflowOperation(
-        workflow.run, request, id=process_id, task_queue=queue,
+        workflow.run,
+        request,
+        id=process_id,
+        task_queue=queue,
         id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
     )
     try:
         answer = await client.execute_update_with_start_workflow(
-            workflow.started, start_workflow_operation=op)
+            workflow.started, start_workflow_operation=op
+        )
     except Exception as e:  # noqa: BLE001 - the test inspects it
         answer = e
     return await op.workflow_handle(), answer

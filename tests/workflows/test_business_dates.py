@@ -49,35 +49,49 @@ async def skip_to_next(env, months: set[int], at: time) -> datetime:
     return moment
 
 
-async def test_a_reduction_dated_today_in_berlin_just_after_midnight_is_accepted(
-        clock_env, pool):
+async def test_a_reduction_dated_today_in_berlin_just_after_midnight_is_accepted(clock_env, pool):
     moment = await skip_to_next(clock_env, WINTER, time(23, 30))
     berlin_today = business_today(moment, Family.CHANGE_ORDERS)
     assert berlin_today == moment.date() + timedelta(days=1)  # 00:30 in Berlin
     acc = await new_account(pool, licences={"Premium": 5, "Basic": 4})
     async with running_worker(clock_env.client, pool) as q:
-        handle, answer = await start_process(clock_env.client, q, FastChangeOrder,
-                                             FastChangeRequest(
-            account_id=acc.id, pbx_id=acc.pbx_id, requested_by="staff",
-            lines=[FastChangeLine(sku="Basic", quantity=2, start_date=berlin_today)]))
+        handle, answer = await start_process(
+            clock_env.client,
+            q,
+            FastChangeOrder,
+            FastChangeRequest(
+                account_id=acc.id,
+                pbx_id=acc.pbx_id,
+                requested_by="staff",
+                lines=[FastChangeLine(sku="Basic", quantity=2, start_date=berlin_today)],
+            ),
+        )
         assert not isinstance(answer, Exception), answer
         assert answer.stage == Stage.AWAITING_PARTNER
         # the UTC date is yesterday in Berlin: in the past for an increase
-        _, refused = await start_process(clock_env.client, q, FastChangeOrder,
-                                         FastChangeRequest(
-            account_id=acc.id, pbx_id=acc.pbx_id, requested_by="staff",
-            lines=[FastChangeLine(sku="Premium", quantity=6, start_date=moment.date())]))
+        _, refused = await start_process(
+            clock_env.client,
+            q,
+            FastChangeOrder,
+            FastChangeRequest(
+                account_id=acc.id,
+                pbx_id=acc.pbx_id,
+                requested_by="staff",
+                lines=[FastChangeLine(sku="Premium", quantity=6, start_date=moment.date())],
+            ),
+        )
         assert isinstance(refused, WorkflowUpdateFailedError)
         assert f"start date {moment.date()} is in the past" in refused.cause.message
-        await handle.execute_update(FastChangeOrder.cancel,
-                                    Cancellation(actor="staff", reason="test done"))
+        await handle.execute_update(
+            FastChangeOrder.cancel, Cancellation(actor="staff", reason="test done")
+        )
         await outcome(clock_env, handle)
 
 
-@pytest.mark.parametrize(("season", "offset"), [(WINTER, 1), (SUMMER, 2)],
-                         ids=["winter-CET", "summer-CEST"])
-async def test_porting_goes_live_at_midnight_berlin(clock_env, pool, documents, season,
-                                                    offset):
+@pytest.mark.parametrize(
+    ("season", "offset"), [(WINTER, 1), (SUMMER, 2)], ids=["winter-CET", "summer-CEST"]
+)
+async def test_porting_goes_live_at_midnight_berlin(clock_env, pool, documents, season, offset):
     moment = await skip_to_next(clock_env, season, time(23, 30))
     async with running_worker(clock_env.client, pool) as q:
         handle, _, acc = await start(clock_env, q, pool, documents, licences={"Premium": 2})
@@ -90,15 +104,20 @@ async def test_porting_goes_live_at_midnight_berlin(clock_env, pool, documents, 
         assert live_at == datetime.combine(day, time(0), tzinfo=UTC) - timedelta(hours=offset)
         await clock_env.sleep(live_at - timedelta(minutes=1) - await clock_env.get_current_time())
         assert (await handle.query(ClassoundOrder.status)).stage == (
-            ClassoundStage.PORTING_SCHEDULED)
-        assert await pool.fetchval("SELECT count(*) FROM dids WHERE pbx_id = $1",
-                                   acc.pbx_id) == 0
+            ClassoundStage.PORTING_SCHEDULED
+        )
+        assert await pool.fetchval("SELECT count(*) FROM dids WHERE pbx_id = $1", acc.pbx_id) == 0
         result = await outcome(clock_env, handle)  # the timer fires at 00:00 Berlin
     assert result.stage == ClassoundStage.ACTIVE
     assert live_at <= result.since < live_at + timedelta(minutes=1), (
-        f"activated at {result.since:%Y-%m-%d %H:%M} UTC, due {live_at:%Y-%m-%d %H:%M} UTC")
-    assert await pool.fetchval("SELECT activated_on FROM classound_orders WHERE process_id"
-                               " = $1", handle.id) == day
+        f"activated at {result.since:%Y-%m-%d %H:%M} UTC, due {live_at:%Y-%m-%d %H:%M} UTC"
+    )
+    assert (
+        await pool.fetchval(
+            "SELECT activated_on FROM classound_orders WHERE process_id = $1", handle.id
+        )
+        == day
+    )
 
 
 def last_sunday(year: int, month: int) -> date:
@@ -106,10 +125,14 @@ def last_sunday(year: int, month: int) -> date:
     return day - timedelta(days=(day.weekday() + 1) % 7)
 
 
-@pytest.mark.parametrize(("month", "live_at_utc"), [(3, time(23, 0)), (10, time(22, 0))],
-                         ids=["march-clocks-forward", "october-clocks-back"])
+@pytest.mark.parametrize(
+    ("month", "live_at_utc"),
+    [(3, time(23, 0)), (10, time(22, 0))],
+    ids=["march-clocks-forward", "october-clocks-back"],
+)
 async def test_porting_on_a_dst_sunday_goes_live_at_its_local_midnight(
-        clock_env, pool, documents, month, live_at_utc):
+    clock_env, pool, documents, month, live_at_utc
+):
     """The Sunday itself begins before the change: in CET in March (23:00 UTC on Saturday),
     in CEST in October (22:00 UTC on Saturday)."""
     now = await clock_env.get_current_time()
@@ -127,7 +150,8 @@ async def test_porting_on_a_dst_sunday_goes_live_at_its_local_midnight(
         assert start_of_business_day(sunday, Family.CLASSOUND) == live_at
         await clock_env.sleep(live_at - timedelta(minutes=1) - await clock_env.get_current_time())
         assert (await handle.query(ClassoundOrder.status)).stage == (
-            ClassoundStage.PORTING_SCHEDULED)
+            ClassoundStage.PORTING_SCHEDULED
+        )
         result = await outcome(clock_env, handle)
     assert result.stage == ClassoundStage.ACTIVE
     assert live_at <= result.since < live_at + timedelta(minutes=1)

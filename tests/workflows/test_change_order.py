@@ -35,8 +35,9 @@ PARTNER = StaffStep(actor="partner-user")
 
 
 def request(acc, lines) -> ChangeOrderRequest:
-    return ChangeOrderRequest(account_id=acc.id, pbx_id=acc.pbx_id, lines=lines,
-                              requested_by="staff")
+    return ChangeOrderRequest(
+        account_id=acc.id, pbx_id=acc.pbx_id, lines=lines, requested_by="staff"
+    )
 
 
 async def current_quote(handle: WorkflowHandle) -> str:
@@ -45,8 +46,9 @@ async def current_quote(handle: WorkflowHandle) -> str:
 
 async def primary_and_publish(handle: WorkflowHandle) -> str:
     quote_id = await current_quote(handle)
-    await handle.execute_update(ChangeOrder.mark_primary, QuoteStep(actor="staff",
-                                                                    quote_id=quote_id))
+    await handle.execute_update(
+        ChangeOrder.mark_primary, QuoteStep(actor="staff", quote_id=quote_id)
+    )
     await handle.execute_update(ChangeOrder.publish, QuoteStep(actor="staff", quote_id=quote_id))
     return quote_id
 
@@ -66,15 +68,20 @@ def documents(tmp_path, monkeypatch) -> DocumentStore:
 
 async def upload(handle: WorkflowHandle, documents: DocumentStore, kind: DocumentKind):
     """The LOA or the last invoice, as `starter.py upload` sends it."""
-    data, name = ((pdf_bytes("LOA signed"), "LOA.pdf") if kind == DocumentKind.LOA
-                  else (jpeg_bytes(), "last-invoice.jpg"))
+    data, name = (
+        (pdf_bytes("LOA signed"), "LOA.pdf")
+        if kind == DocumentKind.LOA
+        else (jpeg_bytes(), "last-invoice.jpg")
+    )
     doc = stored_document(documents, kind, data, name)
     return await handle.execute_update(
-        "upload", DocumentUpload(actor="reseller-anna", document=doc), result_type=None)
+        "upload", DocumentUpload(actor="reseller-anna", document=doc), result_type=None
+    )
 
 
 async def test_quote_accepted_confirmed_and_applied_with_seed_start_dates(
-        time_env, pool, documents):
+    time_env, pool, documents
+):
     acc = await new_account(pool, licences={"Premium": 2})
     today = await server_today(time_env)
     licence_start = today + timedelta(days=10)
@@ -85,8 +92,7 @@ async def test_quote_accepted_confirmed_and_applied_with_seed_start_dates(
         ("CLASSOUND-FLAT", 2, "Premium"),
     )
     async with running_worker(time_env.client, pool) as q:
-        handle, answer = await start_process(time_env.client, q, ChangeOrder,
-                                             request(acc, lines))
+        handle, answer = await start_process(time_env.client, q, ChangeOrder, request(acc, lines))
         assert answer.stage == Stage.QUOTE_DRAFT
         assert any("WP480G" in n and "ignored" in n for n in answer.notes)
         quote_id = await primary_and_publish(handle)
@@ -95,16 +101,20 @@ async def test_quote_accepted_confirmed_and_applied_with_seed_start_dates(
         accepted = await handle.execute_update(ChangeOrder.mark_complete, STAFF)
         assert accepted.stage == Stage.AWAITING_PARTNER and not accepted.rejected
         order = await pool.fetchrow("SELECT * FROM orders WHERE process_id = $1", handle.id)
-        assert (order["status"], order["quote_id"]) == ("awaiting_partner_confirmation",
-                                                       quote_id)
+        assert (order["status"], order["quote_id"]) == ("awaiting_partner_confirmation", quote_id)
         await handle.execute_update(ChangeOrder.confirm, PARTNER)
         result = await outcome(time_env, handle)
     assert result.stage == Stage.APPLIED
     assert await licence_totals(pool, acc.pbx_id) == {"Premium": 5}
-    products = {r["sku"]: r for r in await pool.fetch(
-        "SELECT sku, count(*) AS n, min(start_date) AS start FROM pbx_products"
-        " WHERE pbx_id = $1 GROUP BY sku", acc.pbx_id)}
-    assert products["WP480G"]["start"] == today          # capex: always today
+    products = {
+        r["sku"]: r
+        for r in await pool.fetch(
+            "SELECT sku, count(*) AS n, min(start_date) AS start FROM pbx_products"
+            " WHERE pbx_id = $1 GROUP BY sku",
+            acc.pbx_id,
+        )
+    }
+    assert products["WP480G"]["start"] == today  # capex: always today
     assert products["SVC-INSTALL"]["start"] == today
     assert products["CLASSOUND-FLAT"]["n"] == 2
     assert products["CLASSOUND-FLAT"]["start"] == licence_start  # with its linked licence
@@ -116,15 +126,17 @@ async def test_quote_accepted_confirmed_and_applied_with_seed_start_dates(
 async def test_rejected_for_missing_mandatory_fields_then_fixed_and_accepted(time_env, pool):
     acc = await new_account(pool, licences={"Basic": 2}, missing=("phone", "invoice_email"))
     async with running_worker(time_env.client, pool) as q:
-        handle, _ = await start_process(time_env.client, q, ChangeOrder,
-                                        request(acc, quote_lines(("Basic", 1))))
+        handle, _ = await start_process(
+            time_env.client, q, ChangeOrder, request(acc, quote_lines(("Basic", 1)))
+        )
         quote_id = await primary_and_publish(handle)
         rejection = await handle.execute_update(ChangeOrder.mark_complete, STAFF)
         assert rejection.rejected and rejection.stage == Stage.QUOTE_REJECTED
         assert "phone" in rejection.message and "invoice e-mail" in rejection.message
         assert "e-mail," not in rejection.message.split("invoice")[0]  # e-mail is filled
-        assert await pool.fetchval("SELECT count(*) FROM orders WHERE process_id = $1",
-                                   handle.id) == 0
+        assert (
+            await pool.fetchval("SELECT count(*) FROM orders WHERE process_id = $1", handle.id) == 0
+        )
         # still rejected while only one of the two is fixed
         await set_account_field(pool, acc.id, "phone", "+49 30 1111111")
         again = await handle.execute_update(ChangeOrder.mark_complete, STAFF)
@@ -137,29 +149,38 @@ async def test_rejected_for_missing_mandatory_fields_then_fixed_and_accepted(tim
         result = await outcome(time_env, handle)
     assert result.stage == Stage.APPLIED
     assert await licence_totals(pool, acc.pbx_id) == {"Basic": 3}
-    quote = await pool.fetchrow("SELECT status, rejection_reason FROM quotes WHERE id = $1",
-                                quote_id)
+    quote = await pool.fetchrow(
+        "SELECT status, rejection_reason FROM quotes WHERE id = $1", quote_id
+    )
     assert (quote["status"], quote["rejection_reason"]) == ("accepted", None)
-    audit = [r["action"] for r in await pool.fetch(
-        "SELECT action FROM audit_log WHERE process_id = $1 ORDER BY id", handle.id)]
+    audit = [
+        r["action"]
+        for r in await pool.fetch(
+            "SELECT action FROM audit_log WHERE process_id = $1 ORDER BY id", handle.id
+        )
+    ]
     assert audit.count("quote completed") == 3
 
 
 async def test_revise_after_publish_duplicates_and_only_the_new_primary_becomes_the_order(
-        dev_env, pool):
+    dev_env, pool
+):
     acc = await new_account(pool, licences={"Essential": 4})
     async with running_worker(dev_env.client, pool) as q:
-        handle, _ = await start_process(dev_env.client, q, ChangeOrder,
-                                        request(acc, quote_lines(("Essential", 2))))
+        handle, _ = await start_process(
+            dev_env.client, q, ChangeOrder, request(acc, quote_lines(("Essential", 2)))
+        )
         v1 = await primary_and_publish(handle)
         revised = await handle.execute_update(
-            ChangeOrder.revise, Revision(actor="staff", lines=quote_lines(("Essential", 5))))
+            ChangeOrder.revise, Revision(actor="staff", lines=quote_lines(("Essential", 5)))
+        )
         assert revised.stage == Stage.QUOTE_PRIMARY  # the duplicate is primary, not published
         v2 = await current_quote(handle)
         assert v2 != v1
         # the published original is immutable and no longer usable
         assert "only the newest quote" in await refused(
-            handle, ChangeOrder.publish, QuoteStep(actor="staff", quote_id=v1))
+            handle, ChangeOrder.publish, QuoteStep(actor="staff", quote_id=v1)
+        )
         # the duplicate must be published before it can be marked complete
         assert "not published" in await refused(handle, ChangeOrder.mark_complete, STAFF)
         await handle.execute_update(ChangeOrder.publish, QuoteStep(actor="staff", quote_id=v2))
@@ -167,99 +188,120 @@ async def test_revise_after_publish_duplicates_and_only_the_new_primary_becomes_
         await handle.execute_update(ChangeOrder.confirm, PARTNER)
         result = await outcome(dev_env, handle)
     assert await licence_totals(pool, acc.pbx_id) == {"Essential": 9}
-    quotes = {r["id"]: r for r in await pool.fetch(
-        "SELECT id, status, is_primary, revises FROM quotes WHERE process_id = $1", handle.id)}
+    quotes = {
+        r["id"]: r
+        for r in await pool.fetch(
+            "SELECT id, status, is_primary, revises FROM quotes WHERE process_id = $1", handle.id
+        )
+    }
     assert quotes[v1]["status"] == "superseded" and not quotes[v1]["is_primary"]
     assert quotes[v2]["status"] == "accepted" and quotes[v2]["revises"] == v1
-    assert await pool.fetchval("SELECT quote_id FROM orders WHERE id = $1",
-                               result.order_id) == v2
+    assert await pool.fetchval("SELECT quote_id FROM orders WHERE id = $1", result.order_id) == v2
 
 
 async def test_only_a_primary_quote_can_be_published_and_only_a_published_one_completed(
-        dev_env, pool):
+    dev_env, pool
+):
     acc = await new_account(pool, licences={"Basic": 1})
     async with running_worker(dev_env.client, pool) as q:
-        handle, _ = await start_process(dev_env.client, q, ChangeOrder,
-                                        request(acc, quote_lines(("Basic", 1))))
+        handle, _ = await start_process(
+            dev_env.client, q, ChangeOrder, request(acc, quote_lines(("Basic", 1)))
+        )
         quote_id = await current_quote(handle)
         assert "not published" in await refused(handle, ChangeOrder.mark_complete, STAFF)
         assert "only a primary quote can be published" in await refused(
-            handle, ChangeOrder.publish, QuoteStep(actor="staff", quote_id=quote_id))
+            handle, ChangeOrder.publish, QuoteStep(actor="staff", quote_id=quote_id)
+        )
         assert "no quote nope" in await refused(
-            handle, ChangeOrder.mark_primary, QuoteStep(actor="staff", quote_id="nope"))
-        await handle.execute_update(ChangeOrder.cancel,
-                                    Cancellation(actor="staff", reason="test done"))
+            handle, ChangeOrder.mark_primary, QuoteStep(actor="staff", quote_id="nope")
+        )
+        await handle.execute_update(
+            ChangeOrder.cancel, Cancellation(actor="staff", reason="test done")
+        )
         await outcome(dev_env, handle)
 
 
 async def test_one_primary_quote_per_project(dev_env, pool):
     acc = await new_account(pool, licences={"Basic": 1})
     async with running_worker(dev_env.client, pool) as q:
-        first, _ = await start_process(dev_env.client, q, ChangeOrder,
-                                       request(acc, quote_lines(("Basic", 1))))
-        second, _ = await start_process(dev_env.client, q, ChangeOrder,
-                                        request(acc, quote_lines(("Basic", 2))))
+        first, _ = await start_process(
+            dev_env.client, q, ChangeOrder, request(acc, quote_lines(("Basic", 1)))
+        )
+        second, _ = await start_process(
+            dev_env.client, q, ChangeOrder, request(acc, quote_lines(("Basic", 2)))
+        )
         first_quote = await current_quote(first)
-        await first.execute_update(ChangeOrder.mark_primary,
-                                   QuoteStep(actor="staff", quote_id=first_quote))
+        await first.execute_update(
+            ChangeOrder.mark_primary, QuoteStep(actor="staff", quote_id=first_quote)
+        )
         await primary_and_publish(second)  # takes the project's primary flag
         primaries = await pool.fetch(
-            "SELECT id FROM quotes WHERE pbx_id = $1 AND is_primary", acc.pbx_id)
+            "SELECT id FROM quotes WHERE pbx_id = $1 AND is_primary", acc.pbx_id
+        )
         assert [r["id"] for r in primaries] == [await current_quote(second)]
-        message = await refused(first, ChangeOrder.publish,
-                                QuoteStep(actor="staff", quote_id=first_quote))
+        message = await refused(
+            first, ChangeOrder.publish, QuoteStep(actor="staff", quote_id=first_quote)
+        )
         assert "no longer the primary quote" in message
         for handle in (first, second):
-            await handle.execute_update(ChangeOrder.cancel,
-                                        Cancellation(actor="staff", reason="test done"))
+            await handle.execute_update(
+                ChangeOrder.cancel, Cancellation(actor="staff", reason="test done")
+            )
             await outcome(dev_env, handle)
 
 
 async def test_cancel_at_quote_stage_cancels_the_quotes(time_env, pool):
     acc = await new_account(pool, licences={"Basic": 1})
     async with running_worker(time_env.client, pool) as q:
-        handle, _ = await start_process(time_env.client, q, ChangeOrder,
-                                        request(acc, quote_lines(("Basic", 1))))
+        handle, _ = await start_process(
+            time_env.client, q, ChangeOrder, request(acc, quote_lines(("Basic", 1)))
+        )
         await primary_and_publish(handle)
-        await handle.execute_update(ChangeOrder.cancel,
-                                    Cancellation(actor="staff", reason="customer withdrew"))
+        await handle.execute_update(
+            ChangeOrder.cancel, Cancellation(actor="staff", reason="customer withdrew")
+        )
         result = await outcome(time_env, handle)
     assert result.stage == Stage.CANCELLED
     assert "customer withdrew" in result.waiting_for
-    rows = await pool.fetch("SELECT status, is_primary FROM quotes WHERE process_id = $1",
-                            handle.id)
+    rows = await pool.fetch(
+        "SELECT status, is_primary FROM quotes WHERE process_id = $1", handle.id
+    )
     assert [(r["status"], r["is_primary"]) for r in rows] == [("cancelled", False)]
-    assert await pool.fetchval("SELECT count(*) FROM orders WHERE process_id = $1",
-                               handle.id) == 0
+    assert await pool.fetchval("SELECT count(*) FROM orders WHERE process_id = $1", handle.id) == 0
 
 
 async def test_inactive_pbx_is_refused_at_start(time_env, pool):
     acc = await new_account(pool, licences={"Basic": 1}, active=False)
     async with running_worker(time_env.client, pool) as q:
-        handle, answer = await start_process(time_env.client, q, ChangeOrder,
-                                             request(acc, quote_lines(("Basic", 1))))
+        handle, answer = await start_process(
+            time_env.client, q, ChangeOrder, request(acc, quote_lines(("Basic", 1)))
+        )
         result = await outcome(time_env, handle)
     assert result.stage == Stage.REFUSED
     assert isinstance(answer, WorkflowUpdateFailedError)
     assert "is not active" in answer.cause.message
-    assert await pool.fetchval("SELECT count(*) FROM quotes WHERE pbx_id = $1",
-                               acc.pbx_id) == 0
+    assert await pool.fetchval("SELECT count(*) FROM quotes WHERE pbx_id = $1", acc.pbx_id) == 0
 
 
 async def test_quote_reduction_cascades_to_flats_and_a_did_ticket(time_env, pool):
-    acc = await new_account(pool, licences={"Premium": 2},
-                            flats=[("Premium", ["+4940111"]), ("Premium", ["+4940222"])])
+    acc = await new_account(
+        pool, licences={"Premium": 2}, flats=[("Premium", ["+4940111"]), ("Premium", ["+4940222"])]
+    )
     async with running_worker(time_env.client, pool) as q:
-        handle, _ = await start_process(time_env.client, q, ChangeOrder,
-                                        request(acc, quote_lines(("Premium", -2))))
+        handle, _ = await start_process(
+            time_env.client, q, ChangeOrder, request(acc, quote_lines(("Premium", -2)))
+        )
         await primary_and_publish(handle)
         await handle.execute_update(ChangeOrder.mark_complete, STAFF)
         await handle.execute_update(ChangeOrder.confirm, PARTNER)
         await outcome(time_env, handle)
     assert await licence_totals(pool, acc.pbx_id) == {}
-    assert await pool.fetchval(
-        "SELECT count(*) FROM pbx_products WHERE pbx_id = $1 AND status = 'active'",
-        acc.pbx_id) == 0
+    assert (
+        await pool.fetchval(
+            "SELECT count(*) FROM pbx_products WHERE pbx_id = $1 AND status = 'active'", acc.pbx_id
+        )
+        == 0
+    )
     (ticket,) = await pool.fetch("SELECT * FROM tickets WHERE process_id = $1", handle.id)
     assert ticket["queue"] == "customer_care"
     assert "+4940111" in ticket["body"] and "+4940222" in ticket["body"]
@@ -268,8 +310,9 @@ async def test_quote_reduction_cascades_to_flats_and_a_did_ticket(time_env, pool
 async def test_steps_sent_twice_are_applied_once(time_env, pool):
     acc = await new_account(pool, licences={"Basic": 1})
     async with running_worker(time_env.client, pool) as q:
-        handle, _ = await start_process(time_env.client, q, ChangeOrder,
-                                        request(acc, quote_lines(("Basic", 2))))
+        handle, _ = await start_process(
+            time_env.client, q, ChangeOrder, request(acc, quote_lines(("Basic", 2)))
+        )
         quote_id = await current_quote(handle)
         step = QuoteStep(actor="staff", quote_id=quote_id)
         for _ in range(2):  # different update ids: the workflow itself sees the repeat
@@ -281,16 +324,27 @@ async def test_steps_sent_twice_are_applied_once(time_env, pool):
         await handle.execute_update(ChangeOrder.confirm, PARTNER)
         await outcome(time_env, handle)
     assert await licence_totals(pool, acc.pbx_id) == {"Basic": 3}
-    actions = [r["action"] for r in await pool.fetch(
-        "SELECT action FROM audit_log WHERE process_id = $1 ORDER BY id", handle.id)]
-    assert actions == ["quote saved", "quote marked primary", "quote published",
-                       "quote completed", "order applied"]
+    actions = [
+        r["action"]
+        for r in await pool.fetch(
+            "SELECT action FROM audit_log WHERE process_id = $1 ORDER BY id", handle.id
+        )
+    ]
+    assert actions == [
+        "quote saved",
+        "quote marked primary",
+        "quote published",
+        "quote completed",
+        "order applied",
+    ]
 
 
 # --- issue 16: CLASSOUND documents, and revisions that keep their lines --------------------
 
+
 async def test_a_quote_with_classound_is_booked_and_confirmed_only_with_both_documents(
-        dev_env, pool, documents):
+    dev_env, pool, documents
+):
     acc = await new_account(pool, licences={"Premium": 3})
     lines = quote_lines(("Premium", 1), ("CLASSOUND-FLAT", 2, "Premium"))
     async with running_worker(dev_env.client, pool) as q:
@@ -308,8 +362,9 @@ async def test_a_quote_with_classound_is_booked_and_confirmed_only_with_both_doc
         assert "still missing: last invoice" in answer["message"]
         message = await refused(handle, ChangeOrder.mark_complete, STAFF)
         assert "waiting for: last invoice" in message and "LOA," not in message
-        assert await pool.fetchval("SELECT count(*) FROM orders WHERE process_id = $1",
-                                   handle.id) == 0
+        assert (
+            await pool.fetchval("SELECT count(*) FROM orders WHERE process_id = $1", handle.id) == 0
+        )
 
         await upload(handle, documents, DocumentKind.LAST_INVOICE)
         accepted = await handle.execute_update(ChangeOrder.mark_complete, STAFF)
@@ -318,23 +373,31 @@ async def test_a_quote_with_classound_is_booked_and_confirmed_only_with_both_doc
         result = await outcome(dev_env, handle)
     assert result.stage == Stage.APPLIED and result.missing == []
     assert [d.kind for d in result.documents] == [DocumentKind.LOA, DocumentKind.LAST_INVOICE]
-    rows = await pool.fetch("SELECT kind FROM documents WHERE process_id = $1 AND is_current"
-                            " ORDER BY kind", handle.id)
+    rows = await pool.fetch(
+        "SELECT kind FROM documents WHERE process_id = $1 AND is_current ORDER BY kind", handle.id
+    )
     assert [r["kind"] for r in rows] == ["last-invoice", "loa"]
-    assert await pool.fetchval(
-        "SELECT count(*) FROM pbx_products WHERE pbx_id = $1 AND sku = 'CLASSOUND-FLAT'"
-        " AND status = 'active'", acc.pbx_id) == 2
+    assert (
+        await pool.fetchval(
+            "SELECT count(*) FROM pbx_products WHERE pbx_id = $1 AND sku = 'CLASSOUND-FLAT'"
+            " AND status = 'active'",
+            acc.pbx_id,
+        )
+        == 2
+    )
 
 
 async def test_upload_to_a_change_order_without_classound_is_refused(dev_env, pool, documents):
     acc = await new_account(pool, licences={"Premium": 3})
     async with running_worker(dev_env.client, pool) as q:
-        handle, _ = await start_process(dev_env.client, q, ChangeOrder,
-                                        request(acc, quote_lines(("Premium", 1))))
+        handle, _ = await start_process(
+            dev_env.client, q, ChangeOrder, request(acc, quote_lines(("Premium", 1)))
+        )
         with pytest.raises(WorkflowUpdateFailedError) as err:
             await upload(handle, documents, DocumentKind.LOA)
-        await handle.execute_update(ChangeOrder.cancel,
-                                    Cancellation(actor="staff", reason="test done"))
+        await handle.execute_update(
+            ChangeOrder.cancel, Cancellation(actor="staff", reason="test done")
+        )
         await outcome(dev_env, handle)
     assert "has no CLASSOUND-FLAT" in err.value.cause.message
 
@@ -345,26 +408,45 @@ async def test_a_revised_quote_keeps_every_line_it_does_not_change(dev_env, pool
     async with running_worker(dev_env.client, pool) as q:
         handle, _ = await start_process(dev_env.client, q, ChangeOrder, request(acc, lines))
         v1 = await primary_and_publish(handle)
-        revised = await handle.execute_update(ChangeOrder.revise, Revision(
-            actor="staff", lines=[QuoteLine(sku="Premium", quantity=5),
-                                  QuoteLine(sku="SVC-TRAINING", quantity=1)],
-            remove=["SVC-INSTALL"]))
+        revised = await handle.execute_update(
+            ChangeOrder.revise,
+            Revision(
+                actor="staff",
+                lines=[
+                    QuoteLine(sku="Premium", quantity=5),
+                    QuoteLine(sku="SVC-TRAINING", quantity=1),
+                ],
+                remove=["SVC-INSTALL"],
+            ),
+        )
         assert revised.stage == Stage.QUOTE_PRIMARY
         assert f"differences from {v1}" in revised.message
-        assert revised.notes[:3] == ["removed SVC-INSTALL +1", "Premium +2 → +5",
-                                     "added SVC-TRAINING +1"]
+        assert revised.notes[:3] == [
+            "removed SVC-INSTALL +1",
+            "Premium +2 → +5",
+            "added SVC-TRAINING +1",
+        ]
         assert "no such line" in await refused(
-            handle, ChangeOrder.revise, Revision(actor="staff", remove=["W-AIR-SYNC-PLUS"]))
+            handle, ChangeOrder.revise, Revision(actor="staff", remove=["W-AIR-SYNC-PLUS"])
+        )
         v2 = await current_quote(handle)
         await handle.execute_update(ChangeOrder.publish, QuoteStep(actor="staff", quote_id=v2))
         await handle.execute_update(ChangeOrder.mark_complete, STAFF)
         await handle.execute_update(ChangeOrder.confirm, PARTNER)
         await outcome(dev_env, handle)
-    stored = [(r["sku"], r["quantity"]) for r in await pool.fetch(
-        "SELECT sku, quantity FROM quote_lines WHERE quote_id = $1 ORDER BY line_no", v2)]
+    stored = [
+        (r["sku"], r["quantity"])
+        for r in await pool.fetch(
+            "SELECT sku, quantity FROM quote_lines WHERE quote_id = $1 ORDER BY line_no", v2
+        )
+    ]
     assert stored == [("Premium", 5), ("WP480G", 3), ("SVC-TRAINING", 1)]
     assert await licence_totals(pool, acc.pbx_id) == {"Premium": 7}
-    products = {r["sku"]: r["n"] for r in await pool.fetch(
-        "SELECT sku, sum(quantity)::int AS n FROM pbx_products WHERE pbx_id = $1 GROUP BY sku",
-        acc.pbx_id)}
+    products = {
+        r["sku"]: r["n"]
+        for r in await pool.fetch(
+            "SELECT sku, sum(quantity)::int AS n FROM pbx_products WHERE pbx_id = $1 GROUP BY sku",
+            acc.pbx_id,
+        )
+    }
     assert products == {"WP480G": 3, "SVC-TRAINING": 1}

@@ -28,8 +28,11 @@ def upserts(history) -> list[dict]:
     for e in history.events:
         if e.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
             fields = e.upsert_workflow_search_attributes_event_attributes.search_attributes
-            written = {k: conv.from_payload(v) for k, v in fields.indexed_fields.items()
-                       if k != "TemporalChangeVersion"}
+            written = {
+                k: conv.from_payload(v)
+                for k, v in fields.indexed_fields.items()
+                if k != "TemporalChangeVersion"
+            }
             if written:
                 out.append(written)
     return out
@@ -39,17 +42,24 @@ async def _confirmed_order(dev_env, pool):
     """A fast change order started as the starter starts it and confirmed: (account, the
     update answer at start, its description waiting and at the end, its history)."""
     acc = await new_account(pool, licences={"Premium": 5})
-    request = FastChangeRequest(account_id=acc.id, pbx_id=acc.pbx_id,
-                                lines=fast_lines(Premium=7), requested_by="staff")
+    request = FastChangeRequest(
+        account_id=acc.id, pbx_id=acc.pbx_id, lines=fast_lines(Premium=7), requested_by="staff"
+    )
     async with running_worker(dev_env.client, pool) as q:
         process_id = f"{KIND}-{acc.id}-{uuid.uuid4().hex[:8]}"
         op = WithStartWorkflowOperation(  # as the starter starts it: kind and account given
-            FastChangeOrder.run, request, id=process_id, task_queue=q,
+            FastChangeOrder.run,
+            request,
+            id=process_id,
+            task_queue=q,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-            search_attributes=TypedSearchAttributes([SearchAttributePair(PROCESS_KIND, KIND),
-                                                     SearchAttributePair(ACCOUNT_ID, acc.id)]))
+            search_attributes=TypedSearchAttributes(
+                [SearchAttributePair(PROCESS_KIND, KIND), SearchAttributePair(ACCOUNT_ID, acc.id)]
+            ),
+        )
         answer = await dev_env.client.execute_update_with_start_workflow(
-            FastChangeOrder.started, start_workflow_operation=op)
+            FastChangeOrder.started, start_workflow_operation=op
+        )
         handle = await op.workflow_handle()
         waiting = (await handle.describe()).typed_search_attributes
         await handle.execute_update(FastChangeOrder.confirm, StaffStep(actor="partner-user"))
@@ -61,8 +71,11 @@ async def test_attributes_written_once_each_and_no_timer_cancelled(dev_env, pool
     acc, answer, waiting, ended, history = await _confirmed_order(dev_env, pool)
     assert answer.stage == Stage.AWAITING_PARTNER
     assert {k.name: waiting.get(k) for k in (PROCESS_KIND, ACCOUNT_ID, PARTNER_ID, STAGE)} == {
-        "ProcessKind": KIND, "AccountId": acc.id, "PartnerId": acc.partner_id,
-        "Stage": Stage.AWAITING_PARTNER.value}
+        "ProcessKind": KIND,
+        "AccountId": acc.id,
+        "PartnerId": acc.partner_id,
+        "Stage": Stage.AWAITING_PARTNER.value,
+    }
     assert ended.typed_search_attributes.get(STAGE) == Stage.APPLIED.value
     assert ended.typed_search_attributes.get(PARTNER_ID) == acc.partner_id
     assert upserts(history) == [
@@ -91,7 +104,8 @@ def markers(history) -> list[str]:
 
 
 async def test_a_new_run_records_one_patch_marker_and_asks_the_directory_in_its_steps(
-        dev_env, pool):
+    dev_env, pool
+):
     """Each patch marker costs a TemporalChangeVersion upsert, a visibility write: a new run
     records one for every rule since issue 14's. The start's and the confirmation's
     permissions are checked in those steps' own transactions (tests/workflows/
@@ -99,9 +113,11 @@ async def test_a_new_run_records_one_patch_marker_and_asks_the_directory_in_its_
     activity to ask the directory first."""
     _, _, _, _, history = await _confirmed_order(dev_env, pool)
     assert markers(history) == ["patch rules-2026-12"]
-    versions = [e for e in history.events
-                if e.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES
-                and "TemporalChangeVersion"
-                in e.upsert_workflow_search_attributes_event_attributes.search_attributes
-                .indexed_fields]
+    versions = [
+        e
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES
+        and "TemporalChangeVersion"
+        in e.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields
+    ]
     assert len(versions) == 1

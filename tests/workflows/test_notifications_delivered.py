@@ -28,16 +28,25 @@ async def sinks():
 
 
 async def deliver(pool, mail, sms) -> Relay:
-    relay = Relay(pool, Settings(smtp_host="127.0.0.1", smtp_port=mail.port,
-                                 smtp_starttls=False, sms_url=sms.url, sms_token="t",
-                                 backoff_base=0.0))
+    relay = Relay(
+        pool,
+        Settings(
+            smtp_host="127.0.0.1",
+            smtp_port=mail.port,
+            smtp_starttls=False,
+            sms_url=sms.url,
+            sms_token="t",
+            backoff_base=0.0,
+        ),
+    )
     while await relay.deliver_due():
         pass
     return relay
 
 
 async def test_the_renegotiation_contract_and_its_reminder_reach_the_signatory(
-        time_env, pool, sinks):
+    time_env, pool, sinks
+):
     mail, sms = sinks
     co = await new_company(pool, licences=8, email="kari@fjord.example", phone="+47 912 34 567")
     async with running_worker(time_env.client, pool) as q:
@@ -48,8 +57,11 @@ async def test_the_renegotiation_contract_and_its_reminder_reach_the_signatory(
         (text,) = [m for m in sms.messages if s.contract_id in m["body"]]
         await skip_to(time_env, reminder_at(s.signing_deadline))
         for _ in range(200):  # the timer fired; wait (10 s at most) for its activity's row
-            if await pool.fetchval("SELECT count(*) FROM notifications WHERE process_id = $1"
-                                   " AND template = 'contract_signing_reminder'", handle.id):
+            if await pool.fetchval(
+                "SELECT count(*) FROM notifications WHERE process_id = $1"
+                " AND template = 'contract_signing_reminder'",
+                handle.id,
+            ):
                 break
             await asyncio.sleep(0.05)
         await deliver(pool, mail, sms)
@@ -63,20 +75,32 @@ async def test_the_renegotiation_contract_and_its_reminder_reach_the_signatory(
     link = contract.text.split("(lenken kan brukes én gang):")[1].split()[0]
     assert link in text["body"]  # the same one-time link by e-mail and SMS
     token = parse_qs(urlparse(link).query)["token"][0]
-    assert await pool.fetchval("SELECT signing_token_sha256 FROM contracts WHERE id = $1",
-                               s.contract_id) == hashlib.sha256(token.encode()).hexdigest()
-    rows = await pool.fetch("SELECT template, status, secret FROM notifications"
-                            " WHERE process_id = $1 ORDER BY id", handle.id)
+    assert (
+        await pool.fetchval(
+            "SELECT signing_token_sha256 FROM contracts WHERE id = $1", s.contract_id
+        )
+        == hashlib.sha256(token.encode()).hexdigest()
+    )
+    rows = await pool.fetch(
+        "SELECT template, status, secret FROM notifications WHERE process_id = $1 ORDER BY id",
+        handle.id,
+    )
     assert [(r["template"], r["status"], r["secret"]) for r in rows] == [
-        ("contract_for_signing_email", "sent", None), ("contract_for_signing_sms", "sent", None),
-        ("contract_signing_reminder", "sent", None)]
-    reminders = [m for m in mail.messages if m.subject.startswith("Påminnelse")
-                 and s.contract_id in m.subject]
+        ("contract_for_signing_email", "sent", None),
+        ("contract_for_signing_sms", "sent", None),
+        ("contract_signing_reminder", "sent", None),
+    ]
+    reminders = [
+        m
+        for m in mail.messages
+        if m.subject.startswith("Påminnelse") and s.contract_id in m.subject
+    ]
     assert len(reminders) == 1 and reminders[0].to == "kari@fjord.example"
 
 
 async def test_the_classound_reseller_is_asked_for_the_documents_in_german(
-        time_env, pool, sinks, tmp_path, monkeypatch):
+    time_env, pool, sinks, tmp_path, monkeypatch
+):
     mail, sms = sinks
     monkeypatch.setenv("PARTNERFLOW_DOCUMENTS_DIR", str(tmp_path / "documents"))
     documents = DocumentStore(tmp_path / "documents")

@@ -37,7 +37,8 @@ from workflows.visibility import ALL as SEARCH_ATTRIBUTES
 async def campaign_env():
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(Path(sys.executable).parent / "temporal-test-server"),
-        data_converter=pydantic_data_converter)
+        data_converter=pydantic_data_converter,
+    )
     await register_search_attributes(env.client, SEARCH_ATTRIBUTES)
     yield env
     await env.shutdown()
@@ -45,9 +46,12 @@ async def campaign_env():
 
 async def campaign(env, q, partner_id: str, **options):
     handle, answer = await start_process(
-        env.client, q, OnboardingCampaign,
+        env.client,
+        q,
+        OnboardingCampaign,
         CampaignRequest(partner_id=partner_id, requested_by="staff", **options),
-        process_id=f"onboarding-campaign-{partner_id}-{uuid.uuid4().hex[:6]}")
+        process_id=f"onboarding-campaign-{partner_id}-{uuid.uuid4().hex[:6]}",
+    )
     assert not isinstance(answer, Exception), answer
     return await outcome(env, handle)
 
@@ -62,8 +66,9 @@ async def test_campaign_starts_what_lacks_skips_running_and_done_and_runs_again(
 
     async with running_worker(campaign_env.client, pool) as q:
         running = campaign_env.client.get_workflow_handle(onboarding_id(lacking[0]))
-        await start_process(campaign_env.client, q, ClientOnboarding, _request(lacking[0]),
-                            process_id=running.id)  # staff started this one by hand
+        await start_process(
+            campaign_env.client, q, ClientOnboarding, _request(lacking[0]), process_id=running.id
+        )  # staff started this one by hand
 
         first = await campaign(campaign_env, q, partner.id, batch_size=3, window=2)
         assert first.stage == CampaignStage.DONE
@@ -71,8 +76,9 @@ async def test_campaign_starts_what_lacks_skips_running_and_done_and_runs_again(
         assert (p.total, p.handled, p.started, p.already_onboarding) == (7, 7, 6, 1)
         assert p.runs == 3  # pages of 3, 3 and 1 client, continued as new between
         assert p.cursor == to_onboard[-1]
-        assert first.waiting_for == ("nothing: 7 of 7 clients handled: 6 onboarding started, "
-                                     "1 already onboarding")
+        assert first.waiting_for == (
+            "nothing: 7 of 7 clients handled: 6 onboarding started, 1 already onboarding"
+        )
         for client in to_onboard:
             handle = campaign_env.client.get_workflow_handle(onboarding_id(client))
             await handle.execute_update(ClientOnboarding.started)  # its start checked
@@ -85,12 +91,14 @@ async def test_campaign_starts_what_lacks_skips_running_and_done_and_runs_again(
 
         # Staff cancel one onboarding; running the campaign again starts only that one.
         await campaign_env.client.get_workflow_handle(onboarding_id(lacking[1])).execute_update(
-            ClientOnboarding.cancel, Cancellation(actor="staff", reason="wrong contact"))
+            ClientOnboarding.cancel, Cancellation(actor="staff", reason="wrong contact")
+        )
         again = await campaign(campaign_env, q, partner.id, batch_size=5, window=3)
         p = again.progress
         assert (p.total, p.handled, p.started, p.already_onboarding, p.runs) == (7, 7, 1, 6, 2)
-        restarted = await campaign_env.client.get_workflow_handle(
-            onboarding_id(lacking[1])).query(ClientOnboarding.status)
+        restarted = await campaign_env.client.get_workflow_handle(onboarding_id(lacking[1])).query(
+            ClientOnboarding.status
+        )
         assert restarted.stage == OnboardingStage.AWAITING_BILLING
 
 

@@ -65,15 +65,22 @@ def management(action: str, actor: str = CM) -> PartnerManagementRequest:
 
 
 async def start_management(env, q, request):
-    return await start_process(env.client, q, PartnerManagement, request,
-                               process_id=f"partner-management-{uuid.uuid4().hex[:8]}")
+    return await start_process(
+        env.client,
+        q,
+        PartnerManagement,
+        request,
+        process_id=f"partner-management-{uuid.uuid4().hex[:8]}",
+    )
 
 
 async def start_account(env, q, partner_id: str, name: str | None = None):
-    request = PartnerAccountRequest(partner_id=partner_id, channel_manager=CM, name=name,
-                                    requested_by=CM)
-    return await start_process(env.client, q, PartnerOnboarding, request,
-                               process_id=partner_account_process_id(partner_id))
+    request = PartnerAccountRequest(
+        partner_id=partner_id, channel_manager=CM, name=name, requested_by=CM
+    )
+    return await start_process(
+        env.client, q, PartnerOnboarding, request, process_id=partner_account_process_id(partner_id)
+    )
 
 
 async def settled(handle, done, seconds: float = 5.0):
@@ -94,14 +101,18 @@ async def refused(handle, update, arg) -> str:
 
 
 async def invite(handle, contact: str):
-    return await handle.execute_update(PartnerOnboarding.invite_partner_user,
-                                       Invitation(actor=CM, contact_id=contact))
+    return await handle.execute_update(
+        PartnerOnboarding.invite_partner_user, Invitation(actor=CM, contact_id=contact)
+    )
 
 
 def first_login(user: str, token: str, password: str = PASSWORD) -> FirstLogin:
     """What `starter.py partner-login` sends: digests only."""
-    return FirstLogin(actor=user, token_digest=token_digest(token),
-                      password_hash=hash_password(password, uuid.uuid4().bytes))
+    return FirstLogin(
+        actor=user,
+        token_digest=token_digest(token),
+        password_hash=hash_password(password, uuid.uuid4().bytes),
+    )
 
 
 async def log_in(pool, handle, user: str) -> None:
@@ -111,6 +122,7 @@ async def log_in(pool, handle, user: str) -> None:
 
 # --- partner management -----------------------------------------------------------------------
 
+
 async def test_partner_management_is_enabled_once_and_never_disabled(time_env, fresh_pool):
     partner = await new_partner(fresh_pool, contacts=1, account=False)
     async with running_worker(time_env.client, fresh_pool) as q:
@@ -119,8 +131,9 @@ async def test_partner_management_is_enabled_once_and_never_disabled(time_env, f
         assert "partner management is not enabled" in answer.cause.message
         assert (await outcome(time_env, handle)).stage == PartnerStage.REFUSED
         request = queue_request([])
-        _, answer = await start_process(time_env.client, q, LeadQueue, request,
-                                        process_id=queue_process_id(request.queue_id))
+        _, answer = await start_process(
+            time_env.client, q, LeadQueue, request, process_id=queue_process_id(request.queue_id)
+        )
         assert "partner management is not enabled" in answer.cause.message
 
         first, answer = await start_management(time_env, q, management("enable"))
@@ -140,6 +153,7 @@ async def test_partner_management_is_enabled_once_and_never_disabled(time_env, f
 
 
 # --- partner accounts -------------------------------------------------------------------------
+
 
 async def test_a_partner_account_is_owned_by_a_channel_manager(time_env, pool):
     await enable_partner_management(pool)
@@ -161,19 +175,26 @@ async def test_a_partner_account_is_owned_by_a_channel_manager(time_env, pool):
     assert status.channel_manager == CM and status.stage == PartnerStage.ACTIVE
     row = await pool.fetchrow("SELECT * FROM partner_accounts WHERE partner_id = $1", known.id)
     assert (row["channel_manager"], row["status"]) == (CM, "active")
-    assert await pool.fetchval("SELECT name FROM partners WHERE id = $1",
-                               f"{new_id}X") == "Fjord IT ApS"
+    assert (
+        await pool.fetchval("SELECT name FROM partners WHERE id = $1", f"{new_id}X")
+        == "Fjord IT ApS"
+    )
 
 
 # --- partner users: the login e-mail and the first login --------------------------------------
 
+
 async def test_a_contact_becomes_a_partner_user_and_the_credentials_stay_out_of_temporal(
-        dev_env, pool):
+    dev_env, pool
+):
     await enable_partner_management(pool)
     partner = await new_partner(pool, contacts=2, account=False)
     other = await new_partner(pool, contacts=1, account=False)
-    await pool.execute("INSERT INTO contacts (id, partner_id, name) VALUES ($1, $2, 'No Mail')",
-                       f"{partner.id}-NOMAIL", partner.id)
+    await pool.execute(
+        "INSERT INTO contacts (id, partner_id, name) VALUES ($1, $2, 'No Mail')",
+        f"{partner.id}-NOMAIL",
+        partner.id,
+    )
     anna, bo = partner.contacts
     async with running_worker(dev_env.client, pool) as q:
         handle, _ = await start_account(dev_env, q, partner.id)
@@ -185,24 +206,34 @@ async def test_a_contact_becomes_a_partner_user_and_the_credentials_stay_out_of_
         token = await login_link_token(pool, handle.id, anna)
         assert token != old_token
         assert f"belongs to partner {other.id}" in await refused(
-            handle, PartnerOnboarding.invite_partner_user,
-            Invitation(actor=CM, contact_id=other.contacts[0]))
+            handle,
+            PartnerOnboarding.invite_partner_user,
+            Invitation(actor=CM, contact_id=other.contacts[0]),
+        )
         assert "has no e-mail address" in await refused(
-            handle, PartnerOnboarding.invite_partner_user,
-            Invitation(actor=CM, contact_id=f"{partner.id}-NOMAIL"))
+            handle,
+            PartnerOnboarding.invite_partner_user,
+            Invitation(actor=CM, contact_id=f"{partner.id}-NOMAIL"),
+        )
         assert "unknown contact" in await refused(
-            handle, PartnerOnboarding.invite_partner_user,
-            Invitation(actor=CM, contact_id="C-NOBODY"))
+            handle,
+            PartnerOnboarding.invite_partner_user,
+            Invitation(actor=CM, contact_id="C-NOBODY"),
+        )
         # the first login: only an invited user, only with the newest link
         assert f"{bo} is not a user of partner" in await refused(
-            handle, PartnerOnboarding.partner_login, first_login(bo, token))
+            handle, PartnerOnboarding.partner_login, first_login(bo, token)
+        )
         assert "the login link is not valid" in await refused(
-            handle, PartnerOnboarding.partner_login, first_login(anna, old_token))
-        welcome = await handle.execute_update(PartnerOnboarding.partner_login,
-                                              first_login(anna, token))
+            handle, PartnerOnboarding.partner_login, first_login(anna, old_token)
+        )
+        welcome = await handle.execute_update(
+            PartnerOnboarding.partner_login, first_login(anna, token)
+        )
         assert welcome.message.startswith(f"welcome, {anna}")
-        repeat = await handle.execute_update(PartnerOnboarding.partner_login,
-                                             first_login(anna, token))
+        repeat = await handle.execute_update(
+            PartnerOnboarding.partner_login, first_login(anna, token)
+        )
         assert "already logged in" in repeat.message
         status = await handle.query(PartnerOnboarding.status)
         history = await history_text(handle)
@@ -215,15 +246,26 @@ async def test_a_contact_becomes_a_partner_user_and_the_credentials_stay_out_of_
     for secret in (token, old_token, PASSWORD):
         assert secret not in history
         assert secret not in str(status.model_dump())
-        assert await pool.fetchval(
-            "SELECT count(*) FROM audit_log WHERE process_id = $1"
-            " AND (detail::text LIKE $2 OR result::text LIKE $2)", handle.id,
-            f"%{secret}%") == 0
+        assert (
+            await pool.fetchval(
+                "SELECT count(*) FROM audit_log WHERE process_id = $1"
+                " AND (detail::text LIKE $2 OR result::text LIKE $2)",
+                handle.id,
+                f"%{secret}%",
+            )
+            == 0
+        )
     # what the first login carried instead: the token's digest (dead now) and the argon2id hash
     assert token_digest(token) in history and user["password_hash"] in history
-    assert await pool.fetchval(
-        "SELECT count(*) FROM notifications WHERE process_id = $1 AND recipient_id = $2"
-        " AND template = 'partner_user_login'", handle.id, anna) == 2
+    assert (
+        await pool.fetchval(
+            "SELECT count(*) FROM notifications WHERE process_id = $1 AND recipient_id = $2"
+            " AND template = 'partner_user_login'",
+            handle.id,
+            anna,
+        )
+        == 2
+    )
 
 
 async def test_the_login_link_expires(time_env, pool):
@@ -236,8 +278,7 @@ async def test_the_login_link_expires(time_env, pool):
         token = await login_link_token(pool, handle.id, anna)
         await time_env.sleep(LOGIN_LINK_VALID + timedelta(hours=1))
         with pytest.raises(WorkflowUpdateFailedError) as err:
-            await handle.execute_update(PartnerOnboarding.partner_login,
-                                        first_login(anna, token))
+            await handle.execute_update(PartnerOnboarding.partner_login, first_login(anna, token))
         assert "the login link has expired" in err.value.cause.message
         await invite(handle, anna)
         await log_in(pool, handle, anna)
@@ -247,6 +288,7 @@ async def test_the_login_link_expires(time_env, pool):
 
 # --- who can receive leads, and deactivation --------------------------------------------------
 
+
 async def test_only_a_user_who_has_logged_in_can_claim(dev_env, pool):
     await enable_partner_management(pool)
     partner = await new_partner(pool, contacts=1, account=False)
@@ -254,21 +296,25 @@ async def test_only_a_user_who_has_logged_in_can_claim(dev_env, pool):
     async with running_worker(dev_env.client, pool) as q:
         account, _ = await start_account(dev_env, q, partner.id)
         request = queue_request([])
-        queue, _ = await start_process(dev_env.client, q, LeadQueue, request,
-                                       process_id=queue_process_id(request.queue_id))
-        await queue.execute_update(LeadQueue.add_queue_partners,
-                                   QueuePartners(actor="cm-eva", partners=[partner.id]))
-        await queue.execute_update(LeadQueue.add_leads, LeadBatch(actor="staff",
-                                                                  batch=batch(lead_rows(1))))
+        queue, _ = await start_process(
+            dev_env.client, q, LeadQueue, request, process_id=queue_process_id(request.queue_id)
+        )
+        await queue.execute_update(
+            LeadQueue.add_queue_partners, QueuePartners(actor="cm-eva", partners=[partner.id])
+        )
+        await queue.execute_update(
+            LeadQueue.add_leads, LeadBatch(actor="staff", batch=batch(lead_rows(1)))
+        )
         (lead,) = (await queue.query(LeadQueue.status)).leads
         assert "not a user of any partner" in await refused(
-            queue, LeadQueue.claim_lead, Claim(actor=anna, lead_id=lead))
+            queue, LeadQueue.claim_lead, Claim(actor=anna, lead_id=lead)
+        )
         await invite(account, anna)  # the queue learns of the invitation ...
         assert "has not logged in yet" in await refused(
-            queue, LeadQueue.claim_lead, Claim(actor=anna, lead_id=lead))
+            queue, LeadQueue.claim_lead, Claim(actor=anna, lead_id=lead)
+        )
         await log_in(pool, account, anna)  # ... and of the first login
-        answer = await queue.execute_update(LeadQueue.claim_lead, Claim(actor=anna,
-                                                                        lead_id=lead))
+        answer = await queue.execute_update(LeadQueue.claim_lead, Claim(actor=anna, lead_id=lead))
         assert f"lead {lead} is yours" in answer.message
 
 
@@ -284,54 +330,67 @@ async def test_deactivation_deactivates_the_users_and_returns_their_open_leads(d
             await log_in(pool, account, user)
         fair = queue_request([], cap=5)
         fair.partners = [leaving.id, staying.id]
-        queue, _ = await start_process(dev_env.client, q, LeadQueue, fair,
-                                       process_id=queue_process_id(fair.queue_id))
+        queue, _ = await start_process(
+            dev_env.client, q, LeadQueue, fair, process_id=queue_process_id(fair.queue_id)
+        )
         turns = queue_request([], cap=5, routing="round-robin")
         turns.partners = [leaving.id, staying.id]
-        in_turn, _ = await start_process(dev_env.client, q, LeadQueue, turns,
-                                         process_id=queue_process_id(turns.queue_id))
-        await queue.execute_update(LeadQueue.add_leads,
-                                   LeadBatch(actor="staff", batch=batch(lead_rows(4))))
-        await in_turn.execute_update(LeadQueue.add_leads,
-                                     LeadBatch(actor="staff", batch=batch(lead_rows(2))))
-        l1, l2, l3, l4 = sorted((await queue.query(LeadQueue.status)).leads,
-                                key=lambda i: int(i[2:]))
+        in_turn, _ = await start_process(
+            dev_env.client, q, LeadQueue, turns, process_id=queue_process_id(turns.queue_id)
+        )
+        await queue.execute_update(
+            LeadQueue.add_leads, LeadBatch(actor="staff", batch=batch(lead_rows(4)))
+        )
+        await in_turn.execute_update(
+            LeadQueue.add_leads, LeadBatch(actor="staff", batch=batch(lead_rows(2)))
+        )
+        l1, l2, l3, l4 = sorted(
+            (await queue.query(LeadQueue.status)).leads, key=lambda i: int(i[2:])
+        )
         for user, lead in ((anna, l1), (anna, l2), (bo, l3), (staying.users[0], l4)):
             await queue.execute_update(LeadQueue.claim_lead, Claim(actor=user, lead_id=lead))
         await queue.execute_update(LeadQueue.convert_lead, Conversion(actor=anna, lead_id=l1))
         rr_leads = (await in_turn.query(LeadQueue.status)).leads
         rr_leaving = next(i for i, s in rr_leads.items() if s.partner == leaving.id)
 
-        answer = await account.execute_update(PartnerOnboarding.deactivate,
-                                              Deactivation(actor=CM, reason="contract ended"))
+        answer = await account.execute_update(
+            PartnerOnboarding.deactivate, Deactivation(actor=CM, reason="contract ended")
+        )
         assert "2 user(s) deactivated" in answer.message
         assert "3 open lead(s) went back to their queue" in answer.message
         assert f"{fair.queue_id} (2)" in answer.message
         assert f"{turns.queue_id} (1)" in answer.message
         result = await account.result()  # a deactivated account's process has ended
         # the queue took its leads back: another partner can claim them
-        await queue.execute_update(LeadQueue.claim_lead,
-                                   Claim(actor=staying.users[0], lead_id=l2))
-        assert "is deactivated" in await refused(queue, LeadQueue.claim_lead,
-                                                 Claim(actor=bo, lead_id=l3))
+        await queue.execute_update(LeadQueue.claim_lead, Claim(actor=staying.users[0], lead_id=l2))
+        assert "is deactivated" in await refused(
+            queue, LeadQueue.claim_lead, Claim(actor=bo, lead_id=l3)
+        )
         state = await queue.query(LeadQueue.status)
         # in a round-robin queue a returned lead gets its next turn at once
-        await_turn = await settled(in_turn, lambda st: st.leads[rr_leaving].owner is not None
-                                   and st.leads[rr_leaving].busy is None)
+        await_turn = await settled(
+            in_turn,
+            lambda st: st.leads[rr_leaving].owner is not None and st.leads[rr_leaving].busy is None,
+        )
         again, answer = await start_account(dev_env, q, leaving.id)
         assert "was deactivated on" in answer.cause.message
     assert result.stage == PartnerStage.DEACTIVATED
     assert (state.leads[l1].status, state.leads[l1].owner) == ("converted", anna)
     assert state.leads[l3].status == "queued" and state.leads[l3].owner is None
     assert state.leads[l2].owner == staying.users[0]
-    assert await owners(pool, fair.queue_id) == {l1: anna, l2: staying.users[0],
-                                                  l4: staying.users[0]}
+    assert await owners(pool, fair.queue_id) == {
+        l1: anna,
+        l2: staying.users[0],
+        l4: staying.users[0],
+    }
     assert await_turn.leads[rr_leaving].owner == staying.users[0]
     assert await_turn.leads[rr_leaving].how == "round-robin"
-    users = await pool.fetch("SELECT status FROM partner_users WHERE partner_id = $1",
-                             leaving.id)
+    users = await pool.fetch("SELECT status FROM partner_users WHERE partner_id = $1", leaving.id)
     assert [u["status"] for u in users] == ["inactive", "inactive"]
-    ended = await pool.fetch("SELECT lead_id, ended_reason FROM claims WHERE partner_id = $1"
-                             " AND ended_at IS NOT NULL ORDER BY lead_id", leaving.id)
+    ended = await pool.fetch(
+        "SELECT lead_id, ended_reason FROM claims WHERE partner_id = $1"
+        " AND ended_at IS NOT NULL ORDER BY lead_id",
+        leaving.id,
+    )
     assert {r["lead_id"] for r in ended} == {l2, l3, rr_leaving}
     assert {r["ended_reason"] for r in ended} == {"partner account deactivated"}

@@ -1,5 +1,5 @@
 """Issue 10: `temporal workflow terminate` of a business process is answered by the
-reconciliation job (reconcile.py): the terminated order is closed in PostgreSQL once, with an
+reconciliation job (ops/reconcile.py): the terminated order is closed in PostgreSQL once, with an
 audit row naming who terminated it and a notice to ops; a running one is left alone. On the
 real dev server, with a database of its own (the job looks at every open record)."""
 
@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-import reconcile
 from domain.change_order import FastChangeRequest, Stage
 from domain.order_lines import FastChangeLine
+from ops import reconcile
 from store.db import create_pool
 from tests.conftest import new_database
 from tests.records import load_catalogue, new_account
@@ -38,22 +38,29 @@ async def own_pool(own_dsn):
 
 
 async def order_of(pool, process_id: str):
-    return await pool.fetchrow("SELECT status, closed_reason FROM orders WHERE process_id = $1",
-                               process_id)
+    return await pool.fetchrow(
+        "SELECT status, closed_reason FROM orders WHERE process_id = $1", process_id
+    )
 
 
-async def test_a_terminated_order_is_closed_once_and_a_running_one_is_left_alone(
-        dev_env, own_pool):
+async def test_a_terminated_order_is_closed_once_and_a_running_one_is_left_alone(dev_env, own_pool):
     pool, client = own_pool, dev_env.client
     acc = await new_account(pool, licences={"Premium": 5})
-    request = FastChangeRequest(account_id=acc.id, pbx_id=acc.pbx_id, requested_by="staff",
-                                lines=[FastChangeLine(sku="Premium", quantity=7)])
+    request = FastChangeRequest(
+        account_id=acc.id,
+        pbx_id=acc.pbx_id,
+        requested_by="staff",
+        lines=[FastChangeLine(sku="Premium", quantity=7)],
+    )
     async with running_worker(client, pool) as q:
         ended, answer = await start_process(client, q, FastChangeOrder, request)
         assert answer.stage == Stage.AWAITING_PARTNER
         running, answer = await start_process(
-            client, q, FastChangeOrder, request.model_copy(update={"lines": [
-                FastChangeLine(sku="Premium", quantity=6)]}))
+            client,
+            q,
+            FastChangeOrder,
+            request.model_copy(update={"lines": [FastChangeLine(sku="Premium", quantity=6)]}),
+        )
         assert answer.stage == Stage.AWAITING_PARTNER
         reason = f"duplicate {uuid.uuid4().hex[:6]}"
         await ended.terminate(reason=reason)
@@ -65,20 +72,29 @@ async def test_a_terminated_order_is_closed_once_and_a_running_one_is_left_alone
         assert [c["process_id"] for c in first] == [ended.id] and second == []
         order = await order_of(pool, ended.id)
         assert order["status"] == "cancelled"
-        assert order["closed_reason"].startswith("closed by reconciliation: workflow terminated"
-                                                 f" by {client.identity}")
+        assert order["closed_reason"].startswith(
+            f"closed by reconciliation: workflow terminated by {client.identity}"
+        )
         assert order["closed_reason"].endswith(f"({reason})")
         assert (await order_of(pool, running.id))["status"] == "awaiting_partner_confirmation"
-    audit = await pool.fetch("SELECT actor, action, run FROM audit_log WHERE process_id = $1"
-                             " AND step = 'reconcile-close'", ended.id)
+    audit = await pool.fetch(
+        "SELECT actor, action, run FROM audit_log WHERE process_id = $1"
+        " AND step = 'reconcile-close'",
+        ended.id,
+    )
     assert [(a["actor"], a["action"]) for a in audit] == [
-        ("reconciliation", order["closed_reason"])]
+        ("reconciliation", order["closed_reason"])
+    ]
     assert audit[0]["run"] == ended.first_execution_run_id
-    notices = await pool.fetch("SELECT recipient_kind, recipient_id, template, payload"
-                               " FROM notifications WHERE process_id = $1"
-                               " AND step = 'reconcile-close'", ended.id)
+    notices = await pool.fetch(
+        "SELECT recipient_kind, recipient_id, template, payload"
+        " FROM notifications WHERE process_id = $1"
+        " AND step = 'reconcile-close'",
+        ended.id,
+    )
     assert [(n["recipient_kind"], n["recipient_id"], n["template"]) for n in notices] == [
-        ("role", "ops", "process_closed_by_reconciliation")]
+        ("role", "ops", "process_closed_by_reconciliation")
+    ]
     order_id = await pool.fetchval("SELECT id FROM orders WHERE process_id = $1", ended.id)
     assert notices[0]["payload"]["records"] == [f"order {order_id}"]
 
@@ -91,11 +107,18 @@ async def test_records_of_a_workflow_temporal_does_not_know_are_closed(dev_env, 
     await pool.execute(
         "INSERT INTO orders (id, process_id, kind, account_id, pbx_id, partner_id, status)"
         " VALUES ($1, $2, 'fast_change', $3, $4, $5, 'awaiting_partner_confirmation')",
-        f"O-{uuid.uuid4().hex[:8]}", process_id, acc.id, acc.pbx_id, acc.partner_id)
+        f"O-{uuid.uuid4().hex[:8]}",
+        process_id,
+        acc.id,
+        acc.pbx_id,
+        acc.partner_id,
+    )
     ticket = await pool.fetchval(
         "INSERT INTO tickets (process_id, step, queue, account_id, subject, body)"
         " VALUES ($1, 'ask-reseller', 'reseller', $2, 'LOA', 'please') RETURNING id",
-        process_id, acc.id)
+        process_id,
+        acc.id,
+    )
     (closed,) = await reconcile.reconcile(pool, dev_env.client)
     assert closed["reason"] == "closed by reconciliation: workflow not found in Temporal"
     assert (await order_of(pool, process_id))["status"] == "cancelled"
@@ -104,7 +127,8 @@ async def test_records_of_a_workflow_temporal_does_not_know_are_closed(dev_env, 
 
 
 async def test_the_command_compose_and_run_start_closes_and_then_finds_nothing(
-        dev_env, own_pool, own_dsn):
+    dev_env, own_pool, own_dsn
+):
     """`python -m store reconcile` as compose's `reconcile` service and ./run start it (with
     --every), one pass: what it closed, then nothing."""
     pool = own_pool
@@ -113,16 +137,33 @@ async def test_the_command_compose_and_run_start_closes_and_then_finds_nothing(
     await pool.execute(
         "INSERT INTO orders (id, process_id, kind, account_id, pbx_id, partner_id, status)"
         " VALUES ($1, $2, 'fast_change', $3, $4, $5, 'awaiting_partner_confirmation')",
-        f"O-{uuid.uuid4().hex[:8]}", process_id, acc.id, acc.pbx_id, acc.partner_id)
-    env = dict(os.environ, DATABASE_URL=own_dsn, PARTNERFLOW_ALLOW_PLAINTEXT="1",
-               TEMPORAL_ADDRESS=dev_env.client.service_client.config.target_host,
-               TEMPORAL_NAMESPACE="default", LOG_LEVEL="WARNING")
+        f"O-{uuid.uuid4().hex[:8]}",
+        process_id,
+        acc.id,
+        acc.pbx_id,
+        acc.partner_id,
+    )
+    env = dict(
+        os.environ,
+        DATABASE_URL=own_dsn,
+        PARTNERFLOW_ALLOW_PLAINTEXT="1",
+        TEMPORAL_ADDRESS=dev_env.client.service_client.config.target_host,
+        TEMPORAL_NAMESPACE="default",
+        LOG_LEVEL="WARNING",
+    )
     env.pop("PARTNERFLOW_ENCRYPTION_KEYS", None)
 
     async def run() -> str:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "store", "reconcile", cwd=ROOT, env=env,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            sys.executable,
+            "-m",
+            "store",
+            "reconcile",
+            cwd=ROOT,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
         out, err = await asyncio.wait_for(proc.communicate(), 60)
         assert proc.returncode == 0, err.decode()
         return out.decode()

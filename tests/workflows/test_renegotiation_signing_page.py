@@ -21,17 +21,24 @@ from workflows.renegotiation import Renegotiation
 
 
 def evidence(contact_id: str, typed_name: str | None = "Kari Nordmann") -> SigningEvidence:
-    return SigningEvidence(contact_id=contact_id, typed_name=typed_name,
-                           document_sha256="ab" * 32, language="nb", ip="127.0.0.1",
-                           user_agent="test", decided_at=datetime(2026, 12, 2, 12, tzinfo=UTC))
+    return SigningEvidence(
+        contact_id=contact_id,
+        typed_name=typed_name,
+        document_sha256="ab" * 32,
+        language="nb",
+        ip="127.0.0.1",
+        user_agent="test",
+        decided_at=datetime(2026, 12, 2, 12, tzinfo=UTC),
+    )
 
 
 async def test_only_the_signatory_signs_or_declines_with_the_pages_evidence(dev_env, pool):
     co = await new_company(pool)
     other = await new_company(pool)
     async with running_worker(dev_env.client, pool) as q:
-        handle, _ = await start_process(dev_env.client, q, Renegotiation, request_for(co),
-                                        process_id=new_id(co))
+        handle, _ = await start_process(
+            dev_env.client, q, Renegotiation, request_for(co), process_id=new_id(co)
+        )
         for step in (
             SignerStep(actor=other.contact_id, evidence=evidence(other.contact_id)),
             SignerStep(actor=co.contact_id, evidence=evidence(other.contact_id)),
@@ -41,17 +48,32 @@ async def test_only_the_signatory_signs_or_declines_with_the_pages_evidence(dev_
                 await handle.execute_update(Renegotiation.contract_signed, step)
             assert "only the signatory of contract" in refused.value.cause.message
         with pytest.raises(WorkflowUpdateFailedError) as refused:
-            await handle.execute_update(Renegotiation.contract_declined, Declination(
-                actor=other.contact_id, reason="not mine", evidence=evidence(other.contact_id)))
+            await handle.execute_update(
+                Renegotiation.contract_declined,
+                Declination(
+                    actor=other.contact_id, reason="not mine", evidence=evidence(other.contact_id)
+                ),
+            )
         assert "only the signatory of contract" in refused.value.cause.message
         assert (await status(handle)).stage == Stage.AWAITING_SIGNATURE
-        assert await pool.fetchval("SELECT count(*) FROM contract_signing_evidence e JOIN"
-                                   " contracts k ON k.id = e.contract_id WHERE k.process_id"
-                                   " = $1", handle.id) == 0
+        assert (
+            await pool.fetchval(
+                "SELECT count(*) FROM contract_signing_evidence e JOIN"
+                " contracts k ON k.id = e.contract_id WHERE k.process_id"
+                " = $1",
+                handle.id,
+            )
+            == 0
+        )
         # staff recording a signature made elsewhere still works, without evidence
-        signed = await handle.execute_update(Renegotiation.contract_signed,
-                                             SignerStep(actor="kari.kundesenter"))
+        signed = await handle.execute_update(
+            Renegotiation.contract_signed, SignerStep(actor="kari.kundesenter")
+        )
         assert signed.stage == Stage.SIGNED
         with pytest.raises(Exception):  # noqa: B017 - the process has ended: nothing to decline
-            await handle.execute_update(Renegotiation.contract_declined, Declination(
-                actor=co.contact_id, reason="too late", evidence=evidence(co.contact_id)))
+            await handle.execute_update(
+                Renegotiation.contract_declined,
+                Declination(
+                    actor=co.contact_id, reason="too late", evidence=evidence(co.contact_id)
+                ),
+            )

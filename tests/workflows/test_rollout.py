@@ -27,9 +27,17 @@ async def test_unversioned_workers_continue_as_new_as_before(dev_env):
     would be stuck at its continue-as-new, its workflow task retried for ever."""
     queue = f"test-{uuid.uuid4().hex[:8]}"
     # unsandboxed: the sandbox would import this test module again, and all it imports
-    async with Worker(dev_env.client, task_queue=queue, workflows=[Chain],
-                      workflow_runner=UnsandboxedWorkflowRunner()):
+    async with Worker(
+        dev_env.client,
+        task_queue=queue,
+        workflows=[Chain],
+        workflow_runner=UnsandboxedWorkflowRunner(),
+    ):
         result = await dev_env.client.execute_workflow(
-            Chain.run, 0, id=f"chain-{uuid.uuid4().hex[:8]}", task_queue=queue,
-            execution_timeout=timedelta(seconds=20))
+            Chain.run,
+            0,
+            id=f"chain-{uuid.uuid4().hex[:8]}",
+            task_queue=queue,
+            execution_timeout=timedelta(seconds=20),
+        )
     assert result == 2

@@ -42,9 +42,11 @@ async def workflow_end(client: Client, workflow_id: str) -> tuple[str | None, st
         # the last event says who terminated it and why (plain fields, not payloads)
         last = await client.workflow_service.get_workflow_execution_history_reverse(
             GetWorkflowExecutionHistoryReverseRequest(
-                namespace=client.namespace, maximum_page_size=1,
-                execution=WorkflowExecution(workflow_id=workflow_id,
-                                            run_id=described.run_id)))
+                namespace=client.namespace,
+                maximum_page_size=1,
+                execution=WorkflowExecution(workflow_id=workflow_id, run_id=described.run_id),
+            )
+        )
         for event in last.history.events:
             if event.HasField("workflow_execution_terminated_event_attributes"):
                 attrs = event.workflow_execution_terminated_event_attributes
@@ -61,15 +63,20 @@ async def reconcile(pool: Any, client: Client) -> list[dict]:
         status, run, identity, why = await workflow_end(client, process_id)
         if not closes(status):
             continue
-        result = await records.close_process(pool, process_id, run,
-                                             reason(status, identity, why))
+        result = await records.close_process(pool, process_id, run, reason(status, identity, why))
         if result.get("records"):
-            log.warning("records closed by reconciliation", process_id=process_id,
-                        records=result["records"], reason=result["reason"])
+            log.warning(
+                "records closed by reconciliation",
+                process_id=process_id,
+                records=result["records"],
+                reason=result["reason"],
+            )
             closed.append({"process_id": process_id, **result})
-    log.info("reconciliation pass", processes_with_open_records=len({r.process_id for r in
-                                                                     open_}),
-             closed=len(closed))
+    log.info(
+        "reconciliation pass",
+        processes_with_open_records=len({r.process_id for r in open_}),
+        closed=len(closed),
+    )
     return closed
 
 

@@ -14,12 +14,11 @@ processes have ended; the codec server always shows such payloads as they are.
 
     PARTNERFLOW_ENCRYPTION_KEYS="k2:<base64 32 bytes>,k1:<base64 32 bytes>"
 
-`python codec.py new-key k3` prints a new entry for the ring."""
+`python -m codec new-key k3` prints a new entry for the ring."""
 
 import base64
 import dataclasses
 import os
-import sys
 from collections.abc import Sequence
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -39,9 +38,11 @@ NONCE_BYTES = 12
 # What a refused plaintext payload decodes to; only RefusePlaintext reads this encoding.
 REFUSED_ENCODING = "partnerflow/plaintext-refused"
 PLAINTEXT_REFUSED = "PlaintextRefused"
-PLAINTEXT_MESSAGE = ("an unencrypted payload was refused: this worker encrypts Temporal "
-                     "payloads, so the sender needs the same PARTNERFLOW_ENCRYPTION_KEYS "
-                     "(nothing was done)")
+PLAINTEXT_MESSAGE = (
+    "an unencrypted payload was refused: this worker encrypts Temporal "
+    "payloads, so the sender needs the same PARTNERFLOW_ENCRYPTION_KEYS "
+    "(nothing was done)"
+)
 
 
 class KeyRingError(ValueError):
@@ -79,9 +80,12 @@ class EncryptionCodec(_PayloadCodec):
         for p in payloads:
             nonce = os.urandom(NONCE_BYTES)
             sealed = cipher.encrypt(nonce, p.SerializeToString(), self.key_id.encode())
-            out.append(Payload(metadata={"encoding": ENCODING,
-                                         KEY_ID: self.key_id.encode()},
-                               data=nonce + sealed))
+            out.append(
+                Payload(
+                    metadata={"encoding": ENCODING, KEY_ID: self.key_id.encode()},
+                    data=nonce + sealed,
+                )
+            )
         return out
 
     async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
@@ -90,14 +94,19 @@ class EncryptionCodec(_PayloadCodec):
             if p.metadata.get("encoding") != ENCODING:
                 # Sent in the clear: refused where it is converted (see the module doc),
                 # unless old histories written without encryption must still replay.
-                out.append(p if self.accept_plaintext else
-                           Payload(metadata={"encoding": REFUSED_ENCODING.encode()}))
+                out.append(
+                    p
+                    if self.accept_plaintext
+                    else Payload(metadata={"encoding": REFUSED_ENCODING.encode()})
+                )
                 continue
             key_id = p.metadata.get(KEY_ID, b"").decode()
             cipher = self.ciphers.get(key_id)
             if cipher is None:
-                raise KeyRingError(f"payload encrypted with key {key_id!r}, which is not in "
-                                   "the key ring: add it to PARTNERFLOW_ENCRYPTION_KEYS")
+                raise KeyRingError(
+                    f"payload encrypted with key {key_id!r}, which is not in "
+                    "the key ring: add it to PARTNERFLOW_ENCRYPTION_KEYS"
+                )
             plain = cipher.decrypt(p.data[:NONCE_BYTES], p.data[NONCE_BYTES:], key_id.encode())
             out.append(Payload.FromString(plain))
         return out
@@ -161,10 +170,3 @@ def data_converter(codec: EncryptionCodec | None = None) -> DataConverter:
 
 def new_key_entry(key_id: str) -> str:
     return f"{key_id}:{base64.b64encode(os.urandom(32)).decode()}"
-
-
-if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "new-key":
-        print(new_key_entry(sys.argv[2]))
-    else:
-        sys.exit("usage: python codec.py new-key KEY_ID")

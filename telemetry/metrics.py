@@ -78,8 +78,12 @@ class _StepMetrics(WorkflowInboundInterceptor):
 
     async def handle_update_handler(self, input: HandleUpdateInput) -> Any:
         actor = getattr(input.args[0], "actor", None) if input.args else None
-        _count("partnerflow_steps_received", "human steps received",
-               process_kind=self._kind(), step=input.update)
+        _count(
+            "partnerflow_steps_received",
+            "human steps received",
+            process_kind=self._kind(),
+            step=input.update,
+        )
         workflow.logger.info("step received", extra={"step": input.update, "actor": actor})
         try:
             return await super().handle_update_handler(input)
@@ -89,16 +93,23 @@ class _StepMetrics(WorkflowInboundInterceptor):
             raise
 
     def _refused(self, input: HandleUpdateInput, refusal: BaseException) -> None:
-        _count("partnerflow_steps_refused", "human steps refused",
-               process_kind=self._kind(), step=input.update)
-        workflow.logger.info("step refused", extra={"step": input.update,
-                                                    "reason": str(refusal)})
+        _count(
+            "partnerflow_steps_refused",
+            "human steps refused",
+            process_kind=self._kind(),
+            step=input.update,
+        )
+        workflow.logger.info("step refused", extra={"step": input.update, "reason": str(refusal)})
 
     async def execute_workflow(self, input: ExecuteWorkflowInput) -> Any:
         result = await super().execute_workflow(input)
         stage = str(getattr(getattr(result, "stage", None), "value", "") or "")
-        _count("partnerflow_processes_completed", "processes completed",
-               process_kind=self._kind(), stage=stage)
+        _count(
+            "partnerflow_processes_completed",
+            "processes completed",
+            process_kind=self._kind(),
+            stage=stage,
+        )
         return result
 
 
@@ -109,12 +120,16 @@ class NotificationMetrics:
 
     def __init__(self, meter: Any) -> None:
         self.counters = {
-            "sent": meter.create_counter("partnerflow_notifications_sent",
-                                         "messages delivered, by kind and channel"),
-            "failed": meter.create_counter("partnerflow_notifications_failed",
-                                           "delivery attempts that failed, by kind and channel"),
-            "given_up": meter.create_counter("partnerflow_notifications_given_up",
-                                             "messages given up, by kind and channel"),
+            "sent": meter.create_counter(
+                "partnerflow_notifications_sent", "messages delivered, by kind and channel"
+            ),
+            "failed": meter.create_counter(
+                "partnerflow_notifications_failed",
+                "delivery attempts that failed, by kind and channel",
+            ),
+            "given_up": meter.create_counter(
+                "partnerflow_notifications_given_up", "messages given up, by kind and channel"
+            ),
         }
 
     def count(self, outcome: str, kind: str, channel: str) -> None:

@@ -1,0 +1,1 @@
+"""Jobs ops run beside the workers (reconciliation)."""

@@ -1,0 +1,1 @@
+"""Logs and metrics: what ops see of every partnerflow process."""
