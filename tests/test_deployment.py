@@ -1,5 +1,5 @@
 """No Docker engine runs here, so CI checks docker-compose.yml's structure against what the
-README promises: the services, their images, start order, health checks and settings."""
+docs/deployment.md promises: the services, their images, start order, health checks and settings."""
 
 import re
 from pathlib import Path
@@ -73,7 +73,7 @@ def test_worker_scales_with_docker_compose_scale():
     assert "/readyz" in " ".join(worker["healthcheck"]["test"])
 
 
-def test_app_services_share_the_settings_the_readme_documents():
+def test_app_services_share_the_settings_the_docs_document():
     for name in ("migrate", "worker", "codec-server", "portal"):
         env = SERVICES[name]["environment"]
         for key in (
@@ -83,14 +83,14 @@ def test_app_services_share_the_settings_the_readme_documents():
             "PARTNERFLOW_ENCRYPTION_KEYS",
         ):
             assert key in env, (name, key)
-    readme = (ROOT / "README.md").read_text()
+    docs = (ROOT / "docs" / "deployment.md").read_text()
     for key in (
         "PARTNERFLOW_ENCRYPTION_KEYS",
         "PARTNERFLOW_CODEC_TOKEN",
         "docker compose up",
         "--scale worker=",
     ):
-        assert key in readme
+        assert key in docs
     assert "documents:/var/lib/partnerflow/documents" in SERVICES["worker"]["volumes"]
     assert SERVICES["migrate"]["command"] == ["python", "-m", "store", "migrate"]
     assert SERVICES["worker"]["command"] == ["python", "worker.py"]
@@ -112,7 +112,7 @@ def test_mounted_scripts_exist_and_the_image_holds_every_package():
     assert packages <= copied, packages - copied
 
 
-# --- rolling upgrade (README "Rolling out a new version") -----------------------------------
+# --- rolling upgrade (docs/deployment.md "Rolling out a new version") -----------------------
 
 
 def test_old_and_new_workers_run_side_by_side_as_two_versions_of_one_deployment():
@@ -140,9 +140,9 @@ def test_a_first_start_makes_the_first_version_current_once():
     )
 
 
-def test_the_readme_walks_through_a_rolling_upgrade():
-    readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index("## Rolling out a new version") :]
+def test_the_docs_walk_through_a_rolling_upgrade():
+    docs = (ROOT / "docs" / "deployment.md").read_text()
+    section = docs[docs.index("## Rolling out a new version") :]
     section = section[: section.index("\n## ", 1)]
     for step in (
         "PARTNERFLOW_NEXT_BUILD_ID=",
@@ -161,7 +161,7 @@ def test_the_readme_walks_through_a_rolling_upgrade():
         assert step in section, step
 
 
-# --- hardening (README "Hardening") ---------------------------------------------------------
+# --- hardening (docs/security.md "Hardening") -----------------------------------------------
 
 
 def published(service: str) -> list[str]:
@@ -202,9 +202,9 @@ def test_the_codec_token_is_not_handed_to_the_ui_server():
     assert not any("CODEC_TOKEN" in str(v) for v in ui.values()), ui
 
 
-def test_the_readme_says_how_to_turn_on_temporals_own_authorization():
-    readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index("### Hardening") :]
+def test_the_docs_say_how_to_turn_on_temporals_own_authorization():
+    docs = (ROOT / "docs" / "security.md").read_text()
+    section = docs[docs.index("## Hardening") :]
     section = section[: section.index("\n## ", 1)]
     for fact in (
         "requireClientAuth",

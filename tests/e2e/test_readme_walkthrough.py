@@ -1,7 +1,7 @@
-"""The README as a newcomer follows it (issue 17): every `starter.py` command of the quick
-start and of the process catalogue's tables, taken from README.md itself, run in the order
-written against a fresh database with the demo data, a worker and a namespace of the Temporal
-dev server of its own, each exit code checked.
+"""The README as a newcomer follows it: every `starter.py` command of the quick start
+(README.md) and of the process catalogue's tables (docs/processes.md), taken from the files
+themselves, run in the order written against a fresh database with the demo data, a worker
+and a namespace of the Temporal dev server of its own, each exit code checked.
 
 What the test changes in a command, and nothing else:
 - `[...]` is optional: dropped.
@@ -43,6 +43,8 @@ from tests.e2e.forked import spawn
 pytestmark = pytest.mark.e2e
 
 README = ROOT / "README.md"
+# the catalogue's tables, read after the README's quick start
+PROCESSES = ROOT / "docs" / "processes.md"
 # The day the README's examples are written for: their dates are this far from "today".
 README_DAY = date(2026, 12, 2)
 PASSWORD = "Fjord-Lynx-2026!"
@@ -206,7 +208,7 @@ async def run(env: dict[str, str], argv: list[str]) -> tuple[int, str, str]:
 
 def test_the_readme_names_runnable_commands():
     """The extraction itself: the quick start and every catalogue table are found."""
-    commands = readme_commands(README.read_text())
+    commands = readme_commands(README.read_text() + PROCESSES.read_text())
     sections = {c.section for c in commands}
     assert sum(c.block for c in commands) >= 10
     for heading in (
@@ -245,7 +247,7 @@ async def test_every_readme_command_works_as_written(dev_env, demo_db, tmp_path)
     env["PARTNERFLOW_ACTOR"] = "ops-anna"  # the identity the README gives the walk-through
     today = business_today(datetime.now(UTC), "change-orders")
     days = (today - README_DAY).days
-    commands = readme_commands(README.read_text())
+    commands = readme_commands(README.read_text() + PROCESSES.read_text())
     seen, links, log = Seen(), [], []
     async with worker(env):
         for command in commands:
