@@ -218,15 +218,3 @@ class WorkerProcess:
             self.proc.terminate()
             await self.proc.wait()
         self.proc = None
-
-
-def fair_twins() -> None:
-    """The twins' module is passed through the sandbox as worker.py passes workflows/
-    (imported once, not per process), so that the twin is the floor of the same worker."""
-    from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
-
-    import worker
-
-    worker.WORKFLOW_RUNNER = SandboxedWorkflowRunner(
-        restrictions=SandboxRestrictions.default.with_passthrough_modules("workflows", "bench")
-    )

@@ -14,7 +14,7 @@ for an existing CLASSOUND customer is the same process with `existing_customer`.
 
 Phone numbers never enter this workflow: it knows how many numbers are ported, not which."""
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
@@ -56,31 +56,25 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.documents import REQUIRED_KINDS, DocumentKind, missing_documents
     from domain.errors import Refused
-    from workflows.process import SYSTEM, Process, refusal, refused_reason
-    from workflows.rollout import versioning
+
+# Workflow code: imported again in each run's sandbox (see worker.workflow_runner).
+from workflows.process import SYSTEM, Process, refusal, refused_reason
+from workflows.rollout import versioning
 
 
-# Porting days are business days (Europe/Berlin by default): the numbers go live at 00:00
-# local time. Processes started before this rule keep UTC days so their history replays.
-BUSINESS_DAYS_PATCH = "classound-business-days"
-
-
-def porting_moment(day: date, business_days: bool = True) -> datetime:
-    """The numbers go live at the start of the porting day, local business time."""
-    if business_days:
-        return start_of_business_day(day, Family.CLASSOUND)
-    return datetime.combine(day, time(0, 0), tzinfo=UTC)
+def porting_moment(day: date) -> datetime:
+    """Porting days are business days: the numbers go live at 00:00 local business time."""
+    return start_of_business_day(day, Family.CLASSOUND)
 
 
 @workflow.defn(name="ClassoundOrder", versioning_behavior=versioning("ClassoundOrder"))
-class ClassoundOrder(Process):
+class ClassoundOrder(Process[ClassoundStatus, Stage]):
     kind = ProcessKind.CLASSOUND_ORDER
     final_stages = FINAL_STAGES
 
     @workflow.init
     def __init__(self, request: ClassoundRequest) -> None:
         self._init_process()
-        self.business_days = workflow.patched(BUSINESS_DAYS_PATCH)
         self.state = ClassoundStatus(
             process_id=workflow.info().workflow_id,
             stage=Stage.VALIDATING,
@@ -471,7 +465,7 @@ class ClassoundOrder(Process):
             now = workflow.now()
             timeout: timedelta | None = None
             if self.state.stage == Stage.PORTING_SCHEDULED:
-                at = porting_moment(self.state.porting_date, self.business_days)
+                at = porting_moment(self.state.porting_date)
                 if at <= now:
                     await self._activate()
                     continue
@@ -615,7 +609,7 @@ class ClassoundOrder(Process):
             if (
                 self.state.stage != Stage.PORTING_SCHEDULED
                 or day is None
-                or porting_moment(day, self.business_days) > workflow.now()
+                or porting_moment(day) > workflow.now()
             ):
                 return  # refused, moved or cancelled meanwhile
             attempt = self.state.attempt
@@ -666,8 +660,7 @@ class ClassoundOrder(Process):
             raise refusal(str(e)) from None
         return False
 
-    @workflow.update
-    async def cancel(self, c: Cancellation) -> StepAnswer:
+    async def _cancel(self, c: Cancellation) -> StepAnswer:
         await self._authorize("cancel", c.actor)
         async with self._lock:
             if self._check_cancel(c):
@@ -675,7 +668,6 @@ class ClassoundOrder(Process):
             await self._close(Stage.CANCELLED, f"cancelled by {c.actor}: {c.reason}", c.actor)
             return self._answer(f"{self.state.process_id} cancelled")
 
-    @cancel.validator
     def _validate_cancel(self, c: Cancellation) -> None:
         self._check_cancel(c)
 
@@ -705,6 +697,4 @@ class ClassoundOrder(Process):
         return StepAnswer(message=message, stage=self.state.stage)
 
     def _today(self) -> date:
-        if self.business_days:
-            return business_today(workflow.now(), Family.CLASSOUND)
-        return workflow.now().date()
+        return business_today(workflow.now(), Family.CLASSOUND)

@@ -48,15 +48,17 @@ with workflow.unsafe.imports_passed_through():
         what_client_lacks,
     )
     from domain.steps import Cancellation, StaffStep, StepAnswer
-    from workflows.process import Process, refusal, refused_reason
-    from workflows.rollout import versioning
-    from workflows.visibility import ACCOUNT_ID, PARTNER_ID, PROCESS_KIND
+
+# Workflow code: imported again in each run's sandbox (see worker.workflow_runner).
+from workflows.process import Process, refusal, refused_reason
+from workflows.rollout import versioning
+from workflows.visibility import ACCOUNT_ID, PARTNER_ID, PROCESS_KIND
 
 Stage = OnboardingStage
 
 
 @workflow.defn(name="ClientOnboarding", versioning_behavior=versioning("ClientOnboarding"))
-class ClientOnboarding(Process):
+class ClientOnboarding(Process[OnboardingStatus, OnboardingStage]):
     kind = ProcessKind.CLIENT_ONBOARDING
     final_stages = ONBOARDING_FINAL
 
@@ -412,8 +414,7 @@ class ClientOnboarding(Process):
             return
         self._check_open()
 
-    @workflow.update
-    async def cancel(self, c: Cancellation) -> StepAnswer:
+    async def _cancel(self, c: Cancellation) -> StepAnswer:
         """Staff stop onboarding this client; a draft contract is cancelled with it. The
         billing information stays: it is true whether or not onboarding goes on."""
         await self._authorize("cancel", c.actor)
@@ -436,6 +437,5 @@ class ClientOnboarding(Process):
             draft = f"; draft contract {s.contract_id} cancelled" if s.contract_id else ""
             return self._answer(f"onboarding of client {s.account_id} cancelled{draft}")
 
-    @cancel.validator
     def _validate_cancel(self, c: Cancellation) -> None:
         self._check_cancel()

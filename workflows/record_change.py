@@ -24,9 +24,11 @@ with workflow.unsafe.imports_passed_through():
         RecordStage,
     )
     from domain.steps import StepKey
-    from workflows.process import authorize, refused_reason, run_chain
-    from workflows.rollout import versioning
-    from workflows.visibility import ACCOUNT_ID, PROCESS_KIND, STAGE
+
+# Workflow code: imported again in each run's sandbox (see worker.workflow_runner).
+from workflows.process import authorize, refused_reason, run_chain
+from workflows.rollout import versioning
+from workflows.visibility import ACCOUNT_ID, PROCESS_KIND, STAGE
 
 
 @workflow.defn(name="RecordChange", versioning_behavior=versioning("RecordChange"))

@@ -52,14 +52,16 @@ with workflow.unsafe.imports_passed_through():
         sales_credit_ends,
         signing_deadline,
     )
-    from workflows.process import SYSTEM, Process, refusal, refused_reason
-    from workflows.rollout import versioning
+
+# Workflow code: imported again in each run's sandbox (see worker.workflow_runner).
+from workflows.process import SYSTEM, Process, refusal, refused_reason
+from workflows.rollout import versioning
 
 WAITING = (Stage.AWAITING_SIGNATURE, Stage.AWAITING_DECISION)
 
 
 @workflow.defn(name="Renegotiation", versioning_behavior=versioning("Renegotiation"))
-class Renegotiation(Process):
+class Renegotiation(Process[RenegotiationStatus, Stage]):
     kind = ProcessKind.RENEGOTIATION
     final_stages = frozenset(FINAL_STAGES)
 
@@ -510,8 +512,7 @@ class Renegotiation(Process):
             raise refusal("the contract is still being prepared; try again in a moment")
         return False
 
-    @workflow.update
-    async def cancel(self, c: Cancellation) -> StepAnswer:
+    async def _cancel(self, c: Cancellation) -> StepAnswer:
         """Staff cancel: the deal is lost, the contract withdrawn, the ticket closed."""
         await self._authorize("cancel", c.actor)
         self._check_cancel()
@@ -542,7 +543,6 @@ class Renegotiation(Process):
             stage=s.stage,
         )
 
-    @cancel.validator
     def _validate_cancel(self, c: Cancellation) -> None:
         self._check_cancel()
 
