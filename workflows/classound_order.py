@@ -202,7 +202,7 @@ class ClassoundOrder(Process[ClassoundStatus, Stage]):
                 seen = self.deadline_changes
                 try:
                     await workflow.wait_condition(
-                        lambda seen=seen: (
+                        lambda: (
                             self.confirmed_period == self.period
                             or self.finished
                             or self.deadline_changes != seen
@@ -465,6 +465,7 @@ class ClassoundOrder(Process[ClassoundStatus, Stage]):
             now = workflow.now()
             timeout: timedelta | None = None
             if self.state.stage == Stage.PORTING_SCHEDULED:
+                assert self.state.porting_date is not None  # scheduled: the carrier set it
                 at = porting_moment(self.state.porting_date)
                 if at <= now:
                     await self._activate()
@@ -479,7 +480,7 @@ class ClassoundOrder(Process[ClassoundStatus, Stage]):
             seen = self.carrier_answers
             try:
                 await workflow.wait_condition(
-                    lambda seen=seen: self.carrier_answers != seen or self.finished, timeout=timeout
+                    lambda: self.carrier_answers != seen or self.finished, timeout=timeout
                 )
             except TimeoutError:
                 pass
@@ -487,6 +488,7 @@ class ClassoundOrder(Process[ClassoundStatus, Stage]):
     async def _chase_carrier(self) -> None:
         async with self._lock:
             attempt = self.state.attempt
+            assert attempt is not None  # a porting request was submitted
             if self.state.stage != Stage.PORTING_REQUESTED or attempt.chase_ticket is not None:
                 return
             attempt.chase_ticket = await self._act(
@@ -613,6 +615,7 @@ class ClassoundOrder(Process[ClassoundStatus, Stage]):
             ):
                 return  # refused, moved or cancelled meanwhile
             attempt = self.state.attempt
+            assert attempt is not None  # scheduled for a porting request
             self._set_stage(
                 Stage.ACTIVATING,
                 f"activating {self.state.numbers} DID(s) on PBX {self.state.pbx_id}",
@@ -672,7 +675,8 @@ class ClassoundOrder(Process[ClassoundStatus, Stage]):
         self._check_cancel(c)
 
     async def _close(self, stage: Stage, reason: str, actor: str) -> None:
-        with_carrier = self.state.stage in CARRIER_STAGES and self.state.attempt is not None
+        attempt = self.state.attempt
+        with_carrier = self.state.stage in CARRIER_STAGES and attempt is not None
         ticket_id = await self._act(
             ClassoundActivities.close_classound_order,
             ClassoundClosure(
@@ -682,7 +686,7 @@ class ClassoundOrder(Process[ClassoundStatus, Stage]):
                 account_id=self.state.account_id,
                 pbx_id=self.state.pbx_id,
                 partner_id=self.state.partner_id or "",
-                withdraw_attempt=self.state.attempt.attempt if with_carrier else None,
+                withdraw_attempt=attempt.attempt if with_carrier and attempt else None,
             ),
             f"{stage.value}: {reason}",
         )

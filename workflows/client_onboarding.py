@@ -122,7 +122,7 @@ class ClientOnboarding(Process[OnboardingStatus, OnboardingStage]):
 
     # --- what the client lacks, in the stage and current details ----------------------------
 
-    def _publish_ids(self) -> None:
+    def _publish_ids(self, *, with_next_stage: bool = False) -> None:
         """Only the ids the start did not set already (the starter and the campaign set
         kind and client): a campaign starts thousands, and each upsert is a history event."""
         have = workflow.info().typed_search_attributes
@@ -397,6 +397,7 @@ class ClientOnboarding(Process[OnboardingStatus, OnboardingStage]):
             )
             s.contract_active = True
             self._show_stage()
+            assert s.terms is not None  # a contract is drawn up from its terms
             return self._answer(
                 f"contract {s.contract_id} active from {s.terms.start_date}: "
                 f"{len(s.parts)} part(s), {s.currency} {s.monthly_total} a "

@@ -229,10 +229,10 @@ class Renegotiation(Process[RenegotiationStatus, Stage]):
             self._timer_at = at
             try:
                 await workflow.wait_condition(
-                    lambda d=deadline: (
+                    lambda: (
                         self.signed_by is not None
                         or self.finished
-                        or self.state.signing_deadline != d
+                        or self.state.signing_deadline != deadline
                     ),
                     timeout=max(at - workflow.now(), timedelta(seconds=1)),
                 )
