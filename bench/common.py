@@ -18,7 +18,7 @@ from store.db import migrate
 from tests.people import add_test_staff
 from workflows.visibility import ALL as SEARCH_ATTRIBUTES
 
-# who the benches act as: staff of the people directory (issue 10) with every role, so that the
+# who the benches act as: staff of the people directory with every role, so that the
 # permission check runs as in production (and "bench-partner" is staff confirming for a partner)
 BENCH_STAFF = ["bench", "bench-staff", "bench-partner", "cm-bench", "staff"]
 

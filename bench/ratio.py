@@ -1,4 +1,4 @@
-"""Ours against a no-op twin of the same Temporal shape, in one run (issue 14).
+"""Ours against a no-op twin of the same Temporal shape, in one run.
 
 The machine may be shared: each round runs N of ours and N of the twin back to back (the
 order alternates between rounds), and the figure is the median of the rounds' ratios with

@@ -25,7 +25,7 @@ class Family(StrEnum):
 
 
 # Wildix, CLASSOUND and PSA: German-language procedures, German and Swiss customers (Zurich
-# keeps Berlin's offset and summer time); the renegotiation is Norwegian (seed 001).
+# keeps Berlin's offset and summer time); the renegotiation is Norwegian.
 DEFAULT_ZONES: dict[Family, str] = {
     Family.CHANGE_ORDERS: "Europe/Berlin",
     Family.CLASSOUND: "Europe/Berlin",

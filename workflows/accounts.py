@@ -1,4 +1,4 @@
-"""Customer accounts (seed 000 §3, §4).
+"""Customer accounts.
 
 AccountChange: one audited step, then done: fill in or correct an account's fields (how a
 quote rejected for a missing mandatory field is fixed), or the "new pipeline" (customer,

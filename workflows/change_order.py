@@ -1,11 +1,11 @@
-"""Change order, quote based (seed 000 §2, §3, §6).
+"""Change order, quote based.
 Quote drafted -> save & mark as primary -> quick publish -> mark status as complete ->
 accepted (order for the partner to confirm) or rejected with its reason, then fixed and
 marked complete again. A published quote is never edited: "revise" duplicates it with
 the changes, and the duplicate becomes the primary quote to publish.
 
 A quote with CLASSOUND-FLAT lines is booked ("mark status as complete") and confirmed only
-once the LOA and the last invoice are uploaded to the process (seed 000 §5.1), with the same
+once the LOA and the last invoice are uploaded to the process, with the same
 `upload` step, checks and document records as the CLASSOUND order."""
 
 from temporalio import workflow
@@ -148,7 +148,7 @@ class ChangeOrder(OrderProcess):
         self.state.notes = list(plan.notes)
         self._quote_stage()
 
-    # --- CLASSOUND documents (seed 000 §5.1) ------------------------------------------------
+    # --- CLASSOUND documents ------------------------------------------------
 
     def _missing_documents(self) -> list[str]:
         """What the current quote still needs before it can be booked: nothing without a
@@ -435,7 +435,7 @@ class ChangeOrder(OrderProcess):
 
     # duplicate a published quote with changes; the duplicate becomes primary
     def _revised_lines(self, revision: Revision) -> tuple[list[QuoteLine], list[str]]:
-        """The duplicate's lines: the original's, with the revision's changes (seed 000 §6)."""
+        """The duplicate's lines: the original's, with the revision's changes."""
         original = self._open_quote()
         try:
             return revise_lines(original.lines, revision.lines, revision.remove)

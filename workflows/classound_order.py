@@ -1,4 +1,4 @@
-"""CLASSOUND activation and number porting (SPEC §2, seed 000 §5, §5.1); "Classound ordering"
+"""CLASSOUND activation and number porting; "Classound ordering"
 for an existing CLASSOUND customer is the same process with `existing_customer`.
 
 1. Order placed -> a ticket asks the reseller for the signed LOA and the last invoice of the
@@ -200,15 +200,16 @@ class ClassoundOrder(Process[ClassoundStatus, Stage]):
             )
             if at > workflow.now():
                 seen = self.deadline_changes
-                try:
-                    await workflow.wait_condition(
-                        lambda: (
-                            self.confirmed_period == self.period
-                            or self.finished
-                            or self.deadline_changes != seen
-                        ),
-                        timeout=at - workflow.now(),
+
+                def moved(seen: int = seen) -> bool:
+                    return (
+                        self.confirmed_period == self.period
+                        or self.finished
+                        or self.deadline_changes != seen
                     )
+
+                try:
+                    await workflow.wait_condition(moved, timeout=at - workflow.now())
                 except TimeoutError:
                     pass
                 continue  # look again: what is due now
@@ -477,11 +478,12 @@ class ClassoundOrder(Process[ClassoundStatus, Stage]):
                     await self._chase_carrier()
                     continue
                 timeout = chase_at - now
-            seen = self.carrier_answers
+
+            def answered(seen: int = self.carrier_answers) -> bool:
+                return self.carrier_answers != seen or self.finished
+
             try:
-                await workflow.wait_condition(
-                    lambda: self.carrier_answers != seen or self.finished, timeout=timeout
-                )
+                await workflow.wait_condition(answered, timeout=timeout)
             except TimeoutError:
                 pass
 

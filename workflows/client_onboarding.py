@@ -1,4 +1,4 @@
-"""Client onboarding (seed 002): one process per existing client, `client-onboarding-<id>`.
+"""Client onboarding: one process per existing client, `client-onboarding-<id>`.
 Billing information (skipped where it already exists) -> contract terms (payment details,
 contract period) -> the contract drafted with parts defaulted from the services already
 assigned to the client -> staff confirm or change each part's price -> contract active:
@@ -297,7 +297,7 @@ class ClientOnboarding(Process[OnboardingStatus, OnboardingStage]):
 
     async def _advance(self, actor: str) -> None:
         """Once billing information and terms are there, the contract is drafted with its
-        parts defaulted from the services already assigned (seed 002, step 3.4)."""
+        parts defaulted from the services already assigned."""
         s = self.state
         if (
             s.billing_information

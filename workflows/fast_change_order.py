@@ -1,4 +1,4 @@
-"""Fast change order (seed 000 §1): licence counts on an active PBX, no quote.
+"""Fast change order: licence counts on an active PBX, no quote.
 Validate -> order awaiting partner confirmation -> partner notified -> partner confirms
 -> licences applied.
 

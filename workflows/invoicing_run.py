@@ -1,4 +1,4 @@
-"""Invoicing run (seed 002, "Abrechnungsprozess"): `invoicing-run-<partner>-<YYYY-MM>`.
+"""Invoicing run ("Abrechnungsprozess"): `invoicing-run-<partner>-<YYYY-MM>`.
 The first run of a partner stops for staff to review the invoice-numbering settings
 (prefix, next number, format: they should match the accounting software) and continues
 only once staff confirm them, changed or not. Then it issues one invoice per active

@@ -1,4 +1,4 @@
-"""Onboarding campaign (SPEC §4): one command onboards every existing client that lacks
+"""Onboarding campaign: one command onboards every existing client that lacks
 billing information or a contract. A parent process pages through those clients by id
 and starts one client onboarding per client as a child (`client-onboarding-<id>`), a
 window of them at a time.

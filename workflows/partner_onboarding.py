@@ -1,5 +1,5 @@
-"""Partner onboarding (seed 004 "Activation de la gestion des relations avec les partenaires",
-"Création de comptes et de contacts partenaires"; seed 003, the partner seller's first login).
+"""Partner onboarding ("Activation de la gestion des relations avec les partenaires",
+"Création de comptes et de contacts partenaires"; the partner seller's first login).
 
 PartnerManagement: enable partner relationship management, once and for good.
 PartnerOnboarding, one per partner account, open while the account is active:

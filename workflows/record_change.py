@@ -1,4 +1,4 @@
-"""A staff change of a service-desk ticket, a time entry or a sales item (seed 002): create,
+"""A staff change of a service-desk ticket, a time entry or a sales item: create,
 answer, resolve and close a ticket; log and approve time; create and move a sales item.
 
 These are record operations, not long processes, yet they go through Temporal like every

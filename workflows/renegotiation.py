@@ -1,4 +1,4 @@
-"""Renegotiation in Dealbuilder (seed 001, SPEC §3).
+"""Renegotiation in Dealbuilder.
 Started from a ticket: ticket enriched -> deal created -> contract from the template -> sent by
 e-mail and SMS, ticket "Sendt kontrakt" -> waits for "contract signed" until the signing
 deadline, with a reminder before it; once the deadline passes, staff extend it or cancel ->
@@ -227,14 +227,17 @@ class Renegotiation(Process[RenegotiationStatus, Stage]):
             assert deadline is not None
             event, at = next_signing_event(workflow.now(), deadline, self._reminded)
             self._timer_at = at
+
+            def moved(deadline: date = deadline) -> bool:
+                return (
+                    self.signed_by is not None
+                    or self.finished
+                    or self.state.signing_deadline != deadline
+                )
+
             try:
                 await workflow.wait_condition(
-                    lambda: (
-                        self.signed_by is not None
-                        or self.finished
-                        or self.state.signing_deadline != deadline
-                    ),
-                    timeout=max(at - workflow.now(), timedelta(seconds=1)),
+                    moved, timeout=max(at - workflow.now(), timedelta(seconds=1))
                 )
             except TimeoutError:
                 async with self._lock:
