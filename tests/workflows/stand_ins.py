@@ -1,11 +1,13 @@
-"""Stand-in workflows for tests of the workflow runner and the patching policy. A module of
-their own that imports nothing but the SDK: the sandbox imports a workflow's module again
-for each run, and a test module imports half the project."""
+"""Stand-in workflows for tests of the workflow runner, the rollout and the patching policy.
+A module of their own that imports little besides the SDK: the sandbox imports a workflow's
+module again for each run, and a test module imports half the project."""
 
 import random
 from datetime import datetime, timedelta
 
 from temporalio import workflow
+
+from workflows.rollout import continue_as_new_on_current_version
 
 PATCH_ID = "first-change-after-1-0"
 POLICY = "PatchingPolicy"
@@ -66,3 +68,14 @@ class DrawsAtRandom:
     @workflow.run
     async def run(self) -> float:
         return random.random()
+
+
+@workflow.defn(name="RolloutChain")
+class Chain:
+    """Continues as new twice, as a partner account does after a long life."""
+
+    @workflow.run
+    async def run(self, generation: int) -> int:
+        if generation < 2:
+            continue_as_new_on_current_version(generation + 1)
+        return generation
