@@ -16,7 +16,7 @@ from datetime import timedelta
 
 import structlog
 from aiohttp import web
-from temporalio.worker import Worker, WorkerDeploymentConfig
+from temporalio.worker import Worker, WorkerDeploymentConfig, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 import config
@@ -29,6 +29,7 @@ from activities.people import PeopleActivities
 from activities.psa import PsaActivities
 from activities.records import RecordActivities
 from activities.renegotiation import RenegotiationActivities
+from domain import business_time
 from relay import Relay
 from relay import Settings as RelaySettings
 from store.db import create_pool, migrate
@@ -41,20 +42,33 @@ from telemetry.metrics import (
     health_app,
     runtime_with_metrics,
 )
-from workflows.accounts import AccountChange, AccountOverviewRead
-from workflows.change_order import ChangeOrder
-from workflows.classound_order import ClassoundOrder
-from workflows.client_onboarding import ClientOnboarding
-from workflows.fast_change_order import FastChangeOrder
-from workflows.invoicing_run import InvoicingRun
-from workflows.lead_queue import LeadQueue
-from workflows.lead_queue_router import LeadQueueRouter
-from workflows.lead_step import LeadStep
-from workflows.onboarding_campaign import OnboardingCampaign
-from workflows.partner_onboarding import PartnerManagement, PartnerOnboarding
-from workflows.record_change import RecordChange
-from workflows.records import RecordsRead
-from workflows.renegotiation import Renegotiation
+from workflows import rollout
+
+
+def _versioned() -> bool:
+    try:
+        return config.worker_deployment() is not None
+    except config.NotConfigured:
+        return False  # main() refuses to start, saying why
+
+
+# Fixed before the workflow classes are declared: their versioning behaviour depends on it.
+rollout.declare_versioned(_versioned())
+
+from workflows.accounts import AccountChange, AccountOverviewRead  # noqa: E402
+from workflows.change_order import ChangeOrder  # noqa: E402
+from workflows.classound_order import ClassoundOrder  # noqa: E402
+from workflows.client_onboarding import ClientOnboarding  # noqa: E402
+from workflows.fast_change_order import FastChangeOrder  # noqa: E402
+from workflows.invoicing_run import InvoicingRun  # noqa: E402
+from workflows.lead_queue import LeadQueue  # noqa: E402
+from workflows.lead_queue_router import LeadQueueRouter  # noqa: E402
+from workflows.lead_step import LeadStep  # noqa: E402
+from workflows.onboarding_campaign import OnboardingCampaign  # noqa: E402
+from workflows.partner_onboarding import PartnerManagement, PartnerOnboarding  # noqa: E402
+from workflows.record_change import RecordChange  # noqa: E402
+from workflows.records import RecordsRead  # noqa: E402
+from workflows.renegotiation import Renegotiation  # noqa: E402
 
 # Every process: its workflows, and the activity classes that share the worker's pool.
 WORKFLOWS = [
@@ -87,14 +101,20 @@ ACTIVITY_CLASSES = [
     PeopleActivities,
 ]
 GRACEFUL_SHUTDOWN = timedelta(seconds=30)
-# The sandbox imports a workflow's module again for every process it runs (and applies
-# @workflow.defn to its class again): 7% of the busy samples of a py-spy profile of
-# bench/fast_change_bench.py (issue 14). Their code lives in workflows/,
-# whose modules keep no mutable module state and already import the process base classes
-# passed through; so workflows/ is passed through too and imported once.
-WORKFLOW_RUNNER = SandboxedWorkflowRunner(
-    restrictions=SandboxRestrictions.default.with_passthrough_modules("workflows")
-)
+
+
+def workflow_runner() -> WorkflowRunner:
+    """The sandbox every workflow runs in, here and in the tests: each run imports its
+    workflow modules afresh, with the determinism checks on (a workflow that reads the
+    clock, randomness or the environment fails its task). Passed through, imported once:
+    what is not workflow code - the domain rules and models, the activities' interfaces,
+    pydantic - and the versioning this worker declared above."""
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(
+            "domain", "activities", "pydantic", "workflows.rollout"
+        )
+    )
+
 
 log = structlog.get_logger("partnerflow.worker")
 
@@ -130,7 +150,7 @@ def build_worker(
         max_cached_workflows=tuning.max_cached_workflows,
         max_concurrent_workflow_tasks=tuning.workflow_task_slots,
         max_concurrent_activities=tuning.activity_slots,
-        workflow_runner=WORKFLOW_RUNNER,
+        workflow_runner=workflow_runner(),
     )
 
 
@@ -153,6 +173,17 @@ async def serve_health(client, pool, worker: Worker) -> web.AppRunner:
     await runner.setup()
     await web.TCPSite(runner, HEALTH_HOST, HEALTH_PORT).start()
     return runner
+
+
+def use_business_zones() -> None:
+    """The business time zones are a deployment setting: set before any workflow runs, the
+    same for every process this worker runs (domain/business_time.py)."""
+    try:
+        zones = business_time.parse_zones(os.environ.get(business_time.SETTING))
+    except ValueError as e:
+        log.error("worker refuses to start", reason=str(e))
+        raise SystemExit(f"worker.py: refusing to start: {e}") from None
+    business_time.use_zones(zones)
 
 
 def check_encryption() -> None:
@@ -198,6 +229,7 @@ def start_relay(pool, runtime, stop: asyncio.Event) -> asyncio.Task | None:
 
 async def main() -> int:
     logs.configure(os.environ.get("LOG_LEVEL", "INFO"))
+    use_business_zones()
     check_encryption()
     deployment = worker_deployment()
     dsn = config.database_url()

@@ -1,6 +1,6 @@
 """Capacity: N processes that wait (half fast change orders waiting for the partner's
 confirmation, half CLASSOUND orders waiting for documents), and what they cost; step
-latency with them waiting (issue 14 items 2 and 3).
+latency with them waiting.
 
     .venv/bin/python bench/capacity_bench.py [--n 1000] [--samples 30] [--concurrency 40]
 

@@ -18,7 +18,7 @@ from store.db import migrate
 from tests.people import add_test_staff
 from workflows.visibility import ALL as SEARCH_ATTRIBUTES
 
-# who the benches act as: staff of the people directory (issue 10) with every role, so that the
+# who the benches act as: staff of the people directory with every role, so that the
 # permission check runs as in production (and "bench-partner" is staff confirming for a partner)
 BENCH_STAFF = ["bench", "bench-staff", "bench-partner", "cm-bench", "staff"]
 
@@ -218,15 +218,3 @@ class WorkerProcess:
             self.proc.terminate()
             await self.proc.wait()
         self.proc = None
-
-
-def fair_twins() -> None:
-    """The twins' module is passed through the sandbox as worker.py passes workflows/
-    (imported once, not per process), so that the twin is the floor of the same worker."""
-    from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
-
-    import worker
-
-    worker.WORKFLOW_RUNNER = SandboxedWorkflowRunner(
-        restrictions=SandboxRestrictions.default.with_passthrough_modules("workflows", "bench")
-    )

@@ -25,7 +25,7 @@ ACTIVITY_TIMEOUT = timedelta(seconds=30)  # as workflows.order_process
 SYSTEM = "partnerflow"
 # `--twin-stages`: the twins also show their stage (and, with the first, a partner) as search
 # attributes where ours do, so that the ratio leaves out the visibility writes both make and
-# isolates our code (issue 14). Set by bench/ratio.py before the worker starts.
+# isolates our code. Set by bench/ratio.py before the worker starts.
 SHOW_STAGES = False
 
 

@@ -1,4 +1,4 @@
-"""Ours against a no-op twin of the same Temporal shape, in one run (issue 14).
+"""Ours against a no-op twin of the same Temporal shape, in one run.
 
 The machine may be shared: each round runs N of ours and N of the twin back to back (the
 order alternates between rounds), and the figure is the median of the rounds' ratios with
@@ -24,7 +24,6 @@ import worker
 from bench.common import (
     CpuMeter,
     Postgres,
-    fair_twins,
     migrate_with_staff,
     progress,
     say,
@@ -148,31 +147,7 @@ def parser(doc: str) -> argparse.ArgumentParser:
         "the ratio then leaves out the visibility writes both need and "
         "isolates our code",
     )
-    p.add_argument(
-        "--before",
-        action="store_true",
-        help="as before issue 14: every search attribute upsert and the cancelled "
-        "timer (no lean-visibility), one patch marker per rule and the "
-        "directory asked by a local activity before each step (no "
-        "rules-2026-12), the default sandbox, the SDK's worker defaults; for a "
-        "before/after comparison on the same machine",
-    )
     return p
-
-
-def as_before() -> None:
-    from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
-
-    import config
-    from workflows import process
-    from workflows.order_process import OrderProcess
-
-    OrderProcess.lean_visibility = False
-    process.RULES_ON = False
-    worker.WORKFLOW_RUNNER = SandboxedWorkflowRunner()
-    config.WORKER_DEFAULTS = config.WorkerSettings(
-        max_cached_workflows=1000, workflow_task_slots=100, activity_slots=100, pool_size=10
-    )
 
 
 async def compare(
@@ -182,10 +157,6 @@ async def compare(
     plus the twin through a client plugin), then the rounds; prints the figures."""
     pg = Postgres()
     env = pool = None
-    if args.before:
-        as_before()
-    else:
-        fair_twins()
     if args.twin_stages:
         import bench.noop_twin
 
@@ -259,7 +230,7 @@ async def compare(
         twin_lat = sorted(x for _, t in rounds for x in t.latencies)
         say(
             f"n={args.n} x {args.rounds} rounds, concurrency={args.concurrency}, "
-            f"warmup={args.warmup}{', AS BEFORE issue 14' if args.before else ''}"
+            f"warmup={args.warmup}"
             f"{', the twin shows its stages' if args.twin_stages else ''}; "
             f"worker settings {worker.settings()}; {load()} at the end"
         )
@@ -289,7 +260,6 @@ async def compare(
                     "n": args.n,
                     "rounds": args.rounds,
                     "concurrency": args.concurrency,
-                    "before": args.before,
                     "twin_stages": args.twin_stages,
                     "ours": ours.name,
                     "twin": twin.name,

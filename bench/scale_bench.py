@@ -1,4 +1,4 @@
-"""Scaling out: 1, 2, 3 worker processes on one task queue (issue 14 item 4).
+"""Scaling out: 1, 2, 3 worker processes on one task queue.
 
     .venv/bin/python bench/scale_bench.py [--n 60] [--workers 1 2 3] [--concurrency 20]
 
@@ -49,7 +49,7 @@ async def bench(args: argparse.Namespace) -> int:
     try:
         progress("starting PostgreSQL and the Temporal dev server ...")
         dsn = await pg.start()
-        await migrate_with_staff(dsn)  # the benches act as directory staff (issue 10)
+        await migrate_with_staff(dsn)  # the benches act as directory staff
         pool = await create_pool(dsn, max_size=10)
         async with pool.acquire() as conn:
             await load_catalogue(conn)

@@ -25,7 +25,7 @@ import config  # noqa: E402
 import worker  # noqa: E402
 from bench.change_twin import ACTIVITIES as CHANGE_TWIN_ACTIVITIES  # noqa: E402
 from bench.change_twin import NoopChangeTwin  # noqa: E402
-from bench.common import fair_twins, run  # noqa: E402
+from bench.common import run  # noqa: E402
 from bench.noop_twin import ACTIVITIES as TWIN_ACTIVITIES  # noqa: E402
 from bench.noop_twin import NoopTwin  # noqa: E402
 from store.db import create_pool  # noqa: E402
@@ -34,7 +34,6 @@ from telemetry import logs  # noqa: E402
 
 async def main_async() -> int:
     tuning = worker.settings()
-    fair_twins()
     pool = await create_pool(os.environ["DATABASE_URL"], max_size=tuning.pool_size)
     plugin = SimplePlugin(
         "partnerflow-bench-noop-twins",

@@ -178,6 +178,7 @@ class AccountChangeStatus(BaseModel):
     changed: list[str] = []
     created: list[str] = []
     missing: list[str] = []
+    notes: list[str] = []  # what every process status says besides its stage
 
 
 # --- the overview of an account -------------------------------------------------------------

@@ -4,12 +4,13 @@ Temporal and PostgreSQL keep instants in UTC; "today", a start date, a porting d
 invoicing month are the business's calendar days. A reduction dated "today" at 00:30 in
 Germany is today there, although it is still yesterday in UTC.
 
-The zones are set once per process (PARTNERFLOW_BUSINESS_TIME_ZONES, read at import, e.g.
-"classound=Europe/Zurich,psa=Europe/Berlin"); the zone data comes from the tzdata package
-when the system has none. Changing a family's zone moves the dates and timers of its running
+The zones are a deployment setting (PARTNERFLOW_BUSINESS_TIME_ZONES, e.g.
+"classound=Europe/Zurich,psa=Europe/Berlin"): a program reads it in its main() and sets them
+once with `use_zones` before any date is computed (worker.py does); nothing here reads the
+environment, and a workflow never does. The zone data comes from the tzdata package when the
+system has none. Changing a family's zone moves the dates and timers of its running
 processes: treat it like a code change (see README "Process rules")."""
 
-import os
 from datetime import UTC, date, datetime, time
 from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -24,7 +25,7 @@ class Family(StrEnum):
 
 
 # Wildix, CLASSOUND and PSA: German-language procedures, German and Swiss customers (Zurich
-# keeps Berlin's offset and summer time); the renegotiation is Norwegian (seed 001).
+# keeps Berlin's offset and summer time); the renegotiation is Norwegian.
 DEFAULT_ZONES: dict[Family, str] = {
     Family.CHANGE_ORDERS: "Europe/Berlin",
     Family.CLASSOUND: "Europe/Berlin",
@@ -60,14 +61,20 @@ def parse_zones(overrides: str | None) -> dict[Family, ZoneInfo]:
     return zones
 
 
-try:
-    ZONES = parse_zones(os.environ.get(SETTING))
-except ValueError as e:  # a worker or starter must not compute a single date with it
-    raise SystemExit(str(e)) from None
+class _Zones:
+    """The zones of this program: the defaults until its main() sets the configured ones."""
+
+    current: dict[Family, ZoneInfo] = parse_zones(None)
+
+
+def use_zones(zones: dict[Family, ZoneInfo]) -> None:
+    """Sets the business zones of this program, once at its start (from parse_zones of its
+    setting), before it computes a date or runs a workflow."""
+    _Zones.current = dict(zones)
 
 
 def zone(family: Family, zones: dict[Family, ZoneInfo] | None = None) -> ZoneInfo:
-    return (zones or ZONES)[family]
+    return (zones or _Zones.current)[family]
 
 
 def business_today(

@@ -1,5 +1,6 @@
-"""The saved histories include processes of every kind started under the previous release
-(tests/histories/previous-release.yaml): the processes that will meet the new code. Together
+"""The saved histories include processes of every kind started under the release now in
+production (tests/histories/previous-release.yaml, release 1.0): the processes that will
+meet the next release's code. Together
 with tests/test_replay.py (which replays them all), an incompatible change without a patch
 fails CI for every workflow type, not only for those with a history recorded today."""
 

@@ -1,5 +1,6 @@
 """Saved histories replay against the current workflow code: a change that would break
-processes already running fails here (use workflow.patched for such changes).
+processes already running fails here (use workflow.patched for such changes, see
+tests/workflows/test_patching.py).
 
 Replay alone does not look at activity inputs, yet exactly-once rests on them: a retried
 activity of a running process finds its audit row only if the step keys the code schedules
@@ -27,7 +28,7 @@ from temporalio.worker import (
     WorkflowOutboundInterceptor,
 )
 
-from worker import WORKFLOWS
+from worker import WORKFLOWS, workflow_runner
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 
@@ -89,6 +90,7 @@ class StepKeyRecorder(Interceptor):
 
 async def replay(history: Path, **options) -> tuple[Any, list[Scheduled], list[Scheduled]]:
     recorder = StepKeyRecorder()
+    options.setdefault("workflow_runner", workflow_runner())  # the sandbox as in production
     replayer = Replayer(
         workflows=WORKFLOWS,
         data_converter=pydantic_data_converter,

@@ -1,4 +1,4 @@
-"""Customer accounts (seed 000 §3, §4).
+"""Customer accounts.
 
 AccountChange: one audited step, then done: fill in or correct an account's fields (how a
 quote rejected for a missing mandatory field is fixed), or the "new pipeline" (customer,
@@ -28,15 +28,17 @@ with workflow.unsafe.imports_passed_through():
         AccountStage,
         change_message,
     )
-    from workflows.process import ACTIVITY_TIMEOUT, Process, refused_reason
-    from workflows.rollout import versioning
-    from workflows.visibility import ACCOUNT_ID
+
+# Workflow code: imported again in each run's sandbox (see worker.workflow_runner).
+from workflows.process import ACTIVITY_TIMEOUT, Process, refused_reason
+from workflows.rollout import versioning
+from workflows.visibility import ACCOUNT_ID
 
 READ_DEADLINE = timedelta(minutes=2)
 
 
 @workflow.defn(name="AccountChange", versioning_behavior=versioning("AccountChange"))
-class AccountChange(Process):
+class AccountChange(Process[AccountChangeStatus, AccountStage]):
     kind = AccountKind.ACCOUNT_CHANGE
     final_stages = FINAL_STAGES
 

@@ -1,11 +1,11 @@
-"""Change order, quote based (seed 000 §2, §3, §6).
+"""Change order, quote based.
 Quote drafted -> save & mark as primary -> quick publish -> mark status as complete ->
 accepted (order for the partner to confirm) or rejected with its reason, then fixed and
 marked complete again. A published quote is never edited: "revise" duplicates it with
 the changes, and the duplicate becomes the primary quote to publish.
 
 A quote with CLASSOUND-FLAT lines is booked ("mark status as complete") and confirmed only
-once the LOA and the last invoice are uploaded to the process (seed 000 §5.1), with the same
+once the LOA and the last invoice are uploaded to the process, with the same
 `upload` step, checks and document records as the CLASSOUND order."""
 
 from temporalio import workflow
@@ -35,17 +35,11 @@ with workflow.unsafe.imports_passed_through():
     from domain.documents import REQUIRED_KINDS, DocumentKind, missing_documents
     from domain.errors import Refused
     from domain.order_lines import Plan, QuoteLine, plan_quote, revise_lines
-    from workflows.order_process import DOCUMENTS_GATE, OrderProcess
-    from workflows.process import (
-        permission_refusal,
-        refusal,
-        refused_reason,
-        rules_2026_12,
-    )
-    from workflows.rollout import versioning
 
-# workflow.patched id: histories recorded while a revision replaced every line replay so.
-REVISE_KEEPS_LINES = "revise-keeps-lines"
+# Workflow code: imported again in each run's sandbox (see worker.workflow_runner).
+from workflows.order_process import OrderProcess
+from workflows.process import permission_refusal, refusal, refused_reason
+from workflows.rollout import versioning
 
 
 @workflow.defn(name="ChangeOrder", versioning_behavior=versioning("ChangeOrder"))
@@ -63,24 +57,17 @@ class ChangeOrder(OrderProcess):
     @workflow.run
     async def run(self, request: ChangeOrderRequest) -> ProcessStatus:
         self._publish_ids()
-        one_step = rules_2026_12()
         if (
-            why := await self._refused_start(request.requested_by, checked_by_first_step=one_step)
+            why := await self._refused_start(request.requested_by, checked_by_first_step=True)
         ) is not None:
             return await self._refuse(why)
         try:
-            if one_step:
-                await self._open(request)
-            else:
-                plan = await self._plan(request.lines)
+            await self._open(request)
         except (Refused, ActivityError) as err:
             reason = refused_reason(err)
             if reason is None:
                 raise
             return await self._refuse(reason)
-        if not one_step:
-            self._publish_ids(with_next_stage=True)  # the quote's stage
-            await self._save_quote(request.lines, plan, request.requested_by, primary=False)
         self.validated = True
         # The staff steps below are updates; this waits for one of them to end the quote stage.
         await workflow.wait_condition(lambda: self.state.order_id is not None or self.finished)
@@ -97,9 +84,8 @@ class ChangeOrder(OrderProcess):
         return plan_quote(lines, pbx.licences, pbx.catalogue, today, pbx.flats)
 
     async def _open(self, request: ChangeOrderRequest) -> None:
-        """From RULES_2026_12 on (issue 14): the PBX check, the plan and quote v1 in one step
-        (one activity, one transaction, the start permission checked in it) instead of
-        load_pbx then save_quote; the same rules, the same step key."""
+        """The PBX check, the plan and quote v1 in one step (one activity, one transaction,
+        the start permission checked in it): a revision plans and saves in two."""
         quote = self._new_quote(request.lines, primary=False)
         opened = await self._act(
             ChangeOrderActivities.open_change_order,
@@ -162,7 +148,7 @@ class ChangeOrder(OrderProcess):
         self.state.notes = list(plan.notes)
         self._quote_stage()
 
-    # --- CLASSOUND documents (seed 000 §5.1) ------------------------------------------------
+    # --- CLASSOUND documents ------------------------------------------------
 
     def _missing_documents(self) -> list[str]:
         """What the current quote still needs before it can be booked: nothing without a
@@ -405,7 +391,7 @@ class ChangeOrder(OrderProcess):
                     await self._authorize("mark_complete", step.actor)
                 return self._answer(f"quote already accepted; order {self.state.order_id}")
             reason = self._complete_refusal()
-            if reason and workflow.patched(DOCUMENTS_GATE):
+            if reason:
                 raise refusal(reason)
             self.completions += 1
             completion = QuoteCompletion(
@@ -449,7 +435,7 @@ class ChangeOrder(OrderProcess):
 
     # duplicate a published quote with changes; the duplicate becomes primary
     def _revised_lines(self, revision: Revision) -> tuple[list[QuoteLine], list[str]]:
-        """The duplicate's lines: the original's, with the revision's changes (seed 000 §6)."""
+        """The duplicate's lines: the original's, with the revision's changes."""
         original = self._open_quote()
         try:
             return revise_lines(original.lines, revision.lines, revision.remove)
@@ -461,10 +447,7 @@ class ChangeOrder(OrderProcess):
         await self._authorize("revise", revision.actor)
         async with self._lock:
             original = self._open_quote()
-            if workflow.patched(REVISE_KEEPS_LINES):
-                lines, differences = self._revised_lines(revision)
-            else:
-                lines, differences = revision.lines, []
+            lines, differences = self._revised_lines(revision)
             try:
                 plan = await self._plan(lines)
             except (Refused, ActivityError) as err:

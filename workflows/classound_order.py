@@ -1,4 +1,4 @@
-"""CLASSOUND activation and number porting (SPEC §2, seed 000 §5, §5.1); "Classound ordering"
+"""CLASSOUND activation and number porting; "Classound ordering"
 for an existing CLASSOUND customer is the same process with `existing_customer`.
 
 1. Order placed -> a ticket asks the reseller for the signed LOA and the last invoice of the
@@ -14,7 +14,7 @@ for an existing CLASSOUND customer is the same process with `existing_customer`.
 
 Phone numbers never enter this workflow: it knows how many numbers are ported, not which."""
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
@@ -56,31 +56,25 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.documents import REQUIRED_KINDS, DocumentKind, missing_documents
     from domain.errors import Refused
-    from workflows.process import SYSTEM, Process, refusal, refused_reason
-    from workflows.rollout import versioning
+
+# Workflow code: imported again in each run's sandbox (see worker.workflow_runner).
+from workflows.process import SYSTEM, Process, refusal, refused_reason
+from workflows.rollout import versioning
 
 
-# Porting days are business days (Europe/Berlin by default): the numbers go live at 00:00
-# local time. Processes started before this rule keep UTC days so their history replays.
-BUSINESS_DAYS_PATCH = "classound-business-days"
-
-
-def porting_moment(day: date, business_days: bool = True) -> datetime:
-    """The numbers go live at the start of the porting day, local business time."""
-    if business_days:
-        return start_of_business_day(day, Family.CLASSOUND)
-    return datetime.combine(day, time(0, 0), tzinfo=UTC)
+def porting_moment(day: date) -> datetime:
+    """Porting days are business days: the numbers go live at 00:00 local business time."""
+    return start_of_business_day(day, Family.CLASSOUND)
 
 
 @workflow.defn(name="ClassoundOrder", versioning_behavior=versioning("ClassoundOrder"))
-class ClassoundOrder(Process):
+class ClassoundOrder(Process[ClassoundStatus, Stage]):
     kind = ProcessKind.CLASSOUND_ORDER
     final_stages = FINAL_STAGES
 
     @workflow.init
     def __init__(self, request: ClassoundRequest) -> None:
         self._init_process()
-        self.business_days = workflow.patched(BUSINESS_DAYS_PATCH)
         self.state = ClassoundStatus(
             process_id=workflow.info().workflow_id,
             stage=Stage.VALIDATING,
@@ -206,15 +200,16 @@ class ClassoundOrder(Process):
             )
             if at > workflow.now():
                 seen = self.deadline_changes
-                try:
-                    await workflow.wait_condition(
-                        lambda seen=seen: (
-                            self.confirmed_period == self.period
-                            or self.finished
-                            or self.deadline_changes != seen
-                        ),
-                        timeout=at - workflow.now(),
+
+                def moved(seen: int = seen) -> bool:
+                    return (
+                        self.confirmed_period == self.period
+                        or self.finished
+                        or self.deadline_changes != seen
                     )
+
+                try:
+                    await workflow.wait_condition(moved, timeout=at - workflow.now())
                 except TimeoutError:
                     pass
                 continue  # look again: what is due now
@@ -471,7 +466,8 @@ class ClassoundOrder(Process):
             now = workflow.now()
             timeout: timedelta | None = None
             if self.state.stage == Stage.PORTING_SCHEDULED:
-                at = porting_moment(self.state.porting_date, self.business_days)
+                assert self.state.porting_date is not None  # scheduled: the carrier set it
+                at = porting_moment(self.state.porting_date)
                 if at <= now:
                     await self._activate()
                     continue
@@ -482,17 +478,19 @@ class ClassoundOrder(Process):
                     await self._chase_carrier()
                     continue
                 timeout = chase_at - now
-            seen = self.carrier_answers
+
+            def answered(seen: int = self.carrier_answers) -> bool:
+                return self.carrier_answers != seen or self.finished
+
             try:
-                await workflow.wait_condition(
-                    lambda seen=seen: self.carrier_answers != seen or self.finished, timeout=timeout
-                )
+                await workflow.wait_condition(answered, timeout=timeout)
             except TimeoutError:
                 pass
 
     async def _chase_carrier(self) -> None:
         async with self._lock:
             attempt = self.state.attempt
+            assert attempt is not None  # a porting request was submitted
             if self.state.stage != Stage.PORTING_REQUESTED or attempt.chase_ticket is not None:
                 return
             attempt.chase_ticket = await self._act(
@@ -615,10 +613,11 @@ class ClassoundOrder(Process):
             if (
                 self.state.stage != Stage.PORTING_SCHEDULED
                 or day is None
-                or porting_moment(day, self.business_days) > workflow.now()
+                or porting_moment(day) > workflow.now()
             ):
                 return  # refused, moved or cancelled meanwhile
             attempt = self.state.attempt
+            assert attempt is not None  # scheduled for a porting request
             self._set_stage(
                 Stage.ACTIVATING,
                 f"activating {self.state.numbers} DID(s) on PBX {self.state.pbx_id}",
@@ -666,8 +665,7 @@ class ClassoundOrder(Process):
             raise refusal(str(e)) from None
         return False
 
-    @workflow.update
-    async def cancel(self, c: Cancellation) -> StepAnswer:
+    async def _cancel(self, c: Cancellation) -> StepAnswer:
         await self._authorize("cancel", c.actor)
         async with self._lock:
             if self._check_cancel(c):
@@ -675,12 +673,12 @@ class ClassoundOrder(Process):
             await self._close(Stage.CANCELLED, f"cancelled by {c.actor}: {c.reason}", c.actor)
             return self._answer(f"{self.state.process_id} cancelled")
 
-    @cancel.validator
     def _validate_cancel(self, c: Cancellation) -> None:
         self._check_cancel(c)
 
     async def _close(self, stage: Stage, reason: str, actor: str) -> None:
-        with_carrier = self.state.stage in CARRIER_STAGES and self.state.attempt is not None
+        attempt = self.state.attempt
+        with_carrier = self.state.stage in CARRIER_STAGES and attempt is not None
         ticket_id = await self._act(
             ClassoundActivities.close_classound_order,
             ClassoundClosure(
@@ -690,7 +688,7 @@ class ClassoundOrder(Process):
                 account_id=self.state.account_id,
                 pbx_id=self.state.pbx_id,
                 partner_id=self.state.partner_id or "",
-                withdraw_attempt=self.state.attempt.attempt if with_carrier else None,
+                withdraw_attempt=attempt.attempt if with_carrier and attempt else None,
             ),
             f"{stage.value}: {reason}",
         )
@@ -705,6 +703,4 @@ class ClassoundOrder(Process):
         return StepAnswer(message=message, stage=self.state.stage)
 
     def _today(self) -> date:
-        if self.business_days:
-            return business_today(workflow.now(), Family.CLASSOUND)
-        return workflow.now().date()
+        return business_today(workflow.now(), Family.CLASSOUND)

@@ -1,4 +1,4 @@
-"""Client onboarding (seed 002): one process per existing client, `client-onboarding-<id>`.
+"""Client onboarding: one process per existing client, `client-onboarding-<id>`.
 Billing information (skipped where it already exists) -> contract terms (payment details,
 contract period) -> the contract drafted with parts defaulted from the services already
 assigned to the client -> staff confirm or change each part's price -> contract active:
@@ -48,15 +48,17 @@ with workflow.unsafe.imports_passed_through():
         what_client_lacks,
     )
     from domain.steps import Cancellation, StaffStep, StepAnswer
-    from workflows.process import Process, refusal, refused_reason
-    from workflows.rollout import versioning
-    from workflows.visibility import ACCOUNT_ID, PARTNER_ID, PROCESS_KIND
+
+# Workflow code: imported again in each run's sandbox (see worker.workflow_runner).
+from workflows.process import Process, refusal, refused_reason
+from workflows.rollout import versioning
+from workflows.visibility import ACCOUNT_ID, PARTNER_ID, PROCESS_KIND
 
 Stage = OnboardingStage
 
 
 @workflow.defn(name="ClientOnboarding", versioning_behavior=versioning("ClientOnboarding"))
-class ClientOnboarding(Process):
+class ClientOnboarding(Process[OnboardingStatus, OnboardingStage]):
     kind = ProcessKind.CLIENT_ONBOARDING
     final_stages = ONBOARDING_FINAL
 
@@ -120,7 +122,7 @@ class ClientOnboarding(Process):
 
     # --- what the client lacks, in the stage and current details ----------------------------
 
-    def _publish_ids(self) -> None:
+    def _publish_ids(self, *, with_next_stage: bool = False) -> None:
         """Only the ids the start did not set already (the starter and the campaign set
         kind and client): a campaign starts thousands, and each upsert is a history event."""
         have = workflow.info().typed_search_attributes
@@ -295,7 +297,7 @@ class ClientOnboarding(Process):
 
     async def _advance(self, actor: str) -> None:
         """Once billing information and terms are there, the contract is drafted with its
-        parts defaulted from the services already assigned (seed 002, step 3.4)."""
+        parts defaulted from the services already assigned."""
         s = self.state
         if (
             s.billing_information
@@ -395,6 +397,7 @@ class ClientOnboarding(Process):
             )
             s.contract_active = True
             self._show_stage()
+            assert s.terms is not None  # a contract is drawn up from its terms
             return self._answer(
                 f"contract {s.contract_id} active from {s.terms.start_date}: "
                 f"{len(s.parts)} part(s), {s.currency} {s.monthly_total} a "
@@ -412,8 +415,7 @@ class ClientOnboarding(Process):
             return
         self._check_open()
 
-    @workflow.update
-    async def cancel(self, c: Cancellation) -> StepAnswer:
+    async def _cancel(self, c: Cancellation) -> StepAnswer:
         """Staff stop onboarding this client; a draft contract is cancelled with it. The
         billing information stays: it is true whether or not onboarding goes on."""
         await self._authorize("cancel", c.actor)
@@ -436,6 +438,5 @@ class ClientOnboarding(Process):
             draft = f"; draft contract {s.contract_id} cancelled" if s.contract_id else ""
             return self._answer(f"onboarding of client {s.account_id} cancelled{draft}")
 
-    @cancel.validator
     def _validate_cancel(self, c: Cancellation) -> None:
         self._check_cancel()

@@ -1,4 +1,4 @@
-"""Fast change order (seed 000 §1): licence counts on an active PBX, no quote.
+"""Fast change order: licence counts on an active PBX, no quote.
 Validate -> order awaiting partner confirmation -> partner notified -> partner confirms
 -> licences applied.
 
@@ -14,16 +14,15 @@ with workflow.unsafe.imports_passed_through():
     from domain.change_order import (
         FastChangeOpening,
         FastChangeRequest,
-        NewOrder,
         ProcessKind,
         ProcessStatus,
-        check_pbx_active,
     )
-    from domain.errors import Refused
-    from domain.order_lines import plan_fast_change
-    from workflows.order_process import OrderProcess
-    from workflows.process import refused_reason
-    from workflows.rollout import versioning
+    from domain.order_lines import Plan
+
+# Workflow code: imported again in each run's sandbox (see worker.workflow_runner).
+from workflows.order_process import OrderProcess
+from workflows.process import refused_reason
+from workflows.rollout import versioning
 
 
 @workflow.defn(name="FastChangeOrder", versioning_behavior=versioning("FastChangeOrder"))
@@ -37,47 +36,11 @@ class FastChangeOrder(OrderProcess):
     @workflow.run
     async def run(self, request: FastChangeRequest) -> ProcessStatus:
         self._publish_ids()
-        lean = self._lean()
         if (
-            why := await self._refused_start(request.requested_by, checked_by_first_step=lean)
+            why := await self._refused_start(request.requested_by, checked_by_first_step=True)
         ) is not None:
             return await self._refuse(why)
-        if lean:
-            return await self._run_in_one_step(request)
-        try:
-            pbx = await self._load_pbx([line.sku for line in request.lines])
-            self._publish_ids()
-            check_pbx_active(pbx)
-            plan = plan_fast_change(
-                request.lines,
-                pbx.licences,
-                pbx.catalogue,
-                business_today(workflow.now(), Family.CHANGE_ORDERS),
-            )
-        except (Refused, ActivityError) as err:
-            reason = refused_reason(err)
-            if reason is None:
-                raise
-            return await self._refuse(reason)
-
-        self._planned(plan)
-        self.state.order_id = self._order_draft().order_id
-        await self._act(
-            ChangeOrderActivities.create_order,
-            NewOrder(
-                key=self._key("create-order", request.requested_by), order=self._order_draft()
-            ),
-            f"create order {self.state.order_id}, notify partner",
-        )
-        self._order_created(self.state.order_id)
-        self.validated = True
-        await self._await_partner_then_apply()
-        return await self._end()
-
-    async def _run_in_one_step(self, request: FastChangeRequest) -> ProcessStatus:
-        """Under lean-visibility (issue 14): the PBX check, the plan and the order in one
-        step (one activity, one transaction) instead of load_pbx then create_order; the
-        same rules (check_pbx_active, plan_fast_change), the same step key."""
+        # The PBX check, the plan and the order in one step: one activity, one transaction.
         order_id = f"order-{self.ref}"
         try:
             opened = await self._act(
@@ -104,7 +67,7 @@ class FastChangeOrder(OrderProcess):
         await self._await_partner_then_apply()
         return await self._end()
 
-    def _planned(self, plan) -> None:
+    def _planned(self, plan: Plan) -> None:
         self.state.lines = plan.lines
         self.state.targets = plan.targets
         self.state.notes = [

@@ -1,4 +1,4 @@
-"""Invoicing run (seed 002, "Abrechnungsprozess"): `invoicing-run-<partner>-<YYYY-MM>`.
+"""Invoicing run ("Abrechnungsprozess"): `invoicing-run-<partner>-<YYYY-MM>`.
 The first run of a partner stops for staff to review the invoice-numbering settings
 (prefix, next number, format: they should match the accounting software) and continues
 only once staff confirm them, changed or not. Then it issues one invoice per active
@@ -13,6 +13,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.psa import PsaActivities
     from domain.business_time import Family, business_today
     from domain.invoicing import (
+        NumberingSettings,
         invoice_number,
         numbering_problems,
         period_label,
@@ -33,17 +34,16 @@ with workflow.unsafe.imports_passed_through():
         ProcessKind,
     )
     from domain.steps import StepAnswer
-    from workflows.process import Process, refusal, refused_reason
-    from workflows.rollout import versioning
+
+# Workflow code: imported again in each run's sandbox (see worker.workflow_runner).
+from workflows.process import Process, refusal, refused_reason
+from workflows.rollout import versioning
 
 Stage = InvoicingStage
-# Runs that wait for the review re-read the partner's numbering on a durable timer; runs
-# started before that change wait as they did (their history has no such timer).
-SEES_OTHER_REVIEWS = "numbering-seen-by-every-run"
 
 
 @workflow.defn(name="InvoicingRun", versioning_behavior=versioning("InvoicingRun"))
-class InvoicingRun(Process):
+class InvoicingRun(Process[InvoicingStatus, InvoicingStage]):
     kind = ProcessKind.INVOICING_RUN
     final_stages = INVOICING_FINAL
 
@@ -84,19 +84,16 @@ class InvoicingRun(Process):
             self._refused_at_start(Stage.REFUSED, reason)
             return await self._end()
         s.next_invoice_number = self._next_number()
-        if not s.numbering.reviewed:
+        if not self.numbering.reviewed:
             # The first run: nothing is issued before staff confirm the numbering.
             self._set_stage(
                 Stage.AWAITING_REVIEW,
                 f"waiting for staff to review the invoice numbering: prefix "
-                f"{s.numbering.prefix!r}, next number {s.numbering.next_number}, format "
-                f"{s.numbering.format} (the first invoice would be {s.next_invoice_number})",
+                f"{self.numbering.prefix!r}, next number {self.numbering.next_number}, format "
+                f"{self.numbering.format} (the first invoice would be {s.next_invoice_number})",
             )
             self.validated = True
-            if workflow.patched(SEES_OTHER_REVIEWS):
-                await self._wait_for_review(request.partner_id)
-            else:
-                await workflow.wait_condition(lambda: s.numbering.reviewed)
+            await self._wait_for_review(request.partner_id)
 
         self.validated = True
         self._set_stage(Stage.ISSUING, f"issuing the invoices of {s.period}")
@@ -130,7 +127,7 @@ class InvoicingRun(Process):
             f"count the invoices of {s.period}",
         )
         s.already_issued = counts.invoices - s.issued
-        s.numbering = s.numbering.model_copy(update={"next_number": counts.next_number})
+        s.numbering = self.numbering.model_copy(update={"next_number": counts.next_number})
         s.next_invoice_number = self._next_number()
         numbers = (
             ""
@@ -149,34 +146,40 @@ class InvoicingRun(Process):
         )
         return await self._end()
 
+    @property
+    def numbering(self) -> NumberingSettings:
+        """The partner's numbering: loaded first, before anything reads it."""
+        assert self.state.numbering is not None
+        return self.state.numbering
+
     def _next_number(self) -> str:
-        n = self.state.numbering
+        n = self.numbering
         return invoice_number(n, n.next_number, self.period)
 
     async def _wait_for_review(self, partner_id: str) -> None:
         """Until this run or another run of the partner has the numbering reviewed: one
         review per partner, so a review done elsewhere ends this wait too."""
-        s, polls = self.state, 0
-        while not s.numbering.reviewed:
+        polls = 0
+        while not self.numbering.reviewed:
             try:
                 await workflow.wait_condition(
-                    lambda: s.numbering.reviewed, timeout=review_poll_after(polls)
+                    lambda: self.numbering.reviewed, timeout=review_poll_after(polls)
                 )
                 return
             except TimeoutError:
                 pass
             polls += 1
-            if s.numbering.reviewed or self._lock.locked():
+            if self.numbering.reviewed or self._lock.locked():
                 continue  # a review on this run is under way: it settles the numbering
             numbering = await self._act(
                 PsaActivities.load_numbering,
                 NumberingLookup(partner_id=partner_id),
                 f"look whether the invoice numbering of {partner_id} has been reviewed",
             )
-            if numbering.reviewed and not s.numbering.reviewed and not self._lock.locked():
+            if numbering.reviewed and not self.numbering.reviewed and not self._lock.locked():
                 self._learn(numbering)
 
-    def _learn(self, numbering) -> None:
+    def _learn(self, numbering: NumberingSettings) -> None:
         """Another run's review: this run uses it, and says so."""
         s = self.state
         s.numbering = numbering
@@ -223,7 +226,7 @@ class InvoicingRun(Process):
             if settings is None:
                 return StepAnswer(
                     message=f"the invoice numbering was already reviewed by "
-                    f"{s.numbering.confirmed_by} ({s.numbering.words()}); nothing changed",
+                    f"{self.numbering.confirmed_by} ({self.numbering.words()}); nothing changed",
                     stage=s.stage,
                 )
             prefix, next_number, fmt = settings
@@ -250,7 +253,7 @@ class InvoicingRun(Process):
                     NumberingLookup(partner_id=s.partner_id),
                     f"load the invoice numbering of {s.partner_id}",
                 )
-                if numbering.reviewed and not s.numbering.reviewed:
+                if numbering.reviewed and not self.numbering.reviewed:
                     self._learn(numbering)
                 raise refusal(reason) from None
             if confirmed.by_this_review:
@@ -262,11 +265,11 @@ class InvoicingRun(Process):
                     f"{s.next_invoice_number}"
                 )
             else:
-                if not s.numbering.reviewed:
+                if not self.numbering.reviewed:
                     self._learn(confirmed.settings)
                 message = (
                     f"the invoice numbering was already reviewed by "
-                    f"{s.numbering.confirmed_by} (another run) with the same settings; "
+                    f"{self.numbering.confirmed_by} (another run) with the same settings; "
                     f"this run uses it, next invoice {s.next_invoice_number}"
                 )
             return StepAnswer(message=message, stage=Stage.ISSUING)

@@ -1,4 +1,4 @@
-"""Onboarding campaign (SPEC §4): one command onboards every existing client that lacks
+"""Onboarding campaign: one command onboards every existing client that lacks
 billing information or a contract. A parent process pages through those clients by id
 and starts one client onboarding per client as a child (`client-onboarding-<id>`), a
 window of them at a time.
@@ -41,13 +41,15 @@ with workflow.unsafe.imports_passed_through():
         onboarding_id,
         progress_line,
     )
-    from workflows.process import Process
-    from workflows.rollout import versioning
-    from workflows.visibility import ACCOUNT_ID, PARTNER_ID, PROCESS_KIND
+
+# Workflow code: imported again in each run's sandbox (see worker.workflow_runner).
+from workflows.process import Process
+from workflows.rollout import versioning
+from workflows.visibility import ACCOUNT_ID, PARTNER_ID, PROCESS_KIND
 
 
 @workflow.defn(name="OnboardingCampaign", versioning_behavior=versioning("OnboardingCampaign"))
-class OnboardingCampaign(Process):
+class OnboardingCampaign(Process[CampaignStatus, CampaignStage]):
     kind = ProcessKind.ONBOARDING_CAMPAIGN
     final_stages = frozenset({CampaignStage.DONE})
 

@@ -3,6 +3,7 @@
 
 import asyncio
 from datetime import timedelta
+from typing import ClassVar
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
@@ -26,21 +27,19 @@ with workflow.unsafe.imports_passed_through():
         StepAnswer,
     )
     from domain.confirmation import EXPIRES_AFTER, next_confirmation_event
-    from workflows.process import (
-        SYSTEM,
-        Process,
-        business_refusal,
-        permission_refusal,
-        refusal,
-        rules_2026_12,
-    )
 
-# workflow.patched ids: histories recorded before these rules replay unchanged.
-DOCUMENTS_GATE = "order-classound-documents"
+# Workflow code: imported again in each run's sandbox (see worker.workflow_runner).
+from workflows.process import (
+    SYSTEM,
+    Process,
+    business_refusal,
+    permission_refusal,
+    refusal,
+)
 
 
-class OrderProcess(Process):
-    kind: ProcessKind
+class OrderProcess(Process[ProcessStatus, Stage]):
+    kind: ClassVar[ProcessKind]
     final_stages = frozenset(FINAL_STAGES)
     lean_visibility = True
 
@@ -115,8 +114,6 @@ class OrderProcess(Process):
                     lambda: self.confirmed_by is not None or self.finished,
                     timeout=max(at - workflow.now(), timedelta(seconds=1)),
                 )
-                if not rules_2026_12():  # before: the run applies the confirmation
-                    break
                 # the confirmation's own update applies the order: its outcome is awaited
                 await workflow.wait_condition(lambda: self.finished or self.confirmed_by is None)
                 if self.finished:
@@ -146,22 +143,11 @@ class OrderProcess(Process):
                 )
                 self.state.reminders_sent = n
                 self.state.revision += 1
-        if self.finished:
-            return
-        async with self._lock:
-            # A cancel may have held the lock while the confirmation arrived: what was true
-            # before waiting for the lock is checked again (issue 16: closed twice).
-            if self.finished:
-                return
-            await self._apply()
 
     async def _until(self, condition, timeout: timedelta) -> None:
-        """workflow.wait_condition with a timeout (TimeoutError). Under LEAN the timer is
-        not cancelled when the condition comes first: it ends with the run (the partner's
-        confirmation leads to the end), and cancelling it costs a command and an event."""
-        if not self._lean():
-            await workflow.wait_condition(condition, timeout=timeout)
-            return
+        """workflow.wait_condition with a timeout (TimeoutError). The timer is not cancelled
+        when the condition comes first: it ends with the run (the partner's confirmation
+        leads to the end), and cancelling it costs a command and an event."""
         timer = asyncio.ensure_future(asyncio.sleep(timeout.total_seconds()))
         met = asyncio.ensure_future(workflow.wait_condition(condition))
         await workflow.wait([timer, met], return_when=asyncio.FIRST_COMPLETED)
@@ -185,9 +171,9 @@ class OrderProcess(Process):
                 f"apply order {self.state.order_id}",
             )
         except ActivityError as err:
-            # From RULES_2026_12 on the partner's `confirm` applies the order in its own step,
-            # whose transaction checks the person (issue 14): refused, the order waits on.
-            if rules_2026_12() and (why := permission_refusal(err)) is not None:
+            # The partner's `confirm` applies the order in its own step, whose transaction
+            # checks the person: refused, the order waits on.
+            if (why := permission_refusal(err)) is not None:
                 # nothing was written: the order waits for its partner as before
                 self.confirmed_by = None
                 self._set_stage(Stage.AWAITING_PARTNER, waiting[1])
@@ -243,11 +229,10 @@ class OrderProcess(Process):
                     await self._authorize("confirm", step.actor)
             else:
                 reason = self._confirm_refusal()
-                if reason and workflow.patched(DOCUMENTS_GATE):
+                if reason:
                     raise refusal(reason)
                 self.confirmed_by = step.actor
-                if in_step:
-                    await self._apply()
+                await self._apply()
         await workflow.wait_condition(lambda: self.finished)
         if self.state.stage != Stage.APPLIED:
             raise refusal(f"order {self.state.order_id} was not applied: {self.state.waiting_for}")
@@ -281,8 +266,7 @@ class OrderProcess(Process):
         if self.finished:
             raise refusal(f"the process has ended ({self.state.stage.value}); nothing to cancel")
 
-    @workflow.update
-    async def cancel(self, c: Cancellation) -> StepAnswer:
+    async def _cancel(self, c: Cancellation) -> StepAnswer:
         await self._authorize("cancel", c.actor)
         async with self._lock:
             self._check_cancel()
@@ -290,7 +274,6 @@ class OrderProcess(Process):
                 await self._close(Stage.CANCELLED, f"cancelled by {c.actor}: {c.reason}", c.actor)
         return StepAnswer(message=f"{self.state.process_id} cancelled", stage=self.state.stage)
 
-    @cancel.validator
     def _validate_cancel(self, c: Cancellation) -> None:
         self._check_cancel()
 

@@ -1,5 +1,5 @@
-"""Partner onboarding (seed 004 "Activation de la gestion des relations avec les partenaires",
-"Création de comptes et de contacts partenaires"; seed 003, the partner seller's first login).
+"""Partner onboarding ("Activation de la gestion des relations avec les partenaires",
+"Création de comptes et de contacts partenaires"; the partner seller's first login).
 
 PartnerManagement: enable partner relationship management, once and for good.
 PartnerOnboarding, one per partner account, open while the account is active:
@@ -38,16 +38,18 @@ with workflow.unsafe.imports_passed_through():
         RosterChange,
         StepAnswer,
     )
-    from workflows.process import Process, refusal, refused_reason
-    from workflows.rollout import (
-        continue_as_new_on_current_version,
-        new_version_available,
-        versioning,
-    )
+
+# Workflow code: imported again in each run's sandbox (see worker.workflow_runner).
+from workflows.process import Process, refusal, refused_reason
+from workflows.rollout import (
+    continue_as_new_on_current_version,
+    new_version_available,
+    versioning,
+)
 
 
 @workflow.defn(name="PartnerManagement", versioning_behavior=versioning("PartnerManagement"))
-class PartnerManagement(Process):
+class PartnerManagement(Process[PartnerManagementStatus, PartnerStage]):
     """ "Enable PRM": a second enable changes nothing and says so; a disable is refused."""
 
     kind = PartnerKind.PARTNER_MANAGEMENT
@@ -103,7 +105,7 @@ class PartnerManagement(Process):
 
 
 @workflow.defn(name="PartnerOnboarding", versioning_behavior=versioning("PartnerOnboarding"))
-class PartnerOnboarding(Process):
+class PartnerOnboarding(Process[PartnerAccountStatus, PartnerStage]):
     kind = PartnerKind.PARTNER_ACCOUNT
     final_stages = ACCOUNT_FINAL
 

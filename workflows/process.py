@@ -4,16 +4,19 @@ summaries and one activity policy, the `started` answer for the starter, busines
 refusals, and "needs attention" (a step that cannot go on waits for staff to `retry` or
 `cancel` it).
 
-A process class sets `kind` (a StrEnum) and `final_stages`, and keeps `self.state`, a
-pydantic model with at least: process_id, stage, waiting_for, since, revision, account_id
-and partner_id (None where there is none)."""
+A process class is a `Process[State, Stage]`: it sets `kind` (a StrEnum) and
+`final_stages`, and keeps `self.state`, a pydantic model with the fields of `ProcessState`.
+A process that may be cancelled outside "needs attention" answers `cancel` through
+`_cancel` and `_validate_cancel` (the `cancel` update itself is the kernel's)."""
 
 import asyncio
-from datetime import timedelta
-from typing import Any
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError, TimeoutError
 
 with workflow.unsafe.imports_passed_through():
@@ -21,7 +24,9 @@ with workflow.unsafe.imports_passed_through():
     from domain.errors import NOT_PERMITTED, REFUSED, Refused
     from domain.permissions import Facts, decide
     from domain.steps import BAD_DATA, Cancellation, StaffStep, StepAnswer, StepKey
-    from workflows.visibility import ACCOUNT_ID, PARTNER_ID, PROCESS_KIND, STAGE
+
+# Workflow code: imported again in each run's sandbox (see worker.workflow_runner).
+from workflows.visibility import ACCOUNT_ID, PARTNER_ID, PROCESS_KIND, STAGE
 
 SYSTEM = "partnerflow"
 
@@ -39,12 +44,6 @@ ACTIVITY_RETRIES = RetryPolicy(
 )
 NEEDS_ATTENTION = "needs-attention"  # the Stage search attribute while a step is stuck
 ABANDONED = "Abandoned"
-# Step keys carry the run chain from this change on; processes that were running before
-# keep keys without it, so their steps already written are still found.
-RUN_KEYS = "step-keys-by-run"
-# Every human step asks the directory first (issue 10); processes from before keep their
-# histories (the store still checks their steps, see Process._key).
-AUTHORIZE = "authorize-steps"
 AUTHORIZE_TIMEOUT = timedelta(seconds=10)
 
 
@@ -54,8 +53,6 @@ async def authorize(permission: str, actor: str, facts: Facts) -> str | None:
     system's own name is refused for any human step without asking."""
     if actor == SYSTEM:
         return decide(permission, actor, None, facts)
-    if not since(AUTHORIZE):
-        return None
     verdict: Verdict = await workflow.execute_local_activity_method(
         PeopleActivities.authorize,
         Authorization(
@@ -69,37 +66,9 @@ async def authorize(permission: str, actor: str, facts: Facts) -> str | None:
     return verdict.refused
 
 
-# Issue 14: search attributes written only when a value changes (ids given at start are not
-# written again, the partner id goes with the next stage), no Stage write for a step in
-# flight, and no timer cancelled when the partner confirms. Runs recorded before keep theirs.
-LEAN = "lean-visibility"
-# Issue 14: a run started from this release on records this one marker for the three rules
-# above, where it used to record one per rule: every workflow.patched marker also costs the
-# history a TemporalChangeVersion search attribute upsert, a visibility write on the server.
-# With it come the rules that need no marker of their own (see Process._refused_start).
-# Runs recorded before replay with the markers they have.
-RULES_2026_12 = "rules-2026-12"
-
-
-# Only the benches' `--before` sets it False (new runs then take the paths from before).
-RULES_ON = True
-
-
-def rules_2026_12() -> bool:
-    """Whether this run follows RULES_2026_12 (the marker is recorded at the first ask)."""
-    return RULES_ON and workflow.patched(RULES_2026_12)
-
-
-def since(patch: str) -> bool:
-    """Whether this run follows `patch` (RUN_KEYS, AUTHORIZE or LEAN): every run from
-    RULES_2026_12 on, and the runs recorded before it that took `patch` itself."""
-    return rules_2026_12() or workflow.patched(patch)
-
-
 def run_chain() -> str:
-    """The step keys' run for a workflow that is not a Process (see Process._run_chain);
-    call it once per run."""
-    return workflow.info().first_execution_run_id if since(RUN_KEYS) else ""
+    """The step keys' run for a workflow that is not a Process (see Process._run_chain)."""
+    return workflow.info().first_execution_run_id
 
 
 def attention_reason(err: ActivityError) -> str:
@@ -110,7 +79,8 @@ def attention_reason(err: ActivityError) -> str:
     if isinstance(cause, TimeoutError):
         last = cause.cause
         why = f" (last error: {last.message})" if isinstance(last, FailureError) else ""
-        return f"no answer within {ACTIVITY_DEADLINE} ({cause.type.name.lower()}){why}"
+        kind = cause.type.name.lower() if cause.type is not None else "timeout"
+        return f"no answer within {ACTIVITY_DEADLINE} ({kind}){why}"
     if isinstance(cause, FailureError):
         return f"failed {ACTIVITY_RETRIES.maximum_attempts} times: {cause.message}"
     return str(cause or err)
@@ -147,29 +117,56 @@ def refused_reason(err: BaseException) -> str | None:
     return None
 
 
-class Process:
-    kind: Any
-    final_stages: frozenset
-    state: Any
-    # Processes whose search attribute writes follow LEAN (issue 14); the others write as
-    # before and never record the patch.
-    lean_visibility = False
+StageT = TypeVar("StageT", bound=StrEnum)
+
+
+class ProcessState(Protocol[StageT]):
+    """What the kernel reads and writes of a process's status model."""
+
+    process_id: str
+    stage: StageT
+    waiting_for: str
+    since: datetime
+    revision: int
+    notes: list[str]
+
+    @property
+    def account_id(self) -> str | None: ...
+
+    @property
+    def partner_id(self) -> str | None: ...
+
+
+StateT = TypeVar("StateT", bound=ProcessState[Any])
+ArgT = TypeVar("ArgT")
+ResultT = TypeVar("ResultT")
+# An activity method as the SDK takes it: unbound, one argument.
+Activity = Callable[[Any, ArgT], Awaitable[ResultT]]
+
+
+class Process(Generic[StateT, StageT]):
+    kind: ClassVar[StrEnum]
+    final_stages: ClassVar[frozenset[StrEnum]]
+    state: StateT
+    # Order processes write a search attribute only when its value changes, hold the ids
+    # back for the next stage, write no Stage for a step in flight and leave the partner's
+    # timer to end with the run: each write is a visibility write on the server, and these
+    # processes run by the thousand. The others write each value as they set it.
+    lean_visibility: ClassVar[bool] = False
 
     def _init_process(self) -> None:
         self.validated = False
         self.refusal: str | None = None
         self._lock = asyncio.Lock()
-        self._run_keys: bool | None = None
         self._attention: str | None = None  # the reason while a step needs attention
         self._attention_step = ""
         self._decisions: list[tuple[str, str, str]] = []  # (retry|cancel, actor, reason)
         self._abandoned = False
-        self._cancel_installed = False
         self._starts = 0
         # actor -> the permission last granted to them, and the facts it was granted on
         self._granted: dict[str, tuple[str, Facts]] = {}
-        self._lean_run: bool | None = None
-        self._pending: dict[str, Any] = {}  # search attribute updates not yet written
+        # search attribute updates not yet written
+        self._pending: dict[str, SearchAttributeUpdate[Any]] = {}
 
     @property
     def ref(self) -> str:
@@ -178,56 +175,45 @@ class Process:
 
     @property
     def finished(self) -> bool:
-        return self.state.stage in self.final_stages or getattr(self, "_abandoned", False)
+        return self.state.stage in self.final_stages or self._abandoned
 
     # --- ops visibility ---------------------------------------------------------------------
 
-    def _lean(self) -> bool:
-        """LEAN applies to this run (decided once, at the first search attribute write)."""
-        if not self.lean_visibility:
-            return False
-        if getattr(self, "_lean_run", None) is None:
-            self._lean_run = since(LEAN)
-        return bool(self._lean_run)
-
-    def _upsert(self, updates: list, *, now: bool = True) -> None:
-        """Writes search attributes. Under LEAN only the values that differ from what the
-        process already shows (given at start or written before), together with those held
+    def _upsert(self, updates: list[SearchAttributeUpdate[Any]], *, now: bool = True) -> None:
+        """Writes search attributes. A lean process writes only the values that differ from
+        what it already shows (given at start or written before), together with those held
         back by `now=False` (written with the next write)."""
-        if not self._lean():
+        if not self.lean_visibility:
             workflow.upsert_search_attributes(updates)
             return
-        pending = getattr(self, "_pending", None)
-        if pending is None:
-            pending = self._pending = {}
         for u in updates:
-            pending[u.key.name] = u
+            self._pending[u.key.name] = u
         if not now:
             return
         shown = workflow.info().typed_search_attributes
-        changed = [u for u in pending.values() if shown.get(u.key) != u.value]
-        pending.clear()
+        changed = [u for u in self._pending.values() if shown.get(u.key) != u.value]
+        self._pending.clear()
         if changed:
             workflow.upsert_search_attributes(changed)
 
-    def _set_stage(self, stage: Any, waiting_for: str, *, in_flight: bool = False) -> None:
-        """`in_flight`: a step that takes milliseconds (applying); under LEAN its stage is
-        not written as the Stage search attribute (the current details say it, and a step
-        that stalls shows needs-attention)."""
+    def _set_stage(self, stage: StageT, waiting_for: str, *, in_flight: bool = False) -> None:
+        """`in_flight`: a step that takes milliseconds (applying); a lean process does not
+        write its stage as the Stage search attribute (the current details say it, and a
+        step that stalls shows needs-attention)."""
         self.state.stage = stage
         self.state.waiting_for = waiting_for
         self.state.since = workflow.now()
         self.state.revision += 1
-        if not (in_flight and self._lean()):
+        if not (in_flight and self.lean_visibility):
             self._upsert([STAGE.value_set(stage.value)])
         workflow.set_current_details(
             f"{stage.value}: {waiting_for} (since {self.state.since:%Y-%m-%d %H:%M} UTC)"
         )
 
     def _publish_ids(self, *, with_next_stage: bool = False) -> None:
-        """`with_next_stage`: under LEAN, held back and written with the next stage (the
-        caller sets one, or needs attention, before it waits)."""
-        updates = [PROCESS_KIND.value_set(self.kind.value)]
+        """`with_next_stage`: a lean process holds them back and writes them with the next
+        stage (the caller sets one, or needs attention, before it waits)."""
+        updates: list[SearchAttributeUpdate[Any]] = [PROCESS_KIND.value_set(self.kind.value)]
         if self.state.account_id:
             updates.append(ACCOUNT_ID.value_set(self.state.account_id))
         if self.state.partner_id:
@@ -243,7 +229,7 @@ class Process:
         applied by the process, after the update)."""
         permission, facts = "", None
         if actor != SYSTEM:
-            granted = getattr(self, "_granted", {}).get(actor)
+            granted = self._granted.get(actor)
             update = workflow.current_update_info()
             if update is not None and (
                 granted is None or granted[0] != self._permission(update.name)
@@ -262,24 +248,18 @@ class Process:
 
     def _run_chain(self) -> str:
         """The first run id of this workflow: the same across continue-as-new, new when an
-        ended process id is started again. Decided once per run (a process that was running
-        before this change keeps its keys without a run)."""
-        if getattr(self, "_run_keys", None) is None:
-            self._run_keys = since(RUN_KEYS)
-        return workflow.info().first_execution_run_id if self._run_keys else ""
+        ended process id is started again."""
+        return workflow.info().first_execution_run_id
 
-    # --- who may do what (issue 10) ---------------------------------------------------------
+    # --- who may do what --------------------------------------------------------------------
 
     def _permission(self, step: str) -> str:
         return f"{workflow.info().workflow_type}.{step}"
 
     def _facts(self) -> Facts:
         """The process's facts for the permission rule; a process may add its own."""
-        partner = getattr(self.state, "partner_id", None)
-        return Facts(
-            partner_ids=[partner] if partner else [],
-            account_id=getattr(self.state, "account_id", None),
-        )
+        partner = self.state.partner_id
+        return Facts(partner_ids=[partner] if partner else [], account_id=self.state.account_id)
 
     async def _authorize(self, step: str, actor: str, **facts: Any) -> None:
         """Refuses the step (nothing written) unless the directory lets `actor` do it;
@@ -289,29 +269,28 @@ class Process:
             raise refusal(reason)
 
     def _checked_in_step(self, actor: str) -> bool:
-        """From RULES_2026_12 on, a step whose first write checks the actor's permission in
-        its own transaction (store/steps.py once(): refused and logged there, nothing
-        written; the step key carries the permission, see _key) does not ask the directory
-        first: that local activity cost each such step about a fifth of its throughput
-        (issue 14). Such a step still asks (`_authorize`) wherever it answers without that
-        write, and a step that changes the process before writing always asks first."""
-        return actor != SYSTEM and rules_2026_12()
+        """A person's step whose first write checks the actor's permission in its own
+        transaction (store/steps.py once(): refused and logged there, nothing written; the
+        step key carries the permission, see _key) does not ask the directory first: that
+        local activity cost each such step about a fifth of its throughput. Such a step
+        still asks (`_authorize`) wherever it answers without that write, and a step that
+        changes the process before writing always asks first."""
+        return actor != SYSTEM
 
     async def _refused_start(
         self, actor: str, *, checked_by_first_step: bool = False
     ) -> str | None:
         """Why `actor` may not start this process (None: may). `checked_by_first_step`: the
         process's first step writes nothing before its own transaction checks the start
-        permission (store/steps.py once()) and refuses with the same reason, logged; from
-        RULES_2026_12 on the process then does not ask the directory first (issue 14: that
-        local activity cost a fast change order a fifth of its throughput)."""
+        permission (store/steps.py once()) and refuses with the same reason, logged; the
+        process then does not ask the directory first."""
         permission = self._permission("start")
         if checked_by_first_step and self._checked_in_step(actor):
             self._granted[actor] = (permission, self._facts())
             return None
         return await self._ask(permission, actor, {})
 
-    async def _ask(self, permission: str, actor: str, extra: dict) -> str | None:
+    async def _ask(self, permission: str, actor: str, extra: dict[str, Any]) -> str | None:
         facts = self._facts().model_copy(update=extra) if extra else self._facts()
         while True:
             try:
@@ -330,7 +309,7 @@ class Process:
                     f"may {actor} {permission}?", attention_reason(err)[:300]
                 )
 
-    async def _act(self, activity: Any, arg: Any, summary: str) -> Any:
+    async def _act(self, activity: Activity[ArgT, ResultT], arg: ArgT, summary: str) -> ResultT:
         """Runs one activity under the activity policy. A business refusal is raised to the
         caller; any other failure makes the process need attention until staff retry the
         step (it runs again) or cancel the process."""
@@ -349,7 +328,9 @@ class Process:
                     raise
                 await self._needs_attention(summary[:200], attention_reason(err)[:300])
 
-    async def _act_or_refuse(self, activity: Any, arg: Any, summary: str) -> Any:
+    async def _act_or_refuse(
+        self, activity: Activity[ArgT, ResultT], arg: ArgT, summary: str
+    ) -> ResultT:
         """An activity inside a step: a business refusal by the store refuses the step, with
         its reason, to the sender."""
         try:
@@ -368,7 +349,6 @@ class Process:
         before = (s.stage, s.waiting_for)
         seen = len(self._decisions)
         self._attention, self._attention_step = reason, step
-        self._install_cancel()
         s.waiting_for = (
             f"staff: needs attention: {reason}; step: {step}. Fix the cause, then "
             f"`starter.py retry {s.process_id}`, or `starter.py cancel "
@@ -433,40 +413,36 @@ class Process:
     def _validate_retry(self, step: StaffStep) -> None:
         self._check_attention()
 
-    def _install_cancel(self) -> None:
-        """`cancel` while a step needs attention ends the process. A process with its own
-        cancel keeps it for every other moment: the handler below delegates to it."""
-        if self._cancel_installed:
-            return
-        self._cancel_installed = True
-        defn = getattr(type(self), "__temporal_workflow_definition").updates.get("cancel")
-        own = defn.bind_fn(self) if defn else None
-        own_validator = defn.bind_validator(self) if defn and defn.validator else None
+    @workflow.update
+    async def cancel(self, c: Cancellation) -> StepAnswer:
+        """While a step needs attention, staff end the process here; at any other moment a
+        process that may be cancelled answers through its own `_cancel`."""
+        if self._attention is None:  # validated: the process may be cancelled now
+            return await self._cancel(c)
+        await self._authorize("cancel", c.actor)
+        if self._attention is None:
+            raise refusal(f"{self.state.process_id} needs no attention any more")
+        self._decisions.append(("cancel", c.actor, c.reason))
+        return StepAnswer(
+            message=f"{self.state.process_id} cancelled while it needed "
+            f"attention; what it had written stays",
+            stage="cancelled",
+        )
 
-        def validate(c: Cancellation) -> None:
-            if self._attention is not None:
-                return
-            if own is None:
-                raise refusal(f"{self.state.process_id} cannot be cancelled: it needs no attention")
-            if own_validator is not None:
-                own_validator(c)
+    @cancel.validator
+    def _validate_cancel_update(self, c: Cancellation) -> None:
+        if self._attention is None:
+            self._validate_cancel(c)
 
-        async def cancel(c: Cancellation) -> StepAnswer:
-            if self._attention is None:  # validated: the process has a cancel of its own
-                return await own(c)
-            await self._authorize("cancel", c.actor)
-            if self._attention is None:
-                raise refusal(f"{self.state.process_id} needs no attention any more")
-            self._decisions.append(("cancel", c.actor, c.reason))
-            return StepAnswer(
-                message=f"{self.state.process_id} cancelled while it needed "
-                f"attention; what it had written stays",
-                stage="cancelled",
-            )
+    def _validate_cancel(self, c: Cancellation) -> None:
+        """A process that may be cancelled outside needs-attention overrides this and
+        `_cancel`."""
+        raise refusal(f"{self.state.process_id} cannot be cancelled: it needs no attention")
 
-        workflow.set_update_handler("cancel", cancel, validator=validate)
+    async def _cancel(self, c: Cancellation) -> StepAnswer:
+        raise refusal(f"{self.state.process_id} cannot be cancelled: it needs no attention")
 
-    async def _end(self) -> Any:
+    async def _end(self) -> StateT:
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.state
 
@@ -475,7 +451,7 @@ class Process:
     def _accepted(self) -> None:
         self.validated = True
 
-    def _refused_at_start(self, stage: Any, reason: str) -> None:
+    def _refused_at_start(self, stage: StageT, reason: str) -> None:
         self.refusal = reason
         self.validated = True
         self._set_stage(stage, f"nothing: refused, {reason}")
@@ -503,7 +479,7 @@ class Process:
                 f"{self.state.waiting_for} (the same request is not started "
                 "twice)",
                 stage=self.state.stage,
-                notes=getattr(self.state, "notes", []),
+                notes=self.state.notes,
             )
         return self._started_answer()
 
@@ -511,10 +487,10 @@ class Process:
         return StepAnswer(
             message=f"{self.state.process_id} started: {self.state.waiting_for}",
             stage=self.state.stage,
-            notes=getattr(self.state, "notes", []),
+            notes=self.state.notes,
         )
 
     @workflow.query
-    def status(self) -> Any:
+    def status(self) -> StateT:
         """Subclasses redeclare it with their own status model, for typed callers."""
         return self.state

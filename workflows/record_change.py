@@ -1,4 +1,4 @@
-"""A staff change of a service-desk ticket, a time entry or a sales item (seed 002): create,
+"""A staff change of a service-desk ticket, a time entry or a sales item: create,
 answer, resolve and close a ticket; log and approve time; create and move a sales item.
 
 These are record operations, not long processes, yet they go through Temporal like every
@@ -24,9 +24,11 @@ with workflow.unsafe.imports_passed_through():
         RecordStage,
     )
     from domain.steps import StepKey
-    from workflows.process import authorize, refused_reason, run_chain
-    from workflows.rollout import versioning
-    from workflows.visibility import ACCOUNT_ID, PROCESS_KIND, STAGE
+
+# Workflow code: imported again in each run's sandbox (see worker.workflow_runner).
+from workflows.process import authorize, refused_reason, run_chain
+from workflows.rollout import versioning
+from workflows.visibility import ACCOUNT_ID, PROCESS_KIND, STAGE
 
 
 @workflow.defn(name="RecordChange", versioning_behavior=versioning("RecordChange"))

@@ -6,9 +6,11 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from activities.records import RecordActivities
     from domain.records import Records, RecordsLookup
-    from workflows.accounts import READ_DEADLINE
-    from workflows.process import ACTIVITY_TIMEOUT
-    from workflows.rollout import versioning
+
+# Workflow code: imported again in each run's sandbox (see worker.workflow_runner).
+from workflows.accounts import READ_DEADLINE
+from workflows.process import ACTIVITY_TIMEOUT
+from workflows.rollout import versioning
 
 
 @workflow.defn(name="RecordsRead", versioning_behavior=versioning("RecordsRead"))

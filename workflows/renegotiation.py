@@ -1,4 +1,4 @@
-"""Renegotiation in Dealbuilder (seed 001, SPEC §3).
+"""Renegotiation in Dealbuilder.
 Started from a ticket: ticket enriched -> deal created -> contract from the template -> sent by
 e-mail and SMS, ticket "Sendt kontrakt" -> waits for "contract signed" until the signing
 deadline, with a reminder before it; once the deadline passes, staff extend it or cancel ->
@@ -52,14 +52,16 @@ with workflow.unsafe.imports_passed_through():
         sales_credit_ends,
         signing_deadline,
     )
-    from workflows.process import SYSTEM, Process, refusal, refused_reason
-    from workflows.rollout import versioning
+
+# Workflow code: imported again in each run's sandbox (see worker.workflow_runner).
+from workflows.process import SYSTEM, Process, refusal, refused_reason
+from workflows.rollout import versioning
 
 WAITING = (Stage.AWAITING_SIGNATURE, Stage.AWAITING_DECISION)
 
 
 @workflow.defn(name="Renegotiation", versioning_behavior=versioning("Renegotiation"))
-class Renegotiation(Process):
+class Renegotiation(Process[RenegotiationStatus, Stage]):
     kind = ProcessKind.RENEGOTIATION
     final_stages = frozenset(FINAL_STAGES)
 
@@ -225,14 +227,17 @@ class Renegotiation(Process):
             assert deadline is not None
             event, at = next_signing_event(workflow.now(), deadline, self._reminded)
             self._timer_at = at
+
+            def moved(deadline: date = deadline) -> bool:
+                return (
+                    self.signed_by is not None
+                    or self.finished
+                    or self.state.signing_deadline != deadline
+                )
+
             try:
                 await workflow.wait_condition(
-                    lambda d=deadline: (
-                        self.signed_by is not None
-                        or self.finished
-                        or self.state.signing_deadline != d
-                    ),
-                    timeout=max(at - workflow.now(), timedelta(seconds=1)),
+                    moved, timeout=max(at - workflow.now(), timedelta(seconds=1))
                 )
             except TimeoutError:
                 async with self._lock:
@@ -510,8 +515,7 @@ class Renegotiation(Process):
             raise refusal("the contract is still being prepared; try again in a moment")
         return False
 
-    @workflow.update
-    async def cancel(self, c: Cancellation) -> StepAnswer:
+    async def _cancel(self, c: Cancellation) -> StepAnswer:
         """Staff cancel: the deal is lost, the contract withdrawn, the ticket closed."""
         await self._authorize("cancel", c.actor)
         self._check_cancel()
@@ -542,7 +546,6 @@ class Renegotiation(Process):
             stage=s.stage,
         )
 
-    @cancel.validator
     def _validate_cancel(self, c: Cancellation) -> None:
         self._check_cancel()
 

@@ -7,9 +7,13 @@ while old and new workers run side by side.
   commands needs `workflow.patched`. For processes that wait days or weeks for people.
 - Partner accounts are pinned per run and continue as new onto the current version when one
   appears (upgrade on continue-as-new): no patch ever, and no history to keep compatible.
+
+Whether the worker serves a deployment version is a worker setting fixed at deployment, not
+something a workflow reads: worker.py declares it (`declare_versioned`) before it imports a
+workflow class, and passes this module through the sandbox, so that the classes the sandbox
+imports again for each run declare the same behaviour.
 """
 
-import os
 from typing import Any, NoReturn
 
 from temporalio import workflow
@@ -42,24 +46,32 @@ BEHAVIOUR: dict[str, VersioningBehavior] = {
 }
 
 
-def versioned_worker() -> bool:
-    """worker.py serves a deployment version (config.worker_deployment reads the same)."""
-    return bool(
-        os.environ.get("PARTNERFLOW_DEPLOYMENT_NAME", "").strip()
-        and os.environ.get("PARTNERFLOW_BUILD_ID", "").strip()
-    )
+class _Worker:
+    """This process's answer, given once: None until a worker declares it or the first
+    workflow class asks (then unversioned: the tests, replay, tools)."""
+
+    versioned: bool | None = None
 
 
-# The server refuses a workflow task that names a versioning behaviour from a worker without
-# a deployment version ("versioning behavior cannot be specified without deployment options"),
-# and the SDK sends the behaviour declared in @workflow.defn: so it is declared only in a
-# versioned worker's process. Read once, at import, outside the sandbox.
-VERSIONED = versioned_worker()
+def declare_versioned(versioned: bool) -> None:
+    """worker.py, before it imports the workflow classes: whether this worker serves a
+    deployment version. The server refuses a workflow task that names a versioning behaviour
+    from a worker without one ("versioning behavior cannot be specified without deployment
+    options"), and the SDK sends the behaviour declared in @workflow.defn; so it is declared
+    only in a versioned worker's process."""
+    if _Worker.versioned is not None and _Worker.versioned != versioned:
+        raise RuntimeError(
+            "workflow classes were imported before the worker declared whether it serves a "
+            "deployment version: declare it first"
+        )
+    _Worker.versioned = versioned
 
 
 def versioning(workflow_type: str) -> VersioningBehavior:
     """The behaviour for @workflow.defn(versioning_behavior=...)."""
-    return BEHAVIOUR[workflow_type] if VERSIONED else VersioningBehavior.UNSPECIFIED
+    if _Worker.versioned is None:
+        _Worker.versioned = False
+    return BEHAVIOUR[workflow_type] if _Worker.versioned else VersioningBehavior.UNSPECIFIED
 
 
 def new_version_available() -> bool:

@@ -6,17 +6,28 @@ set-current-version` does.
 - a pinned process started on A stays on A; new ones start on B;
 - an auto-upgrade process started on A takes its next step on B;
 - a partner account (pinned, each run) handles its next event on A, then continues as new
-  onto B with its state; an idle one moves when ops send it `move_to_current_version`."""
+  onto B with its state; an idle one moves when ops send it `move_to_current_version`.
+
+And the upgrade to a release that dropped the previous one's code paths (1.0 has one path
+per process, no patch branches): before the new version becomes current, ops pin the runs
+still open on the old version to it (a versioning override), so that an auto-upgrade process
+started there finishes on the old workers; the old version reports drained once they have
+ended, and then its workers may stop."""
 
 import asyncio
+import json
 import sys
 import uuid
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from temporalio.api.enums.v1 import RoutingConfigUpdateState
 from temporalio.api.workflowservice.v1 import DescribeWorkerDeploymentRequest
 from temporalio.client import Client, WorkflowHandle
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
 
 from domain.change_order import FastChangeRequest, StaffStep, Stage
 from domain.order_lines import FastChangeLine
@@ -26,12 +37,13 @@ from domain.partners import (
     PartnerStage,
     partner_account_process_id,
 )
-from tests.e2e.cli import ROOT, client_for, worker
+from tests.e2e.cli import ROOT, client_for, environment, worker
 from tests.records import new_account
 from tests.records_partners import enable_partner_management, new_partner
 from tests.workflows.harness import start_process
 from workflows.fast_change_order import FastChangeOrder
 from workflows.partner_onboarding import PartnerOnboarding
+from workflows.visibility import ALL as SEARCH_ATTRIBUTES
 
 TEMPORAL_CLI = Path(sys.executable).parent / "temporal"
 SETTLE = timedelta(seconds=30)  # how long the server may take to route to a new version
@@ -282,3 +294,151 @@ async def _on(handle: WorkflowHandle, version: str) -> bool:
 
 async def _is(count, expected: int) -> bool:
     return await count == expected
+
+
+# The server works out whether a version has drained every few minutes, after a grace period
+# for visibility; this dev server of its own does it every second.
+DRAINAGE_CHECKS = (
+    'matching.wv.VersionDrainageStatusRefreshInterval="1s"',
+    'matching.wv.VersionDrainageStatusVisibilityGracePeriod="1s"',
+)
+
+
+@pytest.fixture(scope="module")
+async def draining_server() -> AsyncIterator[WorkflowEnvironment]:
+    args: list[str] = []
+    for value in DRAINAGE_CHECKS:
+        args += ["--dynamic-config-value", value]
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(TEMPORAL_CLI),
+        data_converter=pydantic_data_converter,
+        search_attributes=SEARCH_ATTRIBUTES,
+        dev_server_extra_args=args,
+    )
+    yield env
+    await env.shutdown()
+
+
+async def drainage(env: dict[str, str], name: str, build_id: str) -> str:
+    """What ops read to know whether a version's workers may stop: `temporal worker
+    deployment describe-version`'s drainage status (draining, then drained)."""
+    code, out = await run(
+        env,
+        str(TEMPORAL_CLI),
+        "worker",
+        "deployment",
+        "describe-version",
+        "--address",
+        env["TEMPORAL_ADDRESS"],
+        "--deployment-name",
+        name,
+        "--build-id",
+        build_id,
+        "--output",
+        "json",
+    )
+    assert code == 0, out
+    info = json.loads(out)
+    found = info.get("drainageInfo") or info.get("workerDeploymentVersionInfo", {}).get(
+        "drainageInfo", {}
+    )
+    return str(found.get("drainageStatus") or found.get("status") or "").lower()
+
+
+async def pin_open_runs(env: dict[str, str], name: str, build_id: str) -> None:
+    """Ops, before the new release becomes current: every run still open on the old version
+    keeps it (a batch versioning override)."""
+    code, out = await run(
+        env,
+        str(TEMPORAL_CLI),
+        "workflow",
+        "update-options",
+        "--address",
+        env["TEMPORAL_ADDRESS"],
+        "--query",
+        f"TemporalWorkerDeploymentVersion='{name}:{build_id}' AND ExecutionStatus='Running' "
+        f"AND TaskQueue='{env['PARTNERFLOW_TASK_QUEUE']}'",
+        "--versioning-override-behavior",
+        "pinned",
+        "--versioning-override-deployment-name",
+        name,
+        "--versioning-override-build-id",
+        build_id,
+        "--yes",
+    )
+    assert code == 0, out
+
+
+async def pinned_to(handle: WorkflowHandle) -> str:
+    """The build id a versioning override pins the run to ('' if none)."""
+    info = (await handle.describe()).raw_description.workflow_execution_info.versioning_info
+    override = info.versioning_override
+    return override.pinned.version.build_id or override.pinned_version.rpartition(".")[2]
+
+
+async def test_runs_of_the_previous_release_finish_on_its_workers_until_it_has_drained(
+    draining_server, database_url, pool
+):
+    address = draining_server.client.service_client.config.target_host
+    env = environment(address, database_url, f"e2e-{uuid.uuid4().hex[:8]}")
+    client = await client_for(env)
+    name = f"pf-{uuid.uuid4().hex[:8]}"
+    old, new = f"{name}:A", f"{name}:B"
+    accounts = [await new_account(pool, licences={"Premium": 5}) for _ in range(2)]
+
+    def order_of(acc) -> FastChangeRequest:
+        return FastChangeRequest(
+            account_id=acc.id,
+            pbx_id=acc.pbx_id,
+            requested_by="staff",
+            lines=[FastChangeLine(sku="Premium", quantity=7)],
+        )
+
+    async with worker(version_env(env, name, "A")):  # the previous release
+        code, out = await run(
+            version_env(env, name, "A"), sys.executable, "-m", "deploy.versions", "first-version"
+        )
+        assert code == 0, out
+        await routed(client, name, "A")
+        # an auto-upgrade process that waits days for its partner
+        waiting, answer = await start_process(
+            client, env["PARTNERFLOW_TASK_QUEUE"], FastChangeOrder, order_of(accounts[0])
+        )
+        assert answer.stage == Stage.AWAITING_PARTNER, answer
+        assert await version_of(waiting) == (old, "AutoUpgrade", [old])
+
+        async with worker(version_env(env, name, "B")):  # release 1.0
+            # 1.0 has no branch for the old runs' histories: they stay on A until they end
+            await pin_open_runs(env, name, "A")
+            assert await within(lambda: _pinned(waiting, "A"), "the waiting run pinned to A")
+            await set_current_version(env, name, "B")
+            await routed(client, name, "B")
+            assert await within(lambda: _drainage_is(env, name, "A", "draining"), "A draining")
+
+            # new runs start on 1.0
+            later, answer = await start_process(
+                client, env["PARTNERFLOW_TASK_QUEUE"], FastChangeOrder, order_of(accounts[1])
+            )
+            assert answer.stage == Stage.AWAITING_PARTNER, answer
+            assert await version_of(later) == (new, "AutoUpgrade", [new])
+
+            # the old run's next step runs on A although B is current, and it ends there
+            confirmed = await waiting.execute_update(
+                FastChangeOrder.confirm, StaffStep(actor="partner-user")
+            )
+            assert confirmed.stage == Stage.APPLIED
+            assert (await waiting.result()).stage == Stage.APPLIED
+            current, _, used = await version_of(waiting)
+            assert (current, used) == (old, [old])
+
+            # nothing is left on A: it reports drained, and its workers may stop
+            assert await within(lambda: _drainage_is(env, name, "A", "drained"), "A drained")
+            assert await drainage(env, name, "B") == ""  # the current version does not drain
+
+
+async def _pinned(handle: WorkflowHandle, build_id: str) -> bool:
+    return await pinned_to(handle) == build_id
+
+
+async def _drainage_is(env: dict[str, str], name: str, build_id: str, status: str) -> bool:
+    return (await drainage(env, name, build_id)).endswith(status.lower())

@@ -1,5 +1,6 @@
 """Records the change-order histories that tests/test_replay.py replays. Run it when a
-workflow changes on purpose (and keep old histories that running processes may still have):
+workflow changes on purpose (and keep old histories that running processes may still have,
+see tests/histories/release.yaml):
 
     .venv/bin/python -m tests.histories.record_change_orders [NAME ...]
 
@@ -85,8 +86,8 @@ async def fast_change_applied_after_reminder(env, pool, q) -> None:
 
 
 async def fast_change_steps_authorized(env, pool, q) -> None:
-    """Issue 10: the start and each step ask the directory (local activity `authorize`); a
-    made-up actor is refused, the partner user of the order's partner confirms."""
+    """A made-up actor's confirmation is refused by the step's own transaction, the partner
+    user of the order's partner confirms."""
     acc = await new_account(pool, licences={"Premium": 3})
     await active_partner_user(pool, acc.partner_id, "C-REC-1")
     handle, _ = await start_process(
@@ -144,13 +145,13 @@ async def change_order_rejected_revised_applied(env, pool, q) -> None:
             account_id=acc.id,
             pbx_id=acc.pbx_id,
             requested_by="staff",
-            lines=quote_lines(("Premium", 2), ("WP480G", 1), ("CLASSOUND-FLAT", 1, "Premium")),
+            lines=quote_lines(("Premium", 2), ("WP480G", 1)),
         ),
     )
     v1 = (await handle.query(ChangeOrder.status)).current_quote.quote_id
     await handle.execute_update(ChangeOrder.mark_primary, QuoteStep(actor="staff", quote_id=v1))
     await handle.execute_update(ChangeOrder.publish, QuoteStep(actor="staff", quote_id=v1))
-    await handle.execute_update(ChangeOrder.mark_complete, STAFF)  # rejected
+    await handle.execute_update(ChangeOrder.mark_complete, STAFF)  # rejected: no invoice e-mail
     await set_account_field(pool, acc.id, "invoice_email", "ap@test.example")
     await handle.execute_update(
         ChangeOrder.revise,
@@ -186,7 +187,7 @@ async def change_order_cancelled(env, pool, q) -> None:
 
 async def fast_change_second_order_found_nothing_to_change(env, pool, q) -> None:
     """Two orders set Premium=6 on a PBX with 5: the second, applied after the first, is
-    planned again on apply and changes nothing (issue 16)."""
+    planned again on apply and changes nothing."""
     acc = await new_account(pool, licences={"Premium": 5})
     handles = []
     for _ in range(2):
@@ -210,7 +211,7 @@ async def fast_change_second_order_found_nothing_to_change(env, pool, q) -> None
 
 async def change_order_classound_documents_revision_kept_lines(env, pool, q) -> None:
     """A revision that keeps the original's lines and adds a CLASSOUND-FLAT, which is then
-    booked only once the LOA and the last invoice are uploaded (issue 16)."""
+    booked only once the LOA and the last invoice are uploaded."""
     documents = DocumentStore(os.environ["PARTNERFLOW_DOCUMENTS_DIR"])
     acc = await new_account(pool, licences={"Premium": 2})
     handle, _ = await start_process(
@@ -252,24 +253,6 @@ async def change_order_classound_documents_revision_kept_lines(env, pool, q) -> 
     await save(handle, "change_order_classound_documents_revision_kept_lines")
 
 
-async def fast_change_lean_reminded_then_confirmed(env, pool, q) -> None:
-    """Issue 14 (patch lean-visibility): the timer that fired for a reminder, then the one
-    left running when the partner confirms; search attributes only when they change."""
-    acc = await new_account(pool, licences={"Premium": 5})
-    handle, _ = await start_process(
-        env.client,
-        q,
-        FastChangeOrder,
-        FastChangeRequest(
-            account_id=acc.id, pbx_id=acc.pbx_id, lines=fast_lines(Premium=7), requested_by="staff"
-        ),
-    )
-    await env.sleep(timedelta(days=2, hours=1))
-    await handle.execute_update(FastChangeOrder.confirm, PARTNER)
-    await outcome(env, handle)
-    await save(handle, "fast_change_lean_reminded_then_confirmed")
-
-
 async def quote_to_applied_order(env, pool, q, name: str) -> None:
     """A quote (Premium +2, a WP480G) marked primary, published, marked complete, confirmed."""
     acc = await new_account(pool, licences={"Premium": 2})
@@ -293,38 +276,9 @@ async def quote_to_applied_order(env, pool, q, name: str) -> None:
     await save(handle, name)
 
 
-async def change_order_lean_applied(env, pool, q) -> None:
-    """Issue 14 (patch lean-visibility): a quote through to the applied order."""
-    await quote_to_applied_order(env, pool, q, "change_order_lean_applied")
-
-
-async def fast_change_one_marker_reminded_then_confirmed(env, pool, q) -> None:
-    """Issue 14 (patch rules-2026-12): one patch marker for the rules since, the start's
-    permission checked in the opening step (no local activity), a reminder, a confirmation
-    refused to someone outside the directory, then the partner user's."""
-    acc = await new_account(pool, licences={"Premium": 3})
-    await active_partner_user(pool, acc.partner_id, "C-REC-2")
-    handle, _ = await start_process(
-        env.client,
-        q,
-        FastChangeOrder,
-        FastChangeRequest(
-            account_id=acc.id, pbx_id=acc.pbx_id, lines=fast_lines(Premium=4), requested_by="staff"
-        ),
-    )
-    await env.sleep(timedelta(days=2, hours=1))
-    try:
-        await handle.execute_update(FastChangeOrder.confirm, StaffStep(actor="mallory"))
-    except Exception:  # noqa: BLE001 - refused: not in the directory
-        pass
-    await handle.execute_update(FastChangeOrder.confirm, StaffStep(actor="C-REC-2"))
-    await outcome(env, handle)
-    await save(handle, "fast_change_one_marker_reminded_then_confirmed")
-
-
 async def fast_change_start_refused_in_its_step(env, pool, q) -> None:
-    """Issue 14 (patch rules-2026-12): a start by someone outside the directory, refused by
-    the opening step's own transaction."""
+    """A start by someone outside the directory, refused by the opening step's own
+    transaction."""
     acc = await new_account(pool, licences={"Premium": 3})
     handle, _ = await start_process(
         env.client,
@@ -342,8 +296,8 @@ async def fast_change_start_refused_in_its_step(env, pool, q) -> None:
 
 
 async def change_order_opened_in_one_step_applied(env, pool, q) -> None:
-    """Issue 14 (patch rules-2026-12): PBX check, plan and quote v1 in one step, then the
-    quote through to the applied order (the quote steps checked in their own transactions)."""
+    """PBX check, plan and quote v1 in one step, then the quote through to the applied
+    order (the quote steps checked in their own transactions)."""
     await quote_to_applied_order(env, pool, q, "change_order_opened_in_one_step_applied")
 
 
@@ -353,15 +307,12 @@ TIME_SKIPPING = (
     fast_change_refused,
     fast_change_steps_authorized,
     fast_change_second_order_found_nothing_to_change,
-    fast_change_lean_reminded_then_confirmed,
-    fast_change_one_marker_reminded_then_confirmed,
     fast_change_start_refused_in_its_step,
 )
 DEV_SERVER = (
     change_order_rejected_revised_applied,
     change_order_cancelled,
     change_order_classound_documents_revision_kept_lines,
-    change_order_lean_applied,
     change_order_opened_in_one_step_applied,
 )
 

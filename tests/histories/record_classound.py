@@ -88,7 +88,7 @@ async def activated_after_carrier_refusal(env, pool, documents, q) -> None:
 
 
 async def ported_at_midnight_berlin(env, pool, documents, q) -> None:
-    """Since the business-days patch, the porting timer runs to 00:00 Berlin time."""
+    """The porting timer runs to 00:00 Berlin time (porting days are business days)."""
     handle = await start(env, pool, documents, q)
     await upload(handle, documents, "loa", pdf_bytes(), "LOA.pdf")
     await upload(handle, documents, "last-invoice", pdf_bytes("invoice"), "invoice.pdf")

@@ -1,7 +1,7 @@
-"""Records the histories of the "needs attention" paths of the Process base (issue 16,
-item 4) that tests/test_replay.py replays: a step that failed in a process's own line of
-work, retried by staff after the fix; and a step sent by staff that failed, then the
-process cancelled (the `cancel` handler installed while it needs attention).
+"""Records the histories of the "needs attention" paths of the Process base that
+tests/test_replay.py replays: a step that failed in a process's own line of work, retried
+by staff after the fix; and a step sent by staff that failed, then the process
+cancelled (the kernel's `cancel` while it needs attention).
 
     .venv/bin/python -m tests.histories.record_needs_attention
 

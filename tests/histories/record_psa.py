@@ -142,7 +142,7 @@ async def invoicing_run_reviewed_and_issued(env, pool, q) -> None:
 
 
 async def invoicing_run_sees_another_runs_review(env, pool, q) -> None:
-    """Issue 16: a waiting run finds the review done on another run (durable timer)."""
+    """A waiting run finds the review done on another run (durable timer)."""
     partner = await new_partner(pool)
     await onboarded_clients(pool, partner, 2)
     runs = [
@@ -168,7 +168,7 @@ async def invoicing_run_sees_another_runs_review(env, pool, q) -> None:
 
 
 async def invoicing_run_other_review_refused(env, pool, q) -> None:
-    """Issue 16: two different reviews at once; the refused run goes on with the other."""
+    """Two different reviews at once; the refused run goes on with the other."""
     partner = await new_partner(pool)
     await onboarded_clients(pool, partner, 2)
     runs = [
@@ -259,12 +259,18 @@ async def main(only: list[str]) -> None:
                 client_onboarding_cancelled,
                 client_onboarding_already_onboarded,
                 invoicing_run_reviewed_and_issued,
+                invoicing_run_sees_another_runs_review,
             ):
                 await record(r.time_env, r.pool, q)
         # Record changes are started without an update to wait on; the time-skipping server
         # may skip time before their first task and time them out. They have no timers.
         async with running_worker(r.dev_env.client, r.pool) as q:
-            for record in (client_onboarding_onboarded, onboarding_campaign, record_changes):
+            for record in (
+                client_onboarding_onboarded,
+                onboarding_campaign,
+                record_changes,
+                invoicing_run_other_review_refused,
+            ):
                 await record(r.dev_env, r.pool, q)
 
 

@@ -15,6 +15,7 @@ from domain.business_time import (
     business_today,
     parse_zones,
     start_of_business_day,
+    use_zones,
 )
 from domain.renegotiation import business_date, signing_closes_at
 
@@ -123,10 +124,10 @@ def test_a_bad_setting_is_named(setting, says):
     assert says in str(err.value)
 
 
-def test_a_process_with_a_bad_setting_stops_at_start_with_the_reason():
+def test_a_worker_with_a_bad_setting_stops_at_start_with_the_reason():
     env = dict(os.environ, PARTNERFLOW_BUSINESS_TIME_ZONES="psa=Europe/Gotham")
     done = subprocess.run(
-        [sys.executable, "-c", "import domain.business_time"],
+        [sys.executable, "worker.py"],
         env=env,
         cwd=ROOT,
         capture_output=True,
@@ -134,12 +135,19 @@ def test_a_process_with_a_bad_setting_stops_at_start_with_the_reason():
         timeout=60,
     )
     assert done.returncode == 1
-    assert done.stderr.strip() == (
-        "PARTNERFLOW_BUSINESS_TIME_ZONES: unknown time zone "
+    assert done.stderr.strip().splitlines()[-1] == (
+        "worker.py: refusing to start: PARTNERFLOW_BUSINESS_TIME_ZONES: unknown time zone "
         "'Europe/Gotham' for psa (an IANA name such as Europe/Berlin)"
     )
 
 
-def test_a_naive_datetime_is_refused():
-    with pytest.raises(ValueError, match="aware"):
-        business_today(datetime(2026, 12, 2, 23, 30), Family.PSA)
+def test_the_zones_set_at_start_are_the_ones_every_date_uses():
+    """What worker.py does in main() with the setting: no module reads it by itself."""
+    at = utc(2026, 12, 2, 23, 30)
+    try:
+        use_zones(parse_zones("psa=Europe/Lisbon"))
+        assert business_today(at, Family.PSA) == date(2026, 12, 2)
+        assert business_today(at, Family.CLASSOUND) == date(2026, 12, 3)
+    finally:
+        use_zones(parse_zones(None))
+    assert business_today(at, Family.PSA) == date(2026, 12, 3)

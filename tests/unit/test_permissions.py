@@ -169,15 +169,15 @@ def test_every_update_of_every_workflow_has_a_row(cls):
     if issubclass(cls, Process):
         assert name in PROCESSES
         assert f"{name}.start" in PERMISSIONS
-        assert f"{name}.cancel" in PERMISSIONS  # the cancel installed while it needs attention
+        assert f"{name}.cancel" in PERMISSIONS  # the kernel's cancel, needs attention
 
 
 def test_every_update_handler_asks_before_it_writes():
     """Each update handler with an actor calls self._authorize with its own name before any
     write or change of state (a key, an activity, a decision). A handler checked in its own
-    step (issue 14, `_checked_in_step`) asks there for runs before rules-2026-12 and for its
-    answers without a write; that its write refuses in the transaction, nothing changed, is
-    tests/workflows/test_permissions.py's."""
+    step (`_checked_in_step`) asks there only for its answers without a write; that its
+    write refuses in the transaction, nothing changed, is tests/workflows/
+    test_permissions.py's."""
     for cls in WORKFLOWS:
         for update, defn in cls.__temporal_workflow_definition.updates.items():
             if update in ("started", "answer") or update is None:

@@ -93,3 +93,18 @@ def test_a_versioned_worker_process_declares_the_policy():
     assert json.loads(out.strip().splitlines()[-1]) == {
         name: behaviour.name for name, behaviour in BEHAVIOUR.items()
     }
+
+
+def test_a_worker_that_declares_its_versioning_after_the_classes_is_refused():
+    """The behaviour is fixed when a workflow class is declared: a worker process that
+    imported one before saying it serves a deployment version would run it unversioned."""
+    code = (
+        "import workflows.fast_change_order\n"
+        "from workflows import rollout\n"
+        "rollout.declare_versioned(True)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 1
+    assert "declare it first" in done.stderr

@@ -11,7 +11,7 @@ from temporalio.worker import Worker
 from domain.business_time import Family, business_today
 from domain.change_order import ChangeOrderRequest, FastChangeRequest, StepAnswer
 from domain.order_lines import FastChangeLine, QuoteLine
-from worker import WORKFLOWS, activities_for
+from worker import WORKFLOWS, activities_for, workflow_runner
 
 
 @asynccontextmanager
@@ -23,7 +23,11 @@ async def running_worker(client: Client, pool, replace: list = ()):
         fn for fn in activities_for(pool) if fn.__temporal_activity_definition.name not in replaced
     ]
     async with Worker(
-        client, task_queue=queue, workflows=WORKFLOWS, activities=[*activities, *replace]
+        client,
+        task_queue=queue,
+        workflows=WORKFLOWS,
+        activities=[*activities, *replace],
+        workflow_runner=workflow_runner(),  # the sandbox as in production
     ):
         yield queue
 

@@ -96,7 +96,7 @@ async def test_quote_accepted_confirmed_and_applied_with_seed_start_dates(
         assert answer.stage == Stage.QUOTE_DRAFT
         assert any("WP480G" in n and "ignored" in n for n in answer.notes)
         quote_id = await primary_and_publish(handle)
-        for kind in DocumentKind:  # the quote has CLASSOUND-FLATs (seed 000 §5.1)
+        for kind in DocumentKind:  # the quote has CLASSOUND-FLATs
             await upload(handle, documents, kind)
         accepted = await handle.execute_update(ChangeOrder.mark_complete, STAFF)
         assert accepted.stage == Stage.AWAITING_PARTNER and not accepted.rejected
@@ -339,7 +339,7 @@ async def test_steps_sent_twice_are_applied_once(time_env, pool):
     ]
 
 
-# --- issue 16: CLASSOUND documents, and revisions that keep their lines --------------------
+# --- CLASSOUND documents, and revisions that keep their lines --------------------
 
 
 async def test_a_quote_with_classound_is_booked_and_confirmed_only_with_both_documents(

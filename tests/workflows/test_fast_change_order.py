@@ -284,7 +284,7 @@ async def test_confirm_sent_twice_is_applied_once(time_env, pool):
     assert await pool.fetchval("SELECT count(*) FROM licences WHERE pbx_id = $1", acc.pbx_id) == 2
 
 
-# --- issue 16: totals, and the confirm/cancel race -------------------------------------------
+# --- totals, and the confirm/cancel race ---------------------------------------------------
 
 
 async def test_two_overlapping_orders_both_setting_premium_6_from_5_end_at_6(time_env, pool):

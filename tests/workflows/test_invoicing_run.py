@@ -173,7 +173,7 @@ async def test_a_waiting_run_sees_the_review_done_on_another_run(time_env, pool)
             NumberingReview(actor="anna", prefix="RE-", next_number=1000),
         )
         reviewed = await outcome(time_env, second)
-        # (before issue 16 it waited for ever: a bound turns that into a failure)
+        # (a wait without end would hang here: a bound turns that into a failure)
         seen = await asyncio.wait_for(outcome(time_env, first), timeout=60)
     results = [seen, reviewed]
     assert seen.stage == Stage.ISSUED

@@ -1,4 +1,4 @@
-"""Issue 14: a fast change order writes its search attributes only when a value changes
+"""A fast change order writes its search attributes only when a value changes
 (kind and account given at start are not written again, the partner id goes with the first
 stage, the few milliseconds of `applying` are not written) and does not cancel its reminder
 timer when the partner confirms - yet ops see the same attributes at each wait and at the
@@ -22,7 +22,7 @@ KIND = "fast-change-order"
 
 def upserts(history) -> list[dict]:
     """The search attributes each upsert event wrote, decoded (TemporalChangeVersion, the
-    SDK's own record of patches, left out)."""
+    SDK's own record of patches, left out should a later change add one)."""
     out = []
     conv = PayloadConverter.default
     for e in history.events:
@@ -103,21 +103,11 @@ def markers(history) -> list[str]:
     return out
 
 
-async def test_a_new_run_records_one_patch_marker_and_asks_the_directory_in_its_steps(
-    dev_env, pool
-):
-    """Each patch marker costs a TemporalChangeVersion upsert, a visibility write: a new run
-    records one for every rule since issue 14's. The start's and the confirmation's
+async def test_a_run_records_no_patch_marker_and_asks_the_directory_in_its_steps(dev_env, pool):
+    """Release 1.0 has one path per process: a run records no patch marker (each would cost a
+    TemporalChangeVersion upsert, a visibility write). The start's and the confirmation's
     permissions are checked in those steps' own transactions (tests/workflows/
     test_permissions.py: refused starts and confirmations), so the workflow runs no local
     activity to ask the directory first."""
     _, _, _, _, history = await _confirmed_order(dev_env, pool)
-    assert markers(history) == ["patch rules-2026-12"]
-    versions = [
-        e
-        for e in history.events
-        if e.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES
-        and "TemporalChangeVersion"
-        in e.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields
-    ]
-    assert len(versions) == 1
+    assert markers(history) == []

@@ -1,4 +1,4 @@
-"""Poison input never hangs (issue 16, item 4): one activity policy in the Process base.
+"""Poison input never hangs: one activity policy in the Process base.
 Data the database rejects is not retried; infrastructure errors are retried up to a
 deadline; then the process needs attention (Stage search attribute `needs-attention`,
 current details "needs attention: <reason>") until staff retry the step or cancel.

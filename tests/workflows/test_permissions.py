@@ -1,4 +1,4 @@
-"""Who may do what (issue 10), on the dev server with the real workflows and activities and
+"""Who may do what, on the dev server with the real workflows and activities and
 the demo's people directory: the permission table's rows, allowed and refused, through each
 process's start and updates, table-driven (one worker, many cases); the impersonations of the
 issue; a step that bypasses the workflow's check refused by the store; the security log.
@@ -597,7 +597,7 @@ async def checked_in(pool, actor: str, permission: str, process_id: str) -> list
 async def test_quote_steps_are_checked_in_their_own_transaction_and_change_nothing(
     env, people_pool
 ):
-    """Issue 14: a quote step whose first act is its write does not ask the directory from
+    """A quote step whose first act is its write does not ask the directory from
     the workflow; the write's transaction refuses (logged `store`), and the process is as
     before: the quote keeps its primary flag when publishing is refused, the next mark
     complete uses the step's first key. A step that answers without a write (a repeat)
@@ -665,7 +665,7 @@ async def test_quote_steps_are_checked_in_their_own_transaction_and_change_nothi
 async def test_a_confirmation_is_checked_in_its_own_transaction_and_the_order_waits_on(
     env, people_pool
 ):
-    """Issue 14: the partner's `confirm` applies the order in one step whose transaction
+    """The partner's `confirm` applies the order in one step whose transaction
     checks the person (logged `store`); refused, the order waits as before (same stage, same
     since, no order applied) and the right person's confirmation applies it."""
     p = "FastChangeOrder.confirm"
@@ -703,7 +703,7 @@ async def test_a_confirmation_is_checked_in_its_own_transaction_and_the_order_wa
 
 
 async def test_two_confirmations_at_once_one_refused_the_other_applies(env, people_pool):
-    """Issue 14: the wrong person's and the partner's confirmations sent together: whichever
+    """The wrong person's and the partner's confirmations sent together: whichever
     comes first, the wrong one is refused and writes nothing, the partner's applies the
     order once."""
     premium = (await licence_totals(people_pool, "PBX-ACME"))["Premium"]

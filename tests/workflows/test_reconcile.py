@@ -1,4 +1,4 @@
-"""Issue 10: `temporal workflow terminate` of a business process is answered by the
+"""`temporal workflow terminate` of a business process is answered by the
 reconciliation job (ops/reconcile.py): the terminated order is closed in PostgreSQL once, with an
 audit row naming who terminated it and a notice to ops; a running one is left alone. On the
 real dev server, with a database of its own (the job looks at every open record)."""

@@ -1,4 +1,4 @@
-"""Every branch of the Dealbuilder renegotiation (seed 001) with the real activities and a real
+"""Every branch of the Dealbuilder renegotiation with the real activities and a real
 PostgreSQL. Deadlines and reminders run on the time-skipping server; steps refused by an update
 validator run on the dev server (the time-skipping server answers those with "not found")."""
 
@@ -191,7 +191,7 @@ async def test_signed_early_the_seed_fields_and_the_records_on_signature(time_en
             ("contact", co.contact_id, "contract_for_signing_sms"),
         ]
         # both carry the one-time signing link, until the relay sends them; the contract
-        # keeps its hash; neither the link nor the addresses are in the history (issue 11)
+        # keeps its hash; neither the link nor the addresses are in the history
         (link,) = {
             await pending_link(pool, r["id"])
             for r in await pool.fetch(

@@ -1,4 +1,4 @@
-"""The renegotiation's steps from the customer signing page (issue 12): who may send them and
+"""The renegotiation's steps from the customer signing page: who may send them and
 when a decline is refused. Refusals by update validators run on the dev server (the
 time-skipping server answers those with "not found")."""
 

@@ -1,5 +1,5 @@
-"""An onboarding ended and started again by the campaign under the same id (issue 16,
-item 2): the new run writes its own steps — its own contract draft — so its contract can
+"""An onboarding ended and started again by the campaign under the same id: the new
+run writes its own steps — its own contract draft — so its contract can
 be confirmed. On the dev server (a time-skipping server hangs once a parent has started an
 abandoned child, see test_onboarding_campaign.py)."""
 

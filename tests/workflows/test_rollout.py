@@ -4,21 +4,10 @@ worker, as ./run and the tests run it. The versioned path: tests/e2e/test_rollin
 import uuid
 from datetime import timedelta
 
-from temporalio import workflow
-from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+from temporalio.worker import Worker
 
-from workflows.rollout import continue_as_new_on_current_version
-
-
-@workflow.defn(name="RolloutChain")
-class Chain:
-    """Continues as new twice, as a partner account does after a long life."""
-
-    @workflow.run
-    async def run(self, generation: int) -> int:
-        if generation < 2:
-            continue_as_new_on_current_version(generation + 1)
-        return generation
+from tests.workflows.stand_ins import Chain
+from worker import workflow_runner
 
 
 async def test_unversioned_workers_continue_as_new_as_before(dev_env):
@@ -26,12 +15,8 @@ async def test_unversioned_workers_continue_as_new_as_before(dev_env):
     ("versioning behavior cannot be specified without deployment options"): the process
     would be stuck at its continue-as-new, its workflow task retried for ever."""
     queue = f"test-{uuid.uuid4().hex[:8]}"
-    # unsandboxed: the sandbox would import this test module again, and all it imports
     async with Worker(
-        dev_env.client,
-        task_queue=queue,
-        workflows=[Chain],
-        workflow_runner=UnsandboxedWorkflowRunner(),
+        dev_env.client, task_queue=queue, workflows=[Chain], workflow_runner=workflow_runner()
     ):
         result = await dev_env.client.execute_workflow(
             Chain.run,
