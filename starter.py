@@ -11,6 +11,7 @@ import asyncio
 import os
 import sys
 
+import config
 from cli import (
     accounts,
     change_orders,
@@ -39,9 +40,6 @@ from cli.common import (
     Parser,
     begin_command,
     check_staff,
-    cmd_list,
-    cmd_retry,
-    cmd_status,
     common_options,
     emit,
     failure_of,
@@ -49,6 +47,7 @@ from cli.common import (
     reader_gone,
     whole,
 )
+from cli.status import cmd_list, cmd_retry, cmd_status
 
 LABELS = {
     REFUSED: "refused: ",
@@ -103,10 +102,12 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-async def run(argv: list[str]) -> int:
-    """Runs one command; every failure leaves as a Failure (exit code and words)."""
+async def run(argv: list[str], settings: config.Settings | None = None) -> int:
+    """Runs one command with the settings main() read (None: the environment's); every
+    failure leaves as a Failure (exit code and words)."""
+    settings = settings or config.Settings.from_environment()
     args = parser().parse_args(argv)
-    begin_command(args.wait)
+    begin_command(args.wait, settings)
     identity(args)
     try:
         await check_staff(args)
@@ -114,15 +115,16 @@ async def run(argv: list[str]) -> int:
     except BrokenPipeError:
         raise  # the reader went away: nothing to tell it (main)
     except Exception as e:  # noqa: BLE001 - every error gets its exit code and words
-        if os.environ.get("PARTNERFLOW_DEBUG"):
+        if settings.debug:
             raise
         raise failure_of(e, getattr(args, "process_id", None)) from None
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, settings: config.Settings | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    settings = settings or config.Settings.from_environment()
     try:
-        return asyncio.run(run(argv))
+        return asyncio.run(run(argv, settings))
     except Failure as f:
         emit(argparse.Namespace(json="--json" in argv), False, str(f), label=LABELS.get(f.code, ""))
         return f.code

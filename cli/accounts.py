@@ -17,7 +17,6 @@ from temporalio.common import (
 )
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-import config
 from cli.common import (
     CODE,
     FORMATTERS,
@@ -29,6 +28,7 @@ from cli.common import (
     Failure,
     answered,
     emit,
+    settings,
     temporal,
     validated,
 )
@@ -111,7 +111,7 @@ async def run_change(args, change) -> int:
             AccountChange.run,
             request,
             id=process_id,
-            task_queue=config.TASK_QUEUE,
+            task_queue=settings().task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             static_summary=f"{operation.replace('-', ' ')} of account {account}",
             search_attributes=TypedSearchAttributes(
@@ -258,7 +258,7 @@ async def cmd_account(args) -> int:
                 AccountOverviewRead.run,
                 lookup,
                 id=read_id,
-                task_queue=config.TASK_QUEUE,
+                task_queue=settings().task_queue,
                 execution_timeout=READ_DEADLINE,
                 static_summary=f"overview of account {lookup.account_id} for {args.actor}",
             ),

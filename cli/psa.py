@@ -20,7 +20,6 @@ from temporalio.common import (
 )
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-import config
 from cli.common import (
     ANY_END,
     CODE,
@@ -37,6 +36,7 @@ from cli.common import (
     emit,
     failure_message,
     send,
+    settings,
     start,
     temporal,
     validated,
@@ -322,7 +322,7 @@ async def cmd_onboard_all(args) -> int:
         OnboardingCampaign.run,
         request,
         id=process_id,
-        task_queue=config.TASK_QUEUE,
+        task_queue=settings().task_queue,
         # One campaign at a time per scope: running the command again joins it; once it
         # has ended, a new one starts and skips what is onboarding or done.
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
@@ -458,7 +458,7 @@ async def record_change(args, change: dict) -> int:
             RecordChange.run,
             request,
             id=process_id,
-            task_queue=config.TASK_QUEUE,
+            task_queue=settings().task_queue,
             # --request-id: the same request again gets the first one's answer
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             static_summary=operation.replace("-", " "),
