@@ -201,6 +201,8 @@ async def open_processes(client, account_id: str) -> list[dict]:
 
 def show_overview(o: AccountOverview, processes: list[dict]) -> str:
     a = o.account
+    if a is None:  # refused: the overview says why
+        return o.refused or "no such account"
     lines = [f"{a.id}  {a.name}  (partner {a.partner_id}, {a.partner_name})"]
     for label, value in (
         ("phone", a.phone),

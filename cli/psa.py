@@ -261,7 +261,7 @@ class Progress:
         self.stream, self.every, self.clock = stream, every, clock
         self.tty = stream.isatty()
         # None = nothing printed yet. Never 0.0: monotonic() starts near 0 at boot.
-        self.last_line, self.last_at = "", None
+        self.last_line, self.last_at = "", None  # type: str, float | None
 
     def show(self, s: CampaignStatus) -> None:
         p = s.progress

@@ -256,9 +256,12 @@ def documents_dir() -> Path:
     return Path(configured) if configured else _data_dir() / "documents"
 
 
+DEFAULT_PARTNER_PORTAL_URL = "https://partners.partnerflow.example"
+
+
 def partner_portal_url() -> str:
     """Where partner users log in: the login e-mail's one-time link points there."""
-    return os.environ.get("PARTNERFLOW_PARTNER_PORTAL_URL", "https://partners.partnerflow.example")
+    return os.environ.get("PARTNERFLOW_PARTNER_PORTAL_URL", DEFAULT_PARTNER_PORTAL_URL)
 
 
 def signing_url() -> str:

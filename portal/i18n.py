@@ -15,7 +15,7 @@ import os
 from datetime import date, datetime
 from decimal import Decimal
 
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date, format_datetime, get_timezone
 from babel.numbers import format_decimal
 
 LANGUAGES = ("de", "en")
@@ -218,7 +218,7 @@ class Words:
     def datetime(self, value: datetime | None) -> str:
         if value is None:
             return ""
-        return format_datetime(value, format="medium", tzinfo=TIME_ZONE, locale=self.locale)
+        return format_datetime(value, format="medium", tzinfo=get_timezone(TIME_ZONE), locale=self.locale)
 
     def amount(self, value: Decimal | None) -> str:
         if value is None:

@@ -86,8 +86,8 @@ async def upload(
     length = int(request.headers.get("content-length") or 0)
     if length > MAX_DOCUMENT_BYTES + 64 * 1024:  # refused before a byte is read
         # nothing is read, stored or sent: the answer is only a page
-        refusal = str(check_refusal("upload", length, b""))
-        return await documents_page(request, pool, user, 413, {field: refusal})
+        too_big = str(check_refusal("upload", length, b""))
+        return await documents_page(request, pool, user, 413, {field: too_big})
     form = await form_with_csrf(request, max_files=1, max_fields=10)
     async with pool.acquire() as conn:
         if not (
@@ -104,7 +104,7 @@ async def upload(
         errors = {field: words("Choose a file to upload.")}
         return await documents_page(request, pool, user, 400, errors)
     data = await file.read(MAX_DOCUMENT_BYTES + 1)
-    name = clean_file_name(file.filename)
+    name = clean_file_name(str(file.filename))
     refusal = check_refusal(name, len(data), data[:SNIFF_BYTES])
     if refusal:  # the starter's checks: nothing stored, nothing sent
         return await documents_page(request, pool, user, 400, {field: refusal})

@@ -21,6 +21,7 @@ from fastapi.responses import HTMLResponse, Response
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
+from client.failures import failure_message
 from domain.renegotiation import MAX_DECLINE_REASON, Declination, SignerStep, SigningEvidence
 from domain.signing import (
     LinkState,
@@ -122,48 +123,41 @@ async def _checked_post(
     csrf: str,
     lang: str,
     shown_sha256: str,
-    **kept: str,
-) -> tuple[dict | None, str, Response | None]:
+    typed_name: str = "",
+    reason: str = "",
+) -> tuple[dict, str] | Response:
     """The contract of a posted form whose link and CSRF field are right, that can still be
-    answered and whose text is still the one the page showed; else the page to show instead
-    (`kept`: what the person typed, shown again)."""
-    language = language_for_signer(lang, None)
+    answered and whose text is still the one the page showed, and its language; else the
+    page to show instead (with what the person typed, shown again)."""
     k = await _open(request, contract, token)
     if k is None:
-        return None, language, invalid_page(request, language)
+        return invalid_page(request, language_for_signer(lang, None))
     language = language_for_signer(lang, k["signer_language"])
     if not csrf_ok(form_secret(request), k["id"], token, csrf):
         log.warning("signing form refused: CSRF field missing or wrong", contract_id=k["id"])
         t = TEXT[language]
-        return (
-            None,
-            language,
-            signing_page_response(
-                request,
-                "status.html",
-                403,
-                t=t,
-                lang=language,
-                title=t["invalid_title"],
-                message=t["forged"],
-                state="forged",
-                contact=contact_line(k, language),
-            ),
+        return signing_page_response(
+            request,
+            "status.html",
+            403,
+            t=t,
+            lang=language,
+            title=t["invalid_title"],
+            message=t["forged"],
+            state="forged",
+            contact=contact_line(k, language),
         )
     state = link_state(k["status"], k["signing_deadline"], now())
     if state is LinkState.INVALID:
-        return None, language, invalid_page(request, language)
+        return invalid_page(request, language)
     if state is not LinkState.OPEN:
-        return None, language, status_page(request, k, state, language, token)
+        return status_page(request, k, state, language, token)
     if not same_document(render_document(k, language), shown_sha256):
-        return (
-            None,
-            language,
-            contract_page(
-                request, k, token, language, 409, notice=TEXT[language]["changed"], **kept
-            ),
+        notice = TEXT[language]["changed"]
+        return contract_page(
+            request, k, token, language, 409, notice=notice, typed_name=typed_name, reason=reason
         )
-    return k, language, None
+    return k, language
 
 
 def _evidence(
@@ -193,13 +187,13 @@ async def _send(
         log.info(
             "signing step refused",
             contract_id=k["id"],
-            reason=str(e.cause.message if e.cause else e),
+            reason=failure_message(e),
         )
     except (TimeoutError, RPCError) as e:
         # No answer in time, or the process has just ended (staff cancelled a moment ago):
         # what the contract says now, else "in a moment".
         log.warning("signing step not answered", contract_id=k["id"], error=type(e).__name__)
-        after = await store.contract_for_signing(request.app.state.pool, k["id"])
+        after = await store.contract_for_signing(request.app.state.pool, k["id"]) or k
         state = link_state(after["status"], after["signing_deadline"], now())
         if state is not LinkState.OPEN:
             return status_page(request, after, state, lang, token, just_now=True)
@@ -215,7 +209,7 @@ async def _send(
             state="busy",
             contact=contact_line(k, lang),
         )
-    after = await store.contract_for_signing(request.app.state.pool, k["id"])
+    after = await store.contract_for_signing(request.app.state.pool, k["id"]) or k
     state = link_state(after["status"], after["signing_deadline"], now())
     if state is LinkState.OPEN:  # refused, and the contract is still open
         return contract_page(request, after, token, lang, 409, notice=TEXT[lang]["refused"])
@@ -237,11 +231,12 @@ async def sign(
     typed_name: str = Form(""),
     consent: str = Form(""),
 ) -> Response:
-    k, language, refused = await _checked_post(
+    checked = await _checked_post(
         request, contract, token, csrf, lang, shown_sha256, typed_name=typed_name
     )
-    if refused is not None:
-        return refused
+    if isinstance(checked, Response):
+        return checked
+    k, language = checked
     t = TEXT[language]
     errors = {}
     if not name_matches(typed_name, k["signer_name"] or ""):
@@ -276,11 +271,10 @@ async def decline(
     lang: str = Form(""),
     reason: str = Form(""),
 ) -> Response:
-    k, language, refused = await _checked_post(
-        request, contract, token, csrf, lang, shown_sha256, reason=reason
-    )
-    if refused is not None:
-        return refused
+    checked = await _checked_post(request, contract, token, csrf, lang, shown_sha256, reason=reason)
+    if isinstance(checked, Response):
+        return checked
+    k, language = checked
     t = TEXT[language]
     reason = " ".join(reason.split())
     if not 3 <= len(reason) <= MAX_DECLINE_REASON:
