@@ -218,7 +218,9 @@ class Words:
     def datetime(self, value: datetime | None) -> str:
         if value is None:
             return ""
-        return format_datetime(value, format="medium", tzinfo=get_timezone(TIME_ZONE), locale=self.locale)
+        return format_datetime(
+            value, format="medium", tzinfo=get_timezone(TIME_ZONE), locale=self.locale
+        )
 
     def amount(self, value: Decimal | None) -> str:
         if value is None:
