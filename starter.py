@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import os
 import sys
+from typing import TextIO
 
 import config
 from cli import (
@@ -44,6 +45,7 @@ from cli.common import (
     emit,
     failure_of,
     identity,
+    output_to,
     reader_gone,
     whole,
 )
@@ -120,17 +122,24 @@ async def run(argv: list[str], settings: config.Settings | None = None) -> int:
         raise failure_of(e, getattr(args, "process_id", None)) from None
 
 
-def main(argv: list[str] | None = None, settings: config.Settings | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    settings = settings or config.Settings.from_environment()
+async def command(argv: list[str], settings: config.Settings, out: TextIO | None = None) -> int:
+    """One command and its exit code, its answer on `out` (None: stdout): what main() runs,
+    and what the tests run in their own process."""
+    output_to(out)
     try:
-        return asyncio.run(run(argv, settings))
+        return await run(argv, settings)
     except Failure as f:
         emit(argparse.Namespace(json="--json" in argv), False, str(f), label=LABELS.get(f.code, ""))
         return f.code
     except BrokenPipeError:  # e.g. `--json | head`: the command was carried out
         reader_gone()
         return 0
+
+
+def main(argv: list[str] | None = None, settings: config.Settings | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        return asyncio.run(command(argv, settings or config.Settings.from_environment()))
     except KeyboardInterrupt:
         return 130
 

@@ -12,7 +12,7 @@ import sys
 import uuid
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
-from typing import Any, TypeVar
+from typing import Any, TextIO, TypeVar
 
 from pydantic import BaseModel
 from temporalio.client import Client, WorkflowHandle
@@ -124,29 +124,41 @@ def reader_gone() -> None:
     os.close(devnull)
 
 
+# Where this command's answer goes: stdout, or the stream a caller running the command in its
+# own process hands in (the tests).
+_out: ContextVar[TextIO | None] = ContextVar("out", default=None)
+
+
+def output_to(stream: TextIO | None) -> None:
+    _out.set(stream)
+
+
 def emit(
     args: argparse.Namespace, ok: bool, message: str, data: Any = None, label: str = "refused: "
 ) -> None:
+    out = _out.get() or sys.stdout
     try:
-        _emit(args, ok, message, data, label)
-        sys.stdout.flush()
+        _emit(out, args, ok, message, data, label)
+        out.flush()
     except BrokenPipeError:
         reader_gone()
 
 
-def _emit(args: argparse.Namespace, ok: bool, message: str, data: Any, label: str) -> None:
+def _emit(
+    out: TextIO, args: argparse.Namespace, ok: bool, message: str, data: Any, label: str
+) -> None:
     if args.json:
         payload: dict[str, Any] = {"ok": ok, "message": message}
         if isinstance(data, BaseModel):
             payload["data"] = data.model_dump(mode="json")
         elif data is not None:
             payload["data"] = data
-        print(json.dumps(payload, indent=2, default=str))
+        print(json.dumps(payload, indent=2, default=str), file=out)
     else:
-        print(message if ok else f"{label}{message}")
+        print(message if ok else f"{label}{message}", file=out)
         if isinstance(data, StepAnswer):
             for note in data.notes:
-                print(f"  note: {note}")
+                print(f"  note: {note}", file=out)
 
 
 def to_stderr(line: str) -> None:
