@@ -1,4 +1,4 @@
-"""Commands of customer accounts (seed 000 §3, §4): fill in or correct an account (how a quote
+"""Commands of customer accounts: fill in or correct an account (how a quote
 rejected for a missing mandatory field is fixed), the new pipeline (customer, project and
 contact in one step), and `account` to see what a change order on it will act on.
 
@@ -303,7 +303,7 @@ def register(commands: Commands) -> None:
 
     c = change(
         "new-pipeline",
-        "customer, project and contact in one step (seed 000 §4), "
+        "customer, project and contact in one step, "
         "with phone, e-mail and invoice e-mail",
         cmd_new_pipeline,
     )

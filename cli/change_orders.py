@@ -1,4 +1,4 @@
-"""Commands of the change-order processes (seed 000 §1, §2, §3, §6)."""
+"""Commands of the change-order processes."""
 
 import json
 from pathlib import Path

@@ -1,4 +1,4 @@
-"""The outbox for staff (issue 11): `outbox` lists the messages and their delivery status,
+"""The outbox for staff: `outbox` lists the messages and their delivery status,
 `resend` queues one again (audited). These read PostgreSQL (DATABASE_URL) directly: the
 messages are records, not a process, and no Temporal is needed to read them."""
 

@@ -1,4 +1,4 @@
-"""Commands of the PSA processes (SPEC §4, seed 002): onboarding a client, the onboarding
+"""Commands of the PSA processes: onboarding a client, the onboarding
 campaign over all existing clients, the invoicing run, and staff changes of tickets, time
 entries and sales items (which the store gates on billing information)."""
 

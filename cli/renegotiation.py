@@ -1,4 +1,4 @@
-"""Commands of the Dealbuilder renegotiation (seed 001)."""
+"""Commands of the Dealbuilder renegotiation."""
 
 from decimal import Decimal, InvalidOperation
 

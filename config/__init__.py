@@ -177,7 +177,7 @@ def worker_deployment() -> WorkerDeploymentConfig | None:
 
 def sales_registration_address() -> str:
     """Where an increase within 36 months of the original signing is reported so that the
-    sale is credited (seed 001): a role address, never a person's."""
+    sale is credited: a role address, never a person's."""
     return os.environ.get(
         "PARTNERFLOW_SALES_REGISTRATION_ADDRESS", "sales-registration@partnerflow.example"
     )

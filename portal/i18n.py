@@ -2,9 +2,9 @@
 (babel's CLDR data).
 
 Which language: the user's own (the contact's, else its partner's, as the relay picks the
-language of an e-mail), when the portal speaks it; a user without one reads the language of
-the seed its partner works under: German for the Wildix partners (seed 000), the portal's
-default (PARTNERFLOW_PORTAL_LANGUAGE). A language the portal does not speak falls back to
+language of an e-mail), when the portal speaks it; a user without one reads the language its
+partner's vendor works in: German for the Wildix partners, the portal's default
+(PARTNERFLOW_PORTAL_LANGUAGE). A language the portal does not speak falls back to
 English. Before login, the browser's Accept-Language decides among the languages we have.
 
 The catalogue is keyed by the English text: a missing translation shows English, never a

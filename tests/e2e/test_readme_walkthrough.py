@@ -1,4 +1,4 @@
-"""The README as a newcomer follows it (issue 17): every `starter.py` command of the quick
+"""The README as a newcomer follows it: every `starter.py` command of the quick
 start and of the process catalogue's tables, taken from README.md itself, run in the order
 written against a fresh database with the demo data, a worker and a namespace of the Temporal
 dev server of its own, each exit code checked.

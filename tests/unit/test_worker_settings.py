@@ -1,4 +1,4 @@
-"""Worker settings from the environment (issue 14: README "Performance and capacity")."""
+"""Worker settings from the environment (README "Performance and capacity")."""
 
 import pytest
 
