@@ -303,8 +303,7 @@ def register(commands: Commands) -> None:
 
     c = change(
         "new-pipeline",
-        "customer, project and contact in one step, "
-        "with phone, e-mail and invoice e-mail",
+        "customer, project and contact in one step, with phone, e-mail and invoice e-mail",
         cmd_new_pipeline,
     )
     c.add_argument("--account", required=True, type=CODE, help="the new account's id, e.g. NEWCO")

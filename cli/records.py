@@ -59,7 +59,8 @@ async def read(lookup: RecordsLookup, what: str) -> Records:
 
 async def lead_cards(status: dict) -> dict:
     """The company, country, postal code, product and arrival of a queue's leads come from
-    their records: those the status names (queues of the earlier design), else the queue's newest."""
+    their records: those the status names (queues of the earlier design), else the queue's
+    newest."""
     ids = list(status.get("leads") or {})[-50:]
     if not ids and status.get("design") != "router":
         return {}
