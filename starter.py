@@ -40,16 +40,15 @@ from cli.common import (
     Failure,
     Parser,
     begin_command,
-    check_staff,
     common_options,
     emit,
     failure_of,
-    identity,
     output_to,
     reader_gone,
     whole,
 )
 from cli.status import cmd_list, cmd_retry, cmd_status
+from cli.who import check_staff, identity
 
 LABELS = {
     REFUSED: "refused: ",
@@ -110,9 +109,9 @@ async def run(argv: list[str], settings: config.Settings | None = None) -> int:
     settings = settings or config.Settings.from_environment()
     args = parser().parse_args(argv)
     begin_command(args.wait, settings)
-    identity(args)
+    identity(args, settings)
     try:
-        await check_staff(args)
+        await check_staff(args, settings)
         return await args.fn(args)
     except BrokenPipeError:
         raise  # the reader went away: nothing to tell it (main)
