@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import structlog
 from temporalio.client import Client
 
 import config
@@ -66,18 +67,20 @@ class Answer:
     text: str
 
 
-_environ: dict = {"users": 0, "env": None, "saved": None}
+_environ: dict = {"users": 0, "env": None, "saved": None, "logs": None}
 
 
 @contextmanager
 def environment_of(env: dict[str, str]) -> Iterator[None]:
     """os.environ as `env` while commands of that environment run here: below the settings
     the starter is given, the key ring and Temporal's own settings are read from it. Commands
-    run at once share one environment."""
+    run at once share one environment. What a command sets for its whole process (the
+    environment, the log configuration) is undone after it."""
     if _environ["users"] and _environ["env"] != env:
         raise AssertionError("starter commands of two environments at once")
     if not _environ["users"]:
-        _environ.update(env=dict(env), saved=dict(os.environ))
+        # a command may configure the logs as its process's own (`staff` quiets them): undone
+        _environ.update(env=dict(env), saved=dict(os.environ), logs=structlog.get_config())
         os.environ.clear()
         os.environ.update(env)
     _environ["users"] += 1
@@ -88,6 +91,7 @@ def environment_of(env: dict[str, str]) -> Iterator[None]:
         if not _environ["users"]:
             os.environ.clear()
             os.environ.update(_environ["saved"])
+            structlog.configure(**_environ["logs"])
 
 
 async def starter(env: dict[str, str], *args: str) -> Answer:
