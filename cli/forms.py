@@ -6,6 +6,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -188,3 +189,11 @@ def same_day_ref(*parts: Any, family: Family, now: datetime | None = None) -> st
     today = business_today(now or datetime.now(UTC), family)
     body = json.dumps([*parts, today.isoformat()], sort_keys=True, default=str)
     return hashlib.sha256(body.encode()).hexdigest()[:8]
+
+
+def price(text: str, what: str) -> Decimal:
+    """A price as staff type it (19.90 or 19,90), else exit 2 naming the option."""
+    try:
+        return Decimal(text.strip().replace(",", "."))
+    except InvalidOperation:
+        raise BadInput(f"{what}: {text!r} is not a price (e.g. 19.90)") from None
