@@ -85,7 +85,7 @@ ACTIVITY_CLASSES = [
 GRACEFUL_SHUTDOWN = timedelta(seconds=30)
 # The sandbox imports a workflow's module again for every process it runs (and applies
 # @workflow.defn to its class again): 7% of the busy samples of a py-spy profile of
-# bench/fast_change_bench.py. Their code lives in workflows/,
+# bench/fast_change_bench.py (issue 14). Their code lives in workflows/,
 # whose modules keep no mutable module state and already import the process base classes
 # passed through; so workflows/ is passed through too and imported once.
 WORKFLOW_RUNNER = SandboxedWorkflowRunner(
