@@ -8,6 +8,7 @@ COPY store store
 COPY activities activities
 COPY workflows workflows
 COPY cli cli
+COPY client client
 COPY relay relay
 COPY portal portal
 COPY codec codec

@@ -10,7 +10,9 @@ import argparse
 import asyncio
 import os
 import sys
+from typing import TextIO
 
+import config
 from cli import (
     accounts,
     change_orders,
@@ -38,17 +40,15 @@ from cli.common import (
     Failure,
     Parser,
     begin_command,
-    check_staff,
-    cmd_list,
-    cmd_retry,
-    cmd_status,
     common_options,
     emit,
     failure_of,
-    identity,
+    output_to,
     reader_gone,
     whole,
 )
+from cli.status import cmd_list, cmd_retry, cmd_status
+from cli.who import check_staff, identity
 
 LABELS = {
     REFUSED: "refused: ",
@@ -103,32 +103,42 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-async def run(argv: list[str]) -> int:
-    """Runs one command; every failure leaves as a Failure (exit code and words)."""
+async def run(argv: list[str], settings: config.Settings | None = None) -> int:
+    """Runs one command with the settings main() read (None: the environment's); every
+    failure leaves as a Failure (exit code and words)."""
+    settings = settings or config.Settings.from_environment()
     args = parser().parse_args(argv)
-    begin_command(args.wait)
-    identity(args)
+    begin_command(args.wait, settings)
+    identity(args, settings)
     try:
-        await check_staff(args)
+        await check_staff(args, settings)
         return await args.fn(args)
     except BrokenPipeError:
         raise  # the reader went away: nothing to tell it (main)
     except Exception as e:  # noqa: BLE001 - every error gets its exit code and words
-        if os.environ.get("PARTNERFLOW_DEBUG"):
+        if settings.debug:
             raise
         raise failure_of(e, getattr(args, "process_id", None)) from None
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+async def command(argv: list[str], settings: config.Settings, out: TextIO | None = None) -> int:
+    """One command and its exit code, its answer on `out` (None: stdout): what main() runs,
+    and what the tests run in their own process."""
+    output_to(out)
     try:
-        return asyncio.run(run(argv))
+        return await run(argv, settings)
     except Failure as f:
         emit(argparse.Namespace(json="--json" in argv), False, str(f), label=LABELS.get(f.code, ""))
         return f.code
     except BrokenPipeError:  # e.g. `--json | head`: the command was carried out
         reader_gone()
         return 0
+
+
+def main(argv: list[str] | None = None, settings: config.Settings | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        return asyncio.run(command(argv, settings or config.Settings.from_environment()))
     except KeyboardInterrupt:
         return 130
 

@@ -12,7 +12,10 @@ import asyncio
 import os
 import signal
 import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import timedelta
+from typing import Any
 
 import structlog
 from aiohttp import web
@@ -34,14 +37,7 @@ from relay import Relay
 from relay import Settings as RelaySettings
 from store.db import create_pool, migrate
 from telemetry import logs
-from telemetry.metrics import (
-    HEALTH_HOST,
-    HEALTH_PORT,
-    METRICS_ADDRESS,
-    Observability,
-    health_app,
-    runtime_with_metrics,
-)
+from telemetry.metrics import Endpoints, Observability, health_app, runtime_with_metrics
 from workflows import rollout
 
 
@@ -120,7 +116,18 @@ log = structlog.get_logger("partnerflow.worker")
 
 
 def activities_for(pool) -> list:
-    return [fn for cls in ACTIVITY_CLASSES for fn in cls(pool).all()]
+    classes: list[Any] = ACTIVITY_CLASSES  # each class's all(): its activities
+    return [fn for cls in classes for fn in cls(pool).all()]
+
+
+@contextmanager
+def refusing_to_start() -> Iterator[None]:
+    """A setting that cannot be used stops the worker, naming it."""
+    try:
+        yield
+    except config.NotConfigured as e:
+        log.error("worker refuses to start", reason=str(e))
+        raise SystemExit(f"worker.py: refusing to start: {e}") from None
 
 
 def settings() -> config.WorkerSettings:
@@ -134,11 +141,13 @@ def settings() -> config.WorkerSettings:
 def build_worker(
     client,
     pool,
-    task_queue: str = config.TASK_QUEUE,
+    task_queue: str | None = None,
     deployment: WorkerDeploymentConfig | None = None,
     tuning: config.WorkerSettings | None = None,
 ) -> Worker:
+    """The worker on `task_queue` (None: the environment's, as for the benches)."""
     tuning = tuning or settings()
+    task_queue = task_queue or config.Settings.from_environment().task_queue
     return Worker(
         client,
         task_queue=task_queue,
@@ -154,7 +163,7 @@ def build_worker(
     )
 
 
-async def serve_health(client, pool, worker: Worker) -> web.AppRunner:
+async def serve_health(client, pool, worker: Worker, endpoints: Endpoints) -> web.AppRunner:
     async def problems() -> list[str]:
         found = []
         if not worker.is_running:
@@ -171,25 +180,25 @@ async def serve_health(client, pool, worker: Worker) -> web.AppRunner:
 
     runner = web.AppRunner(health_app(problems))
     await runner.setup()
-    await web.TCPSite(runner, HEALTH_HOST, HEALTH_PORT).start()
+    await web.TCPSite(runner, endpoints.health_host, endpoints.health_port).start()
     return runner
 
 
-def use_business_zones() -> None:
+def use_business_zones(environment: Mapping[str, str]) -> None:
     """The business time zones are a deployment setting: set before any workflow runs, the
     same for every process this worker runs (domain/business_time.py)."""
     try:
-        zones = business_time.parse_zones(os.environ.get(business_time.SETTING))
+        zones = business_time.parse_zones(environment.get(business_time.SETTING))
     except ValueError as e:
         log.error("worker refuses to start", reason=str(e))
         raise SystemExit(f"worker.py: refusing to start: {e}") from None
     business_time.use_zones(zones)
 
 
-def check_encryption() -> None:
+def check_encryption(common: config.Settings) -> None:
     """Fail closed: no key ring, no worker (unless plaintext was chosen, said loudly)."""
     try:
-        codec = config.encryption_codec()
+        codec = config.encryption_codec(common.data_dir)
     except config.NotConfigured as e:
         log.error("worker refuses to start", reason=str(e))
         raise SystemExit(f"worker.py: refusing to start: {e}") from None
@@ -228,17 +237,21 @@ def start_relay(pool, runtime, stop: asyncio.Event) -> asyncio.Task | None:
 
 
 async def main() -> int:
-    logs.configure(os.environ.get("LOG_LEVEL", "INFO"))
-    use_business_zones()
-    check_encryption()
+    # The settings, read once here and passed down.
+    common = config.Settings.from_environment()
+    logs.configure(common.log_level)
+    with refusing_to_start():
+        endpoints = Endpoints.from_environment(common.environment)
+    use_business_zones(common.environment)
+    check_encryption(common)
     deployment = worker_deployment()
+    tuning = settings()
     dsn = config.database_url()
     applied = await migrate(dsn)
     if applied:
         log.info("migrations applied", migrations=applied)
-    runtime = runtime_with_metrics()
-    client = await config.connect_temporal(runtime)
-    tuning = settings()
+    runtime = runtime_with_metrics(endpoints.metrics_address)
+    client = await config.connect_temporal(runtime, data_dir=common.data_dir)
     pool = await create_pool(dsn, max_size=tuning.pool_size)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -247,21 +260,23 @@ async def main() -> int:
     health = None
     relay = start_relay(pool, runtime, stop)
     try:
-        async with build_worker(client, pool, deployment=deployment, tuning=tuning) as worker:
+        async with build_worker(
+            client, pool, common.task_queue, deployment=deployment, tuning=tuning
+        ) as worker:
             # `async with` starts Worker.run() in a task of its own: wait until it runs, so
             # that neither /readyz nor the "worker started" line comes before it polls.
             while not worker.is_running:
                 await asyncio.sleep(0.01)
-            health = await serve_health(client, pool, worker)
+            health = await serve_health(client, pool, worker, endpoints)
             version = deployment.version.to_canonical_string() if deployment else None
             log.info(
                 "worker started",
-                task_queue=config.TASK_QUEUE,
+                task_queue=common.task_queue,
                 namespace=client.namespace,
                 pid=os.getpid(),
                 version=version,
-                metrics=METRICS_ADDRESS,
-                health_port=HEALTH_PORT,
+                metrics=endpoints.metrics_address,
+                health_port=endpoints.health_port,
                 settings=tuning.__dict__,
             )
             await stop.wait()

@@ -1,4 +1,4 @@
-"""Commands of customer accounts (seed 000 §3, §4): fill in or correct an account (how a quote
+"""Commands of customer accounts: fill in or correct an account (how a quote
 rejected for a missing mandatory field is fixed), the new pipeline (customer, project and
 contact in one step), and `account` to see what a change order on it will act on.
 
@@ -17,7 +17,6 @@ from temporalio.common import (
 )
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-import config
 from cli.common import (
     CODE,
     FORMATTERS,
@@ -29,6 +28,7 @@ from cli.common import (
     Failure,
     answered,
     emit,
+    settings,
     temporal,
     validated,
 )
@@ -111,7 +111,7 @@ async def run_change(args, change) -> int:
             AccountChange.run,
             request,
             id=process_id,
-            task_queue=config.TASK_QUEUE,
+            task_queue=settings().task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             static_summary=f"{operation.replace('-', ' ')} of account {account}",
             search_attributes=TypedSearchAttributes(
@@ -201,6 +201,8 @@ async def open_processes(client, account_id: str) -> list[dict]:
 
 def show_overview(o: AccountOverview, processes: list[dict]) -> str:
     a = o.account
+    if a is None:  # refused: the overview says why
+        return o.refused or "no such account"
     lines = [f"{a.id}  {a.name}  (partner {a.partner_id}, {a.partner_name})"]
     for label, value in (
         ("phone", a.phone),
@@ -258,7 +260,7 @@ async def cmd_account(args) -> int:
                 AccountOverviewRead.run,
                 lookup,
                 id=read_id,
-                task_queue=config.TASK_QUEUE,
+                task_queue=settings().task_queue,
                 execution_timeout=READ_DEADLINE,
                 static_summary=f"overview of account {lookup.account_id} for {args.actor}",
             ),
@@ -301,8 +303,7 @@ def register(commands: Commands) -> None:
 
     c = change(
         "new-pipeline",
-        "customer, project and contact in one step (seed 000 §4), "
-        "with phone, e-mail and invoice e-mail",
+        "customer, project and contact in one step, with phone, e-mail and invoice e-mail",
         cmd_new_pipeline,
     )
     c.add_argument("--account", required=True, type=CODE, help="the new account's id, e.g. NEWCO")

@@ -1,4 +1,4 @@
-"""Commands of the change-order processes (seed 000 §1, §2, §3, §6)."""
+"""Commands of the change-order processes."""
 
 import json
 from pathlib import Path
@@ -53,7 +53,7 @@ def quote_lines(args, *, required: bool = True) -> list[QuoteLine]:
             lines += TypeAdapter(list[QuoteLine]).validate_python(raw)
         except ValidationError as e:
             problems = "; ".join(
-                f"line {err['loc'][0] + 1 if err['loc'] else '?'}"
+                f"line {int(err['loc'][0]) + 1 if err['loc'] else '?'}"
                 f"{' ' + str(err['loc'][1]) if len(err['loc']) > 1 else ''}: {err['msg']}"
                 for err in e.errors()
             )

@@ -1,4 +1,4 @@
-"""Commands of the CLASSOUND order (seed 000 §5, §5.1). `confirm` ("Bestellung bestätigen")
+"""Commands of the CLASSOUND order. `confirm` ("Bestellung bestätigen")
 and `cancel` are the commands every order process shares (cli/change_orders.py registers
 them); they reach this process's updates of the same names.
 

@@ -37,6 +37,7 @@ from cli.common import (
     read_text,
     rpc_failure,
     running_handle,
+    settings,
     start,
     temporal,
     validated,
@@ -207,7 +208,7 @@ async def lead_step(args, fallback=None, **fields) -> int:
             client,
             process_id,
             f"lead step {process_id}",
-            run_lead_step(client, request, process_id),
+            run_lead_step(client, request, process_id, settings().task_queue),
             resend=args.request_id or process_id.rsplit("-", 1)[-1],
         )
     except WorkflowUpdateFailedError as e:

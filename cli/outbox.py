@@ -1,11 +1,8 @@
-"""The outbox for staff (issue 11): `outbox` lists the messages and their delivery status,
+"""The outbox for staff: `outbox` lists the messages and their delivery status,
 `resend` queues one again (audited). These read PostgreSQL (DATABASE_URL) directly: the
 messages are records, not a process, and no Temporal is needed to read them."""
 
-import os
-
-import config
-from cli.common import OK, REFUSED, SETUP, Commands, Failure, emit, whole
+from cli.common import OK, REFUSED, SETUP, Commands, Failure, emit, settings, whole
 from domain.errors import Refused
 from store import outbox
 from store.db import connect
@@ -14,10 +11,7 @@ MESSAGE_ID = whole(1, 2**63 - 1)
 
 
 async def _conn():
-    dsn = os.environ.get("DATABASE_URL")
-    local = config.DATA_DIR / "database-url"  # written by ./run
-    if not dsn and local.exists():
-        dsn = local.read_text().strip()
+    dsn = settings().database_dsn()
     if not dsn:
         raise Failure(
             SETUP,

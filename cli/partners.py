@@ -1,4 +1,4 @@
-"""Commands of partner management and partner accounts (seed 004, seed 003's first login)."""
+"""Commands of partner management and partner accounts (and a partner user's first login)."""
 
 import getpass
 import sys

@@ -1,4 +1,4 @@
-"""The people directory for staff (issue 10): `staff add|grant|revoke|deactivate|list`, and
+"""The people directory for staff: `staff add|grant|revoke|deactivate|list`, and
 `security-log`, the steps that were refused. Like the outbox, these read and write PostgreSQL
 directly (the directory is records, not a process). Only an active admin changes staff; each
 change is one audited step (audit_log, process `people-directory`), refused ones are in the

@@ -1,4 +1,4 @@
-"""Commands of the PSA processes (SPEC §4, seed 002): onboarding a client, the onboarding
+"""Commands of the PSA processes: onboarding a client, the onboarding
 campaign over all existing clients, the invoicing run, and staff changes of tickets, time
 entries and sales items (which the store gates on billing information)."""
 
@@ -6,30 +6,24 @@ import argparse
 import asyncio
 import sys
 import time
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
 
 from temporalio.client import WithStartWorkflowOperation, WorkflowUpdateFailedError
 from temporalio.common import (
     SearchAttributePair,
     TypedSearchAttributes,
     WorkflowIDConflictPolicy,
-    WorkflowIDReusePolicy,
 )
-from temporalio.exceptions import WorkflowAlreadyStartedError
 
-import config
+from cli import service_desk
 from cli.common import (
     ANY_END,
     CODE,
     DATE,
     FORMATTERS,
     OK,
-    RECORD_NUMBER,
     REFUSED,
-    REQUEST_ID,
     BadInput,
     Commands,
     Failure,
@@ -37,12 +31,14 @@ from cli.common import (
     emit,
     failure_message,
     send,
+    settings,
     start,
     temporal,
     validated,
     waiting_line,
     whole,
 )
+from cli.forms import price
 from domain.billing_information import BillingInformation
 from domain.business_time import Family, business_today
 from domain.contracts import ContractTerms, PartChange
@@ -63,20 +59,11 @@ from domain.psa import (
     onboarding_id,
     progress_line,
 )
-from domain.service_desk import RecordChangeRequest, RecordChangeResult, RecordStage
 from domain.steps import StaffStep
 from workflows.client_onboarding import ClientOnboarding
 from workflows.invoicing_run import InvoicingRun
 from workflows.onboarding_campaign import OnboardingCampaign
-from workflows.record_change import RecordChange
-from workflows.visibility import ACCOUNT_ID, PARTNER_ID, PROCESS_KIND
-
-
-def _price(text: str, what: str) -> Decimal:
-    try:
-        return Decimal(text.strip().replace(",", "."))
-    except InvalidOperation:
-        raise BadInput(f"{what}: {text!r} is not a price (e.g. 19.90)") from None
+from workflows.visibility import PARTNER_ID, PROCESS_KIND
 
 
 def _int(text: str, what: str) -> int:
@@ -180,17 +167,17 @@ def part_changes(args) -> list[PartChange]:
 
     for text in args.price or []:
         sku, value = _pair(text, "--price")
-        change(sku, "--price")["unit_price"] = _price(value, f"--price {sku}")
+        change(sku, "--price")["unit_price"] = price(value, f"--price {sku}")
     for text in args.quantity or []:
         sku, value = _pair(text, "--quantity")
         change(sku, "--quantity")["quantity"] = _int(value, f"--quantity {sku}")
     for text in args.add or []:
         sku, value = _pair(text, "--add")
-        quantity, _, price = value.partition("@")
+        quantity, _, unit_price = value.partition("@")
         c = change(sku, "--add")
         c["add"] = _int(quantity, f"--add {sku}")
-        if price:
-            c["unit_price"] = _price(price, f"--add {sku}")
+        if unit_price:
+            c["unit_price"] = price(unit_price, f"--add {sku}")
     for sku in args.remove or []:
         change(sku.strip(), "--remove")["remove"] = True
     if not changes:
@@ -261,7 +248,7 @@ class Progress:
         self.stream, self.every, self.clock = stream, every, clock
         self.tty = stream.isatty()
         # None = nothing printed yet. Never 0.0: monotonic() starts near 0 at boot.
-        self.last_line, self.last_at = "", None
+        self.last_line, self.last_at = "", None  # type: str, float | None
 
     def show(self, s: CampaignStatus) -> None:
         p = s.progress
@@ -322,7 +309,7 @@ async def cmd_onboard_all(args) -> int:
         OnboardingCampaign.run,
         request,
         id=process_id,
-        task_queue=config.TASK_QUEUE,
+        task_queue=settings().task_queue,
         # One campaign at a time per scope: running the command again joins it; once it
         # has ended, a new one starts and skips what is onboarding or done.
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
@@ -441,104 +428,9 @@ def show_invoicing(raw: dict) -> str:
     return "\n".join(lines)
 
 
-# --- tickets, time entries, sales items -----------------------------------------------------
-
-
-async def record_change(args, change: dict) -> int:
-    request = validated(RecordChangeRequest, actor=args.actor, change=change)
-    operation = request.change.operation
-    ref = args.request_id or uuid.uuid4().hex[:12]
-    process_id = f"{ProcessKind.RECORD_CHANGE.value}-{operation}-{ref}"
-    client = await temporal()
-    attributes = [SearchAttributePair(PROCESS_KIND, ProcessKind.RECORD_CHANGE.value)]
-    if getattr(request.change, "account_id", None):
-        attributes.append(SearchAttributePair(ACCOUNT_ID, request.change.account_id))
-    try:
-        handle = await client.start_workflow(
-            RecordChange.run,
-            request,
-            id=process_id,
-            task_queue=config.TASK_QUEUE,
-            # --request-id: the same request again gets the first one's answer
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            static_summary=operation.replace("-", " "),
-            search_attributes=TypedSearchAttributes(attributes),
-        )
-    except WorkflowAlreadyStartedError:
-        handle = client.get_workflow_handle_for(RecordChange.run, process_id)
-    # Waits visibly, and at most the starter's wait (exit 6 with the reason).
-    result: RecordChangeResult = await answered(
-        client, process_id, process_id, handle.result(), resend=ref
-    )
-    ok = result.stage == RecordStage.DONE
-    emit(args, ok, result.message, result)
-    return OK if ok else REFUSED
-
-
-async def cmd_create_ticket(args) -> int:
-    return await record_change(
-        args,
-        {
-            "operation": "create-ticket",
-            "account_id": args.account,
-            "subject": args.subject,
-            "text": args.text or "",
-        },
-    )
-
-
-async def cmd_ticket_action(args) -> int:
-    return await record_change(
-        args, {"operation": args.cmd, "ticket_id": args.ticket, "text": args.text or ""}
-    )
-
-
-async def cmd_log_time(args) -> int:
-    work_date = args.date or business_today(datetime.now(UTC), Family.PSA)
-    return await record_change(
-        args,
-        {
-            "operation": "log-time",
-            "ticket_id": args.ticket,
-            "minutes": args.minutes,
-            "work_date": work_date,
-            "note": args.note or "",
-        },
-    )
-
-
-async def cmd_approve_time(args) -> int:
-    return await record_change(args, {"operation": "approve-time", "time_entry_id": args.entry})
-
-
-async def cmd_create_sales_item(args) -> int:
-    return await record_change(
-        args,
-        {
-            "operation": "create-sales-item",
-            "account_id": args.account,
-            "description": args.description,
-            "quantity": args.quantity,
-            "unit_price": _price(args.price, "--price"),
-        },
-    )
-
-
-async def cmd_move_sales_item(args) -> int:
-    return await record_change(
-        args, {"operation": "move-sales-item", "sales_item_id": args.item, "account_id": args.to}
-    )
-
-
-def show_record(raw: dict) -> str:
-    r = RecordChangeResult.model_validate(raw)
-    return f"{r.process_id}\n  {r.operation}: {r.stage.value}: {r.message}"
-
-
 FORMATTERS[ProcessKind.CLIENT_ONBOARDING.value] = show_onboarding
 FORMATTERS[ProcessKind.ONBOARDING_CAMPAIGN.value] = show_campaign
 FORMATTERS[ProcessKind.INVOICING_RUN.value] = show_invoicing
-FORMATTERS[ProcessKind.RECORD_CHANGE.value] = show_record
 
 
 def register(commands: Commands) -> None:
@@ -661,52 +553,4 @@ def register(commands: Commands) -> None:
     c.add_argument("--prefix")
     c.add_argument("--next-number")
     c.add_argument("--format", help="placeholders {prefix} {year} {month} {number} {number:06}")
-
-    def record(name: str, help_: str, fn):
-        c = commands.add(name, help_, fn)
-        c.add_argument(
-            "--request-id",
-            type=REQUEST_ID,
-            help="make a repeated command the same request (applied once)",
-        )
-        return c
-
-    c = record("create-ticket", "open a service-desk ticket for a client", cmd_create_ticket)
-    c.add_argument("--account", required=True, type=CODE)
-    c.add_argument("--subject", required=True)
-    c.add_argument("--text")
-    for name, help_ in (
-        ("answer-ticket", "answer a ticket"),
-        ("resolve-ticket", "resolve a ticket"),
-        ("close-ticket", "close a ticket"),
-    ):
-        c = record(name, help_, cmd_ticket_action)
-        c.add_argument("ticket", type=RECORD_NUMBER)
-        c.add_argument("--text", required=name == "answer-ticket")
-    c = record("log-time", "log time on a ticket", cmd_log_time)
-    c.add_argument("--ticket", type=RECORD_NUMBER, required=True)
-    c.add_argument("--minutes", type=whole(1, 1440), required=True)
-    c.add_argument("--date", type=DATE, help="YYYY-MM-DD (default: today)")
-    c.add_argument("--note")
-    c = record(
-        "approve-time",
-        "approve a time entry (needs the client's billing information)",
-        cmd_approve_time,
-    )
-    c.add_argument("entry", type=RECORD_NUMBER)
-    c = record(
-        "create-sales-item",
-        "create a sales item for a client (needs its billing information)",
-        cmd_create_sales_item,
-    )
-    c.add_argument("--account", required=True, type=CODE)
-    c.add_argument("--description", required=True)
-    c.add_argument("--quantity", type=whole(1, 100_000), default=1)
-    c.add_argument("--price", required=True)
-    c = record(
-        "move-sales-item",
-        "move a sales item to another client (needs its billing information)",
-        cmd_move_sales_item,
-    )
-    c.add_argument("item", type=RECORD_NUMBER)
-    c.add_argument("--to", required=True, type=CODE, help="the client it moves to")
+    service_desk.register(commands)

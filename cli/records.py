@@ -8,7 +8,6 @@ import re
 import uuid
 from datetime import UTC, datetime
 
-import config
 from cli.common import (
     CODE,
     OK,
@@ -17,6 +16,7 @@ from cli.common import (
     Failure,
     answered,
     emit,
+    settings,
     temporal,
 )
 from domain.records import Records, RecordsLookup, lead_age
@@ -47,7 +47,7 @@ async def read(lookup: RecordsLookup, what: str) -> Records:
             RecordsRead.run,
             lookup,
             id=read_id,
-            task_queue=config.TASK_QUEUE,
+            task_queue=settings().task_queue,
             execution_timeout=READ_DEADLINE,
             static_summary=f"read {what}",
         ),
@@ -59,7 +59,8 @@ async def read(lookup: RecordsLookup, what: str) -> Records:
 
 async def lead_cards(status: dict) -> dict:
     """The company, country, postal code, product and arrival of a queue's leads come from
-    their records: those the status names (queues before issue 13), else the queue's newest."""
+    their records: those the status names (queues of the earlier design), else the queue's
+    newest."""
     ids = list(status.get("leads") or {})[-50:]
     if not ids and status.get("design") != "router":
         return {}

@@ -1,4 +1,4 @@
-"""Commands of the Dealbuilder renegotiation (seed 001)."""
+"""Commands of the Dealbuilder renegotiation."""
 
 from decimal import Decimal, InvalidOperation
 
@@ -22,6 +22,7 @@ from cli.common import (
     waiting_line,
     whole,
 )
+from client.processes import ended_stage
 from domain.business_time import Family
 from domain.renegotiation import (
     MAX_EXTENSION_DAYS,
@@ -35,7 +36,6 @@ from domain.renegotiation import (
     money,
 )
 from workflows.renegotiation import Renegotiation
-from workflows.visibility import STAGE
 
 
 def price(text: str) -> Decimal:
@@ -90,7 +90,7 @@ async def _refuse_if_ended(process_id: str) -> None:
         raise
     if desc.status == WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING:
         return
-    stage = desc.typed_search_attributes.get(STAGE) or desc.status.name.lower()
+    stage = ended_stage(desc)
     why = {
         "cancelled": "a cancelled renegotiation cannot be signed; its contract was withdrawn. "
         "Start a new renegotiation if the customer still wants the change",

@@ -1,9 +1,14 @@
-"""Settings from the environment, with the embedded defaults of the run command."""
+"""Settings from the environment, with the embedded defaults of the run command.
+
+Nothing is read at import: each process's main() builds `Settings` once and passes it down.
+The functions below that take no settings read the environment when they are called (the
+activities' few settings: where documents live, the links in messages)."""
 
 import fcntl
 import json
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -21,11 +26,82 @@ from codec import (
     parse_key_ring,
 )
 
-TASK_QUEUE = os.environ.get("PARTNERFLOW_TASK_QUEUE", "partnerflow")
-DATA_DIR = Path(
-    os.environ.get("PARTNERFLOW_DATA_DIR", Path(__file__).resolve().parent.parent / ".data")
-)
+DEFAULT_TASK_QUEUE = "partnerflow"
+DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / ".data"
 DEFAULT_TEMPORAL_ADDRESS = "localhost:7233"
+# Any of these names the Temporal to reach; without them, the ./run of this clone is used.
+TEMPORAL_CHOICES = ("TEMPORAL_ADDRESS", "TEMPORAL_PROFILE", "TEMPORAL_CONFIG_FILE")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What a process reads from its environment, read once by its main() and passed down:
+    the task queue, the data folder of ./run, how to reach Temporal and PostgreSQL, who the
+    starter acts as, and how loud the logs are."""
+
+    task_queue: str = DEFAULT_TASK_QUEUE
+    data_dir: Path = DEFAULT_DATA_DIR
+    temporal_address: str | None = None  # TEMPORAL_ADDRESS as set
+    temporal_chosen: bool = False  # an address, profile or config file was set
+    database_url: str | None = None
+    actor: str | None = None  # PARTNERFLOW_ACTOR
+    documents: Path | None = None  # PARTNERFLOW_DOCUMENTS_DIR
+    starter_wait: str = ""  # PARTNERFLOW_STARTER_WAIT, checked by the starter that uses it
+    debug: bool = False  # PARTNERFLOW_DEBUG: tracebacks and raw errors
+    log_level: str = "INFO"
+    environment: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_environment(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        env = dict(os.environ if env is None else env)
+        documents = env.get("PARTNERFLOW_DOCUMENTS_DIR")
+        return cls(
+            task_queue=env.get("PARTNERFLOW_TASK_QUEUE") or DEFAULT_TASK_QUEUE,
+            data_dir=Path(env.get("PARTNERFLOW_DATA_DIR") or DEFAULT_DATA_DIR),
+            temporal_address=env.get("TEMPORAL_ADDRESS") or None,
+            temporal_chosen=any(env.get(name) for name in TEMPORAL_CHOICES),
+            database_url=env.get("DATABASE_URL") or None,
+            actor=env.get(ACTOR_ENV) or None,
+            documents=Path(documents) if documents else None,
+            starter_wait=env.get("PARTNERFLOW_STARTER_WAIT", "").strip(),
+            debug=bool(env.get("PARTNERFLOW_DEBUG")),
+            log_level=env.get("LOG_LEVEL") or "INFO",
+            environment=env,
+        )
+
+    @property
+    def documents_dir(self) -> Path:
+        return self.documents or self.data_dir / "documents"
+
+    def running_stack(self) -> dict[str, Any] | None:
+        return running_stack(self.data_dir)
+
+    def default_actor(self) -> str | None:
+        """PARTNERFLOW_ACTOR, else the identity ./run names in its run file."""
+        return self.actor or (self.running_stack() or {}).get("actor") or None
+
+    def database_dsn(self) -> str | None:
+        """DATABASE_URL, else ./run's (its file in the data folder, else its run file)."""
+        local = self.data_dir / "database-url"  # written by ./run
+        if self.database_url:
+            return self.database_url
+        if local.exists():
+            return local.read_text().strip() or None
+        return (self.running_stack() or {}).get("database_url")
+
+
+def _data_dir() -> Path:
+    return Path(os.environ.get("PARTNERFLOW_DATA_DIR") or DEFAULT_DATA_DIR)
+
+
+def __getattr__(name: str) -> Any:
+    """TASK_QUEUE and DATA_DIR for callers that still ask the module (the benches): read when
+    asked, never at import."""
+    if name == "TASK_QUEUE":
+        return os.environ.get("PARTNERFLOW_TASK_QUEUE") or DEFAULT_TASK_QUEUE
+    if name == "DATA_DIR":
+        return _data_dir()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -101,7 +177,7 @@ def worker_deployment() -> WorkerDeploymentConfig | None:
 
 def sales_registration_address() -> str:
     """Where an increase within 36 months of the original signing is reported so that the
-    sale is credited (seed 001): a role address, never a person's."""
+    sale is credited: a role address, never a person's."""
     return os.environ.get(
         "PARTNERFLOW_SALES_REGISTRATION_ADDRESS", "sales-registration@partnerflow.example"
     )
@@ -147,7 +223,7 @@ def write_run_file(data_dir: Path, settings: dict[str, Any]) -> None:
 def running_stack(data_dir: Path | None = None) -> dict[str, Any] | None:
     """The settings of the ./run running in this clone, {} while it is still starting; None
     when none runs."""
-    data_dir = data_dir or DATA_DIR
+    data_dir = data_dir or _data_dir()
     if not (data_dir / RUN_LOCK).exists():
         return None
     with open(data_dir / RUN_LOCK, "a") as lock:
@@ -177,12 +253,15 @@ def documents_dir() -> Path:
     PARTNERFLOW_DOCUMENTS_DIR, else `documents/` in the data folder. The starter writes there
     and the workers read there: in a cluster, a volume both can reach."""
     configured = os.environ.get("PARTNERFLOW_DOCUMENTS_DIR")
-    return Path(configured) if configured else DATA_DIR / "documents"
+    return Path(configured) if configured else _data_dir() / "documents"
+
+
+DEFAULT_PARTNER_PORTAL_URL = "https://partners.partnerflow.example"
 
 
 def partner_portal_url() -> str:
     """Where partner users log in: the login e-mail's one-time link points there."""
-    return os.environ.get("PARTNERFLOW_PARTNER_PORTAL_URL", "https://partners.partnerflow.example")
+    return os.environ.get("PARTNERFLOW_PARTNER_PORTAL_URL", DEFAULT_PARTNER_PORTAL_URL)
 
 
 def signing_url() -> str:
@@ -207,14 +286,14 @@ def plaintext_allowed() -> bool:
     return os.environ.get(ALLOW_PLAINTEXT, "").strip() == "1"
 
 
-def encryption_codec() -> EncryptionCodec | None:
+def encryption_codec(data_dir: Path | None = None) -> EncryptionCodec | None:
     """PARTNERFLOW_ENCRYPTION_KEYS, else the key ring `./run` keeps in the data folder, so
     the starter in another terminal reads what the local worker wrote. Fails closed: no key
     ring is NotConfigured unless PARTNERFLOW_ALLOW_PLAINTEXT=1 (then None: no encryption,
     and the caller warns loudly)."""
     try:
         codec = codec_from_environment()
-        local = DATA_DIR / "encryption-keys"
+        local = (data_dir or _data_dir()) / "encryption-keys"
         if codec is None and local.exists():
             codec = EncryptionCodec(
                 parse_key_ring(local.read_text()), accept_plaintext=accept_plaintext_history()
@@ -231,12 +310,12 @@ def encryption_codec() -> EncryptionCodec | None:
     return codec
 
 
-def key_ring() -> dict[str, bytes] | None:
+def key_ring(data_dir: Path | None = None) -> dict[str, bytes] | None:
     """The payload key ring (PARTNERFLOW_ENCRYPTION_KEYS, else ./run's in the data folder), or
     None on a system without one (tests; PARTNERFLOW_ALLOW_PLAINTEXT=1). The outbox seals
     its one-time links with it (store/outbox.py)."""
     text = os.environ.get("PARTNERFLOW_ENCRYPTION_KEYS", "").strip()
-    local = DATA_DIR / "encryption-keys"
+    local = (data_dir or _data_dir()) / "encryption-keys"
     if not text and local.exists():
         text = local.read_text().strip()
     return parse_key_ring(text) if text else None
@@ -246,13 +325,20 @@ def accept_plaintext_history() -> bool:
     return os.environ.get("PARTNERFLOW_ACCEPT_PLAINTEXT_HISTORY", "").strip() == "1"
 
 
-async def connect_temporal(runtime: Runtime | None = None) -> Client:
+async def connect_temporal(
+    runtime: Runtime | None = None,
+    *,
+    address: str | None = None,
+    data_dir: Path | None = None,
+) -> Client:
     """Address, namespace, TLS and API key from TEMPORAL_* variables or a config profile
-    (temporalio.envconfig), so the same code reaches the dev server or Temporal Cloud.
-    Payloads are encrypted with the key ring (codec/); without one this raises
-    NotConfigured unless plaintext was chosen (PARTNERFLOW_ALLOW_PLAINTEXT=1)."""
-    settings = dict(ClientConfig.load_client_connect_config())
-    settings.setdefault("target_host", DEFAULT_TEMPORAL_ADDRESS)
-    return await Client.connect(
-        **settings, data_converter=data_converter(encryption_codec()), runtime=runtime
-    )
+    (temporalio.envconfig), so the same code reaches the dev server or Temporal Cloud;
+    `address` overrides the address only. Payloads are encrypted with the key ring (codec/);
+    without one this raises NotConfigured unless plaintext was chosen
+    (PARTNERFLOW_ALLOW_PLAINTEXT=1)."""
+    connect: dict[str, Any] = dict(ClientConfig.load_client_connect_config())
+    connect.setdefault("target_host", DEFAULT_TEMPORAL_ADDRESS)
+    if address:
+        connect["target_host"] = address
+    codec = encryption_codec(data_dir)
+    return await Client.connect(**connect, data_converter=data_converter(codec), runtime=runtime)

@@ -1,2 +1,2 @@
-"""The partner portal (issue 12): partner users log in, confirm orders, upload documents and
+"""The partner portal: partner users log in, confirm orders, upload documents and
 work their leads in a browser. See README "Partner portal"."""

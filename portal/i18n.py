@@ -2,9 +2,9 @@
 (babel's CLDR data).
 
 Which language: the user's own (the contact's, else its partner's, as the relay picks the
-language of an e-mail), when the portal speaks it; a user without one reads the language of
-the seed its partner works under: German for the Wildix partners (seed 000), the portal's
-default (PARTNERFLOW_PORTAL_LANGUAGE). A language the portal does not speak falls back to
+language of an e-mail), when the portal speaks it; a user without one reads the language its
+partner's vendor works in: German for the Wildix partners, the portal's default
+(PARTNERFLOW_PORTAL_LANGUAGE). A language the portal does not speak falls back to
 English. Before login, the browser's Accept-Language decides among the languages we have.
 
 The catalogue is keyed by the English text: a missing translation shows English, never a
@@ -15,7 +15,7 @@ import os
 from datetime import date, datetime
 from decimal import Decimal
 
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date, format_datetime, get_timezone
 from babel.numbers import format_decimal
 
 LANGUAGES = ("de", "en")
@@ -218,7 +218,9 @@ class Words:
     def datetime(self, value: datetime | None) -> str:
         if value is None:
             return ""
-        return format_datetime(value, format="medium", tzinfo=TIME_ZONE, locale=self.locale)
+        return format_datetime(
+            value, format="medium", tzinfo=get_timezone(TIME_ZONE), locale=self.locale
+        )
 
     def amount(self, value: Decimal | None) -> str:
         if value is None:

@@ -1,21 +1,20 @@
-"""The steps a partner user takes in the portal, sent to the processes exactly as the starter
-sends them: the same workflow updates, with the same models, and `actor` always the user of
+"""The steps a partner user takes in the portal, sent through the client the starter uses
+(client/): the same workflow updates, with the same models, and `actor` always the user of
 the verified session (never a form field). The workflows and the store still check every
 step themselves; the portal only refuses earlier what is plainly not the user's.
 
 Temporal is reached only from here, server-side: the browser talks to the portal alone."""
 
-import asyncio
 import re
 import uuid
+from collections.abc import Awaitable
 from dataclasses import dataclass
 
-from temporalio.client import Client, WorkflowUpdateFailedError
+from fastapi import HTTPException
 from temporalio.service import RPCError, RPCStatusCode
 
-import config
-from cli.common import Failure, failure_message
-from cli.leads import ROUTER, run_lead_step
+from client.failures import NO_ANSWER, NO_PROCESS, REFUSED, failure_of
+from client.processes import Processes
 from domain.classound import DocumentUpload
 from domain.documents import DocumentRef
 from domain.leads import LeadStepRequest, lead_step_process_id, queue_process_id
@@ -23,10 +22,12 @@ from domain.partners import FirstLogin, partner_account_process_id
 from domain.steps import StaffStep, StepAnswer
 from workflows.classound_order import ClassoundOrder
 from workflows.fast_change_order import FastChangeOrder
+from workflows.lead_queue_router import LeadQueueRouter
 from workflows.partner_onboarding import PartnerOnboarding
 
 ANSWER_WITHIN = 30.0  # seconds a page waits for a process's answer
 REQUEST_ID = re.compile(r"^[A-Za-z0-9]{8,32}$")
+ENDED = "the process has ended: nothing can be done on it any more"
 
 
 @dataclass(frozen=True)
@@ -44,83 +45,72 @@ def request_id(form_value: str | None) -> str:
     return uuid.uuid4().hex[:16]
 
 
-async def _answer(call) -> Outcome:
+async def _answer(call: Awaitable[StepAnswer]) -> Outcome:
+    """The step's answer as a page says it: done, refused (and why), ended, or no answer in
+    time. Any other failure leaves as the HTTP answer the client maps it to."""
     try:
-        answer: StepAnswer = await asyncio.wait_for(call, ANSWER_WITHIN)
-    except TimeoutError:
-        return Outcome(False, "", unknown=True)
-    except WorkflowUpdateFailedError as e:
-        return Outcome(False, failure_message(e))
-    except Failure as f:  # a lead step sent before, refused then: its reason
-        return Outcome(False, str(f))
-    except RPCError as e:
-        if e.status == RPCStatusCode.NOT_FOUND:
-            return Outcome(False, "the process has ended: nothing can be done on it any more")
-        raise
+        answer = await call
+    except Exception as e:  # noqa: BLE001 - every failure in the client's words
+        failure = failure_of(e)
+        if failure.code == NO_ANSWER:
+            return Outcome(False, "", unknown=True)
+        if failure.code == REFUSED:
+            return Outcome(False, str(failure))
+        if failure.code == NO_PROCESS:
+            return Outcome(False, ENDED)
+        raise HTTPException(failure.http_status, str(failure)) from None
     return Outcome(not answer.rejected, answer.message)
 
 
-async def _update(client: Client, process_id: str, update, arg, update_id: str) -> Outcome:
-    handle = client.get_workflow_handle(process_id)
-    return await _answer(handle.execute_update(update, arg, id=update_id))
-
-
-async def confirm_order(client: Client, process_id: str, user_id: str, rid: str) -> Outcome:
+async def confirm_order(p: Processes, process_id: str, user_id: str, rid: str) -> Outcome:
     """ "Bestellung bestätigen": the `confirm` update every order process has (fast change,
     change order), as `starter.py confirm ID --as <partner user>`."""
-    return await _update(
-        client,
-        process_id,
-        FastChangeOrder.confirm,
-        StaffStep(actor=user_id),
-        f"confirm-portal-{rid}",
-    )
+    step = StaffStep(actor=user_id)
+    return await _answer(p.send(process_id, FastChangeOrder.confirm, step, f"confirm-portal-{rid}"))
 
 
 async def upload_document(
-    client: Client, process_id: str, user_id: str, ref: DocumentRef, rid: str
+    p: Processes, process_id: str, user_id: str, ref: DocumentRef, rid: str
 ) -> Outcome:
     """The `upload` update of a CLASSOUND order (and of a change order), as `starter.py
     upload`: only the reference travels, the bytes are in the document store already."""
-    return await _update(
-        client,
-        process_id,
-        ClassoundOrder.upload,
-        DocumentUpload(actor=user_id, document=ref),
-        f"upload-portal-{rid}",
-    )
+    step = DocumentUpload(actor=user_id, document=ref)
+    return await _answer(p.send(process_id, ClassoundOrder.upload, step, f"upload-portal-{rid}"))
 
 
 async def first_login(
-    client: Client, partner_id: str, user_id: str, token_digest: str, password_hash: str, rid: str
+    p: Processes, partner_id: str, user_id: str, token_digest: str, password_hash: str, rid: str
 ) -> Outcome:
     """The partner account's `partner_login` update, as `starter.py partner-login`: the
     token's digest and the password's hash only."""
     step = FirstLogin(actor=user_id, token_digest=token_digest, password_hash=password_hash)
-    return await _update(
-        client,
-        partner_account_process_id(partner_id),
-        PartnerOnboarding.partner_login,
-        step,
-        f"partner_login-portal-{rid}",
+    return await _answer(
+        p.send(
+            partner_account_process_id(partner_id),
+            PartnerOnboarding.partner_login,
+            step,
+            f"partner_login-portal-{rid}",
+        )
     )
 
 
-async def lead_step(client: Client, rid: str, **fields) -> Outcome:
+async def lead_step(p: Processes, rid: str, **fields) -> Outcome:
     """A step on leads (claim, accept, not interested, convert, update an opportunity): its
     own short process, as `starter.py claim-lead` and the others send it."""
     request = LeadStepRequest(**fields)
     try:
-        desc = await client.get_workflow_handle(queue_process_id(request.queue_id)).describe()
+        desc = await p.client.get_workflow_handle(queue_process_id(request.queue_id)).describe()
     except RPCError as e:
         if e.status == RPCStatusCode.NOT_FOUND:
             return Outcome(False, f"lead queue {request.queue_id} does not exist any more")
         raise
-    if desc.workflow_type != ROUTER:
+    if desc.workflow_type != LeadQueueRouter.__name__:
         return Outcome(
             False,
             f"lead queue {request.queue_id} was opened before the portal "
             "existed: ask your channel manager (its steps go through the starter)",
         )
     process_id = lead_step_process_id(request, f"portal-{rid}")
-    return await _answer(run_lead_step(client, request, process_id, config.TASK_QUEUE))
+    return await _answer(
+        p.answered(process_id, f"process {process_id}", p.lead_step(request, process_id))
+    )

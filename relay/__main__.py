@@ -3,7 +3,6 @@ the workers, or run where the workers cannot reach the SMTP server). Reads DATAB
 the PARTNERFLOW_SMTP_* / PARTNERFLOW_SMS_* settings; stops cleanly on SIGTERM/SIGINT."""
 
 import asyncio
-import os
 import signal
 import sys
 
@@ -14,11 +13,12 @@ from telemetry import logs
 
 
 async def main() -> int:
-    logs.configure(os.environ.get("LOG_LEVEL", "INFO"))
+    common = config.Settings.from_environment()  # read once, passed down
+    logs.configure(common.log_level)
     settings = Settings.from_environment()
     if not settings.enabled:
         sys.exit("relay: set PARTNERFLOW_SMTP_HOST and/or PARTNERFLOW_SMS_URL")
-    pool = await create_pool(config.database_url(), max_size=3)
+    pool = await create_pool(common.database_url or config.database_url(), max_size=3)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -1,7 +1,8 @@
 """What ops see of a running worker: Prometheus metrics (the SDK runtime's and ours), log
 lines that carry process id, run id, step and actor, and health/readiness endpoints."""
 
-import os
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -19,15 +20,35 @@ from temporalio.worker import (
     WorkflowInterceptorClassInput,
 )
 
+from config import NotConfigured
 from domain.errors import REFUSED
 
-METRICS_ADDRESS = os.environ.get("PARTNERFLOW_METRICS_ADDRESS", "0.0.0.0:9464")
-HEALTH_PORT = int(os.environ.get("PARTNERFLOW_HEALTH_PORT", "8081"))
-# All interfaces in a container (the compose health check, Prometheus); ./run: 127.0.0.1.
-HEALTH_HOST = os.environ.get("PARTNERFLOW_HEALTH_HOST", "0.0.0.0")
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Where a worker serves its metrics (Prometheus) and health endpoints. All interfaces
+    by default, as in a container (the compose health check, Prometheus); ./run binds them
+    to 127.0.0.1."""
+
+    metrics_address: str = "0.0.0.0:9464"
+    health_host: str = "0.0.0.0"
+    health_port: int = 8081
+
+    @classmethod
+    def from_environment(cls, env: Mapping[str, str]) -> "Endpoints":
+        """PARTNERFLOW_METRICS_ADDRESS, PARTNERFLOW_HEALTH_HOST, PARTNERFLOW_HEALTH_PORT."""
+        d = cls()
+        port = env.get("PARTNERFLOW_HEALTH_PORT", "").strip() or str(d.health_port)
+        if not port.isdigit():
+            raise NotConfigured(f"PARTNERFLOW_HEALTH_PORT={port!r}: a port number is needed")
+        return cls(
+            metrics_address=env.get("PARTNERFLOW_METRICS_ADDRESS") or d.metrics_address,
+            health_host=env.get("PARTNERFLOW_HEALTH_HOST") or d.health_host,
+            health_port=int(port),
+        )
 
 
-def runtime_with_metrics(address: str = METRICS_ADDRESS) -> Runtime:
+def runtime_with_metrics(address: str) -> Runtime:
     """The SDK's own metrics (task latencies, slots, polls) and ours on one endpoint."""
     return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=address)))
 

@@ -11,7 +11,6 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-import config
 import starter
 from activities.classound import ClassoundActivities
 from cli.common import BAD_INPUT, NO_PROCESS, Failure
@@ -155,7 +154,7 @@ def offline_starter(tmp_path, monkeypatch) -> DocumentStore:
     monkeypatch.setenv("PARTNERFLOW_DOCUMENTS_DIR", str(tmp_path / "documents"))
     monkeypatch.setenv("TEMPORAL_ADDRESS", "127.0.0.1:1")
     monkeypatch.setenv("PARTNERFLOW_ENCRYPTION_KEYS", new_key_entry("t1"))  # fails closed
-    monkeypatch.setattr(config, "DATA_DIR", tmp_path / "data")
+    monkeypatch.setenv("PARTNERFLOW_DATA_DIR", str(tmp_path / "data"))
     return DocumentStore(tmp_path / "documents")
 
 

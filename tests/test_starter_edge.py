@@ -14,7 +14,6 @@ from temporalio.common import RetryPolicy
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
-import config
 from cli import common
 from cli.common import (
     BAD_INPUT,
@@ -59,7 +58,7 @@ class Waiting:
 
 async def test_a_stuck_step_is_explained_while_waiting_and_given_up(dev_env, monkeypatch, capsys):
     queue = f"waits-{uuid.uuid4().hex[:8]}"
-    monkeypatch.setattr(config, "TASK_QUEUE", queue)
+    monkeypatch.setenv("PARTNERFLOW_TASK_QUEUE", queue)
     client = dev_env.client
     begin_command(4.0)
     async with Worker(
@@ -95,7 +94,7 @@ async def test_a_stuck_step_is_explained_while_waiting_and_given_up(dev_env, mon
 
 async def test_no_worker_is_named_as_the_reason(dev_env, monkeypatch):
     queue = f"nobody-{uuid.uuid4().hex[:8]}"
-    monkeypatch.setattr(config, "TASK_QUEUE", queue)
+    monkeypatch.setenv("PARTNERFLOW_TASK_QUEUE", queue)
     why = await common.diagnosis(dev_env.client, "no-such-process")
     assert why == (
         f"no worker polls task queue '{queue}' (is worker.py running, with the "

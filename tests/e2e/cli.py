@@ -1,16 +1,23 @@
-"""Drive partnerflow as a user does: worker.py and starter.py as subprocesses."""
+"""Drive partnerflow as a user does: worker.py as a process of its own, starter.py's commands
+in this process (each with the settings of its environment, its own connection and output:
+what `python starter.py` runs, without its seconds of imports)."""
 
 import asyncio
+import io
 import json
 import os
 import signal
 import tempfile
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import structlog
 from temporalio.client import Client
 
+import config
+import starter as starter_py
 from codec import EncryptionCodec, data_converter, new_key_entry, parse_key_ring
 from tests.e2e.forked import spawn
 
@@ -60,23 +67,48 @@ class Answer:
     text: str
 
 
+_environ: dict = {"users": 0, "env": None, "saved": None, "logs": None}
+
+
+@contextmanager
+def environment_of(env: dict[str, str]) -> Iterator[None]:
+    """os.environ as `env` while commands of that environment run here: below the settings
+    the starter is given, the key ring and Temporal's own settings are read from it. Commands
+    run at once share one environment. What a command sets for its whole process (the
+    environment, the log configuration) is undone after it."""
+    if _environ["users"] and _environ["env"] != env:
+        raise AssertionError("starter commands of two environments at once")
+    if not _environ["users"]:
+        # a command may configure the logs as its process's own (`staff` quiets them): undone
+        _environ.update(env=dict(env), saved=dict(os.environ), logs=structlog.get_config())
+        os.environ.clear()
+        os.environ.update(env)
+    _environ["users"] += 1
+    try:
+        yield
+    finally:
+        _environ["users"] -= 1
+        if not _environ["users"]:
+            os.environ.clear()
+            os.environ.update(_environ["saved"])
+            structlog.configure(**_environ["logs"])
+
+
 async def starter(env: dict[str, str], *args: str) -> Answer:
-    # forked from a pre-started interpreter of this environment (tests/e2e/forked.py)
-    proc = await spawn(
-        env,
-        [str(ROOT / "starter.py"), *args, "--json"],
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), timeout=120)
-    text = out.decode()
+    """`starter.py ARGS --json` in this process: the exit code and the printed JSON."""
+    out = io.StringIO()
+    argv = [*args, "--json"]
+    with environment_of(env):
+        settings = config.Settings.from_environment(env)
+        # a task of its own: the command's context (connection, wait, output) stays its own
+        task = asyncio.create_task(starter_py.command(argv, settings, out))
+        code = await asyncio.wait_for(task, timeout=120)
+    text = out.getvalue()
     try:
         body = json.loads(text)
     except json.JSONDecodeError:
-        raise AssertionError(
-            f"starter {args} printed no JSON (exit {proc.returncode}):\n{text}\n{err.decode()}"
-        ) from None
-    return Answer(proc.returncode, body, text)
+        raise AssertionError(f"starter {args} printed no JSON (exit {code}):\n{text}") from None
+    return Answer(code, body, text)
 
 
 class WorkerProcess:
@@ -107,7 +139,8 @@ class WorkerProcess:
 
 @asynccontextmanager
 async def worker(env: dict[str, str]):
-    # forked from a pre-started interpreter of this environment (tests/e2e/forked.py)
+    # forked from a pre-started interpreter that imported worker.py (tests/e2e/forked.py): a
+    # process of its own, without the seconds of imports each
     proc = await spawn(
         env,
         [str(ROOT / "worker.py")],

@@ -1,4 +1,4 @@
-"""`./run` with its local mail catcher and SMS sink (issue 11): the worker's relay delivers
+"""`./run` with its local mail catcher and SMS sink: the worker's relay delivers
 the outbox there, the page shows it, `starter.py outbox` lists it as sent."""
 
 import asyncio

@@ -1,4 +1,4 @@
-"""The edge, as a user meets it (issue 16, items 5 and 6): ids, numbers and files checked
+"""The edge, as a user meets it: ids, numbers and files checked
 before anything is started; worker and starter refuse to run without a key ring unless
 plaintext is chosen explicitly (and say so loudly); an encrypting worker refuses plaintext.
 worker.py and starter.py run as subprocesses against the dev server and PostgreSQL."""

@@ -1,4 +1,4 @@
-"""The starter and the people directory (issue 10), as staff use them: `--as` names an active
+"""The starter and the people directory, as staff use them: `--as` names an active
 staff member (a partner user, a made-up name, a deactivated member refused before anything
 is sent), the identity comes from configuration and never from $USER, staff are managed by
 an admin with audited commands, and ops read the security log. Nothing here reaches Temporal

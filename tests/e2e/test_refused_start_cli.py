@@ -1,4 +1,4 @@
-"""A start refused for a business reason (issue 17): the worker logs it as one line, without
+"""A start refused for a business reason: the worker logs it as one line, without
 a traceback, and ops find it by its stage (`list --stage refused`, the Stage column of the UI),
 apart from the processes that are done."""
 

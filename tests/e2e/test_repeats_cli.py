@@ -1,4 +1,4 @@
-"""Starting a process id again, as staff do (issue 16, item 2): every answer comes from the
+"""Starting a process id again, as staff do: every answer comes from the
 run that is there now, never from an earlier run of the same id, and a run started again
 under an old id writes its own steps. worker.py and starter.py as subprocesses."""
 

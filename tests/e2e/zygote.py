@@ -36,27 +36,14 @@ import selectors
 import socket
 import sys
 import threading
+from pathlib import Path
 
-PROJECT = {
-    "activities",
-    "cli",
-    "codec",
-    "config",
-    "domain",
-    "telemetry",
-    "ops",
-    "deploy",
-    "portal",
-    "relay",
-    "starter",
-    "store",
-    "versions",
-    "worker",
-    "workflows",
-    "signing",
-    "tests",
-    "devstack",
-}
+
+def _project(root: str) -> set[str]:
+    """The project's own top-level modules, found in `root` (never listed by hand: a new
+    package would be imported with the libraries, and with it settings read too early)."""
+    top = Path(root)
+    return {p.stem for p in top.glob("*.py")} | {p.parent.name for p in top.glob("*/__init__.py")}
 
 
 def _run_command(request: dict, fds: list[int]) -> None:
@@ -108,13 +95,13 @@ def _libraries(root: str) -> list[str]:
     if pid == 0:
         os.close(r)
         try:
-            before = set(sys.modules)
+            before, project = set(sys.modules), _project(root)
             for name in ("worker", "starter", "store.db", "store.demo", "store.people"):
                 importlib.import_module(name)
             new = [
                 m
                 for m in sys.modules
-                if m not in before and m.split(".")[0] not in PROJECT and not m.startswith("_")
+                if m not in before and m.split(".")[0] not in project and not m.startswith("_")
             ]
             os.write(w, json.dumps(new).encode())
         finally:

@@ -23,7 +23,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from codec import parse_key_ring
 from domain.signing import document_sha256
-from portal.signing import render_document
+from portal.contract import render_document
 from store.signing import contract_for_signing
 from tests.e2e.cli import ROOT, environment, starter, worker
 from tests.portal.signing_helpers import path_of, signing_link

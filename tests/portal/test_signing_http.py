@@ -22,7 +22,7 @@ from domain.renegotiation import (
     signing_closes_at,
 )
 from portal.app import PortalSettings, create_app
-from portal.signing import _RedactTokens
+from portal.routes.signing import _RedactTokens
 from tests.portal.signing_helpers import (
     form_fields,
     path_of,

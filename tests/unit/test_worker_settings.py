@@ -1,4 +1,4 @@
-"""Worker settings from the environment (issue 14: README "Performance and capacity")."""
+"""Worker settings from the environment (README "Performance and capacity")."""
 
 import pytest
 
@@ -60,3 +60,36 @@ def test_the_worker_gets_them(monkeypatch):
     assert seen["max_cached_workflows"] == 123
     assert seen["max_concurrent_activities"] == 7
     assert seen["max_concurrent_workflow_tasks"] == config.WORKER_DEFAULTS.workflow_task_slots
+
+
+def test_the_settings_are_those_of_the_environment_given(tmp_path):
+    env = {
+        "PARTNERFLOW_TASK_QUEUE": "q-1",
+        "PARTNERFLOW_DATA_DIR": str(tmp_path),
+        "TEMPORAL_PROFILE": "cloud",
+        "PARTNERFLOW_ACTOR": "ops-anna",
+        "PARTNERFLOW_STARTER_WAIT": "90",
+    }
+    s = config.Settings.from_environment(env)
+    assert (s.task_queue, s.data_dir, s.actor, s.starter_wait) == (
+        "q-1",
+        tmp_path,
+        "ops-anna",
+        "90",
+    )
+    assert s.temporal_chosen and s.temporal_address is None
+    assert s.documents_dir == tmp_path / "documents"
+    bare = config.Settings.from_environment({})
+    assert (bare.task_queue, bare.data_dir) == (config.DEFAULT_TASK_QUEUE, config.DEFAULT_DATA_DIR)
+
+
+def test_the_endpoints_are_read_when_asked_and_a_bad_port_is_named():
+    from telemetry.metrics import Endpoints
+
+    assert Endpoints.from_environment({}) == Endpoints()
+    chosen = Endpoints.from_environment(
+        {"PARTNERFLOW_METRICS_ADDRESS": "127.0.0.1:0", "PARTNERFLOW_HEALTH_PORT": "0"}
+    )
+    assert (chosen.metrics_address, chosen.health_port) == ("127.0.0.1:0", 0)
+    with pytest.raises(config.NotConfigured, match="PARTNERFLOW_HEALTH_PORT"):
+        Endpoints.from_environment({"PARTNERFLOW_HEALTH_PORT": "eighty"})

@@ -1,0 +1,157 @@
+"""The partner's lead inbox and own leads: claim, accept, not interested, convert. Each is a
+lead step through the client, after checking that the lead is the partner's (or the user's)."""
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from client.processes import Processes
+from domain import ids
+from domain.leads import OPPORTUNITY_STAGES
+from portal import steps
+from portal.deps import (
+    CurrentUser,
+    NotYours,
+    Pool,
+    PortalUser,
+    Steps,
+    back,
+    form_with_csrf,
+    outcome,
+    page,
+)
+from portal.forms import opportunity_fields
+from portal.i18n import Words
+from store import portal as db
+
+router = APIRouter()
+
+
+@router.get("/leads", response_class=HTMLResponse)
+async def inbox(request: Request, user: CurrentUser, pool: Pool) -> Response:
+    return await leads_page(request, pool, user, "leads.html", "inbox")
+
+
+@router.get("/my-leads", response_class=HTMLResponse)
+async def mine(request: Request, user: CurrentUser, pool: Pool) -> Response:
+    return await leads_page(request, pool, user, "my_leads.html", "mine")
+
+
+async def leads_page(
+    request: Request,
+    pool: Any,
+    user: PortalUser,
+    template: str,
+    nav: str,
+    status: int = 200,
+    errors: dict | None = None,
+    values: dict | None = None,
+) -> HTMLResponse:
+    async with pool.acquire() as conn:
+        queues = await db.partner_queues(conn, user.partner_id)
+        waiting = await db.lead_inbox(conn, user.partner_id)
+        own = await db.my_leads(conn, user.id)
+    return page(
+        request,
+        template,
+        user=user,
+        nav=nav,
+        queues=queues,
+        inbox=waiting,
+        leads=own,
+        stages=OPPORTUNITY_STAGES,
+        status=status,
+        errors=errors or {},
+        values=values or {},
+    )
+
+
+async def lead_action(
+    request: Request,
+    pool: Any,
+    processes: Processes,
+    user: PortalUser,
+    form: Any,
+    lead_id: str,
+    *,
+    own: bool,
+    kind: str,
+    **fields: Any,
+) -> Response:
+    """A step on a lead of the partner's inbox (`own`: one of the user's own leads)."""
+    async with pool.acquire() as conn:
+        if not ids.NAME.matches(lead_id):
+            raise NotYours()
+        queue = (
+            await db.queue_of_own_lead(conn, lead_id, user.id)
+            if own
+            else await db.queue_of_lead_for_partner(conn, lead_id, user.partner_id)
+        )
+    if queue is None:
+        raise NotYours()
+    result = await steps.lead_step(
+        processes,
+        steps.request_id(str(form.get("request", ""))),
+        queue_id=queue,
+        kind=kind,
+        actor=user.id,
+        lead_id=lead_id,
+        **fields,
+    )
+    outcome(request, Words(user.language), result)
+    return back("/my-leads" if own or kind == "claim" else "/leads")
+
+
+@router.post("/leads/{lead_id}/claim")
+async def claim(
+    request: Request, lead_id: str, user: CurrentUser, pool: Pool, processes: Steps
+) -> Response:
+    form = await form_with_csrf(request)
+    return await lead_action(request, pool, processes, user, form, lead_id, own=False, kind="claim")
+
+
+@router.post("/leads/{lead_id}/accept")
+async def accept(
+    request: Request, lead_id: str, user: CurrentUser, pool: Pool, processes: Steps
+) -> Response:
+    form = await form_with_csrf(request)
+    return await lead_action(request, pool, processes, user, form, lead_id, own=True, kind="accept")
+
+
+@router.post("/leads/{lead_id}/not-interested")
+async def not_interested(
+    request: Request, lead_id: str, user: CurrentUser, pool: Pool, processes: Steps
+) -> Response:
+    form = await form_with_csrf(request)
+    reason = str(form.get("reason", "")).strip()
+    if len(reason) < 3:
+        words = Words(user.language)
+        errors = {f"{lead_id}-reason": words("Say why (at least 3 characters).")}
+        return await leads_page(request, pool, user, "my_leads.html", "mine", 400, errors)
+    return await lead_action(
+        request,
+        pool,
+        processes,
+        user,
+        form,
+        lead_id,
+        own=True,
+        kind="not-interested",
+        reason=reason[:500],
+    )
+
+
+@router.post("/leads/{lead_id}/convert")
+async def convert(
+    request: Request, lead_id: str, user: CurrentUser, pool: Pool, processes: Steps
+) -> Response:
+    form = await form_with_csrf(request)
+    fields, errors = opportunity_fields(form, Words(user.language), lead_id)
+    if errors:
+        values = {lead_id: dict(form)}
+        return await leads_page(request, pool, user, "my_leads.html", "mine", 400, errors, values)
+    fields["stage"] = fields.get("stage") or "prospecting"
+    return await lead_action(
+        request, pool, processes, user, form, lead_id, own=True, kind="convert", **fields
+    )
