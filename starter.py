@@ -111,6 +111,7 @@ async def run(argv: list[str], settings: config.Settings | None = None) -> int:
     begin_command(args.wait, settings)
     identity(args, settings)
     try:
+        config.use_business_zones(settings)
         await check_staff(args, settings)
         return await args.fn(args)
     except BrokenPipeError:

@@ -12,7 +12,7 @@ import asyncio
 import os
 import signal
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
@@ -32,7 +32,6 @@ from activities.people import PeopleActivities
 from activities.psa import PsaActivities
 from activities.records import RecordActivities
 from activities.renegotiation import RenegotiationActivities
-from domain import business_time
 from relay import Relay
 from relay import Settings as RelaySettings
 from store.db import create_pool, migrate
@@ -184,17 +183,6 @@ async def serve_health(client, pool, worker: Worker, endpoints: Endpoints) -> we
     return runner
 
 
-def use_business_zones(environment: Mapping[str, str]) -> None:
-    """The business time zones are a deployment setting: set before any workflow runs, the
-    same for every process this worker runs (domain/business_time.py)."""
-    try:
-        zones = business_time.parse_zones(environment.get(business_time.SETTING))
-    except ValueError as e:
-        log.error("worker refuses to start", reason=str(e))
-        raise SystemExit(f"worker.py: refusing to start: {e}") from None
-    business_time.use_zones(zones)
-
-
 def check_encryption(common: config.Settings) -> None:
     """Fail closed: no key ring, no worker (unless plaintext was chosen, said loudly)."""
     try:
@@ -242,7 +230,7 @@ async def main() -> int:
     logs.configure(common.log_level)
     with refusing_to_start():
         endpoints = Endpoints.from_environment(common.environment)
-    use_business_zones(common.environment)
+        config.use_business_zones(common)
     check_encryption(common)
     deployment = worker_deployment()
     tuning = settings()

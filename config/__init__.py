@@ -25,6 +25,7 @@ from codec import (
     data_converter,
     parse_key_ring,
 )
+from domain import business_time
 
 DEFAULT_TASK_QUEUE = "partnerflow"
 DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / ".data"
@@ -280,6 +281,16 @@ PLAINTEXT_WARNING = (
 
 class NotConfigured(RuntimeError):
     """Refusing to run: the setting named in the message is missing or wrong."""
+
+
+def use_business_zones(settings: Settings) -> None:
+    """Fixes this program's business time zones from its settings, once at its start and
+    before any date is computed: the worker, the starter and the portal must agree on them."""
+    try:
+        zones = business_time.parse_zones(settings.environment.get(business_time.SETTING))
+    except ValueError as e:
+        raise NotConfigured(str(e)) from None
+    business_time.use_zones(zones)
 
 
 def plaintext_allowed() -> bool:

@@ -13,7 +13,9 @@ from portal.settings import settings_from_environment
 
 def main() -> int:
     try:
-        settings = settings_from_environment(config.Settings.from_environment())
+        common = config.Settings.from_environment()
+        config.use_business_zones(common)
+        settings = settings_from_environment(common)
         app = create_app(settings)
     except config.NotConfigured as e:
         print(f"the portal cannot start: {e}", file=sys.stderr)
