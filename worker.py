@@ -47,7 +47,6 @@ from workflows.classound_order import ClassoundOrder
 from workflows.client_onboarding import ClientOnboarding
 from workflows.fast_change_order import FastChangeOrder
 from workflows.invoicing_run import InvoicingRun
-from workflows.lead_queue import LeadQueue
 from workflows.lead_queue_router import LeadQueueRouter
 from workflows.lead_step import LeadStep
 from workflows.onboarding_campaign import OnboardingCampaign
@@ -68,7 +67,6 @@ WORKFLOWS = [
     RecordChange,
     PartnerManagement,
     PartnerOnboarding,
-    LeadQueue,
     AccountChange,
     AccountOverviewRead,
     RecordsRead,

@@ -1,10 +1,5 @@
-"""Lead queue, the design of issue 13: one long-lived process per queue that keeps the queue's
-settings, partners, assignment rules and round-robin turn, and no leads.
-
-The earlier design (workflows/lead_queue.py, type `LeadQueue`, still registered for the
-queues opened with it) carried every lead, owner and dedupe key across continue-as-new (8 MB
-at 32,000 leads: PayloadsTooLarge, the queue dead) and took every claim as an update (10 in
-flight per workflow: 42 % of 200 concurrent claims failed). Here:
+"""Lead queue: one long-lived process per queue that keeps the queue's settings, partners,
+assignment rules and round-robin turn, and no leads.
 
 - leads, owners and duplicates live in PostgreSQL only; this workflow's state is the size of
   its settings, whatever the number of leads (continue-as-new carries the same few KB);
@@ -13,10 +8,16 @@ flight per workflow: 42 % of 200 concurrent claims failed). Here:
   interrupted import resumed) is answered from the audit log without importing it twice;
 - claims, accept, not interested, owner changes and conversions do not come here at all:
   each is a short process of its own (workflows/lead_step.py) deciding in one guarded
-  transaction; what comes back here is only leads to give out again in a round-robin queue.
+  transaction; what comes back here is only leads to give out again in a round-robin queue;
+- a queue opened by the earlier design (type `LeadQueue`, every lead in its state) is taken
+  over (`take_over`): its settings, partners and rules are read from PostgreSQL, where its
+  leads and owners already are, and this process carries it on under the same id.
 
 Leads arrive -> assignment rules (first match wins: to a partner or to another queue) ->
 round-robin over the eligible partners (round-robin queue) -> the rest wait to be claimed."""
+
+from collections.abc import Callable
+from typing import Any
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
@@ -37,14 +38,16 @@ with workflow.unsafe.imports_passed_through():
         QueueMembers,
         QueueOpening,
         QueuePartners,
+        QueueSettings,
         QueueStage,
-        QueueState,
+        QueueTakeOver,
         Received,
-        RouteConfig,
+        Rosters,
         RouterRequest,
         RouterState,
         RuleInput,
         RuleWrite,
+        check_channel_manager,
         check_rule,
         queue_process_id,
         with_rule,
@@ -59,12 +62,12 @@ SHOWN = 20
 ROUTE_AT_ONCE = 5_000  # leads back in the queue given out in one step
 
 
-def _check_manager(s: RouterState, actor: str) -> None:
-    if actor not in s.channel_managers:
-        raise refusal(
-            f"only a channel manager of queue {s.queue_id} "
-            f"({', '.join(s.channel_managers)}) does this; {actor} is not one"
-        )
+def _rule(check: Callable[..., None], *args: Any) -> None:
+    """A domain rule's refusal, as the refusal of the step."""
+    try:
+        check(*args)
+    except Refused as e:
+        raise refusal(str(e)) from None
 
 
 @workflow.defn(name="LeadQueueRouter", versioning_behavior=versioning("LeadQueueRouter"))
@@ -85,10 +88,14 @@ class LeadQueueRouter(Process):
         self.state = RouterState(
             process_id=workflow.info().workflow_id,
             stage=QueueStage.VALIDATING,
-            waiting_for="checking partner management and the queue's partners",
+            waiting_for=(
+                "reading the queue opened by the earlier design from PostgreSQL"
+                if request.take_over
+                else "checking partner management and the queue's partners"
+            ),
             since=workflow.now(),
             queue_id=request.queue_id,
-            name=request.name,
+            name=request.name or request.queue_id,
             channel_managers=list(dict.fromkeys(request.channel_managers)),
             claim_cap=request.claim_cap,
             routing=request.routing,
@@ -102,31 +109,17 @@ class LeadQueueRouter(Process):
             if (why := await self._refused_start(request.requested_by)) is not None:
                 self._refused_at_start(QueueStage.REFUSED, why)
                 return await self._end()
-            partners = list(dict.fromkeys(request.partners))
             try:
-                opened = await self._act(
-                    LeadActivities.open_lead_queue,
-                    QueueOpening(
-                        key=self._key("open-queue", request.requested_by),
-                        queue_id=request.queue_id,
-                        name=request.name,
-                        channel_managers=self.state.channel_managers,
-                        partners=partners,
-                        claim_cap=request.claim_cap,
-                        routing=request.routing,
-                        work_within_minutes=request.work_within_minutes,
-                    ),
-                    f"open lead queue {request.queue_id}",
-                )
+                if request.take_over:
+                    await self._take_over(request)
+                else:
+                    await self._open(request)
             except ActivityError as err:
                 reason = refused_reason(err)
                 if reason is None:
                     raise
                 self._refused_at_start(QueueStage.REFUSED, reason)
                 return await self._end()
-            self.state.partners = partners
-            for roster in opened.rosters:
-                self._take_roster(roster)
             self._set_stage(QueueStage.OPEN, self._waiting())
             self._accepted()
         else:
@@ -136,12 +129,51 @@ class LeadQueueRouter(Process):
             if not self.state.to_route:
                 break
             await self._route_back()
-        # As the earlier design: steps arriving now are turned away with ROLLING_OVER (no
-        # trace in history) and sent again by the starter to the next run; the handlers in
-        # progress finish first. What is carried is the settings, never the leads.
+        # Steps arriving now are turned away with ROLLING_OVER (no trace in history) and sent
+        # again by the starter to the next run; the handlers in progress finish first, so a
+        # steady stream of steps cannot keep this run from ending. What is carried is the
+        # settings, never the leads.
         self.rolling_over = True
         await workflow.wait_condition(workflow.all_handlers_finished)
         workflow.continue_as_new(request.model_copy(update={"carried": self.state}))
+
+    async def _open(self, request: RouterRequest) -> None:
+        partners = list(dict.fromkeys(request.partners))
+        opened: Rosters = await self._act(
+            LeadActivities.open_lead_queue,
+            QueueOpening(
+                key=self._key("open-queue", request.requested_by),
+                queue_id=request.queue_id,
+                name=self.state.name,
+                channel_managers=self.state.channel_managers,
+                partners=partners,
+                claim_cap=request.claim_cap,
+                routing=request.routing,
+                work_within_minutes=request.work_within_minutes,
+            ),
+            f"open lead queue {request.queue_id}",
+        )
+        self.state.partners = partners
+        for roster in opened.rosters:
+            self._take_roster(roster)
+
+    async def _take_over(self, request: RouterRequest) -> None:
+        """The queue as PostgreSQL has it; rule numbers go on after its last rule."""
+        got: QueueSettings = await self._act(
+            LeadActivities.take_over_lead_queue,
+            QueueTakeOver(
+                key=self._key("take-over", request.requested_by), queue_id=request.queue_id
+            ),
+            f"take over lead queue {request.queue_id}",
+        )
+        s = self.state
+        s.name, s.channel_managers, s.claim_cap = got.name, got.channel_managers, got.claim_cap
+        s.routing, s.work_within_minutes = got.routing, got.work_within_minutes
+        s.partners, s.rules, s.turn = got.partners, got.rules, got.turn
+        s.counters["rule"] = got.last_rule
+        s.notes.append(f"taken over from the earlier design with {got.leads} lead(s)")
+        for roster in got.rosters:
+            self._take_roster(roster)
 
     def _rollover_due(self) -> bool:
         info = workflow.info()
@@ -196,17 +228,6 @@ class LeadQueueRouter(Process):
         if self.state.stage != QueueStage.OPEN:
             raise refusal(f"queue {self.state.queue_id} is not open: {self.state.waiting_for}")
 
-    def _config(self) -> RouteConfig:
-        s = self.state
-        return RouteConfig(
-            queue_id=s.queue_id,
-            claim_cap=s.claim_cap,
-            routing=s.routing,
-            partners=s.partners,
-            rules=s.rules,
-            turn=s.turn,
-        )
-
     def _count(self, name: str, n: int) -> None:
         self.state.received[name] = self.state.received.get(name, 0) + n
 
@@ -250,7 +271,11 @@ class LeadQueueRouter(Process):
             n = self.state.next_number("reroute")
             done: Received = await self._act(
                 LeadActivities.route_leads_back,
-                LeadsBack(key=self._key(f"reroute-{n}"), config=self._config(), lead_ids=lead_ids),
+                LeadsBack(
+                    key=self._key(f"reroute-{n}"),
+                    config=self.state.route_config(),
+                    lead_ids=lead_ids,
+                ),
                 f"reroute-{n}: {len(lead_ids)} lead(s) back in the queue",
             )
             self.state.turn = done.turn
@@ -285,7 +310,7 @@ class LeadQueueRouter(Process):
 
     def _check_add_partners(self, p: QueuePartners) -> None:
         self._check_open()
-        _check_manager(self.state, p.actor)
+        _rule(check_channel_manager, self.state.queue_id, self.state.channel_managers, p.actor)
         if all(x in self.state.partners for x in p.partners):
             raise refusal(f"{', '.join(p.partners)} already in queue {self.state.queue_id}")
 
@@ -309,7 +334,7 @@ class LeadQueueRouter(Process):
                 LeadActivities.receive_lead_batch,
                 LeadReceipt(
                     key=self._key(f"import-{b.batch.sha256[:32]}", b.actor),
-                    config=self._config(),
+                    config=self.state.route_config(),
                     batch=b.batch,
                     request_id=request_id,
                 ),
@@ -424,23 +449,7 @@ class LeadQueueRouter(Process):
 
     def _check_rule(self, r: RuleInput) -> None:
         s = self.state
-        view = QueueState(
-            process_id=s.process_id,
-            stage=s.stage,
-            waiting_for="",
-            since=s.since,
-            queue_id=s.queue_id,
-            name=s.name,
-            channel_managers=s.channel_managers,
-            claim_cap=s.claim_cap,
-            routing=s.routing,
-            partners=s.partners,
-            rules=s.rules,
-        )
-        try:
-            check_rule(view, r)
-        except Refused as e:
-            raise refusal(str(e)) from None
+        _rule(check_rule, s.queue_id, s.channel_managers, s.partners, s.rules, r)
 
 
 __all__ = ["LeadQueueRouter", "SYSTEM"]
