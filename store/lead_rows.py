@@ -28,22 +28,25 @@ async def queue_facts(conn: Conn, queue_id: str) -> QueueFacts:
 
 
 async def locked_lead(conn: Conn, lead_id: str) -> LeadFacts | None:
-    """The lead with its current claim, its row locked for the step."""
+    """The lead, its row locked for the step, with its current claim. The claim is read by a
+    statement of its own, after the lock: one that waited for the lock sees the claim of the
+    step it waited for (a join in the locking statement would not)."""
     row = await conn.fetchrow(
-        "SELECT l.id, l.status, l.queue_id, c.id AS claim_id, c.user_id, c.partner_id"
-        " FROM leads l LEFT JOIN claims c ON c.lead_id = l.id AND c.ended_at IS NULL"
-        " WHERE l.id = $1 FOR UPDATE OF l",
-        lead_id,
+        "SELECT id, status, queue_id FROM leads WHERE id = $1 FOR UPDATE", lead_id
     )
     if row is None:
         return None
+    claim = await conn.fetchrow(
+        "SELECT id, user_id, partner_id FROM claims WHERE lead_id = $1 AND ended_at IS NULL",
+        lead_id,
+    )
     return LeadFacts(
         lead_id=row["id"],
         queue_id=row["queue_id"],
         status=row["status"],
-        owner=row["user_id"],
-        partner=row["partner_id"],
-        claim_id=row["claim_id"],
+        owner=claim["user_id"] if claim else None,
+        partner=claim["partner_id"] if claim else None,
+        claim_id=claim["id"] if claim else None,
     )
 
 

@@ -317,9 +317,9 @@ async def test_only_a_user_who_has_logged_in_can_claim(dev_env, pool):
         )
         (lead,) = await lead_ids_of(pool, request.queue_id)
         claim = step(request.queue_id, "claim", anna, lead_id=lead)
-        assert "not a user of one of its partners" in await send_step(dev_env.client, q, claim)
+        assert "is not in the people directory" in await send_step(dev_env.client, q, claim)
         await invite(account, anna)
-        assert "has not logged in yet" in await send_step(dev_env.client, q, claim)
+        assert "who is invited, not active" in await send_step(dev_env.client, q, claim)
         await log_in(pool, account, anna)
         assert f"lead {lead} is yours" in await send_step(dev_env.client, q, claim)
 
