@@ -232,19 +232,20 @@ async def take_over(conn: Conn, queue_id: str) -> dict:
 
 
 async def _last_turn(conn: Conn, queue_id: str) -> Turn:
-    """Round-robin goes on after the partner and the users given a lead in turn last."""
+    """Round-robin goes on after the partner, and each partner's user, given a lead last:
+    the newest step's leads, the highest numbered last (leads are routed in their order)."""
     rows = await conn.fetch(
-        "SELECT DISTINCT ON (partner_id) partner_id, user_id, id FROM claims"
-        " WHERE queue_id = $1 AND how IN ('round-robin', 'rule')"
-        " ORDER BY partner_id, id DESC",
+        "SELECT partner_id, user_id, how FROM claims WHERE queue_id = $1"
+        " AND how IN ('round-robin', 'rule')"
+        " ORDER BY started_at, (regexp_replace(lead_id, '\\D', '', 'g'))::bigint",
         queue_id,
     )
-    last = await conn.fetchval(
-        "SELECT partner_id FROM claims WHERE queue_id = $1 AND how = 'round-robin'"
-        " ORDER BY id DESC LIMIT 1",
-        queue_id,
-    )
-    return Turn(last_partner=last, last_user={r["partner_id"]: r["user_id"] for r in rows})
+    turn = Turn()
+    for r in rows:
+        turn.last_user[r["partner_id"]] = r["user_id"]
+        if r["how"] == "round-robin":
+            turn.last_partner = r["partner_id"]
+    return turn
 
 
 # --- leads arriving ---------------------------------------------------------------------------
