@@ -23,7 +23,7 @@ from domain.leads import (
     RuleWrite,
 )
 from domain.leads.steps import recalled
-from store import lead_steps, leads
+from store import lead_queues, lead_steps, leads
 
 
 class LeadActivities(StepActivities):
@@ -32,7 +32,7 @@ class LeadActivities(StepActivities):
         result = await self._once(
             o.key,
             "lead queue opened",
-            lambda c: leads.open_queue(
+            lambda c: lead_queues.open_queue(
                 c,
                 o.key.process_id,
                 o.key.actor,
@@ -52,7 +52,7 @@ class LeadActivities(StepActivities):
         result = await self._once(
             m.key,
             "partners added to the lead queue",
-            lambda c: leads.add_partners(c, m.key.actor, m.queue_id, m.partners),
+            lambda c: lead_queues.add_partners(c, m.key.actor, m.queue_id, m.partners),
         )
         return Rosters(**result)
 
@@ -61,7 +61,9 @@ class LeadActivities(StepActivities):
         await self._once(
             w.key,
             f"assignment rule {w.rule.rule_id} added",
-            lambda c: leads.add_rule(c, w.key.actor, w.queue_id, w.rule.model_dump(), w.position),
+            lambda c: lead_queues.add_rule(
+                c, w.key.actor, w.queue_id, w.rule.model_dump(), w.position
+            ),
         )
 
     @activity.defn
@@ -71,7 +73,7 @@ class LeadActivities(StepActivities):
         result = await self._once(
             t.key,
             f"lead queue {t.queue_id} taken over",
-            lambda c: leads.take_over(c, t.queue_id),
+            lambda c: lead_queues.take_over(c, t.queue_id),
         )
         return QueueSettings(**result)
 

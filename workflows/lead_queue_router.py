@@ -50,6 +50,9 @@ with workflow.unsafe.imports_passed_through():
         check_channel_manager,
         check_rule,
         queue_process_id,
+        received_notes,
+        received_words,
+        waiting_words,
         with_rule,
     )
     from domain.partners import PartnerRoster, QueueRosterChange
@@ -58,7 +61,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.process import SYSTEM, Process, refusal, refused_reason
     from workflows.rollout import versioning
 
-SHOWN = 20
 ROUTE_AT_ONCE = 5_000  # leads back in the queue given out in one step
 
 
@@ -158,7 +160,6 @@ class LeadQueueRouter(Process):
             self._take_roster(roster)
 
     async def _take_over(self, request: RouterRequest) -> None:
-        """The queue as PostgreSQL has it; rule numbers go on after its last rule."""
         got: QueueSettings = await self._act(
             LeadActivities.take_over_lead_queue,
             QueueTakeOver(
@@ -166,14 +167,7 @@ class LeadQueueRouter(Process):
             ),
             f"take over lead queue {request.queue_id}",
         )
-        s = self.state
-        s.name, s.channel_managers, s.claim_cap = got.name, got.channel_managers, got.claim_cap
-        s.routing, s.work_within_minutes = got.routing, got.work_within_minutes
-        s.partners, s.rules, s.turn = got.partners, got.rules, got.turn
-        s.counters["rule"] = got.last_rule
-        s.notes.append(f"taken over from the earlier design with {got.leads} lead(s)")
-        for roster in got.rosters:
-            self._take_roster(roster)
+        self.state.carry_on(got)
 
     def _rollover_due(self) -> bool:
         info = workflow.info()
@@ -192,19 +186,7 @@ class LeadQueueRouter(Process):
     # --- what ops see -------------------------------------------------------------------------
 
     def _waiting(self) -> str:
-        s = self.state
-        how = "round-robin, then claims" if s.routing == "round-robin" else "claims"
-        sla = (
-            f", leads to be worked within {s.work_within_minutes} minute(s) of their claim"
-            if s.work_within_minutes
-            else ""
-        )
-        got = s.received
-        return (
-            f"queue {s.queue_id}: leads wait for {how}; {got.get('new', 0)} lead(s) "
-            f"received ({got.get('duplicates', 0)} duplicate(s) not added); "
-            f"{len(s.partners)} partner(s), claim cap {s.claim_cap}{sla}"
-        )
+        return waiting_words(self.state)
 
     def _details(self) -> None:
         self.state.waiting_for = self._waiting()
@@ -346,7 +328,7 @@ class LeadQueueRouter(Process):
                     # and the starter sent it again): answered as the first time
                     return self._received(done)
                 # a resumed import: another request with the same batch
-                return self._answer(f"already received (sent before): {self._summary(done)}")
+                return self._answer(f"already received (sent before): {received_words(done)}")
             self.state.turn = done.turn
             for name, n in (
                 ("received", done.received),
@@ -358,41 +340,12 @@ class LeadQueueRouter(Process):
             return self._received(done)
 
     def _received(self, done: Received) -> StepAnswer:
-        return self._answer(
-            self._summary(done),
-            done.notes
-            + [
-                f"lead {x} was not given: {why}; it waits in the queue"
-                for x, why in done.not_owned.items()
-            ],
-        )
+        return self._answer(received_words(done), received_notes(done))
 
     @add_leads.validator
     def _validate_add_leads(self, b: LeadBatch) -> None:
         self._admit()
         self._check_staff(b.actor)
-
-    def _summary(self, d: Received) -> str:
-        parts = [f"{d.received} lead(s) received: {d.new} new"]
-        for n, ids, where in (
-            (d.here, d.duplicates_here, "this queue"),
-            (d.elsewhere, d.duplicates_elsewhere, "another queue"),
-        ):
-            if n:
-                more = f" and {n - len(ids)} more" if n > len(ids) else ""
-                parts.append(f"{n} already in {where} ({', '.join(ids)}{more})")
-        if d.given.get("rule"):
-            parts.append(f"{d.given['rule']} given by assignment rule")
-        if d.given.get("round-robin"):
-            parts.append(
-                f"{d.given['round-robin']} given round-robin ({', '.join(d.given_shown[:SHOWN])})"
-            )
-        if d.forwarded:
-            moved = sum(len(v) for v in d.forwarded.values())
-            parts.append(f"{moved} sent to queue(s) {', '.join(sorted(d.forwarded))} by rule")
-        if d.waiting:
-            parts.append(f"{d.waiting} wait in the queue to be claimed")
-        return "; ".join(parts)
 
     async def _forward(self, done: Received) -> None:
         for queue_id, leads in sorted(done.forwarded.items()):

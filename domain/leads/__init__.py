@@ -41,6 +41,9 @@ from domain.leads.queue import (
     RouterState,
     RuleWrite,
     queue_process_id,
+    received_notes,
+    received_words,
+    waiting_words,
 )
 from domain.leads.requests import (
     CLOSED,
@@ -138,5 +141,8 @@ __all__ = [
     "parse_lead_file",
     "plan_routing",
     "queue_process_id",
+    "received_notes",
+    "received_words",
+    "waiting_words",
     "with_rule",
 ]

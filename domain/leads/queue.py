@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field, model_validator
 from domain.leads.files import IMPORT_BATCH, LeadBatchRef
 from domain.leads.requests import Id
 from domain.leads.routing import AssignmentRule, LeadRouting, RouteConfig, Routing, Turn
+from domain.leads.steps import SHOWN
 from domain.partners import PartnerRoster
 from domain.steps import Actor, StepKey
 
@@ -75,6 +76,17 @@ class RouterState(BaseModel):
 
     def roster_of(self, user_id: str) -> PartnerRoster | None:
         return next((r for r in self.rosters.values() if user_id in r.users), None)
+
+    def carry_on(self, got: "QueueSettings") -> None:
+        """A queue of the earlier design, as PostgreSQL has it: its settings, partners, rules
+        and turn; rule numbers go on after its last rule."""
+        self.name, self.channel_managers = got.name, got.channel_managers
+        self.claim_cap, self.routing = got.claim_cap, got.routing
+        self.work_within_minutes = got.work_within_minutes
+        self.partners, self.rules, self.turn = got.partners, got.rules, got.turn
+        self.rosters = {r.partner_id: r for r in got.rosters}
+        self.counters["rule"] = got.last_rule
+        self.notes.append(f"taken over from the earlier design with {got.leads} lead(s)")
 
     def route_config(self) -> RouteConfig:
         return RouteConfig(
@@ -217,3 +229,52 @@ class Received(BaseModel):
     notes: list[str] = []
     repeat: bool = False  # the batch was received before: this is its first answer again
     request_id: str = ""  # the update that first sent it
+
+
+# --- what a queue says ------------------------------------------------------------------------
+
+
+def waiting_words(s: RouterState) -> str:
+    """What the queue waits for, as ops see it."""
+    how = "round-robin, then claims" if s.routing == "round-robin" else "claims"
+    sla = (
+        f", leads to be worked within {s.work_within_minutes} minute(s) of their claim"
+        if s.work_within_minutes
+        else ""
+    )
+    got = s.received
+    return (
+        f"queue {s.queue_id}: leads wait for {how}; {got.get('new', 0)} lead(s) "
+        f"received ({got.get('duplicates', 0)} duplicate(s) not added); "
+        f"{len(s.partners)} partner(s), claim cap {s.claim_cap}{sla}"
+    )
+
+
+def received_notes(d: Received) -> list[str]:
+    return d.notes + [
+        f"lead {x} was not given: {why}; it waits in the queue" for x, why in d.not_owned.items()
+    ]
+
+
+def received_words(d: Received) -> str:
+    """The answer to a batch of leads: new, duplicates (named), given, sent on, waiting."""
+    parts = [f"{d.received} lead(s) received: {d.new} new"]
+    for n, ids, where in (
+        (d.here, d.duplicates_here, "this queue"),
+        (d.elsewhere, d.duplicates_elsewhere, "another queue"),
+    ):
+        if n:
+            more = f" and {n - len(ids)} more" if n > len(ids) else ""
+            parts.append(f"{n} already in {where} ({', '.join(ids)}{more})")
+    if d.given.get("rule"):
+        parts.append(f"{d.given['rule']} given by assignment rule")
+    if d.given.get("round-robin"):
+        parts.append(
+            f"{d.given['round-robin']} given round-robin ({', '.join(d.given_shown[:SHOWN])})"
+        )
+    if d.forwarded:
+        moved = sum(len(v) for v in d.forwarded.values())
+        parts.append(f"{moved} sent to queue(s) {', '.join(sorted(d.forwarded))} by rule")
+    if d.waiting:
+        parts.append(f"{d.waiting} wait in the queue to be claimed")
+    return "; ".join(parts)
