@@ -15,7 +15,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 import config
 from cli.common import Failure, failure_message
-from cli.leads import ROUTER, run_lead_step
+from cli.leads import run_lead_step
 from domain.classound import DocumentUpload
 from domain.documents import DocumentRef
 from domain.leads import LeadStepRequest, lead_step_process_id, queue_process_id
@@ -111,16 +111,10 @@ async def lead_step(client: Client, rid: str, **fields) -> Outcome:
     own short process, as `starter.py claim-lead` and the others send it."""
     request = LeadStepRequest(**fields)
     try:
-        desc = await client.get_workflow_handle(queue_process_id(request.queue_id)).describe()
+        await client.get_workflow_handle(queue_process_id(request.queue_id)).describe()
     except RPCError as e:
         if e.status == RPCStatusCode.NOT_FOUND:
             return Outcome(False, f"lead queue {request.queue_id} does not exist any more")
         raise
-    if desc.workflow_type != ROUTER:
-        return Outcome(
-            False,
-            f"lead queue {request.queue_id} was opened before the portal "
-            "existed: ask your channel manager (its steps go through the starter)",
-        )
     process_id = lead_step_process_id(request, f"portal-{rid}")
     return await _answer(run_lead_step(client, request, process_id, config.TASK_QUEUE))

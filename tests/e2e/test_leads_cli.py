@@ -117,7 +117,7 @@ async def test_from_partner_management_to_an_opportunity_through_the_starter(
                 "SELECT id FROM leads WHERE queue_id = $1 ORDER BY length(id), id", queue
             )
         ]
-        # the partner user claims in the portal; here the channel manager, for her (issue 10)
+        # the partner user claims in the portal; here the channel manager, for her
         claimed = await ok(
             "claim-lead", "--queue", queue, "--lead", first, "--for", anna, "--as", "cm-eva"
         )
@@ -188,7 +188,7 @@ async def test_from_partner_management_to_an_opportunity_through_the_starter(
         )
         assert f"1 open lead(s) went back to their queue: {queue} (1)" in gone["message"]
         status = await ok("status", f"lead-queue-{queue}")
-    # issue 13: the queue's process keeps its settings, not its leads (PostgreSQL has them)
+    # the queue's process keeps its settings, not its leads (PostgreSQL has them)
     assert status["data"]["design"] == "router" and "leads" not in status["data"]
     assert status["data"]["received"] == {"received": 3, "new": 2, "duplicates": 1}
     state = {
@@ -326,7 +326,7 @@ def kind_of(answer: str) -> str:
         return "at the cap"
     if "is not eligible for queue" in answer:
         return "not eligible"
-    # the directory's words (issue 10): a user of a partner outside the queue, or not active
+    # the directory's words: a user of a partner outside the queue, or not active
     if "this lead queue is for" in answer or "who is invited, not active" in answer:
         return "not eligible"
     return answer

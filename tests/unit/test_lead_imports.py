@@ -1,4 +1,4 @@
-"""Issue 13: a file of leads is accepted or refused whole by the starter, before anything is
+"""A file of leads is accepted or refused whole by the starter, before anything is
 written or sent; duplicates inside a file are named; steps on leads are checked before they
 become a process."""
 
