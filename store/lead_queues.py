@@ -3,6 +3,7 @@ queue of the previous release as PostgreSQL has it, for the process that takes i
 
 from domain.errors import Refused
 from domain.leads import Turn
+from domain.leads.steps import check_members, no_such_queue
 from store import people
 from store.lead_rows import Conn
 from store.partners import require_management, roster
@@ -13,17 +14,13 @@ async def _members(
 ) -> list[dict]:
     """Adds the partners to the queue; returns their rosters. The share lock on each account
     orders this against logins and deactivations: whichever comes second sees the other."""
-    problems = []
-    for partner_id in partners:
-        status = await conn.fetchval(
+    statuses = {
+        partner_id: await conn.fetchval(
             "SELECT status FROM partner_accounts WHERE partner_id = $1 FOR SHARE", partner_id
         )
-        if status is None:
-            problems.append(f"{partner_id} is not a partner account")
-        elif status != "active":
-            problems.append(f"partner account {partner_id} is deactivated")
-    if problems:
-        raise Refused("; ".join(problems))
+        for partner_id in partners
+    }
+    check_members(statuses)
     rosters = []
     for n, partner_id in enumerate(partners):
         await conn.execute(
@@ -82,7 +79,7 @@ async def add_rule(conn: Conn, actor: str, queue_id: str, rule: dict, position: 
         rule["to_queue"]
         and await conn.fetchval("SELECT 1 FROM lead_queues WHERE id = $1", rule["to_queue"]) is None
     ):
-        raise Refused(f"there is no lead queue {rule['to_queue']}; open it first")
+        raise Refused(f"{no_such_queue(rule['to_queue'])}; open it first")
     await conn.execute(
         "UPDATE assignment_rules SET position = position + 1 WHERE queue_id = $1"
         " AND position >= $2",
@@ -117,7 +114,7 @@ async def take_over(conn: Conn, queue_id: str) -> dict:
         queue_id,
     )
     if queue is None:
-        raise Refused(f"there is no lead queue {queue_id}")
+        raise no_such_queue(queue_id)
     partners = [
         r["partner_id"]
         for r in await conn.fetch(

@@ -4,8 +4,7 @@ the unique index over current claims (`claims_one_owner_per_lead`) as the last w
 
 from typing import Any
 
-from domain.errors import Refused
-from domain.leads.steps import OPEN, LeadFacts, QueueFacts, ReceiverFacts
+from domain.leads.steps import OPEN, LeadFacts, QueueFacts, ReceiverFacts, no_such_queue
 from store.steps import notify
 
 Conn = Any  # an asyncpg connection; not imported so that this module stays I/O-library free
@@ -18,7 +17,7 @@ async def queue_facts(conn: Conn, queue_id: str) -> QueueFacts:
         queue_id,
     )
     if queue is None:
-        raise Refused(f"there is no lead queue {queue_id}")
+        raise no_such_queue(queue_id)
     return QueueFacts(
         queue_id=queue["id"],
         channel_managers=list(queue["channel_managers"]),

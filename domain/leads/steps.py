@@ -100,6 +100,22 @@ def receiver_outside(user_id: str, queue_id: str) -> Refused:
     )
 
 
+def check_members(statuses: dict[str, str | None]) -> None:
+    """A queue's partners are active partner accounts. `statuses`: each partner's account
+    status (None: no such account)."""
+    problems = [
+        f"{p} is not a partner account" if status is None else f"partner account {p} is deactivated"
+        for p, status in statuses.items()
+        if status != "active"
+    ]
+    if problems:
+        raise Refused("; ".join(problems))
+
+
+def no_such_queue(queue_id: str) -> Refused:
+    return Refused(f"there is no lead queue {queue_id}")
+
+
 def lead_in_queue(lead: LeadFacts | None, lead_id: str, queue_id: str) -> LeadFacts:
     if lead is None or lead.queue_id != queue_id:
         raise Refused(f"there is no lead {lead_id} in queue {queue_id}")

@@ -195,3 +195,14 @@ def test_only_a_lead_untouched_since_its_claim_is_recalled():
     assert rules.recalled("L1", "q", 30, True) == (
         "lead L1 went back to queue q: not worked within 30 minute(s)"
     )
+
+
+# --- the queue's partners ---------------------------------------------------------------------
+
+
+def test_a_queue_takes_active_partner_accounts_only_and_names_every_other():
+    rules.check_members({"A": "active", "B": "active"})
+    assert refusal(rules.check_members, {"A": "active", "Z": None, "C": "inactive"}) == (
+        "Z is not a partner account; partner account C is deactivated"
+    )
+    assert str(rules.no_such_queue("south")) == "there is no lead queue south"
