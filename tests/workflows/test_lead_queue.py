@@ -1,7 +1,8 @@
 """Moving a queue of the previous release (a `LeadQueue` process, every lead in its state) over
 to LeadQueueRouter: the queue's rows in PostgreSQL — leads, owners by claim, rule and turn, an
 opportunity, its partners and rules — are what the new process carries on with, under the same
-id; the previous run is ended; steps go on as in any queue, the round-robin turn included."""
+id; the previous run is ended; steps go on as in any queue, the round-robin turn included. And
+the changes of owner a channel manager makes in any queue, one lead or many."""
 
 import uuid
 
@@ -26,7 +27,15 @@ from domain.leads import (
     Turn,
     queue_process_id,
 )
-from tests.records_partners import batch, enable_partner_management, lead_rows, new_partner, owners
+from tests.records_partners import (
+    batch,
+    enable_partner_management,
+    lead_rows,
+    new_partner,
+    owners,
+    queue_request,
+)
+from tests.workflows.harness import running_worker, start_process
 from tests.workflows.test_lead_queue_router import CM, lead_ids_of, send_step, step
 from worker import WORKFLOW_RUNNER, WORKFLOWS, activities_for
 from workflows.lead_queue_router import LeadQueueRouter
@@ -168,3 +177,72 @@ async def test_a_queue_of_the_previous_release_moves_with_its_leads_owners_and_r
         assert "already a LeadQueueRouter, nothing to move" in await move_queue(
             client, queue_id, CM, q
         )
+
+
+# --- changes of owner by a channel manager, in any queue --------------------------------------
+
+
+async def test_a_change_of_owner_one_lead_or_many_with_and_without_the_notification(dev_env, pool):
+    a = await new_partner(pool, users=1, invited=1)
+    b = await new_partner(pool, users=1)
+    request = queue_request([a, b], cap=1)
+    client = dev_env.client
+    async with running_worker(client, pool) as q:
+        await start_process(
+            client, q, LeadQueueRouter, request, process_id=queue_process_id(request.queue_id)
+        )
+        queue = client.get_workflow_handle_for(
+            LeadQueueRouter.run, queue_process_id(request.queue_id)
+        )
+        await queue.execute_update(
+            LeadQueueRouter.add_leads, LeadBatch(actor="staff", batch=batch(lead_rows(4)))
+        )
+        first, second, third, fourth = await lead_ids_of(pool, request.queue_id)
+
+        async def send(kind: str, actor: str = CM, **fields) -> str:
+            return await send_step(client, q, step(request.queue_id, kind, actor, **fields))
+
+        assert "is yours" in await send("claim", a.users[0], lead_id=first)
+        assert "is yours" in await send("claim", b.users[0], lead_id=fourth)
+        moved = await send("assign", lead_id=first, to_user=b.users[0], notify=True)
+        assert moved == f"1 lead(s) now belong to {b.users[0]}: {first}; notified by e-mail"
+        assert "already belongs" in await send("assign", lead_id=first, to_user=b.users[0])
+        refused = await send("assign", lead_id=third, to_user=a.invited[0])
+        assert refused == (
+            f"refused: {a.invited[0]} cannot receive leads: {a.invited[0]} has not logged in yet"
+        )
+        # a mass reassignment: the open leads of one user and the leads named; a converted
+        # lead keeps its owner; a channel manager may take a partner over its claim cap
+        assert "is yours" in await send("claim", a.users[0], lead_id=second)
+        assert "converted" in await send("convert", b.users[0], lead_id=fourth)
+        many = await send(
+            "reassign", from_user=b.users[0], lead_ids=[second, fourth], to_user=a.users[0]
+        )
+        assert many == f"1 lead(s) now belong to {a.users[0]}: {first}"
+        nothing = await send("reassign", from_user=b.users[0], to_user=a.users[0])
+        assert nothing == (
+            f"refused: no open leads of {b.users[0]} to move to {a.users[0]} in queue "
+            f"{request.queue_id}"
+        )
+    assert await owners(pool, request.queue_id) == {
+        first: a.users[0],
+        second: a.users[0],
+        fourth: b.users[0],
+    }
+    history = await pool.fetch(
+        "SELECT user_id, how, ended_reason FROM claims WHERE lead_id = $1 ORDER BY id", first
+    )
+    assert [(r["user_id"], r["how"]) for r in history] == [
+        (a.users[0], "claim"),
+        (b.users[0], "assignment"),
+        (a.users[0], "assignment"),
+    ]
+    assert history[0]["ended_reason"] == f"owner changed by {CM}"
+    notices = await pool.fetch(
+        "SELECT recipient_id, payload FROM notifications WHERE template = 'lead_owner_changed'"
+        " AND payload->>'queue_id' = $1",
+        request.queue_id,
+    )
+    assert [(n["recipient_id"], n["payload"]["lead_ids"]) for n in notices] == [
+        (b.users[0], [first])
+    ]
