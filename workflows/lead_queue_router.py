@@ -17,7 +17,7 @@ Leads arrive -> assignment rules (first match wins: to a partner or to another q
 round-robin over the eligible partners (round-robin queue) -> the rest wait to be claimed."""
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
@@ -28,7 +28,6 @@ with workflow.unsafe.imports_passed_through():
     from domain.leads import (
         QUEUE_FINAL,
         ROLLING_OVER,
-        AssignmentRule,
         ForwardedLeads,
         LeadBatch,
         LeadKind,
@@ -47,7 +46,6 @@ with workflow.unsafe.imports_passed_through():
         RouterState,
         RuleInput,
         RuleWrite,
-        check_channel_manager,
         check_rule,
         queue_process_id,
         received_notes,
@@ -62,12 +60,13 @@ with workflow.unsafe.imports_passed_through():
     from workflows.rollout import versioning
 
 ROUTE_AT_ONCE = 5_000  # leads back in the queue given out in one step
+T = TypeVar("T")
 
 
-def _rule(check: Callable[..., None], *args: Any) -> None:
+def _rule(check: Callable[..., T], *args: Any) -> T:
     """A domain rule's refusal, as the refusal of the step."""
     try:
-        check(*args)
+        return check(*args)
     except Refused as e:
         raise refusal(str(e)) from None
 
@@ -268,8 +267,7 @@ class LeadQueueRouter(Process):
     async def add_queue_partners(self, p: QueuePartners) -> StepAnswer:
         await self._authorize("add_queue_partners", p.actor)
         async with self._lock:
-            self._check_add_partners(p)
-            new = [x for x in dict.fromkeys(p.partners) if x not in self.state.partners]
+            new = self._check_add_partners(p)
             n = self.state.next_number("partners")
             added = await self._act_or_refuse(
                 LeadActivities.add_lead_queue_partners,
@@ -290,17 +288,11 @@ class LeadQueueRouter(Process):
         self._admit()
         self._check_add_partners(p)
 
-    def _check_add_partners(self, p: QueuePartners) -> None:
+    def _check_add_partners(self, p: QueuePartners) -> list[str]:
         self._check_open()
-        _rule(check_channel_manager, self.state.queue_id, self.state.channel_managers, p.actor)
-        if all(x in self.state.partners for x in p.partners):
-            raise refusal(f"{', '.join(p.partners)} already in queue {self.state.queue_id}")
+        return _rule(self.state.new_partners, p.actor, p.partners)
 
     # --- leads arriving -----------------------------------------------------------------------
-
-    def _check_staff(self, actor: str) -> None:
-        if self.state.roster_of(actor) is not None:
-            raise refusal(f"{actor} is a partner user; leads are added by the vendor's staff")
 
     @workflow.update
     async def add_leads(self, b: LeadBatch) -> StepAnswer:
@@ -311,7 +303,7 @@ class LeadQueueRouter(Process):
         request_id = update.id if update is not None else ""
         async with self._lock:  # batches one after the other: each continues the turn
             self._check_open()
-            self._check_staff(b.actor)
+            _rule(self.state.check_adds_leads, b.actor)
             done: Received = await self._act_or_refuse(
                 LeadActivities.receive_lead_batch,
                 LeadReceipt(
@@ -345,7 +337,7 @@ class LeadQueueRouter(Process):
     @add_leads.validator
     def _validate_add_leads(self, b: LeadBatch) -> None:
         self._admit()
-        self._check_staff(b.actor)
+        _rule(self.state.check_adds_leads, b.actor)
 
     async def _forward(self, done: Received) -> None:
         for queue_id, leads in sorted(done.forwarded.items()):
@@ -369,14 +361,7 @@ class LeadQueueRouter(Process):
         async with self._lock:
             self._check_open()
             self._check_rule(r)
-            rule = AssignmentRule(
-                rule_id=self.state.next_number("rule"),
-                country=r.country.upper() if r.country else None,
-                postal_prefix=r.postal_prefix,
-                product=r.product,
-                to_partner=r.to_partner,
-                to_queue=r.to_queue,
-            )
+            rule = r.rule(self.state.next_number("rule"))
             position = r.position or len(self.state.rules) + 1
             await self._act_or_refuse(
                 LeadActivities.add_assignment_rule,

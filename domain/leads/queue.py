@@ -8,10 +8,11 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
+from domain.errors import Refused
 from domain.leads.files import IMPORT_BATCH, LeadBatchRef
 from domain.leads.requests import Id
 from domain.leads.routing import AssignmentRule, LeadRouting, RouteConfig, Routing, Turn
-from domain.leads.steps import SHOWN
+from domain.leads.steps import SHOWN, check_channel_manager
 from domain.partners import PartnerRoster
 from domain.steps import Actor, StepKey
 
@@ -76,6 +77,19 @@ class RouterState(BaseModel):
 
     def roster_of(self, user_id: str) -> PartnerRoster | None:
         return next((r for r in self.rosters.values() if user_id in r.users), None)
+
+    def new_partners(self, actor: str, partners: list[str]) -> list[str]:
+        """A channel manager of the queue adds partners; those already in it are not new."""
+        check_channel_manager(self.queue_id, self.channel_managers, actor)
+        new = [x for x in dict.fromkeys(partners) if x not in self.partners]
+        if not new:
+            raise Refused(f"{', '.join(partners)} already in queue {self.queue_id}")
+        return new
+
+    def check_adds_leads(self, actor: str) -> None:
+        """Leads are added by the vendor's staff, never by a partner user."""
+        if self.roster_of(actor) is not None:
+            raise Refused(f"{actor} is a partner user; leads are added by the vendor's staff")
 
     def carry_on(self, got: "QueueSettings") -> None:
         """A queue of the earlier design, as PostgreSQL has it: its settings, partners, rules

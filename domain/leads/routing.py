@@ -80,6 +80,16 @@ class RuleInput(BaseModel):
             raise ValueError("a rule sends leads to a partner or to a queue (one of them)")
         return self
 
+    def rule(self, rule_id: int) -> AssignmentRule:
+        return AssignmentRule(
+            rule_id=rule_id,
+            country=self.country.upper() if self.country else None,
+            postal_prefix=self.postal_prefix,
+            product=self.product,
+            to_partner=self.to_partner,
+            to_queue=self.to_queue,
+        )
+
 
 def check_rule(
     queue_id: str,

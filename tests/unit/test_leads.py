@@ -12,6 +12,7 @@ from domain.leads import (
     LeadRouting,
     LeadRow,
     RouteConfig,
+    RouterState,
     RoutingPlan,
     RuleInput,
     Turn,
@@ -306,3 +307,34 @@ def test_a_rule_whose_partner_cannot_take_the_lead_falls_back_to_the_queue():
 def test_in_a_claim_queue_new_leads_wait_to_be_claimed():
     done = plan(config(), [lead("L1"), lead("L2")])
     assert done.owners == [] and done.waiting == ["L1", "L2"] and done.notes == []
+
+
+# --- the queue's partners and who adds leads --------------------------------------------------
+
+
+def test_a_channel_manager_adds_partners_not_in_the_queue_yet():
+    state = RouterState(
+        process_id="lead-queue-q",
+        stage="open",
+        waiting_for="",
+        since="2026-11-23T09:30:00Z",
+        queue_id="q",
+        name="Q",
+        channel_managers=["cm"],
+        claim_cap=2,
+        routing="claim",
+        partners=["A", "B"],
+        rosters=ROSTERS,
+    )
+    assert state.new_partners("cm", ["B", "D", "D"]) == ["D"]
+    assert refusal(state.new_partners, "cm", ["A", "B"]) == "A, B already in queue q"
+    assert "only a channel manager of queue q" in refusal(state.new_partners, "A1", ["D"])
+    state.check_adds_leads("staff")
+    assert refusal(state.check_adds_leads, "A1") == (
+        "A1 is a partner user; leads are added by the vendor's staff"
+    )
+
+
+def test_a_rule_as_it_is_kept():
+    r = RuleInput(actor="cm", country="de", postal_prefix="80", to_partner="A")
+    assert r.rule(3) == AssignmentRule(rule_id=3, country="DE", postal_prefix="80", to_partner="A")
