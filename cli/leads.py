@@ -62,6 +62,7 @@ from domain.leads import (
     lead_step_process_id,
     queue_process_id,
 )
+from domain.leads.files import FIELDS
 from domain.steps import StepAnswer
 from workflows.lead_queue_router import LeadQueueRouter
 from workflows.lead_step import LeadStep
@@ -210,19 +211,7 @@ async def cmd_add_leads(args) -> int:
 
 
 async def cmd_add_lead(args) -> int:
-    fields = {
-        k: getattr(args, k) or ""
-        for k in (
-            "company",
-            "name",
-            "email",
-            "phone",
-            "country",
-            "postal_code",
-            "product",
-            "source",
-        )
-    }
+    fields = {k: getattr(args, k) or "" for k in FIELDS}
     return await _add(args, [validated(LeadRow, **fields)])
 
 

@@ -22,6 +22,7 @@ from domain.leads import (
     dedupe_key,
     plan_routing,
 )
+from domain.leads.files import FIELDS
 from domain.leads.steps import OPEN, SHOWN, receiver_problem
 from domain.partners import PartnerRoster
 from store.lead_rows import Conn, current_receiver, own
@@ -102,19 +103,7 @@ async def receive_batch(
     or in another queue, is not added again: the answer counts and names them), then the new
     leads meet the assignment rules and round-robin, in the same transaction."""
     keys = [dedupe_key(r) for r in rows]
-    cols = {
-        f: [getattr(r, f) for r in rows]
-        for f in (
-            "company",
-            "name",
-            "email",
-            "phone",
-            "country",
-            "postal_code",
-            "product",
-            "source",
-        )
-    }
+    cols = {f: [getattr(r, f) for r in rows] for f in FIELDS}
     # ORDER BY ord keeps the lead numbers in the file's order
     inserted = await conn.fetch(
         "INSERT INTO leads (dedupe_key, company, name, email, phone, country, postal_code,"
