@@ -56,7 +56,6 @@ from workflows.classound_order import ClassoundOrder  # noqa: E402
 from workflows.client_onboarding import ClientOnboarding  # noqa: E402
 from workflows.fast_change_order import FastChangeOrder  # noqa: E402
 from workflows.invoicing_run import InvoicingRun  # noqa: E402
-from workflows.lead_queue import LeadQueue  # noqa: E402
 from workflows.lead_queue_router import LeadQueueRouter  # noqa: E402
 from workflows.lead_step import LeadStep  # noqa: E402
 from workflows.onboarding_campaign import OnboardingCampaign  # noqa: E402
@@ -77,7 +76,6 @@ WORKFLOWS = [
     RecordChange,
     PartnerManagement,
     PartnerOnboarding,
-    LeadQueue,
     AccountChange,
     AccountOverviewRead,
     RecordsRead,

@@ -9,27 +9,21 @@ import config
 from activities.common import StepActivities
 from domain.errors import REFUSED
 from domain.leads import (
-    ClaimWrite,
-    ConversionWrite,
-    ImportedLeads,
-    LeadImport,
     LeadRecall,
     LeadReceipt,
     LeadsBack,
     LeadStepDone,
     LeadStepWrite,
-    OpportunityWrite,
-    OwnerChange,
-    OwnersChanged,
     QueueMembers,
     QueueOpening,
+    QueueSettings,
+    QueueTakeOver,
     Received,
     Rosters,
-    RoutingDone,
-    RoutingWrite,
     RuleWrite,
 )
-from store import leads
+from domain.leads.steps import recalled
+from store import lead_queues, lead_steps, leads
 
 
 class LeadActivities(StepActivities):
@@ -38,7 +32,7 @@ class LeadActivities(StepActivities):
         result = await self._once(
             o.key,
             "lead queue opened",
-            lambda c: leads.open_queue(
+            lambda c: lead_queues.open_queue(
                 c,
                 o.key.process_id,
                 o.key.actor,
@@ -58,101 +52,30 @@ class LeadActivities(StepActivities):
         result = await self._once(
             m.key,
             "partners added to the lead queue",
-            lambda c: leads.add_partners(c, m.key.actor, m.queue_id, m.partners),
+            lambda c: lead_queues.add_partners(c, m.key.actor, m.queue_id, m.partners),
         )
         return Rosters(**result)
-
-    @activity.defn
-    async def import_leads(self, i: LeadImport) -> ImportedLeads:
-        root = config.documents_dir()
-
-        async def write(conn) -> dict:
-            rows = leads.load_batch(root, i.batch)  # a refusal if missing or altered
-            return await leads.import_leads(conn, i.key.process_id, i.key.step, i.queue_id, rows)
-
-        result = await self._once(i.key, f"{i.batch.leads} lead(s) received", write)
-        leads.forget_batch(root, i.batch)
-        return ImportedLeads(**result)
-
-    @activity.defn
-    async def route_leads(self, w: RoutingWrite) -> RoutingDone:
-        result = await self._once(
-            w.key,
-            "leads routed (assignment rules, round-robin)",
-            lambda c: leads.route(c, w.key.process_id, w.key.actor, w),
-        )
-        return RoutingDone(**result)
-
-    @activity.defn
-    async def claim_lead(self, w: ClaimWrite) -> None:
-        await self._once(
-            w.key,
-            f"lead {w.lead_id} claimed",
-            lambda c: leads.claim(
-                c,
-                w.key.process_id,
-                w.key.step,
-                w.queue_id,
-                w.lead_id,
-                w.user_id,
-                w.partner_id,
-                w.claim_cap,
-            ),
-        )
-
-    @activity.defn
-    async def change_lead_owner(self, w: OwnerChange) -> OwnersChanged:
-        result = await self._once(
-            w.key,
-            f"lead owner changed to {w.to_user}",
-            lambda c: leads.change_owner(
-                c,
-                w.key.process_id,
-                w.key.step,
-                w.key.actor,
-                w.queue_id,
-                w.lead_ids,
-                w.to_user,
-                w.to_partner,
-                w.notify,
-            ),
-        )
-        return OwnersChanged(**result)
-
-    @activity.defn
-    async def convert_lead_to_opportunity(self, w: ConversionWrite) -> None:
-        await self._once(
-            w.key,
-            f"lead {w.lead_id} converted to opportunity {w.opportunity_id}",
-            lambda c: leads.convert(
-                c,
-                w.key.actor,
-                w.queue_id,
-                w.lead_id,
-                w.opportunity_id,
-                w.stage,
-                w.amount,
-                w.close_date,
-            ),
-        )
-
-    @activity.defn
-    async def update_lead_opportunity(self, w: OpportunityWrite) -> None:
-        await self._once(
-            w.key,
-            f"opportunity {w.opportunity_id} updated",
-            lambda c: leads.update_opportunity(c, w.key.actor, w),
-        )
 
     @activity.defn
     async def add_assignment_rule(self, w: RuleWrite) -> None:
         await self._once(
             w.key,
             f"assignment rule {w.rule.rule_id} added",
-            lambda c: leads.add_rule(c, w.key.actor, w.queue_id, w.rule.model_dump(), w.position),
+            lambda c: lead_queues.add_rule(
+                c, w.key.actor, w.queue_id, w.rule.model_dump(), w.position
+            ),
         )
 
-    # --- issue 13: queues whose workflow keeps no leads ------------------------------------
+    @activity.defn
+    async def take_over_lead_queue(self, t: QueueTakeOver) -> QueueSettings:
+        """A queue opened by the earlier design, read from PostgreSQL for the process that
+        carries it on."""
+        result = await self._once(
+            t.key,
+            f"lead queue {t.queue_id} taken over",
+            lambda c: lead_queues.take_over(c, t.queue_id),
+        )
+        return QueueSettings(**result)
 
     @activity.defn
     async def receive_lead_batch(self, r: LeadReceipt) -> Received:
@@ -197,7 +120,7 @@ class LeadActivities(StepActivities):
             result = await self._once(
                 w.key,
                 f"{r.kind} {r.lead_id or r.opportunity_id or ''} in queue {r.queue_id}",
-                lambda c: leads.lead_step(c, w.key.process_id, w.key.step, r),
+                lambda c: lead_steps.lead_step(c, w.key.process_id, w.key.step, r),
             )
         except ApplicationError as e:
             if e.type != REFUSED:
@@ -210,17 +133,10 @@ class LeadActivities(StepActivities):
         result = await self._once(
             w.key,
             f"lead {w.lead_id}: service level checked",
-            lambda c: leads.recall_unworked(
+            lambda c: lead_steps.recall_unworked(
                 c, w.key.process_id, w.key.step, w.queue_id, w.lead_id, w.claim_id, w.minutes
             ),
         )
         returned = result.get("returned", [])
-        message = (
-            (
-                f"lead {w.lead_id} went back to queue {w.queue_id}: not worked within "
-                f"{w.minutes} minute(s)"
-            )
-            if returned
-            else f"lead {w.lead_id} was worked in time"
-        )
+        message = recalled(w.lead_id, w.queue_id, w.minutes, bool(returned))
         return LeadStepDone(message=message, returned=returned)

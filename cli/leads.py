@@ -1,18 +1,20 @@
-"""Commands of the lead queues (seed 003 "Se og opdatere dine leads", seed 004 "Affectation de
-prospects à des partenaires"), and `deliver`, which sends a step to a queue."""
+"""Commands of the lead queues: open a queue, add partners, leads and assignment rules, the
+steps on leads (each its own short process), and moving the queues of the earlier design over.
+How a file of leads is checked and sent is cli/lead_imports.py's."""
 
-import asyncio
-import random
-import re
 import sys
-import time
 import uuid
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from temporalio.client import WithStartWorkflowOperation, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowExecutionStatus,
+    WorkflowUpdateFailedError,
+)
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 import config
@@ -23,7 +25,6 @@ from cli.common import (
     EXTRAS,
     FORMATTERS,
     NAME,
-    NO_ANSWER,
     NO_PROCESS,
     OK,
     REFUSED,
@@ -34,101 +35,49 @@ from cli.common import (
     answered,
     emit,
     failure_message,
-    read_text,
     rpc_failure,
     running_handle,
     settings,
     start,
     temporal,
     validated,
-    waiting_line,
     whole,
 )
-from domain.errors import Refused
+from cli.lead_imports import (
+    check_lead_file,
+    deliver,
+    import_file,
+    same_person_twice,
+)
 from domain.leads import (
-    IMPORT_BATCH,
-    MAX_LEAD_FILE_BYTES,
-    MAX_LEADS_PER_FILE,
     MAX_WORK_WITHIN_MINUTES,
     OPPORTUNITY_STAGES,
-    ROLLING_OVER,
-    Assignment,
-    Claim,
-    Conversion,
-    LeadBatch,
     LeadKind,
     LeadRow,
     LeadStepRequest,
     LeadStepStatus,
-    MassReassignment,
-    OpportunityUpdate,
     QueuePartners,
-    QueueState,
     RouterRequest,
     RouterState,
     RuleInput,
-    batches,
-    dedupe_key,
     lead_step_process_id,
-    parse_lead_file,
     queue_process_id,
 )
+from domain.leads.files import FIELDS
 from domain.steps import StepAnswer
-from store.leads import forget_batch, save_batch
-from workflows.lead_queue import LeadQueue
 from workflows.lead_queue_router import LeadQueueRouter
 from workflows.lead_step import LeadStep
 
-ROUTER = "LeadQueueRouter"  # the design of issue 13; "LeadQueue": queues opened before it
+# The earlier design's workflow type (every lead in its state): its open queues are moved
+# over to LeadQueueRouter by `move-lead-queues`.
+LEGACY_QUEUE = "LeadQueue"
 
 # --- sending a step to a queue ----------------------------------------------------------------
 
-RESEND = (RPCStatusCode.UNAVAILABLE, RPCStatusCode.RESOURCE_EXHAUSTED)
-# Server answers for a step that was never applied: it was in the task in which the run
-# closed (continue-as-new), or it arrived while the run was closing.
-UNAPPLIED = (ROLLING_OVER, "UnprocessedUpdate")
 
-
-def _again(err: Exception) -> bool:
-    """A step that did not reach a decision and must be sent again: the queue was moving to
-    a new run (turned away, unprocessed or aborted), or had 10 steps in flight already."""
-    if isinstance(err, RPCError):
-        return err.status in RESEND or (
-            err.status == RPCStatusCode.NOT_FOUND and "aborted by closing workflow" in err.message
-        )
-    cause = getattr(err, "cause", None)
-    return isinstance(cause, ApplicationError) and cause.type in UNAPPLIED
-
-
-async def deliver(handle, update, step, *, update_id: str, patience: float = 60.0):
-    """Sends a step to a lead queue and returns its answer. Sent again under the same update
-    id while `_again` says so (with a growing pause, for up to `patience` seconds): the run
-    that takes it applies it once, and nothing sent is lost in a rollover."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + patience
-    pause = 0.05
-    while True:
-        try:
-            return await handle.execute_update(update, step, id=update_id)
-        except (RPCError, WorkflowUpdateFailedError) as err:
-            if not _again(err) or loop.time() > deadline:
-                raise
-        await asyncio.sleep(pause * (0.5 + random.random()))
-        pause = min(pause * 2, 0.5)
-
-
-async def queue_design(queue_id: str) -> str:
-    """The workflow type of a running queue: queues opened before issue 13 keep the earlier
-    design (`LeadQueue`) until they end; new ones are `LeadQueueRouter`."""
-    handle = await running_handle(queue_process_id(queue_id))
-    return (await handle.describe()).workflow_type
-
-
-async def send_to_queue(args, update, step, router_update=None) -> int:
+async def send_to_queue(args, update, step) -> int:
     args.process_id = queue_process_id(args.queue)
     handle = await running_handle(args.process_id)
-    if router_update is not None and (await handle.describe()).workflow_type == ROUTER:
-        update = router_update
     update_id = args.request_id or f"{update.__name__}-{uuid.uuid4().hex[:12]}"
     try:
         answer: StepAnswer = await answered(
@@ -178,25 +127,9 @@ async def run_lead_step(
         return StepAnswer(message=done.message, stage=done.stage, notes=done.notes)
 
 
-async def lead_step(args, fallback=None, **fields) -> int:
-    """A step on leads: its own process in a queue of the issue-13 design; an update on the
-    queue's workflow in a queue opened before it (`fallback`: (update, step), or None where
-    the earlier design has no such step)."""
+async def lead_step(args, **fields) -> int:
+    """A step on leads, as its own short process."""
     args.process_id = queue_process_id(args.queue)
-    if await queue_design(args.queue) != ROUTER:
-        if getattr(args, "for_user", None):
-            raise Failure(
-                REFUSED,
-                f"queue {args.queue} was opened before staff could act for "
-                "a partner user (--for); the partner user does it, or open a new queue",
-            )
-        if fallback is None:
-            raise Failure(
-                REFUSED,
-                f"queue {args.queue} was opened before this step existed; "
-                "open a new queue for it (its leads stay where they are)",
-            )
-        return await send_to_queue(args, *fallback)
     for_user = getattr(args, "for_user", None)
     if for_user:
         fields["for_user"] = for_user
@@ -254,220 +187,14 @@ async def cmd_open_queue(args) -> int:
 async def cmd_add_partners(args) -> int:
     return await send_to_queue(
         args,
-        LeadQueue.add_queue_partners,
-        validated(QueuePartners, actor=args.actor, partners=args.partner),
         LeadQueueRouter.add_queue_partners,
+        validated(QueuePartners, actor=args.actor, partners=args.partner),
     )
-
-
-def _leave_for_workers(rows: list[LeadRow]):
-    """The leads go to the documents folder the workers read, in batches of at most 500; the
-    queue gets a reference to each (personal data never enters Temporal)."""
-    root = config.documents_dir()
-    try:
-        return [save_batch(root, chunk) for chunk in batches(rows)]
-    except OSError as e:
-        raise BadInput(f"cannot write the leads to {root}: {e.strerror}") from None
 
 
 async def _add(args, rows: list[LeadRow]) -> int:
     handle = await running_handle(queue_process_id(args.queue))  # before any file is written
-    if (await handle.describe()).workflow_type == ROUTER:
-        return await _import(args, handle, rows)
-    refs = _leave_for_workers(rows)
-    answers = []
-    for n, ref in enumerate(refs, 1):
-        # one step per batch; --request-id names a single batch (a repeated file is answered
-        # with its duplicates anyway)
-        update_id = (
-            args.request_id if len(refs) == 1 else None
-        ) or f"add_leads-{ref.sha256[:16]}-{uuid.uuid4().hex[:6]}"
-        step = validated(LeadBatch, actor=args.actor, batch=ref)
-        try:
-            answer = await deliver(handle, LeadQueue.add_leads, step, update_id=update_id)
-        except WorkflowUpdateFailedError as e:
-            for unused in refs[n - 1 :]:  # refused: the files (personal data) are not kept
-                forget_batch(config.documents_dir(), unused)
-            raise Failure(REFUSED, f"batch {n} of {len(refs)}: {failure_message(e)}") from None
-        answers.append(answer)
-    message = "\n".join(a.message for a in answers)
-    emit(
-        args,
-        True,
-        message,
-        answers[-1]
-        if len(answers) == 1
-        else {"batches": [a.model_dump(mode="json") for a in answers]},
-        label="",
-    )
-    return OK
-
-
-class ImportProgress:
-    """A bar on a terminal (stderr); a line every few seconds otherwise. `clock` injectable."""
-
-    def __init__(self, total: int, stream=None, every: float = 5.0, clock=time.monotonic):
-        self.total, self.stream = total, stream or sys.stderr
-        self.every, self.clock = every, clock
-        self.tty = self.stream.isatty()
-        self.last_at: float | None = None  # never 0.0: monotonic() is small after a boot
-
-    def show(self, done: int, batch: int, batches_: int, new: int, duplicates: int) -> None:
-        words = (
-            f"{done}/{self.total} leads, batch {batch}/{batches_}: {new} new, "
-            f"{duplicates} duplicate(s)"
-        )
-        if self.tty:
-            filled = int(30 * done / max(self.total, 1))
-            self.stream.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {words}   ")
-            self.stream.flush()
-            return
-        now = self.clock()
-        if self.last_at is None or now - self.last_at >= self.every or done == self.total:
-            print(words, file=self.stream, flush=True)
-            self.last_at = now
-
-    def close(self) -> None:
-        if self.tty:
-            self.stream.write("\n")
-            self.stream.flush()
-
-
-async def _import(args, handle, rows: list[LeadRow]) -> int:
-    """A whole file, checked before (parse_lead_file, the limits), sent in batches of 5,000.
-    Each batch is one step keyed by its content: the same command run again after an
-    interruption sends the same batches, and those already in are answered from the audit
-    log, not imported twice (resumable). One batch file exists at a time; it is removed once
-    the worker has read it, or here if the step did not go through (no orphaned files)."""
-    root = config.documents_dir()
-    chunks = batches(rows, IMPORT_BATCH)
-    progress = None if args.json else ImportProgress(len(rows))
-    answers: list[StepAnswer] = []
-    totals = {"new": 0, "duplicates": 0, "resumed": 0}
-    done = 0
-    try:
-        for n, chunk in enumerate(chunks, 1):
-            try:
-                ref = save_batch(root, chunk)
-            except OSError as e:
-                raise BadInput(f"cannot write the leads to {root}: {e.strerror}") from None
-            # A new id per run of the command: what makes a batch once is its step key (its
-            # content) in the audit log, so a run after an interruption resumes, whatever
-            # happened to the earlier run's request.
-            invocation = args.request_id or uuid.uuid4().hex[:8]
-            update_id = f"add_leads-{ref.sha256[:24]}-{invocation}-{n}"
-            try:
-                answer = await answered(
-                    await temporal(),
-                    handle.id,
-                    f"lead queue {args.queue}",
-                    deliver(
-                        handle,
-                        LeadQueueRouter.add_leads,
-                        validated(LeadBatch, actor=args.actor, batch=ref),
-                        update_id=update_id,
-                    ),
-                    resend=update_id,
-                )
-            except WorkflowUpdateFailedError as e:
-                forget_batch(root, ref)  # refused: not needed (personal data, not kept)
-                raise Failure(
-                    REFUSED,
-                    f"batch {n} of {len(chunks)} ({done} lead(s) before it "
-                    f"are in): {failure_message(e)}",
-                ) from None
-            except Failure as f:
-                if f.code != NO_ANSWER:
-                    forget_batch(root, ref)
-                    raise
-                # the step may still be carried out: the worker needs the file (and removes
-                # it once read); the same command run again resumes with this batch
-                raise Failure(
-                    NO_ANSWER,
-                    f"batch {n} of {len(chunks)} ({done} lead(s) before "
-                    f"it are in): {f}; run the same command again to resume",
-                ) from None
-            except BaseException:
-                forget_batch(root, ref)  # not sent (interrupted, unreachable): not left
-                raise
-            forget_batch(root, ref)  # the worker read it (it removes it too)
-            answers.append(answer)
-            done += len(chunk)
-            if answer.message.startswith("already received"):
-                totals["resumed"] += len(chunk)  # in since an earlier run of this command
-            else:
-                for key in ("new", "duplicates"):
-                    totals[key] += _count(answer.message, key)
-            if progress:
-                progress.show(done, n, len(chunks), totals["new"], totals["duplicates"])
-    finally:
-        if progress:
-            progress.close()
-    if len(answers) == 1:
-        emit(args, True, answers[0].message, answers[0], label="")
-    else:
-        resumed = (
-            f", {totals['resumed']} already in from an earlier run of this command"
-            if totals["resumed"]
-            else ""
-        )
-        emit(
-            args,
-            True,
-            f"{len(rows)} lead(s) received in {len(answers)} batches: "
-            f"{totals['new']} new, {totals['duplicates']} duplicate(s) not added{resumed}\n"
-            + "\n".join(f"batch {n}: {a.message}" for n, a in enumerate(answers, 1)),
-            {"batches": [a.model_dump(mode="json") for a in answers], **totals},
-            label="",
-        )
-    return OK
-
-
-def _count(message: str, what: str) -> int:
-    """The counts in a batch's answer ("5000 lead(s) received: 4990 new; 10 duplicate(s)")."""
-    if what == "new":
-        m = re.search(r"(\d+) new", message)
-        return int(m.group(1)) if m else 0
-    return sum(int(n) for n in re.findall(r"(\d+) already in (?:this|another) queue", message))
-
-
-def check_lead_file(path: Path) -> list[LeadRow]:
-    """A file of leads is accepted or refused whole, before anything is written or sent: at
-    most 64 MiB and 100,000 leads, every row valid (each problem named with its row)."""
-    try:
-        size = path.stat().st_size
-    except OSError as e:
-        raise BadInput(f"cannot read {path}: {e.strerror or e}") from None
-    if size > MAX_LEAD_FILE_BYTES:
-        raise BadInput(
-            f"{path.name} is {size // (1024 * 1024)} MiB: a file of leads may have "
-            f"at most {MAX_LEAD_FILE_BYTES // (1024 * 1024)} MiB and "
-            f"{MAX_LEADS_PER_FILE} leads; split it. Nothing was sent"
-        )
-    text = read_text(path)
-    try:
-        rows = parse_lead_file(path.name, text)
-    except Refused as r:
-        raise BadInput(f"{r}. Nothing was sent") from None
-    if len(rows) > MAX_LEADS_PER_FILE:
-        raise BadInput(
-            f"{path.name} has {len(rows)} leads: a file may have at most "
-            f"{MAX_LEADS_PER_FILE}; split it. Nothing was sent"
-        )
-    return rows
-
-
-def same_person_twice(rows: list[LeadRow]) -> list[str]:
-    """Rows of one file that are the same person (one lead): named before sending."""
-    first: dict[str, int] = {}
-    out = []
-    for n, row in enumerate(rows, 1):
-        key = dedupe_key(row)
-        if key in first:
-            out.append(f"row {n} is the same person as row {first[key]}")
-        else:
-            first[key] = n
-    return out
+    return await import_file(args, handle, rows)
 
 
 async def cmd_add_leads(args) -> int:
@@ -485,69 +212,31 @@ async def cmd_add_leads(args) -> int:
 
 
 async def cmd_add_lead(args) -> int:
-    fields = {
-        k: getattr(args, k) or ""
-        for k in (
-            "company",
-            "name",
-            "email",
-            "phone",
-            "country",
-            "postal_code",
-            "product",
-            "source",
-        )
-    }
+    fields = {k: getattr(args, k) or "" for k in FIELDS}
     return await _add(args, [validated(LeadRow, **fields)])
 
 
 async def cmd_claim(args) -> int:
-    return await lead_step(
-        args,
-        (LeadQueue.claim_lead, validated(Claim, actor=args.actor, lead_id=args.lead)),
-        kind="claim",
-        lead_id=args.lead,
-    )
+    return await lead_step(args, kind="claim", lead_id=args.lead)
 
 
 async def cmd_accept(args) -> int:
-    return await lead_step(args, None, kind="accept", lead_id=args.lead)
+    return await lead_step(args, kind="accept", lead_id=args.lead)
 
 
 async def cmd_not_interested(args) -> int:
-    return await lead_step(args, None, kind="not-interested", lead_id=args.lead, reason=args.reason)
+    return await lead_step(args, kind="not-interested", lead_id=args.lead, reason=args.reason)
 
 
 async def cmd_assign(args) -> int:
     return await lead_step(
-        args,
-        (
-            LeadQueue.assign_lead,
-            validated(
-                Assignment, actor=args.actor, lead_id=args.lead, to_user=args.to, notify=args.notify
-            ),
-        ),
-        kind="assign",
-        lead_id=args.lead,
-        to_user=args.to,
-        notify=args.notify,
+        args, kind="assign", lead_id=args.lead, to_user=args.to, notify=args.notify
     )
 
 
 async def cmd_reassign(args) -> int:
     return await lead_step(
         args,
-        (
-            LeadQueue.reassign_leads,
-            validated(
-                MassReassignment,
-                actor=args.actor,
-                from_user=args.from_user,
-                lead_ids=args.lead or [],
-                to_user=args.to,
-                notify=args.notify,
-            ),
-        ),
         kind="reassign",
         from_user=args.from_user,
         lead_ids=args.lead or [],
@@ -566,55 +255,31 @@ def _amount(text: str | None) -> Decimal | None:
 
 
 async def cmd_convert(args) -> int:
-    amount, close = _amount(args.amount), args.close_date
     return await lead_step(
         args,
-        (
-            LeadQueue.convert_lead,
-            validated(
-                Conversion,
-                actor=args.actor,
-                lead_id=args.lead,
-                stage=args.stage or "prospecting",
-                amount=amount,
-                close_date=close,
-            ),
-        ),
         kind="convert",
         lead_id=args.lead,
         stage=args.stage or "prospecting",
-        amount=amount,
-        close_date=close,
+        amount=_amount(args.amount),
+        close_date=args.close_date,
     )
 
 
 async def cmd_update_opportunity(args) -> int:
-    amount, close = _amount(args.amount), args.close_date
     return await lead_step(
         args,
-        (
-            LeadQueue.update_opportunity,
-            validated(
-                OpportunityUpdate,
-                actor=args.actor,
-                opportunity_id=args.opportunity,
-                stage=args.stage,
-                amount=amount,
-                close_date=close,
-            ),
-        ),
         kind="update-opportunity",
         opportunity_id=args.opportunity,
         stage=args.stage,
-        amount=amount,
-        close_date=close,
+        amount=_amount(args.amount),
+        close_date=args.close_date,
     )
 
 
 async def cmd_add_rule(args) -> int:
     return await send_to_queue(
         args,
-        LeadQueue.add_assignment_rule,
+        LeadQueueRouter.add_assignment_rule,
         validated(
             RuleInput,
             actor=args.actor,
@@ -625,13 +290,75 @@ async def cmd_add_rule(args) -> int:
             to_queue=args.to_queue,
             position=args.position,
         ),
-        LeadQueueRouter.add_assignment_rule,
     )
 
 
+# --- moving the queues of the earlier design over ---------------------------------------------
+
+
+async def move_queue(client: Client, queue_id: str, actor: str, task_queue: str) -> str:
+    """Carries a queue of the earlier design on as a LeadQueueRouter under the same id: its
+    run is ended and the new process, started in the same call, reads the queue's settings,
+    partners and rules from PostgreSQL, where its leads, owners and opportunities already
+    are. A queue already moved is left as it is; one whose take-over was refused may be
+    moved again."""
+    process_id = queue_process_id(queue_id)
+    try:
+        now = await client.get_workflow_handle(process_id).describe()
+    except RPCError as e:
+        if e.status != RPCStatusCode.NOT_FOUND:
+            raise
+        raise Failure(NO_PROCESS, f"there is no lead queue {queue_id}") from None
+    if now.workflow_type != LEGACY_QUEUE and now.status == WorkflowExecutionStatus.RUNNING:
+        return f"lead queue {queue_id}: already a {now.workflow_type}, nothing to move"
+    handle = await client.start_workflow(
+        LeadQueueRouter.run,
+        RouterRequest(queue_id=queue_id, take_over=True, requested_by=actor),
+        id=process_id,
+        task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.TERMINATE_EXISTING,
+        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+        static_summary=f"Lead queue {queue_id}: taken over from the earlier design",
+    )
+    try:
+        await handle.execute_update(LeadQueueRouter.started)
+    except WorkflowUpdateFailedError as e:
+        raise Failure(
+            REFUSED,
+            f"lead queue {queue_id}: its earlier run has ended, but the take-over was "
+            f"refused: {failure_message(e)}; run move-lead-queues --queue {queue_id} again "
+            "once that is mended",
+        ) from None
+    state = await handle.query(LeadQueueRouter.status)
+    return f"lead queue {queue_id} moved: {'; '.join(state.notes)}; {state.waiting_for}"
+
+
+async def legacy_queues(client: Client) -> list[str]:
+    """The queues whose running process is of the earlier design."""
+    query = f"WorkflowType = '{LEGACY_QUEUE}' AND ExecutionStatus = 'Running'"
+    prefix = queue_process_id("")
+    return sorted([w.id.removeprefix(prefix) async for w in client.list_workflows(query)])
+
+
+async def cmd_move_lead_queues(args) -> int:
+    client = await temporal()
+    queue_ids = args.queue or await legacy_queues(client)
+    if not queue_ids:
+        emit(args, True, "no lead queue of the earlier design is running", {"moved": []}, label="")
+        return OK
+    lines = []
+    for queue_id in queue_ids:
+        try:
+            lines.append(await move_queue(client, queue_id, args.actor, config.TASK_QUEUE))
+        except RPCError as e:
+            raise rpc_failure(e, queue_process_id(queue_id)) from None
+    emit(args, True, "\n".join(lines), {"moved": queue_ids}, label="")
+    return OK
+
+
 def show_router(raw: dict) -> str:
-    """A queue of the issue-13 design: settings, partners, rules and totals; its leads are
-    in PostgreSQL (each step on a lead is a `lead-...` process: `starter.py list`)."""
+    """A queue: settings, partners, rules and totals, and its newest leads as PostgreSQL has
+    them (each step on a lead is a `lead-...` process: `starter.py list`)."""
     s = RouterState.model_validate(raw)
     sla = f", leads worked within {s.work_within_minutes} min" if s.work_within_minutes else ""
     lines = [
@@ -665,46 +392,7 @@ def show_router(raw: dict) -> str:
     return "\n".join(lines)
 
 
-def show_queue(raw: dict) -> str:
-    s = QueueState.model_validate(raw)
-    cards, now = raw.get("lead_cards") or {}, records.now()
-    lines = [
-        s.process_id,
-        f"  stage:       {s.stage.value}",
-        waiting_line(s),
-        f"  queue:       {s.queue_id} ({s.name}), {s.routing}, claim cap {s.claim_cap}, "
-        f"channel managers {', '.join(s.channel_managers)}, run {s.runs}",
-    ]
-    for partner_id in s.partners:
-        roster = s.rosters.get(partner_id)
-        active = sorted(u for u, st in (roster.users if roster else {}).items() if st == "active")
-        state = "" if roster is None or roster.active else " (deactivated)"
-        lines.append(
-            f"  partner:     {partner_id}{state}: {s.open_leads(partner_id)} open "
-            f"lead(s); can receive leads: {', '.join(active) or 'nobody yet'}"
-        )
-    for n, rule in enumerate(s.rules, 1):
-        lines.append(f"  rule {n}:      {rule.describe()}")
-    shown = list(s.leads.items())[-50:]
-    if len(s.leads) > len(shown):
-        lines.append(f"  ({len(s.leads) - len(shown)} older leads not shown)")
-    for lead_id, slot in shown:
-        owner = f" {slot.owner} ({slot.partner}, by {slot.how})" if slot.owner else ""
-        opp = f" -> {slot.opportunity_id} {slot.opportunity_stage}" if slot.opportunity_id else ""
-        moved = f" -> queue {slot.forwarded_to}" if slot.forwarded_to else ""
-        card = records.lead_card_words(cards.get(lead_id), now)
-        lines.append(
-            f"  lead:        {lead_id} {slot.status}{owner}{opp}{moved}"
-            + (f"  ({card})" if card else "")
-        )
-    return "\n".join(lines)
-
-
-def show_any_queue(raw: dict) -> str:
-    return show_router(raw) if raw.get("design") == "router" else show_queue(raw)
-
-
-FORMATTERS[LeadKind.LEAD_QUEUE.value] = show_any_queue
+FORMATTERS[LeadKind.LEAD_QUEUE.value] = show_router
 EXTRAS[LeadKind.LEAD_QUEUE.value] = records.lead_cards
 
 
@@ -864,3 +552,16 @@ def register(commands: Commands) -> None:
     c.add_argument("--to-partner", type=CODE)
     c.add_argument("--to-queue", type=NAME)
     c.add_argument("--position", type=whole(1, 10_000), help="1 = tried first (default: last)")
+
+    c = commands.add(
+        "move-lead-queues",
+        "carry the running lead queues of the earlier design (LeadQueue) on as LeadQueueRouter "
+        "processes, with their leads, owners, partners and rules",
+        cmd_move_lead_queues,
+    )
+    c.add_argument(
+        "--queue",
+        action="append",
+        type=NAME,
+        help="only this queue (repeatable; default: every running queue of the earlier design)",
+    )

@@ -63,7 +63,6 @@ PROCESSES = (
     "ClientOnboarding",
     "FastChangeOrder",
     "InvoicingRun",
-    "LeadQueue",
     "LeadQueueRouter",
     "OnboardingCampaign",
     "PartnerManagement",
@@ -138,16 +137,6 @@ PERMISSIONS: dict[str, Allowed] = {
     "LeadStep.reassign": _a(CM),
     "LeadStep.answer": _a(Who.ANYONE),
     "LeadStep.service-level": _a(Who.SYSTEM),
-    # Lead queues opened before issue 13 (type LeadQueue) keep their commands until they end
-    "LeadQueue.start": _a(CM),
-    "LeadQueue.add_queue_partners": _a(CM),
-    "LeadQueue.add_leads": _a(CM, SALES),
-    "LeadQueue.add_assignment_rule": _a(CM),
-    "LeadQueue.claim_lead": _a(Who.PARTNER_USER),
-    "LeadQueue.assign_lead": _a(CM),
-    "LeadQueue.reassign_leads": _a(CM),
-    "LeadQueue.convert_lead": _a(Who.OWN_LEAD),
-    "LeadQueue.update_opportunity": _a(Who.OWN_LEAD),
 }
 for _process in PROCESSES:
     PERMISSIONS[f"{_process}.retry"] = _a(Who.ANY_STAFF)
@@ -161,7 +150,6 @@ NOUN = {
     "ClassoundOrder": "order",
     "PartnerOnboarding": "partner account",
     "LeadQueueRouter": "lead queue",
-    "LeadQueue": "lead queue",
     "LeadStep": "lead queue",
     "Renegotiation": "contract",
     "ClientOnboarding": "onboarding",

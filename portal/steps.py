@@ -22,7 +22,6 @@ from domain.partners import FirstLogin, partner_account_process_id
 from domain.steps import StaffStep, StepAnswer
 from workflows.classound_order import ClassoundOrder
 from workflows.fast_change_order import FastChangeOrder
-from workflows.lead_queue_router import LeadQueueRouter
 from workflows.partner_onboarding import PartnerOnboarding
 
 ANSWER_WITHIN = 30.0  # seconds a page waits for a process's answer
@@ -99,17 +98,11 @@ async def lead_step(p: Processes, rid: str, **fields) -> Outcome:
     own short process, as `starter.py claim-lead` and the others send it."""
     request = LeadStepRequest(**fields)
     try:
-        desc = await p.client.get_workflow_handle(queue_process_id(request.queue_id)).describe()
+        await p.client.get_workflow_handle(queue_process_id(request.queue_id)).describe()
     except RPCError as e:
         if e.status == RPCStatusCode.NOT_FOUND:
             return Outcome(False, f"lead queue {request.queue_id} does not exist any more")
         raise
-    if desc.workflow_type != LeadQueueRouter.__name__:
-        return Outcome(
-            False,
-            f"lead queue {request.queue_id} was opened before the portal "
-            "existed: ask your channel manager (its steps go through the starter)",
-        )
     process_id = lead_step_process_id(request, f"portal-{rid}")
     return await _answer(
         p.answered(process_id, f"process {process_id}", p.lead_step(request, process_id))

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
-from domain.leads import LeadBatchRef, LeadQueueRequest, LeadRow, Routing
+from domain.leads import LeadBatchRef, LeadRow, RouterRequest, Routing
 from domain.partners import hash_password
 from store import outbox
 from store.leads import save_batch
@@ -104,9 +104,9 @@ def queue_request(
     rollover_after: int | None = None,
     queue_id: str | None = None,
     managers: tuple[str, ...] = ("cm-eva",),
-) -> LeadQueueRequest:
+) -> RouterRequest:
     queue_id = queue_id or f"q-{tag().lower()}"
-    return LeadQueueRequest(
+    return RouterRequest(
         queue_id=queue_id,
         name=f"Queue {queue_id}",
         channel_managers=list(managers),

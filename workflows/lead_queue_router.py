@@ -1,10 +1,5 @@
-"""Lead queue, the design of issue 13: one long-lived process per queue that keeps the queue's
-settings, partners, assignment rules and round-robin turn, and no leads.
-
-The earlier design (workflows/lead_queue.py, type `LeadQueue`, still registered for the
-queues opened with it) carried every lead, owner and dedupe key across continue-as-new (8 MB
-at 32,000 leads: PayloadsTooLarge, the queue dead) and took every claim as an update (10 in
-flight per workflow: 42 % of 200 concurrent claims failed). Here:
+"""Lead queue: one long-lived process per queue that keeps the queue's settings, partners,
+assignment rules and round-robin turn, and no leads.
 
 - leads, owners and duplicates live in PostgreSQL only; this workflow's state is the size of
   its settings, whatever the number of leads (continue-as-new carries the same few KB);
@@ -13,10 +8,16 @@ flight per workflow: 42 % of 200 concurrent claims failed). Here:
   interrupted import resumed) is answered from the audit log without importing it twice;
 - claims, accept, not interested, owner changes and conversions do not come here at all:
   each is a short process of its own (workflows/lead_step.py) deciding in one guarded
-  transaction; what comes back here is only leads to give out again in a round-robin queue.
+  transaction; what comes back here is only leads to give out again in a round-robin queue;
+- a queue opened by the earlier design (type `LeadQueue`, every lead in its state) is taken
+  over (`take_over`): its settings, partners and rules are read from PostgreSQL, where its
+  leads and owners already are, and this process carries it on under the same id.
 
 Leads arrive -> assignment rules (first match wins: to a partner or to another queue) ->
 round-robin over the eligible partners (round-robin queue) -> the rest wait to be claimed."""
+
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
@@ -27,7 +28,6 @@ with workflow.unsafe.imports_passed_through():
     from domain.leads import (
         QUEUE_FINAL,
         ROLLING_OVER,
-        AssignmentRule,
         ForwardedLeads,
         LeadBatch,
         LeadKind,
@@ -37,16 +37,20 @@ with workflow.unsafe.imports_passed_through():
         QueueMembers,
         QueueOpening,
         QueuePartners,
+        QueueSettings,
         QueueStage,
-        QueueState,
+        QueueTakeOver,
         Received,
-        RouteConfig,
+        Rosters,
         RouterRequest,
         RouterState,
         RuleInput,
         RuleWrite,
         check_rule,
         queue_process_id,
+        received_notes,
+        received_words,
+        waiting_words,
         with_rule,
     )
     from domain.partners import PartnerRoster, QueueRosterChange
@@ -55,16 +59,16 @@ with workflow.unsafe.imports_passed_through():
     from workflows.process import SYSTEM, Process, refusal, refused_reason
     from workflows.rollout import versioning
 
-SHOWN = 20
 ROUTE_AT_ONCE = 5_000  # leads back in the queue given out in one step
+T = TypeVar("T")
 
 
-def _check_manager(s: RouterState, actor: str) -> None:
-    if actor not in s.channel_managers:
-        raise refusal(
-            f"only a channel manager of queue {s.queue_id} "
-            f"({', '.join(s.channel_managers)}) does this; {actor} is not one"
-        )
+def _rule(check: Callable[..., T], *args: Any) -> T:
+    """A domain rule's refusal, as the refusal of the step."""
+    try:
+        return check(*args)
+    except Refused as e:
+        raise refusal(str(e)) from None
 
 
 @workflow.defn(name="LeadQueueRouter", versioning_behavior=versioning("LeadQueueRouter"))
@@ -85,10 +89,14 @@ class LeadQueueRouter(Process):
         self.state = RouterState(
             process_id=workflow.info().workflow_id,
             stage=QueueStage.VALIDATING,
-            waiting_for="checking partner management and the queue's partners",
+            waiting_for=(
+                "reading the queue opened by the earlier design from PostgreSQL"
+                if request.take_over
+                else "checking partner management and the queue's partners"
+            ),
             since=workflow.now(),
             queue_id=request.queue_id,
-            name=request.name,
+            name=request.name or request.queue_id,
             channel_managers=list(dict.fromkeys(request.channel_managers)),
             claim_cap=request.claim_cap,
             routing=request.routing,
@@ -102,31 +110,17 @@ class LeadQueueRouter(Process):
             if (why := await self._refused_start(request.requested_by)) is not None:
                 self._refused_at_start(QueueStage.REFUSED, why)
                 return await self._end()
-            partners = list(dict.fromkeys(request.partners))
             try:
-                opened = await self._act(
-                    LeadActivities.open_lead_queue,
-                    QueueOpening(
-                        key=self._key("open-queue", request.requested_by),
-                        queue_id=request.queue_id,
-                        name=request.name,
-                        channel_managers=self.state.channel_managers,
-                        partners=partners,
-                        claim_cap=request.claim_cap,
-                        routing=request.routing,
-                        work_within_minutes=request.work_within_minutes,
-                    ),
-                    f"open lead queue {request.queue_id}",
-                )
+                if request.take_over:
+                    await self._take_over(request)
+                else:
+                    await self._open(request)
             except ActivityError as err:
                 reason = refused_reason(err)
                 if reason is None:
                     raise
                 self._refused_at_start(QueueStage.REFUSED, reason)
                 return await self._end()
-            self.state.partners = partners
-            for roster in opened.rosters:
-                self._take_roster(roster)
             self._set_stage(QueueStage.OPEN, self._waiting())
             self._accepted()
         else:
@@ -136,12 +130,43 @@ class LeadQueueRouter(Process):
             if not self.state.to_route:
                 break
             await self._route_back()
-        # As the earlier design: steps arriving now are turned away with ROLLING_OVER (no
-        # trace in history) and sent again by the starter to the next run; the handlers in
-        # progress finish first. What is carried is the settings, never the leads.
+        # Steps arriving now are turned away with ROLLING_OVER (no trace in history) and sent
+        # again by the starter to the next run; the handlers in progress finish first, so a
+        # steady stream of steps cannot keep this run from ending. What is carried is the
+        # settings, never the leads.
         self.rolling_over = True
         await workflow.wait_condition(workflow.all_handlers_finished)
         workflow.continue_as_new(request.model_copy(update={"carried": self.state}))
+
+    async def _open(self, request: RouterRequest) -> None:
+        partners = list(dict.fromkeys(request.partners))
+        opened: Rosters = await self._act(
+            LeadActivities.open_lead_queue,
+            QueueOpening(
+                key=self._key("open-queue", request.requested_by),
+                queue_id=request.queue_id,
+                name=self.state.name,
+                channel_managers=self.state.channel_managers,
+                partners=partners,
+                claim_cap=request.claim_cap,
+                routing=request.routing,
+                work_within_minutes=request.work_within_minutes,
+            ),
+            f"open lead queue {request.queue_id}",
+        )
+        self.state.partners = partners
+        for roster in opened.rosters:
+            self._take_roster(roster)
+
+    async def _take_over(self, request: RouterRequest) -> None:
+        got: QueueSettings = await self._act(
+            LeadActivities.take_over_lead_queue,
+            QueueTakeOver(
+                key=self._key("take-over", request.requested_by), queue_id=request.queue_id
+            ),
+            f"take over lead queue {request.queue_id}",
+        )
+        self.state.carry_on(got)
 
     def _rollover_due(self) -> bool:
         info = workflow.info()
@@ -160,19 +185,7 @@ class LeadQueueRouter(Process):
     # --- what ops see -------------------------------------------------------------------------
 
     def _waiting(self) -> str:
-        s = self.state
-        how = "round-robin, then claims" if s.routing == "round-robin" else "claims"
-        sla = (
-            f", leads to be worked within {s.work_within_minutes} minute(s) of their claim"
-            if s.work_within_minutes
-            else ""
-        )
-        got = s.received
-        return (
-            f"queue {s.queue_id}: leads wait for {how}; {got.get('new', 0)} lead(s) "
-            f"received ({got.get('duplicates', 0)} duplicate(s) not added); "
-            f"{len(s.partners)} partner(s), claim cap {s.claim_cap}{sla}"
-        )
+        return waiting_words(self.state)
 
     def _details(self) -> None:
         self.state.waiting_for = self._waiting()
@@ -195,17 +208,6 @@ class LeadQueueRouter(Process):
     def _check_open(self) -> None:
         if self.state.stage != QueueStage.OPEN:
             raise refusal(f"queue {self.state.queue_id} is not open: {self.state.waiting_for}")
-
-    def _config(self) -> RouteConfig:
-        s = self.state
-        return RouteConfig(
-            queue_id=s.queue_id,
-            claim_cap=s.claim_cap,
-            routing=s.routing,
-            partners=s.partners,
-            rules=s.rules,
-            turn=s.turn,
-        )
 
     def _count(self, name: str, n: int) -> None:
         self.state.received[name] = self.state.received.get(name, 0) + n
@@ -250,7 +252,11 @@ class LeadQueueRouter(Process):
             n = self.state.next_number("reroute")
             done: Received = await self._act(
                 LeadActivities.route_leads_back,
-                LeadsBack(key=self._key(f"reroute-{n}"), config=self._config(), lead_ids=lead_ids),
+                LeadsBack(
+                    key=self._key(f"reroute-{n}"),
+                    config=self.state.route_config(),
+                    lead_ids=lead_ids,
+                ),
                 f"reroute-{n}: {len(lead_ids)} lead(s) back in the queue",
             )
             self.state.turn = done.turn
@@ -261,8 +267,7 @@ class LeadQueueRouter(Process):
     async def add_queue_partners(self, p: QueuePartners) -> StepAnswer:
         await self._authorize("add_queue_partners", p.actor)
         async with self._lock:
-            self._check_add_partners(p)
-            new = [x for x in dict.fromkeys(p.partners) if x not in self.state.partners]
+            new = self._check_add_partners(p)
             n = self.state.next_number("partners")
             added = await self._act_or_refuse(
                 LeadActivities.add_lead_queue_partners,
@@ -283,17 +288,11 @@ class LeadQueueRouter(Process):
         self._admit()
         self._check_add_partners(p)
 
-    def _check_add_partners(self, p: QueuePartners) -> None:
+    def _check_add_partners(self, p: QueuePartners) -> list[str]:
         self._check_open()
-        _check_manager(self.state, p.actor)
-        if all(x in self.state.partners for x in p.partners):
-            raise refusal(f"{', '.join(p.partners)} already in queue {self.state.queue_id}")
+        return _rule(self.state.new_partners, p.actor, p.partners)
 
     # --- leads arriving -----------------------------------------------------------------------
-
-    def _check_staff(self, actor: str) -> None:
-        if self.state.roster_of(actor) is not None:
-            raise refusal(f"{actor} is a partner user; leads are added by the vendor's staff")
 
     @workflow.update
     async def add_leads(self, b: LeadBatch) -> StepAnswer:
@@ -304,12 +303,12 @@ class LeadQueueRouter(Process):
         request_id = update.id if update is not None else ""
         async with self._lock:  # batches one after the other: each continues the turn
             self._check_open()
-            self._check_staff(b.actor)
+            _rule(self.state.check_adds_leads, b.actor)
             done: Received = await self._act_or_refuse(
                 LeadActivities.receive_lead_batch,
                 LeadReceipt(
                     key=self._key(f"import-{b.batch.sha256[:32]}", b.actor),
-                    config=self._config(),
+                    config=self.state.route_config(),
                     batch=b.batch,
                     request_id=request_id,
                 ),
@@ -321,7 +320,7 @@ class LeadQueueRouter(Process):
                     # and the starter sent it again): answered as the first time
                     return self._received(done)
                 # a resumed import: another request with the same batch
-                return self._answer(f"already received (sent before): {self._summary(done)}")
+                return self._answer(f"already received (sent before): {received_words(done)}")
             self.state.turn = done.turn
             for name, n in (
                 ("received", done.received),
@@ -333,41 +332,12 @@ class LeadQueueRouter(Process):
             return self._received(done)
 
     def _received(self, done: Received) -> StepAnswer:
-        return self._answer(
-            self._summary(done),
-            done.notes
-            + [
-                f"lead {x} was not given: {why}; it waits in the queue"
-                for x, why in done.not_owned.items()
-            ],
-        )
+        return self._answer(received_words(done), received_notes(done))
 
     @add_leads.validator
     def _validate_add_leads(self, b: LeadBatch) -> None:
         self._admit()
-        self._check_staff(b.actor)
-
-    def _summary(self, d: Received) -> str:
-        parts = [f"{d.received} lead(s) received: {d.new} new"]
-        for n, ids, where in (
-            (d.here, d.duplicates_here, "this queue"),
-            (d.elsewhere, d.duplicates_elsewhere, "another queue"),
-        ):
-            if n:
-                more = f" and {n - len(ids)} more" if n > len(ids) else ""
-                parts.append(f"{n} already in {where} ({', '.join(ids)}{more})")
-        if d.given.get("rule"):
-            parts.append(f"{d.given['rule']} given by assignment rule")
-        if d.given.get("round-robin"):
-            parts.append(
-                f"{d.given['round-robin']} given round-robin ({', '.join(d.given_shown[:SHOWN])})"
-            )
-        if d.forwarded:
-            moved = sum(len(v) for v in d.forwarded.values())
-            parts.append(f"{moved} sent to queue(s) {', '.join(sorted(d.forwarded))} by rule")
-        if d.waiting:
-            parts.append(f"{d.waiting} wait in the queue to be claimed")
-        return "; ".join(parts)
+        _rule(self.state.check_adds_leads, b.actor)
 
     async def _forward(self, done: Received) -> None:
         for queue_id, leads in sorted(done.forwarded.items()):
@@ -391,14 +361,7 @@ class LeadQueueRouter(Process):
         async with self._lock:
             self._check_open()
             self._check_rule(r)
-            rule = AssignmentRule(
-                rule_id=self.state.next_number("rule"),
-                country=r.country.upper() if r.country else None,
-                postal_prefix=r.postal_prefix,
-                product=r.product,
-                to_partner=r.to_partner,
-                to_queue=r.to_queue,
-            )
+            rule = r.rule(self.state.next_number("rule"))
             position = r.position or len(self.state.rules) + 1
             await self._act_or_refuse(
                 LeadActivities.add_assignment_rule,
@@ -424,23 +387,7 @@ class LeadQueueRouter(Process):
 
     def _check_rule(self, r: RuleInput) -> None:
         s = self.state
-        view = QueueState(
-            process_id=s.process_id,
-            stage=s.stage,
-            waiting_for="",
-            since=s.since,
-            queue_id=s.queue_id,
-            name=s.name,
-            channel_managers=s.channel_managers,
-            claim_cap=s.claim_cap,
-            routing=s.routing,
-            partners=s.partners,
-            rules=s.rules,
-        )
-        try:
-            check_rule(view, r)
-        except Refused as e:
-            raise refusal(str(e)) from None
+        _rule(check_rule, s.queue_id, s.channel_managers, s.partners, s.rules, r)
 
 
 __all__ = ["LeadQueueRouter", "SYSTEM"]

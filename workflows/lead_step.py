@@ -1,21 +1,23 @@
-"""One human step on the leads of a queue (issue 13): claim ("Accepter"), accept, not
-interested (with a reason), change of owner, mass reassignment, conversion, opportunity.
+"""One human step on the leads of a queue: claim ("Accepter"), accept, not interested (with a
+reason), change of owner, mass reassignment, conversion, opportunity.
 
 Each step is a short process of its own (`lead-<kind>-<lead>-<request>`), not an update on
 the queue's workflow: steps on different leads never queue behind one another, and no
-workflow gathers them (Temporal admits 10 updates in flight per workflow; 200 partners
-clicking at once made 42 % of the claims fail). The step itself is one guarded transaction
-in PostgreSQL (store/leads.py `lead_step`): row lock on the lead, the partner account's row
-for the claim cap, the unique index over current owners. First come, first served is the
-order in which those transactions take the lead's lock; exactly once is the step key in
-audit_log (a step sent again under its request id is this same process).
+workflow gathers them (Temporal admits 10 updates in flight per workflow). The step itself is
+one guarded transaction in PostgreSQL (store/lead_steps.py), decided by the rules of
+domain/leads/steps.py: row lock on the lead, the partner account's row for the claim cap, the
+unique index over current owners. First come, first served is the order in which those
+transactions take the lead's lock; exactly once is the step key in audit_log (a step sent
+again under its request id is this same process).
 
 A claim in a queue with a service level lives on as the claim's watch: it sleeps until the
 lead is due and then sends the lead back to the queue, with notices, unless its status
 changed meanwhile (accepted, converted, given back, reassigned: PostgreSQL says). Its state
 is this one lead's; nothing here grows with the queue."""
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import TypeVar
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, FailureError
@@ -28,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
         LeadsReturned,
         LeadStepDone,
         LeadStepRequest,
+        LeadStepStage,
         LeadStepStatus,
         LeadStepWrite,
         queue_process_id,
@@ -47,17 +50,16 @@ with workflow.unsafe.imports_passed_through():
     from workflows.visibility import PROCESS_KIND, STAGE
 
 LEAD_STEP = "lead-step"
+A = TypeVar("A")
+R = TypeVar("R")
 
 
-# Not sandboxed: a claim is a process of a few hundred milliseconds, and building the sandbox
-# for each run was most of its worker time (bench: 16 -> 27 claims/s with 200 in flight).
-# The code here is deterministic by construction: workflow APIs and pydantic models only.
-@workflow.defn(name="LeadStep", sandboxed=False, versioning_behavior=versioning("LeadStep"))
+@workflow.defn(name="LeadStep", versioning_behavior=versioning("LeadStep"))
 class LeadStep:
     @workflow.init
     def __init__(self, request: LeadStepRequest) -> None:
         self.request = request
-        self.status = LeadStepStatus(
+        self.progress = LeadStepStatus(
             process_id=workflow.info().workflow_id,
             queue_id=request.queue_id,
             lead_id=request.lead_id,
@@ -71,11 +73,11 @@ class LeadStep:
 
     @workflow.query
     def status(self) -> LeadStepStatus:
-        return self.status
+        return self.progress
 
     def _key(self, step: str, permission: str = "") -> StepKey:
         return StepKey(
-            process_id=self.status.process_id,
+            process_id=self.progress.process_id,
             step=step,
             actor=self.request.actor,
             run=self.run_keys,
@@ -87,7 +89,9 @@ class LeadStep:
         r = self.request
         return Facts(queue_id=r.queue_id, lead_id=r.lead_id, opportunity_id=r.opportunity_id)
 
-    async def _write(self, activity, arg, summary: str):
+    async def _write(
+        self, activity: Callable[[LeadActivities, A], Awaitable[R]], arg: A, summary: str
+    ) -> R:
         return await workflow.execute_activity_method(
             activity,
             arg,
@@ -97,10 +101,10 @@ class LeadStep:
             summary=summary[:200],
         )
 
-    def _stage(self, stage: str, waiting_for: str) -> None:
-        self.status.stage, self.status.waiting_for = stage, waiting_for
-        self.status.since = workflow.now()
-        self.status.revision += 1
+    def _stage(self, stage: LeadStepStage, waiting_for: str) -> None:
+        self.progress.stage, self.progress.waiting_for = stage, waiting_for
+        self.progress.since = workflow.now()
+        self.progress.revision += 1
         # the kind with the first stage: one command, not two (a claim is a small process)
         kind = [] if self.kind_published else [PROCESS_KIND.value_set(LEAD_STEP)]
         self.kind_published = True
@@ -128,15 +132,15 @@ class LeadStep:
             done = LeadStepDone(message=reason, refused=True)
         if done.refused:
             self.refused = done.message
-            self.status.message = done.message
+            self.progress.message = done.message
             self._stage("refused", f"nothing: refused, {done.message}")
-            return self.status
+            return self.progress
         self.done = done
-        self.status.message, self.status.notes = done.message, done.notes
+        self.progress.message, self.progress.notes = done.message, done.notes
         await self._returned(done.returned)
         if done.claim_id is None or not done.work_within_minutes:
             self._stage("done", "nothing: done")
-            return self.status
+            return self.progress
         minutes = done.work_within_minutes
         due = workflow.now() + timedelta(minutes=minutes)
         owner = request.for_user or request.actor
@@ -159,9 +163,9 @@ class LeadStep:
             f"service level of lead {request.lead_id}",
         )
         await self._returned(checked.returned)
-        self.status.notes = [*self.status.notes, checked.message]
+        self.progress.notes = [*self.progress.notes, checked.message]
         self._stage("recalled" if checked.returned else "done", checked.message)
-        return self.status
+        return self.progress
 
     async def _returned(self, lead_ids: list[str]) -> None:
         """Leads back in the queue: its workflow gives them out again in a round-robin
@@ -184,4 +188,6 @@ class LeadStep:
         if self.refused is not None:
             raise refusal(self.refused)
         assert self.done is not None
-        return StepAnswer(message=self.done.message, stage=self.status.stage, notes=self.done.notes)
+        return StepAnswer(
+            message=self.done.message, stage=self.progress.stage, notes=self.done.notes
+        )

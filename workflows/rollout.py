@@ -40,7 +40,6 @@ BEHAVIOUR: dict[str, VersioningBehavior] = {
     "ClientOnboarding": AUTO_UPGRADE,
     "InvoicingRun": AUTO_UPGRADE,  # waits for the numbering review by a person
     # indefinitely; its continue-as-new may later move to upgrade on continue-as-new
-    "LeadQueue": AUTO_UPGRADE,
     "LeadQueueRouter": AUTO_UPGRADE,  # lives as long as the queue
     "LeadStep": AUTO_UPGRADE,  # a claim's service-level timer may wait up to 30 days
 }

@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
 
-from cli.leads import deliver
+from cli.common import Failure
+from cli.leads import run_lead_step
 from codec import parse_key_ring
-from domain.leads import Claim, LeadBatch, queue_process_id
+from domain.leads import LeadBatch, LeadStepRequest, lead_step_process_id, queue_process_id
 from store.leads import save_batch
 from tests.e2e.cli import client_for, starter, worker
 from tests.records_partners import (
@@ -25,7 +26,8 @@ from tests.records_partners import (
     queue_request,
 )
 from tests.workflows.harness import start_process
-from workflows.lead_queue import LeadQueue
+from tests.workflows.test_lead_queue_router import lead_ids_of
+from workflows.lead_queue_router import LeadQueueRouter
 
 pytestmark = pytest.mark.e2e
 
@@ -115,7 +117,7 @@ async def test_from_partner_management_to_an_opportunity_through_the_starter(
                 "SELECT id FROM leads WHERE queue_id = $1 ORDER BY length(id), id", queue
             )
         ]
-        # the partner user claims in the portal; here the channel manager, for her (issue 10)
+        # the partner user claims in the portal; here the channel manager, for her
         claimed = await ok(
             "claim-lead", "--queue", queue, "--lead", first, "--for", anna, "--as", "cm-eva"
         )
@@ -186,7 +188,7 @@ async def test_from_partner_management_to_an_opportunity_through_the_starter(
         )
         assert f"1 open lead(s) went back to their queue: {queue} (1)" in gone["message"]
         status = await ok("status", f"lead-queue-{queue}")
-    # issue 13: the queue's process keeps its settings, not its leads (PostgreSQL has them)
+    # the queue's process keeps its settings, not its leads (PostgreSQL has them)
     assert status["data"]["design"] == "router" and "leads" not in status["data"]
     assert status["data"]["received"] == {"received": 3, "new": 2, "duplicates": 1}
     state = {
@@ -254,17 +256,17 @@ async def test_claims_are_exactly_once_when_many_partners_claim_the_same_leads(
         handle, opened = await start_process(
             client,
             cli_env["PARTNERFLOW_TASK_QUEUE"],
-            LeadQueue,
+            LeadQueueRouter,
             request,
             process_id=queue_process_id(request.queue_id),
         )
         assert opened.stage == "open"
         documents = Path(cli_env["PARTNERFLOW_DATA_DIR"]) / "documents"
         await handle.execute_update(
-            LeadQueue.add_leads,
+            LeadQueueRouter.add_leads,
             LeadBatch(actor="staff", batch=save_batch(documents, lead_rows(LEADS))),
         )
-        leads = list((await handle.query(LeadQueue.status)).leads)
+        leads = await lead_ids_of(pool, request.queue_id)
         users = [u for p in partners for u in p.users]
         claimants = users + [outsider.users[0], partners[-1].invited[0]]
         attempts = [(u, lead) for u in claimants for lead in leads]
@@ -274,16 +276,19 @@ async def test_claims_are_exactly_once_when_many_partners_claim_the_same_leads(
 
         async def try_claim(user: str, lead: str) -> None:
             async with gate:
+                claim = LeadStepRequest(
+                    queue_id=request.queue_id, kind="claim", actor=user, lead_id=lead
+                )
+                process_id = lead_step_process_id(claim, uuid.uuid4().hex[:12])
                 try:
-                    await deliver(
-                        handle,
-                        LeadQueue.claim_lead,
-                        Claim(actor=user, lead_id=lead),
-                        update_id=f"claim-{lead}-{user}",
+                    await run_lead_step(
+                        client, claim, process_id, task_queue=cli_env["PARTNERFLOW_TASK_QUEUE"]
                     )
                     answers[user, lead] = "claimed"
                 except WorkflowUpdateFailedError as e:
                     answers[user, lead] = e.cause.message
+                except Failure as f:
+                    answers[user, lead] = str(f)
 
         await asyncio.gather(*(try_claim(u, lead) for u, lead in attempts))
 
@@ -321,7 +326,7 @@ def kind_of(answer: str) -> str:
         return "at the cap"
     if "is not eligible for queue" in answer:
         return "not eligible"
-    # the directory's words (issue 10): a user of a partner outside the queue, or not active
+    # the directory's words: a user of a partner outside the queue, or not active
     if "this lead queue is for" in answer or "who is invited, not active" in answer:
         return "not eligible"
     return answer

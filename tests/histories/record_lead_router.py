@@ -1,6 +1,5 @@
-"""Records the histories of the issue-13 lead queue design (LeadQueueRouter, LeadStep) that
-tests/test_replay.py replays. The earlier LeadQueue histories (record_partner_leads.py) stay
-as they are: queues opened with it keep running on it.
+"""Records the histories of the lead queues (LeadQueueRouter, LeadStep) that
+tests/test_replay.py replays, a queue taken over from the previous release among them.
 
     .venv/bin/python -m tests.histories.record_lead_router
 """
@@ -25,6 +24,7 @@ from domain.leads import (
 from tests.histories.recording import recording, save
 from tests.records_partners import batch, lead_rows, new_partner, tag
 from tests.workflows.harness import running_worker, start_process
+from tests.workflows.test_lead_queue import previous_release_queue
 from workflows.lead_queue_router import LeadQueueRouter
 from workflows.lead_step import LeadStep
 
@@ -117,6 +117,24 @@ async def steps(env, pool, q) -> None:
         await save(handle, name)
 
 
+async def taken_over(env, pool, q) -> None:
+    """A queue of the previous release (its rows: leads by rule and in turn, an opportunity,
+    two rules) carried on; a rule and a lead added after."""
+    a, b = await new_partner(pool, users=2), await new_partner(pool, users=1)
+    queue_id, _ = await previous_release_queue(pool, a, b)
+    r = RouterRequest(queue_id=queue_id, take_over=True, requested_by=CM)
+    queue, _ = await start_process(
+        env.client, q, LeadQueueRouter, r, process_id=queue_process_id(queue_id)
+    )
+    await queue.execute_update(
+        LeadQueueRouter.add_assignment_rule, RuleInput(actor=CM, country="DK", to_partner=b.id)
+    )
+    await queue.execute_update(
+        LeadQueueRouter.add_leads, LeadBatch(actor="staff", batch=batch(lead_rows(1, start=7)))
+    )
+    await save(queue, "lead_queue_router_taken_over_rule_lead_in_turn")
+
+
 async def main() -> None:
     os.environ.setdefault("PARTNERFLOW_DOCUMENTS_DIR", tempfile.mkdtemp())
     async with recording() as r:
@@ -126,6 +144,7 @@ async def main() -> None:
         )
         async with running_worker(r.dev_env.client, r.pool) as q:
             await router(r.dev_env, r.pool, q)
+            await taken_over(r.dev_env, r.pool, q)
         async with running_worker(r.time_env.client, r.pool) as q:
             await steps(r.time_env, r.pool, q)
 

@@ -1,4 +1,4 @@
-"""Issue 13: a file of leads is accepted or refused whole by the starter, before anything is
+"""A file of leads is accepted or refused whole by the starter, before anything is
 written or sent; duplicates inside a file are named; steps on leads are checked before they
 become a process."""
 
@@ -8,9 +8,11 @@ import io
 import pytest
 from pydantic import ValidationError
 
+import cli.lead_imports
 import cli.leads
 from cli.common import BadInput
-from cli.leads import ImportProgress, check_lead_file, cmd_add_leads, same_person_twice
+from cli.lead_imports import ImportProgress, check_lead_file, same_person_twice
+from cli.leads import cmd_add_leads
 from domain.leads import MAX_LEADS_PER_FILE, LeadRow, LeadStepRequest
 
 
@@ -29,6 +31,7 @@ def nothing_sent(monkeypatch, tmp_path):
 
     monkeypatch.setattr(cli.leads, "running_handle", no)
     monkeypatch.setattr(cli.leads, "temporal", no)
+    monkeypatch.setattr(cli.lead_imports, "temporal", no)
     return documents
 
 

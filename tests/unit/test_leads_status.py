@@ -2,16 +2,16 @@
 
 from datetime import UTC, datetime
 
-from cli.leads import show_queue
+from cli.leads import show_router
 from cli.partners import login_token, show_account
-from domain.leads import AssignmentRule, LeadSlot, QueueState
+from domain.leads import AssignmentRule, RouterState
 from domain.partners import PartnerAccountStatus, PartnerRoster, PartnerUserView
 
 NOW = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
 
 
-def test_a_queue_shows_its_partners_rules_and_leads():
-    state = QueueState(
+def test_a_queue_shows_its_partners_rules_and_newest_leads():
+    state = RouterState(
         process_id="lead-queue-fair",
         stage="open",
         waiting_for="claims",
@@ -21,6 +21,7 @@ def test_a_queue_shows_its_partners_rules_and_leads():
         channel_managers=["cm-eva"],
         claim_cap=2,
         routing="claim",
+        work_within_minutes=60,
         partners=["P-A", "P-B"],
         rosters={
             "P-A": PartnerRoster(
@@ -29,29 +30,27 @@ def test_a_queue_shows_its_partners_rules_and_leads():
             "P-B": PartnerRoster(partner_id="P-B", version=2, active=False),
         },
         rules=[AssignmentRule(rule_id=1, country="DE", postal_prefix="80", to_queue="south")],
-        leads={
-            "L-1": LeadSlot(
-                dedupe_key="k1", status="owned", owner="C-1", partner="P-A", how="claim"
-            ),
-            "L-2": LeadSlot(
-                dedupe_key="k2",
-                status="converted",
-                owner="C-1",
-                partner="P-A",
-                how="assignment",
-                opportunity_id="OPP-L-2",
-                opportunity_stage="proposal",
-            ),
-            "L-3": LeadSlot(dedupe_key="k3", status="forwarded", forwarded_to="south"),
-        },
+        received={"new": 3, "duplicates": 1},
     )
-    text = show_queue(state.model_dump(mode="json"))
-    assert "P-A: 1 open lead(s); can receive leads: C-1" in text
-    assert "P-B (deactivated): 0 open lead(s); can receive leads: nobody yet" in text
+    card = {"company": "Acme", "country": "DE", "postal_code": "80331", "product": "Premium"}
+    cards = {
+        "L-1": {
+            **card,
+            "arrived": NOW.isoformat(),
+            "status": "owned",
+            "owner": "C-1",
+            "partner": "P-A",
+        },
+        "L-2": {**card, "arrived": NOW.isoformat(), "status": "queued"},
+    }
+    text = show_router({**state.model_dump(mode="json"), "lead_cards": cards})
+    assert "claim cap 2, leads worked within 60 min, channel managers cm-eva" in text
+    assert "P-A: can receive leads: C-1" in text
+    assert "P-B (deactivated): can receive leads: nobody yet" in text
     assert "rule 1:      rule 1: country DE and postal prefix 80 -> queue south" in text
-    assert "L-1 owned C-1 (P-A, by claim)" in text
-    assert "L-2 converted C-1 (P-A, by assignment) -> OPP-L-2 proposal" in text
-    assert "L-3 forwarded -> queue south" in text
+    assert "leads:       new 3, duplicates 1" in text
+    assert "L-1 owned C-1 (P-A)  (Acme, DE 80331, Premium," in text
+    assert "L-2 queued  (Acme, DE 80331, Premium," in text
 
 
 def test_a_partner_account_shows_its_users():

@@ -8,12 +8,19 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
-from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.leads import LeadActivities
 from activities.partners import PartnerActivities
-from domain.leads import ClaimWrite, LeadImport, QueueOpening, StepKey
+from domain.leads import (
+    LeadReceipt,
+    LeadStepRequest,
+    LeadStepWrite,
+    QueueOpening,
+    RouteConfig,
+    StepKey,
+    Turn,
+)
 from domain.partners import InvitationWrite
 from tests.records_partners import batch, enable_partner_management, lead_rows, new_partner
 
@@ -44,23 +51,25 @@ async def queue_with_leads(pool, partners, n: int, cap: int = 10) -> tuple[str, 
             routing="claim",
         ),
     )
-    imported = await env.run(
-        acts.import_leads,
-        LeadImport(key=key(process_id, "import-1"), queue_id=queue_id, batch=batch(lead_rows(n))),
+    await env.run(acts.receive_lead_batch, receipt(queue_id, "import-1", lead_rows(n), cap))
+    rows = await pool.fetch("SELECT id FROM leads WHERE queue_id = $1 ORDER BY id", queue_id)
+    return queue_id, [r["id"] for r in rows]
+
+
+def receipt(queue_id: str, step: str, rows, cap: int = 10) -> LeadReceipt:
+    return LeadReceipt(
+        key=key(f"lead-queue-{queue_id}", step),
+        config=RouteConfig(
+            queue_id=queue_id, claim_cap=cap, routing="claim", partners=[], rules=[], turn=Turn()
+        ),
+        batch=batch(rows),
     )
-    return queue_id, [lead.lead_id for lead in imported.new]
 
 
-def claim_write(
-    queue_id: str, lead_id: str, user: str, partner: str, step: str, cap: int = 10
-) -> ClaimWrite:
-    return ClaimWrite(
-        key=key(f"lead-queue-{queue_id}", step, user),
-        queue_id=queue_id,
-        lead_id=lead_id,
-        user_id=user,
-        partner_id=partner,
-        claim_cap=cap,
+def claim_write(queue_id: str, lead_id: str, user: str, request: str) -> LeadStepWrite:
+    return LeadStepWrite(
+        key=key(f"lead-claim-{lead_id}-{request}", "claim", user),
+        request=LeadStepRequest(queue_id=queue_id, kind="claim", actor=user, lead_id=lead_id),
     )
 
 
@@ -74,9 +83,12 @@ async def test_a_claim_run_twice_or_four_times_at_once_is_one_claim(pool):
     a = await new_partner(pool, users=1)
     queue_id, (lead,) = await queue_with_leads(pool, [a], 1)
     acts = LeadActivities(pool)
-    write = claim_write(queue_id, lead, a.users[0], a.id, f"claim-{lead}-v1")
-    await ActivityEnvironment().run(acts.claim_lead, write)
-    await asyncio.gather(*(ActivityEnvironment().run(acts.claim_lead, write) for _ in range(4)))
+    write = claim_write(queue_id, lead, a.users[0], "r1")
+    first = await ActivityEnvironment().run(acts.lead_step, write)
+    again = await asyncio.gather(
+        *(ActivityEnvironment().run(acts.lead_step, write) for _ in range(4))
+    )
+    assert all(x == first for x in again) and not first.refused
     assert [tuple(r) for r in await current_claims(pool, queue_id)] == [(lead, a.users[0])]
 
 
@@ -85,12 +97,10 @@ async def test_importing_a_file_twice_adds_its_leads_once(pool):
     queue_id, ids = await queue_with_leads(pool, [a], 3)
     rows = lead_rows(2)
     acts, env = LeadActivities(pool), ActivityEnvironment()
-    step = LeadImport(
-        key=key(f"lead-queue-{queue_id}", "import-2"), queue_id=queue_id, batch=batch(rows)
-    )
-    first = await env.run(acts.import_leads, step)
-    again = await env.run(acts.import_leads, step)  # the file is gone: the stored answer
-    assert again == first and len(first.new) == 2
+    step = receipt(queue_id, "import-2", rows)
+    first = await env.run(acts.receive_lead_batch, step)
+    again = await env.run(acts.receive_lead_batch, step)  # the file is gone: the stored answer
+    assert again == first.model_copy(update={"repeat": True}) and first.new == 2
     assert await pool.fetchval("SELECT count(*) FROM leads WHERE queue_id = $1", queue_id) == 5
 
 
@@ -98,20 +108,19 @@ async def test_racing_claims_on_one_lead_leave_one_owner_and_a_reason_for_the_ot
     a, b = await new_partner(pool, users=2), await new_partner(pool, users=2)
     queue_id, (lead,) = await queue_with_leads(pool, [a, b], 1)
     acts = LeadActivities(pool)
-    racers = [(u, p.id) for p in (a, b) for u in p.users]
+    racers = [u for p in (a, b) for u in p.users]
     results = await asyncio.gather(
         *(
-            ActivityEnvironment().run(
-                acts.claim_lead, claim_write(queue_id, lead, u, p, f"claim-{lead}-{u}")
-            )
-            for u, p in racers
-        ),
-        return_exceptions=True,
+            ActivityEnvironment().run(acts.lead_step, claim_write(queue_id, lead, u, u))
+            for u in racers
+        )
     )
-    refusals = [r for r in results if isinstance(r, ApplicationError)]
+    refusals = [r.message for r in results if r.refused]
     assert len(refusals) == 3
     (owner,) = await current_claims(pool, queue_id)
-    assert all(f"lead {lead} is already claimed by {owner['user_id']}" in str(r) for r in refusals)
+    assert all(f"lead {lead} is already claimed by {owner['user_id']}" in r for r in refusals), (
+        refusals
+    )
 
 
 async def test_the_claim_cap_holds_when_one_partner_claims_many_leads_at_once(pool):
@@ -121,15 +130,13 @@ async def test_the_claim_cap_holds_when_one_partner_claims_many_leads_at_once(po
     results = await asyncio.gather(
         *(
             ActivityEnvironment().run(
-                acts.claim_lead,
-                claim_write(queue_id, lead, a.users[n % 2], a.id, f"claim-{lead}-v1", cap=2),
+                acts.lead_step, claim_write(queue_id, lead, a.users[n % 2], "r1")
             )
             for n, lead in enumerate(ids)
-        ),
-        return_exceptions=True,
+        )
     )
-    refusals = [r for r in results if isinstance(r, ApplicationError)]
-    assert len(refusals) == 4 and all("at the claim cap" in str(r) for r in refusals)
+    refusals = [r.message for r in results if r.refused]
+    assert len(refusals) == 4 and all("at the claim cap" in r for r in refusals)
     assert len(await current_claims(pool, queue_id)) == 2
 
 
@@ -137,7 +144,7 @@ async def test_the_database_makes_a_double_owner_impossible(pool):
     a, b = await new_partner(pool, users=1), await new_partner(pool, users=1)
     queue_id, (lead,) = await queue_with_leads(pool, [a, b], 1)
     await ActivityEnvironment().run(
-        LeadActivities(pool).claim_lead, claim_write(queue_id, lead, a.users[0], a.id, "claim-1")
+        LeadActivities(pool).lead_step, claim_write(queue_id, lead, a.users[0], "r1")
     )
     with pytest.raises(asyncpg.UniqueViolationError, match="claims_one_owner_per_lead"):
         await pool.execute(

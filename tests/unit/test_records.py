@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from cli.common import BAD_INPUT, Failure
-from cli.leads import show_queue
+from cli.leads import show_router
 from cli.records import lead_card_words
 from domain.records import lead_age
 
@@ -54,16 +54,6 @@ def test_the_queue_status_shows_each_leads_card():
         "channel_managers": ["cm-eva"],
         "claim_cap": 5,
         "routing": "claim",
-        "leads": {
-            "L-1": {"dedupe_key": "k1"},
-            "L-2": {
-                "dedupe_key": "k2",
-                "status": "owned",
-                "owner": "C-NORD-1",
-                "partner": "P-NORDTEL",
-                "how": "claim",
-            },
-        },
         "lead_cards": {
             "L-1": {
                 "company": "Nordlys ApS",
@@ -71,12 +61,23 @@ def test_the_queue_status_shows_each_leads_card():
                 "postal_code": "1050",
                 "product": "Business",
                 "arrived": NOW.isoformat(),
-            }
+                "status": "queued",
+            },
+            "L-2": {
+                "company": "Hafen GmbH",
+                "country": "DE",
+                "postal_code": "20457",
+                "product": "Premium",
+                "arrived": NOW.isoformat(),
+                "status": "owned",
+                "owner": "C-NORD-1",
+                "partner": "P-NORDTEL",
+            },
         },
     }
-    text = show_queue(status)
+    text = show_router(status)
     assert "  lead:        L-1 queued  (Nordlys ApS, DK 1050, Business, " in text
-    assert "L-2 owned C-NORD-1 (P-NORDTEL, by claim)" in text
+    assert "L-2 owned C-NORD-1 (P-NORDTEL)  (Hafen GmbH" in text
 
 
 def test_an_invoice_number_has_a_form():

@@ -1,4 +1,4 @@
-"""Issue 13: lead queues whose workflow keeps no leads (LeadQueueRouter) and steps on leads
+"""Lead queues whose workflow keeps no leads (LeadQueueRouter) and steps on leads
 as short processes of their own (LeadStep). Real activities and PostgreSQL; concurrency on
 the dev server, the service level and "not interested" on the time-skipping server."""
 

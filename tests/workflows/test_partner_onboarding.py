@@ -11,7 +11,7 @@ import pytest
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
-from domain.leads import Claim, Conversion, LeadBatch, QueuePartners, queue_process_id
+from domain.leads import LeadBatch, QueuePartners, queue_process_id
 from domain.partners import (
     LOGIN_LINK_VALID,
     Deactivation,
@@ -38,7 +38,8 @@ from tests.records_partners import (
     queue_request,
 )
 from tests.workflows.harness import outcome, running_worker, start_process
-from workflows.lead_queue import LeadQueue
+from tests.workflows.test_lead_queue_router import lead_ids_of, send_step, step
+from workflows.lead_queue_router import LeadQueueRouter
 from workflows.partner_onboarding import PartnerManagement, PartnerOnboarding
 from workflows.visibility import PARTNER_ID
 
@@ -83,15 +84,16 @@ async def start_account(env, q, partner_id: str, name: str | None = None):
     )
 
 
-async def settled(handle, done, seconds: float = 5.0):
-    """The queue's state once `done(state)` holds: the queue routes returned leads on its own,
-    after the signal that returned them (each query is a round trip, no fixed wait)."""
+async def settled(pool, handle, queue_id: str, done, seconds: float = 5.0) -> dict:
+    """The queue's owners once `done(owners)` holds: the queue routes returned leads on its
+    own, after the signal that returned them (each query is a round trip, no fixed wait)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
     while True:
-        state = await handle.query(LeadQueue.status)
-        if done(state) or loop.time() > deadline:
-            return state
+        await handle.query(LeadQueueRouter.status)
+        now = await owners(pool, queue_id)
+        if done(now) or loop.time() > deadline:
+            return now
 
 
 async def refused(handle, update, arg) -> str:
@@ -132,7 +134,11 @@ async def test_partner_management_is_enabled_once_and_never_disabled(time_env, f
         assert (await outcome(time_env, handle)).stage == PartnerStage.REFUSED
         request = queue_request([])
         _, answer = await start_process(
-            time_env.client, q, LeadQueue, request, process_id=queue_process_id(request.queue_id)
+            time_env.client,
+            q,
+            LeadQueueRouter,
+            request,
+            process_id=queue_process_id(request.queue_id),
         )
         assert "partner management is not enabled" in answer.cause.message
 
@@ -297,25 +303,25 @@ async def test_only_a_user_who_has_logged_in_can_claim(dev_env, pool):
         account, _ = await start_account(dev_env, q, partner.id)
         request = queue_request([])
         queue, _ = await start_process(
-            dev_env.client, q, LeadQueue, request, process_id=queue_process_id(request.queue_id)
+            dev_env.client,
+            q,
+            LeadQueueRouter,
+            request,
+            process_id=queue_process_id(request.queue_id),
         )
         await queue.execute_update(
-            LeadQueue.add_queue_partners, QueuePartners(actor="cm-eva", partners=[partner.id])
+            LeadQueueRouter.add_queue_partners, QueuePartners(actor="cm-eva", partners=[partner.id])
         )
         await queue.execute_update(
-            LeadQueue.add_leads, LeadBatch(actor="staff", batch=batch(lead_rows(1)))
+            LeadQueueRouter.add_leads, LeadBatch(actor="staff", batch=batch(lead_rows(1)))
         )
-        (lead,) = (await queue.query(LeadQueue.status)).leads
-        assert "not a user of any partner" in await refused(
-            queue, LeadQueue.claim_lead, Claim(actor=anna, lead_id=lead)
-        )
-        await invite(account, anna)  # the queue learns of the invitation ...
-        assert "has not logged in yet" in await refused(
-            queue, LeadQueue.claim_lead, Claim(actor=anna, lead_id=lead)
-        )
-        await log_in(pool, account, anna)  # ... and of the first login
-        answer = await queue.execute_update(LeadQueue.claim_lead, Claim(actor=anna, lead_id=lead))
-        assert f"lead {lead} is yours" in answer.message
+        (lead,) = await lead_ids_of(pool, request.queue_id)
+        claim = step(request.queue_id, "claim", anna, lead_id=lead)
+        assert "is not in the people directory" in await send_step(dev_env.client, q, claim)
+        await invite(account, anna)
+        assert "who is invited, not active" in await send_step(dev_env.client, q, claim)
+        await log_in(pool, account, anna)
+        assert f"lead {lead} is yours" in await send_step(dev_env.client, q, claim)
 
 
 async def test_deactivation_deactivates_the_users_and_returns_their_open_leads(dev_env, pool):
@@ -331,27 +337,27 @@ async def test_deactivation_deactivates_the_users_and_returns_their_open_leads(d
         fair = queue_request([], cap=5)
         fair.partners = [leaving.id, staying.id]
         queue, _ = await start_process(
-            dev_env.client, q, LeadQueue, fair, process_id=queue_process_id(fair.queue_id)
+            dev_env.client, q, LeadQueueRouter, fair, process_id=queue_process_id(fair.queue_id)
         )
         turns = queue_request([], cap=5, routing="round-robin")
         turns.partners = [leaving.id, staying.id]
         in_turn, _ = await start_process(
-            dev_env.client, q, LeadQueue, turns, process_id=queue_process_id(turns.queue_id)
+            dev_env.client, q, LeadQueueRouter, turns, process_id=queue_process_id(turns.queue_id)
         )
         await queue.execute_update(
-            LeadQueue.add_leads, LeadBatch(actor="staff", batch=batch(lead_rows(4)))
+            LeadQueueRouter.add_leads, LeadBatch(actor="staff", batch=batch(lead_rows(4)))
         )
         await in_turn.execute_update(
-            LeadQueue.add_leads, LeadBatch(actor="staff", batch=batch(lead_rows(2)))
+            LeadQueueRouter.add_leads, LeadBatch(actor="staff", batch=batch(lead_rows(2)))
         )
-        l1, l2, l3, l4 = sorted(
-            (await queue.query(LeadQueue.status)).leads, key=lambda i: int(i[2:])
-        )
+        l1, l2, l3, l4 = await lead_ids_of(pool, fair.queue_id)
         for user, lead in ((anna, l1), (anna, l2), (bo, l3), (staying.users[0], l4)):
-            await queue.execute_update(LeadQueue.claim_lead, Claim(actor=user, lead_id=lead))
-        await queue.execute_update(LeadQueue.convert_lead, Conversion(actor=anna, lead_id=l1))
-        rr_leads = (await in_turn.query(LeadQueue.status)).leads
-        rr_leaving = next(i for i, s in rr_leads.items() if s.partner == leaving.id)
+            claim = step(fair.queue_id, "claim", user, lead_id=lead)
+            assert "is yours" in await send_step(dev_env.client, q, claim)
+        convert = step(fair.queue_id, "convert", anna, lead_id=l1)
+        assert "converted" in await send_step(dev_env.client, q, convert)
+        rr_owners = await owners(pool, turns.queue_id)
+        rr_leaving = next(i for i, u in rr_owners.items() if u in (anna, bo))
 
         answer = await account.execute_update(
             PartnerOnboarding.deactivate, Deactivation(actor=CM, reason="contract ended")
@@ -362,29 +368,31 @@ async def test_deactivation_deactivates_the_users_and_returns_their_open_leads(d
         assert f"{turns.queue_id} (1)" in answer.message
         result = await account.result()  # a deactivated account's process has ended
         # the queue took its leads back: another partner can claim them
-        await queue.execute_update(LeadQueue.claim_lead, Claim(actor=staying.users[0], lead_id=l2))
-        assert "is deactivated" in await refused(
-            queue, LeadQueue.claim_lead, Claim(actor=bo, lead_id=l3)
-        )
-        state = await queue.query(LeadQueue.status)
+        again_l2 = step(fair.queue_id, "claim", staying.users[0], lead_id=l2)
+        assert "is yours" in await send_step(dev_env.client, q, again_l2)
+        by_bo = step(fair.queue_id, "claim", bo, lead_id=l3)
+        assert "is deactivated" in await send_step(dev_env.client, q, by_bo)
         # in a round-robin queue a returned lead gets its next turn at once
-        await_turn = await settled(
-            in_turn,
-            lambda st: st.leads[rr_leaving].owner is not None and st.leads[rr_leaving].busy is None,
+        rr_after = await settled(
+            pool, in_turn, turns.queue_id, lambda o: o.get(rr_leaving) == staying.users[0]
         )
         again, answer = await start_account(dev_env, q, leaving.id)
         assert "was deactivated on" in answer.cause.message
     assert result.stage == PartnerStage.DEACTIVATED
-    assert (state.leads[l1].status, state.leads[l1].owner) == ("converted", anna)
-    assert state.leads[l3].status == "queued" and state.leads[l3].owner is None
-    assert state.leads[l2].owner == staying.users[0]
     assert await owners(pool, fair.queue_id) == {
         l1: anna,
         l2: staying.users[0],
         l4: staying.users[0],
     }
-    assert await_turn.leads[rr_leaving].owner == staying.users[0]
-    assert await_turn.leads[rr_leaving].how == "round-robin"
+    statuses = dict(
+        await pool.fetch("SELECT id, status FROM leads WHERE id = ANY($1::text[])", [l1, l3])
+    )
+    assert statuses == {l1: "converted", l3: "queued"}
+    assert rr_after[rr_leaving] == staying.users[0]
+    how = await pool.fetchval(
+        "SELECT how FROM claims WHERE lead_id = $1 AND ended_at IS NULL", rr_leaving
+    )
+    assert how == "round-robin"
     users = await pool.fetch("SELECT status FROM partner_users WHERE partner_id = $1", leaving.id)
     assert [u["status"] for u in users] == ["inactive", "inactive"]
     ended = await pool.fetch(
