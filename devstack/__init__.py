@@ -9,6 +9,7 @@ is reported by name and everything is stopped cleanly: its log says why, and `./
 continues from the state kept in .data/. Ctrl-C stops all of it."""
 
 import asyncio
+import io
 import os
 import secrets
 import shutil
@@ -169,10 +170,11 @@ class Child:
     restart_at: float | None = None
     restarts: int = 0
 
-    def start(self) -> None:
-        self.proc = self.spawn()
+    def start(self) -> subprocess.Popen:
+        self.proc = proc = self.spawn()
         self.started = time.monotonic()
         self.restart_at = None
+        return proc
 
     def exit_code(self) -> int | None:
         """None while it runs."""
@@ -201,9 +203,9 @@ async def supervise(
         for c in children:
             if c.restart_at is not None:
                 if now >= c.restart_at:
-                    c.start()
+                    proc = c.start()
                     c.restarts += 1
-                    print(f"{c.name} restarted (pid {c.proc.pid}, restart {c.restarts})")
+                    print(f"{c.name} restarted (pid {proc.pid}, restart {c.restarts})")
                 continue
             code = c.exit_code()
             if code is None:
@@ -543,7 +545,8 @@ def already_running(data_dir: Path) -> str:
 
 
 async def main() -> int:
-    sys.stdout.reconfigure(line_buffering=True)  # each line at once, on a terminal or a pipe
+    if isinstance(sys.stdout, io.TextIOWrapper):  # a test may have swapped it for a buffer
+        sys.stdout.reconfigure(line_buffering=True)  # each line at once, on a terminal or a pipe
     data_dir = config.DATA_DIR
     data_dir.mkdir(parents=True, exist_ok=True)
     clone = config.claim_run(data_dir)  # held until this process ends
@@ -594,8 +597,7 @@ async def main() -> int:
         )
         children += [codec, temporal]
         codec.start()
-        temporal.start()
-        if not await wait_for_temporal(temporal.proc, stopping, temporal_log):
+        if not await wait_for_temporal(temporal.start(), stopping, temporal_log):
             return 0
         applied = await migrate(dsn)
         conn = await connect(dsn)
@@ -612,8 +614,7 @@ async def main() -> int:
         private_file(data_dir / "database-url", dsn)
         worker = Child("the worker", lambda: start_worker(ports), restartable=True)
         children.insert(0, worker)
-        worker.start()
-        print(f"worker started (pid {worker.proc.pid})")
+        print(f"worker started (pid {worker.start().pid})")
         every = reconcile_every(os.environ)
         reconciliation = Child(
             "the reconciliation job", lambda: start_reconciliation(every), restartable=True

@@ -13,6 +13,7 @@ import contextlib
 import os
 import socket
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate
@@ -95,26 +96,26 @@ class Settings:
         return bool(self.smtp_host or self.sms_url)
 
     @classmethod
-    def from_environment(cls, env: dict[str, str] | None = None) -> "Settings":
-        env = os.environ if env is None else env
-        starttls = env.get("PARTNERFLOW_SMTP_STARTTLS", "auto").strip().lower()
+    def from_environment(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        source: Mapping[str, str] = os.environ if env is None else env
+        starttls = source.get("PARTNERFLOW_SMTP_STARTTLS", "auto").strip().lower()
         teams = dict(DEFAULT_TEAMS)
-        teams.update(_team_addresses(env.get("PARTNERFLOW_TEAM_ADDRESSES", "")))
+        teams.update(_team_addresses(source.get("PARTNERFLOW_TEAM_ADDRESSES", "")))
         return cls(
-            smtp_host=env.get("PARTNERFLOW_SMTP_HOST") or None,
-            smtp_port=int(env.get("PARTNERFLOW_SMTP_PORT", "25")),
+            smtp_host=source.get("PARTNERFLOW_SMTP_HOST") or None,
+            smtp_port=int(source.get("PARTNERFLOW_SMTP_PORT", "25")),
             smtp_starttls={"auto": None, "on": True, "required": True, "off": False}[starttls],
-            smtp_tls=env.get("PARTNERFLOW_SMTP_TLS", "") == "1",
-            smtp_user=env.get("PARTNERFLOW_SMTP_USER") or None,
-            smtp_password=env.get("PARTNERFLOW_SMTP_PASSWORD") or None,
-            sender=env.get("PARTNERFLOW_MAIL_FROM", cls.sender),
-            sms_url=env.get("PARTNERFLOW_SMS_URL") or None,
-            sms_token=env.get("PARTNERFLOW_SMS_TOKEN") or None,
+            smtp_tls=source.get("PARTNERFLOW_SMTP_TLS", "") == "1",
+            smtp_user=source.get("PARTNERFLOW_SMTP_USER") or None,
+            smtp_password=source.get("PARTNERFLOW_SMTP_PASSWORD") or None,
+            sender=source.get("PARTNERFLOW_MAIL_FROM", cls.sender),
+            sms_url=source.get("PARTNERFLOW_SMS_URL") or None,
+            sms_token=source.get("PARTNERFLOW_SMS_TOKEN") or None,
             team_addresses=teams,
-            message_domain=env.get("PARTNERFLOW_MESSAGE_DOMAIN", cls.message_domain),
-            max_attempts=int(env.get("PARTNERFLOW_RELAY_MAX_ATTEMPTS", "8")),
-            backoff_base=float(env.get("PARTNERFLOW_RELAY_BACKOFF", "30")),
-            poll_seconds=float(env.get("PARTNERFLOW_RELAY_POLL", "5")),
+            message_domain=source.get("PARTNERFLOW_MESSAGE_DOMAIN", cls.message_domain),
+            max_attempts=int(source.get("PARTNERFLOW_RELAY_MAX_ATTEMPTS", "8")),
+            backoff_base=float(source.get("PARTNERFLOW_RELAY_BACKOFF", "30")),
+            poll_seconds=float(source.get("PARTNERFLOW_RELAY_POLL", "5")),
         )
 
 
@@ -140,7 +141,8 @@ class Templates:
         )
         self.text_env = Environment(loader=loader, undefined=StrictUndefined, autoescape=False)
         self.languages = {p.name for p in folder.iterdir() if p.is_dir()}
-        self.folder, self._available = folder, {}
+        self.folder = folder
+        self._available: dict[str, set[str]] = {}
 
     def available(self, kind: str) -> set[str]:
         if kind not in self._available:
