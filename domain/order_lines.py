@@ -11,6 +11,7 @@ orders that both say "Premium should be 6" leave 6, not 7.
 """
 
 import difflib
+from dataclasses import dataclass, field
 from datetime import date
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -203,6 +204,18 @@ def replan_fast_change(
     return Replan(lines=lines, changes=changes)
 
 
+@dataclass
+class _QuoteBook:
+    """What planning a quote has counted so far, line by line."""
+
+    current: dict[LicenceType, int]
+    today: date
+    totals: dict[LicenceType, int]
+    flats_after: dict[LicenceType, int]
+    licence_starts: dict[LicenceType, date | None] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
 def plan_quote(
     lines: list[QuoteLine],
     current: dict[LicenceType, int],
@@ -210,66 +223,30 @@ def plan_quote(
     today: date,
     flats: dict[LicenceType, int] | None = None,
 ) -> Plan:
-    """Licences, hardware, services and CLASSOUND-FLATs; start dates as seed 000 §2 says.
-    `flats` counts the active CLASSOUND-FLATs per licence type: one flat per licence seat."""
-    flats_after = dict(flats or {})
+    """Licences, hardware, services and CLASSOUND-FLATs; start dates as the rules of change
+    orders say. `flats` counts the active CLASSOUND-FLATs per licence type: one flat per
+    licence seat."""
+    book = _QuoteBook(current, today, totals=dict(current), flats_after=dict(flats or {}))
     if not lines:
         raise Refused("a quote needs at least one line, e.g. Premium=+3")
-    totals = dict(current)
-    licence_starts: dict[LicenceType, date | None] = {}
     planned: list[OrderLine] = []
-    notes: list[str] = []
     for line in lines:
         item = _item(catalogue, line.sku)
         line = line.model_copy(update={"sku": item.sku})  # noqa: PLW2901 - as the catalogue spells it
-        if line.quantity == 0:
-            raise Refused(f"{line.sku}: quantity 0 changes nothing; remove the line")
-        if item.kind is not ProductKind.CLASSOUND_FLAT and line.licence is not None:
-            raise Refused(f"{line.sku}: only a CLASSOUND-FLAT is linked to a licence")
-        if item.kind is not ProductKind.LICENCE and line.quantity < 0:
-            raise Refused(
-                f"{line.sku}: only licences can be reduced on a quote; "
-                "a CLASSOUND-FLAT is cancelled with its licence"
-            )
+        _refuse_misplaced(line, item)
+        licence_type: LicenceType | None
         start: date | None
-        licence_type = item.licence_type
         if item.kind is ProductKind.LICENCE:
-            assert licence_type is not None
-            if licence_type in licence_starts:
-                raise Refused(f"{line.sku} appears twice; give each licence type once")
-            totals[licence_type] = totals.get(licence_type, 0) + line.quantity
-            if totals[licence_type] < 0:
-                raise Refused(
-                    f"{line.sku}: cannot remove {-line.quantity}, "
-                    f"the PBX has only {current.get(licence_type, 0)}"
-                )
-            start = check_licence_start(line.sku, line.quantity, line.start_date, today)
-            licence_starts[licence_type] = start
+            licence_type, start = _plan_licence(line, item, book)
         elif item.kind is ProductKind.CAPEX:
-            start = None
-            if line.start_date is not None and line.start_date != today:
-                notes.append(
-                    f"{line.sku}: requested start {line.start_date} ignored; hardware (capex) "
-                    "always starts on the day the order is applied"
-                )
+            _note_capex_start(line, book)
+            licence_type, start = item.licence_type, None
         elif item.kind is ProductKind.CLASSOUND_FLAT:
-            if line.licence is None:
-                raise Refused(
-                    f"{line.sku} must name the licence it is linked to, "
-                    f"e.g. {line.sku}:Premium={line.quantity}"
-                )
-            licence_type = line.licence
-            flats_after[licence_type] = flats_after.get(licence_type, 0) + line.quantity
-            if line.start_date is not None:
-                notes.append(
-                    f"{line.sku}: requested start {line.start_date} ignored; a CLASSOUND-FLAT "
-                    f"starts with its linked {licence_type} licence"
-                )
-            start = None  # resolved below, once every licence line is known
+            licence_type, start = _plan_flat(line, book)
         else:
             if line.start_date is not None and line.start_date < today:
                 raise Refused(f"{line.sku}: start date {line.start_date} is in the past")
-            start = line.start_date
+            licence_type, start = item.licence_type, line.start_date
         planned.append(
             OrderLine(
                 sku=line.sku,
@@ -279,25 +256,89 @@ def plan_quote(
                 start_date=start,
             )
         )
-    resolved: list[OrderLine] = []
-    for pl in planned:
-        if pl.kind is ProductKind.CLASSOUND_FLAT:
-            assert pl.licence_type is not None
-            if totals.get(pl.licence_type, 0) <= 0:
-                raise Refused(
-                    f"{pl.sku}: the PBX has no {pl.licence_type} licence to link it to; "
-                    f"add {pl.licence_type} licences on the same quote"
-                )
-            seats = totals.get(pl.licence_type, 0)
-            if flats_after[pl.licence_type] > seats:
-                raise Refused(
-                    f"{pl.sku}:{pl.licence_type}: each licence carries at most one flat, and "
-                    f"{flats_after[pl.licence_type]} flats would sit on {seats} "
-                    f"{pl.licence_type} licence(s)"
-                )
-            pl = pl.model_copy(update={"start_date": licence_starts.get(pl.licence_type)})
-        resolved.append(pl)
-    return Plan(lines=resolved, notes=notes)
+    # a flat starts with its licence: known once every licence line is planned
+    resolved = [
+        _link_flat(pl, book) if pl.kind is ProductKind.CLASSOUND_FLAT else pl for pl in planned
+    ]
+    return Plan(lines=resolved, notes=book.notes)
+
+
+def _refuse_misplaced(line: QuoteLine, item: CatalogueItem) -> None:
+    """What no kind of line may say: nothing changed, a link or a reduction where the
+    product takes none."""
+    if line.quantity == 0:
+        raise Refused(f"{line.sku}: quantity 0 changes nothing; remove the line")
+    if item.kind is not ProductKind.CLASSOUND_FLAT and line.licence is not None:
+        raise Refused(f"{line.sku}: only a CLASSOUND-FLAT is linked to a licence")
+    if item.kind is not ProductKind.LICENCE and line.quantity < 0:
+        raise Refused(
+            f"{line.sku}: only licences can be reduced on a quote; "
+            "a CLASSOUND-FLAT is cancelled with its licence"
+        )
+
+
+def _plan_licence(
+    line: QuoteLine, item: CatalogueItem, book: _QuoteBook
+) -> tuple[LicenceType, date | None]:
+    """Each licence type once; never below zero; its start checked."""
+    licence_type = item.licence_type
+    assert licence_type is not None
+    if licence_type in book.licence_starts:
+        raise Refused(f"{line.sku} appears twice; give each licence type once")
+    book.totals[licence_type] = book.totals.get(licence_type, 0) + line.quantity
+    if book.totals[licence_type] < 0:
+        raise Refused(
+            f"{line.sku}: cannot remove {-line.quantity}, "
+            f"the PBX has only {book.current.get(licence_type, 0)}"
+        )
+    start = check_licence_start(line.sku, line.quantity, line.start_date, book.today)
+    book.licence_starts[licence_type] = start
+    return licence_type, start
+
+
+def _note_capex_start(line: QuoteLine, book: _QuoteBook) -> None:
+    """Hardware starts on the day the order is applied, whatever was asked."""
+    if line.start_date is not None and line.start_date != book.today:
+        book.notes.append(
+            f"{line.sku}: requested start {line.start_date} ignored; hardware (capex) "
+            "always starts on the day the order is applied"
+        )
+
+
+def _plan_flat(line: QuoteLine, book: _QuoteBook) -> tuple[LicenceType, None]:
+    """A flat names its licence type and starts with it (resolved by `_link_flat`)."""
+    if line.licence is None:
+        raise Refused(
+            f"{line.sku} must name the licence it is linked to, "
+            f"e.g. {line.sku}:Premium={line.quantity}"
+        )
+    licence_type = line.licence
+    book.flats_after[licence_type] = book.flats_after.get(licence_type, 0) + line.quantity
+    if line.start_date is not None:
+        book.notes.append(
+            f"{line.sku}: requested start {line.start_date} ignored; a CLASSOUND-FLAT "
+            f"starts with its linked {licence_type} licence"
+        )
+    return licence_type, None
+
+
+def _link_flat(pl: OrderLine, book: _QuoteBook) -> OrderLine:
+    """At most one flat per licence seat after the order; the flat starts with the
+    licences of its type on the same quote."""
+    assert pl.licence_type is not None
+    seats = book.totals.get(pl.licence_type, 0)
+    if seats <= 0:
+        raise Refused(
+            f"{pl.sku}: the PBX has no {pl.licence_type} licence to link it to; "
+            f"add {pl.licence_type} licences on the same quote"
+        )
+    if book.flats_after[pl.licence_type] > seats:
+        raise Refused(
+            f"{pl.sku}:{pl.licence_type}: each licence carries at most one flat, and "
+            f"{book.flats_after[pl.licence_type]} flats would sit on {seats} "
+            f"{pl.licence_type} licence(s)"
+        )
+    return pl.model_copy(update={"start_date": book.licence_starts.get(pl.licence_type)})
 
 
 # --- revising a published quote (seed 000 §6) ---------------------------------------------
