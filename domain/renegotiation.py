@@ -276,62 +276,12 @@ def plan_renegotiation(
     r = request
     if not facts.company_found:
         raise Refused(f"unknown company {r.account_id!r}")
-    problems: list[str] = []
-    ticket, contact, contract = facts.ticket, facts.contact, facts.contract
-    if ticket is None:
-        problems.append(f"no ticket {r.ticket_id}")
-    elif ticket.account_id not in (None, r.account_id):
-        problems.append(f"ticket {r.ticket_id} belongs to company {ticket.account_id}")
-    elif ticket.status == "closed":
-        problems.append(f"ticket {r.ticket_id} is closed; reopen it or start from an open one")
-    elif ticket.renegotiation:
-        problems.append(
-            f"ticket {r.ticket_id} is already being renegotiated in {ticket.renegotiation}"
-        )
-    if contact is None:
-        problems.append(f"no contact {r.contact_id}")
-    elif contact.account_id != r.account_id:
-        problems.append(f"contact {r.contact_id} is not a contact of company {r.account_id}")
-    else:
-        if not contact.can_sign:
-            problems.append(
-                f"contact {r.contact_id} has no signing authority (signaturrett); "
-                "choose the person who can sign for the company"
-            )
-        missing = [
-            f
-            for f, ok in (("e-mail", contact.has_email), ("mobile phone", contact.has_phone))
-            if not ok
-        ]
-        if missing:
-            problems.append(
-                f"contact {r.contact_id} has no {' and no '.join(missing)}: the "
-                "contract is sent by e-mail and SMS; add it on the contact"
-            )
-    if contract is None:
-        problems.append(f"no contract {r.original_contract_id}")
-    elif contract.account_id != r.account_id:
-        problems.append(
-            f"contract {r.original_contract_id} is not a contract of company {r.account_id}"
-        )
-    elif contract.renegotiation:
-        problems.append(
-            f"contract {r.original_contract_id} is already being renegotiated in "
-            f"{contract.renegotiation}"
-        )
-    elif contract.status != "signed" or contract.signed_on is None:
-        replaced = (
-            f" by {contract.superseded_by}; renegotiate that one" if contract.superseded_by else ""
-        )
-        problems.append(
-            f"contract {r.original_contract_id} is {contract.status}{replaced}: "
-            "only a signed contract in force can be renegotiated"
-        )
-    elif contract.licences == r.licences and contract.price == r.price:
-        problems.append(
-            f"nothing to renegotiate: contract {r.original_contract_id} already "
-            f"has {r.licences} licences at {money(contract.price)}"
-        )
+    contract = facts.contract
+    problems = [
+        *_ticket_problems(r, facts.ticket),
+        *_contact_problems(r, facts.contact),
+        *_contract_problems(r, contract),
+    ]
     if r.agreed_start is not None and r.agreed_start < today:
         problems.append(f"the agreed start date {r.agreed_start} is in the past")
     if problems:
@@ -344,6 +294,71 @@ def plan_renegotiation(
         change=change_of(contract.licences, r.licences),
         route=route_reduction(contract.licences, r.licences),
     )
+
+
+def _ticket_problems(r: RenegotiationRequest, ticket: TicketFacts | None) -> list[str]:
+    """An open ticket of the company, not renegotiating already."""
+    if ticket is None:
+        return [f"no ticket {r.ticket_id}"]
+    if ticket.account_id not in (None, r.account_id):
+        return [f"ticket {r.ticket_id} belongs to company {ticket.account_id}"]
+    if ticket.status == "closed":
+        return [f"ticket {r.ticket_id} is closed; reopen it or start from an open one"]
+    if ticket.renegotiation:
+        return [f"ticket {r.ticket_id} is already being renegotiated in {ticket.renegotiation}"]
+    return []
+
+
+def _contact_problems(r: RenegotiationRequest, contact: ContactFacts | None) -> list[str]:
+    """A contact of the company who may sign and can be reached by e-mail and SMS."""
+    if contact is None:
+        return [f"no contact {r.contact_id}"]
+    if contact.account_id != r.account_id:
+        return [f"contact {r.contact_id} is not a contact of company {r.account_id}"]
+    problems = []
+    if not contact.can_sign:
+        problems.append(
+            f"contact {r.contact_id} has no signing authority (signaturrett); "
+            "choose the person who can sign for the company"
+        )
+    missing = [
+        f
+        for f, ok in (("e-mail", contact.has_email), ("mobile phone", contact.has_phone))
+        if not ok
+    ]
+    if missing:
+        problems.append(
+            f"contact {r.contact_id} has no {' and no '.join(missing)}: the "
+            "contract is sent by e-mail and SMS; add it on the contact"
+        )
+    return problems
+
+
+def _contract_problems(r: RenegotiationRequest, contract: ContractFacts | None) -> list[str]:
+    """A signed contract of the company in force, not renegotiating already, and a change."""
+    if contract is None:
+        return [f"no contract {r.original_contract_id}"]
+    if contract.account_id != r.account_id:
+        return [f"contract {r.original_contract_id} is not a contract of company {r.account_id}"]
+    if contract.renegotiation:
+        return [
+            f"contract {r.original_contract_id} is already being renegotiated in "
+            f"{contract.renegotiation}"
+        ]
+    if contract.status != "signed" or contract.signed_on is None:
+        replaced = (
+            f" by {contract.superseded_by}; renegotiate that one" if contract.superseded_by else ""
+        )
+        return [
+            f"contract {r.original_contract_id} is {contract.status}{replaced}: "
+            "only a signed contract in force can be renegotiated"
+        ]
+    if contract.licences == r.licences and contract.price == r.price:
+        return [
+            f"nothing to renegotiate: contract {r.original_contract_id} already "
+            f"has {r.licences} licences at {money(contract.price)}"
+        ]
+    return []
 
 
 # --- the contract ---------------------------------------------------------------------------
