@@ -17,7 +17,9 @@ from domain.renegotiation import (
     SignatureStep,
     StepResult,
 )
+from domain.steps import StepKey
 from store import renegotiation as store
+from store.steps import Write
 
 
 class RenegotiationActivities(StepActivities):
@@ -26,7 +28,7 @@ class RenegotiationActivities(StepActivities):
         async with refusals_are_final(), self.pool.acquire() as conn:
             return await store.facts(conn, request)
 
-    async def _step(self, key, action: str, write) -> StepResult:
+    async def _step(self, key: StepKey, action: str, write: Write) -> StepResult:
         return StepResult(**await self._once(key, action, write))
 
     @activity.defn

@@ -3,6 +3,7 @@ write runs inside `steps.once`. The rules that hold at all times are in migratio
 when one refuses a write (SQLSTATE PF403), `gates_refuse` turns it into a `Refused` with
 the database's own message."""
 
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Any
@@ -27,7 +28,7 @@ GATE = "PF403"  # the SQLSTATE of every refusal by a rule of migration 004
 
 
 @asynccontextmanager
-async def gates_refuse():
+async def gates_refuse() -> AsyncIterator[None]:
     """A write refused by a database rule is a business refusal, not a fault to retry."""
     try:
         yield
