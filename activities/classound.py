@@ -33,6 +33,7 @@ from domain.errors import Refused
 from domain.porting_numbers import NumberListError, parse_number_list
 from store import classound as orders
 from store.documents import DocumentStore
+from store.pbx import flat_totals, licence_totals, refuse_missing_pbx
 
 
 class ClassoundActivities(StepActivities):
@@ -65,9 +66,7 @@ class ClassoundActivities(StepActivities):
         async def write(conn) -> dict:
             pbx = await orders.pbx_state(conn, p.account_id, p.pbx_id)
             if pbx is None:
-                if not await orders.account_exists(conn, p.account_id):
-                    raise Refused(f"unknown account {p.account_id!r}")
-                raise Refused(f"account {p.account_id} has no PBX {p.pbx_id!r}")
+                await refuse_missing_pbx(conn, p.account_id, p.pbx_id)
             if not pbx["active"]:
                 raise Refused(
                     f"PBX {p.pbx_id} is not active: CLASSOUND can only be ordered for an active PBX"
@@ -179,8 +178,8 @@ class ClassoundActivities(StepActivities):
 
         async def write(conn) -> dict:
             pid = a.key.process_id
-            licences = await orders.licence_totals(conn, a.pbx_id)
-            have = await orders.flat_totals(conn, a.pbx_id)
+            licences = await licence_totals(conn, a.pbx_id)
+            have = await flat_totals(conn, a.pbx_id)
             # Licences may have been reduced since the order: one flat per seat still holds.
             added, notes = {}, []
             for licence, wanted in a.flats.items():

@@ -4,11 +4,12 @@ from datetime import date
 from typing import Any
 
 from domain.account import MandatoryFields
-from domain.catalogue import LicenceType, ProductKind
+from domain.catalogue import ProductKind
 from domain.change_order import OrderDraft, PbxSnapshot, QuoteDraft
 from domain.errors import Refused
 from domain.licence import FlatSeat, reduction_cascade
 from domain.order_lines import CatalogueItem, OrderLine, replan_fast_change
+from store.pbx import flat_totals, licence_totals, refuse_missing_pbx
 from store.steps import notify, open_ticket
 
 Conn = Any  # an asyncpg connection; not imported so that this module stays I/O-library free
@@ -24,19 +25,9 @@ async def pbx_snapshot(conn: Conn, account_id: str, pbx_id: str, skus: list[str]
         account_id,
     )
     if row is None:
-        if await conn.fetchval("SELECT 1 FROM accounts WHERE id = $1", account_id) is None:
-            raise Refused(f"unknown account {account_id!r}")
-        raise Refused(f"account {account_id} has no PBX {pbx_id!r}")
+        await refuse_missing_pbx(conn, account_id, pbx_id)
     licences = await licence_totals(conn, pbx_id)
-    flats = {
-        LicenceType(r["licence_type"]): r["n"]
-        for r in await conn.fetch(
-            "SELECT f.licence_type, count(*)::int AS n FROM pbx_products f"
-            " JOIN catalogue c ON c.sku = f.sku AND c.kind = 'classound_flat'"
-            " WHERE f.pbx_id = $1 AND f.status = 'active' GROUP BY f.licence_type",
-            pbx_id,
-        )
-    }
+    flats = await flat_totals(conn, pbx_id)
     # The SKUs asked for, in any case ("premium" is Premium); with one unknown, the whole
     # catalogue, so that the refusal can name the closest products.
     rows = await conn.fetch(
@@ -186,17 +177,6 @@ async def _insert_lines(conn: Conn, order_id: str, lines: list[OrderLine]) -> No
             for n, ln in enumerate(lines, 1)
         ],
     )
-
-
-async def licence_totals(conn: Conn, pbx_id: str) -> dict[LicenceType, int]:
-    return {
-        LicenceType(r["licence_type"]): r["quantity"]
-        for r in await conn.fetch(
-            "SELECT licence_type, sum(quantity)::int AS quantity FROM licences"
-            " WHERE pbx_id = $1 GROUP BY licence_type HAVING sum(quantity) > 0",
-            pbx_id,
-        )
-    }
 
 
 async def remind_partner(

@@ -13,6 +13,7 @@ from domain.classound import (
     PortingSubmission,
 )
 from domain.documents import DocumentRef
+from store.pbx import flat_totals, licence_totals
 from store.steps import notify, open_ticket
 
 Conn = Any  # an asyncpg connection; not imported so that this module stays I/O-library free
@@ -41,34 +42,6 @@ async def pbx_state(conn: Conn, account_id: str, pbx_id: str) -> dict | None:
         "active": row["active"],
         "licences": await licence_totals(conn, pbx_id),
         "flats": await flat_totals(conn, pbx_id),
-    }
-
-
-async def account_exists(conn: Conn, account_id: str) -> bool:
-    return await conn.fetchval("SELECT 1 FROM accounts WHERE id = $1", account_id) is not None
-
-
-async def licence_totals(conn: Conn, pbx_id: str) -> dict[LicenceType, int]:
-    return {
-        LicenceType(r["licence_type"]): r["q"]
-        for r in await conn.fetch(
-            "SELECT licence_type, sum(quantity)::int AS q FROM licences WHERE pbx_id = $1"
-            " GROUP BY licence_type HAVING sum(quantity) > 0",
-            pbx_id,
-        )
-    }
-
-
-async def flat_totals(conn: Conn, pbx_id: str) -> dict[LicenceType, int]:
-    return {
-        LicenceType(r["licence_type"]): r["n"]
-        for r in await conn.fetch(
-            "SELECT f.licence_type, count(*)::int AS n FROM pbx_products f"
-            " JOIN catalogue c ON c.sku = f.sku AND c.kind = 'classound_flat'"
-            " WHERE f.pbx_id = $1 AND f.status = 'active' AND f.licence_type IS NOT NULL"
-            " GROUP BY f.licence_type",
-            pbx_id,
-        )
     }
 
 
