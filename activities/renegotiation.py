@@ -19,6 +19,7 @@ from domain.renegotiation import (
 )
 from domain.steps import StepKey
 from store import renegotiation as store
+from store import renegotiation_decision as decision
 from store.steps import Write
 
 
@@ -88,7 +89,7 @@ class RenegotiationActivities(StepActivities):
         return await self._step(
             s.key,
             "contract signed",
-            lambda c: store.record_signature(c, s, s.key.process_id, s.key.step),
+            lambda c: decision.record_signature(c, s, s.key.process_id, s.key.step),
         )
 
     @activity.defn
@@ -96,19 +97,23 @@ class RenegotiationActivities(StepActivities):
         return await self._step(
             s.key,
             "contract declined by the customer",
-            lambda c: store.decline(c, s.key.process_id, s.key.step, s),
+            lambda c: decision.decline(c, s.key.process_id, s.key.step, s),
         )
 
     @activity.defn
     async def set_product_access_count(self, s: CaseStep) -> StepResult:
         return await self._step(
-            s.key, "access count set", lambda c: store.set_access_count(c, s.key.process_id, s.case)
+            s.key,
+            "access count set",
+            lambda c: decision.set_access_count(c, s.key.process_id, s.case),
         )
 
     @activity.defn
     async def record_reduction_on_customer_card(self, s: SignatureStep) -> StepResult:
         return await self._step(
-            s.key, "reduction recorded on the customer card", lambda c: store.record_reduction(c, s)
+            s.key,
+            "reduction recorded on the customer card",
+            lambda c: decision.record_reduction(c, s),
         )
 
     @activity.defn
@@ -116,13 +121,13 @@ class RenegotiationActivities(StepActivities):
         return await self._step(
             s.key,
             "reduction handed to CSC",
-            lambda c: store.hand_reduction_to_csc(c, s.key.process_id, s.key.step, s),
+            lambda c: decision.hand_reduction_to_csc(c, s.key.process_id, s.key.step, s),
         )
 
     @activity.defn
     async def inform_order_invoice(self, s: SignatureStep) -> StepResult:
         return await self._step(
-            s.key, "order/invoice informed", lambda c: store.inform_order_invoice(c, s)
+            s.key, "order/invoice informed", lambda c: decision.inform_order_invoice(c, s)
         )
 
     @activity.defn
@@ -131,5 +136,7 @@ class RenegotiationActivities(StepActivities):
         return await self._step(
             s.key,
             "sales registration notified",
-            lambda c: store.notify_sales_registration(c, s.key.process_id, s.key.step, s, address),
+            lambda c: decision.notify_sales_registration(
+                c, s.key.process_id, s.key.step, s, address
+            ),
         )
