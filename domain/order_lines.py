@@ -1,14 +1,11 @@
-"""What a change order may contain and when each line starts (seed 000 §1, §2, §5).
-
-Two entry forms, one applied form:
-- a fast change order states the *new total* of each licence type (`Premium=12`);
-- a quote states *changes* (`Premium=+3`, `Premium=-2`, `WP480G=2`, `CLASSOUND-FLAT:Premium=2`);
-- both are planned into `OrderLine`s: signed changes with their start dates resolved.
+"""What a change order may contain and when each line starts. Two entry forms, one applied
+form: a fast change order states the *new total* of each licence type (`Premium=12`); a quote
+states *changes* (`Premium=+3`, `Premium=-2`, `WP480G=2`, `CLASSOUND-FLAT:Premium=2`); both
+are planned into `OrderLine`s, signed changes with their start dates resolved.
 
 A fast change order keeps its totals (`LicenceTarget`s) until it is applied: the changes are
 planned again against the licences the PBX has at that moment (`replan_fast_change`), so two
-orders that both say "Premium should be 6" leave 6, not 7.
-"""
+orders that both say "Premium should be 6" leave 6, not 7."""
 
 import difflib
 from dataclasses import dataclass, field
@@ -172,7 +169,7 @@ def replan_fast_change(
 ) -> Replan:
     """The changes that bring the PBX, as it is when the order is applied, to the order's
     totals. A total already reached changes nothing; a total below the current count is a
-    reduction, which takes effect at once (seed 000 §1) even where it was an increase with a
+    reduction, at once (a reduction is never scheduled) even where it was an increase with a
     start date when the order was made; an increase keeps its start date while it is ahead."""
     lines: list[OrderLine] = []
     changes: list[str] = []
@@ -223,9 +220,8 @@ def plan_quote(
     today: date,
     flats: dict[LicenceType, int] | None = None,
 ) -> Plan:
-    """Licences, hardware, services and CLASSOUND-FLATs; start dates as the rules of change
-    orders say. `flats` counts the active CLASSOUND-FLATs per licence type: one flat per
-    licence seat."""
+    """Licences, hardware, services and CLASSOUND-FLATs with their start dates. `flats`
+    counts the active CLASSOUND-FLATs per licence type: one flat per licence seat."""
     book = _QuoteBook(current, today, totals=dict(current), flats_after=dict(flats or {}))
     if not lines:
         raise Refused("a quote needs at least one line, e.g. Premium=+3")
@@ -239,7 +235,11 @@ def plan_quote(
         if item.kind is ProductKind.LICENCE:
             licence_type, start = _plan_licence(line, item, book)
         elif item.kind is ProductKind.CAPEX:
-            _note_capex_start(line, book)
+            if line.start_date is not None and line.start_date != today:
+                book.notes.append(
+                    f"{line.sku}: requested start {line.start_date} ignored; hardware (capex) "
+                    "always starts on the day the order is applied"
+                )
             licence_type, start = item.licence_type, None
         elif item.kind is ProductKind.CLASSOUND_FLAT:
             licence_type, start = _plan_flat(line, book)
@@ -264,8 +264,7 @@ def plan_quote(
 
 
 def _refuse_misplaced(line: QuoteLine, item: CatalogueItem) -> None:
-    """What no kind of line may say: nothing changed, a link or a reduction where the
-    product takes none."""
+    """What no line may say: a quantity of 0, a link or a reduction its product takes none of."""
     if line.quantity == 0:
         raise Refused(f"{line.sku}: quantity 0 changes nothing; remove the line")
     if item.kind is not ProductKind.CLASSOUND_FLAT and line.licence is not None:
@@ -296,17 +295,8 @@ def _plan_licence(
     return licence_type, start
 
 
-def _note_capex_start(line: QuoteLine, book: _QuoteBook) -> None:
-    """Hardware starts on the day the order is applied, whatever was asked."""
-    if line.start_date is not None and line.start_date != book.today:
-        book.notes.append(
-            f"{line.sku}: requested start {line.start_date} ignored; hardware (capex) "
-            "always starts on the day the order is applied"
-        )
-
-
 def _plan_flat(line: QuoteLine, book: _QuoteBook) -> tuple[LicenceType, None]:
-    """A flat names its licence type and starts with it (resolved by `_link_flat`)."""
+    """A flat names its licence type; it starts with it (`_link_flat`)."""
     if line.licence is None:
         raise Refused(
             f"{line.sku} must name the licence it is linked to, "
@@ -341,7 +331,7 @@ def _link_flat(pl: OrderLine, book: _QuoteBook) -> OrderLine:
     return pl.model_copy(update={"start_date": book.licence_starts.get(pl.licence_type)})
 
 
-# --- revising a published quote (seed 000 §6) ---------------------------------------------
+# --- revising a published quote -----------------------------------------------------------
 
 
 def line_label(line: QuoteLine) -> str:
