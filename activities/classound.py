@@ -10,7 +10,9 @@ from temporalio import activity
 import config
 from activities.common import StepActivities, refusals_are_final
 from domain.catalogue import LicenceType
-from domain.classound import (
+from domain.classound import flats_to_order, numbers_per_flat
+from domain.classound_billing import billing_plan
+from domain.classound_steps import (
     Activated,
     Activation,
     CarrierAnswerRecord,
@@ -25,9 +27,6 @@ from domain.classound import (
     RecordedDocument,
     ResellerReminder,
     SubmittedPorting,
-    billing_plan,
-    flats_to_order,
-    numbers_per_flat,
 )
 from domain.errors import Refused
 from domain.porting_numbers import NumberListError, parse_number_list

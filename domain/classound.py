@@ -1,22 +1,63 @@
-"""CLASSOUND activation and number porting (SPEC §2, seed 000 §5, §5.1): the rules, the
-timing of the wait for the reseller, the billing plan per licence, and every model that
-crosses into Temporal history. None of them carries a phone number: numbers travel as a
-`NumberListRef`, documents as a `DocumentRef`."""
+"""CLASSOUND activation and number porting: the rules, the timing of the wait for the
+reseller and the carrier, and the models of the process's input, human steps and status.
+The activities' inputs and outputs are in domain/classound_steps.py, the billing plan per
+licence in domain/classound_billing.py. No model carries a phone number: numbers travel as
+a `NumberListRef`, documents as a `DocumentRef`."""
 
 import re
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from domain.catalogue import LicenceType
+from domain.classound_billing import FREE_MINUTES_PER_USER, BillingPlan, billing_plan
+from domain.classound_steps import (
+    Activated,
+    Activation,
+    CarrierAnswerRecord,
+    CarrierChase,
+    ClassoundClosure,
+    DeadlineChange,
+    DocumentRecord,
+    Escalation,
+    OrderPlacement,
+    PlacedOrder,
+    PortingSubmission,
+    RecordedDocument,
+    ResellerReminder,
+    SubmittedPorting,
+)
 from domain.documents import DocumentKind, DocumentRef
 from domain.errors import Refused
 from domain.porting_numbers import NumberListRef
 from domain.steps import Actor, Cancellation, StaffStep, StepAnswer, StepKey
 
-__all__ = ["Cancellation", "StaffStep", "StepAnswer", "StepKey"]  # re-exported for callers
+# re-exported for callers: the steps' models and the billing plan live in modules of their own
+__all__ = [
+    "Cancellation",
+    "StaffStep",
+    "StepAnswer",
+    "StepKey",
+    "FREE_MINUTES_PER_USER",
+    "BillingPlan",
+    "billing_plan",
+    "OrderPlacement",
+    "PlacedOrder",
+    "DocumentRecord",
+    "RecordedDocument",
+    "ResellerReminder",
+    "Escalation",
+    "DeadlineChange",
+    "PortingSubmission",
+    "SubmittedPorting",
+    "CarrierChase",
+    "CarrierAnswerRecord",
+    "Activation",
+    "Activated",
+    "ClassoundClosure",
+]
 
 
 class ProcessKind(StrEnum):
@@ -163,37 +204,6 @@ def parse_flats(texts: list[str]) -> dict[LicenceType, int]:
     return flats
 
 
-# --- billing (seed 000 §5) ------------------------------------------------------------------
-
-FREE_MINUTES_PER_USER = 3000
-
-
-class BillingPlan(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    licence_type: LicenceType
-    plan: Literal["free-minutes", "per-minute"]
-    free_minutes_per_user: int = 0
-
-    def __str__(self) -> str:
-        if self.plan == "per-minute":
-            return f"{self.licence_type.value}: calls billed per minute"
-        return (
-            f"{self.licence_type.value}: {self.free_minutes_per_user:,} free minutes per "
-            "user per month"
-        )
-
-
-def billing_plan(licence: LicenceType) -> BillingPlan:
-    """Essential, Premium and Business include 3,000 free minutes per user and month; with
-    Basic every call is billed per minute."""
-    if licence == LicenceType.BASIC:
-        return BillingPlan(licence_type=licence, plan="per-minute")
-    return BillingPlan(
-        licence_type=licence, plan="free-minutes", free_minutes_per_user=FREE_MINUTES_PER_USER
-    )
-
-
 # --- the carrier ----------------------------------------------------------------------------
 
 
@@ -331,119 +341,3 @@ class ClassoundStatus(BaseModel):
     @property
     def attempt(self) -> PortingAttempt | None:
         return self.attempts[-1] if self.attempts else None
-
-
-# --- activity inputs and outputs ------------------------------------------------------------
-
-
-class OrderPlacement(BaseModel):
-    key: StepKey
-    account_id: str
-    pbx_id: str
-    existing_customer: bool
-    flats: dict[LicenceType, int]
-    numbers: NumberListRef
-    escalates_at: datetime
-    expires_at: datetime
-
-
-class PlacedOrder(BaseModel):
-    partner_id: str
-    flats: dict[LicenceType, int]
-    numbers: int
-    ticket_id: int
-
-
-class DocumentRecord(BaseModel):
-    key: StepKey
-    document: DocumentRef
-
-
-class RecordedDocument(BaseModel):
-    document_id: int
-    already: bool = False  # the same file is already the current one of its kind
-    uploaded_at: datetime
-
-
-class ResellerReminder(BaseModel):
-    key: StepKey
-    partner_id: str
-    reminder_no: int
-    waiting_for: str
-
-
-class Escalation(BaseModel):
-    key: StepKey
-    account_id: str
-    pbx_id: str
-    waiting_for: str
-    days: int
-
-
-class DeadlineChange(BaseModel):
-    key: StepKey
-    days: int
-    escalates_at: datetime
-    expires_at: datetime
-
-
-class PortingSubmission(BaseModel):
-    key: StepKey
-    attempt: int
-    pbx_id: str
-    partner_id: str
-    loa_document_id: int
-    invoice_document_id: int
-
-
-class SubmittedPorting(BaseModel):
-    request_id: int
-    numbers: int
-
-
-class CarrierChase(BaseModel):
-    key: StepKey
-    account_id: str
-    pbx_id: str
-    attempt: int
-    days: int
-
-
-class CarrierAnswerRecord(BaseModel):
-    key: StepKey
-    attempt: int
-    account_id: str
-    partner_id: str
-    porting_date: date | None = None
-    refused: str | None = None
-    # after a refusal the reseller has a new period with fresh deadlines
-    escalates_at: datetime | None = None
-    expires_at: datetime | None = None
-
-
-class Activation(BaseModel):
-    key: StepKey
-    attempt: int
-    account_id: str
-    pbx_id: str
-    partner_id: str
-    flats: dict[LicenceType, int]
-    porting_date: date
-
-
-class Activated(BaseModel):
-    dids: int
-    flats: dict[LicenceType, int]
-    plans: list[BillingPlan]
-    records: list[str]
-    notes: list[str] = []
-
-
-class ClassoundClosure(BaseModel):
-    key: StepKey
-    status: Literal["cancelled", "expired"]
-    reason: str
-    account_id: str
-    pbx_id: str
-    partner_id: str
-    withdraw_attempt: int | None = None  # a porting request the carrier has: withdraw it

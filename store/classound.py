@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from domain.catalogue import LicenceType
-from domain.classound import OrderPlacement
+from domain.classound_steps import OrderPlacement
 from domain.documents import DocumentRef
 from store.pbx import flat_totals, licence_totals
 from store.steps import notify, open_ticket

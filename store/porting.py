@@ -7,7 +7,8 @@ from datetime import date
 from typing import Any
 
 from domain.catalogue import LicenceType
-from domain.classound import BillingPlan, CarrierAnswerRecord, PortingSubmission
+from domain.classound_billing import BillingPlan
+from domain.classound_steps import CarrierAnswerRecord, PortingSubmission
 from store.classound import DIGITS_OF
 from store.steps import notify, open_ticket
 
