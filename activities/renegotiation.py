@@ -5,7 +5,7 @@ from temporalio import activity
 
 import config
 from activities.common import StepActivities, refusals_are_final
-from domain.renegotiation import (
+from domain.renegotiation_models import (
     CaseStep,
     ClosingStep,
     DeadlineStep,

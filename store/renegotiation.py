@@ -20,19 +20,21 @@ from domain.renegotiation import (
     PIPELINE,
     TICKET_NAME,
     TICKET_STATUS_SENT,
+    ContractLine,
+    money,
+    renegotiated_lines,
+)
+from domain.renegotiation_models import (
     Case,
     ClosingStep,
     ContactFacts,
     ContractFacts,
-    ContractLine,
     DeadlineStep,
     DealStep,
     RenegotiationFacts,
     RenegotiationRequest,
     SendingStep,
     TicketFacts,
-    money,
-    renegotiated_lines,
 )
 from store.steps import notify
 

@@ -11,16 +11,18 @@ from domain.renegotiation import (
     ACCESS_PRODUCT,
     DEAL_STAGE_LOST,
     DEAL_STAGE_WON,
-    ROUTE_IN_WORDS,
     TICKET_STATUS_DECLINED,
+    money,
+    percent,
+    reduction_share,
+)
+from domain.renegotiation_models import (
+    ROUTE_IN_WORDS,
     Case,
     DeclineStep,
     Route,
     SignatureStep,
     SigningEvidence,
-    money,
-    percent,
-    reduction_share,
 )
 from store.renegotiation import company_name
 from store.steps import notify, open_ticket
