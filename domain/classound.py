@@ -12,9 +12,8 @@ from typing import Literal
 from pydantic import BaseModel, Field, model_validator
 
 from domain.catalogue import LicenceType
-from domain.classound_billing import FREE_MINUTES_PER_USER, BillingPlan, billing_plan
+from domain.classound_billing import billing_plan
 from domain.classound_steps import (
-    Activated,
     Activation,
     CarrierAnswerRecord,
     CarrierChase,
@@ -23,39 +22,30 @@ from domain.classound_steps import (
     DocumentRecord,
     Escalation,
     OrderPlacement,
-    PlacedOrder,
     PortingSubmission,
-    RecordedDocument,
     ResellerReminder,
-    SubmittedPorting,
 )
 from domain.documents import DocumentKind, DocumentRef
 from domain.errors import Refused
 from domain.porting_numbers import NumberListRef
 from domain.steps import Actor, Cancellation, StaffStep, StepAnswer, StepKey
 
-# re-exported for callers: the steps' models and the billing plan live in modules of their own
+# re-exported for the workflow: its activities' models and the billing plan live apart
 __all__ = [
     "Cancellation",
     "StaffStep",
     "StepAnswer",
     "StepKey",
-    "FREE_MINUTES_PER_USER",
-    "BillingPlan",
     "billing_plan",
     "OrderPlacement",
-    "PlacedOrder",
     "DocumentRecord",
-    "RecordedDocument",
     "ResellerReminder",
     "Escalation",
     "DeadlineChange",
     "PortingSubmission",
-    "SubmittedPorting",
     "CarrierChase",
     "CarrierAnswerRecord",
     "Activation",
-    "Activated",
     "ClassoundClosure",
 ]
 
