@@ -17,61 +17,39 @@ from pydantic import BaseModel, Field
 
 from domain.business_time import Family, business_today, start_of_business_day, zone
 from domain.errors import Refused
+
+# the models imported `as` themselves are re-exported: the workflow, CLI and portal import them here
+from domain.renegotiation_models import FINAL_STAGES as FINAL_STAGES
+from domain.renegotiation_models import MAX_DECLINE_REASON as MAX_DECLINE_REASON
+from domain.renegotiation_models import ROUTE_IN_WORDS as ROUTE_IN_WORDS
+from domain.renegotiation_models import Case as Case
+from domain.renegotiation_models import CaseStep as CaseStep
 from domain.renegotiation_models import (
-    FINAL_STAGES,
-    MAX_DECLINE_REASON,
-    ROUTE_IN_WORDS,
-    Case,
-    CaseStep,
     Change,
-    ClosingStep,
     ContactFacts,
     ContractFacts,
-    DeadlineStep,
-    DealStep,
-    Declination,
-    DeclineStep,
-    ProcessKind,
     RenegotiationFacts,
     RenegotiationPlan,
     RenegotiationRequest,
-    RenegotiationStatus,
     Route,
-    SendingStep,
-    SignatureStep,
-    SignerStep,
-    SigningEvidence,
-    Stage,
-    StepResult,
     TicketFacts,
 )
+from domain.renegotiation_models import ClosingStep as ClosingStep
+from domain.renegotiation_models import DeadlineStep as DeadlineStep
+from domain.renegotiation_models import DealStep as DealStep
+from domain.renegotiation_models import Declination as Declination
+from domain.renegotiation_models import DeclineStep as DeclineStep
+from domain.renegotiation_models import ProcessKind as ProcessKind
+from domain.renegotiation_models import RenegotiationStatus as RenegotiationStatus
+from domain.renegotiation_models import SendingStep as SendingStep
+from domain.renegotiation_models import SignatureStep as SignatureStep
+from domain.renegotiation_models import SignerStep as SignerStep
+from domain.renegotiation_models import SigningEvidence as SigningEvidence
+from domain.renegotiation_models import Stage as Stage
+from domain.renegotiation_models import StepResult as StepResult
 from domain.steps import Actor, Cancellation, StaffStep, StepAnswer, StepKey
 
-# re-exported for callers: the models live in domain/renegotiation_models.py
-__all__ = [
-    "Cancellation",
-    "StaffStep",
-    "StepAnswer",
-    "StepKey",
-    "ProcessKind",
-    "Stage",
-    "FINAL_STAGES",
-    "ROUTE_IN_WORDS",
-    "MAX_DECLINE_REASON",
-    "SigningEvidence",
-    "SignerStep",
-    "Declination",
-    "RenegotiationStatus",
-    "Case",
-    "CaseStep",
-    "DealStep",
-    "SendingStep",
-    "DeadlineStep",
-    "ClosingStep",
-    "SignatureStep",
-    "DeclineStep",
-    "StepResult",
-]
+__all__ = ["Cancellation", "StaffStep", "StepAnswer", "StepKey"]  # re-exported for callers
 
 # --- the product's words (seed 001) ---------------------------------------------------------
 
