@@ -81,8 +81,8 @@ class ChangeOrderActivities(StepActivities):
 
     @activity.defn
     async def open_fast_change(self, o: FastChangeOpening) -> OpenedFastChange:
-        """load_pbx, the plan and create_order in one step and one transaction (issue 14:
-        one activity and one workflow task less per fast change order). A refusal (unknown
+        """load_pbx, the plan and create_order in one step and one transaction (one
+        activity and one workflow task less per fast change order). A refusal (unknown
         or inactive PBX, a line that cannot be planned) writes nothing."""
 
         async def write(conn) -> dict:
@@ -110,7 +110,7 @@ class ChangeOrderActivities(StepActivities):
 
     @activity.defn
     async def open_change_order(self, o: ChangeOrderOpening) -> OpenedChangeOrder:
-        """load_pbx, the plan and save_quote (v1) in one step and one transaction (issue 14),
+        """load_pbx, the plan and save_quote (v1) in one step and one transaction,
         as open_fast_change. A refusal writes nothing."""
 
         async def write(conn) -> dict:

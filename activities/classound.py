@@ -198,7 +198,7 @@ class ClassoundActivities(StepActivities):
                 flat_ids = await porting.add_flats(conn, pid, a.pbx_id, sku, added, a.porting_date)
             # The numbers belong to the flats this order books; Classound ordering without
             # new flats adds numbers to the PBX's flats. Linked, a reduction that cancels a
-            # flat lists its DIDs for customer care (seed 000 §5).
+            # flat lists its DIDs for customer care.
             flat_ids = flat_ids or await porting.active_flat_ids(conn, a.pbx_id)
             numbers = await orders.numbers_of(conn, pid)
             flat_of = numbers_per_flat(numbers, flat_ids)

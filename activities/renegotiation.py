@@ -1,4 +1,4 @@
-"""Activities of the Dealbuilder renegotiation (seed 001): each runs one store write as one
+"""Activities of the Dealbuilder renegotiation: each runs one store write as one
 idempotent step (see activities/common.py). What they return carries ids and counts only."""
 
 from temporalio import activity

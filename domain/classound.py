@@ -138,7 +138,7 @@ def flats_to_order(
 
 def numbers_per_flat(numbers: list[str], flat_ids: list[int]) -> dict[str, int]:
     """Which CLASSOUND-FLAT each ported number belongs to, so that a licence reduction that
-    cancels a flat lists its DIDs for customer care (seed 000 §5). The order does not say
+    cancels a flat lists its DIDs for customer care. The order does not say
     which number serves which seat, so: in the order of the number list, in runs as even
     as possible (the longer runs first, like SQL's ntile), the first run to the first flat
     booked. The reduction cascade cancels the newest flats first, so the first numbers of
@@ -215,7 +215,7 @@ FlatCount = Field(ge=1, le=10_000)
 class ClassoundRequest(BaseModel):
     account_id: str = Field(min_length=1, max_length=64)
     pbx_id: str = Field(min_length=1, max_length=64)
-    existing_customer: bool = False  # "Classound ordering" (seed 000 §5.1)
+    existing_customer: bool = False  # "Classound ordering": numbers onto existing flats
     flats: dict[LicenceType, int] = {}
     numbers: NumberListRef
     requested_by: str = Actor

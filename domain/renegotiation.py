@@ -51,13 +51,13 @@ from domain.steps import Actor, Cancellation, StaffStep, StepAnswer, StepKey
 
 __all__ = ["Cancellation", "StaffStep", "StepAnswer", "StepKey"]  # re-exported for callers
 
-# --- the product's words (seed 001) ---------------------------------------------------------
+# --- the product's words ---------------------------------------------------------------------
 
 TICKET_NAME = "Reforhandling - {company}"
 DEAL_NAME = "{company} - REFORHANDLING"
 PIPELINE = "Assist"
 DEAL_STAGE_OPEN = "Venter på beslutning"
-# The seed names only the first stage; these are HubSpot's Norwegian closed stages.
+# The product names only the first stage; these are HubSpot's Norwegian closed stages.
 DEAL_STAGE_WON = "Avsluttet vunnet"
 DEAL_STAGE_LOST = "Avsluttet tapt"
 DEAL_TYPE = "Tilleggslisenser / reforhandling"
@@ -68,12 +68,12 @@ CONTRACT_SENDER = "user non human"
 CONTRACT_BOOKER = "kundesenter"
 DIGITAL_ONBOARDING = "Digital oppstart"
 TICKET_STATUS_SENT = "Sendt kontrakt"
-# Ours (the seed stops at "Sendt kontrakt"): the customer declined, customer care follows up.
+# Ours (the product stops at "Sendt kontrakt"): the customer declined, customer care follows up.
 TICKET_STATUS_DECLINED = "Kontrakt avslått"
 # Where the access count lives ("antall tilganger i Avonova digital").
 ACCESS_PRODUCT = "Avonova digital"
 
-# --- our choices where the seed is silent (README "Process rules") --------------------------
+# --- our choices where the product's routine is silent (README "Process rules") -------------
 
 # Dates are the business's dates: a deal created at 00:30 in Oslo belongs to that month.
 # The zone is the renegotiation family's (domain/business_time.py: Europe/Oslo).
@@ -182,9 +182,10 @@ def percent(share: Fraction) -> str:
 
 
 def route_reduction(before: int, after: int) -> Route | None:
-    """Seed 001: under 10 licences, invoice service fixes it; from 10, invoice service while
-    the reduction is under 20 %, CSC for larger ones. "Under 10" counts the licences *before*
-    the change (the size of the agreement being reduced), and 10 itself is "10 or more"."""
+    """The product's routine: under 10 licences, invoice service fixes it; from 10, invoice
+    service while the reduction is under 20 %, CSC for larger ones. "Under 10" counts the
+    licences *before* the change (the size of the agreement being reduced), and 10 itself is
+    "10 or more"."""
     if after >= before:
         return None
     if before < SMALL_CUSTOMER_BELOW:

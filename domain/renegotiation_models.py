@@ -114,7 +114,7 @@ MAX_DECLINE_REASON = 1000
 
 
 class SigningEvidence(BaseModel):
-    """What the signing page saw when the signer signed or declined (issue 12): kept in
+    """What the signing page saw when the signer signed or declined: kept in
     contract_signing_evidence by the step that records the decision. It crosses Temporal's
     history encrypted like every payload (codec/); the name and the network data are the
     signer's own, given to sign."""

@@ -1,4 +1,4 @@
-"""The relay: delivers the outbox (issue 11). E-mail over SMTP (aiosmtplib; STARTTLS,
+"""The relay: delivers the outbox. E-mail over SMTP (aiosmtplib; STARTTLS,
 implicit TLS and authentication configurable), SMS through one HTTP gateway (URL + token;
 only the recipient and the body go there).
 

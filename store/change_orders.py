@@ -239,7 +239,7 @@ async def apply_order(
     )
     ticket_id = None
     if dids:
-        # DIDs are never cancelled with their flat: customer care does it (seed 000 §5).
+        # DIDs are never cancelled with their flat: customer care does it, by hand.
         ticket_id = await open_ticket(
             conn,
             process_id=process_id,

@@ -83,9 +83,9 @@ async def create_order(
     flats: dict[LicenceType, int],
     numbers: list[str],
 ) -> int:
-    """The order, its numbers, and the reseller's ticket asking for the documents (seed 000
-    §5: "Sobald eine Bestellung getätigt wurde, erhalten Sie ein Ticket ..."). Returns the
-    ticket id."""
+    """The order, its numbers, and the reseller's ticket asking for the documents (once an
+    order is placed, the reseller gets a ticket: "Sobald eine Bestellung getätigt wurde,
+    erhalten Sie ein Ticket ..."). Returns the ticket id."""
     process_id = p.key.process_id
     await conn.execute(
         "INSERT INTO classound_orders (process_id, kind, account_id, pbx_id, partner_id, flats,"

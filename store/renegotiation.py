@@ -1,4 +1,4 @@
-"""Reads and writes for renegotiation in Dealbuilder (seed 001). Each write runs inside
+"""Reads and writes for renegotiation in Dealbuilder. Each write runs inside
 `steps.once`. Company names, e-mail addresses and phone numbers are read and written here
 only: what goes back to the workflow are ids, counts and flags."""
 
@@ -228,7 +228,7 @@ async def send_contract(
 ) -> dict:
     """ "Send e-post og SMS": the contract goes out, and the ticket to "Sendt kontrakt". The
     e-mail and the SMS carry a one-time signing link; the contract keeps only its SHA-256,
-    the outbox rows keep the link until they are sent (issue 11)."""
+    the outbox rows keep the link until they are sent."""
     case = s.case
     token = secrets.token_urlsafe(32)
     link = f"{signing_url.rstrip('/')}/sign?" + urlencode(
