@@ -1,4 +1,4 @@
-"""Billing information of a PSA client (seed 002 "Abrechnungsinformationen bereitstellen"):
+"""Billing information of a PSA client ("Abrechnungsinformationen bereitstellen"):
 legal name, address, billing e-mail, currency, payment terms and tax id. Without it a
 client's ticket time cannot be approved and no sales item can be made for it.
 

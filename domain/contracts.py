@@ -1,4 +1,4 @@
-"""PSA contracts of existing clients (seed 002 "Erstellen Sie Verträge"): contract terms
+"""PSA contracts of existing clients ("Erstellen Sie Verträge"): contract terms
 (payment details and the contract period), then contract parts, defaulted from the
 services already assigned to the client, whose prices staff confirm or change before
 the contract becomes active."""
