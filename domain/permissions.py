@@ -1,4 +1,4 @@
-"""Who may do what (issue 10): one table, for every step of every process, and the pure rule
+"""Who may do what: one table, for every step of every process, and the pure rule
 that applies it to a person of the directory and the facts of one process.
 
 A permission is `<workflow type>.<step>`: the step is the update's name, `start` for starting
