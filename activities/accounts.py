@@ -5,19 +5,26 @@ order. Each write is one idempotent step (activities/common.py)."""
 from temporalio import activity
 
 from activities.common import StepActivities, refusals_are_final
-from domain.accounts import AccountChanged, AccountChangeStep, AccountLookup, AccountOverview
+from domain.accounts import (
+    AccountChanged,
+    AccountChangeStep,
+    AccountLookup,
+    AccountOverview,
+    NewPipeline,
+)
 from store import accounts
 
 
 class AccountActivities(StepActivities):
     @activity.defn
     async def change_account(self, s: AccountChangeStep) -> AccountChanged:
-        if s.change.operation == "new-pipeline":
+        change = s.change
+        if isinstance(change, NewPipeline):
             action = "new pipeline: customer, project and contact created"
-            write = lambda c: accounts.create_pipeline(c, s.change)  # noqa: E731
+            write = lambda c: accounts.create_pipeline(c, change)  # noqa: E731
         else:
             action = "account fields filled in or corrected"
-            write = lambda c: accounts.update_account(c, s.change)  # noqa: E731
+            write = lambda c: accounts.update_account(c, change)  # noqa: E731
         return AccountChanged(**await self._once(s.key, action, write))
 
     @activity.defn

@@ -27,6 +27,7 @@ from domain.change_order import (
 )
 from domain.order_lines import plan_fast_change, plan_quote
 from store import change_orders as orders
+from store import quotes
 
 
 class ChangeOrderActivities(StepActivities):
@@ -37,20 +38,20 @@ class ChangeOrderActivities(StepActivities):
 
     @activity.defn
     async def save_quote(self, quote: QuoteDraft) -> None:
-        await self._once(quote.key, "quote saved", lambda c: orders.save_quote(c, quote))
+        await self._once(quote.key, "quote saved", lambda c: quotes.save_quote(c, quote))
 
     @activity.defn
     async def mark_quote_primary(self, change: QuoteChange) -> None:
         await self._once(
             change.key,
             "quote marked primary",
-            lambda c: orders.mark_primary(c, change.quote_id, change.pbx_id),
+            lambda c: quotes.mark_primary(c, change.quote_id, change.pbx_id),
         )
 
     @activity.defn
     async def publish_quote(self, change: QuoteChange) -> None:
         await self._once(
-            change.key, "quote published", lambda c: orders.publish(c, change.quote_id)
+            change.key, "quote published", lambda c: quotes.publish(c, change.quote_id)
         )
 
     @activity.defn
@@ -61,9 +62,9 @@ class ChangeOrderActivities(StepActivities):
         async def write(conn) -> dict:
             reason = rejection_reason(await orders.mandatory_fields(conn, order.account_id))
             if reason:
-                await orders.reject_quote(conn, completion.quote_id, reason)
+                await quotes.reject_quote(conn, completion.quote_id, reason)
                 return {"accepted": False, "reason": reason}
-            await orders.accept_quote(conn, completion.quote_id)
+            await quotes.accept_quote(conn, completion.quote_id)
             await orders.create_order(conn, completion.key.process_id, completion.key.step, order)
             return {"accepted": True, "order": order.order_id}
 
@@ -80,8 +81,8 @@ class ChangeOrderActivities(StepActivities):
 
     @activity.defn
     async def open_fast_change(self, o: FastChangeOpening) -> OpenedFastChange:
-        """load_pbx, the plan and create_order in one step and one transaction (issue 14:
-        one activity and one workflow task less per fast change order). A refusal (unknown
+        """load_pbx, the plan and create_order in one step and one transaction (one
+        activity and one workflow task less per fast change order). A refusal (unknown
         or inactive PBX, a line that cannot be planned) writes nothing."""
 
         async def write(conn) -> dict:
@@ -109,7 +110,7 @@ class ChangeOrderActivities(StepActivities):
 
     @activity.defn
     async def open_change_order(self, o: ChangeOrderOpening) -> OpenedChangeOrder:
-        """load_pbx, the plan and save_quote (v1) in one step and one transaction (issue 14),
+        """load_pbx, the plan and save_quote (v1) in one step and one transaction,
         as open_fast_change. A refusal writes nothing."""
 
         async def write(conn) -> dict:
@@ -117,7 +118,7 @@ class ChangeOrderActivities(StepActivities):
             pbx = await orders.pbx_snapshot(conn, lookup.account_id, lookup.pbx_id, lookup.skus)
             check_pbx_active(pbx)
             plan = plan_quote(o.lines, pbx.licences, pbx.catalogue, o.today, pbx.flats)
-            await orders.save_quote(
+            await quotes.save_quote(
                 conn,
                 QuoteDraft(
                     key=o.key,

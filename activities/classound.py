@@ -10,7 +10,9 @@ from temporalio import activity
 import config
 from activities.common import StepActivities, refusals_are_final
 from domain.catalogue import LicenceType
-from domain.classound import (
+from domain.classound import flats_to_order, numbers_per_flat
+from domain.classound_billing import billing_plan
+from domain.classound_steps import (
     Activated,
     Activation,
     CarrierAnswerRecord,
@@ -25,14 +27,13 @@ from domain.classound import (
     RecordedDocument,
     ResellerReminder,
     SubmittedPorting,
-    billing_plan,
-    flats_to_order,
-    numbers_per_flat,
 )
 from domain.errors import Refused
 from domain.porting_numbers import NumberListError, parse_number_list
 from store import classound as orders
+from store import porting
 from store.documents import DocumentStore
+from store.pbx import flat_totals, licence_totals, refuse_missing_pbx
 
 
 class ClassoundActivities(StepActivities):
@@ -65,9 +66,7 @@ class ClassoundActivities(StepActivities):
         async def write(conn) -> dict:
             pbx = await orders.pbx_state(conn, p.account_id, p.pbx_id)
             if pbx is None:
-                if not await orders.account_exists(conn, p.account_id):
-                    raise Refused(f"unknown account {p.account_id!r}")
-                raise Refused(f"account {p.account_id} has no PBX {p.pbx_id!r}")
+                await refuse_missing_pbx(conn, p.account_id, p.pbx_id)
             if not pbx["active"]:
                 raise Refused(
                     f"PBX {p.pbx_id} is not active: CLASSOUND can only be ordered for an active PBX"
@@ -149,7 +148,7 @@ class ClassoundActivities(StepActivities):
         result = await self._once(
             s.key,
             "porting request submitted",
-            lambda c: orders.submit_porting(c, s.key.process_id, s),
+            lambda c: porting.submit_porting(c, s.key.process_id, s),
         )
         return SubmittedPorting(**result)
 
@@ -158,7 +157,7 @@ class ClassoundActivities(StepActivities):
         result = await self._once(
             c.key,
             "carrier chased",
-            lambda conn: orders.chase_carrier(
+            lambda conn: porting.chase_carrier(
                 conn, c.key.process_id, c.key.step, c.account_id, c.pbx_id, c.attempt, c.days
             ),
         )
@@ -169,7 +168,7 @@ class ClassoundActivities(StepActivities):
         result = await self._once(
             a.key,
             "carrier refused the porting" if a.refused else "porting date set",
-            lambda c: orders.record_carrier_answer(c, a),
+            lambda c: porting.record_carrier_answer(c, a),
         )
         return result["ticket_id"]
 
@@ -179,8 +178,8 @@ class ClassoundActivities(StepActivities):
 
         async def write(conn) -> dict:
             pid = a.key.process_id
-            licences = await orders.licence_totals(conn, a.pbx_id)
-            have = await orders.flat_totals(conn, a.pbx_id)
+            licences = await licence_totals(conn, a.pbx_id)
+            have = await flat_totals(conn, a.pbx_id)
             # Licences may have been reduced since the order: one flat per seat still holds.
             added, notes = {}, []
             for licence, wanted in a.flats.items():
@@ -196,14 +195,14 @@ class ClassoundActivities(StepActivities):
             sku = await orders.flat_sku(conn)
             flat_ids = []
             if added and sku:
-                flat_ids = await orders.add_flats(conn, pid, a.pbx_id, sku, added, a.porting_date)
+                flat_ids = await porting.add_flats(conn, pid, a.pbx_id, sku, added, a.porting_date)
             # The numbers belong to the flats this order books; Classound ordering without
             # new flats adds numbers to the PBX's flats. Linked, a reduction that cancels a
-            # flat lists its DIDs for customer care (seed 000 §5).
-            flat_ids = flat_ids or await orders.active_flat_ids(conn, a.pbx_id)
+            # flat lists its DIDs for customer care.
+            flat_ids = flat_ids or await porting.active_flat_ids(conn, a.pbx_id)
             numbers = await orders.numbers_of(conn, pid)
             flat_of = numbers_per_flat(numbers, flat_ids)
-            dids = await orders.activate_numbers(conn, a.pbx_id, numbers, flat_of)
+            dids = await porting.activate_numbers(conn, a.pbx_id, numbers, flat_of)
             if len(flat_of) < dids:
                 notes.append(
                     f"{dids - len(flat_of)} ported number(s) belong to no "
@@ -211,8 +210,8 @@ class ClassoundActivities(StepActivities):
                     "list them for customer care"
                 )
             plans = [billing_plan(t) for t in LicenceType if t in licences]
-            await orders.record_billing_plans(conn, pid, a.pbx_id, plans, a.porting_date)
-            await orders.complete_order(
+            await porting.record_billing_plans(conn, pid, a.pbx_id, plans, a.porting_date)
+            await porting.complete_order(
                 conn, pid, a.key.step, a.attempt, a.partner_id, a.porting_date, dids
             )
             linked = (

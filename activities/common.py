@@ -6,16 +6,15 @@ Anything else (the database is down) is retried by Temporal with backoff, up to 
 activity deadline."""
 
 import re
-from collections.abc import Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from typing import Any
 
 import asyncpg
 from temporalio.exceptions import ApplicationError
 
 from domain.errors import NOT_PERMITTED, REFUSED, NotPermitted, Refused
-from domain.steps import BAD_DATA
-from store.steps import once
+from domain.steps import BAD_DATA, StepKey
+from store.steps import Write, once
 
 
 def _words(err: Exception) -> str:
@@ -55,9 +54,13 @@ class StepActivities:
     def __init__(self, pool: Any) -> None:
         self.pool = pool
 
-    async def _once(self, key: Any, action: str, write: Callable[[Any], Awaitable[dict]]):
-        """`key` is a StepKey: (process_id, run, step, actor)."""
-        async with refusals_are_final():
+    def _store_rules(self) -> AbstractAsyncContextManager[None]:
+        """Where the store's own rules refuse a write, a class turns them into refusals."""
+        return nullcontext()
+
+    async def _once(self, key: StepKey, action: str, write: Write) -> dict:
+        """The write as the step `key` names: (process_id, run, step, actor)."""
+        async with refusals_are_final(), self._store_rules():
             return await once(
                 self.pool,
                 process_id=key.process_id,
@@ -66,8 +69,8 @@ class StepActivities:
                 action=action,
                 write=write,
                 run=key.run,
-                permission=getattr(key, "permission", ""),
-                facts=getattr(key, "facts", None),
+                permission=key.permission,
+                facts=key.facts,
             )
 
     def all(self) -> list:

@@ -1,4 +1,4 @@
-"""The workflow's permission check (issue 10): a short local activity that reads the people
+"""The workflow's permission check: a short local activity that reads the people
 directory and applies domain/permissions.py to one step of one process. A refusal is written
 to the security log here; nothing else is."""
 

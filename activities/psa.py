@@ -3,6 +3,8 @@ invoicing run and staff changes of tickets, time entries and sales items. Each w
 one idempotent step (activities/common.py); a write refused by a database rule of
 migration 004 is a business refusal like any other."""
 
+from contextlib import AbstractAsyncContextManager
+
 from temporalio import activity
 
 from activities.common import StepActivities, refusals_are_final
@@ -30,25 +32,12 @@ from domain.psa import (
 )
 from domain.service_desk import RecordChanged, RecordChangeStep
 from store import invoicing, psa, service_desk
-from store.steps import once
 
 
 class PsaActivities(StepActivities):
-    async def _step(self, key, action: str, write) -> dict:
-        """`_once`, with the store's rules (SQLSTATE PF403, some checked at commit) read as
-        refusals."""
-        async with refusals_are_final(), psa.gates_refuse():
-            return await once(
-                self.pool,
-                process_id=key.process_id,
-                step=key.step,
-                actor=key.actor,
-                action=action,
-                write=write,
-                run=key.run,
-                permission=key.permission,
-                facts=key.facts,
-            )
+    def _store_rules(self) -> AbstractAsyncContextManager[None]:
+        """The store's rules (SQLSTATE PF403, some checked at commit) read as refusals."""
+        return psa.gates_refuse()
 
     async def _read(self, read):
         async with refusals_are_final(), self.pool.acquire() as conn:
@@ -62,7 +51,7 @@ class PsaActivities(StepActivities):
 
     @activity.defn
     async def save_billing_information(self, s: BillingInformationSave) -> BillingSaved:
-        result = await self._step(
+        result = await self._once(
             s.key,
             "billing information provided",
             lambda c: psa.save_billing_information(
@@ -73,7 +62,7 @@ class PsaActivities(StepActivities):
 
     @activity.defn
     async def draft_contract(self, d: ContractDraft) -> DraftedContract:
-        result = await self._step(
+        result = await self._once(
             d.key,
             "contract drafted",
             lambda c: psa.draft_contract(c, d.key.process_id, d.contract_id, d.account_id, d.terms),
@@ -82,20 +71,20 @@ class PsaActivities(StepActivities):
 
     @activity.defn
     async def change_contract_terms(self, t: TermsChange) -> None:
-        await self._step(
+        await self._once(
             t.key, "contract terms changed", lambda c: psa.set_terms(c, t.contract_id, t.terms)
         )
 
     @activity.defn
     async def change_contract_parts(self, p: PartsChange) -> DraftedContract:
-        result = await self._step(
+        result = await self._once(
             p.key, "contract parts changed", lambda c: psa.change_parts(c, p.contract_id, p.changes)
         )
         return DraftedContract(**result)
 
     @activity.defn
     async def activate_contract(self, a: ContractActivation) -> None:
-        await self._step(
+        await self._once(
             a.key,
             "contract activated",
             lambda c: psa.activate_contract(c, a.contract_id, a.key.actor),
@@ -103,7 +92,7 @@ class PsaActivities(StepActivities):
 
     @activity.defn
     async def cancel_onboarding(self, o: OnboardingClosure) -> None:
-        await self._step(
+        await self._once(
             o.key, "onboarding cancelled", lambda c: psa.cancel_contract(c, o.contract_id, o.reason)
         )
 
@@ -127,7 +116,7 @@ class PsaActivities(StepActivities):
 
     @activity.defn
     async def confirm_numbering(self, n: NumberingConfirmation) -> ConfirmedNumbering:
-        result = await self._step(
+        result = await self._once(
             n.key,
             "invoice numbering reviewed",
             lambda c: invoicing.confirm_numbering(
@@ -138,7 +127,7 @@ class PsaActivities(StepActivities):
 
     @activity.defn
     async def issue_invoices(self, b: InvoiceBatch) -> IssuedBatch:
-        result = await self._step(
+        result = await self._once(
             b.key,
             "invoices issued",
             lambda c: invoicing.issue_invoices(
@@ -156,7 +145,7 @@ class PsaActivities(StepActivities):
 
     @activity.defn
     async def change_record(self, r: RecordChangeStep) -> RecordChanged:
-        result = await self._step(
+        result = await self._once(
             r.key,
             r.change.operation.replace("-", " "),
             lambda c: service_desk.change_record(c, r.key.process_id, r.key.actor, r.change),

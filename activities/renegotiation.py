@@ -1,11 +1,11 @@
-"""Activities of the Dealbuilder renegotiation (seed 001): each runs one store write as one
+"""Activities of the Dealbuilder renegotiation: each runs one store write as one
 idempotent step (see activities/common.py). What they return carries ids and counts only."""
 
 from temporalio import activity
 
 import config
 from activities.common import StepActivities, refusals_are_final
-from domain.renegotiation import (
+from domain.renegotiation_models import (
     CaseStep,
     ClosingStep,
     DeadlineStep,
@@ -17,7 +17,10 @@ from domain.renegotiation import (
     SignatureStep,
     StepResult,
 )
+from domain.steps import StepKey
 from store import renegotiation as store
+from store import renegotiation_decision as decision
+from store.steps import Write
 
 
 class RenegotiationActivities(StepActivities):
@@ -26,7 +29,7 @@ class RenegotiationActivities(StepActivities):
         async with refusals_are_final(), self.pool.acquire() as conn:
             return await store.facts(conn, request)
 
-    async def _step(self, key, action: str, write) -> StepResult:
+    async def _step(self, key: StepKey, action: str, write: Write) -> StepResult:
         return StepResult(**await self._once(key, action, write))
 
     @activity.defn
@@ -86,7 +89,7 @@ class RenegotiationActivities(StepActivities):
         return await self._step(
             s.key,
             "contract signed",
-            lambda c: store.record_signature(c, s, s.key.process_id, s.key.step),
+            lambda c: decision.record_signature(c, s, s.key.process_id, s.key.step),
         )
 
     @activity.defn
@@ -94,19 +97,23 @@ class RenegotiationActivities(StepActivities):
         return await self._step(
             s.key,
             "contract declined by the customer",
-            lambda c: store.decline(c, s.key.process_id, s.key.step, s),
+            lambda c: decision.decline(c, s.key.process_id, s.key.step, s),
         )
 
     @activity.defn
     async def set_product_access_count(self, s: CaseStep) -> StepResult:
         return await self._step(
-            s.key, "access count set", lambda c: store.set_access_count(c, s.key.process_id, s.case)
+            s.key,
+            "access count set",
+            lambda c: decision.set_access_count(c, s.key.process_id, s.case),
         )
 
     @activity.defn
     async def record_reduction_on_customer_card(self, s: SignatureStep) -> StepResult:
         return await self._step(
-            s.key, "reduction recorded on the customer card", lambda c: store.record_reduction(c, s)
+            s.key,
+            "reduction recorded on the customer card",
+            lambda c: decision.record_reduction(c, s),
         )
 
     @activity.defn
@@ -114,13 +121,13 @@ class RenegotiationActivities(StepActivities):
         return await self._step(
             s.key,
             "reduction handed to CSC",
-            lambda c: store.hand_reduction_to_csc(c, s.key.process_id, s.key.step, s),
+            lambda c: decision.hand_reduction_to_csc(c, s.key.process_id, s.key.step, s),
         )
 
     @activity.defn
     async def inform_order_invoice(self, s: SignatureStep) -> StepResult:
         return await self._step(
-            s.key, "order/invoice informed", lambda c: store.inform_order_invoice(c, s)
+            s.key, "order/invoice informed", lambda c: decision.inform_order_invoice(c, s)
         )
 
     @activity.defn
@@ -129,5 +136,7 @@ class RenegotiationActivities(StepActivities):
         return await self._step(
             s.key,
             "sales registration notified",
-            lambda c: store.notify_sales_registration(c, s.key.process_id, s.key.step, s, address),
+            lambda c: decision.notify_sales_registration(
+                c, s.key.process_id, s.key.step, s, address
+            ),
         )

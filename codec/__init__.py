@@ -134,7 +134,7 @@ class EncryptedPayloadConverter(PydanticPayloadConverter):
     def __init__(self) -> None:
         super().__init__()
         refuse = RefusePlaintext()
-        self.converters[refuse.encoding.encode()] = refuse
+        self.converters = {**self.converters, refuse.encoding.encode(): refuse}
 
 
 class FailureConverter(DefaultFailureConverterWithEncodedAttributes):

@@ -14,224 +14,27 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
 import config
 from codec import new_key_entry
+from devstack.banner import banner, without_password
+from devstack.ports import LOOPBACK, PORT_SETTINGS, Ports, portal_url, ports_from
+from devstack.supervision import Child, Watched, exit_words, stop, supervise
 from relay.sinks import MailCatcher, SmsSink
 from store import demo
 from store.db import connect, migrate
 from workflows.visibility import ALL as SEARCH_ATTRIBUTES
 
+# re-exported: the tests and tools that drive the local stack import them from here
+__all__ = ["PORT_SETTINGS", "Ports", "banner", "ensure_database", "main", "ports_from"]
+
 HERE = Path(__file__).resolve().parent.parent  # the repository root
-LOOPBACK = "127.0.0.1"
-
-
-# --- ports ----------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    """A port nothing listens on now (the OS picks it); used for settings given as 0."""
-    with socket.socket() as s:
-        s.bind((LOOPBACK, 0))
-        return s.getsockname()[1]
-
-
-@dataclass(frozen=True)
-class Ports:
-    temporal: int
-    ui: int
-    temporal_http: int
-    temporal_metrics: int
-    codec: int
-    metrics: int
-    health: int
-    smtp: int
-    messages: int
-    portal: int
-
-
-PORT_SETTINGS = {  # field: (variable, default); 0 means "any free port"
-    "temporal": ("PARTNERFLOW_TEMPORAL_PORT", 7233),
-    "ui": ("PARTNERFLOW_UI_PORT", 8233),
-    "temporal_http": ("PARTNERFLOW_TEMPORAL_HTTP_PORT", 0),
-    "temporal_metrics": ("PARTNERFLOW_TEMPORAL_METRICS_PORT", 0),
-    "codec": ("PARTNERFLOW_CODEC_PORT", 8234),
-    "metrics": ("PARTNERFLOW_METRICS_PORT", 9464),
-    "health": ("PARTNERFLOW_HEALTH_PORT", 8081),
-    # the local mail catcher (SMTP) and the page + SMS sink (HTTP) of relay/sinks.py
-    "smtp": ("PARTNERFLOW_SMTP_CATCHER_PORT", 1025),
-    "messages": ("PARTNERFLOW_MESSAGES_PORT", 8025),
-    # the partner portal (and the customers' signing page): the only page outsiders open
-    "portal": ("PARTNERFLOW_PORTAL_PORT", 8040),
-}
-
-
-def ports_from(environ) -> Ports:
-    chosen = {}
-    for name, (variable, default) in PORT_SETTINGS.items():
-        text = environ.get(variable, str(default))
-        try:
-            port = int(text)
-        except ValueError:
-            raise SystemExit(
-                f"{variable}={text!r}: give a port number (0: any free port)"
-            ) from None
-        if not 0 <= port <= 65535:
-            raise SystemExit(f"{variable}={port}: a port is 0 to 65535 (0: any free port)")
-        chosen[name] = port or free_port()
-    return Ports(**chosen)
-
-
-# --- supervision: what to do when a child exits (pure, unit-tested) -------------------------
-
-
-@dataclass(frozen=True)
-class RestartPolicy:
-    first_delay: float = 1.0
-    factor: float = 2.0
-    max_delay: float = 30.0
-    healthy_after: float = 60.0  # a child that ran this long starts the back-off afresh
-
-
-@dataclass(frozen=True)
-class Decision:
-    restart: bool
-    delay: float  # seconds before the restart
-    message: str
-
-
-def exit_words(code: int | None) -> str:
-    if code is None:
-        return "is gone"
-    if code < 0:
-        try:
-            return f"was killed ({signal.Signals(-code).name})"
-        except ValueError:
-            return f"was killed (signal {-code})"
-    return f"exited (code {code})"
-
-
-def after_exit(
-    name: str,
-    code: int | None,
-    ran_for: float,
-    previous_delay: float | None,
-    *,
-    restartable: bool,
-    log: str | None = None,
-    policy: RestartPolicy = RestartPolicy(),
-) -> Decision:
-    """A restartable child (the worker, the codec server) comes back after a delay that
-    doubles while it keeps crashing soon after its start, up to a cap. A server (Temporal,
-    PostgreSQL) is not restarted: everything stops, naming it and its log."""
-    where = f"; see {log}" if log else ""
-    if not restartable:
-        return Decision(
-            False,
-            0.0,
-            f"{name} {exit_words(code)}{where}. Stopping everything "
-            "cleanly; the state is kept in the data folder: ./run again continues "
-            "from there.",
-        )
-    if previous_delay is None or ran_for >= policy.healthy_after:
-        delay = policy.first_delay
-    else:
-        delay = min(previous_delay * policy.factor, policy.max_delay)
-    return Decision(
-        True,
-        delay,
-        f"{name} {exit_words(code)} after {ran_for:.1f} s{where}; "
-        f"restarting it in {delay:g} s. Processes wait in Temporal meanwhile: "
-        "nothing is lost.",
-    )
-
-
-@dataclass
-class Child:
-    """A process the run command started and watches."""
-
-    name: str
-    spawn: Callable[[], subprocess.Popen]
-    restartable: bool
-    log: str | None = None
-    proc: subprocess.Popen | None = None
-    started: float = 0.0
-    delay: float | None = None  # the last back-off
-    restart_at: float | None = None
-    restarts: int = 0
-
-    def start(self) -> subprocess.Popen:
-        self.proc = proc = self.spawn()
-        self.started = time.monotonic()
-        self.restart_at = None
-        return proc
-
-    def exit_code(self) -> int | None:
-        """None while it runs."""
-        return self.proc.poll() if self.proc is not None else None
-
-
-@dataclass
-class Watched:
-    """A server the run command did not spawn itself but depends on (embedded PostgreSQL)."""
-
-    name: str
-    alive: Callable[[], bool]
-    log: str | None = None
-
-
-async def supervise(
-    children: list[Child],
-    watched: list[Watched],
-    stopping: asyncio.Event,
-    policy: RestartPolicy = RestartPolicy(),
-    poll: float = 0.2,
-) -> int:
-    """Until Ctrl-C (0) or a server dies (1): restart what may be restarted."""
-    while not stopping.is_set():
-        now = time.monotonic()
-        for c in children:
-            if c.restart_at is not None:
-                if now >= c.restart_at:
-                    proc = c.start()
-                    c.restarts += 1
-                    print(f"{c.name} restarted (pid {proc.pid}, restart {c.restarts})")
-                continue
-            code = c.exit_code()
-            if code is None:
-                continue
-            d = after_exit(
-                c.name,
-                code,
-                now - c.started,
-                c.delay,
-                restartable=c.restartable,
-                log=c.log,
-                policy=policy,
-            )
-            print(d.message)
-            if not d.restart:
-                return 1
-            c.delay, c.restart_at = d.delay, now + d.delay
-        for w in watched:
-            if not w.alive():
-                print(after_exit(w.name, None, 0, None, restartable=False, log=w.log).message)
-                return 1
-        try:
-            await asyncio.wait_for(stopping.wait(), poll)
-        except TimeoutError:
-            pass
-    return 0
 
 
 def temporal_cli() -> str:
@@ -291,10 +94,6 @@ def portal_secret(data_dir: Path) -> str:
         path.write_text(secrets.token_hex(32))
         path.chmod(0o600)
     return path.read_text().strip()
-
-
-def portal_url(ports: Ports) -> str:
-    return f"http://localhost:{ports.portal}"
 
 
 def start_portal(data_dir: Path, ports: Ports) -> subprocess.Popen:
@@ -428,88 +227,6 @@ async def wait_for_temporal(proc: subprocess.Popen, stopping: asyncio.Event, log
     raise SystemExit(f"the Temporal dev server did not come up in 60 s; see {log}")
 
 
-def stop(proc: subprocess.Popen | None, name: str) -> None:
-    if proc is None or proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=40)
-    except subprocess.TimeoutExpired:
-        print(f"{name} did not stop in 40 s; killing it")
-        proc.kill()
-        proc.wait()
-
-
-def without_password(dsn: str) -> str:
-    parts = urlsplit(dsn)
-    if not parts.password:
-        return dsn
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
-BANNER = """
-partnerflow is running; everything it started listens on {ip} only.
-  Temporal UI    http://localhost:{p.ui}
-  Temporal       {ip}:{p.temporal}  (task queue {queue}; HTTP API {p.temporal_http}, \
-server metrics {p.temporal_metrics}; log {data}/temporal.log)
-  PostgreSQL     {dsn}{pg_note}
-  Codec server   http://localhost:{p.codec}  (payloads are encrypted, key ring in \
-{data}/encryption-keys; to read them in the UI, enter the URL in {data}/codec-endpoint \
-under the UI's Codec Server setting, once per browser)
-  Worker         metrics http://{ip}:{p.metrics}/metrics, readiness http://{ip}:{p.health}/readyz
-  Reconciliation every {every} s (python -m store reconcile): closes the records of \
-processes whose workflow was terminated, timed out, failed or is gone
-  Partner portal {portal}  (partner users log in with the link of their invitation e-mail; \
-customers sign there; log {data}/portal.log)
-{messages}A worker, reconciliation job, codec server or portal that exits is restarted (after \
-1 s, doubling up to 30 s while it keeps crashing); if Temporal or PostgreSQL dies, everything \
-stops and says why.
-
-Try, in another terminal:
-  {env}.venv/bin/python starter.py fast-change --account ACME --pbx PBX-ACME --set Premium=10
-  {env}.venv/bin/python starter.py list --open
-  {env}.venv/bin/python starter.py confirm <process id>  (for a partner who phoned)
-Ctrl-C stops everything.
-"""
-
-
-MESSAGES = """\
-  Messages       http://localhost:{p.messages}  (every e-mail and SMS the relay sent: SMTP \
-catcher {ip}:{p.smtp}, SMS sink; kept in {data}/messages; status: starter.py outbox)
-"""
-
-
-def banner(
-    ports: Ports,
-    dsn: str,
-    data_dir: Path,
-    embedded: bool,
-    local_messages: bool = False,
-    reconcile_every: int = 300,
-    task_queue: str = config.DEFAULT_TASK_QUEUE,
-) -> str:
-    env = "" if ports.temporal == 7233 else f"TEMPORAL_ADDRESS={LOOPBACK}:{ports.temporal} "
-    messages = (
-        MESSAGES.format(ip=LOOPBACK, p=ports, data=data_dir)
-        if local_messages
-        else f"  Messages       sent through {os.environ.get('PARTNERFLOW_SMTP_HOST')}"
-        " (PARTNERFLOW_SMTP_HOST); status: starter.py outbox\n"
-    )
-    return BANNER.format(
-        ip=LOOPBACK,
-        p=ports,
-        queue=task_queue,
-        messages=messages,
-        every=reconcile_every,
-        portal=portal_url(ports),
-        dsn=without_password(dsn),
-        data=data_dir,
-        env=env,
-        pg_note="  (embedded: a Unix socket, no TCP port)" if embedded else "",
-    )
-
-
 def postgres_alive(server) -> Callable[[], bool]:
     pid = server.get_pid()
 
@@ -546,8 +263,8 @@ def already_running(data_dir: Path) -> str:
 
 
 async def main() -> int:
-    if isinstance(sys.stdout, io.TextIOWrapper):  # each line at once, on a terminal or a pipe
-        sys.stdout.reconfigure(line_buffering=True)
+    if isinstance(sys.stdout, io.TextIOWrapper):  # a test may have swapped it for a buffer
+        sys.stdout.reconfigure(line_buffering=True)  # each line at once, on a terminal or a pipe
     settings = config.Settings.from_environment()  # read once, passed down
     data_dir = settings.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,4 @@
-"""The account rules that make a quote rejectable (seed 000 §3, §4)."""
+"""The account rules that make a quote rejectable: a mandatory field missing."""
 
 from pydantic import BaseModel, ConfigDict
 

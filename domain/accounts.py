@@ -1,4 +1,4 @@
-"""Customer accounts (seed 000 §3, §4): filling in or correcting an account's fields, which is
+"""Customer accounts: filling in or correcting an account's fields, which is
 how a quote rejected for a missing mandatory field is fixed, and the "new pipeline" that
 records customer (account), project (PBX) and contact in one step. Also the overview of an
 account that staff read before a change order: its PBXs, licences, products, flats, DIDs.
@@ -50,9 +50,9 @@ class UpdateAccount(BaseModel):
 
 
 class NewPipeline(BaseModel):
-    """Customer, project and contact in one step (seed 000 §4, "neue Pipeline"), with the
+    """Customer, project and contact in one step ("neue Pipeline"), with the
     three mandatory fields filled in. The project is the customer's PBX, not active until
-    it is delivered: change orders act on active PBXs only (seed 000 §2)."""
+    it is delivered: change orders act on active PBXs only."""
 
     operation: Literal["new-pipeline"] = "new-pipeline"
     account_id: str = RecordId

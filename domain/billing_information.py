@@ -1,4 +1,4 @@
-"""Billing information of a PSA client (seed 002 "Abrechnungsinformationen bereitstellen"):
+"""Billing information of a PSA client ("Abrechnungsinformationen bereitstellen"):
 legal name, address, billing e-mail, currency, payment terms and tax id. Without it a
 client's ticket time cannot be approved and no sales item can be made for it.
 
@@ -139,12 +139,9 @@ def _tax_id_problem(tax_id: str) -> str | None:
     return None
 
 
-def billing_information_problems(info: BillingInformation) -> list[str]:
-    """Every bad field, each named once; empty when the billing information is complete."""
-    i = normalised(info)
+def _address_problems(i: BillingInformation) -> list[str]:
+    """Street, a known country, a postal code of that country's shape, city."""
     problems = []
-    if len(i.legal_name) < 2:
-        problems.append("legal name: missing")
     if not i.street:
         problems.append("address: street missing")
     if i.country not in COUNTRIES:
@@ -161,6 +158,16 @@ def billing_information_problems(info: BillingInformation) -> list[str]:
         problems.append(f"address: postal code is not a postal code of {i.country}")
     if not i.city:
         problems.append("address: city missing")
+    return problems
+
+
+def billing_information_problems(info: BillingInformation) -> list[str]:
+    """Every bad field, each named once; empty when the billing information is complete."""
+    i = normalised(info)
+    problems = []
+    if len(i.legal_name) < 2:
+        problems.append("legal name: missing")
+    problems += _address_problems(i)
     if not i.billing_email:
         problems.append("billing e-mail: missing")
     elif not EMAIL.fullmatch(i.billing_email):

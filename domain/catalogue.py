@@ -1,4 +1,4 @@
-"""What can be sold on a PBX (seed 000 §1, §2, §5)."""
+"""What can be sold on a PBX: licences, hardware, services and CLASSOUND-FLATs."""
 
 from enum import StrEnum
 

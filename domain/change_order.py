@@ -1,4 +1,4 @@
-"""Inputs, outputs and states of the two change-order processes (SPEC §1). Everything that
+"""Inputs, outputs and states of the two change-order processes. Everything that
 crosses into Temporal history is one of these models; none carries personal data."""
 
 from datetime import date, datetime
@@ -127,7 +127,7 @@ class ProcessStatus(BaseModel):
 
     @property
     def has_classound(self) -> bool:
-        """Seed 000 §5.1: an order with CLASSOUND needs the LOA and the last invoice."""
+        """An order with CLASSOUND needs the LOA and the last invoice."""
         return any(ln.kind is ProductKind.CLASSOUND_FLAT and ln.quantity > 0 for ln in self.lines)
 
     def quote(self, quote_id: str) -> QuoteView | None:

@@ -1,16 +1,30 @@
-"""CLASSOUND activation and number porting (SPEC §2, seed 000 §5, §5.1): the rules, the
-timing of the wait for the reseller, the billing plan per licence, and every model that
-crosses into Temporal history. None of them carries a phone number: numbers travel as a
-`NumberListRef`, documents as a `DocumentRef`."""
+"""CLASSOUND activation and number porting: the rules, the timing of the wait for the
+reseller and the carrier, and the models of the process's input, human steps and status.
+The activities' inputs and outputs are in domain/classound_steps.py, the billing plan per
+licence in domain/classound_billing.py. No model carries a phone number: numbers travel as
+a `NumberListRef`, documents as a `DocumentRef`."""
 
 import re
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from domain.catalogue import LicenceType
+
+# re-exported (`as`): the workflow imports its activities' models and the billing plan from here
+from domain.classound_billing import billing_plan as billing_plan
+from domain.classound_steps import Activation as Activation
+from domain.classound_steps import CarrierAnswerRecord as CarrierAnswerRecord
+from domain.classound_steps import CarrierChase as CarrierChase
+from domain.classound_steps import ClassoundClosure as ClassoundClosure
+from domain.classound_steps import DeadlineChange as DeadlineChange
+from domain.classound_steps import DocumentRecord as DocumentRecord
+from domain.classound_steps import Escalation as Escalation
+from domain.classound_steps import OrderPlacement as OrderPlacement
+from domain.classound_steps import PortingSubmission as PortingSubmission
+from domain.classound_steps import ResellerReminder as ResellerReminder
 from domain.documents import DocumentKind, DocumentRef
 from domain.errors import Refused
 from domain.porting_numbers import NumberListRef
@@ -124,7 +138,7 @@ def flats_to_order(
 
 def numbers_per_flat(numbers: list[str], flat_ids: list[int]) -> dict[str, int]:
     """Which CLASSOUND-FLAT each ported number belongs to, so that a licence reduction that
-    cancels a flat lists its DIDs for customer care (seed 000 §5). The order does not say
+    cancels a flat lists its DIDs for customer care. The order does not say
     which number serves which seat, so: in the order of the number list, in runs as even
     as possible (the longer runs first, like SQL's ntile), the first run to the first flat
     booked. The reduction cascade cancels the newest flats first, so the first numbers of
@@ -161,37 +175,6 @@ def parse_flats(texts: list[str]) -> dict[LicenceType, int]:
             raise ValueError(f"--flat {text!r}: at least one flat")
         flats[licence] = int(m[2])
     return flats
-
-
-# --- billing (seed 000 §5) ------------------------------------------------------------------
-
-FREE_MINUTES_PER_USER = 3000
-
-
-class BillingPlan(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    licence_type: LicenceType
-    plan: Literal["free-minutes", "per-minute"]
-    free_minutes_per_user: int = 0
-
-    def __str__(self) -> str:
-        if self.plan == "per-minute":
-            return f"{self.licence_type.value}: calls billed per minute"
-        return (
-            f"{self.licence_type.value}: {self.free_minutes_per_user:,} free minutes per "
-            "user per month"
-        )
-
-
-def billing_plan(licence: LicenceType) -> BillingPlan:
-    """Essential, Premium and Business include 3,000 free minutes per user and month; with
-    Basic every call is billed per minute."""
-    if licence == LicenceType.BASIC:
-        return BillingPlan(licence_type=licence, plan="per-minute")
-    return BillingPlan(
-        licence_type=licence, plan="free-minutes", free_minutes_per_user=FREE_MINUTES_PER_USER
-    )
 
 
 # --- the carrier ----------------------------------------------------------------------------
@@ -232,7 +215,7 @@ FlatCount = Field(ge=1, le=10_000)
 class ClassoundRequest(BaseModel):
     account_id: str = Field(min_length=1, max_length=64)
     pbx_id: str = Field(min_length=1, max_length=64)
-    existing_customer: bool = False  # "Classound ordering" (seed 000 §5.1)
+    existing_customer: bool = False  # "Classound ordering": numbers onto existing flats
     flats: dict[LicenceType, int] = {}
     numbers: NumberListRef
     requested_by: str = Actor
@@ -331,119 +314,3 @@ class ClassoundStatus(BaseModel):
     @property
     def attempt(self) -> PortingAttempt | None:
         return self.attempts[-1] if self.attempts else None
-
-
-# --- activity inputs and outputs ------------------------------------------------------------
-
-
-class OrderPlacement(BaseModel):
-    key: StepKey
-    account_id: str
-    pbx_id: str
-    existing_customer: bool
-    flats: dict[LicenceType, int]
-    numbers: NumberListRef
-    escalates_at: datetime
-    expires_at: datetime
-
-
-class PlacedOrder(BaseModel):
-    partner_id: str
-    flats: dict[LicenceType, int]
-    numbers: int
-    ticket_id: int
-
-
-class DocumentRecord(BaseModel):
-    key: StepKey
-    document: DocumentRef
-
-
-class RecordedDocument(BaseModel):
-    document_id: int
-    already: bool = False  # the same file is already the current one of its kind
-    uploaded_at: datetime
-
-
-class ResellerReminder(BaseModel):
-    key: StepKey
-    partner_id: str
-    reminder_no: int
-    waiting_for: str
-
-
-class Escalation(BaseModel):
-    key: StepKey
-    account_id: str
-    pbx_id: str
-    waiting_for: str
-    days: int
-
-
-class DeadlineChange(BaseModel):
-    key: StepKey
-    days: int
-    escalates_at: datetime
-    expires_at: datetime
-
-
-class PortingSubmission(BaseModel):
-    key: StepKey
-    attempt: int
-    pbx_id: str
-    partner_id: str
-    loa_document_id: int
-    invoice_document_id: int
-
-
-class SubmittedPorting(BaseModel):
-    request_id: int
-    numbers: int
-
-
-class CarrierChase(BaseModel):
-    key: StepKey
-    account_id: str
-    pbx_id: str
-    attempt: int
-    days: int
-
-
-class CarrierAnswerRecord(BaseModel):
-    key: StepKey
-    attempt: int
-    account_id: str
-    partner_id: str
-    porting_date: date | None = None
-    refused: str | None = None
-    # after a refusal the reseller has a new period with fresh deadlines
-    escalates_at: datetime | None = None
-    expires_at: datetime | None = None
-
-
-class Activation(BaseModel):
-    key: StepKey
-    attempt: int
-    account_id: str
-    pbx_id: str
-    partner_id: str
-    flats: dict[LicenceType, int]
-    porting_date: date
-
-
-class Activated(BaseModel):
-    dids: int
-    flats: dict[LicenceType, int]
-    plans: list[BillingPlan]
-    records: list[str]
-    notes: list[str] = []
-
-
-class ClassoundClosure(BaseModel):
-    key: StepKey
-    status: Literal["cancelled", "expired"]
-    reason: str
-    account_id: str
-    pbx_id: str
-    partner_id: str
-    withdraw_attempt: int | None = None  # a porting request the carrier has: withdraw it

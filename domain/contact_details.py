@@ -1,5 +1,5 @@
-"""Phone numbers and e-mail addresses of accounts and contacts (seed 000 §3, §4: phone,
-e-mail and invoice e-mail are the account's mandatory fields).
+"""Phone numbers and e-mail addresses of accounts and contacts (phone, e-mail and invoice
+e-mail are the account's mandatory fields).
 
 Each `normalise_*` returns the form we store, or raises ValueError with a sentence that
 says what form is expected. The sentences never repeat the value: it is personal data and

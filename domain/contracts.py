@@ -1,4 +1,4 @@
-"""PSA contracts of existing clients (seed 002 "Erstellen Sie Verträge"): contract terms
+"""PSA contracts of existing clients ("Erstellen Sie Verträge"): contract terms
 (payment details and the contract period), then contract parts, defaulted from the
 services already assigned to the client, whose prices staff confirm or change before
 the contract becomes active."""
@@ -158,7 +158,7 @@ def change_problems(parts: list[ContractPart], changes: list[PartChange]) -> lis
                     "(--quantity), not both"
                 )
             elif part is not None:
-                problems += _addition_problems(part, c)
+                problems += _addition_problems(part, c, c.add)
         elif c.quantity is None and c.unit_price is None:
             problems.append(f"{c.sku}: give a new quantity, a new price, or remove it")
         elif part is None:
@@ -168,9 +168,9 @@ def change_problems(parts: list[ContractPart], changes: list[PartChange]) -> lis
     return problems
 
 
-def _addition_problems(part: ContractPart, c: PartChange) -> list[str]:
-    if part.quantity + c.add > MAX_QUANTITY:
-        return [f"{c.sku}: {part.quantity} + {c.add} is more than {MAX_QUANTITY} units"]
+def _addition_problems(part: ContractPart, c: PartChange, add: int) -> list[str]:
+    if part.quantity + add > MAX_QUANTITY:
+        return [f"{c.sku}: {part.quantity} + {add} is more than {MAX_QUANTITY} units"]
     if c.unit_price is None or c.unit_price == part.unit_price:
         return []
     if part.unit_price is None:
@@ -179,10 +179,10 @@ def _addition_problems(part: ContractPart, c: PartChange) -> list[str]:
             f"--price {c.sku}={c.unit_price}, then add"
         ]
     return [
-        f"{c.sku}: the contract bills {part.quantity} at {part.unit_price}; adding {c.add} "
+        f"{c.sku}: the contract bills {part.quantity} at {part.unit_price}; adding {add} "
         f"at {c.unit_price} would bill one part at two prices. Add them at "
-        f"{part.unit_price} (--add {c.sku}={c.add}), or change the price of all with "
-        f"--price {c.sku}={c.unit_price} and --quantity {c.sku}={part.quantity + c.add}"
+        f"{part.unit_price} (--add {c.sku}={add}), or change the price of all with "
+        f"--price {c.sku}={c.unit_price} and --quantity {c.sku}={part.quantity + add}"
     ]
 
 
@@ -254,6 +254,7 @@ def parts_difference(before: list[ContractPart], after: list[ContractPart]) -> l
     for sku in [p.sku for p in before] + [p.sku for p in after if p.sku not in old]:
         a, b = old.get(sku), new.get(sku)
         if b is None:
+            assert a is not None  # every SKU comes from one of the two lists
             said.append(f"{sku} removed (was x{a.quantity})")
         elif a is None:
             said.append(f"{sku} x{b.quantity} added at {b.unit_price or 'NO PRICE'}")

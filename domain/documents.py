@@ -1,4 +1,4 @@
-"""The documents a CLASSOUND order needs (seed 000 §5, §5.1): the signed letter of
+"""The documents a CLASSOUND order needs before porting: the signed letter of
 authorisation (LOA) and the last invoice of the old carrier. Real files, PDF or image, kept
 outside Temporal; a workflow only ever sees a `DocumentRef` (kind, name, type, size, sha256).
 
@@ -30,7 +30,7 @@ class DocumentKind(StrEnum):
     LAST_INVOICE = "last-invoice"
 
 
-# In the words of the seed and of the reseller's ticket.
+# In the words of the reseller's ticket.
 KIND_LABELS = {DocumentKind.LOA: "LOA", DocumentKind.LAST_INVOICE: "last invoice"}
 REQUIRED_KINDS = (DocumentKind.LOA, DocumentKind.LAST_INVOICE)
 

@@ -3,7 +3,7 @@ class Refused(Exception):
 
 
 class NotPermitted(Refused):
-    """Refused by the people directory (issue 10): this actor may not do this step here."""
+    """Refused by the people directory: this actor may not do this step here."""
 
 
 # The ApplicationError types a refusal travels under, from activity to workflow to starter.

@@ -1,4 +1,4 @@
-"""Invoicing (seed 002, last section): invoice-numbering settings (prefix, next number,
+"""Invoicing: invoice-numbering settings (prefix, next number,
 format) that staff review before the first invoicing run, the invoice number itself, and
 which contracts a monthly run bills.
 
@@ -40,7 +40,7 @@ class NumberingSettings(BaseModel):
 
     @property
     def reviewed_first_number(self) -> int:
-        """What the review set as the next number (settings read before issue 16 lack it)."""
+        """What the review set as the next number (older saved settings lack it)."""
         return self.next_number if self.first_number is None else self.first_number
 
     def words(self) -> str:

@@ -1,4 +1,4 @@
-"""The cascade when licences are reduced (seed 000 §5): the CLASSOUND-FLAT of each
+"""The cascade when licences are reduced: the CLASSOUND-FLAT of each
 removed licence is cancelled at once; its DIDs are not, customer care cancels them."""
 
 from datetime import date

@@ -1,13 +1,13 @@
-"""Rules of the outbox's delivery (issue 11), without I/O: which kinds of message exist and in
-which language the seed writes them, the channel, the Message-ID, the back-off."""
+"""Rules of the outbox's delivery, without I/O: which kinds of message exist and in which
+language the product writes them, the channel, the Message-ID, the back-off."""
 
 import hashlib
 from datetime import timedelta
 
-# Every notification kind the processes write (store/*.py), with the language its seed
-# speaks: the Wildix partner notices are German (seed 000), the Avonova contract, its
-# reminders and tickets Norwegian (seed 001); the partner-portal mails (seeds 003/004, a
-# vendor's portal for partners of any country) English.
+# Every notification kind the processes write (store/*.py), with the language its product
+# speaks: the Wildix partner notices are German, the Avonova contract, its reminders and
+# tickets Norwegian; the partner-portal mails (a vendor's portal for partners of any
+# country) English.
 KINDS: dict[str, str] = {
     "order_awaiting_confirmation": "de",
     "order_confirmation_reminder": "de",
@@ -48,12 +48,12 @@ def channel_of(kind: str) -> str:
 
 
 def needs_signing_authority(kind: str) -> bool:
-    """A contract and its reminders go only to a contact with signing authority (seed 001)."""
+    """A contract and its reminders go only to a contact with signing authority."""
     return kind.startswith("contract_")
 
 
 def language_for(kind: str, preferred: str | None, available: set[str]) -> str:
-    """The recipient's own language when a template exists in it, else the seed's."""
+    """The recipient's own language when a template exists in it, else the product's."""
     if preferred and preferred in available:
         return preferred
     return KINDS.get(kind, "en")

@@ -1,16 +1,14 @@
-"""What a change order may contain and when each line starts (seed 000 §1, §2, §5).
-
-Two entry forms, one applied form:
-- a fast change order states the *new total* of each licence type (`Premium=12`);
-- a quote states *changes* (`Premium=+3`, `Premium=-2`, `WP480G=2`, `CLASSOUND-FLAT:Premium=2`);
-- both are planned into `OrderLine`s: signed changes with their start dates resolved.
+"""What a change order may contain and when each line starts. Two entry forms, one applied
+form: a fast change order states the *new total* of each licence type (`Premium=12`); a quote
+states *changes* (`Premium=+3`, `Premium=-2`, `WP480G=2`, `CLASSOUND-FLAT:Premium=2`); both
+are planned into `OrderLine`s, signed changes with their start dates resolved.
 
 A fast change order keeps its totals (`LicenceTarget`s) until it is applied: the changes are
 planned again against the licences the PBX has at that moment (`replan_fast_change`), so two
-orders that both say "Premium should be 6" leave 6, not 7.
-"""
+orders that both say "Premium should be 6" leave 6, not 7."""
 
 import difflib
+from dataclasses import dataclass, field
 from datetime import date
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -171,7 +169,7 @@ def replan_fast_change(
 ) -> Replan:
     """The changes that bring the PBX, as it is when the order is applied, to the order's
     totals. A total already reached changes nothing; a total below the current count is a
-    reduction, which takes effect at once (seed 000 §1) even where it was an increase with a
+    reduction, at once (a reduction is never scheduled) even where it was an increase with a
     start date when the order was made; an increase keeps its start date while it is ahead."""
     lines: list[OrderLine] = []
     changes: list[str] = []
@@ -203,6 +201,18 @@ def replan_fast_change(
     return Replan(lines=lines, changes=changes)
 
 
+@dataclass
+class _QuoteBook:
+    """What planning a quote has counted so far, line by line."""
+
+    current: dict[LicenceType, int]
+    today: date
+    totals: dict[LicenceType, int]
+    flats_after: dict[LicenceType, int]
+    licence_starts: dict[LicenceType, date | None] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
 def plan_quote(
     lines: list[QuoteLine],
     current: dict[LicenceType, int],
@@ -210,66 +220,33 @@ def plan_quote(
     today: date,
     flats: dict[LicenceType, int] | None = None,
 ) -> Plan:
-    """Licences, hardware, services and CLASSOUND-FLATs; start dates as seed 000 §2 says.
-    `flats` counts the active CLASSOUND-FLATs per licence type: one flat per licence seat."""
-    flats_after = dict(flats or {})
+    """Licences, hardware, services and CLASSOUND-FLATs with their start dates. `flats`
+    counts the active CLASSOUND-FLATs per licence type: one flat per licence seat."""
+    book = _QuoteBook(current, today, totals=dict(current), flats_after=dict(flats or {}))
     if not lines:
         raise Refused("a quote needs at least one line, e.g. Premium=+3")
-    totals = dict(current)
-    licence_starts: dict[LicenceType, date | None] = {}
     planned: list[OrderLine] = []
-    notes: list[str] = []
     for line in lines:
         item = _item(catalogue, line.sku)
         line = line.model_copy(update={"sku": item.sku})  # noqa: PLW2901 - as the catalogue spells it
-        if line.quantity == 0:
-            raise Refused(f"{line.sku}: quantity 0 changes nothing; remove the line")
-        if item.kind is not ProductKind.CLASSOUND_FLAT and line.licence is not None:
-            raise Refused(f"{line.sku}: only a CLASSOUND-FLAT is linked to a licence")
-        if item.kind is not ProductKind.LICENCE and line.quantity < 0:
-            raise Refused(
-                f"{line.sku}: only licences can be reduced on a quote; "
-                "a CLASSOUND-FLAT is cancelled with its licence"
-            )
+        _refuse_misplaced(line, item)
+        licence_type: LicenceType | None
         start: date | None
-        licence_type = item.licence_type
         if item.kind is ProductKind.LICENCE:
-            assert licence_type is not None
-            if licence_type in licence_starts:
-                raise Refused(f"{line.sku} appears twice; give each licence type once")
-            totals[licence_type] = totals.get(licence_type, 0) + line.quantity
-            if totals[licence_type] < 0:
-                raise Refused(
-                    f"{line.sku}: cannot remove {-line.quantity}, "
-                    f"the PBX has only {current.get(licence_type, 0)}"
-                )
-            start = check_licence_start(line.sku, line.quantity, line.start_date, today)
-            licence_starts[licence_type] = start
+            licence_type, start = _plan_licence(line, item, book)
         elif item.kind is ProductKind.CAPEX:
-            start = None
             if line.start_date is not None and line.start_date != today:
-                notes.append(
+                book.notes.append(
                     f"{line.sku}: requested start {line.start_date} ignored; hardware (capex) "
                     "always starts on the day the order is applied"
                 )
+            licence_type, start = item.licence_type, None
         elif item.kind is ProductKind.CLASSOUND_FLAT:
-            if line.licence is None:
-                raise Refused(
-                    f"{line.sku} must name the licence it is linked to, "
-                    f"e.g. {line.sku}:Premium={line.quantity}"
-                )
-            licence_type = line.licence
-            flats_after[licence_type] = flats_after.get(licence_type, 0) + line.quantity
-            if line.start_date is not None:
-                notes.append(
-                    f"{line.sku}: requested start {line.start_date} ignored; a CLASSOUND-FLAT "
-                    f"starts with its linked {licence_type} licence"
-                )
-            start = None  # resolved below, once every licence line is known
+            licence_type, start = _plan_flat(line, book)
         else:
             if line.start_date is not None and line.start_date < today:
                 raise Refused(f"{line.sku}: start date {line.start_date} is in the past")
-            start = line.start_date
+            licence_type, start = item.licence_type, line.start_date
         planned.append(
             OrderLine(
                 sku=line.sku,
@@ -279,28 +256,82 @@ def plan_quote(
                 start_date=start,
             )
         )
-    resolved: list[OrderLine] = []
-    for pl in planned:
-        if pl.kind is ProductKind.CLASSOUND_FLAT:
-            assert pl.licence_type is not None
-            if totals.get(pl.licence_type, 0) <= 0:
-                raise Refused(
-                    f"{pl.sku}: the PBX has no {pl.licence_type} licence to link it to; "
-                    f"add {pl.licence_type} licences on the same quote"
-                )
-            seats = totals.get(pl.licence_type, 0)
-            if flats_after[pl.licence_type] > seats:
-                raise Refused(
-                    f"{pl.sku}:{pl.licence_type}: each licence carries at most one flat, and "
-                    f"{flats_after[pl.licence_type]} flats would sit on {seats} "
-                    f"{pl.licence_type} licence(s)"
-                )
-            pl = pl.model_copy(update={"start_date": licence_starts.get(pl.licence_type)})
-        resolved.append(pl)
-    return Plan(lines=resolved, notes=notes)
+    # a flat starts with its licence: known once every licence line is planned
+    resolved = [
+        _link_flat(pl, book) if pl.kind is ProductKind.CLASSOUND_FLAT else pl for pl in planned
+    ]
+    return Plan(lines=resolved, notes=book.notes)
 
 
-# --- revising a published quote (seed 000 §6) ---------------------------------------------
+def _refuse_misplaced(line: QuoteLine, item: CatalogueItem) -> None:
+    """What no line may say: a quantity of 0, a link or a reduction its product takes none of."""
+    if line.quantity == 0:
+        raise Refused(f"{line.sku}: quantity 0 changes nothing; remove the line")
+    if item.kind is not ProductKind.CLASSOUND_FLAT and line.licence is not None:
+        raise Refused(f"{line.sku}: only a CLASSOUND-FLAT is linked to a licence")
+    if item.kind is not ProductKind.LICENCE and line.quantity < 0:
+        raise Refused(
+            f"{line.sku}: only licences can be reduced on a quote; "
+            "a CLASSOUND-FLAT is cancelled with its licence"
+        )
+
+
+def _plan_licence(
+    line: QuoteLine, item: CatalogueItem, book: _QuoteBook
+) -> tuple[LicenceType, date | None]:
+    """Each licence type once; never below zero; its start checked."""
+    licence_type = item.licence_type
+    assert licence_type is not None
+    if licence_type in book.licence_starts:
+        raise Refused(f"{line.sku} appears twice; give each licence type once")
+    book.totals[licence_type] = book.totals.get(licence_type, 0) + line.quantity
+    if book.totals[licence_type] < 0:
+        raise Refused(
+            f"{line.sku}: cannot remove {-line.quantity}, "
+            f"the PBX has only {book.current.get(licence_type, 0)}"
+        )
+    start = check_licence_start(line.sku, line.quantity, line.start_date, book.today)
+    book.licence_starts[licence_type] = start
+    return licence_type, start
+
+
+def _plan_flat(line: QuoteLine, book: _QuoteBook) -> tuple[LicenceType, None]:
+    """A flat names its licence type; it starts with it (`_link_flat`)."""
+    if line.licence is None:
+        raise Refused(
+            f"{line.sku} must name the licence it is linked to, "
+            f"e.g. {line.sku}:Premium={line.quantity}"
+        )
+    licence_type = line.licence
+    book.flats_after[licence_type] = book.flats_after.get(licence_type, 0) + line.quantity
+    if line.start_date is not None:
+        book.notes.append(
+            f"{line.sku}: requested start {line.start_date} ignored; a CLASSOUND-FLAT "
+            f"starts with its linked {licence_type} licence"
+        )
+    return licence_type, None
+
+
+def _link_flat(pl: OrderLine, book: _QuoteBook) -> OrderLine:
+    """At most one flat per licence seat after the order; the flat starts with the
+    licences of its type on the same quote."""
+    assert pl.licence_type is not None
+    seats = book.totals.get(pl.licence_type, 0)
+    if seats <= 0:
+        raise Refused(
+            f"{pl.sku}: the PBX has no {pl.licence_type} licence to link it to; "
+            f"add {pl.licence_type} licences on the same quote"
+        )
+    if book.flats_after[pl.licence_type] > seats:
+        raise Refused(
+            f"{pl.sku}:{pl.licence_type}: each licence carries at most one flat, and "
+            f"{book.flats_after[pl.licence_type]} flats would sit on {seats} "
+            f"{pl.licence_type} licence(s)"
+        )
+    return pl.model_copy(update={"start_date": book.licence_starts.get(pl.licence_type)})
+
+
+# --- revising a published quote -----------------------------------------------------------
 
 
 def line_label(line: QuoteLine) -> str:

@@ -1,6 +1,6 @@
-"""Partner relationship management (SPEC §5; seed 004 "Activation de la gestion des relations
-avec les partenaires", "Création de comptes et de contacts partenaires"; seed 003, the partner
-seller's first login). Pure rules and the models that cross into Temporal history.
+"""Partner relationship management ("Activation de la gestion des relations avec les
+partenaires", "Création de comptes et de contacts partenaires", and the partner seller's
+first login). Pure rules and the models that cross into Temporal history.
 
 Nothing here carries personal data: partner users are named by their contact id, and the
 login credentials only ever appear as digests (see `token_digest`, `hash_password`)."""
@@ -196,7 +196,7 @@ class PartnerRoster(BaseModel):
 
 def lead_refusal(user_id: str, roster: PartnerRoster | None) -> str | None:
     """Only an active partner user who has logged in (set a password with the link) can
-    claim or be given leads (seed 004: « déjà activé et connecté au moins une fois »)."""
+    claim or be given leads (« déjà activé et connecté au moins une fois »)."""
     if roster is None or user_id not in roster.users:
         return f"{user_id} is not a user of any partner of this queue"
     if not roster.active:

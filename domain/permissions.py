@@ -1,4 +1,4 @@
-"""Who may do what (issue 10): one table, for every step of every process, and the pure rule
+"""Who may do what: one table, for every step of every process, and the pure rule
 that applies it to a person of the directory and the facts of one process.
 
 A permission is `<workflow type>.<step>`: the step is the update's name, `start` for starting
@@ -231,45 +231,45 @@ def decide(permission: str, actor: str, person: Person | None, facts: Facts) -> 
             f"{actor} is not in the people directory: staff are added by an admin "
             f"(`starter.py staff add`), partner users by invitation"
         )
+    if _grants(allowed, actor, person, facts):
+        return None
+    return _refusal(permission, allowed, actor, person, facts)
+
+
+def _grants(allowed: Allowed, actor: str, person: Person, facts: Facts) -> bool:
+    """Whether one of the rows allowed lets this person (known to the directory) do it."""
     if person.active_staff and (
         Who.ANY_STAFF in allowed or any(r in allowed for r in person.roles)
     ):
-        return None
-    noun = NOUN.get(permission.split(".", 1)[0], "process")
-    pu = person.partner_id is not None
-    in_partner = pu and person.partner_id in facts.partner_ids
-    partner_words = " or ".join(facts.partner_ids) or "no partner"
+        return True
+    in_partner = person.partner_id is not None and person.partner_id in facts.partner_ids
     if (
-        pu
+        in_partner
         and Who.INVITED_USER in allowed
-        and in_partner
         and person.partner_status in ("invited", "active")
     ):
-        return None
-    if pu and person.partner_status == "active":
-        if Who.PARTNER_USER in allowed and in_partner:
-            return None
-        if Who.OWN_LEAD in allowed and in_partner and facts.owner == actor:
-            return None
-    if person.signer_for and Who.SIGNER in allowed and facts.account_id in person.signer_for:
-        return None
-    # refused: the most telling reason first
+        return True
+    if in_partner and person.partner_status == "active":
+        if Who.PARTNER_USER in allowed:
+            return True
+        if Who.OWN_LEAD in allowed and facts.owner == actor:
+            return True
+    return bool(
+        person.signer_for and Who.SIGNER in allowed and facts.account_id in person.signer_for
+    )
+
+
+def _refusal(permission: str, allowed: Allowed, actor: str, person: Person, facts: Facts) -> str:
+    """Why a known person is refused: the most telling reason first."""
+    step = permission.split(".", 1)[1]
+    noun = NOUN.get(permission.split(".", 1)[0], "process")
     if person.staff_status == "deactivated":
         return f"{actor} is deactivated in the people directory"
-    partner_side = allowed & {Who.PARTNER_USER, Who.OWN_LEAD, Who.INVITED_USER}
-    if pu and partner_side:
-        if not in_partner:
-            return (
-                f"{actor} is a user of partner {person.partner_id}; this {noun} is for "
-                f"{partner_words}"
-            )
-        if person.partner_status != "active" and Who.INVITED_USER not in allowed:
-            return (
-                f"{actor} is a partner user of {person.partner_id} who is "
-                f"{person.partner_status}, not active"
-            )
-        if Who.OWN_LEAD in allowed:
-            return not_the_owner(step, facts)
+    pu = person.partner_id is not None
+    if pu and allowed & {Who.PARTNER_USER, Who.OWN_LEAD, Who.INVITED_USER}:
+        why = _partner_refusal(step, noun, allowed, actor, person, facts)
+        if why is not None:
+            return why
     if person.signer_for and Who.SIGNER in allowed:
         return (
             f"{actor} signs for {', '.join(person.signer_for)}; this {noun} is for "
@@ -284,3 +284,23 @@ def decide(permission: str, actor: str, person: Person | None, facts: Facts) -> 
         has = ", ".join(sorted(person.roles)) or "no role"
         return f"{step} takes {describe(allowed)}; {actor} has {has}"
     return f"{step} takes {describe(allowed)}; {actor} is not one"
+
+
+def _partner_refusal(
+    step: str, noun: str, allowed: Allowed, actor: str, person: Person, facts: Facts
+) -> str | None:
+    """A partner user refused a step partner users may do: another partner, not active
+    yet, or not the lead's owner. None when none of these is why."""
+    if person.partner_id not in facts.partner_ids:
+        partner_words = " or ".join(facts.partner_ids) or "no partner"
+        return (
+            f"{actor} is a user of partner {person.partner_id}; this {noun} is for {partner_words}"
+        )
+    if person.partner_status != "active" and Who.INVITED_USER not in allowed:
+        return (
+            f"{actor} is a partner user of {person.partner_id} who is "
+            f"{person.partner_status}, not active"
+        )
+    if Who.OWN_LEAD in allowed:
+        return not_the_owner(step, facts)
+    return None

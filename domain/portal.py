@@ -1,5 +1,5 @@
-"""Rules of the partner portal's login (issue 12; issue 10: "login attempts rate-limited and
-locked out after repeated failures"), without I/O. The attempts themselves are rows in
+"""Rules of the partner portal's login (login attempts are rate-limited and locked out after
+repeated failures), without I/O. The attempts themselves are rows in
 PostgreSQL (store/portal.py), so every portal process applies these rules to the same facts.
 
 - **Lockout**: 5 failed logins of one user id within 15 minutes (none succeeding in between)

@@ -1,4 +1,4 @@
-"""Inputs, outputs and states of the PSA processes (SPEC §4, seed 002): client onboarding,
+"""Inputs, outputs and states of the PSA processes: client onboarding,
 the onboarding campaign over all existing clients, and the invoicing run. Everything that
 crosses into Temporal history is one of these models. None carries the billing e-mail or
 address except the billing-information step itself (payloads are encrypted, see README
@@ -123,7 +123,7 @@ def what_client_lacks(s: OnboardingStatus) -> list[str]:
 
 
 def contract_needed(services: list[AssignedService]) -> bool:
-    """Seed 002: contracts are asked for only where services are assigned to the client."""
+    """Contracts are asked for only where services are assigned to the client."""
     return any(s.kind in RECURRING_KINDS and s.quantity > 0 for s in services)
 
 

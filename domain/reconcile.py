@@ -1,4 +1,4 @@
-"""Reconciliation (issue 10): a process's workflow that ended without closing its records —
+"""Reconciliation: a process's workflow that ended without closing its records —
 `temporal workflow terminate`, a run that timed out, a workflow that failed, or a workflow no
 longer in Temporal (deleted, or past the namespace's retention) — leaves them open in
 PostgreSQL for ever. The reconciliation job (ops/reconcile.py) closes them. Pure rules here; the

@@ -1,4 +1,4 @@
-"""Reads for people (issue 17): what the starter shows without SQL. The starter has no
+"""Reads for people: what the starter shows without SQL. The starter has no
 database access, so it asks a short read-only workflow (`workflows/records.py`) for them.
 
 - the cards of a lead queue's leads: company, country, postal code, product, arrival, so that

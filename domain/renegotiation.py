@@ -1,5 +1,8 @@
-"""Renegotiation in Dealbuilder (SPEC §3, seed 001): the rules, and the models that cross into
-Temporal history. The field values are the product's own words and stay in Norwegian.
+"""Renegotiation in Dealbuilder: the rules. The product's words, our choices where its
+routine is silent, the dates, what a reduction sets off, the checks of a request and the
+renegotiated contract; the models that cross into Temporal history are in
+domain/renegotiation_models.py. The field values are the product's own words and stay in
+Norwegian.
 
 Nothing here carries personal data: contacts travel as ids, company names and e-mail
 addresses are looked up by the store when it writes the ticket, the deal and the outbox."""
@@ -7,7 +10,6 @@ addresses are looked up by the store when it writes the ticket, the deal and the
 import calendar
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from enum import StrEnum
 from fractions import Fraction
 from typing import Literal
 
@@ -15,17 +17,47 @@ from pydantic import BaseModel, Field
 
 from domain.business_time import Family, business_today, start_of_business_day, zone
 from domain.errors import Refused
+
+# the models imported `as` themselves are re-exported: the workflow, CLI and portal import them here
+from domain.renegotiation_models import FINAL_STAGES as FINAL_STAGES
+from domain.renegotiation_models import MAX_DECLINE_REASON as MAX_DECLINE_REASON
+from domain.renegotiation_models import ROUTE_IN_WORDS as ROUTE_IN_WORDS
+from domain.renegotiation_models import Case as Case
+from domain.renegotiation_models import CaseStep as CaseStep
+from domain.renegotiation_models import (
+    Change,
+    ContactFacts,
+    ContractFacts,
+    RenegotiationFacts,
+    RenegotiationPlan,
+    RenegotiationRequest,
+    Route,
+    TicketFacts,
+)
+from domain.renegotiation_models import ClosingStep as ClosingStep
+from domain.renegotiation_models import DeadlineStep as DeadlineStep
+from domain.renegotiation_models import DealStep as DealStep
+from domain.renegotiation_models import Declination as Declination
+from domain.renegotiation_models import DeclineStep as DeclineStep
+from domain.renegotiation_models import ProcessKind as ProcessKind
+from domain.renegotiation_models import RenegotiationStatus as RenegotiationStatus
+from domain.renegotiation_models import SendingStep as SendingStep
+from domain.renegotiation_models import SignatureStep as SignatureStep
+from domain.renegotiation_models import SignerStep as SignerStep
+from domain.renegotiation_models import SigningEvidence as SigningEvidence
+from domain.renegotiation_models import Stage as Stage
+from domain.renegotiation_models import StepResult as StepResult
 from domain.steps import Actor, Cancellation, StaffStep, StepAnswer, StepKey
 
 __all__ = ["Cancellation", "StaffStep", "StepAnswer", "StepKey"]  # re-exported for callers
 
-# --- the product's words (seed 001) ---------------------------------------------------------
+# --- the product's words ---------------------------------------------------------------------
 
 TICKET_NAME = "Reforhandling - {company}"
 DEAL_NAME = "{company} - REFORHANDLING"
 PIPELINE = "Assist"
 DEAL_STAGE_OPEN = "Venter på beslutning"
-# The seed names only the first stage; these are HubSpot's Norwegian closed stages.
+# The product names only the first stage; these are HubSpot's Norwegian closed stages.
 DEAL_STAGE_WON = "Avsluttet vunnet"
 DEAL_STAGE_LOST = "Avsluttet tapt"
 DEAL_TYPE = "Tilleggslisenser / reforhandling"
@@ -36,12 +68,12 @@ CONTRACT_SENDER = "user non human"
 CONTRACT_BOOKER = "kundesenter"
 DIGITAL_ONBOARDING = "Digital oppstart"
 TICKET_STATUS_SENT = "Sendt kontrakt"
-# Ours (the seed stops at "Sendt kontrakt"): the customer declined, customer care follows up.
+# Ours (the product stops at "Sendt kontrakt"): the customer declined, customer care follows up.
 TICKET_STATUS_DECLINED = "Kontrakt avslått"
 # Where the access count lives ("antall tilganger i Avonova digital").
 ACCESS_PRODUCT = "Avonova digital"
 
-# --- our choices where the seed is silent (README "Process rules") --------------------------
+# --- our choices where the product's routine is silent (README "Process rules") -------------
 
 # Dates are the business's dates: a deal created at 00:30 in Oslo belongs to that month.
 # The zone is the renegotiation family's (domain/business_time.py: Europe/Oslo).
@@ -54,41 +86,6 @@ MAX_EXTENSION_DAYS = 30
 SMALL_CUSTOMER_BELOW = 10  # fewer licences than this, before the change: invoice service
 LARGE_REDUCTION = Fraction(20, 100)  # a reduction of this share or more goes to CSC
 SALES_CREDIT_MONTHS = 36
-
-
-class ProcessKind(StrEnum):
-    RENEGOTIATION = "renegotiation"
-
-
-class Stage(StrEnum):
-    VALIDATING = "validating"
-    REFUSED = "refused"
-    PREPARING = "preparing-contract"
-    AWAITING_SIGNATURE = "awaiting-signature"
-    AWAITING_DECISION = "awaiting-decision"  # the signing deadline passed: extend or cancel
-    APPLYING = "applying-signature"
-    SIGNED = "signed"
-    CANCELLED = "cancelled"
-    DECLINED = "declined"  # the customer declined the contract on the signing page
-
-
-FINAL_STAGES = {Stage.REFUSED, Stage.SIGNED, Stage.CANCELLED, Stage.DECLINED}
-
-
-class Route(StrEnum):
-    """Who handles a reduction (seed 001 "Rutiner ved nedjustering"); the ticket queue."""
-
-    INVOICE_SERVICE = "invoice_service"
-    CSC = "csc"
-
-
-ROUTE_IN_WORDS = {Route.INVOICE_SERVICE: "invoice service", Route.CSC: "CSC"}
-
-
-class Change(StrEnum):
-    REDUCTION = "reduction"
-    INCREASE = "increase"
-    PRICE_ONLY = "price only"
 
 
 # --- dates ----------------------------------------------------------------------------------
@@ -185,9 +182,10 @@ def percent(share: Fraction) -> str:
 
 
 def route_reduction(before: int, after: int) -> Route | None:
-    """Seed 001: under 10 licences, invoice service fixes it; from 10, invoice service while
-    the reduction is under 20 %, CSC for larger ones. "Under 10" counts the licences *before*
-    the change (the size of the agreement being reduced), and 10 itself is "10 or more"."""
+    """The product's routine: under 10 licences, invoice service fixes it; from 10, invoice
+    service while the reduction is under 20 %, CSC for larger ones. "Under 10" counts the
+    licences *before* the change (the size of the agreement being reduced), and 10 itself is
+    "10 or more"."""
     if after >= before:
         return None
     if before < SMALL_CUSTOMER_BELOW:
@@ -208,67 +206,6 @@ def credits_sales(originally_signed_on: date, signed_on: date, before: int, afte
     return after > before and signed_on < sales_credit_ends(originally_signed_on)
 
 
-# --- the request and what the store knows about it ------------------------------------------
-
-Price = Field(gt=0, max_digits=12, decimal_places=2)
-
-
-class RenegotiationRequest(BaseModel):
-    """Started from a ticket: the new licence count and price, an agreed start if any, the
-    contact with signing authority and the contract being renegotiated."""
-
-    ticket_id: int = Field(gt=0)
-    account_id: str = Field(min_length=1, max_length=64)
-    contact_id: str = Field(min_length=1, max_length=64)
-    original_contract_id: str = Field(min_length=1, max_length=80)
-    licences: int = Field(ge=1, le=100_000)
-    price: Decimal = Price  # per licence, NOK
-    agreed_start: date | None = None
-    requested_by: str = Actor
-
-
-class TicketFacts(BaseModel):
-    account_id: str | None
-    status: str
-    renegotiation: str | None = None  # the process already renegotiating from this ticket
-
-
-class ContactFacts(BaseModel):
-    """Whether the contact can be sent a contract: flags only, never the e-mail or phone."""
-
-    account_id: str | None  # None: a partner's contact, not a customer's
-    can_sign: bool
-    has_email: bool
-    has_phone: bool
-
-
-class ContractFacts(BaseModel):
-    account_id: str
-    status: str
-    licences: int
-    price: Decimal
-    signed_on: date | None
-    originally_signed_on: date | None  # the first contract of the chain it renegotiates
-    superseded_by: str | None = None
-    renegotiation: str | None = None  # the process already renegotiating it
-
-
-class RenegotiationFacts(BaseModel):
-    company_found: bool
-    partner_id: str | None = None
-    ticket: TicketFacts | None = None
-    contact: ContactFacts | None = None
-    contract: ContractFacts | None = None
-
-
-class RenegotiationPlan(BaseModel):
-    licences_before: int
-    price_before: Decimal
-    originally_signed_on: date
-    change: Change
-    route: Route | None
-
-
 def plan_renegotiation(
     request: RenegotiationRequest, facts: RenegotiationFacts, today: date
 ) -> RenegotiationPlan:
@@ -276,62 +213,12 @@ def plan_renegotiation(
     r = request
     if not facts.company_found:
         raise Refused(f"unknown company {r.account_id!r}")
-    problems: list[str] = []
-    ticket, contact, contract = facts.ticket, facts.contact, facts.contract
-    if ticket is None:
-        problems.append(f"no ticket {r.ticket_id}")
-    elif ticket.account_id not in (None, r.account_id):
-        problems.append(f"ticket {r.ticket_id} belongs to company {ticket.account_id}")
-    elif ticket.status == "closed":
-        problems.append(f"ticket {r.ticket_id} is closed; reopen it or start from an open one")
-    elif ticket.renegotiation:
-        problems.append(
-            f"ticket {r.ticket_id} is already being renegotiated in {ticket.renegotiation}"
-        )
-    if contact is None:
-        problems.append(f"no contact {r.contact_id}")
-    elif contact.account_id != r.account_id:
-        problems.append(f"contact {r.contact_id} is not a contact of company {r.account_id}")
-    else:
-        if not contact.can_sign:
-            problems.append(
-                f"contact {r.contact_id} has no signing authority (signaturrett); "
-                "choose the person who can sign for the company"
-            )
-        missing = [
-            f
-            for f, ok in (("e-mail", contact.has_email), ("mobile phone", contact.has_phone))
-            if not ok
-        ]
-        if missing:
-            problems.append(
-                f"contact {r.contact_id} has no {' and no '.join(missing)}: the "
-                "contract is sent by e-mail and SMS; add it on the contact"
-            )
-    if contract is None:
-        problems.append(f"no contract {r.original_contract_id}")
-    elif contract.account_id != r.account_id:
-        problems.append(
-            f"contract {r.original_contract_id} is not a contract of company {r.account_id}"
-        )
-    elif contract.renegotiation:
-        problems.append(
-            f"contract {r.original_contract_id} is already being renegotiated in "
-            f"{contract.renegotiation}"
-        )
-    elif contract.status != "signed" or contract.signed_on is None:
-        replaced = (
-            f" by {contract.superseded_by}; renegotiate that one" if contract.superseded_by else ""
-        )
-        problems.append(
-            f"contract {r.original_contract_id} is {contract.status}{replaced}: "
-            "only a signed contract in force can be renegotiated"
-        )
-    elif contract.licences == r.licences and contract.price == r.price:
-        problems.append(
-            f"nothing to renegotiate: contract {r.original_contract_id} already "
-            f"has {r.licences} licences at {money(contract.price)}"
-        )
+    contract = facts.contract
+    problems = [
+        *_ticket_problems(r, facts.ticket),
+        *_contact_problems(r, facts.contact),
+        *_contract_problems(r, contract),
+    ]
     if r.agreed_start is not None and r.agreed_start < today:
         problems.append(f"the agreed start date {r.agreed_start} is in the past")
     if problems:
@@ -344,6 +231,71 @@ def plan_renegotiation(
         change=change_of(contract.licences, r.licences),
         route=route_reduction(contract.licences, r.licences),
     )
+
+
+def _ticket_problems(r: RenegotiationRequest, ticket: TicketFacts | None) -> list[str]:
+    """An open ticket of the company, not renegotiating already."""
+    if ticket is None:
+        return [f"no ticket {r.ticket_id}"]
+    if ticket.account_id not in (None, r.account_id):
+        return [f"ticket {r.ticket_id} belongs to company {ticket.account_id}"]
+    if ticket.status == "closed":
+        return [f"ticket {r.ticket_id} is closed; reopen it or start from an open one"]
+    if ticket.renegotiation:
+        return [f"ticket {r.ticket_id} is already being renegotiated in {ticket.renegotiation}"]
+    return []
+
+
+def _contact_problems(r: RenegotiationRequest, contact: ContactFacts | None) -> list[str]:
+    """A contact of the company who may sign and can be reached by e-mail and SMS."""
+    if contact is None:
+        return [f"no contact {r.contact_id}"]
+    if contact.account_id != r.account_id:
+        return [f"contact {r.contact_id} is not a contact of company {r.account_id}"]
+    problems = []
+    if not contact.can_sign:
+        problems.append(
+            f"contact {r.contact_id} has no signing authority (signaturrett); "
+            "choose the person who can sign for the company"
+        )
+    missing = [
+        f
+        for f, ok in (("e-mail", contact.has_email), ("mobile phone", contact.has_phone))
+        if not ok
+    ]
+    if missing:
+        problems.append(
+            f"contact {r.contact_id} has no {' and no '.join(missing)}: the "
+            "contract is sent by e-mail and SMS; add it on the contact"
+        )
+    return problems
+
+
+def _contract_problems(r: RenegotiationRequest, contract: ContractFacts | None) -> list[str]:
+    """A signed contract of the company in force, not renegotiating already, and a change."""
+    if contract is None:
+        return [f"no contract {r.original_contract_id}"]
+    if contract.account_id != r.account_id:
+        return [f"contract {r.original_contract_id} is not a contract of company {r.account_id}"]
+    if contract.renegotiation:
+        return [
+            f"contract {r.original_contract_id} is already being renegotiated in "
+            f"{contract.renegotiation}"
+        ]
+    if contract.status != "signed" or contract.signed_on is None:
+        replaced = (
+            f" by {contract.superseded_by}; renegotiate that one" if contract.superseded_by else ""
+        )
+        return [
+            f"contract {r.original_contract_id} is {contract.status}{replaced}: "
+            "only a signed contract in force can be renegotiated"
+        ]
+    if contract.licences == r.licences and contract.price == r.price:
+        return [
+            f"nothing to renegotiate: contract {r.original_contract_id} already "
+            f"has {r.licences} licences at {money(contract.price)}"
+        ]
+    return []
 
 
 # --- the contract ---------------------------------------------------------------------------
@@ -413,147 +365,3 @@ def renegotiated_lines(
 class Extension(BaseModel):
     actor: str = Actor
     days: int = Field(default=SIGNING_DAYS, ge=1, le=MAX_EXTENSION_DAYS)
-
-
-MAX_DECLINE_REASON = 1000
-
-
-class SigningEvidence(BaseModel):
-    """What the signing page saw when the signer signed or declined (issue 12): kept in
-    contract_signing_evidence by the step that records the decision. It crosses Temporal's
-    history encrypted like every payload (codec/); the name and the network data are the
-    signer's own, given to sign."""
-
-    contact_id: str = Actor
-    typed_name: str | None = Field(default=None, max_length=200)
-    document_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
-    language: str = Field(pattern=r"^[a-z]{2}$")
-    ip: str = Field(min_length=1, max_length=64)
-    user_agent: str = Field(max_length=500)
-    decided_at: datetime
-
-
-class SignerStep(StaffStep):
-    """`contract-signed`: staff record a signature made elsewhere (no evidence), or the
-    signing page records the signer's own (actor = the signer's contact id, evidence)."""
-
-    evidence: SigningEvidence | None = None
-
-
-class Declination(BaseModel):
-    """The signer declines the contract on the signing page, with a reason."""
-
-    actor: str = Actor
-    reason: str = Field(min_length=3, max_length=MAX_DECLINE_REASON)
-    evidence: SigningEvidence
-
-
-# --- what the process reports ---------------------------------------------------------------
-
-
-class RenegotiationStatus(BaseModel):
-    process_id: str
-    kind: ProcessKind = ProcessKind.RENEGOTIATION
-    stage: Stage
-    waiting_for: str
-    since: datetime
-    revision: int = 0
-    account_id: str
-    partner_id: str | None = None
-    ticket_id: int
-    contact_id: str
-    original_contract_id: str
-    deal_id: str | None = None
-    contract_id: str | None = None
-    owner: str
-    licences_before: int | None = None
-    licences_after: int
-    price_before: Decimal | None = None
-    price_after: Decimal
-    agreed_start: date | None = None
-    change: Change | None = None
-    route: Route | None = None
-    originally_signed_on: date | None = None
-    close_date: date | None = None
-    sent_on: date | None = None
-    delivery_start: date | None = None
-    signing_deadline: date | None = None
-    reminders_sent: int = 0
-    deadlines_passed: int = 0
-    extensions: int = 0
-    signed_by: str | None = None
-    signed_on: date | None = None
-    credits_sales: bool | None = None
-    cancelled_reason: str | None = None
-    declined_reason: str | None = None
-    declined_on: date | None = None
-    notes: list[str] = []
-    records: list[str] = []
-
-    @property
-    def finished(self) -> bool:
-        return self.stage in FINAL_STAGES
-
-
-# --- activity inputs and outputs ------------------------------------------------------------
-
-
-class Case(BaseModel):
-    """The ids and numbers every write of one renegotiation needs."""
-
-    ticket_id: int
-    account_id: str
-    contact_id: str
-    original_contract_id: str
-    deal_id: str
-    contract_id: str
-    owner: str
-    licences_before: int
-    licences_after: int
-    price_before: Decimal
-    price_after: Decimal
-    originally_signed_on: date
-
-
-class CaseStep(BaseModel):
-    """One write of a renegotiation on the (Oslo) day `today`."""
-
-    key: StepKey
-    case: Case
-    today: date
-
-
-class DealStep(CaseStep):
-    close_date: date
-    delivery_start: date
-
-
-class SendingStep(CaseStep):
-    deadline: date
-    delivery_start: date
-
-
-class DeadlineStep(CaseStep):
-    deadline: date
-    number: int = 0  # which reminder, or which extension
-
-
-class ClosingStep(CaseStep):
-    reason: str
-
-
-class SignatureStep(CaseStep):
-    delivery_start: date
-    route: Route | None = None
-    csc_ticket_id: int | None = None
-    evidence: SigningEvidence | None = None  # on record-signature, when signed on the page
-
-
-class DeclineStep(CaseStep):
-    reason: str
-    evidence: SigningEvidence
-
-
-class StepResult(BaseModel):
-    records: list[str] = []
-    ticket_id: int | None = None

@@ -1,4 +1,4 @@
-"""Service-desk tickets, their time entries and sales items of PSA clients (seed 002):
+"""Service-desk tickets, their time entries and sales items of PSA clients:
 tickets are created, answered, resolved and closed whether or not the client has billing
 information; their time can be approved, and sales items made for or moved to a client,
 only once it has. The store enforces those gates (migration 004); this module holds the

@@ -1,4 +1,4 @@
-"""Rules of the customer signing page (issue 12, seed 001), without I/O: what a signing link
+"""Rules of the customer signing page, without I/O: what a signing link
 may still do, whose name signs, the form's CSRF field bound to the link, the hash of the
 document shown, the language."""
 
@@ -11,7 +11,7 @@ from enum import StrEnum
 
 from domain.renegotiation import signing_closes_at
 
-# The page speaks the seed's language (Norwegian: Avonova's customers) and English.
+# The page speaks the product's language (Norwegian: Avonova's customers) and English.
 LANGUAGES = ("nb", "en")
 SEED_LANGUAGE = "nb"
 LOCALES = {"nb": "nb_NO", "en": "en_GB"}
@@ -88,7 +88,7 @@ def name_matches(typed: str, signer_name: str) -> bool:
 
 def language_for_signer(chosen: str | None, preferred: str | None) -> str:
     """The language the signer chose on the page, else the contact's own when the page has
-    it; a contact who reads another language gets English; none known: the seed's."""
+    it; a contact who reads another language gets English; none known: the product's."""
     if chosen in LANGUAGES:
         return chosen
     if preferred in LANGUAGES:

@@ -1,4 +1,4 @@
-"""The relay: delivers the outbox (issue 11). E-mail over SMTP (aiosmtplib; STARTTLS,
+"""The relay: delivers the outbox. E-mail over SMTP (aiosmtplib; STARTTLS,
 implicit TLS and authentication configurable), SMS through one HTTP gateway (URL + token;
 only the recipient and the body go there).
 
@@ -13,23 +13,13 @@ import contextlib
 import os
 import socket
 import time
-from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import aiosmtplib
 import structlog
-from jinja2 import (
-    Environment,
-    FileSystemLoader,
-    StrictUndefined,
-    TemplateError,
-    TemplateNotFound,
-    select_autoescape,
-)
 
 from domain.notifications import (
     GIVEN_UP,
@@ -40,130 +30,15 @@ from domain.notifications import (
     message_id,
     needs_signing_authority,
 )
+from relay.messages import DeliveryFailed, Message, Templates, Undeliverable
+from relay.settings import Settings
 from store import outbox
 from telemetry.metrics import NotificationMetrics
 
 log = structlog.get_logger("partnerflow.relay")
 
-TEMPLATES = Path(__file__).parent / "templates"
 WAKE_CHANNEL = "partnerflow_outbox"
 SMTP_IDLE = 30.0  # seconds a kept-open SMTP connection may idle before it is renewed
-
-
-class Undeliverable(Exception):
-    """Nothing to send it to, or nothing to send: given up at once, with this reason."""
-
-
-class DeliveryFailed(Exception):
-    """The provider refused or could not be reached: the provider's answer; tried again."""
-
-
-def _team_addresses(text: str) -> dict[str, str]:
-    """PARTNERFLOW_TEAM_ADDRESSES: `role=address,role=address`."""
-    pairs = (item.split("=", 1) for item in text.split(",") if "=" in item)
-    return {k.strip(): v.strip() for k, v in pairs}
-
-
-DEFAULT_TEAMS = {
-    "customer_care": "kundesenter@partnerflow.example",
-    "carrier-porting": "porting@partnerflow.example",
-    "ops": "ops@partnerflow.example",
-}
-
-
-@dataclass
-class Settings:
-    smtp_host: str | None = None
-    smtp_port: int = 25
-    smtp_starttls: bool | None = None  # None: if the server offers it; True: required
-    smtp_tls: bool = False  # implicit TLS (port 465)
-    smtp_user: str | None = None
-    smtp_password: str | None = None
-    sender: str = "partnerflow <noreply@partnerflow.example>"
-    sms_url: str | None = None
-    sms_token: str | None = None
-    team_addresses: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_TEAMS))
-    message_domain: str = "partnerflow.example"
-    max_attempts: int = 8
-    backoff_base: float = 30.0  # seconds: 30 s, 1 min, 2 min … at most backoff_cap
-    backoff_cap: float = 3600.0
-    poll_seconds: float = 5.0  # a new row wakes the relay at once; this catches retries
-    timeout: float = 30.0
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self.smtp_host or self.sms_url)
-
-    @classmethod
-    def from_environment(cls, env: dict[str, str] | None = None) -> "Settings":
-        env = os.environ if env is None else env
-        starttls = env.get("PARTNERFLOW_SMTP_STARTTLS", "auto").strip().lower()
-        teams = dict(DEFAULT_TEAMS)
-        teams.update(_team_addresses(env.get("PARTNERFLOW_TEAM_ADDRESSES", "")))
-        return cls(
-            smtp_host=env.get("PARTNERFLOW_SMTP_HOST") or None,
-            smtp_port=int(env.get("PARTNERFLOW_SMTP_PORT", "25")),
-            smtp_starttls={"auto": None, "on": True, "required": True, "off": False}[starttls],
-            smtp_tls=env.get("PARTNERFLOW_SMTP_TLS", "") == "1",
-            smtp_user=env.get("PARTNERFLOW_SMTP_USER") or None,
-            smtp_password=env.get("PARTNERFLOW_SMTP_PASSWORD") or None,
-            sender=env.get("PARTNERFLOW_MAIL_FROM", cls.sender),
-            sms_url=env.get("PARTNERFLOW_SMS_URL") or None,
-            sms_token=env.get("PARTNERFLOW_SMS_TOKEN") or None,
-            team_addresses=teams,
-            message_domain=env.get("PARTNERFLOW_MESSAGE_DOMAIN", cls.message_domain),
-            max_attempts=int(env.get("PARTNERFLOW_RELAY_MAX_ATTEMPTS", "8")),
-            backoff_base=float(env.get("PARTNERFLOW_RELAY_BACKOFF", "30")),
-            poll_seconds=float(env.get("PARTNERFLOW_RELAY_POLL", "5")),
-        )
-
-
-@dataclass
-class Message:
-    channel: str
-    address: str
-    language: str
-    subject: str
-    text: str
-    html: str | None
-    message_id: str
-
-
-class Templates:
-    """relay/templates/<language>/<kind>.j2: blocks `subject` and `text`; the HTML part comes
-    from _layout.j2 (or the template's own `html` block). Autoescaped HTML, plain text as is."""
-
-    def __init__(self, folder: Path = TEMPLATES) -> None:
-        loader = FileSystemLoader(folder)
-        self.html_env = Environment(
-            loader=loader, undefined=StrictUndefined, autoescape=select_autoescape(default=True)
-        )
-        self.text_env = Environment(loader=loader, undefined=StrictUndefined, autoescape=False)
-        self.languages = {p.name for p in folder.iterdir() if p.is_dir()}
-        self.folder, self._available = folder, {}
-
-    def available(self, kind: str) -> set[str]:
-        if kind not in self._available:
-            self._available[kind] = {
-                lang for lang in self.languages if (self.folder / lang / f"{kind}.j2").exists()
-            }
-        return self._available[kind]
-
-    def render(self, kind: str, language: str, context: dict) -> tuple[str, str, str]:
-        name = f"{language}/{kind}.j2"
-        try:
-            text_t = self.text_env.get_template(name)
-            html_t = self.html_env.get_template(name)
-        except TemplateNotFound:
-            raise Undeliverable(f"no template for {kind!r} in {language!r}") from None
-        try:
-            text_ctx = text_t.new_context(context)
-            subject = " ".join("".join(text_t.blocks["subject"](text_ctx)).split())
-            text = "".join(text_t.blocks["text"](text_ctx)).strip() + "\n"
-            html = html_t.render(context).strip() + "\n"
-        except TemplateError as e:  # a payload without what the template needs
-            raise Undeliverable(f"template {name}: {e}") from None
-        return subject, text, html
 
 
 class Relay:

@@ -64,8 +64,9 @@ class MailCatcher:
         msg = email.message_from_bytes(envelope.content, policy=email.policy.compat32)
         plain = next((p for p in msg.walk() if p.get_content_type() == "text/plain"), None)
         text = ""
-        if plain is not None:
-            text = plain.get_payload(decode=True).decode(plain.get_content_charset() or "utf-8")
+        body = plain.get_payload(decode=True) if plain is not None else None
+        if plain is not None and isinstance(body, bytes):  # decoded: a single part is bytes
+            text = body.decode(plain.get_content_charset() or "utf-8")
         caught = Caught(
             message_id=str(msg["Message-ID"]),
             to=",".join(envelope.rcpt_tos),
@@ -105,18 +106,17 @@ class SmsSink:
     mail: MailCatcher | None = None
     status: int = 202
     messages: list[dict] = field(default_factory=list)
-    runner: Any = None
+    runner: web.AppRunner | None = None
     port: int = 0
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> "SmsSink":
         app = web.Application()
         app.router.add_post("/sms", self._sms)
         app.router.add_get("/", self._page)
-        self.runner = web.AppRunner(app)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, host, port)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]
+        self.runner = runner = web.AppRunner(app)
+        await runner.setup()
+        await web.TCPSite(runner, host, port).start()
+        self.port = runner.addresses[0][1]
         return self
 
     @property
@@ -124,7 +124,8 @@ class SmsSink:
         return f"http://127.0.0.1:{self.port}/sms"
 
     async def stop(self) -> None:
-        await self.runner.cleanup()
+        if self.runner is not None:
+            await self.runner.cleanup()
 
     async def _sms(self, request: web.Request) -> web.Response:
         if self.token and request.headers.get("Authorization") != f"Bearer {self.token}":

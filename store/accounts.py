@@ -1,4 +1,4 @@
-"""Reads and writes of customer accounts (seed 000 §3, §4). Each write runs inside
+"""Reads and writes of customer accounts. Each write runs inside
 `steps.once`: its audit row names the fields changed or the records created, never a value."""
 
 from typing import Any

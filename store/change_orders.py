@@ -4,11 +4,12 @@ from datetime import date
 from typing import Any
 
 from domain.account import MandatoryFields
-from domain.catalogue import LicenceType, ProductKind
-from domain.change_order import OrderDraft, PbxSnapshot, QuoteDraft
+from domain.catalogue import ProductKind
+from domain.change_order import OrderDraft, PbxSnapshot
 from domain.errors import Refused
 from domain.licence import FlatSeat, reduction_cascade
 from domain.order_lines import CatalogueItem, OrderLine, replan_fast_change
+from store.pbx import flat_totals, licence_totals, refuse_missing_pbx
 from store.steps import notify, open_ticket
 
 Conn = Any  # an asyncpg connection; not imported so that this module stays I/O-library free
@@ -24,19 +25,9 @@ async def pbx_snapshot(conn: Conn, account_id: str, pbx_id: str, skus: list[str]
         account_id,
     )
     if row is None:
-        if await conn.fetchval("SELECT 1 FROM accounts WHERE id = $1", account_id) is None:
-            raise Refused(f"unknown account {account_id!r}")
-        raise Refused(f"account {account_id} has no PBX {pbx_id!r}")
+        await refuse_missing_pbx(conn, account_id, pbx_id)
     licences = await licence_totals(conn, pbx_id)
-    flats = {
-        LicenceType(r["licence_type"]): r["n"]
-        for r in await conn.fetch(
-            "SELECT f.licence_type, count(*)::int AS n FROM pbx_products f"
-            " JOIN catalogue c ON c.sku = f.sku AND c.kind = 'classound_flat'"
-            " WHERE f.pbx_id = $1 AND f.status = 'active' GROUP BY f.licence_type",
-            pbx_id,
-        )
-    }
+    flats = await flat_totals(conn, pbx_id)
     # The SKUs asked for, in any case ("premium" is Premium); with one unknown, the whole
     # catalogue, so that the refusal can name the closest products.
     rows = await conn.fetch(
@@ -68,85 +59,6 @@ async def mandatory_fields(conn: Conn, account_id: str) -> MandatoryFields:
         account_id,
     )
     return MandatoryFields(**dict(row))
-
-
-async def save_quote(conn: Conn, q: QuoteDraft) -> dict:
-    if q.primary:
-        await _clear_primary(conn, q.pbx_id)
-    if q.revises:
-        await conn.execute(
-            "UPDATE quotes SET status = 'superseded' WHERE id = $1 AND status <> 'rejected'",
-            q.revises,
-        )
-    await conn.execute(
-        "INSERT INTO quotes (id, process_id, account_id, pbx_id, version, revises, is_primary,"
-        " notes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        q.quote_id,
-        q.key.process_id,
-        q.account_id,
-        q.pbx_id,
-        q.version,
-        q.revises,
-        q.primary,
-        q.notes,
-    )
-    await conn.executemany(
-        "INSERT INTO quote_lines (quote_id, line_no, sku, quantity, licence_type, start_date)"
-        " VALUES ($1, $2, $3, $4, $5, $6)",
-        [
-            (q.quote_id, n, ln.sku, ln.quantity, ln.licence, ln.start_date)
-            for n, ln in enumerate(q.lines, 1)
-        ],
-    )
-    return {"quote": q.quote_id, "version": q.version, "primary": q.primary, "lines": len(q.lines)}
-
-
-async def _clear_primary(conn: Conn, pbx_id: str) -> None:
-    await conn.execute(
-        "UPDATE quotes SET is_primary = false WHERE pbx_id = $1 AND is_primary", pbx_id
-    )
-
-
-async def mark_primary(conn: Conn, quote_id: str, pbx_id: str) -> dict:
-    previous = await conn.fetchval(
-        "SELECT id FROM quotes WHERE pbx_id = $1 AND is_primary AND id <> $2", pbx_id, quote_id
-    )
-    await _clear_primary(conn, pbx_id)
-    await conn.execute("UPDATE quotes SET is_primary = true WHERE id = $1", quote_id)
-    return {"quote": quote_id, "primary": True, "no_longer_primary": previous}
-
-
-async def publish(conn: Conn, quote_id: str) -> dict:
-    primary = await conn.fetchrow(
-        "SELECT q.id FROM quotes q JOIN quotes mine ON mine.pbx_id = q.pbx_id"
-        " WHERE mine.id = $1 AND q.is_primary",
-        quote_id,
-    )
-    if primary is None or primary["id"] != quote_id:
-        other = f" ({primary['id']} is)" if primary else ""
-        raise Refused(
-            f"quote {quote_id} is no longer the primary quote of its project{other}; "
-            "mark it primary again before publishing"
-        )
-    await conn.execute(
-        "UPDATE quotes SET published_at = now(), status = 'published' WHERE id = $1", quote_id
-    )
-    return {"quote": quote_id, "published": True}
-
-
-async def reject_quote(conn: Conn, quote_id: str, reason: str) -> dict:
-    await conn.execute(
-        "UPDATE quotes SET status = 'rejected', rejection_reason = $2 WHERE id = $1",
-        quote_id,
-        reason,
-    )
-    return {"quote": quote_id, "status": "rejected", "reason": reason}
-
-
-async def accept_quote(conn: Conn, quote_id: str) -> None:
-    await conn.execute(
-        "UPDATE quotes SET status = 'accepted', rejection_reason = NULL WHERE id = $1", quote_id
-    )
 
 
 async def create_order(conn: Conn, process_id: str, step: str, o: OrderDraft) -> dict:
@@ -186,17 +98,6 @@ async def _insert_lines(conn: Conn, order_id: str, lines: list[OrderLine]) -> No
             for n, ln in enumerate(lines, 1)
         ],
     )
-
-
-async def licence_totals(conn: Conn, pbx_id: str) -> dict[LicenceType, int]:
-    return {
-        LicenceType(r["licence_type"]): r["quantity"]
-        for r in await conn.fetch(
-            "SELECT licence_type, sum(quantity)::int AS quantity FROM licences"
-            " WHERE pbx_id = $1 GROUP BY licence_type HAVING sum(quantity) > 0",
-            pbx_id,
-        )
-    }
 
 
 async def remind_partner(
@@ -338,7 +239,7 @@ async def apply_order(
     )
     ticket_id = None
     if dids:
-        # DIDs are never cancelled with their flat: customer care does it (seed 000 §5).
+        # DIDs are never cancelled with their flat: customer care does it, by hand.
         ticket_id = await open_ticket(
             conn,
             process_id=process_id,

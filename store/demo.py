@@ -157,7 +157,7 @@ async def _change_orders(conn: Any) -> None:
 
 
 async def _renegotiation(conn: Any) -> None:
-    """Dealbuilder (seed 001): a Norwegian customer with a signed Avonova Assist contract
+    """Dealbuilder: a Norwegian customer with a signed Avonova Assist contract
     (25 licences), a contact who can sign, and the ticket the customer wrote."""
     await conn.execute(
         "INSERT INTO partners (id, name, email) VALUES"
@@ -202,7 +202,7 @@ async def _renegotiation(conn: Any) -> None:
     )
 
 
-# Sellers of the partners (seeds 003, 004): `invite-partner-user` makes them partner users.
+# Sellers of the partners: `invite-partner-user` makes them partner users.
 PARTNER_CONTACTS = [
     ("C-NORD-1", "P-NORDTEL", "Anna Holm", "anna.holm@nordtel.example", "+49 40 5550101"),
     ("C-NORD-2", "P-NORDTEL", "Bo Jensen", "bo.jensen@nordtel.example", "+49 40 5550102"),
@@ -217,7 +217,7 @@ async def _partner_users(conn: Any) -> None:
     )
 
 
-# PSA (seed 002): monthly list prices per SKU and currency, the default prices of contract parts
+# PSA: monthly list prices per SKU and currency, the default prices of contract parts
 LIST_PRICES = [
     ("Basic", "EUR", "9.90"),
     ("Essential", "EUR", "14.90"),
@@ -262,7 +262,7 @@ async def _psa(conn: Any) -> None:
     )
 
 
-# The people directory (issue 10): a few staff of each role. `ops-anna` leads operations and
+# The people directory: a few staff of each role. `ops-anna` leads operations and
 # holds the ops roles (the README's walk-through acts as her: PARTNERFLOW_ACTOR=ops-anna);
 # `admin-ida` is the first admin, who manages staff (`starter.py staff ...`).
 STAFF = [

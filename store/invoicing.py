@@ -1,4 +1,4 @@
-"""Reads and writes of the invoicing run (SPEC §4, seed 002): the invoice-numbering
+"""Reads and writes of the invoicing run: the invoice-numbering
 settings staff review, and issuing invoices.
 
 Numbers are allocated in the database: the partner's counter row is locked FOR UPDATE in

@@ -1,7 +1,7 @@
 """The outbox's delivery records (migration 009): claiming a due row for one relay, resolving
 its recipient from the records, stamping the outcome, listing and resending for staff.
 
-One-time links at rest (issue 10): `notifications.secret` holds the link sealed with the
+One-time links at rest: `notifications.secret` holds the link sealed with the
 payload key ring (AES-256-GCM, the row id as associated data, so a sealed value copied to
 another row does not open), `sealed:v1:<key id>:<base64 nonce+ciphertext>`. Only the relay
 opens it, to put it in the message; then it is blanked, and its SHA-256 stays for lookup.

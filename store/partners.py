@@ -68,7 +68,7 @@ async def account_status(conn: Conn, partner_id: str) -> dict | None:
 async def open_account(
     conn: Conn, process_id: str, actor: str, partner_id: str, channel_manager: str, name: str | None
 ) -> dict:
-    """Seed 004: the partner is an account record first, then "enabled as partner"."""
+    """The partner is an account record first, then "enabled as partner"."""
     await require_management(conn)
     await people.require_channel_managers(conn, [channel_manager])
     if await conn.fetchval("SELECT 1 FROM partners WHERE id = $1", partner_id) is None:

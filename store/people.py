@@ -1,4 +1,4 @@
-"""The people directory (issue 10): staff users and their roles, partner users (partner_users),
+"""The people directory: staff users and their roles, partner users (partner_users),
 customer signers (contacts with signing authority); the security log of refused steps; and the
 permission check both the workflow (activities/people.py) and the store (store/steps.py once())
 make."""

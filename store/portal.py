@@ -231,8 +231,8 @@ async def _current_documents(conn: Conn, process_ids: list[str]) -> dict[str, li
 
 
 async def change_orders_awaiting_documents(conn: Conn, partner_id: str) -> list[dict]:
-    """The partner's open change orders whose current quote has CLASSOUND-FLAT lines (seed
-    000 §5.1: booked only with the LOA and the last invoice), until the order is confirmed."""
+    """The partner's open change orders whose current quote has CLASSOUND-FLAT lines (booked
+    only with the LOA and the last invoice), until the order is confirmed."""
     rows = await conn.fetch(
         "SELECT DISTINCT ON (q.process_id) q.process_id, q.id AS quote_id, q.account_id,"
         " q.pbx_id, q.status, q.created_at, a.name AS account_name"

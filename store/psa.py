@@ -1,8 +1,9 @@
-"""Reads and writes of PSA client onboarding and the onboarding campaign (SPEC §4). Each
+"""Reads and writes of PSA client onboarding and the onboarding campaign. Each
 write runs inside `steps.once`. The rules that hold at all times are in migration 004;
 when one refuses a write (SQLSTATE PF403), `gates_refuse` turns it into a `Refused` with
 the database's own message."""
 
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Any
@@ -27,7 +28,7 @@ GATE = "PF403"  # the SQLSTATE of every refusal by a rule of migration 004
 
 
 @asynccontextmanager
-async def gates_refuse():
+async def gates_refuse() -> AsyncIterator[None]:
     """A write refused by a database rule is a business refusal, not a fault to retry."""
     try:
         yield
@@ -151,7 +152,7 @@ async def draft_contract(
     conn: Conn, process_id: str, contract_id: str, account_id: str, terms: ContractTerms
 ) -> dict:
     """The contract with its parts defaulted from the services already assigned to the
-    client, at list price in the client's currency (seed 002, step 3.4)."""
+    client, at list price in the client's currency."""
     currency = await conn.fetchval(
         "SELECT currency FROM psa_billing_information WHERE account_id = $1", account_id
     )
@@ -257,7 +258,7 @@ async def cancel_contract(conn: Conn, contract_id: str | None, reason: str) -> d
 # --- the campaign ---------------------------------------------------------------------------
 
 # A client lacks onboarding without billing information, or without an active contract
-# while services are assigned to it (seed 002: contracts only for such clients).
+# while services are assigned to it (contracts are only for such clients).
 LACKS_ONBOARDING = """
     ($1::text IS NULL OR a.partner_id = $1) AND (
         NOT EXISTS (SELECT 1 FROM psa_billing_information b WHERE b.account_id = a.id)

@@ -31,7 +31,7 @@ async def once(
     permission: str = "",
     facts: Facts | None = None,
 ) -> dict:
-    """`permission`: what the actor needs for this write (issue 10); checked against the
+    """`permission`: what the actor needs for this write; checked against the
     directory inside the step's transaction, so a step that bypassed the workflow's check
     still writes nothing. A refusal is recorded in the security log, outside the rolled-back
     transaction, and raised."""

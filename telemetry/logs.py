@@ -5,6 +5,7 @@ import logging
 import sys
 
 import structlog
+from structlog.typing import EventDict, Processor, WrappedLogger
 from temporalio import activity, workflow
 from temporalio.exceptions import ApplicationError
 
@@ -21,7 +22,7 @@ class BusinessRefusals(logging.Filter):
         return not (isinstance(error, ApplicationError) and error.type == REFUSED)
 
 
-def _temporal_context(_, __, event: dict) -> dict:
+def _temporal_context(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
     """workflow.logger and activity.logger put their context in an `extra` dict: lift the
     ids ops search by to the top of the line."""
     for key in ("temporal_workflow", "temporal_activity"):
@@ -36,7 +37,7 @@ def _temporal_context(_, __, event: dict) -> dict:
 
 
 def configure(level: str = "INFO") -> None:
-    shared = [
+    shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.ExtraAdder(),
         _temporal_context,

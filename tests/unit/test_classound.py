@@ -164,7 +164,7 @@ def test_parse_flats_refuses(texts, message):
         parse_flats(texts)
 
 
-# --- billing (seed 000 §5) ------------------------------------------------------------------
+# --- billing --------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("licence", [E, P, BU])

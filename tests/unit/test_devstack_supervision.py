@@ -8,15 +8,15 @@ import sys
 
 import pytest
 
-from devstack import (
+from devstack.banner import without_password
+from devstack.ports import ports_from
+from devstack.supervision import (
     Child,
     RestartPolicy,
     Watched,
     after_exit,
     exit_words,
-    ports_from,
     supervise,
-    without_password,
 )
 
 POLICY = RestartPolicy(first_delay=1, factor=2, max_delay=30, healthy_after=60)

@@ -1,5 +1,5 @@
 """A fast change order sets totals; applying it plans the change again against the PBX as it
-is then (domain/order_lines.py `replan_fast_change`, issue 16 item 1)."""
+is then (domain/order_lines.py `replan_fast_change`)."""
 
 from datetime import date, timedelta
 

@@ -142,13 +142,13 @@ def test_the_seeds_words():
     _, text, _ = t.render(
         "order_awaiting_confirmation", "de", {**ctx, **SAMPLES["order_awaiting_confirmation"]}
     )
-    assert "Bestellung bestätigen" in text  # seed 000 §1
+    assert "Bestellung bestätigen" in text  # the partner's own word for confirming
     subject, _, _ = t.render(
         "contract_for_signing_email",
         "nb",
         {**ctx, "link": "L", **SAMPLES["contract_for_signing_email"]},
     )
-    assert "Reforhandling av avtale om Avonova Assist" in subject  # seed 001
+    assert "Reforhandling av avtale om Avonova Assist" in subject  # the product's own name
 
 
 def test_html_is_escaped_and_a_missing_field_is_undeliverable():

@@ -1,5 +1,5 @@
-"""A revised quote is a duplicate of the original with changes (seed 000 §6; issue 16 item
-15): every line is kept unless changed or removed, and the differences are listed."""
+"""A revised quote is a duplicate of the original with changes: every line is kept unless
+changed or removed, and the differences are listed."""
 
 import pytest
 

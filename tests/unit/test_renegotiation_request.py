@@ -1,4 +1,4 @@
-"""What makes a renegotiation request refusable before anything is written (seed 001)."""
+"""What makes a renegotiation request refusable before anything is written."""
 
 from datetime import date
 from decimal import Decimal

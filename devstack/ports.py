@@ -1,0 +1,64 @@
+"""The local stack's ports: each from its setting, 0 for any free port; all on loopback."""
+
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+LOOPBACK = "127.0.0.1"
+
+
+def free_port() -> int:
+    """A port nothing listens on now (the OS picks it); used for settings given as 0."""
+    with socket.socket() as s:
+        s.bind((LOOPBACK, 0))
+        return s.getsockname()[1]
+
+
+@dataclass(frozen=True)
+class Ports:
+    temporal: int
+    ui: int
+    temporal_http: int
+    temporal_metrics: int
+    codec: int
+    metrics: int
+    health: int
+    smtp: int
+    messages: int
+    portal: int
+
+
+PORT_SETTINGS = {  # field: (variable, default); 0 means "any free port"
+    "temporal": ("PARTNERFLOW_TEMPORAL_PORT", 7233),
+    "ui": ("PARTNERFLOW_UI_PORT", 8233),
+    "temporal_http": ("PARTNERFLOW_TEMPORAL_HTTP_PORT", 0),
+    "temporal_metrics": ("PARTNERFLOW_TEMPORAL_METRICS_PORT", 0),
+    "codec": ("PARTNERFLOW_CODEC_PORT", 8234),
+    "metrics": ("PARTNERFLOW_METRICS_PORT", 9464),
+    "health": ("PARTNERFLOW_HEALTH_PORT", 8081),
+    # the local mail catcher (SMTP) and the page + SMS sink (HTTP) of relay/sinks.py
+    "smtp": ("PARTNERFLOW_SMTP_CATCHER_PORT", 1025),
+    "messages": ("PARTNERFLOW_MESSAGES_PORT", 8025),
+    # the partner portal (and the customers' signing page): the only page outsiders open
+    "portal": ("PARTNERFLOW_PORTAL_PORT", 8040),
+}
+
+
+def ports_from(environ: Mapping[str, str]) -> Ports:
+    chosen = {}
+    for name, (variable, default) in PORT_SETTINGS.items():
+        text = environ.get(variable, str(default))
+        try:
+            port = int(text)
+        except ValueError:
+            raise SystemExit(
+                f"{variable}={text!r}: give a port number (0: any free port)"
+            ) from None
+        if not 0 <= port <= 65535:
+            raise SystemExit(f"{variable}={port}: a port is 0 to 65535 (0: any free port)")
+        chosen[name] = port or free_port()
+    return Ports(**chosen)
+
+
+def portal_url(ports: Ports) -> str:
+    return f"http://localhost:{ports.portal}"
