@@ -231,7 +231,7 @@ async def lead_claims(
     """`samples` claims, one at a time, each by its own LeadStep process as the starter sends
     it, then `load_steps` x 2 under load (see under_load); latency to the answer and to the
     claims row."""
-    from cli.leads import run_lead_step
+    from client.processes import run_lead_step
     from domain.leads import LeadStepRequest, RouterRequest, lead_step_process_id, queue_process_id
     from tests.records_partners import enable_partner_management, new_partner
     from workflows.lead_queue_router import LeadQueueRouter

@@ -46,7 +46,8 @@ from bench.common import (  # noqa: E402
     say,
     start_dev_server,
 )
-from cli.leads import deliver, run_lead_step  # noqa: E402
+from cli.leads import deliver  # noqa: E402
+from client.processes import run_lead_step  # noqa: E402
 from domain.leads import (  # noqa: E402
     IMPORT_BATCH,
     LeadBatch,

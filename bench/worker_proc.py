@@ -48,7 +48,9 @@ async def main_async() -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     try:
-        async with worker.build_worker(client, pool, task_queue=config.TASK_QUEUE, tuning=tuning):
+        async with worker.build_worker(
+            client, pool, task_queue=config.Settings.from_environment().task_queue, tuning=tuning
+        ):
             print(f"ready {os.getpid()}", flush=True)
             await stop.wait()
     finally:

@@ -9,15 +9,12 @@ from pathlib import Path
 
 from temporalio.client import (
     Client,
-    WithStartWorkflowOperation,
     WorkflowExecutionStatus,
     WorkflowUpdateFailedError,
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-import config
 from cli import records
 from cli.common import (
     CODE,
@@ -49,13 +46,13 @@ from cli.lead_imports import (
     import_file,
     same_person_twice,
 )
+from client.processes import run_lead_step
 from domain.leads import (
     MAX_WORK_WITHIN_MINUTES,
     OPPORTUNITY_STAGES,
     LeadKind,
     LeadRow,
     LeadStepRequest,
-    LeadStepStatus,
     QueuePartners,
     RouterRequest,
     RouterState,
@@ -66,7 +63,6 @@ from domain.leads import (
 from domain.leads.files import FIELDS
 from domain.steps import StepAnswer
 from workflows.lead_queue_router import LeadQueueRouter
-from workflows.lead_step import LeadStep
 
 # The earlier design's workflow type (every lead in its state): its open queues are moved
 # over to LeadQueueRouter by `move-lead-queues`.
@@ -95,36 +91,6 @@ async def send_to_queue(args, update, step) -> int:
         raise rpc_failure(e, args.process_id) from None
     emit(args, True, answer.message, answer, label="")
     return OK
-
-
-async def run_lead_step(
-    client, request: LeadStepRequest, process_id: str, task_queue: str = config.TASK_QUEUE
-) -> StepAnswer:
-    """A step on leads as its own short process (update-with-start of its `answer`): steps
-    on different leads never wait for each other. The same process id (the same
-    --request-id) is the same step: answered by the process, never done twice. A refusal
-    raises WorkflowUpdateFailedError, as a step on a queue does."""
-    op = WithStartWorkflowOperation(
-        LeadStep.run,
-        request,
-        id=process_id,
-        task_queue=task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-        static_summary=f"{request.kind} {request.lead_id or request.opportunity_id or ''} "
-        f"in lead queue {request.queue_id}",
-    )
-    try:
-        return await client.execute_update_with_start_workflow(
-            LeadStep.answer, start_workflow_operation=op
-        )
-    except WorkflowAlreadyStartedError:  # the same step, already ended: its outcome
-        done: LeadStepStatus = await client.get_workflow_handle_for(
-            LeadStep.run, process_id
-        ).result()
-        if done.stage == "refused":
-            raise Failure(REFUSED, done.message) from None
-        return StepAnswer(message=done.message, stage=done.stage, notes=done.notes)
 
 
 async def lead_step(args, **fields) -> int:
@@ -349,7 +315,7 @@ async def cmd_move_lead_queues(args) -> int:
     lines = []
     for queue_id in queue_ids:
         try:
-            lines.append(await move_queue(client, queue_id, args.actor, config.TASK_QUEUE))
+            lines.append(await move_queue(client, queue_id, args.actor, settings().task_queue))
         except RPCError as e:
             raise rpc_failure(e, queue_process_id(queue_id)) from None
     emit(args, True, "\n".join(lines), {"moved": queue_ids}, label="")

@@ -12,7 +12,7 @@ import pytest
 from temporalio.client import WorkflowUpdateFailedError
 
 from cli.common import Failure
-from cli.leads import run_lead_step
+from client.processes import run_lead_step
 from codec import parse_key_ring
 from domain.leads import LeadBatch, LeadStepRequest, lead_step_process_id, queue_process_id
 from store.leads import save_batch

@@ -10,7 +10,7 @@ import sys
 import tempfile
 import uuid
 
-from cli.leads import run_lead_step
+from client.processes import run_lead_step
 from domain.leads import (
     LeadBatch,
     LeadsReturned,

@@ -11,7 +11,8 @@ import pytest
 from temporalio.client import WorkflowUpdateFailedError
 
 from cli.common import Failure
-from cli.leads import deliver, run_lead_step
+from cli.leads import deliver
+from client.processes import run_lead_step
 from domain.leads import (
     LeadBatch,
     LeadStepRequest,
