@@ -214,7 +214,7 @@ class NewOrder(BaseModel):
 
 
 class FastChangeOpening(BaseModel):
-    """A fast change order checked and created in one step (issue 14): the PBX as it is,
+    """A fast change order checked and created in one step: the PBX as it is,
     the plan against it, the order and the partner's notice, in one transaction."""
 
     key: StepKey
@@ -230,7 +230,7 @@ class OpenedFastChange(BaseModel):
 
 
 class ChangeOrderOpening(BaseModel):
-    """A change order checked and its first quote saved in one step (issue 14): the PBX as
+    """A change order checked and its first quote saved in one step: the PBX as
     it is, the plan against it and quote v1, in one transaction."""
 
     key: StepKey

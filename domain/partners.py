@@ -48,7 +48,7 @@ NOT_ENABLED = (
 )
 DISABLE_REFUSED = (
     "partner management cannot be disabled: enabling it is irreversible "
-    "(seed 004: « Cette action n'est pas réversible »)"
+    "(« Cette action n'est pas réversible »)"
 )
 
 

@@ -71,7 +71,7 @@ PROCESSES = (
 )
 
 PERMISSIONS: dict[str, Allowed] = {
-    # Fast change order (seed 000 §1): sales ops start it; the partner confirms, or sales ops
+    # Fast change order: sales ops start it; the partner confirms, or sales ops
     # for a partner who phoned (recorded as the staff member).
     "FastChangeOrder.start": _a(SALES, CARE),
     "FastChangeOrder.confirm": _a(Who.PARTNER_USER, SALES),
@@ -87,7 +87,7 @@ PERMISSIONS: dict[str, Allowed] = {
     "ChangeOrder.confirm": _a(Who.PARTNER_USER, SALES),
     "ChangeOrder.cancel": _a(SALES, CARE),
     "ChangeOrder.reminder": _a(Who.SYSTEM),
-    # CLASSOUND order (seed 000 §5): porting is sales ops' work; the reseller uploads
+    # CLASSOUND order: porting is sales ops' work; the reseller uploads
     "ClassoundOrder.start": _a(SALES),
     "ClassoundOrder.upload": _a(Who.PARTNER_USER, SALES),
     "ClassoundOrder.confirm": _a(SALES),
@@ -98,7 +98,7 @@ PERMISSIONS: dict[str, Allowed] = {
     # Accounts, service desk and sales items
     "AccountChange.start": _a(SALES, CARE),
     "RecordChange.start": _a(CARE, SALES, INVOICE),
-    # Renegotiation (seed 001): customer care and CSC; the customer's signer signs (the
+    # Renegotiation: customer care and CSC; the customer's signer signs (the
     # signing page), or customer care for a signature that came by post
     "Renegotiation.start": _a(CARE, CSC),
     "Renegotiation.contract_signed": _a(Who.SIGNER, CARE),
@@ -106,7 +106,7 @@ PERMISSIONS: dict[str, Allowed] = {
     "Renegotiation.extend_signing_deadline": _a(CARE, CSC),
     "Renegotiation.cancel": _a(CARE, CSC),
     "Renegotiation.deadline-passed": _a(Who.SYSTEM),
-    # PSA (seed 002): the invoice service onboards; finance confirms prices and numbering
+    # PSA: the invoice service onboards; finance confirms prices and numbering
     "ClientOnboarding.start": _a(INVOICE),
     "ClientOnboarding.billing_information": _a(INVOICE),
     "ClientOnboarding.contract_terms": _a(INVOICE),
@@ -116,13 +116,13 @@ PERMISSIONS: dict[str, Allowed] = {
     "OnboardingCampaign.start": _a(INVOICE),
     "InvoicingRun.start": _a(INVOICE, FIN),
     "InvoicingRun.review_numbering": _a(FIN),
-    # Partner management (seeds 003, 004): enabling is irreversible and company-wide: admin
+    # Partner management: enabling is irreversible and company-wide: admin
     "PartnerManagement.start": _a(ADMIN),
     "PartnerOnboarding.start": _a(CM),
     "PartnerOnboarding.invite_partner_user": _a(CM),
     "PartnerOnboarding.deactivate": _a(CM),
     "PartnerOnboarding.partner_login": _a(Who.INVITED_USER),
-    # Lead queues (issue 13 design) and the lead steps; the queue's own check (a channel
+    # Lead queues and the lead steps; the queue's own check (a channel
     # manager of *this* queue, the owner of *this* lead) stays in the store
     "LeadQueueRouter.start": _a(CM),
     "LeadQueueRouter.add_queue_partners": _a(CM),

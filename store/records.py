@@ -15,7 +15,7 @@ _CARD = (
 
 async def lead_cards(conn: Any, queue_id: str, lead_ids: list[str]) -> Records:
     """The cards of the named leads (a lead keeps its id when it moves to another queue: found
-    by id); without ids, the newest leads in the queue (its process keeps none since issue 13)."""
+    by id); without ids, the newest leads in the queue (its process keeps none: they are rows)."""
     if lead_ids:
         rows = await conn.fetch(_CARD + " WHERE l.id = ANY($1::text[])", lead_ids)
     else:

@@ -1,4 +1,4 @@
-"""The people the tests written before the directory (issue 10) act as. Each is active staff
+"""The people the tests written before the people directory act as. Each is active staff
 with every role, so those tests keep testing what they test; the permission tests use the
 demo directory (store/demo.py STAFF, the partners' users) instead, where roles matter."""
 

@@ -1,4 +1,4 @@
-"""A SKU as people type it (issue 17): the PBX snapshot finds `premium` as Premium, and for a
+"""A SKU as people type it: the PBX snapshot finds `premium` as Premium, and for a
 misspelt one it brings the whole catalogue, so that the refusal names the closest products
 instead of "known products: none"."""
 

@@ -1,4 +1,4 @@
-"""Change orders in PostgreSQL under concurrency (issue 16 items 1 and 3): a fast change
+"""Change orders in PostgreSQL under concurrency: a fast change
 order's totals are planned again inside the apply transaction under the PBX row lock, and an
 order is closed once, whatever steps race for it."""
 

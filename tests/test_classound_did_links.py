@@ -1,4 +1,4 @@
-"""Migration 006 links the DIDs of CLASSOUND activations made before issue 16 to their
+"""Migration 006 links the DIDs of CLASSOUND activations made before DIDs were linked to their
 flats, by the same rule as activations now (domain/classound.py numbers_per_flat), so a
 later licence reduction lists them for customer care."""
 

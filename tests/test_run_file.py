@@ -1,4 +1,4 @@
-"""While `./run` runs, a clone knows it (issue 17): a second `./run` in the same clone says it
+"""While `./run` runs, a clone knows it: a second `./run` in the same clone says it
 is already running and where, instead of dying on taken ports, and the tools of the clone
 (`python -m store outbox`) find its database without DATABASE_URL."""
 
@@ -81,7 +81,7 @@ async def test_store_tools_find_the_database_of_the_running_stack(tmp_path, data
 
 
 def test_the_banners_examples_act_as_staff_not_as_a_partner_user():
-    """The starter refuses a partner user's id as --as (issue 10): the banner's examples act
+    """The starter refuses a partner user's id as --as: the banner's examples act
     as ./run's staff identity, and any --as they name is demo staff."""
     import re
 

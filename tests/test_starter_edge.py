@@ -1,4 +1,4 @@
-"""The starter's edge on a real dev server (issue 16, items 4 and 6): it never waits
+"""The starter's edge on a real dev server: it never waits
 silently — while a process does not answer it says why (an activity keeps failing: its error;
 no worker polls) and gives up after the stated wait with exit 6 — and each error Temporal
 answers with keeps its meaning (busy, id too long, not found, unreachable ...), never a

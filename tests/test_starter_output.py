@@ -1,4 +1,4 @@
-"""What the starter prints when things around it fail (issue 17): a reader that goes away
+"""What the starter prints when things around it fail: a reader that goes away
 (`--json | head`) gets no BrokenPipe traceback, and an unreachable Temporal is said in words,
 not as the transport's raw error."""
 

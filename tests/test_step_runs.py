@@ -1,4 +1,4 @@
-"""Step keys carry the run chain (issue 16, item 2): the same step of the same run is
+"""Step keys carry the run chain: the same step of the same run is
 written once, also its outbox and ticket rows; the same step of a run started again under
 the same process id is a step of its own."""
 

@@ -1,4 +1,4 @@
--- Records for change orders (SPEC §1). Later processes add their own migrations.
+-- Records for change orders. Later processes add their own migrations.
 
 CREATE TABLE partners (
     id          text PRIMARY KEY,
@@ -10,7 +10,7 @@ CREATE TABLE accounts (
     id              text PRIMARY KEY,
     name            text NOT NULL,
     partner_id      text NOT NULL REFERENCES partners (id),
-    -- the three mandatory fields (seed 000 §3): empty means missing
+    -- the three mandatory fields of an account: empty means missing
     phone           text NOT NULL DEFAULT '',
     email           text NOT NULL DEFAULT '',
     invoice_email   text NOT NULL DEFAULT ''
@@ -90,7 +90,7 @@ CREATE TABLE quotes (
     created_at          timestamptz NOT NULL DEFAULT now(),
     UNIQUE (process_id, version)
 );
--- Only one primary quote per project (seed 000 §2).
+-- Only one primary quote per project.
 CREATE UNIQUE INDEX quotes_one_primary_per_pbx ON quotes (pbx_id) WHERE is_primary;
 
 CREATE TABLE quote_lines (

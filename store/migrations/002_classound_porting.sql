@@ -1,4 +1,4 @@
--- CLASSOUND activation and number porting (SPEC §2, seed 000 §5, §5.1).
+-- CLASSOUND activation and number porting.
 
 -- One CLASSOUND order: a new activation, or "Classound ordering" for an existing customer.
 CREATE TABLE classound_orders (
@@ -74,7 +74,7 @@ CREATE TABLE porting_requests (
     UNIQUE (process_id, attempt)
 );
 
--- How CLASSOUND calls are billed for each licence type of a PBX (seed 000 §5): Essential,
+-- How CLASSOUND calls are billed for each licence type of a PBX: Essential,
 -- Premium and Business include free minutes per user and month; Basic is billed per minute.
 CREATE TABLE classound_billing_plans (
     pbx_id                  text NOT NULL REFERENCES pbxs (id),

@@ -1,4 +1,4 @@
--- Records for renegotiation in Dealbuilder (SPEC §3, seed 001).
+-- Records for renegotiation in Dealbuilder.
 --
 -- The customer card ("kundekort") is the account of 001, not a table of its own: it is the
 -- same customer, its contacts and tickets already point at it, and ops find every process of
@@ -35,7 +35,7 @@ CREATE TABLE product_access (
     PRIMARY KEY (account_id, product)
 );
 
--- A HubSpot deal, with the fields seed 001 fills in.
+-- A HubSpot deal, with the fields the renegotiation fills in.
 CREATE TABLE deals (
     id                  text PRIMARY KEY,
     process_id          text NOT NULL UNIQUE,

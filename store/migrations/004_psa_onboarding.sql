@@ -1,4 +1,4 @@
--- PSA onboarding of existing clients, contracts, gates and invoicing (SPEC §4, seed 002).
+-- PSA onboarding of existing clients, contracts, gates and invoicing.
 --
 -- A PSA client is an account; its partner is the PSA tenant that bills it, with its own
 -- invoice-numbering settings. Every table is prefixed psa_: the Dealbuilder contracts of
@@ -219,7 +219,7 @@ CREATE TRIGGER psa_invoices_kept BEFORE UPDATE OR DELETE ON psa_invoices
 
 -- --- service desk and sales -----------------------------------------------------------------
 
--- Service-desk tickets of PSA clients: no billing information needed (seed 002).
+-- Service-desk tickets of PSA clients: no billing information needed.
 CREATE TABLE psa_tickets (
     id          bigserial PRIMARY KEY,
     account_id  text NOT NULL REFERENCES accounts (id),

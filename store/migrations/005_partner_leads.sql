@@ -1,6 +1,6 @@
--- Partner accounts, partner users and partner lead queues (SPEC §5, seeds 003 and 004).
+-- Partner accounts, partner users and partner lead queues.
 
--- Partner relationship management is switched on once and never off (seed 004: « Cette
+-- Partner relationship management is switched on once and never off (the vendor's own words: « Cette
 -- action n'est pas réversible »). One row at most; the triggers make it permanent.
 CREATE TABLE partner_management (
     singleton   boolean PRIMARY KEY DEFAULT true CHECK (singleton),

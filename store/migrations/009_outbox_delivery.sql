@@ -58,7 +58,7 @@ CREATE TRIGGER notifications_wake_relay AFTER INSERT ON notifications
 -- Contracts sent for signing carry a one-time signing link; only its hash is kept.
 ALTER TABLE contracts ADD COLUMN signing_token_sha256 text;
 
--- The language a person or partner reads; NULL: the language of the process's seed
+-- The language a person or partner reads; NULL: the process's own language
 -- (German for the Wildix partner notices, Norwegian for the Avonova contract).
 ALTER TABLE partners ADD COLUMN language text CHECK (language ~ '^[a-z]{2}$');
 ALTER TABLE contacts ADD COLUMN language text CHECK (language ~ '^[a-z]{2}$');

@@ -1,4 +1,4 @@
--- Issue 12 (partner portal) and issue 10 (rate-limited logins): every login attempt at the
+-- The partner portal and its rate-limited logins: every login attempt at the
 -- partner portal, so that all portal processes agree on who is locked out (a counter in one
 -- process's memory would let an attacker spread guesses over the others). The user id is as
 -- typed (an unknown one too: locking it out says nothing about whether it exists); no password,

@@ -1,4 +1,4 @@
-"""Messages in the user's language (issue 17): a bad value names the option the user typed
+"""Messages in the user's language: a bad value names the option the user typed
 and the form expected, never a field name of ours (`agreed_start`, `change.log-time.minutes`)."""
 
 from decimal import Decimal

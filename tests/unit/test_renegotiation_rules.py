@@ -1,4 +1,4 @@
-"""The renegotiation rules of seed 001 on their boundaries: the close date, the signing
+"""The renegotiation rules on their boundaries: the close date, the signing
 deadline and its reminder, the delivery start, the routing of a reduction and the 36 months."""
 
 from datetime import UTC, date, datetime, timedelta

@@ -94,7 +94,7 @@ def test_the_document_is_the_one_shown():
 @pytest.mark.parametrize(
     "chosen, preferred, language",
     [
-        (None, None, "nb"),  # the seed's language: Avonova's Norwegian customers
+        (None, None, "nb"),  # the process's own language: Avonova's Norwegian customers
         (None, "nb", "nb"),
         (None, "en", "en"),
         (None, "de", "en"),  # a contact who reads another language: English

@@ -1,6 +1,6 @@
 """Notifications end to end inside the processes: the real workflows and activities write their
 outbox rows, the relay delivers them to a real SMTP server (aiosmtpd) and HTTP SMS sink,
-once, to the addresses of the records, in the seed's language."""
+once, to the addresses of the records, in the process's own language."""
 
 import asyncio
 import hashlib
