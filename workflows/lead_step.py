@@ -15,9 +15,7 @@ lead is due and then sends the lead back to the queue, with notices, unless its 
 changed meanwhile (accepted, converted, given back, reassigned: PostgreSQL says). Its state
 is this one lead's; nothing here grows with the queue."""
 
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import TypeVar
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, FailureError
@@ -37,21 +35,20 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.permissions import Facts
     from domain.steps import StepAnswer, StepKey
-    from workflows.process import (
-        ACTIVITY_DEADLINE,
-        ACTIVITY_RETRIES,
-        ACTIVITY_TIMEOUT,
-        authorize,
-        refusal,
-        refused_reason,
-        run_chain,
-    )
-    from workflows.rollout import versioning
-    from workflows.visibility import PROCESS_KIND, STAGE
+
+# Workflow code: imported again in each run's sandbox (see worker.workflow_runner).
+from workflows.process import (
+    authorize,
+    refusal,
+    refused_reason,
+    run_activity,
+    run_chain,
+    show_stage,
+)
+from workflows.rollout import versioning
+from workflows.visibility import PROCESS_KIND, STAGE
 
 LEAD_STEP = "lead-step"
-A = TypeVar("A")
-R = TypeVar("R")
 
 
 @workflow.defn(name="LeadStep", versioning_behavior=versioning("LeadStep"))
@@ -89,18 +86,6 @@ class LeadStep:
         r = self.request
         return Facts(queue_id=r.queue_id, lead_id=r.lead_id, opportunity_id=r.opportunity_id)
 
-    async def _write(
-        self, activity: Callable[[LeadActivities, A], Awaitable[R]], arg: A, summary: str
-    ) -> R:
-        return await workflow.execute_activity_method(
-            activity,
-            arg,
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            schedule_to_close_timeout=ACTIVITY_DEADLINE,
-            retry_policy=ACTIVITY_RETRIES,
-            summary=summary[:200],
-        )
-
     def _stage(self, stage: LeadStepStage, waiting_for: str) -> None:
         self.progress.stage, self.progress.waiting_for = stage, waiting_for
         self.progress.since = workflow.now()
@@ -109,7 +94,7 @@ class LeadStep:
         kind = [] if self.kind_published else [PROCESS_KIND.value_set(LEAD_STEP)]
         self.kind_published = True
         workflow.upsert_search_attributes([*kind, STAGE.value_set(stage)])
-        workflow.set_current_details(f"{stage}: {waiting_for}")
+        show_stage(stage, waiting_for, self.progress.since)
 
     @workflow.run
     async def run(self, request: LeadStepRequest) -> LeadStepStatus:
@@ -120,7 +105,7 @@ class LeadStep:
             why = await authorize(permission, request.actor, self._facts())
             if why is not None:
                 raise Refused(why)
-            done: LeadStepDone = await self._write(
+            done: LeadStepDone = await run_activity(
                 LeadActivities.lead_step,
                 LeadStepWrite(key=self._key(request.kind, permission), request=request),
                 f"{what} in queue {request.queue_id}",
@@ -151,7 +136,7 @@ class LeadStep:
             "else it goes back to the queue",
         )
         await workflow.sleep(timedelta(minutes=minutes))
-        checked: LeadStepDone = await self._write(
+        checked: LeadStepDone = await run_activity(
             LeadActivities.recall_unworked_lead,
             LeadRecall(
                 key=self._key("service-level"),

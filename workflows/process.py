@@ -144,6 +144,24 @@ ResultT = TypeVar("ResultT")
 Activity = Callable[[Any, ArgT], Awaitable[ResultT]]
 
 
+async def run_activity(activity: Activity[ArgT, ResultT], arg: ArgT, summary: str) -> ResultT:
+    """One activity under the activity policy every process shares, the short lead steps
+    included; `summary` is what ops read in the UI."""
+    return await workflow.execute_activity_method(
+        activity,
+        arg,
+        start_to_close_timeout=ACTIVITY_TIMEOUT,
+        schedule_to_close_timeout=ACTIVITY_DEADLINE,
+        retry_policy=ACTIVITY_RETRIES,
+        summary=summary[:200],
+    )
+
+
+def show_stage(stage: str, waiting_for: str, since: datetime) -> None:
+    """The current details ops read on a process: its stage, what it waits for, since when."""
+    workflow.set_current_details(f"{stage}: {waiting_for} (since {since:%Y-%m-%d %H:%M} UTC)")
+
+
 class Process(Generic[StateT, StageT]):
     kind: ClassVar[StrEnum]
     final_stages: ClassVar[frozenset[StrEnum]]
@@ -206,9 +224,7 @@ class Process(Generic[StateT, StageT]):
         self.state.revision += 1
         if not (in_flight and self.lean_visibility):
             self._upsert([STAGE.value_set(stage.value)])
-        workflow.set_current_details(
-            f"{stage.value}: {waiting_for} (since {self.state.since:%Y-%m-%d %H:%M} UTC)"
-        )
+        show_stage(stage.value, waiting_for, self.state.since)
 
     def _publish_ids(self, *, with_next_stage: bool = False) -> None:
         """`with_next_stage`: a lean process holds them back and writes them with the next
@@ -315,14 +331,7 @@ class Process(Generic[StateT, StageT]):
         step (it runs again) or cancel the process."""
         while True:
             try:
-                return await workflow.execute_activity_method(
-                    activity,
-                    arg,
-                    start_to_close_timeout=ACTIVITY_TIMEOUT,
-                    schedule_to_close_timeout=ACTIVITY_DEADLINE,
-                    retry_policy=ACTIVITY_RETRIES,
-                    summary=summary[:200],
-                )
+                return await run_activity(activity, arg, summary)
             except ActivityError as err:
                 if refused_reason(err) is not None:
                     raise
