@@ -103,6 +103,16 @@ RecordOperation = Annotated[
 ]
 
 
+def named_account(
+    change: CreateTicket | TicketAction | LogTime | ApproveTime | CreateSalesItem | MoveSalesItem,
+) -> str | None:
+    """The client a change names itself (creating a ticket or a sales item, moving one);
+    a change of a ticket or a time entry names none: the store finds it by the record."""
+    if isinstance(change, CreateTicket | CreateSalesItem | MoveSalesItem):
+        return change.account_id
+    return None
+
+
 class RecordChangeRequest(BaseModel):
     actor: str = Actor
     change: RecordOperation

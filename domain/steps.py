@@ -24,7 +24,7 @@ class StepKey(BaseModel):
     run: str = ""
     # The permission (domain/permissions.py, e.g. "FastChangeOrder.confirm") the actor needs
     # for this write, and the process's facts: store/steps.py once() checks it again in the
-    # step's transaction. Empty for the system's own steps and keys made before steps named their person.
+    # step's transaction. Empty for the system's own steps.
     permission: str = ""
     facts: Facts | None = None
 

@@ -7,8 +7,6 @@ workers hold them), each change is written once under its request id with its ac
 the audit log, a database hiccup is retried, and ops find the change in the UI. A change
 the store refuses (no billing information) ends at once in stage `refused` with the reason."""
 
-from datetime import timedelta
-
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
@@ -22,11 +20,12 @@ with workflow.unsafe.imports_passed_through():
         RecordChangeResult,
         RecordChangeStep,
         RecordStage,
+        named_account,
     )
     from domain.steps import StepKey
 
 # Workflow code: imported again in each run's sandbox (see worker.workflow_runner).
-from workflows.process import authorize, refused_reason, run_chain
+from workflows.process import authorize, refused_reason, run_activity, run_chain
 from workflows.rollout import versioning
 from workflows.visibility import ACCOUNT_ID, PROCESS_KIND, STAGE
 
@@ -50,12 +49,12 @@ class RecordChange:
     async def run(self, request: RecordChangeRequest) -> RecordChangeResult:
         change = request.change
         permission = "RecordChange.start"
-        facts = Facts(account_id=getattr(change, "account_id", None))
+        facts = Facts(account_id=named_account(change))
         try:
             why = await authorize(permission, request.actor, facts)
             if why is not None:
                 raise Refused(why)
-            done = await workflow.execute_activity_method(
+            done = await run_activity(
                 PsaActivities.change_record,
                 RecordChangeStep(
                     key=StepKey(
@@ -68,15 +67,14 @@ class RecordChange:
                     ),
                     change=change,
                 ),
-                start_to_close_timeout=timedelta(seconds=30),
-                summary=change.operation.replace("-", " "),
+                change.operation.replace("-", " "),
             )
         except (Refused, ActivityError) as err:
             reason = refused_reason(err)
             if reason is None:
                 raise
             self.result.stage, self.result.message = RecordStage.REFUSED, reason
-            self.result.account_id = getattr(change, "account_id", None)
+            self.result.account_id = named_account(change)
         else:
             self.result.message = done.message
             self.result.record_id, self.result.account_id = done.record_id, done.account_id
