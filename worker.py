@@ -40,48 +40,45 @@ from telemetry.metrics import Endpoints, Observability, health_app, runtime_with
 from workflows import rollout
 
 
-def _versioned() -> bool:
-    try:
-        return config.worker_deployment() is not None
-    except config.NotConfigured:
-        return False  # main() refuses to start, saying why
+def workflow_classes(versioned: bool = False) -> list[type]:
+    """Every process's workflow class. Whether this worker serves a deployment version is
+    fixed first: a class's versioning behaviour is declared with it (workflows/rollout.py),
+    so the classes are imported here, after the worker's settings are read, not at import."""
+    rollout.declare_versioned(versioned)
+    from workflows.accounts import AccountChange, AccountOverviewRead
+    from workflows.change_order import ChangeOrder
+    from workflows.classound_order import ClassoundOrder
+    from workflows.client_onboarding import ClientOnboarding
+    from workflows.fast_change_order import FastChangeOrder
+    from workflows.invoicing_run import InvoicingRun
+    from workflows.lead_queue_router import LeadQueueRouter
+    from workflows.lead_step import LeadStep
+    from workflows.onboarding_campaign import OnboardingCampaign
+    from workflows.partner_onboarding import PartnerManagement, PartnerOnboarding
+    from workflows.record_change import RecordChange
+    from workflows.records import RecordsRead
+    from workflows.renegotiation import Renegotiation
+
+    return [
+        FastChangeOrder,
+        ChangeOrder,
+        Renegotiation,
+        ClassoundOrder,
+        ClientOnboarding,
+        OnboardingCampaign,
+        InvoicingRun,
+        RecordChange,
+        PartnerManagement,
+        PartnerOnboarding,
+        AccountChange,
+        AccountOverviewRead,
+        RecordsRead,
+        LeadQueueRouter,
+        LeadStep,
+    ]
 
 
-# Fixed before the workflow classes are declared: their versioning behaviour depends on it.
-rollout.declare_versioned(_versioned())
-
-from workflows.accounts import AccountChange, AccountOverviewRead  # noqa: E402
-from workflows.change_order import ChangeOrder  # noqa: E402
-from workflows.classound_order import ClassoundOrder  # noqa: E402
-from workflows.client_onboarding import ClientOnboarding  # noqa: E402
-from workflows.fast_change_order import FastChangeOrder  # noqa: E402
-from workflows.invoicing_run import InvoicingRun  # noqa: E402
-from workflows.lead_queue_router import LeadQueueRouter  # noqa: E402
-from workflows.lead_step import LeadStep  # noqa: E402
-from workflows.onboarding_campaign import OnboardingCampaign  # noqa: E402
-from workflows.partner_onboarding import PartnerManagement, PartnerOnboarding  # noqa: E402
-from workflows.record_change import RecordChange  # noqa: E402
-from workflows.records import RecordsRead  # noqa: E402
-from workflows.renegotiation import Renegotiation  # noqa: E402
-
-# Every process: its workflows, and the activity classes that share the worker's pool.
-WORKFLOWS = [
-    FastChangeOrder,
-    ChangeOrder,
-    Renegotiation,
-    ClassoundOrder,
-    ClientOnboarding,
-    OnboardingCampaign,
-    InvoicingRun,
-    RecordChange,
-    PartnerManagement,
-    PartnerOnboarding,
-    AccountChange,
-    AccountOverviewRead,
-    RecordsRead,
-    LeadQueueRouter,
-    LeadStep,
-]
+# Every process's activity classes, sharing the worker's pool.
 ACTIVITY_CLASSES = [
     ChangeOrderActivities,
     RenegotiationActivities,
@@ -101,7 +98,7 @@ def workflow_runner() -> WorkflowRunner:
     workflow modules afresh, with the determinism checks on (a workflow that reads the
     clock, randomness or the environment fails its task). Passed through, imported once:
     what is not workflow code - the domain rules and models, the activities' interfaces,
-    pydantic - and the versioning this worker declared above."""
+    pydantic - and the versioning this worker declared (workflow_classes)."""
     return SandboxedWorkflowRunner(
         restrictions=SandboxRestrictions.default.with_passthrough_modules(
             "domain", "activities", "pydantic", "workflows.rollout"
@@ -148,7 +145,7 @@ def build_worker(
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=WORKFLOWS,
+        workflows=workflow_classes(versioned=deployment is not None),
         activities=activities_for(pool),
         interceptors=[Observability()],
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,

@@ -9,9 +9,9 @@ while old and new workers run side by side.
   appears (upgrade on continue-as-new): no patch ever, and no history to keep compatible.
 
 Whether the worker serves a deployment version is a worker setting fixed at deployment, not
-something a workflow reads: worker.py declares it (`declare_versioned`) before it imports a
-workflow class, and passes this module through the sandbox, so that the classes the sandbox
-imports again for each run declare the same behaviour.
+something a workflow reads: worker.workflow_classes declares it (`declare_versioned`) before
+it imports the workflow classes, and the worker passes this module through the sandbox, so
+that the classes the sandbox imports again for each run declare the same behaviour.
 """
 
 from typing import Any, NoReturn
@@ -53,7 +53,7 @@ class _Worker:
 
 
 def declare_versioned(versioned: bool) -> None:
-    """worker.py, before it imports the workflow classes: whether this worker serves a
+    """worker.workflow_classes, before it imports them: whether this worker serves a
     deployment version. The server refuses a workflow task that names a versioning behaviour
     from a worker without one ("versioning behavior cannot be specified without deployment
     options"), and the SDK sends the behaviour declared in @workflow.defn; so it is declared

@@ -37,8 +37,10 @@ from tests.records_partners import (
 )
 from tests.workflows.harness import running_worker, start_process
 from tests.workflows.test_lead_queue_router import CM, lead_ids_of, send_step, step
-from worker import WORKFLOWS, activities_for, workflow_runner
+from worker import activities_for, workflow_classes, workflow_runner
 from workflows.lead_queue_router import LeadQueueRouter
+
+WORKFLOWS = workflow_classes()  # an unversioned worker's, as the tests run
 
 
 @workflow.defn(name="LeadQueue", sandboxed=False)
