@@ -159,7 +159,7 @@ async def test_quote_completion_twice_creates_one_order(pool):
 
 
 async def test_fast_change_opened_twice_leaves_one_order_and_one_notice(pool):
-    """Issue 14: the fast change order's check, plan and order in one step; run twice (a
+    """The fast change order's check, plan and order in one step; run twice (a
     retry after a lost completion) it answers the same and writes once."""
     from domain.change_order import FastChangeOpening, PbxLookup
     from domain.order_lines import FastChangeLine
@@ -218,7 +218,7 @@ async def test_fast_change_refused_when_opened_writes_nothing(pool):
 
 
 async def test_change_order_opened_twice_leaves_one_quote(pool):
-    """Issue 14: the change order's check, plan and quote v1 in one step; run twice (a retry
+    """The change order's check, plan and quote v1 in one step; run twice (a retry
     after a lost completion) it answers the same and writes once."""
     from domain.change_order import ChangeOrderOpening, PbxLookup
     from domain.order_lines import QuoteLine

@@ -1,4 +1,4 @@
-"""Issue 11: the outbox is delivered, once, with status. A real SMTP server (aiosmtpd, in
+"""The outbox is delivered, once, with status. A real SMTP server (aiosmtpd, in
 this process), a real HTTP SMS sink, the real PostgreSQL; the relay as in the worker, and as
 its own process (killed mid-batch)."""
 
@@ -258,7 +258,7 @@ async def test_an_smtp_server_that_is_down_leaves_the_message_failed_and_due_lat
 async def test_a_one_time_link_is_sealed_at_rest_and_clear_only_in_the_delivered_message(
     pool, mail, monkeypatch
 ):
-    """Issue 10: the outbox row never holds the clear link (sealed with the key ring under
+    """The outbox row never holds the clear link (sealed with the key ring under
     its row id); the relay opens it for the e-mail; the logs never hold it."""
     monkeypatch.setenv("PARTNERFLOW_ENCRYPTION_KEYS", new_key_entry("t1"))
     co = await new_company(pool, email="signer@sealed.example")

@@ -1,4 +1,4 @@
--- Issue 16: CLASSOUND activations stored their ported DIDs without the CLASSOUND-FLAT they
+-- CLASSOUND activations stored their ported DIDs without the CLASSOUND-FLAT they
 -- belong to (dids.flat_id empty), so a licence reduction cancelled the flat and listed no
 -- DID for customer care. Link them as activations now do (domain/classound.py,
 -- numbers_per_flat): in the order of the number list, in runs as even as possible (ntile),

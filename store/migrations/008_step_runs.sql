@@ -1,4 +1,4 @@
--- Issue 16: a step is keyed by its process's *run chain* too (the first run id of the
+-- A step is keyed by its process's *run chain* too (the first run id of the
 -- workflow, stable across continue-as-new, new when an ended process id is started again).
 -- Without it, an onboarding started again under the same id found the old run's steps
 -- ("step already done, nothing written") and kept the old run's results.

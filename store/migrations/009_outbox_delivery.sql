@@ -1,4 +1,4 @@
--- Issue 11: the outbox is delivered (relay/). Each row records its delivery:
+-- The outbox is delivered (relay/). Each row records its delivery:
 --   queued    written by a step, never tried
 --   sent      the SMTP server / SMS gateway accepted it (sent_at)
 --   failed    the last attempt failed (last_error = the provider's answer); tried again at

@@ -1,4 +1,4 @@
--- Issue 13: lead queues at 100,000 leads and 200 claims in flight. The leads and their
+-- Lead queues at 100,000 leads and 200 claims in flight. The leads and their
 -- owners were always here; now the queue workflow keeps none of them (workflows/
 -- lead_queue_router.py), a claim is one guarded transaction run by a short process of its
 -- own (workflows/lead_step.py), and these are the facts that moved out of workflow state.

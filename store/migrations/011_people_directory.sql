@@ -1,4 +1,4 @@
--- Issue 10: who may do what. The people directory: staff users with their roles (partner
+-- Who may do what. The people directory: staff users with their roles (partner
 -- users are partner_users, customer signers are contacts with signing_authority), and the
 -- security log of every refused step.
 

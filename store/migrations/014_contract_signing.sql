@@ -1,4 +1,4 @@
--- Issue 12: the customer signs (or declines) the renegotiated contract on the signing page
+-- The customer signs (or declines) the renegotiated contract on the signing page
 -- (portal/signing.py). What the signer did is kept as evidence: who (the contact, the name
 -- typed), when, from where (IP, user agent), the SHA-256 of the exact contract text the page
 -- showed, the decision and the reason of a refusal. One row per contract, written in the

@@ -693,7 +693,7 @@ async def test_steps_sent_twice_are_applied_once(time_env, pool, documents):
 async def test_ported_dids_belong_to_their_flat_so_a_reduction_lists_exactly_those(
     time_env, pool, documents
 ):
-    """Seed 000 §5: a licence reduction cancels the CLASSOUND-FLAT of the removed seat, and
+    """A licence reduction cancels the CLASSOUND-FLAT of the removed seat, and
     its DIDs go to customer care. Four numbers over three Premium flats: the first numbers
     go to the flat booked first (cancelled last): [n1, n2], [n3], [n4]."""
     numbers = fresh_numbers(4)
