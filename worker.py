@@ -3,7 +3,7 @@
     DATABASE_URL=postgresql://... TEMPORAL_ADDRESS=localhost:7233 python worker.py
 
 With PARTNERFLOW_DEPLOYMENT_NAME and PARTNERFLOW_BUILD_ID it serves one version of a worker
-deployment (README "Rolling out a new version"); without them it is unversioned.
+deployment (docs/deployment.md "Rolling out a new version"); without them it is unversioned.
 
 Migrates the database at start (under an advisory lock), shares one asyncpg pool between
 all activities, and on SIGTERM/SIGINT stops polling and lets running activities finish."""
@@ -208,7 +208,7 @@ def worker_deployment() -> WorkerDeploymentConfig | None:
 
 
 def start_relay(pool, runtime, stop: asyncio.Event) -> asyncio.Task | None:
-    """The outbox relay runs in every worker (README "Notifications"): SKIP LOCKED lets the
+    """The outbox relay runs in every worker (docs/ops.md "E-mail and SMS"): SKIP LOCKED lets the
     replicas share the rows. Off without an SMTP server or SMS gateway configured, or with
     PARTNERFLOW_RELAY=off (when it runs as its own service, `python -m relay`)."""
     settings = RelaySettings.from_environment()

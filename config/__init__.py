@@ -107,8 +107,8 @@ def __getattr__(name: str) -> Any:
 
 @dataclass(frozen=True)
 class WorkerSettings:
-    """How much one worker process holds and runs at once (README "Performance and
-    capacity": the figures these defaults were chosen from)."""
+    """How much one worker process holds and runs at once (docs/performance.md
+    "Worker settings": the figures these defaults were chosen from)."""
 
     max_cached_workflows: int  # processes kept in memory between steps; others replay
     workflow_task_slots: int  # workflow tasks run at once
@@ -152,11 +152,12 @@ BUILD_ID = "PARTNERFLOW_BUILD_ID"
 
 
 def worker_deployment() -> WorkerDeploymentConfig | None:
-    """Worker versioning (README "Rolling out a new version"): with PARTNERFLOW_DEPLOYMENT_NAME
-    and PARTNERFLOW_BUILD_ID the worker serves that one version of the deployment, and each
-    workflow type keeps the versioning behaviour it declares (no default: a type without one
-    is refused by the SDK at worker start). Without both, the worker is unversioned, as `./run`
-    and the tests run it: every worker serves every process, on the newest code."""
+    """Worker versioning (docs/deployment.md "Rolling out a new version"): with
+    PARTNERFLOW_DEPLOYMENT_NAME and PARTNERFLOW_BUILD_ID the worker serves that one version of
+    the deployment, and each workflow type keeps the versioning behaviour it declares (no
+    default: a type without one is refused by the SDK at worker start). Without both, the worker
+    is unversioned, as `./run` and the tests run it: every worker serves every process, on the
+    newest code."""
     name = os.environ.get(DEPLOYMENT_NAME, "").strip()
     build_id = os.environ.get(BUILD_ID, "").strip()
     if not name and not build_id:

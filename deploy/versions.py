@@ -1,4 +1,4 @@
-"""Worker deployment versions (README "Rolling out a new version").
+"""Worker deployment versions (docs/deployment.md "Rolling out a new version").
 
     python -m deploy.versions first-version   # make this build current if the deployment has none
 

@@ -9,7 +9,7 @@ The zones are a deployment setting (PARTNERFLOW_BUSINESS_TIME_ZONES, e.g.
 once with `use_zones` before any date is computed (worker.py does); nothing here reads the
 environment, and a workflow never does. The zone data comes from the tzdata package when the
 system has none. Changing a family's zone moves the dates and timers of its running
-processes: treat it like a code change (see README "Process rules")."""
+processes: treat it like a code change (see docs/processes.md "Process rules")."""
 
 from datetime import UTC, date, datetime, time
 from enum import StrEnum

@@ -59,7 +59,7 @@ RESELLER_STAGES = frozenset(
 CARRIER_STAGES = frozenset({Stage.PORTING_REQUESTED, Stage.PORTING_SCHEDULED})
 
 
-# --- the wait for the reseller (our choice; README "Process rules") -------------------------
+# --- the wait for the reseller (our choice; docs/processes.md "Process rules") ---------------
 
 REMIND_EVERY = timedelta(days=3)
 ESCALATE_AFTER = timedelta(days=10)  # a customer-care ticket: someone calls the reseller

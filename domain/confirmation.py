@@ -1,5 +1,5 @@
 """How long an order waits for its partner's "Bestellung bestätigen" (our choice, see
-README "Process rules"): a reminder every 2 days, the order expires after 10 days."""
+docs/processes.md "Process rules"): a reminder every 2 days, the order expires after 10 days."""
 
 from datetime import datetime, timedelta
 from typing import Literal

@@ -161,5 +161,5 @@ def last_day(first_day: date) -> date:
 
 def billed_in(first_day: date, start: date, end: date | None) -> bool:
     """A contract is billed for a whole month when it runs on any day of it (no proration:
-    our choice, see README "Process rules")."""
+    our choice, see docs/processes.md "Process rules")."""
     return start <= last_day(first_day) and (end is None or end >= first_day)

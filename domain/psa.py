@@ -1,7 +1,7 @@
 """Inputs, outputs and states of the PSA processes: client onboarding,
 the onboarding campaign over all existing clients, and the invoicing run. Everything that
 crosses into Temporal history is one of these models. None carries the billing e-mail or
-address except the billing-information step itself (payloads are encrypted, see README
+address except the billing-information step itself (payloads are encrypted, see docs/security.md
 "Personal data"); the status staff and ops see says *whether* it exists, not what it is."""
 
 from datetime import date, datetime

@@ -73,7 +73,7 @@ TICKET_STATUS_DECLINED = "Kontrakt avslått"
 # Where the access count lives ("antall tilganger i Avonova digital").
 ACCESS_PRODUCT = "Avonova digital"
 
-# --- our choices where the product's routine is silent (README "Process rules") -------------
+# --- our choices where the product's routine is silent (docs/processes.md "Process rules") --
 
 # Dates are the business's dates: a deal created at 00:30 in Oslo belongs to that month.
 # The zone is the renegotiation family's (domain/business_time.py: Europe/Oslo).

@@ -1,4 +1,4 @@
-"""The reconciliation job (README "Hardening"): records of a process whose workflow
+"""The reconciliation job (docs/security.md "Hardening"): records of a process whose workflow
 ended without closing them — `temporal workflow terminate`, a timeout, a failure, or a
 workflow no longer in Temporal — are closed in PostgreSQL, with an audit row saying why and
 who ("closed by reconciliation: workflow terminated by ops-anna@host (duplicate)") and a

@@ -1,4 +1,4 @@
-"""The partner portal: FastAPI with server-rendered Jinja2 pages (README "Partner portal").
+"""The partner portal: FastAPI with server-rendered Jinja2 pages (docs/portal-and-signing.md).
 `create_app(settings)` only assembles it: the routes are in portal/routes/ (one router per
 area), what they depend on in portal/deps.py.
 

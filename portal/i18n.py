@@ -21,7 +21,7 @@ from babel.numbers import format_decimal
 LANGUAGES = ("de", "en")
 FALLBACK = "en"
 LOCALES = {"de": "de_DE", "en": "en_GB"}
-TIME_ZONE = "Europe/Berlin"  # the partners' business day (README "Business dates")
+TIME_ZONE = "Europe/Berlin"  # the partners' business day (docs/processes.md "Business dates")
 
 
 def default_language() -> str:

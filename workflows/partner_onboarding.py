@@ -154,7 +154,8 @@ class PartnerOnboarding(Process[PartnerAccountStatus, PartnerStage]):
         # Open as long as the account is active; a long life continues as new. Each run is
         # pinned to the worker version it started on (no patches needed inside a run); when
         # a new version becomes current, the next event the account handles is its last on
-        # the old code: it continues as new onto the new version (README "Rolling out").
+        # the old code: it continues as new onto the new version (docs/deployment.md, "Rolling
+        # out a new version").
         await workflow.wait_condition(lambda: self.finished or self._continue_as_new())
         if not self.finished:
             await workflow.wait_condition(workflow.all_handlers_finished)

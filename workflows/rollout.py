@@ -1,4 +1,4 @@
-"""Worker versioning (README "Rolling out a new version"): which code each process runs
+"""Worker versioning (docs/deployment.md "Rolling out a new version"): which code each process runs
 while old and new workers run side by side.
 
 - PINNED: the process finishes on the worker version it started on; it never meets new

@@ -215,7 +215,7 @@ async def test_a_dead_temporal_server_is_named_and_everything_stops(devstack):
 async def test_every_server_listens_on_loopback_and_no_command_line_holds_the_codec_token(
     devstack, tmp_path
 ):
-    """README "Hardening": each server ./run starts (Temporal's frontend, UI, HTTP API and
+    """docs/security.md "Hardening": each server ./run starts (Temporal's frontend, UI, HTTP API and
     metrics, the codec server, the worker's metrics and health, the mail catcher and the
     messages page) binds 127.0.0.1; and the codec token, which opens every decrypted payload,
     is in no process's command line (`ps` shows those to every user of the machine)."""
@@ -240,7 +240,8 @@ async def test_every_server_listens_on_loopback_and_no_command_line_holds_the_co
     assert set(sockets) == {"127.0.0.1"}, sockets  # no 0.0.0.0, no ::
     assert len(expected) >= 9 and expected <= sockets["127.0.0.1"], (expected, sockets)
 
-    # the reconciliation job runs under ./run too (README "Hardening"): a first pass at once
+    # the reconciliation job runs under ./run too (docs/security.md "Hardening"): a first
+    # pass at once
     assert any("reconcile" in p.cmdline() for p in tree[1:]), [p.cmdline() for p in tree]
     if '"event": "reconciliation pass"' not in "".join(run.lines):  # may come before "up"
         await run.expect(r"\"event\": \"reconciliation pass\"", timeout=60)

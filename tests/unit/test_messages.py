@@ -124,7 +124,8 @@ USER_FACING = ["cli", "workflows", "domain", "activities", "store"]
 
 
 def test_no_message_speaks_of_a_temporary_password():
-    """There is none: the invitation carries a one-time link (README "No temporary password")."""
+    """There is none: the invitation carries a one-time link (docs/processes.md, "No
+    temporary password")."""
     root = Path(__file__).resolve().parents[2]
     said = [
         f"{path.relative_to(root)}"

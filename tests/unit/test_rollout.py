@@ -1,5 +1,5 @@
 """Worker versioning settings: the worker's deployment version from the environment, and the
-versioning behaviour of every workflow type (README "Rolling out a new version")."""
+versioning behaviour of every workflow type (docs/deployment.md "Rolling out a new version")."""
 
 import json
 import os

@@ -1,4 +1,4 @@
-"""Worker settings from the environment (README "Performance and capacity")."""
+"""Worker settings from the environment (docs/performance.md)."""
 
 import pytest
 
