@@ -33,7 +33,7 @@ from activities.psa import PsaActivities
 from activities.records import RecordActivities
 from activities.renegotiation import RenegotiationActivities
 from relay import Relay
-from relay import Settings as RelaySettings
+from relay.settings import Settings as RelaySettings
 from store.db import create_pool, migrate
 from telemetry import logs
 from telemetry.metrics import Endpoints, Observability, health_app, runtime_with_metrics

@@ -17,7 +17,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import Postgres, progress, run, say  # noqa: E402
-from relay import Relay, Settings  # noqa: E402
+from relay import Relay
+from relay.settings import Settings
 from relay.sinks import MailCatcher  # noqa: E402
 from store.db import create_pool, migrate  # noqa: E402
 from store.steps import notify, once  # noqa: E402

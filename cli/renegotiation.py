@@ -24,17 +24,9 @@ from cli.common import (
 )
 from client.processes import ended_stage
 from domain.business_time import Family
-from domain.renegotiation import (
-    MAX_EXTENSION_DAYS,
-    SIGNING_DAYS,
-    Cancellation,
-    Extension,
-    ProcessKind,
-    RenegotiationRequest,
-    RenegotiationStatus,
-    StaffStep,
-    money,
-)
+from domain.renegotiation import MAX_EXTENSION_DAYS, SIGNING_DAYS, Extension, money
+from domain.renegotiation_models import ProcessKind, RenegotiationRequest, RenegotiationStatus
+from domain.steps import Cancellation, StaffStep
 from workflows.renegotiation import Renegotiation
 
 

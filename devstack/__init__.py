@@ -24,15 +24,12 @@ import asyncpg
 import config
 from codec import new_key_entry
 from devstack.banner import banner, without_password
-from devstack.ports import LOOPBACK, PORT_SETTINGS, Ports, portal_url, ports_from
+from devstack.ports import LOOPBACK, Ports, portal_url, ports_from
 from devstack.supervision import Child, Watched, exit_words, stop, supervise
 from relay.sinks import MailCatcher, SmsSink
 from store import demo
 from store.db import connect, migrate
 from workflows.visibility import ALL as SEARCH_ATTRIBUTES
-
-# re-exported: the tests and tools that drive the local stack import them from here
-__all__ = ["PORT_SETTINGS", "Ports", "banner", "ensure_database", "main", "ports_from"]
 
 HERE = Path(__file__).resolve().parent.parent  # the repository root
 

@@ -12,25 +12,10 @@ from typing import Literal
 from pydantic import BaseModel, Field, model_validator
 
 from domain.catalogue import LicenceType
-
-# re-exported (`as`): the workflow imports its activities' models and the billing plan from here
-from domain.classound_billing import billing_plan as billing_plan
-from domain.classound_steps import Activation as Activation
-from domain.classound_steps import CarrierAnswerRecord as CarrierAnswerRecord
-from domain.classound_steps import CarrierChase as CarrierChase
-from domain.classound_steps import ClassoundClosure as ClassoundClosure
-from domain.classound_steps import DeadlineChange as DeadlineChange
-from domain.classound_steps import DocumentRecord as DocumentRecord
-from domain.classound_steps import Escalation as Escalation
-from domain.classound_steps import OrderPlacement as OrderPlacement
-from domain.classound_steps import PortingSubmission as PortingSubmission
-from domain.classound_steps import ResellerReminder as ResellerReminder
 from domain.documents import DocumentKind, DocumentRef
 from domain.errors import Refused
 from domain.porting_numbers import NumberListRef
-from domain.steps import Actor, Cancellation, StaffStep, StepAnswer, StepKey
-
-__all__ = ["Cancellation", "StaffStep", "StepAnswer", "StepKey"]  # re-exported for callers
+from domain.steps import Actor
 
 
 class ProcessKind(StrEnum):

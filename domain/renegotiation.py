@@ -17,13 +17,6 @@ from pydantic import BaseModel, Field
 
 from domain.business_time import Family, business_today, start_of_business_day, zone
 from domain.errors import Refused
-
-# the models imported `as` themselves are re-exported: the workflow, CLI and portal import them here
-from domain.renegotiation_models import FINAL_STAGES as FINAL_STAGES
-from domain.renegotiation_models import MAX_DECLINE_REASON as MAX_DECLINE_REASON
-from domain.renegotiation_models import ROUTE_IN_WORDS as ROUTE_IN_WORDS
-from domain.renegotiation_models import Case as Case
-from domain.renegotiation_models import CaseStep as CaseStep
 from domain.renegotiation_models import (
     Change,
     ContactFacts,
@@ -34,22 +27,7 @@ from domain.renegotiation_models import (
     Route,
     TicketFacts,
 )
-from domain.renegotiation_models import ClosingStep as ClosingStep
-from domain.renegotiation_models import DeadlineStep as DeadlineStep
-from domain.renegotiation_models import DealStep as DealStep
-from domain.renegotiation_models import Declination as Declination
-from domain.renegotiation_models import DeclineStep as DeclineStep
-from domain.renegotiation_models import ProcessKind as ProcessKind
-from domain.renegotiation_models import RenegotiationStatus as RenegotiationStatus
-from domain.renegotiation_models import SendingStep as SendingStep
-from domain.renegotiation_models import SignatureStep as SignatureStep
-from domain.renegotiation_models import SignerStep as SignerStep
-from domain.renegotiation_models import SigningEvidence as SigningEvidence
-from domain.renegotiation_models import Stage as Stage
-from domain.renegotiation_models import StepResult as StepResult
-from domain.steps import Actor, Cancellation, StaffStep, StepAnswer, StepKey
-
-__all__ = ["Cancellation", "StaffStep", "StepAnswer", "StepKey"]  # re-exported for callers
+from domain.steps import Actor
 
 # --- the product's words ---------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
-from domain.renegotiation import MAX_DECLINE_REASON
+from domain.renegotiation_models import MAX_DECLINE_REASON
 from domain.signing import LinkState, csrf_field, document_sha256
 from portal.contract import TEXT, long_date, render_document, templates
 

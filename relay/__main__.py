@@ -7,7 +7,8 @@ import signal
 import sys
 
 import config
-from relay import Relay, Settings
+from relay import Relay
+from relay.settings import Settings
 from store.db import create_pool
 from telemetry import logs
 

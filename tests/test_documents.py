@@ -15,10 +15,11 @@ import starter
 from activities.classound import ClassoundActivities
 from cli.common import BAD_INPUT, NO_PROCESS, Failure
 from codec import new_key_entry
-from domain.classound import DocumentRecord, OrderPlacement, StepKey
+from domain.classound_steps import DocumentRecord, OrderPlacement
 from domain.documents import MAX_DOCUMENT_BYTES, DocumentRef
 from domain.errors import Refused
 from domain.porting_numbers import NumberListRef, canonical_list
+from domain.steps import StepKey
 from store.documents import DocumentStore, read_upload, sha256_of
 from tests.records import new_account
 from tests.records_classound import fresh_numbers, jpeg_bytes, pdf_bytes, png_bytes

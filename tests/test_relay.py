@@ -21,7 +21,8 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
 import config
 from codec import new_key_entry
-from relay import Relay, Settings
+from relay import Relay
+from relay.settings import Settings
 from relay.sinks import MailCatcher, SmsSink
 from store import outbox
 from store.db import migrate, migration_files

@@ -11,7 +11,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.renegotiation import RenegotiationActivities
-from domain.renegotiation import (
+from domain.renegotiation_models import (
     Case,
     CaseStep,
     DeadlineStep,
@@ -19,8 +19,8 @@ from domain.renegotiation import (
     Route,
     SendingStep,
     SignatureStep,
-    StepKey,
 )
+from domain.steps import StepKey
 from tests.records_renegotiation import access_count, new_company
 
 TODAY = date(2026, 11, 23)

@@ -85,7 +85,8 @@ def test_the_banners_examples_act_as_staff_not_as_a_partner_user():
     as ./run's staff identity, and any --as they name is demo staff."""
     import re
 
-    from devstack import Ports, banner
+    from devstack.banner import banner
+    from devstack.ports import Ports
     from store import demo
 
     text = banner(

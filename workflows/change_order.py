@@ -31,7 +31,8 @@ with workflow.unsafe.imports_passed_through():
         StepAnswer,
         check_pbx_active,
     )
-    from domain.classound import DocumentRecord, DocumentUpload, DocumentView
+    from domain.classound import DocumentUpload, DocumentView
+    from domain.classound_steps import DocumentRecord
     from domain.documents import REQUIRED_KINDS, DocumentKind, missing_documents
     from domain.errors import Refused
     from domain.order_lines import Plan, QuoteLine, plan_quote, revise_lines

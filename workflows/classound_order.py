@@ -27,35 +27,35 @@ with workflow.unsafe.imports_passed_through():
         CARRIER_STAGES,
         FINAL_STAGES,
         RESELLER_STAGES,
-        Activation,
-        Cancellation,
         CarrierAnswer,
-        CarrierAnswerRecord,
-        CarrierChase,
-        ClassoundClosure,
         ClassoundRequest,
         ClassoundStatus,
-        DeadlineChange,
-        DocumentRecord,
         DocumentUpload,
         DocumentView,
-        Escalation,
         Extension,
-        OrderPlacement,
         PortingAttempt,
-        PortingSubmission,
         ProcessKind,
-        ResellerReminder,
-        StaffStep,
         Stage,
-        StepAnswer,
         check_no_phone_number,
         check_porting_date,
         deadlines,
         next_reseller_event,
     )
+    from domain.classound_steps import (
+        Activation,
+        CarrierAnswerRecord,
+        CarrierChase,
+        ClassoundClosure,
+        DeadlineChange,
+        DocumentRecord,
+        Escalation,
+        OrderPlacement,
+        PortingSubmission,
+        ResellerReminder,
+    )
     from domain.documents import REQUIRED_KINDS, DocumentKind, missing_documents
     from domain.errors import Refused
+    from domain.steps import Cancellation, StaffStep, StepAnswer
 
 # Workflow code: imported again in each run's sandbox (see worker.workflow_runner).
 from workflows.process import SYSTEM, Process, refusal, refused_reason

@@ -15,30 +15,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.renegotiation import RenegotiationActivities as Acts
     from domain.errors import Refused
     from domain.renegotiation import (
-        FINAL_STAGES,
-        ROUTE_IN_WORDS,
-        Cancellation,
-        Case,
-        CaseStep,
-        Change,
-        ClosingStep,
-        DeadlineStep,
-        DealStep,
-        Declination,
-        DeclineStep,
         Extension,
-        ProcessKind,
-        RenegotiationPlan,
-        RenegotiationRequest,
-        RenegotiationStatus,
-        Route,
-        SendingStep,
-        SignatureStep,
-        SignerStep,
-        SigningEvidence,
-        Stage,
-        StepAnswer,
-        StepResult,
         business_date,
         close_date,
         credits_sales,
@@ -52,6 +29,30 @@ with workflow.unsafe.imports_passed_through():
         sales_credit_ends,
         signing_deadline,
     )
+    from domain.renegotiation_models import (
+        FINAL_STAGES,
+        ROUTE_IN_WORDS,
+        Case,
+        CaseStep,
+        Change,
+        ClosingStep,
+        DeadlineStep,
+        DealStep,
+        Declination,
+        DeclineStep,
+        ProcessKind,
+        RenegotiationPlan,
+        RenegotiationRequest,
+        RenegotiationStatus,
+        Route,
+        SendingStep,
+        SignatureStep,
+        SignerStep,
+        SigningEvidence,
+        Stage,
+        StepResult,
+    )
+    from domain.steps import Cancellation, StepAnswer
 
 # Workflow code: imported again in each run's sandbox (see worker.workflow_runner).
 from workflows.process import SYSTEM, Process, refusal, refused_reason

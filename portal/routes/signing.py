@@ -22,7 +22,7 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
 from client.failures import failure_message
-from domain.renegotiation import MAX_DECLINE_REASON, Declination, SignerStep, SigningEvidence
+from domain.renegotiation_models import MAX_DECLINE_REASON, Declination, SignerStep, SigningEvidence
 from domain.signing import (
     LinkState,
     csrf_ok,

@@ -14,7 +14,8 @@ import httpx
 import psutil  # comes with pgserver (the embedded PostgreSQL of ./run and the tests)
 import pytest
 
-from devstack import PORT_SETTINGS, ensure_database
+from devstack import ensure_database
+from devstack.ports import PORT_SETTINGS
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e

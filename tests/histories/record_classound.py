@@ -17,13 +17,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from domain.business_time import Family
-from domain.classound import (
-    Cancellation,
-    CarrierAnswer,
-    DocumentUpload,
-    Extension,
-    StaffStep,
-)
+from domain.classound import CarrierAnswer, DocumentUpload, Extension
+from domain.steps import Cancellation, StaffStep
 from store.documents import DocumentStore
 from tests.histories.recording import recording, save
 from tests.records import new_account

@@ -26,13 +26,8 @@ from domain.psa import (
     OnboardingRequest,
     onboarding_id,
 )
-from domain.renegotiation import (
-    Cancellation,
-    RenegotiationFacts,
-    RenegotiationRequest,
-    StaffStep,
-)
-from domain.steps import BAD_DATA
+from domain.renegotiation_models import RenegotiationFacts, RenegotiationRequest
+from domain.steps import BAD_DATA, Cancellation, StaffStep
 from tests.histories.recording import recording, save
 from tests.records_psa import give_billing_information, new_client
 from tests.records_renegotiation import new_company

@@ -13,18 +13,19 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from domain.renegotiation import (
-    Cancellation,
-    Declination,
     Extension,
-    RenegotiationRequest,
-    SignerStep,
-    SigningEvidence,
-    StaffStep,
     add_months,
     business_date,
     reminder_at,
     signing_closes_at,
 )
+from domain.renegotiation_models import (
+    Declination,
+    RenegotiationRequest,
+    SignerStep,
+    SigningEvidence,
+)
+from domain.steps import Cancellation, StaffStep
 from tests.histories.recording import recording, save
 from tests.records_renegotiation import new_company
 from tests.workflows.harness import outcome, running_worker, start_process

@@ -5,7 +5,7 @@ import re
 from decimal import Decimal
 from urllib.parse import parse_qs, urlparse
 
-from domain.renegotiation import RenegotiationRequest
+from domain.renegotiation_models import RenegotiationRequest
 from store.outbox import pending_link
 
 FORM_FIELD = re.compile(r'<input type="hidden" name="(\w+)" value="([^"]*)">')

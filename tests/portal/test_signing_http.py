@@ -11,16 +11,9 @@ import httpx
 import pytest
 
 from activities.renegotiation import RenegotiationActivities
-from domain.renegotiation import (
-    Cancellation,
-    Case,
-    Extension,
-    SignatureStep,
-    SigningEvidence,
-    Stage,
-    StepKey,
-    signing_closes_at,
-)
+from domain.renegotiation import Extension, signing_closes_at
+from domain.renegotiation_models import Case, SignatureStep, SigningEvidence, Stage
+from domain.steps import Cancellation, StepKey
 from portal.app import PortalSettings, create_app
 from portal.routes.signing import _RedactTokens
 from tests.portal.signing_helpers import (

@@ -14,7 +14,6 @@ from domain.classound import (
     CarrierAnswer,
     ClassoundRequest,
     Extension,
-    billing_plan,
     check_no_phone_number,
     check_porting_date,
     deadlines,
@@ -23,6 +22,7 @@ from domain.classound import (
     numbers_per_flat,
     parse_flats,
 )
+from domain.classound_billing import billing_plan
 from domain.errors import Refused
 from domain.porting_numbers import NumberListRef
 

@@ -8,7 +8,7 @@ import pytest
 
 import starter
 from cli.common import BAD_INPUT, Failure, validated
-from domain.renegotiation import RenegotiationRequest
+from domain.renegotiation_models import RenegotiationRequest
 from domain.service_desk import RecordChangeRequest
 
 RENEGOTIATE = [

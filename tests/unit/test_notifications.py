@@ -14,7 +14,7 @@ from domain.notifications import (
     message_id,
     needs_signing_authority,
 )
-from relay import Templates, Undeliverable
+from relay.messages import Templates, Undeliverable
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -7,7 +7,8 @@ import pytest
 from pydantic import ValidationError
 
 from domain.errors import Refused
-from domain.renegotiation import (
+from domain.renegotiation import plan_renegotiation
+from domain.renegotiation_models import (
     Change,
     ContactFacts,
     ContractFacts,
@@ -15,7 +16,6 @@ from domain.renegotiation import (
     RenegotiationRequest,
     Route,
     TicketFacts,
-    plan_renegotiation,
 )
 
 TODAY = date(2026, 3, 10)

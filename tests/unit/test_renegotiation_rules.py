@@ -10,9 +10,7 @@ import pytest
 from domain.errors import Refused
 from domain.renegotiation import (
     BUSINESS_TZ,
-    Change,
     ContractLine,
-    Route,
     add_months,
     business_date,
     change_of,
@@ -30,6 +28,7 @@ from domain.renegotiation import (
     signing_closes_at,
     signing_deadline,
 )
+from domain.renegotiation_models import Change, Route
 
 # --- close date: two days ahead, never past the last day of the current month --------------
 

@@ -18,15 +18,14 @@ from domain.classound import (
     ESCALATE_AFTER,
     EXPIRES_AFTER,
     REMIND_EVERY,
-    Cancellation,
     CarrierAnswer,
     DocumentUpload,
     Extension,
-    StaffStep,
     Stage,
 )
 from domain.documents import DocumentKind
 from domain.order_lines import FastChangeLine
+from domain.steps import Cancellation, StaffStep
 from store.documents import DocumentStore
 from tests.records import new_account
 from tests.records_classound import (

@@ -26,14 +26,8 @@ from domain.psa import (
     OnboardingStage,
     onboarding_id,
 )
-from domain.renegotiation import (
-    Cancellation,
-    RenegotiationFacts,
-    RenegotiationRequest,
-    StaffStep,
-    Stage,
-)
-from domain.steps import BAD_DATA
+from domain.renegotiation_models import RenegotiationFacts, RenegotiationRequest, Stage
+from domain.steps import BAD_DATA, Cancellation, StaffStep
 from tests.records_psa import give_billing_information, new_client
 from tests.records_renegotiation import new_company
 from tests.workflows.harness import running_worker, start_process

@@ -9,7 +9,8 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from domain.renegotiation import reminder_at
-from relay import Relay, Settings
+from relay import Relay
+from relay.settings import Settings
 from relay.sinks import MailCatcher, SmsSink
 from store.documents import DocumentStore
 from tests.records_renegotiation import new_company

@@ -44,7 +44,7 @@ from domain.psa import (
     NumberingReview,
     OnboardingRequest,
 )
-from domain.renegotiation import RenegotiationRequest
+from domain.renegotiation_models import RenegotiationRequest
 from domain.service_desk import CreateTicket, RecordChangeRequest
 from domain.steps import Cancellation, StaffStep
 from store import demo

@@ -15,16 +15,7 @@ from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 
 from activities.renegotiation import RenegotiationActivities
 from domain.renegotiation import (
-    Cancellation,
-    ClosingStep,
     Extension,
-    RenegotiationRequest,
-    RenegotiationStatus,
-    SendingStep,
-    SignatureStep,
-    StaffStep,
-    Stage,
-    StepResult,
     add_months,
     business_date,
     close_date,
@@ -32,6 +23,16 @@ from domain.renegotiation import (
     signing_closes_at,
     signing_deadline,
 )
+from domain.renegotiation_models import (
+    ClosingStep,
+    RenegotiationRequest,
+    RenegotiationStatus,
+    SendingStep,
+    SignatureStep,
+    Stage,
+    StepResult,
+)
+from domain.steps import Cancellation, StaffStep
 from store.outbox import pending_link
 from tests.records_partners import history_text
 from tests.records_renegotiation import access_count, new_company, outbox

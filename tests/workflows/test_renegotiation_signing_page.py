@@ -7,12 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
 
-from domain.renegotiation import (
-    Declination,
-    SignerStep,
-    SigningEvidence,
-    Stage,
-)
+from domain.renegotiation_models import Declination, SignerStep, SigningEvidence, Stage
 from tests.portal.signing_helpers import request_for
 from tests.records_renegotiation import new_company
 from tests.workflows.harness import running_worker, start_process
