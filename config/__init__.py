@@ -95,16 +95,6 @@ def _data_dir() -> Path:
     return Path(os.environ.get("PARTNERFLOW_DATA_DIR") or DEFAULT_DATA_DIR)
 
 
-def __getattr__(name: str) -> Any:
-    """TASK_QUEUE and DATA_DIR for callers that still ask the module (the benches): read when
-    asked, never at import."""
-    if name == "TASK_QUEUE":
-        return os.environ.get("PARTNERFLOW_TASK_QUEUE") or DEFAULT_TASK_QUEUE
-    if name == "DATA_DIR":
-        return _data_dir()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 @dataclass(frozen=True)
 class WorkerSettings:
     """How much one worker process holds and runs at once (docs/performance.md

@@ -19,7 +19,6 @@ from aiohttp import ClientSession
 from cryptography.exceptions import InvalidTag
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
-import config
 from codec import new_key_entry
 from relay import Relay
 from relay.settings import Settings
@@ -300,7 +299,7 @@ async def test_a_clear_link_written_before_sealing_is_still_delivered(pool, mail
     read both, by the prefix."""
     co = await new_company(pool, email="old@sealed.example")
     monkeypatch.delenv("PARTNERFLOW_ENCRYPTION_KEYS", raising=False)
-    monkeypatch.setattr(config, "DATA_DIR", Path("/nonexistent"))
+    monkeypatch.setenv("PARTNERFLOW_DATA_DIR", "/nonexistent")  # no local key ring either
     link = f"https://sign.example/sign?token={uuid.uuid4().hex}"
     nid = await write(
         pool,
