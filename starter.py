@@ -25,30 +25,22 @@ from cli import (
     records,
     renegotiation,
 )
-from cli.common import (
+from cli.common import Commands, Parser, begin_command, common_options, emit, output_to, reader_gone
+from cli.forms import CODE, NAME, whole
+from cli.status import cmd_list, cmd_retry, cmd_status
+from cli.who import check_staff, identity
+from client.failures import (
     BAD_INPUT,
     BUSY,
-    CODE,
     FAILED,
-    NAME,
     NO_ANSWER,
     NO_PROCESS,
     REFUSED,
     SETUP,
     UNREACHABLE,
-    Commands,
     Failure,
-    Parser,
-    begin_command,
-    common_options,
-    emit,
     failure_of,
-    output_to,
-    reader_gone,
-    whole,
 )
-from cli.status import cmd_list, cmd_retry, cmd_status
-from cli.who import check_staff, identity
 
 LABELS = {
     REFUSED: "refused: ",

@@ -17,21 +17,9 @@ from temporalio.common import (
 )
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from cli.common import (
-    CODE,
-    FORMATTERS,
-    OK,
-    REFUSED,
-    REQUEST_ID,
-    BadInput,
-    Commands,
-    Failure,
-    answered,
-    emit,
-    settings,
-    temporal,
-    validated,
-)
+from cli.common import FORMATTERS, Commands, answered, emit, settings, temporal
+from cli.forms import CODE, REQUEST_ID, validated
+from client.failures import OK, REFUSED, BadInput, Failure
 from domain import ids
 from domain.accounts import (
     LABELS,

@@ -5,22 +5,9 @@ from pathlib import Path
 
 from pydantic import TypeAdapter, ValidationError
 
-from cli.common import (
-    CODE,
-    FORMATTERS,
-    QUOTE_ID,
-    REFUSED,
-    BadInput,
-    Commands,
-    Failure,
-    read_text,
-    running_handle,
-    same_day_ref,
-    send,
-    start,
-    validated,
-    waiting_line,
-)
+from cli.common import FORMATTERS, Commands, running_handle, send, start, waiting_line
+from cli.forms import CODE, QUOTE_ID, read_text, same_day_ref, validated
+from client.failures import REFUSED, BadInput, Failure
 from domain.business_time import Family
 from domain.change_order import (
     Cancellation,

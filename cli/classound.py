@@ -10,24 +10,9 @@ made is removed again."""
 from pathlib import Path
 
 import config
-from cli.common import (
-    CODE,
-    DATE,
-    FORMATTERS,
-    NO_PROCESS,
-    REFUSED,
-    BadInput,
-    Commands,
-    Failure,
-    read_text,
-    running_handle,
-    same_day_ref,
-    send,
-    start,
-    validated,
-    waiting_line,
-    whole,
-)
+from cli.common import FORMATTERS, Commands, running_handle, send, start, waiting_line
+from cli.forms import CODE, DATE, read_text, same_day_ref, validated, whole
+from client.failures import NO_PROCESS, REFUSED, BadInput, Failure
 from domain.business_time import Family
 from domain.classound import (
     MAX_EXTENSION_DAYS,

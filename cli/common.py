@@ -18,85 +18,21 @@ from temporalio.client import Client, WorkflowHandle
 
 import config
 from cli.forms import (
-    CODE,
-    DATE,
-    DATE_FORM,
-    NAME,
-    OPTION_OF,
     PROCESS_ID,
-    QUOTE_ID,
-    RECORD_NUMBER,
     REQUEST_ID,
     USER,
-    a_date,
-    id_of,
-    in_words,
-    option_of,
-    read_text,
-    same_day_ref,
-    validated,
-    whole,
 )
 from client.connection import connect
 from client.failures import (
     BAD_INPUT,
-    BUSY,
-    FAILED,
     NO_ANSWER,
-    NO_PROCESS,
     OK,
     REFUSED,
-    SETUP,
-    UNREACHABLE,
-    BadInput,
     Failure,
-    failure_message,
     failure_of,
-    first_line,
-    rpc_failure,
-    update_failure,
 )
-from client.processes import AGAIN_AFTER_REFUSAL, ANY_END, Processes
+from client.processes import AGAIN_AFTER_REFUSAL, Processes
 from domain.steps import StepAnswer
-
-__all__ = [  # the names the command modules take from here
-    "ANY_END",
-    "AGAIN_AFTER_REFUSAL",
-    "BAD_INPUT",
-    "BUSY",
-    "CODE",
-    "DATE",
-    "DATE_FORM",
-    "FAILED",
-    "NAME",
-    "NO_ANSWER",
-    "NO_PROCESS",
-    "OK",
-    "OPTION_OF",
-    "PROCESS_ID",
-    "QUOTE_ID",
-    "RECORD_NUMBER",
-    "REFUSED",
-    "REQUEST_ID",
-    "SETUP",
-    "UNREACHABLE",
-    "USER",
-    "BadInput",
-    "Failure",
-    "a_date",
-    "failure_message",
-    "failure_of",
-    "first_line",
-    "id_of",
-    "in_words",
-    "option_of",
-    "read_text",
-    "rpc_failure",
-    "same_day_ref",
-    "update_failure",
-    "validated",
-    "whole",
-]
 
 # How long the starter waits for a process to answer a start or a step before giving up.
 WAIT_ENV = "PARTNERFLOW_STARTER_WAIT"

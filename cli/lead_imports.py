@@ -16,19 +16,9 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 import config
-from cli.common import (
-    NO_ANSWER,
-    OK,
-    REFUSED,
-    BadInput,
-    Failure,
-    answered,
-    emit,
-    failure_message,
-    read_text,
-    temporal,
-    validated,
-)
+from cli.common import answered, emit, temporal
+from cli.forms import read_text, validated
+from client.failures import NO_ANSWER, OK, REFUSED, BadInput, Failure, failure_message
 from domain.errors import Refused
 from domain.leads import (
     IMPORT_BATCH,

@@ -17,35 +17,24 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from cli import records
 from cli.common import (
-    CODE,
-    DATE,
     EXTRAS,
     FORMATTERS,
-    NAME,
-    NO_PROCESS,
-    OK,
-    REFUSED,
-    USER,
-    BadInput,
     Commands,
-    Failure,
     answered,
     emit,
-    failure_message,
-    rpc_failure,
     running_handle,
     settings,
     start,
     temporal,
-    validated,
-    whole,
 )
+from cli.forms import CODE, DATE, NAME, USER, validated, whole
 from cli.lead_imports import (
     check_lead_file,
     deliver,
     import_file,
     same_person_twice,
 )
+from client.failures import NO_PROCESS, OK, REFUSED, BadInput, Failure, failure_message, rpc_failure
 from client.processes import run_lead_step
 from domain.leads import (
     MAX_WORK_WITHIN_MINUTES,

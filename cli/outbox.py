@@ -2,7 +2,9 @@
 `resend` queues one again (audited). These read PostgreSQL (DATABASE_URL) directly: the
 messages are records, not a process, and no Temporal is needed to read them."""
 
-from cli.common import OK, REFUSED, SETUP, Commands, Failure, emit, settings, whole
+from cli.common import Commands, emit, settings
+from cli.forms import whole
+from client.failures import OK, REFUSED, SETUP, Failure
 from domain.errors import Refused
 from store import outbox
 from store.db import connect

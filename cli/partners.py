@@ -6,17 +6,9 @@ import uuid
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
-from cli.common import (
-    CODE,
-    FORMATTERS,
-    USER,
-    BadInput,
-    Commands,
-    send,
-    start,
-    validated,
-    waiting_line,
-)
+from cli.common import FORMATTERS, Commands, send, start, waiting_line
+from cli.forms import CODE, USER, validated
+from client.failures import BadInput
 from domain.partners import (
     Deactivation,
     FirstLogin,

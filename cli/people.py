@@ -11,17 +11,9 @@ from datetime import datetime
 
 import structlog
 
-from cli.common import (
-    OK,
-    REFUSED,
-    SETUP,
-    USER,
-    Commands,
-    Failure,
-    database_dsn,
-    emit,
-    whole,
-)
+from cli.common import Commands, database_dsn, emit
+from cli.forms import USER, whole
+from client.failures import OK, REFUSED, SETUP, Failure
 from domain.errors import Refused
 from domain.permissions import Role
 from store import people

@@ -18,27 +18,19 @@ from temporalio.common import (
 
 from cli import service_desk
 from cli.common import (
-    ANY_END,
-    CODE,
-    DATE,
     FORMATTERS,
-    OK,
-    REFUSED,
-    BadInput,
     Commands,
-    Failure,
     answered,
     emit,
-    failure_message,
     send,
     settings,
     start,
     temporal,
-    validated,
     waiting_line,
-    whole,
 )
-from cli.forms import price
+from cli.forms import CODE, DATE, price, validated, whole
+from client.failures import OK, REFUSED, BadInput, Failure, failure_message
+from client.processes import ANY_END
 from domain.billing_information import BillingInformation
 from domain.business_time import Family, business_today
 from domain.contracts import ContractTerms, PartChange

@@ -8,17 +8,9 @@ import re
 import uuid
 from datetime import UTC, datetime
 
-from cli.common import (
-    CODE,
-    OK,
-    REFUSED,
-    Commands,
-    Failure,
-    answered,
-    emit,
-    settings,
-    temporal,
-)
+from cli.common import Commands, answered, emit, settings, temporal
+from cli.forms import CODE
+from client.failures import OK, REFUSED, Failure
 from domain.records import Records, RecordsLookup, lead_age
 from workflows.accounts import READ_DEADLINE
 from workflows.records import RecordsRead

@@ -5,23 +5,9 @@ from decimal import Decimal, InvalidOperation
 from temporalio.api.enums.v1 import WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
-from cli.common import (
-    CODE,
-    DATE,
-    FORMATTERS,
-    NO_PROCESS,
-    RECORD_NUMBER,
-    BadInput,
-    Commands,
-    Failure,
-    same_day_ref,
-    send,
-    start,
-    temporal,
-    validated,
-    waiting_line,
-    whole,
-)
+from cli.common import FORMATTERS, Commands, send, start, temporal, waiting_line
+from cli.forms import CODE, DATE, RECORD_NUMBER, same_day_ref, validated, whole
+from client.failures import NO_PROCESS, BadInput, Failure
 from client.processes import ended_stage
 from domain.business_time import Family
 from domain.renegotiation import MAX_EXTENSION_DAYS, SIGNING_DAYS, Extension, money

@@ -7,23 +7,9 @@ from datetime import UTC, datetime
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from cli.common import (
-    CODE,
-    DATE,
-    FORMATTERS,
-    OK,
-    RECORD_NUMBER,
-    REFUSED,
-    REQUEST_ID,
-    Commands,
-    answered,
-    emit,
-    settings,
-    temporal,
-    validated,
-    whole,
-)
-from cli.forms import price
+from cli.common import FORMATTERS, Commands, answered, emit, settings, temporal
+from cli.forms import CODE, DATE, RECORD_NUMBER, REQUEST_ID, price, validated, whole
+from client.failures import OK, REFUSED
 from domain.business_time import Family, business_today
 from domain.psa import ProcessKind
 from domain.service_desk import RecordChangeRequest, RecordChangeResult, RecordStage

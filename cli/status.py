@@ -8,20 +8,9 @@ from datetime import timedelta
 from temporalio.api.enums.v1 import WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
-from cli.common import (
-    FORMATTERS,
-    NO_ANSWER,
-    NO_PROCESS,
-    OK,
-    Failure,
-    diagnosis,
-    emit,
-    rpc_failure,
-    send,
-    temporal,
-    validated,
-    with_extras,
-)
+from cli.common import FORMATTERS, diagnosis, emit, send, temporal, with_extras
+from cli.forms import validated
+from client.failures import NO_ANSWER, NO_PROCESS, OK, Failure, rpc_failure
 from client.processes import ended_stage
 from domain.steps import StaffStep
 from workflows.process import Process

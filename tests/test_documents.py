@@ -13,7 +13,7 @@ from temporalio.testing import ActivityEnvironment
 
 import starter
 from activities.classound import ClassoundActivities
-from cli.common import BAD_INPUT, NO_PROCESS, Failure
+from client.failures import BAD_INPUT, NO_PROCESS, Failure
 from codec import new_key_entry
 from domain.classound_steps import DocumentRecord, OrderPlacement
 from domain.documents import MAX_DOCUMENT_BYTES, DocumentRef

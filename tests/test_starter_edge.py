@@ -15,7 +15,8 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from cli import common
-from cli.common import (
+from cli.common import answered, begin_command
+from client.failures import (
     BAD_INPUT,
     BUSY,
     FAILED,
@@ -24,8 +25,6 @@ from cli.common import (
     SETUP,
     UNREACHABLE,
     Failure,
-    answered,
-    begin_command,
     failure_of,
 )
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
 
-from cli.common import Failure
+from client.failures import Failure
 from client.processes import run_lead_step
 from codec import parse_key_ring
 from domain.leads import LeadBatch, LeadStepRequest, lead_step_process_id, queue_process_id

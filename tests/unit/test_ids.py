@@ -5,7 +5,7 @@ and nothing is parsed into a process id that Temporal or PostgreSQL would choke 
 import pytest
 
 import starter
-from cli.common import BAD_INPUT, Failure
+from client.failures import BAD_INPUT, Failure
 from domain import ids
 
 BAD_CODES = [

@@ -10,9 +10,9 @@ from pydantic import ValidationError
 
 import cli.lead_imports
 import cli.leads
-from cli.common import BadInput
 from cli.lead_imports import ImportProgress, check_lead_file, same_person_twice
 from cli.leads import cmd_add_leads
+from client.failures import BadInput
 from domain.leads import MAX_LEADS_PER_FILE, LeadRow, LeadStepRequest
 
 

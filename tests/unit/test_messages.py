@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 import starter
-from cli.common import BAD_INPUT, Failure, validated
+from cli.forms import validated
+from client.failures import BAD_INPUT, Failure
 from domain.renegotiation_models import RenegotiationRequest
 from domain.service_desk import RecordChangeRequest
 

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from cli.common import BadInput
 from cli.psa import Progress, part_changes, show_campaign, show_invoicing, show_onboarding
+from client.failures import BadInput
 from domain.contracts import ContractPart, ContractTerms, PaymentMethod
 from domain.invoicing import NumberingSettings
 from domain.psa import (

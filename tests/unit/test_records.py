@@ -5,9 +5,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from cli.common import BAD_INPUT, Failure
 from cli.leads import show_router
 from cli.records import lead_card_words
+from client.failures import BAD_INPUT, Failure
 from domain.records import lead_age
 
 NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)

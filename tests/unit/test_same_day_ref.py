@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime
 
-from cli.common import same_day_ref
+from cli.forms import same_day_ref
 from domain.business_time import Family
 
 

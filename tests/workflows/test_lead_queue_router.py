@@ -10,8 +10,8 @@ from collections import Counter
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
 
-from cli.common import Failure
 from cli.leads import deliver
+from client.failures import Failure
 from client.processes import run_lead_step
 from domain.leads import (
     LeadBatch,
