@@ -125,11 +125,8 @@ def refusing_to_start() -> Iterator[None]:
 
 
 def settings() -> config.WorkerSettings:
-    try:
+    with refusing_to_start():
         return config.worker_settings()
-    except config.NotConfigured as e:
-        log.error("worker refuses to start", reason=str(e))
-        raise SystemExit(f"worker.py: refusing to start: {e}") from None
 
 
 def build_worker(
@@ -180,11 +177,8 @@ async def serve_health(client, pool, worker: Worker, endpoints: Endpoints) -> we
 
 def check_encryption(common: config.Settings) -> None:
     """Fail closed: no key ring, no worker (unless plaintext was chosen, said loudly)."""
-    try:
+    with refusing_to_start():
         codec = config.encryption_codec(common.data_dir)
-    except config.NotConfigured as e:
-        log.error("worker refuses to start", reason=str(e))
-        raise SystemExit(f"worker.py: refusing to start: {e}") from None
     if codec is None:
         log.warning("PAYLOADS NOT ENCRYPTED", reason=config.PLAINTEXT_WARNING)
     elif codec.accept_plaintext:
@@ -197,11 +191,8 @@ def check_encryption(common: config.Settings) -> None:
 
 
 def worker_deployment() -> WorkerDeploymentConfig | None:
-    try:
+    with refusing_to_start():
         deployment = config.worker_deployment()
-    except config.NotConfigured as e:
-        log.error("worker refuses to start", reason=str(e))
-        raise SystemExit(f"worker.py: refusing to start: {e}") from None
     if deployment is None:
         log.info("worker unversioned (no PARTNERFLOW_DEPLOYMENT_NAME / PARTNERFLOW_BUILD_ID)")
     return deployment

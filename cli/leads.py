@@ -22,6 +22,7 @@ from cli.common import (
     Commands,
     answered,
     emit,
+    processes,
     running_handle,
     settings,
     start,
@@ -34,8 +35,16 @@ from cli.lead_imports import (
     import_file,
     same_person_twice,
 )
-from client.failures import NO_PROCESS, OK, REFUSED, BadInput, Failure, failure_message, rpc_failure
-from client.processes import run_lead_step
+from client.failures import (
+    NO_PROCESS,
+    OK,
+    REFUSED,
+    BadInput,
+    Failure,
+    failure_message,
+    rpc_failure,
+    update_failure,
+)
 from domain.leads import (
     MAX_WORK_WITHIN_MINUTES,
     OPPORTUNITY_STAGES,
@@ -73,7 +82,7 @@ async def send_to_queue(args, update, step) -> int:
             resend=update_id,
         )
     except WorkflowUpdateFailedError as e:
-        raise Failure(REFUSED, failure_message(e)) from None
+        raise update_failure(e) from None
     except RPCError as e:
         if e.status == RPCStatusCode.NOT_FOUND:
             raise Failure(NO_PROCESS, f"lead queue {args.queue} has ended") from None
@@ -96,11 +105,11 @@ async def lead_step(args, **fields) -> int:
             client,
             process_id,
             f"lead step {process_id}",
-            run_lead_step(client, request, process_id, settings().task_queue),
+            processes(client).lead_step(request, process_id),
             resend=args.request_id or process_id.rsplit("-", 1)[-1],
         )
     except WorkflowUpdateFailedError as e:
-        raise Failure(REFUSED, failure_message(e)) from None
+        raise update_failure(e) from None
     except RPCError as e:
         raise rpc_failure(e, process_id) from None
     emit(args, True, answer.message, answer, label="")

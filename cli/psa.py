@@ -29,7 +29,7 @@ from cli.common import (
     waiting_line,
 )
 from cli.forms import CODE, DATE, price, validated, whole
-from client.failures import OK, REFUSED, BadInput, Failure, failure_message
+from client.failures import OK, BadInput, Failure, update_failure
 from client.processes import ANY_END
 from domain.billing_information import BillingInformation
 from domain.business_time import Family, business_today
@@ -319,7 +319,7 @@ async def cmd_onboard_all(args) -> int:
             ),
         )
     except WorkflowUpdateFailedError as e:
-        raise Failure(REFUSED, failure_message(e)) from None
+        raise update_failure(e) from None
     # No run id: queries follow the campaign across continue-as-new.
     handle = client.get_workflow_handle(process_id)
     if args.no_wait:

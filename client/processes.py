@@ -94,8 +94,8 @@ class Processes:
                     return await self._result(task, process_id)
                 waited = loop.time() - began
                 if waited >= notice_at and waited < self.wait:
-                    why = await self.diagnosis(process_id)
-                    if self.notice is not None:
+                    if self.notice is not None:  # asked only where someone hears the answer
+                        why = await self.diagnosis(process_id)
                         self.notice(f"waiting {waited:.0f} s for {what}: {why}")
                     notice_at = waited + NOTICE_EVERY
         finally:

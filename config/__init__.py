@@ -78,7 +78,8 @@ class Settings:
         return running_stack(self.data_dir)
 
     def default_actor(self) -> str | None:
-        """PARTNERFLOW_ACTOR, else the identity ./run names in its run file."""
+        """PARTNERFLOW_ACTOR, else the identity ./run names in its run file (never the login
+        name: $USER is not a directory identity)."""
         return self.actor or (self.running_stack() or {}).get("actor") or None
 
     def database_dsn(self) -> str | None:
@@ -232,12 +233,6 @@ def running_stack(data_dir: Path | None = None) -> dict[str, Any] | None:
 
 ACTOR_ENV = "PARTNERFLOW_ACTOR"
 DEMO_ACTOR = "ops-anna"  # ./run's identity for the starter: the demo data's operations lead
-
-
-def default_actor() -> str | None:
-    """Who the starter acts as without --as: PARTNERFLOW_ACTOR, else the identity ./run
-    names in its run file (never the login name: $USER is not a directory identity)."""
-    return os.environ.get(ACTOR_ENV) or (running_stack() or {}).get("actor") or None
 
 
 def documents_dir() -> Path:

@@ -88,8 +88,7 @@ def portal_secret(data_dir: Path) -> str:
         return os.environ["PARTNERFLOW_PORTAL_SECRET"]
     path = data_dir / "portal-secret"
     if not path.exists():
-        path.write_text(secrets.token_hex(32))
-        path.chmod(0o600)
+        private_file(path, secrets.token_hex(32))
     return path.read_text().strip()
 
 

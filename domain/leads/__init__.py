@@ -78,7 +78,6 @@ from domain.leads.routing import (
     with_rule,
 )
 from domain.leads.steps import check_channel_manager
-from domain.steps import StepAnswer, StepKey
 
 __all__ = [
     "CLOSED",
@@ -127,8 +126,6 @@ __all__ = [
     "RoutingPlan",
     "RuleInput",
     "RuleWrite",
-    "StepAnswer",
-    "StepKey",
     "Turn",
     "batches",
     "check_channel_manager",

@@ -18,10 +18,10 @@ from domain.leads import (
     LeadStepWrite,
     QueueOpening,
     RouteConfig,
-    StepKey,
     Turn,
 )
 from domain.partners import InvitationWrite
+from domain.steps import StepKey
 from tests.records_partners import batch, enable_partner_management, lead_rows, new_partner
 
 

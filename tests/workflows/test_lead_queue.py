@@ -23,10 +23,10 @@ from domain.leads import (
     RouteConfig,
     RuleInput,
     RuleWrite,
-    StepKey,
     Turn,
     queue_process_id,
 )
+from domain.steps import StepKey
 from tests.records_partners import (
     batch,
     enable_partner_management,
