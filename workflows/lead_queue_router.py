@@ -17,6 +17,7 @@ Leads arrive -> assignment rules (first match wins: to a partner or to another q
 round-robin over the eligible partners (round-robin queue) -> the rest wait to be claimed."""
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from temporalio import workflow
@@ -40,6 +41,8 @@ with workflow.unsafe.imports_passed_through():
         QueueSettings,
         QueueStage,
         QueueTakeOver,
+        RecallDue,
+        Recalled,
         Received,
         Rosters,
         RouterRequest,
@@ -47,6 +50,7 @@ with workflow.unsafe.imports_passed_through():
         RuleInput,
         RuleWrite,
         check_rule,
+        next_recall_after,
         queue_process_id,
         received_notes,
         received_words,
@@ -126,7 +130,14 @@ class LeadQueueRouter(Process):
         else:
             self._details()
         while True:
-            await workflow.wait_condition(lambda: bool(self.state.to_route) or self._rollover_due())
+            try:
+                await workflow.wait_condition(
+                    lambda: bool(self.state.to_route) or self._rollover_due(),
+                    timeout=self._until_recall(),
+                )
+            except TimeoutError:
+                await self._recall_due()
+                continue
             if not self.state.to_route:
                 break
             await self._route_back()
@@ -167,6 +178,43 @@ class LeadQueueRouter(Process):
             f"take over lead queue {request.queue_id}",
         )
         self.state.carry_on(got)
+
+    # --- the service level ----------------------------------------------------------------------
+
+    def _until_recall(self) -> timedelta | None:
+        """How long until this process looks for claims not worked in time (None: the queue
+        has no service level). Claims are decided at the door and tell no process: the look
+        is due `work_within` after the last one at the latest, which no claim made since can
+        be due before."""
+        minutes = self.state.work_within_minutes
+        if not minutes or self.state.stage != QueueStage.OPEN:
+            return None
+        now = workflow.now()
+        if self.state.next_recall is None:
+            self.state.next_recall = next_recall_after(now, minutes, None)
+        return max(self.state.next_recall - now, timedelta(0))
+
+    async def _recall_due(self) -> None:
+        """One look: the claims due by now and still only claimed go back to the queue, in
+        one step; a round-robin queue gives them out again. A worker down when they were due
+        runs this look when it is back (the timer waited for it)."""
+        minutes = self.state.work_within_minutes or 0
+        n = self.state.next_number("recall")
+        now = workflow.now()
+        done: Recalled = await self._act(
+            LeadActivities.recall_due_claims,
+            RecallDue(
+                key=self._key(f"recall-{n}"),
+                queue_id=self.state.queue_id,
+                minutes=minutes,
+                as_of=now,
+            ),
+            f"recall-{n}: claims not worked within {minutes} minute(s)",
+        )
+        self.state.next_recall = next_recall_after(now, minutes, done.next_due)
+        if done.returned:
+            self._count("recalled", len(done.returned))
+            self._back(done.returned)
 
     def _rollover_due(self) -> bool:
         info = workflow.info()

@@ -1,14 +1,14 @@
 """The partner's lead inbox and own leads: claim, accept, not interested, convert. Each is a
 lead step through the client, after checking that the lead is the partner's (or the user's)."""
 
-from typing import Any
+from typing import Any, NoReturn
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from client.processes import Processes
 from domain import ids
-from domain.leads import OPPORTUNITY_STAGES
+from domain.leads import OPPORTUNITY_STAGES, LeadStepRequest
 from portal import steps
 from portal.deps import (
     CurrentUser,
@@ -17,12 +17,15 @@ from portal.deps import (
     PortalUser,
     Steps,
     back,
+    flash,
     form_with_csrf,
     outcome,
     page,
 )
 from portal.forms import opportunity_fields
 from portal.i18n import Words
+from portal.lead_words import claim_words
+from store import lead_claims, people
 from store import portal as db
 
 router = APIRouter()
@@ -81,15 +84,15 @@ async def lead_action(
 ) -> Response:
     """A step on a lead of the partner's inbox (`own`: one of the user's own leads)."""
     async with pool.acquire() as conn:
-        if not ids.NAME.matches(lead_id):
-            raise NotYours()
-        queue = (
-            await db.queue_of_own_lead(conn, lead_id, user.id)
-            if own
-            else await db.queue_of_lead_for_partner(conn, lead_id, user.partner_id)
-        )
-    if queue is None:
-        raise NotYours()
+        queue = None
+        if ids.NAME.matches(lead_id):
+            queue = (
+                await db.queue_of_own_lead(conn, lead_id, user.id)
+                if own
+                else await db.queue_of_lead_for_partner(conn, lead_id, user.partner_id)
+            )
+        if queue is None:
+            await not_theirs(conn, user, kind, lead_id)
     result = await steps.lead_step(
         processes,
         steps.request_id(str(form.get("request", ""))),
@@ -104,11 +107,46 @@ async def lead_action(
 
 
 @router.post("/leads/{lead_id}/claim")
-async def claim(
-    request: Request, lead_id: str, user: CurrentUser, pool: Pool, processes: Steps
-) -> Response:
+async def claim(request: Request, lead_id: str, user: CurrentUser, pool: Pool) -> Response:
+    """ "Lead übernehmen": decided here, in one PostgreSQL transaction (store/lead_claims.py),
+    not by a process of its own: in a rush after a fair, hundreds of partner users click at
+    once and each waits for nothing but the lead's and the partner account's row locks."""
     form = await form_with_csrf(request)
-    return await lead_action(request, pool, processes, user, form, lead_id, own=False, kind="claim")
+    async with pool.acquire() as conn:
+        queue = (
+            await db.queue_of_lead_for_partner(conn, lead_id, user.partner_id)
+            if ids.NAME.matches(lead_id)
+            else None
+        )
+        if queue is None:
+            await not_theirs(conn, user, "claim", lead_id)
+    done = await lead_claims.claim(
+        pool,
+        LeadStepRequest(queue_id=queue, kind="claim", actor=user.id, lead_id=lead_id),
+        steps.request_id(str(form.get("request", ""))),
+    )
+    words = Words(user.language)
+    said = claim_words(user.language, done.words, done.values)
+    if done.ok:
+        flash(request, "ok", words("Done: {message}", message=said))
+    else:
+        flash(request, "error", words("Refused: {message}", message=said))
+    return back("/my-leads")
+
+
+async def not_theirs(conn: Any, user: PortalUser, kind: str, item: str) -> NoReturn:
+    """A step on a lead or opportunity that is not the user's (or its partner's): the same
+    answer as for one that does not exist, and one row in the security log."""
+    shown = item if ids.NAME.matches(item) else "(not an id)"
+    await people.record_refusal(
+        conn,
+        actor=user.id,
+        permission=f"LeadStep.{kind}",
+        process_id=f"lead-{kind}-{shown}",
+        reason=f"{shown} is not a lead or opportunity of {user.id} or partner {user.partner_id}",
+        checked_in="portal",
+    )
+    raise NotYours()
 
 
 @router.post("/leads/{lead_id}/accept")
