@@ -97,10 +97,17 @@ def free_port() -> int:
 
 
 class User:
-    def __init__(self, user_id: str, partner_id: str, language: str, url: str) -> None:
+    def __init__(self, user_id: str, partner_id: str, language: str, url: str, n: int) -> None:
         self.id, self.partner_id, self.language = user_id, partner_id, language
+        # each user from an address of its own (127.0.x.y), as from a machine of its own:
+        # the portal limits login attempts per address
+        address = f"127.0.{1 + n // 250}.{1 + n % 250}"
         self.http = httpx.AsyncClient(
-            base_url=url, follow_redirects=False, timeout=60.0, headers={"Accept-Language": "en"}
+            base_url=url,
+            follow_redirects=False,
+            timeout=60.0,
+            headers={"Accept-Language": "en"},
+            transport=httpx.AsyncHTTPTransport(local_address=address),
         )
         self.csrf = ""
 
@@ -240,7 +247,10 @@ async def bench(args: argparse.Namespace) -> int:
             portal = await start_portal(portal_env, port)
             url = f"http://127.0.0.1:{port}"
             languages = {p.id: ("de" if i % 2 else "en") for i, p in enumerate(partners)}
-            users = [User(u, p.id, languages[p.id], url) for p in partners for u in p.users]
+            users = [
+                User(u, p.id, languages[p.id], url, n)
+                for n, (p, u) in enumerate((p, u) for p in partners for u in p.users)
+            ]
             gate = asyncio.Semaphore(8)
 
             async def log_in(u: User) -> None:

@@ -17,7 +17,6 @@ from portal.deps import (
     PortalUser,
     Steps,
     back,
-    flash,
     form_with_csrf,
     outcome,
     page,
@@ -128,10 +127,17 @@ async def claim(request: Request, lead_id: str, user: CurrentUser, pool: Pool) -
     words = Words(user.language)
     said = claim_words(user.language, done.words, done.values)
     if done.ok:
-        flash(request, "ok", words("Done: {message}", message=said))
+        told(request, "ok", words("Done: {message}", message=said))
     else:
-        flash(request, "error", words("Refused: {message}", message=said))
+        told(request, "error", words("Refused: {message}", message=said))
     return back("/my-leads")
+
+
+def told(request: Request, kind: str, text: str) -> None:
+    """The answer for the next page, after those not yet shown: assigned, not appended in
+    place, so that the session sees the change (a user clicking several leads before the
+    next page reads every answer)."""
+    request.session["flash"] = [*request.session.get("flash", []), [kind, text]]
 
 
 async def not_theirs(conn: Any, user: PortalUser, kind: str, item: str) -> NoReturn:

@@ -62,10 +62,14 @@ async def test_a_claim_is_answered_in_the_partners_language_and_audited(pool):
         token_a, token_b = await logged_in(a, first), await logged_in(b, second)
         won = await a.post(f"/leads/{leads[0]}/claim", data={"csrf": token_a})
         lost = await b.post(f"/leads/{leads[0]}/claim", data={"csrf": token_b})
-        assert won.status_code == lost.status_code == 303
+        also = await a.post(f"/leads/{leads[2]}/claim", data={"csrf": token_a})
+        assert won.status_code == lost.status_code == also.status_code == 303
         assert won.headers["location"].endswith("/my-leads")
         shown_a, shown_b = (await a.get("/my-leads")).text, (await b.get("/my-leads")).text
-    assert f"Erledigt: Lead {leads[0]} gehört jetzt Ihnen, {first}" in shown_a
+    # both answers of two clicks before the next page, in the order clicked
+    assert shown_a.index(f"Erledigt: Lead {leads[0]} gehört jetzt Ihnen, {first}") < (
+        shown_a.index(f"Erledigt: Lead {leads[2]} gehört jetzt Ihnen, {first}")
+    )
     assert f"Abgelehnt: Lead {leads[0]} ist bereits von {first} ({ours.id}) übernommen" in (shown_b)
     owner = await pool.fetchrow(
         "SELECT c.user_id, a.actor FROM claims c JOIN audit_log a"
