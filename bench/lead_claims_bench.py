@@ -55,6 +55,7 @@ from cli.leads import deliver  # noqa: E402
 from client.processes import run_lead_step  # noqa: E402
 from domain.leads import (  # noqa: E402
     IMPORT_BATCH,
+    MAX_LEADS_PER_BATCH,
     LeadBatch,
     LeadStepRequest,
     RouterRequest,
@@ -102,12 +103,20 @@ async def mass_reassignment(
     if not cold:
         return 0.0, 0, load_average()
     giver, taker = partners[0].users[0], partners[-1].users[-1]
-    assign = LeadStepRequest(
-        queue_id=queue_id, kind="reassign", actor="cm-bench", to_user=giver, lead_ids=cold
-    )
-    await run_lead_step(
-        client, assign, lead_step_process_id(assign, uuid.uuid4().hex[:12]), task_queue=task_queue
-    )
+    for at in range(0, len(cold), MAX_LEADS_PER_BATCH):  # a step names at most that many
+        assign = LeadStepRequest(
+            queue_id=queue_id,
+            kind="reassign",
+            actor="cm-bench",
+            to_user=giver,
+            lead_ids=cold[at : at + MAX_LEADS_PER_BATCH],
+        )
+        await run_lead_step(
+            client,
+            assign,
+            lead_step_process_id(assign, uuid.uuid4().hex[:12]),
+            task_queue=task_queue,
+        )
     move = LeadStepRequest(
         queue_id=queue_id, kind="reassign", actor="cm-bench", from_user=giver, to_user=taker
     )

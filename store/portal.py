@@ -3,8 +3,9 @@ password). Every read of business items takes the partner (or user) of the verif
 and filters by it in SQL: a page can only ever list that partner's items, and `*_of_partner`
 answer whether one item belongs to it before the portal sends any step for it.
 
-The business steps themselves (confirm, upload, claim, ...) are never written here: the
-portal sends them to the workflows, as the starter does."""
+The business steps themselves (confirm, upload, ...) are never written here: the portal
+sends them to the workflows, as the starter does; a claim it decides itself, through
+store/lead_claims.py."""
 
 from datetime import datetime, timedelta
 from typing import Any

@@ -6,9 +6,14 @@ assignment rules and round-robin turn, and no leads.
 - a batch of a file arrives as one step (`add_leads`): stored and routed (rules, then
   round-robin) in one transaction, keyed by the batch's content, so a file sent again (an
   interrupted import resumed) is answered from the audit log without importing it twice;
-- claims, accept, not interested, owner changes and conversions do not come here at all:
-  each is a short process of its own (workflows/lead_step.py) deciding in one guarded
-  transaction; what comes back here is only leads to give out again in a round-robin queue;
+- claims, accept, not interested, owner changes and conversions do not come here at all: a
+  claim is decided at the door (store/lead_claims.py), the others are short processes of
+  their own (workflows/lead_step.py), each one guarded transaction; what comes back here is
+  only leads to give out again in a round-robin queue;
+- the service level of the claims: in a queue that has one, this process looks for claims
+  due and not worked, sends them back in one step, and sleeps until the next is due (at most
+  the service level: a claim made meanwhile is due no sooner); a timer that came due while no
+  worker ran fires when one is back;
 - a queue opened by the earlier design (type `LeadQueue`, every lead in its state) is taken
   over (`take_over`): its settings, partners and rules are read from PostgreSQL, where its
   leads and owners already are, and this process carries it on under the same id.

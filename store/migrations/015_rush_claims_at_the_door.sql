@@ -6,7 +6,7 @@
 -- When the queue's process sends the lead back if it is still only claimed (NULL: no service
 -- level, or a claim whose own process keeps the watch, as claims made before this release).
 ALTER TABLE claims ADD COLUMN due_at timestamptz;
-CREATE INDEX claims_due ON claims (queue_id, due_at) WHERE ended_at IS NULL AND due_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS claims_due ON claims (queue_id, due_at) WHERE ended_at IS NULL AND due_at IS NOT NULL;
 
 -- The doors refuse too, and say so in the security log.
 ALTER TABLE security_log DROP CONSTRAINT IF EXISTS security_log_checked_in_check;
@@ -15,6 +15,12 @@ ALTER TABLE security_log ADD CONSTRAINT security_log_checked_in_check
 
 -- The portal's pages with 100,000 leads: the inbox reads the waiting leads oldest first, my
 -- leads the user's current claims, my opportunities the user's own.
-CREATE INDEX leads_waiting ON leads (created_at, id) WHERE status = 'queued';
-CREATE INDEX claims_current_by_user ON claims (user_id, started_at) WHERE ended_at IS NULL;
-CREATE INDEX opportunities_owner ON opportunities (owner_user_id, created_at);
+CREATE INDEX IF NOT EXISTS leads_waiting ON leads (created_at, id) WHERE status = 'queued';
+CREATE INDEX IF NOT EXISTS claims_current_by_user ON claims (user_id, started_at) WHERE ended_at IS NULL;
+CREATE INDEX IF NOT EXISTS opportunities_owner ON opportunities (owner_user_id, created_at);
+-- Orders and documents pages: a partner's waiting items among every order it ever had.
+CREATE INDEX IF NOT EXISTS orders_waiting_by_partner ON orders (partner_id, created_at)
+    WHERE status = 'awaiting_partner_confirmation';
+CREATE INDEX IF NOT EXISTS classound_orders_waiting_by_partner ON classound_orders (partner_id)
+    WHERE status = 'awaiting_reseller';
+CREATE INDEX IF NOT EXISTS accounts_partner ON accounts (partner_id);
