@@ -4,7 +4,7 @@ pages under load, and a partner's confirm at half its capacity.
     .venv/bin/python bench/portal_rush_bench.py [--leads 100000] [--partners 20] [--users 10]
         [--claims-per-user 5] [--hot 3000] [--cap 40] [--orders 10000] [--browsers 50]
         [--page-rounds 10] [--pages /leads,/my-leads,/opportunities,/orders,/documents]
-        [--confirms 40] [--quick]
+        [--confirms 40] [--portals 1] [--quick]
 
 One run starts what it needs: PostgreSQL (DATABASE_URL -> a fresh database, else an embedded
 pgserver), the Temporal dev server, one worker in this process (worker.build_worker), and the
@@ -173,11 +173,12 @@ async def add_orders(pool, partners: list, n: int) -> None:
 
 async def bench(args: argparse.Namespace) -> int:
     logs.configure("WARNING")
-    pg, env, pool, portal = Postgres(), None, None, None
+    pg, env, pool = Postgres(), None, None
+    portals: list[subprocess.Popen] = []
     users: list[User] = []
     tmp = Path(tempfile.mkdtemp(prefix="partnerflow-rush-"))
     os.environ["PARTNERFLOW_DOCUMENTS_DIR"] = str(tmp / "documents")
-    out: dict = {"cpus": os.cpu_count(), "quick": args.quick}
+    out: dict = {"cpus": os.cpu_count(), "quick": args.quick, "portals": args.portals}
     try:
         progress("starting PostgreSQL and the Temporal dev server ...")
         dsn = await pg.start()
@@ -228,7 +229,8 @@ async def bench(args: argparse.Namespace) -> int:
             await add_orders(pool, partners, args.orders)
             confirm_ids = await waiting_orders(env.client, task_queue, pool, partners[0], args)
 
-            port = free_port()
+            ports = [free_port() for _ in range(args.portals)]
+            port = ports[0]
             portal_env = {
                 **os.environ,
                 "DATABASE_URL": dsn,
@@ -243,12 +245,15 @@ async def bench(args: argparse.Namespace) -> int:
                 "PARTNERFLOW_PORTAL_SECURE_COOKIES": "0",
                 "LOG_LEVEL": "WARNING",
             }
-            progress("starting the portal ...")
-            portal = await start_portal(portal_env, port)
-            url = f"http://127.0.0.1:{port}"
+            progress(f"starting {args.portals} portal process(es) ...")
+            for p in ports:  # as behind a load balancer: each user keeps to one
+                portals.append(
+                    await start_portal({**portal_env, "PARTNERFLOW_PORTAL_PORT": str(p)}, p)
+                )
+            urls = [f"http://127.0.0.1:{p}" for p in ports]
             languages = {p.id: ("de" if i % 2 else "en") for i, p in enumerate(partners)}
             users = [
-                User(u, p.id, languages[p.id], url, n)
+                User(u, p.id, languages[p.id], urls[n % len(urls)], n)
                 for n, (p, u) in enumerate((p, u) for p in partners for u in p.users)
             ]
             gate = asyncio.Semaphore(8)
@@ -276,7 +281,7 @@ async def bench(args: argparse.Namespace) -> int:
     finally:
         for u in users:
             await u.http.aclose()
-        if portal is not None:
+        for portal in portals:
             portal.terminate()
             portal.wait(10)
         if pool is not None:
@@ -522,6 +527,12 @@ def main() -> int:
     parser.add_argument("--page-rounds", type=int, default=10)
     parser.add_argument("--pages", default=PAGES, help=f"comma-separated (default {PAGES})")
     parser.add_argument("--confirms", type=int, default=40)
+    parser.add_argument(
+        "--portals",
+        type=int,
+        default=1,
+        help="portal processes, each user keeping to one (as behind a load balancer)",
+    )
     parser.add_argument("--quick", action="store_true", help="a run under two minutes")
     args = parser.parse_args()
     if args.quick:
