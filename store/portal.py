@@ -288,16 +288,18 @@ async def partner_queues(conn: Conn, partner_id: str) -> list[Any]:
     )
 
 
-async def lead_inbox(conn: Conn, partner_id: str, limit: int = 200) -> list[Any]:
-    """Unowned leads of the queues the partner is in: what a claim can take. No name, e-mail
-    or phone before a claim: the company, where, what, and since when are enough to decide."""
+async def lead_inbox(conn: Conn, partner_id: str, limit: int = 200, offset: int = 0) -> list[Any]:
+    """Unowned leads of the queues the partner is in: what a claim can take, the oldest first,
+    a page at a time. No name, e-mail or phone before a claim: the company, where, what, and
+    since when are enough to decide."""
     return await conn.fetch(
         "SELECT l.id, l.queue_id, q.name AS queue_name, l.company, l.country, l.postal_code,"
         " l.product, l.created_at FROM leads l JOIN lead_queues q ON q.id = l.queue_id"
         " JOIN lead_queue_partners p ON p.queue_id = l.queue_id AND p.partner_id = $1"
-        " WHERE l.status = 'queued' ORDER BY l.created_at, l.id LIMIT $2",
+        " WHERE l.status = 'queued' ORDER BY l.created_at, l.id LIMIT $2 OFFSET $3",
         partner_id,
         limit,
+        offset,
     )
 
 

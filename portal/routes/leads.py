@@ -19,8 +19,8 @@ from portal.deps import (
     back,
     form_with_csrf,
     outcome,
-    page,
 )
+from portal.deps import page as show
 from portal.forms import opportunity_fields
 from portal.i18n import Words
 from portal.lead_words import claim_words
@@ -30,9 +30,12 @@ from store import portal as db
 router = APIRouter()
 
 
+INBOX_PAGE = 50  # waiting leads a page of the inbox shows, the oldest first
+
+
 @router.get("/leads", response_class=HTMLResponse)
-async def inbox(request: Request, user: CurrentUser, pool: Pool) -> Response:
-    return await leads_page(request, pool, user, "leads.html", "inbox")
+async def inbox(request: Request, user: CurrentUser, pool: Pool, page: int = 1) -> Response:
+    return await leads_page(request, pool, user, "leads.html", "inbox", page=max(1, page))
 
 
 @router.get("/my-leads", response_class=HTMLResponse)
@@ -49,18 +52,30 @@ async def leads_page(
     status: int = 200,
     errors: dict | None = None,
     values: dict | None = None,
+    page: int = 1,
 ) -> HTMLResponse:
+    """The inbox reads the partner's waiting leads a page at a time; "my leads" the user's
+    own. Each reads only what it shows: with 100,000 leads waiting, the other list costs."""
+    queues: list = []
+    waiting: list = []
+    own: list = []
     async with pool.acquire() as conn:
-        queues = await db.partner_queues(conn, user.partner_id)
-        waiting = await db.lead_inbox(conn, user.partner_id)
-        own = await db.my_leads(conn, user.id)
-    return page(
+        if nav == "inbox":
+            queues = await db.partner_queues(conn, user.partner_id)
+            waiting = await db.lead_inbox(
+                conn, user.partner_id, INBOX_PAGE + 1, (page - 1) * INBOX_PAGE
+            )
+        else:
+            own = await db.my_leads(conn, user.id)
+    return show(
         request,
         template,
         user=user,
         nav=nav,
         queues=queues,
-        inbox=waiting,
+        inbox=waiting[:INBOX_PAGE],
+        page=page,
+        more=len(waiting) > INBOX_PAGE,
         leads=own,
         stages=OPPORTUNITY_STAGES,
         status=status,

@@ -105,3 +105,21 @@ async def test_a_claim_on_another_partners_lead_is_refused_and_logged_by_the_por
         },
     ]
     assert await pool.fetchval("SELECT count(*) FROM claims WHERE lead_id = $1", leads[0]) == 0
+
+
+async def test_the_inbox_shows_the_oldest_waiting_leads_a_page_at_a_time(pool):
+    ours = await new_partner(pool, users=1)
+    _, leads = await open_queue(pool, [ours], 60)
+    oldest = [
+        r["id"]
+        for r in await pool.fetch(
+            "SELECT id FROM leads WHERE id = ANY($1::text[]) ORDER BY created_at, id", leads
+        )
+    ]
+    async with portal(pool) as c:
+        await logged_in(c, ours.users[0])
+        first, second = (await c.get("/leads")).text, (await c.get("/leads?page=2")).text
+    shown = re.compile(r'action="/leads/([^/"]+)/claim"')
+    assert shown.findall(first) == oldest[:50] and 'href="/leads?page=2"' in first
+    assert shown.findall(second) == oldest[50:] and 'href="/leads?page=1"' in second
+    assert 'href="/leads?page=3"' not in second
