@@ -108,6 +108,9 @@ class User:
             timeout=60.0,
             headers={"Accept-Language": "en"},
             transport=httpx.AsyncHTTPTransport(local_address=address),
+            # below uvicorn's 5 s keep-alive: a connection the server may be closing is not
+            # reused (a request on it would fail, the bench's error, not the portal's)
+            limits=httpx.Limits(keepalive_expiry=2.0),
         )
         self.csrf = ""
 
