@@ -286,7 +286,10 @@ class ClassoundOrder(Process[ClassoundStatus, Stage]):
                 return self._answer(
                     f"already uploaded: {doc.label} {current.file_name} "
                     f"(sha256 {doc.short_sha}…) is the current {doc.label}; "
-                    f"{self.state.waiting_for}"
+                    f"{self.state.waiting_for}",
+                    "document.already_uploaded",
+                    kind=doc.kind.value,
+                    file=current.file_name,
                 )
             self.state.uploads += 1
             try:
@@ -319,7 +322,10 @@ class ClassoundOrder(Process[ClassoundStatus, Stage]):
             self._reseller_stage()
             return self._answer(
                 f"{doc.label} {doc.file_name} recorded (sha256 "
-                f"{doc.short_sha}…); {self.state.waiting_for}"
+                f"{doc.short_sha}…); {self.state.waiting_for}",
+                "document.uploaded",
+                kind=doc.kind.value,
+                file=doc.file_name,
             )
 
     @upload.validator
@@ -699,8 +705,8 @@ class ClassoundOrder(Process[ClassoundStatus, Stage]):
         self.state.escalates_at = self.state.expires_at = None
         self._set_stage(stage, f"nothing: {reason}")
 
-    def _answer(self, message: str) -> StepAnswer:
-        return StepAnswer(message=message, stage=self.state.stage)
+    def _answer(self, message: str, code: str = "", **params: str | int) -> StepAnswer:
+        return StepAnswer(message=message, stage=self.state.stage, code=code, params=params)
 
     def _today(self) -> date:
         return business_today(workflow.now(), Family.CLASSOUND)

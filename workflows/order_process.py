@@ -242,6 +242,8 @@ class OrderProcess(Process[ProcessStatus, Stage]):
             f"applied{changed}",
             stage=self.state.stage,
             notes=self.state.notes,
+            code="order.confirmed",
+            params={"order": self.state.order_id or "", "by": self.confirmed_by or ""},
         )
 
     @confirm.validator
