@@ -106,6 +106,7 @@ async def orders_awaiting_confirmation(conn: Conn, partner_id: str) -> list[dict
         line = dict(r)
         lines_of.setdefault(line.pop("order_id"), []).append(line)
     totals_of: dict[str, dict[str, int]] = {}  # one PBX may have several orders waiting
+    prices_of: dict[str, tuple[str, dict[str, Any]]] = {}  # and one account several PBXs
     out = []
     for o in orders:
         lines = lines_of.get(o["id"], [])
@@ -117,7 +118,9 @@ async def orders_awaiting_confirmation(conn: Conn, partner_id: str) -> list[dict
             for t in (o["targets"] or [])
         ]
         flats = await _flat_effects(conn, o["pbx_id"], lines, targets, totals)
-        currency, prices = await _monthly_prices(conn, o["account_id"])
+        if o["account_id"] not in prices_of:
+            prices_of[o["account_id"]] = await _monthly_prices(conn, o["account_id"])
+        currency, prices = prices_of[o["account_id"]]
         for item in (*lines, *targets):
             item["price"] = prices.get(item["sku"])  # per unit and month; None: one-off
         after = _licences_after(lines, targets, totals)
@@ -406,18 +409,24 @@ async def queue_of_own_opportunity(conn: Conn, opportunity_id: str, user_id: str
 
 def _change_orders_missing_documents(partner: str) -> str:
     """Open change orders of the partner whose current quote books CLASSOUND-FLATs and lacks
-    a document (`partner`: the query's parameter, e.g. "$1")."""
+    a document (`partner`: the query's parameter, e.g. "$1"). Open: the current quote is not
+    yet accepted into an order (draft, published, rejected for a fix), or its order waits
+    for the partner unconfirmed. Read from those few rows (partial indexes), never from every
+    quote the partner's customers ever had."""
     return (
-        "SELECT q.process_id, q.account_name, q.created_at FROM ("
-        " SELECT DISTINCT ON (q.process_id) q.process_id, q.id, q.status, q.created_at,"
-        " a.name AS account_name FROM quotes q JOIN accounts a ON a.id = q.account_id"
-        f" WHERE a.partner_id = {partner} ORDER BY q.process_id, q.version DESC) q"
-        " WHERE q.status NOT IN ('cancelled', 'superseded')"
-        " AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.process_id = q.process_id"
-        " AND (o.status <> 'awaiting_partner_confirmation' OR o.confirmed_by IS NOT NULL))"
-        " AND EXISTS (SELECT 1 FROM quote_lines l JOIN catalogue c ON c.sku = l.sku"
-        " AND c.kind = 'classound_flat' WHERE l.quote_id = q.id AND l.quantity > 0)"
-        " AND (SELECT count(*) FROM documents d WHERE d.process_id = q.process_id"
+        "SELECT w.process_id, w.account_name, w.created_at FROM ("
+        " SELECT q.id, q.process_id, q.created_at, a.name AS account_name FROM quotes q"
+        " JOIN accounts a ON a.id = q.account_id"
+        f" WHERE a.partner_id = {partner} AND q.status IN ('draft', 'published', 'rejected')"
+        " AND NOT EXISTS (SELECT 1 FROM quotes n WHERE n.process_id = q.process_id"
+        " AND n.version > q.version)"
+        " UNION ALL SELECT q.id, q.process_id, q.created_at, a.name FROM orders o"
+        " JOIN quotes q ON q.id = o.quote_id JOIN accounts a ON a.id = o.account_id"
+        f" WHERE o.partner_id = {partner} AND o.status = 'awaiting_partner_confirmation'"
+        " AND o.kind = 'change_order' AND o.confirmed_by IS NULL) w"
+        " WHERE EXISTS (SELECT 1 FROM quote_lines l JOIN catalogue c ON c.sku = l.sku"
+        " AND c.kind = 'classound_flat' WHERE l.quote_id = w.id AND l.quantity > 0)"
+        " AND (SELECT count(*) FROM documents d WHERE d.process_id = w.process_id"
         " AND d.is_current) < 2"
     )
 

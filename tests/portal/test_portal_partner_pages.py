@@ -395,12 +395,21 @@ class Browser:
         self.d.get(self.base + path)
 
     def submit(self, selector: str) -> None:
-        from selenium.webdriver.support import expected_conditions as ec
+        """Clicks a form's button and waits until the next page replaced this one."""
+        from selenium.common.exceptions import WebDriverException
         from selenium.webdriver.support.ui import WebDriverWait
 
         old = self.css("html")
         self.css(selector).click()
-        WebDriverWait(self.d, 60).until(ec.staleness_of(old))
+
+        def gone(_) -> bool:
+            try:
+                old.is_enabled()
+            except WebDriverException:  # stale; this chromedriver may say "does not belong"
+                return True
+            return False
+
+        WebDriverWait(self.d, 60).until(gone)
 
     def log_in(self, user: str) -> None:
         self.d.delete_all_cookies()
