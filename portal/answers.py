@@ -65,6 +65,35 @@ ANSWERS: dict[str, dict[str, str]] = {
 }
 KIND_WORDS = {"loa": "LOA", "last-invoice": "last invoice"}
 
+# Per code, a refusal in each language (workflows.process.refusal's code and params).
+REFUSALS: dict[str, dict[str, str]] = {
+    "order.not_waiting": {
+        "en": "the order for {account} no longer waits for your confirmation ({stage}).",
+        "de": "Die Bestellung für {account} wartet nicht mehr auf Ihre Bestätigung ({stage}).",
+        "nb": "bestillingen for {account} venter ikke lenger på din bekreftelse ({stage}).",
+    },
+    "order.confirmed_already": {
+        "en": "the order for {account} is confirmed already: it can no longer be declined.",
+        "de": "Die Bestellung für {account} ist bereits bestätigt und kann nicht mehr "
+        "abgelehnt werden.",
+        "nb": "bestillingen for {account} er allerede bekreftet og kan ikke lenger avslås.",
+    },
+    "documents.closed": {
+        "en": "the documents of this order can no longer change.",
+        "de": "Die Unterlagen dieser Bestellung können nicht mehr geändert werden.",
+        "nb": "dokumentene til denne bestillingen kan ikke lenger endres.",
+    },
+}
+# The stages an order ends in, as a refusal names them.
+ORDER_STAGES: dict[str, dict[str, str]] = {
+    "applied": {"de": "ausgeführt", "nb": "utført"},
+    "applying": {"de": "wird ausgeführt", "nb": "utføres"},
+    "cancelled": {"de": "storniert", "nb": "kansellert"},
+    "expired": {"de": "abgelaufen", "nb": "utløpt"},
+    "declined": {"de": "abgelehnt", "nb": "avslått"},
+    "refused": {"de": "abgewiesen", "nb": "avvist"},
+}
+
 
 def say(words: Words, code: str, params: dict[str, Any], names: dict[str, str]) -> str | None:
     """The answer of `code` in the reader's words, or None for a code without them."""
@@ -111,6 +140,17 @@ def text_of(words: Words, result: Outcome, names: dict[str, str]) -> tuple[str, 
         return "ok", words("Done: {message}", message=said)
     if result.own:  # the portal's own words (an ended process, a queue gone)
         return "error", words(result.message, **result.params)
+    if result.code in REFUSALS:
+        texts = REFUSALS[result.code]
+        stage = str(result.params.get("stage", ""))
+        values = {
+            "account": "",
+            **result.params,
+            **names,
+            "stage": ORDER_STAGES.get(stage, {}).get(words.language, stage),
+        }
+        said = texts.get(words.language, texts["en"]).format(**values)
+        return "error", words("Refused: {message}", message=said)
     return "error", words("The order system refused this step: {reason}", reason=result.message)
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import HTTPException
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from client.failures import NO_ANSWER, NO_PROCESS, REFUSED, failure_of
@@ -58,11 +59,24 @@ async def _answer(call: Awaitable[StepAnswer]) -> Outcome:
         if failure.code == NO_ANSWER:
             return Outcome(False, "", unknown=True)
         if failure.code == REFUSED:
-            return Outcome(False, str(failure))
+            code, params = _reason_of(e)
+            return Outcome(False, str(failure), code=code, params=params)
         if failure.code == NO_PROCESS:
             return Outcome(False, ENDED, own=True)
         raise HTTPException(failure.http_status, str(failure)) from None
     return Outcome(not answer.rejected, answer.message, code=answer.code, params=answer.params)
+
+
+def _reason_of(e: BaseException) -> tuple[str, dict[str, Any]]:
+    """The code and values a refusal carries beside its English words, if any: on the
+    update's failure, which the client's refusal was raised from."""
+    for err in (e, e.__context__):
+        cause = getattr(err, "cause", None)
+        details = cause.details if isinstance(cause, ApplicationError) else ()
+        if details and isinstance(details[0], dict) and isinstance(details[0].get("code"), str):
+            params = details[0].get("params")
+            return details[0]["code"], params if isinstance(params, dict) else {}
+    return "", {}
 
 
 async def confirm_order(p: Processes, process_id: str, user_id: str, rid: str) -> Outcome:

@@ -178,7 +178,8 @@ class ChangeOrder(DeclinableOrder):
         ):
             raise refusal(
                 f"documents can no longer change: {self.state.stage.value}, "
-                f"{self.state.waiting_for}"
+                f"{self.state.waiting_for}",
+                "documents.closed",
             )
         if not self.state.has_classound:
             raise refusal(

@@ -271,9 +271,13 @@ class ClassoundOrder(Process[ClassoundStatus, Stage]):
             raise refusal(
                 f"the order is confirmed and the porting request is with the carrier "
                 f"({self.state.waiting_for}); documents can change again only if "
-                "the carrier refuses it"
+                "the carrier refuses it",
+                "documents.closed",
             )
-        raise refusal(f"documents can no longer change: {stage.value}, {self.state.waiting_for}")
+        raise refusal(
+            f"documents can no longer change: {stage.value}, {self.state.waiting_for}",
+            "documents.closed",
+        )
 
     @workflow.update
     async def upload(self, u: DocumentUpload) -> StepAnswer:

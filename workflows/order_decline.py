@@ -21,10 +21,15 @@ class DeclinableOrder(OrderProcess):
         if self.state.stage == Stage.DECLINED:
             return True
         if self.confirmed_by is not None or self.state.stage in (Stage.APPLYING, Stage.APPLIED):
-            raise refusal(f"order {self.state.order_id} is confirmed; it can no longer be declined")
+            raise refusal(
+                f"order {self.state.order_id} is confirmed; it can no longer be declined",
+                "order.confirmed_already",
+            )
         if self.state.stage != Stage.AWAITING_PARTNER:
             raise refusal(
-                f"there is no order to decline: {self.state.stage.value}, {self.state.waiting_for}"
+                f"there is no order to decline: {self.state.stage.value}, {self.state.waiting_for}",
+                "order.not_waiting",
+                stage=self.state.stage.value,
             )
         return False
 

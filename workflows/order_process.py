@@ -207,7 +207,9 @@ class OrderProcess(Process[ProcessStatus, Stage]):
             return True
         if self.state.stage != Stage.AWAITING_PARTNER:
             raise refusal(
-                f"there is no order to confirm: {self.state.stage.value}, {self.state.waiting_for}"
+                f"there is no order to confirm: {self.state.stage.value}, {self.state.waiting_for}",
+                "order.not_waiting",
+                stage=self.state.stage.value,
             )
         return False
 

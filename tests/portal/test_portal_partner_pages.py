@@ -276,6 +276,11 @@ async def test_two_requests_of_one_session_each_show_their_own_answer_then_what_
         requested = await c.get("/documents")
         section = requested.text.split(f'id="doc-{classound}"')[1].split("</section>")[0]
         assert "Die Portierung ist beim bisherigen Anbieter beantragt" in section
+        # a tab still open on the upload form: the process refuses, said in German
+        late = await upload("loa", "LOA-2.pdf", LOA + b"\n", "lateupload01")
+        assert answer_of((await c.get(late.headers["location"])).text) == [
+            "Abgelehnt: Die Unterlagen dieser Bestellung können nicht mehr geändert werden."
+        ]
         today = await stack.db.fetchval("SELECT (now() AT TIME ZONE 'Europe/Berlin')::date")
         await stack.ok(
             "carrier-answer", classound, "--porting-date", today.isoformat(), "--as", "ops-anna"

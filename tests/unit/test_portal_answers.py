@@ -91,3 +91,22 @@ def test_outcomes_the_portal_words_itself_and_refusals_it_has_no_words_for():
 def test_norwegian_as_people_write_it_reads_bokmaal():
     assert language_of("no") == language_of("nn") == language_of("nb") == "nb"
     assert language_of("fr") == "en"
+
+
+def test_a_refusal_with_a_code_is_said_in_the_readers_language_with_the_name():
+    refused = Outcome(
+        False,
+        "there is no order to confirm: cancelled, nothing: cancelled by ops-anna: r",
+        code="order.not_waiting",
+        params={"stage": "cancelled"},
+    )
+    names = {"account": "Acme Logistik GmbH"}
+    assert text_of(Words("de"), refused, names) == (
+        "error",
+        "Abgelehnt: Die Bestellung für Acme Logistik GmbH wartet nicht mehr auf Ihre "
+        "Bestätigung (storniert).",
+    )
+    assert text_of(Words("nb"), refused, names)[1] == (
+        "Avvist: bestillingen for Acme Logistik GmbH venter ikke lenger på din bekreftelse "
+        "(kansellert)."
+    )
