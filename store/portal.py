@@ -280,31 +280,17 @@ async def change_orders_awaiting_documents(conn: Conn, partner_id: str) -> list[
     """The partner's open change orders whose current quote has CLASSOUND-FLAT lines (booked
     only with the LOA and the last invoice), until the order is confirmed."""
     rows = await conn.fetch(
-        "SELECT DISTINCT ON (q.process_id) q.process_id, q.id AS quote_id, q.account_id,"
-        " q.pbx_id, q.status, q.created_at, a.name AS account_name"
-        " FROM quotes q JOIN accounts a ON a.id = q.account_id WHERE a.partner_id = $1"
-        " ORDER BY q.process_id, q.version DESC",
-        partner_id,
+        f"SELECT * FROM ({_open_change_orders('$1')}) w ORDER BY w.process_id", partner_id
     )
-    out = []
-    for r in rows:
-        if r["status"] in ("cancelled", "superseded"):
-            continue
-        if await conn.fetchval(
-            "SELECT true FROM orders WHERE process_id = $1 AND (status <> "
-            "'awaiting_partner_confirmation' OR confirmed_by IS NOT NULL)",
-            r["process_id"],
-        ):
-            continue  # confirmed, applied or closed: documents can no longer change
-        flats = await conn.fetch(
-            "SELECT l.licence_type, l.quantity FROM quote_lines l JOIN catalogue c"
-            " ON c.sku = l.sku AND c.kind = 'classound_flat' WHERE l.quote_id = $1"
-            " AND l.quantity > 0 ORDER BY l.line_no",
-            r["quote_id"],
-        )
-        if not flats:
-            continue
-        out.append({**dict(r), "flats": {f["licence_type"]: f["quantity"] for f in flats}})
+    flats_of: dict[str, dict[str, int]] = {}
+    for f in await conn.fetch(
+        "SELECT l.quote_id, l.licence_type, l.quantity FROM quote_lines l JOIN catalogue c"
+        " ON c.sku = l.sku AND c.kind = 'classound_flat' WHERE l.quote_id = ANY($1::text[])"
+        " AND l.quantity > 0 ORDER BY l.quote_id, l.line_no",
+        [r["quote_id"] for r in rows],
+    ):
+        flats_of.setdefault(f["quote_id"], {})[f["licence_type"]] = f["quantity"]
+    out = [{**dict(r), "flats": flats_of[r["quote_id"]]} for r in rows if r["quote_id"] in flats_of]
     docs = await _current_documents(conn, [r["process_id"] for r in out])
     return [{**r, "documents": docs.get(r["process_id"], [])} for r in out]
 
@@ -407,25 +393,31 @@ async def queue_of_own_opportunity(conn: Conn, opportunity_id: str, user_id: str
 # --- what waits for a partner user (the home page and the menu's counts) ----------------------
 
 
-def _change_orders_missing_documents(partner: str) -> str:
-    """Open change orders of the partner whose current quote books CLASSOUND-FLATs and lacks
-    a document (`partner`: the query's parameter, e.g. "$1"). Open: the current quote is not
-    yet accepted into an order (draft, published, rejected for a fix), or its order waits
-    for the partner unconfirmed. Read from those few rows (partial indexes), never from every
-    quote the partner's customers ever had."""
+def _open_change_orders(partner: str) -> str:
+    """The partner's open change orders, each with its current quote (`partner`: the query's
+    parameter, e.g. "$1"). Open: the current quote is not yet accepted into an order (draft,
+    published, rejected for a fix), or its order waits for the partner unconfirmed. Read from
+    those few rows (partial indexes), never from every quote the partner's customers had."""
     return (
-        "SELECT w.process_id, w.account_name, w.created_at FROM ("
-        " SELECT q.id, q.process_id, q.created_at, a.name AS account_name FROM quotes q"
-        " JOIN accounts a ON a.id = q.account_id"
+        "SELECT q.id AS quote_id, q.process_id, q.account_id, q.pbx_id, q.status, q.created_at,"
+        " a.name AS account_name FROM quotes q JOIN accounts a ON a.id = q.account_id"
         f" WHERE a.partner_id = {partner} AND q.status IN ('draft', 'published', 'rejected')"
         " AND NOT EXISTS (SELECT 1 FROM quotes n WHERE n.process_id = q.process_id"
         " AND n.version > q.version)"
-        " UNION ALL SELECT q.id, q.process_id, q.created_at, a.name FROM orders o"
-        " JOIN quotes q ON q.id = o.quote_id JOIN accounts a ON a.id = o.account_id"
+        " UNION ALL SELECT q.id, q.process_id, q.account_id, q.pbx_id, q.status, q.created_at,"
+        " a.name FROM orders o JOIN quotes q ON q.id = o.quote_id"
+        " JOIN accounts a ON a.id = o.account_id"
         f" WHERE o.partner_id = {partner} AND o.status = 'awaiting_partner_confirmation'"
-        " AND o.kind = 'change_order' AND o.confirmed_by IS NULL) w"
+        " AND o.kind = 'change_order' AND o.confirmed_by IS NULL"
+    )
+
+
+def _change_orders_missing_documents(partner: str) -> str:
+    """Open change orders whose current quote books CLASSOUND-FLATs and lacks a document."""
+    return (
+        f"SELECT w.process_id, w.account_name, w.created_at FROM ({_open_change_orders(partner)}) w"
         " WHERE EXISTS (SELECT 1 FROM quote_lines l JOIN catalogue c ON c.sku = l.sku"
-        " AND c.kind = 'classound_flat' WHERE l.quote_id = w.id AND l.quantity > 0)"
+        " AND c.kind = 'classound_flat' WHERE l.quote_id = w.quote_id AND l.quantity > 0)"
         " AND (SELECT count(*) FROM documents d WHERE d.process_id = w.process_id"
         " AND d.is_current) < 2"
     )
