@@ -265,13 +265,13 @@ class Commands:
 
     def add(self, name: str, help_: str, fn: Any, *, process: bool = False, step: bool = False):
         c = self.sub.add_parser(name, help=help_, description=help_, parents=[self.common])
-        c.set_defaults(fn=fn)
+        c.set_defaults(fn=fn, process_arg=process)
         if process:
             c.add_argument(
                 "process_id",
                 metavar="PROCESS_ID",
                 type=PROCESS_ID,
-                help="the process id, as `list` shows it",
+                help="the process id, as `list` or `inbox` shows it, or a unique start of it",
             )
         if step:
             c.add_argument(

@@ -80,4 +80,3 @@ class AccountChange(Process[AccountChangeStatus, AccountStage]):
             self._set_stage(AccountStage.DONE, f"nothing: done, {self.state.message}")
         self._accepted()
         return await self._end()
-

@@ -1,0 +1,49 @@
+"""Whom a work list item waits for (the permission of the step that moves it on), oldest
+first, and commands that paste into a shell."""
+
+from datetime import UTC, datetime, timedelta
+
+from domain import inbox
+
+T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+
+
+def items() -> list[inbox.Item]:
+    return [
+        inbox.ready_to_confirm("classound-order-DELTA-1", "DELTA", "P-ALPCOM", T0 + timedelta(1)),
+        inbox.quote_rejected("change-order-BERGMANN-1", "BERGMANN", T0, "phone missing"),
+        inbox.signature_due("renegotiation-1", "K-1", "AVO", T0, T0 + timedelta(days=3)),
+        inbox.lead_due_back("lead-queue-fair", "fair", "L-7", "C-NORD-1", T0, T0),
+        inbox.lead_due_back("lead-queue-other", "other", "L-8", "C-NORD-1", T0, T0),
+        inbox.needs_attention("fast-change-order-ACME-1", "fast-change-order", T0 + timedelta(2)),
+    ]
+
+
+def test_each_item_waits_for_whoever_may_take_its_next_step():
+    by_kind = {i.waits: i.roles for i in items()}
+    assert by_kind[inbox.Waits.QUOTE_REJECTED] == ["sales_ops"]
+    assert by_kind[inbox.Waits.READY_TO_CONFIRM] == ["sales_ops"]
+    assert by_kind[inbox.Waits.SIGNATURE_DUE] == ["csc", "customer_care"]
+    assert by_kind[inbox.Waits.LEAD_DUE_BACK] == ["channel_manager"]
+    assert by_kind[inbox.Waits.NEEDS_ATTENTION] == ["any staff"]
+
+
+def test_a_list_is_oldest_first_and_only_what_waits_for_me():
+    sales = inbox.waiting_for(items(), ["sales_ops"], [])
+    assert [i.process_id for i in sales] == [
+        "change-order-BERGMANN-1",
+        "classound-order-DELTA-1",
+        "fast-change-order-ACME-1",
+    ]
+    # a channel manager sees the leads of their own queues only
+    cm = inbox.waiting_for(items(), ["channel_manager"], ["fair"])
+    assert [i.process_id for i in cm] == ["lead-queue-fair", "fast-change-order-ACME-1"]
+    # an admin sees everything
+    assert len(inbox.waiting_for(items(), ["admin"], [])) == len(items())
+
+
+def test_the_next_command_pastes_into_a_shell():
+    odd = inbox.quote_rejected("change-order-X-1", "X", T0, "")
+    assert odd.next.endswith("starter.py mark-complete change-order-X-1")
+    lead = inbox.lead_due_back("lead-queue-q", "q; rm -rf ~", "L-1", "u", T0, T0)
+    assert "--queue 'q; rm -rf ~'" in lead.next
