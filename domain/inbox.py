@@ -12,6 +12,8 @@ What waits, and for which step (so for whom: domain/permissions.py decides who m
 - a contract waiting for the customer's signature whose deadline is within a week or has
   passed — `Renegotiation.extend_signing_deadline` (or a signature that came by post);
 - a CLASSOUND order whose wait for the reseller expires within a week — `ClassoundOrder.extend`;
+- an order whose wait for the partner's confirmation expires within a week: sales ops may
+  confirm it for a partner who phoned — `FastChangeOrder.confirm`;
 - a lead claimed and not worked that goes back to its queue within a week (the queue's service
   level), for the queue's channel managers — `LeadStep.reassign`;
 - a process that needs attention: any staff member may retry it once the cause is fixed."""
@@ -22,6 +24,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel
 
+from domain.confirmation import EXPIRES_AFTER
 from domain.permissions import Role, Who, allowed_for
 
 SOON = timedelta(days=7)  # "deadlines within a week"
@@ -32,6 +35,7 @@ class Waits(StrEnum):
     READY_TO_CONFIRM = "ready-to-confirm"
     SIGNATURE_DUE = "signature-due"
     DEADLINE = "deadline"
+    CONFIRMATION_DUE = "confirmation-due"
     LEAD_DUE_BACK = "lead-due-back"
     NEEDS_ATTENTION = "needs-attention"
 
@@ -42,6 +46,7 @@ STEP = {
     Waits.READY_TO_CONFIRM: "ClassoundOrder.confirm",
     Waits.SIGNATURE_DUE: "Renegotiation.extend_signing_deadline",
     Waits.DEADLINE: "ClassoundOrder.extend",
+    Waits.CONFIRMATION_DUE: "FastChangeOrder.confirm",
     Waits.LEAD_DUE_BACK: "LeadStep.reassign",
     Waits.NEEDS_ATTENTION: "FastChangeOrder.retry",  # the same for every process: any staff
 }
@@ -128,6 +133,27 @@ def reseller_deadline(
         next=command("extend", process_id, "--days", "14"),
         roles=roles_for(Waits.DEADLINE),
     )
+
+
+def confirmation_due(
+    process_id: str, order_id: str, account_id: str, partner_id: str, since: datetime
+) -> Item:
+    """An order waiting for its partner: it expires EXPIRES_AFTER after the wait began."""
+    return Item(
+        waits=Waits.CONFIRMATION_DUE,
+        process_id=process_id,
+        since=since,
+        due=since + EXPIRES_AFTER,
+        what=f"order {order_id} of account {account_id} expires unless partner {partner_id} "
+        "confirms it",
+        next=f"{command('confirm', process_id)} for a partner who confirmed by phone",
+        roles=roles_for(Waits.CONFIRMATION_DUE),
+    )
+
+
+def confirmation_waits_since(now: datetime) -> datetime:
+    """Orders waiting since before this expire within a week."""
+    return now + SOON - EXPIRES_AFTER
 
 
 def lead_due_back(

@@ -38,6 +38,13 @@ SELECT process_id, account_id, partner_id, created_at AS since, expires_at
  ORDER BY since LIMIT $2
 """
 
+_CONFIRMATIONS_DUE = """
+SELECT process_id, id AS order_id, account_id, partner_id, created_at AS since
+  FROM orders
+ WHERE status = 'awaiting_partner_confirmation' AND created_at <= $1
+ ORDER BY since LIMIT $2
+"""
+
 # A contract sent for signature (or past its deadline) of a renegotiation still open.
 _SIGNATURES_DUE = """
 SELECT c.process_id, c.id AS contract_id, c.account_id,
@@ -77,6 +84,12 @@ async def waiting(conn: Conn, now: datetime) -> list[Item]:
             r["process_id"], r["account_id"], r["partner_id"], r["since"], r["expires_at"]
         )
         for r in await conn.fetch(_RESELLER_DEADLINES, soon, LIMIT)
+    ]
+    items += [
+        inbox.confirmation_due(
+            r["process_id"], r["order_id"], r["account_id"], r["partner_id"], r["since"]
+        )
+        for r in await conn.fetch(_CONFIRMATIONS_DUE, inbox.confirmation_waits_since(now), LIMIT)
     ]
     items += [
         inbox.signature_due(

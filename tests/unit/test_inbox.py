@@ -16,6 +16,7 @@ def items() -> list[inbox.Item]:
         inbox.lead_due_back("lead-queue-fair", "fair", "L-7", "C-NORD-1", T0, T0),
         inbox.lead_due_back("lead-queue-other", "other", "L-8", "C-NORD-1", T0, T0),
         inbox.needs_attention("fast-change-order-ACME-1", "fast-change-order", T0 + timedelta(2)),
+        inbox.confirmation_due("fast-change-order-X-1", "order-X-1", "X", "P-N", T0),
     ]
 
 
@@ -26,12 +27,14 @@ def test_each_item_waits_for_whoever_may_take_its_next_step():
     assert by_kind[inbox.Waits.SIGNATURE_DUE] == ["csc", "customer_care"]
     assert by_kind[inbox.Waits.LEAD_DUE_BACK] == ["channel_manager"]
     assert by_kind[inbox.Waits.NEEDS_ATTENTION] == ["any staff"]
+    assert by_kind[inbox.Waits.CONFIRMATION_DUE] == ["sales_ops"]
 
 
 def test_a_list_is_oldest_first_and_only_what_waits_for_me():
     sales = inbox.waiting_for(items(), ["sales_ops"], [])
     assert [i.process_id for i in sales] == [
         "change-order-BERGMANN-1",
+        "fast-change-order-X-1",
         "classound-order-DELTA-1",
         "fast-change-order-ACME-1",
     ]
@@ -47,3 +50,10 @@ def test_the_next_command_pastes_into_a_shell():
     assert odd.next.endswith("starter.py mark-complete change-order-X-1")
     lead = inbox.lead_due_back("lead-queue-q", "q; rm -rf ~", "L-1", "u", T0, T0)
     assert "--queue 'q; rm -rf ~'" in lead.next
+
+
+def test_an_order_is_due_ten_days_after_its_wait_began_and_listed_a_week_before():
+    item = inbox.confirmation_due("fast-change-order-X-1", "order-X-1", "X", "P-N", T0)
+    assert item.due == T0 + timedelta(days=10)
+    # listed once its expiry is a week away or less: waiting since three days or more
+    assert inbox.confirmation_waits_since(T0) == T0 - timedelta(days=3)
