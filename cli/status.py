@@ -26,11 +26,16 @@ async def whole_process_id(given: str) -> str:
     ago may not be listed yet), and the command says whether it exists."""
     found: list[str] = []
     query = f"WorkflowId STARTS_WITH {json.dumps(given)}"
-    async for wf in (await temporal()).list_workflows(query, limit=100):
-        if wf.id == given:
-            return given
-        if wf.id not in found:
-            found.append(wf.id)
+    try:
+        async for wf in (await temporal()).list_workflows(query, limit=100):
+            if wf.id == given:
+                return given
+            if wf.id not in found:
+                found.append(wf.id)
+    except RPCError as e:
+        if e.status != RPCStatusCode.INVALID_ARGUMENT:
+            raise
+        return given  # a visibility store without STARTS_WITH: whole ids only
     if len(found) == 1:
         return found[0]
     if found:
