@@ -77,7 +77,8 @@ PROCESSES = [
     ("the people directory", people),
 ]
 EVERY_PROCESS = "every process"
-# Commands that only read or write PostgreSQL: they need no Temporal.
+# Commands that need no Temporal: they read or write PostgreSQL (`inbox` without Temporal
+# shows what the records say and names what it left out).
 DATABASE_ONLY = frozenset({"cli.outbox", "cli.people", "cli.inbox"})
 
 

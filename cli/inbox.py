@@ -6,9 +6,11 @@ import argparse
 import json
 from datetime import UTC, datetime
 
+from temporalio.service import RPCError
+
 from cli.common import Commands, database_dsn, emit, temporal, to_stderr
 from cli.records import reading
-from client.failures import OK, REFUSED, Failure
+from client.failures import OK, REFUSED, Failure, failure_of
 from domain import inbox
 from domain.inbox import Item
 from domain.permissions import Role
@@ -27,13 +29,6 @@ async def needing_attention() -> list[Item]:
         kind = wf.typed_search_attributes.get(PROCESS_KIND) or "process"
         found.append(inbox.needs_attention(wf.id, kind, wf.start_time))
     return found
-
-
-def role_refusal(actor: str, role: str | None, roles: list[str]) -> str | None:
-    """A work list of a role is for those who hold it (and admins)."""
-    if role is None or role in roles or Role.ADMIN.value in roles:
-        return None
-    return f"--role {role}: {actor} does not hold it (holds: {', '.join(roles) or 'no role'})"
 
 
 async def log_refusal(args: argparse.Namespace, reason: str) -> None:
@@ -77,7 +72,7 @@ async def cmd_inbox(args: argparse.Namespace) -> int:
     async with reading("your work list") as conn:
         me = await people.person(conn, args.actor)
         roles = list(me.roles) if me is not None else []
-        refused = role_refusal(args.actor, args.role, roles)
+        refused = inbox.role_refusal(args.actor, args.role, roles)
         if refused is None:
             items = await store.waiting(conn, now)
             queues = await store.queues_managed_by(conn, args.actor)
@@ -88,8 +83,8 @@ async def cmd_inbox(args: argparse.Namespace) -> int:
         roles = [args.role]
     try:
         items += await needing_attention()
-    except Failure as e:
-        to_stderr(f"note: processes that need attention not shown: {e}")
+    except (Failure, RPCError) as e:
+        to_stderr(f"note: processes that need attention not shown: {failure_of(e)}")
     mine = inbox.waiting_for(items, roles, queues)
     emit(args, True, show(mine, now), [i.model_dump(mode="json") for i in mine])
     return OK

@@ -184,6 +184,14 @@ def needs_attention(process_id: str, kind: str, since: datetime) -> Item:
     )
 
 
+def role_refusal(actor: str, role: str | None, roles: list[str]) -> str | None:
+    """Why `actor` may not read the work list of `role`, or None: it is for those who hold
+    the role, and for admins."""
+    if role is None or role in roles or Role.ADMIN.value in roles:
+        return None
+    return f"--role {role}: {actor} does not hold it (holds: {', '.join(roles) or 'no role'})"
+
+
 def waiting_for(items: list[Item], roles: list[str], queues: list[str]) -> list[Item]:
     """The items that wait for someone with `roles` (and, for leads, a channel manager of
     `queues`), oldest first; an admin sees what waits for anyone."""

@@ -57,3 +57,12 @@ def test_an_order_is_due_ten_days_after_its_wait_began_and_listed_a_week_before(
     assert item.due == T0 + timedelta(days=10)
     # listed once its expiry is a week away or less: waiting since three days or more
     assert inbox.confirmation_waits_since(T0) == T0 - timedelta(days=3)
+
+
+def test_a_roles_list_is_for_those_who_hold_it_and_admins():
+    assert inbox.role_refusal("ops-ben", "sales_ops", ["sales_ops"]) is None
+    assert inbox.role_refusal("admin-ida", "finance", ["admin"]) is None
+    assert inbox.role_refusal("ops-ben", None, ["sales_ops"]) is None
+    assert inbox.role_refusal("fin-finn", "sales_ops", ["finance"]) == (
+        "--role sales_ops: fin-finn does not hold it (holds: finance)"
+    )
