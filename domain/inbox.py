@@ -24,6 +24,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel
 
+from domain.account import OPTIONS, MandatoryFields
 from domain.confirmation import EXPIRES_AFTER
 from domain.permissions import Role, Who, allowed_for
 
@@ -79,16 +80,28 @@ def command(*words: str) -> str:
     return "starter.py " + " ".join(shlex.quote(w) for w in words)
 
 
-def quote_rejected(process_id: str, account_id: str, since: datetime, reason: str) -> Item:
+# What to type for a missing field: the person fills in the value.
+PLACEHOLDER = {"phone": "PHONE", "email": "EMAIL", "invoice_email": "EMAIL"}
+
+
+def quote_rejected(
+    process_id: str, account_id: str, since: datetime, reason: str, fields: MandatoryFields
+) -> Item:
+    """Fixed by filling in the account's missing fields, then marking it complete again; a
+    quote rejected for something else (a document) says what in its status."""
+    missing = [name for name in OPTIONS if not getattr(fields, name)]
+    if missing:
+        options = [w for name in missing for w in (OPTIONS[name], PLACEHOLDER[name])]
+        first = command("update-account", "--account", account_id, *options)
+    else:
+        first = f"{command('status', process_id)} says what is missing"
     return Item(
         waits=Waits.QUOTE_REJECTED,
         process_id=process_id,
         since=since,
         what=f"quote of account {account_id} rejected",
         why=reason,
-        next=f"{command('account', account_id)}, fill in what is missing "
-        f"({command('update-account', '--account', account_id)} ...), then "
-        f"{command('mark-complete', process_id)}",
+        next=f"{first}, then {command('mark-complete', process_id)}",
         roles=roles_for(Waits.QUOTE_REJECTED),
     )
 

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, time
 from typing import Any
 
 from domain import inbox
+from domain.account import MandatoryFields
 from domain.inbox import Item
 
 Conn = Any
@@ -13,8 +14,10 @@ LIMIT = 500  # of each kind: a work list longer than this needs a filter, not a 
 
 _QUOTES_REJECTED = """
 SELECT q.process_id, q.account_id, coalesce(q.rejection_reason, '') AS reason,
-       coalesce(q.published_at, q.created_at) AS since
+       coalesce(q.published_at, q.created_at) AS since,
+       a.phone <> '' AS phone, a.email <> '' AS email, a.invoice_email <> '' AS invoice_email
   FROM (SELECT DISTINCT ON (process_id) * FROM quotes ORDER BY process_id, version DESC) q
+  JOIN accounts a ON a.id = q.account_id
  WHERE q.status = 'rejected'
    AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.process_id = q.process_id)
  ORDER BY since LIMIT $1
@@ -72,7 +75,13 @@ async def waiting(conn: Conn, now: datetime) -> list[Item]:
     """Everything the records say waits for staff, whoever it waits for."""
     soon = now + inbox.SOON
     items = [
-        inbox.quote_rejected(r["process_id"], r["account_id"], r["since"], r["reason"])
+        inbox.quote_rejected(
+            r["process_id"],
+            r["account_id"],
+            r["since"],
+            r["reason"],
+            MandatoryFields(phone=r["phone"], email=r["email"], invoice_email=r["invoice_email"]),
+        )
         for r in await conn.fetch(_QUOTES_REJECTED, LIMIT)
     ]
     items += [

@@ -107,7 +107,10 @@ async def test_the_work_list_says_what_waits_for_whom_and_the_command_to_run(sta
         ), waits
         quote = next(i for i in mine if i["process_id"] == quote_pid)
         assert "phone" in quote["why"] and "invoice e-mail" in quote["why"], quote
-        assert quote["next"].endswith(f"starter.py mark-complete {quote_pid}")
+        assert quote["next"] == (
+            "starter.py update-account --account BERGMANN --phone PHONE --invoice-email EMAIL, "
+            f"then starter.py mark-complete {quote_pid}"
+        )
         assert "sales_ops" in quote["roles"]
         order = next(i for i in mine if i["process_id"] == order_pid)
         assert order["next"] == f"starter.py confirm {order_pid}"

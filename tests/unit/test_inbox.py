@@ -4,14 +4,17 @@ first, and commands that paste into a shell."""
 from datetime import UTC, datetime, timedelta
 
 from domain import inbox
+from domain.account import MandatoryFields
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+NONE = MandatoryFields(phone=False, email=True, invoice_email=False)
+ALL = MandatoryFields(phone=True, email=True, invoice_email=True)
 
 
 def items() -> list[inbox.Item]:
     return [
         inbox.ready_to_confirm("classound-order-DELTA-1", "DELTA", "P-ALPCOM", T0 + timedelta(1)),
-        inbox.quote_rejected("change-order-BERGMANN-1", "BERGMANN", T0, "phone missing"),
+        inbox.quote_rejected("change-order-BERGMANN-1", "BERGMANN", T0, "phone missing", NONE),
         inbox.signature_due("renegotiation-1", "K-1", "AVO", T0, T0 + timedelta(days=3)),
         inbox.lead_due_back("lead-queue-fair", "fair", "L-7", "C-NORD-1", T0, T0),
         inbox.lead_due_back("lead-queue-other", "other", "L-8", "C-NORD-1", T0, T0),
@@ -46,8 +49,16 @@ def test_a_list_is_oldest_first_and_only_what_waits_for_me():
 
 
 def test_the_next_command_pastes_into_a_shell():
-    odd = inbox.quote_rejected("change-order-X-1", "X", T0, "")
-    assert odd.next.endswith("starter.py mark-complete change-order-X-1")
+    fields = inbox.quote_rejected("change-order-X-1", "X", T0, "", NONE)
+    assert fields.next == (
+        "starter.py update-account --account X --phone PHONE --invoice-email EMAIL, "
+        "then starter.py mark-complete change-order-X-1"
+    )
+    document = inbox.quote_rejected("change-order-X-1", "X", T0, "LOA missing", ALL)
+    assert document.next == (
+        "starter.py status change-order-X-1 says what is missing, "
+        "then starter.py mark-complete change-order-X-1"
+    )
     lead = inbox.lead_due_back("lead-queue-q", "q; rm -rf ~", "L-1", "u", T0, T0)
     assert "--queue 'q; rm -rf ~'" in lead.next
 
