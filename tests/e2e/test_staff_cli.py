@@ -10,11 +10,21 @@ import uuid
 
 import asyncpg
 import pytest
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
 import config
 import starter as starter_py
 from tests.conftest import own_namespace
-from tests.e2e.cli import ROOT, Answer, environment, environment_of, starter, worker
+from tests.e2e.cli import (
+    ROOT,
+    Answer,
+    client_for,
+    environment,
+    environment_of,
+    starter,
+    worker,
+)
+from workflows.visibility import PROCESS_KIND, STAGE
 
 pytestmark = pytest.mark.e2e
 
@@ -253,3 +263,32 @@ async def test_hostile_text_from_a_lead_file_reaches_the_terminal_escaped(staff_
     # JSON stays JSON: the name as it is, for a script to read
     cards = as_json.body["data"]["lead_cards"]
     assert hostile in [c["company"] for c in cards.values()]
+
+
+async def test_a_process_that_needs_attention_waits_for_any_staff(staff_env):
+    client = await client_for(staff_env)
+    pid = f"fast-change-order-ACME-{uuid.uuid4().hex[:8]}"
+    # a process as Temporal lists it once a step failed after its retries (no worker needed)
+    await client.start_workflow(
+        "FastChangeOrder",
+        id=pid,
+        task_queue=staff_env["PARTNERFLOW_TASK_QUEUE"],
+        search_attributes=TypedSearchAttributes(
+            [
+                SearchAttributePair(PROCESS_KIND, "fast-change-order"),
+                SearchAttributePair(STAGE, "needs-attention"),
+            ]
+        ),
+    )
+    try:
+        for actor in ("fin-finn", "cm-eva"):
+            for _ in range(100):
+                items = (await ok(staff_env, "inbox", "--as", actor)).body["data"]
+                if any(i["process_id"] == pid for i in items):
+                    break
+                await asyncio.sleep(0.1)
+            item = next(i for i in items if i["process_id"] == pid)
+            assert (item["waits"], item["roles"]) == ("needs-attention", ["any staff"])
+            assert f"starter.py retry {pid}" in item["next"]
+    finally:
+        await client.get_workflow_handle(pid).terminate("the test has ended")
