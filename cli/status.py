@@ -36,6 +36,8 @@ async def whole_process_id(given: str) -> str:
         if e.status != RPCStatusCode.INVALID_ARGUMENT:
             raise
         return given  # a visibility store without STARTS_WITH: whole ids only
+    if found and await exists(given):
+        return given  # itself, started a moment ago: not listed yet
     if len(found) == 1:
         return found[0]
     if found:
@@ -51,6 +53,16 @@ async def whole_process_id(given: str) -> str:
             f"\n  {shown}{more}",
         )
     return given
+
+
+async def exists(process_id: str) -> bool:
+    try:
+        await (await temporal()).get_workflow_handle(process_id).describe()
+    except RPCError as e:
+        if e.status == RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return True
 
 
 async def cmd_retry(args: argparse.Namespace) -> int:
