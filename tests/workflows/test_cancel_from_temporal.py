@@ -1,0 +1,163 @@
+"""A cancel from outside the starter (the Temporal UI, `temporal workflow cancel`, a batch;
+here `handle.cancel()`, which sends the same request) closes a process's records as
+`starter.py cancel` does: the same closing step, recorded as done by Temporal with the
+request's reason, the same notices, and the workflow ends CANCELED. Real activities, a real
+PostgreSQL, the time-skipping server."""
+
+import uuid
+
+import pytest
+from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError
+from temporalio.exceptions import CancelledError
+
+from domain.change_order import ChangeOrderRequest, Stage
+from domain.classound import Stage as ClassoundStage
+from domain.renegotiation_models import Stage as RenegotiationStage
+from store import portal
+from tests.records import new_account
+from tests.records_classound import classound_request, fresh_numbers, store_numbers
+from tests.records_renegotiation import new_company
+from tests.workflows.harness import (
+    fast_lines,
+    outcome,
+    quote_lines,
+    running_worker,
+    start_process,
+)
+from tests.workflows.test_classound_order import documents  # noqa: F401 - a fixture
+from tests.workflows.test_fast_change_order import request as fast_request
+from tests.workflows.test_renegotiation import request as renegotiation_request
+from workflows.change_order import ChangeOrder
+from workflows.classound_order import ClassoundOrder
+from workflows.fast_change_order import FastChangeOrder
+from workflows.renegotiation import Renegotiation
+
+CLOSED_BY = "cancelled by Temporal: cancelled in Temporal: "
+
+
+async def cancelled_in_temporal(env, handle, reason: str) -> None:
+    """Cancels as the UI and the CLI do, and waits for the run to end: CANCELED."""
+    await handle.cancel(reason=reason)
+    with pytest.raises(WorkflowFailureError) as ended:
+        await outcome(env, handle)
+    assert isinstance(ended.value.cause, CancelledError)
+    assert (await handle.describe()).status == WorkflowExecutionStatus.CANCELED
+
+
+async def closing_steps(pool, process_id: str) -> list[tuple[str, str]]:
+    rows = await pool.fetch(
+        "SELECT step, actor FROM audit_log WHERE process_id = $1 AND step LIKE '%cancel%'"
+        " ORDER BY id",
+        process_id,
+    )
+    return [(r["step"], r["actor"]) for r in rows]
+
+
+async def test_a_fast_change_order_cancelled_in_temporal_is_closed_and_leaves_the_portal(
+    time_env, pool
+):
+    acc = await new_account(pool, licences={"Premium": 1})
+    reason = f"duplicate {uuid.uuid4().hex[:6]}"
+    async with running_worker(time_env.client, pool) as q:
+        handle, answer = await start_process(
+            time_env.client, q, FastChangeOrder, fast_request(acc, fast_lines(Premium=3))
+        )
+        assert answer.stage == Stage.AWAITING_PARTNER
+        async with pool.acquire() as conn:
+            listed = await portal.orders_awaiting_confirmation(conn, acc.partner_id)
+        assert [o["process_id"] for o in listed] == [handle.id]
+
+        await cancelled_in_temporal(time_env, handle, reason)
+        status = await handle.query(FastChangeOrder.status)
+
+    assert status.stage == Stage.CANCELLED
+    order = await pool.fetchrow(
+        "SELECT id, status, closed_reason FROM orders WHERE process_id = $1", handle.id
+    )
+    assert (order["status"], order["closed_reason"]) == ("cancelled", CLOSED_BY + reason)
+    async with pool.acquire() as conn:
+        assert await portal.orders_awaiting_confirmation(conn, acc.partner_id) == []
+    # the step a staff cancel writes, by Temporal, and the partner's notice with it
+    assert await closing_steps(pool, handle.id) == [("close-cancelled", "Temporal")]
+    notices = await pool.fetch(
+        "SELECT recipient_id, template, payload FROM notifications"
+        " WHERE process_id = $1 AND step = 'close-cancelled'",
+        handle.id,
+    )
+    assert [(n["recipient_id"], n["template"]) for n in notices] == [
+        (acc.partner_id, "order_cancelled")
+    ]
+    assert notices[0]["payload"]["reason"] == CLOSED_BY + reason
+
+
+async def test_a_change_order_cancelled_in_temporal_at_its_quote_cancels_the_quote(time_env, pool):
+    acc = await new_account(pool, licences={"Premium": 1})
+    async with running_worker(time_env.client, pool) as q:
+        handle, answer = await start_process(
+            time_env.client,
+            q,
+            ChangeOrder,
+            ChangeOrderRequest(
+                account_id=acc.id,
+                pbx_id=acc.pbx_id,
+                lines=quote_lines(("Premium", 2)),
+                requested_by="staff",
+            ),
+        )
+        assert answer.stage == Stage.QUOTE_DRAFT
+        await cancelled_in_temporal(time_env, handle, "abandoned")
+    quotes = await pool.fetch("SELECT status FROM quotes WHERE process_id = $1", handle.id)
+    assert [q["status"] for q in quotes] == ["cancelled"]
+    assert await closing_steps(pool, handle.id) == [("close-cancelled", "Temporal")]
+
+
+async def test_a_classound_order_cancelled_in_temporal_closes_the_order_and_its_ticket(
+    time_env,
+    pool,
+    documents,  # noqa: F811 - the fixture
+):
+    acc = await new_account(pool, licences={"Premium": 3})
+    async with running_worker(time_env.client, pool) as q:
+        handle, answer = await start_process(
+            time_env.client,
+            q,
+            ClassoundOrder,
+            classound_request(acc, store_numbers(documents, fresh_numbers(2))),
+            process_id=f"classound-order-{acc.id}-{uuid.uuid4().hex[:8]}",
+        )
+        assert answer.stage == ClassoundStage.AWAITING_DOCUMENTS
+        await cancelled_in_temporal(time_env, handle, "customer withdrew")
+    order = await pool.fetchrow(
+        "SELECT status, closed_reason FROM classound_orders WHERE process_id = $1", handle.id
+    )
+    assert (order["status"], order["closed_reason"]) == (
+        "cancelled",
+        CLOSED_BY + "customer withdrew",
+    )
+    open_tickets = await pool.fetchval(
+        "SELECT count(*) FROM tickets WHERE process_id = $1 AND status <> 'closed'", handle.id
+    )
+    assert open_tickets == 0
+    assert await closing_steps(pool, handle.id) == [("close-cancelled", "Temporal")]
+
+
+async def test_a_renegotiation_cancelled_in_temporal_loses_the_deal_and_withdraws_the_contract(
+    time_env, pool
+):
+    co = await new_company(pool, licences=20)
+    async with running_worker(time_env.client, pool) as q:
+        handle, answer = await start_process(
+            time_env.client,
+            q,
+            Renegotiation,
+            renegotiation_request(co, 25, "480"),
+            process_id=f"renegotiation-{co.id}-{uuid.uuid4().hex[:8]}",
+        )
+        assert answer.stage == RenegotiationStage.AWAITING_SIGNATURE
+        s = await handle.query(Renegotiation.status)
+        await cancelled_in_temporal(time_env, handle, "kunden takket nei")
+    deal = await pool.fetchrow("SELECT status FROM deals WHERE id = $1", s.deal_id)
+    contract = await pool.fetchrow("SELECT status FROM contracts WHERE id = $1", s.contract_id)
+    ticket = await pool.fetchrow("SELECT status FROM tickets WHERE id = $1", co.ticket_id)
+    assert (deal["status"], contract["status"], ticket["status"]) == ("lost", "cancelled", "closed")
+    assert await closing_steps(pool, handle.id) == [("cancel", "Temporal")]
