@@ -202,6 +202,7 @@ class Process(Generic[StateT, StageT]):
         self._attention_step = ""
         self._decisions: list[tuple[str, str, str]] = []  # (retry|cancel, actor, reason)
         self._abandoned = False
+        self._cancelled_in_temporal = False
         self._starts = 0
         # actor -> the permission last granted to them, and the facts it was granted on
         self._granted: dict[str, tuple[str, Facts]] = {}
@@ -494,6 +495,7 @@ class Process(Generic[StateT, StageT]):
     async def _closed_from_outside(self) -> None:
         """Runs `_withdraw` to its end: a second cancel request does not cut it short."""
         why = workflow.cancellation_reason() or "no reason given"
+        self._cancelled_in_temporal = True
         workflow.logger.warning("process cancelled in Temporal", extra={"reason": why})
         cleanup = asyncio.ensure_future(self._withdraw(TEMPORAL, f"cancelled in Temporal: {why}"))
         while not cleanup.done():
@@ -522,9 +524,16 @@ class Process(Generic[StateT, StageT]):
     async def started(self) -> StepAnswer:
         """Answers the starter once the request has been checked: accepted, or why not, or
         that a step needs attention before it can be checked."""
-        await workflow.wait_condition(lambda: self.validated or self._attention is not None)
+        await workflow.wait_condition(
+            lambda: self.validated or self._attention is not None or self._cancelled_in_temporal
+        )
         if self.refusal:
             raise refusal(self.refusal)
+        if not self.validated and self._cancelled_in_temporal:
+            raise refusal(
+                f"{self.state.process_id} was cancelled in Temporal before its start was "
+                f"checked: {workflow.cancellation_reason() or 'no reason given'}"
+            )
         self._starts += 1
         if not self.validated:
             return StepAnswer(
@@ -570,7 +579,7 @@ def closes_when_cancelled(
     async def closing(self: ProcessT, request: ArgT) -> ResultT:
         try:
             return await run(self, request)
-        except BaseException as err:
+        except (Exception, asyncio.CancelledError) as err:  # not GeneratorExit (eviction)
             if not cancelled_from_outside(err):
                 raise
         if self.finished:  # its steps had ended it: nothing is left open
