@@ -12,10 +12,14 @@ from temporalio.exceptions import CancelledError
 
 from domain.change_order import ChangeOrderRequest, Stage
 from domain.classound import Stage as ClassoundStage
+from domain.partners import PartnerStage
+from domain.psa import BillingInformationStep, OnboardingStage
 from domain.renegotiation_models import Stage as RenegotiationStage
 from store import portal
 from tests.records import new_account
 from tests.records_classound import classound_request, fresh_numbers, store_numbers
+from tests.records_partners import enable_partner_management, new_partner
+from tests.records_psa import billing, new_client
 from tests.records_renegotiation import new_company
 from tests.workflows.harness import (
     fast_lines,
@@ -25,12 +29,18 @@ from tests.workflows.harness import (
     start_process,
 )
 from tests.workflows.test_classound_order import documents  # noqa: F401 - a fixture
+from tests.workflows.test_client_onboarding import start as start_onboarding
+from tests.workflows.test_client_onboarding import terms
 from tests.workflows.test_fast_change_order import request as fast_request
+from tests.workflows.test_partner_onboarding import start_account
 from tests.workflows.test_renegotiation import request as renegotiation_request
 from workflows.change_order import ChangeOrder
 from workflows.classound_order import ClassoundOrder
+from workflows.client_onboarding import ClientOnboarding
 from workflows.fast_change_order import FastChangeOrder
+from workflows.partner_onboarding import PartnerOnboarding
 from workflows.renegotiation import Renegotiation
+from workflows.visibility import STAGE
 
 CLOSED_BY = "cancelled by Temporal: cancelled in Temporal: "
 
@@ -161,3 +171,44 @@ async def test_a_renegotiation_cancelled_in_temporal_loses_the_deal_and_withdraw
     ticket = await pool.fetchrow("SELECT status FROM tickets WHERE id = $1", co.ticket_id)
     assert (deal["status"], contract["status"], ticket["status"]) == ("lost", "cancelled", "closed")
     assert await closing_steps(pool, handle.id) == [("cancel", "Temporal")]
+
+
+async def test_a_client_onboarding_cancelled_in_temporal_cancels_its_draft_contract(time_env, pool):
+    _, account = await new_client(pool)
+    async with running_worker(time_env.client, pool) as q:
+        handle, _ = await start_onboarding(time_env, q, account)
+        await handle.execute_update(
+            ClientOnboarding.billing_information,
+            BillingInformationStep(actor="anna", info=billing()),
+        )
+        await handle.execute_update(ClientOnboarding.contract_terms, terms())
+        contract_id = (await handle.query(ClientOnboarding.status)).contract_id
+        await cancelled_in_temporal(time_env, handle, "client is leaving")
+        status = await handle.query(ClientOnboarding.status)
+    assert status.stage == OnboardingStage.CANCELLED
+    assert (
+        await pool.fetchval("SELECT status FROM psa_contracts WHERE id = $1", contract_id)
+        == "cancelled"
+    )
+    assert await closing_steps(pool, handle.id) == [("cancel", "Temporal")]
+
+
+async def test_a_partner_account_cancelled_in_temporal_shows_cancelled_and_keeps_the_partner(
+    time_env, pool
+):
+    """A partner account has no record a cancel leaves open: the partner and its users stay
+    as they are (deactivating is a step of its own); the process shows why it ended."""
+    await enable_partner_management(pool)
+    partner = await new_partner(pool, account=False)
+    async with running_worker(time_env.client, pool) as q:
+        handle, answer = await start_account(time_env, q, partner.id)
+        assert answer.stage == PartnerStage.ACTIVE
+        await cancelled_in_temporal(time_env, handle, "set up twice")
+        status = await handle.query(PartnerOnboarding.status)
+        shown = (await handle.describe()).typed_search_attributes.get(STAGE)
+    assert shown == "cancelled"  # its stages have no such name: the Stage says it
+    assert status.waiting_for == "nothing: " + CLOSED_BY + "set up twice"
+    assert (
+        await pool.fetchval("SELECT status FROM partner_accounts WHERE partner_id = $1", partner.id)
+        == "active"
+    )
