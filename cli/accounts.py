@@ -19,7 +19,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from cli.common import FORMATTERS, Commands, answered, emit, settings, temporal
 from cli.forms import CODE, REQUEST_ID, validated
-from client.failures import OK, REFUSED, BadInput, Failure
+from client.failures import OK, REFUSED, BadInput, Failure, not_set_up
 from domain import ids
 from domain.accounts import (
     LABELS,
@@ -254,7 +254,9 @@ async def cmd_account(args) -> int:
             ),
         )
     except WorkflowFailureError as e:
-        raise Failure(REFUSED, f"the account could not be read: {e.cause}") from None
+        raise not_set_up(e) or Failure(
+            REFUSED, f"the account could not be read: {e.cause}"
+        ) from None
     if overview.refused:
         raise Failure(REFUSED, overview.refused)
     processes = await open_processes(client, lookup.account_id)
