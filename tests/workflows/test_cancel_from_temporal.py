@@ -136,7 +136,12 @@ async def test_a_classound_order_cancelled_in_temporal_closes_the_order_and_its_
             process_id=f"classound-order-{acc.id}-{uuid.uuid4().hex[:8]}",
         )
         assert answer.stage == ClassoundStage.AWAITING_DOCUMENTS
+        async with pool.acquire() as conn:
+            listed = await portal.classound_orders_awaiting_documents(conn, acc.partner_id)
+        assert [o["process_id"] for o in listed] == [handle.id]
         await cancelled_in_temporal(time_env, handle, "customer withdrew")
+    async with pool.acquire() as conn:
+        assert await portal.classound_orders_awaiting_documents(conn, acc.partner_id) == []
     order = await pool.fetchrow(
         "SELECT status, closed_reason FROM classound_orders WHERE process_id = $1", handle.id
     )
