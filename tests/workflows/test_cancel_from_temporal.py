@@ -4,6 +4,7 @@ here `handle.cancel()`, which sends the same request) closes a process's records
 request's reason, the same notices, and the workflow ends CANCELED. Real activities, a real
 PostgreSQL, the time-skipping server."""
 
+import asyncio
 import uuid
 
 import pytest
@@ -16,6 +17,8 @@ from domain.partners import PartnerStage
 from domain.psa import BillingInformationStep, OnboardingStage
 from domain.renegotiation_models import Stage as RenegotiationStage
 from store import portal
+from store import reconcile as reconcile_records
+from tests.conftest import BIN
 from tests.records import new_account
 from tests.records_classound import classound_request, fresh_numbers, store_numbers
 from tests.records_partners import enable_partner_management, new_partner
@@ -43,6 +46,11 @@ from workflows.renegotiation import Renegotiation
 from workflows.visibility import STAGE
 
 CLOSED_BY = "cancelled by Temporal: cancelled in Temporal: "
+
+
+async def open_records(pool) -> list:
+    async with pool.acquire() as conn:
+        return await reconcile_records.open_records(conn)
 
 
 async def cancelled_in_temporal(env, handle, reason: str) -> None:
@@ -217,3 +225,66 @@ async def test_a_partner_account_cancelled_in_temporal_shows_cancelled_and_keeps
         await pool.fetchval("SELECT status FROM partner_accounts WHERE partner_id = $1", partner.id)
         == "active"
     )
+
+
+async def temporal_cli(env, *args: str) -> str:
+    """The `temporal` command line, as ops type it, against the test's dev server."""
+    proc = await asyncio.create_subprocess_exec(
+        str(BIN / "temporal"),
+        *args,
+        "--address",
+        env.client.service_client.config.target_host,
+        "--namespace",
+        env.client.namespace,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, out.decode()
+    return out.decode()
+
+
+async def test_the_temporal_cli_and_a_batch_cancel_close_the_orders_and_leave_nothing_to_reconcile(
+    dev_env, pool
+):
+    """The commands ops run: `temporal workflow cancel -w ID`, and a batch by query. Each
+    order is closed by its process, so reconciliation finds nothing to close. (Neither
+    request carries a reason to the workflow: a batch's --reason is the batch job's.)"""
+    acc = await new_account(pool, licences={"Premium": 1})
+    async with running_worker(dev_env.client, pool) as q:
+        one, _ = await start_process(
+            dev_env.client, q, FastChangeOrder, fast_request(acc, fast_lines(Premium=3))
+        )
+        batch, _ = await start_process(
+            dev_env.client, q, FastChangeOrder, fast_request(acc, fast_lines(Premium=4))
+        )
+        await temporal_cli(dev_env, "workflow", "cancel", "--workflow-id", one.id)
+        await temporal_cli(
+            dev_env,
+            "workflow",
+            "cancel",
+            "--query",
+            f'WorkflowId = "{batch.id}"',
+            "--reason",
+            "duplicate orders",
+            "--yes",
+        )
+        for handle in (one, batch):
+            with pytest.raises(WorkflowFailureError):
+                await asyncio.wait_for(handle.result(), 60)
+    closed = {
+        r["process_id"]: (r["status"], r["closed_reason"])
+        for r in await pool.fetch(
+            "SELECT process_id, status, closed_reason FROM orders WHERE process_id = ANY($1)",
+            [one.id, batch.id],
+        )
+    }
+    assert closed == {
+        one.id: ("cancelled", CLOSED_BY + "no reason given"),
+        batch.id: ("cancelled", CLOSED_BY + "no reason given"),
+    }
+    async with pool.acquire() as conn:
+        assert await portal.orders_awaiting_confirmation(conn, acc.partner_id) == []
+    assert not [
+        r for r in await open_records(pool) if r.process_id in (one.id, batch.id)
+    ]  # nothing left for the reconciliation job
