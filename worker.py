@@ -34,7 +34,6 @@ from activities.leads import LeadActivities
 from activities.partners import PartnerActivities
 from activities.people import PeopleActivities
 from activities.psa import PsaActivities
-from activities.records import RecordActivities
 from activities.renegotiation import RenegotiationActivities
 from relay import Relay
 from relay.settings import Settings as RelaySettings
@@ -49,7 +48,7 @@ def workflow_classes(versioned: bool = False) -> list[type]:
     fixed first: a class's versioning behaviour is declared with it (workflows/rollout.py),
     so the classes are imported here, after the worker's settings are read, not at import."""
     rollout.declare_versioned(versioned)
-    from workflows.accounts import AccountChange, AccountOverviewRead
+    from workflows.accounts import AccountChange
     from workflows.change_order import ChangeOrder
     from workflows.classound_order import ClassoundOrder
     from workflows.client_onboarding import ClientOnboarding
@@ -60,7 +59,6 @@ def workflow_classes(versioned: bool = False) -> list[type]:
     from workflows.onboarding_campaign import OnboardingCampaign
     from workflows.partner_onboarding import PartnerManagement, PartnerOnboarding
     from workflows.record_change import RecordChange
-    from workflows.records import RecordsRead
     from workflows.renegotiation import Renegotiation
 
     return [
@@ -75,8 +73,6 @@ def workflow_classes(versioned: bool = False) -> list[type]:
         PartnerManagement,
         PartnerOnboarding,
         AccountChange,
-        AccountOverviewRead,
-        RecordsRead,
         LeadQueueRouter,
         LeadStep,
     ]
@@ -91,7 +87,6 @@ ACTIVITY_CLASSES = [
     PartnerActivities,
     LeadActivities,
     AccountActivities,
-    RecordActivities,
     PeopleActivities,
 ]
 GRACEFUL_SHUTDOWN = timedelta(seconds=30)
