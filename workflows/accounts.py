@@ -25,7 +25,7 @@ with workflow.unsafe.imports_passed_through():
     )
 
 # Workflow code: imported again in each run's sandbox (see worker.workflow_runner).
-from workflows.process import Process, refused_reason
+from workflows.process import Process, closes_when_cancelled, refused_reason
 from workflows.rollout import versioning
 
 
@@ -52,6 +52,7 @@ class AccountChange(Process[AccountChangeStatus, AccountStage]):
         return self.state
 
     @workflow.run
+    @closes_when_cancelled
     async def run(self, request: AccountChangeRequest) -> AccountChangeStatus:
         change = request.change
         self._publish_ids()

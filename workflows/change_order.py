@@ -39,7 +39,7 @@ with workflow.unsafe.imports_passed_through():
 
 # Workflow code: imported again in each run's sandbox (see worker.workflow_runner).
 from workflows.order_decline import DeclinableOrder
-from workflows.process import permission_refusal, refusal, refused_reason
+from workflows.process import closes_when_cancelled, permission_refusal, refusal, refused_reason
 from workflows.rollout import versioning
 
 
@@ -56,6 +56,7 @@ class ChangeOrder(DeclinableOrder):
         self.uploads = 0
 
     @workflow.run
+    @closes_when_cancelled
     async def run(self, request: ChangeOrderRequest) -> ProcessStatus:
         self._publish_ids()
         if (

@@ -58,7 +58,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.steps import Cancellation, StaffStep, StepAnswer
 
 # Workflow code: imported again in each run's sandbox (see worker.workflow_runner).
-from workflows.process import SYSTEM, Process, refusal, refused_reason
+from workflows.process import SYSTEM, Process, closes_when_cancelled, refusal, refused_reason
 from workflows.rollout import versioning
 
 
@@ -105,6 +105,7 @@ class ClassoundOrder(Process[ClassoundStatus, Stage]):
         return self.state
 
     @workflow.run
+    @closes_when_cancelled
     async def run(self, request: ClassoundRequest) -> ClassoundStatus:
         self._publish_ids()
         if (why := await self._refused_start(request.requested_by)) is not None:
@@ -685,6 +686,14 @@ class ClassoundOrder(Process[ClassoundStatus, Stage]):
 
     def _validate_cancel(self, c: Cancellation) -> None:
         self._check_cancel(c)
+
+    async def _withdraw(self, actor: str, reason: str) -> None:
+        """A cancel from Temporal closes the order as a staff cancel does (the same step);
+        numbers already ported stay active."""
+        async with self._lock:
+            if self.finished or self.state.stage in (Stage.ACTIVATING, Stage.ACTIVE):
+                return
+            await self._close(Stage.CANCELLED, f"cancelled by {actor}: {reason}", actor)
 
     async def _close(self, stage: Stage, reason: str, actor: str) -> None:
         attempt = self.state.attempt

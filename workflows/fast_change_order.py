@@ -21,7 +21,7 @@ with workflow.unsafe.imports_passed_through():
 
 # Workflow code: imported again in each run's sandbox (see worker.workflow_runner).
 from workflows.order_decline import DeclinableOrder
-from workflows.process import refused_reason
+from workflows.process import closes_when_cancelled, refused_reason
 from workflows.rollout import versioning
 
 
@@ -34,6 +34,7 @@ class FastChangeOrder(DeclinableOrder):
         self._begin(request.account_id, request.pbx_id)
 
     @workflow.run
+    @closes_when_cancelled
     async def run(self, request: FastChangeRequest) -> ProcessStatus:
         self._publish_ids()
         if (
