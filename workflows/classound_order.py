@@ -272,9 +272,13 @@ class ClassoundOrder(Process[ClassoundStatus, Stage]):
             raise refusal(
                 f"the order is confirmed and the porting request is with the carrier "
                 f"({self.state.waiting_for}); documents can change again only if "
-                "the carrier refuses it"
+                "the carrier refuses it",
+                "documents.closed",
             )
-        raise refusal(f"documents can no longer change: {stage.value}, {self.state.waiting_for}")
+        raise refusal(
+            f"documents can no longer change: {stage.value}, {self.state.waiting_for}",
+            "documents.closed",
+        )
 
     @workflow.update
     async def upload(self, u: DocumentUpload) -> StepAnswer:
@@ -287,7 +291,10 @@ class ClassoundOrder(Process[ClassoundStatus, Stage]):
                 return self._answer(
                     f"already uploaded: {doc.label} {current.file_name} "
                     f"(sha256 {doc.short_sha}…) is the current {doc.label}; "
-                    f"{self.state.waiting_for}"
+                    f"{self.state.waiting_for}",
+                    "document.already_uploaded",
+                    kind=doc.kind.value,
+                    file=current.file_name,
                 )
             self.state.uploads += 1
             try:
@@ -320,7 +327,10 @@ class ClassoundOrder(Process[ClassoundStatus, Stage]):
             self._reseller_stage()
             return self._answer(
                 f"{doc.label} {doc.file_name} recorded (sha256 "
-                f"{doc.short_sha}…); {self.state.waiting_for}"
+                f"{doc.short_sha}…); {self.state.waiting_for}",
+                "document.uploaded",
+                kind=doc.kind.value,
+                file=doc.file_name,
             )
 
     @upload.validator
@@ -708,8 +718,8 @@ class ClassoundOrder(Process[ClassoundStatus, Stage]):
         self.state.escalates_at = self.state.expires_at = None
         self._set_stage(stage, f"nothing: {reason}")
 
-    def _answer(self, message: str) -> StepAnswer:
-        return StepAnswer(message=message, stage=self.state.stage)
+    def _answer(self, message: str, code: str = "", **params: str | int) -> StepAnswer:
+        return StepAnswer(message=message, stage=self.state.stage, code=code, params=params)
 
     def _today(self) -> date:
         return business_today(workflow.now(), Family.CLASSOUND)

@@ -20,13 +20,13 @@ with workflow.unsafe.imports_passed_through():
     from domain.order_lines import Plan
 
 # Workflow code: imported again in each run's sandbox (see worker.workflow_runner).
-from workflows.order_process import OrderProcess
+from workflows.order_decline import DeclinableOrder
 from workflows.process import closes_when_cancelled, refused_reason
 from workflows.rollout import versioning
 
 
 @workflow.defn(name="FastChangeOrder", versioning_behavior=versioning("FastChangeOrder"))
-class FastChangeOrder(OrderProcess):
+class FastChangeOrder(DeclinableOrder):
     kind = ProcessKind.FAST_CHANGE
 
     @workflow.init

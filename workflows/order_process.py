@@ -208,7 +208,9 @@ class OrderProcess(Process[ProcessStatus, Stage]):
             return True
         if self.state.stage != Stage.AWAITING_PARTNER:
             raise refusal(
-                f"there is no order to confirm: {self.state.stage.value}, {self.state.waiting_for}"
+                f"there is no order to confirm: {self.state.stage.value}, {self.state.waiting_for}",
+                "order.not_waiting",
+                stage=self.state.stage.value,
             )
         return False
 
@@ -243,6 +245,8 @@ class OrderProcess(Process[ProcessStatus, Stage]):
             f"applied{changed}",
             stage=self.state.stage,
             notes=self.state.notes,
+            code="order.confirmed",
+            params={"order": self.state.order_id or "", "by": self.confirmed_by or ""},
         )
 
     @confirm.validator

@@ -107,9 +107,12 @@ def cancelled_from_outside(err: BaseException) -> bool:
     return workflow.cancellation_reason() is not None and is_cancelled_exception(err)
 
 
-def refusal(message: str) -> ApplicationError:
-    """A step refused for a business reason: the sender is told why, nothing is retried."""
-    return ApplicationError(message, type=REFUSED, non_retryable=True)
+def refusal(message: str, code: str = "", **params: str | int) -> ApplicationError:
+    """A step refused for a business reason: the sender is told why, nothing is retried.
+    `code` and `params`: the same reason for a reader in another language (the portal), as
+    a step's answer carries them (domain.steps.StepAnswer)."""
+    details = [{"code": code, "params": params}] if code else []
+    return ApplicationError(message, *details, type=REFUSED, non_retryable=True)
 
 
 def business_refusal(err: ActivityError) -> str | None:
