@@ -44,7 +44,7 @@ from portal.deps import (
     words_for,
 )
 from portal.forms import parse_amount
-from portal.routes import documents, leads, login, opportunities, orders, signing
+from portal.routes import documents, home, leads, login, opportunities, orders, signing
 from portal.settings import PortalSettings, settings_from_environment
 from store.documents import DocumentStore
 
@@ -101,7 +101,7 @@ def create_app(
     app.add_exception_handler(LoginNeeded, _login_needed)  # type: ignore[arg-type]
     app.add_exception_handler(CsrfRefused, _csrf)
     app.add_exception_handler(NotYours, _not_yours)
-    for area in (login, orders, documents, leads, opportunities, signing):
+    for area in (login, home, orders, documents, leads, opportunities, signing):
         app.include_router(area.router)
     return app
 

@@ -53,7 +53,7 @@ async def healthz(pool: Pool) -> dict:
 
 @router.get("/", include_in_schema=False)
 async def home(request: Request) -> Response:
-    return back("/orders" if request.session.get("user") else "/login")
+    return back("/home" if request.session.get("user") else "/login")
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -78,7 +78,7 @@ async def login(request: Request, pool: Pool) -> Response:
             errors={"password": problem},
         )
     log_in(request, user_id)
-    return back("/orders")
+    return back("/home")
 
 
 def log_in(request: Request, user_id: str) -> None:
@@ -195,7 +195,7 @@ async def first_login(request: Request, pool: Pool, processes: Steps) -> Respons
             steps.request_id(str(form.get("request", ""))),
         )
         if await logged_in_by(request, pool, result, values["user"], password):
-            return back("/orders")
+            return back("/home")
         errors["password"] = (
             used
             if result.ok
