@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import asyncpg
+
 from domain.errors import Refused
 from domain.leads import LeadStepRequest, lead_step_process_id
 from domain.leads.steps import NotTheirs, Said
@@ -46,16 +48,12 @@ async def claim(pool: Any, request: LeadStepRequest, request_id: str) -> ClaimOu
     assert request.kind == "claim" and request.lead_id is not None
     process_id = lead_step_process_id(request, request_id)
     try:
-        done = await once(
-            pool,
-            process_id=process_id,
-            step="claim",
-            actor=request.actor,
-            action=f"claim {request.lead_id} in queue {request.queue_id}",
-            write=lambda conn: _claim(conn, process_id, request),
-            permission=CLAIM,
-            facts=Facts(queue_id=request.queue_id, lead_id=request.lead_id),
-        )
+        try:
+            done = await _once(pool, process_id, request)
+        except asyncpg.UniqueViolationError:
+            # the unique index over current owners was the last word: another claim won
+            # between the reads and the write; decided again, it is refused with its owner
+            done = await _once(pool, process_id, request)
     except NotTheirs as refused:
         async with pool.acquire() as conn:
             await people.record_refusal(
@@ -77,6 +75,19 @@ async def claim(pool: Any, request: LeadStepRequest, request_id: str) -> ClaimOu
         done.get("words", done["message"]),
         done.get("values", {}),
         process_id,
+    )
+
+
+async def _once(pool: Any, process_id: str, request: LeadStepRequest) -> dict:
+    return await once(
+        pool,
+        process_id=process_id,
+        step="claim",
+        actor=request.actor,
+        action=f"claim {request.lead_id} in queue {request.queue_id}",
+        write=lambda conn: _claim(conn, process_id, request),
+        permission=CLAIM,
+        facts=Facts(queue_id=request.queue_id, lead_id=request.lead_id),
     )
 
 
