@@ -76,6 +76,8 @@ from workflows.lead_queue_router import LeadQueueRouter  # noqa: E402
 PASSWORD = "Fjord-Lynx-2026!"
 PAGES = "/leads,/my-leads,/opportunities,/orders,/documents"
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+# words of a claim's English answers: none of them in a German page's answer
+ENGLISH_ANSWERS = ("is yours", "already claimed", "claim cap", "not eligible", "no lead")
 FLASH = re.compile(r"(Done|Erledigt|Refused|Abgelehnt): ([^<]*)")
 
 
@@ -366,7 +368,8 @@ async def rush(pool, users: list[User], queue_id: str, args) -> dict:
         for verdict, text in FLASH.findall(page):
             said[verdict] += 1
             german = verdict in ("Erledigt", "Abgelehnt")
-            if german != (u.language == "de") or (german and " Lead " not in f" {text}"):
+            english_words = any(w in text for w in ENGLISH_ANSWERS)
+            if german != (u.language == "de") or (german and english_words):
                 wrong_language += 1
     current = await pool.fetch(
         "SELECT c.lead_id, c.partner_id, a.id AS audit FROM claims c LEFT JOIN audit_log a"
