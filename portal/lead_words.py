@@ -29,7 +29,28 @@ DE: dict[str, str] = {
     "Lead {lead}",
 }
 
-CATALOGUES = {"de": DE}
+_CLAIMED_NB = (
+    "lead {lead} er nå din, {user}: ingen annen partner kan ta den ({partner} har {held} av "
+    "{cap} åpne leads i køen {queue})"
+)
+
+NB: dict[str, str] = {
+    CLAIMED: _CLAIMED_NB,
+    CLAIMED_WITHIN: _CLAIMED_NB + "; behandle den (godta, konverter eller «ikke "
+    "interessert») innen {minutes} minutt(er), ellers går den tilbake til køen",
+    ALREADY_YOURS: "lead {lead} er allerede din, {user}",
+    "lead {lead} is already claimed by {owner}": "lead {lead} er allerede tatt av {owner}",
+    "partner {partner} is at the claim cap of queue {queue}: {held} open leads of {cap}; "
+    "convert one before claiming more": "partner {partner} har nådd taket i køen {queue}: "
+    "{held} av {cap} åpne leads; konverter en før du tar flere",
+    "{user} is not eligible for queue {queue}: {reason}": "{user} kan ikke ta leads fra "
+    "køen {queue}: {reason}",
+    "{user} is not eligible for queue {queue}: not a user of one of its partners": "{user} "
+    "kan ikke ta leads fra køen {queue}: ikke bruker hos en av partnerne",
+    "there is no lead {lead} in queue {queue}": "det finnes ingen lead {lead} i køen {queue}",
+}
+
+CATALOGUES = {"de": DE, "nb": NB}
 
 
 def claim_words(language: str, words: str, values: dict[str, str]) -> str:

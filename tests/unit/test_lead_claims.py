@@ -4,6 +4,7 @@ who acts or whose lead it is leave one security-log row each, and no other refus
 service level's look sends back the claims due and not worked, and says when to look next."""
 
 import asyncio
+import re
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -21,7 +22,7 @@ from domain.leads import (
 )
 from domain.leads.steps import ALREADY_YOURS, CLAIMED
 from domain.steps import StepKey
-from portal.lead_words import claim_words
+from portal.lead_words import CATALOGUES, claim_words
 from store import lead_claims
 from tests.records_partners import enable_partner_management, lead_rows, new_partner
 from tests.unit.test_leads_store import receipt
@@ -214,6 +215,14 @@ def test_a_claims_answer_in_the_partners_language():
     values = {"lead": "L-1", "owner": "C-NORD-1 (P-NORDTEL)"}
     said = claim_words("de", "lead {lead} is already claimed by {owner}", values)
     assert said == "Lead L-1 ist bereits von C-NORD-1 (P-NORDTEL) übernommen"
+    assert claim_words("nb", "lead {lead} is already claimed by {owner}", values) == (
+        "lead L-1 er allerede tatt av C-NORD-1 (P-NORDTEL)"
+    )
     assert claim_words("en", "lead {lead} is already claimed by {owner}", values) == (
         "lead L-1 is already claimed by C-NORD-1 (P-NORDTEL)"
     )
+    # every language the portal speaks has every answer of a claim
+    assert set(CATALOGUES["de"]) == set(CATALOGUES["nb"])
+    for table in CATALOGUES.values():
+        for words, said in table.items():
+            assert set(re.findall(r"{(\w+)}", said)) == set(re.findall(r"{(\w+)}", words))
