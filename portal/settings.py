@@ -16,6 +16,8 @@ class PortalSettings:
     common: config.Settings | None = None  # None: the environment's, read by create_app
     host: str = "127.0.0.1"
     port: int = 8040
+    # where the links it e-mails itself (a forgotten password) lead
+    portal_url: str = config.DEFAULT_PARTNER_PORTAL_URL
 
 
 def settings_from_environment(common: config.Settings | None = None) -> PortalSettings:
@@ -43,4 +45,5 @@ def settings_from_environment(common: config.Settings | None = None) -> PortalSe
         common=common,
         host=env.get("PARTNERFLOW_PORTAL_HOST", "").strip() or "127.0.0.1",
         port=int(port),
+        portal_url=portal_url,
     )
