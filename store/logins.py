@@ -13,8 +13,6 @@ from store.steps import notify
 
 Conn = Any  # an asyncpg connection
 
-RESET_TEMPLATE = "password_reset"
-
 
 async def lock_pair(conn: Conn, user_id: str, client: str) -> None:
     """Serialises the attempts of one (user, address) pair across portal processes (inside a
@@ -123,7 +121,7 @@ async def send_reset_link(
                 step=f"reset-{reset_id}",
                 recipient_kind="contact",
                 recipient_id=recipient,
-                template=RESET_TEMPLATE,
+                template="password_reset",
                 payload={"user_id": recipient, "expires_at": expires_at.isoformat()},
                 secret=link,
             )

@@ -26,7 +26,7 @@ from domain.partners import (
     verify_password,
 )
 from domain.portal import CLIENT_WINDOW, client_throttled, seconds_left, wait_until
-from portal import sessions, steps
+from portal import devices, sessions, steps
 from portal.deps import (
     NO_ANSWER_IN_TIME,
     Pool,
@@ -60,12 +60,15 @@ MAX_PASSWORD = 1024  # characters: more is no password, and argon2 would hash it
 
 
 async def throttled(
-    request: Request, conn: Any, kind: str, who: str, now: datetime, words: Words
+    request: Request, conn: Any, kind: str, who: str, client: str, now: datetime, words: Words
 ) -> str | None:
     """What to say when this attempt must wait (and one security log row for it), or None.
-    Judged before anything is checked, the same for known and unknown users."""
-    client = client_address(request)
-    if client_throttled(await logins.client_attempts(conn, client, now - CLIENT_WINDOW)):
+    Judged before anything is checked, the same for known and unknown users. `client`: the
+    address, or a browser the user has logged in with (not counted with its address)."""
+    by_address = not client.startswith("device:")
+    if by_address and client_throttled(
+        await logins.client_attempts(conn, client, now - CLIENT_WINDOW)
+    ):
         why = "too many attempts from this address in a minute"
         said = words("Too many attempts from your address: wait a minute and try again.")
     else:
@@ -73,7 +76,8 @@ async def throttled(
         if until is None:
             return None
         seconds = seconds_left(until, now)
-        why = f"failed attempts in a row from this address: {seconds} s to wait"
+        source = "this address" if by_address else "a browser known to the user"
+        why = f"failed attempts in a row from {source}: {seconds} s to wait"
         said = words(
             "Too many failed attempts: wait {seconds} second(s) and try again.", seconds=seconds
         )
@@ -114,7 +118,9 @@ async def login(request: Request, pool: Pool) -> Response:
             errors={"password": problem},
         )
     await log_in(request, user_id)
-    return back("/orders")
+    response = back("/orders")
+    devices.remember(request, response, user_id)
+    return response
 
 
 async def log_in(request: Request, user_id: str) -> None:
@@ -129,11 +135,11 @@ async def check_login(
     wrong = words("The user name or the password is wrong.")
     if not ids.USER.matches(user_id) or not password:
         return 401, wrong
-    client = client_address(request)
+    client = devices.known_device(request, user_id) or client_address(request)
     now = datetime.now(UTC)
     async with pool.acquire() as conn, conn.transaction():
         await logins.lock_pair(conn, user_id, client)
-        refusal = await throttled(request, conn, "login", user_id, now, words)
+        refusal = await throttled(request, conn, "login", user_id, client, now, words)
         if refusal:
             return 429, refusal
         row = await db.partner_user(conn, user_id)
@@ -233,7 +239,9 @@ async def first_login(request: Request, pool: Pool, processes: Steps) -> Respons
             steps.request_id(str(form.get("request", ""))),
         )
         if await logged_in_by(request, pool, result, values["user"], password):
-            return back("/orders")
+            response = back("/orders")
+            devices.remember(request, response, values["user"])
+            return response
         errors["password"] = (
             words(LINK_NOT_VALID)
             if result.ok
@@ -262,7 +270,7 @@ async def check_invitation(
     client, now, user_id = client_address(request), datetime.now(UTC), values["user"]
     async with pool.acquire() as conn, conn.transaction():
         await logins.lock_pair(conn, user_id, client)
-        refusal = await throttled(request, conn, "first login", user_id, now, words)
+        refusal = await throttled(request, conn, "first login", user_id, client, now, words)
         if refusal:
             return 429, refusal, new_hash
         pending = await logins.pending_invitation(conn, values["partner"], user_id)
@@ -318,7 +326,7 @@ async def forgot_password(request: Request, pool: Pool) -> Response:
     client, now, key = client_address(request), datetime.now(UTC), who.lower()
     async with pool.acquire() as conn, conn.transaction():
         await logins.lock_pair(conn, key, client)
-        refusal = await throttled(request, conn, "forgotten password", key, now, words)
+        refusal = await throttled(request, conn, "forgotten password", key, client, now, words)
         if refusal:
             return page(
                 request,
@@ -371,7 +379,9 @@ async def reset_password(request: Request, pool: Pool) -> Response:
         client, now, user_id = client_address(request), datetime.now(UTC), values["user"]
         async with pool.acquire() as conn, conn.transaction():
             await logins.lock_pair(conn, user_id, client)
-            refusal = await throttled(request, conn, "password by link", user_id, now, words)
+            refusal = await throttled(
+                request, conn, "password by link", user_id, client, now, words
+            )
             link = None
             if refusal is None:
                 link = await logins.open_reset(conn, user_id, token_digest(values["token"]), now)

@@ -249,6 +249,26 @@ async def test_someone_who_knows_a_user_id_cannot_keep_the_user_out(doors):
     assert await doors.refusals() == before + 6
 
 
+async def test_the_owner_behind_the_guessers_own_address_logs_in_from_a_known_browser(doors):
+    office = doors.address()  # the owner and the guesser behind one proxy
+    async with doors.browser(office) as owner:
+        assert (await log_in(owner, "C-NORD-1")).status_code == 303  # a browser of hers now
+        assert owner.cookies.get("partnerflow_device", "").startswith("C-NORD-1.")
+        await owner.post("/logout", data={"csrf": csrf_of((await owner.get("/orders")).text)})
+        async with doors.browser(office) as guesser:
+            for _ in range(FREE_FAILURES):
+                await log_in(guesser, "C-NORD-1", "Wrong-Password-2026")
+            assert (await log_in(guesser, "C-NORD-1")).status_code == 429
+            for i in range(CLIENT_LIMIT):  # and the whole address as well
+                await log_in(guesser, f"C-Y-{i}", "Wrong-Password-2026")
+            assert (await log_in(guesser, "C-NORD-2", "x")).status_code == 429
+        # her browser is judged on its own: in at once
+        assert (await log_in(owner, "C-NORD-1")).status_code == 303
+    async with doors.browser(office) as forged:  # a device cookie of another user opens nothing
+        forged.cookies.set("partnerflow_device", owner.cookies["partnerflow_device"])
+        assert (await log_in(forged, "C-NORD-2", "x")).status_code == 429
+
+
 async def earlier(doors, client: str, by: timedelta) -> None:
     """The attempts of an address as if made `by` earlier: time passes without a sleep."""
     await doors.db.execute(
