@@ -52,13 +52,22 @@ async def guard(request: Request) -> None:
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > MAX_FORM_BYTES:
         raise BadInput(413, "a form larger than any page sends")
+    body = b""
+    async for chunk in request.stream():  # without a length: read no more than the limit
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            raise BadInput(413, "a form larger than any page sends")
+    request._body = body  # the route's form() reads these bytes again
     if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-        body = b""
-        async for chunk in request.stream():  # without a length: read no more than the limit
-            body += chunk
-            if len(body) > MAX_FORM_BYTES:
-                raise BadInput(413, "a form larger than any page sends")
-        request._body = body  # the route's form() reads these bytes again
         why = hostile(body)
-        if why:
-            raise BadInput(400, why)
+    else:  # a form sent as multipart (no file is expected here): its values are the raw bytes
+        why = "a NUL or bytes that are no UTF-8" if not _text(body) else None
+    if why:
+        raise BadInput(400, why)
+
+
+def _text(body: bytes) -> bool:
+    try:
+        return "\x00" not in body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False

@@ -672,6 +672,17 @@ async def test_hostile_forms_get_a_4xx_page_never_a_500(doors, capfd):
         doors, "/documents/x/upload", broken, cookie, "multipart/form-data; boundary=x"
     )
     assert 400 <= status < 500
+    # a form sent as multipart with a NUL in a value
+    nul = (
+        b'--x\r\nContent-Disposition: form-data; name="csrf"\r\n\r\n'
+        + token.encode()
+        + b'\r\n--x\r\nContent-Disposition: form-data; name="reason"\r\n\r\nbad\x00reason'
+        + b"\r\n--x--\r\n"
+    )
+    status = await _form(
+        doors, "/leads/L-1/not-interested", nul, cookie, "multipart/form-data; boundary=x"
+    )
+    assert status == 400
     assert "Traceback" not in capfd.readouterr().err
 
 
