@@ -23,21 +23,26 @@ class Live:
     started_at: datetime
 
 
+SEEN_EVERY = timedelta(minutes=1)  # how stale "last seen" may be: a page is a read, not a write
+
+
 async def open_session(
     conn: Conn, session_id: str, now: datetime, idle: timedelta, absolute: timedelta
 ) -> Live | None:
-    """The live session of this id (and marks it seen), or None: unknown, ended, idle for too
-    long or past its absolute limit."""
+    """The live session of this id, or None: unknown, ended, idle for too long or past its
+    absolute limit. Marks it seen (at most once a minute: most pages then only read)."""
+    key = digest(session_id)
     row = await conn.fetchrow(
-        "UPDATE portal_sessions SET seen_at = $2 WHERE id_sha256 = $1 AND ended_at IS NULL"
-        " AND seen_at > $3 AND started_at > $4 RETURNING user_id, data, started_at",
-        digest(session_id),
-        now,
+        "SELECT user_id, data, started_at, seen_at FROM portal_sessions WHERE id_sha256 = $1"
+        " AND ended_at IS NULL AND seen_at > $2 AND started_at > $3",
+        key,
         now - idle,
         now - absolute,
     )
     if row is None:
         return None
+    if now - row["seen_at"] > SEEN_EVERY:
+        await conn.execute("UPDATE portal_sessions SET seen_at = $2 WHERE id_sha256 = $1", key, now)
     return Live(row["user_id"], row["data"] or {}, row["started_at"])
 
 
