@@ -14,6 +14,7 @@ KINDS: dict[str, str] = {
     "order_applied": "de",
     "order_cancelled": "de",
     "order_expired": "de",
+    "order_declined": "en",  # to staff: a partner declined an order, with its reason
     "classound_documents_requested": "de",
     "classound_documents_reminder": "de",
     "porting_request": "de",

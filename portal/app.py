@@ -54,7 +54,7 @@ from portal.deps import (
 )
 from portal.forms import parse_amount
 from portal.guard import BadInput, guard
-from portal.routes import documents, leads, login, opportunities, orders, signing
+from portal.routes import documents, home, leads, login, opportunities, orders, signing
 from portal.sessions import ServerSessions
 from portal.settings import PortalSettings, settings_from_environment
 from store.documents import DocumentStore
@@ -110,7 +110,7 @@ def create_app(
     # NUL and other text PostgreSQL cannot hold, bytes that are no UTF-8: bad input, not a fault
     app.add_exception_handler(asyncpg.DataError, _bad_input)
     app.add_exception_handler(UnicodeError, _bad_input)
-    for area in (login, orders, documents, leads, opportunities, signing):
+    for area in (login, home, orders, documents, leads, opportunities, signing):
         app.include_router(area.router)
     return app
 

@@ -146,7 +146,7 @@ async def open_reset(conn: Conn, user_id: str, digest: str, now: datetime) -> An
 
 async def set_password(conn: Conn, reset_id: int, user_id: str, password_hash: str) -> None:
     """The link is used up (with every other open link of the user) and the new password set;
-    the database ends every session of the user in the same transaction (migration 015)."""
+    the database ends every session of the user in the same transaction (migration 018)."""
     await conn.execute(
         "UPDATE portal_password_resets SET used_at = now() WHERE user_id = $1 AND used_at IS NULL",
         user_id,

@@ -2,7 +2,7 @@
 row (keyed by the id's SHA-256, so a copy of the table opens no session) holds the user, the
 session's data (its CSRF token, language, messages) and when it started, was last seen and
 ended. An ended row opens nothing: logout, a password change and deactivation end the session
-on every portal process at once (the last two by the triggers of migration 015)."""
+on every portal process at once (the last two by the triggers of migration 018)."""
 
 import hashlib
 from dataclasses import dataclass

@@ -95,7 +95,7 @@ async def healthz(pool: Pool) -> dict:
 
 @router.get("/", include_in_schema=False)
 async def home(request: Request) -> Response:
-    return back("/orders" if request.session.get("user") else "/login")
+    return back("/home" if request.session.get("user") else "/login")
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -118,7 +118,7 @@ async def login(request: Request, pool: Pool) -> Response:
             errors={"password": problem},
         )
     await log_in(request, user_id)
-    response = back("/orders")
+    response = back("/home")
     devices.remember(request, response, user_id)
     return response
 
@@ -239,7 +239,7 @@ async def first_login(request: Request, pool: Pool, processes: Steps) -> Respons
             steps.request_id(str(form.get("request", ""))),
         )
         if await logged_in_by(request, pool, result, values["user"], password):
-            response = back("/orders")
+            response = back("/home")
             devices.remember(request, response, values["user"])
             return response
         errors["password"] = (

@@ -61,7 +61,7 @@ async def alpcom(stack):
     """C-ALP-1 (Chloé Martin of Alpcom) after the first login through the portal."""
     async with browser(stack) as c:
         done = await first_login(stack, c, "C-ALP-1")
-        assert done.status_code == 303 and done.headers["location"] == "/orders", done.text
+        assert done.status_code == 303 and done.headers["location"] == "/home", done.text
     return stack
 
 
@@ -157,7 +157,7 @@ async def test_a_legacy_scrypt_password_still_logs_in_and_is_rehashed(alpcom):
     )
     async with browser(stack) as c:
         done = await log_in(c, "C-ALP-1")
-        assert done.status_code == 303 and done.headers["location"] == "/orders"
+        assert done.status_code == 303 and done.headers["location"] == "/home"
     stored = await stack.db.fetchval("SELECT password_hash FROM partner_users WHERE id = 'C-ALP-1'")
     assert stored.startswith("$argon2id$")
 
@@ -327,7 +327,7 @@ async def test_a_change_order_with_flats_takes_its_documents_with_the_same_check
             data={"csrf": csrf_of(page.text), "kind": "loa"},
             files={"file": ("LOA.pdf", b"MZ\x90\x00 not a pdf", "application/pdf")},
         )
-        assert fake.status_code == 400 and "is not a PDF, PNG or JPEG" in fake.text
+        assert fake.status_code == 400 and "ist keine PDF-, PNG- oder JPEG-Datei" in fake.text
         assert f'id="{change_order}-file-error"' in fake.text
         assert sorted(p.name for p in documents.rglob("*") if p.is_file()) == files
         done = await c.post(
@@ -336,8 +336,8 @@ async def test_a_change_order_with_flats_takes_its_documents_with_the_same_check
             files={"file": ("LOA.pdf", LOA, "application/pdf")},
         )
         assert done.status_code == 303
-        after = await c.get("/documents")
-        assert "Erledigt: LOA LOA.pdf recorded" in after.text, after.text
+        after = await c.get(done.headers["location"])
+        assert "Erledigt: LOA (Portierungsauftrag) LOA.pdf ist hochgeladen." in after.text
     assert (
         await stack.db.fetchval(
             "SELECT uploaded_by FROM documents WHERE process_id = $1 AND kind = 'loa'", change_order

@@ -25,6 +25,13 @@ SAMPLES = {
     "order_applied": {"order_id": "O-1", "changes": ["Premium 8 -> 10"]},
     "order_cancelled": {"order_id": "O-1", "reason": "customer withdrew"},
     "order_expired": {"order_id": "O-1", "reason": "not confirmed in time"},
+    "order_declined": {
+        "order_id": "O-1",
+        "account_id": "ACME",
+        "partner_id": "P-NORDTEL",
+        "declined_by": "C-NORD-1",
+        "reason": "the customer wants 3",
+    },
     "classound_documents_requested": {"process_id": "p", "ticket_id": 7},
     "classound_documents_reminder": {
         "process_id": "p",

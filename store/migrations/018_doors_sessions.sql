@@ -70,3 +70,29 @@ CREATE INDEX portal_password_resets_user ON portal_password_resets (user_id);
 ALTER TABLE security_log DROP CONSTRAINT IF EXISTS security_log_checked_in_check;
 ALTER TABLE security_log ADD CONSTRAINT security_log_checked_in_check
     CHECK (checked_in IN ('workflow', 'store', 'starter', 'portal', 'signing'));
+
+-- The staff reader role (migration 015) reads records, never a secret: neither a session's id
+-- hash and data (its CSRF token) nor a password link's token hash.
+DO $$
+DECLARE
+    secret record;
+    readable text;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'partnerflow_reader') THEN
+        RETURN;
+    END IF;
+    FOR secret IN
+        SELECT t.name, t.hidden FROM (VALUES
+            ('portal_sessions', ARRAY['id_sha256', 'data']),
+            ('portal_password_resets', ARRAY['token_sha256'])
+        ) AS t (name, hidden)
+    LOOP
+        SELECT string_agg(quote_ident(column_name), ', ' ORDER BY ordinal_position)
+          INTO readable
+          FROM information_schema.columns
+         WHERE table_schema = current_schema() AND table_name = secret.name
+           AND column_name <> ALL (secret.hidden);
+        EXECUTE format('REVOKE SELECT ON %I FROM partnerflow_reader', secret.name);
+        EXECUTE format('GRANT SELECT (%s) ON %I TO partnerflow_reader', readable, secret.name);
+    END LOOP;
+END $$;
