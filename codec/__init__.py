@@ -44,7 +44,7 @@ ENCODING = b"binary/encrypted"
 KEY_ID = "encryption-key-id"
 NONCE_BYTES = 12
 # What a refused plaintext payload decodes to; only RefusePlaintext reads this encoding.
-REFUSED_ENCODING = "partnerflow/plaintext-refused"
+REFUSED_ENCODING = binding.PLAINTEXT_REFUSED_ENCODING.decode()
 PLAINTEXT_REFUSED = "PlaintextRefused"
 PLAINTEXT_MESSAGE = (
     "an unencrypted payload was refused: this worker encrypts Temporal "
@@ -143,6 +143,8 @@ class EncryptionCodec(_PayloadCodec, WithSerializationContext):
                     p.data[:NONCE_BYTES], p.data[NONCE_BYTES:], self._associated(key_id, bound)
                 )
             except InvalidTag:
+                if self.bound is None:
+                    raise  # no workflow to refuse it for: said to whoever decodes
                 out.append(_misbound("the seal does not open: altered or made up"))
                 continue
             out.append(Payload.FromString(plain))
@@ -195,6 +197,10 @@ class EncryptedPayloadConverter(PydanticPayloadConverter, WithSerializationConte
     writes a step's facts under the seal (codec.binding.Stepped) and checks them where a
     workflow reads its own input."""
 
+    # While histories written before encryption replay (accept_plaintext), an input without
+    # facts is let through: a plaintext one is accepted in that mode anyway.
+    lenient = False
+
     def __init__(self) -> None:
         super().__init__()
         markers = (RefusePlaintext(), RefuseMisbound())
@@ -222,7 +228,7 @@ class EncryptedPayloadConverter(PydanticPayloadConverter, WithSerializationConte
             # Read before the run exists: a forged start fails it here (codec.binding).
             out: list[Any] = []
             for payload, hint in zip_longest(payloads, type_hints or []):
-                binding.check_start_input(payload, self.context, hint)
+                binding.check_start_input(payload, self.context, hint, self.lenient)
                 (value,) = super().from_payloads([payload], [hint] if hint else None)
                 binding.remember_start(payload, value)
                 out.append(value)
@@ -230,12 +236,16 @@ class EncryptedPayloadConverter(PydanticPayloadConverter, WithSerializationConte
         step_input = binding.is_step_input(self.context)
         if step_input:  # before conversion: a forged input is refused for what it is
             for payload in payloads:
-                binding.check_step_input(payload)
+                binding.check_step_input(payload, self.lenient)
         values = super().from_payloads(payloads, type_hints)
         if step_input:
             for payload, value in zip(payloads, values, strict=True):
                 binding.remember_start_or_signal(payload, value)
         return values
+
+
+class LenientPayloadConverter(EncryptedPayloadConverter):
+    lenient = True
 
 
 class FailureConverter(DefaultFailureConverterWithEncodedAttributes):
@@ -267,7 +277,9 @@ def data_converter(codec: EncryptionCodec | None = None) -> DataConverter:
         return pydantic_data_converter
     return dataclasses.replace(
         pydantic_data_converter,
-        payload_converter_class=EncryptedPayloadConverter,
+        payload_converter_class=(
+            LenientPayloadConverter if codec.accept_plaintext else EncryptedPayloadConverter
+        ),
         payload_codec=codec,
         failure_converter_class=FailureConverter,
     )

@@ -71,6 +71,8 @@ FACTS = "partnerflow-step"  # metadata key of the inner payload: the step's fact
 BOUND = "partnerflow-bound"  # metadata key of the sealed payload: namespace/workflow id
 # What a payload sealed for another process decodes to (see codec.EncryptionCodec.decode).
 MISBOUND_ENCODING = "partnerflow/misbound"
+# Left to the converter, which refuses it in its own words: a plaintext payload.
+PLAINTEXT_REFUSED_ENCODING = b"partnerflow/plaintext-refused"
 STEP_REFUSED = "StepRefused"
 # A start's input is taken only close to when it was issued: the same id started again
 # later with a copied input is refused. Generous for clocks that differ.
@@ -226,11 +228,25 @@ def is_start_input(context: SerializationContext | None) -> bool:
     )
 
 
-def check_start_input(payload: Payload, context: SerializationContext | None, hint: Any) -> None:
+def unchecked(payload: Payload, lenient: bool) -> bool:
+    """A refused plaintext payload is refused by the converter in its own words; `lenient`:
+    an input without facts passes (histories written before encryption, see codec)."""
+    return payload.metadata.get("encoding") == PLAINTEXT_REFUSED_ENCODING or (
+        lenient
+        and FACTS not in payload.metadata
+        and payload.metadata.get("encoding") != MISBOUND_ENCODING.encode()
+    )
+
+
+def check_start_input(
+    payload: Payload, context: SerializationContext | None, hint: Any, lenient: bool = False
+) -> None:
     """A start's input is read before the run exists (and before the workflow's __init__
     sees it): one that is no start is refused here, failing the run at once; its facts are
     checked further by the inbound interceptor."""
     reason = None
+    if unchecked(payload, lenient):
+        return
     if payload.metadata.get("encoding") == MISBOUND_ENCODING.encode():
         reason = payload.data.decode(errors="replace")
     else:
@@ -259,11 +275,13 @@ def remember_start(payload: Payload, value: Any) -> None:
     _remember(value, StepFacts.from_payload(payload))
 
 
-def check_step_input(payload: Payload) -> None:
+def check_step_input(payload: Payload, lenient: bool = False) -> None:
     """Called by the converter for each input a workflow reads (is_step_input), before it
     converts it: an update's is checked here, a start's or signal's by the inbound
     interceptor (which knows the signal's name)."""
     update = workflow.current_update_info()
+    if unchecked(payload, lenient):
+        return
     if payload.metadata.get("encoding") == MISBOUND_ENCODING.encode():
         refuse_misbound(payload)
     facts = StepFacts.from_payload(payload)
