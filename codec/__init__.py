@@ -224,12 +224,23 @@ class EncryptedPayloadConverter(PydanticPayloadConverter, WithSerializationConte
     def from_payloads(
         self, payloads: Sequence[Payload], type_hints: list[type] | None = None
     ) -> list[Any]:
-        if binding.is_start_input(self.context):
-            # Read before the run exists: a forged start fails it here (codec.binding).
+        if binding.is_start_or_signal_input(self.context):
+            # Read outside the run's code: a forged start or signal is refused here.
             out: list[Any] = []
             for payload, hint in zip_longest(payloads, type_hints or []):
-                binding.check_start_input(payload, self.context, hint, self.lenient)
-                (value,) = super().from_payloads([payload], [hint] if hint else None)
+                binding.check_start_or_signal_input(payload, self.context, hint, self.lenient)
+                try:
+                    (value,) = super().from_payloads([payload], [hint] if hint else None)
+                except Exception:  # noqa: BLE001 - a step's input that fits no such input
+                    facts = binding.StepFacts.from_payload(payload)
+                    if facts is None:
+                        raise
+                    binding.refuse_input(
+                        payload,
+                        self.context,
+                        hint,
+                        f"an input of {facts.kind} {facts.step!r} that fits no such input here",
+                    )
                 binding.remember_start(payload, value)
                 out.append(value)
             return out

@@ -219,8 +219,9 @@ def is_step_input(context: SerializationContext | None) -> bool:
     )
 
 
-def is_start_input(context: SerializationContext | None) -> bool:
-    """A payload read in the sandbox before the run exists: the run's input."""
+def is_start_or_signal_input(context: SerializationContext | None) -> bool:
+    """A payload read in the sandbox outside the run's own code: the run's input (before the
+    run exists) or a signal's (applied before the run's code goes on)."""
     return (
         not workflow.in_workflow()
         and workflow.unsafe.in_sandbox()
@@ -238,12 +239,13 @@ def unchecked(payload: Payload, lenient: bool) -> bool:
     )
 
 
-def check_start_input(
+def check_start_or_signal_input(
     payload: Payload, context: SerializationContext | None, hint: Any, lenient: bool = False
 ) -> None:
-    """A start's input is read before the run exists (and before the workflow's __init__
-    sees it): one that is no start is refused here, failing the run at once; its facts are
-    checked further by the inbound interceptor."""
+    """A start's or signal's input read outside the run's code (before the workflow's
+    __init__ or handler sees it): one sealed for another process, or written for no start
+    or signal, is refused here (a start fails its run, a signal is dropped); the kind and
+    name are checked by the inbound interceptor."""
     reason = None
     if unchecked(payload, lenient):
         return
@@ -251,17 +253,25 @@ def check_start_input(
         reason = payload.data.decode(errors="replace")
     else:
         facts = StepFacts.from_payload(payload)
-        if facts is None or facts.kind != START:
-            reason = "this input was not written as a start"
-    if reason is None:
-        return
+        if facts is None or facts.kind not in (START, SIGNAL):
+            reason = "this input was not written for a start or a signal"
+    if reason is not None:
+        refuse_input(payload, context, hint, reason)
+
+
+def refuse_input(
+    payload: Payload, context: SerializationContext | None, hint: Any, reason: str
+) -> NoReturn:
+    """Reports and raises the refusal of a start's or signal's input read outside the run's
+    code (no workflow.info() there: the key is the process, the input and its type)."""
     assert isinstance(context, WorkflowSerializationContext)
+    name = getattr(hint, "__name__", "a start or signal")
     digest = hashlib.sha256(payload.SerializeToString()).hexdigest()[:16]
     REFUSALS.report(
         Refusal(
-            key=f"{context.workflow_id}/start/{digest}",
+            key=f"{context.workflow_id}/input/{name}/{digest}",
             actor="unknown (a forged or copied input)",
-            permission=f"start ({getattr(hint, '__name__', 'input')})",
+            permission=f"input ({name})",
             process_id=context.workflow_id,
             reason=reason,
         )
@@ -417,6 +427,13 @@ class _Inbound(WorkflowInboundInterceptor):
             if not known or facts is None:
                 continue  # read without a key ring's converter
             payload = Payload(metadata={FACTS: facts.to_json()})
+            if facts.kind != START:
+                refuse(
+                    f"an input of signal {facts.step!r} sent as a start",
+                    step="start",
+                    request=facts.request,
+                    payload=payload,
+                )
             if facts.step != info.workflow_type:
                 refuse(
                     f"a start of {facts.step}, not of {info.workflow_type}",

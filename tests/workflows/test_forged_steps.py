@@ -31,13 +31,18 @@ from codec import (
 )
 from codec.binding import STEP_REFUSED
 from domain.change_order import Cancellation, QuoteStep, StaffStep, Stage
+from domain.leads import LeadBatch, LeadsReturned, queue_process_id
+from store.people import record_refusal
 from tests.records import new_account
+from tests.records_partners import batch, enable_partner_management, lead_rows, new_partner
 from tests.workflows.harness import WORKFLOWS, fast_lines, quote_lines
 from tests.workflows.test_change_order import request as change_request
 from tests.workflows.test_fast_change_order import request as fast_request
+from tests.workflows.test_lead_queue_router import lead_ids_of, router_request
 from worker import activities_for, refusals_written, workflow_runner
 from workflows.change_order import ChangeOrder
 from workflows.fast_change_order import FastChangeOrder
+from workflows.lead_queue_router import LeadQueueRouter
 
 # The steps of each process that take an input, as an attacker would name them.
 STEPS = {
@@ -112,11 +117,15 @@ async def keyed(dev_env):
 
 async def start(client: Client, queue: str, workflow, request) -> WorkflowHandle:
     """Started as the starter does (update-with-start of `started`), with the key ring."""
-    kind = "change-order" if workflow is ChangeOrder else "fast-change-order"
+    if workflow is LeadQueueRouter:
+        process_id = queue_process_id(request.queue_id)
+    else:
+        kind = "change-order" if workflow is ChangeOrder else "fast-change-order"
+        process_id = f"{kind}-{request.account_id}-{uuid.uuid4().hex[:8]}"
     op = WithStartWorkflowOperation(
         workflow.run,
         request,
-        id=f"{kind}-{request.account_id}-{uuid.uuid4().hex[:8]}",
+        id=process_id,
         task_queue=queue,
         id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
     )
@@ -220,3 +229,88 @@ async def test_inputs_copied_from_histories_are_refused_everywhere_and_logged(de
             await handle.execute_update(
                 ChangeOrder.cancel, Cancellation(actor="staff", reason="the test is over")
             )
+
+
+async def signals_in(attacker: Client, process_id: str) -> list[tuple[str, Payload]]:
+    found = []
+    async for event in attacker.get_workflow_handle(process_id).fetch_history_events():
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
+            attrs = event.workflow_execution_signaled_event_attributes
+            found += [(attrs.signal_name, p) for p in attrs.input.payloads]
+    return found
+
+
+async def test_a_copied_signal_is_ignored_and_logged_and_the_queue_goes_on(
+    dev_env, pool, keyed, tmp_path, monkeypatch
+):
+    """A signal a queue took (leads given back), sent again, as another signal, or to
+    another queue is dropped (a signal has no answer), logged once each, and the queue
+    keeps working."""
+    monkeypatch.setenv("PARTNERFLOW_DOCUMENTS_DIR", str(tmp_path))
+    await enable_partner_management(pool)
+    client, attacker = keyed
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    partner = await new_partner(pool, users=1)
+    async with (
+        refusals_written(pool),
+        Worker(
+            client,
+            task_queue=queue,
+            workflows=WORKFLOWS,
+            activities=activities_for(pool),
+            workflow_runner=workflow_runner(),
+        ),
+    ):
+        routers = []
+        for _ in range(2):
+            request = router_request([partner])
+            handle = await start(client, queue, LeadQueueRouter, request)
+            await handle.execute_update(
+                LeadQueueRouter.add_leads, LeadBatch(actor="staff", batch=batch(lead_rows(1)))
+            )
+            routers.append((handle, request))
+        (first, request), (other, _) = routers
+        (lead,) = await lead_ids_of(pool, request.queue_id)
+        # A signal the queue took (as a lead step sends it when its lead comes back).
+        await first.signal(LeadQueueRouter.leads_returned, LeadsReturned(lead_ids=[lead]))
+        (signal,) = [s for s in await signals_in(attacker, first.id) if s[0] == "leads_returned"]
+        before = {h.id: await h.query("status") for h, _ in routers}
+
+        attempts = [
+            (first.id, "leads_returned"),  # again
+            (first.id, "leads_forwarded"),  # as another signal
+            (first.id, "partner_roster_changed"),
+            (other.id, "leads_returned"),  # to another queue
+        ]
+        for target, name in attempts:
+            await attacker.get_workflow_handle(target).signal(name, RawValue(signal[1]))
+        rows = await rows_when_written(pool, [h.id for h, _ in routers], len(attempts))
+        assert len(rows) == len(attempts)
+        assert {r["checked_in"] for r in rows} == {"workflow"}
+        # The queues go on (a step after the signals is answered: they were taken, dropped).
+        await other.execute_update(
+            LeadQueueRouter.add_leads, LeadBatch(actor="staff", batch=batch(lead_rows(1)))
+        )
+        after = {h.id: await h.query("status") for h, _ in routers}
+        assert after[first.id] == before[first.id]
+        assert after[other.id] != before[other.id]  # its new lead
+
+
+async def test_a_refusal_reported_again_is_one_row(pool):
+    """A history replayed reads its forged input again and reports the same refusal."""
+    async with pool.acquire() as conn:
+        for _ in range(2):
+            await record_refusal(
+                conn,
+                actor="unknown",
+                permission="ChangeOrder.confirm",
+                process_id="change-order-X-1",
+                reason="sealed for another process",
+                checked_in="workflow",
+                quiet=True,
+                key=f"same-{id(conn)}",
+            )
+        count = await conn.fetchval(
+            "SELECT count(*) FROM security_log WHERE refusal_key = $1", f"same-{id(conn)}"
+        )
+    assert count == 1
