@@ -241,7 +241,7 @@ class EncryptedPayloadConverter(PydanticPayloadConverter, WithSerializationConte
                         hint,
                         f"an input of {facts.kind} {facts.step!r} that fits no such input here",
                     )
-                binding.remember_start(payload, value)
+                binding.remember_start(payload, value, self.lenient)
                 out.append(value)
             return out
         step_input = binding.is_step_input(self.context)
@@ -251,7 +251,7 @@ class EncryptedPayloadConverter(PydanticPayloadConverter, WithSerializationConte
         values = super().from_payloads(payloads, type_hints)
         if step_input:
             for payload, value in zip(payloads, values, strict=True):
-                binding.remember_start_or_signal(payload, value)
+                binding.remember_start_or_signal(payload, value, self.lenient)
         return values
 
 

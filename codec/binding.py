@@ -281,8 +281,12 @@ def refuse_input(
     )
 
 
-def remember_start(payload: Payload, value: Any) -> None:
-    _remember(value, StepFacts.from_payload(payload))
+def remember_start(payload: Payload, value: Any, lenient: bool = False) -> None:
+    """Once converted, a start's or signal's input waits for the inbound interceptor (not
+    one without facts let through by a lenient converter: nothing to check)."""
+    facts = StepFacts.from_payload(payload)
+    if facts is not None or not lenient:
+        _remember(value, facts)
 
 
 def check_step_input(payload: Payload, lenient: bool = False) -> None:
@@ -328,10 +332,9 @@ def check_step_input(payload: Payload, lenient: bool = False) -> None:
         )
 
 
-def remember_start_or_signal(payload: Payload, value: Any) -> None:
-    """Once converted, a start's or signal's input waits for the inbound interceptor."""
+def remember_start_or_signal(payload: Payload, value: Any, lenient: bool = False) -> None:
     if workflow.current_update_info() is None:
-        _remember(value, StepFacts.from_payload(payload))
+        remember_start(payload, value, lenient)
 
 
 def refuse_misbound(payload: Payload) -> NoReturn:
