@@ -39,14 +39,30 @@ LOGIN_FORM = """<!doctype html><meta charset=utf-8><title>partnerflow: read payl
 <code>.venv/bin/python -m devstack link</code>.</p>"""
 
 
-def build_app(codec: EncryptionCodec, token: str, ui_origin: str) -> web.Application:
-    if len(token) < 16:
-        raise SystemExit("PARTNERFLOW_CODEC_TOKEN must be at least 16 characters")
-    links = OneTimeLinks(token)
+def next_page(ui_origin: str, wanted: str | None) -> str:
+    """A path on this origin (behind ./run's UI front) or a page of the UI; else the UI."""
+    if wanted and wanted.startswith("/") and not wanted.startswith("//") and "\\" not in wanted:
+        return wanted
+    if wanted and wanted.startswith(ui_origin + "/"):
+        return wanted
+    return ui_origin + "/"
 
-    def cors(resp: web.StreamResponse, request: web.Request) -> web.StreamResponse:
-        if request.headers.get("Origin") == ui_origin:
-            resp.headers["Access-Control-Allow-Origin"] = ui_origin
+
+def form(why: str, wanted: str | None, status: int = 200) -> web.Response:
+    text = LOGIN_FORM.format(why=html.escape(why), next=html.escape(wanted or ""))
+    return web.Response(text=text, content_type="text/html", status=status)
+
+
+class Doors:
+    """The login doors and the check every decode passes."""
+
+    def __init__(self, token: str, ui_origin: str) -> None:
+        self.token, self.ui_origin = token, ui_origin
+        self.links = OneTimeLinks(token)
+
+    def cors(self, resp: web.StreamResponse, request: web.Request) -> web.StreamResponse:
+        if request.headers.get("Origin") == self.ui_origin:
+            resp.headers["Access-Control-Allow-Origin"] = self.ui_origin
             resp.headers["Access-Control-Allow-Methods"] = "POST"
             resp.headers["Access-Control-Allow-Headers"] = (
                 "Content-Type, X-Namespace, Authorization, Authorization-Extras"
@@ -55,26 +71,18 @@ def build_app(codec: EncryptionCodec, token: str, ui_origin: str) -> web.Applica
             resp.headers["Vary"] = "Origin"
         return resp
 
-    def authorised(request: web.Request) -> bool:
-        if valid_session(token, request.cookies.get(COOKIE)):
+    def authorised(self, request: web.Request) -> bool:
+        if valid_session(self.token, request.cookies.get(COOKIE)):
             return True
         header = request.headers.get("Authorization", "")
         given = header.removeprefix("Bearer ") if header.startswith("Bearer ") else ""
-        return bool(given) and hmac.compare_digest(given.encode(), token.encode())
+        return bool(given) and hmac.compare_digest(given.encode(), self.token.encode())
 
-    def next_page(wanted: str | None) -> str:
-        """A path on this origin (behind ./run's UI front) or a page of the UI; else the UI."""
-        if wanted and wanted.startswith("/") and not wanted.startswith("//") and "\\" not in wanted:
-            return wanted
-        if wanted and wanted.startswith(ui_origin + "/"):
-            return wanted
-        return ui_origin + "/"
-
-    def logged_in(request: web.Request, wanted: str | None) -> web.StreamResponse:
-        resp = web.Response(status=303, headers={"Location": next_page(wanted)})
+    def logged_in(self, request: web.Request, wanted: str | None) -> web.StreamResponse:
+        resp = web.Response(status=303, headers={"Location": next_page(self.ui_origin, wanted)})
         resp.set_cookie(
             COOKIE,
-            session_value(token),
+            session_value(self.token),
             max_age=SESSION_SECONDS,
             path="/",
             httponly=True,
@@ -83,50 +91,51 @@ def build_app(codec: EncryptionCodec, token: str, ui_origin: str) -> web.Applica
         )
         return resp
 
-    def form(why: str, wanted: str | None, status: int = 200) -> web.Response:
-        text = LOGIN_FORM.format(why=html.escape(why), next=html.escape(wanted or ""))
-        return web.Response(text=text, content_type="text/html", status=status)
-
-    async def login_page(request: web.Request) -> web.StreamResponse:
-        once = request.query.get("once")
+    async def login_page(self, request: web.Request) -> web.StreamResponse:
+        once, wanted = request.query.get("once"), request.query.get("next")
         if once is None:
             return form("Give the codec token once; this browser keeps a cookie for 7 days.", None)
-        if links.redeem(once):
-            return logged_in(request, request.query.get("next"))
-        return form(
-            "This login link was used already or has expired.", request.query.get("next"), 403
-        )
+        if self.links.redeem(once):
+            return self.logged_in(request, wanted)
+        return form("This login link was used already or has expired.", wanted, 403)
 
-    async def login_form(request: web.Request) -> web.StreamResponse:
+    async def login_form(self, request: web.Request) -> web.StreamResponse:
         data = await request.post()
-        given = str(data.get("token", ""))
-        wanted = str(data.get("next", "")) or None
-        if given and hmac.compare_digest(given.encode(), token.encode()):
-            return logged_in(request, wanted)
+        given, wanted = str(data.get("token", "")), str(data.get("next", "")) or None
+        if given and hmac.compare_digest(given.encode(), self.token.encode()):
+            return self.logged_in(request, wanted)
         return form("That is not the codec token.", wanted, 403)
 
+
+def build_app(codec: EncryptionCodec, token: str, ui_origin: str) -> web.Application:
+    if len(token) < 16:
+        raise SystemExit("PARTNERFLOW_CODEC_TOKEN must be at least 16 characters")
+    doors = Doors(token, ui_origin)
+
     async def preflight(request: web.Request) -> web.StreamResponse:
-        return cors(web.Response(), request)
+        return doors.cors(web.Response(), request)
 
     async def healthz(_: web.Request) -> web.Response:
         return web.Response(text="ok")
 
     def handler(decode: bool):
         async def handle(request: web.Request) -> web.StreamResponse:
-            if not authorised(request):
-                return cors(web.json_response({"error": "log in first"}, status=401), request)
+            if not doors.authorised(request):
+                return doors.cors(web.json_response({"error": "log in first"}, status=401), request)
             if request.content_type != "application/json":
-                return cors(web.json_response({"error": "expected JSON"}, status=415), request)
+                return doors.cors(
+                    web.json_response({"error": "expected JSON"}, status=415), request
+                )
             payloads = json_format.Parse(await request.read(), Payloads())
             done = await (codec.decode if decode else codec.encode)(payloads.payloads)
             body = json_format.MessageToJson(Payloads(payloads=done))
-            return cors(web.Response(text=body, content_type="application/json"), request)
+            return doors.cors(web.Response(text=body, content_type="application/json"), request)
 
         return handle
 
     app = web.Application()
-    app.router.add_get("/login", login_page)
-    app.router.add_post("/login", login_form)
+    app.router.add_get("/login", doors.login_page)
+    app.router.add_post("/login", doors.login_form)
     app.router.add_get("/healthz", healthz)
     for path in ("/decode", "/encode"):
         app.router.add_route("OPTIONS", path, preflight)
