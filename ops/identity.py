@@ -14,7 +14,7 @@ import time
 
 COOKIE = "partnerflow_ops"
 SESSION_SECONDS = 7 * 24 * 3600  # a working week on one browser, then a new link
-LINK_SECONDS = 15 * 60  # a login link not opened in time is worthless
+LINK_SECONDS = 3600  # a login link not opened within the hour is worthless
 
 
 def _mac(key: str, what: str) -> str:

@@ -98,3 +98,52 @@ def test_the_banners_examples_act_as_staff_not_as_a_partner_user():
     assert "starter.py confirm" in text
     assert set(re.findall(r"--as (\S+)", text)) <= {s[0] for s in demo.STAFF}
     assert not [c[0] for c in demo.PARTNER_CONTACTS if f"--as {c[0]}" in text]
+
+
+def test_a_taken_port_is_named_with_its_variable_before_anything_starts(tmp_path):
+    """./run checks every port first: a taken one is named with its variable and its holder,
+    it exits 1 without a traceback, and leaves no run file behind."""
+    import socket
+
+    from devstack.ports import PORT_SETTINGS
+
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        env = clean_env(tmp_path) | {variable: "0" for variable, _ in PORT_SETTINGS.values()}
+        env["PARTNERFLOW_METRICS_PORT"] = str(port)
+        run = subprocess.run(
+            [sys.executable, "-m", "devstack"],
+            cwd=ROOT,
+            timeout=60,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+    said = run.stdout + run.stderr
+    assert run.returncode == 1, said
+    assert f"port {port} (PARTNERFLOW_METRICS_PORT) is taken by " in run.stderr
+    assert f"(pid {os.getpid()})" in run.stderr  # this test holds it
+    assert "Traceback" not in said and "is running" not in said
+    assert not (tmp_path / config.RUN_FILE).exists()
+    assert not (tmp_path / "pg").exists()  # nothing started
+
+
+def test_two_port_variables_with_one_port_are_named(tmp_path):
+    env = clean_env(tmp_path) | {
+        "PARTNERFLOW_HEALTH_PORT": "18555",
+        "PARTNERFLOW_MESSAGES_PORT": "18555",
+    }
+    run = subprocess.run(
+        [sys.executable, "-m", "devstack"],
+        cwd=ROOT,
+        timeout=60,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 1
+    assert "port 18555 is given twice: PARTNERFLOW_HEALTH_PORT and PARTNERFLOW_MESSAGES_PORT" in (
+        run.stderr
+    )
