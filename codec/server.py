@@ -7,8 +7,9 @@ The token is never part of a URL. CORS answers only the UI's origin, with creden
 UI's `includeCredentials` setting sends the cookie across ports.
 
 `/login?once=<token>` redeems a one-time link (`./run` prints one; `python -m devstack link`
-makes another) and `/login` without one shows a form that takes the codec token: either sets
-the cookie and goes on to the UI.
+or, wherever the token is set, `python -m codec.server link` makes another) and `/login`
+without one shows a form that takes the codec token: either sets the cookie and goes on to
+the UI.
 
     PARTNERFLOW_ENCRYPTION_KEYS=... PARTNERFLOW_CODEC_TOKEN=... \
     PARTNERFLOW_CODEC_CORS_ORIGIN=http://localhost:8080 python -m codec.server"""
@@ -17,13 +18,21 @@ import hmac
 import html
 import os
 import sys
+from urllib.parse import urlencode
 
 from aiohttp import web
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payloads
 
 from codec import EncryptionCodec, codec_from_environment
-from ops.identity import COOKIE, SESSION_SECONDS, OneTimeLinks, session_value, valid_session
+from ops.identity import (
+    COOKIE,
+    SESSION_SECONDS,
+    OneTimeLinks,
+    login_token,
+    session_value,
+    valid_session,
+)
 
 PORT = int(os.environ.get("PARTNERFLOW_CODEC_PORT", "8234"))
 HOST = os.environ.get("PARTNERFLOW_CODEC_HOST", "0.0.0.0")  # ./run: 127.0.0.1
@@ -144,7 +153,20 @@ def build_app(codec: EncryptionCodec, token: str, ui_origin: str) -> web.Applica
     return app
 
 
+def link() -> None:
+    """A one-time login link for a browser (the person running this holds the token)."""
+    token = os.environ.get("PARTNERFLOW_CODEC_TOKEN", "")
+    if len(token) < 16:
+        sys.exit("PARTNERFLOW_CODEC_TOKEN is not set")
+    public = os.environ.get("PARTNERFLOW_CODEC_PUBLIC_URL", f"http://localhost:{PORT}")
+    origin = os.environ.get("PARTNERFLOW_CODEC_CORS_ORIGIN", "http://localhost:8233")
+    query = urlencode({"once": login_token(token), "next": origin + "/"})
+    print(f"{public.rstrip('/')}/login?{query}")
+
+
 def main() -> None:
+    if sys.argv[1:] == ["link"]:
+        return link()
     codec = codec_from_environment()
     if codec is None:
         sys.exit("PARTNERFLOW_ENCRYPTION_KEYS is not set: nothing to decode with")
