@@ -147,3 +147,38 @@ def test_two_port_variables_with_one_port_are_named(tmp_path):
     assert "port 18555 is given twice: PARTNERFLOW_HEALTH_PORT and PARTNERFLOW_MESSAGES_PORT" in (
         run.stderr
     )
+
+
+def test_another_login_link_for_the_running_stack(tmp_path):
+    """`python -m devstack link`: a fresh one-time link to the running ./run's UI, made from
+    the codec token only its user can read; without a running ./run, a sentence."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from ops.identity import OneTimeLinks
+
+    def link() -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "devstack", "link"],
+            cwd=ROOT,
+            timeout=60,
+            env=clean_env(tmp_path),
+            capture_output=True,
+            text=True,
+        )
+
+    token = "a-codec-token-of-enough-length"
+    (tmp_path / "codec-token").write_text(token)
+    alone = link()
+    assert alone.returncode == 1 and "not running" in alone.stderr
+    holder = config.claim_run(tmp_path)
+    try:
+        config.write_run_file(tmp_path, {"pid": 1, "temporal_ui": "http://localhost:18233"})
+        made = link()
+    finally:
+        holder.close()
+    assert made.returncode == 0, made.stderr
+    url = urlsplit(made.stdout.strip())
+    assert (url.netloc, url.path) == ("localhost:18233", "/codec/login")
+    query = parse_qs(url.query)
+    assert query["next"] == ["/partnerflow/ready"] and token not in made.stdout
+    assert OneTimeLinks(token).redeem(query["once"][0])
