@@ -102,7 +102,11 @@ async def test_the_banner_link_opens_the_ready_view_and_the_ui_decodes(devstack,
             driver.get(page)
             before = wait_for_text(driver, '"account_id": "ACME"', timeout=15)
             driver.get(link)
-            ready = wait_for_text(driver, "Stage") and "ProcessKind" in driver.page_source
+            # the open processes, each with its stage, kind, account and partner in columns
+            ready = wait_for_text(driver, "awaiting-partner-confirmation") and all(
+                column in page_text(driver)
+                for column in ("Stage", "ProcessKind", "AccountId", "PartnerId", "P-NORDTEL")
+            )
             driver.get(page)
             decoded = wait_for_text(driver, '"account_id": "ACME"')
             driver.find_element("link text", "User Metadata").click()
