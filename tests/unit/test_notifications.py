@@ -25,6 +25,13 @@ SAMPLES = {
     "order_applied": {"order_id": "O-1", "changes": ["Premium 8 -> 10"]},
     "order_cancelled": {"order_id": "O-1", "reason": "customer withdrew"},
     "order_expired": {"order_id": "O-1", "reason": "not confirmed in time"},
+    "order_declined": {
+        "order_id": "O-1",
+        "account_id": "ACME",
+        "partner_id": "P-NORDTEL",
+        "declined_by": "C-NORD-1",
+        "reason": "the customer wants 3",
+    },
     "classound_documents_requested": {"process_id": "p", "ticket_id": 7},
     "classound_documents_reminder": {
         "process_id": "p",
@@ -99,6 +106,7 @@ SAMPLES = {
         "records": ["order O-1", "quote Q-1"],
         "reason": "closed by reconciliation: workflow terminated by ops-anna (duplicate)",
     },
+    "password_reset": {"user_id": "C-NORD-1", "expires_at": "2026-12-02T10:00:00+00:00"},
 }
 
 
@@ -118,7 +126,13 @@ def test_every_kind_a_step_writes_is_known_and_has_a_template_in_its_seeds_langu
 def test_each_template_renders_its_payload(kind):
     link = (
         "https://x.example/first-login?token=abc"
-        if kind in ("partner_user_login", "contract_for_signing_email", "contract_for_signing_sms")
+        if kind
+        in (
+            "partner_user_login",
+            "contract_for_signing_email",
+            "contract_for_signing_sms",
+            "password_reset",
+        )
         else None
     )
     context = {
