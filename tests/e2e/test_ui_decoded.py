@@ -1,7 +1,7 @@
 """Under ./run the Temporal UI shows decoded payloads with no setup: the banner's one-time
 link logs this browser in (an HttpOnly cookie) and opens the ready view (open processes with
 their Stage, ProcessKind, AccountId and PartnerId columns); a process's page then shows its
-summary in words. In Debian's Chromium; the screenshot is docs/images/ops-decoded.png."""
+summary in words. In Debian's Chromium; its screenshot is docs/images/ops-decoded.png."""
 
 import asyncio
 import os
@@ -14,10 +14,13 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from tests.e2e.test_devstack import ROOT, devstack, up  # noqa: F401 - the fixture
-from tests.portal.test_portal_browser import CHROMEDRIVER, CHROMIUM, FLAGS
+from tests.portal.test_portal_browser import CHROMEDRIVER, CHROMIUM, FLAGS, SCREENSHOTS
 
 pytestmark = pytest.mark.e2e
-SHOT = ROOT / "docs" / "images" / "ops-decoded.png"
+# the docs' picture is refreshed on request only (PARTNERFLOW_DOCS_SCREENSHOTS=1), so a test
+# run leaves the tree as it was
+DOCS_SHOT = ROOT / "docs" / "images" / "ops-decoded.png"
+SHOT = DOCS_SHOT if os.environ.get("PARTNERFLOW_DOCS_SCREENSHOTS") else SCREENSHOTS / DOCS_SHOT.name
 # The page's text, also inside shadow roots (the UI shows payloads in a code editor there).
 ALL_TEXT = """
 const text = (n) => [...(n.shadowRoot ? [n.shadowRoot] : []), ...n.childNodes]
