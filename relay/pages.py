@@ -60,7 +60,8 @@ def linked(text: str) -> str:
 
 def page(title: str, body: str) -> web.Response:
     text = (
-        f"<!doctype html><meta charset=utf-8><title>{html.escape(title)}</title>{STYLE}"
+        f'<!doctype html><meta charset=utf-8><meta name=viewport content="width=device-width">'
+        f"<title>{html.escape(title)}</title>{STYLE}"
         f"<body>{body}</body>"
     )
     resp = web.Response(text=text, content_type="text/html")
