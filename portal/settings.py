@@ -9,7 +9,7 @@ import config
 
 @dataclass(frozen=True)
 class PortalSettings:
-    secret_key: str  # signs the session cookies and the signing page's forms
+    secret_key: str  # signs the known-device cookies and the signing page's forms
     secure_cookies: bool
     database_url: str | None = None  # None: the common settings' (DATABASE_URL, ./run's)
     documents_dir: Path | None = None  # None: the common settings'
@@ -24,7 +24,8 @@ class PortalSettings:
 
 
 def settings_from_environment(common: config.Settings | None = None) -> PortalSettings:
-    """PARTNERFLOW_PORTAL_SECRET signs the session cookies: the same on every portal process
+    """PARTNERFLOW_PORTAL_SECRET signs the known-device cookies and the signing page's forms (sessions
+    themselves are rows in PostgreSQL): the same on every portal process
     (one made per data folder under ./run). Secure cookies follow the portal's URL (https),
     unless PARTNERFLOW_PORTAL_SECURE_COOKIES=0/1 says otherwise. PARTNERFLOW_PORTAL_HOST and
     PARTNERFLOW_PORTAL_PORT say where it listens. PARTNERFLOW_PORTAL_TRUSTED_PROXIES (addresses,

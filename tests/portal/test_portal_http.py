@@ -1,5 +1,5 @@
 """The partner portal over plain HTTP against the real stack (dev server, worker, PostgreSQL,
-the portal process): first login and passwords, CSRF, lockout, and above all that a user of
+the portal process): first login and passwords, CSRF, login throttling, and above all that a user of
 one partner can neither see nor act on another partner's orders, documents, leads and
 opportunities, by direct URLs and forged form posts alike."""
 
