@@ -37,6 +37,8 @@ KINDS: dict[str, str] = {
     "lead_not_interested": "en",
     # to ops, from the reconciliation after a workflow ended without closing its records
     "process_closed_by_reconciliation": "en",
+    # from the portal itself: a link to set a forgotten password
+    "password_reset": "en",
 }
 
 # Status of a row (migration 009).

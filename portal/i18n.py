@@ -279,3 +279,11 @@ class Words:
 
     def number(self, value: int) -> str:
         return format_decimal(value, locale=self.locale)
+
+
+# The doors' own words (login, passwords, refusals at the door) live beside this catalogue.
+from portal.door_words import WORDS as _DOOR_WORDS  # noqa: E402
+
+for _language, _table in _DOOR_WORDS.items():
+    for _english, _said in _table.items():
+        CATALOGUES.setdefault(_language, {}).setdefault(_english, _said)

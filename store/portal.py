@@ -1,18 +1,17 @@
-"""What the partner portal reads, and its own small writes (login attempts, a rehashed
-password). Every read of business items takes the partner (or user) of the verified session
-and filters by it in SQL: a page can only ever list that partner's items, and `*_of_partner`
+"""What the partner portal reads, and its own small write (a rehashed password; login
+attempts, sessions and password links are in store/logins.py and store/sessions.py). Every
+read of business items takes the partner (or user) of the verified session and filters by it
+in SQL: a page can only ever list that partner's items, and `*_of_partner`
 answer whether one item belongs to it before the portal sends any step for it.
 
 The business steps themselves (confirm, upload, ...) are never written here: the portal
 sends them to the workflows, as the starter does; a claim it decides itself, through
 store/lead_claims.py."""
 
-from datetime import datetime, timedelta
 from typing import Any
 
 from domain.licence import FlatSeat, reduction_cascade
 from domain.order_prices import DEFAULT_CURRENCY, FLAT, monthly_totals
-from domain.portal import LOOKBACK, Attempt
 
 Conn = Any  # an asyncpg connection
 
@@ -30,43 +29,6 @@ USER_SQL = (
 async def partner_user(conn: Conn, user_id: str) -> Any:
     """The partner user with its partner, status, password hash and language, or None."""
     return await conn.fetchrow(USER_SQL, user_id)
-
-
-async def lock_logins_of(conn: Conn, user_id: str) -> None:
-    """Serialises the logins of one user id across portal processes (inside a transaction):
-    two guesses at once cannot both slip under the lockout."""
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtext('portal-login:' || $1))", user_id)
-
-
-async def login_attempts(conn: Conn, user_id: str, now: datetime) -> list[Attempt]:
-    rows = await conn.fetch(
-        "SELECT succeeded, at FROM portal_login_attempts WHERE user_id = $1 AND at > $2"
-        " ORDER BY at DESC LIMIT 50",
-        user_id,
-        now - LOOKBACK,
-    )
-    return [Attempt(r["succeeded"], r["at"]) for r in rows]
-
-
-async def client_attempts(conn: Conn, client: str, since: datetime) -> int:
-    return await conn.fetchval(
-        "SELECT count(*) FROM portal_login_attempts WHERE client = $1 AND at > $2", client, since
-    )
-
-
-async def record_attempt(
-    conn: Conn, user_id: str, client: str, succeeded: bool, now: datetime
-) -> None:
-    await conn.execute(
-        "INSERT INTO portal_login_attempts (user_id, client, succeeded, at)"
-        " VALUES ($1, $2, $3, $4)",
-        user_id[:64],
-        client[:64],
-        succeeded,
-        now,
-    )
-    # Old attempts say nothing any more: a table of guesses must not grow for ever.
-    await conn.execute("DELETE FROM portal_login_attempts WHERE at < $1", now - timedelta(days=1))
 
 
 async def replace_password_hash(conn: Conn, user_id: str, old: str, new: str) -> bool:

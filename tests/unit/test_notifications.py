@@ -106,6 +106,7 @@ SAMPLES = {
         "records": ["order O-1", "quote Q-1"],
         "reason": "closed by reconciliation: workflow terminated by ops-anna (duplicate)",
     },
+    "password_reset": {"user_id": "C-NORD-1", "expires_at": "2026-12-02T10:00:00+00:00"},
 }
 
 
@@ -125,7 +126,13 @@ def test_every_kind_a_step_writes_is_known_and_has_a_template_in_its_seeds_langu
 def test_each_template_renders_its_payload(kind):
     link = (
         "https://x.example/first-login?token=abc"
-        if kind in ("partner_user_login", "contract_for_signing_email", "contract_for_signing_sms")
+        if kind
+        in (
+            "partner_user_login",
+            "contract_for_signing_email",
+            "contract_for_signing_sms",
+            "password_reset",
+        )
         else None
     )
     context = {
