@@ -1,7 +1,7 @@
 """The partner's lead inbox and own leads: claim, accept, not interested, convert. Each is a
 lead step through the client, after checking that the lead is the partner's (or the user's)."""
 
-from typing import Any, NoReturn
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -24,7 +24,7 @@ from portal.deps import page as show
 from portal.forms import opportunity_fields
 from portal.i18n import Words
 from portal.lead_words import claim_words
-from store import lead_claims, people
+from store import lead_claims
 from store import portal as db
 
 router = APIRouter()
@@ -105,8 +105,8 @@ async def lead_action(
                 if own
                 else await db.queue_of_lead_for_partner(conn, lead_id, user.partner_id)
             )
-        if queue is None:
-            await not_theirs(conn, user, kind, lead_id)
+    if queue is None:
+        raise NotYours()  # the app's handler writes its security-log row
     result = await steps.lead_step(
         processes,
         steps.request_id(str(form.get("request", ""))),
@@ -132,8 +132,8 @@ async def claim(request: Request, lead_id: str, user: CurrentUser, pool: Pool) -
             if ids.NAME.matches(lead_id)
             else None
         )
-        if queue is None:
-            await not_theirs(conn, user, "claim", lead_id)
+    if queue is None:
+        raise NotYours()  # the app's handler writes its security-log row
     done = await lead_claims.claim(
         pool,
         LeadStepRequest(queue_id=queue, kind="claim", actor=user.id, lead_id=lead_id),
@@ -153,21 +153,6 @@ def told(request: Request, kind: str, text: str) -> None:
     place, so that the session sees the change (a user clicking several leads before the
     next page reads every answer)."""
     request.session["flash"] = [*request.session.get("flash", []), [kind, text]]
-
-
-async def not_theirs(conn: Any, user: PortalUser, kind: str, item: str) -> NoReturn:
-    """A step on a lead or opportunity that is not the user's (or its partner's): the same
-    answer as for one that does not exist, and one row in the security log."""
-    shown = item if ids.NAME.matches(item) else "(not an id)"
-    await people.record_refusal(
-        conn,
-        actor=user.id,
-        permission=f"LeadStep.{kind}",
-        process_id=f"lead-{kind}-{shown}",
-        reason=f"{shown} is not a lead or opportunity of {user.id} or partner {user.partner_id}",
-        checked_in="portal",
-    )
-    raise NotYours()
 
 
 @router.post("/leads/{lead_id}/accept")

@@ -8,11 +8,6 @@
 ALTER TABLE claims ADD COLUMN due_at timestamptz;
 CREATE INDEX IF NOT EXISTS claims_due ON claims (queue_id, due_at) WHERE ended_at IS NULL AND due_at IS NOT NULL;
 
--- The doors refuse too, and say so in the security log.
-ALTER TABLE security_log DROP CONSTRAINT IF EXISTS security_log_checked_in_check;
-ALTER TABLE security_log ADD CONSTRAINT security_log_checked_in_check
-    CHECK (checked_in IN ('workflow', 'store', 'starter', 'portal', 'signing'));
-
 -- The portal's pages with 100,000 leads: the inbox reads the waiting leads oldest first, my
 -- leads the user's current claims, my opportunities the user's own.
 CREATE INDEX IF NOT EXISTS leads_waiting ON leads (created_at, id) WHERE status = 'queued';
