@@ -92,16 +92,27 @@ class Message:
     attachments: list[Attachment] = field(default_factory=list)
 
 
+def _nothing_for_none(value: object) -> object:
+    return "" if value is None else value
+
+
 class Templates:
     """relay/templates/<language>/<kind>.j2: blocks `subject` and `text`; the HTML part comes
     from _layout.j2 (or the template's own `html` block). Autoescaped HTML, plain text as is."""
 
     def __init__(self, folder: Path = TEMPLATES) -> None:
         loader = FileSystemLoader(folder)
+        # a value that is not there (a row written before its notice named its portal page)
+        # prints as nothing, never as "None"
         self.html_env = Environment(
-            loader=loader, undefined=StrictUndefined, autoescape=select_autoescape(default=True)
+            loader=loader,
+            undefined=StrictUndefined,
+            autoescape=select_autoescape(default=True),
+            finalize=_nothing_for_none,
         )
-        self.text_env = Environment(loader=loader, undefined=StrictUndefined, autoescape=False)
+        self.text_env = Environment(
+            loader=loader, undefined=StrictUndefined, autoescape=False, finalize=_nothing_for_none
+        )
         for env in (self.html_env, self.text_env):
             env.filters["local_datetime"] = local_datetime
             env.filters["local_date"] = local_date

@@ -14,6 +14,7 @@ from domain.leads.steps import QueueFacts
 from relay import Relay
 from relay.settings import Settings
 from relay.sinks import MailCatcher
+from store import outbox
 from store.db import create_pool
 from store.demo import STAFF
 from store.documents import DocumentStore
@@ -85,6 +86,16 @@ async def test_the_partner_is_told_which_numbers_are_live_with_a_link_to_the_ord
     assert len(live) == len(numbers)
     for number in live:
         assert f"  - {number}" in lines
+    # sent again by staff (`starter.py resend`): the same numbers arrive again
+    active_id = await pool.fetchval(
+        "SELECT id FROM notifications WHERE process_id = $1 AND template = 'classound_active'",
+        handle.id,
+    )
+    async with pool.acquire() as conn:
+        await outbox.resend(conn, active_id, "ops-anna")
+    await deliver(relay_for(pool, mail))
+    again = [m for m in mail.messages if "Classound aktiv" in m.subject]
+    assert len(again) == 2 and again[1].text == again[0].text
     partner_mails = [m for m in mail.messages if handle.id in m.subject]
     assert len(partner_mails) >= 3
     link = f"{PORTAL}/login?next=%2Fdocuments%23documents-{handle.id}"
