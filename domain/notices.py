@@ -41,6 +41,11 @@ def my_leads_page(lead_id: str | None = None) -> str:
     return f"/my-leads#lead-{lead_id}" if lead_id else "/my-leads"
 
 
+def lead_inbox_page() -> str:
+    """The leads of the partner's queues that no one holds (a recalled lead is back there)."""
+    return "/leads"
+
+
 def opportunity_page(opportunity_id: str) -> str:
     return f"/opportunities#opp-{opportunity_id}"
 

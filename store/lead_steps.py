@@ -265,7 +265,7 @@ async def recall_unworked(
         user_id=lead.owner,
         partner_id=lead.partner,
         work_within_minutes=minutes,
-        portal_path=notices.my_leads_page(),
+        portal_path=notices.lead_inbox_page(),
     )
     await tell(
         conn,

@@ -11,6 +11,7 @@ import pytest
 from domain import notices
 from domain.business_time import Family
 from domain.leads.steps import QueueFacts
+from domain.reconcile import OPS_TEAM
 from relay import Relay
 from relay.settings import Settings
 from relay.sinks import MailCatcher
@@ -19,6 +20,8 @@ from store.db import create_pool
 from store.demo import STAFF
 from store.documents import DocumentStore
 from store.lead_rows import tell_managers
+from store.notices import tell
+from store.porting import CARRIER_ROLE
 from tests.workflows.harness import outcome, running_worker, server_today
 from tests.workflows.test_classound_order import (
     RESELLER,
@@ -139,3 +142,49 @@ async def test_in_the_demo_channel_managers_are_reached_at_their_directory_addre
     ]
     assert {r["address"] for r in rows} == {emails[m] for m in managers}
     assert sorted(m.to for m in mail.messages) == sorted(emails[m] for m in managers)
+
+
+async def test_in_the_demo_every_partner_and_team_is_reached(demo_db, mail):
+    """The partners' notices and the teams' (the carrier's porting desk, customer care, ops):
+    none given up for want of an address with the demo data and the default settings."""
+    pool = await create_pool(demo_db, max_size=2)
+    try:
+        partners = [r["id"] for r in await pool.fetch("SELECT id FROM partners ORDER BY id")]
+        sent: list[tuple[str, str, notices.Notice]] = [
+            ("partner", p, notices.DocumentsRequested(process_id="c-demo", portal_path="/d"))
+            for p in partners
+        ]
+        sent += [
+            (
+                "role",
+                CARRIER_ROLE,
+                notices.PortingRequest(porting_request_id=1, pbx_id="P", attempt=1),
+            ),
+            ("role", OPS_TEAM, notices.ClosedByReconciliation(records=["r"], reason="r")),
+            (
+                "role",
+                "customer_care",
+                notices.SigningDeadlinePassed(
+                    process_id="r", ticket_id=1, contract_id="K", signing_deadline="2026-12-09"
+                ),
+            ),
+        ]
+        async with pool.acquire() as conn, conn.transaction():
+            for n, (kind, rid, notice) in enumerate(sent):
+                await tell(
+                    conn,
+                    notice,
+                    process_id="demo-teams",
+                    step=f"s-{n}",
+                    recipient_kind=kind,
+                    recipient_id=rid,
+                )
+        await deliver(relay_for(pool, mail))
+        rows = await pool.fetch(
+            "SELECT status, last_error FROM notifications WHERE process_id = 'demo-teams'"
+        )
+    finally:
+        await pool.close()
+    assert len(rows) == len(sent) and {(r["status"], r["last_error"]) for r in rows} == {
+        ("sent", None)
+    }
