@@ -214,6 +214,7 @@ class ContractSignedReceipt(Notice):
     contract_id: str
     company: str
     signed_at: str  # ISO 8601 with its offset
+    reader_language: str  # the one the signer chose on the page
     attach_signed_contract: bool = True
 
 
@@ -225,6 +226,7 @@ class ContractDeclinedReceipt(Notice):
     company: str
     declined_at: str
     reason: str
+    reader_language: str
 
 
 # --- partner users and leads -------------------------------------------------------------------

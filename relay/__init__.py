@@ -157,7 +157,9 @@ class Relay:
                 f"{row['recipient_kind']} {row['recipient_id']} has no "
                 f"{'phone number' if channel == 'sms' else 'e-mail address'}"
             )
-        language = language_for(kind, who["language"], self.templates.available(kind))
+        # the language the reader chose for this very exchange (the signing page's), else theirs
+        preferred = (row["payload"] or {}).get("reader_language") or who["language"]
+        language = language_for(kind, preferred, self.templates.available(kind))
         context = message_context(
             row["payload"] or {},
             recipient_name=who["name"],

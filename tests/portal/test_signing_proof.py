@@ -220,8 +220,10 @@ async def test_after_declining_the_customer_gets_a_confirmation(time_env, pool, 
             assert page.status_code == 200
         await handle.result()
     await deliver(pool, mail)
-    (confirmation,) = [m for m in mail.messages if m.subject.startswith("Bekreftelse")]
+    # in the language the customer chose on the page
+    (confirmation,) = [m for m in mail.messages if m.subject.startswith("Confirmation")]
     assert s.contract_id in confirmation.subject and "Too expensive" in confirmation.text
+    assert confirmation.language == "en"
 
 
 async def test_prices_carry_their_period_and_a_vat_note_and_english_terms_are_english(

@@ -87,13 +87,17 @@ BUILT: list[notices.Notice] = [
         reason="for dyrt",
     ),
     notices.ContractSignedReceipt(
-        contract_id="K-1", company="Fjordkraft AS", signed_at="2026-12-02T10:31:00+00:00"
+        contract_id="K-1",
+        company="Fjordkraft AS",
+        signed_at="2026-12-02T10:31:00+00:00",
+        reader_language="nb",
     ),
     notices.ContractDeclinedReceipt(
         contract_id="K-1",
         company="Fjordkraft AS",
         declined_at="2026-12-02T10:31:00+00:00",
         reason="for dyrt",
+        reader_language="en",
     ),
     notices.PartnerUserLogin(
         partner_id="P-NORDTEL",
