@@ -10,13 +10,14 @@ import argparse
 import asyncio
 import os
 import sys
-from typing import TextIO
+from typing import Any, TextIO
 
 import config
 from cli import (
     accounts,
     change_orders,
     classound,
+    inbox,
     leads,
     outbox,
     partners,
@@ -25,9 +26,18 @@ from cli import (
     records,
     renegotiation,
 )
-from cli.common import Commands, Parser, begin_command, common_options, emit, output_to, reader_gone
+from cli.common import (
+    Commands,
+    Parser,
+    begin_command,
+    common_options,
+    emit,
+    output_to,
+    reader_gone,
+    temporal,
+)
 from cli.forms import CODE, NAME, whole
-from cli.status import cmd_list, cmd_retry, cmd_status
+from cli.status import cmd_list, cmd_retry, cmd_status, whole_process_id
 from cli.who import check_staff, identity
 from client.failures import (
     BAD_INPUT,
@@ -35,6 +45,7 @@ from client.failures import (
     FAILED,
     NO_ANSWER,
     NO_PROCESS,
+    OK,
     REFUSED,
     SETUP,
     UNREACHABLE,
@@ -52,18 +63,23 @@ LABELS = {
     SETUP: "not set up: ",
     FAILED: "failed: ",
 }
+# The commands by process, in the order `starter.py` alone lists them.
 PROCESSES = [
-    change_orders,
-    classound,
-    psa,
-    partners,
-    leads,
-    renegotiation,
-    accounts,
-    records,
-    outbox,
-    people,
+    ("change orders (fast and quote based)", change_orders),
+    ("CLASSOUND orders and number porting", classound),
+    ("PSA: client onboarding, invoicing, service desk", psa),
+    ("partner accounts", partners),
+    ("lead queues, leads and opportunities", leads),
+    ("renegotiations", renegotiation),
+    ("customer accounts", accounts),
+    ("records: invoices, contacts", records),
+    ("e-mail and SMS", outbox),
+    ("the people directory", people),
 ]
+EVERY_PROCESS = "every process"
+# Commands that need no Temporal: they read or write PostgreSQL (`inbox` without Temporal
+# shows what the records say and names what it left out).
+DATABASE_ONLY = frozenset({"cli.outbox", "cli.people", "cli.inbox"})
 
 
 def parser() -> argparse.ArgumentParser:
@@ -72,8 +88,12 @@ def parser() -> argparse.ArgumentParser:
     )
     sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
     commands = Commands(sub, common_options())
-    for process in PROCESSES:
+    groups: list[tuple[str, list[str]]] = []
+    for title, process in PROCESSES:
+        before = set(sub.choices)
         process.register(commands)
+        groups.append((title, [name for name in sub.choices if name not in before]))
+    before = set(sub.choices)
     commands.add(
         "status", "stage, what it waits for, the records it touched", cmd_status, process=True
     )
@@ -92,19 +112,40 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--partner", type=CODE)
     c.add_argument("--open", action="store_true", help="only processes still running")
     c.add_argument("--limit", type=whole(1, 1000), default=50)
+    inbox.register(commands)
+    groups.insert(0, (EVERY_PROCESS, [name for name in sub.choices if name not in before]))
+    p.epilog = command_list(sub, groups)
     return p
+
+
+def command_list(sub: Any, groups: list[tuple[str, list[str]]]) -> str:
+    """The commands grouped by process, each with what it does: what `starter.py` alone
+    prints, and the end of --help."""
+    said = {a.dest: a.help or "" for a in sub._choices_actions}
+    lines = ["commands (`starter.py COMMAND --help` for its options):"]
+    for title, names in groups:
+        lines += ["", f"{title}:"]
+        lines += [f"  {name:<27} {said.get(name, '')}" for name in names]
+    return "\n".join(lines)
 
 
 async def run(argv: list[str], settings: config.Settings | None = None) -> int:
     """Runs one command with the settings main() read (None: the environment's); every
     failure leaves as a Failure (exit code and words)."""
     settings = settings or config.Settings.from_environment()
-    args = parser().parse_args(argv)
+    p = parser()
+    if not [a for a in argv if not a.startswith("-")] and not {"-h", "--help"} & set(argv):
+        # `starter.py` alone: what it can do
+        emit(argparse.Namespace(json="--json" in argv), True, p.epilog or "")
+        return OK
+    args = p.parse_args(argv)
     begin_command(args.wait, settings)
-    identity(args, settings)
+    await first_what_can_be_acted_on(args, settings)
     try:
         config.use_business_zones(settings)
         await check_staff(args, settings)
+        if getattr(args, "process_arg", False):
+            args.process_id = await whole_process_id(args.process_id)
         return await args.fn(args)
     except BrokenPipeError:
         raise  # the reader went away: nothing to tell it (main)
@@ -112,6 +153,21 @@ async def run(argv: list[str], settings: config.Settings | None = None) -> int:
         if settings.debug:
             raise
         raise failure_of(e, getattr(args, "process_id", None)) from None
+
+
+async def first_what_can_be_acted_on(args: argparse.Namespace, settings: config.Settings) -> None:
+    """Who acts, unless Temporal cannot be reached: a command that needs Temporal says that
+    first (exit 4), since naming yourself would not help while it is down."""
+    try:
+        identity(args, settings)
+    except Failure:
+        if args.fn.__module__ not in DATABASE_ONLY:
+            try:
+                await temporal()
+            except Failure as down:
+                if down.code == UNREACHABLE:
+                    raise down from None
+        raise
 
 
 async def command(argv: list[str], settings: config.Settings, out: TextIO | None = None) -> int:

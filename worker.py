@@ -9,14 +9,18 @@ Migrates the database at start (under an advisory lock), shares one asyncpg pool
 all activities, and on SIGTERM/SIGINT stops polling and lets running activities finish."""
 
 import asyncio
+import errno
 import os
 import signal
+import socket
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
+import asyncpg
 import structlog
 from aiohttp import web
 from temporalio.worker import Worker, WorkerDeploymentConfig, WorkflowRunner
@@ -30,7 +34,6 @@ from activities.leads import LeadActivities
 from activities.partners import PartnerActivities
 from activities.people import PeopleActivities
 from activities.psa import PsaActivities
-from activities.records import RecordActivities
 from activities.renegotiation import RenegotiationActivities
 from relay import Relay
 from relay.settings import Settings as RelaySettings
@@ -45,7 +48,7 @@ def workflow_classes(versioned: bool = False) -> list[type]:
     fixed first: a class's versioning behaviour is declared with it (workflows/rollout.py),
     so the classes are imported here, after the worker's settings are read, not at import."""
     rollout.declare_versioned(versioned)
-    from workflows.accounts import AccountChange, AccountOverviewRead
+    from workflows.accounts import AccountChange
     from workflows.change_order import ChangeOrder
     from workflows.classound_order import ClassoundOrder
     from workflows.client_onboarding import ClientOnboarding
@@ -56,7 +59,6 @@ def workflow_classes(versioned: bool = False) -> list[type]:
     from workflows.onboarding_campaign import OnboardingCampaign
     from workflows.partner_onboarding import PartnerManagement, PartnerOnboarding
     from workflows.record_change import RecordChange
-    from workflows.records import RecordsRead
     from workflows.renegotiation import Renegotiation
 
     return [
@@ -71,8 +73,6 @@ def workflow_classes(versioned: bool = False) -> list[type]:
         PartnerManagement,
         PartnerOnboarding,
         AccountChange,
-        AccountOverviewRead,
-        RecordsRead,
         LeadQueueRouter,
         LeadStep,
     ]
@@ -87,7 +87,6 @@ ACTIVITY_CLASSES = [
     PartnerActivities,
     LeadActivities,
     AccountActivities,
-    RecordActivities,
     PeopleActivities,
 ]
 GRACEFUL_SHUTDOWN = timedelta(seconds=30)
@@ -114,14 +113,77 @@ def activities_for(pool) -> list:
     return [fn for cls in classes for fn in cls(pool).all()]
 
 
+# A worker that cannot run as configured exits with sysexits' EX_CONFIG (78): restarting it
+# with the same settings fails the same way, so a supervisor does not (devstack/supervision.py).
+NOT_CONFIGURED = os.EX_CONFIG
+
+
 @contextmanager
 def refusing_to_start() -> Iterator[None]:
-    """A setting that cannot be used stops the worker, naming it."""
+    """A setting that cannot be used stops the worker once, with one line naming it."""
     try:
         yield
     except config.NotConfigured as e:
-        log.error("worker refuses to start", reason=str(e))
-        raise SystemExit(f"worker.py: refusing to start: {e}") from None
+        print(f"worker.py: refusing to start: {e}", file=sys.stderr, flush=True)
+        raise SystemExit(NOT_CONFIGURED) from None
+
+
+def _host_port(address: str, variable: str) -> tuple[str, int]:
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise config.NotConfigured(f"{variable}={address!r}: use HOST:PORT, e.g. 127.0.0.1:9464")
+    return host.strip("[]"), int(port)
+
+
+def check_ports(endpoints: Endpoints) -> None:
+    """The metrics and health ports are free, before anything starts: a taken one is named
+    with its variable, not a Prometheus exporter's error after the worker began polling."""
+    for variable, (host, port) in (
+        (
+            "PARTNERFLOW_METRICS_ADDRESS",
+            _host_port(endpoints.metrics_address, "PARTNERFLOW_METRICS_ADDRESS"),
+        ),
+        ("PARTNERFLOW_HEALTH_PORT", (endpoints.health_host, endpoints.health_port)),
+    ):
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            # as both servers bind (a port a stopped worker left in TIME_WAIT is free)
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((host, port))
+            except OSError as e:
+                taken = e.errno == errno.EADDRINUSE
+                raise config.NotConfigured(
+                    f"port {port} on {host} is taken by another process ({variable}): stop "
+                    "it, or set another port"
+                    if taken
+                    else f"cannot listen on {host}:{port} ({variable}): {e.strerror or e}"
+                ) from None
+
+
+def _database(dsn: str) -> str:
+    """Where DATABASE_URL points, without its password."""
+    url = urlsplit(dsn)
+    where = f"{url.hostname or 'localhost'}:{url.port or 5432}{url.path}"
+    return where if url.scheme else "the database DATABASE_URL names"
+
+
+async def migrate_or_refuse(dsn: str) -> list[str]:
+    """The migrations, once the database answers: one it cannot reach or log in to at start
+    is a setting to fix (DATABASE_URL), not a crash to restart."""
+    try:
+        return await migrate(dsn)
+    except (OSError, TimeoutError, asyncpg.PostgresError) as e:
+        state = getattr(e, "sqlstate", "") or ""
+        # connection (08), authorisation (28), no such database (3D)
+        if isinstance(e, asyncpg.PostgresError) and state[:2] not in ("08", "28", "3D"):
+            raise
+        why = e.strerror if isinstance(e, OSError) and e.strerror else str(e) or type(e).__name__
+        with refusing_to_start():
+            raise config.NotConfigured(
+                f"cannot reach the database at {_database(dsn)} (DATABASE_URL): {why}"
+            ) from None
+        raise
 
 
 def settings() -> config.WorkerSettings:
@@ -217,11 +279,17 @@ async def main() -> int:
     with refusing_to_start():
         endpoints = Endpoints.from_environment(common.environment)
         config.use_business_zones(common)
+        check_ports(endpoints)
     check_encryption(common)
     deployment = worker_deployment()
     tuning = settings()
-    dsn = config.database_url()
-    applied = await migrate(dsn)
+    try:
+        dsn = config.database_url()
+    except SystemExit as unset:  # its words name DATABASE_URL
+        with refusing_to_start():
+            raise config.NotConfigured(str(unset.code)) from None
+        raise
+    applied = await migrate_or_refuse(dsn)
     if applied:
         log.info("migrations applied", migrations=applied)
     runtime = runtime_with_metrics(endpoints.metrics_address)
@@ -267,7 +335,10 @@ async def main() -> int:
 
 
 if __name__ == "__main__":
-    status = asyncio.run(main())
+    try:
+        status = asyncio.run(main())
+    except SystemExit as refused:  # refusing_to_start: its line is printed
+        status = refused.code if isinstance(refused.code, int) else 1
     sys.stdout.flush()
     sys.stderr.flush()
     # The SDK's runtime can crash at interpreter exit after a clean stop (sdk-python #300,

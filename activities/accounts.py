@@ -1,17 +1,11 @@
 """Activities of customer accounts: fill in or correct an account, the new pipeline
-(customer, project and contact in one step), and the overview staff read before a change
-order. Each write is one idempotent step (activities/common.py)."""
+(customer, project and contact in one step). Each write is one idempotent step
+(activities/common.py); the overview staff read is no activity (store/accounts.py)."""
 
 from temporalio import activity
 
-from activities.common import StepActivities, refusals_are_final
-from domain.accounts import (
-    AccountChanged,
-    AccountChangeStep,
-    AccountLookup,
-    AccountOverview,
-    NewPipeline,
-)
+from activities.common import StepActivities
+from domain.accounts import AccountChanged, AccountChangeStep, NewPipeline
 from store import accounts
 
 
@@ -26,8 +20,3 @@ class AccountActivities(StepActivities):
             action = "account fields filled in or corrected"
             write = lambda c: accounts.update_account(c, change)  # noqa: E731
         return AccountChanged(**await self._once(s.key, action, write))
-
-    @activity.defn
-    async def load_account_overview(self, lookup: AccountLookup) -> AccountOverview:
-        async with refusals_are_final(), self.pool.acquire() as conn:
-            return await accounts.overview(conn, lookup.account_id)

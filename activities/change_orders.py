@@ -15,6 +15,7 @@ from domain.change_order import (
     OpenedFastChange,
     OrderApplication,
     OrderClosure,
+    OrderDecline,
     OrderDraft,
     PartnerReminder,
     PbxLookup,
@@ -27,7 +28,7 @@ from domain.change_order import (
 )
 from domain.order_lines import plan_fast_change, plan_quote
 from store import change_orders as orders
-from store import quotes
+from store import order_declines, quotes
 
 
 class ChangeOrderActivities(StepActivities):
@@ -169,5 +170,15 @@ class ChangeOrderActivities(StepActivities):
                 c.order_id,
                 c.partner_id,
                 c.quote_ids,
+            ),
+        )
+
+    @activity.defn
+    async def decline_order(self, d: OrderDecline) -> None:
+        await self._once(
+            d.key,
+            f"order declined by the partner: {d.reason}",
+            lambda conn: order_declines.decline(
+                conn, d.key.process_id, d.key.step, d.order_id, d.reason, d.key.actor, d.quote_ids
             ),
         )

@@ -9,7 +9,6 @@ import json
 import uuid
 
 from pydantic import ValidationError
-from temporalio.client import WorkflowFailureError
 from temporalio.common import (
     SearchAttributePair,
     TypedSearchAttributes,
@@ -19,6 +18,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from cli.common import FORMATTERS, Commands, answered, emit, settings, temporal
 from cli.forms import CODE, REQUEST_ID, validated
+from cli.records import reading
 from client.failures import OK, REFUSED, BadInput, Failure
 from domain import ids
 from domain.accounts import (
@@ -26,7 +26,6 @@ from domain.accounts import (
     AccountChangeRequest,
     AccountChangeStatus,
     AccountKind,
-    AccountLookup,
     AccountOverview,
     AccountStage,
     InvalidFields,
@@ -35,7 +34,8 @@ from domain.accounts import (
     checked,
 )
 from domain.errors import Refused
-from workflows.accounts import READ_DEADLINE, AccountChange, AccountOverviewRead
+from store import accounts
+from workflows.accounts import AccountChange
 from workflows.visibility import ACCOUNT_ID, PROCESS_KIND, STAGE
 
 OPTIONS = {
@@ -236,28 +236,13 @@ def show_overview(o: AccountOverview, processes: list[dict]) -> str:
 
 
 async def cmd_account(args) -> int:
-    lookup = AccountLookup(account_id=args.account)
-    client = await temporal()
-    read_id = f"account-overview-{lookup.account_id}-{uuid.uuid4().hex[:12]}"
-    try:
-        overview: AccountOverview = await answered(
-            client,
-            read_id,
-            f"the account {lookup.account_id}",
-            client.execute_workflow(
-                AccountOverviewRead.run,
-                lookup,
-                id=read_id,
-                task_queue=settings().task_queue,
-                execution_timeout=READ_DEADLINE,
-                static_summary=f"overview of account {lookup.account_id} for {args.actor}",
-            ),
-        )
-    except WorkflowFailureError as e:
-        raise Failure(REFUSED, f"the account could not be read: {e.cause}") from None
+    """Read from PostgreSQL (cli/records.py `reading`); the open processes from Temporal's
+    visibility. Neither starts anything."""
+    async with reading(f"the account {args.account}") as conn:
+        overview = await accounts.overview(conn, args.account)
     if overview.refused:
         raise Failure(REFUSED, overview.refused)
-    processes = await open_processes(client, lookup.account_id)
+    processes = await open_processes(await temporal(), args.account)
     emit(
         args,
         True,

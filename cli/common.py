@@ -22,6 +22,7 @@ from cli.forms import (
     REQUEST_ID,
     USER,
 )
+from cli.terminal import harmless
 from client.connection import connect
 from client.failures import (
     BAD_INPUT,
@@ -90,14 +91,16 @@ def _emit(
             payload["data"] = data
         print(json.dumps(payload, indent=2, default=str), file=out)
     else:
-        print(message if ok else f"{label}{message}", file=out)
+        # Text goes through `harmless` here, once for every printer: names and reasons in it
+        # come from outside data.
+        print(harmless(message if ok else f"{label}{message}"), file=out)
         if isinstance(data, StepAnswer):
             for note in data.notes:
-                print(f"  note: {note}", file=out)
+                print(harmless(f"  note: {note}"), file=out)
 
 
 def to_stderr(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
+    print(harmless(line), file=sys.stderr, flush=True)
 
 
 # --- the command's settings and connection ---------------------------------------------------
@@ -220,7 +223,7 @@ async def send(args: argparse.Namespace, update: Any, step: BaseModel) -> int:
 
 StatusFormatter = Callable[[dict], str]
 FORMATTERS: dict[str, StatusFormatter] = {}
-# Per process kind: records to show beside its status, read through RecordsRead.
+# Per process kind: records to show beside its status, read from PostgreSQL (cli/records.py).
 EXTRAS: dict[str, Callable[[dict], Awaitable[dict]]] = {}
 EXTRAS_WAIT = 10.0
 
@@ -262,13 +265,13 @@ class Commands:
 
     def add(self, name: str, help_: str, fn: Any, *, process: bool = False, step: bool = False):
         c = self.sub.add_parser(name, help=help_, description=help_, parents=[self.common])
-        c.set_defaults(fn=fn)
+        c.set_defaults(fn=fn, process_arg=process)
         if process:
             c.add_argument(
                 "process_id",
                 metavar="PROCESS_ID",
                 type=PROCESS_ID,
-                help="the process id, as `list` shows it",
+                help="the process id, as `list` or `inbox` shows it, or a unique start of it",
             )
         if step:
             c.add_argument(

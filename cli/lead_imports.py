@@ -157,36 +157,45 @@ async def import_file(args, handle, rows: list[LeadRow]) -> int:
                 forget_batch(root, ref)  # not sent (interrupted, unreachable): not left
                 raise
             forget_batch(root, ref)  # the worker read it (it removes it too)
-            answers.append(answer)
             done += len(chunk)
-            if answer.message.startswith("already received"):
-                totals["resumed"] += len(chunk)  # in since an earlier run of this command
+            if answer.message.startswith(ALREADY_RECEIVED):
+                # in since an earlier run: its answer repeats that run's counts, which are
+                # not what this run added (nothing)
+                totals["resumed"] += len(chunk)
+                answer = answer.model_copy(
+                    update={"message": f"{len(chunk)} lead(s) already received before: 0 new"}
+                )
             else:
                 for key in ("new", "duplicates"):
                     totals[key] += _count(answer.message, key)
+            answers.append(answer)
             if progress:
                 progress.show(done, n, len(chunks), totals["new"], totals["duplicates"])
     finally:
         if progress:
             progress.close()
-    if len(answers) == 1:
+    if len(answers) == 1 and not totals["resumed"]:
         emit(args, True, answers[0].message, answers[0], label="")
     else:
         resumed = (
-            f", {totals['resumed']} already in from an earlier run of this command"
+            f", {totals['resumed']} received before (this file, or this batch of it, was "
+            "imported already): nothing added for them"
             if totals["resumed"]
             else ""
         )
         emit(
             args,
             True,
-            f"{len(rows)} lead(s) received in {len(answers)} batches: "
+            f"{len(rows)} lead(s) received in {len(answers)} batch(es): "
             f"{totals['new']} new, {totals['duplicates']} duplicate(s) not added{resumed}\n"
             + "\n".join(f"batch {n}: {a.message}" for n, a in enumerate(answers, 1)),
             {"batches": [a.model_dump(mode="json") for a in answers], **totals},
             label="",
         )
     return OK
+
+
+ALREADY_RECEIVED = "already received"  # the queue's answer to a batch it has imported before
 
 
 def _count(message: str, what: str) -> int:

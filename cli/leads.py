@@ -2,7 +2,6 @@
 steps on leads (each its own short process), and moving the queues of the earlier design over.
 How a file of leads is checked and sent is cli/lead_imports.py's."""
 
-import sys
 import uuid
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -27,6 +26,7 @@ from cli.common import (
     settings,
     start,
     temporal,
+    to_stderr,
 )
 from cli.forms import CODE, DATE, NAME, USER, validated, whole
 from cli.lead_imports import (
@@ -167,10 +167,8 @@ async def cmd_add_leads(args) -> int:
     twice = same_person_twice(rows)
     if twice and not args.json:
         more = f" (and {len(twice) - 10} more)" if len(twice) > 10 else ""
-        print(
-            f"{len(twice)} duplicate(s) in the file, added once: {'; '.join(twice[:10])}{more}",
-            file=sys.stderr,
-            flush=True,
+        to_stderr(
+            f"{len(twice)} duplicate(s) in the file, added once: {'; '.join(twice[:10])}{more}"
         )
     return await _add(args, rows)
 

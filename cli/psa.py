@@ -29,6 +29,7 @@ from cli.common import (
     waiting_line,
 )
 from cli.forms import CODE, DATE, price, validated, whole
+from cli.terminal import harmless
 from client.failures import OK, BadInput, Failure, update_failure
 from client.processes import ANY_END
 from domain.billing_information import BillingInformation
@@ -327,7 +328,8 @@ async def cmd_onboard_all(args) -> int:
         emit(args, True, f"{answer.message}\nprocess id: {process_id}", status)
         return OK
     if not args.json:
-        print(f"{process_id}: {answer.message.removeprefix(process_id + ' started: ')}", flush=True)
+        said = answer.message.removeprefix(process_id + " started: ")
+        print(harmless(f"{process_id}: {said}"), flush=True)
     status = await follow_campaign(handle, args)
     emit(args, True, f"{process_id} done: {progress_line(status.progress, done=True)}", status)
     return OK

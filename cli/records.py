@@ -1,19 +1,25 @@
 """What the starter shows without SQL (domain/records.py): an invoice by its number, the
 contacts of an account or a partner, and the cards of a lead queue's leads (company, country,
-postal code, product, age) beside its status. Read through the RecordsRead workflow: the
-starter has no database access."""
+postal code, product, age) beside its status. Read straight from PostgreSQL in a read-only
+transaction under the reader role (store/records.py `reading`), never through a workflow: a
+read is not a process, and Temporal's list holds only processes. Who reads is checked (and a
+refusal logged) before, like every command (cli/who.py)."""
 
 import argparse
 import re
-import uuid
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
 
-from cli.common import Commands, answered, emit, settings, temporal
+import asyncpg
+
+from cli.common import Commands, database_dsn, emit
 from cli.forms import CODE
-from client.failures import OK, REFUSED, Failure
+from client.failures import OK, REFUSED, SETUP, UNREACHABLE, Failure, first_line
 from domain.records import Records, RecordsLookup, lead_age
-from workflows.accounts import READ_DEADLINE
-from workflows.records import RecordsRead
+from store import records as store
 
 _NUMBER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/#-]{0,99}$")
 
@@ -28,22 +34,33 @@ def invoice_number(text: str) -> str:
     return text
 
 
+@asynccontextmanager
+async def reading(what: str) -> AsyncIterator[Any]:
+    """A read-only connection to the records, or why there is none in words."""
+    dsn = database_dsn()
+    if not dsn:
+        raise Failure(
+            SETUP,
+            f"cannot read {what}: no records database; set DATABASE_URL (a login that is a "
+            "member of partnerflow_reader is enough), or start ./run",
+        )
+    stack = AsyncExitStack()
+    try:
+        conn = await stack.enter_async_context(store.reading(dsn))
+    except (OSError, TimeoutError) as e:
+        where = urlsplit(dsn).netloc.rpartition("@")[2] or "DATABASE_URL"
+        raise Failure(
+            UNREACHABLE, f"cannot reach the records database at {where}: {first_line(e)}"
+        ) from None
+    except asyncpg.PostgresError as e:
+        raise Failure(SETUP, f"the records database refused us: {first_line(e)}") from None
+    async with stack:
+        yield conn
+
+
 async def read(lookup: RecordsLookup, what: str) -> Records:
-    client = await temporal()
-    read_id = f"records-{lookup.what}-{uuid.uuid4().hex[:12]}"
-    found: Records = await answered(
-        client,
-        read_id,
-        what,
-        client.execute_workflow(
-            RecordsRead.run,
-            lookup,
-            id=read_id,
-            task_queue=settings().task_queue,
-            execution_timeout=READ_DEADLINE,
-            static_summary=f"read {what}",
-        ),
-    )
+    async with reading(what) as conn:
+        found = await store.look_up(conn, lookup)
     if found.refused:
         raise Failure(REFUSED, found.refused)
     return found

@@ -10,11 +10,59 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from cli.common import FORMATTERS, diagnosis, emit, send, temporal, with_extras
 from cli.forms import validated
-from client.failures import NO_ANSWER, NO_PROCESS, OK, Failure, rpc_failure
+from client.failures import BAD_INPUT, NO_ANSWER, NO_PROCESS, OK, Failure, rpc_failure
 from client.processes import ended_stage
 from domain.steps import StaffStep
 from workflows.process import Process
 from workflows.visibility import ACCOUNT_ID, PARTNER_ID, PROCESS_KIND, STAGE
+
+CANDIDATES_SHOWN = 10
+
+
+async def whole_process_id(given: str) -> str:
+    """A process id, or a unique start of one (`change-order-BERGMANN-53` for
+    `change-order-BERGMANN-537af060`), as Temporal's list knows it. A start that fits several
+    is refused with them listed; one that fits none stays as given (a process started a moment
+    ago may not be listed yet), and the command says whether it exists."""
+    found: list[str] = []
+    query = f"WorkflowId STARTS_WITH {json.dumps(given)}"
+    try:
+        async for wf in (await temporal()).list_workflows(query, limit=100):
+            if wf.id == given:
+                return given
+            if wf.id not in found:
+                found.append(wf.id)
+    except RPCError as e:
+        if e.status != RPCStatusCode.INVALID_ARGUMENT:
+            raise
+        return given  # a visibility store without STARTS_WITH: whole ids only
+    if found and await exists(given):
+        return given  # itself, started a moment ago: not listed yet
+    if len(found) == 1:
+        return found[0]
+    if found:
+        shown = "\n  ".join(sorted(found)[:CANDIDATES_SHOWN])
+        more = (
+            f"\n  ... and {len(found) - CANDIDATES_SHOWN} more"
+            if len(found) > CANDIDATES_SHOWN
+            else ""
+        )
+        raise Failure(
+            BAD_INPUT,
+            f"{given!r} starts {len(found)} process ids; give more of the one you mean:"
+            f"\n  {shown}{more}",
+        )
+    return given
+
+
+async def exists(process_id: str) -> bool:
+    try:
+        await (await temporal()).get_workflow_handle(process_id).describe()
+    except RPCError as e:
+        if e.status == RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return True
 
 
 async def cmd_retry(args: argparse.Namespace) -> int:
@@ -95,12 +143,19 @@ async def cmd_list(args: argparse.Namespace) -> int:
                 "started": wf.start_time.isoformat(timespec="seconds"),
             }
         )
-    text = (
-        "\n".join(
-            f"{r['process_id']:<50} {r['stage'] or '-':<30} account {r['account_id'] or '-'}"
-            for r in rows
-        )
-        or "no processes match"
-    )
+    text = table(rows) if rows else "no processes match"
     emit(args, True, text, rows)
     return OK
+
+
+def table(rows: list[dict]) -> str:
+    """Process id, stage, account and partner in columns as wide as their longest value:
+    a long id moves the columns, never breaks them."""
+    columns = ("process_id", "stage", "account_id", "partner_id")
+    heads = ("PROCESS", "STAGE", "ACCOUNT", "PARTNER")
+    cells = [[str(r.get(c) or "-") for c in columns] for r in rows]
+    widths = [max(len(h), *(len(line[i]) for line in cells)) for i, h in enumerate(heads)]
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()
+        for line in [list(heads), *cells]
+    )

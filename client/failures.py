@@ -10,6 +10,7 @@ from temporalio.client import (
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from codec import ENCODING as ENCRYPTED_ENCODING
 from codec import PLAINTEXT_REFUSED
 from config import NotConfigured
 
@@ -116,10 +117,31 @@ _SIMPLE: dict[RPCStatusCode, tuple[int, str]] = {
 }
 
 
+ENCRYPTED_ANSWER = (
+    "the process's answer is encrypted and this side has no key ring to read it: set the "
+    "same PARTNERFLOW_ENCRYPTION_KEYS as the worker (nothing was changed)"
+)
+
+
+def not_set_up(e: BaseException) -> Failure | None:
+    """A request sent unencrypted to a worker that encrypts (refused there, whether a start,
+    a step or a read), or an encrypted answer that this side, without a key ring, cannot
+    read: not set up (exit 7), with the setting to fix; None for anything else."""
+    cause = e.cause if isinstance(e, WorkflowFailureError | WorkflowUpdateFailedError) else e
+    if isinstance(cause, ApplicationError) and cause.type == PLAINTEXT_REFUSED:
+        return Failure(SETUP, cause.message)
+    # the payload converter's words for an encoding it has no converter for
+    if isinstance(e, KeyError) and ENCRYPTED_ENCODING.decode() in str(e):
+        return Failure(SETUP, ENCRYPTED_ANSWER)
+    return None
+
+
 def failure_of(e: BaseException, process_id: str | None = None) -> Failure:
     """Any exception of a request, as an exit code and words (never a traceback)."""
     if isinstance(e, Failure):
         return e
+    if (setup := not_set_up(e)) is not None:
+        return setup
     if isinstance(e, BadInput):
         return Failure(BAD_INPUT, str(e))
     if isinstance(e, RPCError):
@@ -138,8 +160,6 @@ def failure_of(e: BaseException, process_id: str | None = None) -> Failure:
         )
     if isinstance(e, NotConfigured):
         return Failure(SETUP, str(e))
-    if isinstance(e, ApplicationError) and e.type == PLAINTEXT_REFUSED:
-        return Failure(SETUP, e.message)
     return Failure(
         FAILED,
         f"unexpected error: {type(e).__name__}: {first_line(e)} (set "
@@ -155,10 +175,7 @@ def failure_message(e: WorkflowUpdateFailedError) -> str:
 def update_failure(e: WorkflowUpdateFailedError) -> Failure:
     """A step the process did not take: refused by it (exit 1), or refused because it came
     unencrypted to a worker that encrypts (exit 7: a setup problem, not a business one)."""
-    cause = e.cause
-    if isinstance(cause, ApplicationError) and cause.type == PLAINTEXT_REFUSED:
-        return Failure(SETUP, cause.message)
-    return Failure(REFUSED, failure_message(e))
+    return not_set_up(e) or Failure(REFUSED, failure_message(e))
 
 
 def connect_error_in_words(e: BaseException, debug: bool = False) -> str:

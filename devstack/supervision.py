@@ -4,6 +4,7 @@ PostgreSQL) stops everything, naming it and its log. The decision is pure (unit-
 loop polls the children."""
 
 import asyncio
+import os
 import signal
 import subprocess
 import time
@@ -51,7 +52,9 @@ def after_exit(
     doubles while it keeps crashing soon after its start, up to a cap. A server (Temporal,
     PostgreSQL) is not restarted: everything stops, naming it and its log."""
     where = f"; see {log}" if log else ""
-    if not restartable:
+    if code == os.EX_CONFIG:  # it refused to start, naming the setting: the same would fail
+        where = f" (its settings need a fix: see the line above{f' and {log}' if log else ''})"
+    if not restartable or code == os.EX_CONFIG:
         return Decision(
             False,
             0.0,

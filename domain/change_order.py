@@ -41,9 +41,10 @@ class Stage(StrEnum):
     APPLIED = "applied"
     EXPIRED = "expired"
     CANCELLED = "cancelled"
+    DECLINED = "declined"  # by the partner, with a reason
 
 
-FINAL_STAGES = {Stage.REFUSED, Stage.APPLIED, Stage.EXPIRED, Stage.CANCELLED}
+FINAL_STAGES = {Stage.REFUSED, Stage.APPLIED, Stage.EXPIRED, Stage.CANCELLED, Stage.DECLINED}
 
 
 # --- process inputs ----------------------------------------------------------------------
@@ -265,6 +266,13 @@ class AppliedOrder(BaseModel):
     cancelled_flats: int = 0
     dids_to_cancel: int = 0
     ticket_id: int | None = None
+
+
+class OrderDecline(BaseModel):
+    key: StepKey
+    order_id: str
+    reason: str
+    quote_ids: list[str] = []
 
 
 class OrderClosure(BaseModel):

@@ -6,6 +6,7 @@ What a file *is* comes from its bytes, never from its name: a PDF starts with `%
 with its 8-byte signature, a JPEG with `FF D8 FF`."""
 
 import re
+import unicodedata
 from enum import StrEnum
 from typing import Literal
 
@@ -53,7 +54,11 @@ def human_size(n: int) -> str:
 
 def check_document(name: str, size: int, head: bytes) -> ContentType:
     """The rules every uploaded file obeys, wherever it is checked (starter and activity):
-    not empty, at most 10 MB, a PDF, PNG or JPEG by its bytes. Returns its content type."""
+    a name without control or direction characters, not empty, at most 10 MB, a PDF, PNG or
+    JPEG by its bytes. Returns its content type."""
+    problem = file_name_problem(name)
+    if problem:
+        raise Refused(problem)
     if size <= 0:
         raise Refused(f"{name} is empty; upload the scanned or exported document")
     if size > MAX_DOCUMENT_BYTES:
@@ -71,13 +76,31 @@ def check_document(name: str, size: int, head: bytes) -> ContentType:
 
 
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\]")
+# Characters that change how the name reads, not what it is: right-to-left overrides and
+# isolates make "rechnung\u202Efdp.exe" show as "rechnungexe.pdf"; control characters move a
+# terminal's cursor or retitle its window.
+_DIRECTION = set("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def file_name_problem(name: str) -> str | None:
+    """Why a file name is refused (control or direction characters), or None. Refused, not
+    cleaned: a name that says something else than it shows is a trick, not a typo."""
+    bad = [c for c in name if c in _DIRECTION or unicodedata.category(c) in ("Cc", "Cf")]
+    if not bad:
+        return None
+    shown = "".join(f"U+{ord(c):04X}" if c in bad else c for c in name)[:240]
+    codes = ", ".join(sorted({f"U+{ord(c):04X}" for c in bad}))
+    return (
+        f"the file name {shown} contains control or text-direction characters ({codes}), "
+        "which can make a file look like another; rename the file and upload it again"
+    )
 
 
 def clean_file_name(name: str) -> str:
-    """The name as the reseller gave it, without any folder and control characters."""
+    """The name as the reseller gave it, without any folder. Control and direction characters
+    stay, for `check_document` to refuse."""
     base = name.replace("\\", "/").rsplit("/", 1)[-1]
-    base = _UNSAFE.sub("", base).strip()
-    return base[:200] or "document"
+    return base.strip()[:200] or "document"
 
 
 class DocumentRef(BaseModel):
@@ -94,8 +117,8 @@ class DocumentRef(BaseModel):
     @field_validator("file_name")
     @classmethod
     def _plain_name(cls, v: str) -> str:
-        if _UNSAFE.search(v):
-            raise ValueError("a file name without folders or control characters")
+        if _UNSAFE.search(v) or file_name_problem(v):
+            raise ValueError("a file name without folders, control or direction characters")
         return v
 
     @property

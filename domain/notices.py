@@ -88,6 +88,17 @@ class OrderClosed(Notice):
         return f"order_{self.status}"
 
 
+class OrderDeclined(Notice):
+    """To staff: a partner declined an order in the portal, with its reason."""
+
+    kind = "order_declined"
+    order_id: str
+    account_id: str
+    partner_id: str
+    declined_by: str
+    reason: str
+
+
 # --- CLASSOUND orders and porting --------------------------------------------------------------
 
 
@@ -276,6 +287,14 @@ class LeadNotInterested(Notice):
     user_id: str
     partner_id: str | None
     reason: str
+
+
+class PasswordReset(Notice):
+    """A partner user asked for a new password (the link travels apart, as the row's secret)."""
+
+    kind = "password_reset"
+    user_id: str
+    expires_at: str
 
 
 # --- operations ----------------------------------------------------------------------------------

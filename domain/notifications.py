@@ -14,6 +14,7 @@ KINDS: dict[str, str] = {
     "order_applied": "de",
     "order_cancelled": "de",
     "order_expired": "de",
+    "order_declined": "en",  # to staff: a partner declined an order, with its reason
     "classound_documents_requested": "de",
     "classound_documents_reminder": "de",
     "porting_request": "de",
@@ -39,6 +40,8 @@ KINDS: dict[str, str] = {
     "lead_not_interested": "en",
     # to ops, from the reconciliation after a workflow ended without closing its records
     "process_closed_by_reconciliation": "en",
+    # from the portal itself: a link to set a forgotten password
+    "password_reset": "en",
 }
 
 # How a reader of each language reads a date and a time: the locale of its format, and the

@@ -75,6 +75,7 @@ PERMISSIONS: dict[str, Allowed] = {
     # for a partner who phoned (recorded as the staff member).
     "FastChangeOrder.start": _a(SALES, CARE),
     "FastChangeOrder.confirm": _a(Who.PARTNER_USER, SALES),
+    "FastChangeOrder.decline": _a(Who.PARTNER_USER, SALES),
     "FastChangeOrder.cancel": _a(SALES, CARE),
     "FastChangeOrder.reminder": _a(Who.SYSTEM),
     # Change order (quote based)
@@ -85,6 +86,7 @@ PERMISSIONS: dict[str, Allowed] = {
     "ChangeOrder.mark_complete": _a(SALES),
     "ChangeOrder.upload": _a(Who.PARTNER_USER, SALES),
     "ChangeOrder.confirm": _a(Who.PARTNER_USER, SALES),
+    "ChangeOrder.decline": _a(Who.PARTNER_USER, SALES),
     "ChangeOrder.cancel": _a(SALES, CARE),
     "ChangeOrder.reminder": _a(Who.SYSTEM),
     # CLASSOUND order: porting is sales ops' work; the reseller uploads

@@ -1,25 +1,31 @@
-"""Rules of the partner portal's login (login attempts are rate-limited and locked out after
-repeated failures), without I/O. The attempts themselves are rows in
-PostgreSQL (store/portal.py), so every portal process applies these rules to the same facts.
+"""Rules of the partner portal's doors (login, first login, a link for a forgotten password),
+without I/O. The attempts themselves are rows in PostgreSQL (store/logins.py), so every portal
+process applies these rules to the same facts.
 
-- **Lockout**: 5 failed logins of one user id within 15 minutes (none succeeding in between)
-  lock that user id for 15 minutes from the 5th failure. While locked, attempts are refused
-  before the password is even checked and are not counted, so a locked account cannot be
-  locked for longer by guessing on, and its owner is back in after 15 minutes.
-- **Rate limit per client**: at most 20 attempts per minute from one address, whatever the
-  user ids (guessing many accounts at once).
+Nobody can be kept out by someone who only knows their user id, so there is no lockout of a
+user as such:
+- **Backoff per (user, address)**: the first FREE_FAILURES failures of a user id from one
+  address cost nothing; each further one makes that pair wait twice as long as the last
+  (30 s, 1 min, 2 min, ... at most MAX_BACKOFF), until a success from there. Attempts while
+  waiting are refused unchecked and not counted, so a guesser slows only itself; the owner,
+  from another address (or another browser behind the same address, see `client_key`),
+  logs in as always.
+- **Rate limit per address**: at most CLIENT_LIMIT attempts per CLIENT_WINDOW from one
+  address, whatever the user ids (guessing many accounts at once). Refused attempts are not
+  counted, so a burst from one address stops the others behind it (a proxy, an office) for at
+  most one CLIENT_WINDOW.
 """
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-MAX_FAILURES = 5
-FAILURE_WINDOW = timedelta(minutes=15)
-LOCKOUT = timedelta(minutes=15)
+FREE_FAILURES = 3
+FIRST_BACKOFF = timedelta(seconds=30)
+MAX_BACKOFF = timedelta(minutes=15)
 CLIENT_LIMIT = 20
 CLIENT_WINDOW = timedelta(minutes=1)
-# How far back the store reads: enough for any failure that can still lock.
-LOOKBACK = FAILURE_WINDOW + LOCKOUT
+# How far back the store reads failures of a pair: the longest backoff, twice over.
+LOOKBACK = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -28,22 +34,26 @@ class Attempt:
     at: datetime
 
 
-def locked_until(attempts: list[Attempt], now: datetime) -> datetime | None:
-    """When the user's lock ends, or None when not locked. `attempts`: the user's attempts of
-    the last LOOKBACK, in any order."""
+def backoff(failures: int) -> timedelta:
+    """How long a (user, address) pair waits after its `failures`-th failure in a row."""
+    if failures < FREE_FAILURES:
+        return timedelta(0)
+    # capped before the power grows without bound (a pair may fail for a whole day)
+    steps = min(failures - FREE_FAILURES, 10)
+    return min(FIRST_BACKOFF * (2**steps), MAX_BACKOFF)
+
+
+def wait_until(attempts: list[Attempt], now: datetime) -> datetime | None:
+    """Until when a (user, address) pair must wait, or None. `attempts`: that pair's
+    attempts of the last LOOKBACK, in any order."""
     failures: list[datetime] = []
     for a in sorted(attempts, key=lambda a: a.at, reverse=True):
         if a.succeeded:
             break
         failures.append(a.at)
-        if len(failures) == MAX_FAILURES:
-            break
-    if len(failures) < MAX_FAILURES:
+    if not failures:
         return None
-    newest, oldest = failures[0], failures[-1]
-    if newest - oldest >= FAILURE_WINDOW:
-        return None
-    until = newest + LOCKOUT
+    until = failures[0] + backoff(len(failures))
     return until if until > now else None
 
 
@@ -52,7 +62,7 @@ def client_throttled(attempts_in_window: int) -> bool:
     return attempts_in_window >= CLIENT_LIMIT
 
 
-def minutes_left(until: datetime, now: datetime) -> int:
-    """Whole minutes to wait, at least 1 (said to the user)."""
+def seconds_left(until: datetime, now: datetime) -> int:
+    """Whole seconds to wait, at least 1 (said to the user)."""
     seconds = (until - now).total_seconds()
-    return max(1, int(-(-seconds // 60)))
+    return max(1, int(-(-seconds // 1)))

@@ -1,5 +1,6 @@
-"""Reads for people: what the starter shows without SQL. The starter has no
-database access, so it asks a short read-only workflow (`workflows/records.py`) for them.
+"""Reads for people: what the starter shows without SQL. The starter reads them from
+PostgreSQL in a read-only transaction under the reader role (store/records.py `reading`):
+a read is not a process, so it starts no workflow.
 
 - the cards of a lead queue's leads: company, country, postal code, product, arrival, so that
   a partner can tell what to claim (the queue's own state holds ids only);

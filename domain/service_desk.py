@@ -12,9 +12,10 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, model_validator
 
 from domain.errors import Refused
+from domain.ids import BIGINT_MAX
 from domain.steps import Actor, StepKey
 
-Id = Field(ge=1, le=2**62)
+Id = Field(ge=1, le=BIGINT_MAX)  # a PostgreSQL bigint, as the starter's forms take it
 ClientId = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
 
 

@@ -38,6 +38,13 @@ class Cancellation(BaseModel):
     reason: str = Field(min_length=3, max_length=500)
 
 
+class Decline(BaseModel):
+    """A partner says no to what it was asked to confirm, and why."""
+
+    actor: str = Actor
+    reason: str = Field(min_length=3, max_length=500)
+
+
 class StepAnswer(BaseModel):
     """What the sender of a step is told."""
 
@@ -45,3 +52,8 @@ class StepAnswer(BaseModel):
     stage: str
     rejected: bool = False  # the step ran, and its outcome is a rejection (e.g. a quote)
     notes: list[str] = []
+    # The same answer as a code and its values (e.g. "order.confirmed", {"order": ...}), for a
+    # reader that says it in its own words and language (the portal); `message` is the
+    # English the starter prints. Empty: the message is all there is.
+    code: str = ""
+    params: dict[str, str | int] = {}

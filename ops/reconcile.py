@@ -1,8 +1,9 @@
 """The reconciliation job (docs/security.md "Hardening"): records of a process whose workflow
-ended without closing them — `temporal workflow terminate`, a timeout, a failure, or a
-workflow no longer in Temporal — are closed in PostgreSQL, with an audit row saying why and
-who ("closed by reconciliation: workflow terminated by ops-anna@host (duplicate)") and a
-notice to ops through the outbox. Idempotent: one step per process (store/reconcile.py).
+ended without closing them — `temporal workflow terminate`, a cancel that could not close
+them, a timeout, a failure, or a workflow no longer in Temporal — are closed in PostgreSQL,
+with an audit row saying why and who ("closed by reconciliation: workflow terminated by
+ops-anna@host (duplicate)") and a notice to ops through the outbox. Idempotent: one step per
+process (store/reconcile.py).
 
     python -m store reconcile               # one pass; prints what it closed
     python -m store reconcile --every 300   # a pass every 5 minutes (compose, ./run)
@@ -11,6 +12,7 @@ It asks Temporal about each process that has open records; a running process is 
 Reads DATABASE_URL and TEMPORAL_* as the worker does."""
 
 import asyncio
+from collections import Counter
 from typing import Any
 
 import structlog
@@ -19,7 +21,7 @@ from temporalio.api.workflowservice.v1 import GetWorkflowExecutionHistoryReverse
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from domain.reconcile import MISSING, closes, reason
+from domain.reconcile import MISSING, closes, ended, reason
 from store import reconcile as records
 
 log = structlog.get_logger("partnerflow.reconcile")
@@ -27,7 +29,7 @@ log = structlog.get_logger("partnerflow.reconcile")
 
 async def workflow_end(client: Client, workflow_id: str) -> tuple[str | None, str, str, str]:
     """(status name or None when there is no such workflow, the first run id of its chain,
-    who terminated it, the reason given)."""
+    who terminated or cancelled it, the reason given)."""
     try:
         described = await client.get_workflow_handle(workflow_id).describe()
     except RPCError as e:
@@ -38,20 +40,36 @@ async def workflow_end(client: Client, workflow_id: str) -> tuple[str | None, st
     info = described.raw_description.workflow_execution_info
     run = info.first_run_id or described.run_id
     identity = why = ""
-    if status == "TERMINATED":
-        # the last event says who terminated it and why (plain fields, not payloads)
-        last = await client.workflow_service.get_workflow_execution_history_reverse(
+    if status in ("TERMINATED", "CANCELED"):
+        identity, why = await who_ended(client, workflow_id, described.run_id)
+    return status, run, identity, why
+
+
+async def who_ended(client: Client, workflow_id: str, run_id: str | None) -> tuple[str, str]:
+    """(identity, reason) of the terminate or cancel request (plain fields of its event, not
+    payloads), read from the end of the history: a terminate is its last event; a cancel
+    request comes a few events before the end (the cleanup's steps follow it)."""
+    token = b""
+    for _ in range(5):
+        page = await client.workflow_service.get_workflow_execution_history_reverse(
             GetWorkflowExecutionHistoryReverseRequest(
                 namespace=client.namespace,
-                maximum_page_size=1,
-                execution=WorkflowExecution(workflow_id=workflow_id, run_id=described.run_id),
+                maximum_page_size=100,
+                execution=WorkflowExecution(workflow_id=workflow_id, run_id=run_id or ""),
+                next_page_token=token,
             )
         )
-        for event in last.history.events:
+        for event in page.history.events:
             if event.HasField("workflow_execution_terminated_event_attributes"):
-                attrs = event.workflow_execution_terminated_event_attributes
-                identity, why = attrs.identity, attrs.reason
-    return status, run, identity, why
+                terminated = event.workflow_execution_terminated_event_attributes
+                return terminated.identity, terminated.reason
+            if event.HasField("workflow_execution_cancel_requested_event_attributes"):
+                cancelled = event.workflow_execution_cancel_requested_event_attributes
+                return cancelled.identity, cancelled.cause
+        token = page.next_page_token
+        if not token:
+            break
+    return "", ""
 
 
 async def reconcile(pool: Any, client: Client) -> list[dict]:
@@ -71,11 +89,12 @@ async def reconcile(pool: Any, client: Client) -> list[dict]:
                 records=result["records"],
                 reason=result["reason"],
             )
-            closed.append({"process_id": process_id, **result})
+            closed.append({"process_id": process_id, "ended": ended(status), **result})
     log.info(
         "reconciliation pass",
         processes_with_open_records=len({r.process_id for r in open_}),
         closed=len(closed),
+        **{f"closed_{end}": n for end, n in sorted(Counter(c["ended"] for c in closed).items())},
     )
     return closed
 

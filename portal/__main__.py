@@ -29,7 +29,9 @@ def main() -> int:
         access_log=False,
         log_level="warning",
         server_header=False,
-        proxy_headers=False,
+        # the client's address from the proxies named, else the connection's
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=settings.trusted_proxies or None,
     )
     return 0
 

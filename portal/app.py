@@ -3,17 +3,21 @@
 area), what they depend on in portal/deps.py.
 
 Security in one place:
-- Sessions are signed cookies (Starlette's SessionMiddleware, itsdangerous): HttpOnly,
-  SameSite=Lax, Secure when the portal is served over https (PARTNERFLOW_PORTAL_SECURE_COOKIES
-  overrides it, e.g. for http://localhost under ./run). A session names only the user; every
+- Sessions are rows in PostgreSQL (portal/sessions.py); the cookie holds only a random id:
+  HttpOnly, SameSite=Lax, Secure when the portal is served over https
+  (PARTNERFLOW_PORTAL_SECURE_COOKIES overrides it, e.g. for http://localhost under ./run).
+  Logout, a password change and deactivation end the row, and with it the CSRF token. Every
   request reads the user again from PostgreSQL, so a deactivated user is out at once.
 - CSRF: a random token per session, in a hidden field of every form, compared on every POST
   (a missing or wrong one is refused with 403, nothing done). Logging in makes a new session
   (and token): a session fixed before login is worth nothing after it.
-- Login attempts are rows in PostgreSQL (domain/portal.py has the numbers), so every portal
-  process agrees on a lockout.
+- Login attempts are rows in PostgreSQL (domain/portal.py has the rules), so every portal
+  process agrees on who must wait.
 - Every page and every action takes the partner and the user from the session; the store's
   queries filter by them, and an action first checks that the item is the partner's.
+- Every refusal at this door (another partner's item, a CSRF failure, a throttled login) is
+  one security log row; hostile input (NUL, broken encodings, oversized forms, unknown
+  paths) gets a 4xx page in the reader's language, never a 500.
 - No referrer leaves the portal (the first-login link carries a one-time token), pages are not
   cached and not framed, and there is no JavaScript at all (the CSP allows none).
 """
@@ -24,11 +28,14 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.responses import Response
+import asyncpg
+import structlog
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from starlette.middleware.sessions import SessionMiddleware
+from starlette.exceptions import HTTPException
 from temporalio.client import Client
 
 import config
@@ -40,19 +47,21 @@ from portal.deps import (
     back,
     current_user,
     flash,
+    log_refusal,
     page,
+    printable,
     words_for,
 )
 from portal.forms import parse_amount
-from portal.routes import documents, leads, login, opportunities, orders, signing
+from portal.guard import BadInput, guard
+from portal.routes import documents, home, leads, login, opportunities, orders, signing
+from portal.sessions import ServerSessions
 from portal.settings import PortalSettings, settings_from_environment
 from store.documents import DocumentStore
 
 __all__ = ["PortalSettings", "create_app", "parse_amount"]
 
 HERE = Path(__file__).resolve().parent
-SESSION_COOKIE = "partnerflow_portal"
-SESSION_HOURS = 8  # idle limit: the cookie is renewed with each page
 CONNECT_WITHIN = 20.0  # seconds to reach Temporal at startup
 HEADERS = {
     "Referrer-Policy": "no-referrer",
@@ -77,6 +86,7 @@ def create_app(
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
+        dependencies=[Depends(guard)],
     )
     app.state.settings = settings
     app.state.task_queue = common.task_queue
@@ -89,19 +99,18 @@ def create_app(
     app.state.secret_key = settings.secret_key  # the signing page's CSRF fields too
     app.middleware("http")(_headers)
     # Added last: runs first, so the session is there for everything above.
-    app.add_middleware(
-        SessionMiddleware,
-        secret_key=settings.secret_key,
-        session_cookie=SESSION_COOKIE,
-        max_age=SESSION_HOURS * 3600,
-        same_site="lax",
-        https_only=settings.secure_cookies,
-    )
+    app.add_middleware(ServerSessions, secure=settings.secure_cookies)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_exception_handler(LoginNeeded, _login_needed)  # type: ignore[arg-type]
     app.add_exception_handler(CsrfRefused, _csrf)
     app.add_exception_handler(NotYours, _not_yours)
-    for area in (login, orders, documents, leads, opportunities, signing):
+    app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _bad_input)
+    app.add_exception_handler(BadInput, _bad_input)
+    # NUL and other text PostgreSQL cannot hold, bytes that are no UTF-8: bad input, not a fault
+    app.add_exception_handler(asyncpg.DataError, _bad_input)
+    app.add_exception_handler(UnicodeError, _bad_input)
+    for area in (login, home, orders, documents, leads, opportunities, signing):
         app.include_router(area.router)
     return app
 
@@ -131,6 +140,9 @@ def _lifespan(
     return lifespan
 
 
+log = structlog.get_logger("partnerflow.portal")
+
+
 async def _headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]):
     response = await call_next(request)
     for name, value in HEADERS.items():
@@ -149,6 +161,13 @@ async def _login_needed(request: Request, exc: LoginNeeded) -> Response:
 
 async def _csrf(request: Request, exc: Exception) -> Response:
     words = words_for(request)
+    await log_refusal(
+        request,
+        str(request.session.get("user") or "anonymous"),
+        f"portal: {request.method} {_route_of(request)}",
+        request.url.path,
+        "the form's CSRF token was missing or wrong",
+    )
     return page(
         request,
         "error.html",
@@ -165,6 +184,14 @@ async def _not_yours(request: Request, exc: Exception) -> Response:
     except LoginNeeded:
         pass
     words = words_for(request, user)
+    item = next(iter(request.path_params.values()), request.url.path)
+    await log_refusal(
+        request,
+        user.id if user else "anonymous",
+        f"portal: {request.method} {_route_of(request)}",
+        str(item),
+        "not one of the partner's items (or no such item)",
+    )
     return page(
         request,
         "error.html",
@@ -172,4 +199,40 @@ async def _not_yours(request: Request, exc: Exception) -> Response:
         status=404,
         title=words("Not found"),
         text=words("This item is not one of yours, or it no longer exists."),
+    )
+
+
+def _route_of(request: Request) -> str:
+    """The page as the app names it (/orders/{process_id}/confirm), not as it was typed."""
+    route = request.scope.get("route")
+    return getattr(route, "path", None) or printable(request.url.path)
+
+
+def _error_page(request: Request, status: int, title: str, text: str) -> Response:
+    if "session" not in request.scope:  # outside the session's reach (static files)
+        return PlainTextResponse(f"{status} {title}", status_code=status)
+    words = words_for(request)
+    return page(request, "error.html", status=status, title=words(title), text=words(text))
+
+
+async def _http_error(request: Request, exc: HTTPException) -> Response:
+    if exc.status_code >= 500:
+        raise exc
+    said = {
+        404: ("Not found", "There is no such page."),
+        405: ("Not found", "There is no such page."),
+    }.get(exc.status_code, ("Bad request", "The request could not be read: please try again."))
+    response = _error_page(request, exc.status_code, *said)
+    for name, value in (exc.headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+async def _bad_input(request: Request, exc: Exception) -> Response:
+    """Input that no page takes: one log line, a 400 (413) page."""
+    status = exc.status if isinstance(exc, BadInput) else 400
+    why = exc.why if isinstance(exc, BadInput) else type(exc).__name__
+    log.info("bad request", path=printable(request.url.path), status=status, why=why)
+    return _error_page(
+        request, status, "Bad request", "The request could not be read: please try again."
     )

@@ -1,25 +1,25 @@
 """What the portal's routes depend on, in one place: the pool, the client's requests, the
 verified user of the session, the CSRF check of a form, and the page and answer helpers.
 
-Sessions are signed cookies that name only the user; every request reads the user again from
-PostgreSQL (`current_user`), so a deactivated user is out at once. Every form carries the
-session's CSRF token (`form_with_csrf`): a missing or wrong one is refused with 403, nothing
-done."""
+Sessions are rows in PostgreSQL (portal/sessions.py); the cookie holds only their random id.
+Every request reads the user again (`current_user`), so a deactivated user is out at once.
+Every form carries the session's CSRF token (`form_with_csrf`): a missing or wrong one is
+refused with 403, nothing done. Every refusal at this door is one security log row
+(`log_refusal`)."""
 
+import re
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from client.processes import Processes
-from portal import steps
+from portal import sessions, steps
 from portal.i18n import Words, from_accept_language, language_of
+from store import people
 from store import portal as db
-
-ABSOLUTE_HOURS = 12  # a session ends this long after the login, whatever happens
 
 
 @dataclass(frozen=True)
@@ -57,17 +57,15 @@ def get_processes(request: Request) -> Processes:
 
 
 async def current_user(request: Request) -> PortalUser:
-    user_id = request.session.get("user")
+    """The user of the live session (idle and absolute limits are the session store's)."""
+    state = sessions.state_of(request)
+    user_id = state.user_id
     if not user_id:
-        raise LoginNeeded()
-    since = request.session.get("since", 0)
-    if datetime.now(UTC).timestamp() - since > ABSOLUTE_HOURS * 3600:
-        request.session.clear()
-        raise LoginNeeded(expired=True)
+        raise LoginNeeded(expired=state.expired)
     async with request.app.state.pool.acquire() as conn:
         row = await db.partner_user(conn, user_id)
     if row is None or row["status"] != "active" or row["account_status"] != "active":
-        request.session.clear()  # deactivated since: out at once
+        await sessions.end(request, "user no longer active")  # deactivated since: out at once
         raise LoginNeeded(expired=True)
     return PortalUser(
         row["id"], row["name"], row["partner_id"], row["partner_name"], language_of(row["language"])
@@ -114,6 +112,28 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str, limit: int = 200) -> str:
+    """Outside text as the log may keep it: no control or direction characters, bounded."""
+    return _UNPRINTABLE.sub("?", text)[:limit]
+
+
+async def log_refusal(request: Request, who: str, what: str, item: str, why: str) -> None:
+    """One security log row for a refusal at the portal's door: who (a user id, or what was
+    typed), what was tried, on which item or page, why, from which address."""
+    async with request.app.state.pool.acquire() as conn:
+        await people.record_refusal(
+            conn,
+            actor=printable(who or "anonymous", 64),
+            permission=printable(what, 120),
+            process_id=printable(item, 200),
+            reason=printable(f"{why} (from {client_address(request)})", 500),
+            checked_in="portal",
+        )
+
+
 def page(
     request: Request,
     template: str,
@@ -155,6 +175,8 @@ def outcome(request: Request, words: Words, result: steps.Outcome) -> None:
     """A step's outcome as the next page's message."""
     if result.unknown:
         flash(request, "error", words(NO_ANSWER_IN_TIME))
+    elif result.own:  # the portal's own words, e.g. an ended process
+        flash(request, "error", words(result.message, **result.params))
     elif result.ok:
         flash(request, "ok", words("Done: {message}", message=result.message))
     else:

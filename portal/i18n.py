@@ -8,8 +8,9 @@ partner's vendor works in: German for the Wildix partners, the portal's default
 English. Before login, the browser's Accept-Language decides among the languages we have.
 
 The catalogue is keyed by the English text: a missing translation shows English, never a
-key. Messages the processes send back (a refusal's reason) are shown as the process wrote
-them, in English."""
+key. What the processes answer travels as a code with values and is said in these words
+too (portal/answers.py); only a refusal the portal has no words for shows the process's
+English reason, introduced in the reader's language."""
 
 import os
 from datetime import date, datetime
@@ -18,9 +19,13 @@ from decimal import Decimal
 from babel.dates import format_date, format_datetime, get_timezone
 from babel.numbers import format_decimal
 
-LANGUAGES = ("de", "en")
+from portal.words_nb import NB
+
+LANGUAGES = ("de", "nb", "en")
 FALLBACK = "en"
-LOCALES = {"de": "de_DE", "en": "en_GB"}
+LOCALES = {"de": "de_DE", "nb": "nb_NO", "en": "en_GB"}
+# Norwegian as people write it: "no" (and Nynorsk readers read Bokmål here)
+ALIASES = {"no": "nb", "nn": "nb"}
 TIME_ZONE = "Europe/Berlin"  # the partners' business day (docs/processes.md "Business dates")
 
 
@@ -33,6 +38,7 @@ def language_of(own: str | None) -> str:
     """The language of a logged-in user (its contact's or partner's, may be None)."""
     if not own:
         return default_language()
+    own = ALIASES.get(own, own)
     return own if own in LANGUAGES else FALLBACK
 
 
@@ -40,7 +46,7 @@ def from_accept_language(header: str | None) -> str:
     """Before login: the first language of the browser's list that we speak."""
     for part in (header or "").split(","):
         tag = part.split(";")[0].strip().lower()
-        base = tag.split("-")[0]
+        base = ALIASES.get(tag.split("-")[0], tag.split("-")[0])
         if base in LANGUAGES:
             return base
     return default_language()
@@ -58,6 +64,8 @@ DE: dict[str, str] = {
     "My opportunities": "Meine Verkaufschancen",
     "Log out": "Abmelden",
     "Logged in as {name} ({user}), {partner}": "Angemeldet als {name} ({user}), {partner}",
+    "Logged in as {name}, {partner}": "Angemeldet als {name}, {partner}",
+    "Home": "Start",
     # login
     "Log in": "Anmelden",
     "User name": "Benutzername",
@@ -193,7 +201,49 @@ DE: dict[str, str] = {
     "erneut.",
 }
 
-CATALOGUES = {"de": DE, "en": {}}
+DE.update(
+    {
+        # home
+        "Welcome, {name}": "Willkommen, {name}",
+        "What waits for you": "Was auf Sie wartet",
+        "Nothing waits for you right now.": "Gerade wartet nichts auf Sie.",
+        "Orders waiting for your confirmation": "Bestellungen, die auf Ihre Bestätigung warten",
+        "Orders missing documents": "Bestellungen mit fehlenden Unterlagen",
+        "Leads to work on before they go back to the queue": "Leads, die Sie bearbeiten sollten, bevor sie in die Warteschlange zurückgehen",
+        "Opportunities closing this month": "Verkaufschancen mit Abschluss in diesem Monat",
+        "back to the queue {when}": "zurück in die Warteschlange am {when}",
+        "closes {when}": "Abschluss am {when}",
+        "{n} waiting": "{n} offen",
+        # orders: prices and declining
+        "Price per month": "Preis pro Monat",
+        "Monthly total now": "Monatlicher Gesamtbetrag bisher",
+        "Monthly total after the order": "Monatlicher Gesamtbetrag nach der Bestellung",
+        "List prices per month, without VAT.": "Listenpreise pro Monat, ohne MwSt.",
+        "One-off": "Einmalig",
+        "Decline order": "Bestellung ablehnen",
+        "Why do you decline this order?": "Warum lehnen Sie diese Bestellung ab?",
+        "Say why (at least 3 characters, at most 500).": "Geben Sie einen Grund an (mindestens 3, höchstens 500 Zeichen).",
+        # documents: what happens next
+        "Your CLASSOUND orders": "Ihre CLASSOUND-Bestellungen",
+        "What happens next": "Wie es weitergeht",
+        "Both documents are there: our staff confirm the order next.": "Beide Unterlagen liegen vor: Als Nächstes bestätigt unser Team die Bestellung.",
+        "Porting is requested from the old carrier; the porting date follows.": "Die Portierung ist beim bisherigen Anbieter beantragt; das Portierungsdatum folgt.",
+        "Porting on {when}.": "Portierung am {when}.",
+        "The old carrier refused the porting: {reason}": "Der bisherige Anbieter hat die Portierung abgelehnt: {reason}",
+        "Active since {when}: {numbers}": "Aktiv seit {when}: {numbers}",
+        "Download": "Herunterladen",
+        "Download {file}": "{file} herunterladen",
+        "{name} is empty: upload the scanned or exported document.": "{name} ist leer: Laden Sie das eingescannte oder exportierte Dokument hoch.",
+        "{name} is larger than {limit}: scan it at a lower resolution.": "{name} ist größer als {limit}: Scannen Sie es mit geringerer Auflösung.",
+        "{name} is not a PDF, PNG or JPEG file (judged by its content, not its name): export or scan the document as PDF or image.": "{name} ist keine PDF-, PNG- oder JPEG-Datei (geprüft am Inhalt, nicht am Namen): Exportieren oder scannen Sie das Dokument als PDF oder Bild.",
+        # answers the portal has no words for
+        "The order system refused this step: {reason}": "Das Bestellsystem hat den Schritt abgelehnt: {reason}",
+        "The process has ended: nothing can be done on it any more.": "Der Vorgang ist beendet: Daran kann nichts mehr geändert werden.",
+        "The lead queue {queue} does not exist any more.": "Die Lead-Warteschlange {queue} existiert nicht mehr.",
+    }
+)
+
+CATALOGUES = {"de": DE, "nb": NB, "en": {}}
 
 
 class Words:
@@ -229,3 +279,11 @@ class Words:
 
     def number(self, value: int) -> str:
         return format_decimal(value, locale=self.locale)
+
+
+# The doors' own words (login, passwords, refusals at the door) live beside this catalogue.
+from portal.door_words import WORDS as _DOOR_WORDS  # noqa: E402
+
+for _language, _table in _DOOR_WORDS.items():
+    for _english, _said in _table.items():
+        CATALOGUES.setdefault(_language, {}).setdefault(_english, _said)

@@ -9,20 +9,28 @@ import config
 
 @dataclass(frozen=True)
 class PortalSettings:
-    secret_key: str  # signs the session cookies and the signing page's forms
+    secret_key: str  # signs the known-device cookies and the signing page's forms
     secure_cookies: bool
     database_url: str | None = None  # None: the common settings' (DATABASE_URL, ./run's)
     documents_dir: Path | None = None  # None: the common settings'
     common: config.Settings | None = None  # None: the environment's, read by create_app
     host: str = "127.0.0.1"
     port: int = 8040
+    # where the links it e-mails itself (a forgotten password) lead
+    portal_url: str = config.DEFAULT_PARTNER_PORTAL_URL
+    # the reverse proxies whose X-Forwarded-For names the client (login limits per address);
+    # none: the connection's own address
+    trusted_proxies: str = ""
 
 
 def settings_from_environment(common: config.Settings | None = None) -> PortalSettings:
-    """PARTNERFLOW_PORTAL_SECRET signs the session cookies: the same on every portal process
+    """PARTNERFLOW_PORTAL_SECRET signs the known-device cookies and the signing page's forms (sessions
+    themselves are rows in PostgreSQL): the same on every portal process
     (one made per data folder under ./run). Secure cookies follow the portal's URL (https),
     unless PARTNERFLOW_PORTAL_SECURE_COOKIES=0/1 says otherwise. PARTNERFLOW_PORTAL_HOST and
-    PARTNERFLOW_PORTAL_PORT say where it listens."""
+    PARTNERFLOW_PORTAL_PORT say where it listens. PARTNERFLOW_PORTAL_TRUSTED_PROXIES (addresses,
+    comma-separated) are the reverse proxies in front of it, whose X-Forwarded-For is believed:
+    without it, every partner behind the proxy would share the proxy's address."""
     common = common or config.Settings.from_environment()
     env = common.environment
     secret = env.get("PARTNERFLOW_PORTAL_SECRET", "").strip()
@@ -43,4 +51,6 @@ def settings_from_environment(common: config.Settings | None = None) -> PortalSe
         common=common,
         host=env.get("PARTNERFLOW_PORTAL_HOST", "").strip() or "127.0.0.1",
         port=int(port),
+        portal_url=portal_url,
+        trusted_proxies=env.get("PARTNERFLOW_PORTAL_TRUSTED_PROXIES", "").strip(),
     )

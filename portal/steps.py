@@ -8,9 +8,11 @@ Temporal is reached only from here, server-side: the browser talks to the portal
 import re
 import uuid
 from collections.abc import Awaitable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from fastapi import HTTPException
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from client.failures import NO_ANSWER, NO_PROCESS, REFUSED, failure_of
@@ -19,14 +21,14 @@ from domain.classound import DocumentUpload
 from domain.documents import DocumentRef
 from domain.leads import LeadStepRequest, lead_step_process_id, queue_process_id
 from domain.partners import FirstLogin, partner_account_process_id
-from domain.steps import StaffStep, StepAnswer
+from domain.steps import Decline, StaffStep, StepAnswer
 from workflows.classound_order import ClassoundOrder
 from workflows.fast_change_order import FastChangeOrder
 from workflows.partner_onboarding import PartnerOnboarding
 
 ANSWER_WITHIN = 30.0  # seconds a page waits for a process's answer
 REQUEST_ID = re.compile(r"^[A-Za-z0-9]{8,32}$")
-ENDED = "the process has ended: nothing can be done on it any more"
+ENDED = "The process has ended: nothing can be done on it any more."
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,9 @@ class Outcome:
     ok: bool
     message: str
     unknown: bool = False  # no answer in time: it may still be carried out
+    code: str = ""  # the process's answer as a code and values (domain.steps.StepAnswer)
+    params: dict[str, Any] = field(default_factory=dict)
+    own: bool = False  # `message` is the portal's own text (translated), not the process's
 
 
 def request_id(form_value: str | None) -> str:
@@ -54,11 +59,24 @@ async def _answer(call: Awaitable[StepAnswer]) -> Outcome:
         if failure.code == NO_ANSWER:
             return Outcome(False, "", unknown=True)
         if failure.code == REFUSED:
-            return Outcome(False, str(failure))
+            code, params = _reason_of(e)
+            return Outcome(False, str(failure), code=code, params=params)
         if failure.code == NO_PROCESS:
-            return Outcome(False, ENDED)
+            return Outcome(False, ENDED, own=True)
         raise HTTPException(failure.http_status, str(failure)) from None
-    return Outcome(not answer.rejected, answer.message)
+    return Outcome(not answer.rejected, answer.message, code=answer.code, params=answer.params)
+
+
+def _reason_of(e: BaseException) -> tuple[str, dict[str, Any]]:
+    """The code and values a refusal carries beside its English words, if any: on the
+    update's failure, which the client's refusal was raised from."""
+    for err in (e, e.__context__):
+        cause = getattr(err, "cause", None)
+        details = cause.details if isinstance(cause, ApplicationError) else ()
+        if details and isinstance(details[0], dict) and isinstance(details[0].get("code"), str):
+            params = details[0].get("params")
+            return details[0]["code"], params if isinstance(params, dict) else {}
+    return "", {}
 
 
 async def confirm_order(p: Processes, process_id: str, user_id: str, rid: str) -> Outcome:
@@ -66,6 +84,15 @@ async def confirm_order(p: Processes, process_id: str, user_id: str, rid: str) -
     change order), as `starter.py confirm ID --as <partner user>`."""
     step = StaffStep(actor=user_id)
     return await _answer(p.send(process_id, FastChangeOrder.confirm, step, f"confirm-portal-{rid}"))
+
+
+async def decline_order(
+    p: Processes, process_id: str, user_id: str, reason: str, rid: str
+) -> Outcome:
+    """The partner's "no" to an order, with its reason: the `decline` update of both order
+    processes."""
+    step = Decline(actor=user_id, reason=reason)
+    return await _answer(p.send(process_id, FastChangeOrder.decline, step, f"decline-portal-{rid}"))
 
 
 async def upload_document(
@@ -101,7 +128,12 @@ async def lead_step(p: Processes, rid: str, **fields) -> Outcome:
         await p.client.get_workflow_handle(queue_process_id(request.queue_id)).describe()
     except RPCError as e:
         if e.status == RPCStatusCode.NOT_FOUND:
-            return Outcome(False, f"lead queue {request.queue_id} does not exist any more")
+            return Outcome(
+                False,
+                "The lead queue {queue} does not exist any more.",
+                own=True,
+                params={"queue": request.queue_id},
+            )
         raise
     process_id = lead_step_process_id(request, f"portal-{rid}")
     return await _answer(

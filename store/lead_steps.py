@@ -205,7 +205,11 @@ async def _convert(conn: Conn, s: Step) -> dict:
             r.close_date,
         )
         await conn.execute("UPDATE leads SET status = 'converted' WHERE id = $1", s.lead_id)
-    return {"message": rules.converted(s.lead_id, opp, stage, s.user, verdict)}
+    return {
+        "message": rules.converted(s.lead_id, opp, stage, s.user, verdict),
+        "code": "lead.converted" if verdict == "ok" else "lead.already_converted",
+        "params": {"lead": s.lead_id, "opportunity": opp, "stage": stage},
+    }
 
 
 async def _update_opportunity(conn: Conn, s: Step) -> dict:
@@ -234,7 +238,11 @@ async def _update_opportunity(conn: Conn, s: Step) -> dict:
         for k, v in (("stage", r.stage), ("amount", r.amount), ("close_date", r.close_date))
         if v is not None
     }
-    return {"message": rules.opportunity_updated(r.opportunity_id or "", changes)}
+    return {
+        "message": rules.opportunity_updated(r.opportunity_id or "", changes),
+        "code": "opportunity.updated",
+        "params": {"opportunity": r.opportunity_id or "", **changes},
+    }
 
 
 STEPS: dict[str, Callable[[Conn, Step], Awaitable[dict]]] = {

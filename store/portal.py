@@ -1,16 +1,16 @@
-"""What the partner portal reads, and its own small writes (login attempts, a rehashed
-password). Every read of business items takes the partner (or user) of the verified session
-and filters by it in SQL: a page can only ever list that partner's items, and `*_of_partner`
+"""What the partner portal reads, and its own small write (a rehashed password; login
+attempts, sessions and password links are in store/logins.py and store/sessions.py). Every
+read of business items takes the partner (or user) of the verified session and filters by it
+in SQL: a page can only ever list that partner's items, and `*_of_partner`
 answer whether one item belongs to it before the portal sends any step for it.
 
 The business steps themselves (confirm, upload, claim, ...) are never written here: the
 portal sends them to the workflows, as the starter does."""
 
-from datetime import datetime, timedelta
 from typing import Any
 
 from domain.licence import FlatSeat, reduction_cascade
-from domain.portal import LOOKBACK, Attempt
+from domain.order_prices import DEFAULT_CURRENCY, FLAT, monthly_totals
 
 Conn = Any  # an asyncpg connection
 
@@ -28,43 +28,6 @@ USER_SQL = (
 async def partner_user(conn: Conn, user_id: str) -> Any:
     """The partner user with its partner, status, password hash and language, or None."""
     return await conn.fetchrow(USER_SQL, user_id)
-
-
-async def lock_logins_of(conn: Conn, user_id: str) -> None:
-    """Serialises the logins of one user id across portal processes (inside a transaction):
-    two guesses at once cannot both slip under the lockout."""
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtext('portal-login:' || $1))", user_id)
-
-
-async def login_attempts(conn: Conn, user_id: str, now: datetime) -> list[Attempt]:
-    rows = await conn.fetch(
-        "SELECT succeeded, at FROM portal_login_attempts WHERE user_id = $1 AND at > $2"
-        " ORDER BY at DESC LIMIT 50",
-        user_id,
-        now - LOOKBACK,
-    )
-    return [Attempt(r["succeeded"], r["at"]) for r in rows]
-
-
-async def client_attempts(conn: Conn, client: str, since: datetime) -> int:
-    return await conn.fetchval(
-        "SELECT count(*) FROM portal_login_attempts WHERE client = $1 AND at > $2", client, since
-    )
-
-
-async def record_attempt(
-    conn: Conn, user_id: str, client: str, succeeded: bool, now: datetime
-) -> None:
-    await conn.execute(
-        "INSERT INTO portal_login_attempts (user_id, client, succeeded, at)"
-        " VALUES ($1, $2, $3, $4)",
-        user_id[:64],
-        client[:64],
-        succeeded,
-        now,
-    )
-    # Old attempts say nothing any more: a table of guesses must not grow for ever.
-    await conn.execute("DELETE FROM portal_login_attempts WHERE at < $1", now - timedelta(days=1))
 
 
 async def replace_password_hash(conn: Conn, user_id: str, old: str, new: str) -> bool:
@@ -105,6 +68,7 @@ async def orders_awaiting_confirmation(conn: Conn, partner_id: str) -> list[dict
         line = dict(r)
         lines_of.setdefault(line.pop("order_id"), []).append(line)
     totals_of: dict[str, dict[str, int]] = {}  # one PBX may have several orders waiting
+    prices_of: dict[str, tuple[str, dict[str, Any]]] = {}  # and one account several PBXs
     out = []
     for o in orders:
         lines = lines_of.get(o["id"], [])
@@ -115,15 +79,57 @@ async def orders_awaiting_confirmation(conn: Conn, partner_id: str) -> list[dict
             {**t, "now": totals.get(t.get("licence_type") or t["sku"], 0)}
             for t in (o["targets"] or [])
         ]
-        out.append(
-            {
-                **dict(o),
-                "lines": lines,
-                "targets": targets,
-                "flats": await _flat_effects(conn, o["pbx_id"], lines, targets, totals),
-            }
+        flats = await _flat_effects(conn, o["pbx_id"], lines, targets, totals)
+        if o["account_id"] not in prices_of:
+            prices_of[o["account_id"]] = await _monthly_prices(conn, o["account_id"])
+        currency, prices = prices_of[o["account_id"]]
+        for item in (*lines, *targets):
+            item["price"] = prices.get(item["sku"])  # per unit and month; None: one-off
+        after = _licences_after(lines, targets, totals)
+        money = monthly_totals(
+            {**totals, FLAT: sum(f["active"] for f in flats)},
+            {**after, FLAT: sum(f["kept"] + f["added"] for f in flats)},
+            prices,
+            currency,
         )
+        out.append({**dict(o), "lines": lines, "targets": targets, "flats": flats, "money": money})
     return out
+
+
+async def _monthly_prices(conn: Conn, account_id: str) -> tuple[str, dict[str, Any]]:
+    """The monthly list prices in the account's billing currency (EUR without one)."""
+    currency = (
+        await conn.fetchval(
+            "SELECT currency FROM psa_billing_information WHERE account_id = $1", account_id
+        )
+        or DEFAULT_CURRENCY
+    )
+    rows = await conn.fetch(
+        "SELECT sku, unit_price FROM psa_list_prices WHERE currency = $1", currency
+    )
+    return currency, {r["sku"]: r["unit_price"] for r in rows}
+
+
+def _licences_after(lines: list[dict], targets: list[dict], totals: dict[str, int]) -> dict:
+    """Licences per type once the order is applied: a fast change's totals, or the change
+    order's licence lines added to today's."""
+    after = dict(totals)
+    for t in targets:
+        after[t.get("licence_type") or t["sku"]] = t["total"]
+    for ln in lines:
+        if ln["kind"] == "licence" and not targets:
+            after[ln["licence_type"]] = after.get(ln["licence_type"], 0) + ln["quantity"]
+    return after
+
+
+async def order_named(conn: Conn, process_id: str, partner_id: str) -> Any:
+    """The partner's order of this process with its account's name, else None."""
+    return await conn.fetchrow(
+        "SELECT o.id, o.status, a.name AS account_name FROM orders o"
+        " JOIN accounts a ON a.id = o.account_id WHERE o.process_id = $1 AND o.partner_id = $2",
+        process_id,
+        partner_id,
+    )
 
 
 async def _licence_totals(conn: Conn, pbx_id: str) -> dict[str, int]:
@@ -220,9 +226,11 @@ async def _current_documents(conn: Conn, process_ids: list[str]) -> dict[str, li
     """The current documents of each process, by kind, in one query for all of them."""
     out: dict[str, list[dict]] = {}
     for d in await conn.fetch(
-        "SELECT process_id, kind, file_name, content_type, size, uploaded_by, uploaded_at"
-        " FROM documents WHERE process_id = ANY($1::text[]) AND is_current"
-        " ORDER BY process_id, kind",
+        "SELECT d.process_id, d.kind, d.file_name, d.content_type, d.size, d.uploaded_by,"
+        " d.uploaded_at, coalesce(c.name, s.name) AS uploaded_by_name FROM documents d"
+        " LEFT JOIN contacts c ON c.id = d.uploaded_by"
+        " LEFT JOIN staff_users s ON s.id = d.uploaded_by"
+        " WHERE d.process_id = ANY($1::text[]) AND d.is_current ORDER BY d.process_id, d.kind",
         process_ids,
     ):
         doc = dict(d)
@@ -234,31 +242,17 @@ async def change_orders_awaiting_documents(conn: Conn, partner_id: str) -> list[
     """The partner's open change orders whose current quote has CLASSOUND-FLAT lines (booked
     only with the LOA and the last invoice), until the order is confirmed."""
     rows = await conn.fetch(
-        "SELECT DISTINCT ON (q.process_id) q.process_id, q.id AS quote_id, q.account_id,"
-        " q.pbx_id, q.status, q.created_at, a.name AS account_name"
-        " FROM quotes q JOIN accounts a ON a.id = q.account_id WHERE a.partner_id = $1"
-        " ORDER BY q.process_id, q.version DESC",
-        partner_id,
+        f"SELECT * FROM ({_open_change_orders('$1')}) w ORDER BY w.process_id", partner_id
     )
-    out = []
-    for r in rows:
-        if r["status"] in ("cancelled", "superseded"):
-            continue
-        if await conn.fetchval(
-            "SELECT true FROM orders WHERE process_id = $1 AND (status <> "
-            "'awaiting_partner_confirmation' OR confirmed_by IS NOT NULL)",
-            r["process_id"],
-        ):
-            continue  # confirmed, applied or closed: documents can no longer change
-        flats = await conn.fetch(
-            "SELECT l.licence_type, l.quantity FROM quote_lines l JOIN catalogue c"
-            " ON c.sku = l.sku AND c.kind = 'classound_flat' WHERE l.quote_id = $1"
-            " AND l.quantity > 0 ORDER BY l.line_no",
-            r["quote_id"],
-        )
-        if not flats:
-            continue
-        out.append({**dict(r), "flats": {f["licence_type"]: f["quantity"] for f in flats}})
+    flats_of: dict[str, dict[str, int]] = {}
+    for f in await conn.fetch(
+        "SELECT l.quote_id, l.licence_type, l.quantity FROM quote_lines l JOIN catalogue c"
+        " ON c.sku = l.sku AND c.kind = 'classound_flat' WHERE l.quote_id = ANY($1::text[])"
+        " AND l.quantity > 0 ORDER BY l.quote_id, l.line_no",
+        [r["quote_id"] for r in rows],
+    ):
+        flats_of.setdefault(f["quote_id"], {})[f["licence_type"]] = f["quantity"]
+    out = [{**dict(r), "flats": flats_of[r["quote_id"]]} for r in rows if r["quote_id"] in flats_of]
     docs = await _current_documents(conn, [r["process_id"] for r in out])
     return [{**r, "documents": docs.get(r["process_id"], [])} for r in out]
 
@@ -340,9 +334,166 @@ async def queue_of_own_lead(conn: Conn, lead_id: str, user_id: str) -> str | Non
     )
 
 
+async def own_opportunity(conn: Conn, opportunity_id: str, user_id: str) -> Any:
+    """The queue and company of an opportunity the user owns, else None."""
+    return await conn.fetchrow(
+        "SELECT o.queue_id, l.company FROM opportunities o JOIN leads l ON l.id = o.lead_id"
+        " WHERE o.id = $1 AND o.owner_user_id = $2",
+        opportunity_id,
+        user_id,
+    )
+
+
 async def queue_of_own_opportunity(conn: Conn, opportunity_id: str, user_id: str) -> str | None:
     return await conn.fetchval(
         "SELECT queue_id FROM opportunities WHERE id = $1 AND owner_user_id = $2",
         opportunity_id,
         user_id,
+    )
+
+
+# --- what waits for a partner user (the home page and the menu's counts) ----------------------
+
+
+def _open_change_orders(partner: str) -> str:
+    """The partner's open change orders, each with its current quote (`partner`: the query's
+    parameter, e.g. "$1"). Open: the current quote is not yet accepted into an order (draft,
+    published, rejected for a fix), or its order waits for the partner unconfirmed. Read from
+    those few rows (partial indexes), never from every quote the partner's customers had."""
+    return (
+        "SELECT q.id AS quote_id, q.process_id, q.account_id, q.pbx_id, q.status, q.created_at,"
+        " a.name AS account_name FROM quotes q JOIN accounts a ON a.id = q.account_id"
+        f" WHERE a.partner_id = {partner} AND q.status IN ('draft', 'published', 'rejected')"
+        " AND NOT EXISTS (SELECT 1 FROM quotes n WHERE n.process_id = q.process_id"
+        " AND n.version > q.version)"
+        " UNION ALL SELECT q.id, q.process_id, q.account_id, q.pbx_id, q.status, q.created_at,"
+        " a.name FROM orders o JOIN quotes q ON q.id = o.quote_id"
+        " JOIN accounts a ON a.id = o.account_id"
+        f" WHERE o.partner_id = {partner} AND o.status = 'awaiting_partner_confirmation'"
+        " AND o.kind = 'change_order' AND o.confirmed_by IS NULL"
+    )
+
+
+def _change_orders_missing_documents(partner: str) -> str:
+    """Open change orders whose current quote books CLASSOUND-FLATs and lacks a document."""
+    return (
+        f"SELECT w.process_id, w.account_name, w.created_at FROM ({_open_change_orders(partner)}) w"
+        " WHERE EXISTS (SELECT 1 FROM quote_lines l JOIN catalogue c ON c.sku = l.sku"
+        " AND c.kind = 'classound_flat' WHERE l.quote_id = w.quote_id AND l.quantity > 0)"
+        " AND (SELECT count(*) FROM documents d WHERE d.process_id = w.process_id"
+        " AND d.is_current) < 2"
+    )
+
+
+def _leads_due(user: str) -> str:
+    """The user's claimed leads not yet worked on in a queue with a service level, and when
+    they go back to the queue."""
+    return (
+        "SELECT l.id, l.company, c.started_at + make_interval(mins => lq.work_within_minutes)"
+        " AS due_at FROM claims c JOIN leads l ON l.id = c.lead_id"
+        " JOIN lead_queues lq ON lq.id = c.queue_id"
+        f" WHERE c.user_id = {user} AND c.ended_at IS NULL AND c.how = 'claim'"
+        " AND l.status = 'owned' AND lq.work_within_minutes IS NOT NULL"
+    )
+
+
+def _closing(user: str, start: str, end: str) -> str:
+    """The user's open opportunities with a close date in [start, end]."""
+    return (
+        "SELECT o.id, l.company, o.close_date, o.stage FROM opportunities o"
+        f" JOIN leads l ON l.id = o.lead_id WHERE o.owner_user_id = {user}"
+        f" AND o.close_date BETWEEN {start} AND {end}"
+        " AND o.stage NOT IN ('closed-won', 'closed-lost')"
+    )
+
+
+async def waiting_counts(
+    conn: Conn, partner_id: str, user_id: str, month: tuple[Any, Any]
+) -> dict[str, int]:
+    """How many items wait for the user, per kind, in one round trip (every page's menu)."""
+    row = await conn.fetchrow(
+        "SELECT (SELECT count(*) FROM orders WHERE partner_id = $1"
+        " AND status = 'awaiting_partner_confirmation') AS orders,"
+        " (SELECT count(*) FROM classound_orders WHERE partner_id = $1"
+        " AND status = 'awaiting_reseller')"
+        f" + (SELECT count(*) FROM ({_change_orders_missing_documents('$1')}) d) AS documents,"
+        f" (SELECT count(*) FROM ({_leads_due('$2')}) x) AS leads,"
+        f" (SELECT count(*) FROM ({_closing('$2', '$3', '$4')}) y) AS opportunities",
+        partner_id,
+        user_id,
+        month[0],
+        month[1],
+    )
+    return dict(row)
+
+
+async def waiting_items(
+    conn: Conn, partner_id: str, user_id: str, month: tuple[Any, Any], limit: int = 20
+) -> dict[str, list[Any]]:
+    """The first items of each kind, soonest first, for the home page."""
+    orders = await conn.fetch(
+        "SELECT o.process_id, o.id, o.kind, o.created_at, a.name AS account_name"
+        " FROM orders o JOIN accounts a ON a.id = o.account_id WHERE o.partner_id = $1"
+        " AND o.status = 'awaiting_partner_confirmation' ORDER BY o.created_at, o.id LIMIT $2",
+        partner_id,
+        limit,
+    )
+    documents = await conn.fetch(
+        "SELECT * FROM (SELECT o.process_id, a.name AS account_name, o.created_at"
+        " FROM classound_orders o JOIN accounts a ON a.id = o.account_id"
+        " WHERE o.partner_id = $1 AND o.status = 'awaiting_reseller'"
+        f" UNION ALL {_change_orders_missing_documents('$1')}) d"
+        " ORDER BY created_at LIMIT $2",
+        partner_id,
+        limit,
+    )
+    leads = await conn.fetch(f"{_leads_due('$1')} ORDER BY due_at, l.id LIMIT $2", user_id, limit)
+    closing = await conn.fetch(
+        f"{_closing('$1', '$2', '$3')} ORDER BY o.close_date, o.id LIMIT $4",
+        user_id,
+        month[0],
+        month[1],
+        limit,
+    )
+    return {"orders": orders, "documents": documents, "leads": leads, "opportunities": closing}
+
+
+# --- CLASSOUND orders after the documents: what happens next, and the partner's files --------
+
+
+async def classound_orders_under_way(conn: Conn, partner_id: str, limit: int = 50) -> list[dict]:
+    """The partner's CLASSOUND orders past the documents (porting requested or scheduled,
+    refused by the carrier, active), the newest first, with the porting date, the carrier's
+    refusal and the numbers now active, and the documents the partner uploaded."""
+    rows = await conn.fetch(
+        "SELECT o.process_id, o.kind, o.status, o.account_id, o.pbx_id, o.numbers,"
+        " o.porting_date, o.activated_on, o.created_at, a.name AS account_name,"
+        " (SELECT r.refusal_reason FROM porting_requests r WHERE r.process_id = o.process_id"
+        " ORDER BY r.attempt DESC LIMIT 1) AS refusal_reason,"
+        " CASE WHEN o.status = 'active' THEN (SELECT coalesce(array_agg(n.number"
+        " ORDER BY n.position), '{}') FROM classound_numbers n JOIN dids d"
+        " ON d.number = n.number AND d.status = 'active' WHERE n.process_id = o.process_id)"
+        " END AS active_numbers"
+        " FROM classound_orders o JOIN accounts a ON a.id = o.account_id"
+        " WHERE o.partner_id = $1 AND o.status IN"
+        " ('porting_requested', 'porting_scheduled', 'carrier_refused', 'active')"
+        " ORDER BY o.created_at DESC, o.process_id LIMIT $2",
+        partner_id,
+        limit,
+    )
+    docs = await _current_documents(conn, [r["process_id"] for r in rows])
+    return [{**dict(r), "documents": docs.get(r["process_id"], [])} for r in rows]
+
+
+async def document_of_partner(conn: Conn, process_id: str, kind: str, partner_id: str) -> Any:
+    """The current document of this kind of one of the partner's orders, else None."""
+    return await conn.fetchrow(
+        "SELECT d.file_name, d.content_type, d.size, d.sha256 FROM documents d"
+        " WHERE d.process_id = $1 AND d.kind = $2 AND d.is_current AND ("
+        " EXISTS (SELECT 1 FROM classound_orders o WHERE o.process_id = $1"
+        " AND o.partner_id = $3) OR EXISTS (SELECT 1 FROM quotes q JOIN accounts a"
+        " ON a.id = q.account_id WHERE q.process_id = $1 AND a.partner_id = $3))",
+        process_id,
+        kind,
+        partner_id,
     )

@@ -1,10 +1,43 @@
-"""Reads for people (domain/records.py): lead cards, invoices, contacts. Read only."""
+"""Reads for people (domain/records.py): lead cards, invoices, contacts. Read only: staff read
+them straight from PostgreSQL through `reading`, never through a workflow."""
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
-from domain.records import ContactCard, InvoiceLineView, InvoiceView, LeadCard, Records
+import asyncpg
 
+from domain.records import (
+    ContactCard,
+    InvoiceLineView,
+    InvoiceView,
+    LeadCard,
+    Records,
+    RecordsLookup,
+)
+from store.db import connect
+
+READER = "partnerflow_reader"  # store/migrations: SELECT on the records, no secret, no write
 NEWEST_LEADS = 50  # what a queue's status shows of a queue that keeps no lead ids
+
+
+@asynccontextmanager
+async def reading(dsn: str, within: float = 10.0) -> AsyncIterator[asyncpg.Connection]:
+    """A connection for reads only: a read-only transaction, under the reader role where the
+    connection may take it (else read-only under its own). Nothing read this way can write."""
+    conn = await asyncio.wait_for(connect(dsn), timeout=within)
+    try:
+        async with conn.transaction(readonly=True):
+            if await conn.fetchval(
+                "SELECT pg_has_role(current_user, oid, 'MEMBER') FROM pg_roles WHERE rolname = $1",
+                READER,
+            ):
+                await conn.execute(f"SET LOCAL ROLE {READER}")
+            yield conn
+    finally:
+        await conn.close()
+
 
 _CARD = (
     "SELECT l.id, l.company, l.country, l.postal_code, l.product, l.created_at AS arrived,"
@@ -71,3 +104,12 @@ async def contacts(conn: Any, account_id: str | None, partner_id: str | None) ->
         partner_id,
     )
     return Records(contacts=[ContactCard(**dict(r)) for r in rows])
+
+
+async def look_up(conn: Any, lookup: RecordsLookup) -> Records:
+    """What a person asked to read."""
+    if lookup.what == "lead-cards":
+        return await lead_cards(conn, lookup.queue_id or "", lookup.lead_ids)
+    if lookup.what == "invoice":
+        return await invoices(conn, lookup.invoice_number or "", lookup.partner_id)
+    return await contacts(conn, lookup.account_id, lookup.partner_id)

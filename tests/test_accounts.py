@@ -10,8 +10,10 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.accounts import AccountActivities
-from domain.accounts import AccountChangeStep, AccountLookup, NewPipeline, UpdateAccount
+from domain.accounts import AccountChangeStep, NewPipeline, UpdateAccount
 from domain.steps import StepKey
+from store import accounts
+from store.records import reading
 from tests.records import new_account
 
 
@@ -127,7 +129,7 @@ async def test_new_pipeline_is_all_or_nothing(pool):
     assert await rows(pool, f"N{tag}") == (0, 0, 0)  # the account's insert was rolled back
 
 
-async def test_overview_lists_pbxs_licences_products_flats_and_dids(pool):
+async def test_overview_lists_pbxs_licences_products_flats_and_dids(pool, database_url):
     acc = await new_account(
         pool,
         licences={"Premium": 3, "Basic": 2},
@@ -139,8 +141,9 @@ async def test_overview_lists_pbxs_licences_products_flats_and_dids(pool):
     await pool.execute(
         "INSERT INTO dids (number, pbx_id) VALUES ($1, $2)", f"+4930199-{tag}", acc.pbx_id
     )  # on the PBX, linked to no flat
-    acts, env = AccountActivities(pool), ActivityEnvironment()
-    o = await env.run(acts.load_account_overview, AccountLookup(account_id=acc.id))
+    async with reading(database_url) as conn:  # as staff read it: read-only
+        o = await accounts.overview(conn, acc.id)
+        missing = await accounts.overview(conn, "NOPE")
     assert (o.account.id, o.account.missing()) == (acc.id, ["invoice e-mail"])
     (pbx,) = o.pbxs
     assert (pbx.id, pbx.active, pbx.licence_totals()) == (
@@ -155,5 +158,4 @@ async def test_overview_lists_pbxs_licences_products_flats_and_dids(pool):
     ]
     assert [d.number for d in pbx.dids_without_flat] == [f"+4930199-{tag}"]
 
-    missing = await env.run(acts.load_account_overview, AccountLookup(account_id="NOPE"))
     assert (missing.account, missing.refused) == (None, "unknown account 'NOPE'")

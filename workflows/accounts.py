@@ -5,12 +5,9 @@ quote rejected for a missing mandatory field is fixed), or the "new pipeline" (c
 project and contact at once). Like the PSA record changes these are record operations, not
 long processes, yet they go through Temporal: staff need no database credentials, the
 change is written once under its request id with its actor in the audit log, a database
-hiccup is retried, and ops find it in the UI (`ProcessKind = "account-change"`).
-
-AccountOverview: reads what a change order on the account would act on, for the starter's
-`account` command. A read, not a process: it sets no ProcessKind, so `list` leaves it out."""
-
-from datetime import timedelta
+hiccup is retried, and ops find it in the UI (`ProcessKind = "account-change"`). What an
+account holds is read straight from PostgreSQL (store/records.py `reading`): a read is not a
+process."""
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
@@ -23,18 +20,13 @@ with workflow.unsafe.imports_passed_through():
         AccountChangeStatus,
         AccountChangeStep,
         AccountKind,
-        AccountLookup,
-        AccountOverview,
         AccountStage,
         change_message,
     )
 
 # Workflow code: imported again in each run's sandbox (see worker.workflow_runner).
-from workflows.process import ACTIVITY_TIMEOUT, Process, refused_reason
+from workflows.process import Process, closes_when_cancelled, refused_reason
 from workflows.rollout import versioning
-from workflows.visibility import ACCOUNT_ID
-
-READ_DEADLINE = timedelta(minutes=2)
 
 
 @workflow.defn(name="AccountChange", versioning_behavior=versioning("AccountChange"))
@@ -60,6 +52,7 @@ class AccountChange(Process[AccountChangeStatus, AccountStage]):
         return self.state
 
     @workflow.run
+    @closes_when_cancelled
     async def run(self, request: AccountChangeRequest) -> AccountChangeStatus:
         change = request.change
         self._publish_ids()
@@ -88,18 +81,3 @@ class AccountChange(Process[AccountChangeStatus, AccountStage]):
             self._set_stage(AccountStage.DONE, f"nothing: done, {self.state.message}")
         self._accepted()
         return await self._end()
-
-
-@workflow.defn(name="AccountOverview", versioning_behavior=versioning("AccountOverview"))
-class AccountOverviewRead:
-    @workflow.run
-    async def run(self, lookup: AccountLookup) -> AccountOverview:
-        workflow.upsert_search_attributes([ACCOUNT_ID.value_set(lookup.account_id)])
-        # A read nobody waits for any more is not worth retrying for ever.
-        return await workflow.execute_activity_method(
-            AccountActivities.load_account_overview,
-            lookup,
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            schedule_to_close_timeout=READ_DEADLINE,
-            summary=f"read account {lookup.account_id}",
-        )

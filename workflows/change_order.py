@@ -38,13 +38,13 @@ with workflow.unsafe.imports_passed_through():
     from domain.order_lines import Plan, QuoteLine, plan_quote, revise_lines
 
 # Workflow code: imported again in each run's sandbox (see worker.workflow_runner).
-from workflows.order_process import OrderProcess
-from workflows.process import permission_refusal, refusal, refused_reason
+from workflows.order_decline import DeclinableOrder
+from workflows.process import closes_when_cancelled, permission_refusal, refusal, refused_reason
 from workflows.rollout import versioning
 
 
 @workflow.defn(name="ChangeOrder", versioning_behavior=versioning("ChangeOrder"))
-class ChangeOrder(OrderProcess):
+class ChangeOrder(DeclinableOrder):
     kind = ProcessKind.CHANGE_ORDER
 
     @workflow.init
@@ -56,6 +56,7 @@ class ChangeOrder(OrderProcess):
         self.uploads = 0
 
     @workflow.run
+    @closes_when_cancelled
     async def run(self, request: ChangeOrderRequest) -> ProcessStatus:
         self._publish_ids()
         if (
@@ -178,7 +179,8 @@ class ChangeOrder(OrderProcess):
         ):
             raise refusal(
                 f"documents can no longer change: {self.state.stage.value}, "
-                f"{self.state.waiting_for}"
+                f"{self.state.waiting_for}",
+                "documents.closed",
             )
         if not self.state.has_classound:
             raise refusal(
@@ -198,7 +200,9 @@ class ChangeOrder(OrderProcess):
             if current is not None and current.sha256 == doc.sha256:
                 return self._answer(
                     f"already uploaded: {doc.label} {current.file_name} "
-                    f"(sha256 {doc.short_sha}…) is the current {doc.label}"
+                    f"(sha256 {doc.short_sha}…) is the current {doc.label}",
+                    code="document.already_uploaded",
+                    params={"kind": doc.kind.value, "file": current.file_name},
                 )
             self.uploads += 1
             recorded = await self._act_or_refuse(
@@ -223,7 +227,9 @@ class ChangeOrder(OrderProcess):
             missing = self._missing_documents()
             rest = f"still missing: {', '.join(missing)}" if missing else "both documents are there"
             return self._answer(
-                f"{doc.label} {doc.file_name} recorded (sha256 {doc.short_sha}…); {rest}"
+                f"{doc.label} {doc.file_name} recorded (sha256 {doc.short_sha}…); {rest}",
+                code="document.uploaded",
+                params={"kind": doc.kind.value, "file": doc.file_name},
             )
 
     @upload.validator
@@ -472,8 +478,18 @@ class ChangeOrder(OrderProcess):
         self._revised_lines(revision)
 
     def _answer(
-        self, message: str, rejected: bool = False, notes: list[str] | None = None
+        self,
+        message: str,
+        rejected: bool = False,
+        notes: list[str] | None = None,
+        code: str = "",
+        params: dict[str, str | int] | None = None,
     ) -> StepAnswer:
         return StepAnswer(
-            message=message, stage=self.state.stage, rejected=rejected, notes=notes or []
+            message=message,
+            stage=self.state.stage,
+            rejected=rejected,
+            notes=notes or [],
+            code=code,
+            params=params or {},
         )

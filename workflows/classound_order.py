@@ -58,7 +58,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.steps import Cancellation, StaffStep, StepAnswer
 
 # Workflow code: imported again in each run's sandbox (see worker.workflow_runner).
-from workflows.process import SYSTEM, Process, refusal, refused_reason
+from workflows.process import SYSTEM, Process, closes_when_cancelled, refusal, refused_reason
 from workflows.rollout import versioning
 
 
@@ -105,6 +105,7 @@ class ClassoundOrder(Process[ClassoundStatus, Stage]):
         return self.state
 
     @workflow.run
+    @closes_when_cancelled
     async def run(self, request: ClassoundRequest) -> ClassoundStatus:
         self._publish_ids()
         if (why := await self._refused_start(request.requested_by)) is not None:
@@ -271,9 +272,13 @@ class ClassoundOrder(Process[ClassoundStatus, Stage]):
             raise refusal(
                 f"the order is confirmed and the porting request is with the carrier "
                 f"({self.state.waiting_for}); documents can change again only if "
-                "the carrier refuses it"
+                "the carrier refuses it",
+                "documents.closed",
             )
-        raise refusal(f"documents can no longer change: {stage.value}, {self.state.waiting_for}")
+        raise refusal(
+            f"documents can no longer change: {stage.value}, {self.state.waiting_for}",
+            "documents.closed",
+        )
 
     @workflow.update
     async def upload(self, u: DocumentUpload) -> StepAnswer:
@@ -286,7 +291,10 @@ class ClassoundOrder(Process[ClassoundStatus, Stage]):
                 return self._answer(
                     f"already uploaded: {doc.label} {current.file_name} "
                     f"(sha256 {doc.short_sha}…) is the current {doc.label}; "
-                    f"{self.state.waiting_for}"
+                    f"{self.state.waiting_for}",
+                    "document.already_uploaded",
+                    kind=doc.kind.value,
+                    file=current.file_name,
                 )
             self.state.uploads += 1
             try:
@@ -319,7 +327,10 @@ class ClassoundOrder(Process[ClassoundStatus, Stage]):
             self._reseller_stage()
             return self._answer(
                 f"{doc.label} {doc.file_name} recorded (sha256 "
-                f"{doc.short_sha}…); {self.state.waiting_for}"
+                f"{doc.short_sha}…); {self.state.waiting_for}",
+                "document.uploaded",
+                kind=doc.kind.value,
+                file=doc.file_name,
             )
 
     @upload.validator
@@ -676,6 +687,14 @@ class ClassoundOrder(Process[ClassoundStatus, Stage]):
     def _validate_cancel(self, c: Cancellation) -> None:
         self._check_cancel(c)
 
+    async def _withdraw(self, actor: str, reason: str) -> None:
+        """A cancel from Temporal closes the order as a staff cancel does (the same step);
+        numbers already ported stay active."""
+        async with self._lock:
+            if self.finished or self.state.stage in (Stage.ACTIVATING, Stage.ACTIVE):
+                return
+            await self._close(Stage.CANCELLED, f"cancelled by {actor}: {reason}", actor)
+
     async def _close(self, stage: Stage, reason: str, actor: str) -> None:
         attempt = self.state.attempt
         with_carrier = self.state.stage in CARRIER_STAGES and attempt is not None
@@ -699,8 +718,8 @@ class ClassoundOrder(Process[ClassoundStatus, Stage]):
         self.state.escalates_at = self.state.expires_at = None
         self._set_stage(stage, f"nothing: {reason}")
 
-    def _answer(self, message: str) -> StepAnswer:
-        return StepAnswer(message=message, stage=self.state.stage)
+    def _answer(self, message: str, code: str = "", **params: str | int) -> StepAnswer:
+        return StepAnswer(message=message, stage=self.state.stage, code=code, params=params)
 
     def _today(self) -> date:
         return business_today(workflow.now(), Family.CLASSOUND)

@@ -50,7 +50,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.steps import Cancellation, StaffStep, StepAnswer
 
 # Workflow code: imported again in each run's sandbox (see worker.workflow_runner).
-from workflows.process import Process, refusal, refused_reason
+from workflows.process import Process, closes_when_cancelled, refusal, refused_reason
 from workflows.rollout import versioning
 from workflows.visibility import ACCOUNT_ID, PARTNER_ID, PROCESS_KIND
 
@@ -80,6 +80,7 @@ class ClientOnboarding(Process[OnboardingStatus, OnboardingStage]):
         return self.state
 
     @workflow.run
+    @closes_when_cancelled
     async def run(self, request: OnboardingRequest) -> OnboardingStatus:
         self._publish_ids()
         if (why := await self._refused_start(request.requested_by)) is not None:
@@ -427,16 +428,27 @@ class ClientOnboarding(Process[OnboardingStatus, OnboardingStage]):
                 return self._answer(
                     f"the onboarding of client {s.account_id} was already cancelled"
                 )
-            await self._act(
-                PsaActivities.cancel_onboarding,
-                OnboardingClosure(
-                    key=self._key("cancel", c.actor), contract_id=s.contract_id, reason=c.reason
-                ),
-                f"cancel the onboarding of client {s.account_id}",
-            )
-            self._set_stage(Stage.CANCELLED, f"nothing: cancelled by {c.actor}: {c.reason}")
+            await self._close_cancelled(c.actor, c.reason)
             draft = f"; draft contract {s.contract_id} cancelled" if s.contract_id else ""
             return self._answer(f"onboarding of client {s.account_id} cancelled{draft}")
 
     def _validate_cancel(self, c: Cancellation) -> None:
         self._check_cancel()
+
+    async def _close_cancelled(self, actor: str, reason: str) -> None:
+        s = self.state
+        await self._act(
+            PsaActivities.cancel_onboarding,
+            OnboardingClosure(
+                key=self._key("cancel", actor), contract_id=s.contract_id, reason=reason
+            ),
+            f"cancel the onboarding of client {s.account_id}",
+        )
+        self._set_stage(Stage.CANCELLED, f"nothing: cancelled by {actor}: {reason}")
+
+    async def _withdraw(self, actor: str, reason: str) -> None:
+        """A cancel from Temporal: the draft contract is cancelled as by a staff cancel."""
+        async with self._lock:
+            if self.finished:
+                return
+            await self._close_cancelled(actor, reason)

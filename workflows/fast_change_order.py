@@ -20,13 +20,13 @@ with workflow.unsafe.imports_passed_through():
     from domain.order_lines import Plan
 
 # Workflow code: imported again in each run's sandbox (see worker.workflow_runner).
-from workflows.order_process import OrderProcess
-from workflows.process import refused_reason
+from workflows.order_decline import DeclinableOrder
+from workflows.process import closes_when_cancelled, refused_reason
 from workflows.rollout import versioning
 
 
 @workflow.defn(name="FastChangeOrder", versioning_behavior=versioning("FastChangeOrder"))
-class FastChangeOrder(OrderProcess):
+class FastChangeOrder(DeclinableOrder):
     kind = ProcessKind.FAST_CHANGE
 
     @workflow.init
@@ -34,6 +34,7 @@ class FastChangeOrder(OrderProcess):
         self._begin(request.account_id, request.pbx_id)
 
     @workflow.run
+    @closes_when_cancelled
     async def run(self, request: FastChangeRequest) -> ProcessStatus:
         self._publish_ids()
         if (

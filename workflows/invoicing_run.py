@@ -36,7 +36,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.steps import StepAnswer
 
 # Workflow code: imported again in each run's sandbox (see worker.workflow_runner).
-from workflows.process import Process, refusal, refused_reason
+from workflows.process import Process, closes_when_cancelled, refusal, refused_reason
 from workflows.rollout import versioning
 
 Stage = InvoicingStage
@@ -65,6 +65,7 @@ class InvoicingRun(Process[InvoicingStatus, InvoicingStage]):
         return self.state
 
     @workflow.run
+    @closes_when_cancelled
     async def run(self, request: InvoicingRequest) -> InvoicingStatus:
         self._publish_ids()
         if (why := await self._refused_start(request.requested_by)) is not None:

@@ -56,7 +56,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.partners import PartnerRoster, QueueRosterChange
     from domain.permissions import Facts
     from domain.steps import StepAnswer
-    from workflows.process import SYSTEM, Process, refusal, refused_reason
+    from workflows.process import SYSTEM, Process, closes_when_cancelled, refusal, refused_reason
     from workflows.rollout import versioning
 
 ROUTE_AT_ONCE = 5_000  # leads back in the queue given out in one step
@@ -104,6 +104,7 @@ class LeadQueueRouter(Process):
         )
 
     @workflow.run
+    @closes_when_cancelled
     async def run(self, request: RouterRequest) -> RouterState:
         if request.carried is None:
             self._publish_ids()

@@ -174,5 +174,9 @@ class LeadStep:
             raise refusal(self.refused)
         assert self.done is not None
         return StepAnswer(
-            message=self.done.message, stage=self.progress.stage, notes=self.done.notes
+            message=self.done.message,
+            stage=self.progress.stage,
+            notes=self.done.notes,
+            code=self.done.code,
+            params=self.done.params,
         )

@@ -43,7 +43,7 @@ with workflow.unsafe.imports_passed_through():
     )
 
 # Workflow code: imported again in each run's sandbox (see worker.workflow_runner).
-from workflows.process import Process
+from workflows.process import Process, closes_when_cancelled
 from workflows.rollout import versioning
 from workflows.visibility import ACCOUNT_ID, PARTNER_ID, PROCESS_KIND
 
@@ -75,6 +75,7 @@ class OnboardingCampaign(Process[CampaignStatus, CampaignStage]):
         return self.state
 
     @workflow.run
+    @closes_when_cancelled
     async def run(self, request: CampaignRequest) -> CampaignStatus:
         p = self.state.progress
         if request.progress is None:

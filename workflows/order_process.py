@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import ClassVar
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.change_orders import ChangeOrderActivities
@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
         StepAnswer,
     )
     from domain.confirmation import EXPIRES_AFTER, next_confirmation_event
+    from domain.errors import REFUSED
 
 # Workflow code: imported again in each run's sandbox (see worker.workflow_runner).
 from workflows.process import (
@@ -207,7 +208,9 @@ class OrderProcess(Process[ProcessStatus, Stage]):
             return True
         if self.state.stage != Stage.AWAITING_PARTNER:
             raise refusal(
-                f"there is no order to confirm: {self.state.stage.value}, {self.state.waiting_for}"
+                f"there is no order to confirm: {self.state.stage.value}, {self.state.waiting_for}",
+                "order.not_waiting",
+                stage=self.state.stage.value,
             )
         return False
 
@@ -242,6 +245,8 @@ class OrderProcess(Process[ProcessStatus, Stage]):
             f"applied{changed}",
             stage=self.state.stage,
             notes=self.state.notes,
+            code="order.confirmed",
+            params={"order": self.state.order_id or "", "by": self.confirmed_by or ""},
         )
 
     @confirm.validator
@@ -276,6 +281,18 @@ class OrderProcess(Process[ProcessStatus, Stage]):
 
     def _validate_cancel(self, c: Cancellation) -> None:
         self._check_cancel()
+
+    async def _withdraw(self, actor: str, reason: str) -> None:
+        """A cancel from Temporal closes the order and its quotes as a staff cancel does
+        (the same step); a confirmed order is applied, not withdrawn."""
+        async with self._lock:
+            if self.finished or self.confirmed_by is not None:
+                return
+            try:
+                await self._close(Stage.CANCELLED, f"cancelled by {actor}: {reason}", actor)
+            except ApplicationError as err:
+                if err.type != REFUSED:  # closed already by another step: nothing open
+                    raise
 
     async def _close(self, stage: Stage, reason: str, actor: str) -> None:
         # The store refuses to close an order that is no longer open; that refusal reaches

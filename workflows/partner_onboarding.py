@@ -40,7 +40,7 @@ with workflow.unsafe.imports_passed_through():
     )
 
 # Workflow code: imported again in each run's sandbox (see worker.workflow_runner).
-from workflows.process import Process, refusal, refused_reason
+from workflows.process import Process, closes_when_cancelled, refusal, refused_reason
 from workflows.rollout import (
     continue_as_new_on_current_version,
     new_version_available,
@@ -66,6 +66,7 @@ class PartnerManagement(Process[PartnerManagementStatus, PartnerStage]):
         )
 
     @workflow.run
+    @closes_when_cancelled
     async def run(self, request: PartnerManagementRequest) -> PartnerManagementStatus:
         self._publish_ids()
         if (why := await self._refused_start(request.requested_by)) is not None:
@@ -126,6 +127,7 @@ class PartnerOnboarding(Process[PartnerAccountStatus, PartnerStage]):
         )
 
     @workflow.run
+    @closes_when_cancelled
     async def run(self, request: PartnerAccountRequest) -> PartnerAccountStatus:
         if request.carried is None:
             self._publish_ids()

@@ -7,17 +7,29 @@ refusals, and "needs attention" (a step that cannot go on waits for staff to `re
 A process class is a `Process[State, Stage]`: it sets `kind` (a StrEnum) and
 `final_stages`, and keeps `self.state`, a pydantic model with the fields of `ProcessState`.
 A process that may be cancelled outside "needs attention" answers `cancel` through
-`_cancel` and `_validate_cancel` (the `cancel` update itself is the kernel's)."""
+`_cancel` and `_validate_cancel` (the `cancel` update itself is the kernel's).
+
+A cancel from outside the starter (the Temporal UI, the `temporal` CLI, a batch) reaches
+the process's `run`, wrapped by `closes_when_cancelled`: the process closes its records
+through `_withdraw`, the same step a staff cancel writes, and then ends CANCELED."""
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import functools
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, ClassVar, Generic, Protocol, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar, cast
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeUpdate
-from temporalio.exceptions import ActivityError, ApplicationError, FailureError, TimeoutError
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    CancelledError,
+    FailureError,
+    TimeoutError,
+    is_cancelled_exception,
+)
 
 with workflow.unsafe.imports_passed_through():
     from activities.people import Authorization, PeopleActivities, Verdict
@@ -29,6 +41,9 @@ with workflow.unsafe.imports_passed_through():
 from workflows.visibility import ACCOUNT_ID, PARTNER_ID, PROCESS_KIND, STAGE
 
 SYSTEM = "partnerflow"
+# Who a cancel from outside the starter is recorded as: the workflow sees the request's
+# reason, not the identity of whoever sent it (that is in the history's cancel event).
+TEMPORAL = "Temporal"
 
 # The activity policy of every process. An attempt may take 30 s; infrastructure errors
 # (database or worker down) are retried with backoff, at most 12 attempts and 5 minutes in
@@ -86,9 +101,18 @@ def attention_reason(err: ActivityError) -> str:
     return str(cause or err)
 
 
-def refusal(message: str) -> ApplicationError:
-    """A step refused for a business reason: the sender is told why, nothing is retried."""
-    return ApplicationError(message, type=REFUSED, non_retryable=True)
+def cancelled_from_outside(err: BaseException) -> bool:
+    """Whether `err` is this workflow's own cancellation (a cancel request from Temporal),
+    rather than a failure of the step that was running."""
+    return workflow.cancellation_reason() is not None and is_cancelled_exception(err)
+
+
+def refusal(message: str, code: str = "", **params: str | int) -> ApplicationError:
+    """A step refused for a business reason: the sender is told why, nothing is retried.
+    `code` and `params`: the same reason for a reader in another language (the portal), as
+    a step's answer carries them (domain.steps.StepAnswer)."""
+    details = [{"code": code, "params": params}] if code else []
+    return ApplicationError(message, *details, type=REFUSED, non_retryable=True)
 
 
 def business_refusal(err: ActivityError) -> str | None:
@@ -140,6 +164,7 @@ class ProcessState(Protocol[StageT]):
 StateT = TypeVar("StateT", bound=ProcessState[Any])
 ArgT = TypeVar("ArgT")
 ResultT = TypeVar("ResultT")
+ProcessT = TypeVar("ProcessT", bound="Process[Any, Any]")
 # An activity method as the SDK takes it: unbound, one argument.
 Activity = Callable[[Any, ArgT], Awaitable[ResultT]]
 
@@ -180,6 +205,7 @@ class Process(Generic[StateT, StageT]):
         self._attention_step = ""
         self._decisions: list[tuple[str, str, str]] = []  # (retry|cancel, actor, reason)
         self._abandoned = False
+        self._cancelled_in_temporal = False
         self._starts = 0
         # actor -> the permission last granted to them, and the facts it was granted on
         self._granted: dict[str, tuple[str, Facts]] = {}
@@ -315,6 +341,8 @@ class Process(Generic[StateT, StageT]):
                     self._granted[actor] = (permission, facts)
                 return reason
             except ActivityError as err:
+                if cancelled_from_outside(err):
+                    raise
                 if workflow.current_update_info() is not None:  # the sender may try again
                     raise refusal(
                         f"the people directory cannot be read now "
@@ -333,7 +361,7 @@ class Process(Generic[StateT, StageT]):
             try:
                 return await run_activity(activity, arg, summary)
             except ActivityError as err:
-                if refused_reason(err) is not None:
+                if refused_reason(err) is not None or cancelled_from_outside(err):
                     raise
                 await self._needs_attention(summary[:200], attention_reason(err)[:300])
 
@@ -386,7 +414,12 @@ class Process(Generic[StateT, StageT]):
     def _abandon(self, actor: str, why: str, reason: str) -> None:
         """The process ends without further writes; what it wrote stays (see status)."""
         self._abandoned = True
-        words = f"nothing: cancelled by {actor} while it needed attention ({reason}): {why}"
+        self._show_cancelled(
+            f"nothing: cancelled by {actor} while it needed attention ({reason}): {why}"
+        )
+
+    def _show_cancelled(self, words: str) -> None:
+        """The stage `cancelled`, also for a process whose stages have no such name."""
         stage_type = type(self.state.stage)
         if "cancelled" in {m.value for m in stage_type}:
             self._set_stage(stage_type("cancelled"), words)
@@ -451,6 +484,31 @@ class Process(Generic[StateT, StageT]):
     async def _cancel(self, c: Cancellation) -> StepAnswer:
         raise refusal(f"{self.state.process_id} cannot be cancelled: it needs no attention")
 
+    # --- a cancel from outside the starter -----------------------------------------------------
+
+    async def _withdraw(self, actor: str, reason: str) -> None:
+        """Closes what a staff cancel closes, as `actor`, for a cancel that came from
+        Temporal. A process with records of its own overrides it with its cancel step
+        (same step key: a staff cancel and this one write once); the others only show the
+        stage `cancelled`. Where the process's own cleanup cannot run at this moment (still
+        being created, say), what is left open is closed by the reconciliation job."""
+        self._abandoned = True
+        self._show_cancelled(f"nothing: cancelled by {actor}: {reason}")
+
+    async def _closed_from_outside(self) -> None:
+        """Runs `_withdraw` to its end: a second cancel request does not cut it short."""
+        why = workflow.cancellation_reason() or "no reason given"
+        self._cancelled_in_temporal = True
+        workflow.logger.warning("process cancelled in Temporal", extra={"reason": why})
+        cleanup = asyncio.ensure_future(self._withdraw(TEMPORAL, f"cancelled in Temporal: {why}"))
+        while not cleanup.done():
+            try:
+                await asyncio.shield(cleanup)
+            except asyncio.CancelledError:
+                if cleanup.done():
+                    break
+        cleanup.result()
+
     async def _end(self) -> StateT:
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.state
@@ -469,9 +527,16 @@ class Process(Generic[StateT, StageT]):
     async def started(self) -> StepAnswer:
         """Answers the starter once the request has been checked: accepted, or why not, or
         that a step needs attention before it can be checked."""
-        await workflow.wait_condition(lambda: self.validated or self._attention is not None)
+        await workflow.wait_condition(
+            lambda: self.validated or self._attention is not None or self._cancelled_in_temporal
+        )
         if self.refusal:
             raise refusal(self.refusal)
+        if not self.validated and self._cancelled_in_temporal:
+            raise refusal(
+                f"{self.state.process_id} was cancelled in Temporal before its start was "
+                f"checked: {workflow.cancellation_reason() or 'no reason given'}"
+            )
         self._starts += 1
         if not self.validated:
             return StepAnswer(
@@ -503,3 +568,26 @@ class Process(Generic[StateT, StageT]):
     def status(self) -> StateT:
         """Subclasses redeclare it with their own status model, for typed callers."""
         return self.state
+
+
+def closes_when_cancelled(
+    run: Callable[[ProcessT, ArgT], Coroutine[Any, Any, ResultT]],
+) -> Callable[[ProcessT, ArgT], Coroutine[Any, Any, ResultT]]:
+    """Wraps a process's `run` (under `@workflow.run`): a cancel request from Temporal
+    closes the process's records like `starter.py cancel` (`Process._withdraw`) and the
+    workflow ends CANCELED, which is what the person who cancelled it asked for and what the
+    UI then shows. A process that had already reached its end completes as it was."""
+
+    @functools.wraps(run)
+    async def closing(self: ProcessT, request: ArgT) -> ResultT:
+        try:
+            return await run(self, request)
+        except (Exception, asyncio.CancelledError) as err:  # not GeneratorExit (eviction)
+            if not cancelled_from_outside(err):
+                raise
+        if self.finished:  # its steps had ended it: nothing is left open
+            return cast(ResultT, await self._end())
+        await self._closed_from_outside()
+        raise CancelledError("cancelled in Temporal; its records are closed")
+
+    return closing

@@ -55,7 +55,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.steps import Cancellation, StepAnswer
 
 # Workflow code: imported again in each run's sandbox (see worker.workflow_runner).
-from workflows.process import SYSTEM, Process, refusal, refused_reason
+from workflows.process import SYSTEM, Process, closes_when_cancelled, refusal, refused_reason
 from workflows.rollout import versioning
 
 WAITING = (Stage.AWAITING_SIGNATURE, Stage.AWAITING_DECISION)
@@ -96,6 +96,7 @@ class Renegotiation(Process[RenegotiationStatus, Stage]):
         return self.state
 
     @workflow.run
+    @closes_when_cancelled
     async def run(self, request: RenegotiationRequest) -> RenegotiationStatus:
         self._publish_ids()
         if (why := await self._refused_start(request.requested_by)) is not None:
@@ -528,19 +529,7 @@ class Renegotiation(Process[RenegotiationStatus, Stage]):
                     message=f"{s.process_id} was already cancelled: {s.cancelled_reason}",
                     stage=s.stage,
                 )
-            self._cancelling, self._cancel_reason = True, c.reason
-            await self._step(
-                Acts.cancel_renegotiation,
-                ClosingStep(
-                    key=self._key("cancel", c.actor),
-                    case=self._case(),
-                    today=self._today(),
-                    reason=c.reason,
-                ),
-                f"cancel: {c.reason}",
-            )
-            s.cancelled_reason = c.reason
-            self._set_stage(Stage.CANCELLED, f"nothing: cancelled by {c.actor}: {c.reason}")
+            await self._close_cancelled(c.actor, c.reason)
         return StepAnswer(
             message=f"{s.process_id} cancelled: deal {s.deal_id} lost, contract "
             f"{s.contract_id} withdrawn, ticket {s.ticket_id} closed",
@@ -549,6 +538,35 @@ class Renegotiation(Process[RenegotiationStatus, Stage]):
 
     def _validate_cancel(self, c: Cancellation) -> None:
         self._check_cancel()
+
+    async def _close_cancelled(self, actor: str, reason: str) -> None:
+        """The deal lost, the contract withdrawn, the ticket closed: one step."""
+        s = self.state
+        self._cancelling, self._cancel_reason = True, reason
+        await self._step(
+            Acts.cancel_renegotiation,
+            ClosingStep(
+                key=self._key("cancel", actor),
+                case=self._case(),
+                today=self._today(),
+                reason=reason,
+            ),
+            f"cancel: {reason}",
+        )
+        s.cancelled_reason = reason
+        self._set_stage(Stage.CANCELLED, f"nothing: cancelled by {actor}: {reason}")
+
+    async def _withdraw(self, actor: str, reason: str) -> None:
+        """A cancel from Temporal, as a staff cancel: only while the contract waits for the
+        customer (before, the reconciliation closes what was opened; once signed, the
+        signature stands)."""
+        await workflow.wait_condition(lambda: not self._timer_due())
+        async with self._lock:
+            s = self.state
+            if self._cancelling or self.finished or self.signed_by is not None:
+                return
+            if s.stage in WAITING:
+                await self._close_cancelled(actor, reason)
 
     # --- 6. signed --------------------------------------------------------------------------
 

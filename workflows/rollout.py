@@ -25,8 +25,6 @@ PINNED, AUTO_UPGRADE = VersioningBehavior.PINNED, VersioningBehavior.AUTO_UPGRAD
 BEHAVIOUR: dict[str, VersioningBehavior] = {
     # one step or a batch, over within minutes to hours
     "AccountChange": PINNED,
-    "AccountOverview": PINNED,
-    "RecordsRead": PINNED,
     "RecordChange": PINNED,
     "PartnerManagement": PINNED,
     "OnboardingCampaign": PINNED,  # its clients' onboardings are processes of their own

@@ -114,6 +114,8 @@ class LeadStepDone(BaseModel):
     returned: list[str] = []  # leads back in the queue (round-robin gives them out again)
     claim_id: int | None = None  # the claim that the service level watches
     work_within_minutes: int | None = None
+    code: str = ""  # the answer as a code and values (domain.steps.StepAnswer)
+    params: dict[str, str | int] = {}
 
 
 class LeadRecall(BaseModel):

@@ -7,20 +7,19 @@ from fastapi.responses import HTMLResponse, Response
 
 from domain import ids
 from domain.leads import OPPORTUNITY_STAGES
-from portal import steps
+from portal import answers, steps
 from portal.deps import (
     CurrentUser,
     NotYours,
     Pool,
     PortalUser,
     Steps,
-    back,
     form_with_csrf,
-    outcome,
     page,
 )
 from portal.forms import opportunity_fields
 from portal.i18n import Words
+from portal.routes.home import menu_counts
 from store import portal as db
 
 router = APIRouter()
@@ -36,12 +35,16 @@ async def opportunities_page(
 ) -> HTMLResponse:
     async with pool.acquire() as conn:
         rows = await db.my_opportunities(conn, user.id)
+        said = await answers.taken(conn, user, request.query_params.get("answer"))
+        counts = await menu_counts(conn, user)
     return page(
         request,
         "opportunities.html",
         user=user,
         nav="opportunities",
         opportunities=rows,
+        answers=said,
+        counts=counts,
         stages=OPPORTUNITY_STAGES,
         status=status,
         errors=errors or {},
@@ -55,12 +58,12 @@ async def update_opportunity(
     form = await form_with_csrf(request)
     words = Words(user.language)
     async with pool.acquire() as conn:
-        queue = (
-            await db.queue_of_own_opportunity(conn, opportunity_id, user.id)
+        own = (
+            await db.own_opportunity(conn, opportunity_id, user.id)
             if ids.NAME.matches(opportunity_id)
             else None
         )
-    if queue is None:
+    if own is None:
         raise NotYours()
     fields, errors = opportunity_fields(form, words, opportunity_id)
     if not errors and not fields:
@@ -70,11 +73,12 @@ async def update_opportunity(
     result = await steps.lead_step(
         processes,
         steps.request_id(str(form.get("request", ""))),
-        queue_id=queue,
+        queue_id=own["queue_id"],
         kind="update-opportunity",
         actor=user.id,
         opportunity_id=opportunity_id,
         **fields,
     )
-    outcome(request, words, result)
-    return back("/opportunities")
+    return await answers.answered(
+        request, pool, user, "/opportunities", result, company=own["company"]
+    )

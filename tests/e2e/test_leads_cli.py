@@ -107,8 +107,19 @@ async def test_from_partner_management_to_an_opportunity_through_the_starter(
         added = await ok("add-leads", "--queue", queue, "--file", str(leads))
         assert "3 lead(s) received: 2 new; 1 already in this queue" in added["message"]
         # the same file again (an import resumed): answered from the audit log, nothing twice
+        leads_before = await pool.fetchval("SELECT count(*) FROM leads WHERE queue_id = $1", queue)
         again = await ok("add-leads", "--queue", queue, "--file", str(leads))
-        assert again["message"] == f"already received (sent before): {added['message']}"
+        assert again["message"].splitlines() == [
+            "3 lead(s) received in 1 batch(es): 0 new, 0 duplicate(s) not added, 3 received "
+            "before (this file, or this batch of it, was imported already): nothing added for "
+            "them",
+            "batch 1: 3 lead(s) already received before: 0 new",
+        ]
+        assert (again["data"]["new"], again["data"]["resumed"]) == (0, 3)
+        assert (
+            await pool.fetchval("SELECT count(*) FROM leads WHERE queue_id = $1", queue)
+            == leads_before
+        )
         documents = Path(cli_env["PARTNERFLOW_DATA_DIR"]) / "documents"
         assert not list(documents.rglob("*.json"))  # no file of leads left behind
         first, second = [

@@ -11,11 +11,11 @@ import asyncio
 import os
 import sys
 
-from domain.accounts import AccountChangeRequest, AccountLookup
+from domain.accounts import AccountChangeRequest
 from tests.histories.recording import recording, save
 from tests.records import new_account
 from tests.workflows.harness import outcome, running_worker
-from workflows.accounts import AccountChange, AccountOverviewRead
+from workflows.accounts import AccountChange
 
 
 async def account_changes(env, pool, q) -> None:
@@ -60,15 +60,6 @@ async def account_changes(env, pool, q) -> None:
         )
         await outcome(env, handle)
         await save(handle, name)
-
-    handle = await env.client.start_workflow(
-        AccountOverviewRead.run,
-        AccountLookup(account_id=acc.id),
-        id=f"account-overview-{acc.id}",
-        task_queue=q,
-    )
-    await outcome(env, handle)
-    await save(handle, "account_overview_read")
 
 
 async def main() -> None:

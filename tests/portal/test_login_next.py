@@ -52,4 +52,4 @@ async def test_next_goes_nowhere_but_the_portals_own_paths(pool):
     ):
         async with client(pool) as c:
             done = await log_in(c, user, hostile)
-            assert done.status_code == 303 and done.headers["location"] == "/orders", hostile
+            assert done.status_code == 303 and done.headers["location"] == "/home", hostile

@@ -134,7 +134,7 @@ def test_a_worker_with_a_bad_setting_stops_at_start_with_the_reason():
         text=True,
         timeout=60,
     )
-    assert done.returncode == 1
+    assert done.returncode == os.EX_CONFIG  # a supervisor does not restart it
     assert done.stderr.strip().splitlines()[-1] == (
         "worker.py: refusing to start: PARTNERFLOW_BUSINESS_TIME_ZONES: unknown time zone "
         "'Europe/Gotham' for psa (an IANA name such as Europe/Berlin)"

@@ -28,6 +28,14 @@ BUILT: list[notices.Notice] = [
     notices.OrderClosed(
         status="expired", order_id="O-1", reason="r", portal_path=notices.order_page("O-1")
     ),
+    notices.OrderDeclined(
+        order_id="O-1",
+        account_id="ACME",
+        partner_id="P-NORDTEL",
+        declined_by="C-NORD-1",
+        reason="the customer wants 3",
+    ),
+    notices.PasswordReset(user_id="C-NORD-1", expires_at="2026-12-02T10:00:00+00:00"),
     notices.DocumentsRequested(process_id="c-1", portal_path=notices.documents_page("c-1")),
     notices.DocumentsReminder(
         process_id="c-1",

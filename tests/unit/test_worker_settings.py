@@ -40,10 +40,12 @@ def test_each_setting_is_read(monkeypatch):
         ("PARTNERFLOW_MAX_CACHED_WORKFLOWS", "-1"),
     ],
 )
-def test_a_bad_value_stops_the_worker_with_its_name(monkeypatch, name, value):
+def test_a_bad_value_stops_the_worker_with_its_name(monkeypatch, capsys, name, value):
     monkeypatch.setenv(name, value)
-    with pytest.raises(SystemExit, match=name):
+    with pytest.raises(SystemExit) as stopped:
         worker.settings()
+    assert stopped.value.code == worker.NOT_CONFIGURED  # not restarted by a supervisor
+    assert name in capsys.readouterr().err
 
 
 def test_the_worker_gets_them(monkeypatch):

@@ -2,11 +2,6 @@
 -- opened, signed or declined). Written by the signing page once, on the first open.
 ALTER TABLE contracts ADD COLUMN opened_at timestamptz;
 
--- The signing page is a door of its own: what it refuses is logged as checked in there.
-ALTER TABLE security_log DROP CONSTRAINT IF EXISTS security_log_checked_in_check;
-ALTER TABLE security_log ADD CONSTRAINT security_log_checked_in_check
-    CHECK (checked_in IN ('workflow', 'store', 'starter', 'portal', 'signing'));
-
 -- Staff (channel managers among them) are addressed as people of the directory, at their
 -- own address there; `role` stays for true teams.
 ALTER TABLE notifications DROP CONSTRAINT IF EXISTS notifications_recipient_kind_check;
