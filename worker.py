@@ -14,8 +14,8 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -35,9 +35,11 @@ from activities.partners import PartnerActivities
 from activities.people import PeopleActivities
 from activities.psa import PsaActivities
 from activities.renegotiation import RenegotiationActivities
+from codec.binding import REFUSALS
 from relay import Relay
 from relay.settings import Settings as RelaySettings
 from store.db import create_pool, migrate
+from store.people import record_refusal
 from telemetry import logs
 from telemetry.metrics import Endpoints, Observability, health_app, runtime_with_metrics
 from workflows import rollout
@@ -237,6 +239,43 @@ async def serve_health(client, pool, worker: Worker, endpoints: Endpoints) -> we
     return runner
 
 
+@asynccontextmanager
+async def refusals_written(pool) -> AsyncIterator[None]:
+    """Inputs refused while a workflow reads them (copied from another process or step, see
+    codec.binding) become security_log rows, door "workflow": found in the workflow thread,
+    written here, once each (a replay reports the same key again)."""
+    queue = REFUSALS.attach()
+
+    async def write() -> None:
+        while True:
+            refusal = await queue.get()
+            for attempt in range(5):
+                try:
+                    async with pool.acquire() as conn:
+                        await record_refusal(
+                            conn,
+                            actor=refusal.actor,
+                            permission=refusal.permission,
+                            process_id=refusal.process_id,
+                            reason=refusal.reason,
+                            checked_in="workflow",
+                            quiet=True,  # logged where it was found
+                            key=refusal.key,
+                        )
+                    break
+                except Exception as e:  # noqa: BLE001 - the database may be back soon
+                    log.error("refusal not written yet", key=refusal.key, error=str(e))
+                    await asyncio.sleep(2**attempt)
+
+    task = asyncio.create_task(write(), name="refusals")
+    try:
+        yield
+    finally:
+        REFUSALS.detach()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
 def check_encryption(common: config.Settings) -> None:
     """Fail closed: no key ring, no worker (unless plaintext was chosen, said loudly)."""
     with refusing_to_start():
@@ -302,9 +341,12 @@ async def main() -> int:
     health = None
     relay = start_relay(pool, runtime, stop)
     try:
-        async with build_worker(
-            client, pool, common.task_queue, deployment=deployment, tuning=tuning
-        ) as worker:
+        async with (
+            refusals_written(pool),
+            build_worker(
+                client, pool, common.task_queue, deployment=deployment, tuning=tuning
+            ) as worker,
+        ):
             # `async with` starts Worker.run() in a task of its own: wait until it runs, so
             # that neither /readyz nor the "worker started" line comes before it polls.
             while not worker.is_running:

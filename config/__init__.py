@@ -21,6 +21,7 @@ from temporalio.worker import WorkerDeploymentConfig
 from codec import (
     EncryptionCodec,
     KeyRingError,
+    client_interceptors,
     codec_from_environment,
     data_converter,
     parse_key_ring,
@@ -338,4 +339,9 @@ async def connect_temporal(
     if address:
         connect["target_host"] = address
     codec = encryption_codec(data_dir)
-    return await Client.connect(**connect, data_converter=data_converter(codec), runtime=runtime)
+    return await Client.connect(
+        **connect,
+        data_converter=data_converter(codec),
+        interceptors=client_interceptors(codec),
+        runtime=runtime,
+    )

@@ -24,9 +24,9 @@ class PortalSettings:
 
 
 def settings_from_environment(common: config.Settings | None = None) -> PortalSettings:
-    """PARTNERFLOW_PORTAL_SECRET signs the known-device cookies and the signing page's forms (sessions
-    themselves are rows in PostgreSQL): the same on every portal process
-    (one made per data folder under ./run). Secure cookies follow the portal's URL (https),
+    """PARTNERFLOW_PORTAL_SECRET signs the known-device cookies and the signing page's forms
+    (sessions themselves are rows in PostgreSQL): the same on every portal process (one made
+    per data folder under ./run). Secure cookies follow the portal's URL (https),
     unless PARTNERFLOW_PORTAL_SECURE_COOKIES=0/1 says otherwise. PARTNERFLOW_PORTAL_HOST and
     PARTNERFLOW_PORTAL_PORT say where it listens. PARTNERFLOW_PORTAL_TRUSTED_PROXIES (addresses,
     comma-separated) are the reverse proxies in front of it, whose X-Forwarded-For is believed:

@@ -99,16 +99,20 @@ async def record_refusal(
     reason: str,
     checked_in: str,
     quiet: bool = False,
+    key: str | None = None,
 ) -> None:
-    """`quiet`: the caller tells the person itself (the starter prints the refusal)."""
+    """`quiet`: the caller tells the person itself (the starter prints the refusal). `key`:
+    the same refusal reported again (a replayed history) adds no second row."""
     await conn.execute(
-        "INSERT INTO security_log (actor, permission, process_id, reason, checked_in)"
-        " VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO security_log (actor, permission, process_id, reason, checked_in,"
+        " refusal_key) VALUES ($1, $2, $3, $4, $5, $6)"
+        " ON CONFLICT (refusal_key) WHERE refusal_key IS NOT NULL DO NOTHING",
         actor,
         permission,
         process_id,
         reason,
         checked_in,
+        key,
     )
     if not quiet:
         log.warning(

@@ -18,7 +18,13 @@ from temporalio.client import Client
 
 import config
 import starter as starter_py
-from codec import EncryptionCodec, data_converter, new_key_entry, parse_key_ring
+from codec import (
+    EncryptionCodec,
+    client_interceptors,
+    data_converter,
+    new_key_entry,
+    parse_key_ring,
+)
 from tests.e2e.forked import spawn
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,6 +63,7 @@ async def client_for(env: dict[str, str]) -> Client:
         env["TEMPORAL_ADDRESS"],
         namespace=env["TEMPORAL_NAMESPACE"],
         data_converter=data_converter(codec),
+        interceptors=client_interceptors(codec),  # its steps carry their facts
     )
 
 
