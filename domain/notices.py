@@ -29,8 +29,9 @@ class Notice(BaseModel):
 # --- where a partner's item is in the portal -------------------------------------------------
 
 
-def order_page(order_id: str) -> str:
-    return f"/orders#order-{order_id}"
+def order_page(process_id: str) -> str:
+    """The order's card on the orders page (the portal names each card by its process)."""
+    return f"/orders#order-{process_id}"
 
 
 def documents_page(process_id: str) -> str:

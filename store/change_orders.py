@@ -85,7 +85,7 @@ async def create_order(conn: Conn, process_id: str, step: str, o: OrderDraft) ->
             order_id=o.order_id,
             account_id=o.account_id,
             pbx_id=o.pbx_id,
-            portal_path=notices.order_page(o.order_id),
+            portal_path=notices.order_page(process_id),
         ),
         process_id=process_id,
         step=step,
@@ -112,7 +112,7 @@ async def remind_partner(
     await tell(
         conn,
         notices.OrderConfirmationReminder(
-            order_id=order_id, reminder=n, portal_path=notices.order_page(order_id)
+            order_id=order_id, reminder=n, portal_path=notices.order_page(process_id)
         ),
         process_id=process_id,
         step=step,
@@ -264,7 +264,7 @@ async def apply_order(
         notices.OrderApplied(
             order_id=o.order_id,
             changes=changes or records,
-            portal_path=notices.order_page(o.order_id),
+            portal_path=notices.order_page(process_id),
         ),
         process_id=process_id,
         step=step,
@@ -326,7 +326,7 @@ async def close(
                 status=status,
                 order_id=order_id,
                 reason=reason,
-                portal_path=notices.order_page(order_id),
+                portal_path=notices.order_page(process_id),
             ),
             process_id=process_id,
             step=step,
