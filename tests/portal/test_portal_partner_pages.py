@@ -268,14 +268,14 @@ async def test_two_requests_of_one_session_each_show_their_own_answer_then_what_
         assert answer_of(invoice_page.text) == [
             "Erledigt: letzte Rechnung last-invoice.pdf ist hochgeladen."
         ]
-        section = invoice_page.text.split(f'id="doc-{classound}"')[1].split("</section>")[0]
+        section = invoice_page.text.split(f'id="documents-{classound}"')[1].split("</section>")[0]
         assert "Beide Unterlagen liegen vor: Als Nächstes bestätigt unser Team" in section
         assert "von Anna Holm" in section and "von C-NORD-1" not in section
 
         # staff confirm: the porting is requested; the carrier answers; the numbers go live
         await stack.ok("confirm", classound, "--as", "ops-anna")
         requested = await c.get("/documents")
-        section = requested.text.split(f'id="doc-{classound}"')[1].split("</section>")[0]
+        section = requested.text.split(f'id="documents-{classound}"')[1].split("</section>")[0]
         assert "Die Portierung ist beim bisherigen Anbieter beantragt" in section
         # a tab still open on the upload form: the process refuses, said in German
         late = await upload("loa", "LOA-2.pdf", LOA + b"\n", "lateupload01")
@@ -294,7 +294,7 @@ async def test_two_requests_of_one_session_each_show_their_own_answer_then_what_
                 break
             await asyncio.sleep(0.2)
         active = await c.get("/documents")
-        section = active.text.split(f'id="doc-{classound}"')[1].split("</section>")[0]
+        section = active.text.split(f'id="documents-{classound}"')[1].split("</section>")[0]
         assert f"Aktiv seit {today:%d.%m.%Y}: +493055501" in section, section
 
         # its own documents, downloaded; another partner's are not found
