@@ -69,6 +69,7 @@ from temporalio.worker import Interceptor as WorkerInterceptor
 
 FACTS = "partnerflow-step"  # metadata key of the inner payload: the step's facts (JSON)
 BOUND = "partnerflow-bound"  # metadata key of the sealed payload: namespace/workflow id
+SIGNED_WITH = "partnerflow-key"  # metadata key of the inner payload: the signing key's id
 # What a payload sealed for another process decodes to (see codec.EncryptionCodec.decode).
 MISBOUND_ENCODING = "partnerflow/misbound"
 # Left to the converter, which refuses it in its own words: a plaintext payload.
@@ -322,6 +323,15 @@ def check_step_input(payload: Payload, lenient: bool = False) -> None:
                 request=update.id,
                 payload=payload,
             )
+        if SIGNED_WITH in payload.metadata and not fresh(facts):
+            # A revoked key is refused for steps issued after its revocation: the issue time
+            # is signed, and must be now, so a holder cannot date a step back.
+            refuse(
+                f"a step issued at {facts.issued}, not now",
+                step=update.name,
+                request=update.id,
+                payload=payload,
+            )
         return
     if facts is not None and facts.kind == UPDATE:
         refuse(
@@ -330,6 +340,14 @@ def check_step_input(payload: Payload, lenient: bool = False) -> None:
             request=facts.request,
             payload=payload,
         )
+
+
+def fresh(facts: StepFacts) -> bool:
+    try:
+        issued = datetime.fromisoformat(facts.issued)
+    except ValueError:
+        return False
+    return abs(workflow.now() - issued) <= FRESH_START
 
 
 def remember_start_or_signal(payload: Payload, value: Any, lenient: bool = False) -> None:
