@@ -4,6 +4,7 @@ chosen), and every way it can fail said in words."""
 
 import asyncio
 from collections.abc import Callable
+from pathlib import Path
 
 from temporalio.client import Client
 
@@ -27,10 +28,11 @@ async def connect(
     within: float,
     warn: Callable[[str], None],
     actor: str | None = None,
+    key: Path | None = None,
 ) -> Client:
     """A client, or a Failure: no key ring or an unusable signing key (exit 7), no Temporal
     in `within` seconds or none at the address (exit 4). `warn` hears that payloads go
-    unencrypted. Steps are signed with `actor`'s own key where there is one
+    unencrypted. Steps are signed with `key`, else `actor`'s own key where there is one
     (config.staff_key_path): a worker takes a staff step only signed by its actor."""
     try:
         codec = config.encryption_codec(settings.data_dir)
@@ -46,7 +48,7 @@ async def connect(
             config.connect_temporal(
                 address=override,
                 data_dir=settings.data_dir,
-                key=config.staff_key_path(actor, settings.data_dir),
+                key=key or config.staff_key_path(actor, settings.data_dir),
             ),
             within,
         )
