@@ -347,7 +347,7 @@ def fresh(facts: StepFacts) -> bool:
         issued = datetime.fromisoformat(facts.issued)
     except ValueError:
         return False
-    return abs(workflow.now() - issued) <= FRESH_START
+    return issued.tzinfo is not None and abs(workflow.now() - issued) <= FRESH_START
 
 
 def remember_start_or_signal(payload: Payload, value: Any, lenient: bool = False) -> None:

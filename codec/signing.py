@@ -190,9 +190,10 @@ class Verifier:
 
 def _issued(facts: StepFacts) -> datetime | None:
     try:
-        return datetime.fromisoformat(facts.issued)
+        issued = datetime.fromisoformat(facts.issued)
     except ValueError:
         return None
+    return issued if issued.tzinfo is not None else None  # a time without a zone: none
 
 
 def directory_lookup(pool: Any) -> Lookup:

@@ -64,3 +64,11 @@ async def test_the_workers_key_signs_for_anyone_a_service_key_for_no_staff():
     assert await verifier("worker", key, kind="worker").refusal(signed) is None
     why = await verifier("portal", key, kind="service").refusal(signed)
     assert why is not None and "service key of portal" in why
+
+
+async def test_a_revoked_key_with_an_issue_time_without_a_zone_is_refused():
+    ben = Ed25519PrivateKey.generate()
+    v = verifier("ops-ben", ben, revoked=NOW)
+    naive = step("ops-ben", (NOW - timedelta(days=1)).replace(tzinfo=None))
+    why = await v.refusal(Signer(ben).sign(naive))
+    assert why is not None and "revoked" in why

@@ -7,6 +7,7 @@ the real PostgreSQL."""
 
 import asyncio
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from temporalio.worker import Worker
 
 from codec import (
     EncryptionCodec,
+    binding,
     client_interceptors,
     data_converter,
     new_key_entry,
@@ -172,7 +174,7 @@ async def test_a_signal_naming_ben_without_his_key_is_dropped_and_logged(
     assert len(await refusal_rows(pool, [router.id])) == 1
 
 
-async def test_a_revoked_key_and_the_portal_key_cannot_act_as_staff(keys, pool):
+async def test_a_revoked_key_and_the_portal_key_cannot_act_as_staff(keys, pool, monkeypatch):
     queue = f"test-{uuid.uuid4().hex[:8]}"
     bo = await keys.enrolled("cm-bo")
     portal = await keys.enrolled("portal", SERVICE)
@@ -188,6 +190,11 @@ async def test_a_revoked_key_and_the_portal_key_cannot_act_as_staff(keys, pool):
             assert await revoke(conn, holder="cm-bo", revoked_by="admin-ida")
         why = await refused_update(as_bo, handle.id, StaffStep(actor="cm-bo"))
         assert "revoked" in why
-        rows = await rows_when_written(pool, [handle.id], 2)
-        assert len(rows) == 2
+        # The holder of the revoked key dates the step back to before the revocation.
+        an_hour_ago = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+        monkeypatch.setattr(binding, "_now", lambda: an_hour_ago)
+        why = await refused_update(as_bo, handle.id, StaffStep(actor="cm-bo"))
+        assert f"a step issued at {an_hour_ago}, not now" in why
+        rows = await rows_when_written(pool, [handle.id], 3)
+        assert len(rows) == 3
         assert (await handle.query(FastChangeOrder.status)).stage == Stage.AWAITING_PARTNER
