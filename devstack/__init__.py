@@ -20,12 +20,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import asyncpg
+import httpx
 
 import config
 from codec import new_key_entry
-from devstack.banner import banner, without_password
-from devstack.ports import LOOPBACK, Ports, portal_url, ports_from
+from devstack.banner import banner, login_link, without_password
+from devstack.ports import LOOPBACK, Ports, free_port, portal_url, ports_from, taken
 from devstack.supervision import Child, Watched, exit_words, stop, supervise
+from devstack.ui_front import UiFront
 from relay.sinks import MailCatcher, SmsSink
 from store import demo
 from store.db import connect, migrate
@@ -113,6 +115,15 @@ def start_portal(data_dir: Path, ports: Ports) -> subprocess.Popen:
     )
 
 
+def private_files(data_dir: Path) -> None:
+    """Files an older ./run left readable by others (the Temporal database, logs, the message
+    archive with its live links) made private; new ones are, by ./run's umask."""
+    for path in [*data_dir.glob("*"), *(data_dir / "messages").rglob("*")]:
+        if path.is_file() and not path.is_symlink() and path.stat().st_mode & 0o077:
+            path.chmod(0o600)
+    (data_dir / "codec-endpoint").unlink(missing_ok=True)  # held the token, in a URL
+
+
 def start_codec_server(data_dir: Path, token: str, ports: Ports) -> subprocess.Popen:
     env = dict(
         os.environ,
@@ -126,11 +137,10 @@ def start_codec_server(data_dir: Path, token: str, ports: Ports) -> subprocess.P
     return subprocess.Popen([sys.executable, "-m", "codec.server"], env=env, start_new_session=True)
 
 
-def start_temporal(data_dir: Path, ports: Ports) -> subprocess.Popen:
-    """No --ui-codec-endpoint: a command line is readable by every user of the machine
-    (`ps`), and the UI hands its configured endpoint to whoever opens it; the endpoint with
-    the token is in <data>/codec-endpoint (0600), entered once in the UI's Codec Server
-    setting, which the browser keeps."""
+def start_temporal(data_dir: Path, ports: Ports, ui_inside: int) -> subprocess.Popen:
+    """The dev server's own UI listens on `ui_inside`, behind the front on the UI port
+    (devstack/ui_front.py), and is told the codec endpoint under the front: no secret in it
+    (the browser's ops cookie authorises each decode), so it may stand on a command line."""
     args = [
         temporal_cli(),
         "server",
@@ -144,7 +154,9 @@ def start_temporal(data_dir: Path, ports: Ports) -> subprocess.Popen:
         "--port",
         str(ports.temporal),
         "--ui-port",
-        str(ports.ui),
+        str(ui_inside),
+        "--ui-codec-endpoint",
+        f"http://localhost:{ports.ui}/codec",
         "--http-port",
         str(ports.temporal_http),
         "--metrics-port",
@@ -158,7 +170,7 @@ def start_temporal(data_dir: Path, ports: Ports) -> subprocess.Popen:
     return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
-async def start_local_messages(data_dir: Path, ports: Ports) -> bool:
+async def start_local_messages(data_dir: Path, ports: Ports, key: str) -> bool:
     """A mail catcher and an SMS sink in this process: the worker's relay sends there (the
     environment says so), they keep what arrives in <data>/messages/ and show it on a page.
     Not with a real SMTP server configured (PARTNERFLOW_SMTP_HOST): then that one is used."""
@@ -167,7 +179,8 @@ async def start_local_messages(data_dir: Path, ports: Ports) -> bool:
     folder = data_dir / "messages"
     mail = await MailCatcher(folder=folder / "mail").start(LOOPBACK, ports.smtp)
     token = secrets.token_hex(16)
-    sms = await SmsSink(token=token, folder=folder, mail=mail).start(LOOPBACK, ports.messages)
+    sms = SmsSink(token=token, folder=folder, mail=mail, page_key=key)
+    await sms.start(LOOPBACK, ports.messages)
     os.environ.update(
         PARTNERFLOW_SMTP_HOST=LOOPBACK,
         PARTNERFLOW_SMTP_PORT=str(mail.port),
@@ -258,9 +271,51 @@ def already_running(data_dir: Path) -> str:
     )
 
 
+def new_link() -> int:
+    """Prints a fresh one-time login link of the ./run running in this clone: reading the
+    codec token (a file only its user can read) is what proves the person."""
+    data_dir = config.Settings.from_environment().data_dir
+    ui = (config.running_stack(data_dir) or {}).get("temporal_ui")
+    token_file = data_dir / "codec-token"
+    if not ui or not token_file.exists():
+        print(f"partnerflow is not running with its data in {data_dir}: ./run", file=sys.stderr)
+        return 1
+    print(login_link(int(ui.rsplit(":", 1)[1]), token_file.read_text().strip()))
+    return 0
+
+
+async def answering(
+    parts: list[tuple[str, str]], children: list[Child], stopping: asyncio.Event, limit: float
+) -> str | None:
+    """Waits until every part answers its URL (any answer but a 5xx); None then, else what
+    to say: a part that did not answer in time, or a child that ended meanwhile."""
+    waiting = dict(parts)
+    deadline = asyncio.get_running_loop().time() + limit
+    async with httpx.AsyncClient(timeout=2) as http:
+        while waiting and not stopping.is_set():
+            for name, url in list(waiting.items()):
+                try:
+                    if (await http.get(url)).status_code < 500:
+                        del waiting[name]
+                except httpx.TransportError:
+                    pass
+            for c in children:
+                if (code := c.exit_code()) is not None:
+                    where = f"; see {c.log}" if c.log else ""
+                    return f"{c.name} {exit_words(code)} before everything answered{where}"
+            if asyncio.get_running_loop().time() > deadline:
+                return f"{', '.join(waiting)} did not answer within {limit:g} s"
+            try:  # polls the parts themselves; wakes at once on Ctrl-C
+                await asyncio.wait_for(stopping.wait(), 0.2)
+            except TimeoutError:
+                pass
+    return None
+
+
 async def main() -> int:
     if isinstance(sys.stdout, io.TextIOWrapper):  # a test may have swapped it for a buffer
         sys.stdout.reconfigure(line_buffering=True)  # each line at once, on a terminal or a pipe
+    os.umask(0o077)  # everything ./run and its children write is its user's only
     settings = config.Settings.from_environment()  # read once, passed down
     data_dir = settings.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -269,8 +324,23 @@ async def main() -> int:
         print(already_running(data_dir), file=sys.stderr)
         return 1
     config.write_run_file(data_dir, {"pid": os.getpid()})
+    try:
+        return await run(settings, data_dir)
+    finally:
+        (data_dir / config.RUN_FILE).unlink(missing_ok=True)
+        print("partnerflow stopped.")
+
+
+async def run(settings: config.Settings, data_dir: Path) -> int:
     ports = ports_from(os.environ)
+    problems = taken(ports, os.environ)
+    if problems:  # before anything starts: nothing to stop, nothing half-started
+        for line in problems:
+            print(line, file=sys.stderr)
+        return 1
+    private_files(data_dir)
     pg_server = None
+    front: UiFront | None = None
     children: list[Child] = []
     watched: list[Watched] = []
     stopping = asyncio.Event()
@@ -299,19 +369,22 @@ async def main() -> int:
             PARTNERFLOW_SIGNING_URL=portal_url(ports),
         )
         token = local_secrets(data_dir)
-        private_file(data_dir / "codec-endpoint", f"http://localhost:{ports.codec}/{token}\n")
         temporal_log = data_dir / "temporal.log"
+        ui_inside = free_port()  # the dev server's own UI, behind the front
         codec = Child(
             "the codec server", lambda: start_codec_server(data_dir, token, ports), restartable=True
         )
         temporal = Child(
             "the Temporal dev server",
-            lambda: start_temporal(data_dir, ports),
+            lambda: start_temporal(data_dir, ports, ui_inside),
             restartable=False,
             log=str(temporal_log),
         )
         children += [codec, temporal]
         codec.start()
+        front = await UiFront(
+            f"http://{LOOPBACK}:{ui_inside}", f"http://{LOOPBACK}:{ports.codec}"
+        ).start(LOOPBACK, ports.ui)
         if not await wait_for_temporal(temporal.start(), stopping, temporal_log):
             return 0
         applied = await migrate(dsn)
@@ -326,7 +399,7 @@ async def main() -> int:
             f"migrations applied: {', '.join(applied) or 'none new'}; "
             f"demo data {'loaded' if loaded else 'already there'}"
         )
-        local_messages = await start_local_messages(data_dir, ports)
+        local_messages = await start_local_messages(data_dir, ports, token)
         # `starter.py outbox` in another terminal reads the database from here
         private_file(data_dir / "database-url", dsn)
         worker = Child("the worker", lambda: start_worker(ports), restartable=True)
@@ -346,6 +419,20 @@ async def main() -> int:
         )
         children.insert(1, portal)  # stopped right after the worker
         portal.start()
+        parts = [
+            ("the worker", f"http://{LOOPBACK}:{ports.health}/readyz"),
+            ("the partner portal", f"{portal_url(ports)}/healthz"),
+            ("the codec server", f"http://{LOOPBACK}:{ports.codec}/healthz"),
+            ("the Temporal UI", f"http://{LOOPBACK}:{ports.ui}/"),
+        ]
+        if local_messages:
+            parts.append(("the Messages page", f"http://{LOOPBACK}:{ports.messages}/"))
+        trouble = await answering(parts, children, stopping, limit=120)
+        if stopping.is_set():
+            return 0
+        if trouble:
+            print(f"{trouble}. Stopping everything.")
+            return 1
         print(
             banner(
                 ports,
@@ -355,6 +442,7 @@ async def main() -> int:
                 local_messages=local_messages,
                 reconcile_every=every,
                 task_queue=settings.task_queue,
+                link=login_link(ports.ui, token),
             )
         )
         config.write_run_file(
@@ -375,5 +463,7 @@ async def main() -> int:
     finally:
         for c in children:  # the worker first: it finishes its activities
             stop(c.proc, c.name)
+        if front is not None:
+            await front.stop()
         if pg_server is not None:
             pg_server.cleanup()

@@ -2,10 +2,12 @@
 
 import os
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import config
 from devstack.ports import LOOPBACK, Ports, portal_url
+from devstack.ui_front import ready_view_path
+from ops.identity import login_token
 
 
 def without_password(dsn: str) -> str:
@@ -16,15 +18,28 @@ def without_password(dsn: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
+def login_link(ui_port: int, key: str) -> str:
+    """Opens the ready view in the UI after a one-time login that lets this browser read
+    payloads and the Messages page (ops/identity.py)."""
+    return (
+        f"http://localhost:{ui_port}/codec/login?once={login_token(key)}"
+        f"&next={quote('/partnerflow/ready')}"
+    )
+
+
 BANNER = """
 partnerflow is running; everything it started listens on {ip} only.
-  Temporal UI    http://localhost:{p.ui}
+  Open first     {link}
+                 (once per browser, within the hour: logs this browser in to read the \
+decrypted payloads in the UI and the Messages page, then shows the open processes by stage; \
+another link: .venv/bin/python -m devstack link)
+  Temporal UI    http://localhost:{p.ui}  (open processes: http://localhost:{p.ui}{ready})
   Temporal       {ip}:{p.temporal}  (task queue {queue}; HTTP API {p.temporal_http}, \
 server metrics {p.temporal_metrics}; log {data}/temporal.log)
   PostgreSQL     {dsn}{pg_note}
   Codec server   http://localhost:{p.codec}  (payloads are encrypted, key ring in \
-{data}/encryption-keys; to read them in the UI, enter the URL in {data}/codec-endpoint \
-under the UI's Codec Server setting, once per browser)
+{data}/encryption-keys; the UI decodes through http://localhost:{p.ui}/codec once the \
+browser opened the link above)
   Worker         metrics http://{ip}:{p.metrics}/metrics, readiness http://{ip}:{p.health}/readyz
   Reconciliation every {every} s (python -m store reconcile): closes the records of \
 processes whose workflow was terminated, timed out, failed or is gone
@@ -44,7 +59,8 @@ Ctrl-C stops everything.
 
 MESSAGES = """\
   Messages       http://localhost:{p.messages}  (every e-mail and SMS the relay sent: SMTP \
-catcher {ip}:{p.smtp}, SMS sink; kept in {data}/messages; status: starter.py outbox)
+catcher {ip}:{p.smtp}, SMS sink; kept in {data}/messages, readable by you only; \
+for this browser after the link above; status: starter.py outbox)
 """
 
 
@@ -56,6 +72,7 @@ def banner(
     local_messages: bool = False,
     reconcile_every: int = 300,
     task_queue: str = config.DEFAULT_TASK_QUEUE,
+    link: str = "",
 ) -> str:
     env = "" if ports.temporal == 7233 else f"TEMPORAL_ADDRESS={LOOPBACK}:{ports.temporal} "
     messages = (
@@ -74,5 +91,7 @@ def banner(
         dsn=without_password(dsn),
         data=data_dir,
         env=env,
+        link=link or "(.venv/bin/python -m devstack link)",
+        ready=ready_view_path(),
         pg_note="  (embedded: a Unix socket, no TCP port)" if embedded else "",
     )

@@ -62,3 +62,58 @@ def ports_from(environ: Mapping[str, str]) -> Ports:
 
 def portal_url(ports: Ports) -> str:
     return f"http://localhost:{ports.portal}"
+
+
+def holder(port: int) -> str | None:
+    """The process listening on `port`, when the system lets us see it (psutil, a dev
+    dependency; another user's process may stay hidden)."""
+    try:
+        import psutil
+    except ImportError:
+        return None
+    try:
+        connections = psutil.net_connections(kind="tcp")
+    except psutil.AccessDenied:
+        return None
+    for c in connections:
+        if c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port and c.pid:
+            try:
+                return f"{psutil.Process(c.pid).name()} (pid {c.pid})"
+            except psutil.Error:
+                return f"pid {c.pid}"
+    return None
+
+
+def in_use(port: int) -> bool:
+    """True when a server could not listen on `port` on loopback now. SO_REUSEADDR as the
+    servers use it, so a closed connection's TIME_WAIT does not count."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((LOOPBACK, port))
+        except OSError:
+            return True
+    return False
+
+
+def taken(ports: Ports, environ: Mapping[str, str]) -> list[str]:
+    """One line per port that cannot be used, naming its variable (and its holder); the
+    ports given as 0 were picked free a moment ago."""
+    problems: list[str] = []
+    seen: dict[int, str] = {}
+    for name, (variable, default) in PORT_SETTINGS.items():
+        port = getattr(ports, name)
+        if port in seen:
+            problems.append(
+                f"port {port} is given twice: {seen[port]} and {variable}; give each its own"
+            )
+            continue
+        seen[port] = variable
+        if environ.get(variable, str(default)) == "0" or not in_use(port):
+            continue
+        who = holder(port)
+        problems.append(
+            f"port {port} ({variable}) is taken{f' by {who}' if who else ''}: stop that, "
+            f"or set {variable} to a free port (0: any free port)"
+        )
+    return problems

@@ -1,12 +1,14 @@
 """A local mail catcher (aiosmtpd, in-process) and SMS sink (aiohttp) for `./run` and the
 tests: they keep what arrives, in memory and, given a folder, on disk (mail/*.eml,
-sms.jsonl), and show it on a small page (GET / of the SMS sink's port)."""
+sms.jsonl; readable by their owner only, never overwritten), and show it on the Messages page
+(the SMS sink's port: a list, a page per message; relay/pages.py)."""
 
 import asyncio
 import email
 import email.policy
-import html
 import json
+import os
+import secrets
 import time
 from dataclasses import dataclass, field
 from email.header import decode_header, make_header
@@ -15,6 +17,8 @@ from typing import Any
 
 from aiohttp import web
 from aiosmtpd.smtp import SMTP
+
+from relay import pages
 
 
 @dataclass
@@ -26,6 +30,42 @@ class Caught:
     language: str
     raw: bytes = b""
     at: float = field(default_factory=time.monotonic)  # when it arrived (the bench)
+    name: str = ""  # its file in the archive, or its place in memory: its page's address
+    when: float = field(default_factory=time.time)
+
+
+def archive_name(suffix: str) -> str:
+    """A new file's name: the time, then randomness, so a restart never reuses a name and
+    names sort as the messages came."""
+    return f"{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{secrets.token_hex(4)}{suffix}"
+
+
+def write_new(path: Path, data: bytes) -> None:
+    """Created for its owner only, and never over an existing file."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+
+
+def parse(raw: bytes, to: str, name: str, when: float) -> Caught:
+    # compat32 parsing: the default policy's header objects cost more than the relay's
+    # whole send, and the bench runs the catcher in the relay's process
+    msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+    plain = next((p for p in msg.walk() if p.get_content_type() == "text/plain"), None)
+    text = ""
+    body = plain.get_payload(decode=True) if plain is not None else None
+    if plain is not None and isinstance(body, bytes):  # decoded: a single part is bytes
+        text = body.decode(plain.get_content_charset() or "utf-8", errors="replace")
+    return Caught(
+        message_id=str(msg["Message-ID"]),
+        to=to or str(msg["To"] or ""),
+        subject=str(make_header(decode_header(msg["Subject"] or ""))),
+        text=text,
+        language=str(msg["Content-Language"]),
+        raw=raw,
+        name=name,
+        when=when,
+    )
 
 
 @dataclass
@@ -45,6 +85,10 @@ class MailCatcher:
     port: int = 0
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> "MailCatcher":
+        if self.folder is not None and self.folder.is_dir():  # what came before a restart
+            for path in sorted(self.folder.glob("*.eml")):
+                raw = path.read_bytes()
+                self.messages.append(parse(raw, "", path.stem, path.stat().st_mtime))
         loop = asyncio.get_running_loop()
         self.server = await loop.create_server(lambda: SMTP(self, hostname="catcher"), host, port)
         self.port = self.server.sockets[0].getsockname()[1]
@@ -59,27 +103,12 @@ class MailCatcher:
             return self.answer
         if not self.gate_after_keeping:
             await self._held()
-        # compat32 parsing: the default policy's header objects cost more than the relay's
-        # whole send, and the bench runs the catcher in the relay's process
-        msg = email.message_from_bytes(envelope.content, policy=email.policy.compat32)
-        plain = next((p for p in msg.walk() if p.get_content_type() == "text/plain"), None)
-        text = ""
-        body = plain.get_payload(decode=True) if plain is not None else None
-        if plain is not None and isinstance(body, bytes):  # decoded: a single part is bytes
-            text = body.decode(plain.get_content_charset() or "utf-8")
-        caught = Caught(
-            message_id=str(msg["Message-ID"]),
-            to=",".join(envelope.rcpt_tos),
-            subject=str(make_header(decode_header(msg["Subject"] or ""))),
-            text=text,
-            language=str(msg["Content-Language"]),
-            raw=envelope.content,
-        )
+        name = archive_name("") if self.folder is not None else str(len(self.messages) + 1)
+        caught = parse(envelope.content, ",".join(envelope.rcpt_tos), name, time.time())
         self.messages.append(caught)
         if self.folder is not None:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            name = f"{len(self.messages):05d}.eml"
-            (self.folder / name).write_bytes(envelope.content)
+            self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            write_new(self.folder / f"{name}.eml", envelope.content)
         if self.gate_after_keeping:
             await self._held()
         return "250 OK"
@@ -104,15 +133,19 @@ class SmsSink:
     token: str | None = None
     folder: Path | None = None
     mail: MailCatcher | None = None
+    page_key: str | None = None  # given: the page needs the ops cookie (ops/identity.py)
     status: int = 202
     messages: list[dict] = field(default_factory=list)
     runner: web.AppRunner | None = None
     port: int = 0
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> "SmsSink":
-        app = web.Application()
+        if self.folder is not None and (self.folder / "sms.jsonl").exists():
+            with (self.folder / "sms.jsonl").open() as f:
+                self.messages += [json.loads(line) for line in f if line.strip()]
+        app = web.Application(middlewares=[pages.needs_identity(self.page_key)])
         app.router.add_post("/sms", self._sms)
-        app.router.add_get("/", self._page)
+        pages.add_routes(app, self)
         self.runner = runner = web.AppRunner(app)
         await runner.setup()
         await web.TCPSite(runner, host, port).start()
@@ -137,26 +170,12 @@ class SmsSink:
             "to": data["to"],
             "body": data["body"],
             "message_id": request.headers.get("Idempotency-Key", ""),
+            "at": time.time(),
         }
         self.messages.append(sms)
         if self.folder is not None:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            with (self.folder / "sms.jsonl").open("a") as f:
+            self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd = os.open(self.folder / "sms.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            with os.fdopen(fd, "a") as f:
                 f.write(json.dumps(sms, ensure_ascii=False) + "\n")
         return web.json_response({"accepted": True}, status=202)
-
-    async def _page(self, _: web.Request) -> web.Response:
-        """Every message that arrived, newest first: what a newcomer reads locally."""
-        parts = [
-            "<!doctype html><meta charset=utf-8><title>partnerflow: messages sent"
-            "</title><body style='font-family:sans-serif'><h1>E-mail</h1>"
-        ]
-        for m in reversed(self.mail.messages if self.mail else []):
-            parts.append(
-                f"<h3>{html.escape(m.subject)}</h3><p>to {html.escape(m.to)} · "
-                f"{html.escape(m.message_id)}</p><pre>{html.escape(m.text)}</pre>"
-            )
-        parts.append("<h1>SMS</h1>")
-        for s in reversed(self.messages):
-            parts.append(f"<p>to {html.escape(s['to'])}</p><pre>{html.escape(s['body'])}</pre>")
-        return web.Response(text="".join(parts), content_type="text/html")

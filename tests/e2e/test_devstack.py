@@ -138,7 +138,9 @@ async def up(run: Run) -> tuple[int, dict[str, int]]:
         ports[name] = int(found.group(1))
         if name == "worker":
             ports["health"] = int(found.group(2))
-    await run.expect(r"\"event\": \"worker started\"")  # the worker's log: it polls now
+    await run.expect(r"^Ctrl-C stops everything")  # the whole banner read
+    # the banner comes once every part answers: the worker polls already, the portal answers
+    assert '"event": "worker started"' in "".join(run.lines)
     await portal_answers(f"http://localhost:{ports['portal']}")
     return pid, ports
 
@@ -156,7 +158,7 @@ async def portal_answers(portal: str) -> None:
     raise AssertionError("the portal did not answer within 30 s")
 
 
-async def test_a_killed_worker_comes_back_and_ctrl_c_stops_everything(devstack):
+async def test_a_killed_worker_comes_back_and_ctrl_c_stops_everything(devstack, tmp_path):
     run, started = devstack
     pid, ports = await up(run)
     tree = run.tree()
@@ -195,6 +197,8 @@ async def test_a_killed_worker_comes_back_and_ctrl_c_stops_everything(devstack):
         "stopping: worker, portal, reconciliation job, codec server, Temporal, PostgreSQL"
         in "".join(run.lines)
     )
+    assert run.lines[-1].strip() == "partnerflow stopped."
+    assert not (tmp_path / "data" / "run.json").exists()
     assert all(gone(p) for p in started), [p for p in started if not gone(p)]
 
 
@@ -254,7 +258,16 @@ async def test_every_server_listens_on_loopback_and_no_command_line_holds_the_co
             assert token not in " ".join(p.cmdline()), p.cmdline()
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             pass
-    # it is where the README says: a file only its owner reads
-    endpoint = tmp_path / "data" / "codec-endpoint"
-    assert endpoint.read_text().strip().endswith(f"/{token}")
-    assert endpoint.stat().st_mode & 0o077 == 0
+    # the UI is given a codec endpoint with no secret in it (the browser's cookie authorises)
+    (endpoint,) = [
+        p.cmdline()[p.cmdline().index("--ui-codec-endpoint") + 1]
+        for p in tree[1:]
+        if "--ui-codec-endpoint" in p.cmdline()
+    ]
+    assert re.fullmatch(r"http://localhost:\d+/codec", endpoint), endpoint
+    assert not (tmp_path / "data" / "codec-endpoint").exists()
+    # local data only its user reads: the Temporal database, logs, the run and key files
+    data = tmp_path / "data"
+    for path in data.iterdir():
+        if path.is_file():
+            assert path.stat().st_mode & 0o077 == 0, path

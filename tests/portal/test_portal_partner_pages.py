@@ -8,6 +8,7 @@ import asyncio
 import re
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import unquote
 
 import httpx
 import pytest
@@ -497,3 +498,59 @@ async def test_in_chromium_home_orders_with_decline_and_documents_in_german_and_
             == "declined"
         )
     assert len(list(SHOTS.glob("*.png"))) >= 16
+
+
+# Last in this module: the relay sends every e-mail still waiting in the outbox, and the tests
+# above read login links from there until they are sent.
+async def test_in_chromium_an_order_e_mail_leads_through_login_to_the_order(users, chromium):
+    """The partner's e-mail about an order to confirm, sent by the relay to a real SMTP
+    catcher: its link opens the login page, and after login the partner is on its order."""
+    from relay import Relay
+    from relay.settings import Settings
+    from relay.sinks import MailCatcher
+
+    stack = users
+    order = await stack.ok(
+        "fast-change", "--account", "ACME", "--pbx", "PBX-ACME", "--set", "Basic=11"
+    )
+    process_id = order["data"]["process_id"]
+    catcher = await MailCatcher().start()
+    try:
+        settings = Settings.from_environment(stack.env)
+        settings.smtp_host, settings.smtp_port, settings.smtp_starttls = (
+            "127.0.0.1",
+            catcher.port,
+            False,
+        )
+        settings.backoff_base = 0.0
+        relay = Relay(stack.db, settings)
+        try:
+            while await relay.deliver_due():
+                pass
+        finally:
+            await relay.close()
+    finally:
+        await catcher.stop()
+    anchor = f"order-{process_id}"
+    links = {
+        link
+        for m in catcher.messages
+        for link in re.findall(r"https?://\S+/login\?next=\S+", m.text)
+        if anchor in unquote(link)
+    }
+    assert len(links) == 1, [m.text for m in catcher.messages if process_id in m.text]
+    (link,) = links
+    assert link.startswith(stack.url)
+    b = Browser(chromium, stack.url)
+
+    def follow() -> None:
+        b.d.delete_all_cookies()
+        b.d.get(link)
+        b.css("#user").send_keys("C-NORD-1")
+        b.css("#password").send_keys(PASSWORD)
+        b.submit("main form button[type=submit]")
+        assert b.d.current_url == f"{stack.url}/orders#{anchor}", b.d.current_url
+        assert b.css(f"#{anchor}").is_displayed()
+        assert "Basic" in b.css(f"#{anchor}").text
+
+    await asyncio.to_thread(follow)
