@@ -39,7 +39,7 @@ from temporalio.converter import PayloadCodec as _PayloadCodec
 from temporalio.exceptions import ApplicationError
 
 from codec import binding
-from codec.signing import Signer, Verifier
+from codec.signing import Signer, Verifier, actors_of
 
 ENCODING = b"binary/encrypted"
 KEY_ID = "encryption-key-id"
@@ -159,14 +159,17 @@ class EncryptionCodec(_PayloadCodec, WithSerializationContext):
                 # A staff step not signed by its actor is refused like a misbound payload.
                 reason = await self.verifier.refusal(inner)
                 if reason is not None:
-                    out.append(_misbound(reason))
+                    out.append(_misbound(reason, claimed=actors_of(inner)))
                     continue
             out.append(inner)
         return out
 
 
-def _misbound(reason: str) -> Payload:
-    return Payload(metadata={"encoding": binding.MISBOUND_ENCODING.encode()}, data=reason.encode())
+def _misbound(reason: str, claimed: list[str] | None = None) -> Payload:
+    metadata = {"encoding": binding.MISBOUND_ENCODING.encode()}
+    if claimed:
+        metadata[binding.CLAIMED] = claimed[0].encode()
+    return Payload(metadata=metadata, data=reason.encode())
 
 
 class RefusePlaintext(EncodingPayloadConverter):

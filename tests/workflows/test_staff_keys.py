@@ -143,6 +143,8 @@ async def test_the_shared_ring_without_bens_key_cannot_act_as_ben(keys, pool):
             await refused_update(client, handle.id, StaffStep(actor="ops-ben"))
         rows = await rows_when_written(pool, [handle.id], 2)
         assert len(rows) == 2 and {r["checked_in"] for r in rows} == {"workflow"}
+        # who: the person the step claimed to be, said as not proven
+        assert {r["actor"] for r in [*rows, *forged_rows]} == {"ops-ben (claimed, not proven)"}
         assert (await handle.query(FastChangeOrder.status)).stage == Stage.AWAITING_PARTNER
 
         # And his own step is taken.
