@@ -75,3 +75,29 @@ async def test_as_names_only_the_holder_of_the_key(cli_env, pool, tmp_path):
         assert len(await refusals(pool, pid, 2)) == 2
         status = await starter(cli_env, "status", pid)
         assert status.body["data"]["stage"] == "awaiting-partner-confirmation"
+
+
+async def test_a_key_made_on_ones_own_machine_acts_once_an_admin_enrolled_it(
+    cli_env, pool, tmp_path
+):
+    own_key = tmp_path / "ben.key"
+    as_ben = {**cli_env, "PARTNERFLOW_STAFF_KEY": str(own_key)}
+    acc = await new_account(pool, licences={"Premium": 5})
+    made = await starter(as_ben, "staff-key", "make", "--out", str(own_key), "--as", "ben")
+    assert made.code == 0, made.text
+    assert own_key.stat().st_mode & 0o777 == 0o600
+    public = made.body["data"]["public_key"]
+    async with worker(cli_env):
+        early = await starter(as_ben, *fast_change(acc, 6), "--as", "ben")
+        assert early.code != 0 and "a key the people directory does not know" in early.text
+        enrolled = await starter(
+            cli_env,
+            *("staff-key", "enrol", "--user", "ben", "--public-key", public),
+            *("--as", "staff-e2e"),
+        )
+        assert enrolled.code == 0, enrolled.text
+        assert enrolled.body["data"]["key_id"] == made.body["data"]["key_id"]
+        started = await starter(as_ben, *fast_change(acc, 7), "--as", "ben")
+        assert started.code == 0, started.text
+    again = await starter(as_ben, "staff-key", "make", "--out", str(own_key), "--as", "ben")
+    assert again.code != 0 and "never overwritten" in again.text
