@@ -25,6 +25,7 @@ from cli import (
     psa,
     records,
     renegotiation,
+    staff_keys,
 )
 from cli.common import (
     Commands,
@@ -75,11 +76,12 @@ PROCESSES = [
     ("records: invoices, contacts", records),
     ("e-mail and SMS", outbox),
     ("the people directory", people),
+    ("staff members' signing keys", staff_keys),
 ]
 EVERY_PROCESS = "every process"
 # Commands that need no Temporal: they read or write PostgreSQL (`inbox` without Temporal
 # shows what the records say and names what it left out).
-DATABASE_ONLY = frozenset({"cli.outbox", "cli.people", "cli.inbox"})
+DATABASE_ONLY = frozenset({"cli.outbox", "cli.people", "cli.inbox", "cli.staff_keys"})
 
 
 def parser() -> argparse.ArgumentParser:

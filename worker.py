@@ -17,6 +17,7 @@ import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -35,11 +36,14 @@ from activities.partners import PartnerActivities
 from activities.people import PeopleActivities
 from activities.psa import PsaActivities
 from activities.renegotiation import RenegotiationActivities
+from codec import EncryptionCodec
 from codec.binding import REFUSALS
+from codec.signing import WORKER, Verifier, directory_lookup, load_signer
 from relay import Relay
 from relay.settings import Settings as RelaySettings
 from store.db import create_pool, migrate
 from store.people import record_refusal
+from store.staff_keys import key_file_enrolled
 from telemetry import logs
 from telemetry.metrics import Endpoints, Observability, health_app, runtime_with_metrics
 from workflows import rollout
@@ -239,6 +243,28 @@ async def serve_health(client, pool, worker: Worker, endpoints: Endpoints) -> we
     return runner
 
 
+WORKER_KEY_ENV = "PARTNERFLOW_WORKER_KEY"
+
+
+async def staff_steps_verified(client: Any, pool: Any, common: config.Settings) -> None:
+    """With a key ring, a step naming a staff member is taken only signed with that person's
+    own key (codec.signing), and what the processes send on is signed with the worker's own
+    key (PARTNERFLOW_WORKER_KEY, else `<data>/staff-keys/worker.key`: made and enrolled at
+    the first start, never overwritten)."""
+    codec = client.data_converter.payload_codec
+    if not isinstance(codec, EncryptionCodec):
+        return  # plaintext (a test system): nobody is bound to anything
+    chosen = os.environ.get(WORKER_KEY_ENV, "").strip()
+    path = Path(chosen) if chosen else common.data_dir / "staff-keys" / "worker.key"
+    async with pool.acquire() as conn:
+        key_id = await key_file_enrolled(
+            conn, path, holder="worker", kind=WORKER, enrolled_by="worker"
+        )
+    codec.signer = load_signer(path)
+    codec.verifier = Verifier(directory_lookup(pool))
+    log.info("staff steps verified", worker_key=key_id)
+
+
 @asynccontextmanager
 async def refusals_written(pool) -> AsyncIterator[None]:
     """Inputs refused while a workflow reads them (copied from another process or step, see
@@ -339,6 +365,7 @@ async def main() -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     health = None
+    await staff_steps_verified(client, pool, common)
     relay = start_relay(pool, runtime, stop)
     try:
         async with (

@@ -212,7 +212,7 @@ class ClassoundActivities(StepActivities):
             plans = [billing_plan(t) for t in LicenceType if t in licences]
             await porting.record_billing_plans(conn, pid, a.pbx_id, plans, a.porting_date)
             await porting.complete_order(
-                conn, pid, a.key.step, a.attempt, a.partner_id, a.porting_date, dids
+                conn, pid, a.key.step, a.attempt, a.partner_id, a.porting_date, numbers
             )
             linked = (
                 f", linked to {len(set(flat_of.values()))} CLASSOUND-FLAT(s)" if flat_of else ""

@@ -1,10 +1,15 @@
 """Activities of the Dealbuilder renegotiation: each runs one store write as one
 idempotent step (see activities/common.py). What they return carries ids and counts only."""
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 import config
 from activities.common import StepActivities, refusals_are_final
+from domain.errors import REFUSED
 from domain.renegotiation_models import (
     CaseStep,
     ClosingStep,
@@ -20,6 +25,7 @@ from domain.renegotiation_models import (
 from domain.steps import StepKey
 from store import renegotiation as store
 from store import renegotiation_decision as decision
+from store import signing
 from store.steps import Write
 
 
@@ -86,19 +92,42 @@ class RenegotiationActivities(StepActivities):
 
     @activity.defn
     async def record_contract_signature(self, s: SignatureStep) -> StepResult:
-        return await self._step(
-            s.key,
-            "contract signed",
-            lambda c: decision.record_signature(c, s, s.key.process_id, s.key.step),
-        )
+        async with self._evidence_bound(s.key, s.case.contract_id, refuse=False):
+            return await self._step(
+                s.key,
+                "contract signed",
+                lambda c: decision.record_signature(c, s, s.key.process_id, s.key.step),
+            )
 
     @activity.defn
     async def record_contract_declined(self, s: DeclineStep) -> StepResult:
-        return await self._step(
-            s.key,
-            "contract declined by the customer",
-            lambda c: decision.decline(c, s.key.process_id, s.key.step, s),
-        )
+        async with self._evidence_bound(s.key, s.case.contract_id, refuse=True):
+            return await self._step(
+                s.key,
+                "contract declined by the customer",
+                lambda c: decision.decline(c, s.key.process_id, s.key.step, s),
+            )
+
+    @asynccontextmanager
+    async def _evidence_bound(
+        self, key: StepKey, contract_id: str, *, refuse: bool
+    ) -> AsyncIterator[None]:
+        """Evidence not bound to its contract: logged (outside the rolled-back step), then a
+        decline is refused to its sender; a signature, already accepted by the process, stops
+        it for staff (needs attention) with nothing written."""
+        try:
+            yield
+        except signing.EvidenceNotBound as e:
+            await signing.record_refusal(
+                self.pool,
+                contract_id=contract_id,
+                process_id=key.process_id,
+                actor=key.actor,
+                reason=str(e),
+            )
+            if refuse:
+                raise ApplicationError(str(e), type=REFUSED, non_retryable=True) from None
+            raise ApplicationError(str(e), type="EvidenceNotBound", non_retryable=True) from None
 
     @activity.defn
     async def set_product_access_count(self, s: CaseStep) -> StepResult:

@@ -108,6 +108,7 @@ def to_stderr(line: str) -> None:
 _settings: ContextVar[config.Settings | None] = ContextVar("settings", default=None)
 _wait: ContextVar[float | None] = ContextVar("wait", default=None)
 _client: ContextVar[Client | None] = ContextVar("client", default=None)
+_actor: ContextVar[str | None] = ContextVar("actor", default=None)
 T = TypeVar("T")
 
 
@@ -117,6 +118,12 @@ def begin_command(wait: float | None, settings: config.Settings | None = None) -
     _settings.set(settings)
     _wait.set(wait)
     _client.set(None)
+    _actor.set(None)
+
+
+def acting_as(actor: str | None) -> None:
+    """Who this command acts as: its steps are signed with that person's own key."""
+    _actor.set(actor)
 
 
 def settings() -> config.Settings:
@@ -150,7 +157,7 @@ async def temporal() -> Client:
     client = _client.get()
     if client is None:
         warn = lambda text: to_stderr(f"warning: {text}")  # noqa: E731
-        client = await connect(settings(), within=connect_wait(), warn=warn)
+        client = await connect(settings(), within=connect_wait(), warn=warn, actor=_actor.get())
         _client.set(client)
     return client
 

@@ -10,7 +10,15 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from cli.common import FORMATTERS, diagnosis, emit, send, temporal, with_extras
 from cli.forms import validated
-from client.failures import BAD_INPUT, NO_ANSWER, NO_PROCESS, OK, Failure, rpc_failure
+from client.failures import (
+    BAD_INPUT,
+    NO_ANSWER,
+    NO_PROCESS,
+    OK,
+    UNREACHABLE,
+    Failure,
+    rpc_failure,
+)
 from client.processes import ended_stage
 from domain.steps import StaffStep
 from workflows.process import Process
@@ -27,7 +35,14 @@ async def whole_process_id(given: str) -> str:
     found: list[str] = []
     query = f"WorkflowId STARTS_WITH {json.dumps(given)}"
     try:
-        async for wf in (await temporal()).list_workflows(query, limit=100):
+        client = await temporal()
+    except Failure as down:
+        if down.code != UNREACHABLE:
+            raise
+        # nothing to look up: the command checks its input first, then says Temporal is down
+        return given
+    try:
+        async for wf in client.list_workflows(query, limit=100):
             if wf.id == given:
                 return given
             if wf.id not in found:

@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 import config
+from cli.common import acting_as
 from cli.forms import USER
 from client.failures import BAD_INPUT, REFUSED, Failure
 
@@ -24,6 +25,7 @@ def identity(args: argparse.Namespace, settings: config.Settings) -> None:
             args.actor = USER(args.actor)
         except argparse.ArgumentTypeError as e:
             raise Failure(BAD_INPUT, f"{config.ACTOR_ENV}: {e}") from None
+    acting_as(getattr(args, "actor", None))  # signed with this person's own key
 
 
 def staff_refusal(who: Any, actor: str) -> str | None:

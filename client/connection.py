@@ -4,6 +4,7 @@ chosen), and every way it can fail said in words."""
 
 import asyncio
 from collections.abc import Callable
+from pathlib import Path
 
 from temporalio.client import Client
 
@@ -22,10 +23,17 @@ def address_of(settings: config.Settings) -> str:
 
 
 async def connect(
-    settings: config.Settings, *, within: float, warn: Callable[[str], None]
+    settings: config.Settings,
+    *,
+    within: float,
+    warn: Callable[[str], None],
+    actor: str | None = None,
+    key: Path | None = None,
 ) -> Client:
-    """A client, or a Failure: no key ring (exit 7), no Temporal in `within` seconds or
-    none at the address (exit 4). `warn` hears that payloads go unencrypted."""
+    """A client, or a Failure: no key ring or an unusable signing key (exit 7), no Temporal
+    in `within` seconds or none at the address (exit 4). `warn` hears that payloads go
+    unencrypted. Steps are signed with `key`, else `actor`'s own key where there is one
+    (config.staff_key_path): a worker takes a staff step only signed by its actor."""
     try:
         codec = config.encryption_codec(settings.data_dir)
     except config.NotConfigured as e:
@@ -37,8 +45,15 @@ async def connect(
     override = None if settings.temporal_chosen else address
     try:
         return await asyncio.wait_for(
-            config.connect_temporal(address=override, data_dir=settings.data_dir), within
+            config.connect_temporal(
+                address=override,
+                data_dir=settings.data_dir,
+                key=key or config.staff_key_path(actor, settings.data_dir),
+            ),
+            within,
         )
+    except config.NotConfigured as e:
+        raise Failure(SETUP, str(e)) from None
     except TimeoutError:
         raise Failure(
             UNREACHABLE,

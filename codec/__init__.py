@@ -39,6 +39,7 @@ from temporalio.converter import PayloadCodec as _PayloadCodec
 from temporalio.exceptions import ApplicationError
 
 from codec import binding
+from codec.signing import Signer, Verifier, actors_of
 
 ENCODING = b"binary/encrypted"
 KEY_ID = "encryption-key-id"
@@ -88,6 +89,10 @@ class EncryptionCodec(_PayloadCodec, WithSerializationContext):
         self.ciphers = {key_id: AESGCM(key) for key_id, key in ring.items()}
         self.accept_plaintext = accept_plaintext
         self.bound: str | None = None  # the workflow this copy encodes and decodes for
+        # The sender's own key: each step input sealed here is signed with it (codec.signing).
+        self.signer: Signer | None = None
+        # On a worker: who may name which actor, checked on each step input it opens.
+        self.verifier: Verifier | None = None
 
     def with_context(self, context: SerializationContext) -> Self:
         copy = object.__new__(type(self))
@@ -104,6 +109,8 @@ class EncryptionCodec(_PayloadCodec, WithSerializationContext):
         cipher = self.ciphers[self.key_id]
         out = []
         for p in payloads:
+            if self.signer is not None:
+                p = self.signer.sign(p)
             nonce = os.urandom(NONCE_BYTES)
             metadata = {"encoding": ENCODING, KEY_ID: self.key_id.encode()}
             if self.bound is not None:
@@ -147,12 +154,22 @@ class EncryptionCodec(_PayloadCodec, WithSerializationContext):
                     raise  # no workflow to refuse it for: said to whoever decodes
                 out.append(_misbound("the seal does not open: altered or made up"))
                 continue
-            out.append(Payload.FromString(plain))
+            inner = Payload.FromString(plain)
+            if self.verifier is not None and self.bound is not None:
+                # A staff step not signed by its actor is refused like a misbound payload.
+                reason = await self.verifier.refusal(inner)
+                if reason is not None:
+                    out.append(_misbound(reason, claimed=actors_of(inner)))
+                    continue
+            out.append(inner)
         return out
 
 
-def _misbound(reason: str) -> Payload:
-    return Payload(metadata={"encoding": binding.MISBOUND_ENCODING.encode()}, data=reason.encode())
+def _misbound(reason: str, claimed: list[str] | None = None) -> Payload:
+    metadata = {"encoding": binding.MISBOUND_ENCODING.encode()}
+    if claimed:
+        metadata[binding.CLAIMED] = claimed[0].encode()
+    return Payload(metadata=metadata, data=reason.encode())
 
 
 class RefusePlaintext(EncodingPayloadConverter):

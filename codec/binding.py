@@ -69,6 +69,20 @@ from temporalio.worker import Interceptor as WorkerInterceptor
 
 FACTS = "partnerflow-step"  # metadata key of the inner payload: the step's facts (JSON)
 BOUND = "partnerflow-bound"  # metadata key of the sealed payload: namespace/workflow id
+SIGNED_WITH = "partnerflow-key"  # metadata key of the inner payload: the signing key's id
+# On a refused input's marker: the staff member it named without their signature.
+CLAIMED = "partnerflow-claimed"
+UNKNOWN_ACTOR = "unknown (a forged or copied input)"
+
+
+def claimed_actor(payload: Payload) -> str:
+    """Who a refused input claimed to be, for the security log ("who")."""
+    claimed = payload.metadata.get(CLAIMED)
+    if claimed is None:
+        return UNKNOWN_ACTOR
+    return f"{claimed.decode(errors='replace')} (claimed, not proven)"
+
+
 # What a payload sealed for another process decodes to (see codec.EncryptionCodec.decode).
 MISBOUND_ENCODING = "partnerflow/misbound"
 # Left to the converter, which refuses it in its own words: a plaintext payload.
@@ -175,7 +189,7 @@ def refuse(reason: str, *, step: str, request: str, payload: Payload) -> NoRetur
         Refusal(
             key=f"{info.workflow_id}/{info.run_id}/{info.get_current_history_length()}/"
             f"{step}/{request}/{digest}",
-            actor="unknown (a forged or copied input)",
+            actor=claimed_actor(payload),
             permission=f"{info.workflow_type}.{step}",
             process_id=info.workflow_id,
             reason=reason,
@@ -270,7 +284,7 @@ def refuse_input(
     REFUSALS.report(
         Refusal(
             key=f"{context.workflow_id}/input/{name}/{digest}",
-            actor="unknown (a forged or copied input)",
+            actor=claimed_actor(payload),
             permission=f"input ({name})",
             process_id=context.workflow_id,
             reason=reason,
@@ -322,6 +336,15 @@ def check_step_input(payload: Payload, lenient: bool = False) -> None:
                 request=update.id,
                 payload=payload,
             )
+        if SIGNED_WITH in payload.metadata and not fresh(facts):
+            # A revoked key is refused for steps issued after its revocation: the issue time
+            # is signed, and must be now, so a holder cannot date a step back.
+            refuse(
+                f"a step issued at {facts.issued}, not now",
+                step=update.name,
+                request=update.id,
+                payload=payload,
+            )
         return
     if facts is not None and facts.kind == UPDATE:
         refuse(
@@ -330,6 +353,14 @@ def check_step_input(payload: Payload, lenient: bool = False) -> None:
             request=facts.request,
             payload=payload,
         )
+
+
+def fresh(facts: StepFacts) -> bool:
+    try:
+        issued = datetime.fromisoformat(facts.issued)
+    except ValueError:
+        return False
+    return issued.tzinfo is not None and abs(workflow.now() - issued) <= FRESH_START
 
 
 def remember_start_or_signal(payload: Payload, value: Any, lenient: bool = False) -> None:

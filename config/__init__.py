@@ -26,6 +26,7 @@ from codec import (
     data_converter,
     parse_key_ring,
 )
+from codec.signing import load_signer
 from domain import business_time
 
 DEFAULT_TASK_QUEUE = "partnerflow"
@@ -323,11 +324,34 @@ def accept_plaintext_history() -> bool:
     return os.environ.get("PARTNERFLOW_ACCEPT_PLAINTEXT_HISTORY", "").strip() == "1"
 
 
+STAFF_KEY_ENV = "PARTNERFLOW_STAFF_KEY"
+
+
+def staff_key_path(actor: str | None, data_dir: Path | None = None) -> Path | None:
+    """The key the steps of `actor` are signed with: PARTNERFLOW_STAFF_KEY, else the demo
+    person's under ./run (`<data>/staff-keys/<actor>.key`), else the person's own
+    (`~/.config/partnerflow/<actor>.key`); None: steps go unsigned (a worker refuses them
+    when they name staff)."""
+    chosen = os.environ.get(STAFF_KEY_ENV, "").strip()
+    if chosen:
+        return Path(chosen).expanduser()
+    if not actor:
+        return None
+    for path in (
+        (data_dir or _data_dir()) / "staff-keys" / f"{actor}.key",
+        Path.home() / ".config" / "partnerflow" / f"{actor}.key",
+    ):
+        if path.exists():
+            return path
+    return None
+
+
 async def connect_temporal(
     runtime: Runtime | None = None,
     *,
     address: str | None = None,
     data_dir: Path | None = None,
+    key: Path | None = None,
 ) -> Client:
     """Address, namespace, TLS and API key from TEMPORAL_* variables or a config profile
     (temporalio.envconfig), so the same code reaches the dev server or Temporal Cloud;
@@ -339,6 +363,11 @@ async def connect_temporal(
     if address:
         connect["target_host"] = address
     codec = encryption_codec(data_dir)
+    if codec is not None and key is not None:
+        try:
+            codec.signer = load_signer(key)
+        except (OSError, ValueError) as e:
+            raise NotConfigured(f"signing key {key}: {e}") from None
     return await Client.connect(
         **connect,
         data_converter=data_converter(codec),

@@ -391,6 +391,8 @@ async def run(settings: config.Settings, data_dir: Path) -> int:
         conn = await connect(dsn)
         try:
             loaded = await demo.load(conn)
+            # each demo person's own signing key: the worker takes staff steps only signed
+            await demo.staff_keys(conn, data_dir / "staff-keys")
         finally:
             await conn.close()
         print(

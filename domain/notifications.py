@@ -4,10 +4,10 @@ language the product writes them, the channel, the Message-ID, the back-off."""
 import hashlib
 from datetime import timedelta
 
-# Every notification kind the processes write (store/*.py), with the language its product
-# speaks: the Wildix partner notices are German, the Avonova contract, its reminders and
-# tickets Norwegian; the partner-portal mails (a vendor's portal for partners of any
-# country) English.
+# Every notification kind the processes write (store/*.py; its payload's model in
+# domain/notices.py), with the language its product speaks, used when the reader's own has
+# no template: the Wildix partner notices and the partner portal's mails are German (the
+# portal's own default), the Avonova contract, its reminders and tickets Norwegian.
 KINDS: dict[str, str] = {
     "order_awaiting_confirmation": "de",
     "order_confirmation_reminder": "de",
@@ -30,16 +30,34 @@ KINDS: dict[str, str] = {
     "renegotiation_signing_deadline_passed": "nb",
     "renegotiation_increase_for_sales_credit": "nb",
     "renegotiation_contract_declined": "nb",
-    "partner_user_login": "en",
-    "leads_assigned": "en",
-    "lead_owner_changed": "en",
-    "lead_recalled": "en",
+    # to the customer: the signed contract (PDF attached), or the decline confirmed
+    "contract_signed_receipt": "nb",
+    "contract_declined_receipt": "nb",
+    "partner_user_login": "de",
+    "leads_assigned": "de",
+    "lead_owner_changed": "de",
+    "lead_recalled": "de",
     "lead_not_interested": "en",
     # to ops, from the reconciliation after a workflow ended without closing its records
     "process_closed_by_reconciliation": "en",
     # from the portal itself: a link to set a forgotten password
     "password_reset": "en",
 }
+
+# How a reader of each language reads a date and a time: the locale of its format, and the
+# zone a time is shown in (the partners' and customers' own: Germany, Norway; English
+# readers are the vendor's partners elsewhere in Europe, shown in UK time).
+LOCALES = {"de": "de_DE", "nb": "nb_NO", "en": "en_GB"}
+ZONES = {"de": "Europe/Berlin", "nb": "Europe/Oslo", "en": "Europe/London"}
+
+
+def locale_of(language: str) -> str:
+    return LOCALES.get(language, "en_GB")
+
+
+def zone_of(language: str) -> str:
+    return ZONES.get(language, "Europe/London")
+
 
 # Status of a row (migration 009).
 QUEUED, SENT, FAILED, GIVEN_UP = "queued", "sent", "failed", "given_up"

@@ -4,6 +4,7 @@ document shown, the language."""
 
 import hashlib
 import hmac
+import re
 import unicodedata
 from datetime import date, datetime
 from decimal import Decimal
@@ -100,3 +101,42 @@ def line_total(quantity: int, unit_price: Decimal, discount_percent: Decimal) ->
     """quantity × price less the discount, to the øre."""
     gross = Decimal(quantity) * unit_price
     return (gross * (Decimal(100) - discount_percent) / Decimal(100)).quantize(Decimal("0.01"))
+
+
+# A link's fields as the contract e-mail writes them: a contract id and a URL-safe token. Any
+# other text (a NUL, a control character, a very long value) is no link of ours and opens
+# nothing; it never reaches the database.
+_CONTRACT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}")
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,200}")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def link_well_formed(contract_id: str, token: str) -> bool:
+    return bool(_CONTRACT_ID.fullmatch(contract_id) and _TOKEN.fullmatch(token))
+
+
+def hash_well_formed(sha256: str) -> bool:
+    return bool(_SHA256.fullmatch(sha256))
+
+
+def has_controls(text: str) -> bool:
+    """A NUL or another control character (tabs and line breaks aside): refused in what the
+    signer types, as nothing a person types on the page contains it."""
+    return bool(_CONTROLS.search(text))
+
+
+def bound_to_contract(shown_sha256: str, contract_hashes: set[str]) -> bool:
+    """Evidence belongs to a contract only when the hash it carries is the hash of that
+    contract's own text (in a language the page shows it in); a hash copied from another
+    contract, or made up, is not."""
+    return any(hmac.compare_digest(shown_sha256.encode(), h.encode()) for h in contract_hashes)
+
+
+# The period a contract line's price is for, by the line's kind: licences are paid monthly,
+# everything else (onboarding, courses) once.
+MONTHLY_KINDS = frozenset({"licence"})
+
+
+def priced_monthly(kind: str) -> bool:
+    return kind in MONTHLY_KINDS

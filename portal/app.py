@@ -126,10 +126,19 @@ def _lifespan(
         app.state.pool = pool or await create_pool(
             settings.database_url or common.database_dsn() or config.database_url(), max_size=10
         )
+        if temporal is None and settings.service_key is not None:
+            from codec.signing import SERVICE
+            from store.staff_keys import key_file_enrolled
+
+            async with app.state.pool.acquire() as conn:
+                await key_file_enrolled(
+                    conn, settings.service_key, holder="portal", kind=SERVICE, enrolled_by="portal"
+                )
         app.state.temporal = temporal or await connect(
             common,
             within=CONNECT_WITHIN,
             warn=lambda text: print(f"warning: {text}", file=sys.stderr),
+            key=settings.service_key,
         )
         try:
             yield

@@ -8,12 +8,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from babel.dates import format_date
+from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency, format_decimal
 from fastapi.templating import Jinja2Templates
 
 from domain.business_time import Family, zone
-from domain.signing import LOCALES, line_total
+from domain.signing import LANGUAGES, LOCALES, document_sha256, line_total, priced_monthly
 
 OSLO = zone(Family.RENEGOTIATION)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -93,6 +93,22 @@ TEXT: dict[str, dict[str, str]] = {
         "refused": "Avtalen kunne ikke oppdateres akkurat nå.",
         "language": "Språk",
         "other_language": "English",
+        "per_month": "{price} per måned",
+        "vat_note": "Alle priser er eksklusive merverdiavgift (mva).",
+        "certificate_title": "Signeringsbevis",
+        "certificate_intro": "Avtalen {contract} ble signert elektronisk på signeringssiden. "
+        "SHA-256-summen er regnet av avtaleteksten slik den ble vist for signataren.",
+        "cert_signer": "Signatar",
+        "cert_typed_name": "Navn skrevet inn",
+        "cert_signed_at": "Signert",
+        "cert_ip": "IP-adresse",
+        "cert_user_agent": "Nettleser",
+        "cert_language": "Språk",
+        "cert_sha256": "SHA-256 av dokumentet",
+        "cert_trail": "Forløp",
+        "cert_sent": "Sendt til signering",
+        "cert_opened": "Åpnet",
+        "cert_signed": "Signert",
     },
     "en": {
         "title": "Contract signing",
@@ -165,8 +181,42 @@ TEXT: dict[str, dict[str, str]] = {
         "refused": "The contract could not be updated just now.",
         "language": "Language",
         "other_language": "Norsk",
+        "per_month": "{price} per month",
+        "vat_note": "All prices exclude VAT.",
+        "certificate_title": "Evidence of signature",
+        "certificate_intro": "Contract {contract} was signed electronically on the signing "
+        "page. The SHA-256 is computed from the contract's text as it was shown to the signer.",
+        "cert_signer": "Signatory",
+        "cert_typed_name": "Name typed",
+        "cert_signed_at": "Signed",
+        "cert_ip": "IP address",
+        "cert_user_agent": "Browser",
+        "cert_language": "Language",
+        "cert_sha256": "SHA-256 of the document",
+        "cert_trail": "Trail",
+        "cert_sent": "Sent for signing",
+        "cert_opened": "Opened",
+        "cert_signed": "Signed",
     },
 }
+
+
+# Term values are written in the product's language (Norwegian); their words in English.
+TERM_VALUES: dict[str, dict[str, str]] = {
+    "en": {
+        "månedlig": "monthly",
+        "kvartalsvis": "quarterly",
+        "halvårlig": "half-yearly",
+        "årlig": "yearly",
+    },
+}
+
+
+def long_time(moment: datetime | None, lang: str) -> str:
+    """A moment with its zone (Oslo), in the reader's format."""
+    if moment is None:
+        return ""
+    return format_datetime(moment, "long", tzinfo=OSLO, locale=LOCALES[lang])
 
 
 def long_date(d: date | datetime | None, lang: str) -> str:
@@ -212,7 +262,7 @@ def contract_view(k: dict, lang: str) -> dict:
             {
                 "product": ln["product"],
                 "quantity": _number(ln["quantity"], lang),
-                "unit_price": _money(ln["unit_price"], currency, lang),
+                "unit_price": _priced(ln["kind"], _money(ln["unit_price"], currency, lang), t),
                 "discount": f"{_number(ln['discount_percent'].normalize(), lang)} %"
                 if ln["discount_percent"]
                 else "",
@@ -223,7 +273,9 @@ def contract_view(k: dict, lang: str) -> dict:
     for key, value in sorted(_terms(k["terms"]).items()):
         if key == "binding_months":
             terms.append((t["binding_months"], t["months"].format(n=value)))
-        elif key in ("invoicing", "invoice_reference"):
+        elif key == "invoicing":
+            terms.append((t[key], TERM_VALUES.get(lang, {}).get(str(value), str(value))))
+        elif key == "invoice_reference":
             terms.append((t[key], str(value)))
         else:
             terms.append((key.replace("_", " ").capitalize(), str(value)))
@@ -247,12 +299,17 @@ def contract_view(k: dict, lang: str) -> dict:
         "signer_name": k["signer_name"] or "",
         "replaces": replaces,
         "licences": _number(k["licences"], lang),
-        "price": _money(k["price"], currency, lang),
+        "price": t["per_month"].format(price=_money(k["price"], currency, lang)),
         "start": long_date(k["start_date"], lang),
         "lines": lines,
         "total": _money(total, currency, lang),
         "terms": terms,
+        "vat_note": t["vat_note"],
     }
+
+
+def _priced(kind: str, price: str, t: dict[str, str]) -> str:
+    return t["per_month"].format(price=price) if priced_monthly(kind) else price
 
 
 def render_document(k: dict, lang: str) -> str:
@@ -260,12 +317,48 @@ def render_document(k: dict, lang: str) -> str:
     return templates.get_template("signing/contract.html").render(contract_view(k, lang))
 
 
+def contract_hashes(k: dict) -> set[str]:
+    """The hashes of this contract's text in each language the page shows it in: evidence
+    carries one of them, or it is not this contract's."""
+    return {document_sha256(render_document(k, lang)) for lang in LANGUAGES}
+
+
+def certificate_view(k: dict, evidence: dict, lang: str) -> dict:
+    """The evidence certificate, the signed PDF's last page: who signed, what they typed,
+    when (with the zone), from where, the hash of the text signed and the link's trail."""
+    t = TEXT[lang]
+    return {
+        "title": t["certificate_title"],
+        "intro": t["certificate_intro"].format(contract=k["id"]),
+        "facts": [
+            (t["cert_signer"], f"{k['signer_name'] or ''} ({evidence['contact_id']})"),
+            (t["cert_typed_name"], evidence["typed_name"] or ""),
+            (t["cert_signed_at"], long_time(evidence["decided_at"], lang)),
+            (t["cert_ip"], evidence["ip"]),
+            (t["cert_user_agent"], evidence["user_agent"]),
+            (t["cert_language"], evidence["language"]),
+            (t["cert_sha256"], evidence["document_sha256"]),
+        ],
+        "trail_title": t["cert_trail"],
+        "trail": [
+            (t["cert_sent"], long_time(k.get("sent_at"), lang)),
+            (t["cert_opened"], long_time(k.get("opened_at"), lang)),
+            (t["cert_signed"], long_time(evidence["decided_at"], lang)),
+        ],
+    }
+
+
+def signed_contract_pdf(k: dict, evidence: dict, lang: str) -> bytes:
+    """The signed contract: its text, then the evidence certificate."""
+    return contract_pdf(contract_view(k, lang), certificate_view(k, evidence, lang))
+
+
 def _latin1(text: str) -> str:
     text = text.replace("\u202f", "\u00a0").replace("\u2009", " ").replace("\u2212", "-")
     return text.encode("latin-1", "replace").decode("latin-1")
 
 
-def contract_pdf(view: dict) -> bytes:
+def contract_pdf(view: dict, certificate: dict | None = None) -> bytes:
     """The contract as a PDF (fpdf2, pure Python), from the same view as the page's text.
     Core fonts cover Latin-1, which has the Norwegian letters; others are replaced."""
     from fpdf import FPDF  # only when a PDF is asked for
@@ -339,4 +432,23 @@ def contract_pdf(view: dict) -> bytes:
             pdf.cell(0, 7, _latin1(value), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.ln(3)
     pdf.multi_cell(0, 6, _latin1(t["unchanged"]), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.multi_cell(0, 6, _latin1(view["vat_note"]), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    if certificate is not None:
+        pdf.add_page()
+        pdf.set_font("Helvetica", "B", 16)
+        pdf.cell(0, 10, _latin1(certificate["title"]), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.set_font("Helvetica", size=10)
+        pdf.multi_cell(0, 6, _latin1(certificate["intro"]), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.ln(3)
+        for rows, heading in ((certificate["facts"], None), (certificate["trail"], "trail")):
+            if heading:
+                pdf.ln(3)
+                pdf.set_font("Helvetica", "B", 12)
+                pdf.cell(
+                    0, 8, _latin1(certificate["trail_title"]), new_x=XPos.LMARGIN, new_y=YPos.NEXT
+                )
+                pdf.set_font("Helvetica", size=10)
+            for name, value in rows:
+                pdf.cell(50, 6, _latin1(name))
+                pdf.multi_cell(0, 6, _latin1(value or "-"), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     return bytes(pdf.output())

@@ -21,6 +21,9 @@ class PortalSettings:
     # the reverse proxies whose X-Forwarded-For names the client (login limits per address);
     # none: the connection's own address
     trusted_proxies: str = ""
+    # the portal's own signing key (a service key: it acts for partner users and customers'
+    # signers, never as staff); made and enrolled at its first start
+    service_key: Path | None = None
 
 
 def settings_from_environment(common: config.Settings | None = None) -> PortalSettings:
@@ -53,4 +56,8 @@ def settings_from_environment(common: config.Settings | None = None) -> PortalSe
         port=int(port),
         portal_url=portal_url,
         trusted_proxies=env.get("PARTNERFLOW_PORTAL_TRUSTED_PROXIES", "").strip(),
+        service_key=Path(
+            env.get("PARTNERFLOW_PORTAL_KEY", "").strip()
+            or common.data_dir / "staff-keys" / "portal.key"
+        ),
     )

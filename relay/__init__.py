@@ -30,7 +30,8 @@ from domain.notifications import (
     message_id,
     needs_signing_authority,
 )
-from relay.messages import DeliveryFailed, Message, Templates, Undeliverable
+from relay.attachments import attachments_for
+from relay.messages import DeliveryFailed, Message, Templates, Undeliverable, message_context
 from relay.settings import Settings
 from store import outbox
 from telemetry.metrics import NotificationMetrics
@@ -132,11 +133,20 @@ class Relay:
         if row["recipient_kind"] == "role":
             role = row["recipient_id"]
             address = role if "@" in role else self.settings.team_addresses.get(role)
-            if not address:
+            # a person named as a role (rows written before staff rows had their own kind)
+            who = None if address else await outbox.recipient(conn, "staff", role)
+            if not address and who is None:
                 raise Undeliverable(
                     f"no address configured for team {role!r} (PARTNERFLOW_TEAM_ADDRESSES)"
                 )
-            who = {"name": role, "email": address, "phone": "", "language": None, "can_sign": False}
+            if address:
+                who = {
+                    "name": role,
+                    "email": address,
+                    "phone": "",
+                    "language": None,
+                    "can_sign": False,
+                }
         if who is None:
             raise Undeliverable(f"{row['recipient_kind']} {row['recipient_id']} not found")
         if needs_signing_authority(kind) and not who["can_sign"]:
@@ -147,14 +157,17 @@ class Relay:
                 f"{row['recipient_kind']} {row['recipient_id']} has no "
                 f"{'phone number' if channel == 'sms' else 'e-mail address'}"
             )
-        language = language_for(kind, who["language"], self.templates.available(kind))
-        context = {
-            **(row["payload"] or {}),
-            "recipient_name": who["name"],
-            "link": outbox.open_link(row["secret"], row["id"]),
-            "process_id": row["process_id"],
-            "language": language,
-        }
+        # the language the reader chose for this very exchange (the signing page's), else theirs
+        preferred = (row["payload"] or {}).get("reader_language") or who["language"]
+        language = language_for(kind, preferred, self.templates.available(kind))
+        context = message_context(
+            row["payload"] or {},
+            recipient_name=who["name"],
+            link=outbox.open_link(row["secret"], row["id"]),
+            process_id=row["process_id"],
+            language=language,
+            portal_url=self.settings.portal_url,
+        )
         if row["secret_sha256"] and not row["secret"]:
             raise Undeliverable("its one-time link was blanked: it was sent once already")
         subject, text, html = self.templates.render(kind, language, context)
@@ -167,7 +180,14 @@ class Relay:
             self.settings.message_domain,
         )
         return Message(
-            channel, address, language, subject, text, html if channel == "email" else None, mid
+            channel,
+            address,
+            language,
+            subject,
+            text,
+            html if channel == "email" else None,
+            mid,
+            await attachments_for(conn, row["payload"] or {}, language),
         )
 
     async def _send(self, m: Message) -> None:
@@ -188,6 +208,9 @@ class Relay:
         mail["Date"] = formatdate(localtime=False)
         mail.set_content(m.text)
         mail.add_alternative(m.html, subtype="html")
+        for a in m.attachments:
+            main, _, sub = a.content_type.partition("/")
+            mail.add_attachment(a.data, maintype=main, subtype=sub, filename=a.file_name)
         # after add_alternative, which moves Content-* headers into the first part
         mail["Content-Language"] = m.language
         if self._smtp is not None and time.monotonic() - self._smtp_used > SMTP_IDLE:

@@ -5,6 +5,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from config import DEFAULT_PARTNER_PORTAL_URL
+
 
 def _team_addresses(text: str) -> dict[str, str]:
     """PARTNERFLOW_TEAM_ADDRESSES: `role=address,role=address`."""
@@ -32,6 +34,8 @@ class Settings:
     sms_token: str | None = None
     team_addresses: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_TEAMS))
     message_domain: str = "partnerflow.example"
+    # where a partner's e-mail links to (the portal's address as partners reach it)
+    portal_url: str = DEFAULT_PARTNER_PORTAL_URL
     max_attempts: int = 8
     backoff_base: float = 30.0  # seconds: 30 s, 1 min, 2 min … at most backoff_cap
     backoff_cap: float = 3600.0
@@ -60,6 +64,7 @@ class Settings:
             sms_token=source.get("PARTNERFLOW_SMS_TOKEN") or None,
             team_addresses=teams,
             message_domain=source.get("PARTNERFLOW_MESSAGE_DOMAIN", cls.message_domain),
+            portal_url=source.get("PARTNERFLOW_PARTNER_PORTAL_URL", cls.portal_url),
             max_attempts=int(source.get("PARTNERFLOW_RELAY_MAX_ATTEMPTS", "8")),
             backoff_base=float(source.get("PARTNERFLOW_RELAY_BACKOFF", "30")),
             poll_seconds=float(source.get("PARTNERFLOW_RELAY_POLL", "5")),

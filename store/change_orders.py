@@ -3,14 +3,16 @@
 from datetime import date
 from typing import Any
 
+from domain import notices
 from domain.account import MandatoryFields
 from domain.catalogue import ProductKind
 from domain.change_order import OrderDraft, PbxSnapshot
 from domain.errors import Refused
 from domain.licence import FlatSeat, reduction_cascade
 from domain.order_lines import CatalogueItem, OrderLine, replan_fast_change
+from store.notices import tell
 from store.pbx import flat_totals, licence_totals, refuse_missing_pbx
-from store.steps import notify, open_ticket
+from store.steps import open_ticket
 
 Conn = Any  # an asyncpg connection; not imported so that this module stays I/O-library free
 
@@ -77,14 +79,18 @@ async def create_order(conn: Conn, process_id: str, step: str, o: OrderDraft) ->
     )
     await _insert_lines(conn, o.order_id, o.lines)
     # The partner learns of the order in the same transaction that creates it.
-    await notify(
+    await tell(
         conn,
+        notices.OrderAwaitingConfirmation(
+            order_id=o.order_id,
+            account_id=o.account_id,
+            pbx_id=o.pbx_id,
+            portal_path=notices.order_page(process_id),
+        ),
         process_id=process_id,
         step=step,
         recipient_kind="partner",
         recipient_id=o.partner_id,
-        template="order_awaiting_confirmation",
-        payload={"order_id": o.order_id, "account_id": o.account_id, "pbx_id": o.pbx_id},
     )
     return {"order": o.order_id, "status": "awaiting_partner_confirmation", "lines": len(o.lines)}
 
@@ -103,14 +109,15 @@ async def _insert_lines(conn: Conn, order_id: str, lines: list[OrderLine]) -> No
 async def remind_partner(
     conn: Conn, process_id: str, step: str, order_id: str, partner_id: str, n: int
 ) -> dict:
-    await notify(
+    await tell(
         conn,
+        notices.OrderConfirmationReminder(
+            order_id=order_id, reminder=n, portal_path=notices.order_page(process_id)
+        ),
         process_id=process_id,
         step=step,
         recipient_kind="partner",
         recipient_id=partner_id,
-        template="order_confirmation_reminder",
-        payload={"order_id": order_id, "reminder": n},
     )
     return {"order": order_id, "reminder": n}
 
@@ -252,14 +259,17 @@ async def apply_order(
             ),
         )
         records.append(f"ticket {ticket_id}")
-    await notify(
+    await tell(
         conn,
+        notices.OrderApplied(
+            order_id=o.order_id,
+            changes=changes or records,
+            portal_path=notices.order_page(process_id),
+        ),
         process_id=process_id,
         step=step,
         recipient_kind="partner",
         recipient_id=o.partner_id,
-        template="order_applied",
-        payload={"order_id": o.order_id, "changes": changes or records},
     )
     return {
         "records": records,
@@ -310,13 +320,17 @@ async def close(
             quote_ids,
         )
     if order_id and partner_id:
-        await notify(
+        await tell(
             conn,
+            notices.OrderClosed(
+                status=status,
+                order_id=order_id,
+                reason=reason,
+                portal_path=notices.order_page(process_id),
+            ),
             process_id=process_id,
             step=step,
             recipient_kind="partner",
             recipient_id=partner_id,
-            template=f"order_{status}",
-            payload={"order_id": order_id, "reason": reason},
         )
     return {"status": status, "order": order_id, "reason": reason}

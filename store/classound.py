@@ -5,11 +5,13 @@ audit log): dates and times as ISO strings."""
 from datetime import datetime
 from typing import Any
 
+from domain import notices
 from domain.catalogue import LicenceType
 from domain.classound_steps import OrderPlacement
 from domain.documents import DocumentRef
+from store.notices import tell
 from store.pbx import flat_totals, licence_totals
-from store.steps import notify, open_ticket
+from store.steps import open_ticket
 
 Conn = Any  # an asyncpg connection; not imported so that this module stays I/O-library free
 
@@ -128,14 +130,15 @@ async def create_order(
     await conn.execute(
         "UPDATE classound_orders SET ticket_id = $2 WHERE process_id = $1", process_id, ticket_id
     )
-    await notify(
+    await tell(
         conn,
+        notices.DocumentsRequested(
+            process_id=process_id, portal_path=notices.documents_page(process_id)
+        ),
         process_id=process_id,
         step=p.key.step,
         recipient_kind="partner",
         recipient_id=partner_id,
-        template="classound_documents_requested",
-        payload={"process_id": process_id, "ticket_id": ticket_id},
     )
     return ticket_id
 
@@ -202,14 +205,18 @@ async def record_document(
 async def remind_reseller(
     conn: Conn, process_id: str, step: str, partner_id: str, n: int, waiting_for: str
 ) -> dict:
-    await notify(
+    await tell(
         conn,
+        notices.DocumentsReminder(
+            process_id=process_id,
+            reminder=n,
+            waiting_for=waiting_for,
+            portal_path=notices.documents_page(process_id),
+        ),
         process_id=process_id,
         step=step,
         recipient_kind="partner",
         recipient_id=partner_id,
-        template="classound_documents_reminder",
-        payload={"process_id": process_id, "reminder": n, "waiting_for": waiting_for},
     )
     return {"reminder": n}
 
@@ -295,13 +302,17 @@ async def close(
                     f"The carrier has porting request {withdrawn}; withdraw it."
                 ),
             )
-    await notify(
+    await tell(
         conn,
+        notices.ClassoundClosed(
+            status=status,
+            process_id=process_id,
+            reason=reason,
+            portal_path=notices.documents_page(process_id),
+        ),
         process_id=process_id,
         step=step,
         recipient_kind="partner",
         recipient_id=partner_id,
-        template=f"classound_{status}",
-        payload={"process_id": process_id, "reason": reason},
     )
     return {"status": status, "ticket_id": ticket_id}

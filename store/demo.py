@@ -1,6 +1,9 @@
 """A little demo data for the run command. Loading it twice changes nothing."""
 
+from pathlib import Path
 from typing import Any
+
+from store.staff_keys import key_file_enrolled
 
 CATALOGUE = [
     ("Basic", "Basic licence", "licence", "Basic"),
@@ -295,3 +298,16 @@ async def _staff(conn: Any) -> None:
         " ON CONFLICT DO NOTHING",
         [(i, r) for i, _, roles in STAFF for r in roles],
     )
+
+
+async def staff_keys(conn: Any, folder: Path) -> list[str]:
+    """Each demo staff member's own signing key under ./run (`<data>/staff-keys/<id>.key`,
+    0600): made when missing, never overwritten, enrolled in the directory. A key an admin
+    revoked stays revoked: the holder needs a new one (`starter.py staff-key new`)."""
+    made = []
+    for user_id, _, _ in STAFF:
+        path = folder / f"{user_id}.key"
+        if not path.exists():
+            made.append(user_id)
+        await key_file_enrolled(conn, path, holder=user_id, enrolled_by="demo")
+    return made

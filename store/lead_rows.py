@@ -5,7 +5,8 @@ the unique index over current claims (`claims_one_owner_per_lead`) as the last w
 from typing import Any
 
 from domain.leads.steps import OPEN, LeadFacts, QueueFacts, ReceiverFacts, no_such_queue
-from store.steps import notify
+from domain.notices import Notice
+from store.notices import tell
 
 Conn = Any  # an asyncpg connection; not imported so that this module stays I/O-library free
 
@@ -129,15 +130,15 @@ async def end_claim(conn: Conn, claim_id: int | None, lead_id: str, why: str) ->
 
 
 async def tell_managers(
-    conn: Conn, queue: QueueFacts, process_id: str, step: str, template: str, payload: dict
+    conn: Conn, queue: QueueFacts, process_id: str, step: str, notice: Notice
 ) -> None:
+    """Channel managers are people of the directory: each at their own address there."""
     for manager in queue.channel_managers:
-        await notify(
+        await tell(
             conn,
+            notice,
             process_id=process_id,
             step=f"{step}/{manager}",
-            recipient_kind="role",
+            recipient_kind="staff",
             recipient_id=manager,
-            template=template,
-            payload=payload,
         )

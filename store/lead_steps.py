@@ -6,6 +6,7 @@ decided is written here. A refusal raises `Refused` and rolls the transaction ba
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from domain import notices
 from domain.leads import LeadStepRequest, opportunity_id
 from domain.leads import steps as rules
 from domain.leads.steps import OPEN, QueueFacts
@@ -20,7 +21,7 @@ from store.lead_rows import (
     queue_facts,
     tell_managers,
 )
-from store.steps import notify
+from store.notices import tell
 
 
 @dataclass
@@ -96,14 +97,14 @@ async def _not_interested(conn: Conn, s: Step) -> dict:
     rules.check_owner_answer(lead, s.user, "not-interested")
     reason = (s.request.reason or "").strip()
     await end_claim(conn, lead.claim_id, s.lead_id, f"not interested: {reason}")
-    payload = {
-        "queue_id": s.queue.queue_id,
-        "lead_id": s.lead_id,
-        "user_id": s.user,
-        "partner_id": lead.partner,
-        "reason": reason,
-    }
-    await tell_managers(conn, s.queue, s.process_id, s.step, "lead_not_interested", payload)
+    given_back = notices.LeadNotInterested(
+        queue_id=s.queue.queue_id,
+        lead_id=s.lead_id,
+        user_id=s.user,
+        partner_id=lead.partner,
+        reason=reason,
+    )
+    await tell_managers(conn, s.queue, s.process_id, s.step, given_back)
     return {"message": rules.given_back(s.queue, s.lead_id, s.user, reason)}
 
 
@@ -131,14 +132,15 @@ async def _change_owner(conn: Conn, s: Step) -> dict:
     rules.receiver_refusal(await current_receiver(conn, r.to_user, to_partner))
     changed, skipped = await _move(conn, s, sorted(moving), to_partner)
     if r.notify and changed:
-        await notify(
+        await tell(
             conn,
+            notices.LeadOwnerChanged(
+                queue_id=queue_id, lead_ids=changed, by=s.user, portal_path=notices.my_leads_page()
+            ),
             process_id=s.process_id,
             step=s.step,
             recipient_kind="contact",
             recipient_id=r.to_user,
-            template="lead_owner_changed",
-            payload={"queue_id": queue_id, "lead_ids": changed, "by": s.user},
         )
     held = await open_leads(conn, to_partner, queue_id)
     message, notes = rules.owners_changed(s.queue, r, changed, skipped, to_partner, held)
@@ -273,21 +275,21 @@ async def recall_unworked(
     assert lead.owner is not None  # an owned lead: its claim has an owner
     queue = await queue_facts(conn, queue_id)
     await end_claim(conn, claim_id, lead_id, f"not worked within {minutes} minute(s)")
-    payload = {
-        "queue_id": queue_id,
-        "lead_id": lead_id,
-        "user_id": lead.owner,
-        "partner_id": lead.partner,
-        "work_within_minutes": minutes,
-    }
-    await notify(
+    recalled = notices.LeadRecalled(
+        queue_id=queue_id,
+        lead_id=lead_id,
+        user_id=lead.owner,
+        partner_id=lead.partner,
+        work_within_minutes=minutes,
+        portal_path=notices.lead_inbox_page(),
+    )
+    await tell(
         conn,
+        recalled,
         process_id=process_id,
         step=f"{step}/{lead.owner}",
         recipient_kind="contact",
         recipient_id=lead.owner,
-        template="lead_recalled",
-        payload=payload,
     )
-    await tell_managers(conn, queue, process_id, step, "lead_recalled", payload)
+    await tell_managers(conn, queue, process_id, step, recalled)
     return {"recalled": True, "returned": [lead_id]}

@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from domain import notices
 from domain.errors import Refused
 from domain.leads import (
     LeadBatchRef,
@@ -26,8 +27,8 @@ from domain.leads.files import FIELDS
 from domain.leads.steps import OPEN, SHOWN, receiver_problem
 from domain.partners import PartnerRoster
 from store.lead_rows import Conn, current_receiver, own
+from store.notices import tell
 from store.partners import roster
-from store.steps import notify
 
 FILE_MODE = 0o640  # personal data: not world-readable
 
@@ -273,14 +274,15 @@ async def _give(
         owned.add(o.lead_id)
         by_user.setdefault(o.user_id, []).append(o.lead_id)
     for user_id, lead_ids in by_user.items():
-        await notify(
+        await tell(
             conn,
+            notices.LeadsAssigned(
+                queue_id=queue_id, lead_ids=lead_ids, portal_path=notices.my_leads_page()
+            ),
             process_id=process_id,
             step=f"{step}/{user_id}",
             recipient_kind="contact",
             recipient_id=user_id,
-            template="leads_assigned",
-            payload={"queue_id": queue_id, "lead_ids": lead_ids},
         )
     return owned, not_owned
 

@@ -8,8 +8,9 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+from domain import notices
 from domain.portal import LOOKBACK, Attempt
-from store.steps import notify
+from store.notices import tell
 
 Conn = Any  # an asyncpg connection
 
@@ -115,14 +116,13 @@ async def send_reset_link(
             link = f"{portal_url.rstrip('/')}/reset-password?" + urlencode(
                 {"user": recipient, "token": token}
             )
-            await notify(
+            await tell(
                 conn,
+                notices.PasswordReset(user_id=recipient, expires_at=expires_at.isoformat()),
                 process_id=f"password-reset-{recipient}",
                 step=f"reset-{reset_id}",
                 recipient_kind="contact",
                 recipient_id=recipient,
-                template="password_reset",
-                payload={"user_id": recipient, "expires_at": expires_at.isoformat()},
                 secret=link,
             )
             if user_id is None:

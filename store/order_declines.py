@@ -3,8 +3,9 @@ partner's reason, its open quotes are cancelled, and staff are told."""
 
 from typing import Any
 
+from domain import notices
 from domain.errors import Refused
-from store.steps import notify
+from store.notices import tell
 
 Conn = Any  # an asyncpg connection
 STAFF_TEAM = "ops"  # who hears of a declined order (PARTNERFLOW_TEAM_ADDRESSES role)
@@ -41,19 +42,18 @@ async def decline(
             " WHERE id = ANY($1::text[]) AND status <> 'accepted'",
             quote_ids,
         )
-    await notify(
+    await tell(
         conn,
+        notices.OrderDeclined(
+            order_id=order_id,
+            account_id=row["account_id"],
+            partner_id=row["partner_id"],
+            declined_by=declined_by,
+            reason=reason,
+        ),
         process_id=process_id,
         step=step,
         recipient_kind="role",
         recipient_id=STAFF_TEAM,
-        template="order_declined",
-        payload={
-            "order_id": order_id,
-            "account_id": row["account_id"],
-            "partner_id": row["partner_id"],
-            "declined_by": declined_by,
-            "reason": reason,
-        },
     )
     return {"status": "declined", "order": order_id, "reason": reason}

@@ -112,7 +112,8 @@ async def claim_next(conn: Conn) -> Any:
 
 async def recipient(conn: Conn, kind: str, recipient_id: str) -> Any:
     """Name, e-mail, phone, language and signing authority of whoever the row names, read from
-    the records at sending time (never from the payload a workflow wrote)."""
+    the records at sending time (never from the payload a workflow wrote): a partner, a
+    partner's contact, a customer account, or a person of the staff directory."""
     if kind == "partner":
         return await conn.fetchrow(
             "SELECT name, email, '' AS phone, language, false AS can_sign"
@@ -124,6 +125,13 @@ async def recipient(conn: Conn, kind: str, recipient_id: str) -> Any:
             "SELECT c.name, c.email, c.phone, coalesce(c.language, p.language) AS language,"
             " c.signing_authority AS can_sign FROM contacts c"
             " LEFT JOIN partners p ON p.id = c.partner_id WHERE c.id = $1",
+            recipient_id,
+        )
+    if kind == "staff":
+        # staff (channel managers among them) at their address in the people directory
+        return await conn.fetchrow(
+            "SELECT name, email, '' AS phone, NULL::text AS language, false AS can_sign"
+            " FROM staff_users WHERE id = $1 AND status = 'active'",
             recipient_id,
         )
     if kind == "account":

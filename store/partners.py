@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
+from domain import notices
 from domain.errors import Refused
 from domain.partners import (
     NOT_ENABLED,
@@ -17,7 +18,7 @@ from domain.partners import (
     is_password_hash,
 )
 from store import people
-from store.steps import notify
+from store.notices import tell
 
 Conn = Any  # an asyncpg connection; not imported so that this module stays I/O-library free
 
@@ -214,19 +215,20 @@ async def invite_user(
     link = f"{portal_url.rstrip('/')}/first-login?" + urlencode(
         {"partner": w.partner_id, "user": w.contact_id, "token": token}
     )
-    await notify(
+    await tell(
         conn,
+        notices.PartnerUserLogin(
+            partner_id=w.partner_id,
+            partner_name=await conn.fetchval(
+                "SELECT name FROM partners WHERE id = $1", w.partner_id
+            ),
+            user_id=w.contact_id,
+            expires_at=w.expires_at.isoformat(),
+        ),
         process_id=process_id,
         step=step,
         recipient_kind="contact",
         recipient_id=w.contact_id,
-        template="partner_user_login",
-        payload={
-            "partner_id": w.partner_id,
-            "user_id": w.contact_id,
-            "expires_at": w.expires_at.isoformat(),
-            "must_change_password": True,
-        },
         secret=link,
     )
     return {"already": False, "user": _user_view(user), **await roster(conn, w.partner_id)}

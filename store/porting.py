@@ -6,11 +6,13 @@ are booked). Each write runs inside `steps.once`, like the rest of the order's
 from datetime import date
 from typing import Any
 
+from domain import notices
 from domain.catalogue import LicenceType
 from domain.classound_billing import BillingPlan
 from domain.classound_steps import CarrierAnswerRecord, PortingSubmission
 from store.classound import DIGITS_OF
-from store.steps import notify, open_ticket
+from store.notices import tell
+from store.steps import open_ticket
 
 Conn = Any  # an asyncpg connection; not imported so that this module stays I/O-library free
 
@@ -43,14 +45,13 @@ async def submit_porting(conn: Conn, process_id: str, s: PortingSubmission) -> d
         s.key.actor,
     )
     # The outbox hands the request (numbers and documents, read from here) to the carrier.
-    await notify(
+    await tell(
         conn,
+        notices.PortingRequest(porting_request_id=row["id"], pbx_id=s.pbx_id, attempt=s.attempt),
         process_id=process_id,
         step=s.key.step,
         recipient_kind="role",
         recipient_id=CARRIER_ROLE,
-        template="porting_request",
-        payload={"porting_request_id": row["id"], "pbx_id": s.pbx_id, "attempt": s.attempt},
     )
     return {
         "request_id": row["id"],
@@ -128,19 +129,19 @@ async def record_carrier_answer(conn: Conn, a: CarrierAnswerRecord) -> dict:
                 f"starter.py upload {process_id} ...) and confirm the order again."
             ),
         )
-    await notify(
+    await tell(
         conn,
+        notices.PortingAnswered(
+            refused=bool(refused),
+            process_id=process_id,
+            attempt=attempt,
+            porting_date=porting_date.isoformat() if porting_date else None,
+            portal_path=notices.documents_page(process_id),
+        ),
         process_id=process_id,
         step=step,
         recipient_kind="partner",
         recipient_id=partner_id,
-        template="porting_refused" if refused else "porting_scheduled",
-        payload={
-            "process_id": process_id,
-            "attempt": attempt,
-            "porting_date": porting_date.isoformat() if porting_date else None,
-            "ticket_id": ticket_id,
-        },
     )
     return {"ticket_id": ticket_id}
 
@@ -233,7 +234,7 @@ async def complete_order(
     attempt: int,
     partner_id: str,
     activated_on: date,
-    dids: int,
+    numbers: list[str],
 ) -> None:
     await conn.execute(
         "UPDATE porting_requests SET status = 'completed' WHERE process_id = $1 AND attempt = $2",
@@ -249,12 +250,16 @@ async def complete_order(
         "UPDATE tickets SET status = 'closed' WHERE process_id = $1 AND queue = 'reseller'",
         process_id,
     )
-    await notify(
+    await tell(
         conn,
+        notices.ClassoundActive(
+            process_id=process_id,
+            dids=numbers,
+            activated_on=activated_on.isoformat(),
+            portal_path=notices.documents_page(process_id),
+        ),
         process_id=process_id,
         step=step,
         recipient_kind="partner",
         recipient_id=partner_id,
-        template="classound_active",
-        payload={"process_id": process_id, "dids": dids, "activated_on": activated_on.isoformat()},
     )

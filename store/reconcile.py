@@ -7,9 +7,11 @@ unsigned contract and the customer's ticket it took, a PSA onboarding's draft co
 from dataclasses import dataclass
 from typing import Any
 
+from domain import notices
 from domain.reconcile import ACTOR, OPS_TEAM, STEP
 from domain.renegotiation import DEAL_STAGE_LOST
-from store.steps import notify, once
+from store.notices import tell
+from store.steps import once
 
 Conn = Any
 
@@ -87,14 +89,13 @@ async def close_process(pool: Any, process_id: str, run: str, reason: str) -> di
         for kind, (_, update) in RECORDS.items():
             closed += [f"{kind} {r['id']}" for r in await conn.fetch(update, process_id, reason)]
         if closed:
-            await notify(
+            await tell(
                 conn,
+                notices.ClosedByReconciliation(records=closed, reason=reason),
                 process_id=process_id,
                 step=STEP,
                 recipient_kind="role",
                 recipient_id=OPS_TEAM,
-                template="process_closed_by_reconciliation",
-                payload={"records": closed, "reason": reason},
             )
         return {"records": closed, "reason": reason}
 

@@ -6,6 +6,7 @@ import secrets
 from typing import Any
 from urllib.parse import urlencode
 
+from domain import notices
 from domain.errors import Refused
 from domain.notifications import secret_digest
 from domain.renegotiation import (
@@ -36,7 +37,7 @@ from domain.renegotiation_models import (
     SendingStep,
     TicketFacts,
 )
-from store.steps import notify
+from store.notices import tell
 
 Conn = Any  # an asyncpg connection; not imported so that this module stays I/O-library free
 
@@ -250,16 +251,18 @@ async def send_contract(
         case.ticket_id,
         TICKET_STATUS_SENT,
     )
-    payload = {"contract_id": case.contract_id, "signing_deadline": s.deadline.isoformat()}
     for channel in ("email", "sms"):
-        await notify(
+        await tell(
             conn,
+            notices.ContractForSigning(
+                channel=channel,
+                contract_id=case.contract_id,
+                signing_deadline=s.deadline.isoformat(),
+            ),
             process_id=process_id,
             step=f"{step}:{channel}",
             recipient_kind="contact",
             recipient_id=case.contact_id,
-            template=f"contract_for_signing_{channel}",
-            payload=payload,
             secret=link,
         )
     return {
@@ -274,18 +277,17 @@ async def send_contract(
 
 
 async def remind_signatory(conn: Conn, process_id: str, step: str, d: DeadlineStep) -> dict:
-    await notify(
+    await tell(
         conn,
+        notices.SigningReminder(
+            contract_id=d.case.contract_id,
+            reminder=d.number,
+            signing_deadline=d.deadline.isoformat(),
+        ),
         process_id=process_id,
         step=step,
         recipient_kind="contact",
         recipient_id=d.case.contact_id,
-        template="contract_signing_reminder",
-        payload={
-            "contract_id": d.case.contract_id,
-            "reminder": d.number,
-            "signing_deadline": d.deadline.isoformat(),
-        },
     )
     return {"records": [f"signing reminder {d.number} sent"]}
 
@@ -296,19 +298,18 @@ async def deadline_passed(conn: Conn, process_id: str, step: str, d: DeadlineSte
         d.case.contract_id,
     )
     # Staff decide what happens next: the customer centre is told.
-    await notify(
+    await tell(
         conn,
+        notices.SigningDeadlinePassed(
+            process_id=process_id,
+            ticket_id=d.case.ticket_id,
+            contract_id=d.case.contract_id,
+            signing_deadline=d.deadline.isoformat(),
+        ),
         process_id=process_id,
         step=step,
         recipient_kind="role",
         recipient_id="customer_care",
-        template="renegotiation_signing_deadline_passed",
-        payload={
-            "process_id": process_id,
-            "ticket_id": d.case.ticket_id,
-            "contract_id": d.case.contract_id,
-            "signing_deadline": d.deadline.isoformat(),
-        },
     )
     return {"records": [f"contract {d.case.contract_id} expired on {d.deadline}"]}
 
@@ -320,14 +321,15 @@ async def extend_deadline(conn: Conn, process_id: str, step: str, d: DeadlineSte
         d.case.contract_id,
         d.deadline,
     )
-    await notify(
+    await tell(
         conn,
+        notices.SigningDeadlineExtended(
+            contract_id=d.case.contract_id, signing_deadline=d.deadline.isoformat()
+        ),
         process_id=process_id,
         step=step,
         recipient_kind="contact",
         recipient_id=d.case.contact_id,
-        template="contract_signing_deadline_extended",
-        payload={"contract_id": d.case.contract_id, "signing_deadline": d.deadline.isoformat()},
     )
     return {"records": [f"signing deadline of {d.case.contract_id} extended to {d.deadline}"]}
 

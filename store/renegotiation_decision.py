@@ -6,6 +6,7 @@ Each write runs inside `steps.once`, like the rest of the process's (store/reneg
 from decimal import Decimal
 from typing import Any
 
+from domain import notices
 from domain.errors import Refused
 from domain.renegotiation import (
     ACCESS_PRODUCT,
@@ -24,8 +25,10 @@ from domain.renegotiation_models import (
     SignatureStep,
     SigningEvidence,
 )
+from store import signing
+from store.notices import tell
 from store.renegotiation import company_name
-from store.steps import notify, open_ticket
+from store.steps import open_ticket
 
 Conn = Any  # an asyncpg connection; not imported so that this module stays I/O-library free
 
@@ -43,7 +46,8 @@ async def _keep_evidence(
     reason: str | None = None,
 ) -> None:
     """The signing page's evidence, in the step's transaction (its run from the column
-    default, like the outbox's)."""
+    default, like the outbox's); only evidence bound to this contract's text."""
+    await signing.check_bound(conn, contract_id, e.document_sha256)
     await conn.execute(
         "INSERT INTO contract_signing_evidence (contract_id, process_id, step, decision,"
         " contact_id, typed_name, reason, document_sha256, language, ip, user_agent,"
@@ -79,6 +83,19 @@ async def record_signature(
     )
     if s.evidence is not None:
         await _keep_evidence(conn, case.contract_id, process_id, step, "signed", s.evidence)
+        await tell(
+            conn,
+            notices.ContractSignedReceipt(
+                contract_id=case.contract_id,
+                company=await company_name(conn, case.account_id),
+                signed_at=s.evidence.decided_at.isoformat(),
+                reader_language=s.evidence.language,
+            ),
+            process_id=process_id,
+            step=f"{step}:receipt",
+            recipient_kind="contact",
+            recipient_id=s.evidence.contact_id,
+        )
     await conn.execute(
         "UPDATE contracts SET status = 'superseded', superseded_by = $1 WHERE id = $2",
         case.contract_id,
@@ -204,22 +221,21 @@ async def notify_sales_registration(
     conn: Conn, process_id: str, step: str, s: SignatureStep, address: str
 ) -> dict:
     case = s.case
-    await notify(
+    await tell(
         conn,
+        notices.IncreaseForSalesCredit(
+            account_id=case.account_id,
+            deal_id=case.deal_id,
+            contract_id=case.contract_id,
+            licences_before=case.licences_before,
+            licences_after=case.licences_after,
+            originally_signed_on=case.originally_signed_on.isoformat(),
+            signed_on=s.today.isoformat(),
+        ),
         process_id=process_id,
         step=step,
         recipient_kind="role",
         recipient_id=address,
-        template="renegotiation_increase_for_sales_credit",
-        payload={
-            "account_id": case.account_id,
-            "deal_id": case.deal_id,
-            "contract_id": case.contract_id,
-            "licences_before": case.licences_before,
-            "licences_after": case.licences_after,
-            "originally_signed_on": case.originally_signed_on.isoformat(),
-            "signed_on": s.today.isoformat(),
-        },
     )
     return {
         "records": [
@@ -264,21 +280,34 @@ async def decline(conn: Conn, process_id: str, step: str, d: DeclineStep) -> dic
         TICKET_STATUS_DECLINED,
         f"\n\nKunden avslo kontrakten {case.contract_id} {d.today}: {d.reason}",
     )
-    await notify(
+    await tell(
         conn,
+        notices.ContractDeclined(
+            process_id=process_id,
+            ticket_id=case.ticket_id,
+            contract_id=case.contract_id,
+            account_id=case.account_id,
+            declined_on=d.today.isoformat(),
+            reason=d.reason,
+        ),
         process_id=process_id,
         step=step,
         recipient_kind="role",
         recipient_id="customer_care",
-        template="renegotiation_contract_declined",
-        payload={
-            "process_id": process_id,
-            "ticket_id": case.ticket_id,
-            "contract_id": case.contract_id,
-            "account_id": case.account_id,
-            "declined_on": d.today.isoformat(),
-            "reason": d.reason,
-        },
+    )
+    await tell(
+        conn,
+        notices.ContractDeclinedReceipt(
+            contract_id=case.contract_id,
+            company=await company_name(conn, case.account_id),
+            declined_at=d.evidence.decided_at.isoformat(),
+            reason=d.reason,
+            reader_language=d.evidence.language,
+        ),
+        process_id=process_id,
+        step=f"{step}:receipt",
+        recipient_kind="contact",
+        recipient_id=d.evidence.contact_id,
     )
     return {
         "records": [

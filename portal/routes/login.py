@@ -98,8 +98,21 @@ async def home(request: Request) -> Response:
     return back("/home" if request.session.get("user") else "/login")
 
 
+def _portal_path(value: str) -> str | None:
+    """Where a link from an e-mail leads after login: a path of the portal's own only (no
+    other host, no scheme, no control characters)."""
+    if not (value.startswith("/") and not value.startswith("//") and "\\" not in value):
+        return None
+    return value if value.isprintable() and len(value) <= 200 else None
+
+
 @router.get("/login", response_class=HTMLResponse)
 async def login_page(request: Request) -> Response:
+    wanted = _portal_path(request.query_params.get("next", ""))
+    if wanted and request.session.get("user"):
+        return back(wanted)
+    if wanted:
+        request.session["next"] = wanted
     return page(request, "login.html", values={"user": request.query_params.get("user", "")[:64]})
 
 
@@ -117,8 +130,9 @@ async def login(request: Request, pool: Pool) -> Response:
             values={"user": user_id},
             errors={"password": problem},
         )
+    wanted = _portal_path(str(request.session.get("next", "")))
     await log_in(request, user_id)
-    response = back("/home")
+    response = back(wanted or "/home")
     devices.remember(request, response, user_id)
     return response
 

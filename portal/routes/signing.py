@@ -25,14 +25,25 @@ from client.failures import failure_message
 from domain.renegotiation_models import MAX_DECLINE_REASON, Declination, SignerStep, SigningEvidence
 from domain.signing import (
     LinkState,
+    bound_to_contract,
     csrf_ok,
+    has_controls,
+    hash_well_formed,
     language_for_signer,
     link_state,
+    link_well_formed,
     name_matches,
     same_document,
     token_matches,
 )
-from portal.contract import TEXT, contract_pdf, contract_view, render_document
+from portal.contract import (
+    TEXT,
+    contract_hashes,
+    contract_pdf,
+    contract_view,
+    render_document,
+    signed_contract_pdf,
+)
 from portal.signing_pages import (
     HEADERS,
     contact_line,
@@ -71,8 +82,9 @@ logging.getLogger("uvicorn.access").addFilter(_RedactTokens())
 
 
 async def _open(request: Request, contract_id: str, token: str) -> dict | None:
-    """The contract of a link whose token is right, else None."""
-    if not contract_id or not token or len(contract_id) > 80 or len(token) > 200:
+    """The contract of a link whose token is right, else None. A link not of our form (a
+    NUL, a control character) opens nothing and never reaches the database."""
+    if not link_well_formed(contract_id, token):
         return None
     k = await store.contract_for_signing(request.app.state.pool, contract_id)
     if k is None or not token_matches(token, k["signing_token_sha256"]):
@@ -93,6 +105,8 @@ async def signing_page(
         return invalid_page(request, language)
     if state is not LinkState.OPEN:
         return status_page(request, k, state, language, token)
+    if k["opened_at"] is None:
+        await store.mark_opened(request.app.state.pool, k["id"])
     return contract_page(request, k, token, language)
 
 
@@ -101,12 +115,17 @@ async def signing_pdf(
     request: Request, contract: str = "", token: str = "", lang: str = ""
 ) -> Response:
     """The contract as a PDF, for the signer's own files: while the link is valid, and after
-    signing too (the used link still shows the contract's state)."""
+    signing the signed contract with its evidence certificate (the same as the e-mail's)."""
     k = await _open(request, contract, token)
-    if k is None or link_state(k["status"], k["signing_deadline"], now()) is LinkState.INVALID:
+    state = None if k is None else link_state(k["status"], k["signing_deadline"], now())
+    if k is None or state is LinkState.INVALID:
         return invalid_page(request, language_for_signer(lang, None))
     language = language_for_signer(lang, k["signer_language"])
-    body = contract_pdf(contract_view(k, language))
+    evidence = await store.evidence(request.app.state.pool, k["id"])
+    if state is LinkState.SIGNED and evidence is not None and evidence["decision"] == "signed":
+        body = signed_contract_pdf(k, evidence, language)
+    else:
+        body = contract_pdf(contract_view(k, language))
     # no CSP here: it would keep the browser's own PDF viewer from showing it
     headers = {k: v for k, v in HEADERS.items() if k != "Content-Security-Policy"}
     return Response(
@@ -135,6 +154,7 @@ async def _checked_post(
     language = language_for_signer(lang, k["signer_language"])
     if not csrf_ok(form_secret(request), k["id"], token, csrf):
         log.warning("signing form refused: CSRF field missing or wrong", contract_id=k["id"])
+        await _refused(request, k, "a signing form without this link's CSRF field")
         t = TEXT[language]
         return signing_page_response(
             request,
@@ -151,13 +171,35 @@ async def _checked_post(
     if state is LinkState.INVALID:
         return invalid_page(request, language)
     if state is not LinkState.OPEN:
+        if state in (LinkState.SIGNED, LinkState.DECLINED):  # the used link posted again
+            await _refused(request, k, f"a decision posted again on a link already {state}")
         return status_page(request, k, state, language, token)
+    if not hash_well_formed(shown_sha256) or not bound_to_contract(
+        shown_sha256, contract_hashes(k)
+    ):
+        # not the hash of this contract's text in any language: another contract's, or none
+        await _refused(request, k, "evidence whose document hash is not this contract's")
+        notice = TEXT[language]["changed"]
+        return contract_page(
+            request, k, token, language, 409, notice=notice, typed_name=typed_name, reason=reason
+        )
     if not same_document(render_document(k, language), shown_sha256):
         notice = TEXT[language]["changed"]
         return contract_page(
             request, k, token, language, 409, notice=notice, typed_name=typed_name, reason=reason
         )
     return k, language
+
+
+async def _refused(request: Request, k: dict, reason: str) -> None:
+    """What the page refused, in the security log (one row each)."""
+    await store.record_refusal(
+        request.app.state.pool,
+        contract_id=k["id"],
+        process_id=k["process_id"],
+        actor=k["signatory_contact_id"] or "unknown",
+        reason=reason,
+    )
 
 
 def _evidence(
@@ -239,7 +281,7 @@ async def sign(
     k, language = checked
     t = TEXT[language]
     errors = {}
-    if not name_matches(typed_name, k["signer_name"] or ""):
+    if has_controls(typed_name) or not name_matches(typed_name, k["signer_name"] or ""):
         errors["typed_name"] = t["name_mismatch"].format(name=k["signer_name"])
     if consent != "yes":
         errors["consent"] = t["consent_missing"]
@@ -277,7 +319,7 @@ async def decline(
     k, language = checked
     t = TEXT[language]
     reason = " ".join(reason.split())
-    if not 3 <= len(reason) <= MAX_DECLINE_REASON:
+    if has_controls(reason) or not 3 <= len(reason) <= MAX_DECLINE_REASON:
         return contract_page(
             request, k, token, language, 422, reason=reason, errors={"reason": t["reason_missing"]}
         )

@@ -25,6 +25,7 @@ from codec import (
     new_key_entry,
     parse_key_ring,
 )
+from codec.signing import load_signer, new_key_file
 from tests.e2e.forked import spawn
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,6 +33,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def environment(temporal_address: str, database_url: str, task_queue: str) -> dict[str, str]:
     env = dict(os.environ)
+    data_dir = Path(tempfile.mkdtemp(prefix="partnerflow-e2e-"))
+    # The worker's own key (it enrols it at start), which may sign for anyone: the starter
+    # of these tests acts as many people. Per-person keys: tests/workflows/test_staff_keys.py.
+    worker_key = data_dir / "staff-keys" / "worker.key"
+    new_key_file(worker_key)
     env.update(
         TEMPORAL_ADDRESS=temporal_address,
         TEMPORAL_NAMESPACE="default",
@@ -43,7 +49,9 @@ def environment(temporal_address: str, database_url: str, task_queue: str) -> di
         PARTNERFLOW_METRICS_ADDRESS="127.0.0.1:0",
         PARTNERFLOW_HEALTH_PORT="0",
         # not the developer's .data (its key ring, its documents)
-        PARTNERFLOW_DATA_DIR=tempfile.mkdtemp(prefix="partnerflow-e2e-"),
+        PARTNERFLOW_DATA_DIR=str(data_dir),
+        PARTNERFLOW_WORKER_KEY=str(worker_key),
+        PARTNERFLOW_STAFF_KEY=str(worker_key),
         # worker and starter refuse to run without a key ring (fail closed)
         PARTNERFLOW_ENCRYPTION_KEYS=new_key_entry("e2e"),
     )
@@ -59,6 +67,7 @@ def environment(temporal_address: str, database_url: str, task_queue: str) -> di
 async def client_for(env: dict[str, str]) -> Client:
     """A Temporal client with the key ring of `env`: reads what worker.py wrote."""
     codec = EncryptionCodec(parse_key_ring(env["PARTNERFLOW_ENCRYPTION_KEYS"]))
+    codec.signer = load_signer(Path(env["PARTNERFLOW_STAFF_KEY"]))
     return await Client.connect(
         env["TEMPORAL_ADDRESS"],
         namespace=env["TEMPORAL_NAMESPACE"],

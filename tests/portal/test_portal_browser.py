@@ -156,7 +156,7 @@ async def test_a_partner_user_from_the_invitation_link_to_a_converted_lead(stack
         p.d.get(stack.url + "/documents")
         assert "Es fehlen noch: LOA (Portierungsauftrag), letzte Rechnung." in p.text()
         # the quote with CLASSOUND-FLATs waits for its documents too
-        assert p.css(f"#doc-{stack.made['nord-change-order']}")
+        assert p.css(f"#documents-{stack.made['nord-change-order']}")
         assert "CLASSOUND-FLATs im Angebot: Premium 2" in p.text()
         form = f"form[action='/documents/{classound}/upload']"
         p.css(f"{form} input[type=file]").send_keys(str(ROOT / "demo" / "LOA.pdf"))

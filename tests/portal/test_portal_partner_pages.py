@@ -8,6 +8,7 @@ import asyncio
 import re
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import unquote
 
 import httpx
 import pytest
@@ -267,14 +268,14 @@ async def test_two_requests_of_one_session_each_show_their_own_answer_then_what_
         assert answer_of(invoice_page.text) == [
             "Erledigt: letzte Rechnung last-invoice.pdf ist hochgeladen."
         ]
-        section = invoice_page.text.split(f'id="doc-{classound}"')[1].split("</section>")[0]
+        section = invoice_page.text.split(f'id="documents-{classound}"')[1].split("</section>")[0]
         assert "Beide Unterlagen liegen vor: Als Nächstes bestätigt unser Team" in section
         assert "von Anna Holm" in section and "von C-NORD-1" not in section
 
         # staff confirm: the porting is requested; the carrier answers; the numbers go live
         await stack.ok("confirm", classound, "--as", "ops-anna")
         requested = await c.get("/documents")
-        section = requested.text.split(f'id="doc-{classound}"')[1].split("</section>")[0]
+        section = requested.text.split(f'id="documents-{classound}"')[1].split("</section>")[0]
         assert "Die Portierung ist beim bisherigen Anbieter beantragt" in section
         # a tab still open on the upload form: the process refuses, said in German
         late = await upload("loa", "LOA-2.pdf", LOA + b"\n", "lateupload01")
@@ -293,7 +294,7 @@ async def test_two_requests_of_one_session_each_show_their_own_answer_then_what_
                 break
             await asyncio.sleep(0.2)
         active = await c.get("/documents")
-        section = active.text.split(f'id="doc-{classound}"')[1].split("</section>")[0]
+        section = active.text.split(f'id="documents-{classound}"')[1].split("</section>")[0]
         assert f"Aktiv seit {today:%d.%m.%Y}: +493055501" in section, section
 
         # its own documents, downloaded; another partner's are not found
@@ -497,3 +498,59 @@ async def test_in_chromium_home_orders_with_decline_and_documents_in_german_and_
             == "declined"
         )
     assert len(list(SHOTS.glob("*.png"))) >= 16
+
+
+# Last in this module: the relay sends every e-mail still waiting in the outbox, and the tests
+# above read login links from there until they are sent.
+async def test_in_chromium_an_order_e_mail_leads_through_login_to_the_order(users, chromium):
+    """The partner's e-mail about an order to confirm, sent by the relay to a real SMTP
+    catcher: its link opens the login page, and after login the partner is on its order."""
+    from relay import Relay
+    from relay.settings import Settings
+    from relay.sinks import MailCatcher
+
+    stack = users
+    order = await stack.ok(
+        "fast-change", "--account", "ACME", "--pbx", "PBX-ACME", "--set", "Basic=11"
+    )
+    process_id = order["data"]["process_id"]
+    catcher = await MailCatcher().start()
+    try:
+        settings = Settings.from_environment(stack.env)
+        settings.smtp_host, settings.smtp_port, settings.smtp_starttls = (
+            "127.0.0.1",
+            catcher.port,
+            False,
+        )
+        settings.backoff_base = 0.0
+        relay = Relay(stack.db, settings)
+        try:
+            while await relay.deliver_due():
+                pass
+        finally:
+            await relay.close()
+    finally:
+        await catcher.stop()
+    anchor = f"order-{process_id}"
+    links = {
+        link
+        for m in catcher.messages
+        for link in re.findall(r"https?://\S+/login\?next=\S+", m.text)
+        if anchor in unquote(link)
+    }
+    assert len(links) == 1, [m.text for m in catcher.messages if process_id in m.text]
+    (link,) = links
+    assert link.startswith(stack.url)
+    b = Browser(chromium, stack.url)
+
+    def follow() -> None:
+        b.d.delete_all_cookies()
+        b.d.get(link)
+        b.css("#user").send_keys("C-NORD-1")
+        b.css("#password").send_keys(PASSWORD)
+        b.submit("main form button[type=submit]")
+        assert b.d.current_url == f"{stack.url}/orders#{anchor}", b.d.current_url
+        assert b.css(f"#{anchor}").is_displayed()
+        assert "Basic" in b.css(f"#{anchor}").text
+
+    await asyncio.to_thread(follow)

@@ -263,6 +263,7 @@ async def test_declining_ends_the_process_and_tells_customer_care(time_env, pool
             ("contact", co.contact_id, "contract_for_signing_email"),
             ("contact", co.contact_id, "contract_for_signing_sms"),
             ("role", "customer_care", "renegotiation_contract_declined"),
+            ("contact", co.contact_id, "contract_declined_receipt"),
         ]
         notice = await pool.fetchval(
             "SELECT payload FROM notifications WHERE process_id = $1"

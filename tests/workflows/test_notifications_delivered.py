@@ -7,6 +7,7 @@ import hashlib
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+from babel.dates import format_date
 
 from domain.renegotiation import reminder_at
 from relay import Relay
@@ -71,7 +72,8 @@ async def test_the_renegotiation_contract_and_its_reminder_reach_the_signatory(
         await handle.terminate("test done")
     assert contract.to == "kari@fjord.example" and contract.language == "nb"
     assert "Reforhandling av avtale om Avonova Assist" in contract.subject
-    assert f"Signeringsfrist: {s.signing_deadline}" in contract.text
+    deadline = format_date(s.signing_deadline, "long", locale="nb_NO")  # "9. desember 2026"
+    assert f"Signeringsfrist: {deadline}" in contract.text
     assert text["to"] == "+47 912 34 567"
     link = contract.text.split("(lenken kan brukes én gang):")[1].split()[0]
     assert link in text["body"]  # the same one-time link by e-mail and SMS
