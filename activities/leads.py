@@ -6,7 +6,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 import config
-from activities.common import StepActivities
+from activities.common import StepActivities, refusals_are_final
 from domain.errors import REFUSED
 from domain.leads import (
     LeadRecall,
@@ -18,12 +18,15 @@ from domain.leads import (
     QueueOpening,
     QueueSettings,
     QueueTakeOver,
+    RecallDue,
+    Recalled,
     Received,
     Rosters,
     RuleWrite,
 )
-from domain.leads.steps import recalled
-from store import lead_queues, lead_steps, leads
+from domain.leads.steps import NotTheirs, recalled
+from store import lead_claims, lead_queues, lead_steps, leads, people
+from store.steps import once
 
 
 class LeadActivities(StepActivities):
@@ -115,18 +118,55 @@ class LeadActivities(StepActivities):
         200 colliding claims are refused ("already claimed"), and a failed activity costs a
         logged traceback and a failure round trip each. Nothing is written for a refusal
         (its transaction is rolled back), so it is decided again if the step is sent again."""
-        r = w.request
         try:
-            result = await self._once(
-                w.key,
-                f"{r.kind} {r.lead_id or r.opportunity_id or ''} in queue {r.queue_id}",
-                lambda c: lead_steps.lead_step(c, w.key.process_id, w.key.step, r),
-            )
+            async with refusals_are_final():
+                result = await self._logged(w)
         except ApplicationError as e:
             if e.type != REFUSED:
                 raise
             return LeadStepDone(message=e.message, refused=True)
         return LeadStepDone(**result)
+
+    async def _logged(self, w: LeadStepWrite) -> dict:
+        """The step; one refused as not the actor's to take (someone else's lead, a channel
+        manager not of the queue) is written to the security log, outside its rolled-back
+        transaction."""
+        r, key = w.request, w.key
+        try:
+            return await once(
+                self.pool,
+                process_id=key.process_id,
+                step=key.step,
+                actor=key.actor,
+                action=f"{r.kind} {r.lead_id or r.opportunity_id or ''} in queue {r.queue_id}",
+                write=lambda c: lead_steps.lead_step(c, key.process_id, key.step, r),
+                run=key.run,
+                permission=key.permission,
+                facts=key.facts,
+            )
+        except NotTheirs as refused:
+            async with self.pool.acquire() as conn:
+                await people.record_refusal(
+                    conn,
+                    actor=key.actor,
+                    permission=key.permission or f"LeadStep.{r.kind}",
+                    process_id=key.process_id,
+                    reason=str(refused),
+                    checked_in="store",
+                )
+            raise
+
+    @activity.defn
+    async def recall_due_claims(self, d: RecallDue) -> Recalled:
+        """The queue's service level: its claims due and not worked go back, in one step."""
+        result = await self._once(
+            d.key,
+            f"claims due by {d.as_of:%Y-%m-%d %H:%M} sent back to queue {d.queue_id}",
+            lambda c: lead_claims.recall_due(
+                c, d.key.process_id, d.key.step, d.queue_id, d.minutes, d.as_of, d.limit
+            ),
+        )
+        return Recalled(**result)
 
     @activity.defn
     async def recall_unworked_lead(self, w: LeadRecall) -> LeadStepDone:

@@ -2,10 +2,13 @@
 steps on leads (each its own short process), and moving the queues of the earlier design over.
 How a file of leads is checked and sent is cli/lead_imports.py's."""
 
+import logging
+import sys
 import uuid
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+import structlog
 from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
@@ -20,6 +23,7 @@ from cli.common import (
     FORMATTERS,
     Commands,
     answered,
+    database_dsn,
     emit,
     processes,
     running_handle,
@@ -39,6 +43,7 @@ from client.failures import (
     NO_PROCESS,
     OK,
     REFUSED,
+    SETUP,
     BadInput,
     Failure,
     failure_message,
@@ -60,6 +65,8 @@ from domain.leads import (
 )
 from domain.leads.files import FIELDS
 from domain.steps import StepAnswer
+from store import lead_claims
+from store.db import create_pool
 from workflows.lead_queue_router import LeadQueueRouter
 
 # The earlier design's workflow type (every lead in its state): its open queues are moved
@@ -114,6 +121,14 @@ async def lead_step(args, **fields) -> int:
         raise rpc_failure(e, process_id) from None
     emit(args, True, answer.message, answer, label="")
     return OK
+
+
+def quiet_store_log() -> None:
+    """The store's step log to stderr, warnings only: stdout is the command's answer."""
+    structlog.configure(
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
+    )
 
 
 # --- commands ---------------------------------------------------------------------------------
@@ -179,7 +194,34 @@ async def cmd_add_lead(args) -> int:
 
 
 async def cmd_claim(args) -> int:
-    return await lead_step(args, kind="claim", lead_id=args.lead)
+    """A claim is decided here, in one PostgreSQL transaction (store/lead_claims.py), like
+    the portal's: no process of its own to start and wait for."""
+    args.process_id = queue_process_id(args.queue)
+    for_user = getattr(args, "for_user", None)
+    fields = {"for_user": for_user} if for_user else {}
+    request = validated(
+        LeadStepRequest,
+        queue_id=args.queue,
+        kind="claim",
+        actor=args.actor,
+        lead_id=args.lead,
+        **fields,
+    )
+    dsn = database_dsn()
+    if not dsn:
+        raise Failure(
+            SETUP, "DATABASE_URL is not set: claims are decided in PostgreSQL (./run's banner)"
+        )
+    quiet_store_log()
+    pool = await create_pool(dsn, min_size=1, max_size=1)
+    try:
+        done = await lead_claims.claim(pool, request, args.request_id or uuid.uuid4().hex[:12])
+    finally:
+        await pool.close()
+    if not done.ok:
+        raise Failure(REFUSED, done.message)
+    emit(args, True, done.message, {"process_id": done.process_id}, label="")
+    return OK
 
 
 async def cmd_accept(args) -> int:

@@ -57,7 +57,12 @@ async def _claim(conn: Conn, s: Step) -> dict:
     lead = await locked_lead(conn, s.lead_id)
     held = await open_leads(conn, partner_id, s.queue.queue_id)
     if rules.check_claim(s.queue, s.lead_id, lead, receiver, held) == "repeat":
-        return {"message": rules.already_yours(s.lead_id, s.user)}
+        values = {"lead": s.lead_id, "user": s.user}
+        return {
+            "message": rules.already_yours(s.lead_id, s.user),
+            "words": rules.ALREADY_YOURS,
+            "values": values,
+        }
     claim_id = await own(
         conn,
         lead_id=s.lead_id,
@@ -69,8 +74,11 @@ async def _claim(conn: Conn, s: Step) -> dict:
         process_id=s.process_id,
         step=s.step,
     )
+    words, values = rules.claimed_words(s.queue, s.lead_id, s.user, partner_id, held + 1)
     return {
-        "message": rules.claimed(s.queue, s.lead_id, s.user, partner_id, held + 1),
+        "message": words.format(**values),
+        "words": words,
+        "values": values,
         "claim_id": claim_id,
         "work_within_minutes": s.queue.work_within_minutes,
     }

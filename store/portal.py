@@ -4,8 +4,9 @@ read of business items takes the partner (or user) of the verified session and f
 in SQL: a page can only ever list that partner's items, and `*_of_partner`
 answer whether one item belongs to it before the portal sends any step for it.
 
-The business steps themselves (confirm, upload, claim, ...) are never written here: the
-portal sends them to the workflows, as the starter does."""
+The business steps themselves (confirm, upload, ...) are never written here: the portal
+sends them to the workflows, as the starter does; a claim it decides itself, through
+store/lead_claims.py."""
 
 from typing import Any
 
@@ -281,16 +282,18 @@ async def partner_queues(conn: Conn, partner_id: str) -> list[Any]:
     )
 
 
-async def lead_inbox(conn: Conn, partner_id: str, limit: int = 200) -> list[Any]:
-    """Unowned leads of the queues the partner is in: what a claim can take. No name, e-mail
-    or phone before a claim: the company, where, what, and since when are enough to decide."""
+async def lead_inbox(conn: Conn, partner_id: str, limit: int = 200, offset: int = 0) -> list[Any]:
+    """Unowned leads of the queues the partner is in: what a claim can take, the oldest first,
+    a page at a time. No name, e-mail or phone before a claim: the company, where, what, and
+    since when are enough to decide."""
     return await conn.fetch(
         "SELECT l.id, l.queue_id, q.name AS queue_name, l.company, l.country, l.postal_code,"
         " l.product, l.created_at FROM leads l JOIN lead_queues q ON q.id = l.queue_id"
         " JOIN lead_queue_partners p ON p.queue_id = l.queue_id AND p.partner_id = $1"
-        " WHERE l.status = 'queued' ORDER BY l.created_at, l.id LIMIT $2",
+        " WHERE l.status = 'queued' ORDER BY l.created_at, l.id LIMIT $2 OFFSET $3",
         partner_id,
         limit,
+        offset,
     )
 
 

@@ -6,9 +6,14 @@ assignment rules and round-robin turn, and no leads.
 - a batch of a file arrives as one step (`add_leads`): stored and routed (rules, then
   round-robin) in one transaction, keyed by the batch's content, so a file sent again (an
   interrupted import resumed) is answered from the audit log without importing it twice;
-- claims, accept, not interested, owner changes and conversions do not come here at all:
-  each is a short process of its own (workflows/lead_step.py) deciding in one guarded
-  transaction; what comes back here is only leads to give out again in a round-robin queue;
+- claims, accept, not interested, owner changes and conversions do not come here at all: a
+  claim is decided at the door (store/lead_claims.py), the others are short processes of
+  their own (workflows/lead_step.py), each one guarded transaction; what comes back here is
+  only leads to give out again in a round-robin queue;
+- the service level of the claims: in a queue that has one, this process looks for claims
+  due and not worked, sends them back in one step, and sleeps until the next is due (at most
+  the service level: a claim made meanwhile is due no sooner); a timer that came due while no
+  worker ran fires when one is back;
 - a queue opened by the earlier design (type `LeadQueue`, every lead in its state) is taken
   over (`take_over`): its settings, partners and rules are read from PostgreSQL, where its
   leads and owners already are, and this process carries it on under the same id.
@@ -17,6 +22,7 @@ Leads arrive -> assignment rules (first match wins: to a partner or to another q
 round-robin over the eligible partners (round-robin queue) -> the rest wait to be claimed."""
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from temporalio import workflow
@@ -40,6 +46,8 @@ with workflow.unsafe.imports_passed_through():
         QueueSettings,
         QueueStage,
         QueueTakeOver,
+        RecallDue,
+        Recalled,
         Received,
         Rosters,
         RouterRequest,
@@ -47,6 +55,7 @@ with workflow.unsafe.imports_passed_through():
         RuleInput,
         RuleWrite,
         check_rule,
+        next_recall_after,
         queue_process_id,
         received_notes,
         received_words,
@@ -127,7 +136,14 @@ class LeadQueueRouter(Process):
         else:
             self._details()
         while True:
-            await workflow.wait_condition(lambda: bool(self.state.to_route) or self._rollover_due())
+            try:
+                await workflow.wait_condition(
+                    lambda: bool(self.state.to_route) or self._rollover_due(),
+                    timeout=self._until_recall(),
+                )
+            except TimeoutError:
+                await self._recall_due()
+                continue
             if not self.state.to_route:
                 break
             await self._route_back()
@@ -168,6 +184,43 @@ class LeadQueueRouter(Process):
             f"take over lead queue {request.queue_id}",
         )
         self.state.carry_on(got)
+
+    # --- the service level ----------------------------------------------------------------------
+
+    def _until_recall(self) -> timedelta | None:
+        """How long until this process looks for claims not worked in time (None: the queue
+        has no service level). Claims are decided at the door and tell no process: the look
+        is due `work_within` after the last one at the latest, which no claim made since can
+        be due before."""
+        minutes = self.state.work_within_minutes
+        if not minutes or self.state.stage != QueueStage.OPEN:
+            return None
+        now = workflow.now()
+        if self.state.next_recall is None:
+            self.state.next_recall = next_recall_after(now, minutes, None)
+        return max(self.state.next_recall - now, timedelta(0))
+
+    async def _recall_due(self) -> None:
+        """One look: the claims due by now and still only claimed go back to the queue, in
+        one step; a round-robin queue gives them out again. A worker down when they were due
+        runs this look when it is back (the timer waited for it)."""
+        minutes = self.state.work_within_minutes or 0
+        n = self.state.next_number("recall")
+        now = workflow.now()
+        done: Recalled = await self._act(
+            LeadActivities.recall_due_claims,
+            RecallDue(
+                key=self._key(f"recall-{n}"),
+                queue_id=self.state.queue_id,
+                minutes=minutes,
+                as_of=now,
+            ),
+            f"recall-{n}: claims not worked within {minutes} minute(s)",
+        )
+        self.state.next_recall = next_recall_after(now, minutes, done.next_due)
+        if done.returned:
+            self._count("recalled", len(done.returned))
+            self._back(done.returned)
 
     def _rollover_due(self) -> bool:
         info = workflow.info()

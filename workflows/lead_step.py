@@ -10,8 +10,11 @@ unique index over current owners. First come, first served is the order in which
 transactions take the lead's lock; exactly once is the step key in audit_log (a step sent
 again under its request id is this same process).
 
-A claim in a queue with a service level lives on as the claim's watch: it sleeps until the
-lead is due and then sends the lead back to the queue, with notices, unless its status
+A partner user's claim is no longer sent here: the portal and the starter decide it
+themselves, in the same one transaction (store/lead_claims.py), and the queue's process keeps
+its service level. A claim sent as a process (by a client of the earlier release) is still
+served, and in a queue with a service level lives on as the claim's watch: it sleeps until
+the lead is due and then sends the lead back to the queue, with notices, unless its status
 changed meanwhile (accepted, converted, given back, reassigned: PostgreSQL says). Its state
 is this one lead's; nothing here grows with the queue."""
 

@@ -2,7 +2,7 @@
 inputs and outputs of its steps. Its state is the queue's settings, partners, rules and
 round-robin turn; the leads and their owners live in PostgreSQL only."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Literal
 
@@ -70,6 +70,9 @@ class RouterState(BaseModel):
     counters: dict[str, int] = {}
     runs: int = 1
     notes: list[str] = []
+    # With a service level: when this process next looks for claims not worked in time
+    # (claims are decided at the door and tell no one; see `next_recall_after`)
+    next_recall: datetime | None = None
 
     def next_number(self, counter: str) -> int:
         self.counters[counter] = self.counters.get(counter, 0) + 1
@@ -216,6 +219,36 @@ class LeadReceipt(BaseModel):
     config: RouteConfig
     batch: LeadBatchRef
     request_id: str = ""  # the update that sent it: its own retry is not a batch sent again
+
+
+RECALL_AT_ONCE = 500  # claims sent back to the queue in one step
+RECALL_SOONEST = timedelta(seconds=1)  # the shortest wait between two looks
+
+
+def next_recall_after(now: datetime, minutes: int, next_due: datetime | None) -> datetime:
+    """When the queue's process next looks for claims due. A claim made after this look is
+    due no sooner than `minutes` from now, so with none pending the process sleeps that long
+    and still misses none; a claim already due (one locked by a step at the last look) is
+    looked at again soon."""
+    if next_due is None:
+        return now + timedelta(minutes=minutes)
+    return max(next_due, now + RECALL_SOONEST)
+
+
+class RecallDue(BaseModel):
+    """The service level of a queue: its claims due by `as_of` (the process's time) and
+    still not worked go back to the queue."""
+
+    key: StepKey
+    queue_id: str
+    minutes: int
+    as_of: datetime
+    limit: int = RECALL_AT_ONCE
+
+
+class Recalled(BaseModel):
+    returned: list[str] = []
+    next_due: datetime | None = None  # the earliest claim still watched
 
 
 class LeadsBack(BaseModel):

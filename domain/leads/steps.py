@@ -16,6 +16,23 @@ OPEN = ("owned", "accepted")  # a lead its owner holds: what the claim cap count
 SHOWN = 20  # lead ids named in one answer
 
 
+class Said(Refused):
+    """A refusal with its words and values apart, so that a door can say it in the reader's
+    language (the words are the English text, the key of a translation)."""
+
+    def __init__(self, words: str, **values: object) -> None:
+        self.words = words
+        self.values = {k: str(v) for k, v in values.items()}
+        super().__init__(words.format(**self.values))
+
+
+class NotTheirs(Said):
+    """A refusal of who acts or whose lead it is (a channel manager not of the queue, a claim
+    for a user who may not hold leads, another user's lead or opportunity): unlike "already
+    claimed" or "at the cap", it is someone trying what is not theirs, so the door or store
+    that refused it writes it to the security log."""
+
+
 class QueueFacts(BaseModel):
     """A queue's row, as the rules of its steps need it."""
 
@@ -56,9 +73,11 @@ def shown(lead_ids: list[str]) -> str:
 
 def check_channel_manager(queue_id: str, channel_managers: list[str], actor: str) -> None:
     if actor not in channel_managers:
-        raise Refused(
-            f"only a channel manager of queue {queue_id} "
-            f"({', '.join(channel_managers)}) does this; {actor} is not one"
+        raise NotTheirs(
+            "only a channel manager of queue {queue} ({managers}) does this; {actor} is not one",
+            queue=queue_id,
+            managers=", ".join(channel_managers),
+            actor=actor,
         )
 
 
@@ -88,8 +107,10 @@ def receiver_problem(f: ReceiverFacts) -> str | None:
 
 
 def claimant_outside(user_id: str, queue_id: str) -> Refused:
-    return Refused(
-        f"{user_id} is not eligible for queue {queue_id}: not a user of one of its partners"
+    return NotTheirs(
+        "{user} is not eligible for queue {queue}: not a user of one of its partners",
+        user=user_id,
+        queue=queue_id,
     )
 
 
@@ -118,7 +139,7 @@ def no_such_queue(queue_id: str) -> Refused:
 
 def lead_in_queue(lead: LeadFacts | None, lead_id: str, queue_id: str) -> LeadFacts:
     if lead is None or lead.queue_id != queue_id:
-        raise Refused(f"there is no lead {lead_id} in queue {queue_id}")
+        raise Said("there is no lead {lead} in queue {queue}", lead=lead_id, queue=queue_id)
     return lead
 
 
@@ -133,16 +154,27 @@ def check_claim(
     lock."""
     reason = receiver_problem(receiver)
     if reason:
-        raise Refused(f"{receiver.user_id} is not eligible for queue {queue.queue_id}: {reason}")
+        raise NotTheirs(
+            "{user} is not eligible for queue {queue}: {reason}",
+            user=receiver.user_id,
+            queue=queue.queue_id,
+            reason=reason,
+        )
     lead = lead_in_queue(found, lead_id, queue.queue_id)
     if lead.status != "queued":
         if lead.owner == receiver.user_id and lead.status in OPEN:
             return "repeat"  # the same user's claim sent again (another request)
-        raise Refused(f"lead {lead.lead_id} is already claimed by {owner_words(lead)}")
+        raise Said(
+            "lead {lead} is already claimed by {owner}", lead=lead_id, owner=owner_words(lead)
+        )
     if held >= queue.claim_cap:
-        raise Refused(
-            f"partner {receiver.partner_id} is at the claim cap of queue {queue.queue_id}: "
-            f"{held} open leads of {queue.claim_cap}; convert one before claiming more"
+        raise Said(
+            "partner {partner} is at the claim cap of queue {queue}: {held} open leads of "
+            "{cap}; convert one before claiming more",
+            partner=receiver.partner_id,
+            queue=queue.queue_id,
+            held=held,
+            cap=queue.claim_cap,
         )
     return "ok"
 
@@ -151,25 +183,51 @@ def owner_words(lead: LeadFacts) -> str:
     return f"{lead.owner} ({lead.partner})" if lead.owner else "nobody"
 
 
-def claimed(queue: QueueFacts, lead_id: str, user_id: str, partner_id: str, held: int) -> str:
+CLAIMED = (
+    "lead {lead} is yours, {user}: no other partner can claim it now ({partner} holds {held} "
+    "of {cap} open leads in queue {queue})"
+)
+CLAIMED_WITHIN = (
+    CLAIMED + "; work it (accept-lead, convert-lead or not-interested) within {minutes} "
+    "minute(s), or it goes back to the queue"
+)
+ALREADY_YOURS = "lead {lead} is already yours, {user}"
+
+
+def claimed_words(
+    queue: QueueFacts, lead_id: str, user_id: str, partner_id: str, held: int
+) -> tuple[str, dict[str, str]]:
+    """A claim's answer, its words and values apart (see `Said`)."""
     sla = queue.work_within_minutes
-    due = (
-        f"; work it (accept-lead, convert-lead or not-interested) within {sla} "
-        "minute(s), or it goes back to the queue"
-        if sla
-        else ""
-    )
-    return (
-        f"lead {lead_id} is yours, {user_id}: no other partner can claim it now ({partner_id} "
-        f"holds {held} of {queue.claim_cap} open leads in queue {queue.queue_id}){due}"
-    )
+    values = {
+        "lead": lead_id,
+        "user": user_id,
+        "partner": partner_id,
+        "held": str(held),
+        "cap": str(queue.claim_cap),
+        "queue": queue.queue_id,
+    }
+    if sla:
+        return CLAIMED_WITHIN, {**values, "minutes": str(sla)}
+    return CLAIMED, values
+
+
+def claimed(queue: QueueFacts, lead_id: str, user_id: str, partner_id: str, held: int) -> str:
+    words, values = claimed_words(queue, lead_id, user_id, partner_id, held)
+    return words.format(**values)
 
 
 def already_yours(lead_id: str, user_id: str) -> str:
-    return f"lead {lead_id} is already yours, {user_id}"
+    return ALREADY_YOURS.format(lead=lead_id, user=user_id)
 
 
 # --- the owner's answer: accept, not interested -----------------------------------------------
+
+
+def _not_owner(lead: LeadFacts, actor: str) -> type[Said]:
+    """Another user's lead is not theirs; one back in the queue (recalled, given back) is
+    only too late."""
+    return NotTheirs if lead.owner not in (None, actor) else Said
 
 
 def check_owner_answer(lead: LeadFacts, actor: str, kind: str) -> Verdict:
@@ -177,7 +235,9 @@ def check_owner_answer(lead: LeadFacts, actor: str, kind: str) -> Verdict:
         who = (
             f"it belongs to {lead.owner}" if lead.owner else f"it is {lead.status}, owned by nobody"
         )
-        raise Refused(f"only the owner answers for lead {lead.lead_id}: {who}")
+        raise _not_owner(lead, actor)(
+            "only the owner answers for lead {lead}: {who}", lead=lead.lead_id, who=who
+        )
     return "repeat" if kind == "accept" and lead.status == "accepted" else "ok"
 
 
@@ -266,9 +326,11 @@ def check_conversion(lead: LeadFacts, actor: str, opportunity_owner: str | None)
     if opportunity_owner == actor:
         return "repeat"
     if lead.owner != actor or lead.status not in OPEN:
-        raise Refused(
-            f"only the owner converts lead {lead.lead_id}: it is {lead.status}, owned "
-            f"by {lead.owner or 'nobody'}"
+        raise _not_owner(lead, actor)(
+            "only the owner converts lead {lead}: it is {status}, owned by {owner}",
+            lead=lead.lead_id,
+            status=lead.status,
+            owner=lead.owner or "nobody",
         )
     return "ok"
 
@@ -290,7 +352,7 @@ def check_opportunity_update(
     if owner is None:
         raise Refused(f"there is no opportunity {opportunity}")
     if owner != actor:
-        raise Refused(f"opportunity {opportunity} belongs to {owner}")
+        raise NotTheirs("opportunity {opp} belongs to {owner}", opp=opportunity, owner=owner)
     if stage in CLOSED:
         raise Refused(
             f"opportunity {opportunity} is {stage}; a closed opportunity no longer changes"

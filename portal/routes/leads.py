@@ -8,7 +8,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from client.processes import Processes
 from domain import ids
-from domain.leads import OPPORTUNITY_STAGES
+from domain.leads import OPPORTUNITY_STAGES, LeadStepRequest
 from portal import steps
 from portal.deps import (
     CurrentUser,
@@ -19,18 +19,23 @@ from portal.deps import (
     back,
     form_with_csrf,
     outcome,
-    page,
 )
+from portal.deps import page as show
 from portal.forms import opportunity_fields
 from portal.i18n import Words
+from portal.lead_words import claim_words
+from store import lead_claims
 from store import portal as db
 
 router = APIRouter()
 
 
+INBOX_PAGE = 50  # waiting leads a page of the inbox shows, the oldest first
+
+
 @router.get("/leads", response_class=HTMLResponse)
-async def inbox(request: Request, user: CurrentUser, pool: Pool) -> Response:
-    return await leads_page(request, pool, user, "leads.html", "inbox")
+async def inbox(request: Request, user: CurrentUser, pool: Pool, page: int = 1) -> Response:
+    return await leads_page(request, pool, user, "leads.html", "inbox", page=max(1, page))
 
 
 @router.get("/my-leads", response_class=HTMLResponse)
@@ -47,18 +52,30 @@ async def leads_page(
     status: int = 200,
     errors: dict | None = None,
     values: dict | None = None,
+    page: int = 1,
 ) -> HTMLResponse:
+    """The inbox reads the partner's waiting leads a page at a time; "my leads" the user's
+    own. Each reads only what it shows: with 100,000 leads waiting, the other list costs."""
+    queues: list = []
+    waiting: list = []
+    own: list = []
     async with pool.acquire() as conn:
-        queues = await db.partner_queues(conn, user.partner_id)
-        waiting = await db.lead_inbox(conn, user.partner_id)
-        own = await db.my_leads(conn, user.id)
-    return page(
+        if nav == "inbox":
+            queues = await db.partner_queues(conn, user.partner_id)
+            waiting = await db.lead_inbox(
+                conn, user.partner_id, INBOX_PAGE + 1, (page - 1) * INBOX_PAGE
+            )
+        else:
+            own = await db.my_leads(conn, user.id)
+    return show(
         request,
         template,
         user=user,
         nav=nav,
         queues=queues,
-        inbox=waiting,
+        inbox=waiting[:INBOX_PAGE],
+        page=page,
+        more=len(waiting) > INBOX_PAGE,
         leads=own,
         stages=OPPORTUNITY_STAGES,
         status=status,
@@ -81,15 +98,15 @@ async def lead_action(
 ) -> Response:
     """A step on a lead of the partner's inbox (`own`: one of the user's own leads)."""
     async with pool.acquire() as conn:
-        if not ids.NAME.matches(lead_id):
-            raise NotYours()
-        queue = (
-            await db.queue_of_own_lead(conn, lead_id, user.id)
-            if own
-            else await db.queue_of_lead_for_partner(conn, lead_id, user.partner_id)
-        )
+        queue = None
+        if ids.NAME.matches(lead_id):
+            queue = (
+                await db.queue_of_own_lead(conn, lead_id, user.id)
+                if own
+                else await db.queue_of_lead_for_partner(conn, lead_id, user.partner_id)
+            )
     if queue is None:
-        raise NotYours()
+        raise NotYours()  # the app's handler writes its security-log row
     result = await steps.lead_step(
         processes,
         steps.request_id(str(form.get("request", ""))),
@@ -104,11 +121,38 @@ async def lead_action(
 
 
 @router.post("/leads/{lead_id}/claim")
-async def claim(
-    request: Request, lead_id: str, user: CurrentUser, pool: Pool, processes: Steps
-) -> Response:
+async def claim(request: Request, lead_id: str, user: CurrentUser, pool: Pool) -> Response:
+    """ "Lead übernehmen": decided here, in one PostgreSQL transaction (store/lead_claims.py),
+    not by a process of its own: in a rush after a fair, hundreds of partner users click at
+    once and each waits for nothing but the lead's and the partner account's row locks."""
     form = await form_with_csrf(request)
-    return await lead_action(request, pool, processes, user, form, lead_id, own=False, kind="claim")
+    async with pool.acquire() as conn:
+        queue = (
+            await db.queue_of_lead_for_partner(conn, lead_id, user.partner_id)
+            if ids.NAME.matches(lead_id)
+            else None
+        )
+    if queue is None:
+        raise NotYours()  # the app's handler writes its security-log row
+    done = await lead_claims.claim(
+        pool,
+        LeadStepRequest(queue_id=queue, kind="claim", actor=user.id, lead_id=lead_id),
+        steps.request_id(str(form.get("request", ""))),
+    )
+    words = Words(user.language)
+    said = claim_words(user.language, done.words, done.values)
+    if done.ok:
+        told(request, "ok", words("Done: {message}", message=said))
+    else:
+        told(request, "error", words("Refused: {message}", message=said))
+    return back("/my-leads")
+
+
+def told(request: Request, kind: str, text: str) -> None:
+    """The answer for the next page, after those not yet shown: assigned, not appended in
+    place, so that the session sees the change (a user clicking several leads before the
+    next page reads every answer)."""
+    request.session["flash"] = [*request.session.get("flash", []), [kind, text]]
 
 
 @router.post("/leads/{lead_id}/accept")

@@ -1,7 +1,10 @@
 """Records the histories of the lead queues (LeadQueueRouter, LeadStep) that
 tests/test_replay.py replays, a queue taken over from the previous release among them.
 
-    .venv/bin/python -m tests.histories.record_lead_router
+    .venv/bin/python -m tests.histories.record_lead_router [service-level]
+
+With `service-level`, only the queue whose service level sends back claims decided at the
+door (the others are left as recorded).
 """
 
 import asyncio
@@ -9,6 +12,7 @@ import os
 import sys
 import tempfile
 import uuid
+from datetime import timedelta
 
 from client.processes import run_lead_step
 from domain.leads import (
@@ -21,6 +25,7 @@ from domain.leads import (
     lead_step_process_id,
     queue_process_id,
 )
+from store import lead_claims
 from tests.histories.recording import recording, save
 from tests.records_partners import batch, lead_rows, new_partner, tag
 from tests.workflows.harness import running_worker, start_process
@@ -135,6 +140,29 @@ async def taken_over(env, pool, q) -> None:
     await save(queue, "lead_queue_router_taken_over_rule_lead_in_turn")
 
 
+async def service_level(env, pool, q) -> None:
+    """Two claims decided at the door in a queue with a service level, neither worked: the
+    queue's process looks when they are due and sends both back in one step."""
+    p = await new_partner(pool, users=1)
+    r = request([p], work_within_minutes=30)
+    queue, _ = await start_process(
+        env.client, q, LeadQueueRouter, r, process_id=queue_process_id(r.queue_id)
+    )
+    await queue.execute_update(
+        LeadQueueRouter.add_leads, LeadBatch(actor="staff", batch=batch(lead_rows(2)))
+    )
+    for row in await pool.fetch("SELECT id FROM leads WHERE queue_id = $1", r.queue_id):
+        claim = LeadStepRequest(
+            queue_id=r.queue_id, kind="claim", actor=p.users[0], lead_id=row["id"]
+        )
+        assert (await lead_claims.claim(pool, claim, uuid.uuid4().hex[:12])).ok
+    await env.sleep(timedelta(minutes=61))
+    async with asyncio.timeout(60):
+        while (await queue.query(LeadQueueRouter.status)).received.get("recalled") != 2:
+            await asyncio.sleep(0.2)  # the worker runs the looks the skipped time made due
+    await save(queue, "lead_queue_router_service_level_recalled")
+
+
 async def main() -> None:
     os.environ.setdefault("PARTNERFLOW_DOCUMENTS_DIR", tempfile.mkdtemp())
     async with recording() as r:
@@ -142,11 +170,16 @@ async def main() -> None:
             "INSERT INTO partner_management (enabled_by, process_id)"
             " VALUES ('recorder', 'recorder') ON CONFLICT DO NOTHING"
         )
+        if sys.argv[1:] == ["service-level"]:
+            async with running_worker(r.time_env.client, r.pool) as q:
+                await service_level(r.time_env, r.pool, q)
+            return
         async with running_worker(r.dev_env.client, r.pool) as q:
             await router(r.dev_env, r.pool, q)
             await taken_over(r.dev_env, r.pool, q)
         async with running_worker(r.time_env.client, r.pool) as q:
             await steps(r.time_env, r.pool, q)
+            await service_level(r.time_env, r.pool, q)
 
 
 if __name__ == "__main__":

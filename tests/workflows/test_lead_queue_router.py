@@ -296,7 +296,10 @@ async def test_not_interested_with_a_reason_goes_back_and_the_service_level_reca
             ("lead_not_interested", CM, l3, "already a customer of ours"),
         ]
     )
-    # and the lead given back can be claimed again
+    # and the lead given back can be claimed again. The queue's process ends first: its
+    # worker is gone, and its service level's next look, due with no worker to run it, would
+    # hold the time-skipping server's clock before this claim's timer
+    await handle.terminate("its worker is gone")
     async with running_worker(time_env.client, pool) as q:
         r = step(request.queue_id, "claim", user, lead_id=l1)
         h = await time_env.client.start_workflow(
