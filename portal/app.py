@@ -124,7 +124,9 @@ def _lifespan(
 
         own_pool = pool is None
         app.state.pool = pool or await create_pool(
-            settings.database_url or common.database_dsn() or config.database_url(), max_size=10
+            settings.database_url or common.database_dsn() or config.database_url(),
+            max_size=10,
+            light_reset=True,
         )
         if temporal is None and settings.service_key is not None:
             from codec.signing import SERVICE
