@@ -425,7 +425,11 @@ async def pages(browsers: list[User], args, think: float) -> dict:
         for _ in range(args.page_rounds):
             for path in paths:
                 t0 = time.perf_counter()
-                r = await u.http.get(path)
+                try:
+                    r = await u.http.get(path)
+                except httpx.HTTPError as e:
+                    errors[f"{path} {type(e).__name__}"] += 1
+                    continue
                 if r.status_code != 200:
                     errors[f"{path} {r.status_code}"] += 1
                     continue

@@ -47,11 +47,13 @@ class NotYours(Exception):
 # --- dependencies -----------------------------------------------------------------------------
 
 
-def get_pool(request: Request) -> Any:
+# The dependencies are coroutines, even those that only read: FastAPI runs a plain function
+# in its thread pool, a thread hop per request for nothing.
+async def get_pool(request: Request) -> Any:
     return request.app.state.pool
 
 
-def get_processes(request: Request) -> Processes:
+async def get_processes(request: Request) -> Processes:
     """The client's requests as a page makes them: a page waits ANSWER_WITHIN seconds."""
     return Processes(request.app.state.temporal, request.app.state.task_queue, steps.ANSWER_WITHIN)
 
