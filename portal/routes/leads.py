@@ -133,13 +133,13 @@ async def claim(request: Request, lead_id: str, user: CurrentUser, pool: Pool) -
             if ids.NAME.matches(lead_id)
             else None
         )
-    if queue is None:
-        raise NotYours()  # the app's handler writes its security-log row
-    done = await lead_claims.claim(
-        pool,
-        LeadStepRequest(queue_id=queue, kind="claim", actor=user.id, lead_id=lead_id),
-        steps.request_id(str(form.get("request", ""))),
-    )
+        if queue is None:
+            raise NotYours()  # the app's handler writes its security-log row
+        done = await lead_claims.claim(
+            lead_claims.OnConnection(conn),
+            LeadStepRequest(queue_id=queue, kind="claim", actor=user.id, lead_id=lead_id),
+            steps.request_id(str(form.get("request", ""))),
+        )
     words = Words(user.language)
     said = claim_words(user.language, done.words, done.values)
     if done.ok:
