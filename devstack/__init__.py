@@ -200,7 +200,7 @@ def reconcile_every(environ) -> int:
 
 def start_reconciliation(every: int) -> subprocess.Popen:
     """The reconciliation job (ops/reconcile.py): closes records of processes whose workflow was
-    terminated, timed out, failed or is gone, every `every` seconds."""
+    cancelled, terminated, timed out, failed or is gone, every `every` seconds."""
     return subprocess.Popen(
         [sys.executable, "-m", "store", "reconcile", "--every", str(every)],
         cwd=HERE,

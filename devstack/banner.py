@@ -42,7 +42,7 @@ server metrics {p.temporal_metrics}; log {data}/temporal.log)
 browser opened the link above)
   Worker         metrics http://{ip}:{p.metrics}/metrics, readiness http://{ip}:{p.health}/readyz
   Reconciliation every {every} s (python -m store reconcile): closes the records of \
-processes whose workflow was terminated, timed out, failed or is gone
+processes whose workflow was cancelled, terminated, timed out, failed or is gone
   Partner portal {portal}  (partner users log in with the link of their invitation e-mail; \
 customers sign there; log {data}/portal.log)
 {messages}A worker, reconciliation job, codec server or portal that exits is restarted (after \

@@ -78,6 +78,14 @@ REFUSALS: dict[str, dict[str, str]] = {
         "abgelehnt werden.",
         "nb": "bestillingen for {account} er allerede bekreftet og kan ikke lenger avslås.",
     },
+    "order.documents_missing": {
+        "en": "the order for {account} can be confirmed once {missing} are uploaded "
+        "(on the documents page).",
+        "de": "Die Bestellung für {account} kann bestätigt werden, sobald {missing} "
+        "hochgeladen sind (Seite Unterlagen).",
+        "nb": "bestillingen for {account} kan bekreftes når {missing} er lastet opp "
+        "(siden Dokumenter).",
+    },
     "documents.closed": {
         "en": "the documents of this order can no longer change.",
         "de": "Die Unterlagen dieser Bestellung können nicht mehr geändert werden.",
@@ -148,6 +156,11 @@ def text_of(words: Words, result: Outcome, names: dict[str, str]) -> tuple[str, 
             **result.params,
             **names,
             "stage": ORDER_STAGES.get(stage, {}).get(words.language, stage),
+            "missing": ", ".join(
+                words(KIND_WORDS.get(kind, kind))
+                for kind in str(result.params.get("missing", "")).split(",")
+                if kind
+            ),
         }
         said = texts.get(words.language, texts["en"]).format(**values)
         return "error", words("Refused: {message}", message=said)

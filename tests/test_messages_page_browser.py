@@ -3,30 +3,19 @@ list, a message's page with its link clickable and its HTML inert in a sandboxed
 desktop and phone width (screenshots in tests/artifacts/screenshots)."""
 
 import asyncio
-import os
-import shutil
-import tempfile
 
 from ops.identity import COOKIE, session_value
 from relay.sinks import MailCatcher, SmsSink
-from tests.portal.test_portal_browser import CHROMEDRIVER, CHROMIUM, FLAGS, SCREENSHOTS
+from tests.chromium import chromium
+from tests.portal.test_portal_browser import SCREENSHOTS
 from tests.test_messages_page import KEY, LINK, send
 
 
 def browse(base: str) -> dict:
-    os.environ.setdefault("SE_OFFLINE", "true")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
 
-    profile = tempfile.mkdtemp(prefix="messages-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in FLAGS + [f"--user-data-dir={profile}", "--window-size=1280,900"]:
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     seen: dict = {}
-    try:
+    with chromium(1280, 900) as driver:
         driver.get(base + "/")
         seen["anonymous"] = driver.find_element(By.TAG_NAME, "body").text
         driver.add_cookie({"name": COOKIE, "value": session_value(KEY), "path": "/"})
@@ -48,9 +37,6 @@ def browse(base: str) -> dict:
         seen["phone_scroll"] = driver.execute_script(
             "return document.documentElement.scrollWidth - window.innerWidth"
         )
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
     return seen
 
 

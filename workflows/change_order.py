@@ -168,8 +168,13 @@ class ChangeOrder(DeclinableOrder):
             " --kind loa|last-invoice --file PATH`)"
         )
 
-    def _confirm_refusal(self) -> str | None:
-        return self._documents_refusal("the order cannot be confirmed yet")
+    def _confirm_refusal(self) -> ApplicationError | None:
+        reason = self._documents_refusal("the order cannot be confirmed yet")
+        if reason is None:
+            return None
+        # the portal says it in the partner's words: which documents, by kind
+        missing = ",".join(k.value for k in REQUIRED_KINDS if k not in self.docs)
+        return refusal(reason, "order.documents_missing", missing=missing)
 
     def _check_upload(self) -> None:
         if (

@@ -214,7 +214,7 @@ class OrderProcess(Process[ProcessStatus, Stage]):
             )
         return False
 
-    def _confirm_refusal(self) -> str | None:
+    def _confirm_refusal(self) -> ApplicationError | None:
         """A process's own reason not to confirm yet (the change order: CLASSOUND documents)."""
         return None
 
@@ -233,7 +233,7 @@ class OrderProcess(Process[ProcessStatus, Stage]):
             else:
                 reason = self._confirm_refusal()
                 if reason:
-                    raise refusal(reason)
+                    raise reason
                 self.confirmed_by = step.actor
                 await self._apply()
         await workflow.wait_condition(lambda: self.finished)
@@ -254,7 +254,7 @@ class OrderProcess(Process[ProcessStatus, Stage]):
         if not self._check_confirm():
             reason = self._confirm_refusal()
             if reason:
-                raise refusal(reason)
+                raise reason
 
     # --- cancelling -------------------------------------------------------------------------
 

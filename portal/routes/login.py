@@ -186,18 +186,13 @@ async def logout(request: Request) -> Response:
 
 @router.get("/first-login", response_class=HTMLResponse)
 async def first_login_page(request: Request) -> Response:
-    q = request.query_params
-    values = {k: q.get(k, "")[:200] for k in ("partner", "user", "token")}
-    words = words_for(request)
-    if not all(values.values()):
-        return page(
-            request,
-            "error.html",
-            status=400,
-            title=words("Set your password"),
-            text=words(LINK_INCOMPLETE),
-        )
-    return page(request, "first_login.html", values=values, min_length=MIN_PASSWORD_LENGTH)
+    return _password_form(
+        request,
+        ("partner", "user", "token"),
+        "first_login.html",
+        "Set your password",
+        LINK_INCOMPLETE,
+    )
 
 
 def link_errors(values: dict[str, str], words: Words) -> dict:
@@ -359,18 +354,21 @@ async def forgot_password(request: Request, pool: Pool) -> Response:
 
 @router.get("/reset-password", response_class=HTMLResponse)
 async def reset_password_page(request: Request) -> Response:
+    return _password_form(
+        request, ("user", "token"), "reset_password.html", "Set a new password", RESET_NOT_VALID
+    )
+
+
+def _password_form(
+    request: Request, fields: tuple[str, ...], template: str, title: str, incomplete: str
+) -> Response:
+    """The form that sets a password from an e-mailed link, or why the link is not whole."""
     q = request.query_params
-    values = {k: printable(q.get(k, ""), 200) for k in ("user", "token")}
+    values = {k: printable(q.get(k, ""), 200) for k in fields}
     words = words_for(request)
     if not all(values.values()):
-        return page(
-            request,
-            "error.html",
-            status=400,
-            title=words("Set a new password"),
-            text=words(RESET_NOT_VALID),
-        )
-    return page(request, "reset_password.html", values=values, min_length=MIN_PASSWORD_LENGTH)
+        return page(request, "error.html", status=400, title=words(title), text=words(incomplete))
+    return page(request, template, values=values, min_length=MIN_PASSWORD_LENGTH)
 
 
 @router.post("/reset-password", response_class=HTMLResponse)

@@ -6,15 +6,14 @@ summary in words. In Debian's Chromium; its screenshot is docs/images/ops-decode
 import asyncio
 import os
 import re
-import shutil
 import sys
-import tempfile
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from tests.chromium import chromium
 from tests.e2e.test_devstack import ROOT, devstack, up  # noqa: F401 - the fixture
-from tests.portal.test_portal_browser import CHROMEDRIVER, CHROMIUM, FLAGS, SCREENSHOTS
+from tests.portal.test_portal_browser import SCREENSHOTS
 
 pytestmark = pytest.mark.e2e
 # the docs' picture is refreshed on request only (PARTNERFLOW_DOCS_SCREENSHOTS=1), so a test
@@ -27,21 +26,6 @@ const text = (n) => [...(n.shadowRoot ? [n.shadowRoot] : []), ...n.childNodes]
   .map((c) => (c.nodeType === 3 ? c.textContent : text(c))).join("");
 return text(document.body);
 """
-
-
-def chromium():
-    os.environ.setdefault("SE_OFFLINE", "true")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    profile = tempfile.mkdtemp(prefix="ui-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in FLAGS + [f"--user-data-dir={profile}", "--window-size=1500,1000"]:
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(60)
-    return driver, profile
 
 
 def page_text(driver) -> str:
@@ -98,9 +82,8 @@ async def test_the_banner_link_opens_the_ready_view_and_the_ui_decodes(devstack,
     (wid,) = set(re.findall(r"fast-change-order-ACME-[0-9a-f]+", out))
 
     def in_the_browser() -> tuple[bool, bool, bool, bool]:
-        driver, profile = chromium()
         page = f"{ui}/namespaces/default/workflows/{wid}"
-        try:
+        with chromium(1500, 1000) as driver:
             # a browser that has not opened the link sees no plaintext input
             driver.get(page)
             before = wait_for_text(driver, '"account_id": "ACME"', timeout=15)
@@ -120,9 +103,6 @@ async def test_the_banner_link_opens_the_ready_view_and_the_ui_decodes(devstack,
                 SHOT.parent.mkdir(parents=True, exist_ok=True)
                 driver.save_screenshot(str(SHOT))
             return before, ready, decoded, summary
-        finally:
-            driver.quit()
-            shutil.rmtree(profile, ignore_errors=True)
 
     before, ready, decoded, summary = await asyncio.to_thread(in_the_browser)
     assert not before, "decoded without the login"

@@ -5,33 +5,19 @@ accessibility (one h1, every field labelled, errors tied to fields, keyboard rea
 saved as a screenshot in tests/artifacts/screenshots/."""
 
 import asyncio
-import os
-import shutil
-import tempfile
 
 import pytest
 
+from tests.chromium import chromium as open_chromium
+from tests.chromium import installed
 from tests.e2e.cli import ROOT
 from tests.portal.conftest import PASSWORD
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 SCREENSHOTS = ROOT / "tests" / "artifacts" / "screenshots"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-    "--lang=en-US",
-]
 
-if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
+if not installed():
     pytest.skip(
         "Debian's chromium and chromium-driver are not installed (.ci/run installs them)",
         allow_module_level=True,
@@ -40,21 +26,9 @@ if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
 
 @pytest.fixture(scope="module")
 def chromium():
-    os.environ.setdefault("SE_OFFLINE", "true")  # Selenium Manager must not download anything
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    profile = tempfile.mkdtemp(prefix="portal-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in FLAGS + [f"--user-data-dir={profile}", "--window-size=1280,1400"]:
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(60)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    yield driver
-    driver.quit()
-    shutil.rmtree(profile, ignore_errors=True)
+    with open_chromium() as driver:
+        yield driver
 
 
 class Page:

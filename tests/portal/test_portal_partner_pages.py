@@ -15,6 +15,8 @@ import pytest
 
 from portal.routes.home import this_month
 from store.demo import LIST_PRICES
+from tests.chromium import chromium as open_chromium
+from tests.chromium import installed
 from tests.e2e.cli import ROOT
 from tests.portal.conftest import PASSWORD
 from tests.portal.test_portal_http import browser, csrf_of, log_in
@@ -353,36 +355,17 @@ async def test_a_norwegian_partner_user_reads_every_page_and_answer_in_norwegian
 
 # --- in Debian's Chromium, in German and Norwegian, at desktop and phone width ----------------
 
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 SHOTS = Path("/tmp/shots-portal")  # looked at by people, never part of the repository
 WIDTHS = {"desktop": (1280, 1400), "phone": (390, 844)}
 
 
 @pytest.fixture(scope="module")
 def chromium():
-    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
+    if not installed():
         pytest.skip("Debian's chromium and chromium-driver are not installed")
-    import os
-    import shutil
-    import tempfile
-
-    os.environ.setdefault("SE_OFFLINE", "true")  # Selenium Manager must not download anything
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    from tests.portal.test_portal_browser import FLAGS
-
-    profile = tempfile.mkdtemp(prefix="portal-pages-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in FLAGS + [f"--user-data-dir={profile}", "--window-size=1280,1400"]:
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(60)
     SHOTS.mkdir(parents=True, exist_ok=True)
-    yield driver
-    driver.quit()
-    shutil.rmtree(profile, ignore_errors=True)
+    with open_chromium() as driver:
+        yield driver
 
 
 class Browser:

@@ -4,18 +4,15 @@ worker.py and starter.py as subprocesses, PostgreSQL, and the page served by uvi
 page is saved as a screenshot in tests/artifacts/screenshots/."""
 
 import asyncio
-import os
 import secrets
-import shutil
 import socket
 import sys
-import tempfile
 import uuid
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions
@@ -25,6 +22,7 @@ from codec import parse_key_ring
 from domain.signing import document_sha256
 from portal.contract import render_document
 from store.signing import contract_for_signing
+from tests.chromium import chromium, installed
 from tests.e2e.cli import ROOT, environment, starter, worker
 from tests.portal.signing_helpers import path_of, signing_link
 from tests.records_renegotiation import new_company, outbox
@@ -32,7 +30,7 @@ from tests.records_renegotiation import new_company, outbox
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.skipif(
-        not (os.path.exists("/usr/bin/chromium") and os.path.exists("/usr/bin/chromedriver")),
+        not installed(),
         reason="needs Debian's chromium and chromium-driver",
     ),
 ]
@@ -90,24 +88,8 @@ class Browser:
     worker's and uvicorn's log readers) keeps going."""
 
     def __init__(self) -> None:
-        os.environ["SE_OFFLINE"] = "true"  # Selenium Manager never downloads anything
-        self.profile = tempfile.mkdtemp(prefix="signing-chromium-")
-        options = webdriver.ChromeOptions()
-        options.binary_location = "/usr/bin/chromium"
-        for flag in (
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            f"--user-data-dir={self.profile}",
-            "--lang=nb-NO",
-        ):
-            options.add_argument(flag)
-        self.driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+        self._closing = ExitStack()
+        self.driver = self._closing.enter_context(chromium(lang="nb-NO"))
 
     async def run(self, fn, *args):
         return await asyncio.to_thread(fn, *args)
@@ -166,8 +148,7 @@ class Browser:
         )
 
     def quit(self) -> None:
-        self.driver.quit()
-        shutil.rmtree(self.profile, ignore_errors=True)
+        self._closing.close()
 
 
 @pytest.fixture(scope="module")

@@ -110,3 +110,21 @@ def test_a_refusal_with_a_code_is_said_in_the_readers_language_with_the_name():
         "Avvist: bestillingen for Acme Logistik GmbH venter ikke lenger på din bekreftelse "
         "(kansellert)."
     )
+
+
+def test_an_order_waiting_for_its_documents_names_them_in_the_readers_words_and_no_command():
+    refused = Outcome(
+        False,
+        "the order cannot be confirmed yet: the quote contains CLASSOUND-FLAT, ... (upload with "
+        "`starter.py upload change-order-ACME-1 --kind loa|last-invoice --file PATH`)",
+        code="order.documents_missing",
+        params={"missing": "loa,last-invoice"},
+    )
+    names = {"account": "Acme Logistik GmbH"}
+    kind, said = text_of(Words("de"), refused, names)
+    assert kind == "error" and "starter.py" not in said
+    assert said == (
+        "Abgelehnt: Die Bestellung für Acme Logistik GmbH kann bestätigt werden, sobald "
+        "LOA (Portierungsauftrag), letzte Rechnung hochgeladen sind (Seite Unterlagen)."
+    )
+    assert "LOA (fullmakt til portering)" in text_of(Words("nb"), refused, names)[1]
