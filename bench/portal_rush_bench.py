@@ -4,7 +4,7 @@ pages under load, and a partner's confirm at half its capacity.
     .venv/bin/python bench/portal_rush_bench.py [--leads 100000] [--partners 20] [--users 10]
         [--claims-per-user 5] [--hot 3000] [--cap 40] [--orders 10000] [--browsers 50]
         [--page-rounds 10] [--pages /leads,/my-leads,/opportunities,/orders,/documents]
-        [--confirms 40] [--portals 1] [--quick]
+        [--think 1.0] [--confirms 40] [--portals 1] [--quick]
 
 One run starts what it needs: PostgreSQL (DATABASE_URL -> a fresh database, else an embedded
 pgserver), the Temporal dev server, one worker in this process (worker.build_worker), and the
@@ -19,7 +19,11 @@ portal as a process of its own (`python -m portal`, as deployed: one process). T
    among the --hot oldest (so that they collide). Click -> answer: the POST of the inbox's
    form until the portal's answer (303 to "my leads", the outcome in the session); the
    answer's words are checked afterwards on the page, in the user's language.
-3. Pages: --browsers users read each page of --pages --page-rounds times, all at once.
+3. Pages: --browsers users read each page of --pages --page-rounds times, all at once: first
+   with no pause between a user's pages (the saturation figure: how many pages a second the
+   portal serves flat out), then as people browse, each reading a page for about --think
+   seconds (0.5-1.5 times it, at random) before the next click (the figure the target is for:
+   50 people browsing do not click 50 times at once without reading).
 4. Confirm: the partner's confirms through the portal, 20 in flight (its capacity), then as
    many again sent evenly at half that rate (an open loop: people do not wait for each other).
 
@@ -271,7 +275,12 @@ async def bench(args: argparse.Namespace) -> int:
             await asyncio.gather(*(log_in(u) for u in users))
 
             out["rush"] = await rush(pool, users, queue_id, args)
-            out["pages"] = await pages(users[: args.browsers], args)
+            out["pages_saturation"] = await pages(users[: args.browsers], args, think=0.0)
+            out["pages"] = (
+                await pages(users[: args.browsers], args, think=args.think)
+                if args.think
+                else out["pages_saturation"]
+            )
             out["confirm"] = await confirms(pool, users_of(users, partners[0].id), confirm_ids)
         figures = summary(out)
         say(json.dumps(figures))
@@ -407,7 +416,7 @@ async def rush(pool, users: list[User], queue_id: str, args) -> dict:
     return result
 
 
-async def pages(browsers: list[User], args) -> dict:
+async def pages(browsers: list[User], args, think: float) -> dict:
     paths = [p for p in args.pages.split(",") if p]
     times: dict[str, list[float]] = {p: [] for p in paths}
     errors: Counter = Counter()
@@ -416,13 +425,23 @@ async def pages(browsers: list[User], args) -> dict:
         for _ in range(args.page_rounds):
             for path in paths:
                 t0 = time.perf_counter()
-                r = await u.http.get(path)
+                try:
+                    r = await u.http.get(path)
+                except httpx.HTTPError as e:
+                    errors[f"{path} {type(e).__name__}"] += 1
+                    continue
                 if r.status_code != 200:
                     errors[f"{path} {r.status_code}"] += 1
                     continue
                 times[path].append(time.perf_counter() - t0)
+                if think:
+                    # the person reads the page before the next click (a pause, not a wait)
+                    await asyncio.sleep(think * random.uniform(0.5, 1.5))
 
-    progress(f"pages: {len(browsers)} users x {args.page_rounds} rounds of {', '.join(paths)}")
+    how = f"reading each ~{think} s" if think else "no pause between pages"
+    progress(
+        f"pages: {len(browsers)} users x {args.page_rounds} rounds of {', '.join(paths)} ({how})"
+    )
     began = time.perf_counter()
     await asyncio.gather(*(browse(u) for u in browsers))
     seconds = time.perf_counter() - began
@@ -431,13 +450,14 @@ async def pages(browsers: list[User], args) -> dict:
         "pages_p50_ms": {p: pct(t, 50) for p, t in times.items()},
         "pages_p99_ms": {p: pct(t, 99) for p, t in times.items()},
         "pages_per_s": round(sum(len(t) for t in times.values()) / seconds, 1),
+        "think_s": think,
         "errors": dict(errors),
         "load_average": load,
     }
     for p in paths:
         say(
-            f"page {p}: p50 {result['pages_p50_ms'][p]} ms, p99 {result['pages_p99_ms'][p]} ms"
-            f" (load average {load})"
+            f"page {p} ({how}): p50 {result['pages_p50_ms'][p]} ms,"
+            f" p99 {result['pages_p99_ms'][p]} ms (load average {load})"
         )
     return result
 
@@ -504,16 +524,22 @@ async def confirms(pool, partner_users: list[User], ids: list[str]) -> dict:
 
 def summary(out: dict) -> dict:
     r, p, c = out["rush"], out["pages"], out.get("confirm", {})
+    flat_out = out["pages_saturation"]
     return {
         "claims_per_s": r["claims_per_s"],
         "p50_ms": r["p50_ms"],
         "p99_ms": r["p99_ms"],
-        "errors": r["errors"] + sum(p["errors"].values()) + c.get("errors", 0),
+        "errors": r["errors"]
+        + sum(p["errors"].values())
+        + (sum(flat_out["errors"].values()) if flat_out is not p else 0)
+        + c.get("errors", 0),
         "one_owner_per_lead": r["one_owner_per_lead"],
         "caps_respected": r["caps_respected"],
         "every_claim_audited": r["every_claim_audited"],
         "answers_in_their_language": r["answers_in_their_language"],
         "pages_p99_ms": p["pages_p99_ms"],
+        "pages_saturation_p99_ms": flat_out["pages_p99_ms"],
+        "pages_saturation_per_s": flat_out["pages_per_s"],
         "confirm_p99_ms": c.get("p99_ms"),
         "confirm_applied_once": c.get("applied_once"),
         **out,
@@ -532,6 +558,12 @@ def main() -> int:
     parser.add_argument("--browsers", type=int, default=50)
     parser.add_argument("--page-rounds", type=int, default=10)
     parser.add_argument("--pages", default=PAGES, help=f"comma-separated (default {PAGES})")
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=1.0,
+        help="seconds a browsing user reads a page before the next (0: the saturation run only)",
+    )
     parser.add_argument("--confirms", type=int, default=40)
     parser.add_argument(
         "--portals",

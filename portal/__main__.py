@@ -29,6 +29,9 @@ def main() -> int:
         access_log=False,
         log_level="warning",
         server_header=False,
+        # an idle connection stays open longer than a proxy's (or a browser's) own idle limit,
+        # so that neither sends a request on a connection the portal is closing that instant
+        timeout_keep_alive=75,
         # the client's address from the proxies named, else the connection's
         proxy_headers=bool(settings.trusted_proxies),
         forwarded_allow_ips=settings.trusted_proxies or None,

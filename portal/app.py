@@ -23,7 +23,7 @@ Security in one place:
 """
 
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -54,6 +54,7 @@ from portal.deps import (
 )
 from portal.forms import parse_amount
 from portal.guard import BadInput, guard
+from portal.headers import PageHeaders
 from portal.routes import documents, home, leads, login, opportunities, orders, signing
 from portal.sessions import ServerSessions
 from portal.settings import PortalSettings, settings_from_environment
@@ -63,13 +64,6 @@ __all__ = ["PortalSettings", "create_app", "parse_amount"]
 
 HERE = Path(__file__).resolve().parent
 CONNECT_WITHIN = 20.0  # seconds to reach Temporal at startup
-HEADERS = {
-    "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; "
-    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-}
 
 
 def create_app(
@@ -97,7 +91,7 @@ def create_app(
     app.state.documents = DocumentStore(settings.documents_dir or common.documents_dir)
     app.state.templates = Jinja2Templates(directory=HERE / "templates")
     app.state.secret_key = settings.secret_key  # the signing page's CSRF fields too
-    app.middleware("http")(_headers)
+    app.add_middleware(PageHeaders)
     # Added last: runs first, so the session is there for everything above.
     app.add_middleware(ServerSessions, secure=settings.secure_cookies)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
@@ -124,7 +118,9 @@ def _lifespan(
 
         own_pool = pool is None
         app.state.pool = pool or await create_pool(
-            settings.database_url or common.database_dsn() or config.database_url(), max_size=10
+            settings.database_url or common.database_dsn() or config.database_url(),
+            max_size=10,
+            light_reset=True,
         )
         if temporal is None and settings.service_key is not None:
             from codec.signing import SERVICE
@@ -150,15 +146,6 @@ def _lifespan(
 
 
 log = structlog.get_logger("partnerflow.portal")
-
-
-async def _headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]):
-    response = await call_next(request)
-    for name, value in HEADERS.items():
-        response.headers.setdefault(name, value)
-    if not request.url.path.startswith("/static/"):
-        response.headers.setdefault("Cache-Control", "no-store")
-    return response
 
 
 async def _login_needed(request: Request, exc: LoginNeeded) -> Response:

@@ -47,23 +47,28 @@ class NotYours(Exception):
 # --- dependencies -----------------------------------------------------------------------------
 
 
-def get_pool(request: Request) -> Any:
+# The dependencies are coroutines, even those that only read: FastAPI runs a plain function
+# in its thread pool, a thread hop per request for nothing.
+async def get_pool(request: Request) -> Any:
     return request.app.state.pool
 
 
-def get_processes(request: Request) -> Processes:
+async def get_processes(request: Request) -> Processes:
     """The client's requests as a page makes them: a page waits ANSWER_WITHIN seconds."""
     return Processes(request.app.state.temporal, request.app.state.task_queue, steps.ANSWER_WITHIN)
 
 
 async def current_user(request: Request) -> PortalUser:
-    """The user of the live session (idle and absolute limits are the session store's)."""
+    """The user of the live session (idle and absolute limits are the session store's).
+    Its status is read with the session, in the same statement, on every request."""
     state = sessions.state_of(request)
     user_id = state.user_id
     if not user_id:
         raise LoginNeeded(expired=state.expired)
-    async with request.app.state.pool.acquire() as conn:
-        row = await db.partner_user(conn, user_id)
+    row: Any = state.user if state.user and state.user["id"] == user_id else None
+    if row is None:  # a session begun in this request (a login): not read with it
+        async with request.app.state.pool.acquire() as conn:
+            row = await db.partner_user(conn, user_id)
     if row is None or row["status"] != "active" or row["account_status"] != "active":
         await sessions.end(request, "user no longer active")  # deactivated since: out at once
         raise LoginNeeded(expired=True)

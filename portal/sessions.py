@@ -34,6 +34,7 @@ class SessionState:
     saved: str  # the data as stored, to write back only a change
     expired: bool  # a cookie came whose session is over
     new_cookie: bool = False
+    user: dict | None = None  # the user's facts, read with the session (store/sessions.py)
 
 
 def _text(data: dict) -> str:
@@ -66,6 +67,7 @@ class ServerSessions:
             started_at=live.started_at if live else None,
             saved=_text(data),
             expired=bool(sent) and live is None,
+            user=live.user if live else None,
         )
         scope["session"] = data
         scope[_STATE] = state
@@ -116,7 +118,7 @@ async def begin(request: Request, user_id: str) -> None:
         await db.create(conn, new, user_id, data, now)
     request.session.clear()
     request.session.update(data)
-    state.id, state.user_id, state.started_at = new, user_id, now
+    state.id, state.user_id, state.started_at, state.user = new, user_id, now, None
     state.saved, state.new_cookie, state.expired = _text(data), True, False
 
 
@@ -128,5 +130,5 @@ async def end(request: Request, why: str) -> None:
         async with request.app.state.pool.acquire() as conn:
             await db.end(conn, state.id, why)
     request.session.clear()
-    state.id, state.user_id, state.started_at = None, None, None
+    state.id, state.user_id, state.started_at, state.user = None, None, None, None
     state.saved, state.new_cookie, state.expired = _text({}), False, True

@@ -50,6 +50,37 @@ async def locked_lead(conn: Conn, lead_id: str) -> LeadFacts | None:
     )
 
 
+async def locked_lead_and_held(
+    conn: Conn, lead_id: str, partner_id: str, queue_id: str
+) -> tuple[LeadFacts | None, int]:
+    """As `locked_lead`, with the partner's open leads in the queue (`open_leads`) read by the
+    same statement as the lead's claim: a claim asks both under its partner's row lock."""
+    row = await conn.fetchrow(
+        "SELECT id, status, queue_id FROM leads WHERE id = $1 FOR UPDATE", lead_id
+    )
+    counted = await conn.fetchrow(
+        "SELECT c.id, c.user_id, c.partner_id, (SELECT count(*) FROM claims h"
+        " JOIN leads l ON l.id = h.lead_id WHERE h.partner_id = $2 AND h.queue_id = $3"
+        " AND h.ended_at IS NULL AND l.status = ANY($4::text[])) AS held"
+        " FROM (SELECT 1) one LEFT JOIN claims c ON c.lead_id = $1 AND c.ended_at IS NULL",
+        lead_id,
+        partner_id,
+        queue_id,
+        list(OPEN),
+    )
+    if row is None:
+        return None, counted["held"]
+    lead = LeadFacts(
+        lead_id=row["id"],
+        queue_id=row["queue_id"],
+        status=row["status"],
+        owner=counted["user_id"],
+        partner=counted["partner_id"],
+        claim_id=counted["id"],
+    )
+    return lead, counted["held"]
+
+
 async def current_receiver(conn: Conn, user_id: str, partner_id: str) -> ReceiverFacts:
     """The receiver as it is now, under its partner account's row lock (which also orders
     claims of one partner, so that its open leads are counted one claim at a time)."""
@@ -102,9 +133,13 @@ async def own(
     step: str,
     rule_id: int | None = None,
 ) -> int:
+    # one statement for the claim and the lead's status: a claim holds its partner's row lock
+    # while it writes, so each round trip saved is one the partner's next claim waits less
     claim_id = await conn.fetchval(
-        "INSERT INTO claims (lead_id, queue_id, user_id, partner_id, how, rule_id, by_actor,"
-        " process_id, step) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+        "WITH claimed AS (INSERT INTO claims (lead_id, queue_id, user_id, partner_id, how,"
+        " rule_id, by_actor, process_id, step) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        " RETURNING id), owned AS (UPDATE leads SET status = 'owned' WHERE id = $1)"
+        " SELECT id FROM claimed",
         lead_id,
         queue_id,
         user_id,
@@ -115,7 +150,6 @@ async def own(
         process_id,
         step,
     )
-    await conn.execute("UPDATE leads SET status = 'owned' WHERE id = $1", lead_id)
     return claim_id
 
 

@@ -15,6 +15,7 @@ from store.lead_rows import (
     current_receiver,
     end_claim,
     locked_lead,
+    locked_lead_and_held,
     open_leads,
     own,
     partner_in_queue,
@@ -54,8 +55,7 @@ async def _claim(conn: Conn, s: Step) -> dict:
     if partner_id is None:
         raise rules.claimant_outside(s.user, s.queue.queue_id)
     receiver = await current_receiver(conn, s.user, partner_id)
-    lead = await locked_lead(conn, s.lead_id)
-    held = await open_leads(conn, partner_id, s.queue.queue_id)
+    lead, held = await locked_lead_and_held(conn, s.lead_id, partner_id, s.queue.queue_id)
     if rules.check_claim(s.queue, s.lead_id, lead, receiver, held) == "repeat":
         values = {"lead": s.lead_id, "user": s.user}
         return {

@@ -47,17 +47,22 @@ async def replace_password_hash(conn: Conn, user_id: str, old: str, new: str) ->
 # --- orders waiting for the partner's confirmation --------------------------------------------
 
 
-async def orders_awaiting_confirmation(conn: Conn, partner_id: str) -> list[dict]:
+async def orders_awaiting_confirmation(
+    conn: Conn, partner_id: str, limit: int | None = None, offset: int = 0
+) -> list[dict]:
     """The partner's fast change orders and change orders waiting for its confirmation, each
     with its lines, the totals (fast change), and what confirming does to the PBX's
-    CLASSOUND-FLATs and DIDs."""
+    CLASSOUND-FLATs and DIDs; the oldest first, `limit` of them from `offset` (a page: each
+    order's figures cost a few reads, so a page reads only the orders it shows)."""
     orders = await conn.fetch(
         "SELECT o.id, o.process_id, o.kind, o.account_id, o.pbx_id, o.quote_id, o.targets,"
         " o.created_at, a.name AS account_name FROM orders o"
         " JOIN accounts a ON a.id = o.account_id"
         " WHERE o.partner_id = $1 AND o.status = 'awaiting_partner_confirmation'"
-        " ORDER BY o.created_at, o.id",
+        " ORDER BY o.created_at, o.id LIMIT $2 OFFSET $3",
         partner_id,
+        limit,
+        offset,
     )
     lines_of: dict[str, list[dict]] = {}
     for r in await conn.fetch(
@@ -297,15 +302,20 @@ async def lead_inbox(conn: Conn, partner_id: str, limit: int = 200, offset: int 
     )
 
 
-async def my_leads(conn: Conn, user_id: str) -> list[Any]:
-    """The user's own open leads (claimed or given, accepted or not), with the contact."""
+async def my_leads(
+    conn: Conn, user_id: str, limit: int | None = None, offset: int = 0
+) -> list[Any]:
+    """The user's own open leads (claimed or given, accepted or not), with the contact; the
+    oldest claim first, `limit` of them from `offset` (a page)."""
     return await conn.fetch(
         "SELECT l.id, l.queue_id, q.name AS queue_name, l.company, l.name, l.email, l.phone,"
         " l.country, l.postal_code, l.product, l.status, c.how, c.started_at"
         " FROM claims c JOIN leads l ON l.id = c.lead_id JOIN lead_queues q ON q.id = l.queue_id"
         " WHERE c.user_id = $1 AND c.ended_at IS NULL AND l.status IN ('owned', 'accepted')"
-        " ORDER BY c.started_at, l.id",
+        " ORDER BY c.started_at, l.id LIMIT $2 OFFSET $3",
         user_id,
+        limit,
+        offset,
     )
 
 

@@ -21,6 +21,22 @@ class Live:
     user_id: str | None
     data: dict
     started_at: datetime
+    # the session's user as of this read (status, partner, name, language), read with the
+    # session in one round trip: every page needs both; None when the session has no user
+    user: dict | None = None
+
+
+# The user's facts a page needs, as store/portal.py's partner_user reads them (no password hash).
+_SESSION_AND_USER = (
+    "SELECT s.user_id, s.data, s.started_at, s.seen_at, u.id, u.partner_id, u.status,"
+    " a.status AS account_status, p.name AS partner_name, c.name,"
+    " coalesce(c.language, p.language) AS language"
+    " FROM portal_sessions s LEFT JOIN (partner_users u"
+    " JOIN partner_accounts a ON a.partner_id = u.partner_id"
+    " JOIN partners p ON p.id = u.partner_id JOIN contacts c ON c.id = u.id) ON u.id = s.user_id"
+    " WHERE s.id_sha256 = $1 AND s.ended_at IS NULL AND s.seen_at > $2 AND s.started_at > $3"
+)
+_USER_FACTS = ("id", "partner_id", "status", "account_status", "partner_name", "name", "language")
 
 
 SEEN_EVERY = timedelta(minutes=1)  # how stale "last seen" may be: a page is a read, not a write
@@ -32,18 +48,13 @@ async def open_session(
     """The live session of this id, or None: unknown, ended, idle for too long or past its
     absolute limit. Marks it seen (at most once a minute: most pages then only read)."""
     key = digest(session_id)
-    row = await conn.fetchrow(
-        "SELECT user_id, data, started_at, seen_at FROM portal_sessions WHERE id_sha256 = $1"
-        " AND ended_at IS NULL AND seen_at > $2 AND started_at > $3",
-        key,
-        now - idle,
-        now - absolute,
-    )
+    row = await conn.fetchrow(_SESSION_AND_USER, key, now - idle, now - absolute)
     if row is None:
         return None
     if now - row["seen_at"] > SEEN_EVERY:
         await conn.execute("UPDATE portal_sessions SET seen_at = $2 WHERE id_sha256 = $1", key, now)
-    return Live(row["user_id"], row["data"] or {}, row["started_at"])
+    user = {k: row[k] for k in _USER_FACTS} if row["id"] is not None else None
+    return Live(row["user_id"], row["data"] or {}, row["started_at"], user)
 
 
 async def create(

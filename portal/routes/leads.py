@@ -31,6 +31,7 @@ router = APIRouter()
 
 
 INBOX_PAGE = 50  # waiting leads a page of the inbox shows, the oldest first
+MINE_PAGE = 50  # own leads a page of "my leads" shows, the oldest claim first
 
 
 @router.get("/leads", response_class=HTMLResponse)
@@ -39,8 +40,8 @@ async def inbox(request: Request, user: CurrentUser, pool: Pool, page: int = 1) 
 
 
 @router.get("/my-leads", response_class=HTMLResponse)
-async def mine(request: Request, user: CurrentUser, pool: Pool) -> Response:
-    return await leads_page(request, pool, user, "my_leads.html", "mine")
+async def mine(request: Request, user: CurrentUser, pool: Pool, page: int = 1) -> Response:
+    return await leads_page(request, pool, user, "my_leads.html", "mine", page=max(1, page))
 
 
 async def leads_page(
@@ -66,7 +67,7 @@ async def leads_page(
                 conn, user.partner_id, INBOX_PAGE + 1, (page - 1) * INBOX_PAGE
             )
         else:
-            own = await db.my_leads(conn, user.id)
+            own = await db.my_leads(conn, user.id, MINE_PAGE + 1, (page - 1) * MINE_PAGE)
     return show(
         request,
         template,
@@ -75,8 +76,8 @@ async def leads_page(
         queues=queues,
         inbox=waiting[:INBOX_PAGE],
         page=page,
-        more=len(waiting) > INBOX_PAGE,
-        leads=own,
+        more=len(waiting) > INBOX_PAGE if nav == "inbox" else len(own) > MINE_PAGE,
+        leads=own[:MINE_PAGE],
         stages=OPPORTUNITY_STAGES,
         status=status,
         errors=errors or {},
@@ -132,13 +133,13 @@ async def claim(request: Request, lead_id: str, user: CurrentUser, pool: Pool) -
             if ids.NAME.matches(lead_id)
             else None
         )
-    if queue is None:
-        raise NotYours()  # the app's handler writes its security-log row
-    done = await lead_claims.claim(
-        pool,
-        LeadStepRequest(queue_id=queue, kind="claim", actor=user.id, lead_id=lead_id),
-        steps.request_id(str(form.get("request", ""))),
-    )
+        if queue is None:
+            raise NotYours()  # the app's handler writes its security-log row
+        done = await lead_claims.claim(
+            lead_claims.OnConnection(conn),
+            LeadStepRequest(queue_id=queue, kind="claim", actor=user.id, lead_id=lead_id),
+            steps.request_id(str(form.get("request", ""))),
+        )
     words = Words(user.language)
     said = claim_words(user.language, done.words, done.values)
     if done.ok:

@@ -6,18 +6,20 @@ from fastapi.responses import HTMLResponse, Response
 
 from domain import ids
 from portal import answers, steps
-from portal.deps import CurrentUser, NotYours, Pool, PortalUser, Steps, form_with_csrf, page
+from portal.deps import CurrentUser, NotYours, Pool, PortalUser, Steps, form_with_csrf
+from portal.deps import page as show
 from portal.i18n import Words
 from portal.routes.home import menu_counts
 from store import portal as db
 
 router = APIRouter()
 REASON_LIMITS = (3, 500)  # as the decline step takes it (domain.steps.Decline)
+ORDERS_PAGE = 20  # orders a page shows, the oldest first: each shows its lines and prices
 
 
 @router.get("/orders", response_class=HTMLResponse)
-async def orders(request: Request, user: CurrentUser, pool: Pool) -> Response:
-    return await orders_page(request, pool, user)
+async def orders(request: Request, user: CurrentUser, pool: Pool, page: int = 1) -> Response:
+    return await orders_page(request, pool, user, page=max(1, page))
 
 
 async def orders_page(
@@ -27,17 +29,22 @@ async def orders_page(
     status: int = 200,
     errors: dict | None = None,
     values: dict | None = None,
+    page: int = 1,
 ) -> HTMLResponse:
     async with pool.acquire() as conn:
-        rows = await db.orders_awaiting_confirmation(conn, user.partner_id)
+        rows = await db.orders_awaiting_confirmation(
+            conn, user.partner_id, ORDERS_PAGE + 1, (page - 1) * ORDERS_PAGE
+        )
         said = await answers.taken(conn, user, request.query_params.get("answer"))
         counts = await menu_counts(conn, user)
-    return page(
+    return show(
         request,
         "orders.html",
         user=user,
         nav="orders",
-        orders=rows,
+        orders=rows[:ORDERS_PAGE],
+        page=page,
+        more=len(rows) > ORDERS_PAGE,
         answers=said,
         counts=counts,
         status=status,
