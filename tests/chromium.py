@@ -52,3 +52,23 @@ def chromium(width: int = 1280, height: int = 1400, lang: str = "en-US") -> Iter
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
+
+
+def after_click(driver: Any, element: Any, timeout: float = 60) -> None:
+    """Clicks `element` (a form's button) and waits until the next page replaced this one:
+    the old page's root goes stale, which this chromedriver also reports as a node that "does
+    not belong to the document"."""
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    old = driver.find_element("css selector", "html")
+    element.click()
+
+    def gone(_: Any) -> bool:
+        try:
+            old.is_enabled()
+        except WebDriverException:
+            return True
+        return False
+
+    WebDriverWait(driver, timeout).until(gone)

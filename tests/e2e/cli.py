@@ -50,6 +50,8 @@ def environment(temporal_address: str, database_url: str, task_queue: str) -> di
         PARTNERFLOW_HEALTH_PORT="0",
         # not the developer's .data (its key ring, its documents)
         PARTNERFLOW_DATA_DIR=str(data_dir),
+        # nor their home: a staff key a command makes (~/.config/partnerflow) stays here
+        HOME=str(data_dir / "home"),
         PARTNERFLOW_WORKER_KEY=str(worker_key),
         PARTNERFLOW_STAFF_KEY=str(worker_key),
         # worker and starter refuse to run without a key ring (fail closed)

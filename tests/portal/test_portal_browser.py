@@ -8,8 +8,8 @@ import asyncio
 
 import pytest
 
+from tests.chromium import after_click, installed
 from tests.chromium import chromium as open_chromium
-from tests.chromium import installed
 from tests.e2e.cli import ROOT
 from tests.portal.conftest import PASSWORD
 
@@ -47,13 +47,8 @@ class Page:
         return self.css("body").text
 
     def submit(self, selector: str) -> None:
-        """Clicks a form's button and waits for the next page (the old one goes stale)."""
-        from selenium.webdriver.support import expected_conditions as ec
-        from selenium.webdriver.support.ui import WebDriverWait
-
-        old = self.css("html")
-        self.css(selector).click()
-        WebDriverWait(self.d, 60).until(ec.staleness_of(old))
+        """Clicks a form's button and waits for the next page."""
+        after_click(self.d, self.css(selector))
 
     def check(self, name: str) -> None:
         """One h1; every visible field has a label; fields marked invalid name their error;

@@ -15,8 +15,8 @@ import pytest
 
 from portal.routes.home import this_month
 from store.demo import LIST_PRICES
+from tests.chromium import after_click, installed
 from tests.chromium import chromium as open_chromium
-from tests.chromium import installed
 from tests.e2e.cli import ROOT
 from tests.portal.conftest import PASSWORD
 from tests.portal.test_portal_http import browser, csrf_of, log_in
@@ -385,20 +385,7 @@ class Browser:
 
     def submit(self, selector: str) -> None:
         """Clicks a form's button and waits until the next page replaced this one."""
-        from selenium.common.exceptions import WebDriverException
-        from selenium.webdriver.support.ui import WebDriverWait
-
-        old = self.css("html")
-        self.css(selector).click()
-
-        def gone(_) -> bool:
-            try:
-                old.is_enabled()
-            except WebDriverException:  # stale; this chromedriver may say "does not belong"
-                return True
-            return False
-
-        WebDriverWait(self.d, 60).until(gone)
+        after_click(self.d, self.css(selector))
 
     def log_in(self, user: str) -> None:
         self.d.delete_all_cookies()
