@@ -17,8 +17,8 @@ portal as a process of its own (`python -m portal`, as deployed: one process). T
 2. Every user logs in over HTTP (its own cookie jar, its session's CSRF token). The rush:
    all users at once, each --claims-per-user claims, one after the other, on random leads
    among the --hot oldest (so that they collide). Click -> answer: the POST of the inbox's
-   form until the portal's answer (303 to "my leads", the outcome in the session); the
-   answer's words are checked afterwards on the page, in the user's language.
+   form until the portal's answer (303 to "my leads" naming the click's answer); each answer's
+   words are checked afterwards on the page its redirect names, in the user's language.
 3. Pages: --browsers users read each page of --pages --page-rounds times, all at once: first
    with no pause between a user's pages (the saturation figure: how many pages a second the
    portal serves flat out), then as people browse, each reading a page for about --think
@@ -341,6 +341,7 @@ async def rush(pool, users: list[User], queue_id: str, args) -> dict:
     ]
     latencies: list[float] = []
     errors: Counter = Counter()
+    answers: list[tuple[User, str]] = []  # each click's answer page, as its redirect names it
     start = asyncio.Event()
 
     async def clicks(u: User) -> None:
@@ -360,6 +361,7 @@ async def rush(pool, users: list[User], queue_id: str, args) -> dict:
                 errors[f"HTTP {r.status_code}"] += 1
                 continue
             latencies.append(time.perf_counter() - t0)
+            answers.append((u, r.headers["location"]))
 
     tasks = [asyncio.create_task(clicks(u)) for u in users]
     progress(f"the rush: {len(users)} users x {args.claims_per_user} claims on {len(hot)} leads")
@@ -369,11 +371,11 @@ async def rush(pool, users: list[User], queue_id: str, args) -> dict:
     await asyncio.gather(*tasks)
     seconds = time.perf_counter() - began
     load_after = load_average()
-    # the answers, as each user reads them on the next page, in its language
+    # each click's answer, as its user reads it on the page the redirect names, in its language
     said: Counter = Counter()
     wrong_language = 0
-    for u in users:
-        page = (await u.http.get("/my-leads")).text
+    for u, location in answers:
+        page = (await u.http.get(location)).text
         for verdict, text in FLASH.findall(page):
             said[verdict] += 1
             german = verdict in ("Erledigt", "Abgelehnt")
