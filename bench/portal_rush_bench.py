@@ -89,6 +89,35 @@ def load_average() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
+def cpu_seconds(portal_pids: set[int]) -> dict[str, float]:
+    """CPU time used so far by the portal, PostgreSQL, the Temporal server, this process (the
+    worker and the 200 users' HTTP clients) and the rest, from /proc (Linux)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    used: Counter = Counter()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue  # ended meanwhile
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        pid = int(entry.name)
+        if pid in portal_pids:
+            who = "portal"
+        elif pid == os.getpid():
+            who = "bench"
+        elif name.startswith("postgres"):
+            who = "postgresql"
+        elif name.startswith("temporal"):
+            who = "temporal"
+        else:
+            who = "other"
+        used[who] += (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+    return dict(used)
+
+
 def pct(values: list[float], p: float) -> float | None:
     if not values:
         return None
@@ -274,7 +303,7 @@ async def bench(args: argparse.Namespace) -> int:
             progress(f"{len(users)} users log in ...")
             await asyncio.gather(*(log_in(u) for u in users))
 
-            out["rush"] = await rush(pool, users, queue_id, args)
+            out["rush"] = await rush(pool, users, queue_id, args, {p.pid for p in portals})
             out["pages_saturation"] = await pages(users[: args.browsers], args, think=0.0)
             out["pages"] = (
                 await pages(users[: args.browsers], args, think=args.think)
@@ -329,7 +358,7 @@ async def waiting_orders(client, task_queue: str, pool, partner, args) -> list[s
     return ids
 
 
-async def rush(pool, users: list[User], queue_id: str, args) -> dict:
+async def rush(pool, users: list[User], queue_id: str, args, portal_pids: set[int]) -> dict:
     hot = [
         r["id"]
         for r in await pool.fetch(
@@ -366,11 +395,14 @@ async def rush(pool, users: list[User], queue_id: str, args) -> dict:
     tasks = [asyncio.create_task(clicks(u)) for u in users]
     progress(f"the rush: {len(users)} users x {args.claims_per_user} claims on {len(hot)} leads")
     load_before = load_average()
+    cpu_before = cpu_seconds(portal_pids)
     began = time.perf_counter()
     start.set()
     await asyncio.gather(*tasks)
     seconds = time.perf_counter() - began
+    cpu_after = cpu_seconds(portal_pids)
     load_after = load_average()
+    cpu = {k: round(cpu_after.get(k, 0) - cpu_before.get(k, 0), 2) for k in cpu_after}
     # each click's answer, as its user reads it on the page the redirect names, in its language
     said: Counter = Counter()
     wrong_language = 0
@@ -404,9 +436,15 @@ async def rush(pool, users: list[User], queue_id: str, args) -> dict:
         "one_owner_per_lead": len(current) == len({r["lead_id"] for r in current}),
         "caps_respected": all(n <= args.cap for n in per_partner.values()),
         "every_claim_audited": all(r["audit"] is not None for r in current),
+        "cpu_s": cpu,
+        "portal_cpu_ms_per_click": round(1000 * cpu.get("portal", 0) / clicks_total, 2),
         "load_average_before": load_before,
         "load_average": load_after,
     }
+    say(
+        f"rush CPU over {seconds:.1f} s on {os.cpu_count()} cores: {cpu}; the portal"
+        f" {result['portal_cpu_ms_per_click']} ms a click"
+    )
     say(
         f"rush: {clicks_total} clicks by {len(users)} users in {seconds:.1f} s ->"
         f" {result['claims_per_s']} claims/s; click -> answer p50 {result['p50_ms']} ms,"
