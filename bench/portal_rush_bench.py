@@ -46,13 +46,15 @@ import time
 import uuid
 import warnings
 from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import httpx  # noqa: E402
+import aiohttp  # noqa: E402
 
 import worker  # noqa: E402
 from bench.common import (  # noqa: E402
@@ -131,32 +133,62 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@dataclass(frozen=True)
+class Answer:
+    status_code: int
+    text: str
+    headers: Mapping[str, str]
+
+
 class User:
+    """One partner user's browser: its own connection, cookie jar (its session) and CSRF token.
+    aiohttp rather than httpx: the 200 users run in this process on the same two cores as the
+    portal and PostgreSQL, and httpx spent about as much CPU a click as the portal did."""
+
     def __init__(self, user_id: str, partner_id: str, language: str, url: str, n: int) -> None:
         self.id, self.partner_id, self.language = user_id, partner_id, language
+        self.url = url
         # each user from an address of its own (127.0.x.y), as from a machine of its own:
         # the portal limits login attempts per address
-        address = f"127.0.{1 + n // 250}.{1 + n % 250}"
-        self.http = httpx.AsyncClient(
-            base_url=url,
-            follow_redirects=False,
-            timeout=60.0,
-            headers={"Accept-Language": "en"},
-            transport=httpx.AsyncHTTPTransport(local_address=address),
-            # below uvicorn's 5 s keep-alive: a connection the server may be closing is not
-            # reused (a request on it would fail, the bench's error, not the portal's)
-            limits=httpx.Limits(keepalive_expiry=2.0),
-        )
+        self.address = f"127.0.{1 + n // 250}.{1 + n % 250}"
+        self.http: aiohttp.ClientSession | None = None
         self.csrf = ""
 
+    def session(self) -> aiohttp.ClientSession:
+        if self.http is None:
+            self.http = aiohttp.ClientSession(
+                base_url=self.url,
+                headers={"Accept-Language": "en"},
+                cookie_jar=aiohttp.CookieJar(unsafe=True),  # cookies of an address, not a name
+                timeout=aiohttp.ClientTimeout(total=60),
+                # below uvicorn's keep-alive: a connection the server may be closing is not
+                # reused (a request on it would fail, the bench's error, not the portal's)
+                connector=aiohttp.TCPConnector(
+                    local_addr=(self.address, 0), keepalive_timeout=2.0, limit=1
+                ),
+            )
+        return self.http
+
+    async def get(self, path: str) -> Answer:
+        async with self.session().get(path, allow_redirects=False) as r:
+            return Answer(r.status, await r.text(), r.headers)
+
+    async def post(self, path: str, data: dict[str, str]) -> Answer:
+        async with self.session().post(path, data=data, allow_redirects=False) as r:
+            return Answer(r.status, await r.text(), r.headers)
+
+    async def close(self) -> None:
+        if self.http is not None:
+            await self.http.close()
+
     async def log_in(self) -> None:
-        page = await self.http.get("/login")
-        done = await self.http.post(
+        page = await self.get("/login")
+        done = await self.post(
             "/login", data={"user": self.id, "password": PASSWORD, "csrf": csrf_of(page.text)}
         )
         if done.status_code != 303:
             raise RuntimeError(f"{self.id}: login answered {done.status_code}")
-        self.csrf = csrf_of((await self.http.get("/leads")).text)
+        self.csrf = csrf_of((await self.get("/leads")).text)
 
 
 def csrf_of(html: str) -> str:
@@ -174,12 +206,13 @@ async def start_portal(env: dict[str, str], port: int) -> subprocess.Popen:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    async with httpx.AsyncClient() as c:
+    async with aiohttp.ClientSession() as c:
         for _ in range(600):
             try:
-                if (await c.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200:
-                    return proc
-            except httpx.HTTPError:
+                async with c.get(f"http://127.0.0.1:{port}/healthz") as r:
+                    if r.status == 200:
+                        return proc
+            except aiohttp.ClientError:
                 pass
             if proc.poll() is not None:
                 raise RuntimeError(f"the portal ended with {proc.returncode}")
@@ -323,7 +356,7 @@ async def bench(args: argparse.Namespace) -> int:
         return 0 if ok else 1
     finally:
         for u in users:
-            await u.http.aclose()
+            await u.close()
         for portal in portals:
             portal.terminate()
             portal.wait(10)
@@ -379,11 +412,11 @@ async def rush(pool, users: list[User], queue_id: str, args, portal_pids: set[in
             lead = random.choice(hot)
             t0 = time.perf_counter()
             try:
-                r = await u.http.post(
+                r = await u.post(
                     f"/leads/{lead}/claim",
                     data={"csrf": u.csrf, "request": uuid.uuid4().hex[:16]},
                 )
-            except httpx.HTTPError as e:
+            except (aiohttp.ClientError, TimeoutError) as e:
                 errors[f"{type(e).__name__}"] += 1
                 continue
             if r.status_code != 303:
@@ -407,7 +440,7 @@ async def rush(pool, users: list[User], queue_id: str, args, portal_pids: set[in
     said: Counter = Counter()
     wrong_language = 0
     for u, location in answers:
-        page = (await u.http.get(location)).text
+        page = (await u.get(location)).text
         for verdict, text in FLASH.findall(page):
             said[verdict] += 1
             german = verdict in ("Erledigt", "Abgelehnt")
@@ -466,8 +499,8 @@ async def pages(browsers: list[User], args, think: float) -> dict:
             for path in paths:
                 t0 = time.perf_counter()
                 try:
-                    r = await u.http.get(path)
-                except httpx.HTTPError as e:
+                    r = await u.get(path)
+                except (aiohttp.ClientError, TimeoutError) as e:
                     errors[f"{path} {type(e).__name__}"] += 1
                     continue
                 if r.status_code != 200:
@@ -511,7 +544,7 @@ async def confirms(pool, partner_users: list[User], ids: list[str]) -> dict:
 
     async def confirm(process_id: str, u: User) -> float | None:
         t0 = time.perf_counter()
-        r = await u.http.post(
+        r = await u.post(
             f"/orders/{process_id}/confirm", data={"csrf": u.csrf, "request": uuid.uuid4().hex}
         )
         if r.status_code != 303:

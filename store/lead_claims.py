@@ -27,7 +27,7 @@ from domain.leads import LeadStepRequest, lead_step_process_id
 from domain.leads.steps import NotTheirs, Said
 from domain.permissions import decide
 from store import lead_steps, people
-from store.lead_rows import Conn, claim_facts
+from store.lead_rows import Conn, TakenMeanwhile, claim_facts
 
 log = structlog.get_logger("partnerflow.store")
 
@@ -95,15 +95,11 @@ class _NotAllowed(Exception):
     pass
 
 
-class _DecidedMeanwhile(Exception):
-    """The same request, sent twice at once, was decided by the other copy first."""
-
-
 async def _decided(pool: Any, process_id: str, request: LeadStepRequest) -> dict:
-    """The claim's transaction: facts and locks in one round trip, the directory's and the
-    domain's rules, the write and its audit row (keyed by the step: the same request sent
-    again finds it and is answered as the first time, writing nothing). Four round trips in
-    all, begin and commit included."""
+    """The claim's transaction: its facts and locks in one round trip, the directory's and
+    the domain's rules, then the claim with its audit row in one statement (keyed by the step:
+    the same request sent again finds it and is answered as the first time, writing nothing).
+    Four round trips in all, begin and commit included; two of them under the locks."""
     assert request.lead_id is not None
     async with pool.acquire() as conn:
         try:
@@ -122,21 +118,15 @@ async def _decided(pool: Any, process_id: str, request: LeadStepRequest) -> dict
                 if facts.done is not None:
                     return facts.done
                 done = await lead_steps.claim(
-                    conn, process_id, STEP, request, facts, watched_by_queue=True
-                )
-                audited = await conn.fetchval(
-                    "INSERT INTO audit_log (process_id, run, step, actor, action, detail, result)"
-                    " VALUES ($1, '', $2, $3, $4, $5, $5)"
-                    " ON CONFLICT (process_id, run, step) DO NOTHING RETURNING id",
+                    conn,
                     process_id,
                     STEP,
-                    request.actor,
-                    f"claim {request.lead_id} in queue {request.queue_id}",
-                    done,
+                    request,
+                    facts,
+                    watched_by_queue=True,
+                    audited_as=f"claim {request.lead_id} in queue {request.queue_id}",
                 )
-                if audited is None:
-                    raise _DecidedMeanwhile()
-        except _DecidedMeanwhile:
+        except TakenMeanwhile:  # the same request, sent twice at once: the other copy's answer
             stored = await conn.fetchval(
                 "SELECT result FROM audit_log WHERE process_id = $1 AND run = '' AND step = $2",
                 process_id,

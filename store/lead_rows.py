@@ -143,6 +143,26 @@ async def open_leads(conn: Conn, partner_id: str, queue_id: str) -> int:
     )
 
 
+@dataclass(frozen=True)
+class StepRow:
+    """A step's audit row, written by the step's own statement (see `own`)."""
+
+    actor: str
+    action: str
+    result: dict
+
+
+class TakenMeanwhile(Exception):
+    """The same step (its audit row's key) was written first by another copy of it."""
+
+
+_OWN = (
+    "INSERT INTO claims (lead_id, queue_id, user_id, partner_id, how, rule_id, by_actor,"
+    " process_id, step, due_at) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9,"
+    " now() + make_interval(mins => $10)"
+)
+
+
 async def own(
     conn: Conn,
     *,
@@ -156,28 +176,55 @@ async def own(
     step: str,
     rule_id: int | None = None,
     due_within_minutes: int | None = None,
+    audited: StepRow | None = None,
 ) -> int:
-    # one statement for the claim and the lead's status: a claim holds its partner's row lock
-    # while it writes, so each round trip saved is one the partner's next claim waits less
-    # `due_within_minutes`: the service level the queue's process watches (NULL: none)
+    """The lead is the user's: its claim and its status, and with `audited` the step's audit
+    row, by one statement: a claim holds its partner's row lock while it writes, so each round
+    trip saved is one the partner's next claim waits less. `due_within_minutes`: the service
+    level the queue's process watches (None: none). Raises TakenMeanwhile when the audit row
+    was there (nothing written)."""
+    args = [lead_id, queue_id, user_id, partner_id, how, rule_id, actor, process_id, step]
+    if audited is None:
+        return await conn.fetchval(
+            f"WITH claimed AS ({_OWN} RETURNING id),"
+            " owned AS (UPDATE leads SET status = 'owned' WHERE id = $1)"
+            " SELECT id FROM claimed",
+            *args,
+            due_within_minutes,
+        )
     claim_id = await conn.fetchval(
-        "WITH claimed AS (INSERT INTO claims (lead_id, queue_id, user_id, partner_id, how,"
-        " rule_id, by_actor, process_id, step, due_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8,"
-        " $9, now() + make_interval(mins => $10)) RETURNING id),"
-        " owned AS (UPDATE leads SET status = 'owned' WHERE id = $1)"
+        "WITH audited AS (INSERT INTO audit_log (process_id, run, step, actor, action, detail,"
+        " result) VALUES ($8, '', $9, $11, $12, $13, $13)"
+        " ON CONFLICT (process_id, run, step) DO NOTHING RETURNING id),"
+        f" claimed AS ({_OWN} FROM audited RETURNING id),"
+        " owned AS (UPDATE leads SET status = 'owned'"
+        " WHERE id = $1 AND EXISTS (SELECT 1 FROM audited))"
         " SELECT id FROM claimed",
-        lead_id,
-        queue_id,
-        user_id,
-        partner_id,
-        how,
-        rule_id,
-        actor,
+        *args,
+        due_within_minutes,
+        audited.actor,
+        audited.action,
+        audited.result,
+    )
+    if claim_id is None:
+        raise TakenMeanwhile()
+    return claim_id
+
+
+async def write_step_row(conn: Conn, process_id: str, step: str, row: StepRow) -> None:
+    """A step's audit row on its own (a step that writes nothing else); see `own`."""
+    written = await conn.fetchval(
+        "INSERT INTO audit_log (process_id, run, step, actor, action, detail, result)"
+        " VALUES ($1, '', $2, $3, $4, $5, $5)"
+        " ON CONFLICT (process_id, run, step) DO NOTHING RETURNING id",
         process_id,
         step,
-        due_within_minutes,
+        row.actor,
+        row.action,
+        row.result,
     )
-    return claim_id
+    if written is None:
+        raise TakenMeanwhile()
 
 
 async def end_claim(conn: Conn, claim_id: int | None, lead_id: str, why: str) -> None:

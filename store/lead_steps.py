@@ -5,6 +5,7 @@ decided is written here. A refusal raises `Refused` and rolls the transaction ba
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from domain import notices
 from domain.leads import LeadStepRequest, opportunity_id
@@ -13,6 +14,7 @@ from domain.leads.steps import OPEN, QueueFacts
 from store.lead_rows import (
     ClaimFacts,
     Conn,
+    StepRow,
     claim_facts,
     current_receiver,
     end_claim,
@@ -22,6 +24,7 @@ from store.lead_rows import (
     partner_in_queue,
     queue_facts,
     tell_managers,
+    write_step_row,
 )
 from store.notices import tell
 
@@ -63,23 +66,29 @@ async def claim(
     f: ClaimFacts,
     *,
     watched_by_queue: bool,
+    audited_as: str | None = None,
 ) -> dict:
     """ "Accepter": first come, first served, within the claim cap, on facts read under the
     partner account's row lock (which orders the claims of one partner, so that the cap holds
     when they race) and the lead's. `watched_by_queue`: the claim carries its service level's
     due time, for the queue's process to recall it (a claim of the earlier release's own
-    process is watched by that process)."""
+    process is watched by that process). `audited_as`: the step's audit row is written here,
+    with the claim (by the door; a process's step has it written by store.steps.once)."""
     assert r.lead_id is not None
     user = rules.acting_user(f.queue, r)
     if f.receiver is None or f.partner_id is None:
         raise rules.claimant_outside(user, f.queue.queue_id)
     if rules.check_claim(f.queue, r.lead_id, f.lead, f.receiver, f.held) == "repeat":
-        values = {"lead": r.lead_id, "user": user}
-        return {
+        said: dict[str, Any] = {
             "message": rules.already_yours(r.lead_id, user),
             "words": rules.ALREADY_YOURS,
-            "values": values,
+            "values": {"lead": r.lead_id, "user": user},
         }
+        if audited_as is not None:
+            await write_step_row(conn, process_id, step, StepRow(r.actor, audited_as, said))
+        return said
+    words, values = rules.claimed_words(f.queue, r.lead_id, user, f.partner_id, f.held + 1)
+    said = {"message": words.format(**values), "words": words, "values": values}
     claim_id = await own(
         conn,
         lead_id=r.lead_id,
@@ -91,15 +100,9 @@ async def claim(
         process_id=process_id,
         step=step,
         due_within_minutes=f.queue.work_within_minutes if watched_by_queue else None,
+        audited=None if audited_as is None else StepRow(r.actor, audited_as, said),
     )
-    words, values = rules.claimed_words(f.queue, r.lead_id, user, f.partner_id, f.held + 1)
-    return {
-        "message": words.format(**values),
-        "words": words,
-        "values": values,
-        "claim_id": claim_id,
-        "work_within_minutes": f.queue.work_within_minutes,
-    }
+    return {**said, "claim_id": claim_id, "work_within_minutes": f.queue.work_within_minutes}
 
 
 async def _accept(conn: Conn, s: Step) -> dict:
