@@ -17,8 +17,8 @@ portal as a process of its own (`python -m portal`, as deployed: one process). T
 2. Every user logs in over HTTP (its own cookie jar, its session's CSRF token). The rush:
    all users at once, each --claims-per-user claims, one after the other, on random leads
    among the --hot oldest (so that they collide). Click -> answer: the POST of the inbox's
-   form until the portal's answer (303 to "my leads", the outcome in the session); the
-   answer's words are checked afterwards on the page, in the user's language.
+   form until the portal's answer (303 to "my leads" naming the click's answer); each answer's
+   words are checked afterwards on the page its redirect names, in the user's language.
 3. Pages: --browsers users read each page of --pages --page-rounds times, all at once: first
    with no pause between a user's pages (the saturation figure: how many pages a second the
    portal serves flat out), then as people browse, each reading a page for about --think
@@ -46,13 +46,15 @@ import time
 import uuid
 import warnings
 from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import httpx  # noqa: E402
+import aiohttp  # noqa: E402
 
 import worker  # noqa: E402
 from bench.common import (  # noqa: E402
@@ -89,6 +91,35 @@ def load_average() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
+def cpu_seconds(portal_pids: set[int]) -> dict[str, float]:
+    """CPU time used so far by the portal, PostgreSQL, the Temporal server, this process (the
+    worker and the 200 users' HTTP clients) and the rest, from /proc (Linux)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    used: Counter = Counter()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue  # ended meanwhile
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        pid = int(entry.name)
+        if pid in portal_pids:
+            who = "portal"
+        elif pid == os.getpid():
+            who = "bench"
+        elif name.startswith("postgres"):
+            who = "postgresql"
+        elif name.startswith("temporal"):
+            who = "temporal"
+        else:
+            who = "other"
+        used[who] += (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+    return dict(used)
+
+
 def pct(values: list[float], p: float) -> float | None:
     if not values:
         return None
@@ -102,32 +133,62 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@dataclass(frozen=True)
+class Answer:
+    status_code: int
+    text: str
+    headers: Mapping[str, str]
+
+
 class User:
+    """One partner user's browser: its own connection, cookie jar (its session) and CSRF token.
+    aiohttp rather than httpx: the 200 users run in this process on the same two cores as the
+    portal and PostgreSQL, and httpx spent about as much CPU a click as the portal did."""
+
     def __init__(self, user_id: str, partner_id: str, language: str, url: str, n: int) -> None:
         self.id, self.partner_id, self.language = user_id, partner_id, language
+        self.url = url
         # each user from an address of its own (127.0.x.y), as from a machine of its own:
         # the portal limits login attempts per address
-        address = f"127.0.{1 + n // 250}.{1 + n % 250}"
-        self.http = httpx.AsyncClient(
-            base_url=url,
-            follow_redirects=False,
-            timeout=60.0,
-            headers={"Accept-Language": "en"},
-            transport=httpx.AsyncHTTPTransport(local_address=address),
-            # below uvicorn's 5 s keep-alive: a connection the server may be closing is not
-            # reused (a request on it would fail, the bench's error, not the portal's)
-            limits=httpx.Limits(keepalive_expiry=2.0),
-        )
+        self.address = f"127.0.{1 + n // 250}.{1 + n % 250}"
+        self.http: aiohttp.ClientSession | None = None
         self.csrf = ""
 
+    def session(self) -> aiohttp.ClientSession:
+        if self.http is None:
+            self.http = aiohttp.ClientSession(
+                base_url=self.url,
+                headers={"Accept-Language": "en"},
+                cookie_jar=aiohttp.CookieJar(unsafe=True),  # cookies of an address, not a name
+                timeout=aiohttp.ClientTimeout(total=60),
+                # below uvicorn's keep-alive: a connection the server may be closing is not
+                # reused (a request on it would fail, the bench's error, not the portal's)
+                connector=aiohttp.TCPConnector(
+                    local_addr=(self.address, 0), keepalive_timeout=2.0, limit=1
+                ),
+            )
+        return self.http
+
+    async def get(self, path: str) -> Answer:
+        async with self.session().get(path, allow_redirects=False) as r:
+            return Answer(r.status, await r.text(), r.headers)
+
+    async def post(self, path: str, data: dict[str, str]) -> Answer:
+        async with self.session().post(path, data=data, allow_redirects=False) as r:
+            return Answer(r.status, await r.text(), r.headers)
+
+    async def close(self) -> None:
+        if self.http is not None:
+            await self.http.close()
+
     async def log_in(self) -> None:
-        page = await self.http.get("/login")
-        done = await self.http.post(
+        page = await self.get("/login")
+        done = await self.post(
             "/login", data={"user": self.id, "password": PASSWORD, "csrf": csrf_of(page.text)}
         )
         if done.status_code != 303:
             raise RuntimeError(f"{self.id}: login answered {done.status_code}")
-        self.csrf = csrf_of((await self.http.get("/leads")).text)
+        self.csrf = csrf_of((await self.get("/leads")).text)
 
 
 def csrf_of(html: str) -> str:
@@ -145,12 +206,13 @@ async def start_portal(env: dict[str, str], port: int) -> subprocess.Popen:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    async with httpx.AsyncClient() as c:
+    async with aiohttp.ClientSession() as c:
         for _ in range(600):
             try:
-                if (await c.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200:
-                    return proc
-            except httpx.HTTPError:
+                async with c.get(f"http://127.0.0.1:{port}/healthz") as r:
+                    if r.status == 200:
+                        return proc
+            except aiohttp.ClientError:
                 pass
             if proc.poll() is not None:
                 raise RuntimeError(f"the portal ended with {proc.returncode}")
@@ -274,7 +336,7 @@ async def bench(args: argparse.Namespace) -> int:
             progress(f"{len(users)} users log in ...")
             await asyncio.gather(*(log_in(u) for u in users))
 
-            out["rush"] = await rush(pool, users, queue_id, args)
+            out["rush"] = await rush(pool, users, queue_id, args, {p.pid for p in portals})
             out["pages_saturation"] = await pages(users[: args.browsers], args, think=0.0)
             out["pages"] = (
                 await pages(users[: args.browsers], args, think=args.think)
@@ -294,7 +356,7 @@ async def bench(args: argparse.Namespace) -> int:
         return 0 if ok else 1
     finally:
         for u in users:
-            await u.http.aclose()
+            await u.close()
         for portal in portals:
             portal.terminate()
             portal.wait(10)
@@ -329,7 +391,7 @@ async def waiting_orders(client, task_queue: str, pool, partner, args) -> list[s
     return ids
 
 
-async def rush(pool, users: list[User], queue_id: str, args) -> dict:
+async def rush(pool, users: list[User], queue_id: str, args, portal_pids: set[int]) -> dict:
     hot = [
         r["id"]
         for r in await pool.fetch(
@@ -341,6 +403,7 @@ async def rush(pool, users: list[User], queue_id: str, args) -> dict:
     ]
     latencies: list[float] = []
     errors: Counter = Counter()
+    answers: list[tuple[User, str]] = []  # each click's answer page, as its redirect names it
     start = asyncio.Event()
 
     async def clicks(u: User) -> None:
@@ -349,31 +412,35 @@ async def rush(pool, users: list[User], queue_id: str, args) -> dict:
             lead = random.choice(hot)
             t0 = time.perf_counter()
             try:
-                r = await u.http.post(
+                r = await u.post(
                     f"/leads/{lead}/claim",
                     data={"csrf": u.csrf, "request": uuid.uuid4().hex[:16]},
                 )
-            except httpx.HTTPError as e:
+            except (aiohttp.ClientError, TimeoutError) as e:
                 errors[f"{type(e).__name__}"] += 1
                 continue
             if r.status_code != 303:
                 errors[f"HTTP {r.status_code}"] += 1
                 continue
             latencies.append(time.perf_counter() - t0)
+            answers.append((u, r.headers["location"]))
 
     tasks = [asyncio.create_task(clicks(u)) for u in users]
     progress(f"the rush: {len(users)} users x {args.claims_per_user} claims on {len(hot)} leads")
     load_before = load_average()
+    cpu_before = cpu_seconds(portal_pids)
     began = time.perf_counter()
     start.set()
     await asyncio.gather(*tasks)
     seconds = time.perf_counter() - began
+    cpu_after = cpu_seconds(portal_pids)
     load_after = load_average()
-    # the answers, as each user reads them on the next page, in its language
+    cpu = {k: round(cpu_after.get(k, 0) - cpu_before.get(k, 0), 2) for k in cpu_after}
+    # each click's answer, as its user reads it on the page the redirect names, in its language
     said: Counter = Counter()
     wrong_language = 0
-    for u in users:
-        page = (await u.http.get("/my-leads")).text
+    for u, location in answers:
+        page = (await u.get(location)).text
         for verdict, text in FLASH.findall(page):
             said[verdict] += 1
             german = verdict in ("Erledigt", "Abgelehnt")
@@ -402,9 +469,15 @@ async def rush(pool, users: list[User], queue_id: str, args) -> dict:
         "one_owner_per_lead": len(current) == len({r["lead_id"] for r in current}),
         "caps_respected": all(n <= args.cap for n in per_partner.values()),
         "every_claim_audited": all(r["audit"] is not None for r in current),
+        "cpu_s": cpu,
+        "portal_cpu_ms_per_click": round(1000 * cpu.get("portal", 0) / clicks_total, 2),
         "load_average_before": load_before,
         "load_average": load_after,
     }
+    say(
+        f"rush CPU over {seconds:.1f} s on {os.cpu_count()} cores: {cpu}; the portal"
+        f" {result['portal_cpu_ms_per_click']} ms a click"
+    )
     say(
         f"rush: {clicks_total} clicks by {len(users)} users in {seconds:.1f} s ->"
         f" {result['claims_per_s']} claims/s; click -> answer p50 {result['p50_ms']} ms,"
@@ -426,8 +499,8 @@ async def pages(browsers: list[User], args, think: float) -> dict:
             for path in paths:
                 t0 = time.perf_counter()
                 try:
-                    r = await u.http.get(path)
-                except httpx.HTTPError as e:
+                    r = await u.get(path)
+                except (aiohttp.ClientError, TimeoutError) as e:
                     errors[f"{path} {type(e).__name__}"] += 1
                     continue
                 if r.status_code != 200:
@@ -471,7 +544,7 @@ async def confirms(pool, partner_users: list[User], ids: list[str]) -> dict:
 
     async def confirm(process_id: str, u: User) -> float | None:
         t0 = time.perf_counter()
-        r = await u.http.post(
+        r = await u.post(
             f"/orders/{process_id}/confirm", data={"csrf": u.csrf, "request": uuid.uuid4().hex}
         )
         if r.status_code != 303:

@@ -174,15 +174,3 @@ def back(path: str) -> RedirectResponse:
 NO_ANSWER_IN_TIME = (
     "No answer in time: the step may still be carried out. Reload the page in a minute."
 )
-
-
-def outcome(request: Request, words: Words, result: steps.Outcome) -> None:
-    """A step's outcome as the next page's message."""
-    if result.unknown:
-        flash(request, "error", words(NO_ANSWER_IN_TIME))
-    elif result.own:  # the portal's own words, e.g. an ended process
-        flash(request, "error", words(result.message, **result.params))
-    elif result.ok:
-        flash(request, "ok", words("Done: {message}", message=result.message))
-    else:
-        flash(request, "error", words("Refused: {message}", message=result.message))

@@ -20,16 +20,19 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
+import structlog
 
 from domain.errors import Refused
 from domain.leads import LeadStepRequest, lead_step_process_id
 from domain.leads.steps import NotTheirs, Said
-from domain.permissions import Facts
+from domain.permissions import decide
 from store import lead_steps, people
-from store.lead_rows import Conn
-from store.steps import once
+from store.lead_rows import Conn, TakenMeanwhile, claim_facts
+
+log = structlog.get_logger("partnerflow.store")
 
 CLAIM = "LeadStep.claim"  # the permission a claim needs, as the lead step's
+STEP = "claim"
 
 
 @dataclass(frozen=True)
@@ -64,25 +67,20 @@ async def claim(pool: Any, request: LeadStepRequest, request_id: str) -> ClaimOu
     process_id = lead_step_process_id(request, request_id)
     try:
         try:
-            done = await _once(pool, process_id, request)
+            done = await _decided(pool, process_id, request)
         except asyncpg.UniqueViolationError:
             # the unique index over current owners was the last word: another claim won
             # between the reads and the write; decided again, it is refused with its owner
-            done = await _once(pool, process_id, request)
+            done = await _decided(pool, process_id, request)
     except NotTheirs as refused:
-        async with pool.acquire() as conn:
-            await people.record_refusal(
-                conn,
-                actor=request.actor,
-                permission=CLAIM,
-                process_id=process_id,
-                reason=str(refused),
-                checked_in="store",
-            )
+        await _refusal(pool, request, process_id, str(refused))
         return ClaimOutcome(False, str(refused), refused.words, refused.values, process_id)
     except Said as refused:
         return ClaimOutcome(False, str(refused), refused.words, refused.values, process_id)
-    except Refused as refused:  # the directory's (written to the security log by `once`)
+    except _NotAllowed as refused:  # the directory's
+        await _refusal(pool, request, process_id, str(refused))
+        return ClaimOutcome(False, str(refused), str(refused), {}, process_id)
+    except Refused as refused:  # no such queue
         return ClaimOutcome(False, str(refused), str(refused), {}, process_id)
     return ClaimOutcome(
         True,
@@ -93,29 +91,62 @@ async def claim(pool: Any, request: LeadStepRequest, request_id: str) -> ClaimOu
     )
 
 
-async def _once(pool: Any, process_id: str, request: LeadStepRequest) -> dict:
-    return await once(
-        pool,
-        process_id=process_id,
-        step="claim",
-        actor=request.actor,
-        action=f"claim {request.lead_id} in queue {request.queue_id}",
-        write=lambda conn: _claim(conn, process_id, request),
-        permission=CLAIM,
-        facts=Facts(queue_id=request.queue_id, lead_id=request.lead_id),
-    )
+class _NotAllowed(Exception):
+    pass
 
 
-async def _claim(conn: Conn, process_id: str, request: LeadStepRequest) -> dict:
-    done = await lead_steps.lead_step(conn, process_id, "claim", request)
-    if done.get("claim_id") and done.get("work_within_minutes"):
-        # watched by the queue's process, not by a process of this claim's own
-        await conn.execute(
-            "UPDATE claims SET due_at = started_at + make_interval(mins => $2) WHERE id = $1",
-            done["claim_id"],
-            done["work_within_minutes"],
-        )
+async def _decided(pool: Any, process_id: str, request: LeadStepRequest) -> dict:
+    """The claim's transaction: its facts and locks in one round trip, the directory's and
+    the domain's rules, then the claim with its audit row in one statement (keyed by the step:
+    the same request sent again finds it and is answered as the first time, writing nothing).
+    Four round trips in all, begin and commit included; two of them under the locks."""
+    assert request.lead_id is not None
+    async with pool.acquire() as conn:
+        try:
+            async with conn.transaction():
+                facts = await claim_facts(
+                    conn,
+                    actor=request.actor,
+                    user=request.for_user or request.actor,
+                    lead_id=request.lead_id,
+                    queue_id=request.queue_id,
+                    process_id=process_id,
+                )
+                reason = decide(CLAIM, request.actor, facts.person, facts.permission_facts)
+                if reason is not None:
+                    raise _NotAllowed(reason)
+                if facts.done is not None:
+                    return facts.done
+                done = await lead_steps.claim(
+                    conn,
+                    process_id,
+                    STEP,
+                    request,
+                    facts,
+                    watched_by_queue=True,
+                    audited_as=f"claim {request.lead_id} in queue {request.queue_id}",
+                )
+        except TakenMeanwhile:  # the same request, sent twice at once: the other copy's answer
+            stored = await conn.fetchval(
+                "SELECT result FROM audit_log WHERE process_id = $1 AND run = '' AND step = $2",
+                process_id,
+                STEP,
+            )
+            return stored or {}
+    log.info("step written", step=STEP, actor=request.actor, process_id=process_id)
     return done
+
+
+async def _refusal(pool: Any, request: LeadStepRequest, process_id: str, reason: str) -> None:
+    async with pool.acquire() as conn:
+        await people.record_refusal(
+            conn,
+            actor=request.actor,
+            permission=CLAIM,
+            process_id=process_id,
+            reason=reason,
+            checked_in="store",
+        )
 
 
 async def recall_due(

@@ -2,11 +2,14 @@
 that make each decision hold: the lead's row, the partner account's row (the claim cap), and
 the unique index over current claims (`claims_one_owner_per_lead`) as the last word."""
 
+from dataclasses import dataclass
 from typing import Any
 
 from domain.leads.steps import OPEN, LeadFacts, QueueFacts, ReceiverFacts, no_such_queue
 from domain.notices import Notice
+from domain.permissions import Facts, Person
 from store.notices import tell
+from store.people import person_of
 
 Conn = Any  # an asyncpg connection; not imported so that this module stays I/O-library free
 
@@ -24,6 +27,57 @@ async def queue_facts(conn: Conn, queue_id: str) -> QueueFacts:
         channel_managers=list(queue["channel_managers"]),
         claim_cap=queue["claim_cap"],
         work_within_minutes=queue["work_within_minutes"],
+    )
+
+
+@dataclass(frozen=True)
+class ClaimFacts:
+    """What a claim is decided on, read in one round trip (migration 023's lead_claim_facts).
+    `receiver` and `lead` are None when the claiming user is of none of the queue's partners
+    (nothing was locked); `done`: this request's stored answer, when it was decided before."""
+
+    queue: QueueFacts
+    person: Person | None
+    permission_facts: Facts
+    partner_id: str | None
+    receiver: ReceiverFacts | None
+    lead: LeadFacts | None
+    held: int
+    done: dict | None
+
+
+async def claim_facts(
+    conn: Conn, *, actor: str, user: str, lead_id: str, queue_id: str, process_id: str = ""
+) -> ClaimFacts:
+    """A claim's facts, the partner account's and the lead's rows locked (in the order every
+    step on leads takes them). `process_id`: the door's step, whose stored answer is looked up
+    (a request sent again); the empty string for a claim whose step is kept by its caller."""
+    f = await conn.fetchval(
+        "SELECT lead_claim_facts($1, $2, $3, $4, $5, $6)",
+        actor,
+        user,
+        lead_id,
+        queue_id,
+        list(OPEN),
+        process_id,
+    )
+    if f["queue"] is None:
+        raise no_such_queue(queue_id)
+    lead = LeadFacts(**f["lead"]) if f.get("lead") else None
+    return ClaimFacts(
+        queue=QueueFacts(**f["queue"]),
+        person=person_of(actor, f["person"]),
+        permission_facts=Facts(
+            partner_ids=f["partner_ids"],
+            owner=lead.owner if lead else None,
+            queue_id=queue_id,
+            lead_id=lead_id,
+        ),
+        partner_id=f.get("partner_id"),
+        receiver=ReceiverFacts(**f["receiver"]) if f.get("receiver") else None,
+        lead=lead,
+        held=f.get("held") or 0,
+        done=f["done"],
     )
 
 
@@ -48,37 +102,6 @@ async def locked_lead(conn: Conn, lead_id: str) -> LeadFacts | None:
         partner=claim["partner_id"] if claim else None,
         claim_id=claim["id"] if claim else None,
     )
-
-
-async def locked_lead_and_held(
-    conn: Conn, lead_id: str, partner_id: str, queue_id: str
-) -> tuple[LeadFacts | None, int]:
-    """As `locked_lead`, with the partner's open leads in the queue (`open_leads`) read by the
-    same statement as the lead's claim: a claim asks both under its partner's row lock."""
-    row = await conn.fetchrow(
-        "SELECT id, status, queue_id FROM leads WHERE id = $1 FOR UPDATE", lead_id
-    )
-    counted = await conn.fetchrow(
-        "SELECT c.id, c.user_id, c.partner_id, (SELECT count(*) FROM claims h"
-        " JOIN leads l ON l.id = h.lead_id WHERE h.partner_id = $2 AND h.queue_id = $3"
-        " AND h.ended_at IS NULL AND l.status = ANY($4::text[])) AS held"
-        " FROM (SELECT 1) one LEFT JOIN claims c ON c.lead_id = $1 AND c.ended_at IS NULL",
-        lead_id,
-        partner_id,
-        queue_id,
-        list(OPEN),
-    )
-    if row is None:
-        return None, counted["held"]
-    lead = LeadFacts(
-        lead_id=row["id"],
-        queue_id=row["queue_id"],
-        status=row["status"],
-        owner=counted["user_id"],
-        partner=counted["partner_id"],
-        claim_id=counted["id"],
-    )
-    return lead, counted["held"]
 
 
 async def current_receiver(conn: Conn, user_id: str, partner_id: str) -> ReceiverFacts:
@@ -120,6 +143,26 @@ async def open_leads(conn: Conn, partner_id: str, queue_id: str) -> int:
     )
 
 
+@dataclass(frozen=True)
+class StepRow:
+    """A step's audit row, written by the step's own statement (see `own`)."""
+
+    actor: str
+    action: str
+    result: dict
+
+
+class TakenMeanwhile(Exception):
+    """The same step (its audit row's key) was written first by another copy of it."""
+
+
+_OWN = (
+    "INSERT INTO claims (lead_id, queue_id, user_id, partner_id, how, rule_id, by_actor,"
+    " process_id, step, due_at) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9,"
+    " now() + make_interval(mins => $10)"
+)
+
+
 async def own(
     conn: Conn,
     *,
@@ -132,25 +175,56 @@ async def own(
     process_id: str,
     step: str,
     rule_id: int | None = None,
+    due_within_minutes: int | None = None,
+    audited: StepRow | None = None,
 ) -> int:
-    # one statement for the claim and the lead's status: a claim holds its partner's row lock
-    # while it writes, so each round trip saved is one the partner's next claim waits less
+    """The lead is the user's: its claim and its status, and with `audited` the step's audit
+    row, by one statement: a claim holds its partner's row lock while it writes, so each round
+    trip saved is one the partner's next claim waits less. `due_within_minutes`: the service
+    level the queue's process watches (None: none). Raises TakenMeanwhile when the audit row
+    was there (nothing written)."""
+    args = [lead_id, queue_id, user_id, partner_id, how, rule_id, actor, process_id, step]
+    if audited is None:
+        return await conn.fetchval(
+            f"WITH claimed AS ({_OWN} RETURNING id),"
+            " owned AS (UPDATE leads SET status = 'owned' WHERE id = $1)"
+            " SELECT id FROM claimed",
+            *args,
+            due_within_minutes,
+        )
     claim_id = await conn.fetchval(
-        "WITH claimed AS (INSERT INTO claims (lead_id, queue_id, user_id, partner_id, how,"
-        " rule_id, by_actor, process_id, step) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-        " RETURNING id), owned AS (UPDATE leads SET status = 'owned' WHERE id = $1)"
+        "WITH audited AS (INSERT INTO audit_log (process_id, run, step, actor, action, detail,"
+        " result) VALUES ($8, '', $9, $11, $12, $13, $13)"
+        " ON CONFLICT (process_id, run, step) DO NOTHING RETURNING id),"
+        f" claimed AS ({_OWN} FROM audited RETURNING id),"
+        " owned AS (UPDATE leads SET status = 'owned'"
+        " WHERE id = $1 AND EXISTS (SELECT 1 FROM audited))"
         " SELECT id FROM claimed",
-        lead_id,
-        queue_id,
-        user_id,
-        partner_id,
-        how,
-        rule_id,
-        actor,
+        *args,
+        due_within_minutes,
+        audited.actor,
+        audited.action,
+        audited.result,
+    )
+    if claim_id is None:
+        raise TakenMeanwhile()
+    return claim_id
+
+
+async def write_step_row(conn: Conn, process_id: str, step: str, row: StepRow) -> None:
+    """A step's audit row on its own (a step that writes nothing else); see `own`."""
+    written = await conn.fetchval(
+        "INSERT INTO audit_log (process_id, run, step, actor, action, detail, result)"
+        " VALUES ($1, '', $2, $3, $4, $5, $5)"
+        " ON CONFLICT (process_id, run, step) DO NOTHING RETURNING id",
         process_id,
         step,
+        row.actor,
+        row.action,
+        row.result,
     )
-    return claim_id
+    if written is None:
+        raise TakenMeanwhile()
 
 
 async def end_claim(conn: Conn, claim_id: int | None, lead_id: str, why: str) -> None:

@@ -5,22 +5,26 @@ decided is written here. A refusal raises `Refused` and rolls the transaction ba
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from domain import notices
 from domain.leads import LeadStepRequest, opportunity_id
 from domain.leads import steps as rules
 from domain.leads.steps import OPEN, QueueFacts
 from store.lead_rows import (
+    ClaimFacts,
     Conn,
+    StepRow,
+    claim_facts,
     current_receiver,
     end_claim,
     locked_lead,
-    locked_lead_and_held,
     open_leads,
     own,
     partner_in_queue,
     queue_facts,
     tell_managers,
+    write_step_row,
 )
 from store.notices import tell
 
@@ -43,45 +47,62 @@ class Step:
 
 async def lead_step(conn: Conn, process_id: str, step: str, r: LeadStepRequest) -> dict:
     """One human step on leads: its checks and its write in one transaction."""
+    if r.kind == "claim":  # its facts and locks in one round trip: claims come in rushes
+        assert r.lead_id is not None  # the request's shape: a claim names its lead
+        facts = await claim_facts(
+            conn, actor=r.actor, user=r.for_user or r.actor, lead_id=r.lead_id, queue_id=r.queue_id
+        )
+        return await claim(conn, process_id, step, r, facts, watched_by_queue=False)
     queue = await queue_facts(conn, r.queue_id)
     s = Step(process_id, step, r, queue, rules.acting_user(queue, r))
     return await STEPS[r.kind](conn, s)
 
 
-async def _claim(conn: Conn, s: Step) -> dict:
-    """ "Accepter": first come, first served, within the claim cap. The partner account's
-    row lock orders the claims of one partner, so the cap holds when they race."""
-    partner_id = await partner_in_queue(conn, s.queue.queue_id, s.user)
-    if partner_id is None:
-        raise rules.claimant_outside(s.user, s.queue.queue_id)
-    receiver = await current_receiver(conn, s.user, partner_id)
-    lead, held = await locked_lead_and_held(conn, s.lead_id, partner_id, s.queue.queue_id)
-    if rules.check_claim(s.queue, s.lead_id, lead, receiver, held) == "repeat":
-        values = {"lead": s.lead_id, "user": s.user}
-        return {
-            "message": rules.already_yours(s.lead_id, s.user),
+async def claim(
+    conn: Conn,
+    process_id: str,
+    step: str,
+    r: LeadStepRequest,
+    f: ClaimFacts,
+    *,
+    watched_by_queue: bool,
+    audited_as: str | None = None,
+) -> dict:
+    """ "Accepter": first come, first served, within the claim cap, on facts read under the
+    partner account's row lock (which orders the claims of one partner, so that the cap holds
+    when they race) and the lead's. `watched_by_queue`: the claim carries its service level's
+    due time, for the queue's process to recall it (a claim of the earlier release's own
+    process is watched by that process). `audited_as`: the step's audit row is written here,
+    with the claim (by the door; a process's step has it written by store.steps.once)."""
+    assert r.lead_id is not None
+    user = rules.acting_user(f.queue, r)
+    if f.receiver is None or f.partner_id is None:
+        raise rules.claimant_outside(user, f.queue.queue_id)
+    if rules.check_claim(f.queue, r.lead_id, f.lead, f.receiver, f.held) == "repeat":
+        said: dict[str, Any] = {
+            "message": rules.already_yours(r.lead_id, user),
             "words": rules.ALREADY_YOURS,
-            "values": values,
+            "values": {"lead": r.lead_id, "user": user},
         }
+        if audited_as is not None:
+            await write_step_row(conn, process_id, step, StepRow(r.actor, audited_as, said))
+        return said
+    words, values = rules.claimed_words(f.queue, r.lead_id, user, f.partner_id, f.held + 1)
+    said = {"message": words.format(**values), "words": words, "values": values}
     claim_id = await own(
         conn,
-        lead_id=s.lead_id,
-        queue_id=s.queue.queue_id,
-        user_id=s.user,
-        partner_id=partner_id,
+        lead_id=r.lead_id,
+        queue_id=f.queue.queue_id,
+        user_id=user,
+        partner_id=f.partner_id,
         how="claim",
-        actor=s.request.actor,
-        process_id=s.process_id,
-        step=s.step,
+        actor=r.actor,
+        process_id=process_id,
+        step=step,
+        due_within_minutes=f.queue.work_within_minutes if watched_by_queue else None,
+        audited=None if audited_as is None else StepRow(r.actor, audited_as, said),
     )
-    words, values = rules.claimed_words(s.queue, s.lead_id, s.user, partner_id, held + 1)
-    return {
-        "message": words.format(**values),
-        "words": words,
-        "values": values,
-        "claim_id": claim_id,
-        "work_within_minutes": s.queue.work_within_minutes,
-    }
+    return {**said, "claim_id": claim_id, "work_within_minutes": f.queue.work_within_minutes}
 
 
 async def _accept(conn: Conn, s: Step) -> dict:
@@ -254,7 +275,6 @@ async def _update_opportunity(conn: Conn, s: Step) -> dict:
 
 
 STEPS: dict[str, Callable[[Conn, Step], Awaitable[dict]]] = {
-    "claim": _claim,
     "accept": _accept,
     "not-interested": _not_interested,
     "assign": _change_owner,

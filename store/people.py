@@ -18,18 +18,11 @@ Conn = Any
 
 async def person(conn: Conn, actor: str) -> Person | None:
     """Everything the directory knows of `actor`, in one round trip; None: nobody."""
-    row = await conn.fetchrow(
-        "SELECT s.status AS staff_status,"
-        "  (SELECT coalesce(array_agg(role ORDER BY role), '{}') FROM staff_roles"
-        "   WHERE user_id = $1) AS roles,"
-        "  pu.partner_id, pu.status AS partner_status,"
-        "  (SELECT coalesce(array_agg(account_id ORDER BY account_id), '{}') FROM contacts"
-        "   WHERE id = $1 AND signing_authority AND account_id IS NOT NULL) AS signer_for"
-        " FROM (SELECT $1::text AS id) a"
-        " LEFT JOIN staff_users s ON s.id = a.id"
-        " LEFT JOIN partner_users pu ON pu.id = a.id",
-        actor,
-    )
+    return person_of(actor, await conn.fetchrow("SELECT * FROM directory_person($1)", actor))
+
+
+def person_of(actor: str, row: Any) -> Person | None:
+    """The directory's row for `actor` (migration 023's directory_person), as a Person."""
     p = Person(
         id=actor,
         staff_status=row["staff_status"],

@@ -9,16 +9,14 @@ from fastapi.responses import HTMLResponse, Response
 from client.processes import Processes
 from domain import ids
 from domain.leads import OPPORTUNITY_STAGES, LeadStepRequest
-from portal import steps
+from portal import answers, steps
 from portal.deps import (
     CurrentUser,
     NotYours,
     Pool,
     PortalUser,
     Steps,
-    back,
     form_with_csrf,
-    outcome,
 )
 from portal.deps import page as show
 from portal.forms import opportunity_fields
@@ -61,6 +59,7 @@ async def leads_page(
     waiting: list = []
     own: list = []
     async with pool.acquire() as conn:
+        said = await answers.taken(conn, user, request.query_params.get("answer"))
         if nav == "inbox":
             queues = await db.partner_queues(conn, user.partner_id)
             waiting = await db.lead_inbox(
@@ -82,6 +81,7 @@ async def leads_page(
         status=status,
         errors=errors or {},
         values=values or {},
+        answers=said,
     )
 
 
@@ -117,8 +117,7 @@ async def lead_action(
         lead_id=lead_id,
         **fields,
     )
-    outcome(request, Words(user.language), result)
-    return back("/my-leads" if own or kind == "claim" else "/leads")
+    return await answers.answered(request, pool, user, "/my-leads" if own else "/leads", result)
 
 
 @router.post("/leads/{lead_id}/claim")
@@ -143,17 +142,12 @@ async def claim(request: Request, lead_id: str, user: CurrentUser, pool: Pool) -
     words = Words(user.language)
     said = claim_words(user.language, done.words, done.values)
     if done.ok:
-        told(request, "ok", words("Done: {message}", message=said))
-    else:
-        told(request, "error", words("Refused: {message}", message=said))
-    return back("/my-leads")
-
-
-def told(request: Request, kind: str, text: str) -> None:
-    """The answer for the next page, after those not yet shown: assigned, not appended in
-    place, so that the session sees the change (a user clicking several leads before the
-    next page reads every answer)."""
-    request.session["flash"] = [*request.session.get("flash", []), [kind, text]]
+        return await answers.redirect_with(
+            pool, user, "/my-leads", "ok", words("Done: {message}", message=said)
+        )
+    return await answers.redirect_with(
+        pool, user, "/my-leads", "error", words("Refused: {message}", message=said)
+    )
 
 
 @router.post("/leads/{lead_id}/accept")

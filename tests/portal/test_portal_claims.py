@@ -64,13 +64,22 @@ async def test_a_claim_is_answered_in_the_partners_language_and_audited(pool):
         lost = await b.post(f"/leads/{leads[0]}/claim", data={"csrf": token_b})
         also = await a.post(f"/leads/{leads[2]}/claim", data={"csrf": token_a})
         assert won.status_code == lost.status_code == also.status_code == 303
-        assert won.headers["location"].endswith("/my-leads")
-        shown_a, shown_b = (await a.get("/my-leads")).text, (await b.get("/my-leads")).text
-    # both answers of two clicks before the next page, in the order clicked
-    assert shown_a.index(f"Erledigt: Lead {leads[0]} gehört jetzt Ihnen, {first}") < (
-        shown_a.index(f"Erledigt: Lead {leads[2]} gehört jetzt Ihnen, {first}")
+        assert all(r.headers["location"].startswith("/my-leads?answer=") for r in (won, lost, also))
+        # each click's answer on the page its answer names: two clicks before the next page
+        # each keep their own, and another user's address shows nothing of them
+        shown_won = (await a.get(won.headers["location"])).text
+        shown_also = (await a.get(also.headers["location"])).text
+        shown_lost = (await b.get(lost.headers["location"])).text
+        peeked = (await b.get(also.headers["location"])).text
+        again = (await a.get(won.headers["location"])).text
+    assert f"Erledigt: Lead {leads[0]} gehört jetzt Ihnen, {first}" in shown_won
+    assert f"Erledigt: Lead {leads[2]} gehört jetzt Ihnen, {first}" in shown_also
+    assert f"Lead {leads[2]} gehört jetzt" not in shown_won
+    assert f"Abgelehnt: Lead {leads[0]} ist bereits von {first} ({ours.id}) übernommen" in (
+        shown_lost
     )
-    assert f"Abgelehnt: Lead {leads[0]} ist bereits von {first} ({ours.id}) übernommen" in (shown_b)
+    assert "Erledigt:" not in peeked  # not the answer of another user's click
+    assert "Erledigt:" not in again  # an answer is shown once
     owner = await pool.fetchrow(
         "SELECT c.user_id, a.actor FROM claims c JOIN audit_log a"
         " ON a.process_id = c.process_id AND a.step = c.step"

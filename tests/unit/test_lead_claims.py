@@ -127,6 +127,25 @@ async def test_a_claim_sent_again_under_its_request_id_is_answered_and_not_done_
     assert n == 1
 
 
+async def test_the_same_request_sent_many_times_at_once_is_done_once_and_answered_alike(pool):
+    """A double click sent twice before the first answer: the copies race for the lead's lock;
+    the one that waited finds the lead its user's and the step's audit row written, and is
+    answered with the first copy's answer."""
+    partner = await new_partner(pool, users=1)
+    queue_id, leads = await open_queue(pool, [partner], 1)
+    request = claim(queue_id, partner.users[0], leads[0])
+    answers = await asyncio.gather(
+        *(lead_claims.claim(pool, request, "dbl12345") for _ in range(8))
+    )
+    assert all(a == answers[0] for a in answers) and answers[0].ok
+    assert answers[0].words == CLAIMED
+    claims = await pool.fetchval("SELECT count(*) FROM claims WHERE lead_id = $1", leads[0])
+    audit = await pool.fetchval(
+        "SELECT count(*) FROM audit_log WHERE process_id = $1", answers[0].process_id
+    )
+    assert (claims, audit) == (1, 1)
+
+
 async def test_refusals_of_who_acts_leave_one_security_log_row_each_and_others_none(pool):
     ours, other = await new_partner(pool, users=2, invited=1), await new_partner(pool, users=1)
     queue_id, leads = await open_queue(pool, [ours], 4, managers=("cm-eva",))
