@@ -7,7 +7,6 @@ import hashlib
 import html
 import os
 import re
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ import pytest
 from aiohttp import ClientSession
 
 from ops.identity import COOKIE, session_value
+from tests.e2e.forked import spawn
 from tests.e2e.test_devstack import ROOT, Run, running, up
 
 pytestmark = pytest.mark.e2e
@@ -101,18 +101,15 @@ async def test_run_delivers_the_outbox_to_its_local_mail_catcher_and_sms_sink(st
         assert status == "sent"
     finally:
         await conn.close()
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "starter.py",
-        "outbox",
-        cwd=ROOT,
-        env={k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "PARTNERFLOW_ACTOR")}
+    proc = await spawn(
+        {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "PARTNERFLOW_ACTOR")}
         | {"PARTNERFLOW_DATA_DIR": str(data)},
+        [str(ROOT / "starter.py"), "outbox"],
         stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
+        stderr=asyncio.subprocess.PIPE,
     )
-    out = (await proc.communicate())[0].decode()
-    assert proc.returncode == 0, out
+    out, err = (b.decode() for b in await proc.communicate())
+    assert proc.returncode == 0, out + err
     assert any(
         "sent" in ln and "orders@nordtel.example" in ln and f"e2e-{tag}" in ln
         for ln in out.splitlines()
@@ -131,19 +128,18 @@ async def test_run_a_partner_notice_and_a_login_link_reach_the_catcher_once(stac
     } | {"PARTNERFLOW_DATA_DIR": str(data), "TEMPORAL_ADDRESS": f"127.0.0.1:{ports['temporal']}"}
 
     async def starter(*argv: str, stdin: bytes | None = None) -> str:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "starter.py",
-            *argv,
-            cwd=ROOT,
-            env=env,
+        # a process of its own, forked from an interpreter that imported the starter's
+        # modules already (tests/e2e/forked.py): the command as written, without the imports
+        proc = await spawn(
+            env,
+            [str(ROOT / "starter.py"), *argv],
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
+            stderr=asyncio.subprocess.PIPE,
         )
-        out = (await proc.communicate(stdin))[0].decode()
-        assert proc.returncode == 0, (argv, out)
-        return out
+        out, err = (b.decode() for b in await proc.communicate(stdin))
+        assert proc.returncode == 0, (argv, out, err)
+        return out + err
 
     async def mail_to(address: str, words: str) -> list[str]:
         """The mails to `address` containing `words`, as the page shows them."""
