@@ -26,6 +26,7 @@ from relay.sinks import MailCatcher, SmsSink
 from store import outbox
 from store.db import migrate, migration_files
 from store.steps import notify, once
+from tests.e2e.forked import spawn
 from tests.records import new_account
 from tests.records_renegotiation import new_company
 
@@ -492,17 +493,16 @@ async def starter(database_url: str | None, *argv: str) -> tuple[int, str]:
         env["DATABASE_URL"] = database_url
     else:  # nor the database-url file of a ./run in this checkout
         env["PARTNERFLOW_DATA_DIR"] = f"/nonexistent-{uuid.uuid4().hex}"
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "starter.py",
-        *argv,
-        cwd=ROOT,
-        env=env,
+    # a process of its own, forked from an interpreter that imported the starter's modules
+    # already (tests/e2e/forked.py): the command as written, without the imports
+    proc = await spawn(
+        env,
+        [str(ROOT / "starter.py"), *argv],
         stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
+        stderr=asyncio.subprocess.PIPE,
     )
-    out, _ = await proc.communicate()
-    return proc.returncode, out.decode()
+    out, err = await proc.communicate()
+    return proc.returncode, out.decode() + err.decode()
 
 
 async def test_staff_find_failed_messages_and_resend_them(pool, database_url, mail):

@@ -10,6 +10,10 @@ from datetime import timedelta
 
 import pytest
 from temporalio import activity, workflow
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.enums.v1 import UpdateWorkflowExecutionLifecycleStage
+from temporalio.api.update.v1 import Input, Meta, Request, WaitPolicy
+from temporalio.api.workflowservice.v1 import UpdateWorkflowExecutionRequest
 from temporalio.common import RetryPolicy
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
@@ -104,6 +108,9 @@ async def test_no_worker_is_named_as_the_reason(dev_env, monkeypatch):
 # --- Temporal's own errors, each with its exit code and words -------------------------------
 
 
+ACCEPTED = UpdateWorkflowExecutionLifecycleStage.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_ACCEPTED
+
+
 @workflow.defn
 class Holding:
     """Every update waits until released: updates pile up in flight."""
@@ -128,10 +135,24 @@ async def test_the_in_flight_update_limit_is_busy_try_again(dev_env):
         client, task_queue=queue, workflows=[Holding], workflow_runner=UnsandboxedWorkflowRunner()
     ):
         handle = await client.start_workflow(Holding.run, id=f"holding-{queue}", task_queue=queue)
-        waiting = [
-            asyncio.ensure_future(handle.execute_update(Holding.step, id=f"s{n}"))
-            for n in range(12)
-        ]
+
+        async def step(n: int) -> None:
+            # The update as the client sends it, without the SDK's own retries of a refusal
+            # (they wait ever longer, 13 s and more here, and end in this same error).
+            await client.workflow_service.update_workflow_execution(
+                UpdateWorkflowExecutionRequest(
+                    namespace=client.namespace,
+                    workflow_execution=WorkflowExecution(workflow_id=handle.id),
+                    wait_policy=WaitPolicy(lifecycle_stage=ACCEPTED),
+                    request=Request(
+                        meta=Meta(update_id=f"s{n}", identity=client.identity),
+                        input=Input(name="step"),
+                    ),
+                ),
+                retry=False,
+            )
+
+        waiting = [asyncio.ensure_future(step(n)) for n in range(12)]
         done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_EXCEPTION, timeout=30)
         errors = [t.exception() for t in done if t.exception() is not None]
         await handle.terminate()

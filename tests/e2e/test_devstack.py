@@ -8,6 +8,8 @@ import re
 import signal
 import sys
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
@@ -57,14 +59,16 @@ class Run:
         return psutil.Process(self.proc.pid).children(recursive=True)
 
 
-@pytest.fixture
-async def devstack(postgres_admin_dsn, tmp_path):
+@asynccontextmanager
+async def running(postgres_admin_dsn: str, folder: Path) -> AsyncIterator[tuple[Run, list]]:
+    """python -m devstack on a database and a data folder of its own, and everything it
+    started gone afterwards."""
     dsn = await ensure_database(postgres_admin_dsn, f"pf_devstack_{uuid.uuid4().hex[:8]}")
     env = dict(
         os.environ,
         DATABASE_URL=dsn,
-        PARTNERFLOW_DATA_DIR=str(tmp_path / "data"),
-        PARTNERFLOW_DOCUMENTS_DIR=str(tmp_path / "data" / "documents"),
+        PARTNERFLOW_DATA_DIR=str(folder / "data"),
+        PARTNERFLOW_DOCUMENTS_DIR=str(folder / "data" / "documents"),
         LOG_LEVEL="INFO",
         **{variable: "0" for variable, _ in PORT_SETTINGS.values()},
     )
@@ -96,6 +100,12 @@ async def devstack(postgres_admin_dsn, tmp_path):
         if proc.returncode is None:
             proc.kill()
         await asyncio.wait_for(proc.wait(), 30)
+
+
+@pytest.fixture
+async def devstack(postgres_admin_dsn, tmp_path):
+    async with running(postgres_admin_dsn, tmp_path) as (run, started):
+        yield run, started
 
 
 def listening(processes: list[psutil.Process]) -> dict[int, str]:

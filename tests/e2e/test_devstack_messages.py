@@ -1,22 +1,49 @@
 """`./run` with its local mail catcher and SMS sink: the worker's relay delivers
-the outbox there, the page shows it, `starter.py outbox` lists it as sent."""
+the outbox there, the page shows it, `starter.py outbox` lists it as sent. One `./run` for the
+tests of this module: each looks only at its own messages."""
 
 import asyncio
 import hashlib
 import html
 import os
 import re
-import sys
 import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
 
 import asyncpg
 import pytest
 from aiohttp import ClientSession
 
 from ops.identity import COOKIE, session_value
-from tests.e2e.test_devstack import ROOT, devstack, up  # noqa: F401 - the fixture
+from tests.e2e.forked import spawn
+from tests.e2e.test_devstack import ROOT, Run, running, up
 
 pytestmark = pytest.mark.e2e
+
+
+@dataclass
+class Stack:
+    run: Run
+    ports: dict[str, int]
+    data: Path  # its PARTNERFLOW_DATA_DIR
+    messages: str  # the Messages page, as the banner names it
+
+
+@pytest.fixture(scope="module")
+async def stack(postgres_admin_dsn, tmp_path_factory) -> AsyncIterator[Stack]:
+    folder = tmp_path_factory.mktemp("devstack-messages")
+    async with running(postgres_admin_dsn, folder) as (run, started):
+        _, ports = await up(run)
+        started += run.tree()
+        # the banner (read already, before the worker's "worker started") names the page
+        (port,) = [
+            m.group(1)
+            for line in run.lines
+            if (m := re.search(r"Messages\s+http://localhost:(\d+)", line))
+        ]
+        yield Stack(run, ports, folder / "data", f"http://localhost:{port}")
 
 
 def ops_cookie(data) -> dict[str, str]:
@@ -37,18 +64,9 @@ async def mail_pages(http: ClientSession, base: str, to: str = "") -> list[str]:
     return found
 
 
-async def test_run_delivers_the_outbox_to_its_local_mail_catcher_and_sms_sink(devstack, tmp_path):  # noqa: F811
-    run, started = devstack
-    data = tmp_path / "data"  # the fixture's PARTNERFLOW_DATA_DIR
-    await up(run)
-    started += run.tree()
-    # the banner (read already, before the worker's "worker started") names the page
-    (port,) = [
-        m.group(1)
-        for line in run.lines
-        if (m := re.search(r"Messages\s+http://localhost:(\d+)", line))
-    ]
-    page = f"http://localhost:{port}"
+async def test_run_delivers_the_outbox_to_its_local_mail_catcher_and_sms_sink(stack):
+    data = stack.data
+    page = stack.messages
     # ./run leaves its database's URL in the data folder for the starter's outbox commands
     conn = await asyncpg.connect((data / "database-url").read_text())
     tag = uuid.uuid4().hex[:8]
@@ -83,37 +101,26 @@ async def test_run_delivers_the_outbox_to_its_local_mail_catcher_and_sms_sink(de
         assert status == "sent"
     finally:
         await conn.close()
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "starter.py",
-        "outbox",
-        cwd=ROOT,
-        env={k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "PARTNERFLOW_ACTOR")}
+    proc = await spawn(
+        {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "PARTNERFLOW_ACTOR")}
         | {"PARTNERFLOW_DATA_DIR": str(data)},
+        [str(ROOT / "starter.py"), "outbox"],
         stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
+        stderr=asyncio.subprocess.PIPE,
     )
-    out = (await proc.communicate())[0].decode()
-    assert proc.returncode == 0, out
+    out, err = (b.decode() for b in await proc.communicate())
+    assert proc.returncode == 0, out + err
     assert any(
         "sent" in ln and "orders@nordtel.example" in ln and f"e2e-{tag}" in ln
         for ln in out.splitlines()
     ), out
 
 
-async def test_run_a_partner_notice_and_a_login_link_reach_the_catcher_once(devstack, tmp_path):  # noqa: F811
+async def test_run_a_partner_notice_and_a_login_link_reach_the_catcher_once(stack):
     """Real processes under ./run: a fast change order tells the partner in German; an
     invitation's login link arrives only in the e-mail, the row keeps its hash, and the link
     from the e-mail logs the user in."""
-    run, started = devstack
-    data = tmp_path / "data"
-    _, ports = await up(run)
-    started += run.tree()
-    (port,) = [
-        m.group(1)
-        for line in run.lines
-        if (m := re.search(r"Messages\s+http://localhost:(\d+)", line))
-    ]
+    data, ports = stack.data, stack.ports
     env = {
         k: v
         for k, v in os.environ.items()
@@ -121,23 +128,22 @@ async def test_run_a_partner_notice_and_a_login_link_reach_the_catcher_once(devs
     } | {"PARTNERFLOW_DATA_DIR": str(data), "TEMPORAL_ADDRESS": f"127.0.0.1:{ports['temporal']}"}
 
     async def starter(*argv: str, stdin: bytes | None = None) -> str:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "starter.py",
-            *argv,
-            cwd=ROOT,
-            env=env,
+        # a process of its own, forked from an interpreter that imported the starter's
+        # modules already (tests/e2e/forked.py): the command as written, without the imports
+        proc = await spawn(
+            env,
+            [str(ROOT / "starter.py"), *argv],
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
+            stderr=asyncio.subprocess.PIPE,
         )
-        out = (await proc.communicate(stdin))[0].decode()
-        assert proc.returncode == 0, (argv, out)
-        return out
+        out, err = (b.decode() for b in await proc.communicate(stdin))
+        assert proc.returncode == 0, (argv, out, err)
+        return out + err
 
     async def mail_to(address: str, words: str) -> list[str]:
         """The mails to `address` containing `words`, as the page shows them."""
-        base = f"http://localhost:{port}"
+        base = stack.messages
         async with ClientSession(cookies=ops_cookie(data)) as http:
             for _ in range(300):
                 found = [p for p in await mail_pages(http, base, address) if words in p]
@@ -147,8 +153,23 @@ async def test_run_a_partner_notice_and_a_login_link_reach_the_catcher_once(devs
                 await asyncio.sleep(0.1)
         raise AssertionError(f"no mail to {address} with {words!r}")
 
-    await starter("fast-change", "--account", "ACME", "--pbx", "PBX-ACME", "--set", "Premium=11")
-    (notice,) = await mail_to("orders@nordtel.example", "zum Bestätigen eingegangen")
+    out = await starter(
+        "fast-change", "--account", "ACME", "--pbx", "PBX-ACME", "--set", "Premium=11"
+    )
+    (process_id,) = set(re.findall(r"fast-change-order-ACME-[0-9a-f]+", out))
+    conn = await asyncpg.connect((data / "database-url").read_text())
+    try:
+        order = await conn.fetchval(
+            "SELECT payload->>'order_id' FROM notifications WHERE process_id = $1"
+            " AND template = 'order_awaiting_confirmation'",
+            process_id,
+        )
+    finally:
+        await conn.close()
+    # this order's (the other test of this module tells the same partner of another)
+    (notice,) = await mail_to(
+        "orders@nordtel.example", f"Bestellung {order} zum Bestätigen eingegangen"
+    )
     assert "Bestellung bestätigen" in notice and "PBX-ACME" in notice
 
     await starter("enable-partner-management", "--as", "admin-ida")

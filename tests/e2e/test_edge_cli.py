@@ -237,7 +237,7 @@ async def test_without_a_worker_the_starter_says_why_it_waits_and_gives_up(cli_e
         "--set",
         "Premium=2",
         "--wait",
-        "5",
+        "4",  # the first notice comes after 3 s
         "--json",
     )
     assert code == 6, out + err
@@ -246,7 +246,7 @@ async def test_without_a_worker_the_starter_says_why_it_waits_and_gives_up(cli_e
     assert err.startswith("waiting ")
     message = json.loads(out)["message"]
     assert message.startswith(
-        f"gave up after 5 s without an answer from process fast-change-order-{acc.id}-"
+        f"gave up after 4 s without an answer from process fast-change-order-{acc.id}-"
     )
     assert "Traceback" not in out + err
     assert "running the same command again joins the same request" in message

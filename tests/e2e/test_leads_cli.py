@@ -248,15 +248,15 @@ async def test_bad_input_is_refused_before_anything_is_sent(cli_env, tmp_path):
 
 # --- the proof that claims are exactly-once ---------------------------------------------------
 
-PARTNERS, USERS_EACH, LEADS, CAP, IN_FLIGHT = 5, 2, 20, 4, 8
+PARTNERS, USERS_EACH, LEADS, CAP, IN_FLIGHT = 5, 2, 10, 2, 8
 
 
 async def test_claims_are_exactly_once_when_many_partners_claim_the_same_leads(
     cli_env, dev_env, pool
 ):
     """Every user of 5 partners (2 each), plus a user of a partner outside the queue and one
-    who never logged in, tries to claim every one of 20 leads at once, in random order, with
-    a claim cap of 4: capacity for exactly the 20 leads."""
+    who never logged in, tries to claim every one of 10 leads at once, in random order, with
+    a claim cap of 2: capacity for exactly the 10 leads."""
     await enable_partner_management(pool)
     partners = [await new_partner(pool, users=USERS_EACH) for _ in range(PARTNERS - 1)]
     partners.append(await new_partner(pool, users=USERS_EACH, invited=1))

@@ -6,8 +6,6 @@ an admin with audited commands, and ops read the security log. Nothing here reac
 
 import asyncio
 import os
-import subprocess
-import sys
 import uuid
 
 import asyncpg
@@ -16,7 +14,8 @@ import pytest
 from store import demo
 from store.db import connect
 from tests.conftest import new_database
-from tests.e2e.cli import ROOT, environment, starter
+from tests.e2e.cli import environment, starter
+from tests.e2e.forked import spawn
 from tests.records_partners import PASSWORD_HASH
 
 NOWHERE = "127.0.0.1:1"  # nothing listens: a command that got past the edge would exit 4
@@ -222,20 +221,22 @@ async def test_the_first_admin_of_an_empty_directory(postgres_admin_dsn):
     dsn = await new_database(postgres_admin_dsn, "partnerflow_admin", test_staff=False)
     env = {**os.environ, "DATABASE_URL": dsn}
 
-    def store(*args: str) -> str:
-        return subprocess.run(
-            [sys.executable, "-m", "store", *args],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=True,
-        ).stdout
+    async def store(*args: str) -> str:
+        # `python -m store ...` as a process of its own, forked from the pre-started
+        # interpreter (tests/e2e/forked.py)
+        proc = await spawn(
+            env,
+            ["-m", "store", *args],
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(proc.communicate(), 60)
+        assert proc.returncode == 0, err.decode()
+        return out.decode()
 
-    first = await asyncio.to_thread(store, "first-admin", "boss", "Bo Boss", "bo@x.example")
+    first = await store("first-admin", "boss", "Bo Boss", "bo@x.example")
     assert first.startswith("boss (Bo Boss) is the first admin")
-    again = await asyncio.to_thread(store, "first-admin", "other", "O", "o@x.example")
+    again = await store("first-admin", "other", "O", "o@x.example")
     assert again.startswith("refused: the directory has an admin (boss)")
     conn = await asyncpg.connect(dsn)
     try:

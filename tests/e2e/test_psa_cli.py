@@ -182,9 +182,9 @@ async def test_gates_onboarding_and_first_invoicing_run(cli_env, pool, dev_env):
     assert tuple(approved) == ("approved", "staff-e2e")
 
 
-async def test_campaign_of_two_hundred_clients_and_again(cli_env, pool, dev_env):
+async def test_campaign_of_a_hundred_clients_in_three_runs_and_again(cli_env, pool, dev_env):
     partner = await new_partner(pool)
-    await new_clients(pool, partner, 200, licences={"Essential": 4})
+    await new_clients(pool, partner, 100, licences={"Essential": 4})
     async with worker(cli_env):
         first = await starter(
             cli_env,
@@ -192,30 +192,30 @@ async def test_campaign_of_two_hundred_clients_and_again(cli_env, pool, dev_env)
             "--partner",
             partner.id,
             "--batch-size",
-            "80",
-            "--window",
             "40",
+            "--window",
+            "20",
             "--poll",
             "0.2",
         )
         assert first.code == 0, first.text
         p = first.body["data"]["progress"]
         assert (p["total"], p["handled"], p["started"], p["already_onboarding"], p["runs"]) == (
-            200,
-            200,
-            200,
+            100,
+            100,
+            100,
             0,
             3,
         )
         assert first.body["message"] == (
-            f"onboarding-campaign-{partner.id} done: 200 of 200 clients handled: 200 "
+            f"onboarding-campaign-{partner.id} done: 100 of 100 clients handled: 100 "
             "onboarding started, 0 already onboarding"
         )
 
         # Run again: every client is onboarding now, none is started twice.
         again = await starter(cli_env, "onboard-all", "--partner", partner.id, "--poll", "0.2")
         p = again.body["data"]["progress"]
-        assert (p["handled"], p["started"], p["already_onboarding"]) == (200, 0, 200)
+        assert (p["handled"], p["started"], p["already_onboarding"]) == (100, 0, 100)
 
         query = (
             f'ProcessKind = "client-onboarding" AND PartnerId = "{partner.id}" AND '
@@ -223,7 +223,7 @@ async def test_campaign_of_two_hundred_clients_and_again(cli_env, pool, dev_env)
         )
         for _ in range(100):  # visibility is eventually consistent
             waiting = (await dev_env.client.count_workflows(query)).count
-            if waiting == 200:
+            if waiting == 100:
                 break
             await asyncio.sleep(0.1)
-    assert waiting == 200
+    assert waiting == 100

@@ -6,12 +6,12 @@ summary in words. In Debian's Chromium; its screenshot is docs/images/ops-decode
 import asyncio
 import os
 import re
-import sys
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from tests.chromium import chromium
+from tests.e2e.forked import spawn
 from tests.e2e.test_devstack import ROOT, devstack, up  # noqa: F401 - the fixture
 from tests.portal.test_portal_browser import SCREENSHOTS
 
@@ -62,31 +62,26 @@ async def test_the_banner_link_opens_the_ready_view_and_the_ui_decodes(devstack,
         "PARTNERFLOW_DATA_DIR": str(tmp_path / "data"),
         "TEMPORAL_ADDRESS": f"127.0.0.1:{ports['temporal']}",
     }
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "starter.py",
-        "fast-change",
-        "--account",
-        "ACME",
-        "--pbx",
-        "PBX-ACME",
-        "--set",
-        "Premium=7",
-        cwd=ROOT,
-        env=env,
+    # a process of its own, forked from the pre-started interpreter (tests/e2e/forked.py)
+    proc = await spawn(
+        env,
+        [str(ROOT / "starter.py"), "fast-change", "--account", "ACME", "--pbx", "PBX-ACME"]
+        + ["--set", "Premium=7"],
         stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
+        stderr=asyncio.subprocess.PIPE,
     )
-    out = (await proc.communicate())[0].decode()
-    assert proc.returncode == 0, out
+    out, err = (b.decode() for b in await proc.communicate())
+    assert proc.returncode == 0, out + err
     (wid,) = set(re.findall(r"fast-change-order-ACME-[0-9a-f]+", out))
 
-    def in_the_browser() -> tuple[bool, bool, bool, bool]:
+    def in_the_browser() -> tuple[bool, bool, bool, bool, bool]:
         page = f"{ui}/namespaces/default/workflows/{wid}"
         with chromium(1500, 1000) as driver:
-            # a browser that has not opened the link sees no plaintext input
+            # a browser that has not opened the link sees no plaintext input: the UI asked
+            # the codec server, was turned away (its banner says so), and shows what it has
             driver.get(page)
-            before = wait_for_text(driver, '"account_id": "ACME"', timeout=15)
+            refused = wait_for_text(driver, "Codec Server could not connect")
+            before = '"account_id": "ACME"' in page_text(driver)
             driver.get(link)
             # the open processes, each with its stage, kind, account and partner in columns
             ready = wait_for_text(driver, "awaiting-partner-confirmation") and all(
@@ -102,9 +97,10 @@ async def test_the_banner_link_opens_the_ready_view_and_the_ui_decodes(devstack,
             if summary:
                 SHOT.parent.mkdir(parents=True, exist_ok=True)
                 driver.save_screenshot(str(SHOT))
-            return before, ready, decoded, summary
+            return refused, before, ready, decoded, summary
 
-    before, ready, decoded, summary = await asyncio.to_thread(in_the_browser)
+    refused, before, ready, decoded, summary = await asyncio.to_thread(in_the_browser)
+    assert refused, "the UI did not say that the codec server turned it away"
     assert not before, "decoded without the login"
     assert ready, "the ready view has no Stage / ProcessKind columns"
     assert decoded, "the process's input was not decoded"

@@ -91,15 +91,19 @@ async def test_200_claims_in_flight_are_exactly_once_first_come_and_within_the_c
     partners = [await new_partner(pool, users=5) for _ in range(4)]
     users = [u for p in partners for u in p.users]
     partner_of = {u: p.id for p in partners for u in p.users}
-    cap = 6  # 4 partners x 6 < 40 leads: every cap is reached, and must hold
+    # 20 users x 10 leads: 200 claims, all in flight at once. 4 partners x 2 < 10 leads:
+    # every cap is reached (a partner under its cap would have won a lead left free), and
+    # must hold; every lead is wanted by 20 users at once.
+    cap = 2
     async with running_worker(dev_env.client, pool) as q:
         request = router_request(partners, cap=cap)
         handle = await open_router(dev_env, q, request)
         await handle.execute_update(
-            LeadQueueRouter.add_leads, LeadBatch(actor="staff", batch=batch(lead_rows(40)))
+            LeadQueueRouter.add_leads, LeadBatch(actor="staff", batch=batch(lead_rows(10)))
         )
         leads = await lead_ids_of(pool, request.queue_id)
         attempts = [(u, lead) for u in users for lead in leads]
+        assert len(attempts) == 200
         gate = asyncio.Semaphore(200)
         answers: dict[tuple[str, str], str] = {}
         errors: list[BaseException] = []

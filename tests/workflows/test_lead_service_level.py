@@ -3,13 +3,22 @@ timer, so a claim not worked in time goes back to the queue even when no worker 
 moment it was due — at the worker's return. The dev server in real time (the time-skipping
 server does not move its clock while a workflow task waits for a worker, which is the very
 moment tested here), the shortest service level (one minute), real activities and
-PostgreSQL."""
+PostgreSQL.
+
+The minute itself is not waited for: the claims are moved back in PostgreSQL to have been
+made most of a minute ago, and the queue's process is carried on (as after a continue-as-new)
+with a look due at once. That look reads the claims' due time from PostgreSQL and arms the
+process's timer for it, as any look does; the worker then stops before the claim is due. That
+the process opened with a service level looks by itself a minute later is in the replayed
+history `lead_queue_router_service_level_recalled`."""
 
 import asyncio
 import uuid
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 import pytest
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 from temporalio.worker import Worker
 
@@ -22,7 +31,9 @@ from workflows.lead_queue_router import LeadQueueRouter
 
 CM = "cm-eva"
 WAIT_FOR_WORKER = 60.0  # seconds a returning worker has to run the overdue look
-PAST_DUE = 5.0  # seconds past the due time the worker stays away
+DUE_IN = timedelta(seconds=8)  # the claims are due this long after the move back: the
+# worker's look and its timer come first, and the worker stops before the claim is due
+PAST_DUE = 3.0  # seconds past the due time the worker stays away
 
 
 @pytest.fixture(autouse=True)
@@ -47,6 +58,10 @@ async def status_of(pool, lead_id: str) -> str:
     return await pool.fetchval("SELECT status FROM leads WHERE id = $1", lead_id)
 
 
+async def events_of(handle) -> list[EventType.ValueType]:
+    return [e.event_type for e in (await handle.fetch_history()).events]
+
+
 async def test_a_claim_due_while_the_worker_was_down_goes_back_when_it_returns(dev_env, pool):
     env = dev_env
     partner = await new_partner(pool, users=1)
@@ -64,11 +79,11 @@ async def test_a_claim_due_while_the_worker_was_down_goes_back_when_it_returns(d
         requested_by=CM,
     )
     async with worker_on(env.client, pool, task_queue):
-        handle, answer = await start_process(
+        opened, answer = await start_process(
             env.client, task_queue, LeadQueueRouter, request, process_id=queue_process_id(queue_id)
         )
         assert not isinstance(answer, Exception), answer
-        await handle.execute_update(
+        await opened.execute_update(
             LeadQueueRouter.add_leads, LeadBatch(actor="staff", batch=batch(lead_rows(2)))
         )
         leads = [
@@ -87,11 +102,35 @@ async def test_a_claim_due_while_the_worker_was_down_goes_back_when_it_returns(d
         # the second is worked in time: accepted
         await pool.execute("UPDATE leads SET status = 'accepted' WHERE id = $1", leads[1])
 
+        # most of the minute passed: the claims made so long ago that they are due shortly
+        due = await pool.fetchval(
+            "UPDATE claims SET started_at = started_at - (due_at - now()) + $2::interval,"
+            " due_at = now() + $2::interval WHERE queue_id = $1 RETURNING due_at",
+            queue_id,
+            DUE_IN,
+        )
+        # the queue's process carried on with a look due at once: it reads the due time
+        state = await opened.query(LeadQueueRouter.status)
+        await opened.terminate("carried on with a look due now")
+        handle = await env.client.start_workflow(
+            LeadQueueRouter.run,
+            request.model_copy(
+                update={"carried": state.model_copy(update={"next_recall": state.since})}
+            ),
+            id=queue_process_id(queue_id),
+            task_queue=task_queue,
+        )
+        async with asyncio.timeout(WAIT_FOR_WORKER):  # the look done, its timer armed
+            while EventType.EVENT_TYPE_TIMER_STARTED not in await events_of(handle):
+                await asyncio.sleep(0.1)  # a poll of the history, bounded by the timeout
+        assert (await handle.query(LeadQueueRouter.status)).next_recall == due
+
     # no worker while the claim comes due: nothing can send it back
-    due = await pool.fetchval("SELECT due_at FROM claims WHERE lead_id = $1", leads[0])
     now = await pool.fetchval("SELECT now()")
+    assert now < due, "the worker stopped after the claim was due: the box was too slow"
     await asyncio.sleep((due - now).total_seconds() + PAST_DUE)  # the outage itself
     assert await status_of(pool, leads[0]) == "owned"
+    assert EventType.EVENT_TYPE_TIMER_FIRED in await events_of(handle)  # due, no worker
 
     # the returning worker: a client of its own, as a restarted worker process has
     returning = await Client.connect(

@@ -5,7 +5,6 @@ real dev server, with a database of its own (the job looks at every open record)
 
 import asyncio
 import os
-import sys
 import uuid
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from domain.order_lines import FastChangeLine
 from ops import reconcile
 from store.db import create_pool
 from tests.conftest import new_database
+from tests.e2e.forked import spawn
 from tests.records import load_catalogue, new_account
 from tests.workflows.harness import running_worker, start_process
 from workflows.fast_change_order import FastChangeOrder
@@ -154,13 +154,10 @@ async def test_the_command_compose_and_run_start_closes_and_then_finds_nothing(
     env.pop("PARTNERFLOW_ENCRYPTION_KEYS", None)
 
     async def run() -> str:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "store",
-            "reconcile",
-            cwd=ROOT,
-            env=env,
+        # a process of its own, forked from the pre-started interpreter (tests/e2e/forked.py)
+        proc = await spawn(
+            env,
+            ["-m", "store", "reconcile"],
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
