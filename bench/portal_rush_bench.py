@@ -161,10 +161,11 @@ class User:
                 headers={"Accept-Language": "en"},
                 cookie_jar=aiohttp.CookieJar(unsafe=True),  # cookies of an address, not a name
                 timeout=aiohttp.ClientTimeout(total=60),
-                # below uvicorn's keep-alive: a connection the server may be closing is not
-                # reused (a request on it would fail, the bench's error, not the portal's)
+                # a browser keeps its connection to a page it just loaded; below the
+                # portal's keep-alive (75 s), so that no request goes on a connection the
+                # portal is closing (the bench's error, not the portal's)
                 connector=aiohttp.TCPConnector(
-                    local_addr=(self.address, 0), keepalive_timeout=2.0, limit=1
+                    local_addr=(self.address, 0), keepalive_timeout=60.0, limit=1
                 ),
             )
         return self.http
@@ -401,46 +402,76 @@ async def rush(pool, users: list[User], queue_id: str, args, portal_pids: set[in
             args.hot,
         )
     ]
-    latencies: list[float] = []
+    latencies: list[float] = []  # click -> the portal's answer (the POST's redirect)
+    to_page: list[float] = []  # click -> the answer's page loaded, as the browser follows it
     errors: Counter = Counter()
-    answers: list[tuple[User, str]] = []  # each click's answer page, as its redirect names it
+    seen: list[tuple[User, str]] = []  # each click's answer page
+    later: list[tuple[User, str]] = []  # --no-answer-page: the pages to read after the rush
     start = asyncio.Event()
 
-    async def clicks(u: User) -> None:
-        await start.wait()
-        for _ in range(args.claims_per_user):
-            lead = random.choice(hot)
-            t0 = time.perf_counter()
-            try:
-                r = await u.post(
-                    f"/leads/{lead}/claim",
-                    data={"csrf": u.csrf, "request": uuid.uuid4().hex[:16]},
-                )
-            except (aiohttp.ClientError, TimeoutError) as e:
-                errors[f"{type(e).__name__}"] += 1
-                continue
+    async def click(u: User) -> None:
+        lead = random.choice(hot)
+        t0 = time.perf_counter()
+        try:
+            r = await u.post(
+                f"/leads/{lead}/claim", data={"csrf": u.csrf, "request": uuid.uuid4().hex[:16]}
+            )
             if r.status_code != 303:
                 errors[f"HTTP {r.status_code}"] += 1
-                continue
-            latencies.append(time.perf_counter() - t0)
-            answers.append((u, r.headers["location"]))
+                return
+            answered = time.perf_counter() - t0
+            if not args.answer_page:  # the answer's page read after the rush, outside the clock
+                later.append((u, r.headers["location"]))
+                latencies.append(answered)
+                return
+            page = await u.get(r.headers["location"])
+        except (aiohttp.ClientError, TimeoutError) as e:
+            errors[f"{type(e).__name__}"] += 1
+            return
+        if page.status_code != 200:
+            errors[f"answer page HTTP {page.status_code}"] += 1
+            return
+        latencies.append(answered)
+        to_page.append(time.perf_counter() - t0)
+        seen.append((u, page.text))
 
-    tasks = [asyncio.create_task(clicks(u)) for u in users]
-    progress(f"the rush: {len(users)} users x {args.claims_per_user} claims on {len(hot)} leads")
+    async def one_after_the_other(u: User) -> None:
+        await start.wait()
+        for _ in range(args.claims_per_user):
+            await click(u)
+
+    clicks_total = len(users) * args.claims_per_user
+    how = f"all at once, then {args.rate} clicks/s" if args.rate else "each again at its answer"
+    progress(
+        f"the rush: {len(users)} users x {args.claims_per_user} claims on {len(hot)} leads ({how})"
+    )
     load_before = load_average()
     cpu_before = cpu_seconds(portal_pids)
     began = time.perf_counter()
-    start.set()
-    await asyncio.gather(*tasks)
+    if args.rate:
+        # every user clicks at the same moment; then the clicks come at the rate, each user's
+        # in turn, whether or not the answers before have come (people do not wait for others)
+        tasks = [asyncio.create_task(click(u)) for u in users]
+        for i in range(len(users), clicks_total):
+            delay = began + i / args.rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)  # the open loop's schedule
+            tasks.append(asyncio.create_task(click(users[i % len(users)])))
+        await asyncio.gather(*tasks)
+    else:
+        tasks = [asyncio.create_task(one_after_the_other(u)) for u in users]
+        start.set()
+        await asyncio.gather(*tasks)
     seconds = time.perf_counter() - began
     cpu_after = cpu_seconds(portal_pids)
     load_after = load_average()
     cpu = {k: round(cpu_after.get(k, 0) - cpu_before.get(k, 0), 2) for k in cpu_after}
-    # each click's answer, as its user reads it on the page the redirect names, in its language
+    for u, location in later:
+        seen.append((u, (await u.get(location)).text))
+    # each click's answer, as its user read it on the page the redirect named, in its language
     said: Counter = Counter()
     wrong_language = 0
-    for u, location in answers:
-        page = (await u.get(location)).text
+    for u, page in seen:
         for verdict, text in FLASH.findall(page):
             said[verdict] += 1
             german = verdict in ("Erledigt", "Abgelehnt")
@@ -454,13 +485,15 @@ async def rush(pool, users: list[User], queue_id: str, args, portal_pids: set[in
         queue_id,
     )
     per_partner = Counter(r["partner_id"] for r in current)
-    clicks_total = len(users) * args.claims_per_user
     result = {
         "clicks": clicks_total,
         "seconds": round(seconds, 2),
         "claims_per_s": round(clicks_total / seconds, 1),
         "p50_ms": pct(latencies, 50),
         "p99_ms": pct(latencies, 99),
+        "to_page_p50_ms": pct(to_page, 50),
+        "to_page_p99_ms": pct(to_page, 99),
+        "rate": args.rate or "closed loop",
         "errors": sum(errors.values()),
         "error_kinds": dict(errors),
         "claimed": len(current),
@@ -479,9 +512,11 @@ async def rush(pool, users: list[User], queue_id: str, args, portal_pids: set[in
         f" {result['portal_cpu_ms_per_click']} ms a click"
     )
     say(
-        f"rush: {clicks_total} clicks by {len(users)} users in {seconds:.1f} s ->"
+        f"rush ({how}): {clicks_total} clicks by {len(users)} users in {seconds:.1f} s ->"
         f" {result['claims_per_s']} claims/s; click -> answer p50 {result['p50_ms']} ms,"
-        f" p99 {result['p99_ms']} ms; errors {result['errors']}; {len(current)} leads claimed;"
+        f" p99 {result['p99_ms']} ms; to the answer's page p50 {result['to_page_p50_ms']} ms,"
+        f" p99 {result['to_page_p99_ms']} ms; errors {result['errors']};"
+        f" {len(current)} leads claimed;"
         f" one owner per lead {result['one_owner_per_lead']}, caps {result['caps_respected']},"
         f" audited {result['every_claim_audited']}, answers {dict(said)} in their language"
         f" {result['answers_in_their_language']} (load average {load_after})"
@@ -602,6 +637,8 @@ def summary(out: dict) -> dict:
         "claims_per_s": r["claims_per_s"],
         "p50_ms": r["p50_ms"],
         "p99_ms": r["p99_ms"],
+        "to_page_p99_ms": r["to_page_p99_ms"],
+        "rush_rate": r["rate"],
         "errors": r["errors"]
         + sum(p["errors"].values())
         + (sum(flat_out["errors"].values()) if flat_out is not p else 0)
@@ -625,6 +662,20 @@ def main() -> int:
     parser.add_argument("--partners", type=int, default=20)
     parser.add_argument("--users", type=int, default=10, help="users per partner")
     parser.add_argument("--claims-per-user", type=int, default=5)
+    parser.add_argument(
+        "--answer-page",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="each click followed by its answer's page within the clock, as a browser follows"
+        " the redirect (default: the POST until the portal's answer; the pages read after)",
+    )
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=300.0,
+        help="after every user's first click at the same moment, clicks a second (0: each user"
+        " clicks again the moment its answer's page is loaded, the closed loop)",
+    )
     parser.add_argument("--hot", type=int, default=3000, help="claims go to the N oldest leads")
     parser.add_argument("--cap", type=int, default=40, help="claim cap per partner")
     parser.add_argument("--orders", type=int, default=10_000)
