@@ -2,7 +2,8 @@
 pages under load, and a partner's confirm at half its capacity.
 
     .venv/bin/python bench/portal_rush_bench.py [--leads 100000] [--partners 20] [--users 10]
-        [--claims-per-user 5] [--hot 3000] [--cap 40] [--orders 10000] [--browsers 50]
+        [--claims-per-user 5] [--rate 300] [--answer-page] [--hot 3000] [--cap 40]
+        [--orders 10000] [--browsers 50]
         [--page-rounds 10] [--pages /leads,/my-leads,/opportunities,/orders,/documents]
         [--think 1.0] [--confirms 40] [--portals 1] [--quick]
 
@@ -14,11 +15,16 @@ portal as a process of its own (`python -m portal`, as deployed: one process). T
    and --leads leads imported as the starter does; --orders orders in PostgreSQL (applied
    ones: the history a partner's pages read past), and --confirms fast change orders of one
    partner waiting for its confirmation (real processes).
-2. Every user logs in over HTTP (its own cookie jar, its session's CSRF token). The rush:
-   all users at once, each --claims-per-user claims, one after the other, on random leads
-   among the --hot oldest (so that they collide). Click -> answer: the POST of the inbox's
-   form until the portal's answer (303 to "my leads" naming the click's answer); each answer's
-   words are checked afterwards on the page its redirect names, in the user's language.
+2. Every user logs in over HTTP (its own cookie jar, its session's CSRF token, a connection
+   kept open as a browser keeps it). The rush: every user clicks at the same moment, then
+   the clicks go on at --rate a second, each user's in turn, until each user has clicked
+   --claims-per-user times (an open loop: a user's next click does not wait for the answers
+   of others); --rate 0: each user clicks again the moment its answer comes (a closed loop,
+   the portal's capacity). Claims go to random leads among the --hot oldest (so that they
+   collide). Click -> answer: the POST of the inbox's form until the portal's answer (303 to
+   "my leads" naming the click's answer); with --answer-page also until that page is loaded,
+   as a browser follows the redirect. Each answer's words are checked on its page, in the
+   user's language. The CPU each part used during the rush is printed (from /proc).
 3. Pages: --browsers users read each page of --pages --page-rounds times, all at once: first
    with no pause between a user's pages (the saturation figure: how many pages a second the
    portal serves flat out), then as people browse, each reading a page for about --think

@@ -168,6 +168,15 @@ async def receive_batch(
     }
 
 
+async def refresh_statistics(pool: Any) -> None:
+    """PostgreSQL's statistics of the leads, after a batch came in. A fair's import is followed
+    at once by the rush on the inbox, sooner than autovacuum looks (a minute): planned on the
+    statistics of an empty queue, the inbox sorted every waiting lead of the queue for each
+    page (65-125 ms at 100,000 leads, against 0.5 ms on its index)."""
+    async with pool.acquire() as conn:
+        await conn.execute("ANALYZE leads")
+
+
 async def route_back(
     conn: Conn, process_id: str, actor: str, step: str, config: RouteConfig, lead_ids: list[str]
 ) -> dict:

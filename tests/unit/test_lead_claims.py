@@ -245,3 +245,13 @@ def test_a_claims_answer_in_the_partners_language():
     for table in CATALOGUES.values():
         for words, said in table.items():
             assert set(re.findall(r"{(\w+)}", said)) == set(re.findall(r"{(\w+)}", words))
+
+
+async def test_an_import_leaves_the_planner_knowing_how_many_leads_there_are(pool):
+    """A fair's import is followed at once by the rush on the inbox, before autovacuum has
+    looked (a minute): the import refreshes the statistics. Planned on those of an empty table,
+    each page of the inbox sorted every lead of the queue (65-125 ms at 100,000 leads, against
+    0.5 ms on the waiting-leads index)."""
+    await open_queue(pool, [await new_partner(pool, users=1)], 3000)
+    known = await pool.fetchval("SELECT reltuples FROM pg_class WHERE relname = 'leads'")
+    assert known >= 3000
