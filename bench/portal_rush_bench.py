@@ -184,6 +184,18 @@ class User:
         async with self.session().post(path, data=data, allow_redirects=False) as r:
             return Answer(r.status, await r.text(), r.headers)
 
+    async def page(self, path: str, errors: Counter, what: str) -> Answer | None:
+        """A page, or None with its error counted under `what`."""
+        try:
+            r = await self.get(path)
+        except (aiohttp.ClientError, TimeoutError) as e:
+            errors[f"{what} {type(e).__name__}"] += 1
+            return None
+        if r.status_code != 200:
+            errors[f"{what} HTTP {r.status_code}"] += 1
+            return None
+        return r
+
     async def close(self) -> None:
         if self.http is not None:
             await self.http.close()
@@ -425,17 +437,16 @@ async def rush(pool, users: list[User], queue_id: str, args, portal_pids: set[in
             if r.status_code != 303:
                 errors[f"HTTP {r.status_code}"] += 1
                 return
-            answered = time.perf_counter() - t0
-            if not args.answer_page:  # the answer's page read after the rush, outside the clock
-                later.append((u, r.headers["location"]))
-                latencies.append(answered)
-                return
-            page = await u.get(r.headers["location"])
         except (aiohttp.ClientError, TimeoutError) as e:
             errors[f"{type(e).__name__}"] += 1
             return
-        if page.status_code != 200:
-            errors[f"answer page HTTP {page.status_code}"] += 1
+        answered = time.perf_counter() - t0
+        if not args.answer_page:  # the answer's page read after the rush, outside the clock
+            later.append((u, r.headers["location"]))
+            latencies.append(answered)
+            return
+        page = await u.page(r.headers["location"], errors, "answer page")
+        if page is None:
             return
         latencies.append(answered)
         to_page.append(time.perf_counter() - t0)
@@ -539,13 +550,7 @@ async def pages(browsers: list[User], args, think: float) -> dict:
         for _ in range(args.page_rounds):
             for path in paths:
                 t0 = time.perf_counter()
-                try:
-                    r = await u.get(path)
-                except (aiohttp.ClientError, TimeoutError) as e:
-                    errors[f"{path} {type(e).__name__}"] += 1
-                    continue
-                if r.status_code != 200:
-                    errors[f"{path} {r.status_code}"] += 1
+                if await u.page(path, errors, path) is None:
                     continue
                 times[path].append(time.perf_counter() - t0)
                 if think:
