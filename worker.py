@@ -100,15 +100,30 @@ GRACEFUL_SHUTDOWN = timedelta(seconds=30)
 
 def workflow_runner() -> WorkflowRunner:
     """The sandbox every workflow runs in, here and in the tests: each run imports its
-    workflow modules afresh, with the determinism checks on (a workflow that reads the
-    clock, randomness or the environment fails its task). Passed through, imported once:
-    what is not workflow code - the domain rules and models, the activities' interfaces,
-    pydantic - and the versioning this worker declared (workflow_classes)."""
+    process's module afresh, with the determinism checks on (a process that reads the clock,
+    randomness or the environment fails its task). Passed through, imported once: what is
+    not a process's own code - the domain rules and models, the activities' interfaces,
+    pydantic, the versioning this worker declared (workflow_classes) - and the kernel every
+    process shares (KERNEL). Imported afresh in every run, the kernel cost a fifth of the fast
+    change order's throughput (0.79 of its no-op twin, against 0.89-0.96 passed through); it
+    keeps no state of its own between runs, and ruff bans the clock, randomness and the
+    environment in workflows/ as in domain/, so the kernel is checked before it runs."""
     return SandboxedWorkflowRunner(
         restrictions=SandboxRestrictions.default.with_passthrough_modules(
-            "domain", "activities", "pydantic", "workflows.rollout"
+            "domain", "activities", "pydantic", *KERNEL
         )
     )
+
+
+# The workflow code every process shares: the process kernel, the order's, the decline step,
+# the search attributes and the versioning.
+KERNEL = (
+    "workflows.process",
+    "workflows.order_process",
+    "workflows.order_decline",
+    "workflows.visibility",
+    "workflows.rollout",
+)
 
 
 log = structlog.get_logger("partnerflow.worker")

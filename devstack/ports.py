@@ -45,7 +45,7 @@ PORT_SETTINGS = {  # field: (variable, default); 0 means "any free port"
 
 
 def ports_from(environ: Mapping[str, str]) -> Ports:
-    chosen = {}
+    given: dict[str, int] = {}
     for name, (variable, default) in PORT_SETTINGS.items():
         text = environ.get(variable, str(default))
         try:
@@ -56,7 +56,17 @@ def ports_from(environ: Mapping[str, str]) -> Ports:
             ) from None
         if not 0 <= port <= 65535:
             raise SystemExit(f"{variable}={port}: a port is 0 to 65535 (0: any free port)")
-        chosen[name] = port or free_port()
+        given[name] = port
+    # each setting given as 0 gets a free port of its own: the OS may hand out the port it
+    # gave a moment ago (the probe's socket is closed), so a port already taken is asked again
+    taken = {port for port in given.values() if port}
+    chosen = {}
+    for name, port in given.items():
+        if not port:
+            while not port or port in taken:
+                port = free_port()
+            taken.add(port)
+        chosen[name] = port
     return Ports(**chosen)
 
 

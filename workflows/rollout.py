@@ -14,6 +14,8 @@ it imports the workflow classes, and the worker passes this module through the s
 that the classes the sandbox imports again for each run declare the same behaviour.
 """
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any, NoReturn
 
 from temporalio import workflow
@@ -22,25 +24,28 @@ from temporalio.workflow import ContinueAsNewVersioningBehavior
 
 PINNED, AUTO_UPGRADE = VersioningBehavior.PINNED, VersioningBehavior.AUTO_UPGRADE
 
-BEHAVIOUR: dict[str, VersioningBehavior] = {
-    # one step or a batch, over within minutes to hours
-    "AccountChange": PINNED,
-    "RecordChange": PINNED,
-    "PartnerManagement": PINNED,
-    "OnboardingCampaign": PINNED,  # its clients' onboardings are processes of their own
-    # pinned per run, continues as new onto a new version (see continue_as_new_on_current)
-    "PartnerOnboarding": PINNED,
-    # wait for partners, customers, carriers or staff: days, weeks, up to a porting date
-    "FastChangeOrder": AUTO_UPGRADE,  # up to 10 days for the partner's confirmation
-    "ChangeOrder": AUTO_UPGRADE,
-    "ClassoundOrder": AUTO_UPGRADE,  # 30 days for documents, then the porting date
-    "Renegotiation": AUTO_UPGRADE,  # until the signing deadline, extensions included
-    "ClientOnboarding": AUTO_UPGRADE,
-    "InvoicingRun": AUTO_UPGRADE,  # waits for the numbering review by a person
-    # indefinitely; its continue-as-new may later move to upgrade on continue-as-new
-    "LeadQueueRouter": AUTO_UPGRADE,  # lives as long as the queue
-    "LeadStep": AUTO_UPGRADE,  # a claim's service-level timer may wait up to 30 days
-}
+# read-only: the kernel is imported once and shared by every run (worker.KERNEL)
+BEHAVIOUR: Mapping[str, VersioningBehavior] = MappingProxyType(
+    {
+        # one step or a batch, over within minutes to hours
+        "AccountChange": PINNED,
+        "RecordChange": PINNED,
+        "PartnerManagement": PINNED,
+        "OnboardingCampaign": PINNED,  # its clients' onboardings are processes of their own
+        # pinned per run, continues as new onto a new version (see continue_as_new_on_current)
+        "PartnerOnboarding": PINNED,
+        # wait for partners, customers, carriers or staff: days, weeks, up to a porting date
+        "FastChangeOrder": AUTO_UPGRADE,  # up to 10 days for the partner's confirmation
+        "ChangeOrder": AUTO_UPGRADE,
+        "ClassoundOrder": AUTO_UPGRADE,  # 30 days for documents, then the porting date
+        "Renegotiation": AUTO_UPGRADE,  # until the signing deadline, extensions included
+        "ClientOnboarding": AUTO_UPGRADE,
+        "InvoicingRun": AUTO_UPGRADE,  # waits for the numbering review by a person
+        # indefinitely; its continue-as-new may later move to upgrade on continue-as-new
+        "LeadQueueRouter": AUTO_UPGRADE,  # lives as long as the queue
+        "LeadStep": AUTO_UPGRADE,  # a claim's service-level timer may wait up to 30 days
+    }
+)
 
 
 class _Worker:

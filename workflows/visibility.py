@@ -7,4 +7,4 @@ STAGE = SearchAttributeKey.for_keyword("Stage")
 ACCOUNT_ID = SearchAttributeKey.for_keyword("AccountId")
 PARTNER_ID = SearchAttributeKey.for_keyword("PartnerId")
 
-ALL = [PROCESS_KIND, STAGE, ACCOUNT_ID, PARTNER_ID]
+ALL = (PROCESS_KIND, STAGE, ACCOUNT_ID, PARTNER_ID)

@@ -168,3 +168,20 @@ async def test_a_watched_server_that_is_gone_ends_the_loop(capsys):
     alive[0] = False
     assert await asyncio.wait_for(loop, 20) == 1
     assert "the embedded PostgreSQL is gone; see pg/log." in capsys.readouterr().out
+
+
+def test_settings_given_as_0_each_get_a_port_of_their_own(monkeypatch):
+    """The OS may hand out the port it gave a moment ago (the probe's socket is closed); two
+    settings given as 0 must still not get the same one, nor a port another setting names."""
+    from devstack import ports as module
+
+    # the OS's answers: a port another setting names, then each port twice or three times
+    handed_out = iter([18233, 40000, 40000, 40001, 40001, 40001, 40002, *range(40002, 40020)])
+    monkeypatch.setattr(module, "free_port", lambda: next(handed_out))
+    every = {variable: "0" for variable, _ in module.PORT_SETTINGS.values()}
+    chosen = ports_from(
+        {**every, "PARTNERFLOW_UI_PORT": "18233", "PARTNERFLOW_PORTAL_PORT": "8040"}
+    )
+    picked = [getattr(chosen, name) for name in module.PORT_SETTINGS]
+    assert len(set(picked)) == len(picked)
+    assert (chosen.ui, chosen.portal) == (18233, 8040)
