@@ -98,8 +98,8 @@ class LeadActivities(StepActivities):
             }
 
         result = await self._once(r.key, f"{r.batch.leads} lead(s) received", write)
-        if written and result.get("new"):
-            await leads.refresh_statistics(self.pool)
+        if written:
+            await leads.refresh_statistics(self.pool, result.get("new", 0))
         leads.forget_batch(root, r.batch)
         return Received(**result, repeat=not written)
 

@@ -1,5 +1,6 @@
 """What the benchmarks share: a throwaway PostgreSQL, the real dev server kept off stdout,
-result and progress lines, and leaving the process safely."""
+a lead queue's import, the load average, result and progress lines, and leaving the process
+safely."""
 
 import asyncio
 import os
@@ -101,6 +102,32 @@ async def start_dev_server(
     finally:
         os.dup2(saved, 1)
         os.close(saved)
+
+
+async def import_leads(handle, queue_id: str, rows: list, documents: Path) -> None:
+    """The leads into the queue's process as the starter sends them: batches of 5,000, each
+    an update naming its file (removed once read, or here if the step failed)."""
+    from cli.leads import deliver
+    from domain.leads import IMPORT_BATCH, LeadBatch, batches
+    from store.leads import forget_batch, save_batch
+    from workflows.lead_queue_router import LeadQueueRouter
+
+    for chunk in batches(rows, IMPORT_BATCH):
+        ref = save_batch(documents, chunk)
+        try:
+            await deliver(
+                handle,
+                LeadQueueRouter.add_leads,
+                LeadBatch(actor="bench", batch=ref),
+                update_id=f"add_leads-{queue_id}-{ref.sha256[:32]}",
+            )
+        finally:
+            forget_batch(documents, ref)
+
+
+def load_average() -> list[float]:
+    """The box's 1, 5 and 15 minute load: every figure is read beside it."""
+    return [round(x, 2) for x in os.getloadavg()]
 
 
 def say(line: str = "") -> None:

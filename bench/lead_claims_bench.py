@@ -45,27 +45,25 @@ from temporalio.client import WorkflowUpdateFailedError  # noqa: E402
 import worker  # noqa: E402
 from bench.common import (  # noqa: E402
     Postgres,
+    import_leads,
+    load_average,
     migrate_with_staff,
     progress,
     run,
     say,
     start_dev_server,
 )
-from cli.leads import deliver  # noqa: E402
 from client.processes import run_lead_step  # noqa: E402
 from domain.leads import (  # noqa: E402
     IMPORT_BATCH,
     MAX_LEADS_PER_BATCH,
-    LeadBatch,
     LeadStepRequest,
     RouterRequest,
-    batches,
     lead_step_process_id,
     queue_process_id,
 )
 from store import lead_claims  # noqa: E402
 from store.db import create_pool  # noqa: E402
-from store.leads import forget_batch, save_batch  # noqa: E402
 from telemetry import logs  # noqa: E402
 from tests.records_partners import enable_partner_management, lead_rows, new_partner  # noqa: E402
 from tests.workflows.harness import start_process  # noqa: E402
@@ -87,11 +85,6 @@ def kind_of(answer: str) -> str:
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
-
-
-def load_average() -> list[float]:
-    """The box's 1, 5 and 15 minute load: every figure is read beside it."""
-    return [round(x, 2) for x in os.getloadavg()]
 
 
 async def mass_reassignment(
@@ -171,17 +164,7 @@ async def bench(args: argparse.Namespace) -> int:
             rows = lead_rows(args.leads)
             progress(f"importing {len(rows)} leads in batches of {IMPORT_BATCH} ...")
             began = time.perf_counter()
-            for chunk in batches(rows, IMPORT_BATCH):
-                ref = save_batch(documents, chunk)
-                try:
-                    await deliver(
-                        handle,
-                        LeadQueueRouter.add_leads,
-                        LeadBatch(actor="bench", batch=ref),
-                        update_id=f"add_leads-{queue_id}-{ref.sha256[:32]}",
-                    )
-                finally:
-                    forget_batch(documents, ref)
+            await import_leads(handle, queue_id, rows, documents)
             import_seconds = time.perf_counter() - began
             stored = await pool.fetchval("SELECT count(*) FROM leads WHERE queue_id = $1", queue_id)
             leads = [

@@ -65,19 +65,19 @@ import aiohttp  # noqa: E402
 import worker  # noqa: E402
 from bench.common import (  # noqa: E402
     Postgres,
+    import_leads,
+    load_average,
     migrate_with_staff,
     progress,
     run,
     say,
     start_dev_server,
 )
-from cli.leads import deliver  # noqa: E402
 from domain.change_order import FastChangeRequest  # noqa: E402
-from domain.leads import IMPORT_BATCH, LeadBatch, RouterRequest, batches, queue_process_id  # noqa: E402
+from domain.leads import RouterRequest, queue_process_id  # noqa: E402
 from domain.order_lines import FastChangeLine  # noqa: E402
 from domain.partners import hash_password  # noqa: E402
 from store.db import create_pool  # noqa: E402
-from store.leads import forget_batch, save_batch  # noqa: E402
 from telemetry import logs  # noqa: E402
 from tests.records import load_catalogue, new_account  # noqa: E402
 from tests.records_partners import enable_partner_management, lead_rows, new_partner  # noqa: E402
@@ -91,10 +91,6 @@ CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 # words of a claim's English answers: none of them in a German page's answer
 ENGLISH_ANSWERS = ("is yours", "already claimed", "claim cap", "not eligible", "no lead")
 FLASH = re.compile(r"(Done|Erledigt|Refused|Abgelehnt): ([^<]*)")
-
-
-def load_average() -> list[float]:
-    return [round(x, 2) for x in os.getloadavg()]
 
 
 def cpu_seconds(portal_pids: set[int]) -> dict[str, float]:
@@ -304,17 +300,7 @@ async def bench(args: argparse.Namespace) -> int:
             )
             progress(f"importing {args.leads} leads ...")
             documents = tmp / "documents"
-            for chunk in batches(lead_rows(args.leads), IMPORT_BATCH):
-                ref = save_batch(documents, chunk)
-                try:
-                    await deliver(
-                        handle,
-                        LeadQueueRouter.add_leads,
-                        LeadBatch(actor="bench", batch=ref),
-                        update_id=f"add_leads-{queue_id}-{ref.sha256[:32]}",
-                    )
-                finally:
-                    forget_batch(documents, ref)
+            await import_leads(handle, queue_id, lead_rows(args.leads), documents)
             progress(f"{args.orders} orders, {args.confirms} waiting for confirmation ...")
             await add_orders(pool, partners, args.orders)
             confirm_ids = await waiting_orders(env.client, task_queue, pool, partners[0], args)

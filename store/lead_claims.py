@@ -28,6 +28,7 @@ from domain.leads.steps import NotTheirs, Said
 from domain.permissions import decide
 from store import lead_steps, people
 from store.lead_rows import Conn, TakenMeanwhile, claim_facts
+from store.steps import stored_result
 
 log = structlog.get_logger("partnerflow.store")
 
@@ -127,12 +128,7 @@ async def _decided(pool: Any, process_id: str, request: LeadStepRequest) -> dict
                     audited_as=f"claim {request.lead_id} in queue {request.queue_id}",
                 )
         except TakenMeanwhile:  # the same request, sent twice at once: the other copy's answer
-            stored = await conn.fetchval(
-                "SELECT result FROM audit_log WHERE process_id = $1 AND run = '' AND step = $2",
-                process_id,
-                STEP,
-            )
-            return stored or {}
+            return await stored_result(conn, process_id, STEP)
     log.info("step written", step=STEP, actor=request.actor, process_id=process_id)
     return done
 

@@ -94,13 +94,7 @@ async def _once(
                 process_id=process_id,
                 run=run,
             )
-            stored = await conn.fetchval(
-                "SELECT result FROM audit_log WHERE process_id = $1 AND run = $2 AND step = $3",
-                process_id,
-                run,
-                step,
-            )
-            return stored or {}
+            return await stored_result(conn, process_id, step, run)
         result = await write(conn)
         await conn.execute(
             "UPDATE audit_log SET detail = $2, result = $2 WHERE id = $1", claimed, result
@@ -109,6 +103,17 @@ async def _once(
             "step written", action=action, step=step, actor=actor, process_id=process_id, run=run
         )
         return result
+
+
+async def stored_result(conn: Any, process_id: str, step: str, run: str = "") -> dict:
+    """What a step done before answered, from its audit row."""
+    stored = await conn.fetchval(
+        "SELECT result FROM audit_log WHERE process_id = $1 AND run = $2 AND step = $3",
+        process_id,
+        run,
+        step,
+    )
+    return stored or {}
 
 
 async def notify(
